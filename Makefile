@@ -1,0 +1,43 @@
+# mcasload — every build, test and vet needs cgo and the duckdb_arrow tag.
+export GOFLAGS := -tags=duckdb_arrow -buildvcs=false
+export CGO_ENABLED := 1
+
+BIN     := bin/mcasload
+PKGS    := ./...
+DEMO_DIR ?= demo-warehouse
+
+.PHONY: all build test test-short demo bench reliability lint vet fmt clean
+
+all: build
+
+build:
+	go build -o $(BIN) ./cmd/mcasload
+
+# The whole suite, as CI runs it.
+test:
+	go test -count=1 -timeout 45m $(PKGS)
+
+test-short:
+	go test -short -count=1 $(PKGS)
+
+# The demo: build, start the simulator in-process, load the warehouse, run investigations.
+demo: build
+	$(BIN) demo --warehouse $(DEMO_DIR)
+
+bench: build
+	go run ./bench/cmd/benchtable
+
+reliability:
+	MCASLOAD_RELIABILITY=long go test -count=1 -timeout 30m -run Reliability ./reliability/...
+
+vet:
+	go vet $(PKGS)
+
+lint: vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin $(DEMO_DIR)

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Exit codes; docs/design.md and the README list them for operators.
+const (
+	exitOK       = 0
+	exitFailure  = 1
+	exitUsage    = 2
+	exitRejected = 3
+	exitLocked   = 4
+	exitAuth     = 5
+	exitStopped  = 6
+)
+
+// exitError carries an exit code and an optional hint saying what to do.
+type exitError struct {
+	code int
+	err  error
+	hint string
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// withCode wraps err so that Run exits with code and prints hint after the error.
+func withCode(code int, err error, hint string) error {
+	if err == nil {
+		return nil
+	}
+	return &exitError{code: code, err: err, hint: hint}
+}
+
+// usageErrorf is a usage error (exit 2).
+func usageErrorf(format string, args ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
+}
+
+// env is what a command needs from the process, injected so the CLI runs in-process in tests.
+type env struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+}
+
+// Run runs the CLI with args (args[0] is the program name) and returns the exit code.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	return e.run(ctx, args)
+}
+
+func (e *env) run(ctx context.Context, args []string) int {
+	app := e.newApp()
+	err := app.RunContext(ctx, args)
+	if err == nil {
+		return exitOK
+	}
+	code := exitFailure
+	var ee *exitError
+	var ce cli.ExitCoder
+	switch {
+	case errors.As(err, &ee):
+		code = ee.code
+	case errors.As(err, &ce):
+		code = ce.ExitCode()
+	case isUsageError(err):
+		code = exitUsage
+	}
+	fmt.Fprintf(e.stderr, "mcasload: %v\n", err)
+	if ee != nil && ee.hint != "" {
+		fmt.Fprintf(e.stderr, "hint: %s\n", ee.hint)
+	}
+	return code
+}
+
+func (e *env) newApp() *cli.App {
+	app := &cli.App{
+		Name:                 "mcasload",
+		Usage:                "load Defender for Cloud Apps activities into DuckDB and Parquet, and investigate them",
+		Reader:               e.stdin,
+		Writer:               e.stdout,
+		ErrWriter:            e.stderr,
+		EnableBashCompletion: false,
+		HideHelpCommand:      true,
+		ExitErrHandler:       func(*cli.Context, error) {},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return &exitError{code: exitUsage, err: err}
+		},
+		Commands: e.commands(),
+	}
+	return app
+}
+
+// commands lists every subcommand; each lives in its own file.
+func (e *env) commands() []*cli.Command {
+	return []*cli.Command{
+		e.versionCommand(),
+	}
+}
+
+func (e *env) versionCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "version",
+		Usage: "print the version and schema version",
+		Action: func(c *cli.Context) error {
+			fmt.Fprintf(e.stdout, "mcasload %s (schema v%d)\n", version, schemaVersion)
+			return nil
+		},
+	}
+}
+
+// isUsageError reports errors urfave/cli raises for bad flags or arguments.
+func isUsageError(err error) bool {
+	var ue interface{ UsageError() bool }
+	return errors.As(err, &ue) && ue.UsageError()
+}
