@@ -1,0 +1,156 @@
+package mcas
+
+import (
+	"encoding/pem"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/mcasload/mcasload/internal/clock"
+)
+
+// newTLSFake serves a fakeAPI over TLS with httptest's self-signed certificate and writes that
+// certificate to a PEM file for CAFile.
+func newTLSFake(t *testing.T, clk clock.Clock) (*fakeAPI, *httptest.Server, string) {
+	t.Helper()
+	f := &fakeAPI{t: t, clock: clk, ceiling: 5000, records: genRecords(2, epoch.UnixMilli(), nil)}
+	srv := httptest.NewUnstartedServer(f)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is expected
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(caFile, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f, srv, caFile
+}
+
+func TestTLSIsVerified(t *testing.T) {
+	clk := clock.NewVirtual(epoch, true)
+	api, srv, caFile := newTLSFake(t, clk)
+
+	c, _ := testClient(t, srv.URL, clk, nil)
+	_, err := c.List(t.Context(), Query{}, 0)
+	if err == nil {
+		t.Fatal("List trusted a self-signed certificate without a CA file")
+	}
+	if !strings.Contains(err.Error(), "--ca-file") || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("error %q does not point at the certificate and --ca-file", err)
+	}
+	if n := len(api.log()); n != 0 {
+		t.Errorf("the server handled %d requests over an unverified connection", n)
+	}
+	if s := c.Stats(); s.Retries != 0 {
+		t.Errorf("%d retries of a certificate failure, want none", s.Retries)
+	}
+
+	c, _ = testClient(t, srv.URL, clk, func(cfg *Config) { cfg.CAFile = caFile })
+	p, err := c.List(t.Context(), Query{}, 0)
+	if err != nil {
+		t.Fatalf("List with the CA file: %v", err)
+	}
+	if len(p.Records) != 2 {
+		t.Fatalf("got %d records, want 2", len(p.Records))
+	}
+}
+
+func TestCAFileErrors(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.pem")
+	if err := os.WriteFile(bad, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string]string{bad: "no PEM certificate", filepath.Join(t.TempDir(), "missing.pem"): "read CA file"} {
+		_, err := NewClient(Config{URL: "https://contoso.example", Auth: TokenAuth{Token: NewSecret(goodToken)}, CAFile: file})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("CAFile %s: error %v, want %q", filepath.Base(file), err, want)
+		}
+	}
+}
+
+// connectProxy is a minimal HTTPS proxy: it answers CONNECT and splices the two connections.
+type connectProxy struct {
+	connects atomic.Int64
+	lastHost atomic.Value
+	auth     atomic.Value
+}
+
+func (p *connectProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodConnect {
+		http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
+		return
+	}
+	p.connects.Add(1)
+	p.lastHost.Store(r.Host)
+	p.auth.Store(r.Header.Get("Proxy-Authorization"))
+	upstream, err := net.Dial("tcp", r.Host)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+	conn, buf, err := w.(http.Hijacker).Hijack()
+	if err != nil {
+		upstream.Close()
+		return
+	}
+	go func() {
+		defer upstream.Close()
+		defer conn.Close()
+		go func() { _, _ = io.Copy(upstream, buf) }()
+		_, _ = io.Copy(conn, upstream)
+	}()
+}
+
+func TestProxyIsHonoured(t *testing.T) {
+	clk := clock.NewVirtual(epoch, true)
+	api, srv, caFile := newTLSFake(t, clk)
+	proxy := &connectProxy{}
+	psrv := httptest.NewServer(proxy)
+	t.Cleanup(psrv.Close)
+	proxyURL, _ := url.Parse(psrv.URL)
+	proxyURL.User = url.UserPassword("proxyuser", "proxy-pass-5ecret")
+	c, _ := testClient(t, srv.URL, clk, func(cfg *Config) {
+		cfg.CAFile = caFile
+		cfg.Proxy = http.ProxyURL(proxyURL)
+	})
+	p, err := c.List(t.Context(), Query{}, 0)
+	if err != nil {
+		t.Fatalf("List through the proxy: %v", err)
+	}
+	if len(p.Records) != 2 || len(api.log()) != 1 {
+		t.Fatalf("got %d records and %d server requests", len(p.Records), len(api.log()))
+	}
+	if proxy.connects.Load() != 1 {
+		t.Fatalf("proxy saw %d CONNECTs, want 1", proxy.connects.Load())
+	}
+	if h := proxy.lastHost.Load().(string); h != srv.Listener.Addr().String() {
+		t.Errorf("proxy tunnelled to %s, want %s", h, srv.Listener.Addr())
+	}
+	if a, _ := proxy.auth.Load().(string); !strings.HasPrefix(a, "Basic ") {
+		t.Errorf("proxy credentials not sent: %q", a)
+	}
+
+	// A dead proxy: the error names the failure but not the proxy password.
+	psrv.Close()
+	c, _ = testClient(t, srv.URL, clk, func(cfg *Config) {
+		cfg.CAFile = caFile
+		cfg.Proxy = http.ProxyURL(proxyURL)
+		cfg.Retry.MaxAttempts = 1
+	})
+	_, err = c.List(t.Context(), Query{}, 0)
+	if err == nil {
+		t.Fatal("List through a closed proxy succeeded")
+	}
+	if strings.Contains(err.Error(), "proxy-pass-5ecret") {
+		t.Errorf("error shows the proxy password: %v", err)
+	}
+}
