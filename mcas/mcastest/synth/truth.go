@@ -1,0 +1,70 @@
+package synth
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+)
+
+// GroundTruth is what the generator planted: the incidents and decoys, the tie bursts and the
+// number of late arrivals. Its JSON form is documented in docs/simulator-data.md.
+type GroundTruth struct {
+	Seed         int64         `json:"seed"`
+	Start        time.Time     `json:"start"`
+	End          time.Time     `json:"end"`
+	Users        int           `json:"users"`
+	Activities   int           `json:"activities"`
+	Incidents    []Incident    `json:"incidents"`
+	TieBursts    []TieBurstRun `json:"tieBursts"`
+	LateArrivals int           `json:"lateArrivals"`
+}
+
+// Incident is one planted incident, or its near-miss decoy (Decoy true) that the investigation
+// must not report.
+type Incident struct {
+	// Kind is the investigation name, e.g. "impossible-travel".
+	Kind string `json:"kind"`
+	// Decoy is true for the near miss that must not be reported.
+	Decoy bool `json:"decoy"`
+	// User is the main user (the actor; for password-spray and ip-pivot the first of Users).
+	User string `json:"user"`
+	// Users lists every user involved when there are several.
+	Users []string `json:"users,omitempty"`
+	// IPs are the addresses the planted records came from.
+	IPs []string `json:"ips"`
+	// IDs are the `_id`s of the planted records, in time order.
+	IDs []string `json:"ids"`
+	// Start and End span the planted records' timestamps.
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	// Detail says what was planted (note) and any figures a test may compare with.
+	Detail map[string]any `json:"detail"`
+}
+
+// TieBurstRun is one generated tie burst with the ids of its records.
+type TieBurstRun struct {
+	At    time.Time `json:"at"`
+	Size  int       `json:"size"`
+	Field string    `json:"field"`
+	IDs   []string  `json:"ids"`
+}
+
+// WriteJSON writes the ground truth as indented JSON.
+func (g GroundTruth) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", " ")
+	if err := enc.Encode(g); err != nil {
+		return fmt.Errorf("write ground truth: %w", err)
+	}
+	return nil
+}
+
+// ReadGroundTruth parses what WriteJSON wrote.
+func ReadGroundTruth(r io.Reader) (GroundTruth, error) {
+	var g GroundTruth
+	if err := json.NewDecoder(r).Decode(&g); err != nil {
+		return g, fmt.Errorf("read ground truth: %w", err)
+	}
+	return g, nil
+}
