@@ -1,0 +1,338 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mcasload/mcasload/mcas/mcastest"
+	"github.com/mcasload/mcasload/mcas/mcastest/synth"
+)
+
+// Environment variables the simulator takes its credentials from, so they stay off command lines.
+const (
+	envSimToken        = "MCAS_SIM_TOKEN"
+	envSimClientSecret = "MCAS_SIM_CLIENT_SECRET"
+)
+
+func (e *env) simCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "sim",
+		Usage: "serve a simulated Defender for Cloud Apps activities API on loopback",
+		Description: "Generates a deterministic synthetic tenant from --seed and serves it like the real API: " +
+			"scan paging with nextQueryFilters, the 30 requests/minute budget, HTML error pages and, on " +
+			"request, faults, tie bursts and page latency. It prints its URL and the credentials it accepts, " +
+			"then runs until interrupted. The legacy token is random unless " + envSimToken + " is set " +
+			"(the Entra client secret likewise from " + envSimClientSecret + "). See docs/simulator.md.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "listen `HOST:PORT` (port 0 picks a free one)"},
+			&cli.BoolFlag{Name: "allow-remote", Usage: "allow listening on a non-loopback address"},
+			&cli.GenericFlag{Name: "token", Value: &secretValue{}, Usage: "accepted legacy API token (prefer " + envSimToken + "; random when neither is set)"},
+			&cli.Int64Flag{Name: "seed", Value: 1, Usage: "data generator seed"},
+			&cli.IntFlag{Name: "days", Value: 37, Usage: "days of data, ending now (or at --end)"},
+			&cli.IntFlag{Name: "users", Value: 500, Usage: "ordinary users"},
+			&cli.IntFlag{Name: "records", Usage: "exact number of activities (default: about 200k for 500 users × 37 days)"},
+			&cli.StringFlag{Name: "end", Usage: "newest activity time, RFC 3339 (default: now)"},
+			&cli.BoolFlag{Name: "incidents", Usage: "plant one incident and one near-miss decoy per investigation"},
+			&cli.StringSliceFlag{Name: "tie-burst", Usage: "add `SIZE@RFC3339[,FIELD]` records sharing one millisecond (FIELD: timestamp, created or both)"},
+			&cli.Float64Flag{Name: "late-arrivals", Usage: "share of records created hours after they happened (default 0.01; negative for none)"},
+			&cli.IntFlag{Name: "rate-limit", Value: mcastest.DefaultRateLimit, Usage: "requests per --rate-window (0 turns throttling off)"},
+			&cli.DurationFlag{Name: "rate-window", Value: mcastest.DefaultRateWindow, Usage: "sliding window of the rate limit"},
+			&cli.BoolFlag{Name: "no-retry-after", Usage: "leave the Retry-After header off 429 responses"},
+			&cli.BoolFlag{Name: "return-oversized-ties", Usage: "return a tie group larger than the page instead of stalling"},
+			&cli.IntFlag{Name: "deep-offset-ceiling", Value: mcastest.DefaultDeepOffsetCeiling, Usage: "largest skip+limit of a non-scan request"},
+			&cli.StringFlag{Name: "page-latency", Value: "0", Usage: "wait per 5000-record page, `D` or MIN-MAX (e.g. 1s-3s), scaled by page size"},
+			&cli.StringSliceFlag{Name: "fault-rate", Usage: "inject faults: `KIND=RATE` (kinds 500, 502, 504, 429, reset, truncated, slow) or one RATE spread over all kinds"},
+			&cli.Uint64Flag{Name: "fault-seed", Value: 1, Usage: "seed of the fault sequence"},
+			&cli.DurationFlag{Name: "slow-delay", Value: mcastest.DefaultSlowDelay, Usage: "how long a slow fault waits"},
+			&cli.DurationFlag{Name: "token-lifetime", Value: mcastest.DefaultTokenLifetime, Usage: "lifetime of bearer tokens from the token endpoint"},
+			&cli.StringFlag{Name: "tenant-id", Value: mcastest.DefaultTenantID, Usage: "tenant of the fake token endpoint /TENANT/oauth2/v2.0/token"},
+			&cli.StringFlag{Name: "client-id", Value: mcastest.DefaultClientID, Usage: "client id the token endpoint accepts"},
+			&cli.StringFlag{Name: "truth", Usage: "write the ground truth (planted incidents, tie bursts) to `FILE`"},
+			&cli.StringFlag{Name: "ndjson", Usage: "write the visible records to `FILE` (- for stdout) and exit instead of serving"},
+		},
+		Action: e.runSim,
+	}
+}
+
+// secretValue is a flag value that never prints itself (help text, errors) and, being a generic
+// flag, gets no MCAS_* environment variable: MCAS_TOKEN belongs to real tenants.
+type secretValue struct{ v string }
+
+func (s *secretValue) Set(v string) error { s.v = v; return nil }
+func (s *secretValue) String() string     { return "" }
+
+func (e *env) runSim(c *cli.Context) error {
+	ctx := c.Context
+	cfg, err := e.simConfig(c)
+	if err != nil {
+		return err
+	}
+	log, err := e.logger(c)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = log // one debug line per request with --log-level debug
+	start := time.Now()
+	cfg.Tenant = synth.New(cfg.Synth)
+	tn := cfg.Tenant
+	log.Info("generated tenant", "activities", tn.Len(), "elapsed", time.Since(start).Round(time.Millisecond))
+
+	if path := c.String("truth"); path != "" {
+		if err := writeSimFile(path, func(f *os.File) error { return tn.GroundTruth().WriteJSON(f) }); err != nil {
+			return fmt.Errorf("write ground truth: %w", err)
+		}
+	}
+	if path := c.String("ndjson"); path != "" {
+		return e.simNDJSON(tn, path)
+	}
+
+	addr := c.String("addr")
+	if err := checkLoopback(addr, c.Bool("allow-remote")); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return withCode(exitFailure, fmt.Errorf("listen on %s: %w", addr, err), "pick a free port with --addr 127.0.0.1:0 or stop what holds it")
+	}
+	h := mcastest.NewHandler(cfg)
+	// Generation leaves a few hundred MB of garbage behind; hand it back before serving. Serving
+	// allocates little (render buffers are pooled), so a low GC target keeps the resident size
+	// near the tenant's own at a negligible CPU cost.
+	debug.FreeOSMemory()
+	defer debug.SetGCPercent(debug.SetGCPercent(20))
+	srv := mcastest.Serve(ln, h)
+	fmt.Fprintf(e.stdout, "mcasload sim: serving %d activities at %s\n", tn.Len(), srv.URL)
+	fmt.Fprintf(e.stdout, "%s%s/api/v1/activities/\n", simURLPrefix, srv.URL)
+	if cfg.Token != "" {
+		fmt.Fprintf(e.stdout, "token: (from --token or %s)\n", envSimToken)
+	} else {
+		fmt.Fprintf(e.stdout, "%s%s\n", simTokenPrefix, h.Token())
+	}
+	fmt.Fprintf(e.stdout, "entra: token url %s, client id %s, scope %s\n", srv.TokenURL(), h.ClientID(), mcastest.APIScope)
+	if cfg.ClientSecret != "" {
+		fmt.Fprintf(e.stdout, "entra client secret: (from %s)\n", envSimClientSecret)
+	} else {
+		fmt.Fprintf(e.stdout, "entra client secret: %s\n", h.ClientSecret())
+	}
+	<-ctx.Done()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdownCtx)
+	st := h.Stats()
+	log.Info("simulator stopped", "requests", st.Requests, "pages", st.Pages, "records", st.Records, "throttled", st.Throttled, "faults", st.Faults)
+	return nil
+}
+
+// simConfig turns the flags into a simulator configuration.
+func (e *env) simConfig(c *cli.Context) (mcastest.Config, error) {
+	sc := synth.Config{
+		Seed:         c.Int64("seed"),
+		Days:         c.Int("days"),
+		Users:        c.Int("users"),
+		Total:        c.Int("records"),
+		Incidents:    c.Bool("incidents"),
+		LateArrivals: c.Float64("late-arrivals"),
+	}
+	if sc.Days <= 0 || sc.Users <= 0 || sc.Total < 0 {
+		return mcastest.Config{}, usageErrorf("--days and --users must be positive and --records not negative")
+	}
+	if s := c.String("end"); s != "" {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return mcastest.Config{}, usageErrorf("--end %q: want RFC 3339, e.g. 2026-11-01T00:00:00Z", s)
+		}
+		sc.End = t
+	}
+	for _, tb := range c.StringSlice("tie-burst") {
+		b, err := parseTieBurst(tb)
+		if err != nil {
+			return mcastest.Config{}, usageErrorf("--tie-burst: %v", err)
+		}
+		sc.TieBursts = append(sc.TieBursts, b)
+	}
+	cfg := mcastest.Config{
+		Synth:               sc,
+		TenantID:            c.String("tenant-id"),
+		ClientID:            c.String("client-id"),
+		ClientSecret:        e.getenv(envSimClientSecret),
+		TokenLifetime:       c.Duration("token-lifetime"),
+		RateLimit:           c.Int("rate-limit"),
+		RateWindow:          c.Duration("rate-window"),
+		NoRetryAfter:        c.Bool("no-retry-after"),
+		ReturnOversizedTies: c.Bool("return-oversized-ties"),
+		DeepOffsetCeiling:   c.Int("deep-offset-ceiling"),
+		FaultSeed:           c.Uint64("fault-seed"),
+		SlowDelay:           c.Duration("slow-delay"),
+	}
+	if tok := c.Generic("token").(*secretValue).v; tok != "" {
+		cfg.Token = tok
+	} else {
+		cfg.Token = e.getenv(envSimToken)
+	}
+	switch {
+	case cfg.RateLimit == 0:
+		cfg.RateLimit = mcastest.NoRateLimit
+	case cfg.RateLimit < 0:
+		return mcastest.Config{}, usageErrorf("--rate-limit must be 0 (off) or positive")
+	}
+	var err error
+	if cfg.PageLatency, cfg.PageLatencyMax, err = parseLatency(c.String("page-latency")); err != nil {
+		return mcastest.Config{}, usageErrorf("--page-latency: %v", err)
+	}
+	if cfg.FaultRates, err = parseFaultRates(c.StringSlice("fault-rate")); err != nil {
+		return mcastest.Config{}, usageErrorf("--fault-rate: %v", err)
+	}
+	return cfg, nil
+}
+
+// simNDJSON writes the records visible now and reports how many.
+func (e *env) simNDJSON(tn *synth.Tenant, path string) error {
+	now := time.Now()
+	if path == "-" {
+		n, err := tn.WriteNDJSON(e.stdout, now)
+		if err != nil {
+			return fmt.Errorf("write records: %w", err)
+		}
+		fmt.Fprintf(e.stderr, "mcasload sim: wrote %d records\n", n)
+		return nil
+	}
+	var n int
+	err := writeSimFile(path, func(f *os.File) error {
+		var err error
+		n, err = tn.WriteNDJSON(f, now)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("write records: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "mcasload sim: wrote %d records to %s\n", n, path)
+	return nil
+}
+
+// writeSimFile writes through a temporary file renamed into place, so a reader never sees half.
+func writeSimFile(path string, write func(f *os.File) error) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	werr := write(f)
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// checkLoopback refuses to serve beyond this machine unless told: the simulator's token is printed.
+func checkLoopback(addr string, allowRemote bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usageErrorf("--addr %q: want HOST:PORT, e.g. 127.0.0.1:8080", addr)
+	}
+	if allowRemote {
+		return nil
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return usageErrorf("--addr %q is not a loopback address: use 127.0.0.1, or pass --allow-remote to serve other machines", addr)
+}
+
+// parseTieBurst reads SIZE@RFC3339[,FIELD].
+func parseTieBurst(s string) (synth.TieBurst, error) {
+	size, rest, ok := strings.Cut(s, "@")
+	if !ok {
+		return synth.TieBurst{}, fmt.Errorf("%q: want SIZE@RFC3339[,FIELD]", s)
+	}
+	n, err := strconv.Atoi(size)
+	if err != nil || n <= 0 {
+		return synth.TieBurst{}, fmt.Errorf("%q: size must be a positive integer", s)
+	}
+	at, field, _ := strings.Cut(rest, ",")
+	t, err := time.Parse(time.RFC3339Nano, at)
+	if err != nil {
+		return synth.TieBurst{}, fmt.Errorf("%q: time must be RFC 3339, e.g. 2026-11-01T10:00:00.123Z", s)
+	}
+	switch field {
+	case "", "both", "timestamp", "created":
+	default:
+		return synth.TieBurst{}, fmt.Errorf("%q: field must be timestamp, created or both", s)
+	}
+	return synth.TieBurst{At: t, Size: n, Field: field}, nil
+}
+
+// parseLatency reads "D" or "MIN-MAX".
+func parseLatency(s string) (time.Duration, time.Duration, error) {
+	lo, hi, isRange := strings.Cut(strings.TrimSpace(s), "-")
+	a, err := time.ParseDuration(lo)
+	if err != nil && lo != "0" {
+		return 0, 0, fmt.Errorf("%q: want a duration such as 2s, or a range such as 1s-3s", s)
+	}
+	if !isRange {
+		return a, a, nil
+	}
+	b, err := time.ParseDuration(hi)
+	if err != nil || b < a {
+		return 0, 0, fmt.Errorf("%q: want MIN-MAX with MIN <= MAX, such as 1s-3s", s)
+	}
+	return a, b, nil
+}
+
+// parseFaultRates reads KIND=RATE items, or a lone RATE spread evenly over every kind.
+func parseFaultRates(items []string) (map[mcastest.Fault]float64, error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	rates := map[mcastest.Fault]float64{}
+	total := 0.0
+	for _, item := range items {
+		for _, part := range strings.Split(item, ",") {
+			k, v, hasKind := strings.Cut(strings.TrimSpace(part), "=")
+			if !hasKind {
+				r, err := strconv.ParseFloat(k, 64)
+				if err != nil || r < 0 || r > 1 {
+					return nil, fmt.Errorf("%q: want KIND=RATE or a rate between 0 and 1", part)
+				}
+				for _, f := range mcastest.Faults() {
+					rates[f] += r / float64(len(mcastest.Faults()))
+				}
+				total += r
+				continue
+			}
+			f, err := mcastest.ParseFault(k)
+			if err != nil {
+				return nil, err
+			}
+			r, err := strconv.ParseFloat(v, 64)
+			if err != nil || r < 0 || r > 1 {
+				return nil, fmt.Errorf("%q: rate must be between 0 and 1", part)
+			}
+			rates[f] += r
+			total += r
+		}
+	}
+	if total > 1 {
+		return nil, fmt.Errorf("fault rates add up to %.2f, more than 1", total)
+	}
+	return rates, nil
+}
+
+// Lines sim prints that tests and scripts read.
+const (
+	simURLPrefix   = "url: "
+	simTokenPrefix = "token: "
+)

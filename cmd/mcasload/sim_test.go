@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mcasload/mcasload/mcas/mcastest"
+	"github.com/mcasload/mcasload/mcas/mcastest/synth"
+)
+
+// syncBuffer is a bytes.Buffer safe to read while the command writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestSimServes starts `mcasload sim` in-process, reads the printed URL and token, lists
+// activities, and stops it by cancelling the context.
+func TestSimServes(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	truth := filepath.Join(t.TempDir(), "truth.json")
+	args := []string{"mcasload", "sim", "--addr", "127.0.0.1:0", "--records", "3000", "--users", "20", "--days", "3",
+		"--seed", "5", "--truth", truth, "--rate-limit", "0"}
+	done := make(chan int, 1)
+	go func() { done <- Run(ctx, args, strings.NewReader(""), &stdout, &stderr) }()
+
+	var url, token string
+	deadline := time.Now().Add(30 * time.Second)
+	for url == "" || token == "" {
+		select {
+		case code := <-done:
+			t.Fatalf("sim exited early with %d: %s", code, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sim printed no URL: %q %q", stdout.String(), stderr.String())
+		}
+		sc := bufio.NewScanner(strings.NewReader(stdout.String()))
+		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), simURLPrefix); ok {
+				url = u
+			}
+			if tk, ok := strings.CutPrefix(sc.Text(), simTokenPrefix); ok {
+				token = tk
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.HasPrefix(url, "http://127.0.0.1:") || len(token) != 64 {
+		t.Fatalf("url %q, token of %d characters", url, len(token))
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(`{"filters":{},"isScan":true,"limit":500}`))
+	req.Header.Set("Authorization", "Token "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env struct {
+		Total   int               `json:"total"`
+		HasNext bool              `json:"hasNext"`
+		Data    []json.RawMessage `json:"data"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&env)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || env.Total == 0 || len(env.Data) == 0 || len(env.Data) > 500 {
+		t.Fatalf("list: %v %d total %d, %d records", err, resp.StatusCode, env.Total, len(env.Data))
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("sim did not stop after cancel")
+	}
+	f, err := os.Open(truth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	g, err := synth.ReadGroundTruth(f)
+	if err != nil || g.Seed != 5 || g.Activities != 3000 {
+		t.Fatalf("ground truth: %v %+v", err, g)
+	}
+	if strings.Contains(stderr.String(), token) {
+		t.Fatal("the token appears in the log")
+	}
+}
+
+func TestSimTokenFromEnvironmentIsNotPrinted(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	const secret = "sim-token-from-env-0123456789abcdef0123456789abcdef0123456789ab"
+	e := &env{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, getenv: func(k string) string {
+		if k == envSimToken {
+			return secret
+		}
+		return ""
+	}}
+	done := make(chan int, 1)
+	go func() {
+		done <- e.run(ctx, []string{"mcasload", "sim", "--addr", "127.0.0.1:0", "--records", "500", "--users", "5", "--days", "2"})
+	}()
+	var url string
+	for deadline := time.Now().Add(30 * time.Second); url == ""; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no URL: %q %q", stdout.String(), stderr.String())
+		}
+		for _, line := range strings.Split(stdout.String(), "\n") {
+			if u, ok := strings.CutPrefix(line, simURLPrefix); ok {
+				url = u
+			}
+		}
+	}
+	req, _ := http.NewRequest(http.MethodGet, url+"?limit=1", nil)
+	req.Header.Set("Authorization", "Token "+secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("token from %s refused: %d", envSimToken, resp.StatusCode)
+	}
+	cancel()
+	<-done
+	if strings.Contains(stdout.String()+stderr.String(), secret) {
+		t.Fatal("a token given through the environment was printed")
+	}
+}
+
+func TestSimRefusesRemoteAddress(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := Run(t.Context(), []string{"mcasload", "sim", "--addr", "0.0.0.0:0", "--records", "100", "--users", "5", "--days", "2"},
+		strings.NewReader(""), &stdout, &stderr)
+	if code != exitUsage || !strings.Contains(stderr.String(), "--allow-remote") {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+}
+
+func TestSimNDJSON(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "records.ndjson")
+	var stdout, stderr bytes.Buffer
+	code := Run(t.Context(), []string{"mcasload", "sim", "--records", "1200", "--users", "10", "--days", "2", "--seed", "3",
+		"--end", "2026-01-01T00:00:00Z", "--ndjson", out}, strings.NewReader(""), &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
+	tn := synth.New(synth.Config{Seed: 3, Users: 10, Days: 2, Total: 1200, End: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if len(lines) != tn.Len() { // the data ends in the past, so every record is visible
+		t.Fatalf("%d lines, want %d", len(lines), tn.Len())
+	}
+	for i, l := range lines[:10] {
+		if !json.Valid(l) || !bytes.Equal(l, tn.AppendJSON(nil, i)) {
+			t.Fatalf("line %d differs from the generator's record", i)
+		}
+	}
+}
+
+func TestSimFlagParsers(t *testing.T) {
+	if b, err := parseTieBurst("600@2026-11-01T10:00:00.123Z,created"); err != nil || b.Size != 600 || b.Field != "created" || b.At.UnixMilli()%1000 != 123 {
+		t.Fatalf("tie burst: %+v %v", b, err)
+	}
+	for _, bad := range []string{"600", "x@2026-11-01T10:00:00Z", "5@yesterday", "5@2026-11-01T10:00:00Z,user"} {
+		if _, err := parseTieBurst(bad); err == nil {
+			t.Errorf("tie burst %q accepted", bad)
+		}
+	}
+	if lo, hi, err := parseLatency("1s-3s"); err != nil || lo != time.Second || hi != 3*time.Second {
+		t.Fatalf("latency range: %v %v %v", lo, hi, err)
+	}
+	if lo, hi, err := parseLatency("0"); err != nil || lo != 0 || hi != 0 {
+		t.Fatalf("latency 0: %v %v %v", lo, hi, err)
+	}
+	if _, _, err := parseLatency("3s-1s"); err == nil {
+		t.Fatal("reversed latency range accepted")
+	}
+	r, err := parseFaultRates([]string{"500=0.1,reset=0.05", "slow=0.01"})
+	if err != nil || r[mcastest.FaultInternalError] != 0.1 || r[mcastest.FaultReset] != 0.05 || r[mcastest.FaultSlow] != 0.01 {
+		t.Fatalf("fault rates: %v %v", r, err)
+	}
+	if r, err := parseFaultRates([]string{"0.7"}); err != nil || math.Abs(r[mcastest.FaultBadGateway]-0.1) > 1e-9 {
+		t.Fatalf("spread rate: %v %v", r, err)
+	}
+	for _, bad := range []string{"teapot=0.1", "500=2", "500=0.6,502=0.6"} {
+		if _, err := parseFaultRates([]string{bad}); err == nil {
+			t.Errorf("fault rate %q accepted", bad)
+		}
+	}
+}
