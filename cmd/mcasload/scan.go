@@ -1,0 +1,287 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mcasload/mcasload/loader"
+	"github.com/mcasload/mcasload/mcas"
+	"github.com/mcasload/mcasload/warehouse"
+)
+
+// scanFlags are the flags of `mcasload scan` besides the connection and writer flags.
+func scanFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "since", Usage: "activity time from: a duration before now (36h, 7d), RFC 3339, a date or epoch ms; an incremental scan uses it only on its first run (default 30 days)"},
+		&cli.StringFlag{Name: "until", Usage: "activity time up to (same formats); an incremental watermark then stops there"},
+		&cli.StringFlag{Name: "filter", Usage: "API filters as a JSON object, or @FILE holding one, e.g. {\"ip.category\":{\"eq\":[3]}} (time bounds go in --since/--until)"},
+		&cli.StringSliceFlag{Name: "service", Usage: "only this app `ID` (11161 Office 365, 20893 Exchange Online, …); repeat for several"},
+		&cli.StringSliceFlag{Name: "user", Usage: "only this user `UPN`; repeat for several"},
+		&cli.StringSliceFlag{Name: "event-type", Usage: "only this event type (EVENT_CATEGORY_LOGIN, …); repeat for several"},
+		&cli.IntFlag{Name: "limit", Value: mcas.DefaultScanLimit, Usage: "records per page, 500 to 5000"},
+		&cli.BoolFlag{Name: "full", Usage: "re-scan the --since/--until window (default the last 30 days) without moving the watermark"},
+		&cli.DurationFlag{Name: "overlap", Value: loader.DefaultOverlap, Usage: "start an incremental run this long before the watermark (re-fetched records are skipped)"},
+		&cli.IntFlag{Name: "parallel", Value: 1, Usage: "scan `N` disjoint time slices at once, inside the one request budget"},
+		&cli.DurationFlag{Name: "max-duration", Usage: "stop after this long (e.g. 50m for an hourly cron slot), committing what was fetched; exit code 6"},
+		&cli.IntFlag{Name: "rate-limit", Value: mcas.DefaultRequestsPerWindow, Usage: "requests per minute to the tenant (the API allows 30, shared by every tool using the tenant)"},
+	}
+}
+
+func (e *env) scanCommand() *cli.Command {
+	flags := append(connectionFlags(), scanFlags()...)
+	flags = append(flags, writerFlags()...)
+	return &cli.Command{
+		Name:  "scan",
+		Usage: "fetch activities from the Defender for Cloud Apps API into the warehouse, incrementally",
+		Description: "Scans activities in the order the service stored them (created) from the watermark of the " +
+			"previous run minus --overlap, so late arrivals are picked up by the next run and land in their own " +
+			"day. The watermark is kept per tenant URL and filters, and commits with the rows it covers: after a " +
+			"crash or Ctrl-C, the same command resumes. The first run looks back 30 days (or to --since). " +
+			"--full re-scans a window without moving the watermark.\n\n" +
+			"Credentials never go on the command line: MCAS_TOKEN or --token-file, or --tenant-id/--client-id " +
+			"with MCAS_CLIENT_SECRET or --client-secret-file.\n\n" +
+			"Exit codes: 0 done, 1 failed, 2 usage error, 3 done but some records were rejected, 4 another " +
+			"writer holds the warehouse, 5 authentication or permission failure, 6 stopped by a signal or " +
+			"--max-duration after committing what was fetched (rerun to continue).",
+		Flags:  flags,
+		Action: e.runScan,
+	}
+}
+
+// scanSettings are the parsed flags of a scan.
+type scanSettings struct {
+	opts loader.ScanOptions
+	cfg  mcas.Config
+}
+
+// parseScanFlags turns the flags into client and scan options; every mistake is a usage error
+// that says what is accepted.
+func (e *env) parseScanFlags(c *cli.Context, now time.Time) (scanSettings, error) {
+	var s scanSettings
+	cfg, err := e.mcasConfig(c)
+	if err != nil {
+		return s, err
+	}
+	if n := c.Int("rate-limit"); n < 1 {
+		return s, usageErrorf("--rate-limit must be at least 1 request per minute, not %d", n)
+	}
+	cfg.Limiter = mcas.NewLimiter(nil, c.Int("rate-limit"), mcas.DefaultWindow)
+	s.cfg = cfg
+
+	o := loader.ScanOptions{URL: cfg.URL, Full: c.Bool("full"), Overlap: c.Duration("overlap"), MaxDuration: c.Duration("max-duration")}
+	for _, b := range []struct {
+		flag string
+		dst  *time.Time
+	}{{"since", &o.Since}, {"until", &o.Until}} {
+		if v := c.String(b.flag); v != "" {
+			t, err := mcas.ParseTime(v, now)
+			if err != nil {
+				return s, usageErrorf("--%s: %v", b.flag, err)
+			}
+			*b.dst = t
+		}
+	}
+	if !o.Since.IsZero() && !o.Until.IsZero() && !o.Since.Before(o.Until) {
+		return s, usageErrorf("--since (%s) must be before --until (%s)", o.Since.Format(time.RFC3339), o.Until.Format(time.RFC3339))
+	}
+	o.Limit = c.Int("limit")
+	if o.Limit < mcas.MinScanLimit || o.Limit > mcas.MaxScanLimit {
+		return s, usageErrorf("--limit %d: scan pages hold %d to %d records", o.Limit, mcas.MinScanLimit, mcas.MaxScanLimit)
+	}
+	o.Parallel = c.Int("parallel")
+	if o.Parallel < 1 || o.Parallel > 64 {
+		return s, usageErrorf("--parallel %d: use 1 to 64 slices", o.Parallel)
+	}
+	if o.Overlap < 0 {
+		return s, usageErrorf("--overlap must not be negative")
+	}
+	if o.MaxDuration < 0 {
+		return s, usageErrorf("--max-duration must not be negative")
+	}
+
+	filters := mcas.Filters{}
+	if v := c.String("filter"); v != "" {
+		filters, err = mcas.ParseFilterArg(v, os.ReadFile)
+		if err != nil {
+			return s, usageErrorf("--filter: %v", err)
+		}
+	}
+	short := mcas.Filters{}
+	if v := c.StringSlice("service"); len(v) > 0 {
+		ids := make([]int, 0, len(v))
+		for _, x := range v {
+			id, err := strconv.Atoi(strings.TrimSpace(x))
+			if err != nil || id <= 0 {
+				return s, usageErrorf("--service %q: want a numeric app ID such as 11161 (Office 365) or 20893 (Exchange Online)", x)
+			}
+			ids = append(ids, id)
+		}
+		short = short.Service(ids...)
+	}
+	if v := c.StringSlice("user"); len(v) > 0 {
+		short = short.User(v...)
+	}
+	if v := c.StringSlice("event-type"); len(v) > 0 {
+		short = short.EventType(v...)
+	}
+	if filters, err = filters.Merge(short); err != nil {
+		return s, usageErrorf("--filter and a shortcut flag set the same filter: %v", err)
+	}
+	if _, err := loader.CanonicalFilters(filters); err != nil {
+		return s, usageErrorf("--filter: %v", err)
+	}
+	o.Filters = filters
+	s.opts = o
+	return s, nil
+}
+
+// scanSource is what the warehouse records as its origin: "simulator" for a loopback URL (the
+// simulator's port changes from run to run), else the tenant URL.
+func scanSource(rawURL string) string {
+	if u, err := url.Parse(rawURL); err == nil {
+		host := u.Hostname()
+		if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+			return "simulator"
+		}
+	}
+	return loader.CanonicalURL(rawURL)
+}
+
+func (e *env) runScan(c *cli.Context) error {
+	if c.Args().Len() > 0 {
+		return usageErrorf("scan takes no arguments, got %q; filters go in --filter, --service, --user or --event-type", c.Args().First())
+	}
+	log, err := e.logger(c)
+	if err != nil {
+		return err
+	}
+	set, err := e.parseScanFlags(c, time.Now())
+	if err != nil {
+		return err
+	}
+	set.cfg.Logger = log
+	client, err := mcas.NewClient(set.cfg)
+	if err != nil {
+		if errors.Is(err, mcas.ErrAuth) {
+			return withCode(exitAuth, err, "")
+		}
+		return withCode(exitUsage, err, "")
+	}
+	wopts, err := writerOptions(c, scanSource(set.cfg.URL), "mcasload scan "+scanCommandLine(c))
+	if err != nil {
+		return err
+	}
+	wopts.Logger = log
+	w, err := openWriter(c.Context, wopts)
+	if err != nil {
+		return err
+	}
+	set.opts.Logger = log
+	set.opts.Pipeline = loader.Options{
+		Workers: c.Int("threads"), BatchRows: c.Int("batch-rows"), BatchBytes: c.Int64("batch-bytes"),
+		Source: wopts.Source,
+	}
+	var prog *loader.Progress
+	set.opts.OnStart = func(plan loader.ScanPlan, snap func() loader.Snapshot) {
+		if !c.Bool("progress") {
+			return
+		}
+		prog = loader.NewProgress(e.stderr, snap, loader.ProgressOptions{Label: "scan", Terminal: loader.IsTerminal(e.stderr)})
+		prog.Start(c.Context)
+	}
+	sum, scanErr := loader.Scan(c.Context, client, w, set.opts)
+	if prog != nil {
+		prog.Stop()
+	}
+	return e.finishScan(c, w, sum, scanErr)
+}
+
+// scanCommandLine is the command recorded in the lock and runs table: the flags as given, which
+// never hold a secret (no flag takes one).
+func scanCommandLine(c *cli.Context) string {
+	var parts []string
+	for _, f := range c.Command.Flags {
+		name := f.Names()[0]
+		if !c.IsSet(name) {
+			continue
+		}
+		switch f.(type) {
+		case *cli.BoolFlag:
+			if c.Bool(name) {
+				parts = append(parts, "--"+name)
+			}
+		case *cli.StringSliceFlag:
+			for _, x := range c.StringSlice(name) {
+				parts = append(parts, "--"+name, x)
+			}
+		default:
+			parts = append(parts, "--"+name, fmt.Sprint(c.Value(name)))
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// finishScan records the summary in the run log, closes the writer, prints the summary and
+// turns the outcome into an exit code.
+func (e *env) finishScan(c *cli.Context, w *warehouse.Writer, sum *loader.Summary, scanErr error) error {
+	ctx := context.WithoutCancel(c.Context)
+	if sum != nil && sum.Rejected > 0 {
+		sum.RejectedDir = w.Dir() + string(os.PathSeparator) + warehouse.RejectedDir
+	}
+	var logErr error
+	if sum != nil {
+		logErr = w.FinishRun(ctx, warehouse.RunInfo{}, sum)
+	}
+	closeErr := w.Close(ctx)
+	if sum != nil {
+		sum.WriteText(e.stdout)
+		writeScanCounters(e, sum)
+	}
+	stopped := scanErr != nil && (errors.Is(scanErr, loader.ErrMaxDuration) || (c.Context.Err() != nil && errors.Is(scanErr, context.Canceled)))
+	switch {
+	case scanErr != nil && !stopped:
+		return scanFailure(scanErr)
+	case closeErr != nil:
+		return fmt.Errorf("finish scan: %w", closeErr)
+	case logErr != nil:
+		return logErr
+	case stopped && errors.Is(scanErr, loader.ErrMaxDuration):
+		return withCode(exitStopped, fmt.Errorf("stopped after --max-duration %s; what was fetched is committed", c.Duration("max-duration")),
+			"the next run continues from the watermark")
+	case stopped:
+		return withCode(exitStopped, errors.New("stopped by a signal; what was fetched is committed"), "rerun the same command to continue from the watermark")
+	case sum != nil && sum.Rejected > 0:
+		return withCode(exitRejected, fmt.Errorf("%d records were rejected", sum.Rejected), fmt.Sprintf("see table rejected_activities or %s", sum.RejectedDir))
+	}
+	return nil
+}
+
+// writeScanCounters prints the scan-only figures under the summary line.
+func writeScanCounters(e *env, sum *loader.Summary) {
+	k := sum.Counters
+	fmt.Fprintf(e.stdout, "  %d pages in %d requests, %d throttled (429), %d retries, %d tie groups, %ds waiting for the rate budget\n",
+		k["pages"], k["requests"], k["throttled_429"], k["retries"], k["tie_groups"], k["throttle_wait_seconds"])
+	if ms, ok := k["watermark_ms"]; ok {
+		fmt.Fprintf(e.stdout, "  watermark now %s\n", time.UnixMilli(ms).UTC().Format(time.RFC3339Nano))
+	}
+}
+
+// scanFailure maps a failed scan to an exit code and a hint.
+func scanFailure(err error) error {
+	switch {
+	case errors.Is(err, mcas.ErrAuth):
+		return withCode(exitAuth, err, "check the credential with `mcasload check`; what was fetched before the failure is committed")
+	case errors.Is(err, warehouse.ErrLocked):
+		return withCode(exitLocked, err, "only one writer at a time")
+	}
+	return withCode(exitFailure, err, "what was fetched before the failure is committed; rerun the same command to continue")
+}

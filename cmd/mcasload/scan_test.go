@@ -1,0 +1,311 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcasload/mcasload/mcas/mcastest"
+	"github.com/mcasload/mcasload/mcas/mcastest/synth"
+	"github.com/mcasload/mcasload/warehouse"
+)
+
+// scanTestToken is the legacy token the test simulators accept; the secrets tests search every
+// output and every warehouse file for it.
+const scanTestToken = "scanTestToken0f3b9e7c1d2a4b6c8e0f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1d3e5f7a9b1c"
+
+// scanTenant is a small tenant whose records are all visible (ended an hour ago, no late
+// arrivals), with a 600-record tie burst (more than a 500-record page).
+func scanTenant() *synth.Tenant {
+	end := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
+	return synth.New(synth.Config{
+		Seed: 5, Users: 20, Days: 3, End: end, Total: 600 + 2400, LateArrivals: -1,
+		TieBursts: []synth.TieBurst{{At: end.Add(-30 * time.Hour), Size: 600, Field: "both"}},
+	})
+}
+
+// scanWant is what assertSinks must find after a complete scan of tn: every record, as
+// "day raw", computed from the generator's output.
+func scanWant(tn *synth.Tenant) map[string]string {
+	want := map[string]string{}
+	var buf []byte
+	for i := range tn.Len() {
+		a := tn.Activity(i)
+		buf = tn.AppendJSON(buf[:0], i)
+		want[a.ID] = time.UnixMilli(a.Timestamp).UTC().Format("2006-01-02") + " " + string(buf)
+	}
+	return want
+}
+
+// startScanSim serves tn on loopback on the real clock, without throttling unless cfg says.
+func startScanSim(t *testing.T, tn *synth.Tenant, cfg mcastest.Config) *mcastest.Server {
+	t.Helper()
+	cfg.Tenant, cfg.Token = tn, scanTestToken
+	if cfg.RateLimit == 0 {
+		cfg.RateLimit = mcastest.NoRateLimit
+	}
+	srv := mcastest.NewServer(cfg)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// runScanCLI runs the CLI in-process with vars as the environment seen through getenv.
+func runScanCLI(t *testing.T, vars map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(k string) string { return vars[k] }}
+	code := e.run(t.Context(), append([]string{"mcasload"}, args...))
+	return code, out.String(), errb.String()
+}
+
+var tokenEnv = map[string]string{"MCAS_TOKEN": scanTestToken}
+
+func TestScanCommand(t *testing.T) {
+	tn := scanTenant()
+	srv := startScanSim(t, tn, mcastest.Config{})
+	dir := filepath.Join(t.TempDir(), "wh")
+	scan := func(extra ...string) (int, string, string) {
+		args := append([]string{"scan", "--url", srv.URL, "-w", dir, "--limit", "500", "--progress=false", "--rate-limit", "6000", "--threads", "2"}, extra...)
+		return runScanCLI(t, tokenEnv, args...)
+	}
+
+	code, out, errs := scan("--parallel", "3")
+	if code != exitOK {
+		t.Fatalf("first scan exit %d\n%s%s", code, out, errs)
+	}
+	assertSinks(t, dir, scanWant(tn))
+	for _, want := range []string{"scan done", "new", "pages in", "429", "retries", "days touched", "watermark now"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errs, "mode=first") {
+		t.Errorf("log does not say this is a first run:\n%s", errs)
+	}
+
+	// The summary is in the run log as JSON, for monitoring.
+	st, err := warehouse.ReadStatus(t.Context(), warehouse.ReaderOptions{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged struct {
+		Command  string           `json:"command"`
+		New      int              `json:"new"`
+		Days     []string         `json:"days_touched"`
+		Counters map[string]int64 `json:"counters"`
+	}
+	if len(st.Runs) == 0 || json.Unmarshal([]byte(st.Runs[0].Summary), &logged) != nil {
+		t.Fatalf("no JSON summary in the run log: %+v", st.Runs)
+	}
+	if logged.Command != "scan" || logged.New != tn.Len() || logged.Counters["pages"] == 0 || len(logged.Days) < 3 {
+		t.Errorf("run log summary %+v, want a scan of %d new rows over 3+ days", logged, tn.Len())
+	}
+	if st.Source != "simulator" {
+		t.Errorf("warehouse source %q, want simulator", st.Source)
+	}
+
+	// The second run is incremental and finds nothing new.
+	code, out, errs = scan()
+	if code != exitOK || !strings.Contains(out, ": 0 new") || !strings.Contains(errs, "mode=incremental") {
+		t.Fatalf("second scan exit %d, want 0 new and incremental\n%s%s", code, out, errs)
+	}
+
+	// state show lists the watermark; reset forgets it; the next scan is a first run again.
+	code, out, errs = runScanCLI(t, nil, "state", "show", "-w", dir, "--format", "json")
+	if code != exitOK {
+		t.Fatalf("state show exit %d: %s", code, errs)
+	}
+	var marks []struct {
+		Key       string     `json:"key"`
+		URL       string     `json:"url"`
+		Watermark *time.Time `json:"watermark"`
+	}
+	if err := json.Unmarshal([]byte(out), &marks); err != nil || len(marks) != 1 || marks[0].Watermark == nil {
+		t.Fatalf("state show: %v %s", err, out)
+	}
+	if time.Since(*marks[0].Watermark) > time.Minute || marks[0].URL != srv.URL {
+		t.Errorf("watermark %v for %s; want about now for %s", marks[0].Watermark, marks[0].URL, srv.URL)
+	}
+	if code, out, _ := runScanCLI(t, nil, "state", "show", "-w", dir); code != exitOK || !strings.Contains(out, marks[0].Key) {
+		t.Errorf("state show table exit %d:\n%s", code, out)
+	}
+	if code, _, errs := runScanCLI(t, nil, "state", "reset", "-w", dir, "--key", "scan nope {}"); code != exitUsage || !strings.Contains(errs, marks[0].Key) {
+		t.Errorf("reset of an unknown key: exit %d, want 2 listing the known keys: %s", code, errs)
+	}
+	if code, out, errs := runScanCLI(t, nil, "state", "reset", "-w", dir, "--key", marks[0].Key); code != exitOK || !strings.Contains(out, "reset") {
+		t.Fatalf("state reset exit %d: %s%s", code, out, errs)
+	}
+	if code, out, _ := runScanCLI(t, nil, "state", "show", "-w", dir); code != exitOK || !strings.Contains(out, "reset") {
+		t.Errorf("state show after reset:\n%s", out)
+	}
+	code, out, errs = scan("--since", "2d")
+	if code != exitOK || !strings.Contains(errs, "mode=first") || !strings.Contains(out, ": 0 new") {
+		t.Fatalf("scan after reset: exit %d, want a first run adding nothing new\n%s%s", code, out, errs)
+	}
+	assertSinks(t, dir, scanWant(tn))
+
+	// A filtered scan keeps its own watermark and leaves the unfiltered one alone.
+	code, out, errs = scan("--service", "20893", "--full", "--since", "1d")
+	if code != exitOK || !strings.Contains(errs, "mode=full") {
+		t.Fatalf("full filtered scan exit %d\n%s%s", code, out, errs)
+	}
+	code, out, _ = runScanCLI(t, nil, "state", "show", "-w", dir, "--format", "json")
+	if code != exitOK || strings.Count(out, `"key"`) != 1 {
+		t.Errorf("a --full scan stored a watermark:\n%s", out)
+	}
+}
+
+func TestScanCommandJSONLogs(t *testing.T) {
+	srv := startScanSim(t, scanTenant(), mcastest.Config{})
+	code, _, errs := runScanCLI(t, tokenEnv, "scan", "--url", srv.URL, "-w", filepath.Join(t.TempDir(), "wh"),
+		"--progress=false", "--rate-limit", "6000", "--log-format", "json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	lines := strings.Split(strings.TrimSpace(errs), "\n")
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil || m["msg"] == nil {
+			t.Fatalf("log line is not a JSON record: %q", l)
+		}
+	}
+	if !strings.Contains(errs, `"msg":"scan finished"`) {
+		t.Errorf("no scan finished record:\n%s", errs)
+	}
+}
+
+func TestScanUsageErrors(t *testing.T) {
+	srv := startScanSim(t, scanTenant(), mcastest.Config{})
+	dir := filepath.Join(t.TempDir(), "wh")
+	base := []string{"scan", "--url", srv.URL, "-w", dir, "--progress=false"}
+	tests := []struct {
+		name string
+		vars map[string]string
+		args []string
+		code int
+		want string
+	}{
+		{"no url", tokenEnv, []string{"scan", "-w", dir}, exitUsage, "--url"},
+		{"no credential", nil, base, exitUsage, "MCAS_TOKEN"},
+		{"wrong token", map[string]string{"MCAS_TOKEN": "wrong-token-0123456789"}, base, exitAuth, "403"},
+		{"limit too small", tokenEnv, append(base, "--limit", "100"), exitUsage, "500"},
+		{"bad filter json", tokenEnv, append(base, "--filter", "{service"), exitUsage, "--filter"},
+		{"unknown filter key", tokenEnv, append(base, "--filter", `{"colour":{"eq":["red"]}}`), exitUsage, "colour"},
+		{"date in filter", tokenEnv, append(base, "--filter", `{"date":{"gte":1}}`), exitUsage, "--since/--until"},
+		{"filter and shortcut clash", tokenEnv, append(base, "--filter", `{"service":{"eq":[11161]}}`, "--service", "20893"), exitUsage, "twice"},
+		{"bad service", tokenEnv, append(base, "--service", "office"), exitUsage, "numeric app ID"},
+		{"since after until", tokenEnv, append(base, "--since", "1d", "--until", "2d"), exitUsage, "before --until"},
+		{"bad since", tokenEnv, append(base, "--since", "yesterday"), exitUsage, "--since"},
+		{"parallel zero", tokenEnv, append(base, "--parallel", "0"), exitUsage, "--parallel"},
+		{"arguments", tokenEnv, append(base, "extra"), exitUsage, "no arguments"},
+		{"rate limit zero", tokenEnv, append(base, "--rate-limit", "0"), exitUsage, "--rate-limit"},
+		{"reset without key", nil, []string{"state", "reset", "-w", dir}, exitUsage, "--key"},
+		{"state show format", nil, []string{"state", "show", "-w", dir, "--format", "xml"}, exitUsage, "--format"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errs := runScanCLI(t, tt.vars, tt.args...)
+			if code != tt.code || !strings.Contains(errs, tt.want) {
+				t.Fatalf("exit %d, want %d with %q in stderr:\n%s%s", code, tt.code, tt.want, out, errs)
+			}
+		})
+	}
+}
+
+// leakyAPI wraps the simulator and answers the first requests with an error page that echoes
+// the Authorization header, as a misconfigured proxy might: the client must not pass it on.
+type leakyAPI struct {
+	next  http.Handler
+	leaks int
+}
+
+func (l *leakyAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/api/") && l.leaks > 0 {
+		l.leaks--
+		w.WriteHeader(http.StatusBadGateway)
+		_, _ = io.WriteString(w, "<html><body>upstream refused request with Authorization: "+r.Header.Get("Authorization")+"</body></html>")
+		return
+	}
+	l.next.ServeHTTP(w, r)
+}
+
+// TestScanSecretsNeverLeak runs scans on loopback with debug logging, faults, an error page
+// echoing the credential, a wrong token and an Entra app, and searches every output, error and
+// warehouse file for the token and the client secret.
+func TestScanSecretsNeverLeak(t *testing.T) {
+	const clientSecret = "clientSecretQ8w2e4r6t8y0u2i4o6p8a0s2d4f6"
+	h := mcastest.NewHandler(mcastest.Config{
+		Tenant: scanTenant(), Token: scanTestToken, ClientSecret: clientSecret, RateLimit: mcastest.NoRateLimit,
+		FaultSeed: 4, FaultRates: map[mcastest.Fault]float64{mcastest.FaultInternalError: 0.04, mcastest.FaultTruncated: 0.04},
+	})
+	srv := httptest.NewServer(&leakyAPI{next: h, leaks: 1})
+	t.Cleanup(srv.Close)
+	dir := filepath.Join(t.TempDir(), "wh")
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secretFile, []byte(clientSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	badFile := filepath.Join(t.TempDir(), "bad")
+	if err := os.WriteFile(badFile, []byte("not-the-secret-but-long-enough\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	common := []string{"scan", "--url", srv.URL, "-w", dir, "--progress=true", "--rate-limit", "6000", "--log-level", "debug", "--limit", "500"}
+	entra := []string{"--tenant-id", h.TenantID(), "--client-id", h.ClientID(), "--authority-url", srv.URL}
+	runs := []struct {
+		name string
+		vars map[string]string
+		args []string
+		code int
+	}{
+		{"legacy token", tokenEnv, common, exitOK},
+		{"token with json logs", tokenEnv, append(common, "--log-format", "json", "--full"), exitOK},
+		{"wrong token", map[string]string{"MCAS_TOKEN": scanTestToken[:40] + "0000"}, common, exitAuth},
+		{"entra secret from env", map[string]string{"MCAS_CLIENT_SECRET": clientSecret}, append(common, entra...), exitOK},
+		{"entra secret from file", nil, append(append(common, entra...), "--client-secret-file", secretFile, "--full"), exitOK},
+		{"entra wrong secret", nil, append(append(common, entra...), "--client-secret-file", badFile), exitAuth},
+		{"token file", nil, append(common, "--token-file", secretFile), exitAuth},
+	}
+	for _, r := range runs {
+		t.Run(r.name, func(t *testing.T) {
+			code, out, errs := runScanCLI(t, r.vars, r.args...)
+			if code != r.code {
+				t.Fatalf("exit %d, want %d:\n%s%s", code, r.code, out, errs)
+			}
+			for _, s := range []string{scanTestToken, clientSecret} {
+				if strings.Contains(out+errs, s) {
+					t.Fatalf("a secret appears in the output:\n%s%s", out, errs)
+				}
+			}
+			if !strings.Contains(errs, "level=DEBUG") && !strings.Contains(errs, `"level":"DEBUG"`) {
+				t.Errorf("no debug logging; the test would prove less than it says")
+			}
+		})
+	}
+	// No file of the warehouse holds a secret (run log, lock, DuckDB pages, Parquet).
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, s := range []string{scanTestToken, clientSecret} {
+			if bytes.Contains(b, []byte(s)) {
+				t.Errorf("%s holds a secret", p)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
