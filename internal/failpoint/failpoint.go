@@ -1,0 +1,82 @@
+// Package failpoint lets crash tests kill the process at a named point in the code.
+//
+// A failpoint is a call to Hit(name) placed between two steps whose interleaving with a crash
+// matters (before a commit, after a rename, …). In production the call is a cheap no-op. When
+// the environment variable MCASLOAD_FAILPOINT equals the name (or "name@N" for the Nth hit),
+// Hit writes a marker file (path from MCASLOAD_FAILPOINT_MARKER, so the test can prove the
+// point was reached) and kills the process with SIGKILL: no deferred function, no buffered
+// write, no Close runs, exactly like a power cut or an OOM kill.
+package failpoint
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// EnvName names the failpoint to trigger, optionally with "@N" to trigger on the Nth hit.
+const EnvName = "MCASLOAD_FAILPOINT"
+
+// EnvMarker is the path of the file written just before the process kills itself.
+const EnvMarker = "MCASLOAD_FAILPOINT_MARKER"
+
+// armed is read once: the environment of a running process does not change, and Hit must
+// cost nothing when no failpoint is set.
+var armed = sync.OnceValues(func() (string, int) {
+	return parse(os.Getenv(EnvName))
+})
+
+var (
+	mu   sync.Mutex
+	hits = map[string]int{}
+)
+
+// parse splits "name@N" into name and N (1 when absent or invalid).
+func parse(v string) (string, int) {
+	name, n, ok := strings.Cut(v, "@")
+	if !ok {
+		return v, 1
+	}
+	count, err := strconv.Atoi(n)
+	if err != nil || count < 1 {
+		return name, 1
+	}
+	return name, count
+}
+
+// Hit kills the process when name is the armed failpoint and this is the armed hit.
+func Hit(name string) {
+	want, nth := armed()
+	if want == "" || want != name {
+		return
+	}
+	mu.Lock()
+	hits[name]++
+	n := hits[name]
+	mu.Unlock()
+	if n != nth {
+		return
+	}
+	if marker := os.Getenv(EnvMarker); marker != "" {
+		// The marker proves to the test that the process died here and not elsewhere.
+		_ = os.WriteFile(marker, []byte(name+"\n"), 0o600)
+	}
+	_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	select {} // SIGKILL is not delivered synchronously on every platform; never return.
+}
+
+// Names lists the failpoints the project places, for crash tests that iterate over them.
+var Names = []string{
+	"fetch",                 // loader: after fetching a page, before converting it
+	"convert",               // loader: after converting a page, before committing it
+	"duckdb-before-commit",  // warehouse: inside the transaction, before COMMIT
+	"duckdb-after-commit",   // warehouse: after COMMIT, before any Parquet is written
+	"parquet-write",         // warehouse: temporary Parquet file written, not yet synced
+	"parquet-before-rename", // warehouse: temporary file synced, not renamed
+	"parquet-after-rename",  // warehouse: file renamed, not yet marked published in DuckDB
+	"reconcile",             // warehouse: in the middle of reconciliation at Open
+	"compact-before-rename", // warehouse: merged file written, not renamed
+	"compact-after-rename",  // warehouse: merged file renamed, old parts not yet deleted
+}

@@ -1,0 +1,161 @@
+package warehouse
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/mcasload/mcasload/internal/clock"
+)
+
+// ErrBusy is wrapped when the DuckDB file stays held by another process (a reader, a DuckDB
+// shell) for longer than the configured wait.
+var ErrBusy = errors.New("warehouse: database file busy")
+
+// memoryLimitRE accepts DuckDB memory sizes only, so the value can be spliced into SET safely.
+var memoryLimitRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$`)
+
+// sessionConfig is what every DuckDB session of this package sets explicitly.
+type sessionConfig struct {
+	memoryLimit string
+	threads     int
+	tempDir     string
+	lockWait    time.Duration
+	clock       clock.Clock
+}
+
+// session is one short-lived in-memory DuckDB database with the warehouse file attached as
+// "wh". Registered Arrow views land in the in-memory catalog, never in the file (the
+// RegisterView persistence hazard, research/golibs.md §1.4).
+type session struct {
+	db   *sql.DB
+	conn *sql.Conn
+}
+
+func quoteString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// openSession opens an in-memory DuckDB with UTC, memory and thread settings, and attaches
+// file (when not empty) read-write or read-only, retrying while another process holds it.
+func openSession(ctx context.Context, cfg sessionConfig, file string, readOnly bool) (*session, error) {
+	connector, err := duckdb.NewConnector("", nil)
+	if err != nil {
+		return nil, fmt.Errorf("open duckdb: %w", err)
+	}
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(1)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open duckdb connection: %w", err)
+	}
+	s := &session{db: db, conn: conn}
+	settings := []string{"SET TimeZone='UTC'"}
+	if cfg.memoryLimit != "" {
+		settings = append(settings, "SET memory_limit="+quoteString(cfg.memoryLimit))
+	}
+	if cfg.threads > 0 {
+		settings = append(settings, fmt.Sprintf("SET threads=%d", cfg.threads))
+	}
+	if cfg.tempDir != "" {
+		settings = append(settings, "SET temp_directory="+quoteString(cfg.tempDir))
+	}
+	for _, q := range settings {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			s.close()
+			return nil, fmt.Errorf("configure duckdb (%s): %w", q, err)
+		}
+	}
+	if file == "" {
+		return s, nil
+	}
+	attach := "ATTACH " + quoteString(file) + " AS wh"
+	if readOnly {
+		attach += " (READ_ONLY)"
+	}
+	c := cfg.clock
+	if c == nil {
+		c = clock.Real{}
+	}
+	deadline := c.Now().Add(cfg.lockWait)
+	wait := 20 * time.Millisecond
+	for {
+		_, err = conn.ExecContext(ctx, attach)
+		if err == nil {
+			break
+		}
+		if !isLockConflict(err) || !c.Now().Before(deadline) {
+			s.close()
+			if isLockConflict(err) {
+				return nil, fmt.Errorf("open %s: another process holds the file (%v); close the other reader or DuckDB shell and retry: %w", file, err, ErrBusy)
+			}
+			return nil, fmt.Errorf("open %s: %w", file, err)
+		}
+		if err := c.Sleep(ctx, wait); err != nil {
+			s.close()
+			return nil, fmt.Errorf("open %s: %w", file, err)
+		}
+		wait = min(wait*2, 500*time.Millisecond)
+	}
+	if !readOnly {
+		if err := privateFiles(file); err != nil {
+			s.close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// privateFiles makes the DuckDB file and its WAL 0600: DuckDB creates them with the process
+// umask, and the WAL can appear at any commit (and outlive a crash).
+func privateFiles(file string) error {
+	for _, p := range []string{file, file + ".wal"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("chmod %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+func isLockConflict(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Could not set lock") || strings.Contains(msg, "Conflicting lock")
+}
+
+func (s *session) exec(ctx context.Context, q string, args ...any) error {
+	_, err := s.conn.ExecContext(ctx, q, args...)
+	return err
+}
+
+func (s *session) close() error {
+	if s == nil {
+		return nil
+	}
+	var errs []error
+	if s.conn != nil {
+		errs = append(errs, s.conn.Close())
+	}
+	if s.db != nil {
+		errs = append(errs, s.db.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// detachClose detaches the warehouse (flushing it) and closes the session, so the file is free
+// for readers as soon as the writer is done with it.
+func (s *session) detachClose(ctx context.Context) error {
+	if s == nil {
+		return nil
+	}
+	err := s.exec(ctx, "DETACH wh")
+	if err != nil && strings.Contains(err.Error(), "not found") {
+		err = nil
+	}
+	return errors.Join(err, s.close())
+}

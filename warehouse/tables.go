@@ -1,0 +1,121 @@
+package warehouse
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/mcasload/mcasload/schema"
+)
+
+// duckType maps a column of schema.Activities to its DuckDB type. Time columns are
+// TIMESTAMPTZ: instants, shown in the session zone, which is always UTC.
+func duckType(t arrow.DataType) string {
+	switch t.ID() {
+	case arrow.STRING:
+		return "VARCHAR"
+	case arrow.TIMESTAMP:
+		return "TIMESTAMPTZ"
+	case arrow.DATE32:
+		return "DATE"
+	case arrow.INT32:
+		return "INTEGER"
+	case arrow.FLOAT64:
+		return "DOUBLE"
+	case arrow.BOOL:
+		return "BOOLEAN"
+	case arrow.LIST:
+		return duckType(t.(*arrow.ListType).Elem()) + "[]"
+	}
+	panic("warehouse: no DuckDB type for " + t.String())
+}
+
+// columnDefs is the DDL column list of the activities table, in schema order.
+func columnDefs() string {
+	var b strings.Builder
+	for i, c := range schema.Columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %s", c.Name, duckType(c.Type))
+		if !c.Nullable {
+			b.WriteString(" NOT NULL")
+		}
+	}
+	return b.String()
+}
+
+// columnList is the schema's columns, comma separated, optionally qualified with prefix.
+func columnList(prefix string, skipDay bool) string {
+	names := make([]string, 0, len(schema.Columns))
+	for _, c := range schema.Columns {
+		if skipDay && c.Name == "day" {
+			continue
+		}
+		names = append(names, prefix+c.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// migrations are applied in order, each in its own transaction; schema_migrations records
+// which ran. Append only: never edit a released migration.
+var migrations = []string{
+	// 1: the initial warehouse.
+	`CREATE TABLE wh.meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+	 CREATE TABLE wh.activities (` + columnDefs() + `);
+	 -- The dedupe index: one row per stored id. h and rawsum are md5-based 64-bit hashes so
+	 -- that finding re-delivered ids scans 8-byte integers instead of 64-character strings.
+	 CREATE TABLE wh.activity_ids (h UBIGINT NOT NULL, id VARCHAR NOT NULL, day DATE NOT NULL, rawsum UBIGINT NOT NULL, seq BIGINT NOT NULL);
+	 -- Rows committed but not yet in Parquet, kept only when DuckDB does not hold activities.
+	 CREATE TABLE wh.staging (seq BIGINT NOT NULL, ` + columnDefs() + `);
+	 -- (day, commit) pairs still to publish to Parquet.
+	 CREATE TABLE wh.pending (day DATE NOT NULL, seq BIGINT NOT NULL);
+	 CREATE TABLE wh.commits (seq BIGINT PRIMARY KEY, run_id VARCHAR NOT NULL, committed_at TIMESTAMPTZ NOT NULL,
+	   inserted BIGINT, duplicates BIGINT, conflicts BIGINT, rejected BIGINT, days VARCHAR[]);
+	 CREATE TABLE wh.state (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL, updated TIMESTAMPTZ NOT NULL);
+	 CREATE TABLE wh.runs (run_id VARCHAR PRIMARY KEY, command VARCHAR, source VARCHAR,
+	   started TIMESTAMPTZ, finished TIMESTAMPTZ, commits BIGINT DEFAULT 0, inserted BIGINT DEFAULT 0,
+	   duplicates BIGINT DEFAULT 0, conflicts BIGINT DEFAULT 0, rejected BIGINT DEFAULT 0, summary JSON);
+	 -- raw is the record as text (invalid UTF-8 replaced); raw_bytes is exactly what was received.
+	 CREATE TABLE wh.rejected_activities (id VARCHAR, raw VARCHAR, reason VARCHAR NOT NULL,
+	   run_id VARCHAR NOT NULL, "at" TIMESTAMPTZ NOT NULL, raw_bytes BLOB);`,
+}
+
+// migrate brings the attached warehouse to the latest schema version.
+func migrate(ctx context.Context, s *session) error {
+	if err := s.exec(ctx, `CREATE TABLE IF NOT EXISTS wh.schema_migrations (version INTEGER PRIMARY KEY, applied TIMESTAMPTZ DEFAULT now())`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	var have int
+	if err := s.conn.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM wh.schema_migrations`).Scan(&have); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if have > len(migrations) {
+		return fmt.Errorf("read schema version: the warehouse has version %d but this mcasload knows only %d; upgrade mcasload", have, len(migrations))
+	}
+	for v := have + 1; v <= len(migrations); v++ {
+		if err := inTx(ctx, s, func() error {
+			if err := s.exec(ctx, migrations[v-1]); err != nil {
+				return err
+			}
+			return s.exec(ctx, `INSERT INTO wh.schema_migrations (version) VALUES (?)`, v)
+		}); err != nil {
+			return fmt.Errorf("migrate warehouse to version %d: %w", v, err)
+		}
+	}
+	return nil
+}
+
+// inTx runs f between BEGIN and COMMIT on the session, rolling back on error.
+func inTx(ctx context.Context, s *session, f func() error) error {
+	if err := s.exec(ctx, "BEGIN TRANSACTION"); err != nil {
+		return err
+	}
+	if err := f(); err != nil {
+		_ = s.exec(context.WithoutCancel(ctx), "ROLLBACK")
+		return err
+	}
+	return s.exec(ctx, "COMMIT")
+}

@@ -1,0 +1,346 @@
+package warehouse
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/mcasload/mcasload/internal/clock"
+	"github.com/mcasload/mcasload/schema"
+)
+
+// Names of the files and folders inside a warehouse directory.
+const (
+	DatabaseFile = "mcasload.duckdb"
+	LockFile     = "mcasload.lock"
+	ParquetDir   = "parquet/activities" // Hive layout: day=YYYY-MM-DD/part-<from>-<to>.parquet
+	RejectedDir  = "rejected"           // one NDJSON file per run
+	tempDir      = "tmp"                // DuckDB spill files
+)
+
+// Sinks says where activity rows are stored.
+type Sinks string
+
+// The sinks a warehouse can keep.
+const (
+	SinkBoth    Sinks = "both"    // DuckDB table activities and the Parquet dataset (default)
+	SinkDuckDB  Sinks = "duckdb"  // DuckDB only
+	SinkParquet Sinks = "parquet" // Parquet only; DuckDB keeps state, the dedupe index and staging
+)
+
+func (s Sinks) duckdb() bool  { return s == SinkBoth || s == SinkDuckDB }
+func (s Sinks) parquet() bool { return s == SinkBoth || s == SinkParquet }
+
+// ParseSinks parses a --sink value.
+func ParseSinks(v string) (Sinks, error) {
+	switch s := Sinks(strings.ToLower(strings.TrimSpace(v))); s {
+	case "":
+		return SinkBoth, nil
+	case SinkBoth, SinkDuckDB, SinkParquet:
+		return s, nil
+	}
+	return "", fmt.Errorf("parse sink %q: use duckdb, parquet or both", v)
+}
+
+// ErrSourceMismatch is wrapped when a warehouse loaded from one source is opened for another.
+var ErrSourceMismatch = errors.New("warehouse: source mismatch")
+
+// Options configure Open.
+type Options struct {
+	Dir               string        // the warehouse folder; created (0700) when missing
+	Sinks             Sinks         // default SinkBoth; must match the warehouse's first run
+	MemoryLimit       string        // DuckDB memory_limit, e.g. "300MB" (default "1GB")
+	Threads           int           // DuckDB threads (default GOMAXPROCS)
+	Source            string        // "simulator" or the tenant URL; "" skips the check
+	AllowMixedSources bool          // load from a source other than the recorded one
+	Command           string        // recorded in the lock and the runs table (default os.Args)
+	Logger            *slog.Logger  // default slog.Default()
+	Clock             clock.Clock   // default the wall clock
+	LockWait          time.Duration // how long to retry a DuckDB file held by a reader (default 30s)
+	// CompactOver makes Close compact days with more Parquet files than this (default 32;
+	// negative disables).
+	CompactOver int
+	// RowGroupSize is the Parquet row group length in rows (default 122880).
+	RowGroupSize int
+}
+
+func (o *Options) defaults() error {
+	if o.Dir == "" {
+		return errors.New("open warehouse: no folder given; pass --warehouse DIR")
+	}
+	if o.Sinks == "" {
+		o.Sinks = SinkBoth
+	}
+	if _, err := ParseSinks(string(o.Sinks)); err != nil {
+		return err
+	}
+	if o.MemoryLimit == "" {
+		o.MemoryLimit = "1GB"
+	}
+	if !memoryLimitRE.MatchString(o.MemoryLimit) {
+		return fmt.Errorf("parse memory limit %q: use a size such as 300MB or 2GB", o.MemoryLimit)
+	}
+	if o.Threads <= 0 {
+		o.Threads = runtime.GOMAXPROCS(0)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.LockWait == 0 {
+		o.LockWait = 30 * time.Second
+	}
+	if o.Command == "" {
+		o.Command = strings.Join(os.Args, " ")
+	}
+	if o.CompactOver == 0 {
+		o.CompactOver = 32
+	}
+	if o.RowGroupSize <= 0 {
+		o.RowGroupSize = 122880
+	}
+	return nil
+}
+
+// Writer is the one writer of a warehouse. It holds the lock file from Open to Close and opens
+// the DuckDB file only while it commits, so readers can open it between commits. A Writer is
+// not safe for concurrent use.
+type Writer struct {
+	opts  Options
+	dir   string
+	lock  *fileLock
+	log   *slog.Logger
+	state map[string]string
+	run   RunInfo
+	// rejectRuns are the runs whose rejected/<run>.ndjson must be rewritten before Close.
+	rejectRuns map[string]bool
+}
+
+// Open creates the warehouse folder if needed, takes the writer lock, checks and records the
+// source, migrates the DuckDB schema and reconciles the Parquet dataset with DuckDB, so that it
+// holds exactly the committed rows (a crash at any instant of a previous run is repaired here).
+func Open(ctx context.Context, opts Options) (*Writer, error) {
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("open warehouse %s: %w", opts.Dir, err)
+	}
+	for _, d := range []string{dir, filepath.Join(dir, ParquetDir), filepath.Join(dir, RejectedDir), filepath.Join(dir, tempDir)} {
+		if err := mkdirAll(d); err != nil {
+			return nil, fmt.Errorf("create warehouse folder: %w", err)
+		}
+	}
+	host, _ := os.Hostname()
+	now := opts.Clock.Now().UTC()
+	me := LockHolder{PID: os.Getpid(), Host: host, Start: now, Command: opts.Command}
+	lock, stale, err := takeLock(filepath.Join(dir, LockFile), me)
+	if err != nil {
+		return nil, err
+	}
+	if stale != nil {
+		opts.Logger.Warn("took over a stale warehouse lock; its writer is gone", "dir", dir, "pid", stale.PID, "host", stale.Host, "start", stale.Start, "command", stale.Command)
+	}
+	w := &Writer{
+		opts:       opts,
+		dir:        dir,
+		lock:       lock,
+		log:        opts.Logger,
+		state:      map[string]string{},
+		rejectRuns: map[string]bool{},
+		run: RunInfo{
+			ID:      now.Format("20060102T150405.000Z") + fmt.Sprintf("-%d", os.Getpid()),
+			Command: opts.Command,
+			Started: now,
+		},
+	}
+	if err := w.init(ctx); err != nil {
+		lock.release()
+		return nil, err
+	}
+	return w, nil
+}
+
+func mkdirAll(d string) error {
+	if err := os.MkdirAll(d, 0o700); err != nil {
+		return err
+	}
+	return os.Chmod(d, 0o700)
+}
+
+func (w *Writer) sessionConfig() sessionConfig {
+	return sessionConfig{
+		memoryLimit: w.opts.MemoryLimit,
+		threads:     w.opts.Threads,
+		tempDir:     filepath.Join(w.dir, tempDir),
+		lockWait:    w.opts.LockWait,
+		clock:       w.opts.Clock,
+	}
+}
+
+// session attaches the DuckDB file read-write; callers detachClose it when done.
+func (w *Writer) session(ctx context.Context) (*session, error) {
+	return openSession(ctx, w.sessionConfig(), filepath.Join(w.dir, DatabaseFile), false)
+}
+
+func (w *Writer) init(ctx context.Context) error {
+	s, err := w.session(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.detachClose(context.WithoutCancel(ctx))
+	if err := migrate(ctx, s); err != nil {
+		return err
+	}
+	if err := w.checkMeta(ctx, s); err != nil {
+		return err
+	}
+	rows, err := s.conn.QueryContext(ctx, `SELECT key, value FROM wh.state`)
+	if err != nil {
+		return fmt.Errorf("read state: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return fmt.Errorf("read state: %w", err)
+		}
+		w.state[k] = v
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read state: %w", err)
+	}
+	return w.reconcile(ctx, s)
+}
+
+// checkMeta records the sinks, source and Arrow schema version on first use and refuses a
+// later run that disagrees.
+func (w *Writer) checkMeta(ctx context.Context, s *session) error {
+	meta := map[string]string{}
+	rows, err := s.conn.QueryContext(ctx, `SELECT key, value FROM wh.meta`)
+	if err != nil {
+		return fmt.Errorf("read warehouse meta: %w", err)
+	}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			rows.Close()
+			return fmt.Errorf("read warehouse meta: %w", err)
+		}
+		meta[k] = v
+	}
+	rows.Close()
+	set := map[string]string{}
+	if v, ok := meta["sinks"]; !ok {
+		set["sinks"] = string(w.opts.Sinks)
+	} else if v != string(w.opts.Sinks) {
+		return fmt.Errorf("open warehouse %s: it keeps --sink %s, not %s; pass --sink %s (or rebuild the other sink with mcasload repair)", w.dir, v, w.opts.Sinks, v)
+	}
+	if v, ok := meta["schema_version"]; !ok {
+		set["schema_version"] = fmt.Sprint(schema.Version)
+	} else if v != fmt.Sprint(schema.Version) {
+		return fmt.Errorf("open warehouse %s: its rows use schema version %s, this mcasload writes version %d; use a new warehouse folder", w.dir, v, schema.Version)
+	}
+	if src := w.opts.Source; src != "" {
+		if v, ok := meta["source"]; !ok {
+			set["source"] = src
+		} else if v != src {
+			if !w.opts.AllowMixedSources {
+				return fmt.Errorf("open warehouse %s: it was loaded from %q, not %q; use another warehouse folder or pass --allow-mixed-sources: %w", w.dir, v, src, ErrSourceMismatch)
+			}
+			w.log.Warn("mixing sources in one warehouse", "dir", w.dir, "recorded", v, "now", src)
+		}
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	return inTx(ctx, s, func() error {
+		for k, v := range set {
+			if err := s.exec(ctx, `INSERT OR REPLACE INTO wh.meta VALUES (?, ?)`, k, v); err != nil {
+				return fmt.Errorf("record warehouse meta: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// Dir is the absolute path of the warehouse folder.
+func (w *Writer) Dir() string { return w.dir }
+
+// RunID is the id of this writer's run, used when a Commit does not name one.
+func (w *Writer) RunID() string { return w.run.ID }
+
+// State returns the value committed for key (a watermark, a scan position), as of the last
+// Commit of this writer.
+func (w *Writer) State(ctx context.Context, key string) (string, bool, error) {
+	v, ok := w.state[key]
+	return v, ok, ctx.Err()
+}
+
+// Close publishes what is still pending, compacts days with many files (Options.CompactOver),
+// rewrites this run's rejected/ file and releases the lock. The Writer is unusable afterwards.
+func (w *Writer) Close(ctx context.Context) error {
+	if w.lock == nil {
+		return nil
+	}
+	err := w.finish(ctx)
+	return errors.Join(err, w.lock.release())
+}
+
+func (w *Writer) finish(ctx context.Context) error {
+	s, err := w.session(ctx)
+	if err != nil {
+		return fmt.Errorf("close warehouse: %w", err)
+	}
+	defer s.detachClose(context.WithoutCancel(ctx))
+	if w.opts.Sinks.parquet() {
+		if err := w.publishPending(ctx, s); err != nil {
+			return fmt.Errorf("close warehouse: %w", err)
+		}
+		if w.opts.CompactOver > 0 {
+			days, err := w.daysWithFiles(func(n int) bool { return n > w.opts.CompactOver })
+			if err != nil {
+				return fmt.Errorf("close warehouse: %w", err)
+			}
+			for _, d := range days {
+				if _, err := w.compactDay(ctx, s, d, CompactOptions{}); err != nil {
+					return fmt.Errorf("close warehouse: %w", err)
+				}
+			}
+		}
+	}
+	for run := range w.rejectRuns {
+		if err := w.writeRejectedFile(ctx, s, run); err != nil {
+			return fmt.Errorf("close warehouse: %w", err)
+		}
+	}
+	return nil
+}
+
+// queryStrings runs q and returns its first column as strings.
+func queryStrings(ctx context.Context, conn *sql.Conn, q string, args ...any) ([]string, error) {
+	rows, err := conn.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
