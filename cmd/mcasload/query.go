@@ -1,0 +1,277 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/mcasload/mcasload/output"
+	"github.com/mcasload/mcasload/queries"
+	"github.com/mcasload/mcasload/warehouse"
+)
+
+// readerFlags are the flags of every command that reads the warehouse and prints a result.
+func readerFlags() []cli.Flag {
+	return []cli.Flag{
+		warehouseFlag(),
+		&cli.StringFlag{Name: "parquet", Usage: "read the Parquet dataset in `DIR` (day=YYYY-MM-DD/*.parquet) instead of a warehouse"},
+		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "output format: table, csv, json, ndjson, markdown or parquet"},
+		&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write the result to `FILE` (written whole, then renamed into place) instead of stdout"},
+		&cli.BoolFlag{Name: "wide", Usage: "show long table cells in full instead of fitting the terminal"},
+	}
+}
+
+// queryFlags are the flags of "query" and of each investigation under it.
+func queryFlags() []cli.Flag {
+	return append([]cli.Flag{
+		&cli.StringFlag{Name: "since", Usage: "start of the window (default 7d)"},
+		&cli.StringFlag{Name: "until", Usage: "end of the window (default now)"},
+		&cli.StringSliceFlag{Name: "param", Aliases: []string{"p"}, Usage: "set a parameter, `KEY=VALUE` (repeatable; lists are comma-separated)"},
+	}, readerFlags()...)
+}
+
+// queryCommand is "query", with one subcommand per investigation so that flags may follow the
+// name (mcasload query mass-download --since 7d).
+func (e *env) queryCommand() *cli.Command {
+	var subs []*cli.Command
+	for _, inv := range queries.All() {
+		subs = append(subs, &cli.Command{
+			Name:        inv.Name,
+			Usage:       inv.Question,
+			Description: inv.Description + "\n\nParameters:\n" + paramHelp(inv),
+			Flags:       queryFlags(),
+			Action: func(c *cli.Context) error {
+				if c.NArg() > 0 {
+					return usageErrorf("unexpected arguments %q: put them in --param KEY=VALUE", strings.Join(c.Args().Slice(), " "))
+				}
+				return e.runInvestigation(c, inv)
+			},
+		})
+	}
+	return &cli.Command{
+		Name:      "query",
+		Usage:     "run a canned investigation over the warehouse",
+		ArgsUsage: "NAME",
+		Description: "Runs one of the canned investigations (mcasload query --list shows them) over the\n" +
+			"warehouse, read-only, or over a bare Parquet dataset with --parquet. Parameters are\n" +
+			"bound, never spliced into SQL. Times: a duration ago (7d, 36h), RFC 3339, a date or epoch ms.",
+		Flags: append([]cli.Flag{
+			&cli.BoolFlag{Name: "list", Aliases: []string{"l"}, Usage: "list the investigations with their questions and parameters"},
+		}, queryFlags()...),
+		Subcommands:     subs,
+		HideHelpCommand: true,
+		Action:          e.runQuery,
+	}
+}
+
+// runQuery is "query" without a known investigation name: --list, or a clear error.
+func (e *env) runQuery(c *cli.Context) error {
+	if c.Bool("list") {
+		if c.NArg() > 0 {
+			return usageErrorf("give either --list or an investigation name, not both")
+		}
+		return e.listInvestigations()
+	}
+	if c.NArg() == 0 {
+		return usageErrorf("give an investigation name (mcasload query --list shows them); accepted: %s", strings.Join(queries.Names(), ", "))
+	}
+	_, err := queries.Lookup(c.Args().First())
+	return withCode(exitUsage, err, "mcasload query --list shows every investigation with its parameters")
+}
+
+func (e *env) runInvestigation(c *cli.Context, inv *queries.Investigation) error {
+	values, err := paramValues(c, inv)
+	if err != nil {
+		return err
+	}
+	format, err := output.ParseFormat(c.String("format"))
+	if err != nil {
+		return usageErrorf("--format: %v", err)
+	}
+	// Bind once before opening the warehouse, so a bad parameter is a usage error at once.
+	now := time.Now()
+	if _, err := inv.Bind(values, now); err != nil {
+		return withCode(exitUsage, err, "mcasload query --list shows every investigation with its parameters")
+	}
+	return e.withSession(c, func(ctx context.Context, s *queries.Session) (array.RecordReader, error) {
+		return s.Run(ctx, inv, values, now)
+	}, format)
+}
+
+// paramValues gathers --param KEY=VALUE, --since and --until.
+func paramValues(c *cli.Context, inv *queries.Investigation) (map[string]string, error) {
+	values := map[string]string{}
+	for _, kv := range c.StringSlice("param") {
+		k, v, ok := strings.Cut(kv, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, usageErrorf("--param %q: use KEY=VALUE; %s accepts %s", kv, inv.Name, paramNames(inv))
+		}
+		if _, dup := values[k]; dup {
+			return nil, usageErrorf("--param %s given twice; lists are one comma-separated value (KEY=a,b)", k)
+		}
+		values[k] = v
+	}
+	for _, name := range []string{"since", "until"} {
+		if !c.IsSet(name) {
+			continue
+		}
+		if _, dup := values[name]; dup {
+			return nil, usageErrorf("--%s and --param %s both given; use one", name, name)
+		}
+		values[name] = c.String(name)
+	}
+	return values, nil
+}
+
+func paramNames(inv *queries.Investigation) string {
+	var s []string
+	for _, p := range inv.Params {
+		s = append(s, p.Name+" ("+p.TypeName()+")")
+	}
+	return strings.Join(s, ", ")
+}
+
+func paramHelp(inv *queries.Investigation) string {
+	var b strings.Builder
+	for _, p := range inv.Params {
+		def := "default " + strconv.Quote(p.Default)
+		if p.Required {
+			def = "required"
+		}
+		fmt.Fprintf(&b, "  --param %s=%s  (%s) %s\n", p.Name, p.TypeName(), def, p.Doc)
+	}
+	return b.String()
+}
+
+func (e *env) listInvestigations() error {
+	var b strings.Builder
+	for i, inv := range queries.All() {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "%s\n  %s\n  chart: %s\n%s", inv.Name, inv.Question, strings.Join(inv.Charts, ", "), paramHelp(inv))
+	}
+	_, err := io.WriteString(e.stdout, b.String())
+	return err
+}
+
+// withSession opens the warehouse (or --parquet dataset) read-only, locks the connection down,
+// runs query and writes its result.
+func (e *env) withSession(c *cli.Context, query func(context.Context, *queries.Session) (array.RecordReader, error), format output.Format) error {
+	ctx := c.Context
+	out := c.String("out")
+	if format == output.Parquet && out == "" && isTerminal(e.stdout) {
+		return usageErrorf("parquet is binary: pass --out FILE or redirect stdout")
+	}
+	log, err := e.logger(c)
+	if err != nil {
+		return err
+	}
+	var r *warehouse.Reader
+	if dir := c.String("parquet"); dir != "" {
+		r, err = warehouse.OpenParquetReader(ctx, dir)
+	} else {
+		r, err = warehouse.OpenReader(ctx, warehouse.ReaderOptions{Dir: c.String("warehouse"), Logger: log})
+	}
+	if err != nil {
+		return withCode(exitFailure, err, "pass --warehouse DIR (or MCAS_WAREHOUSE) of a loaded warehouse, or --parquet DIR")
+	}
+	defer r.Close()
+	lock := queries.Lockdown{}
+	if r.From == warehouse.FromParquet {
+		// The views read Parquet files lazily, so the warehouse folder stays readable.
+		lock.AllowedDirectories = []string{r.Dir}
+	}
+	s, err := queries.Open(ctx, r.Conn(), lock)
+	if err != nil {
+		return err
+	}
+	rdr, err := query(ctx, s)
+	if err != nil {
+		if errors.Is(err, queries.ErrNotReadOnly) || errors.Is(err, queries.ErrBadParam) {
+			return withCode(exitUsage, err, "")
+		}
+		return err
+	}
+	defer rdr.Release()
+	opts := output.Options{Format: format, Wide: c.Bool("wide")}
+	if out == "" {
+		opts.Width = e.terminalWidth()
+		n, err := output.Write(e.stdout, rdr, opts)
+		if err != nil {
+			return err
+		}
+		if n == 0 && format != output.Table && format != output.Markdown {
+			fmt.Fprintln(e.stderr, output.NoRows)
+		}
+		return nil
+	}
+	n, err := writeFileAtomic(out, func(w io.Writer) (int, error) { return output.Write(w, rdr, opts) })
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		fmt.Fprintf(e.stderr, "%s: wrote %s\n", output.NoRows, out)
+	} else {
+		fmt.Fprintf(e.stderr, "wrote %d rows to %s\n", n, out)
+	}
+	return nil
+}
+
+// writeFileAtomic writes a temporary file beside path and renames it into place, so a reader
+// never sees half a result and a failure leaves any earlier file intact.
+func writeFileAtomic(path string, write func(io.Writer) (int, error)) (int, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return 0, fmt.Errorf("create %s: %w", path, err)
+	}
+	n, err := write(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return n, fmt.Errorf("write %s: %w", path, err)
+	}
+	return n, nil
+}
+
+// terminalWidth is the width of the terminal on stdout, else $COLUMNS, else 0 (no limit: a pipe
+// or file gets whole cells).
+func (e *env) terminalWidth() int {
+	if f, ok := e.stdout.(*os.File); ok {
+		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 {
+			return int(ws.Col)
+		}
+	}
+	if n, err := strconv.Atoi(e.getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	return 0
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}

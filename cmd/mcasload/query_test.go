@@ -1,0 +1,174 @@
+package main
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcasload/mcasload/queries"
+)
+
+// downloadBurst renders n FileDownloaded records by user within one minute from start.
+func downloadBurst(user string, start time.Time, n int) []string {
+	out := make([]string, n)
+	for i := range n {
+		ts := start.Add(time.Duration(i) * time.Minute / time.Duration(n)).UnixMilli()
+		out[i] = fmt.Sprintf(`{"_id":"%064x","timestamp":%d,"created":%d,"appId":15600,"appName":"Microsoft OneDrive for Business",`+
+			`"user":{"userName":%q},"eventTypeName":"EVENT_CATEGORY_DOWNLOAD_FILE","mainInfo":{"rawOperationName":"FileDownloaded",`+
+			`"eventObjects":[{"name":"doc%d.docx"}]},"device":{"clientIP":"198.51.100.9"},"location":{"countryCode":"US","category":6}}`,
+			0xd0000+i, ts, ts, user, i)
+	}
+	return out
+}
+
+// loadedWarehouse loads the shared test records plus a 60-download burst into a new warehouse.
+func loadedWarehouse(t *testing.T) (dir string, burst time.Time) {
+	t.Helper()
+	dir = filepath.Join(t.TempDir(), "wh")
+	burst = loadTestStart.Add(26 * time.Hour)
+	file := writeLines(t, append(testRecords(1, 400), downloadBurst("exfil@contoso.com", burst, 60)...))
+	if code, _, stderr := runMcasload(t, nil, "load", "--warehouse", dir, file); code != 0 {
+		t.Fatalf("load: exit %d: %s", code, stderr)
+	}
+	return dir, burst
+}
+
+func TestQueryCommand(t *testing.T) {
+	dir, burst := loadedWarehouse(t)
+	window := []string{"--since", loadTestStart.Add(-time.Hour).Format(time.RFC3339), "--until", loadTestStart.Add(96 * time.Hour).Format(time.RFC3339)}
+
+	t.Run("list", func(t *testing.T) {
+		code, out, _ := runMcasload(t, nil, "query", "--list")
+		if code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+		for _, name := range queries.Names() {
+			if !strings.Contains(out, name+"\n") {
+				t.Errorf("--list lacks %s", name)
+			}
+		}
+		if !strings.Contains(out, "--param per_min=int") || !strings.Contains(out, "--param ip=list  (required)") {
+			t.Errorf("--list lacks parameters:\n%s", out)
+		}
+	})
+
+	for _, src := range []struct{ name, flag, dir string }{
+		{"duckdb", "--warehouse", dir},
+		{"parquet", "--parquet", filepath.Join(dir, "parquet", "activities")},
+	} {
+		t.Run("mass-download/"+src.name, func(t *testing.T) {
+			args := append([]string{"query", "mass-download", src.flag, src.dir, "--format", "ndjson"}, window...)
+			code, out, stderr := runMcasload(t, nil, args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			if len(lines) != 1 {
+				t.Fatalf("want one burst, got:\n%s", out)
+			}
+			var row struct {
+				User       string    `json:"user_name"`
+				PeakPerMin int       `json:"peak_per_min"`
+				Win        time.Time `json:"win"`
+			}
+			if err := json.Unmarshal([]byte(lines[0]), &row); err != nil {
+				t.Fatal(err)
+			}
+			if row.User != "exfil@contoso.com" || row.PeakPerMin != 60 || row.Win.After(burst) || burst.Sub(row.Win) >= 15*time.Minute {
+				t.Fatalf("row %+v, want exfil@contoso.com with 60 per minute in the window of %s", row, burst)
+			}
+		})
+	}
+
+	t.Run("threshold param and no rows", func(t *testing.T) {
+		args := append([]string{"query", "mass-download", "--warehouse", dir, "--param", "per_min=60"}, window...)
+		code, out, stderr := runMcasload(t, nil, args...)
+		if code != 0 || strings.TrimSpace(out) != "no rows" {
+			t.Fatalf("exit %d, stdout %q, stderr %q; want no rows (60 is not more than 60)", code, out, stderr)
+		}
+		args = append([]string{"query", "mass-download", "--warehouse", dir, "--param", "per_min=60", "--format", "csv"}, window...)
+		code, out, stderr = runMcasload(t, nil, args...)
+		if code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(stderr, "no rows") {
+			t.Fatalf("csv: exit %d, stdout %q, stderr %q; want the header and \"no rows\" on stderr", code, out, stderr)
+		}
+	})
+
+	t.Run("out file", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "r.parquet")
+		args := append([]string{"query", "user-timeline", "--warehouse", dir, "--param", "user=USER3@contoso.com", "--param", "bucket=day", "--format", "parquet", "--out", out}, window...)
+		code, _, stderr := runMcasload(t, nil, args...)
+		if code != 0 || !strings.Contains(stderr, "rows to "+out) {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		code, stdout, stderr := runMcasload(t, nil, "sql", "--warehouse", dir, "--format", "csv",
+			"SELECT count(*) AS n FROM classified WHERE lower(user_name) = 'user3@contoso.com'")
+		if code != 0 {
+			t.Fatalf("sql: %s", stderr)
+		}
+		db, err := sql.Open("duckdb", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var events, days int
+		if err := db.QueryRow("SELECT sum(events)::INT, count(*)::INT FROM read_parquet('"+out+"')").Scan(&events, &days); err != nil {
+			t.Fatal(err)
+		}
+		if want := "n\n" + fmt.Sprint(events) + "\n"; stdout != want || events == 0 || days < 2 {
+			t.Fatalf("parquet holds %d events over %d buckets; sql counts %q", events, days, stdout)
+		}
+	})
+
+	usage := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown investigation", []string{"query", "mass-downlod", "--warehouse", dir}, "accepted: activity-spike, admin-untrusted-ip"},
+		{"unknown param", []string{"query", "mass-download", "--warehouse", dir, "--param", "per_minute=3"}, "accepted: since (timestamp), until (timestamp), per_min (int)"},
+		{"wrong type", []string{"query", "mass-download", "--warehouse", dir, "--param", "per_min=many"}, `per_min: int: "many" is not an integer`},
+		{"bad time", []string{"query", "mass-download", "--warehouse", dir, "--since", "last tuesday"}, "is not a time"},
+		{"missing required", []string{"query", "ip-pivot", "--warehouse", dir}, "needs --param ip="},
+		{"bad choice", []string{"query", "user-timeline", "--warehouse", dir, "--param", "user=a", "--param", "bucket=year"}, "is not one of minute, hour, day, week"},
+		{"bad format", []string{"query", "mass-download", "--warehouse", dir, "--format", "xml"}, "accepted: table, csv"},
+		{"sql write", []string{"sql", "--warehouse", dir, "COPY activities TO '/tmp/x.csv'"}, "only read-only queries are allowed"},
+		{"sql empty", []string{"sql", "--warehouse", dir, " "}, "the query is empty"},
+	}
+	for _, u := range usage {
+		t.Run(u.name, func(t *testing.T) {
+			code, _, stderr := runMcasload(t, nil, u.args...)
+			if code != exitUsage || !strings.Contains(stderr, u.want) {
+				t.Fatalf("exit %d, stderr %q; want exit %d mentioning %q", code, stderr, exitUsage, u.want)
+			}
+		})
+	}
+}
+
+func TestSQLCommand(t *testing.T) {
+	dir, _ := loadedWarehouse(t)
+	code, out, stderr := runMcasload(t, nil, "sql", "--warehouse", dir, "--format", "csv",
+		"SELECT op_class, count(*) AS n FROM classified GROUP BY ALL ORDER BY op_class")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if want := "op_class,n\ndownload,60\nlogin,400\n"; out != want {
+		t.Fatalf("got %q, want %q", out, want)
+	}
+	code, out, stderr = runMcasload(t, strings.NewReader("SELECT count(*) AS n FROM activities"), "sql", "--warehouse", dir, "--format", "json", "-")
+	if code != 0 || out != "[\n  {\"n\":460}\n]\n" {
+		t.Fatalf("stdin query: exit %d, %q, %s", code, out, stderr)
+	}
+	for _, q := range []string{"SELECT * FROM read_csv('/etc/passwd')", "ATTACH '/tmp/other.duckdb'", "INSTALL httpfs", "SET enable_external_access = true"} {
+		code, _, stderr := runMcasload(t, nil, "sql", "--warehouse", dir, q)
+		if code == 0 {
+			t.Errorf("%s ran", q)
+		}
+		if strings.Contains(stderr, "root:") {
+			t.Errorf("%s leaked file content: %s", q, stderr)
+		}
+	}
+}

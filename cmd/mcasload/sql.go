@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"io"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/urfave/cli/v2"
+
+	"github.com/mcasload/mcasload/output"
+	"github.com/mcasload/mcasload/queries"
+)
+
+func (e *env) sqlCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "sql",
+		Usage:     "run one read-only SQL query over the warehouse",
+		ArgsUsage: `"SELECT …" | -`,
+		Description: "Runs one SELECT (or WITH, DESCRIBE, SUMMARIZE, EXPLAIN) over the views activities,\n" +
+			"classified (activities plus op_class), impersonations and rejected_activities.\n" +
+			"The session cannot write, attach, install, read files outside the warehouse or change\n" +
+			"settings. \"-\" reads the query from stdin.",
+		Flags:  readerFlags(),
+		Action: e.runSQL,
+	}
+}
+
+func (e *env) runSQL(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return usageErrorf(`give the query as one argument: mcasload sql "SELECT count(*) FROM activities"`)
+	}
+	for _, a := range c.Args().Tail() {
+		if strings.HasPrefix(a, "-") {
+			return usageErrorf("flag %s after the query: put flags before it (mcasload sql --format csv \"SELECT …\")", a)
+		}
+	}
+	text := strings.Join(c.Args().Slice(), " ")
+	if text == "-" {
+		b, err := io.ReadAll(e.stdin)
+		if err != nil {
+			return err
+		}
+		text = string(b)
+	}
+	if strings.TrimSpace(text) == "" {
+		return usageErrorf("the query is empty")
+	}
+	format, err := output.ParseFormat(c.String("format"))
+	if err != nil {
+		return usageErrorf("--format: %v", err)
+	}
+	return e.withSession(c, func(ctx context.Context, s *queries.Session) (array.RecordReader, error) {
+		return s.SQL(ctx, text)
+	}, format)
+}

@@ -1,0 +1,244 @@
+package output
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// sample builds a small result with the types investigations return: text with a long cell and
+// a line break, integers, floats, UTC timestamps, lists, booleans and NULLs.
+func sample(t *testing.T, mem memory.Allocator, rows int) array.RecordReader {
+	t.Helper()
+	sc := arrow.NewSchema([]arrow.Field{
+		{Name: "user_name", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "n", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "kmh", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+		{Name: "first_ts", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, Nullable: true},
+		{Name: "ips", Type: arrow.ListOf(arrow.BinaryTypes.String), Nullable: true},
+		{Name: "risky", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
+	}, nil)
+	b := array.NewRecordBuilder(mem, sc)
+	defer b.Release()
+	base := time.Date(2026, 3, 1, 8, 30, 0, 0, time.UTC)
+	users := []string{"alice@contoso.com", "bob|pipe@contoso.com", "a very long user name that will not fit a narrow terminal at all@contoso.com", "line\nbreak, \"quoted\"@contoso.com"}
+	for i := 0; i < rows; i++ {
+		b.Field(0).(*array.StringBuilder).Append(users[i%len(users)])
+		if i == 2 {
+			b.Field(1).AppendNull()
+		} else {
+			b.Field(1).(*array.Int64Builder).Append(int64(1000 * i))
+		}
+		b.Field(2).(*array.Float64Builder).Append(912.5 + float64(i))
+		ts, _ := arrow.TimestampFromTime(base.Add(time.Duration(i)*90*time.Minute), arrow.Microsecond)
+		b.Field(3).(*array.TimestampBuilder).Append(ts)
+		lb := b.Field(4).(*array.ListBuilder)
+		lb.Append(true)
+		for j := 0; j <= i%3; j++ {
+			lb.ValueBuilder().(*array.StringBuilder).Append("203.0.113." + string(rune('1'+j)))
+		}
+		b.Field(5).(*array.BooleanBuilder).Append(i%2 == 0)
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	rdr, err := array.NewRecordReader(sc, []arrow.RecordBatch{rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rdr
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+func TestFormatsGolden(t *testing.T) {
+	for _, f := range Formats {
+		for _, rows := range []int{0, 4} {
+			t.Run(string(f)+"/"+string(rune('0'+rows)), func(t *testing.T) {
+				mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+				defer mem.AssertSize(t, 0)
+				rdr := sample(t, mem, rows)
+				defer rdr.Release()
+				var buf bytes.Buffer
+				n, err := Write(&buf, rdr, Options{Format: f, Width: 80})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n != rows {
+					t.Fatalf("wrote %d rows, want %d", n, rows)
+				}
+				got := buf.Bytes()
+				if f == Parquet {
+					got = parquetAsCSV(t, got)
+				}
+				golden(t, "sample-"+string(rune('0'+rows))+"."+string(f), got)
+			})
+		}
+	}
+}
+
+// parquetAsCSV reads a Parquet file back with arrow-go and renders it as CSV with its schema:
+// the file's bytes carry library versions, its content is what must not change.
+func parquetAsCSV(t *testing.T, data []byte) []byte {
+	t.Helper()
+	pf, err := file.NewParquetReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Close()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 1024}, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr, err := fr.GetRecordReader(t.Context(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Release()
+	var buf bytes.Buffer
+	buf.WriteString("# " + rr.Schema().String() + "\n# codec: " + codec(t, pf) + "\n")
+	if _, err := Write(&buf, rr, Options{Format: CSV}); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestTableFitsTheWidthAndWideShowsAll(t *testing.T) {
+	long := "a very long user name that will not fit a narrow terminal at all@contoso.com"
+	for _, width := range []int{60, 80, 100} {
+		var buf bytes.Buffer
+		rdr := sample(t, memory.DefaultAllocator, 4)
+		if _, err := Write(&buf, rdr, Options{Format: Table, Width: width}); err != nil {
+			t.Fatal(err)
+		}
+		rdr.Release()
+		for _, line := range strings.Split(strings.TrimRight(buf.String(), "\n"), "\n") {
+			if n := len([]rune(line)); n > width {
+				t.Fatalf("width %d: line of %d runes: %q", width, n, line)
+			}
+		}
+		if strings.Contains(buf.String(), long) || !strings.Contains(buf.String(), "…") {
+			t.Fatalf("width %d: long cell not truncated:\n%s", width, buf.String())
+		}
+	}
+	var buf bytes.Buffer
+	rdr := sample(t, memory.DefaultAllocator, 4)
+	defer rdr.Release()
+	if _, err := Write(&buf, rdr, Options{Format: Table, Width: 60, Wide: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), long) || strings.Contains(buf.String(), "…") {
+		t.Fatalf("--wide truncated:\n%s", buf.String())
+	}
+}
+
+func TestParseFormat(t *testing.T) {
+	for _, f := range Formats {
+		if got, err := ParseFormat(strings.ToUpper(string(f))); err != nil || got != f {
+			t.Errorf("ParseFormat(%q) = %q, %v", f, got, err)
+		}
+	}
+	_, err := ParseFormat("xml")
+	if err == nil || !strings.Contains(err.Error(), "accepted: table, csv, json, ndjson, markdown, parquet") {
+		t.Fatalf("ParseFormat(xml): %v", err)
+	}
+}
+
+func codec(t *testing.T, pf *file.Reader) string {
+	if pf.NumRowGroups() == 0 {
+		return "none (no row groups)"
+	}
+	cc, err := pf.MetaData().RowGroup(0).ColumnChunk(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cc.Compression().String()
+}
+
+// scribblingReader overwrites each batch's string bytes once the next batch is asked for, as a
+// reader that hands out C memory (DuckDB's) may reuse or free it.
+type scribblingReader struct {
+	array.RecordReader
+	prev arrow.RecordBatch
+}
+
+func (r *scribblingReader) Next() bool {
+	if r.prev != nil {
+		for _, col := range r.prev.Columns() {
+			if s, ok := col.(*array.String); ok {
+				b := s.Data().Buffers()[2].Bytes()
+				for i := range b {
+					b[i] = 'X'
+				}
+			}
+		}
+	}
+	ok := r.RecordReader.Next()
+	if ok {
+		r.prev = r.RecordReader.RecordBatch()
+	}
+	return ok
+}
+
+func TestBufferedFormatsCopyCellsOutOfTheBatch(t *testing.T) {
+	sc := arrow.NewSchema([]arrow.Field{{Name: "user_name", Type: arrow.BinaryTypes.String}}, nil)
+	for _, f := range []Format{Table, Markdown} {
+		t.Run(string(f), func(t *testing.T) {
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			var recs []arrow.RecordBatch
+			for _, users := range [][]string{{"alice@contoso.com", "bob@contoso.com"}, {"carol@contoso.com"}} {
+				b := array.NewRecordBuilder(mem, sc)
+				b.Field(0).(*array.StringBuilder).AppendValues(users, nil)
+				recs = append(recs, b.NewRecordBatch())
+				b.Release()
+			}
+			inner, err := array.NewRecordReader(sc, recs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range recs {
+				r.Release()
+			}
+			defer inner.Release()
+			var buf bytes.Buffer
+			if _, err := Write(&buf, &scribblingReader{RecordReader: inner}, Options{Format: f}); err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range []string{"alice@contoso.com", "bob@contoso.com", "carol@contoso.com"} {
+				if !strings.Contains(buf.String(), u) {
+					t.Fatalf("%s lost %s once its batch was reused:\n%s", f, u, buf.String())
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,235 @@
+package queries
+
+import (
+	"database/sql"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCatalogHoldsTheTwentyInvestigations(t *testing.T) {
+	want := []string{"activity-spike", "admin-untrusted-ip", "defense-evasion-changes", "failed-login-burst",
+		"impersonation-review", "impossible-travel", "inbox-manipulation-rules", "ip-pivot", "mail-forwarding",
+		"mass-delete", "mass-download", "mass-share", "new-client-fingerprint", "new-country", "password-spray",
+		"ransomware-pattern", "risky-ip-activity", "terminated-user-activity", "unusual-admin-activity", "user-timeline"}
+	if got := Names(); !slices.Equal(got, want) {
+		t.Fatalf("investigations %v, want %v", got, want)
+	}
+	for _, inv := range All() {
+		if inv.Description == "" || inv.Question == "" || !strings.HasSuffix(inv.Question, "?") {
+			t.Errorf("%s: header needs a question ending in ? and a description", inv.Name)
+		}
+		// Every investigation reads the shared classification, never the table itself, except
+		// where a pushed-down filter on activities keeps raw from being read for every row.
+		if !strings.Contains(inv.SQL, "FROM classified") && !strings.Contains(inv.SQL, "FROM impersonations") {
+			t.Errorf("%s does not read the classified view", inv.Name)
+		}
+		if strings.Contains(inv.SQL, "json_extract") {
+			t.Errorf("%s extracts JSON from raw; filter first and use the shared views", inv.Name)
+		}
+	}
+}
+
+func TestParseHeader(t *testing.T) {
+	good := `-- name: x
+-- question: what?
+-- description: one
+-- description: two
+-- chart: timeline, bar
+-- param: since timestamp 7d start
+-- param: until timestamp now end
+-- param: words list "a b,c" the words
+-- param: who string required a user
+-- param: size choice(s|m|l) m the size
+SELECT $since, $until, $words, $who, $size`
+	inv, err := Parse(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.Description != "one two" || !slices.Equal(inv.Charts, []string{"timeline", "bar"}) || len(inv.Params) != 5 {
+		t.Fatalf("parsed %+v", inv)
+	}
+	if p, _ := inv.Param("words"); p.Default != "a b,c" || p.Doc != "the words" {
+		t.Fatalf("quoted default: %+v", p)
+	}
+	if p, _ := inv.Param("who"); !p.Required {
+		t.Fatalf("required: %+v", p)
+	}
+	if p, _ := inv.Param("size"); p.TypeName() != "choice(s|m|l)" || p.Default != "m" {
+		t.Fatalf("choice: %+v", p)
+	}
+	bad := map[string]string{
+		"no name":         strings.Replace(good, "-- name: x\n", "", 1),
+		"no question":     strings.Replace(good, "-- question: what?\n", "", 1),
+		"no chart":        strings.Replace(good, "-- chart: timeline, bar\n", "", 1),
+		"bad chart":       strings.Replace(good, "timeline, bar", "pie", 1),
+		"no since":        strings.Replace(good, "-- param: since timestamp 7d start\n", "", 1),
+		"unused param":    strings.Replace(good, "$size", "1", 1),
+		"bad type":        strings.Replace(good, "who string", "who text", 1),
+		"bad default":     strings.Replace(good, "choice(s|m|l) m", "choice(s|m|l) xl", 1),
+		"duplicate param": strings.Replace(good, "-- param: who string", "-- param: words string", 1),
+		"bad name":        strings.Replace(good, "param: who", "param: Who", 1),
+		"no sql":          good[:strings.Index(good, "SELECT")],
+		"unterminated":    strings.Replace(good, `"a b,c"`, `"a b,c`, 1),
+	}
+	for name, text := range bad {
+		t.Run(name, func(t *testing.T) {
+			if _, err := Parse(text); err == nil {
+				t.Fatalf("Parse accepted:\n%s", text)
+			}
+		})
+	}
+}
+
+func TestBindChecksNamesAndTypes(t *testing.T) {
+	inv, err := Lookup("mass-share")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	args, err := inv.Bind(map[string]string{"per_window": "12", "internal_domains": "contoso.com, fabrikam.com", "since": "36h"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]any{}
+	for _, a := range args {
+		na := namedArg(a)
+		got[na.name] = na.value
+	}
+	if got["per_window"] != int64(12) || got["min_windows"] != int64(2) ||
+		!slices.Equal(got["internal_domains"].([]string), []string{"contoso.com", "fabrikam.com"}) ||
+		!got["since"].(time.Time).Equal(now.Add(-36*time.Hour)) || !got["until"].(time.Time).Equal(now) {
+		t.Fatalf("bound %v", got)
+	}
+	for _, c := range []struct {
+		values map[string]string
+		want   string
+	}{
+		{map[string]string{"per_windows": "1"}, `no parameter "per_windows"; accepted: since (timestamp), until (timestamp), per_window (int)`},
+		{map[string]string{"per_window": "1.5"}, `per_window: int: "1.5" is not an integer`},
+		{map[string]string{"since": "yesterday"}, "is not a time"},
+		{map[string]string{"since": "now", "until": "1d"}, "must be before until"},
+	} {
+		_, err := inv.Bind(c.values, now)
+		if !errors.Is(err, ErrBadParam) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Bind(%v) = %v, want ErrBadParam mentioning %q", c.values, err, c.want)
+		}
+	}
+	if _, err := Lookup("no-such"); !errors.Is(err, ErrUnknownInvestigation) || !strings.Contains(err.Error(), "accepted: activity-spike") {
+		t.Fatalf("Lookup: %v", err)
+	}
+}
+
+func TestParseTime(t *testing.T) {
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Time{
+		"now":                       now,
+		"7d":                        now.Add(-7 * 24 * time.Hour),
+		"36h":                       now.Add(-36 * time.Hour),
+		"90m":                       now.Add(-90 * time.Minute),
+		"1.5h":                      now.Add(-90 * time.Minute),
+		"2w":                        now.Add(-14 * 24 * time.Hour),
+		"2026-03-01":                time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC),
+		"2026-03-01T10:00:00+02:00": time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC),
+		"1772800000000":             time.UnixMilli(1772800000000).UTC(),
+	} {
+		got, err := ParseTime(in, now)
+		if err != nil || !got.Equal(want) || got.Location() != time.UTC {
+			t.Errorf("ParseTime(%q) = %v, %v; want %v UTC", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "7", "7y", "-7d", "tomorrow", "2026-13-01", "99999999999999999999d"} {
+		if _, err := ParseTime(in, now); err == nil {
+			t.Errorf("ParseTime(%q) accepted", in)
+		}
+	}
+}
+
+func FuzzParseTime(f *testing.F) {
+	for _, s := range []string{"7d", "now", "36h", "2026-03-01", "2026-03-01T10:00:00Z", "1772800000000", "1.5h", "x"} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := ParseTime(s, now)
+		if err == nil && got.Location() != time.UTC {
+			t.Fatalf("ParseTime(%q) not in UTC", s)
+		}
+		if err != nil && got != (time.Time{}) {
+			t.Fatalf("ParseTime(%q) returned a time with an error", s)
+		}
+	})
+}
+
+func FuzzParse(f *testing.F) {
+	for _, inv := range All() {
+		f.Add("-- name: " + inv.Name + "\n-- question: " + inv.Question + "\n-- chart: " + strings.Join(inv.Charts, ",") + "\n" + paramLines(inv) + inv.SQL)
+	}
+	f.Add("-- param: x list \"a,b\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		inv, err := Parse(text)
+		if err != nil {
+			return
+		}
+		// Whatever parses binds its own defaults (required ones given).
+		if _, err := inv.Bind(requiredValues(inv), time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)); err != nil &&
+			!strings.Contains(err.Error(), "must be before until") && !strings.Contains(err.Error(), "is not a time") &&
+			!strings.Contains(err.Error(), "is not one of") {
+			t.Fatalf("Parse accepted a header whose defaults do not bind: %v", err)
+		}
+	})
+}
+
+func paramLines(inv *Investigation) string {
+	var b strings.Builder
+	for _, p := range inv.Params {
+		def := p.Default
+		if p.Required {
+			def = "required"
+		} else if def == "" || strings.ContainsAny(def, " ") {
+			def = `"` + def + `"`
+		}
+		b.WriteString("-- param: " + p.Name + " " + p.TypeName() + " " + def + " " + p.Doc + "\n")
+	}
+	return b.String()
+}
+
+type named struct {
+	name  string
+	value any
+}
+
+func namedArg(a any) named {
+	na := a.(sql.NamedArg)
+	return named{na.Name, na.Value}
+}
+
+// FuzzBind feeds arbitrary --param values to every investigation: binding either succeeds or
+// fails with ErrBadParam, never panics, and never lets a value change the SQL text.
+func FuzzBind(f *testing.F) {
+	f.Add("per_min", "50")
+	f.Add("since", "7d")
+	f.Add("internal_domains", "a.com,b.com")
+	f.Add("user", "x' OR 1=1 --")
+	f.Add("bucket", "day")
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, key, value string) {
+		for _, inv := range All() {
+			before := inv.SQL
+			values := requiredValues(inv)
+			values[key] = value
+			args, err := inv.Bind(values, now)
+			if err != nil {
+				if !errors.Is(err, ErrBadParam) {
+					t.Fatalf("%s: %v does not wrap ErrBadParam", inv.Name, err)
+				}
+				continue
+			}
+			if len(args) != len(inv.Params) || inv.SQL != before {
+				t.Fatalf("%s: %d args for %d params", inv.Name, len(args), len(inv.Params))
+			}
+		}
+	})
+}

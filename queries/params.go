@@ -1,0 +1,196 @@
+package queries
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Parameter types an investigation header may declare.
+const (
+	TypeTimestamp = "timestamp" // a duration ago (7d, 36h, 90m), RFC 3339, a date, epoch ms, or "now"
+	TypeInt       = "int"
+	TypeFloat     = "float"
+	TypeString    = "string"
+	TypeList      = "list" // comma-separated strings, bound as VARCHAR[]
+	typeChoice    = "choice"
+)
+
+var paramTypes = []string{TypeTimestamp, TypeInt, TypeFloat, TypeString, TypeList, "choice(a|b|…)"}
+
+// ErrBadParam is returned (wrapped) for an unknown parameter name or a value of the wrong type.
+var ErrBadParam = errors.New("bad parameter")
+
+var paramName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// Param is one declared parameter of an investigation.
+type Param struct {
+	Name    string
+	Type    string   // timestamp, int, float, string, list or choice
+	Choices []string // the accepted values of a choice
+	Default string   // as written in the header; "" means empty
+	Doc     string
+	// Required parameters have no default (written "required" in the header) and must be given.
+	Required bool
+}
+
+const requiredMark = "required"
+
+// TypeName is the type as shown to users, e.g. "int" or "choice(hour|day)".
+func (p Param) TypeName() string {
+	if p.Type == typeChoice {
+		return "choice(" + strings.Join(p.Choices, "|") + ")"
+	}
+	return p.Type
+}
+
+func parseParamLine(s string) (Param, error) {
+	f := strings.Fields(s)
+	if len(f) < 3 {
+		return Param{}, fmt.Errorf("param line %q: want NAME TYPE DEFAULT DOC", s)
+	}
+	p := Param{Name: f[0], Type: f[1], Default: f[2], Doc: strings.Join(f[3:], " ")}
+	if strings.HasPrefix(p.Default, `"`) {
+		// A quoted default may hold spaces: -- param: keywords list "a,do not click" doc…
+		rest := strings.TrimSpace(s[strings.Index(s, `"`)+1:])
+		end := strings.Index(rest, `"`)
+		if end < 0 {
+			return Param{}, fmt.Errorf("param line %q: unterminated quoted default", s)
+		}
+		p.Default, p.Doc = rest[:end], strings.TrimSpace(rest[end+1:])
+	}
+	if p.Default == requiredMark {
+		p.Required, p.Default = true, ""
+	}
+	if !paramName.MatchString(p.Name) {
+		return Param{}, fmt.Errorf("param name %q: use lowercase letters, digits and _", p.Name)
+	}
+	if inner, ok := strings.CutPrefix(p.Type, "choice("); ok && strings.HasSuffix(inner, ")") {
+		p.Type = typeChoice
+		p.Choices = strings.Split(strings.TrimSuffix(inner, ")"), "|")
+	} else if !slices.Contains([]string{TypeTimestamp, TypeInt, TypeFloat, TypeString, TypeList}, p.Type) {
+		return Param{}, fmt.Errorf("param %s: type %q; accepted: %s", p.Name, p.Type, strings.Join(paramTypes, ", "))
+	}
+	if p.Type != TypeTimestamp && !p.Required {
+		// Timestamps default relative to now, so only they are checked at run time.
+		if _, err := p.value(p.Default, time.Unix(0, 0)); err != nil {
+			return Param{}, fmt.Errorf("param %s: default: %w", p.Name, err)
+		}
+	}
+	return p, nil
+}
+
+// value converts text to the Go value bound for this parameter.
+func (p Param) value(text string, now time.Time) (any, error) {
+	switch p.Type {
+	case TypeTimestamp:
+		return ParseTime(text, now)
+	case TypeInt:
+		n, err := strconv.ParseInt(strings.TrimSpace(text), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an integer", text)
+		}
+		return n, nil
+	case TypeFloat:
+		x, err := strconv.ParseFloat(strings.TrimSpace(text), 64)
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, fmt.Errorf("%q is not a number", text)
+		}
+		return x, nil
+	case TypeString:
+		return text, nil
+	case TypeList:
+		list := []string{}
+		for _, s := range strings.Split(text, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				list = append(list, s)
+			}
+		}
+		return list, nil
+	case typeChoice:
+		if !slices.Contains(p.Choices, text) {
+			return nil, fmt.Errorf("%q is not one of %s", text, strings.Join(p.Choices, ", "))
+		}
+		return text, nil
+	}
+	return nil, fmt.Errorf("unknown type %q", p.Type)
+}
+
+// Bind checks values (parameter name → text) against the declared parameters, fills in
+// defaults, and returns the named arguments to pass with the SQL. Values are always bound, never
+// spliced into the SQL text. now anchors relative times such as "7d".
+func (inv *Investigation) Bind(values map[string]string, now time.Time) ([]any, error) {
+	for name := range values {
+		if _, ok := inv.Param(name); !ok {
+			return nil, fmt.Errorf("%w: %s has no parameter %q; accepted: %s", ErrBadParam, inv.Name, name, inv.paramList())
+		}
+	}
+	args := make([]any, 0, len(inv.Params))
+	bound := map[string]any{}
+	for _, p := range inv.Params {
+		text, given := values[p.Name]
+		if !given {
+			if p.Required {
+				return nil, fmt.Errorf("%w: %s needs --param %s=… (%s: %s)", ErrBadParam, inv.Name, p.Name, p.TypeName(), p.Doc)
+			}
+			text = p.Default
+		}
+		v, err := p.value(text, now)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %s: %w", ErrBadParam, p.Name, p.TypeName(), err)
+		}
+		bound[p.Name] = v
+		args = append(args, sql.Named(p.Name, v))
+	}
+	since, until := bound["since"].(time.Time), bound["until"].(time.Time)
+	if !since.Before(until) {
+		return nil, fmt.Errorf("%w: since (%s) must be before until (%s)", ErrBadParam,
+			since.Format(time.RFC3339), until.Format(time.RFC3339))
+	}
+	return args, nil
+}
+
+func (inv *Investigation) paramList() string {
+	var s []string
+	for _, p := range inv.Params {
+		s = append(s, p.Name+" ("+p.TypeName()+")")
+	}
+	return strings.Join(s, ", ")
+}
+
+var relative = regexp.MustCompile(`^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$`)
+
+// ParseTime reads a time as a duration before now ("7d", "36h", "90m", "2w"), "now", an RFC 3339
+// time, a UTC date (2006-01-02), or epoch milliseconds. The result is in UTC.
+func ParseTime(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "now" {
+		return now.UTC(), nil
+	}
+	if m := relative.FindStringSubmatch(s); m != nil {
+		n, _ := strconv.ParseFloat(m[1], 64)
+		unit := map[string]time.Duration{"ms": time.Millisecond, "s": time.Second, "m": time.Minute,
+			"h": time.Hour, "d": 24 * time.Hour, "w": 7 * 24 * time.Hour}[m[2]]
+		d := n * float64(unit)
+		if d > float64(100*365*24*time.Hour) {
+			return time.Time{}, fmt.Errorf("%q is more than 100 years ago", s)
+		}
+		return now.Add(-time.Duration(d)).UTC(), nil
+	}
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil && len(s) >= 10 {
+		return time.UnixMilli(ms).UTC(), nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t.UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time; use a duration ago (7d, 36h, 90m), now, RFC 3339 (2026-01-02T15:04:05Z), a date (2026-01-02) or epoch ms", s)
+}

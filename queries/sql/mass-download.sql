@@ -1,0 +1,23 @@
+-- name: mass-download
+-- question: who downloaded more than per_min files in a minute, or a huge number of distinct files in 15 minutes?
+-- description: A sliding one-minute download count per user and app, summarised per 15-minute
+-- description: window; reports windows whose peak exceeds per_min or whose distinct objects reach
+-- description: per_15min_distinct.
+-- chart: timeline
+-- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
+-- param: until timestamp now end of the window
+-- param: per_min int 50 downloads in one minute above which a burst is reported
+-- param: per_15min_distinct int 5000 distinct objects in 15 minutes that are reported whatever the rate
+WITH d AS (
+  SELECT user_name, app_name, ts, ip, objects,
+         count(*) OVER (PARTITION BY user_name, app_name ORDER BY ts
+                        RANGE BETWEEN INTERVAL 1 MINUTE PRECEDING AND CURRENT ROW) AS n_1m
+  FROM classified WHERE is_download(event_type, action) AND op_class = 'download' AND ts BETWEEN $since AND $until),
+s AS (
+  SELECT user_name, app_name, time_bucket(INTERVAL 15 MINUTE, ts) AS win, max(n_1m) AS peak_per_min,
+         count(*) AS downloads, len(list_distinct(flatten(list(objects)))) AS distinct_objects,
+         list(DISTINCT ip ORDER BY ip) AS ips
+  FROM d GROUP BY ALL)
+SELECT * FROM s
+WHERE peak_per_min > $per_min OR distinct_objects >= $per_15min_distinct
+ORDER BY peak_per_min DESC, user_name, win;
