@@ -60,7 +60,12 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 func (e *env) run(ctx context.Context, args []string) int {
 	app := e.newApp()
+	var unknown string
+	app.CommandNotFound = func(_ *cli.Context, name string) { unknown = name }
 	err := app.RunContext(ctx, args)
+	if err == nil && unknown != "" {
+		err = &exitError{code: exitUsage, err: fmt.Errorf("unknown command %q", unknown), hint: "run `mcasload --help` for the list of commands"}
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -95,8 +100,13 @@ func (e *env) newApp() *cli.App {
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return &exitError{code: exitUsage, err: err}
 		},
+		Flags:    commonFlags(),
 		Commands: e.commands(),
 	}
+	addCommonFlags(app.Commands)
+	addEnvVars(app.Commands)
+	markUsageErrors(app.Commands)
+	withConfig(app.Commands)
 	return app
 }
 
@@ -104,6 +114,16 @@ func (e *env) newApp() *cli.App {
 func (e *env) commands() []*cli.Command {
 	return []*cli.Command{
 		e.versionCommand(),
+		e.loadCommand(),
+		e.queryCommand(), e.sqlCommand(),
+		e.statusCommand(),
+		e.verifyCommand(),
+		e.repairCommand(),
+		e.demoCommand(),
+		e.checkCommand(),
+		e.scanCommand(), e.stateCommand(),
+		e.schemaCommand(),
+		e.simCommand(),
 	}
 }
 
@@ -115,6 +135,18 @@ func (e *env) versionCommand() *cli.Command {
 			fmt.Fprintf(e.stdout, "mcasload %s (schema v%d)\n", version, schemaVersion)
 			return nil
 		},
+	}
+}
+
+// markUsageErrors makes a bad flag or argument of any subcommand exit with exitUsage.
+func markUsageErrors(cmds []*cli.Command) {
+	for _, c := range cmds {
+		if c.OnUsageError == nil {
+			c.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+				return &exitError{code: exitUsage, err: err, hint: "see `mcasload " + c.Name + " --help`"}
+			}
+		}
+		markUsageErrors(c.Subcommands)
 	}
 }
 

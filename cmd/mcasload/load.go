@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mcasload/mcasload/loader"
+	"github.com/mcasload/mcasload/warehouse"
+)
+
+// writerFlags are the flags of every command that writes the warehouse (load, scan, demo).
+func writerFlags() []cli.Flag {
+	return []cli.Flag{
+		warehouseFlag(),
+		&cli.StringFlag{Name: "sink", Value: "both", Usage: "where rows go: duckdb, parquet or both"},
+		&cli.StringFlag{Name: "memory-limit", Value: "1GB", Usage: "DuckDB memory_limit, e.g. 300MB or 2GB"},
+		&cli.IntFlag{Name: "threads", Usage: "DuckDB threads and conversion workers (default: the number of CPUs)"},
+		&cli.IntFlag{Name: "batch-rows", Value: loader.DefaultBatchRows, Usage: "rows per commit"},
+		&cli.Int64Flag{Name: "batch-bytes", Value: loader.DefaultBatchBytes, Usage: "raw JSON bytes per commit (whichever of rows or bytes comes first)"},
+		&cli.BoolFlag{Name: "progress", Value: true, Usage: "show progress on stderr (one updating line on a terminal, periodic lines otherwise)"},
+		&cli.IntFlag{Name: "compact-over", Value: 32, Usage: "at the end of the run, compact days holding more than this many Parquet files (0: never)"},
+		&cli.BoolFlag{Name: "allow-mixed-sources", Usage: "load into a warehouse that was loaded from another source"},
+	}
+}
+
+func (e *env) loadCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "load",
+		Usage:     "load NDJSON files or saved API pages into the warehouse",
+		ArgsUsage: "FILE… (- for standard input; .gz is read transparently)",
+		Description: "Each FILE holds either one activity per line (NDJSON) or saved API responses " +
+			"({\"data\":[…]}, one or more); the format is detected per file. Re-loading a record adds " +
+			"nothing (the first copy stored wins). A load never moves a scan watermark.\n\n" +
+			"Exit codes: 0 done, 3 done but some records were rejected, 4 another writer holds the " +
+			"warehouse, 6 stopped by a signal after committing what was read.",
+		Flags: append(writerFlags(),
+			&cli.StringFlag{Name: "source", Value: "file", Usage: "name of the data's origin recorded in the warehouse (tenant URL, \"simulator\", \"file\")"},
+		),
+		Action: e.runLoad,
+	}
+}
+
+// writerOptions turns the writer flags into warehouse options.
+func writerOptions(c *cli.Context, source, command string) (warehouse.Options, error) {
+	sinks, err := warehouse.ParseSinks(c.String("sink"))
+	if err != nil {
+		return warehouse.Options{}, usageErrorf("%v", err)
+	}
+	if c.Int("threads") < 0 {
+		return warehouse.Options{}, usageErrorf("--threads must be 0 (all CPUs) or more, not %d", c.Int("threads"))
+	}
+	if c.Int("batch-rows") <= 0 || c.Int64("batch-bytes") <= 0 {
+		return warehouse.Options{}, usageErrorf("--batch-rows and --batch-bytes must be positive")
+	}
+	return warehouse.Options{
+		Dir:               c.String("warehouse"),
+		Sinks:             sinks,
+		MemoryLimit:       c.String("memory-limit"),
+		Threads:           c.Int("threads"),
+		Source:            source,
+		AllowMixedSources: c.Bool("allow-mixed-sources"),
+		Command:           command,
+		CompactOver:       compactOver(c.Int("compact-over")),
+	}, nil
+}
+
+// compactOver maps the flag (0 disables) to warehouse.Options.CompactOver (negative disables).
+func compactOver(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+// openWriter opens the warehouse for writing and maps its failures to exit codes with hints.
+func openWriter(ctx context.Context, opts warehouse.Options) (*warehouse.Writer, error) {
+	w, err := warehouse.Open(ctx, opts)
+	switch {
+	case err == nil:
+		return w, nil
+	case errors.Is(err, warehouse.ErrLocked):
+		return nil, withCode(exitLocked, err, "only one writer at a time; readers (status, query) can run alongside it")
+	case errors.Is(err, warehouse.ErrSourceMismatch):
+		return nil, withCode(exitFailure, err, "pass --source with the warehouse's source, or --allow-mixed-sources")
+	}
+	return nil, err
+}
+
+func (e *env) runLoad(c *cli.Context) error {
+	ctx := c.Context
+	files := c.Args().Slice()
+	if len(files) == 0 {
+		return usageErrorf("load: name at least one file, or - for standard input")
+	}
+	stdin := 0
+	for _, f := range files {
+		if f == "-" {
+			stdin++
+		}
+	}
+	if stdin > 1 {
+		return usageErrorf("load: standard input (-) can be read only once")
+	}
+	log, err := e.logger(c)
+	if err != nil {
+		return err
+	}
+	opts, err := writerOptions(c, c.String("source"), "mcasload load "+strings.Join(files, " "))
+	if err != nil {
+		return err
+	}
+	opts.Logger = log
+	w, err := openWriter(ctx, opts)
+	if err != nil {
+		return err
+	}
+	inputs := make([]loader.Input, len(files))
+	for i, f := range files {
+		inputs[i] = loader.Input{Name: f, Reader: e.stdin}
+	}
+	lopts := loader.LoadOptions{
+		Pipeline: loader.Options{
+			Workers: c.Int("threads"), BatchRows: c.Int("batch-rows"), BatchBytes: c.Int64("batch-bytes"),
+			Source: c.String("source"),
+		},
+		OnFile: func(name string, f loader.Format) { log.Debug("reading input", "file", name, "format", string(f)) },
+	}
+	sum, loadErr := e.runPipeline(c, w, "load", func(progress func(*loader.Pipeline)) (*loader.Summary, error) {
+		return loader.Load(ctx, w, inputs, lopts, progress)
+	})
+	return e.finishRun(c, w, sum, loadErr)
+}
+
+// runPipeline runs fn with progress reporting when --progress asks for it.
+func (e *env) runPipeline(c *cli.Context, w *warehouse.Writer, label string, fn func(func(*loader.Pipeline)) (*loader.Summary, error)) (*loader.Summary, error) {
+	var prog *loader.Progress
+	hook := func(p *loader.Pipeline) {
+		if !c.Bool("progress") {
+			return
+		}
+		prog = loader.NewProgress(e.stderr, p.Snapshot, loader.ProgressOptions{Label: label, Terminal: loader.IsTerminal(e.stderr)})
+		prog.Start(c.Context)
+	}
+	sum, err := fn(hook)
+	if prog != nil {
+		prog.Stop()
+	}
+	return sum, err
+}
+
+// finishRun records the summary in the run log, closes the writer (publishing to Parquet),
+// prints the summary and turns the outcome into an exit code. It runs even after a signal:
+// stopping cleanly means finishing the bookkeeping of what was committed.
+func (e *env) finishRun(c *cli.Context, w *warehouse.Writer, sum *loader.Summary, runErr error) error {
+	ctx := context.WithoutCancel(c.Context)
+	if sum != nil && sum.Rejected > 0 {
+		sum.RejectedDir = filepath.Join(w.Dir(), warehouse.RejectedDir)
+	}
+	var logErr error
+	if sum != nil {
+		logErr = w.FinishRun(ctx, warehouse.RunInfo{}, sum)
+	}
+	closeErr := w.Close(ctx)
+	if sum != nil {
+		sum.WriteText(e.stdout)
+	}
+	stopped := runErr != nil && c.Context.Err() != nil && errors.Is(runErr, c.Context.Err())
+	switch {
+	case runErr != nil && !stopped:
+		return runErr
+	case closeErr != nil:
+		return fmt.Errorf("finish run: %w", closeErr)
+	case logErr != nil:
+		return logErr
+	case stopped:
+		return withCode(exitStopped, errors.New("stopped by a signal after committing what was read"), "rerun the same command to load the rest; records already stored are skipped")
+	case sum != nil && sum.Rejected > 0:
+		return withCode(exitRejected, fmt.Errorf("finished, but %d of %d records were rejected", sum.Rejected, sum.Records),
+			fmt.Sprintf("see table rejected_activities or %s", sum.RejectedDir))
+	}
+	return nil
+}

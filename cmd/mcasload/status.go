@@ -1,0 +1,222 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mcasload/mcasload/warehouse"
+)
+
+func (e *env) statusCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "status",
+		Usage: "show rows and bytes per day, the last runs, pending work and rejects",
+		Description: "Reads the warehouse without taking the writer lock, so it works while a load or " +
+			"scan runs (it then shows what is committed).",
+		Flags: []cli.Flag{
+			warehouseFlag(),
+			&cli.StringFlag{Name: "format", Value: "table", Usage: "output: table or json"},
+		},
+		Action: e.runStatus,
+	}
+}
+
+func (e *env) runStatus(c *cli.Context) error {
+	format := c.String("format")
+	if format != "table" && format != "json" {
+		return usageErrorf("unknown --format %q: use table or json", format)
+	}
+	log, err := e.logger(c)
+	if err != nil {
+		return err
+	}
+	st, err := warehouse.ReadStatus(c.Context, warehouse.ReaderOptions{Dir: c.String("warehouse"), Logger: log})
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return withCode(exitFailure, err, "create one with mcasload load FILE or mcasload scan, or pass --warehouse DIR")
+		}
+		return err
+	}
+	if format == "json" {
+		return writeStatusJSON(e.stdout, st)
+	}
+	writeStatusTable(e.stdout, st)
+	return nil
+}
+
+// statusJSON is the stable JSON shape of `status --format json`, for monitoring.
+type statusJSON struct {
+	Dir         string           `json:"dir"`
+	Source      string           `json:"source"`
+	Sinks       string           `json:"sinks"`
+	DuckDBBytes int64            `json:"duckdb_bytes"`
+	Rows        int64            `json:"rows"`
+	Days        []dayJSON        `json:"days"`
+	Runs        []runJSON        `json:"runs"`
+	PendingDays []string         `json:"pending_days"`
+	Rejects     map[string]int64 `json:"rejects"`
+}
+
+type dayJSON struct {
+	Day          string `json:"day"`
+	DuckDBRows   int64  `json:"duckdb_rows"`
+	ParquetRows  int64  `json:"parquet_rows"`
+	ParquetFiles int    `json:"parquet_files"`
+	ParquetBytes int64  `json:"parquet_bytes"`
+	Pending      bool   `json:"pending"`
+}
+
+type runJSON struct {
+	ID         string          `json:"id"`
+	Command    string          `json:"command"`
+	Source     string          `json:"source"`
+	Started    time.Time       `json:"started"`
+	Finished   *time.Time      `json:"finished"`
+	Commits    int64           `json:"commits"`
+	Inserted   int64           `json:"inserted"`
+	Duplicates int64           `json:"duplicates"`
+	Conflicts  int64           `json:"conflicts"`
+	Rejected   int64           `json:"rejected"`
+	Summary    json.RawMessage `json:"summary,omitempty"`
+}
+
+func writeStatusJSON(w io.Writer, st *warehouse.Status) error {
+	out := statusJSON{
+		Dir: st.Dir, Source: st.Source, Sinks: string(st.Sinks), DuckDBBytes: st.DuckDBBytes, Rows: st.Rows,
+		Days: []dayJSON{}, Runs: []runJSON{}, PendingDays: st.PendingDays, Rejects: st.Rejects,
+	}
+	if out.PendingDays == nil {
+		out.PendingDays = []string{}
+	}
+	for _, d := range st.Days {
+		out.Days = append(out.Days, dayJSON(d))
+	}
+	for _, r := range st.Runs {
+		rj := runJSON{ID: r.ID, Command: r.Command, Source: r.Source, Started: r.Started, Commits: r.Commits,
+			Inserted: r.Inserted, Duplicates: r.Duplicates, Conflicts: r.Conflicts, Rejected: r.Rejected}
+		if !r.Finished.IsZero() {
+			f := r.Finished
+			rj.Finished = &f
+		}
+		if json.Valid([]byte(r.Summary)) {
+			rj.Summary = json.RawMessage(r.Summary)
+		}
+		out.Runs = append(out.Runs, rj)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func writeStatusTable(w io.Writer, st *warehouse.Status) {
+	var pqBytes int64
+	for _, d := range st.Days {
+		pqBytes += d.ParquetBytes
+	}
+	src := st.Source
+	if src == "" {
+		src = "(none recorded)"
+	}
+	fmt.Fprintf(w, "warehouse %s\n  source %s, sinks %s\n", st.Dir, src, st.Sinks)
+	fmt.Fprintf(w, "  %s rows over %d days; DuckDB file %s, Parquet %s\n\n", statusCount(st.Rows), len(st.Days), statusBytes(st.DuckDBBytes), statusBytes(pqBytes))
+	if len(st.Days) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "day\tduckdb rows\tparquet rows\tfiles\tparquet size\tpending\t")
+		for _, d := range st.Days {
+			pending := ""
+			if d.Pending {
+				pending = "yes"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t\n", d.Day, statusCount(d.DuckDBRows), statusCount(d.ParquetRows), d.ParquetFiles, statusBytes(d.ParquetBytes), pending)
+		}
+		tw.Flush()
+		fmt.Fprintln(w)
+	}
+	if len(st.Runs) > 0 {
+		fmt.Fprintln(w, "last runs (newest first):")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  started\tfinished\tnew\tduplicate\trejected\tcommand")
+		for _, r := range st.Runs {
+			fin := "not finished (interrupted or running)"
+			if !r.Finished.IsZero() {
+				fin = r.Finished.Format("2006-01-02 15:04:05Z")
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", r.Started.Format("2006-01-02 15:04:05Z"), fin,
+				statusCount(r.Inserted), statusCount(r.Duplicates), statusCount(r.Rejected), statusClip(r.Command, 60))
+		}
+		tw.Flush()
+		fmt.Fprintln(w)
+	}
+	if len(st.PendingDays) > 0 {
+		days := "days"
+		if len(st.PendingDays) == 1 {
+			days = "day"
+		}
+		fmt.Fprintf(w, "pending: %d %s committed to DuckDB but not yet in Parquet (%s); the next load or scan publishes them\n",
+			len(st.PendingDays), days, strings.Join(st.PendingDays, ", "))
+	} else {
+		fmt.Fprintln(w, "pending: nothing; Parquet holds every committed row")
+	}
+	var total int64
+	for _, n := range st.Rejects {
+		total += n
+	}
+	if total == 0 {
+		fmt.Fprintln(w, "rejects: none")
+		return
+	}
+	var parts []string
+	for _, r := range slices.Sorted(maps.Keys(st.Rejects)) {
+		parts = append(parts, fmt.Sprintf("%s %s", r, statusCount(st.Rejects[r])))
+	}
+	fmt.Fprintf(w, "rejects: %s (%s); see table rejected_activities and %s\n", statusCount(total), strings.Join(parts, ", "),
+		filepath.Join(st.Dir, warehouse.RejectedDir))
+}
+
+// statusCount renders n with thousands separators.
+func statusCount(n int64) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return "-" + statusCount(-n)
+	}
+	var b strings.Builder
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// statusBytes renders a size in B, KB, MB or GB (powers of 1000, as disk tools show them).
+func statusBytes(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.1f GB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1f KB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func statusClip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/mcasload/mcasload/warehouse"
+)
+
+func init() {
+	// -update rewrites golden files; whichever test file registers it first wins.
+	if flag.Lookup("update") == nil {
+		flag.Bool("update", false, "rewrite golden files under testdata/")
+	}
+}
+
+// statusFixture is a warehouse status with a bit of everything: a pending day, an interrupted
+// run, rejects.
+func statusFixture() *warehouse.Status {
+	t0 := time.Date(2026, 3, 10, 2, 0, 0, 0, time.UTC)
+	return &warehouse.Status{
+		Dir: "/data/wh", Source: "https://contoso.eu2.portal.cloudappsecurity.com", Sinks: warehouse.SinkBoth,
+		DuckDBBytes: 48_300_000, Rows: 1_234_567,
+		Days: []warehouse.DayStatus{
+			{Day: "2026-03-08", DuckDBRows: 600_000, ParquetRows: 600_000, ParquetFiles: 2, ParquetBytes: 31_000_000},
+			{Day: "2026-03-09", DuckDBRows: 634_000, ParquetRows: 630_000, ParquetFiles: 5, ParquetBytes: 32_500_000, Pending: true},
+			{Day: "2026-03-10", DuckDBRows: 567, ParquetRows: 567, ParquetFiles: 1, ParquetBytes: 41_000},
+		},
+		Runs: []warehouse.RunStatus{
+			{ID: "r2", Command: "mcasload scan --url https://contoso.eu2.portal.cloudappsecurity.com --parallel 4 --since 7d", Started: t0.Add(24 * time.Hour),
+				Inserted: 4567, Duplicates: 12, Summary: `{"command":"scan","new":4567}`},
+			{ID: "r1", Command: "mcasload load export.ndjson.gz", Started: t0, Finished: t0.Add(90 * time.Second),
+				Commits: 13, Inserted: 1_230_000, Duplicates: 0, Rejected: 3, Summary: `{"command":"load","new":1230000}`},
+		},
+		PendingDays: []string{"2026-03-09"},
+		Rejects:     map[string]int64{"missing_id": 2, "bad_timestamp": 1},
+	}
+}
+
+func TestStatusOutputGolden(t *testing.T) {
+	for _, tt := range []struct {
+		golden string
+		write  func(*bytes.Buffer, *warehouse.Status) error
+	}{
+		{"status-table.golden", func(b *bytes.Buffer, st *warehouse.Status) error { writeStatusTable(b, st); return nil }},
+		{"status-json.golden", func(b *bytes.Buffer, st *warehouse.Status) error { return writeStatusJSON(b, st) }},
+	} {
+		t.Run(tt.golden, func(t *testing.T) {
+			var got bytes.Buffer
+			if err := tt.write(&got, statusFixture()); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join("testdata", tt.golden)
+			if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
+				if err := os.WriteFile(path, got.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if !bytes.Equal(got.Bytes(), want) {
+				t.Errorf("status output differs from %s (rerun with -update if intended):\n%s", path, got.String())
+			}
+		})
+	}
+	// The JSON form is what monitoring parses: the run summary must stay embedded JSON.
+	var buf bytes.Buffer
+	if err := writeStatusJSON(&buf, statusFixture()); err != nil {
+		t.Fatal(err)
+	}
+	var st statusJSON
+	if err := json.Unmarshal(buf.Bytes(), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Runs[0].Finished != nil || st.Runs[1].Finished == nil || string(st.Runs[1].Summary) == "" {
+		t.Errorf("runs in JSON: %+v", st.Runs)
+	}
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mcasload/mcasload/warehouse"
+)
+
+func (e *env) verifyCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "verify",
+		Usage: "compare DuckDB and Parquet day by day (counts, ids, duplicates, rows outside their day)",
+		Description: "Takes the writer lock (so no load or scan runs meanwhile; like every writer it first " +
+			"finishes publishing what an interrupted run committed) and changes no row. Exits 1 when a " +
+			"problem is found, naming the days; mcasload repair fixes them.",
+		Flags:  []cli.Flag{warehouseFlag()},
+		Action: e.runVerify,
+	}
+}
+
+func (e *env) repairCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "repair",
+		Usage: "rebuild one sink from the other",
+		Description: "--from duckdb rewrites every Parquet day from the DuckDB table; --from parquet " +
+			"replaces the DuckDB table with the Parquet rows. Either way the dedupe index is rebuilt, so a " +
+			"later load brings back what the repair could not. Run mcasload verify afterwards.",
+		Flags: []cli.Flag{
+			warehouseFlag(),
+			&cli.StringFlag{Name: "from", Required: true, Usage: "the sink that is right: duckdb or parquet"},
+		},
+		Action: e.runRepair,
+	}
+}
+
+// openExisting opens an existing warehouse for a maintenance command, with the sinks it keeps
+// (read from its status) so the writer does not refuse it, and maps failures to exit codes.
+func (e *env) openExisting(c *cli.Context, command string) (*warehouse.Writer, error) {
+	log, err := e.logger(c)
+	if err != nil {
+		return nil, err
+	}
+	dir := c.String("warehouse")
+	st, err := warehouse.ReadStatus(c.Context, warehouse.ReaderOptions{Dir: dir, Logger: log})
+	if err != nil {
+		return nil, withCode(exitFailure, err, "pass --warehouse with the folder of an existing warehouse")
+	}
+	return openWriter(c.Context, warehouse.Options{Dir: dir, Sinks: st.Sinks, Command: command, Logger: log})
+}
+
+func (e *env) runVerify(c *cli.Context) error {
+	w, err := e.openExisting(c, "mcasload verify")
+	if err != nil {
+		return err
+	}
+	rep, verr := w.Verify(c.Context)
+	if err := w.Close(context.WithoutCancel(c.Context)); err != nil && verr == nil {
+		verr = err
+	}
+	if verr != nil {
+		return verr
+	}
+	var rows int64
+	for _, d := range rep.Days {
+		rows += d.DuckDB
+	}
+	if rep.Pending > 0 {
+		fmt.Fprintf(e.stdout, "note: %d (day, commit) pairs were still unpublished and are not compared\n", rep.Pending)
+	}
+	if rep.OK() {
+		fmt.Fprintf(e.stdout, "verify: ok: %d days, %s rows; DuckDB and Parquet agree (ids, counts, days, no duplicates)\n", len(rep.Days), statusCount(rows))
+		return nil
+	}
+	problems := rep.Problems()
+	fmt.Fprintf(e.stdout, "verify: %d problems:\n  %s\n", len(problems), strings.Join(problems, "\n  "))
+	return withCode(exitFailure, errors.New("verify: the sinks disagree"),
+		"rebuild the wrong sink with mcasload repair --from duckdb (or --from parquet if the DuckDB file is the damaged one)")
+}
+
+func (e *env) runRepair(c *cli.Context) error {
+	from, err := warehouse.ParseSinks(c.String("from"))
+	if err != nil || from == warehouse.SinkBoth {
+		return usageErrorf("--from must be duckdb or parquet, not %q", c.String("from"))
+	}
+	w, err := e.openExisting(c, "mcasload repair --from "+string(from))
+	if err != nil {
+		return err
+	}
+	rerr := w.Repair(c.Context, from)
+	var rep *warehouse.VerifyReport
+	if rerr == nil {
+		rep, rerr = w.Verify(c.Context)
+	}
+	if err := w.Close(context.WithoutCancel(c.Context)); err != nil && rerr == nil {
+		rerr = err
+	}
+	if rerr != nil {
+		return rerr
+	}
+	if !rep.OK() {
+		return withCode(exitFailure, fmt.Errorf("repair from %s: the sinks still disagree: %s", from, strings.Join(rep.Problems(), "; ")),
+			"try repairing from the other sink, or reload the source files into a new warehouse")
+	}
+	fmt.Fprintf(e.stdout, "repair: rebuilt from %s; verify ok over %d days\n", from, len(rep.Days))
+	return nil
+}

@@ -1,0 +1,308 @@
+package loader
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/mcasload/mcasload/schema"
+)
+
+// Input is one thing `load` reads: a file path, or "-" for Reader (stdin).
+type Input struct {
+	Name   string    // path, or "-" for standard input
+	Reader io.Reader // used when Name is "-"
+}
+
+// LoadOptions configure Load.
+type LoadOptions struct {
+	Pipeline Options
+	// ChunkRows is how many records go to a conversion worker at once; default 5000 (one API page).
+	ChunkRows int
+	// MaxRecordBytes is the largest record read into memory; a longer line is rejected with its
+	// first MaxRecordBytes bytes kept. Default schema.DefaultMaxRecordBytes.
+	MaxRecordBytes int
+	// OnFile is called when a file starts (for logging); may be nil.
+	OnFile func(name string, format Format)
+}
+
+// Format is the shape of an input file, detected from its first bytes.
+type Format string
+
+// The input formats Load recognises.
+const (
+	FormatNDJSON Format = "ndjson"    // one record per line
+	FormatPages  Format = "api-pages" // saved API responses {"data":[…]} (one or more), or a bare array
+)
+
+// Load reads inputs in order through a pipeline into c and returns the run's Summary. When ctx is
+// cancelled (SIGINT, SIGTERM) it stops reading, commits every record already read, and returns
+// the summary with Stopped set and ctx's error.
+func Load(ctx context.Context, c Committer, inputs []Input, opts LoadOptions, progress func(*Pipeline)) (*Summary, error) {
+	if opts.ChunkRows <= 0 {
+		opts.ChunkRows = DefaultChunkRows
+		// A chunk larger than a commit would make every commit bigger than asked.
+		if b := opts.Pipeline.BatchRows; b > 0 && b < opts.ChunkRows {
+			opts.ChunkRows = b
+		}
+	}
+	if opts.MaxRecordBytes <= 0 {
+		opts.MaxRecordBytes = schema.DefaultMaxRecordBytes
+	}
+	if opts.Pipeline.Schema.MaxRecordBytes <= 0 {
+		opts.Pipeline.Schema.MaxRecordBytes = opts.MaxRecordBytes
+	}
+	if opts.Pipeline.Command == "" {
+		opts.Pipeline.Command = "load"
+	}
+	p := Start(c, opts.Pipeline)
+	if progress != nil {
+		progress(p)
+	}
+	// Inputs are read on their own goroutine so a signal is honoured even while a read blocks
+	// (stdin from a quiet pipe): the pipeline then commits what it was given and the blocked
+	// reader is abandoned. Records it had buffered but not handed over are simply read again
+	// by the next run; loading is idempotent.
+	readDone := make(chan error, 1)
+	go func() {
+		for _, in := range inputs {
+			if err := ctx.Err(); err != nil {
+				readDone <- err
+				return
+			}
+			if err := loadInput(ctx, p, in, opts); err != nil {
+				readDone <- err
+				return
+			}
+			p.Update(func(s *Summary) { s.Files++ })
+		}
+		readDone <- nil
+	}()
+	var readErr error
+	select {
+	case readErr = <-readDone:
+	case <-ctx.Done():
+		select {
+		case readErr = <-readDone: // the input ended as the signal came: it is all handed over
+		default:
+			readErr = ctx.Err()
+		}
+	}
+	sum, err := p.Close(ctx)
+	// Stopped means the input was not read to its end because of the signal; a signal that
+	// arrives once everything was handed over changes nothing.
+	stopped := readErr != nil && ctx.Err() != nil && errors.Is(readErr, ctx.Err())
+	if sum != nil {
+		sum.Stopped = stopped
+	}
+	switch {
+	case err != nil:
+		return sum, err
+	case stopped:
+		return sum, ctx.Err()
+	case readErr != nil:
+		sum.Error = readErr.Error()
+		return sum, readErr
+	}
+	return sum, nil
+}
+
+// loadInput reads one input into p.
+func loadInput(ctx context.Context, p *Pipeline, in Input, opts LoadOptions) error {
+	var r io.Reader
+	name := in.Name
+	if name == "-" {
+		if in.Reader == nil {
+			return errors.New("read stdin: no standard input")
+		}
+		r = in.Reader
+		name = "stdin"
+	} else {
+		f, err := os.Open(in.Name)
+		if err != nil {
+			return fmt.Errorf("open input: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	br := bufio.NewReaderSize(r, 1<<20)
+	// gzip is detected by its magic number so `load x.ndjson.gz` and `zcat | load -` both work.
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", name, err)
+		}
+		defer zr.Close()
+		br = bufio.NewReaderSize(zr, 1<<20)
+	}
+	format := DetectFormat(br)
+	// A byte order mark (editors on Windows add one) is not part of the first record.
+	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
+		br.Discard(3)
+	}
+	if opts.OnFile != nil {
+		opts.OnFile(name, format)
+	}
+	var err error
+	if format == FormatPages {
+		err = readPages(ctx, p, br, opts)
+	} else {
+		err = readNDJSON(ctx, p, br, opts)
+	}
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("read %s: %w", name, err)
+	}
+	return err
+}
+
+// DetectFormat looks at the first JSON value in br without consuming it: a bare array, or an
+// object with a top-level "data" key holding an array before any "_id" key, is a saved API page;
+// anything else is NDJSON. It peeks only as far as it must (a page's "data" key comes first in
+// every response the API sends, and within the first keys when a tool re-serialised it), so a
+// slow pipe is not waited on for more than the first record, and at most 64 KiB (or br's buffer
+// size, if smaller) are examined.
+func DetectFormat(br *bufio.Reader) Format {
+	const most = 64 << 10
+	for n := 1024; ; n *= 2 {
+		head, err := br.Peek(min(n, most))
+		if f, decided := detectHead(head); decided {
+			return f
+		}
+		if err != nil || n >= most {
+			return FormatNDJSON // the input (or the window) ended before anything said "page"
+		}
+	}
+}
+
+// detectHead decides the format from the first bytes of an input, or reports that it cannot
+// tell yet because head ends too early.
+func detectHead(head []byte) (f Format, decided bool) {
+	head = bytes.TrimPrefix(head, []byte("\xef\xbb\xbf"))
+	head = bytes.TrimLeft(head, " \t\r\n")
+	if len(head) == 0 {
+		return FormatNDJSON, false
+	}
+	switch head[0] {
+	case '[':
+		return FormatPages, true
+	case '{':
+	default:
+		return FormatNDJSON, true
+	}
+	dec := json.NewDecoder(bytes.NewReader(head))
+	if _, err := dec.Token(); err != nil { // '{'
+		return FormatNDJSON, true
+	}
+	for {
+		k, err := dec.Token()
+		if err != nil {
+			return FormatNDJSON, !truncated(err)
+		}
+		key, ok := k.(string)
+		if !ok { // '}': an object without "data"
+			return FormatNDJSON, true
+		}
+		switch key {
+		case "_id":
+			return FormatNDJSON, true
+		case "data":
+			t, err := dec.Token()
+			if err != nil {
+				return FormatNDJSON, !truncated(err)
+			}
+			if d, ok := t.(json.Delim); ok && d == '[' {
+				return FormatPages, true
+			}
+			return FormatNDJSON, true
+		}
+		if err := skipValue(dec); err != nil {
+			return FormatNDJSON, !truncated(err)
+		}
+	}
+}
+
+// truncated reports a decoding error caused by the end of the peeked bytes, not by bad JSON.
+func truncated(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// skipValue consumes one JSON value from dec.
+func skipValue(dec *json.Decoder) error {
+	depth := 0
+	for {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		if d, ok := t.(json.Delim); ok {
+			switch d {
+			case '{', '[':
+				depth++
+			default:
+				depth--
+			}
+		}
+		if depth == 0 {
+			return nil
+		}
+	}
+}
+
+// readNDJSON reads one record per line through schema's NDJSON reader, which keeps line numbers
+// for rejects and refuses lines over the size limit without holding them whole.
+func readNDJSON(ctx context.Context, p *Pipeline, br *bufio.Reader, opts LoadOptions) error {
+	nr := schema.NewNDJSONReader(br, schema.NDJSONOptions{ChunkRecords: opts.ChunkRows, MaxRecordBytes: opts.MaxRecordBytes})
+	for {
+		ch, err := nr.Next()
+		if ch != nil {
+			if aerr := p.Add(ctx, Chunk{Records: ch.Records, Lines: ch.Lines, Rejected: ch.Rejected}); aerr != nil {
+				return aerr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+}
+
+// readPages reads one or more saved API responses (concatenated or one per line) or bare arrays,
+// each split into records by schema.SplitPage.
+func readPages(ctx context.Context, p *Pipeline, br *bufio.Reader, opts LoadOptions) error {
+	dec := json.NewDecoder(br)
+	for {
+		var page json.RawMessage
+		err := dec.Decode(&page)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("decode page at byte %d: %w", dec.InputOffset(), err)
+		}
+		recs, err := schema.SplitPage(page)
+		if err != nil {
+			return fmt.Errorf("split page at byte %d: %w", dec.InputOffset(), err)
+		}
+		for len(recs) > 0 {
+			n := min(len(recs), opts.ChunkRows)
+			if err := p.Add(ctx, Chunk{Records: recs[:n:n]}); err != nil {
+				return err
+			}
+			recs = recs[n:]
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,193 @@
+package loader
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mcasload/mcasload/internal/clock"
+)
+
+// Snapshot is what a progress line shows at one instant. Zero fields are left out of the line,
+// so the same reporter serves `load` (records, bytes) and `scan` (pages, throttle waits, ETA).
+type Snapshot struct {
+	Records    int64 // records read so far
+	Bytes      int64 // input bytes read so far
+	New        int64 // rows committed as new
+	Duplicates int64 // records already in the warehouse
+	Rejected   int64 // records rejected
+	Pages      int64 // API pages fetched (scan)
+	Throttled  int64 // 429 responses waited out (scan)
+	Total      int64 // expected records when known (the API's approximate total), for the ETA
+}
+
+// Progress reports a Snapshot periodically until stopped. On a terminal it redraws one line in
+// place; elsewhere (cron, CI, a pipe) it writes a plain line every Interval so logs stay readable.
+type Progress struct {
+	w        io.Writer
+	tty      bool
+	interval time.Duration
+	clk      clock.Clock
+	snap     func() Snapshot
+	label    string
+
+	start    time.Time
+	stop     chan struct{}
+	done     chan struct{}
+	once     sync.Once
+	mu       sync.Mutex
+	lastLine int // width of the last terminal line, to blank leftovers when it shrinks
+}
+
+// ProgressOptions configure a Progress.
+type ProgressOptions struct {
+	Label    string        // first word of each line, e.g. "load" or "scan"
+	Terminal bool          // redraw one line in place (see IsTerminal)
+	Interval time.Duration // time between lines; default 200ms on a terminal, 10s otherwise
+	Clock    clock.Clock   // default clock.Real
+}
+
+// IsTerminal reports whether w is an interactive terminal (a tty): pipes, files and /dev/null
+// are not, so cron mail and CI logs get plain lines instead of carriage returns.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// NewProgress returns a reporter that writes snap() to w; call Start and then Stop.
+func NewProgress(w io.Writer, snap func() Snapshot, opts ProgressOptions) *Progress {
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = 10 * time.Second
+		if opts.Terminal {
+			opts.Interval = 200 * time.Millisecond
+		}
+	}
+	if opts.Label == "" {
+		opts.Label = "progress"
+	}
+	return &Progress{
+		w: w, tty: opts.Terminal, interval: opts.Interval, clk: opts.Clock, snap: snap,
+		label: opts.Label, stop: make(chan struct{}), done: make(chan struct{}),
+	}
+}
+
+// Start begins reporting in the background until Stop or ctx ends.
+func (p *Progress) Start(ctx context.Context) {
+	p.start = p.clk.Now()
+	go func() {
+		defer close(p.done)
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			select {
+			case <-p.stop:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		for {
+			if err := p.clk.Sleep(ctx, p.interval); err != nil {
+				return
+			}
+			p.Report()
+		}
+	}()
+}
+
+// Stop ends reporting; on a terminal it finishes the line so the summary starts on its own line.
+func (p *Progress) Stop() {
+	p.once.Do(func() {
+		close(p.stop)
+		<-p.done
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.tty && p.lastLine > 0 {
+			fmt.Fprint(p.w, "\n")
+			p.lastLine = 0
+		}
+	})
+}
+
+// Report writes one progress line now.
+func (p *Progress) Report() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	line := p.Line(p.snap(), p.clk.Now().Sub(p.start))
+	if !p.tty {
+		fmt.Fprintln(p.w, line)
+		return
+	}
+	pad := ""
+	if n := p.lastLine - len(line); n > 0 {
+		pad = strings.Repeat(" ", n)
+	}
+	p.lastLine = len(line)
+	fmt.Fprintf(p.w, "\r%s%s", line, pad)
+}
+
+// Line formats s after elapsed time as one progress line.
+func (p *Progress) Line(s Snapshot, elapsed time.Duration) string {
+	var b strings.Builder
+	b.WriteString(p.label)
+	b.WriteString(": ")
+	if s.Pages > 0 {
+		fmt.Fprintf(&b, "%s pages, ", groupDigits(s.Pages))
+	}
+	fmt.Fprintf(&b, "%s records", groupDigits(s.Records))
+	if s.Bytes > 0 {
+		fmt.Fprintf(&b, ", %.1f MB", float64(s.Bytes)/1e6)
+	}
+	secs := elapsed.Seconds()
+	if secs > 0 {
+		fmt.Fprintf(&b, ", %s rec/s", groupDigits(int64(float64(s.Records)/secs)))
+		if s.Bytes > 0 {
+			fmt.Fprintf(&b, ", %.1f MB/s", float64(s.Bytes)/1e6/secs)
+		}
+	}
+	if s.New > 0 || s.Duplicates > 0 {
+		fmt.Fprintf(&b, " | new %s, duplicate %s", groupDigits(s.New), groupDigits(s.Duplicates))
+	}
+	if s.Rejected > 0 {
+		fmt.Fprintf(&b, ", rejected %s", groupDigits(s.Rejected))
+	}
+	if s.Throttled > 0 {
+		fmt.Fprintf(&b, ", throttled %d", s.Throttled)
+	}
+	if s.Total > 0 && s.Records > 0 && s.Records < s.Total && secs > 0 {
+		left := time.Duration(float64(s.Total-s.Records) / (float64(s.Records) / secs) * float64(time.Second))
+		fmt.Fprintf(&b, ", ETA %s", left.Round(time.Second))
+	}
+	fmt.Fprintf(&b, " [%s]", elapsed.Round(time.Second))
+	return b.String()
+}
+
+// groupDigits renders n with thousands separators, the way people read record counts.
+func groupDigits(n int64) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
