@@ -124,6 +124,7 @@ func (e *env) commands() []*cli.Command {
 		e.scanCommand(), e.stateCommand(),
 		e.schemaCommand(),
 		e.simCommand(),
+		e.exportCommand(), e.reportCommand(),
 	}
 }
 

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mcasload/mcasload/export"
+	"github.com/mcasload/mcasload/loader"
+	"github.com/mcasload/mcasload/queries"
+	"github.com/mcasload/mcasload/report"
+	"github.com/mcasload/mcasload/warehouse"
+)
+
+func (e *env) reportCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "report",
+		Usage: "write a self-contained HTML report of a window: activity, sign-ins by country and every investigation's findings",
+		Description: "Writes one HTML file that opens anywhere without network access: the window and source it\n" +
+			"covers, activity over time per app, top users and apps, sign-ins by country, failed sign-ins over\n" +
+			"time, and the findings of every canned investigation (row count, top rows, a chart). --redact\n" +
+			"replaces user names and IP addresses with stable pseudonyms, for a report sent outside.",
+		Flags: []cli.Flag{
+			warehouseFlag(),
+			&cli.StringFlag{Name: "parquet", Usage: "read the Parquet dataset in `DIR` (day=YYYY-MM-DD/*.parquet) instead of a warehouse"},
+			&cli.StringFlag{Name: "since", Value: "7d", Usage: "start of the window: a duration ago (7d, 36h), RFC 3339, a date or epoch ms"},
+			&cli.StringFlag{Name: "until", Value: "now", Usage: "end of the window"},
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Required: true, Usage: "HTML `FILE` to write"},
+			&cli.BoolFlag{Name: "redact", Usage: "replace user names and IP addresses with pseudonyms (keyed hash, stable within the report)"},
+			&cli.IntFlag{Name: "top", Value: 10, Usage: "users, apps and rows per finding to show"},
+			&cli.BoolFlag{Name: "force", Usage: "replace an existing --out"},
+			&cli.BoolFlag{Name: "progress", Value: true, Usage: "show progress on stderr"},
+		},
+		Action: e.runReport,
+	}
+}
+
+func (e *env) runReport(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usageErrorf("unexpected arguments %q", strings.Join(c.Args().Slice(), " "))
+	}
+	now := time.Now()
+	since, err := queries.ParseTime(c.String("since"), now)
+	if err != nil {
+		return usageErrorf("--since: %v", err)
+	}
+	until, err := queries.ParseTime(c.String("until"), now)
+	if err != nil {
+		return usageErrorf("--until: %v", err)
+	}
+	if !since.Before(until) {
+		return usageErrorf("--since (%s) must be before --until (%s)", since.Format(time.RFC3339), until.Format(time.RFC3339))
+	}
+	if c.Int("top") < 1 || c.Int("top") > 1000 {
+		return usageErrorf("--top %d: give 1 to 1000", c.Int("top"))
+	}
+	out := c.String("out")
+	if err := export.CheckOut(out, c.Bool("force")); err != nil {
+		return withCode(exitFailure, err, "")
+	}
+	log, err := e.logger(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Context
+	r, s, err := openReadSession(c, log, false, since, until)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+
+	opts := report.Options{Since: since, Until: until, Generated: now, Covers: e.covers(ctx, r), Top: c.Int("top")}
+	if c.Bool("redact") {
+		opts.Redactor = report.NewRedactor(nil)
+	}
+	if c.Bool("progress") {
+		tty := loader.IsTerminal(e.stderr)
+		opts.Progress = func(st report.Step) {
+			line := fmt.Sprintf("report: [%d/%d] %s", st.Done, st.Total, st.Name)
+			if tty {
+				fmt.Fprintf(e.stderr, "\r%-78s", shortenLine(line, 78))
+			} else {
+				fmt.Fprintln(e.stderr, line)
+			}
+		}
+		if tty {
+			defer fmt.Fprintln(e.stderr)
+		}
+	}
+	rep, err := report.Build(ctx, s, opts)
+	if err != nil {
+		return err
+	}
+	var page bytes.Buffer
+	if err := rep.Render(&page); err != nil {
+		return err
+	}
+	if _, err := writeFileAtomic(out, func(w io.Writer) (int, error) { n, err := w.Write(page.Bytes()); return n, err }); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "wrote %s (%d KB, %d charts, %d investigations) in %s\n", out, (page.Len()+1023)/1024,
+		strings.Count(page.String(), "data-chart="), len(rep.Findings), time.Since(now).Round(time.Millisecond))
+	return nil
+}
+
+func shortenLine(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
+
+// covers names what the report covers for its header: the source the warehouse was loaded
+// from (the simulator or the tenant's host) and the folder.
+func (e *env) covers(ctx context.Context, r *warehouse.Reader) string {
+	where := "warehouse " + r.Dir
+	if r.From == warehouse.FromParquet {
+		where = "Parquet dataset " + r.Dir
+		if r.Fallback != "" {
+			where += " (" + r.Fallback + ")"
+		}
+	}
+	var source string
+	if err := r.Conn().QueryRowContext(ctx, `SELECT value FROM wh.meta WHERE key = 'source'`).Scan(&source); err != nil || source == "" {
+		return where
+	}
+	switch source {
+	case "simulator":
+		return "the simulated tenant (mcasload sim or demo), " + where
+	case "file":
+		return "activities loaded from files (mcasload load), " + where
+	}
+	for _, p := range []string{"https://", "http://"} {
+		source = strings.TrimPrefix(source, p)
+	}
+	return "tenant " + strings.TrimSuffix(source, "/") + ", " + where
+}

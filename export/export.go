@@ -1,0 +1,195 @@
+// Package export writes a query result (an Arrow record reader) to one file or to a
+// Hive-partitioned folder (day=YYYY-MM-DD/) of zstd Parquet, CSV or NDJSON, atomically and with
+// the types a notebook expects: UTC timestamps, lists as lists, raw records as JSON text.
+package export
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+)
+
+// Format is an export file format.
+type Format string
+
+// The formats Write accepts.
+const (
+	Parquet Format = "parquet"
+	CSV     Format = "csv"
+	NDJSON  Format = "ndjson"
+)
+
+// Formats lists every format, the default first.
+var Formats = []Format{Parquet, CSV, NDJSON}
+
+// ErrUnknownFormat is returned (wrapped) by ParseFormat.
+var ErrUnknownFormat = errors.New("unknown export format")
+
+// ErrExists is returned (wrapped) by Write when the output already exists and Force is off.
+var ErrExists = errors.New("output already exists")
+
+// ErrNoDay is returned (wrapped) by Write when a partitioned export has no column to take the
+// day from.
+var ErrNoDay = errors.New("no day to partition by")
+
+// ParseFormat checks a format name.
+func ParseFormat(s string) (Format, error) {
+	f := Format(strings.ToLower(strings.TrimSpace(s)))
+	if !slices.Contains(Formats, f) {
+		return "", fmt.Errorf("%w %q; accepted: parquet, csv, ndjson", ErrUnknownFormat, s)
+	}
+	return f, nil
+}
+
+// Ext is the file name extension of the format, with the dot.
+func (f Format) Ext() string { return "." + string(f) }
+
+// DefaultRowGroupRows is the Parquet row group length: DuckDB's own default, large enough
+// for fast scans, small enough that a writer buffers only one group in memory.
+const DefaultRowGroupRows = 122880
+
+// Options configure Write.
+type Options struct {
+	Format Format
+	// PartitionByDay writes a folder of day=YYYY-MM-DD/part-00000.<ext> files instead of one
+	// file. The day comes from a "day" date column (then left out of the files, as in any
+	// Hive-partitioned dataset: readers take it from the folder name) or else from a "ts"
+	// timestamp column (UTC day).
+	PartitionByDay bool
+	// Force replaces an existing output; without it Write refuses with ErrExists.
+	Force bool
+	// RowGroupRows is the Parquet row group length (default DefaultRowGroupRows).
+	RowGroupRows int
+	// Rows, when set, counts the rows written so far, for a progress line.
+	Rows *atomic.Int64
+}
+
+// Result says what Write wrote.
+type Result struct {
+	Rows  int64
+	Files []string // relative to the output folder when partitioned; the file itself otherwise
+	Days  []string // the day folders of a partitioned export, sorted
+}
+
+// Write writes every row of rdr to out and returns what it wrote. The output appears whole or
+// not at all: a file is written under a temporary name beside out, synced and renamed; a
+// partitioned export is written into a temporary folder that is renamed into place. Write
+// does not release rdr.
+func Write(ctx context.Context, out string, rdr array.RecordReader, opts Options) (Result, error) {
+	if _, err := ParseFormat(string(opts.Format)); err != nil {
+		return Result{}, err
+	}
+	if opts.RowGroupRows <= 0 {
+		opts.RowGroupRows = DefaultRowGroupRows
+	}
+	if opts.Rows == nil {
+		opts.Rows = new(atomic.Int64)
+	}
+	if err := CheckOut(out, opts.Force); err != nil {
+		return Result{}, err
+	}
+	var (
+		res Result
+		err error
+	)
+	if opts.PartitionByDay {
+		res, err = writePartitioned(ctx, out, rdr, opts)
+	} else {
+		res, err = writeSingle(ctx, out, rdr, opts)
+	}
+	if err != nil {
+		return res, fmt.Errorf("export %s: %w", out, err)
+	}
+	return res, nil
+}
+
+// CheckOut refuses an existing out unless force is set, and a missing parent folder, so a
+// command can fail before it runs a long query.
+func CheckOut(out string, force bool) error {
+	if out == "" {
+		return errors.New("export: no output given; pass --out FILE or --out DIR")
+	}
+	if _, err := os.Lstat(out); err == nil && !force {
+		return fmt.Errorf("export: %w: %s; pass --force to replace it", ErrExists, out)
+	}
+	parent := filepath.Dir(out)
+	if fi, err := os.Stat(parent); err != nil || !fi.IsDir() {
+		return fmt.Errorf("export: folder %s does not exist; create it first", parent)
+	}
+	return nil
+}
+
+func writeSingle(ctx context.Context, out string, rdr array.RecordReader, opts Options) (Result, error) {
+	f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
+	if err != nil {
+		return Result{}, err
+	}
+	tmp := f.Name()
+	fail := func(err error) (Result, error) {
+		f.Close()
+		os.Remove(tmp)
+		return Result{}, err
+	}
+	s, err := newSink(f, normalizeSchema(rdr.Schema()), opts)
+	if err != nil {
+		return fail(err)
+	}
+	for rdr.Next() {
+		if err := ctx.Err(); err != nil {
+			s.abort()
+			return fail(err)
+		}
+		rec := normalize(rdr.RecordBatch())
+		err := s.write(rec)
+		rec.Release()
+		if err != nil {
+			s.abort()
+			return fail(err)
+		}
+		opts.Rows.Add(rec.NumRows())
+	}
+	if err := rdr.Err(); err != nil {
+		s.abort()
+		return fail(err)
+	}
+	if err := s.close(); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		return fail(err)
+	}
+	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
+		os.Remove(tmp)
+		return Result{}, fmt.Errorf("%s is a folder; give a file name, or add --partition-by day", out)
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		os.Remove(tmp)
+		return Result{}, err
+	}
+	if err := syncDir(filepath.Dir(out)); err != nil {
+		return Result{}, err
+	}
+	return Result{Rows: opts.Rows.Load(), Files: []string{out}}, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
