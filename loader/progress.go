@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mcasload/mcasload/internal/clock"
+	"github.com/mcasload/mcasload/internal/humanize"
 )
 
 // Snapshot is what a progress line shows at one instant. Zero fields are left out of the line,
@@ -144,24 +145,24 @@ func (p *Progress) Line(s Snapshot, elapsed time.Duration) string {
 	b.WriteString(p.label)
 	b.WriteString(": ")
 	if s.Pages > 0 {
-		fmt.Fprintf(&b, "%s pages, ", groupDigits(s.Pages))
+		fmt.Fprintf(&b, "%s pages, ", humanize.Count(s.Pages))
 	}
-	fmt.Fprintf(&b, "%s records", groupDigits(s.Records))
+	fmt.Fprintf(&b, "%s records", humanize.Count(s.Records))
 	if s.Bytes > 0 {
 		fmt.Fprintf(&b, ", %.1f MB", float64(s.Bytes)/1e6)
 	}
 	secs := elapsed.Seconds()
 	if secs > 0 {
-		fmt.Fprintf(&b, ", %s rec/s", groupDigits(int64(float64(s.Records)/secs)))
+		fmt.Fprintf(&b, ", %s rec/s", humanize.Count(int64(float64(s.Records)/secs)))
 		if s.Bytes > 0 {
 			fmt.Fprintf(&b, ", %.1f MB/s", float64(s.Bytes)/1e6/secs)
 		}
 	}
 	if s.New > 0 || s.Duplicates > 0 {
-		fmt.Fprintf(&b, " | new %s, duplicate %s", groupDigits(s.New), groupDigits(s.Duplicates))
+		fmt.Fprintf(&b, " | new %s, duplicate %s", humanize.Count(s.New), humanize.Count(s.Duplicates))
 	}
 	if s.Rejected > 0 {
-		fmt.Fprintf(&b, ", rejected %s", groupDigits(s.Rejected))
+		fmt.Fprintf(&b, ", rejected %s", humanize.Count(s.Rejected))
 	}
 	if s.Throttled > 0 {
 		fmt.Fprintf(&b, ", throttled %d", s.Throttled)
@@ -171,23 +172,5 @@ func (p *Progress) Line(s Snapshot, elapsed time.Duration) string {
 		fmt.Fprintf(&b, ", ETA %s", left.Round(time.Second))
 	}
 	fmt.Fprintf(&b, " [%s]", elapsed.Round(time.Second))
-	return b.String()
-}
-
-// groupDigits renders n with thousands separators, the way people read record counts.
-func groupDigits(n int64) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
 	return b.String()
 }

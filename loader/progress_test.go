@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mcasload/mcasload/internal/clock"
+	"github.com/mcasload/mcasload/internal/humanize"
 )
 
 func TestProgressLine(t *testing.T) {
@@ -132,8 +133,8 @@ func TestIsTerminal(t *testing.T) {
 
 func TestGroupDigits(t *testing.T) {
 	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", -1234567: "-1,234,567", 100000: "100,000"} {
-		if got := groupDigits(n); got != want {
-			t.Errorf("groupDigits(%d) = %q, want %q", n, got, want)
+		if got := humanize.Count(n); got != want {
+			t.Errorf("humanize.Count(%d) = %q, want %q", n, got, want)
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/mcasload/mcasload/internal/humanize"
 )
 
 // Summary is what one run did. It is printed at the end of the run and stored as JSON in the
@@ -81,14 +83,14 @@ func (s *Summary) WriteText(w io.Writer) {
 		state = "failed"
 	}
 	fmt.Fprintf(w, "%s %s: %s records read (%.1f MB) in %s: %s new, %s duplicate",
-		verb, state, groupDigits(s.Records), float64(s.Bytes)/1e6,
+		verb, state, humanize.Count(s.Records), float64(s.Bytes)/1e6,
 		time.Duration(s.ElapsedSecs*float64(time.Second)).Round(time.Millisecond),
-		groupDigits(s.New), groupDigits(s.Duplicates))
+		humanize.Count(s.New), humanize.Count(s.Duplicates))
 	if s.Conflicts > 0 {
-		fmt.Fprintf(w, " (%s with different content; the stored row was kept)", groupDigits(s.Conflicts))
+		fmt.Fprintf(w, " (%s with different content; the stored row was kept)", humanize.Count(s.Conflicts))
 	}
 	fmt.Fprintf(w, ", %s rejected, %s commits, %s rec/s, %.1f MB/s\n",
-		groupDigits(s.Rejected), groupDigits(int64(s.Commits)), groupDigits(int64(s.RecordsPerSec)), s.MBPerSec)
+		humanize.Count(s.Rejected), humanize.Count(int64(s.Commits)), humanize.Count(int64(s.RecordsPerSec)), s.MBPerSec)
 	if s.TypeErrors > 0 {
 		fmt.Fprintf(w, "  %s with an unexpected type stored as NULL (raw keeps the value)\n", plural(s.TypeErrors, "field"))
 	}
@@ -116,5 +118,5 @@ func plural(n int64, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}
-	return groupDigits(n) + " " + noun + "s"
+	return humanize.Count(n) + " " + noun + "s"
 }

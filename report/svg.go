@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mcasload/mcasload/internal/humanize"
 )
 
 // palette is Okabe and Ito's colour-blind-safe set, darkest first so that the first series
@@ -51,27 +53,9 @@ func esc(s string) string { return html.EscapeString(s) }
 
 func num(f float64) string {
 	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
-		return groupDigits(int64(f))
+		return humanize.Count(int64(f))
 	}
 	return strconv.FormatFloat(f, 'f', 2, 64)
-}
-
-// groupDigits renders n with thousands separators.
-func groupDigits(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
 }
 
 func px(f float64) string { return strconv.FormatFloat(math.Round(f*10)/10, 'f', -1, 64) }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/mcasload/mcasload/internal/humanize"
 	"github.com/mcasload/mcasload/mcas/mcastest"
 	"github.com/mcasload/mcasload/mcas/mcastest/synth"
 	"github.com/mcasload/mcasload/queries"
@@ -65,7 +66,7 @@ func (e *env) runDemo(c *cli.Context) error {
 	// minutes; everything else (scan mode, paging, ties, visibility) behaves as the service does.
 	srv := mcastest.NewServer(mcastest.Config{Tenant: tn, RateLimit: mcastest.NoRateLimit})
 	defer srv.Close()
-	fmt.Fprintf(e.stdout, "==> simulator serving %s activities at %s/api/v1/activities/ (loopback only)\n", statusCount(int64(tn.Len())), srv.URL)
+	fmt.Fprintf(e.stdout, "==> simulator serving %s activities at %s/api/v1/activities/ (loopback only)\n", humanize.Count(int64(tn.Len())), srv.URL)
 
 	since := fmt.Sprintf("%dd", c.Int("days")+1)
 	scanArgs := []string{"mcasload", "scan", "--url", srv.URL, "-w", dir, "--since", since, "--limit", "5000",

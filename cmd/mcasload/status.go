@@ -15,6 +15,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/mcasload/mcasload/internal/humanize"
 	"github.com/mcasload/mcasload/warehouse"
 )
 
@@ -129,7 +130,7 @@ func writeStatusTable(w io.Writer, st *warehouse.Status) {
 		src = "(none recorded)"
 	}
 	fmt.Fprintf(w, "warehouse %s\n  source %s, sinks %s\n", st.Dir, src, st.Sinks)
-	fmt.Fprintf(w, "  %s rows over %d days; DuckDB file %s, Parquet %s\n\n", statusCount(st.Rows), len(st.Days), statusBytes(st.DuckDBBytes), statusBytes(pqBytes))
+	fmt.Fprintf(w, "  %s rows over %d days; DuckDB file %s, Parquet %s\n\n", humanize.Count(st.Rows), len(st.Days), humanize.Bytes(st.DuckDBBytes), humanize.Bytes(pqBytes))
 	if len(st.Days) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "day\tduckdb rows\tparquet rows\tfiles\tparquet size\tpending\t")
@@ -138,7 +139,7 @@ func writeStatusTable(w io.Writer, st *warehouse.Status) {
 			if d.Pending {
 				pending = "yes"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t\n", d.Day, statusCount(d.DuckDBRows), statusCount(d.ParquetRows), d.ParquetFiles, statusBytes(d.ParquetBytes), pending)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t\n", d.Day, humanize.Count(d.DuckDBRows), humanize.Count(d.ParquetRows), d.ParquetFiles, humanize.Bytes(d.ParquetBytes), pending)
 		}
 		tw.Flush()
 		fmt.Fprintln(w)
@@ -153,7 +154,7 @@ func writeStatusTable(w io.Writer, st *warehouse.Status) {
 				fin = r.Finished.Format("2006-01-02 15:04:05Z")
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", r.Started.Format("2006-01-02 15:04:05Z"), fin,
-				statusCount(r.Inserted), statusCount(r.Duplicates), statusCount(r.Rejected), statusClip(r.Command, 60))
+				humanize.Count(r.Inserted), humanize.Count(r.Duplicates), humanize.Count(r.Rejected), statusClip(r.Command, 60))
 		}
 		tw.Flush()
 		fmt.Fprintln(w)
@@ -178,39 +179,10 @@ func writeStatusTable(w io.Writer, st *warehouse.Status) {
 	}
 	var parts []string
 	for _, r := range slices.Sorted(maps.Keys(st.Rejects)) {
-		parts = append(parts, fmt.Sprintf("%s %s", r, statusCount(st.Rejects[r])))
+		parts = append(parts, fmt.Sprintf("%s %s", r, humanize.Count(st.Rejects[r])))
 	}
-	fmt.Fprintf(w, "rejects: %s (%s); see table rejected_activities and %s\n", statusCount(total), strings.Join(parts, ", "),
+	fmt.Fprintf(w, "rejects: %s (%s); see table rejected_activities and %s\n", humanize.Count(total), strings.Join(parts, ", "),
 		filepath.Join(st.Dir, warehouse.RejectedDir))
-}
-
-// statusCount renders n with thousands separators.
-func statusCount(n int64) string {
-	s := fmt.Sprint(n)
-	if n < 0 {
-		return "-" + statusCount(-n)
-	}
-	var b strings.Builder
-	for i := range len(s) {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-// statusBytes renders a size in B, KB, MB or GB (powers of 1000, as disk tools show them).
-func statusBytes(n int64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.1f GB", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1f KB", float64(n)/1e3)
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 func statusClip(s string, n int) string {

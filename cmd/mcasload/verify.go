@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/mcasload/mcasload/internal/humanize"
 	"github.com/mcasload/mcasload/warehouse"
 )
 
@@ -73,7 +74,7 @@ func (e *env) runVerify(c *cli.Context) error {
 		fmt.Fprintf(e.stdout, "note: %d (day, commit) pairs were still unpublished and are not compared\n", rep.Pending)
 	}
 	if rep.OK() {
-		fmt.Fprintf(e.stdout, "verify: ok: %d days, %s rows; DuckDB and Parquet agree (ids, counts, days, no duplicates)\n", len(rep.Days), statusCount(rows))
+		fmt.Fprintf(e.stdout, "verify: ok: %d days, %s rows; DuckDB and Parquet agree (ids, counts, days, no duplicates)\n", len(rep.Days), humanize.Count(rows))
 		return nil
 	}
 	problems := rep.Problems()
