@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +24,7 @@ import (
 //	MCASLOAD_BENCH_ROWS=N         otherwise generate N activities (default 20000) over 30 days,
 //	                              one user per 2,500 rows, into a DuckDB file
 //	MCASLOAD_BENCH_THREADS=T      DuckDB threads (default 2, the target machine)
+//	MCASLOAD_BENCH_EXPLAIN=DIR    also write each investigation's profiled plan (EXPLAIN ANALYZE, JSON) to DIR/NAME.json
 //
 //	go test -tags=duckdb_arrow -run '^$' -bench Investigations -benchtime 3x ./queries
 func BenchmarkInvestigations(b *testing.B) {
@@ -55,16 +58,57 @@ func BenchmarkInvestigations(b *testing.B) {
 	for _, inv := range All() {
 		b.Run(inv.Name, func(b *testing.B) {
 			var n int
+			var took []time.Duration
 			for b.Loop() {
+				start := time.Now()
 				rdr, err := s.Run(b.Context(), inv, values[inv.Name], until)
 				if err != nil {
 					b.Fatal(err)
 				}
 				n = countRows(b, rdr)
+				took = append(took, time.Since(start))
 			}
+			// The median resists the noise of a shared machine better than ns/op's mean.
+			slices.Sort(took)
+			b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "ms-median")
 			b.ReportMetric(float64(n), "rows")
 			b.ReportMetric(float64(rows), "activities")
+			if dir := os.Getenv("MCASLOAD_BENCH_EXPLAIN"); dir != "" {
+				writePlan(b, s, inv, values[inv.Name], until, filepath.Join(dir, inv.Name+".json"))
+			}
 		})
+	}
+}
+
+// writePlan runs inv once more under EXPLAIN ANALYZE and writes the profiled plan to path, so
+// the next optimisation starts from where the time went.
+func writePlan(b *testing.B, s *Session, inv *Investigation, values map[string]string, now time.Time, path string) {
+	b.Helper()
+	args, err := inv.Bind(values, now)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rdr, err := s.arrow.QueryContext(b.Context(), "EXPLAIN (ANALYZE, FORMAT json) "+inv.SQL, args...)
+	if err != nil {
+		b.Fatalf("explain %s: %v", inv.Name, err)
+	}
+	defer rdr.Release()
+	var plan strings.Builder
+	for rdr.Next() {
+		rec := rdr.RecordBatch()
+		col := rec.Column(int(rec.NumCols()) - 1)
+		for i := 0; i < col.Len(); i++ {
+			plan.WriteString(col.ValueStr(i))
+		}
+	}
+	if err := rdr.Err(); err != nil {
+		b.Fatalf("explain %s: %v", inv.Name, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(plan.String()), 0o644); err != nil {
+		b.Fatal(err)
 	}
 }
 

@@ -27,7 +27,8 @@ var classificationSQL string
 // ClassificationSQL returns the statements that create, over "activities", the temporary view
 // "classified" (adding op_class: login, login_fail, mail_rule, user_delete, download, upload,
 // delete, share or other), the view "impersonations" (mailbox access by someone other than the
-// owner, with mailbox_owner) and the is_* macros naming each operation set.
+// owner, with mailbox_owner), the is_* macros naming each operation set, and op_class_of, the
+// classification as a macro for investigations that classify only the rows left after a join.
 func ClassificationSQL() string { return classificationSQL }
 
 // ErrUnknownInvestigation is returned (wrapped) by Lookup for a name no .sql file declares.

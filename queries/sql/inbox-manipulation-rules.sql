@@ -10,15 +10,15 @@
 -- param: min_score int 2 smallest score reported
 -- param: keywords list "helpdesk,alert,suspicious,fake,malicious,phishing,spam,do not click,do not open,hijacked,fatal,invoice,payment,wire,payroll,w2,deposit,docusign,wetransfer,postmaster" words in a rule that point to hiding alerts or BEC (comma-separated)
 WITH r AS (
-  SELECT ts, user_name, ip, country, isp, action, raw,
+  SELECT ts, user_name, ip, country, isp, action, raw, lower(raw) AS lower_raw,
          regexp_extract(raw, '"Name"\s*:\s*"Name"\s*,\s*"Value"\s*:\s*"([^"]*)"', 1) AS rule_name
   FROM classified WHERE is_inbox_rule(action) AND ts BETWEEN $since AND $until),
 s AS (
-  SELECT * EXCLUDE (raw),
+  SELECT * EXCLUDE (raw, lower_raw),
          list_filter(['DeleteMessage', 'SoftDeleteMessage', 'MoveToFolder', 'MarkAsRead', 'RSS Feeds',
                       'RSS Subscriptions', 'Junk Email', 'Deleted Items', 'Conversation History', 'Archive'],
                      lambda k: contains(raw, k)) AS actions_hit,
-         list_filter($keywords::VARCHAR[], lambda k: contains(lower(raw), lower(k))) AS keywords_hit,
+         list_filter($keywords::VARCHAR[], lambda k: contains(lower_raw, lower(k))) AS keywords_hit,
          length(regexp_replace(rule_name, '[^A-Za-z0-9]', '', 'g')) < 2 AS obscure_name
   FROM r)
 SELECT ts, user_name, ip, country, isp, action, rule_name, actions_hit, keywords_hit, obscure_name,

@@ -21,7 +21,7 @@ SELECT ip, any_value(country) AS country, any_value(isp) AS isp, any_value(ip_ca
        count(DISTINCT user_name) AS users, list(DISTINCT user_name ORDER BY user_name) AS user_list,
        list(DISTINCT app_name ORDER BY app_name) AS apps, count(*) AS events,
        count(*) FILTER (WHERE op_class = 'login_fail') AS failed_logins,
-       count(*) FILTER (WHERE op_class IN ('download', 'share', 'mail_rule')) AS exfil_ops,
+       count(*) FILTER (WHERE list_contains(['download', 'share', 'mail_rule'], op_class)) AS exfil_ops,
        min(ts) AS first_ts, max(ts) AS last_ts
 FROM x GROUP BY ip
 ORDER BY users DESC, events DESC, ip;

@@ -17,7 +17,7 @@ hist_isp AS (
   SELECT DISTINCT user_name, isp FROM classified
   WHERE ts >= $since - to_days($baseline_days) AND ts < $since AND isp IS NOT NULL),
 cur AS (
-  SELECT c.user_name, c.user_agent, c.device_type, c.isp, c.ts, c.ip, c.op_class,
+  SELECT c.user_name, c.user_agent, c.device_type, c.isp, c.ts, c.ip, c.event_type, c.action, c.success,
          c.user_agent IS NOT NULL AND hu.user_name IS NULL AS new_ua,
          c.isp IS NOT NULL AND hi.user_name IS NULL AS new_isp
   FROM classified c
@@ -28,8 +28,9 @@ g AS (
   SELECT user_name, user_agent, any_value(device_type) AS device_type, bool_or(new_ua) AS new_ua,
          coalesce(list(DISTINCT isp ORDER BY isp) FILTER (WHERE new_isp), []) AS new_isps,
          min(ts) AS first_seen, count(*) AS events,
-         count(*) FILTER (WHERE op_class IN ('download', 'upload', 'share', 'delete', 'mail_rule')) AS sensitive_ops,
-         count(*) FILTER (WHERE op_class <> 'login_fail') AS successful,
+         count(*) FILTER (WHERE list_contains(['download', 'upload', 'share', 'delete', 'mail_rule'],
+                                             op_class_of(event_type, action, success))) AS sensitive_ops,
+         count(*) FILTER (WHERE is_not_login_fail(event_type, action, success)) AS successful,
          coalesce(regexp_matches(lower(user_agent), $tool_ua_regex), false) AS tool_ua,
          list(DISTINCT ip ORDER BY ip) AS ips
   FROM cur WHERE new_ua OR new_isp

@@ -10,7 +10,7 @@
 -- param: ransom_exts list locked,encrypted,crypt,enc,crypted,locky extensions that mark an encrypted file
 WITH f AS (
   SELECT id, user_name, app_name, ts, op_class, unnest(objects) AS obj FROM classified
-  WHERE (is_upload(event_type, action) OR is_delete(action)) AND op_class IN ('upload', 'delete') AND ts BETWEEN $since AND $until),
+  WHERE (is_upload(event_type, action) OR is_delete(action)) AND list_contains(['upload', 'delete'], op_class) AND ts BETWEEN $since AND $until),
 g AS (
   SELECT *, lower(regexp_extract(obj, '\.([^./\\]+)$', 1)) AS ext,
          regexp_replace(obj, '\.[^./\\]+$', '') AS stem,
