@@ -25,6 +25,10 @@ type LoadOptions struct {
 	Pipeline Options
 	// ChunkRows is how many records go to a conversion worker at once; default 5000 (one API page).
 	ChunkRows int
+	// ChunkBytes ends a chunk once its records hold this many bytes; default DefaultChunkBytes
+	// (at most a quarter of the pipeline's BatchBytes). Small chunks keep the queue's memory
+	// small: 2 × workers chunks wait for conversion or commit.
+	ChunkBytes int
 	// MaxRecordBytes is the largest record read into memory; a longer line is rejected with its
 	// first MaxRecordBytes bytes kept. Default schema.DefaultMaxRecordBytes.
 	MaxRecordBytes int
@@ -50,6 +54,12 @@ func Load(ctx context.Context, c Committer, inputs []Input, opts LoadOptions, pr
 		// A chunk larger than a commit would make every commit bigger than asked.
 		if b := opts.Pipeline.BatchRows; b > 0 && b < opts.ChunkRows {
 			opts.ChunkRows = b
+		}
+	}
+	if opts.ChunkBytes <= 0 {
+		opts.ChunkBytes = DefaultChunkBytes
+		if b := opts.Pipeline.BatchBytes; b > 0 && b/4 < int64(opts.ChunkBytes) {
+			opts.ChunkBytes = int(max(b/4, 64<<10))
 		}
 	}
 	if opts.MaxRecordBytes <= 0 {
@@ -257,7 +267,7 @@ func skipValue(dec *json.Decoder) error {
 // readNDJSON reads one record per line through schema's NDJSON reader, which keeps line numbers
 // for rejects and refuses lines over the size limit without holding them whole.
 func readNDJSON(ctx context.Context, p *Pipeline, br *bufio.Reader, opts LoadOptions) error {
-	nr := schema.NewNDJSONReader(br, schema.NDJSONOptions{ChunkRecords: opts.ChunkRows, MaxRecordBytes: opts.MaxRecordBytes})
+	nr := schema.NewNDJSONReader(br, schema.NDJSONOptions{ChunkRecords: opts.ChunkRows, ChunkBytes: opts.ChunkBytes, MaxRecordBytes: opts.MaxRecordBytes})
 	for {
 		ch, err := nr.Next()
 		if ch != nil {

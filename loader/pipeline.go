@@ -10,7 +10,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 
@@ -28,12 +30,16 @@ type Committer interface {
 	Commit(ctx context.Context, c warehouse.Commit) (warehouse.CommitResult, error)
 }
 
-// Default sizes. A commit of ~100k rows matches DuckDB's row groups (122,880 rows) closely enough
-// to keep inserts efficient, while 64 MB of raw JSON bounds the memory a pending commit holds.
+// Default sizes. A commit is cut at 100k rows or 16 MiB of raw JSON, whichever comes first
+// (about 5,000 real records of ~3.4 KB): the commit's Arrow rows and DuckDB's work on them
+// (insert, checkpoint, Parquet) then fit a 300 MB process, while a commit's fixed cost (opening
+// the DuckDB file, bookkeeping, fsyncs) stays small next to its rows. Chunks of at most
+// 4 MiB keep the conversion queue small.
 const (
 	DefaultBatchRows  = 100_000
-	DefaultBatchBytes = 64 << 20
+	DefaultBatchBytes = 16 << 20
 	DefaultChunkRows  = 5000
+	DefaultChunkBytes = 4 << 20
 )
 
 // Options configure a Pipeline. The zero value works.
@@ -127,6 +133,7 @@ func Start(c Committer, opts Options) *Pipeline {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
+	setGoMemoryLimit(opts)
 	p := &Pipeline{
 		c:      c,
 		opts:   opts,
@@ -143,6 +150,17 @@ func Start(c Committer, opts Options) *Pipeline {
 	}
 	go p.commitLoop()
 	return p
+}
+
+// setGoMemoryLimit gives the Go garbage collector a soft limit sized to what a pipeline holds
+// (the commit being stored, the next one gathering, the queue), unless the process already has
+// one (GOMEMLIMIT or an earlier pipeline). Without it the heap grows to twice its live size
+// before a collection, which alone can pass a small machine's budget.
+func setGoMemoryLimit(opts Options) {
+	if debug.SetMemoryLimit(-1) != math.MaxInt64 {
+		return
+	}
+	debug.SetMemoryLimit(2*opts.BatchBytes + 32<<20)
 }
 
 // convertLoop is one worker: its own converter (converters are not safe for concurrent use).

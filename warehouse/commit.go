@@ -2,7 +2,6 @@ package warehouse
 
 import (
 	"context"
-	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,8 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/duckdb/duckdb-go/v2"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/mcasload/mcasload/internal/failpoint"
 	"github.com/mcasload/mcasload/schema"
@@ -75,20 +73,27 @@ func (w *Writer) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 	if !c.Run.Started.IsZero() {
 		run.Started = c.Run.Started
 	}
-	s, err := w.session(ctx)
+	tOpen := time.Now()
+	s, err := w.commitSession(ctx)
 	if err != nil {
 		return CommitResult{}, fmt.Errorf("commit: %w", err)
 	}
+	w.log.Debug("opened the duckdb file", "took", time.Since(tOpen))
+	failed := true
 	defer func() {
 		// Detaching checkpoints the WAL; if that fails the WAL still holds the commit.
-		if err := s.detachClose(context.WithoutCancel(ctx)); err != nil {
+		tClose := time.Now()
+		if err := w.detachCommit(context.WithoutCancel(ctx), failed); err != nil {
 			w.log.Warn("close the duckdb file after a commit", "err", err)
 		}
+		w.log.Debug("closed the duckdb file", "took", time.Since(tClose))
 	}()
-	res, err := w.commit(ctx, s, c, run)
+	res, pl, err := w.commit(ctx, s, c, run)
 	if err != nil {
 		return res, fmt.Errorf("commit: %w", err)
 	}
+	defer pl.release()
+	failed = false
 	// The commit is durable from here on: what follows only derives files from it, and
 	// reconciliation redoes whatever fails.
 	for k, v := range c.State {
@@ -102,7 +107,7 @@ func (w *Writer) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 		derived = append(derived, appendRejects(rejectedPath(w.dir, run.ID), c.Rejected, run.ID, res.committedAt))
 	}
 	if w.opts.Sinks.parquet() && res.Inserted > 0 {
-		derived = append(derived, w.publish(ctx, s, res.Seq, res.Days, "temp.new_rows"))
+		derived = append(derived, w.publishPlan(ctx, s, res.Seq, pl))
 	}
 	if err := errors.Join(derived...); err != nil {
 		return res, fmt.Errorf("commit: %w (the next start writes them; free space or fix permissions and rerun): %w", ErrNotPublished, err)
@@ -124,160 +129,116 @@ func checkSchema(got *arrow.Schema) error {
 	return nil
 }
 
-// stageBatch copies the Arrow batches into the temp table batch_in, in input order. The
-// registered view lives in the in-memory catalog and is dropped before its stream is released.
-func stageBatch(ctx context.Context, s *session, records []arrow.RecordBatch) error {
-	create := `CREATE OR REPLACE TEMP TABLE batch_in (` + columnDefs() + `)`
-	if len(records) == 0 {
-		return s.exec(ctx, create)
-	}
-	rdr, err := array.NewRecordReader(records[0].Schema(), records)
-	if err != nil {
-		return fmt.Errorf("read batch: %w", err)
-	}
-	defer rdr.Release()
-	var release func()
-	err = s.conn.Raw(func(dc any) error {
-		ar, err := duckdb.NewArrowFromConn(dc.(driver.Conn))
-		if err != nil {
-			return err
-		}
-		release, err = ar.RegisterView(rdr, "batch_view")
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("register batch: %w", err)
-	}
-	defer release()
-	if err := s.exec(ctx, `CREATE OR REPLACE TEMP TABLE batch_in AS SELECT `+columnList("", false)+` FROM memory.main.batch_view`); err != nil {
-		return fmt.Errorf("stage batch: %w", err)
-	}
-	if err := s.exec(ctx, `DROP VIEW memory.main.batch_view`); err != nil {
-		return fmt.Errorf("drop batch view: %w", err)
-	}
-	return nil
-}
-
-func (w *Writer) commit(ctx context.Context, s *session, c Commit, run RunInfo) (CommitResult, error) {
+func (w *Writer) commit(ctx context.Context, s *session, c Commit, run RunInfo) (CommitResult, *plan, error) {
 	var res CommitResult
 	t0 := time.Now()
-	if err := stageBatch(ctx, s, c.Records); err != nil {
-		return res, err
-	}
-	tStage := time.Since(t0)
-	// Dedupe on a narrow copy (ord, id, hashes): the wide rows are copied once more only
-	// into the warehouse, never sorted or shuffled.
-	steps := []string{
-		`CREATE OR REPLACE TEMP TABLE keys AS
-		   SELECT rowid AS ord, id, day, md5_number_lower(id) AS h, md5_number_lower(raw) AS rawsum,
-		          row_number() OVER (PARTITION BY id ORDER BY rowid) AS rn
-		   FROM temp.batch_in`,
-		// Stored ids that this batch re-delivers: a scan of the 8-byte hash column, then an
-		// exact comparison of the few candidates.
-		`CREATE OR REPLACE TEMP TABLE existing AS
-		   SELECT a.id, a.rawsum FROM wh.activity_ids a
-		   WHERE a.h IN (SELECT h FROM temp.keys)`,
-		`CREATE OR REPLACE TEMP TABLE keep AS
-		   SELECT k.ord, k.id, k.day, k.h, k.rawsum FROM temp.keys k
-		   WHERE k.rn = 1 AND NOT EXISTS (SELECT 1 FROM temp.existing e WHERE e.id = k.id)`,
-	}
-	for _, q := range steps {
-		if err := s.exec(ctx, q); err != nil {
-			return res, fmt.Errorf("dedupe batch: %w", err)
-		}
-	}
-	var total, inserted, conflicts int64
-	err := s.conn.QueryRowContext(ctx, `
-		SELECT (SELECT count(*) FROM temp.keys), (SELECT count(*) FROM temp.keep),
-		  (SELECT count(*) FROM temp.keys b
-		     LEFT JOIN temp.existing e ON e.id = b.id
-		     JOIN temp.keys f ON f.id = b.id AND f.rn = 1
-		   WHERE (b.rn > 1 OR e.id IS NOT NULL) AND b.rawsum <> coalesce(e.rawsum, f.rawsum))`).Scan(&total, &inserted, &conflicts)
+	pl, err := planCommit(ctx, s, memory.DefaultAllocator, c.Records)
 	if err != nil {
-		return res, fmt.Errorf("count batch: %w", err)
+		return res, nil, fmt.Errorf("dedupe batch: %w", err)
 	}
-	// new_rows is what this commit stores and publishes; when every row is new (the usual
-	// case) it is the staged batch itself, without a join.
-	newRows := `CREATE OR REPLACE TEMP VIEW new_rows AS SELECT * FROM temp.batch_in`
-	if inserted != total {
-		newRows += ` WHERE rowid IN (SELECT ord FROM temp.keep)`
-	}
-	if err := s.exec(ctx, newRows); err != nil {
-		return res, fmt.Errorf("dedupe batch: %w", err)
-	}
-	res.Inserted, res.Duplicates, res.Conflicts = int(inserted), int(total-inserted), int(conflicts)
+	tDedupe := time.Since(t0)
+	res.Inserted, res.Duplicates, res.Conflicts = pl.inserted, pl.duplicates, pl.conflicts
 	res.Rejected = len(c.Rejected)
-	res.Days, err = queryStrings(ctx, s.conn, `SELECT DISTINCT strftime(day, '%Y-%m-%d') AS d FROM temp.keep ORDER BY d`)
-	if err != nil {
-		return res, fmt.Errorf("list days: %w", err)
-	}
+	res.Days = pl.days
 	if err := s.conn.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) + 1 FROM wh.commits`).Scan(&res.Seq); err != nil {
-		return res, fmt.Errorf("next commit: %w", err)
+		pl.release()
+		return res, nil, fmt.Errorf("next commit: %w", err)
 	}
-	tDedupe := time.Since(t0) - tStage
 	now := w.opts.Clock.Now().UTC().Truncate(time.Microsecond) // DuckDB's precision
 	res.committedAt = now
-	sinks := w.opts.Sinks
-	err = inTx(ctx, s, func() error {
-		stmts := []struct {
-			q    string
-			args []any
-		}{
-			{`INSERT INTO wh.activity_ids SELECT h, id, day, rawsum, ? FROM temp.keep`, []any{res.Seq}},
-			{`INSERT INTO wh.commits VALUES (?, ?, ?, ?, ?, ?, ?, ?::VARCHAR[])`, []any{res.Seq, run.ID, now, res.Inserted, res.Duplicates, res.Conflicts, res.Rejected, days(res.Days)}},
-			{`INSERT INTO wh.runs (run_id, command, source, started) VALUES (?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING`, []any{run.ID, run.Command, w.opts.Source, run.Started.UTC()}},
-			{`UPDATE wh.runs SET commits = commits + 1, inserted = inserted + ?, duplicates = duplicates + ?,
-			    conflicts = conflicts + ?, rejected = rejected + ? WHERE run_id = ?`, []any{res.Inserted, res.Duplicates, res.Conflicts, res.Rejected, run.ID}},
-		}
-		if sinks.duckdb() {
-			stmts = append(stmts, struct {
-				q    string
-				args []any
-			}{`INSERT INTO wh.activities SELECT ` + columnList("", false) + ` FROM temp.new_rows`, nil})
-		} else {
-			stmts = append(stmts, struct {
-				q    string
-				args []any
-			}{`INSERT INTO wh.staging SELECT ?, ` + columnList("", false) + ` FROM temp.new_rows`, []any{res.Seq}})
-		}
-		if sinks.parquet() {
-			stmts = append(stmts, struct {
-				q    string
-				args []any
-			}{`INSERT INTO wh.pending SELECT DISTINCT day, ? FROM temp.keep`, []any{res.Seq}})
-		}
-		for _, st := range stmts {
-			if err := s.exec(ctx, st.q, st.args...); err != nil {
-				return fmt.Errorf("store rows: %w", err)
-			}
-		}
-		for _, r := range c.Rejected {
-			text := strings.ToValidUTF8(string(r.Raw), "\uFFFD")
-			if err := s.exec(ctx, `INSERT INTO wh.rejected_activities VALUES (?, ?, ?, ?, ?, ?)`,
-				nullIfEmpty(r.ID), text, r.Reason, run.ID, now, r.Raw); err != nil {
-				return fmt.Errorf("store reject: %w", err)
-			}
-		}
-		for k, v := range c.State {
-			if err := s.exec(ctx, `INSERT OR REPLACE INTO wh.state VALUES (?, ?, ?)`, k, v, now); err != nil {
-				return fmt.Errorf("store state %s: %w", k, err)
-			}
-		}
-		failpoint.Hit("duckdb-before-commit")
-		return nil
+	// The views are registered outside the transaction: creating one writes the in-memory
+	// catalog, and a DuckDB transaction may write only one database.
+	err = withViews(ctx, s, pl, func(indexView, rowsView string) error {
+		return inTx(ctx, s, func() error {
+			return w.store(ctx, s, c, run, res, now, indexView, rowsView)
+		})
 	})
 	if err != nil {
-		return res, err
+		pl.release()
+		return res, nil, err
 	}
+	w.published = nil // deleted from pending by this transaction
 	if err := privateFiles(filepath.Join(w.dir, DatabaseFile)); err != nil {
 		w.log.Warn("make the warehouse files private", "err", err)
 	}
 	failpoint.Hit("duckdb-after-commit")
 	if res.Inserted > 0 || len(c.Rejected) > 0 {
 		w.log.Debug("committed", "seq", res.Seq, "inserted", res.Inserted, "duplicates", res.Duplicates, "conflicts", res.Conflicts,
-			"rejected", res.Rejected, "days", len(res.Days), "stage", tStage, "dedupe", tDedupe, "transaction", time.Since(t0)-tStage-tDedupe)
+			"rejected", res.Rejected, "days", len(res.Days), "hash", pl.tHash, "probe", pl.tProbe, "plan", pl.tSum,
+			"transaction", time.Since(t0)-tDedupe)
 	}
-	return res, nil
+	return res, pl, nil
+}
+
+// withViews registers the plan's index entries and new rows as views (when there are any)
+// for the duration of f.
+func withViews(ctx context.Context, s *session, pl *plan, f func(indexView, rowsView string) error) error {
+	if pl.index == nil {
+		return f("", "")
+	}
+	return withView(ctx, s, "batch_index", indexSchema, []arrow.RecordBatch{pl.index}, func(indexView string) error {
+		return withView(ctx, s, "batch_rows", schema.Activities, pl.keep, func(rowsView string) error {
+			return f(indexView, rowsView)
+		})
+	})
+}
+
+// store writes one commit inside its transaction: the new rows straight from the caller's
+// Arrow buffers (no staging copy, one pass each for the index entries and the rows), the
+// bookkeeping, the rejects and the state.
+func (w *Writer) store(ctx context.Context, s *session, c Commit, run RunInfo, res CommitResult, now time.Time, indexView, rowsView string) error {
+	sinks := w.opts.Sinks
+	if err := w.deleteDeferred(ctx, s); err != nil {
+		return err
+	}
+	if indexView != "" {
+		if err := s.exec(ctx, `INSERT INTO wh.activity_ids SELECT h, id, day, rawsum, ? FROM `+indexView, res.Seq); err != nil {
+			return fmt.Errorf("store index: %w", err)
+		}
+		var err error
+		if sinks.duckdb() {
+			err = s.exec(ctx, `INSERT INTO wh.activities SELECT `+columnList("", false)+` FROM `+rowsView)
+		} else {
+			err = s.exec(ctx, `INSERT INTO wh.staging SELECT ?, `+columnList("", false)+` FROM `+rowsView, res.Seq)
+		}
+		if err != nil {
+			return fmt.Errorf("store rows: %w", err)
+		}
+	}
+	stmts := []struct {
+		q    string
+		args []any
+	}{
+		{`INSERT INTO wh.commits VALUES (?, ?, ?, ?, ?, ?, ?, ?::VARCHAR[])`, []any{res.Seq, run.ID, now, res.Inserted, res.Duplicates, res.Conflicts, res.Rejected, days(res.Days)}},
+		{`INSERT INTO wh.runs (run_id, command, source, started) VALUES (?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING`, []any{run.ID, run.Command, w.opts.Source, run.Started.UTC()}},
+		{`UPDATE wh.runs SET commits = commits + 1, inserted = inserted + ?, duplicates = duplicates + ?,
+			    conflicts = conflicts + ?, rejected = rejected + ? WHERE run_id = ?`, []any{res.Inserted, res.Duplicates, res.Conflicts, res.Rejected, run.ID}},
+	}
+	if sinks.parquet() && len(res.Days) > 0 {
+		stmts = append(stmts, struct {
+			q    string
+			args []any
+		}{`INSERT INTO wh.pending SELECT unnest(?::VARCHAR[])::DATE, ?`, []any{days(res.Days), res.Seq}})
+	}
+	for _, st := range stmts {
+		if err := s.exec(ctx, st.q, st.args...); err != nil {
+			return fmt.Errorf("store rows: %w", err)
+		}
+	}
+	for _, r := range c.Rejected {
+		text := strings.ToValidUTF8(string(r.Raw), "\uFFFD")
+		if err := s.exec(ctx, `INSERT INTO wh.rejected_activities VALUES (?, ?, ?, ?, ?, ?)`,
+			nullIfEmpty(r.ID), text, r.Reason, run.ID, now, r.Raw); err != nil {
+			return fmt.Errorf("store reject: %w", err)
+		}
+	}
+	for k, v := range c.State {
+		if err := s.exec(ctx, `INSERT OR REPLACE INTO wh.state VALUES (?, ?, ?)`, k, v, now); err != nil {
+			return fmt.Errorf("store state %s: %w", k, err)
+		}
+	}
+	failpoint.Hit("duckdb-before-commit")
+	return nil
 }
 
 // days renders a list for DuckDB's VARCHAR[] cast: a JSON array is a valid list literal.

@@ -205,3 +205,22 @@ func TestSourceMismatch(t *testing.T) {
 		t.Fatalf("open with another sink: %v, want an error naming --sink both", err)
 	}
 }
+
+// TestMD5LowerMatchesDuckDB pins the Go-side hash to DuckDB's md5_number_lower, which verify and
+// repair use in SQL and which older warehouses hold in activity_ids.
+func TestMD5LowerMatchesDuckDB(t *testing.T) {
+	s, err := openSession(t.Context(), sessionConfig{}, "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	for _, in := range []string{"", "a", "ad0dc2d537e5471fc00359c1215cc69527dcac925ffb15ffa323114606e1ec4a", `{"_id":"x","ü":"☃"}`} {
+		var want uint64
+		if err := s.conn.QueryRowContext(t.Context(), `SELECT md5_number_lower(?)`, in).Scan(&want); err != nil {
+			t.Fatal(err)
+		}
+		if got := md5Lower(in); got != want {
+			t.Errorf("md5Lower(%q) = %d, DuckDB md5_number_lower = %d", in, got, want)
+		}
+	}
+}

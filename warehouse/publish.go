@@ -12,6 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
 	"github.com/mcasload/mcasload/internal/failpoint"
 	"github.com/mcasload/mcasload/schema"
 )
@@ -143,20 +146,105 @@ func (w *Writer) publish(ctx context.Context, s *session, seq int64, days []stri
 	return w.markPublished(ctx, s, seq, days)
 }
 
+// publishPlan writes the new rows of commit seq, one file per day, straight from the Arrow
+// slices the commit inserted (no read back from DuckDB), and marks those days published.
+func (w *Writer) publishPlan(ctx context.Context, s *session, seq int64, pl *plan) error {
+	start := time.Now()
+	defer func() { w.log.Debug("published", "seq", seq, "days", len(pl.days), "took", time.Since(start)) }()
+	for _, day := range pl.days {
+		t, err := time.Parse(time.DateOnly, day)
+		if err != nil {
+			return fmt.Errorf("publish day %q: %w", day, err)
+		}
+		recs := slices.Clone(pl.byDay[arrow.Date32FromTime(t)])
+		// The view holds exactly the published columns: DuckDB's Arrow scan crashes when a
+		// projection skips a column of the stream, so day is dropped here, not in SQL.
+		for i, r := range recs {
+			recs[i] = withoutDay(r)
+		}
+		err = withView(ctx, s, "publish_rows", publishSchema, recs, func(view string) error {
+			q := fmt.Sprintf(`SELECT %s FROM %s`, columnList("", true), view)
+			return w.writeParquet(ctx, s, w.dayDir(day), partName(seq, seq), q, "parquet")
+		})
+		for _, r := range recs {
+			r.Release()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	// The files are in; their pending rows go in the next commit's transaction (or at Close),
+	// which saves a transaction and its checkpoint per commit. Until then a crash leaves a
+	// pending day whose file exists, which reconciliation marks at the next start.
+	for _, day := range pl.days {
+		w.published = append(w.published, pendingDay{day: day, seq: seq})
+	}
+	return nil
+}
+
+// publishSchema is schema.Activities without day, which the Parquet files take from their
+// folder name.
+var publishSchema = func() *arrow.Schema {
+	var fields []arrow.Field
+	for _, f := range schema.Activities.Fields() {
+		if f.Name != "day" {
+			fields = append(fields, f)
+		}
+	}
+	md := schema.Activities.Metadata()
+	return arrow.NewSchema(fields, &md)
+}()
+
+// withoutDay returns r's columns without day, sharing its buffers.
+func withoutDay(r arrow.RecordBatch) arrow.RecordBatch {
+	cols := make([]arrow.Array, 0, r.NumCols()-1)
+	for i, c := range r.Columns() {
+		if i != colDay {
+			cols = append(cols, c)
+		}
+	}
+	return array.NewRecordBatch(publishSchema, cols, r.NumRows())
+}
+
 func (w *Writer) markPublished(ctx context.Context, s *session, seq int64, days []string) error {
-	return inTx(ctx, s, func() error {
-		for _, day := range days {
-			if err := s.exec(ctx, `DELETE FROM wh.pending WHERE seq = ? AND day = ?::DATE`, seq, day); err != nil {
-				return fmt.Errorf("mark published: %w", err)
-			}
-			if !w.opts.Sinks.duckdb() {
-				if err := s.exec(ctx, `DELETE FROM wh.staging WHERE seq = ? AND day = ?::DATE`, seq, day); err != nil {
-					return fmt.Errorf("drop published staging rows: %w", err)
-				}
+	return inTx(ctx, s, func() error { return w.deletePending(ctx, s, seq, days) })
+}
+
+// deletePending removes the (day, commit) pairs from pending (and, with --sink parquet, their
+// staging rows), inside the caller's transaction.
+func (w *Writer) deletePending(ctx context.Context, s *session, seq int64, days []string) error {
+	for _, day := range days {
+		if err := s.exec(ctx, `DELETE FROM wh.pending WHERE seq = ? AND day = ?::DATE`, seq, day); err != nil {
+			return fmt.Errorf("mark published: %w", err)
+		}
+		if !w.opts.Sinks.duckdb() {
+			if err := s.exec(ctx, `DELETE FROM wh.staging WHERE seq = ? AND day = ?::DATE`, seq, day); err != nil {
+				return fmt.Errorf("drop published staging rows: %w", err)
 			}
 		}
+	}
+	return nil
+}
+
+// markDeferred marks the days Commit published but left pending (see publishPlan).
+func (w *Writer) markDeferred(ctx context.Context, s *session) error {
+	if len(w.published) == 0 {
 		return nil
-	})
+	}
+	err := inTx(ctx, s, func() error { return w.deleteDeferred(ctx, s) })
+	if err == nil {
+		w.published = nil
+	}
+	return err
+}
+
+func (w *Writer) deleteDeferred(ctx context.Context, s *session) error {
+	for _, p := range w.published {
+		if err := w.deletePending(ctx, s, p.seq, []string{p.day}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // committedSource is the subquery that yields the rows of commit seq from DuckDB, for

@@ -22,6 +22,19 @@ var ErrBusy = errors.New("warehouse: database file busy")
 // memoryLimitRE accepts DuckDB memory sizes only, so the value can be spliced into SET safely.
 var memoryLimitRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$`)
 
+// writerSettings tune a read-write session for large commits; see openSession.
+var writerSettings = []string{
+	"SET max_vacuum_tasks = 0",
+	"SET auto_checkpoint_skip_wal_threshold = 1000",
+	"SET preserve_insertion_order = false",
+	// JSON raw does not shrink with FSST; analysing it at every checkpoint cost ~10 %.
+	"SET disabled_compression_methods = 'fsst'",
+	// The writer keeps its DuckDB instance between commits; hand freed memory back to the
+	// system after each task instead of caching up to 128 MB / 512 MB of it.
+	"SET allocator_flush_threshold = '8MB'",
+	"SET allocator_bulk_deallocation_flush_threshold = '8MB'",
+}
+
 // sessionConfig is what every DuckDB session of this package sets explicitly.
 type sessionConfig struct {
 	memoryLimit string
@@ -75,6 +88,18 @@ func openSession(ctx context.Context, cfg sessionConfig, file string, readOnly b
 	if file == "" {
 		return s, nil
 	}
+	if err := s.attach(ctx, cfg, file, readOnly); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// attach attaches file as wh, read-write or read-only, retrying while another process holds
+// it; a read-write attach also applies writerSettings and makes the files private.
+func (s *session) attach(ctx context.Context, cfg sessionConfig, file string, readOnly bool) error {
+	conn := s.conn
+	var err error
 	attach := "ATTACH " + quoteString(file) + " AS wh"
 	if readOnly {
 		attach += " (READ_ONLY)"
@@ -91,25 +116,30 @@ func openSession(ctx context.Context, cfg sessionConfig, file string, readOnly b
 			break
 		}
 		if !isLockConflict(err) || !c.Now().Before(deadline) {
-			s.close()
 			if isLockConflict(err) {
-				return nil, fmt.Errorf("open %s: another process holds the file (%v); close the other reader or DuckDB shell and retry: %w", file, err, ErrBusy)
+				return fmt.Errorf("open %s: another process holds the file (%v); close the other reader or DuckDB shell and retry: %w", file, err, ErrBusy)
 			}
-			return nil, fmt.Errorf("open %s: %w", file, err)
+			return fmt.Errorf("open %s: %w", file, err)
 		}
 		if err := c.Sleep(ctx, wait); err != nil {
-			s.close()
-			return nil, fmt.Errorf("open %s: %w", file, err)
+			return fmt.Errorf("open %s: %w", file, err)
 		}
 		wait = min(wait*2, 500*time.Millisecond)
 	}
 	if !readOnly {
+		// A commit's rows go to the file once: straight into a checkpoint, not first into
+		// the WAL (a commit already ends in a checkpoint, as the file is closed after it),
+		// and without vacuum rewriting the earlier commits' row groups to merge them.
+		for _, q := range writerSettings {
+			if _, err := conn.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("configure duckdb (%s): %w", q, err)
+			}
+		}
 		if err := privateFiles(file); err != nil {
-			s.close()
-			return nil, err
+			return err
 		}
 	}
-	return s, nil
+	return nil
 }
 
 // privateFiles makes the DuckDB file and its WAL 0600: DuckDB creates them with the process

@@ -1,0 +1,302 @@
+package warehouse
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/binary"
+	"fmt"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/mcasload/mcasload/schema"
+)
+
+// Positions of the columns the dedupe reads, found once from the schema contract.
+var (
+	colID  = schema.Activities.FieldIndices("id")[0]
+	colDay = schema.Activities.FieldIndices("day")[0]
+	colRaw = schema.Activities.FieldIndices("raw")[0]
+)
+
+// md5Lower is DuckDB's md5_number_lower(s): the last 8 bytes of the MD5 digest (the low half
+// of the digest read as a little-endian 128-bit number) as an unsigned integer. The dedupe index stores it for ids (h) and raw (rawsum); it is
+// stable across processes and versions, and verify and repair recompute it in SQL.
+func md5Lower(s string) uint64 {
+	d := md5.Sum([]byte(s))
+	return binary.LittleEndian.Uint64(d[8:])
+}
+
+// indexSchema is the narrow Arrow record a commit inserts into activity_ids.
+var indexSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "h", Type: arrow.PrimitiveTypes.Uint64},
+	{Name: "id", Type: arrow.BinaryTypes.String},
+	{Name: "day", Type: arrow.FixedWidthTypes.Date32},
+	{Name: "rawsum", Type: arrow.PrimitiveTypes.Uint64},
+}, nil)
+
+var hashSchema = arrow.NewSchema([]arrow.Field{{Name: "h", Type: arrow.PrimitiveTypes.Uint64}}, nil)
+
+// rowRef is one row of a commit: record index and row within it.
+type rowRef struct{ rec, row int32 }
+
+// plan is what a commit stores, decided in Go from a narrow query: the new rows (zero-copy
+// slices of the caller's records, in input order), their index entries, and the rows of each
+// day for publishing.
+type plan struct {
+	total, inserted, duplicates, conflicts int
+	keep                                   []arrow.RecordBatch                  // new rows, in input order
+	byDay                                  map[arrow.Date32][]arrow.RecordBatch // new rows per UTC day
+	days                                   []string                             // YYYY-MM-DD, sorted
+	index                                  arrow.RecordBatch                    // (h, id, day, rawsum) of keep; nil when none
+	tHash, tProbe, tSum                    time.Duration
+}
+
+func (p *plan) release() {
+	for _, r := range p.keep {
+		r.Release()
+	}
+	for _, rs := range p.byDay {
+		for _, r := range rs {
+			r.Release()
+		}
+	}
+	if p.index != nil {
+		p.index.Release()
+	}
+	*p = plan{}
+}
+
+// planCommit decides which rows of records are new. An id already in activity_ids, or seen
+// earlier in the same commit, is a duplicate (first wins); a duplicate whose raw hash differs
+// from the kept row's is a conflict. Only the batch's id hashes go to DuckDB (a scan of the
+// 8-byte h column); ids are compared exactly in Go, and raw is hashed in Go only for
+// re-delivered rows and for the index entries of new rows.
+func planCommit(ctx context.Context, s *session, mem memory.Allocator, records []arrow.RecordBatch) (*plan, error) {
+	p := &plan{byDay: map[arrow.Date32][]arrow.RecordBatch{}}
+	t0 := time.Now()
+	n := 0
+	for _, r := range records {
+		n += int(r.NumRows())
+	}
+	p.total = n
+	if n == 0 {
+		return p, nil
+	}
+	// First occurrence of each id in the commit, and each row's id hash.
+	first := make(map[string]rowRef, n)
+	hashes := make([][]uint64, len(records))
+	dupOf := map[rowRef]rowRef{} // in-commit re-deliveries → the first row with that id
+	hb := array.NewUint64Builder(mem)
+	defer hb.Release()
+	hb.Reserve(n)
+	for ri, r := range records {
+		ids := r.Column(colID).(*array.String)
+		hs := make([]uint64, r.NumRows())
+		for i := range hs {
+			id := ids.Value(i)
+			hs[i] = md5Lower(id)
+			ref := rowRef{int32(ri), int32(i)}
+			if f, ok := first[id]; ok {
+				dupOf[ref] = f
+				continue
+			}
+			first[id] = ref
+			hb.Append(hs[i])
+		}
+		hashes[ri] = hs
+	}
+	p.tHash = time.Since(t0)
+	// Stored ids this commit re-delivers: the candidates by hash, then an exact id match.
+	t1 := time.Now()
+	stored := map[string]uint64{} // id → rawsum of the stored row
+	harr := hb.NewArray()
+	hrec := array.NewRecordBatch(hashSchema, []arrow.Array{harr}, int64(harr.Len()))
+	harr.Release()
+	// Two narrow steps: which of the batch's hashes are stored at all (a scan of the 8-byte h
+	// column only; usually none), then (id, rawsum) of just those rows. One query returning id
+	// and rawsum would read every stored id, which grows with the warehouse.
+	var matched []uint64
+	err := withView(ctx, s, "batch_hashes", hashSchema, []arrow.RecordBatch{hrec}, func(view string) error {
+		rows, err := s.conn.QueryContext(ctx, `SELECT DISTINCT a.h FROM wh.activity_ids a WHERE a.h IN (SELECT h FROM `+view+`)`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var h uint64
+			if err := rows.Scan(&h); err != nil {
+				return err
+			}
+			matched = append(matched, h)
+		}
+		return rows.Err()
+	})
+	if err == nil && len(matched) > 0 {
+		err = storedSums(ctx, s, matched, func(id string, sum uint64) {
+			if _, ok := first[id]; ok {
+				stored[id] = sum
+			}
+		})
+	}
+	hrec.Release()
+	if err != nil {
+		return nil, fmt.Errorf("find stored ids: %w", err)
+	}
+	p.tProbe = time.Since(t1)
+	t2 := time.Now()
+	rawOf := func(ref rowRef) string {
+		return records[ref.rec].Column(colRaw).(*array.String).Value(int(ref.row))
+	}
+	// Decide row by row, cutting the kept rows into runs (zero-copy slices) per record and per day.
+	type run struct {
+		rec, from, to int
+		day           arrow.Date32
+	}
+	var runs []run
+	var keptRefs []rowRef
+	firstSum := map[rowRef]uint64{}
+	for ri, r := range records {
+		ids := r.Column(colID).(*array.String)
+		days := r.Column(colDay).(*array.Date32)
+		for i := range int(r.NumRows()) {
+			ref := rowRef{int32(ri), int32(i)}
+			id := ids.Value(i)
+			var want uint64
+			isDup := false
+			if sum, ok := stored[id]; ok {
+				want, isDup = sum, true
+			} else if f, ok := dupOf[ref]; ok {
+				s, ok := firstSum[f]
+				if !ok {
+					s = md5Lower(rawOf(f))
+					firstSum[f] = s
+				}
+				want, isDup = s, true
+			}
+			if isDup {
+				p.duplicates++
+				if md5Lower(rawOf(ref)) != want {
+					p.conflicts++
+				}
+				continue
+			}
+			keptRefs = append(keptRefs, ref)
+			d := days.Value(i)
+			if l := len(runs) - 1; l >= 0 && runs[l].rec == ri && runs[l].to == i && runs[l].day == d {
+				runs[l].to++
+			} else {
+				runs = append(runs, run{rec: ri, from: i, to: i + 1, day: d})
+			}
+		}
+	}
+	p.inserted = len(keptRefs)
+	if p.inserted == 0 {
+		return p, nil
+	}
+	// keep: one slice per maximal run within a record (days merged); byDay: one per run.
+	daySet := map[arrow.Date32]bool{}
+	for i, rn := range runs {
+		r := records[rn.rec]
+		p.byDay[rn.day] = append(p.byDay[rn.day], r.NewSlice(int64(rn.from), int64(rn.to)))
+		daySet[rn.day] = true
+		if i > 0 && runs[i-1].rec == rn.rec && runs[i-1].to == rn.from {
+			continue // extends the previous keep slice
+		}
+		end := rn.to
+		for j := i + 1; j < len(runs) && runs[j].rec == rn.rec && runs[j].from == end; j++ {
+			end = runs[j].to
+		}
+		if rn.from == 0 && end == int(r.NumRows()) {
+			r.Retain()
+			p.keep = append(p.keep, r)
+		} else {
+			p.keep = append(p.keep, r.NewSlice(int64(rn.from), int64(end)))
+		}
+	}
+	for d := range daySet {
+		p.days = append(p.days, d.ToTime().Format(time.DateOnly))
+	}
+	slices.Sort(p.days)
+	p.index = buildIndex(mem, records, hashes, keptRefs)
+	p.tSum = time.Since(t2)
+	return p, nil
+}
+
+// storedSums calls f with (id, rawsum) of every stored row whose h is in hashes.
+func storedSums(ctx context.Context, s *session, hashes []uint64, f func(id string, sum uint64)) error {
+	for len(hashes) > 0 {
+		n := min(len(hashes), 2000)
+		var q strings.Builder
+		q.WriteString(`SELECT id, rawsum FROM wh.activity_ids WHERE h IN (`)
+		for i, h := range hashes[:n] {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString(strconv.FormatUint(h, 10))
+		}
+		q.WriteString(`)`)
+		hashes = hashes[n:]
+		rows, err := s.conn.QueryContext(ctx, q.String())
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id string
+			var sum uint64
+			if err := rows.Scan(&id, &sum); err != nil {
+				rows.Close()
+				return err
+			}
+			f(id, sum)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// buildIndex builds the (h, id, day, rawsum) entries of the kept rows; the raw hashes, the one
+// pass over every byte of raw, are computed on all CPUs.
+func buildIndex(mem memory.Allocator, records []arrow.RecordBatch, hashes [][]uint64, kept []rowRef) arrow.RecordBatch {
+	sums := make([]uint64, len(kept))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(kept)/1000))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(kept); i += workers {
+				ref := kept[i]
+				sums[i] = md5Lower(records[ref.rec].Column(colRaw).(*array.String).Value(int(ref.row)))
+			}
+		}()
+	}
+	wg.Wait()
+	b := array.NewRecordBuilder(mem, indexSchema)
+	defer b.Release()
+	hB := b.Field(0).(*array.Uint64Builder)
+	idB := b.Field(1).(*array.StringBuilder)
+	dayB := b.Field(2).(*array.Date32Builder)
+	sumB := b.Field(3).(*array.Uint64Builder)
+	b.Reserve(len(kept))
+	for i, ref := range kept {
+		r := records[ref.rec]
+		hB.Append(hashes[ref.rec][ref.row])
+		idB.Append(r.Column(colID).(*array.String).Value(int(ref.row)))
+		dayB.Append(r.Column(colDay).(*array.Date32).Value(int(ref.row)))
+		sumB.Append(sums[i])
+	}
+	return b.NewRecordBatch()
+}
