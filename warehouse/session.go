@@ -95,6 +95,11 @@ func openSession(ctx context.Context, cfg sessionConfig, file string, readOnly b
 	return s, nil
 }
 
+// storageVersion is the DuckDB storage format a writer creates the warehouse file in. The
+// default format (v0.10) cannot compress strings with zstd; v1.5.0 can, and the file then needs
+// DuckDB 1.5 or later to open, which mcasload bundles.
+const storageVersion = "v1.5.0"
+
 // attach attaches file as wh, read-write or read-only, retrying while another process holds
 // it; a read-write attach also applies writerSettings and makes the files private.
 func (s *session) attach(ctx context.Context, cfg sessionConfig, file string, readOnly bool) error {
@@ -103,6 +108,8 @@ func (s *session) attach(ctx context.Context, cfg sessionConfig, file string, re
 	attach := "ATTACH " + quoteString(file) + " AS wh"
 	if readOnly {
 		attach += " (READ_ONLY)"
+	} else {
+		attach += " (STORAGE_VERSION " + quoteString(storageVersion) + ")"
 	}
 	c := cfg.clock
 	if c == nil {
