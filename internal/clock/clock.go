@@ -116,3 +116,10 @@ func (v *Virtual) Sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// waiting reports how many sleepers wait for the clock (for tests).
+func (v *Virtual) waiting() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return len(v.waiters)
+}
