@@ -25,7 +25,12 @@ demo: build
 	$(BIN) demo --warehouse $(DEMO_DIR)
 
 bench: build
-	go run ./bench/cmd/benchtable
+	go run ./bench/cmd/benchtable --bin $(BIN) $(BENCHFLAGS)
+
+# Every benchmark at toy sizes (seconds; figures printed, never asserted). Also in `make test`.
+.PHONY: bench-smoke
+bench-smoke:
+	go test -count=1 -v -run 'TestSmoke' ./bench/
 
 reliability:
 	MCASLOAD_RELIABILITY=long go test -count=1 -timeout 30m -run Reliability ./reliability/...

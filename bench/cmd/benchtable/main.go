@@ -1,0 +1,108 @@
+// Command benchtable runs mcasload's benchmarks (make bench) and prints one table: offline
+// conversion against DuckDB's own reader, memory at scale, the online scan against the API
+// ceiling, incremental cost, the canned investigations, and a CPU profile of the load.
+// Generated inputs are cached in --out between runs; results go to --out/results.md.
+//
+//	go run ./bench/cmd/benchtable [--quick] [--skip-1m] [--steps offline,online] [--out bench/out]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mcasload/mcasload/bench"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string) int {
+	cfg := bench.Default()
+	fs := flag.NewFlagSet("benchtable", flag.ContinueOnError)
+	fs.StringVar(&cfg.Out, "out", cfg.Out, "folder for cached inputs, work warehouses and results")
+	steps := fs.String("steps", strings.Join(bench.AllSteps, ","), "comma-separated steps to run: "+strings.Join(bench.AllSteps, ", "))
+	skip1M := fs.Bool("skip-1m", false, "offline conversion at 100k only (saves about 5 minutes)")
+	quick := fs.Bool("quick", false, "small sizes throughout (a few minutes; figures are indicative only)")
+	fs.DurationVar(&cfg.OnlineWindow, "online-window", cfg.OnlineWindow, "measured span of each online scan (a multiple of 1m keeps the ceiling exact)")
+	fs.IntVar(&cfg.Scale, "scale", cfg.Scale, "records of the large warehouse (memory, incremental, investigations)")
+	fs.IntVar(&cfg.ProfileRecords, "profile-records", 0, "size of the profiled load (default: the smallest offline size)")
+	fs.BoolVar(&cfg.Keep, "keep", false, "keep the work warehouses under --out/work")
+	bin := fs.String("bin", "", "mcasload binary to measure (default: build it into --out/bin)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg.Steps = strings.Split(*steps, ",")
+	if *skip1M {
+		cfg.Offline = []int{100_000}
+		cfg.ScanSizes = []int{100_000}
+	}
+	if *quick {
+		cfg.Offline = []int{20_000}
+		cfg.Scale = 200_000
+		cfg.ScanSizes = []int{20_000, 100_000}
+		cfg.Incremental = 20_000
+		cfg.OnlineWindow = time.Minute
+		cfg.OnlineRecords = 200_000
+	}
+	cfg.Log = os.Stderr
+
+	binDir := filepath.Join(cfg.Out, "bin")
+	cfg.Bin, cfg.DuckRef = *bin, filepath.Join(binDir, "duckref")
+	targets := [][2]string{{cfg.DuckRef, "./bench/cmd/duckref"}}
+	if cfg.Bin == "" {
+		cfg.Bin = filepath.Join(binDir, "mcasload")
+		targets = append(targets, [2]string{cfg.Bin, "./cmd/mcasload"})
+	}
+	for _, t := range targets {
+		fmt.Fprintf(os.Stderr, "benchtable: building %s\n", t[1])
+		cmd := exec.CommandContext(ctx, "go", "build", "-tags", "duckdb_arrow", "-o", t[0], t[1])
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "benchtable: build %s: %v\n", t[1], err)
+			return 1
+		}
+	}
+
+	h, err := bench.New(cfg)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "benchtable: %v\n", err)
+		return 2
+	}
+	runErr := h.Run(ctx)
+	fmt.Println()
+	if err := h.Table.WriteText(os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "benchtable: %v\n", err)
+		return 1
+	}
+	command := "go run ./bench/cmd/benchtable " + strings.Join(args, " ")
+	report := filepath.Join(cfg.Out, "results.md")
+	f, err := os.Create(report)
+	if err == nil {
+		err = h.WriteReport(f, strings.TrimSpace(command))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "benchtable: write %s: %v\n", report, err)
+		return 1
+	}
+	fmt.Printf("\nresults: %s; cpu profile: %s\n", report, filepath.Join(cfg.Out, bench.ProfileFile))
+	if runErr != nil {
+		fmt.Fprintf(os.Stderr, "benchtable: %v\n", runErr)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,172 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ceilingTarget is the share of the API ceiling a scan with parallel slices must use.
+const ceilingTarget = 0.95
+
+// SimRequest is one activities request as the simulator logged it (--log-level debug
+// --log-format json): when it started and how it ended.
+type SimRequest struct {
+	Start  time.Time
+	Status int
+}
+
+// ParseSimLog reads the simulator's JSON debug log and returns its activities requests sorted by
+// start time (the log line is written at the end; start = time − elapsed).
+func ParseSimLog(log string) ([]SimRequest, error) {
+	var reqs []SimRequest
+	sc := bufio.NewScanner(strings.NewReader(log))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if len(line) == 0 || line[0] != '{' {
+			continue
+		}
+		var e struct {
+			Time    time.Time `json:"time"`
+			Msg     string    `json:"msg"`
+			Path    string    `json:"path"`
+			Status  int       `json:"status"`
+			Elapsed int64     `json:"elapsed"` // nanoseconds (slog's JSON form of a Duration)
+		}
+		if err := json.Unmarshal(line, &e); err != nil {
+			return nil, fmt.Errorf("parse simulator log: %w", err)
+		}
+		if e.Msg != "request" || !strings.HasPrefix(e.Path, "/api/v1/activities") {
+			continue
+		}
+		reqs = append(reqs, SimRequest{Start: e.Time.Add(-time.Duration(e.Elapsed)), Status: e.Status})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read simulator log: %w", err)
+	}
+	sort.Slice(reqs, func(i, j int) bool { return reqs[i].Start.Before(reqs[j].Start) })
+	return reqs, nil
+}
+
+// WindowCounts are the requests that started within window of the first one. The simulator
+// writes its 429s on a hijacked connection, past the logging wrapper, so they log status 0
+// (Unlogged) like a connection it dropped; the scan's own counters tell which they were.
+type WindowCounts struct {
+	OK, Throttled, Failed, Unlogged int
+}
+
+// CountWindow counts requests starting in [first, first+window).
+func CountWindow(reqs []SimRequest, window time.Duration) WindowCounts {
+	var c WindowCounts
+	if len(reqs) == 0 {
+		return c
+	}
+	end := reqs[0].Start.Add(window)
+	for _, r := range reqs {
+		if !r.Start.Before(end) {
+			break
+		}
+		switch {
+		case r.Status == 200:
+			c.OK++
+		case r.Status == 429:
+			c.Throttled++
+		case r.Status == 0:
+			c.Unlogged++
+		default:
+			c.Failed++
+		}
+	}
+	return c
+}
+
+// online is measurement 3: a scan of a throttled simulator with realistic page latency for each
+// --parallel setting, one after the other, each against a fresh simulator (so no setting
+// inherits another's rate window), measured over OnlineWindow from its first request.
+func (h *Harness) online(ctx context.Context) error {
+	for _, p := range h.cfg.OnlineParallel {
+		if err := h.onlineScan(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *Harness) onlineScan(ctx context.Context, parallel int) error {
+	var simLog strings.Builder
+	args := h.simArgs(seedOnline, h.cfg.OnlineRecords, "--rate-limit", strconv.Itoa(h.cfg.RateLimit),
+		"--page-latency", h.cfg.OnlineLatency, "--log-level", "debug", "--log-format", "json")
+	srv, url, err := h.sim(ctx, args, &simLog)
+	if err != nil {
+		return err
+	}
+	wh, err := h.workPath(fmt.Sprintf("online-p%d", parallel))
+	if err != nil {
+		_, _ = srv.Stop()
+		return err
+	}
+	defer h.drop(wh)
+	// The scan stops itself a little after the window so every request started inside the
+	// window has finished; the simulator's log decides what counts.
+	slack := 10 * time.Second
+	if h.cfg.OnlineWindow < time.Minute {
+		slack = 2 * time.Second // toy runs (tests) with short page latency
+	}
+	maxDur := h.cfg.OnlineWindow + slack
+	c := Cmd{Path: h.cfg.Bin, Env: []string{"MCAS_TOKEN=" + h.token},
+		Args: h.scanArgs(url, wh, "--parallel", strconv.Itoa(parallel), "--rate-limit", strconv.Itoa(h.cfg.RateLimit),
+			"--limit", strconv.Itoa(h.cfg.OnlineLimit), "--max-duration", maxDur.String())}
+	h.logf("online p%d: %s", parallel, c)
+	u, err := Run(ctx, c)
+	_, serr := srv.Stop()
+	if err != nil {
+		return err
+	}
+	if serr != nil {
+		return serr
+	}
+	// 6: stopped by --max-duration (the normal end here); 0: the simulator ran dry first.
+	if err := checkRun(c, u, 6, 0); err != nil {
+		return err
+	}
+	sum, err := ParseSummary(u.Stdout)
+	if err != nil {
+		return err
+	}
+	if u.ExitCode == 0 {
+		h.Table.Note("online p%d: the scan fetched every record before the window ended; raise OnlineRecords", parallel)
+	}
+	reqs, err := ParseSimLog(simLog.String())
+	if err != nil {
+		return err
+	}
+	win := CountWindow(reqs, h.cfg.OnlineWindow)
+	perPage := float64(h.cfg.OnlineLimit)
+	if sum.Pages > 0 {
+		perPage = float64(sum.Records) / float64(sum.Pages)
+	}
+	minutes := h.cfg.OnlineWindow.Minutes()
+	ceilingReqs := float64(h.cfg.RateLimit) * minutes
+	share := float64(win.OK) / ceilingReqs
+	records := int64(float64(win.OK) * perPage)
+	// A failed request is one the client had to retry (5xx, reset, timeout, bad body) or an
+	// error response in the window; 429s are counted apart, from the client's side.
+	failed := int64(win.Failed) + sum.Retries
+	row := Row{Step: "3 online", What: fmt.Sprintf("scan --parallel %d (%d req/min, %s per %d-record page)", parallel, h.cfg.RateLimit, h.cfg.OnlineLatency, 5000),
+		Records: records, Wall: h.cfg.OnlineWindow, RecPerSec: rate(float64(records), h.cfg.OnlineWindow), PeakRSS: u.MaxRSS,
+		Figure: fmt.Sprintf("%.0f%% of ceiling, %.1f req/min, %d×429, %d failed", 100*share, float64(win.OK)/minutes, sum.Throttled, failed)}
+	if parallel > 1 {
+		row.Target = "≥ 95%, 0 failed"
+		row.Met = verdict(share >= ceilingTarget && failed == 0)
+	}
+	h.Table.Add(row)
+	h.logf("online p%d: %d ok requests in %s (%.0f%%), %d without a logged status; run: %d records, %d pages, %d×429, %d retries",
+		parallel, win.OK, h.cfg.OnlineWindow, 100*share, win.Unlogged, sum.Records, sum.Pages, sum.Throttled, sum.Retries)
+	return nil
+}

@@ -1,0 +1,260 @@
+package reliability
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcasload/mcasload/internal/failpoint"
+	"github.com/mcasload/mcasload/mcas/mcastest"
+	"github.com/mcasload/mcasload/mcas/mcastest/synth"
+)
+
+// crashToken is the legacy token of the crash tests' simulator.
+const crashToken = "crashTestToken7d1e0c9b8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b"
+
+// crashTenant is small enough to scan in a few seconds and big enough that every failpoint is hit
+// several times per run: three days, 500-record pages committed one by one, and a 600-record tie
+// burst (more than a page). Every record is visible (the data ended an hour ago, no late arrivals).
+func crashTenant() *synth.Tenant {
+	end := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
+	return synth.New(synth.Config{
+		Seed: 11, Users: 25, Days: 3, End: end, Total: 3000, LateArrivals: -1,
+		TieBursts: []synth.TieBurst{{At: end.Add(-30 * time.Hour), Size: 600, Field: "both"}},
+	})
+}
+
+// killPoint is a failpoint kill: the armed point, the kills that must precede it (reconcile needs
+// a half-published commit to reconcile), and N for "@N", drawn from 1..maxN.
+type killPoint struct {
+	name  string
+	maxN  int
+	prior []string
+}
+
+// crashPoints lists every failpoint of a path; reconcile is preceded by a kill that leaves a
+// synced but unrenamed Parquet file behind, compaction happens once per run at Close.
+func crashPoints(scan bool) []killPoint {
+	var out []killPoint
+	names := failpoint.Names
+	if !slices.Contains(names, "fetch") {
+		names = append([]string{"fetch"}, names...)
+	}
+	for _, n := range names {
+		if n == "fetch" && !scan {
+			continue // only a scan fetches
+		}
+		kp := killPoint{name: n, maxN: 3}
+		switch n {
+		case "reconcile":
+			kp.maxN, kp.prior = 1, []string{"parquet-before-rename@2"}
+		case "compact-before-rename", "compact-after-rename":
+			kp.maxN = 1
+		}
+		out = append(out, kp)
+	}
+	return out
+}
+
+// crashRun describes one path under test: how to run it on a warehouse and what it must hold.
+type crashRun struct {
+	category string
+	args     func(dir string) []string
+	env      []string
+	want     map[string]string
+	points   []killPoint
+	okCodes  []int
+	// longKills is the number of kills of the long run.
+	longKills int
+}
+
+func TestReliabilityCrashScan(t *testing.T) {
+	binary(t)
+	tn := crashTenant()
+	srv := mcastest.NewServer(mcastest.Config{Tenant: tn, Token: crashToken, RateLimit: mcastest.NoRateLimit})
+	t.Cleanup(srv.Close)
+	crashTest(t, crashRun{
+		category: "crash: scan",
+		args: func(dir string) []string {
+			return []string{"scan", "--url", srv.URL, "-w", dir, "--limit", "500", "--batch-rows", "300", "--progress=false",
+				"--rate-limit", "60000", "--parallel", "2", "--threads", "2", "--compact-over", "1"}
+		},
+		env:       []string{"MCAS_TOKEN=" + crashToken},
+		want:      tenantWant(tn, time.Time{}),
+		points:    crashPoints(true),
+		okCodes:   []int{0},
+		longKills: 100,
+	})
+}
+
+func TestReliabilityCrashLoad(t *testing.T) {
+	binary(t)
+	tn := crashTenant()
+	file := filepath.Join(t.TempDir(), "activities.ndjson")
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tn.WriteNDJSON(f, time.Now().Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	crashTest(t, crashRun{
+		category: "crash: load",
+		args: func(dir string) []string {
+			return []string{"load", "-w", dir, "--batch-rows", "300", "--progress=false", "--threads", "2", "--compact-over", "1", file}
+		},
+		want:      tenantWant(tn, time.Time{}),
+		points:    crashPoints(false),
+		okCodes:   []int{0},
+		longKills: 100,
+	})
+}
+
+// crashTest runs rounds on fresh warehouses: a kill at a failpoint (asserted reached through its
+// marker), then kills at random instants, then in the long run a second failpoint kill that may
+// or may not be reached, then a resume that must finish and leave both sinks exactly equal to an
+// uninterrupted run. It stops once enough kills were made.
+func crashTest(t *testing.T, cr crashRun) {
+	target := pick(4, cr.longKills)
+	if n, err := strconv.Atoi(os.Getenv("MCASLOAD_RELIABILITY_KILLS")); err == nil && n > 0 {
+		target = n // to rerun a shorter or longer series by hand
+	}
+	row := record(t, cr.category, fmt.Sprintf("SIGKILL of the real binary at every failpoint (%s) and at random instants, resuming after each round; both sinks compared with an uninterrupted run",
+		strings.Join(pointNames(cr.points), ", ")))
+
+	// The uninterrupted run: the reference, and how long a run takes (random kills fall inside it).
+	ref := filepath.Join(t.TempDir(), "uninterrupted")
+	r := run(t, cr.env, cr.args(ref)...)
+	if !slices.Contains(cr.okCodes, r.code) {
+		t.Fatalf("uninterrupted run: %s", r)
+	}
+	span := max(r.elapsed, 300*time.Millisecond)
+	if !assertExact(t, ref, cr.want) {
+		t.Fatal("the uninterrupted run is not exact; the crash rounds would compare with a wrong reference")
+	}
+
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("MCASLOAD_RELIABILITY_SEED"); s != "" {
+		seed, _ = strconv.ParseUint(s, 10, 64)
+	}
+	t.Logf("seed %d (MCASLOAD_RELIABILITY_SEED reproduces the kill sequence); uninterrupted run %s", seed, span.Round(time.Millisecond))
+	rng := rand.New(rand.NewPCG(seed, 2))
+
+	kills, randomKills, rounds, unreached, exact := 0, 0, 0, 0, 0
+	var failedRounds []int
+	reached := map[string]int{}
+	// killAt runs with fp armed; a wrong outcome is an error that ends the round.
+	killAt := func(dir, fp string, mustReach bool) error {
+		marker := filepath.Join(t.TempDir(), "marker")
+		res := run(t, append([]string{failpoint.EnvName + "=" + fp, failpoint.EnvMarker + "=" + marker}, cr.env...), cr.args(dir)...)
+		name, _, _ := strings.Cut(fp, "@")
+		got, err := os.ReadFile(marker)
+		switch {
+		case res.killed && err == nil && strings.TrimSpace(string(got)) == name:
+			reached[name]++
+			kills++
+			return nil
+		case res.killed:
+			return fmt.Errorf("failpoint %s: killed but marker %q (%v): the process died elsewhere\n%s", fp, got, err, res)
+		case mustReach:
+			return fmt.Errorf("failpoint %s was not reached on a fresh warehouse: %s", fp, res)
+		case !slices.Contains(cr.okCodes, res.code):
+			return fmt.Errorf("run with failpoint %s armed (not reached) failed: %s", fp, res)
+		}
+		unreached++
+		return nil
+	}
+	// round kills and resumes one fresh warehouse, then compares it with the uninterrupted run.
+	round := func(n int) error {
+		dir := filepath.Join(t.TempDir(), fmt.Sprint("round", n))
+		// The short run spreads its few rounds over the list; the long one walks all of it.
+		kp := cr.points[(n*pick(4, 1))%len(cr.points)]
+		for _, p := range kp.prior {
+			if err := killAt(dir, p, true); err != nil {
+				return err
+			}
+		}
+		if err := killAt(dir, fmt.Sprintf("%s@%d", kp.name, 1+rng.IntN(kp.maxN)), true); err != nil {
+			return err
+		}
+		for range 1 + rng.IntN(2) {
+			p := start(t, cr.env, cr.args(dir)...)
+			time.Sleep(time.Duration(rng.Int64N(int64(span))))
+			if p.running() {
+				if res := p.kill(t); res.killed {
+					kills++
+					randomKills++
+				}
+			} else if res := p.wait(t); !slices.Contains(cr.okCodes, res.code) {
+				return fmt.Errorf("a run after kills failed: %s", res)
+			}
+		}
+		if long && rng.IntN(2) == 0 {
+			if other := cr.points[rng.IntN(len(cr.points))]; len(other.prior) == 0 {
+				if err := killAt(dir, fmt.Sprintf("%s@%d", other.name, 1+rng.IntN(other.maxN)), false); err != nil {
+					return err
+				}
+			}
+		}
+		res := run(t, cr.env, cr.args(dir)...)
+		if !slices.Contains(cr.okCodes, res.code) {
+			return fmt.Errorf("resume after killing at %s: %s", kp.name, res)
+		}
+		if !assertExact(t, dir, cr.want) {
+			return fmt.Errorf("after killing at %s the resumed warehouse differs from the uninterrupted run", kp.name)
+		}
+		return nil
+	}
+	// A failed round is reported and the series goes on, so the figures count every kill; a
+	// broken build stops it after a few.
+	for n := 0; kills < target && len(failedRounds) < 5; n++ {
+		rounds++
+		if err := round(n); err != nil {
+			failedRounds = append(failedRounds, n)
+			t.Errorf("round %d: %v", n, err)
+			continue
+		}
+		exact++
+	}
+	if long {
+		for _, kp := range cr.points {
+			if reached[kp.name] == 0 {
+				t.Errorf("failpoint %s was never reached", kp.name)
+			}
+		}
+	}
+	t.Logf("%d kills (%d at random instants) over %d rounds (%d exact, failed %v), %d armed failpoints not reached after earlier kills; reached: %v",
+		kills, randomKills, rounds, exact, failedRounds, unreached, reached)
+	row.set(kills, "%d of %d rounds resumed to a warehouse equal to the uninterrupted run (%d ids, both sinks, no duplicates, every row in its day, raw equal); %d kills at random instants; failpoints reached: %s",
+		exact, rounds, len(cr.want), randomKills, formatCounts(reached))
+}
+
+func pointNames(points []killPoint) []string {
+	var out []string
+	for _, p := range points {
+		out = append(out, p.name)
+	}
+	return out
+}
+
+func formatCounts(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
