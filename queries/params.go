@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strconv"
 	"strings"
@@ -86,6 +87,12 @@ func parseParamLine(s string) (Param, error) {
 	return p, nil
 }
 
+// isRegex reports whether the parameter holds a regular expression: its name ends in regex or
+// its doc says so.
+func (p Param) isRegex() bool {
+	return strings.HasSuffix(p.Name, "regex") || strings.Contains(strings.ToLower(p.Doc), "regular expression")
+}
+
 // value converts text to the Go value bound for this parameter.
 func (p Param) value(text string, now time.Time) (any, error) {
 	switch p.Type {
@@ -104,6 +111,13 @@ func (p Param) value(text string, now time.Time) (any, error) {
 		}
 		return x, nil
 	case TypeString:
+		if p.isRegex() {
+			// Checked here so a bad pattern is a usage error, not a failure inside DuckDB; DuckDB
+			// uses RE2, whose syntax Go's regexp/syntax parses.
+			if _, err := syntax.Parse(text, syntax.Perl); err != nil {
+				return nil, fmt.Errorf("%q is not a valid regular expression: %w", text, err)
+			}
+		}
 		return text, nil
 	case TypeList:
 		list := []string{}

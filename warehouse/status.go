@@ -129,10 +129,17 @@ func readStatus(ctx context.Context, conn *sql.Conn, dir string) (*Status, error
 		ds.ParquetFiles++
 		ds.ParquetBytes += p.size
 	}
-	if len(parts) > 0 {
+	var readable []string
+	for _, p := range parts {
+		// A damaged file is left out of the counts (verify reports it) so status still answers.
+		if bad, err := damagedParquet(p.path); err == nil && !bad {
+			readable = append(readable, p.path)
+		}
+	}
+	if len(readable) > 0 {
 		// Row counts come from the Parquet footers; no data page is read.
 		q := `SELECT regexp_extract(file_name, 'day=([0-9-]+)', 1), sum(num_rows)::BIGINT FROM (SELECT DISTINCT file_name, num_rows FROM parquet_file_metadata(` +
-			quoteString(filepath.Join(dir, ParquetDir, "day=*", "part-*.parquet")) + `)) GROUP BY 1`
+			fileList(readable) + `)) GROUP BY 1`
 		if err := scanRows(ctx, conn, q, func(r *sql.Rows) error {
 			var d string
 			var n int64

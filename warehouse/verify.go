@@ -32,6 +32,7 @@ func (d DayCheck) OK() bool {
 type VerifyReport struct {
 	Days         []DayCheck // every day present in either sink
 	UnknownFiles []string   // files in the Parquet tree that mcasload did not write
+	DamagedFiles []string   // Parquet files that are not valid Parquet (truncated, overwritten); not read
 	Pending      int        // (day, commit) pairs not yet published; excluded from the check
 }
 
@@ -42,7 +43,7 @@ func (r *VerifyReport) OK() bool {
 			return false
 		}
 	}
-	return len(r.UnknownFiles) == 0
+	return len(r.UnknownFiles) == 0 && len(r.DamagedFiles) == 0
 }
 
 // Problems lists the inconsistencies, one line each, for people.
@@ -54,6 +55,9 @@ func (r *VerifyReport) Problems() []string {
 		}
 		out = append(out, fmt.Sprintf("%s: duckdb %d rows, parquet %d rows; missing in parquet %d, missing in duckdb %d, duplicates duckdb %d parquet %d, outside their day %d, index mismatch %d, raw mismatch %d",
 			d.Day, d.DuckDB, d.Parquet, d.MissingInParquet, d.MissingInDuckDB, d.DuplicatesDuckDB, d.DuplicatesParquet, d.OutsideDay, d.IndexMismatch, d.RawMismatch))
+	}
+	for _, f := range r.DamagedFiles {
+		out = append(out, "damaged file in the parquet dataset (not valid parquet): "+f)
 	}
 	for _, f := range r.UnknownFiles {
 		out = append(out, "unknown file in the parquet dataset: "+f)
@@ -89,6 +93,11 @@ func (w *Writer) verify(ctx context.Context, s *session) (*VerifyReport, error) 
 		return nil, err
 	}
 	rep.UnknownFiles = unknown
+	good, damaged, err := splitParquetFiles(filepath.Join(w.dir, ParquetDir))
+	if err != nil {
+		return nil, err
+	}
+	rep.DamagedFiles = damaged
 	sinks := w.opts.Sinks
 	// d: what DuckDB says is stored (and published, when comparing with Parquet).
 	dSrc := `SELECT id, day, rawsum FROM wh.activity_ids`
@@ -99,9 +108,10 @@ func (w *Writer) verify(ctx context.Context, s *session) (*VerifyReport, error) 
 		dSrc = `SELECT id, day, rawsum FROM (` + dSrc + `) x WHERE id NOT IN (SELECT i.id FROM wh.activity_ids i JOIN wh.pending p ON p.seq = i.seq AND p.day = i.day)`
 	}
 	pSrc := `SELECT NULL::VARCHAR AS id, NULL::DATE AS day, NULL::TIMESTAMPTZ AS ts, NULL::UBIGINT AS rawsum WHERE false`
-	if sinks.parquet() && hasParquet(w.dir) {
+	if sinks.parquet() && len(good) > 0 {
+		// Damaged files are reported above and left out, so the rest is still compared.
 		pSrc = fmt.Sprintf(`SELECT id, day, ts, md5_number_lower(raw) AS rawsum FROM read_parquet(%s, hive_partitioning = true, hive_types = {'day': DATE})`,
-			quoteString(filepath.Join(w.dir, ParquetDir, "day=*", "*.parquet")))
+			fileList(good))
 	}
 	iSrc := `SELECT id, day, rawsum FROM wh.activity_ids`
 	if !sinks.duckdb() {
@@ -161,7 +171,8 @@ func (w *Writer) verify(ctx context.Context, s *session) (*VerifyReport, error) 
 
 // Repair rebuilds one sink from the other. from is the sink that is right: SinkDuckDB rewrites
 // every Parquet day from the activities table (one file per day); SinkParquet replaces the
-// activities table (each id once) with the Parquet rows. Either way the dedupe index is rebuilt
+// activities table (each id once) with the Parquet rows. First, damaged Parquet files and files
+// the warehouse did not write are moved to the quarantine folder (QuarantineDir). Either way the dedupe index is rebuilt
 // to match, so a later load brings back whatever the repair could not.
 func (w *Writer) Repair(ctx context.Context, from Sinks) error {
 	if from != SinkDuckDB && from != SinkParquet {
@@ -193,6 +204,11 @@ func (w *Writer) Repair(ctx context.Context, from Sinks) error {
 }
 
 func (w *Writer) repairParquet(ctx context.Context, s *session) error {
+	// Files the warehouse did not write and damaged files would keep the sinks apart; they are
+	// moved aside, never deleted, and their days rewritten below like every other.
+	if err := w.quarantineParquet(); err != nil {
+		return err
+	}
 	if err := rebuildIndex(ctx, s, `SELECT id, day, raw FROM wh.activities`); err != nil {
 		return err
 	}
@@ -237,6 +253,9 @@ func containsString(list []string, s string) bool {
 }
 
 func (w *Writer) repairDuckDB(ctx context.Context, s *session) error {
+	if err := w.quarantineParquet(); err != nil {
+		return err
+	}
 	if !hasParquet(w.dir) {
 		return fmt.Errorf("read parquet: no parquet files in %s", filepath.Join(w.dir, ParquetDir))
 	}

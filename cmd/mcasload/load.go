@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -88,7 +89,27 @@ func openWriter(ctx context.Context, opts warehouse.Options) (*warehouse.Writer,
 	case errors.Is(err, warehouse.ErrSourceMismatch):
 		return nil, withCode(exitFailure, err, "pass --source with the warehouse's source, or --allow-mixed-sources")
 	}
-	return nil, err
+	return nil, withStorageHint(err)
+}
+
+// withStorageHint adds a hint to a failure caused by the file system under the warehouse: a
+// full disk, a read-only mount, or a folder the user may not write. DuckDB reports such errors
+// as text, so the message is checked where the error chain holds no errno.
+func withStorageHint(err error) error {
+	var ee *exitError
+	if err == nil || errors.As(err, &ee) {
+		return err
+	}
+	msg := strings.ToLower(err.Error())
+	switch {
+	case errors.Is(err, syscall.ENOSPC) || strings.Contains(msg, "no space left") || strings.Contains(msg, "disk full") || strings.Contains(msg, "disk is full"):
+		return withCode(exitFailure, err, "the disk under the warehouse is full: free space (or move the warehouse), then rerun the same command; the next run publishes what was committed and skips records already stored")
+	case errors.Is(err, syscall.EROFS) || strings.Contains(msg, "read-only file system"):
+		return withCode(exitFailure, err, "the warehouse folder is on a read-only file system: remount it read-write or choose another --warehouse, then rerun")
+	case errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) || strings.Contains(msg, "permission denied"):
+		return withCode(exitFailure, err, "you may not write the warehouse folder: fix its permissions or choose another --warehouse, then rerun")
+	}
+	return err
 }
 
 func (e *env) runLoad(c *cli.Context) error {
@@ -172,11 +193,11 @@ func (e *env) finishRun(c *cli.Context, w *warehouse.Writer, sum *loader.Summary
 	stopped := runErr != nil && c.Context.Err() != nil && errors.Is(runErr, c.Context.Err())
 	switch {
 	case runErr != nil && !stopped:
-		return runErr
+		return withStorageHint(runErr)
 	case closeErr != nil:
-		return fmt.Errorf("finish run: %w", closeErr)
+		return withStorageHint(fmt.Errorf("finish run: %w", closeErr))
 	case logErr != nil:
-		return logErr
+		return withStorageHint(logErr)
 	case stopped:
 		return withCode(exitStopped, errors.New("stopped by a signal after committing what was read"), "rerun the same command to load the rest; records already stored are skipped")
 	case sum != nil && sum.Rejected > 0:

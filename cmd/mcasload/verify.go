@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -49,9 +51,31 @@ func (e *env) openExisting(c *cli.Context, command string) (*warehouse.Writer, e
 	dir := c.String("warehouse")
 	st, err := warehouse.ReadStatus(c.Context, warehouse.ReaderOptions{Dir: dir, Logger: log})
 	if err != nil {
+		if dbErr := databaseProblem(dir, err); dbErr != nil {
+			return nil, dbErr
+		}
 		return nil, withCode(exitFailure, err, "pass --warehouse with the folder of an existing warehouse")
 	}
 	return openWriter(c.Context, warehouse.Options{Dir: dir, Sinks: st.Sinks, Command: command, Logger: log})
+}
+
+// errDatabaseDamaged marks a warehouse whose Parquet dataset is there but whose DuckDB file is
+// missing or cannot be opened; repair --from parquet rebuilds it.
+var errDatabaseDamaged = errors.New("the duckdb file is missing or damaged")
+
+// databaseProblem turns a failure to read the warehouse status into a verify problem when the
+// Parquet dataset is there but the DuckDB file is missing or unreadable (not merely locked).
+func databaseProblem(dir string, err error) error {
+	if !warehouse.HasParquet(dir) || errors.Is(err, warehouse.ErrLocked) || strings.Contains(err.Error(), "lock") {
+		return nil
+	}
+	file := filepath.Join(dir, warehouse.DatabaseFile)
+	what := "is damaged"
+	if _, serr := os.Stat(file); errors.Is(serr, os.ErrNotExist) {
+		what = "is missing"
+	}
+	return withCode(exitFailure, fmt.Errorf("verify: problem: the duckdb file %s %s (%v); the parquet dataset is there: %w", file, what, err, errDatabaseDamaged),
+		"rebuild the duckdb file from the parquet dataset with mcasload repair --from parquet (a damaged file is moved to the quarantine folder first)")
 }
 
 func (e *env) runVerify(c *cli.Context) error {
@@ -80,7 +104,7 @@ func (e *env) runVerify(c *cli.Context) error {
 	problems := rep.Problems()
 	fmt.Fprintf(e.stdout, "verify: %d problems:\n  %s\n", len(problems), strings.Join(problems, "\n  "))
 	return withCode(exitFailure, errors.New("verify: the sinks disagree"),
-		"rebuild the wrong sink with mcasload repair --from duckdb (or --from parquet if the DuckDB file is the damaged one)")
+		"rebuild the wrong sink with mcasload repair --from duckdb (or --from parquet if the DuckDB file is the damaged one); files repair will not use are moved to the quarantine folder, never deleted")
 }
 
 func (e *env) runRepair(c *cli.Context) error {
@@ -89,6 +113,17 @@ func (e *env) runRepair(c *cli.Context) error {
 		return usageErrorf("--from must be duckdb or parquet, not %q", c.String("from"))
 	}
 	w, err := e.openExisting(c, "mcasload repair --from "+string(from))
+	if errors.Is(err, errDatabaseDamaged) && from == warehouse.SinkParquet {
+		log, lerr := e.logger(c)
+		if lerr != nil {
+			return lerr
+		}
+		opts := warehouse.Options{Dir: c.String("warehouse"), Command: "mcasload repair --from parquet", Logger: log}
+		if err := warehouse.RebuildDatabase(c.Context, opts); err != nil {
+			return withStorageHint(err)
+		}
+		w, err = openWriter(c.Context, opts)
+	}
 	if err != nil {
 		return err
 	}
