@@ -30,7 +30,7 @@ func (e *env) exportCommand() *cli.Command {
 			"timestamps, lists as lists and raw records as JSON text. docs/export.md has notebook snippets.",
 		Flags: []cli.Flag{
 			warehouseFlag(),
-			&cli.StringFlag{Name: "parquet", Usage: "read the Parquet dataset in `DIR` (day=YYYY-MM-DD/*.parquet) instead of a warehouse"},
+			parquetFlag(),
 			&cli.StringFlag{Name: "since", Usage: "start of the window: a duration ago (7d, 36h), RFC 3339, a date or epoch ms (default 7d)"},
 			&cli.StringFlag{Name: "until", Usage: "end of the window (default now)"},
 			&cli.StringFlag{Name: "query", Aliases: []string{"q"}, Usage: "export the result of investigation `NAME` (mcasload query --list)"},

@@ -83,3 +83,9 @@ func warehouseFlag() *cli.StringFlag {
 		EnvVars: []string{"MCAS_WAREHOUSE"},
 	}
 }
+
+// parquetFlag is the --parquet flag of every reader that can work on a bare Parquet dataset
+// (query, export, report) instead of a warehouse.
+func parquetFlag() *cli.StringFlag {
+	return &cli.StringFlag{Name: "parquet", Usage: "read the Parquet dataset in `DIR` (day=YYYY-MM-DD/*.parquet) instead of a warehouse"}
+}

@@ -24,7 +24,7 @@ import (
 func readerFlags() []cli.Flag {
 	return []cli.Flag{
 		warehouseFlag(),
-		&cli.StringFlag{Name: "parquet", Usage: "read the Parquet dataset in `DIR` (day=YYYY-MM-DD/*.parquet) instead of a warehouse"},
+		parquetFlag(),
 		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "output format: table, csv, json, ndjson, markdown or parquet"},
 		&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write the result to `FILE` (written whole, then renamed into place) instead of stdout"},
 		&cli.BoolFlag{Name: "wide", Usage: "show long table cells in full instead of fitting the terminal"},

@@ -27,7 +27,7 @@ func (e *env) reportCommand() *cli.Command {
 			"replaces user names and IP addresses with stable pseudonyms, for a report sent outside.",
 		Flags: []cli.Flag{
 			warehouseFlag(),
-			&cli.StringFlag{Name: "parquet", Usage: "read the Parquet dataset in `DIR` (day=YYYY-MM-DD/*.parquet) instead of a warehouse"},
+			parquetFlag(),
 			&cli.StringFlag{Name: "since", Value: "7d", Usage: "start of the window: a duration ago (7d, 36h), RFC 3339, a date or epoch ms"},
 			&cli.StringFlag{Name: "until", Value: "now", Usage: "end of the window"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Required: true, Usage: "HTML `FILE` to write"},
