@@ -54,7 +54,7 @@ func (m *memCommitter) Commit(ctx context.Context, c warehouse.Commit) (warehous
 	days := map[string]bool{}
 	for _, rec := range c.Records {
 		ids := rec.Column(0).(*array.String)
-		raws := rec.Column(len(schema.Columns) - 1).(*array.String)
+		raws := rec.Column(schema.Activities.FieldIndices("raw")[0]).(*array.String)
 		dayCol := rec.Column(3).(*array.Date32)
 		for i := range int(rec.NumRows()) {
 			id := ids.Value(i)

@@ -70,6 +70,7 @@ const (
 	colAdmin
 	colObjects
 	colRaw
+	colParameters
 	numCols
 )
 
@@ -132,6 +133,7 @@ type fields struct {
 	objects         kind
 	names           [][]byte
 	badObjectNames  int
+	parameters      strField // the JSON text of rawDataJson.Parameters, when it is an array
 	typeErrsByField [numCols]int
 }
 
@@ -457,6 +459,9 @@ func (c *Converter) record() error {
 			err = c.object(c.userAgentObj, colDeviceType)
 		case "eventRouting":
 			err = c.object(c.eventRouting, colAdmin)
+		case "rawDataJson":
+			f.parameters = strField{} // a repeated rawDataJson replaces the earlier one whole
+			err = c.object(c.rawDataJSON, colParameters)
 		default:
 			err = s.skip()
 		}
@@ -623,6 +628,31 @@ func (c *Converter) mainInfo(key []byte) error {
 	return c.s.skip()
 }
 
+// rawDataJSON reads rawDataJson.Parameters: the array's JSON text byte for byte (the scanner
+// validates it while skipping it, so it costs no more than before), NULL when absent or null,
+// and NULL with a type error when it is not an array.
+func (c *Converter) rawDataJSON(key []byte) error {
+	if string(key) != "Parameters" {
+		return c.s.skip()
+	}
+	s, f := &c.s, &c.f
+	switch s.peek() {
+	case '[':
+		start := s.i
+		if err := s.skip(); err != nil {
+			return err
+		}
+		f.parameters = strField{v: s.b[start:s.i], k: valid}
+		return nil
+	case 'n':
+		f.parameters = strField{k: null}
+		return s.lit("null")
+	default:
+		f.parameters = strField{k: f.mark(colParameters, wrong)}
+		return s.skip()
+	}
+}
+
 func (c *Converter) activityResult(key []byte) error {
 	if string(key) == "isSuccess" {
 		return c.boolean(colSuccess, &c.f.success)
@@ -760,6 +790,7 @@ func (c *Converter) appendRow(b *builders, raw []byte) {
 		b.objects.AppendNull()
 	}
 	b.str[colRaw].BinaryBuilder.Append(raw)
+	appendStr(b.str[colParameters], f.parameters)
 }
 
 // categoryText holds the stored names indexed by location.category.

@@ -98,7 +98,7 @@ func TestColumnIndexes(t *testing.T) {
 		colAction: "action", colSuccess: "success", colDescription: "description", colIP: "ip", colCountry: "country",
 		colCity: "city", colLatitude: "latitude", colLongitude: "longitude", colISP: "isp", colAnonymousProxy: "anonymous_proxy",
 		colIPCategory: "ip_category", colUserAgent: "user_agent", colDeviceType: "device_type", colAdmin: "admin",
-		colObjects: "objects", colRaw: "raw"}
+		colObjects: "objects", colRaw: "raw", colParameters: "parameters"}
 	if len(Columns) != numCols || len(want) != numCols {
 		t.Fatalf("len(Columns) = %d, numCols = %d, want %d", len(Columns), numCols, len(want))
 	}
@@ -115,7 +115,7 @@ func TestSchemaContract(t *testing.T) {
 		"app_name:utf8, user_name:utf8, event_type:utf8, event_type_value:utf8, action:utf8, success:bool, " +
 		"description:utf8, ip:utf8, country:utf8, city:utf8, latitude:float64, longitude:float64, isp:utf8, " +
 		"anonymous_proxy:bool, ip_category:utf8, user_agent:utf8, device_type:utf8, admin:bool, " +
-		"objects:list<item: utf8, nullable>, raw:utf8!"
+		"objects:list<item: utf8, nullable>, raw:utf8!, parameters:utf8"
 	var got []string
 	for _, f := range Activities.Fields() {
 		s := f.Name + ":" + f.Type.String()
@@ -127,7 +127,7 @@ func TestSchemaContract(t *testing.T) {
 	if g := strings.Join(got, ", "); g != want {
 		t.Errorf("schema\n got %s\nwant %s", g, want)
 	}
-	if v, ok := Activities.Metadata().GetValue("mcasload.schema_version"); !ok || v != "1" || Version != 1 {
+	if v, ok := Activities.Metadata().GetValue("mcasload.schema_version"); !ok || v != "2" || Version != 2 {
 		t.Errorf("schema version metadata = %q, Version = %d", v, Version)
 	}
 }
@@ -146,7 +146,7 @@ func TestConvertFixtures(t *testing.T) {
 			"description": "Failed log on (Failure message: Error validating credentials due to invalid username or password.)",
 			"ip":          "1.2.3.4", "country": "DE", "city": "frankfurt am main", "latitude": 50.1109, "longitude": 8.6821,
 			"isp": "Amazon Web Services", "anonymous_proxy": false, "ip_category": "Cloud provider",
-			"user_agent": ";;Python Requests 2.25;", "device_type": "OTHER", "admin": nil,
+			"user_agent": ";;Python Requests 2.25;", "device_type": "OTHER", "admin": nil, "parameters": nil,
 			"objects": []string{"Office 365 Exchange Online", "Request ID", "Pass-through authentication",
 				"john@example.onmicrosoft.com", "John Example", "John Example"},
 		}},
@@ -159,7 +159,7 @@ func TestConvertFixtures(t *testing.T) {
 			"country": "GB", "city": "london", "latitude": 51.5074, "longitude": -0.1278, "isp": "Example Telecom",
 			"anonymous_proxy": false, "ip_category": "Corporate",
 			"user_agent":  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/84.0.4147.89 Safari/537.36",
-			"device_type": "DESKTOP", "admin": nil, "objects": []string{"report.docx", "Ana Müller"},
+			"device_type": "DESKTOP", "admin": nil, "objects": []string{"report.docx", "Ana Müller"}, "parameters": nil,
 		}},
 		// Numeric strings and integral floats, a null country with a device fallback, a null
 		// userAgent object, null and nameless event objects, and a capitalised top-level Level key.
@@ -171,7 +171,8 @@ func TestConvertFixtures(t *testing.T) {
 			"action": "Set-Mailbox", "success": true, "description": "Set-Mailbox", "ip": "198.51.100.9",
 			"country": "US", "city": "ashburn", "latitude": 39.0438, "longitude": -77.4874, "isp": "Example VPN",
 			"anonymous_proxy": true, "ip_category": "VPN", "user_agent": nil, "device_type": nil, "admin": true,
-			"objects": []string{"bob@example.com", "ForwardingSmtpAddress"},
+			"objects":    []string{"bob@example.com", "ForwardingSmtpAddress"},
+			"parameters": `[{"Name":"Identity","Value":"bob"},{"Name":"ForwardingSmtpAddress","Value":"smtp:evil@example.net"}]`,
 		}},
 	}
 	for _, tt := range tests {
@@ -259,6 +260,18 @@ func TestConvertColumns(t *testing.T) {
 		{"timestamp float", `"timestamp":1700000000002.000`, map[string]any{"ts": int64(1700000000002)}},
 		{"repeated key last wins", `"appName":"first","appName":"second"`, map[string]any{"app_name": "second"}},
 		{"escaped key", `"app\u004eame":"escaped"`, map[string]any{"app_name": "escaped"}},
+		// parameters is the array's text byte for byte: whitespace, escapes and nesting kept.
+		{"parameters", `"rawDataJson":{"Operation":"New-InboxRule","Parameters":[{"Name":"Name","Value":"."},{"Name":"DeleteMessage","Value":"True"}],"LogonType":0}`,
+			map[string]any{"parameters": `[{"Name":"Name","Value":"."},{"Name":"DeleteMessage","Value":"True"}]`}},
+		{"parameters escaped and nested", "\"rawDataJson\":{\"Parameters\" : [ {\"Name\":\"SubjectContainsWords\",\"Value\":\"\\\"invoice\\\"\\u00e9\\n]}\"},\n {\"Name\":\"X\",\"Value\":{\"a\":[1,{\"b\":null}]}} ] }",
+			map[string]any{"parameters": "[ {\"Name\":\"SubjectContainsWords\",\"Value\":\"\\\"invoice\\\"\\u00e9\\n]}\"},\n {\"Name\":\"X\",\"Value\":{\"a\":[1,{\"b\":null}]}} ]"}},
+		{"parameters empty array", `"rawDataJson":{"Parameters":[]}`, map[string]any{"parameters": `[]`}},
+		{"parameters absent", `"rawDataJson":{"LogonType":1}`, map[string]any{"parameters": nil}},
+		{"parameters null", `"rawDataJson":{"Parameters":null}`, map[string]any{"parameters": nil}},
+		{"rawDataJson null", `"rawDataJson":null`, map[string]any{"parameters": nil}},
+		{"parameters elsewhere not read", `"Parameters":[1],"mainInfo":{"Parameters":[2]},"rawDataJson":{"parameters":[3],"x":{"Parameters":[4]}}`,
+			map[string]any{"parameters": nil}},
+		{"parameters last wins", `"rawDataJson":{"Parameters":[1],"Parameters":[2]}`, map[string]any{"parameters": `[2]`}},
 		{"before epoch", `"timestamp":-1`, map[string]any{"ts": int64(-1), "day": "1969-12-31"}},
 	}
 	for _, tt := range tests {
@@ -350,6 +363,9 @@ func TestTypeErrors(t *testing.T) {
 		{"eventObjects element string", `"mainInfo":{"eventObjects":["a",{"name":"b"}]}`, "objects", 1, map[string]any{"objects": []string{"b"}}},
 		{"mainInfo array", `"mainInfo":[1]`, "action", 1, map[string]any{"action": nil, "success": nil, "objects": nil}},
 		{"deviceType object", `"userAgent":{"deviceType":{}}`, "device_type", 1, map[string]any{"device_type": nil}},
+		{"parameters object", `"rawDataJson":{"Parameters":{"Name":"ForwardTo","Value":"x@y"}}`, "parameters", 1, map[string]any{"parameters": nil}},
+		{"parameters string", `"rawDataJson":{"Parameters":"[{\"Name\":\"a\"}]"}`, "parameters", 1, map[string]any{"parameters": nil}},
+		{"rawDataJson array", `"rawDataJson":[{"Parameters":[]}]`, "parameters", 1, map[string]any{"parameters": nil}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

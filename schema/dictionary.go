@@ -175,6 +175,13 @@ order. `+"`mcasload schema`"+` prints the same table (`+"`--format markdown|json
   that are null or have no name are left out; an absent array is NULL, an empty one is an empty list.
 - ` + "`raw`" + ` is the record byte for byte as received (for NDJSON: the line without its line ending),
   however large its fields.
+- ` + "`parameters`" + ` is the text of ` + "`rawDataJson.Parameters`" + ` byte for byte when it is an array (the
+  Exchange cmdlet parameters of inbox rules, mailbox settings and transport rules), so investigations
+  read it without touching the wide ` + "`raw`" + `; NULL when absent or null, and NULL with a type error
+  when it is not an array. Query it as JSON: ` + "`from_json(parameters, '[{\"Name\":\"VARCHAR\",\"Value\":\"VARCHAR\"}]')`" + `.
+  Added in schema version 2: warehouses of version 1 are upgraded when a writer opens them (the
+  column is filled from ` + "`raw`" + `), and readers of an unmigrated version 1 Parquet folder compute it
+  from ` + "`raw`" + `.
 
 ## Times are UTC
 

@@ -19,6 +19,8 @@ func addSeeds(f *testing.F) {
 		`{"_id":"x","timestamp":1,"_id":"y","timestamp":"2"}`, `{"_\u0069d":"e","timestamp":-5}`,
 		`{"_id":"u","timestamp":1,"user":{"userName":"\ud83d\ude42\ud800"}}`, `{"_id":1}`, `[1,2]`, `{"a":`, "{\"_id\":\"\xff\"}",
 		`{"_id":"m","timestamp":1,"mainInfo":{"eventObjects":[null,{"name":"a"},3,{"name":{}}]}}`,
+		`{"_id":"p","timestamp":1,"rawDataJson":{"Parameters":[{"Name":"ForwardTo","Value":"a\"b"}],"Parameters":[ ]}}`,
+		`{"_id":"q","timestamp":1,"rawDataJson":{"Param\u0065ters":[1]},"rawDataJson":{"Parameters":{}}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -53,6 +55,7 @@ func FuzzConvert(f *testing.F) {
 		ids := b.Record.Column(colID).(*array.String)
 		raws := b.Record.Column(colRaw).(*array.String)
 		days := b.Record.Column(colDay).(*array.Date32)
+		params := b.Record.Column(colParameters).(*array.String)
 		ts := b.Record.Column(colTS).(*array.Timestamp)
 		row := 0
 		for i, r := range records {
@@ -89,6 +92,15 @@ func FuzzConvert(f *testing.F) {
 			var id string
 			if err := json.Unmarshal(m["_id"], &id); err != nil || id != ids.Value(row) {
 				t.Fatalf("row %d id %q, encoding/json reads %q (%v)", row, ids.Value(row), id, err)
+			}
+			var rawData map[string]json.RawMessage
+			_ = json.Unmarshal(m["rawDataJson"], &rawData)
+			wantParams := rawData["Parameters"]
+			if len(wantParams) == 0 || wantParams[0] != '[' {
+				wantParams = nil
+			}
+			if got := params.Value(row); params.IsNull(row) != (wantParams == nil) || got != string(wantParams) {
+				t.Fatalf("row %d parameters %q (null %v), encoding/json reads %q", row, got, params.IsNull(row), wantParams)
 			}
 			if int64(days.Value(row)) != floorDiv(int64(ts.Value(row)), msPerDay) {
 				t.Fatalf("row %d day %d for ts %d", row, days.Value(row), ts.Value(row))

@@ -2,11 +2,16 @@
 // conversion of raw API records (JSON) into Arrow record batches.
 package schema
 
-import "github.com/apache/arrow-go/v18/arrow"
+import (
+	"strconv"
+
+	"github.com/apache/arrow-go/v18/arrow"
+)
 
 // Version is the version of the Activities schema. It is stored in the warehouse and in the
-// Parquet key-value metadata; a change of column names or types bumps it.
-const Version = 1
+// Parquet key-value metadata; a change of column names or types bumps it. Version 2 added
+// parameters (after raw, so a version 1 table gets it with ALTER TABLE … ADD COLUMN).
+const Version = 2
 
 // TimestampType is the Arrow type of every time column: epoch milliseconds in UTC, exactly the
 // precision the API returns.
@@ -49,6 +54,7 @@ var Columns = []Column{
 	{"admin", arrow.FixedWidthTypes.Boolean, true, "eventRouting.adminEvent", "", "administrative activity (when the record says)"},
 	{"objects", arrow.ListOf(arrow.BinaryTypes.String), true, "mainInfo.eventObjects[].name", "", "names of the objects acted on"},
 	{"raw", arrow.BinaryTypes.String, false, "(whole record)", "", "the record exactly as received, JSON text"},
+	{"parameters", arrow.BinaryTypes.String, true, "rawDataJson.Parameters", "", `Exchange cmdlet parameters (inbox rules, mailbox forwarding, transport rules): the JSON array [{"Name":…,"Value":…},…] exactly as received; a narrow copy of that part of raw (since schema version 2)`},
 }
 
 // Activities is the Arrow schema of an activity row.
@@ -59,7 +65,7 @@ func newSchema() *arrow.Schema {
 	for i, c := range Columns {
 		fields[i] = arrow.Field{Name: c.Name, Type: c.Type, Nullable: c.Nullable}
 	}
-	md := arrow.NewMetadata([]string{"mcasload.schema_version"}, []string{"1"})
+	md := arrow.NewMetadata([]string{"mcasload.schema_version"}, []string{strconv.Itoa(Version)})
 	return arrow.NewSchema(fields, &md)
 }
 

@@ -15,20 +15,27 @@ import (
 // whether the child was killed.
 func runLoadChild(t *testing.T, dir string, sinks Sinks, fp string) bool {
 	t.Helper()
+	return runCrashChild(t, "load", dir, sinks, fp)
+}
+
+// runCrashChild runs the child role on dir, armed with failpoint fp ("" for none), and returns
+// whether the child was killed there.
+func runCrashChild(t *testing.T, role, dir string, sinks Sinks, fp string) bool {
+	t.Helper()
 	marker := filepath.Join(t.TempDir(), "marker")
 	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=load", "WAREHOUSE_TEST_DIR="+dir, "WAREHOUSE_TEST_SINKS="+string(sinks),
+	cmd.Env = append(os.Environ(), childEnv+"="+role, "WAREHOUSE_TEST_DIR="+dir, "WAREHOUSE_TEST_SINKS="+string(sinks),
 		failpoint.EnvName+"="+fp, failpoint.EnvMarker+"="+marker)
 	out, err := cmd.CombinedOutput()
 	if fp == "" {
 		if err != nil {
-			t.Fatalf("uninterrupted load: %v\n%s", err, out)
+			t.Fatalf("uninterrupted %s: %v\n%s", role, err, out)
 		}
 		return false
 	}
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != -1 {
-		t.Fatalf("load with failpoint %s was not killed: %v\n%s", fp, err, out)
+		t.Fatalf("%s with failpoint %s was not killed: %v\n%s", role, fp, err, out)
 	}
 	name, _, _ := strings.Cut(fp, "@")
 	if b, err := os.ReadFile(marker); err != nil || strings.TrimSpace(string(b)) != name {

@@ -83,6 +83,12 @@ func runChild(role, dir string) error {
 			}
 		}
 		return w.Close(ctx)
+	case "open-close": // what any writer does first: migrate and reconcile
+		w, err := Open(ctx, opts)
+		if err != nil {
+			return err
+		}
+		return w.Close(ctx)
 	case "hold-writer":
 		opts.Command = "mcasload load held.ndjson"
 		w, err := Open(ctx, opts)

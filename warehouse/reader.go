@@ -171,15 +171,32 @@ func (r *Reader) createViews(ctx context.Context, dir string) error {
 			return fmt.Errorf("read warehouse meta: %w", err)
 		}
 		if Sinks(sinks).duckdb() {
-			stmts = append(stmts, `CREATE VIEW memory.main.activities AS SELECT `+columnList("", false)+` FROM wh.activities`)
+			// A warehouse no writer has opened since schema version 2 lacks parameters.
+			has, err := hasColumn(ctx, r.conn, "wh", "activities", "parameters")
+			if err != nil {
+				return fmt.Errorf("read warehouse columns: %w", err)
+			}
+			cols := columnList("", false)
+			if !has {
+				cols = selectWithParameters(false, parametersFromRaw)
+			}
+			stmts = append(stmts, `CREATE VIEW memory.main.activities AS SELECT `+cols+` FROM wh.activities`)
 		} else {
 			// The warehouse keeps rows only in Parquet; DuckDB holds state and rejects.
 			r.From = FromParquet
-			stmts = append(stmts, parquetActivities(parquetRoot(dir)))
+			q, err := r.parquetActivities(ctx, parquetRoot(dir))
+			if err != nil {
+				return err
+			}
+			stmts = append(stmts, q)
 		}
 		stmts = append(stmts, `CREATE VIEW memory.main.rejected_activities AS SELECT id, raw, reason, run_id, "at" FROM wh.rejected_activities`)
 	} else {
-		stmts = append(stmts, parquetActivities(parquetRoot(dir)))
+		q, err := r.parquetActivities(ctx, parquetRoot(dir))
+		if err != nil {
+			return err
+		}
+		stmts = append(stmts, q)
 		files, _ := filepath.Glob(filepath.Join(dir, RejectedDir, "*.ndjson"))
 		if len(files) > 0 {
 			stmts = append(stmts, fmt.Sprintf(`CREATE VIEW memory.main.rejected_activities AS SELECT id, coalesce(raw, 'base64:' || raw_base64) AS raw, reason, run_id, "at"
@@ -198,12 +215,24 @@ func (r *Reader) createViews(ctx context.Context, dir string) error {
 }
 
 // parquetActivities creates the activities view over the dataset, or an empty table of the
-// same columns when nothing is published yet (read_parquet fails on an empty glob).
-func parquetActivities(root string) string {
-	if m, _ := filepath.Glob(filepath.Join(root, "day=*", "*.parquet")); len(m) == 0 {
-		return `CREATE TABLE memory.main.activities (` + columnDefs() + `)`
+// same columns when nothing is published yet (read_parquet fails on an empty glob). When some
+// files predate schema version 2 (a copied folder nobody upgraded, or a writer upgrading it
+// now), the view computes their parameters from raw, which makes it read raw.
+func (r *Reader) parquetActivities(ctx context.Context, root string) (string, error) {
+	glob := filepath.Join(root, "day=*", "*.parquet")
+	if m, _ := filepath.Glob(glob); len(m) == 0 {
+		return `CREATE TABLE memory.main.activities (` + columnDefs() + `)`, nil
 	}
-	return `CREATE VIEW memory.main.activities AS ` + parquetScan(root)
+	var old int
+	err := r.conn.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT file_name FROM parquet_schema(?)
+		GROUP BY file_name HAVING count(*) FILTER (WHERE name = 'parameters') = 0)`, glob).Scan(&old)
+	if err != nil {
+		return "", fmt.Errorf("read parquet schemas: %w", err)
+	}
+	if old > 0 {
+		return `CREATE VIEW memory.main.activities AS ` + anyVersionScan(quoteString(glob), true), nil
+	}
+	return `CREATE VIEW memory.main.activities AS ` + parquetScan(root), nil
 }
 
 // Conn is the reader's one connection; queries see the views activities and

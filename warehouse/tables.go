@@ -46,7 +46,8 @@ func columnList(prefix string, skipDay bool) string {
 }
 
 // migrations are applied in order, each in its own transaction; schema_migrations records
-// which ran. Append only: never edit a released migration.
+// which ran. Append only: never edit a released migration. Migration 1 builds the tables from
+// the current schema.Columns, so a migration that adds a column must tolerate finding it there.
 var migrations = []string{
 	// 1: the initial warehouse.
 	`CREATE TABLE wh.meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
@@ -67,6 +68,9 @@ var migrations = []string{
 	 -- raw is the record as text (invalid UTF-8 replaced); raw_bytes is exactly what was received.
 	 CREATE TABLE wh.rejected_activities (id VARCHAR, raw VARCHAR USING COMPRESSION zstd, reason VARCHAR NOT NULL,
 	   run_id VARCHAR NOT NULL, "at" TIMESTAMPTZ NOT NULL, raw_bytes BLOB);`,
+	// 2: schema version 2, the parameters column (see migrate.go; the Parquet files follow in
+	// Writer.migrateParquet).
+	migrationAddParameters,
 }
 
 // migrate brings the attached warehouse to the latest schema version.

@@ -80,3 +80,11 @@ var Names = []string{
 	"compact-before-rename", // warehouse: merged file written, not renamed
 	"compact-after-rename",  // warehouse: merged file renamed, old parts not yet deleted
 }
+
+// UpgradeNames lists the failpoints of the one-time upgrade of an older warehouse. They are
+// kept out of Names because the load and scan crash tests iterate over Names on a new
+// warehouse, where an upgrade never runs; warehouse.TestMigrateCrash exercises these.
+var UpgradeNames = []string{
+	"migrate-before-rename", // warehouse: upgraded copy of a version 1 Parquet file synced, not renamed
+	"migrate-after-rename",  // warehouse: upgraded file renamed over the version 1 file
+}

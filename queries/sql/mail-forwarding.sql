@@ -5,6 +5,9 @@
 -- description: ForwardingAddress, RedirectMessageTo, BlindCopyTo), grouped by destination. Reports
 -- description: destinations outside internal_domains, and internal ones that min_mailboxes or more
 -- description: mailboxes forward to (collection).
+-- (The destinations are read from the narrow parameters column, the cmdlet's Parameters array,
+-- never from raw: mail rules are few but spread over every block of rows, so reading raw for
+-- them decompresses the whole window's raw.)
 -- chart: bar
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window
@@ -12,7 +15,7 @@
 -- param: min_mailboxes int 3 mailboxes forwarding to one internal address that are reported
 WITH r AS (
   SELECT ts, user_name, ip, action,
-         regexp_extract_all(raw,
+         regexp_extract_all(parameters,
            '"Name"\s*:\s*"(?:ForwardTo|RedirectTo|ForwardAsAttachmentTo|ForwardingSmtpAddress|ForwardingAddress|RedirectMessageTo|BlindCopyTo)"\s*,\s*"Value"\s*:\s*"(?:smtp:|SMTP:)?([^"]+)"',
            1) AS dests
   FROM classified WHERE is_mail_rule(action) AND ts BETWEEN $since AND $until),

@@ -1,0 +1,137 @@
+package queries
+
+import (
+	"bytes"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/mcasload/mcasload/mcas/mcastest/synth"
+	"github.com/mcasload/mcasload/schema"
+	"github.com/mcasload/mcasload/warehouse"
+)
+
+// parquetWarehouse loads a generated tenant into a Parquet-only warehouse and returns its
+// Parquet folder.
+func parquetWarehouse(t *testing.T, cfg synth.Config) (string, synth.GroundTruth) {
+	t.Helper()
+	ten := synth.New(cfg)
+	recs := make([]json.RawMessage, ten.Len())
+	var buf []byte
+	for i := range recs {
+		buf = ten.AppendJSON(buf[:0], i)
+		recs[i] = bytes.Clone(buf)
+	}
+	dir := filepath.Join(t.TempDir(), "wh")
+	w, err := warehouse.Open(t.Context(), warehouse.Options{Dir: dir, Sinks: warehouse.SinkParquet, MemoryLimit: "500MB",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Source: "simulator"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	b, err := schema.NewConverter(mem, schema.Options{}).Convert(recs)
+	if err != nil || len(b.Rejected) > 0 {
+		t.Fatalf("convert: %v, %d rejected", err, len(b.Rejected))
+	}
+	_, err = w.Commit(t.Context(), warehouse.Commit{Records: []arrow.RecordBatch{b.Record}})
+	b.Record.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, warehouse.ParquetDir), ten.GroundTruth()
+}
+
+// copyAsV1 copies a Parquet dataset the way schema version 1 wrote it: no parameters column.
+func copyAsV1(t *testing.T, from string) string {
+	t.Helper()
+	to := filepath.Join(t.TempDir(), "v1")
+	files, _ := filepath.Glob(filepath.Join(from, "day=*", "*.parquet"))
+	if len(files) == 0 {
+		t.Fatal("no parquet files to copy")
+	}
+	connector, err := duckdb.NewConnector("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(connector)
+	defer db.Close()
+	for _, f := range files {
+		rel, _ := filepath.Rel(from, f)
+		dst := filepath.Join(to, rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		q := fmt.Sprintf(`COPY (SELECT * EXCLUDE (parameters) FROM read_parquet('%s', hive_partitioning = false)) TO '%s'
+			(FORMAT PARQUET, KV_METADATA {'mcasload.schema_version': '1'})`, f, dst)
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	if err := db.QueryRow(fmt.Sprintf(`SELECT count(*) FROM parquet_schema('%s') WHERE name = 'parameters'`,
+		filepath.Join(to, "day=*", "*.parquet"))).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the v1 copy has %d parameters columns (%v)", n, err)
+	}
+	return to
+}
+
+// parquetSession opens a locked query session over a bare Parquet folder, as --parquet does.
+func parquetSession(t *testing.T, dir string) *Session {
+	t.Helper()
+	r, err := warehouse.OpenParquetReader(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	s, err := Open(t.Context(), r.Conn(), Lockdown{AllowedDirectories: []string{dir + string(filepath.Separator)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestV1ParquetFolderGivesTheSameResults: a colleague's Parquet folder written before schema
+// version 2 (no parameters column, nobody upgraded it) gives the mail investigations the same
+// answers as the upgraded data, and both find the planted incidents.
+func TestV1ParquetFolderGivesTheSameResults(t *testing.T) {
+	v2, truth := parquetWarehouse(t, synth.Config{Seed: 1, Users: 40, Days: 8, End: synthEnd, Incidents: true})
+	v1 := copyAsV1(t, v2)
+	s2, s1 := parquetSession(t, v2), parquetSession(t, v1)
+	for _, name := range []string{"mail-forwarding", "inbox-manipulation-rules"} {
+		t.Run(name, func(t *testing.T) {
+			got2, got1 := runResult(t, s2, name, nil), runResult(t, s1, name, nil)
+			if len(got2.rows) == 0 {
+				t.Fatalf("no rows on the upgraded data: the comparison would prove nothing")
+			}
+			if !reflect.DeepEqual(got1.rows, got2.rows) {
+				t.Errorf("v1 folder:\n%s\nupgraded folder:\n%s", got1.table, got2.table)
+			}
+			for _, inc := range truth.Incidents {
+				if inc.Kind != name || inc.Decoy {
+					continue
+				}
+				found := false
+				for _, row := range got1.rows {
+					found = found || mentions(row, inc.User)
+				}
+				if !found {
+					t.Errorf("the v1 folder's result lacks the incident's user %s:\n%s", inc.User, got1.table)
+				}
+			}
+		})
+	}
+}

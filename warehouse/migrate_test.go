@@ -1,0 +1,456 @@
+package warehouse
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/mcasload/mcasload/internal/failpoint"
+	"github.com/mcasload/mcasload/schema"
+)
+
+// mailRecord is an API-like record; kind picks what rawDataJson.Parameters holds.
+func mailRecord(i int, ts time.Time) string {
+	id := fmt.Sprintf("m-%06d", i)
+	head := fmt.Sprintf(`{"_id":%q,"timestamp":%d,"user":{"userName":"u%d@contoso.com"},"mainInfo":{"rawOperationName":"New-InboxRule"}`,
+		id, ts.UnixMilli(), i%5)
+	switch i % 6 {
+	case 0: // a rule with forwarding, an escaped quote and non-ASCII text
+		return head + fmt.Sprintf(`,"rawDataJson":{"Operation":"New-InboxRule","Parameters":[{"Name":"Name","Value":"r\"%d é"},{"Name":"ForwardTo","Value":"x%d@evil.example"}],"LogonType":0}}`, i, i)
+	case 1: // no rawDataJson
+		return head + `,"description":"Parameters mentioned in prose"}`
+	case 2: // rawDataJson without Parameters
+		return head + `,"rawDataJson":{"Operation":"FileAccessed","Nested":{"Parameters":[1]}}}`
+	case 3: // Parameters that is not an array: NULL
+		return head + `,"rawDataJson":{"Parameters":{"Name":"ForwardTo"}}}`
+	case 4: // Parameters null
+		return head + `,"rawDataJson":{"Parameters":null}}`
+	default: // an empty array
+		return head + `,"rawDataJson":{"Parameters":[]}}`
+	}
+}
+
+// convertRecords runs the schema's converter over raws.
+func convertRecords(t testing.TB, mem memory.Allocator, raws []string) arrow.RecordBatch {
+	t.Helper()
+	in := make([]json.RawMessage, len(raws))
+	for i, r := range raws {
+		in[i] = json.RawMessage(r)
+	}
+	b, err := schema.NewConverter(mem, schema.Options{}).Convert(in)
+	if err != nil || len(b.Rejected) > 0 {
+		t.Fatalf("convert: %v, rejected %v", err, b.Rejected)
+	}
+	return b.Record
+}
+
+// loadMail builds a warehouse with two commits of mail records over three days (so each day has
+// two Parquet parts) and returns the parameters per id the converter produced.
+func loadMail(t *testing.T, dir string, sinks Sinks) map[string]string {
+	t.Helper()
+	mem := newMem(t)
+	w := openTest(t, dir, sinks)
+	want := map[string]string{}
+	for c := range 2 {
+		var raws []string
+		for i := c * 60; i < (c+1)*60; i++ {
+			raws = append(raws, mailRecord(i, day0.Add(time.Duration(i%60)*71*time.Minute)))
+		}
+		rec := convertRecords(t, mem, raws)
+		params := rec.Column(len(schema.Columns) - 1)
+		ids := rec.Column(0)
+		for i := range int(rec.NumRows()) {
+			if !params.IsNull(i) {
+				want[ids.ValueStr(i)] = params.ValueStr(i)
+			}
+		}
+		if _, err := w.Commit(t.Context(), Commit{Records: recs(rec)}); err != nil {
+			t.Fatal(err)
+		}
+		rec.Release()
+	}
+	if err := w.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != 40 {
+		t.Fatalf("the converter found parameters in %d records, want 40", len(want))
+	}
+	return want
+}
+
+// sqlSession opens an in-memory DuckDB with the warehouse file (if any) attached as wh.
+func sqlSession(t testing.TB, dir string, attach bool) *session {
+	t.Helper()
+	file := ""
+	if attach {
+		file = filepath.Join(dir, DatabaseFile)
+	}
+	s, err := openSession(context.Background(), sessionConfig{memoryLimit: "300MB", threads: 2, lockWait: 5 * time.Second}, file, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func mustExec(t testing.TB, s *session, q string, args ...any) {
+	t.Helper()
+	if err := s.exec(context.Background(), q, args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// downgradeParquet rewrites each file as schema version 1 wrote it: no parameters column,
+// version 1 in the key-value metadata.
+func downgradeParquet(t testing.TB, files []string) {
+	t.Helper()
+	s := sqlSession(t, "", false)
+	defer s.close()
+	for _, f := range files {
+		tmp := f + ".v1"
+		mustExec(t, s, fmt.Sprintf(`COPY (SELECT * EXCLUDE (parameters) FROM read_parquet(%s, hive_partitioning = false)) TO %s
+			(FORMAT PARQUET, COMPRESSION zstd, KV_METADATA {'mcasload.schema_version': '1'})`, quoteString(f), quoteString(tmp)))
+		if err := os.Chmod(tmp, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// downgradeToV1 turns a warehouse into the layout schema version 1 left: DuckDB tables without
+// parameters, migration 2 not recorded, and version 1 Parquet files.
+func downgradeToV1(t testing.TB, dir string) {
+	t.Helper()
+	s := sqlSession(t, dir, true)
+	for _, q := range []string{
+		`ALTER TABLE wh.activities DROP COLUMN parameters`,
+		`ALTER TABLE wh.staging DROP COLUMN parameters`,
+		`DELETE FROM wh.schema_migrations WHERE version >= 2`,
+		`UPDATE wh.meta SET value = '1' WHERE key = 'schema_version'`,
+		`DELETE FROM wh.meta WHERE key = 'parquet_schema_version'`,
+		// Warehouses made by early builds (the 5M test warehouse) have meta without a key.
+		`CREATE TABLE wh.meta_v1 AS SELECT * FROM wh.meta`,
+		`DROP TABLE wh.meta`,
+		`ALTER TABLE wh.meta_v1 RENAME TO meta`,
+	} {
+		mustExec(t, s, q)
+	}
+	if err := s.detachClose(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	downgradeParquet(t, absParts(t, dir))
+}
+
+func absParts(t testing.TB, dir string) []string {
+	t.Helper()
+	var out []string
+	for _, f := range parquetFiles(t, dir) {
+		out = append(out, filepath.Join(dir, ParquetDir, f))
+	}
+	return out
+}
+
+// parquetColumns returns, per file, whether it has the parameters column and its schema version.
+func parquetVersions(t testing.TB, files []string) map[string]string {
+	t.Helper()
+	s := sqlSession(t, "", false)
+	defer s.close()
+	out := map[string]string{}
+	for _, f := range files {
+		var has bool
+		var version string
+		err := s.conn.QueryRowContext(context.Background(), `SELECT
+			(SELECT count(*) FILTER (WHERE name = 'parameters') > 0 FROM parquet_schema(?)),
+			(SELECT coalesce(max(decode(value)) FILTER (WHERE decode(key) = 'mcasload.schema_version'), '') FROM parquet_kv_metadata(?))`, f, f).Scan(&has, &version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[filepath.Base(filepath.Dir(f))+"/"+filepath.Base(f)] = fmt.Sprintf("parameters=%v version=%s", has, version)
+	}
+	return out
+}
+
+// readParameters returns the non-NULL parameters per id as a reader sees them.
+func readParameters(t testing.TB, r *Reader) map[string]string {
+	t.Helper()
+	rows, err := r.Conn().QueryContext(context.Background(), `SELECT id, parameters FROM activities WHERE parameters IS NOT NULL`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var id, p string
+		if err := rows.Scan(&id, &p); err != nil {
+			t.Fatal(err)
+		}
+		out[id] = p
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func diffParameters(t testing.TB, what string, got, want map[string]string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d rows with parameters, want %d", what, len(got), len(want))
+	}
+	for id, w := range want {
+		if got[id] != w {
+			t.Errorf("%s: %s parameters = %q, want %q", what, id, got[id], w)
+		}
+	}
+}
+
+func readerParameters(t testing.TB, dir string, parquet bool) map[string]string {
+	t.Helper()
+	var r *Reader
+	var err error
+	if parquet {
+		r, err = OpenParquetReader(context.Background(), dir)
+	} else {
+		r, err = OpenReader(context.Background(), ReaderOptions{Dir: dir, Logger: testLogger(nil)})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	return readParameters(t, r)
+}
+
+func fileStamps(t testing.TB, files []string) map[string]os.FileInfo {
+	t.Helper()
+	out := map[string]os.FileInfo{}
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[f] = fi
+	}
+	return out
+}
+
+// TestMigrateV1Warehouse: a warehouse left by schema version 1 reads right before anyone
+// upgrades it, and the first writer upgrades DuckDB and every Parquet file in place (same
+// names, same rows, parameters filled as the converter fills them); a second Open changes
+// nothing.
+func TestMigrateV1Warehouse(t *testing.T) {
+	for _, sinks := range []Sinks{SinkBoth, SinkParquet} {
+		t.Run(string(sinks), func(t *testing.T) {
+			dir := t.TempDir()
+			want := loadMail(t, dir, sinks)
+			before := map[string]contents{FromParquet: readSink(t, dir, FromParquet)}
+			if sinks.duckdb() {
+				before[FromDuckDB] = readSink(t, dir, FromDuckDB)
+			}
+			downgradeToV1(t, dir)
+			files := absParts(t, dir)
+			if len(files) != 6 {
+				t.Fatalf("%d parquet files, want 2 for each of 3 days", len(files))
+			}
+			for f, v := range parquetVersions(t, files) {
+				if v != "parameters=false version=1" {
+					t.Fatalf("downgraded %s: %s", f, v)
+				}
+			}
+
+			// Readers of the unmigrated warehouse compute parameters from raw.
+			diffParameters(t, "v1 parquet reader", readerParameters(t, dir, true), want)
+			if sinks.duckdb() {
+				diffParameters(t, "v1 duckdb reader", readerParameters(t, dir, false), want)
+			}
+
+			var log bytes.Buffer
+			w, err := Open(t.Context(), Options{Dir: dir, Sinks: sinks, MemoryLimit: "300MB", Threads: 2, Logger: testLogger(&log), Source: "simulator"})
+			if err != nil {
+				t.Fatalf("open v1 warehouse: %v", err)
+			}
+			mustVerify(t, w)
+			if err := w.Close(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(log.String(), "upgraded parquet files") {
+				t.Errorf("no upgrade logged:\n%s", log.String())
+			}
+			after := absParts(t, dir)
+			if strings.Join(after, "\n") != strings.Join(files, "\n") {
+				t.Errorf("files after the upgrade:\n%v\nbefore:\n%v", after, files)
+			}
+			for f, v := range parquetVersions(t, after) {
+				if v != "parameters=true version=2" {
+					t.Errorf("upgraded %s: %s", f, v)
+				}
+			}
+			for from, c := range before {
+				if got := readSink(t, dir, from); !equalContents(got, c) {
+					t.Errorf("%s after the upgrade holds %v, before %v", from, got, c)
+				}
+			}
+			diffParameters(t, "upgraded parquet", readerParameters(t, dir, true), want)
+			if sinks.duckdb() {
+				diffParameters(t, "upgraded duckdb", readerParameters(t, dir, false), want)
+			} else {
+				s := sqlSession(t, dir, true)
+				var n int
+				if err := s.conn.QueryRowContext(t.Context(), `SELECT count(*) FROM wh.staging`).Scan(&n); err != nil || n != 0 {
+					t.Errorf("staging holds %d rows (%v), want 0 once published", n, err)
+				}
+				s.detachClose(t.Context())
+			}
+			checkMigrated(t, dir)
+
+			// A second Open is a no-op: no file is rewritten, nothing is logged as upgraded.
+			stamps := fileStamps(t, after)
+			log.Reset()
+			w, err = Open(t.Context(), Options{Dir: dir, Sinks: sinks, MemoryLimit: "300MB", Threads: 2, Logger: testLogger(&log), Source: "simulator"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			for f, fi := range fileStamps(t, absParts(t, dir)) {
+				if old, ok := stamps[f]; !ok || !os.SameFile(old, fi) || !old.ModTime().Equal(fi.ModTime()) {
+					t.Errorf("%s was rewritten by the second open", f)
+				}
+			}
+			if strings.Contains(log.String(), "upgrad") {
+				t.Errorf("second open upgraded again:\n%s", log.String())
+			}
+		})
+	}
+}
+
+// checkMigrated checks the DuckDB side of the upgrade: migration 2 recorded once, the schema
+// version and the Parquet marker in meta, and the column last in both tables.
+func checkMigrated(t testing.TB, dir string) {
+	t.Helper()
+	s := sqlSession(t, dir, true)
+	defer s.detachClose(context.Background())
+	var versions, meta, last string
+	err := s.conn.QueryRowContext(context.Background(), `SELECT
+		(SELECT string_agg(version::VARCHAR, ',' ORDER BY version) FROM wh.schema_migrations),
+		(SELECT string_agg(key || '=' || value, ',' ORDER BY key) FROM wh.meta WHERE key LIKE '%schema_version'),
+		(SELECT string_agg(table_name || ':' || column_name, ',' ORDER BY table_name) FROM duckdb_columns() c
+		 WHERE database_name = 'wh' AND table_name IN ('activities', 'staging')
+		   AND column_index = (SELECT max(column_index) FROM duckdb_columns() d WHERE d.database_name = 'wh' AND d.table_name = c.table_name))`).
+		Scan(&versions, &meta, &last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if versions != "1,2" || meta != "parquet_schema_version=2,schema_version=2" || last != "activities:parameters,staging:parameters" {
+		t.Errorf("migrations %s, meta %s, last columns %s", versions, meta, last)
+	}
+}
+
+// TestCompactMixedVersions: compaction merges parts of both schema versions into one file whose
+// parameters are right for the rows of each.
+func TestCompactMixedVersions(t *testing.T) {
+	dir := t.TempDir()
+	want := loadMail(t, dir, SinkBoth)
+	w := openTest(t, dir, SinkBoth)
+	defer w.Close(t.Context())
+	// One part of each day goes back to version 1 (as if copied in from an old warehouse).
+	var v1 []string
+	for i, f := range absParts(t, dir) {
+		if i%2 == 0 {
+			v1 = append(v1, f)
+		}
+	}
+	downgradeParquet(t, v1)
+	res, err := w.Compact(t.Context(), CompactOptions{MinFiles: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.FilesBefore != 6 || res.FilesAfter != 3 {
+		t.Fatalf("compact %+v, want 6 files to 3", res)
+	}
+	for f, v := range parquetVersions(t, absParts(t, dir)) {
+		if v != "parameters=true version=2" {
+			t.Errorf("compacted %s: %s", f, v)
+		}
+	}
+	diffParameters(t, "compacted parquet", readerParameters(t, dir, true), want)
+	mustVerify(t, w)
+}
+
+// TestMixedParquetReader: a Parquet folder holding both versions reads right.
+func TestMixedParquetReader(t *testing.T) {
+	dir := t.TempDir()
+	want := loadMail(t, dir, SinkParquet)
+	files := absParts(t, dir)
+	downgradeParquet(t, files[:3])
+	diffParameters(t, "mixed parquet reader", readerParameters(t, dir, true), want)
+}
+
+// TestMigrateCrash kills the upgrading writer around the rename of a Parquet file (twice in a
+// row), then lets one finish: the warehouse ends as an uninterrupted upgrade leaves it.
+func TestMigrateCrash(t *testing.T) {
+	cases := [][]string{
+		{"migrate-before-rename@2"},
+		{"migrate-after-rename@3", "migrate-before-rename@2"},
+	}
+	covered := map[string]bool{}
+	for _, c := range cases {
+		for _, fp := range c {
+			name, _, _ := strings.Cut(fp, "@")
+			covered[name] = true
+		}
+	}
+	for _, n := range failpoint.UpgradeNames {
+		if !covered[n] {
+			t.Errorf("failpoint %s is not exercised", n)
+		}
+	}
+	if testing.Short() {
+		cases = cases[1:] // the chain covers both failpoints
+	}
+	for _, crash := range cases {
+		t.Run(strings.Join(crash, "+"), func(t *testing.T) {
+			dir := t.TempDir()
+			want := loadMail(t, dir, SinkBoth)
+			before := readSink(t, dir, FromParquet)
+			downgradeToV1(t, dir)
+			files := absParts(t, dir)
+			for _, fp := range crash {
+				runCrashChild(t, "open-close", dir, SinkBoth, fp)
+				checkModes(t, dir)
+			}
+			// Killed mid-upgrade: some files are new, some old, and readers still read right.
+			diffParameters(t, "half-upgraded parquet", readerParameters(t, dir, true), want)
+			runCrashChild(t, "open-close", dir, SinkBoth, "")
+			if got := absParts(t, dir); strings.Join(got, "\n") != strings.Join(files, "\n") {
+				t.Errorf("files after the upgrade:\n%v\nbefore:\n%v", got, files)
+			}
+			for _, f := range parquetFiles(t, dir) {
+				if !partRE.MatchString(filepath.Base(f)) {
+					t.Errorf("leftover file %s", f)
+				}
+			}
+			for f, v := range parquetVersions(t, files) {
+				if v != "parameters=true version=2" {
+					t.Errorf("upgraded %s: %s", f, v)
+				}
+			}
+			if got := readSink(t, dir, FromParquet); !equalContents(got, before) {
+				t.Errorf("parquet after the upgrade holds %v, before %v", got, before)
+			}
+			diffParameters(t, "upgraded parquet", readerParameters(t, dir, true), want)
+			diffParameters(t, "upgraded duckdb", readerParameters(t, dir, false), want)
+			checkMigrated(t, dir)
+		})
+	}
+}
