@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/mcasload/mcasload/internal/failpoint"
@@ -73,20 +74,23 @@ func (w *Writer) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 	if !c.Run.Started.IsZero() {
 		run.Started = c.Run.Started
 	}
+	w.hold.mu.Lock()
+	defer w.hold.mu.Unlock()
 	tOpen := time.Now()
+	held := w.hold.attached
 	s, err := w.commitSession(ctx)
 	if err != nil {
 		return CommitResult{}, fmt.Errorf("commit: %w", err)
 	}
-	w.log.Debug("opened the duckdb file", "took", time.Since(tOpen))
+	if !held {
+		w.log.Debug("opened the duckdb file", "took", time.Since(tOpen))
+	}
 	failed := true
 	defer func() {
 		// Detaching checkpoints the WAL; if that fails the WAL still holds the commit.
-		tClose := time.Now()
-		if err := w.detachCommit(context.WithoutCancel(ctx), failed); err != nil {
+		if err := w.endCommit(context.WithoutCancel(ctx), failed); err != nil {
 			w.log.Warn("close the duckdb file after a commit", "err", err)
 		}
-		w.log.Debug("closed the duckdb file", "took", time.Since(tClose))
 	}()
 	res, pl, err := w.commit(ctx, s, c, run)
 	if err != nil {
@@ -132,7 +136,15 @@ func checkSchema(got *arrow.Schema) error {
 func (w *Writer) commit(ctx context.Context, s *session, c Commit, run RunInfo) (CommitResult, *plan, error) {
 	var res CommitResult
 	t0 := time.Now()
-	pl, err := planCommit(ctx, s, memory.DefaultAllocator, c.Records)
+	if w.known == nil {
+		k, err := loadStoredHashes(ctx, s)
+		if err != nil {
+			return res, nil, fmt.Errorf("dedupe batch: %w", err)
+		}
+		w.known = k
+		w.log.Debug("read the stored id hashes", "ids", k.len(), "took", time.Since(t0))
+	}
+	pl, err := planCommit(ctx, s, memory.DefaultAllocator, c.Records, w.known)
 	if err != nil {
 		return res, nil, fmt.Errorf("dedupe batch: %w", err)
 	}
@@ -158,6 +170,9 @@ func (w *Writer) commit(ctx context.Context, s *session, c Commit, run RunInfo) 
 		return res, nil, err
 	}
 	w.published = nil // deleted from pending by this transaction
+	if pl.index != nil {
+		w.known.add(pl.index.Column(0).(*array.Uint64).Uint64Values())
+	}
 	if err := privateFiles(filepath.Join(w.dir, DatabaseFile)); err != nil {
 		w.log.Warn("make the warehouse files private", "err", err)
 	}

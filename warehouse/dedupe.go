@@ -42,8 +42,6 @@ var indexSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "rawsum", Type: arrow.PrimitiveTypes.Uint64},
 }, nil)
 
-var hashSchema = arrow.NewSchema([]arrow.Field{{Name: "h", Type: arrow.PrimitiveTypes.Uint64}}, nil)
-
 // rowRef is one row of a commit: record index and row within it.
 type rowRef struct{ rec, row int32 }
 
@@ -76,10 +74,11 @@ func (p *plan) release() {
 
 // planCommit decides which rows of records are new. An id already in activity_ids, or seen
 // earlier in the same commit, is a duplicate (first wins); a duplicate whose raw hash differs
-// from the kept row's is a conflict. Only the batch's id hashes go to DuckDB (a scan of the
-// 8-byte h column); ids are compared exactly in Go, and raw is hashed in Go only for
-// re-delivered rows and for the index entries of new rows.
-func planCommit(ctx context.Context, s *session, mem memory.Allocator, records []arrow.RecordBatch) (*plan, error) {
+// from the kept row's is a conflict. The batch's id hashes are looked up in known (the stored
+// hashes); only hits go to DuckDB, which returns their stored (id, rawsum); ids are compared
+// exactly in Go, and raw is hashed in Go only for re-delivered rows and for the index entries
+// of new rows.
+func planCommit(ctx context.Context, s *session, mem memory.Allocator, records []arrow.RecordBatch, known *storedHashes) (*plan, error) {
 	p := &plan{byDay: map[arrow.Date32][]arrow.RecordBatch{}}
 	t0 := time.Now()
 	n := 0
@@ -94,9 +93,7 @@ func planCommit(ctx context.Context, s *session, mem memory.Allocator, records [
 	first := make(map[string]rowRef, n)
 	hashes := make([][]uint64, len(records))
 	dupOf := map[rowRef]rowRef{} // in-commit re-deliveries → the first row with that id
-	hb := array.NewUint64Builder(mem)
-	defer hb.Release()
-	hb.Reserve(n)
+	var matched []uint64         // hashes of first occurrences that may be stored already
 	for ri, r := range records {
 		ids := r.Column(colID).(*array.String)
 		hs := make([]uint64, r.NumRows())
@@ -109,46 +106,26 @@ func planCommit(ctx context.Context, s *session, mem memory.Allocator, records [
 				continue
 			}
 			first[id] = ref
-			hb.Append(hs[i])
+			if known.has(hs[i]) {
+				matched = append(matched, hs[i])
+			}
 		}
 		hashes[ri] = hs
 	}
 	p.tHash = time.Since(t0)
-	// Stored ids this commit re-delivers: the candidates by hash, then an exact id match.
+	// Stored ids this commit re-delivers: the candidates by hash (from the writer's set of
+	// stored hashes), then an exact id match read from DuckDB for just those.
 	t1 := time.Now()
 	stored := map[string]uint64{} // id → rawsum of the stored row
-	harr := hb.NewArray()
-	hrec := array.NewRecordBatch(hashSchema, []arrow.Array{harr}, int64(harr.Len()))
-	harr.Release()
-	// Two narrow steps: which of the batch's hashes are stored at all (a scan of the 8-byte h
-	// column only; usually none), then (id, rawsum) of just those rows. One query returning id
-	// and rawsum would read every stored id, which grows with the warehouse.
-	var matched []uint64
-	err := withView(ctx, s, "batch_hashes", hashSchema, []arrow.RecordBatch{hrec}, func(view string) error {
-		rows, err := s.conn.QueryContext(ctx, `SELECT DISTINCT a.h FROM wh.activity_ids a WHERE a.h IN (SELECT h FROM `+view+`)`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var h uint64
-			if err := rows.Scan(&h); err != nil {
-				return err
-			}
-			matched = append(matched, h)
-		}
-		return rows.Err()
-	})
-	if err == nil && len(matched) > 0 {
-		err = storedSums(ctx, s, matched, func(id string, sum uint64) {
+	if len(matched) > 0 {
+		err := storedSums(ctx, s, matched, func(id string, sum uint64) {
 			if _, ok := first[id]; ok {
 				stored[id] = sum
 			}
 		})
-	}
-	hrec.Release()
-	if err != nil {
-		return nil, fmt.Errorf("find stored ids: %w", err)
+		if err != nil {
+			return nil, fmt.Errorf("find stored ids: %w", err)
+		}
 	}
 	p.tProbe = time.Since(t1)
 	t2 := time.Now()

@@ -69,6 +69,10 @@ type Options struct {
 	CompactOver int
 	// RowGroupSize is the Parquet row group length in rows (default 122880).
 	RowGroupSize int
+	// HoldIdle is how long the file stays attached after a commit, waiting for the next one
+	// (default 1s; negative releases it after every commit). Back-to-back commits then skip
+	// the attach, the detach checkpoint and the cold cache; readers wait or read Parquet.
+	HoldIdle time.Duration
 }
 
 func (o *Options) defaults() error {
@@ -108,6 +112,9 @@ func (o *Options) defaults() error {
 	if o.RowGroupSize <= 0 {
 		o.RowGroupSize = 122880
 	}
+	if o.HoldIdle == 0 {
+		o.HoldIdle = time.Second
+	}
 	return nil
 }
 
@@ -128,6 +135,11 @@ type Writer struct {
 	published []pendingDay
 	// base is the in-memory DuckDB that commits attach the file to; see commitSession.
 	base *session
+	// hold keeps the file attached to base between commits that follow each other closely.
+	hold holdState
+	// known is the set of stored id hashes (see storedHashes), read at the first commit; nil
+	// until then and after anything but a commit may have changed activity_ids.
+	known *storedHashes
 }
 
 // Open creates the warehouse folder if needed, takes the writer lock, checks and records the
@@ -193,56 +205,16 @@ func (w *Writer) sessionConfig() sessionConfig {
 	}
 }
 
-// commitSession is the session of a Commit: one in-memory DuckDB kept for the writer's life,
-// with the file attached only for the commit (detachCommit releases it, so readers get in
-// between commits). Reusing the instance saves starting DuckDB per commit. It runs DuckDB on
-// half the threads: the loader's conversion workers use the other half at the same time, and
-// a DuckDB thread with nothing to do spins rather than sleeps, which on a shared 2-core
-// machine costs more than it gives (measured: a third less CPU and a faster load with
-// --threads 2).
-func (w *Writer) commitSession(ctx context.Context) (*session, error) {
-	cfg := w.sessionConfig()
-	cfg.threads = max(1, cfg.threads/2)
-	if w.base == nil {
-		s, err := openSession(ctx, cfg, "", false)
-		if err != nil {
-			return nil, err
-		}
-		w.base = s
-	}
-	if err := w.base.attach(ctx, cfg, filepath.Join(w.dir, DatabaseFile), false); err != nil {
-		w.closeBase()
-		return nil, err
-	}
-	return w.base, nil
-}
-
-// detachCommit detaches the file after a commit (checkpointing it) and keeps the instance,
-// unless the commit failed: then the instance goes too, so the next commit starts clean.
-func (w *Writer) detachCommit(ctx context.Context, failed bool) error {
-	if w.base == nil {
-		return nil
-	}
-	err := w.base.exec(ctx, "DETACH wh")
-	if err != nil && strings.Contains(err.Error(), "not found") {
-		err = nil
-	}
-	if err != nil || failed {
-		return errors.Join(err, w.closeBase())
-	}
-	return nil
-}
-
-func (w *Writer) closeBase() error {
-	err := w.base.close()
-	w.base = nil
-	return err
-}
-
 // session attaches the DuckDB file read-write; callers detachClose it when done.
 // Days the last Commit published but left pending are marked first, so Status, Verify,
 // FinishRun, Compact and Close see exactly what a reader after the run sees.
 func (w *Writer) session(ctx context.Context) (*session, error) {
+	// One process can attach the file read-write only once: let go of the commits' hold.
+	if err := w.releaseHold(ctx); err != nil {
+		w.log.Warn("close the duckdb file after commits", "err", err)
+	}
+	// Repair and friends may rewrite activity_ids: the next commit reads the hashes again.
+	w.known = nil
 	file := filepath.Join(w.dir, DatabaseFile)
 	s, err := openSession(ctx, w.sessionConfig(), file, false)
 	if err != nil {
@@ -268,6 +240,10 @@ func (w *Writer) init(ctx context.Context) error {
 	if err := migrate(ctx, s); err != nil {
 		return err
 	}
+	// A migration may have started the WAL, which DuckDB creates with the umask's mode.
+	if err := privateFiles(filepath.Join(w.dir, DatabaseFile)); err != nil {
+		return err
+	}
 	if err := w.checkMeta(ctx, s); err != nil {
 		return err
 	}
@@ -286,7 +262,12 @@ func (w *Writer) init(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read state: %w", err)
 	}
-	return w.reconcile(ctx, s)
+	if err := w.reconcile(ctx, s); err != nil {
+		return err
+	}
+	// After reconcile, which removes the temporary file of an upgrade a crash interrupted and
+	// the files no commit backs, so only committed files are upgraded.
+	return w.migrateParquet(ctx, s)
 }
 
 // checkMeta records the sinks, source and Arrow schema version on first use and refuses a
@@ -343,6 +324,17 @@ func (w *Writer) checkMeta(ctx context.Context, s *session) error {
 // Dir is the absolute path of the warehouse folder.
 func (w *Writer) Dir() string { return w.dir }
 
+// HeldBytes is about how much Go memory the writer keeps between commits (its set of stored id
+// hashes, 8 bytes per stored activity), for sizing a soft memory limit.
+func (w *Writer) HeldBytes() int64 {
+	w.hold.mu.Lock()
+	defer w.hold.mu.Unlock()
+	if w.known == nil {
+		return 0
+	}
+	return w.known.bytes()
+}
+
 // RunID is the id of this writer's run, used when a Commit does not name one.
 func (w *Writer) RunID() string { return w.run.ID }
 
@@ -360,9 +352,7 @@ func (w *Writer) Close(ctx context.Context) error {
 		return nil
 	}
 	err := w.finish(ctx)
-	if w.base != nil {
-		err = errors.Join(err, w.closeBase())
-	}
+	err = errors.Join(err, w.stopHold())
 	return errors.Join(err, w.lock.release())
 }
 
