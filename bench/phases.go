@@ -28,6 +28,8 @@ var phaseKeys = []struct{ msg, field, phase string }{
 	{"committed", "transaction", "insert-tx"},
 	{"published", "took", "parquet"},
 	{"closed the duckdb file", "took", "close+checkpoint"},
+	{"read the stored id hashes", "took", "read-hashes"},
+	{"compacted parquet day", "took", "compact"},
 }
 
 // ParsePhases reads a JSON debug log (--log-level debug --log-format json).

@@ -462,6 +462,7 @@ func (w *Writer) daysWithFiles(keep func(n int) bool) ([]string, error) {
 }
 
 func (w *Writer) compactDay(ctx context.Context, s *session, day string, opts CompactOptions) (CompactResult, error) {
+	start := time.Now()
 	if opts.TargetBytes <= 0 {
 		opts.TargetBytes = 512 << 20
 	}
@@ -522,7 +523,7 @@ func (w *Writer) compactDay(ctx context.Context, s *session, day string, opts Co
 			return res, err
 		}
 	}
-	w.log.Info("compacted parquet day", "day", day, "files_before", res.FilesBefore, "files_after", res.FilesAfter)
+	w.log.Info("compacted parquet day", "day", day, "files_before", res.FilesBefore, "files_after", res.FilesAfter, "took", time.Since(start))
 	return res, nil
 }
 
