@@ -66,7 +66,7 @@ func toyConfig(t *testing.T, steps ...string) Config {
 }
 
 // rowsOf returns the rows of one step ("1 offline", …).
-func rowsOf(tb Table, step string) []Row {
+func rowsOf(tb *Table, step string) []Row {
 	var rows []Row
 	for _, r := range tb.Rows {
 		if r.Step == step {
@@ -103,7 +103,7 @@ func TestSmoke(t *testing.T) {
 	}
 	t.Logf("toy benchmark table (figures meaningless at this size):\n%s", out.String())
 
-	off := rowsOf(h.Table, "1 offline")
+	off := rowsOf(&h.Table, "1 offline")
 	if len(off) != 4 {
 		t.Fatalf("offline rows = %d, want load, duckdb, ratio, low-memory load", len(off))
 	}
@@ -122,7 +122,7 @@ func TestSmoke(t *testing.T) {
 		t.Errorf("ratio row without figure or verdict: %+v", off[2])
 	}
 
-	mem := rowsOf(h.Table, "2 memory")
+	mem := rowsOf(&h.Table, "2 memory")
 	var scans, scale int
 	for _, r := range mem {
 		switch {
@@ -142,12 +142,12 @@ func TestSmoke(t *testing.T) {
 		t.Errorf("memory rows: %d scans, %d scale loads; want 2 and 1:\n%s", scans, scale, out.String())
 	}
 
-	inc := rowsOf(h.Table, "4 incremental")
+	inc := rowsOf(&h.Table, "4 incremental")
 	if len(inc) != 3 || inc[0].Records != inc[1].Records || inc[0].Records == 0 || inc[2].Met == "" {
 		t.Errorf("incremental rows: %+v", inc)
 	}
 
-	prof := rowsOf(h.Table, "6 profile")
+	prof := rowsOf(&h.Table, "6 profile")
 	if len(prof) != 1 || prof[0].Records == 0 {
 		t.Errorf("profile rows: %+v", prof)
 	}
@@ -162,7 +162,7 @@ func TestSmoke(t *testing.T) {
 	}
 
 	if !testing.Short() {
-		on := rowsOf(h.Table, "3 online")
+		on := rowsOf(&h.Table, "3 online")
 		if len(on) != 1 {
 			t.Errorf("online rows = %d, want one per --parallel setting", len(on))
 		}
@@ -171,7 +171,7 @@ func TestSmoke(t *testing.T) {
 				t.Errorf("online row %q: %d records, %q: want pages fetched and no failed request", r.What, r.Records, r.Figure)
 			}
 		}
-		inv := rowsOf(h.Table, "5 investigations")
+		inv := rowsOf(&h.Table, "5 investigations")
 		if len(inv) != 20 {
 			t.Errorf("investigation rows = %d, want 20", len(inv))
 		}
@@ -294,7 +294,7 @@ func BenchmarkOffline(b *testing.B) {
 		if err := h.Run(b.Context()); err != nil {
 			b.Fatal(err)
 		}
-		rows := rowsOf(h.Table, "1 offline")
+		rows := rowsOf(&h.Table, "1 offline")
 		ratio, _ := strconv.ParseFloat(rows[2].Figure, 64)
 		b.ReportMetric(ratio, "duckdb/mcasload")
 		b.ReportMetric(rows[0].RecPerSec, "records/s")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 )
@@ -26,15 +27,22 @@ type Row struct {
 
 // Table is the benchmark result: rows in the order measured, plus notes (skips, caveats).
 type Table struct {
+	mu    sync.Mutex // steps that measure concurrently (the online scans) add from goroutines
 	Rows  []Row
 	Notes []string
 }
 
 // Add appends rows.
-func (t *Table) Add(rows ...Row) { t.Rows = append(t.Rows, rows...) }
+func (t *Table) Add(rows ...Row) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.Rows = append(t.Rows, rows...)
+}
 
 // Note records a caveat printed under the table.
 func (t *Table) Note(format string, args ...any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.Notes = append(t.Notes, fmt.Sprintf(format, args...))
 }
 
