@@ -175,7 +175,7 @@ func setGoMemoryLimit(opts Options, held int64) bool {
 	return true
 }
 
-func goMemoryLimit(opts Options, held int64) int64 { return 2*opts.BatchBytes + 32<<20 + held }
+func goMemoryLimit(opts Options, held int64) int64 { return 2*opts.BatchBytes + 64<<20 + held }
 
 // convertLoop is one worker: its own converter (converters are not safe for concurrent use).
 func (p *Pipeline) convertLoop() {

@@ -110,8 +110,8 @@ func (w *Writer) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 		w.rejectRuns[run.ID] = true
 		derived = append(derived, appendRejects(rejectedPath(w.dir, run.ID), c.Rejected, run.ID, res.committedAt))
 	}
-	if w.opts.Sinks.parquet() && res.Inserted > 0 {
-		derived = append(derived, w.publishPlan(ctx, s, res.Seq, pl))
+	if pl.parquet != nil {
+		derived = append(derived, w.finishParquet(pl.parquet))
 	}
 	if err := errors.Join(derived...); err != nil {
 		return res, fmt.Errorf("commit: %w (the next start writes them; free space or fix permissions and rerun): %w", ErrNotPublished, err)
@@ -158,6 +158,15 @@ func (w *Writer) commit(ctx context.Context, s *session, c Commit, run RunInfo) 
 	}
 	now := w.opts.Clock.Now().UTC().Truncate(time.Microsecond) // DuckDB's precision
 	res.committedAt = now
+	// The Parquet files are written (under temporary names) while the index is built and the
+	// transaction runs, on a second connection: the two take about as long, and each keeps
+	// one core busy. They are renamed in only after the transaction commits (finish).
+	if w.opts.Sinks.parquet() && pl.inserted > 0 {
+		pl.parquet = w.startParquet(ctx, res.Seq, pl)
+	}
+	if pl.buildIndex != nil {
+		pl.buildIndex()
+	}
 	// The views are registered outside the transaction: creating one writes the in-memory
 	// catalog, and a DuckDB transaction may write only one database.
 	err = withViews(ctx, s, pl, func(indexView, rowsView string) error {
@@ -166,6 +175,7 @@ func (w *Writer) commit(ctx context.Context, s *session, c Commit, run RunInfo) 
 		})
 	})
 	if err != nil {
+		pl.parquet.abort()
 		pl.release()
 		return res, nil, err
 	}

@@ -53,11 +53,16 @@ type plan struct {
 	keep                                   []arrow.RecordBatch                  // new rows, in input order
 	byDay                                  map[arrow.Date32][]arrow.RecordBatch // new rows per UTC day
 	days                                   []string                             // YYYY-MM-DD, sorted
-	index                                  arrow.RecordBatch                    // (h, id, day, rawsum) of keep; nil when none
-	tHash, tProbe, tSum                    time.Duration
+	index                                  arrow.RecordBatch                    // (h, id, day, rawsum) of keep; nil until buildIndex
+	// buildIndex fills index (hashing every kept raw, the plan's one pass over all bytes); it
+	// is separate so the commit can start writing Parquet first. nil when nothing is kept.
+	buildIndex          func()
+	parquet             *parquetWrite // this commit's Parquet files while they are written; nil when none
+	tHash, tProbe, tSum time.Duration
 }
 
 func (p *plan) release() {
+	p.parquet.wait() // it reads the slices released below
 	for _, r := range p.keep {
 		r.Release()
 	}
@@ -202,8 +207,12 @@ func planCommit(ctx context.Context, s *session, mem memory.Allocator, records [
 		p.days = append(p.days, d.ToTime().Format(time.DateOnly))
 	}
 	slices.Sort(p.days)
-	p.index = buildIndex(mem, records, hashes, keptRefs)
 	p.tSum = time.Since(t2)
+	p.buildIndex = func() {
+		t := time.Now()
+		p.index = buildIndex(mem, records, hashes, keptRefs)
+		p.tSum += time.Since(t)
+	}
 	return p, nil
 }
 

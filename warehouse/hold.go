@@ -3,6 +3,7 @@ package warehouse
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,7 +17,7 @@ import (
 // without one, before any other use of the file, and at Close. The cache stays warm too: the
 // dedupe probe reads the index from memory instead of from the file at every commit.
 // holdCache is how much DuckDB may keep cached while the commits hold the file.
-const holdCache = 48 << 20
+const holdCache = 64 << 20
 
 type holdState struct {
 	mu       sync.Mutex // taken by Commit for its whole run and by the idle timer
@@ -137,8 +138,35 @@ func (w *Writer) detachBase(ctx context.Context, closeToo bool) error {
 	return nil
 }
 
+// publishSession is a second connection to the commits' DuckDB instance, on which a commit
+// writes its Parquet files while its transaction runs on the first (see startParquet).
+func (w *Writer) publishSession(ctx context.Context) (*session, error) {
+	if w.pub != nil {
+		return w.pub, nil
+	}
+	w.base.db.SetMaxOpenConns(2)
+	conn, err := w.base.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("open duckdb connection: %w", err)
+	}
+	// Connection-level settings are not shared; ROW_GROUP_SIZE_BYTES needs this one.
+	for _, q := range []string{"SET TimeZone='UTC'", "SET preserve_insertion_order = false"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("configure duckdb (%s): %w", q, err)
+		}
+	}
+	w.pub = &session{db: w.base.db, conn: conn}
+	return w.pub, nil
+}
+
 func (w *Writer) closeBase() error {
-	err := w.base.close()
+	var err error
+	if w.pub != nil {
+		err = w.pub.conn.Close()
+		w.pub = nil
+	}
+	err = errors.Join(err, w.base.close())
 	w.base = nil
 	w.hold.attached = false
 	return err

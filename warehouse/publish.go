@@ -96,16 +96,25 @@ func listParts(root string) (parts []partFile, temps, unknown []string, err erro
 // writeParquet runs COPY (query) to a temporary file in dir, syncs it and renames it to name,
 // then syncs the folder: readers see the whole file or nothing. fp prefixes the failpoints.
 func (w *Writer) writeParquet(ctx context.Context, s *session, dir, name, query, fp string) error {
+	tmp, err := w.writeParquetTemp(ctx, s, dir, name, query, fp)
+	if err != nil {
+		return err
+	}
+	return publishTemp(tmp, name, fp)
+}
+
+// writeParquetTemp runs COPY (query) to dir/.name.tmp and syncs it; publishTemp renames it in.
+func (w *Writer) writeParquetTemp(ctx context.Context, s *session, dir, name, query, fp string) (string, error) {
 	if err := mkdirAll(dir); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
+		return "", fmt.Errorf("create %s: %w", dir, err)
 	}
 	tmp := filepath.Join(dir, "."+name+".tmp")
 	// Created here so it is 0600 from the first byte; DuckDB truncates it and keeps the mode.
 	if err := os.WriteFile(tmp, nil, 0o600); err != nil {
-		return fmt.Errorf("write parquet %s: %w", tmp, err)
+		return "", fmt.Errorf("write parquet %s: %w", tmp, err)
 	}
 	if err := os.Chmod(tmp, 0o600); err != nil {
-		return fmt.Errorf("write parquet %s: %w", tmp, err)
+		return "", fmt.Errorf("write parquet %s: %w", tmp, err)
 	}
 	md := fmt.Sprintf("{'mcasload.schema_version': '%d'}", schema.Version)
 	// ROW_GROUP_SIZE_BYTES caps what the Parquet writer buffers: 122,880 rows of ~3.4 KB
@@ -114,15 +123,22 @@ func (w *Writer) writeParquet(ctx context.Context, s *session, dir, name, query,
 		query, quoteString(tmp), w.opts.RowGroupSize, md)
 	if err := s.exec(ctx, copyQ); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("write parquet %s: %w", tmp, err)
+		return "", fmt.Errorf("write parquet %s: %w", tmp, err)
 	}
 	if fp == "parquet" {
 		failpoint.Hit("parquet-write")
 	}
 	if err := syncFile(tmp); err != nil {
-		return err
+		os.Remove(tmp)
+		return "", err
 	}
+	return tmp, nil
+}
+
+// publishTemp renames a synced temporary file to name in its folder and syncs the folder.
+func publishTemp(tmp, name, fp string) error {
 	failpoint.Hit(fp + "-before-rename")
+	dir := filepath.Dir(tmp)
 	final := filepath.Join(dir, name)
 	if err := os.Rename(tmp, final); err != nil {
 		return fmt.Errorf("publish parquet %s: %w", final, err)
@@ -148,39 +164,103 @@ func (w *Writer) publish(ctx context.Context, s *session, seq int64, days []stri
 	return w.markPublished(ctx, s, seq, days)
 }
 
-// publishPlan writes the new rows of commit seq, one file per day, straight from the Arrow
-// slices the commit inserted (no read back from DuckDB), and marks those days published.
-func (w *Writer) publishPlan(ctx context.Context, s *session, seq int64, pl *plan) error {
-	start := time.Now()
-	defer func() { w.log.Debug("published", "seq", seq, "days", len(pl.days), "took", time.Since(start)) }()
-	for _, day := range pl.days {
-		t, err := time.Parse(time.DateOnly, day)
-		if err != nil {
-			return fmt.Errorf("publish day %q: %w", day, err)
+// parquetWrite is one commit's Parquet files being written under temporary names by
+// startParquet, on the writer's publishing connection, while the commit's transaction runs.
+type parquetWrite struct {
+	seq   int64
+	days  []string
+	temps []string // dir/.name.tmp per day, in days order, as written
+	done  chan struct{}
+	err   error
+	start time.Time
+}
+
+// startParquet writes the new rows of commit seq, one temporary file per day, straight from the
+// Arrow slices the commit inserts (no read back from DuckDB). The files become visible only in
+// finishParquet, after the DuckDB commit: a crash before that leaves only *.tmp files, which
+// reconciliation deletes, exactly as when the files were written after the commit.
+func (w *Writer) startParquet(ctx context.Context, seq int64, pl *plan) *parquetWrite {
+	pw := &parquetWrite{seq: seq, days: pl.days, done: make(chan struct{}), start: time.Now()}
+	s, err := w.publishSession(ctx)
+	if err != nil {
+		pw.err = err
+		close(pw.done)
+		return pw
+	}
+	go func() {
+		defer close(pw.done)
+		for _, day := range pl.days {
+			t, err := time.Parse(time.DateOnly, day)
+			if err != nil {
+				pw.err = fmt.Errorf("publish day %q: %w", day, err)
+				return
+			}
+			recs := slices.Clone(pl.byDay[arrow.Date32FromTime(t)])
+			// The view holds exactly the published columns: DuckDB's Arrow scan crashes when a
+			// projection skips a column of the stream, so day is dropped here, not in SQL.
+			for i, r := range recs {
+				recs[i] = withoutDay(r)
+			}
+			var tmp string
+			err = withView(ctx, s, "publish_rows", publishSchema, recs, func(view string) error {
+				q := fmt.Sprintf(`SELECT %s FROM %s`, columnList("", true), view)
+				tmp, err = w.writeParquetTemp(ctx, s, w.dayDir(day), partName(seq, seq), q, "parquet")
+				return err
+			})
+			for _, r := range recs {
+				r.Release()
+			}
+			if err != nil {
+				pw.err = err
+				return
+			}
+			pw.temps = append(pw.temps, tmp)
 		}
-		recs := slices.Clone(pl.byDay[arrow.Date32FromTime(t)])
-		// The view holds exactly the published columns: DuckDB's Arrow scan crashes when a
-		// projection skips a column of the stream, so day is dropped here, not in SQL.
-		for i, r := range recs {
-			recs[i] = withoutDay(r)
-		}
-		err = withView(ctx, s, "publish_rows", publishSchema, recs, func(view string) error {
-			q := fmt.Sprintf(`SELECT %s FROM %s`, columnList("", true), view)
-			return w.writeParquet(ctx, s, w.dayDir(day), partName(seq, seq), q, "parquet")
-		})
-		for _, r := range recs {
-			r.Release()
-		}
-		if err != nil {
+	}()
+	return pw
+}
+
+// wait blocks until the files are written (or writing failed).
+func (pw *parquetWrite) wait() {
+	if pw != nil {
+		<-pw.done
+	}
+}
+
+// abort waits for the writing to end and removes its temporary files (the commit failed).
+func (pw *parquetWrite) abort() {
+	if pw == nil {
+		return
+	}
+	pw.wait()
+	for _, tmp := range pw.temps {
+		os.Remove(tmp)
+	}
+	pw.temps = nil
+}
+
+// finishParquet renames the committed commit's files in and queues their days to leave
+// pending in the next transaction.
+func (w *Writer) finishParquet(pw *parquetWrite) error {
+	pw.wait()
+	defer func() { w.log.Debug("published", "seq", pw.seq, "days", len(pw.days), "took", time.Since(pw.start)) }()
+	if pw.err != nil {
+		pw.abort()
+		return pw.err
+	}
+	for i, tmp := range pw.temps {
+		if err := publishTemp(tmp, partName(pw.seq, pw.seq), "parquet"); err != nil {
+			for _, t := range pw.temps[i:] {
+				os.Remove(t)
+			}
 			return err
 		}
+		// The file is in; its pending row goes in the next commit's transaction (or at
+		// Close), which saves a transaction and its checkpoint per commit. Until then a crash
+		// leaves a pending day whose file exists, which reconciliation marks at the next start.
+		w.published = append(w.published, pendingDay{day: pw.days[i], seq: pw.seq})
 	}
-	// The files are in; their pending rows go in the next commit's transaction (or at Close),
-	// which saves a transaction and its checkpoint per commit. Until then a crash leaves a
-	// pending day whose file exists, which reconciliation marks at the next start.
-	for _, day := range pl.days {
-		w.published = append(w.published, pendingDay{day: day, seq: seq})
-	}
+	pw.temps = nil
 	return nil
 }
 

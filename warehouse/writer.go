@@ -135,6 +135,8 @@ type Writer struct {
 	published []pendingDay
 	// base is the in-memory DuckDB that commits attach the file to; see commitSession.
 	base *session
+	// pub is base's second connection, which writes a commit's Parquet files; see startParquet.
+	pub *session
 	// hold keeps the file attached to base between commits that follow each other closely.
 	hold holdState
 	// known is the set of stored id hashes (see storedHashes), read at the first commit; nil
