@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -73,7 +75,10 @@ func (w *Writer) endCommit(ctx context.Context, failed bool) error {
 	if err := w.base.conn.QueryRowContext(ctx, `SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT FROM duckdb_memory()`).Scan(&cached); err != nil || cached > holdCache {
 		t := time.Now()
 		err = errors.Join(err, w.detachBase(ctx, false))
-		w.log.Debug("closed the duckdb file", "took", time.Since(t), "cached", cached)
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		w.log.Debug("closed the duckdb file", "took", time.Since(t), "cached", cached,
+			"go_heap", ms.HeapInuse, "go_sys", ms.Sys-ms.HeapReleased, "rss", residentBytes())
 		return err
 	}
 	gen := w.hold.gen
@@ -170,4 +175,17 @@ func (w *Writer) closeBase() error {
 	w.base = nil
 	w.hold.attached = false
 	return err
+}
+
+// residentBytes is the process's resident set size, for debug logs (0 where /proc is absent).
+func residentBytes() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	var size, rss int64
+	if _, err := fmt.Sscan(string(b), &size, &rss); err != nil {
+		return 0
+	}
+	return rss * int64(os.Getpagesize())
 }

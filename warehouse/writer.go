@@ -373,6 +373,13 @@ func (w *Writer) finish(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("close warehouse: %w", err)
 			}
+			// One thread: two read and buffer a row group each, which at the end of a 5M
+			// load took the process from ~400 MB to ~780 MB; one costs ~1.6× the time.
+			if len(days) > 0 {
+				if err := s.exec(ctx, "SET threads = 1"); err != nil {
+					return fmt.Errorf("close warehouse: %w", err)
+				}
+			}
 			for _, d := range days {
 				if _, err := w.compactDay(ctx, s, d, CompactOptions{}); err != nil {
 					return fmt.Errorf("close warehouse: %w", err)
