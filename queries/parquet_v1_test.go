@@ -1,9 +1,7 @@
 package queries
 
 import (
-	"bytes"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,12 +24,7 @@ import (
 func parquetWarehouse(t *testing.T, cfg synth.Config) (string, synth.GroundTruth) {
 	t.Helper()
 	ten := synth.New(cfg)
-	recs := make([]json.RawMessage, ten.Len())
-	var buf []byte
-	for i := range recs {
-		buf = ten.AppendJSON(buf[:0], i)
-		recs[i] = bytes.Clone(buf)
-	}
+	recs := tenantJSON(ten)
 	dir := filepath.Join(t.TempDir(), "wh")
 	w, err := warehouse.Open(t.Context(), warehouse.Options{Dir: dir, Sinks: warehouse.SinkParquet, MemoryLimit: "500MB",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Source: "simulator"})

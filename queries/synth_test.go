@@ -20,18 +20,24 @@ import (
 // synthEnd is the newest activity of every generated test tenant.
 var synthEnd = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 
-// tenantSession generates a tenant, loads every record through the real converter into an
-// in-memory activities table, and opens a locked session over it.
-func tenantSession(t testing.TB, cfg synth.Config) (*Session, synth.GroundTruth) {
-	t.Helper()
-	start := time.Now()
-	ten := synth.New(cfg)
+// tenantJSON renders every record of ten as the API sends it.
+func tenantJSON(ten *synth.Tenant) []json.RawMessage {
 	recs := make([]json.RawMessage, ten.Len())
 	var buf []byte
 	for i := range recs {
 		buf = ten.AppendJSON(buf[:0], i)
 		recs[i] = bytes.Clone(buf)
 	}
+	return recs
+}
+
+// tenantSession generates a tenant, loads every record through the real converter into an
+// in-memory activities table, and opens a locked session over it.
+func tenantSession(t testing.TB, cfg synth.Config) (*Session, synth.GroundTruth) {
+	t.Helper()
+	start := time.Now()
+	ten := synth.New(cfg)
+	recs := tenantJSON(ten)
 	db := newActivitiesDB(t)
 	loadRecords(t, db, recs)
 	s, err := Open(t.Context(), testConn(t, db), Lockdown{})
