@@ -118,9 +118,9 @@ func (o *Options) defaults() error {
 	return nil
 }
 
-// Writer is the one writer of a warehouse. It holds the lock file from Open to Close and opens
-// the DuckDB file only while it commits, so readers can open it between commits. A Writer is
-// not safe for concurrent use.
+// Writer is the one writer of a warehouse. It holds the lock file from Open to Close and the
+// DuckDB file only while commits follow each other (see holdState), so readers can open it
+// between bursts of commits. A Writer is not safe for concurrent use.
 type Writer struct {
 	opts  Options
 	dir   string
