@@ -263,6 +263,17 @@ func (h *Harness) simArgs(seed int64, n int, extra ...string) []string {
 		"--days", strconv.Itoa(h.cfg.Days), "--records", strconv.Itoa(n)}, extra...)
 }
 
+// offlineInput returns the cached offline file of n records (seed 1, generated when missing),
+// read once so every process measured on it finds it in the page cache, and its size.
+func (h *Harness) offlineInput(ctx context.Context, n int) (string, int64, error) {
+	file, err := h.ndjson(ctx, seedOffline, n)
+	if err != nil {
+		return "", 0, err
+	}
+	size, err := warm(file)
+	return file, size, err
+}
+
 // warm reads a file once so every process measured on it finds it in the page cache.
 func warm(path string) (int64, error) {
 	f, err := os.Open(path)

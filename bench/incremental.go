@@ -16,11 +16,8 @@ func (h *Harness) incremental(ctx context.Context) error {
 		return err
 	}
 	n := h.cfg.Incremental
-	file, err := h.ndjson(ctx, seedOffline, n)
+	file, _, err := h.offlineInput(ctx, n)
 	if err != nil {
-		return err
-	}
-	if _, err := warm(file); err != nil {
 		return err
 	}
 	empty, err := h.workPath("incremental-empty-" + short(n))

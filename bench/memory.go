@@ -63,11 +63,8 @@ func (h *Harness) memory(ctx context.Context) error {
 
 // loadFile loads the cached offline file of n records into a fresh warehouse.
 func (h *Harness) loadFile(ctx context.Context, n int) (Usage, error) {
-	file, err := h.ndjson(ctx, seedOffline, n)
+	file, _, err := h.offlineInput(ctx, n)
 	if err != nil {
-		return Usage{}, err
-	}
-	if _, err := warm(file); err != nil {
 		return Usage{}, err
 	}
 	wh, err := h.workPath("load-" + short(n))

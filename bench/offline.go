@@ -27,11 +27,7 @@ func (h *Harness) offline(ctx context.Context) error {
 }
 
 func (h *Harness) offlineSize(ctx context.Context, n int) error {
-	file, err := h.ndjson(ctx, seedOffline, n)
-	if err != nil {
-		return err
-	}
-	size, err := warm(file)
+	file, size, err := h.offlineInput(ctx, n)
 	if err != nil {
 		return err
 	}

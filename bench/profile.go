@@ -37,11 +37,7 @@ func (h *Harness) profile(ctx context.Context) error {
 	if n <= 0 {
 		n = h.cfg.Incremental
 	}
-	file, err := h.ndjson(ctx, seedOffline, n)
-	if err != nil {
-		return err
-	}
-	size, err := warm(file)
+	file, size, err := h.offlineInput(ctx, n)
 	if err != nil {
 		return err
 	}

@@ -9,17 +9,6 @@ import (
 	"time"
 )
 
-func copyTestFile(t *testing.T, from, to string) {
-	t.Helper()
-	b, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestDamagedParquet(t *testing.T) {
 	mem := newMem(t)
 	dir := t.TempDir()
@@ -78,7 +67,7 @@ func TestRepairQuarantines(t *testing.T) {
 	}
 	truncated := filepath.Join(dir, ParquetDir, files[0])
 	copied := filepath.Join(dir, ParquetDir, strings.TrimSuffix(files[1], ".parquet")+"-copy.parquet")
-	copyTestFile(t, filepath.Join(dir, ParquetDir, files[1]), copied)
+	copyFile(t, filepath.Join(dir, ParquetDir, files[1]), copied)
 	if err := os.Truncate(truncated, 100); err != nil {
 		t.Fatal(err)
 	}
