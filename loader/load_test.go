@@ -17,8 +17,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	_ "github.com/duckdb/duckdb-go/v2" // the "duckdb" database/sql driver, to read both sinks back
 
-	"github.com/mcasload/mcasload/mcas/mcastest/synth"
 	"github.com/mcasload/mcasload/schema"
+	"github.com/mcasload/mcasload/simulator/synth"
 	"github.com/mcasload/mcasload/warehouse"
 )
 

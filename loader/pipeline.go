@@ -21,6 +21,7 @@ import (
 
 	"github.com/mcasload/mcasload/internal/clock"
 	"github.com/mcasload/mcasload/internal/failpoint"
+	"github.com/mcasload/mcasload/internal/progress"
 	"github.com/mcasload/mcasload/schema"
 	"github.com/mcasload/mcasload/warehouse"
 )
@@ -314,10 +315,10 @@ func (p *Pipeline) Err() error {
 }
 
 // Snapshot returns the progress figures so far.
-func (p *Pipeline) Snapshot() Snapshot {
+func (p *Pipeline) Snapshot() progress.Snapshot {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return Snapshot{
+	return progress.Snapshot{
 		Records: p.sum.Records, Bytes: p.sum.Bytes, New: p.sum.New,
 		Duplicates: p.sum.Duplicates, Rejected: p.sum.Rejected,
 	}

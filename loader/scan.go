@@ -11,6 +11,7 @@ import (
 
 	"github.com/mcasload/mcasload/internal/clock"
 	"github.com/mcasload/mcasload/internal/failpoint"
+	"github.com/mcasload/mcasload/internal/progress"
 	"github.com/mcasload/mcasload/mcas"
 )
 
@@ -72,7 +73,7 @@ type ScanOptions struct {
 	Logger   *slog.Logger
 	// OnStart is called once the window is known, with a function returning live figures; the
 	// CLI hangs its progress display on it. May be nil.
-	OnStart func(plan ScanPlan, snapshot func() Snapshot)
+	OnStart func(plan ScanPlan, snapshot func() progress.Snapshot)
 }
 
 // ScanPlan is what a run is about to do; it is logged and shown by the CLI.
@@ -168,7 +169,7 @@ func Scan(ctx context.Context, client PageScanner, w ScanWarehouse, opts ScanOpt
 
 	r.pipe = Start(w, opts.Pipeline)
 	if opts.OnStart != nil {
-		opts.OnStart(plan, func() Snapshot { return r.snapshot(client) })
+		opts.OnStart(plan, func() progress.Snapshot { return r.snapshot(client) })
 	}
 
 	scanErr := r.scanSlices(ctx, client)
@@ -391,7 +392,7 @@ func (r *scanRun) watermarkAttr() string {
 }
 
 // snapshot is the live progress of the run.
-func (r *scanRun) snapshot(client PageScanner) Snapshot {
+func (r *scanRun) snapshot(client PageScanner) progress.Snapshot {
 	s := r.pipe.Snapshot()
 	s.Pages = r.pages.Load()
 	s.Throttled = client.Stats().Throttled

@@ -18,6 +18,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/mcasload/mcasload/internal/clock"
+	"github.com/mcasload/mcasload/internal/progress"
 	"github.com/mcasload/mcasload/mcas"
 	"github.com/mcasload/mcasload/warehouse"
 )
@@ -306,8 +307,8 @@ func TestScanFirstRunThenLateArrivals(t *testing.T) {
 			store := newMemStore()
 			opts := fakeScanOptions(clk, mem)
 			opts.Parallel = parallel
-			var snap func() Snapshot
-			opts.OnStart = func(_ ScanPlan, s func() Snapshot) { snap = s }
+			var snap func() progress.Snapshot
+			opts.OnStart = func(_ ScanPlan, s func() progress.Snapshot) { snap = s }
 
 			sum, err := Scan(t.Context(), api, store, opts)
 			if err != nil {
@@ -545,7 +546,7 @@ func TestScanStopsCleanlyOnCancel(t *testing.T) {
 	api := &fakeAPI{all: all, clk: clk}
 	opts := fakeScanOptions(clk, memory.NewGoAllocator())
 	pages := 0
-	opts.OnStart = func(_ ScanPlan, snap func() Snapshot) {}
+	opts.OnStart = func(_ ScanPlan, snap func() progress.Snapshot) {}
 	scanner := &cancelAfter{PageScanner: api, n: 3, cancel: cancel, pages: &pages}
 	sum, err := Scan(ctx, scanner, store, opts)
 	if !errors.Is(err, context.Canceled) {

@@ -11,9 +11,10 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/mcasload/mcasload/internal/clock"
+	"github.com/mcasload/mcasload/internal/progress"
 	"github.com/mcasload/mcasload/mcas"
-	"github.com/mcasload/mcasload/mcas/mcastest"
-	"github.com/mcasload/mcasload/mcas/mcastest/synth"
+	"github.com/mcasload/mcasload/simulator"
+	"github.com/mcasload/mcasload/simulator/synth"
 	"github.com/mcasload/mcasload/warehouse"
 )
 
@@ -43,16 +44,16 @@ func simTenant() *synth.Tenant {
 type scanSim struct {
 	tenant *synth.Tenant
 	clk    *clock.Virtual
-	srv    *mcastest.Server
+	srv    *simulator.Server
 	// clientRate is the client's budget per minute; above the server's 30 it draws real 429s.
 	clientRate int
 }
 
-func newScanSim(t *testing.T, tn *synth.Tenant, cfg mcastest.Config) *scanSim {
+func newScanSim(t *testing.T, tn *synth.Tenant, cfg simulator.Config) *scanSim {
 	t.Helper()
 	clk := clock.NewVirtual(simEnd, true)
 	cfg.Tenant, cfg.Clock, cfg.Token = tn, clk, simToken
-	srv := mcastest.NewServer(cfg)
+	srv := simulator.NewServer(cfg)
 	t.Cleanup(srv.Close)
 	return &scanSim{tenant: tn, clk: clk, srv: srv, clientRate: mcas.DefaultRequestsPerWindow}
 }
@@ -84,7 +85,7 @@ func (s *scanSim) scanOnce(t *testing.T, dir string, sinks warehouse.Sinks, opts
 	opts.URL, opts.Clock = s.srv.URL, s.clk
 	opts.Pipeline = Options{Workers: 2, Allocator: mem}
 	var plan ScanPlan
-	opts.OnStart = func(p ScanPlan, _ func() Snapshot) { plan = p }
+	opts.OnStart = func(p ScanPlan, _ func() progress.Snapshot) { plan = p }
 	sum, err := Scan(ctx, s.client(t), w, opts)
 	if cerr := w.Close(context.WithoutCancel(ctx)); cerr != nil {
 		t.Fatalf("close warehouse: %v", cerr)
@@ -186,12 +187,12 @@ func checkScanSinks(t *testing.T, dir string, want map[string]string) {
 
 func TestScanSimulatorExactWithFaultsTiesAndLateArrivals(t *testing.T) {
 	tn := simTenant()
-	s := newScanSim(t, tn, mcastest.Config{
+	s := newScanSim(t, tn, simulator.Config{
 		NoRetryAfter: true, // the wait comes from the 429 body only
 		FaultSeed:    9,
-		FaultRates: map[mcastest.Fault]float64{
-			mcastest.FaultInternalError: 0.04, mcastest.FaultBadGateway: 0.03, mcastest.FaultGatewayTimeout: 0.03,
-			mcastest.FaultReset: 0.03, mcastest.FaultTruncated: 0.03, mcastest.FaultThrottle: 0.04,
+		FaultRates: map[simulator.Fault]float64{
+			simulator.FaultInternalError: 0.04, simulator.FaultBadGateway: 0.03, simulator.FaultGatewayTimeout: 0.03,
+			simulator.FaultReset: 0.03, simulator.FaultTruncated: 0.03, simulator.FaultThrottle: 0.04,
 		},
 	})
 	s.clientRate = 45 // more than the server's 30 a minute: the server throttles for real
@@ -251,7 +252,7 @@ func TestScanSimulatorParallelEqualsSequential(t *testing.T) {
 	}
 	var results []result
 	for _, parallel := range []int{1, 4} {
-		s := newScanSim(t, tn, mcastest.Config{})
+		s := newScanSim(t, tn, simulator.Config{})
 		dir := filepath.Join(t.TempDir(), fmt.Sprint("wh", parallel))
 		_, plan := s.scanOnce(t, dir, warehouse.SinkBoth, ScanOptions{Parallel: parallel})
 		checkScanSinks(t, dir, scanExpectedRaw(tn, plan.To))
@@ -291,7 +292,7 @@ func BenchmarkScanSimulator(b *testing.B) {
 	for _, parallel := range []int{1, 4} {
 		b.Run(fmt.Sprint("parallel ", parallel), func(b *testing.B) {
 			clk := clock.NewVirtual(simEnd, true)
-			srv := mcastest.NewServer(mcastest.Config{Tenant: tn, Clock: clk, Token: simToken, RateLimit: mcastest.NoRateLimit})
+			srv := simulator.NewServer(simulator.Config{Tenant: tn, Clock: clk, Token: simToken, RateLimit: simulator.NoRateLimit})
 			defer srv.Close()
 			var records, bytes int64
 			for b.Loop() {

@@ -10,8 +10,8 @@ import (
 
 	"github.com/mcasload/mcasload/internal/clock"
 	"github.com/mcasload/mcasload/mcas"
-	"github.com/mcasload/mcasload/mcas/mcastest"
-	"github.com/mcasload/mcasload/mcas/mcastest/synth"
+	"github.com/mcasload/mcasload/simulator"
+	"github.com/mcasload/mcasload/simulator/synth"
 )
 
 var (
@@ -66,14 +66,14 @@ func TestScanAgainstSimulator(t *testing.T) {
 				t.Skip("fault runs in -short")
 			}
 			clk := clock.NewVirtual(simEnd.Add(7*24*time.Hour), true)
-			cfg := mcastest.Config{Tenant: ten, Clock: clk, FaultSeed: 5, RateLimit: tt.rate}
+			cfg := simulator.Config{Tenant: ten, Clock: clk, FaultSeed: 5, RateLimit: tt.rate}
 			if tt.faults {
-				cfg.FaultRates = map[mcastest.Fault]float64{
-					mcastest.FaultInternalError: 0.03, mcastest.FaultBadGateway: 0.02, mcastest.FaultGatewayTimeout: 0.02,
-					mcastest.FaultThrottle: 0.03, mcastest.FaultReset: 0.03, mcastest.FaultTruncated: 0.03,
+				cfg.FaultRates = map[simulator.Fault]float64{
+					simulator.FaultInternalError: 0.03, simulator.FaultBadGateway: 0.02, simulator.FaultGatewayTimeout: 0.02,
+					simulator.FaultThrottle: 0.03, simulator.FaultReset: 0.03, simulator.FaultTruncated: 0.03,
 				}
 			}
-			srv := mcastest.NewServer(cfg)
+			srv := simulator.NewServer(cfg)
 			t.Cleanup(srv.Close)
 			want := visibleIDs(ten, clk.Now())
 
@@ -149,7 +149,7 @@ func TestScanAgainstSimulator(t *testing.T) {
 
 func TestCheckAgainstSimulator(t *testing.T) {
 	clk := clock.NewVirtual(simEnd.Add(7*24*time.Hour), true)
-	srv := mcastest.NewServer(mcastest.Config{Tenant: simTenant(), Clock: clk})
+	srv := simulator.NewServer(simulator.Config{Tenant: simTenant(), Clock: clk})
 	t.Cleanup(srv.Close)
 	for name, auth := range map[string]mcas.Auth{
 		"token": mcas.TokenAuth{Token: mcas.NewSecret(srv.Token)},

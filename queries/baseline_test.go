@@ -3,7 +3,7 @@ package queries
 import (
 	"testing"
 
-	"github.com/mcasload/mcasload/mcas/mcastest/synth"
+	"github.com/mcasload/mcasload/simulator/synth"
 )
 
 // baselineAllowed are the investigations that may return a few rows on a clean tenant: they

@@ -13,8 +13,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
-	"github.com/mcasload/mcasload/mcas/mcastest/synth"
 	"github.com/mcasload/mcasload/output"
+	"github.com/mcasload/mcasload/simulator/synth"
 )
 
 // synthEnd is the newest activity of every generated test tenant.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcasload/mcasload/mcas/mcastest/synth"
+	"github.com/mcasload/mcasload/simulator/synth"
 	"github.com/mcasload/mcasload/warehouse"
 )
 

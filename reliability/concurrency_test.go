@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcasload/mcasload/mcas/mcastest"
+	"github.com/mcasload/mcasload/simulator"
 	"github.com/mcasload/mcasload/warehouse"
 )
 
@@ -38,7 +38,7 @@ func TestReliabilityTwoWriters(t *testing.T) {
 	binary(t)
 	row := record(t, "concurrency: two writers", "while a slow `mcasload scan` holds the warehouse: a second scan, a load, verify and repair; status alongside")
 	tn := crashTenant()
-	srv := mcastest.NewServer(mcastest.Config{Tenant: tn, Token: crashToken, RateLimit: mcastest.NoRateLimit, PageLatency: 20 * time.Second})
+	srv := simulator.NewServer(simulator.Config{Tenant: tn, Token: crashToken, RateLimit: simulator.NoRateLimit, PageLatency: 20 * time.Second})
 	t.Cleanup(srv.Close)
 	env := []string{"MCAS_TOKEN=" + crashToken}
 	dir := filepath.Join(t.TempDir(), "wh")

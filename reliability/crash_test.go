@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/mcasload/mcasload/internal/failpoint"
-	"github.com/mcasload/mcasload/mcas/mcastest"
-	"github.com/mcasload/mcasload/mcas/mcastest/synth"
+	"github.com/mcasload/mcasload/simulator"
+	"github.com/mcasload/mcasload/simulator/synth"
 )
 
 // crashToken is the legacy token of the crash tests' simulator.
@@ -77,7 +77,7 @@ type crashRun struct {
 func TestReliabilityCrashScan(t *testing.T) {
 	binary(t)
 	tn := crashTenant()
-	srv := mcastest.NewServer(mcastest.Config{Tenant: tn, Token: crashToken, RateLimit: mcastest.NoRateLimit})
+	srv := simulator.NewServer(simulator.Config{Tenant: tn, Token: crashToken, RateLimit: simulator.NoRateLimit})
 	t.Cleanup(srv.Close)
 	crashTest(t, crashRun{
 		category: "crash: scan",

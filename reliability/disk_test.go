@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcasload/mcasload/mcas/mcastest/synth"
+	"github.com/mcasload/mcasload/simulator/synth"
 )
 
 // mountTmpfs mounts a tmpfs of the given size (e.g. "7m") on a fresh folder and unmounts it when

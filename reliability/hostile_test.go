@@ -15,10 +15,11 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/mcasload/mcasload/internal/clock"
+	"github.com/mcasload/mcasload/internal/progress"
 	"github.com/mcasload/mcasload/loader"
 	"github.com/mcasload/mcasload/mcas"
-	"github.com/mcasload/mcasload/mcas/mcastest"
-	"github.com/mcasload/mcasload/mcas/mcastest/synth"
+	"github.com/mcasload/mcasload/simulator"
+	"github.com/mcasload/mcasload/simulator/synth"
 	"github.com/mcasload/mcasload/warehouse"
 )
 
@@ -31,8 +32,8 @@ const (
 )
 
 // hostileRates spreads a 20 % fault rate over every kind the simulator injects.
-func hostileRates(kinds []mcastest.Fault) map[mcastest.Fault]float64 {
-	rates := map[mcastest.Fault]float64{}
+func hostileRates(kinds []simulator.Fault) map[simulator.Fault]float64 {
+	rates := map[simulator.Fault]float64{}
 	for _, k := range kinds {
 		rates[k] = 0.20 / float64(len(kinds))
 	}
@@ -119,7 +120,7 @@ func (c *statusCounter) get(code int) int {
 // next request meets an expired token.
 type hostileWarehouse struct {
 	*warehouse.Writer
-	sim     *mcastest.Handler
+	sim     *simulator.Handler
 	server  *clock.Virtual
 	jump    time.Duration
 	commits atomic.Int64
@@ -140,8 +141,8 @@ func (e *hostileWarehouse) Commit(ctx context.Context, c warehouse.Commit) (ware
 
 // forceEveryFault makes the next requests fail once with each fault kind, so every kind is met
 // whatever the random draw.
-func forceEveryFault(h *mcastest.Handler) {
-	for _, f := range mcastest.Faults() {
+func forceEveryFault(h *simulator.Handler) {
+	for _, f := range simulator.Faults() {
 		h.FailNext(1, f)
 	}
 }
@@ -185,10 +186,10 @@ func hostileScan(t *testing.T, v hostileVariant, seed int64) hostileStats {
 	tn := hostileTenant(seed)
 	serverClock := clock.NewVirtual(hostileEnd, false)
 	clientClock := clock.NewVirtual(hostileEnd, true)
-	h := mcastest.NewHandler(mcastest.Config{
+	h := simulator.NewHandler(simulator.Config{
 		Tenant: tn, Token: hostileToken, ClientSecret: hostileSecret, Clock: serverClock,
-		RateLimit: mcastest.NoRateLimit, NoRetryAfter: v.noRetryAfter, TokenLifetime: time.Hour,
-		FaultRates: hostileRates(mcastest.Faults()), FaultSeed: uint64(seed), SlowDelay: 5 * time.Second,
+		RateLimit: simulator.NoRateLimit, NoRetryAfter: v.noRetryAfter, TokenLifetime: time.Hour,
+		FaultRates: hostileRates(simulator.Faults()), FaultSeed: uint64(seed), SlowDelay: 5 * time.Second,
 	})
 	counter := &statusCounter{next: h, n: map[int]int{}}
 	srv := httptest.NewServer(counter)
@@ -226,7 +227,7 @@ func hostileScan(t *testing.T, v hostileVariant, seed int64) hostileStats {
 		sum, err := loader.Scan(ctx, client, sw, loader.ScanOptions{
 			URL: srv.URL, Limit: 500, Parallel: parallel, Clock: clientClock, Logger: slog.New(slog.DiscardHandler),
 			Pipeline: loader.Options{Workers: 2, Allocator: mem, BatchRows: 700},
-			OnStart:  func(p loader.ScanPlan, _ func() loader.Snapshot) { plan = p },
+			OnStart:  func(p loader.ScanPlan, _ func() progress.Snapshot) { plan = p },
 		})
 		if cerr := w.Close(context.WithoutCancel(ctx)); cerr != nil {
 			t.Fatalf("close warehouse: %v", cerr)
@@ -303,15 +304,15 @@ func TestReliabilityHostileAPICLI(t *testing.T) {
 	runs := pick(1, 3)
 	var faults int64
 	for i := range runs {
-		srv := mcastest.NewServer(mcastest.Config{
-			Tenant: tn, Token: crashToken, RateLimit: mcastest.NoRateLimit, RateWindow: time.Second,
-			FaultRates: hostileRates(mcastest.Faults()), FaultSeed: uint64(100 + i), SlowDelay: 300 * time.Millisecond,
+		srv := simulator.NewServer(simulator.Config{
+			Tenant: tn, Token: crashToken, RateLimit: simulator.NoRateLimit, RateWindow: time.Second,
+			FaultRates: hostileRates(simulator.Faults()), FaultSeed: uint64(100 + i), SlowDelay: 300 * time.Millisecond,
 		})
 		t.Cleanup(srv.Close)
 		// Three forced faults first, so a short run meets faults whatever the random draw.
-		srv.FailNext(1, mcastest.FaultThrottle)
-		srv.FailNext(1, mcastest.FaultInternalError)
-		srv.FailNext(1, mcastest.FaultReset)
+		srv.FailNext(1, simulator.FaultThrottle)
+		srv.FailNext(1, simulator.FaultInternalError)
+		srv.FailNext(1, simulator.FaultReset)
 		dir := filepath.Join(t.TempDir(), "wh")
 		r := run(t, []string{"MCAS_TOKEN=" + crashToken}, "scan", "--url", srv.URL, "-w", dir, "--limit", "500", "--progress=false",
 			"--rate-limit", "60000", "--parallel", "2", "--threads", "2")

@@ -21,7 +21,7 @@ import (
 
 	_ "github.com/duckdb/duckdb-go/v2" // database/sql driver, to read the sinks back
 
-	"github.com/mcasload/mcasload/mcas/mcastest/synth"
+	"github.com/mcasload/mcasload/simulator/synth"
 	"github.com/mcasload/mcasload/warehouse"
 )
 

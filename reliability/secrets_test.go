@@ -28,9 +28,9 @@ import (
 
 	"github.com/mcasload/mcasload/loader"
 	"github.com/mcasload/mcasload/mcas"
-	"github.com/mcasload/mcasload/mcas/mcastest"
-	"github.com/mcasload/mcasload/mcas/mcastest/synth"
 	"github.com/mcasload/mcasload/queries"
+	"github.com/mcasload/mcasload/simulator"
+	"github.com/mcasload/mcasload/simulator/synth"
 	"github.com/mcasload/mcasload/warehouse"
 )
 
@@ -111,11 +111,11 @@ func TestReliabilitySecrets(t *testing.T) {
 	binary(t)
 	row := record(t, "secrets", "`scan` and `check` with --log-level debug over: legacy token (env, file), wrong token, Entra (env, file) with 2 s tokens, wrong client secret, servers echoing credentials in 400/401/403/500 bodies and headers and in token errors, TLS without and with --ca-file, injected API faults; then grep of stdout, stderr and every warehouse file")
 	tn := synth.New(synth.Config{Seed: 23, Users: 10, Days: 2, End: time.Now().Add(-time.Hour).UTC(), Total: 1200, LateArrivals: -1})
-	simCfg := mcastest.Config{Tenant: tn, Token: secretToken, ClientSecret: secretClient, RateLimit: mcastest.NoRateLimit,
+	simCfg := simulator.Config{Tenant: tn, Token: secretToken, ClientSecret: secretClient, RateLimit: simulator.NoRateLimit,
 		TokenLifetime: 2 * time.Second, RateWindow: time.Second}
-	plain := mcastest.NewServer(simCfg)
+	plain := simulator.NewServer(simCfg)
 	t.Cleanup(plain.Close)
-	h := mcastest.NewHandler(simCfg)
+	h := simulator.NewHandler(simCfg)
 	tlsSrv := httptest.NewUnstartedServer(h)
 	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are the point
 	tlsSrv.StartTLS()
@@ -171,9 +171,9 @@ func TestReliabilitySecrets(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "wh")
 		// Each forced fault fails the first request once more, with real backoff in between:
 		// the short run takes four kinds, the long one every kind.
-		kinds := []mcastest.Fault{mcastest.FaultThrottle, mcastest.FaultInternalError, mcastest.FaultReset, mcastest.FaultTruncated}
+		kinds := []simulator.Fault{simulator.FaultThrottle, simulator.FaultInternalError, simulator.FaultReset, simulator.FaultTruncated}
 		if long {
-			kinds = mcastest.Faults()
+			kinds = simulator.Faults()
 		}
 		for _, f := range kinds {
 			plain.FailNext(1, f)
@@ -356,7 +356,7 @@ func (p *connectProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func TestReliabilityProxy(t *testing.T) {
 	row := record(t, "secrets: HTTPS proxy", "scan of a TLS simulator through a loopback CONNECT proxy with Basic credentials, injected through mcas.Config.Proxy; then with a wrong proxy password; then the real binary with HTTPS_PROXY and --log-level debug")
 	tn := synth.New(synth.Config{Seed: 29, Users: 10, Days: 2, End: hostileEnd, Total: 1500, LateArrivals: -1})
-	h := mcastest.NewHandler(mcastest.Config{Tenant: tn, Token: secretToken, RateLimit: mcastest.NoRateLimit})
+	h := simulator.NewHandler(simulator.Config{Tenant: tn, Token: secretToken, RateLimit: simulator.NoRateLimit})
 	api := httptest.NewTLSServer(h)
 	t.Cleanup(api.Close)
 	ca := certFile(t, api)
@@ -455,7 +455,7 @@ func TestReliabilityPermissions(t *testing.T) {
 	old := syscall.Umask(0)
 	t.Cleanup(func() { syscall.Umask(old) })
 	tn := crashTenant()
-	srv := mcastest.NewServer(mcastest.Config{Tenant: tn, Token: crashToken, RateLimit: mcastest.NoRateLimit})
+	srv := simulator.NewServer(simulator.Config{Tenant: tn, Token: crashToken, RateLimit: simulator.NoRateLimit})
 	t.Cleanup(srv.Close)
 	ts := time.Now().Add(-2 * time.Hour).UnixMilli()
 	file := filepath.Join(t.TempDir(), "bad.ndjson")
@@ -511,7 +511,7 @@ func TestReliabilitySQLInjection(t *testing.T) {
 	binary(t)
 	row := record(t, "access: SQL injection", "payloads (quote breaks, stacked DROP/COPY/ATTACH, comments, placeholders) through every string/list --param of every investigation, through `sql` and through scan --filter/--user")
 	tn := crashTenant()
-	srv := mcastest.NewServer(mcastest.Config{Tenant: tn, Token: crashToken, RateLimit: mcastest.NoRateLimit})
+	srv := simulator.NewServer(simulator.Config{Tenant: tn, Token: crashToken, RateLimit: simulator.NoRateLimit})
 	t.Cleanup(srv.Close)
 	dir := filepath.Join(t.TempDir(), "wh")
 	env := []string{"MCAS_TOKEN=" + crashToken}
@@ -622,11 +622,11 @@ func TestReliabilitySimulatorLoopback(t *testing.T) {
 	} else if strings.Contains(r.stdout+r.stderr, secretToken) {
 		t.Errorf("sim printed the token it took from MCAS_SIM_TOKEN")
 	}
-	srv := mcastest.NewServer(mcastest.Config{Tenant: synth.New(synth.Config{Seed: 1, Users: 2, Days: 1, Total: 5})})
+	srv := simulator.NewServer(simulator.Config{Tenant: synth.New(synth.Config{Seed: 1, Users: 2, Days: 1, Total: 5})})
 	defer srv.Close()
 	tried++
 	if u, _ := url.Parse(srv.URL); u.Hostname() != "127.0.0.1" {
-		t.Errorf("mcastest.NewServer listens on %s", srv.URL)
+		t.Errorf("simulator.NewServer listens on %s", srv.URL)
 	}
 	row.set(tried, "non-loopback addresses refused with exit 2 naming --allow-remote; loopback served on 127.0.0.1; the environment token not printed")
 }

@@ -12,9 +12,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mcasload/mcasload/internal/humanize"
-	"github.com/mcasload/mcasload/mcas/mcastest"
-	"github.com/mcasload/mcasload/mcas/mcastest/synth"
 	"github.com/mcasload/mcasload/queries"
+	"github.com/mcasload/mcasload/simulator"
+	"github.com/mcasload/mcasload/simulator/synth"
 	"github.com/mcasload/mcasload/warehouse"
 )
 
@@ -64,7 +64,7 @@ func (e *env) runDemo(c *cli.Context) error {
 	tn := synth.New(synth.Config{Seed: c.Int64("seed"), Users: c.Int("users"), Days: c.Int("days"), Incidents: true})
 	// The simulator runs without its 30 requests/minute budget so the demo takes seconds, not
 	// minutes; everything else (scan mode, paging, ties, visibility) behaves as the service does.
-	srv := mcastest.NewServer(mcastest.Config{Tenant: tn, RateLimit: mcastest.NoRateLimit})
+	srv := simulator.NewServer(simulator.Config{Tenant: tn, RateLimit: simulator.NoRateLimit})
 	defer srv.Close()
 	fmt.Fprintf(e.stdout, "==> simulator serving %s activities at %s/api/v1/activities/ (loopback only)\n", humanize.Count(int64(tn.Len())), srv.URL)
 

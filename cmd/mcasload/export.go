@@ -13,7 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mcasload/mcasload/export"
-	"github.com/mcasload/mcasload/loader"
+	"github.com/mcasload/mcasload/internal/progress"
 	"github.com/mcasload/mcasload/queries"
 	"github.com/mcasload/mcasload/schema"
 	"github.com/mcasload/mcasload/warehouse"
@@ -123,8 +123,8 @@ func (e *env) runExport(c *cli.Context) error {
 
 	var rows atomic.Int64
 	if c.Bool("progress") {
-		p := loader.NewProgress(e.stderr, func() loader.Snapshot { return loader.Snapshot{Records: rows.Load(), Total: total} },
-			loader.ProgressOptions{Label: "export", Terminal: loader.IsTerminal(e.stderr)})
+		p := progress.New(e.stderr, func() progress.Snapshot { return progress.Snapshot{Records: rows.Load(), Total: total} },
+			progress.Options{Label: "export", Terminal: progress.IsTerminal(e.stderr)})
 		p.Start(ctx)
 		defer p.Stop()
 	}

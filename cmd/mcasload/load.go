@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/mcasload/mcasload/internal/progress"
 	"github.com/mcasload/mcasload/loader"
 	"github.com/mcasload/mcasload/warehouse"
 )
@@ -159,12 +160,12 @@ func (e *env) runLoad(c *cli.Context) error {
 
 // runPipeline runs fn with progress reporting when --progress asks for it.
 func (e *env) runPipeline(c *cli.Context, w *warehouse.Writer, label string, fn func(func(*loader.Pipeline)) (*loader.Summary, error)) (*loader.Summary, error) {
-	var prog *loader.Progress
+	var prog *progress.Display
 	hook := func(p *loader.Pipeline) {
 		if !c.Bool("progress") {
 			return
 		}
-		prog = loader.NewProgress(e.stderr, p.Snapshot, loader.ProgressOptions{Label: label, Terminal: loader.IsTerminal(e.stderr)})
+		prog = progress.New(e.stderr, p.Snapshot, progress.Options{Label: label, Terminal: progress.IsTerminal(e.stderr)})
 		prog.Start(c.Context)
 	}
 	sum, err := fn(hook)

@@ -11,7 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mcasload/mcasload/export"
-	"github.com/mcasload/mcasload/loader"
+	"github.com/mcasload/mcasload/internal/progress"
 	"github.com/mcasload/mcasload/queries"
 	"github.com/mcasload/mcasload/report"
 	"github.com/mcasload/mcasload/warehouse"
@@ -79,7 +79,7 @@ func (e *env) runReport(c *cli.Context) error {
 		opts.Redactor = report.NewRedactor(nil)
 	}
 	if c.Bool("progress") {
-		tty := loader.IsTerminal(e.stderr)
+		tty := progress.IsTerminal(e.stderr)
 		opts.Progress = func(st report.Step) {
 			line := fmt.Sprintf("report: [%d/%d] %s", st.Done, st.Total, st.Name)
 			if tty {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/mcasload/mcasload/internal/progress"
 	"github.com/mcasload/mcasload/loader"
 	"github.com/mcasload/mcasload/mcas"
 	"github.com/mcasload/mcasload/warehouse"
@@ -190,12 +191,12 @@ func (e *env) runScan(c *cli.Context) error {
 		Workers: c.Int("threads"), BatchRows: c.Int("batch-rows"), BatchBytes: c.Int64("batch-bytes"),
 		Source: wopts.Source,
 	}
-	var prog *loader.Progress
-	set.opts.OnStart = func(plan loader.ScanPlan, snap func() loader.Snapshot) {
+	var prog *progress.Display
+	set.opts.OnStart = func(plan loader.ScanPlan, snap func() progress.Snapshot) {
 		if !c.Bool("progress") {
 			return
 		}
-		prog = loader.NewProgress(e.stderr, snap, loader.ProgressOptions{Label: "scan", Terminal: loader.IsTerminal(e.stderr)})
+		prog = progress.New(e.stderr, snap, progress.Options{Label: "scan", Terminal: progress.IsTerminal(e.stderr)})
 		prog.Start(c.Context)
 	}
 	sum, scanErr := loader.Scan(c.Context, client, w, set.opts)

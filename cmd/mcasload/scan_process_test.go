@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/mcasload/mcasload/internal/failpoint"
-	"github.com/mcasload/mcasload/mcas/mcastest"
+	"github.com/mcasload/mcasload/simulator"
 	"github.com/mcasload/mcasload/warehouse"
 )
 
@@ -28,7 +28,7 @@ func TestScanProcess(t *testing.T) {
 	bin := buildBinary(t, t.TempDir())
 	tn := scanTenant()
 	want := scanWant(tn)
-	srv := startScanSim(t, tn, mcastest.Config{})
+	srv := startScanSim(t, tn, simulator.Config{})
 	env := []string{"MCAS_TOKEN=" + scanTestToken}
 	// 500-record pages committed one by one over three days give several pages, commits and
 	// Parquet files per day, so every failpoint is reached mid-run; --compact-over 1 makes Close
@@ -129,7 +129,7 @@ func TestScanProcess(t *testing.T) {
 	})
 
 	// A simulator with slow pages keeps the scan busy long enough to stop it half-way.
-	slow := startScanSim(t, tn, mcastest.Config{PageLatency: 8 * time.Second})
+	slow := startScanSim(t, tn, simulator.Config{PageLatency: 8 * time.Second})
 
 	t.Run("SIGINT commits and exits 6", func(t *testing.T) {
 		t.Parallel()

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcasload/mcasload/mcas/mcastest"
-	"github.com/mcasload/mcasload/mcas/mcastest/synth"
+	"github.com/mcasload/mcasload/simulator"
+	"github.com/mcasload/mcasload/simulator/synth"
 	"github.com/mcasload/mcasload/warehouse"
 )
 
@@ -46,13 +46,13 @@ func scanWant(tn *synth.Tenant) map[string]string {
 }
 
 // startScanSim serves tn on loopback on the real clock, without throttling unless cfg says.
-func startScanSim(t *testing.T, tn *synth.Tenant, cfg mcastest.Config) *mcastest.Server {
+func startScanSim(t *testing.T, tn *synth.Tenant, cfg simulator.Config) *simulator.Server {
 	t.Helper()
 	cfg.Tenant, cfg.Token = tn, scanTestToken
 	if cfg.RateLimit == 0 {
-		cfg.RateLimit = mcastest.NoRateLimit
+		cfg.RateLimit = simulator.NoRateLimit
 	}
-	srv := mcastest.NewServer(cfg)
+	srv := simulator.NewServer(cfg)
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -70,7 +70,7 @@ var tokenEnv = map[string]string{"MCAS_TOKEN": scanTestToken}
 
 func TestScanCommand(t *testing.T) {
 	tn := scanTenant()
-	srv := startScanSim(t, tn, mcastest.Config{})
+	srv := startScanSim(t, tn, simulator.Config{})
 	dir := filepath.Join(t.TempDir(), "wh")
 	scan := func(extra ...string) (int, string, string) {
 		args := append([]string{"scan", "--url", srv.URL, "-w", dir, "--limit", "500", "--progress=false", "--rate-limit", "6000", "--threads", "2"}, extra...)
@@ -164,7 +164,7 @@ func TestScanCommand(t *testing.T) {
 }
 
 func TestScanCommandJSONLogs(t *testing.T) {
-	srv := startScanSim(t, scanTenant(), mcastest.Config{})
+	srv := startScanSim(t, scanTenant(), simulator.Config{})
 	code, _, errs := runScanCLI(t, tokenEnv, "scan", "--url", srv.URL, "-w", filepath.Join(t.TempDir(), "wh"),
 		"--progress=false", "--rate-limit", "6000", "--log-format", "json")
 	if code != exitOK {
@@ -183,7 +183,7 @@ func TestScanCommandJSONLogs(t *testing.T) {
 }
 
 func TestScanUsageErrors(t *testing.T) {
-	srv := startScanSim(t, scanTenant(), mcastest.Config{})
+	srv := startScanSim(t, scanTenant(), simulator.Config{})
 	dir := filepath.Join(t.TempDir(), "wh")
 	base := []string{"scan", "--url", srv.URL, "-w", dir, "--progress=false"}
 	tests := []struct {
@@ -242,9 +242,9 @@ func (l *leakyAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // warehouse file for the token and the client secret.
 func TestScanSecretsNeverLeak(t *testing.T) {
 	const clientSecret = "clientSecretQ8w2e4r6t8y0u2i4o6p8a0s2d4f6"
-	h := mcastest.NewHandler(mcastest.Config{
-		Tenant: scanTenant(), Token: scanTestToken, ClientSecret: clientSecret, RateLimit: mcastest.NoRateLimit,
-		FaultSeed: 4, FaultRates: map[mcastest.Fault]float64{mcastest.FaultInternalError: 0.04, mcastest.FaultTruncated: 0.04},
+	h := simulator.NewHandler(simulator.Config{
+		Tenant: scanTenant(), Token: scanTestToken, ClientSecret: clientSecret, RateLimit: simulator.NoRateLimit,
+		FaultSeed: 4, FaultRates: map[simulator.Fault]float64{simulator.FaultInternalError: 0.04, simulator.FaultTruncated: 0.04},
 	})
 	srv := httptest.NewServer(&leakyAPI{next: h, leaks: 1})
 	t.Cleanup(srv.Close)

@@ -13,8 +13,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/mcasload/mcasload/mcas/mcastest"
-	"github.com/mcasload/mcasload/mcas/mcastest/synth"
+	"github.com/mcasload/mcasload/simulator"
+	"github.com/mcasload/mcasload/simulator/synth"
 )
 
 // Environment variables the simulator takes its credentials from, so they stay off command lines.
@@ -44,18 +44,18 @@ func (e *env) simCommand() *cli.Command {
 			&cli.BoolFlag{Name: "incidents", Usage: "plant one incident and one near-miss decoy per investigation"},
 			&cli.StringSliceFlag{Name: "tie-burst", Usage: "add `SIZE@RFC3339[,FIELD]` records sharing one millisecond (FIELD: timestamp, created or both)"},
 			&cli.Float64Flag{Name: "late-arrivals", Usage: "share of records created hours after they happened (default 0.01; negative for none)"},
-			&cli.IntFlag{Name: "rate-limit", Value: mcastest.DefaultRateLimit, Usage: "requests per --rate-window (0 turns throttling off)"},
-			&cli.DurationFlag{Name: "rate-window", Value: mcastest.DefaultRateWindow, Usage: "sliding window of the rate limit"},
+			&cli.IntFlag{Name: "rate-limit", Value: simulator.DefaultRateLimit, Usage: "requests per --rate-window (0 turns throttling off)"},
+			&cli.DurationFlag{Name: "rate-window", Value: simulator.DefaultRateWindow, Usage: "sliding window of the rate limit"},
 			&cli.BoolFlag{Name: "no-retry-after", Usage: "leave the Retry-After header off 429 responses"},
 			&cli.BoolFlag{Name: "return-oversized-ties", Usage: "return a tie group larger than the page instead of stalling"},
-			&cli.IntFlag{Name: "deep-offset-ceiling", Value: mcastest.DefaultDeepOffsetCeiling, Usage: "largest skip+limit of a non-scan request"},
+			&cli.IntFlag{Name: "deep-offset-ceiling", Value: simulator.DefaultDeepOffsetCeiling, Usage: "largest skip+limit of a non-scan request"},
 			&cli.StringFlag{Name: "page-latency", Value: "0", Usage: "wait per 5000-record page, `D` or MIN-MAX (e.g. 1s-3s), scaled by page size"},
 			&cli.StringSliceFlag{Name: "fault-rate", Usage: "inject faults: `KIND=RATE` (kinds 500, 502, 504, 429, reset, truncated, slow) or one RATE spread over all kinds"},
 			&cli.Uint64Flag{Name: "fault-seed", Value: 1, Usage: "seed of the fault sequence"},
-			&cli.DurationFlag{Name: "slow-delay", Value: mcastest.DefaultSlowDelay, Usage: "how long a slow fault waits"},
-			&cli.DurationFlag{Name: "token-lifetime", Value: mcastest.DefaultTokenLifetime, Usage: "lifetime of bearer tokens from the token endpoint"},
-			&cli.StringFlag{Name: "tenant-id", Value: mcastest.DefaultTenantID, Usage: "tenant of the fake token endpoint /TENANT/oauth2/v2.0/token"},
-			&cli.StringFlag{Name: "client-id", Value: mcastest.DefaultClientID, Usage: "client id the token endpoint accepts"},
+			&cli.DurationFlag{Name: "slow-delay", Value: simulator.DefaultSlowDelay, Usage: "how long a slow fault waits"},
+			&cli.DurationFlag{Name: "token-lifetime", Value: simulator.DefaultTokenLifetime, Usage: "lifetime of bearer tokens from the token endpoint"},
+			&cli.StringFlag{Name: "tenant-id", Value: simulator.DefaultTenantID, Usage: "tenant of the fake token endpoint /TENANT/oauth2/v2.0/token"},
+			&cli.StringFlag{Name: "client-id", Value: simulator.DefaultClientID, Usage: "client id the token endpoint accepts"},
 			&cli.StringFlag{Name: "truth", Usage: "write the ground truth (planted incidents, tie bursts) to `FILE`"},
 			&cli.StringFlag{Name: "ndjson", Usage: "write the visible records to `FILE` (- for stdout) and exit instead of serving"},
 		},
@@ -103,13 +103,13 @@ func (e *env) runSim(c *cli.Context) error {
 	if err != nil {
 		return withCode(exitFailure, fmt.Errorf("listen on %s: %w", addr, err), "pick a free port with --addr 127.0.0.1:0 or stop what holds it")
 	}
-	h := mcastest.NewHandler(cfg)
+	h := simulator.NewHandler(cfg)
 	// Generation leaves a few hundred MB of garbage behind; hand it back before serving. Serving
 	// allocates little (render buffers are pooled), so a low GC target keeps the resident size
 	// near the tenant's own at a negligible CPU cost.
 	debug.FreeOSMemory()
 	defer debug.SetGCPercent(debug.SetGCPercent(20))
-	srv := mcastest.Serve(ln, h)
+	srv := simulator.Serve(ln, h)
 	fmt.Fprintf(e.stdout, "mcasload sim: serving %d activities at %s\n", tn.Len(), srv.URL)
 	fmt.Fprintf(e.stdout, "%s%s/api/v1/activities/\n", simURLPrefix, srv.URL)
 	if cfg.Token != "" {
@@ -117,7 +117,7 @@ func (e *env) runSim(c *cli.Context) error {
 	} else {
 		fmt.Fprintf(e.stdout, "%s%s\n", simTokenPrefix, h.Token())
 	}
-	fmt.Fprintf(e.stdout, "entra: token url %s, client id %s, scope %s\n", srv.TokenURL(), h.ClientID(), mcastest.APIScope)
+	fmt.Fprintf(e.stdout, "entra: token url %s, client id %s, scope %s\n", srv.TokenURL(), h.ClientID(), simulator.APIScope)
 	if cfg.ClientSecret != "" {
 		fmt.Fprintf(e.stdout, "entra client secret: (from %s)\n", envSimClientSecret)
 	} else {
@@ -133,7 +133,7 @@ func (e *env) runSim(c *cli.Context) error {
 }
 
 // simConfig turns the flags into a simulator configuration.
-func (e *env) simConfig(c *cli.Context) (mcastest.Config, error) {
+func (e *env) simConfig(c *cli.Context) (simulator.Config, error) {
 	sc := synth.Config{
 		Seed:         c.Int64("seed"),
 		Days:         c.Int("days"),
@@ -143,23 +143,23 @@ func (e *env) simConfig(c *cli.Context) (mcastest.Config, error) {
 		LateArrivals: c.Float64("late-arrivals"),
 	}
 	if sc.Days <= 0 || sc.Users <= 0 || sc.Total < 0 {
-		return mcastest.Config{}, usageErrorf("--days and --users must be positive and --records not negative")
+		return simulator.Config{}, usageErrorf("--days and --users must be positive and --records not negative")
 	}
 	if s := c.String("end"); s != "" {
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
-			return mcastest.Config{}, usageErrorf("--end %q: want RFC 3339, e.g. 2026-11-01T00:00:00Z", s)
+			return simulator.Config{}, usageErrorf("--end %q: want RFC 3339, e.g. 2026-11-01T00:00:00Z", s)
 		}
 		sc.End = t
 	}
 	for _, tb := range c.StringSlice("tie-burst") {
 		b, err := parseTieBurst(tb)
 		if err != nil {
-			return mcastest.Config{}, usageErrorf("--tie-burst: %v", err)
+			return simulator.Config{}, usageErrorf("--tie-burst: %v", err)
 		}
 		sc.TieBursts = append(sc.TieBursts, b)
 	}
-	cfg := mcastest.Config{
+	cfg := simulator.Config{
 		Synth:               sc,
 		TenantID:            c.String("tenant-id"),
 		ClientID:            c.String("client-id"),
@@ -180,16 +180,16 @@ func (e *env) simConfig(c *cli.Context) (mcastest.Config, error) {
 	}
 	switch {
 	case cfg.RateLimit == 0:
-		cfg.RateLimit = mcastest.NoRateLimit
+		cfg.RateLimit = simulator.NoRateLimit
 	case cfg.RateLimit < 0:
-		return mcastest.Config{}, usageErrorf("--rate-limit must be 0 (off) or positive")
+		return simulator.Config{}, usageErrorf("--rate-limit must be 0 (off) or positive")
 	}
 	var err error
 	if cfg.PageLatency, cfg.PageLatencyMax, err = parseLatency(c.String("page-latency")); err != nil {
-		return mcastest.Config{}, usageErrorf("--page-latency: %v", err)
+		return simulator.Config{}, usageErrorf("--page-latency: %v", err)
 	}
 	if cfg.FaultRates, err = parseFaultRates(c.StringSlice("fault-rate")); err != nil {
-		return mcastest.Config{}, usageErrorf("--fault-rate: %v", err)
+		return simulator.Config{}, usageErrorf("--fault-rate: %v", err)
 	}
 	return cfg, nil
 }
@@ -293,11 +293,11 @@ func parseLatency(s string) (time.Duration, time.Duration, error) {
 }
 
 // parseFaultRates reads KIND=RATE items, or a lone RATE spread evenly over every kind.
-func parseFaultRates(items []string) (map[mcastest.Fault]float64, error) {
+func parseFaultRates(items []string) (map[simulator.Fault]float64, error) {
 	if len(items) == 0 {
 		return nil, nil
 	}
-	rates := map[mcastest.Fault]float64{}
+	rates := map[simulator.Fault]float64{}
 	total := 0.0
 	for _, item := range items {
 		for _, part := range strings.Split(item, ",") {
@@ -307,13 +307,13 @@ func parseFaultRates(items []string) (map[mcastest.Fault]float64, error) {
 				if err != nil || r < 0 || r > 1 {
 					return nil, fmt.Errorf("%q: want KIND=RATE or a rate between 0 and 1", part)
 				}
-				for _, f := range mcastest.Faults() {
-					rates[f] += r / float64(len(mcastest.Faults()))
+				for _, f := range simulator.Faults() {
+					rates[f] += r / float64(len(simulator.Faults()))
 				}
 				total += r
 				continue
 			}
-			f, err := mcastest.ParseFault(k)
+			f, err := simulator.ParseFault(k)
 			if err != nil {
 				return nil, err
 			}

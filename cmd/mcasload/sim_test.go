@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcasload/mcasload/mcas/mcastest"
-	"github.com/mcasload/mcasload/mcas/mcastest/synth"
+	"github.com/mcasload/mcasload/simulator"
+	"github.com/mcasload/mcasload/simulator/synth"
 )
 
 // syncBuffer is a bytes.Buffer safe to read while the command writes.
@@ -209,10 +209,10 @@ func TestSimFlagParsers(t *testing.T) {
 		t.Fatal("reversed latency range accepted")
 	}
 	r, err := parseFaultRates([]string{"500=0.1,reset=0.05", "slow=0.01"})
-	if err != nil || r[mcastest.FaultInternalError] != 0.1 || r[mcastest.FaultReset] != 0.05 || r[mcastest.FaultSlow] != 0.01 {
+	if err != nil || r[simulator.FaultInternalError] != 0.1 || r[simulator.FaultReset] != 0.05 || r[simulator.FaultSlow] != 0.01 {
 		t.Fatalf("fault rates: %v %v", r, err)
 	}
-	if r, err := parseFaultRates([]string{"0.7"}); err != nil || math.Abs(r[mcastest.FaultBadGateway]-0.1) > 1e-9 {
+	if r, err := parseFaultRates([]string{"0.7"}); err != nil || math.Abs(r[simulator.FaultBadGateway]-0.1) > 1e-9 {
 		t.Fatalf("spread rate: %v %v", r, err)
 	}
 	for _, bad := range []string{"teapot=0.1", "500=2", "500=0.6,502=0.6"} {

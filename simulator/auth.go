@@ -1,4 +1,4 @@
-package mcastest
+package simulator
 
 import (
 	"crypto/rand"
@@ -144,7 +144,7 @@ func fakeJWT(now time.Time, lifetime time.Duration) string {
 func randomHex(n int) string {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
-		panic("mcastest: read random: " + err.Error()) // crypto/rand never fails on supported systems
+		panic("simulator: read random: " + err.Error()) // crypto/rand never fails on supported systems
 	}
 	return hex.EncodeToString(b)
 }

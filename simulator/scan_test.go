@@ -1,4 +1,4 @@
-package mcastest
+package simulator
 
 import (
 	"encoding/json"
@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcasload/mcasload/mcas/mcastest/synth"
+	"github.com/mcasload/mcasload/simulator/synth"
 )
 
 // TestScanEveryRecordOnce runs the documentation's loop in both directions on both sort fields

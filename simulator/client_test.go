@@ -1,4 +1,4 @@
-package mcastest
+package simulator
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/mcasload/mcasload/internal/clock"
-	"github.com/mcasload/mcasload/mcas/mcastest/synth"
+	"github.com/mcasload/mcasload/simulator/synth"
 )
 
 // testEnd is where the test tenants' data ends; tests run the virtual clock around it.

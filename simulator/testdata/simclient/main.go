@@ -3,7 +3,7 @@
 // tenant and prints pages/s, records/s and MB/s. The URL and token come from the environment
 // (MCAS_SIM_URL, MCAS_SIM_TOKEN), never from the command line.
 //
-//	go run ./mcas/mcastest/testdata/simclient [-limit 5000] [-sort created] [-pages N]
+//	go run ./simulator/testdata/simclient [-limit 5000] [-sort created] [-pages N]
 package main
 
 import (

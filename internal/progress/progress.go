@@ -1,4 +1,6 @@
-package loader
+// Package progress draws the live progress line of long commands (load, scan, export): redrawn in
+// place on a terminal, a plain line every few seconds elsewhere.
+package progress
 
 import (
 	"context"
@@ -28,9 +30,9 @@ type Snapshot struct {
 	Total      int64 // expected records when known (the API's approximate total), for the ETA
 }
 
-// Progress reports a Snapshot periodically until stopped. On a terminal it redraws one line in
+// Display reports a Snapshot periodically until stopped. On a terminal it redraws one line in
 // place; elsewhere (cron, CI, a pipe) it writes a plain line every Interval so logs stay readable.
-type Progress struct {
+type Display struct {
 	w        io.Writer
 	tty      bool
 	interval time.Duration
@@ -46,8 +48,8 @@ type Progress struct {
 	lastLine int // width of the last terminal line, to blank leftovers when it shrinks
 }
 
-// ProgressOptions configure a Progress.
-type ProgressOptions struct {
+// Options configure a Display.
+type Options struct {
 	Label    string        // first word of each line, e.g. "load" or "scan"
 	Terminal bool          // redraw one line in place (see IsTerminal)
 	Interval time.Duration // time between lines; default 200ms on a terminal, 10s otherwise
@@ -65,8 +67,8 @@ func IsTerminal(w io.Writer) bool {
 	return err == nil
 }
 
-// NewProgress returns a reporter that writes snap() to w; call Start and then Stop.
-func NewProgress(w io.Writer, snap func() Snapshot, opts ProgressOptions) *Progress {
+// New returns a reporter that writes snap() to w; call Start and then Stop.
+func New(w io.Writer, snap func() Snapshot, opts Options) *Display {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
@@ -79,14 +81,14 @@ func NewProgress(w io.Writer, snap func() Snapshot, opts ProgressOptions) *Progr
 	if opts.Label == "" {
 		opts.Label = "progress"
 	}
-	return &Progress{
+	return &Display{
 		w: w, tty: opts.Terminal, interval: opts.Interval, clk: opts.Clock, snap: snap,
 		label: opts.Label, stop: make(chan struct{}), done: make(chan struct{}),
 	}
 }
 
 // Start begins reporting in the background until Stop or ctx ends.
-func (p *Progress) Start(ctx context.Context) {
+func (p *Display) Start(ctx context.Context) {
 	p.start = p.clk.Now()
 	go func() {
 		defer close(p.done)
@@ -109,7 +111,7 @@ func (p *Progress) Start(ctx context.Context) {
 }
 
 // Stop ends reporting; on a terminal it finishes the line so the summary starts on its own line.
-func (p *Progress) Stop() {
+func (p *Display) Stop() {
 	p.once.Do(func() {
 		close(p.stop)
 		<-p.done
@@ -123,7 +125,7 @@ func (p *Progress) Stop() {
 }
 
 // Report writes one progress line now.
-func (p *Progress) Report() {
+func (p *Display) Report() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	line := p.Line(p.snap(), p.clk.Now().Sub(p.start))
@@ -140,7 +142,7 @@ func (p *Progress) Report() {
 }
 
 // Line formats s after elapsed time as one progress line.
-func (p *Progress) Line(s Snapshot, elapsed time.Duration) string {
+func (p *Display) Line(s Snapshot, elapsed time.Duration) string {
 	var b strings.Builder
 	b.WriteString(p.label)
 	b.WriteString(": ")

@@ -1,4 +1,4 @@
-package mcastest
+package simulator
 
 import (
 	"fmt"

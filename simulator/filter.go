@@ -1,4 +1,4 @@
-package mcastest
+package simulator
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mcasload/mcasload/mcas/mcastest/synth"
+	"github.com/mcasload/mcasload/simulator/synth"
 )
 
 // filterOperators lists, for every filter key the simulator understands, the operators it accepts.

@@ -1,10 +1,10 @@
-package mcastest
+package simulator
 
 import (
 	"encoding/json"
 	"strconv"
 
-	"github.com/mcasload/mcasload/mcas/mcastest/synth"
+	"github.com/mcasload/mcasload/simulator/synth"
 )
 
 // Page sizes, as documented for the service.

@@ -1,4 +1,4 @@
-package loader
+package progress
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 )
 
 func TestProgressLine(t *testing.T) {
-	p := NewProgress(&bytes.Buffer{}, func() Snapshot { return Snapshot{} }, ProgressOptions{Label: "load"})
+	p := New(&bytes.Buffer{}, func() Snapshot { return Snapshot{} }, Options{Label: "load"})
 	tests := []struct {
 		name    string
 		snap    Snapshot
@@ -62,11 +62,11 @@ func TestProgressReports(t *testing.T) {
 			var mu sync.Mutex
 			records := int64(0)
 			vc := clock.NewVirtual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), false)
-			p := NewProgress(&out, func() Snapshot {
+			p := New(&out, func() Snapshot {
 				mu.Lock()
 				defer mu.Unlock()
 				return Snapshot{Records: records}
-			}, ProgressOptions{Label: "load", Terminal: tty, Interval: time.Second, Clock: vc})
+			}, Options{Label: "load", Terminal: tty, Interval: time.Second, Clock: vc})
 			p.Start(t.Context())
 			advanceUntil := func(sub string) {
 				t.Helper()

@@ -1,4 +1,4 @@
-package mcastest
+package simulator
 
 import (
 	"bufio"
@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcasload/mcasload/mcas/mcastest/synth"
+	"github.com/mcasload/mcasload/simulator/synth"
 )
 
 func TestThrottleSlidingWindow(t *testing.T) {

@@ -1,4 +1,4 @@
-package mcastest
+package simulator
 
 import (
 	"slices"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/mcasload/mcasload/mcas/mcastest/synth"
+	"github.com/mcasload/mcasload/simulator/synth"
 )
 
 // index orders a tenant's activities for the two sort fields. The tenant itself is sorted by

@@ -1,4 +1,4 @@
-package mcastest
+package simulator
 
 import (
 	"bytes"
@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcasload/mcasload/mcas/mcastest/synth"
+	"github.com/mcasload/mcasload/simulator/synth"
 )
 
 // TestEachFilter runs every filter and operator through the documentation's scan loop and compares

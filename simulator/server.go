@@ -1,10 +1,10 @@
-// Package mcastest is a simulator of the Microsoft Defender for Cloud Apps activities API, in the
+// Package simulator is a simulator of the Microsoft Defender for Cloud Apps activities API, in the
 // spirit of net/http/httptest: NewServer starts one on loopback for a test, NewHandler serves it
 // behind any listener (mcasload sim). It reproduces what makes real clients lose or duplicate
 // data: scan paging that drops boundary tie groups and stalls on big ones, records that appear
 // only once their created time has passed on a virtual clock, a sliding-window rate limit with
 // upper-case 429s, HTML error pages and injected faults. Data comes from package synth.
-package mcastest
+package simulator
 
 import (
 	"bufio"
@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/mcasload/mcasload/internal/clock"
-	"github.com/mcasload/mcasload/mcas/mcastest/synth"
+	"github.com/mcasload/mcasload/simulator/synth"
 )
 
 // Defaults, as observed for the real service.
@@ -589,7 +589,7 @@ func NewServer(cfg Config) *Server {
 	h := NewHandler(cfg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		panic("mcastest: listen on loopback: " + err.Error())
+		panic("simulator: listen on loopback: " + err.Error())
 	}
 	return Serve(ln, h)
 }
