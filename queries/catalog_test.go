@@ -122,47 +122,6 @@ func TestBindChecksNamesAndTypes(t *testing.T) {
 	}
 }
 
-func TestParseTime(t *testing.T) {
-	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
-	for in, want := range map[string]time.Time{
-		"now":                       now,
-		"7d":                        now.Add(-7 * 24 * time.Hour),
-		"36h":                       now.Add(-36 * time.Hour),
-		"90m":                       now.Add(-90 * time.Minute),
-		"1.5h":                      now.Add(-90 * time.Minute),
-		"2w":                        now.Add(-14 * 24 * time.Hour),
-		"2026-03-01":                time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC),
-		"2026-03-01T10:00:00+02:00": time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC),
-		"1772800000000":             time.UnixMilli(1772800000000).UTC(),
-	} {
-		got, err := ParseTime(in, now)
-		if err != nil || !got.Equal(want) || got.Location() != time.UTC {
-			t.Errorf("ParseTime(%q) = %v, %v; want %v UTC", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "7", "7y", "-7d", "tomorrow", "2026-13-01", "99999999999999999999d"} {
-		if _, err := ParseTime(in, now); err == nil {
-			t.Errorf("ParseTime(%q) accepted", in)
-		}
-	}
-}
-
-func FuzzParseTime(f *testing.F) {
-	for _, s := range []string{"7d", "now", "36h", "2026-03-01", "2026-03-01T10:00:00Z", "1772800000000", "1.5h", "x"} {
-		f.Add(s)
-	}
-	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
-	f.Fuzz(func(t *testing.T, s string) {
-		got, err := ParseTime(s, now)
-		if err == nil && got.Location() != time.UTC {
-			t.Fatalf("ParseTime(%q) not in UTC", s)
-		}
-		if err != nil && got != (time.Time{}) {
-			t.Fatalf("ParseTime(%q) returned a time with an error", s)
-		}
-	})
-}
-
 func FuzzParse(f *testing.F) {
 	for _, inv := range All() {
 		f.Add("-- name: " + inv.Name + "\n-- question: " + inv.Question + "\n-- chart: " + strings.Join(inv.Charts, ",") + "\n" + paramLines(inv) + inv.SQL)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mcasload/mcasload/export"
 	"github.com/mcasload/mcasload/internal/progress"
+	"github.com/mcasload/mcasload/internal/timearg"
 	"github.com/mcasload/mcasload/queries"
 	"github.com/mcasload/mcasload/schema"
 	"github.com/mcasload/mcasload/warehouse"
@@ -181,10 +182,10 @@ func (e *env) exportSource(c *cli.Context, now time.Time) (*exportSource, error)
 		until = c.String("until")
 	}
 	var err error
-	if src.since, err = queries.ParseTime(since, now); err != nil {
+	if src.since, err = timearg.ParseAt(since, now); err != nil {
 		return nil, usageErrorf("--since: %v", err)
 	}
-	if src.until, err = queries.ParseTime(until, now); err != nil {
+	if src.until, err = timearg.ParseAt(until, now); err != nil {
 		return nil, usageErrorf("--until: %v", err)
 	}
 	if !src.since.Before(src.until) {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/mcasload/mcasload/export"
 	"github.com/mcasload/mcasload/internal/progress"
-	"github.com/mcasload/mcasload/queries"
+	"github.com/mcasload/mcasload/internal/timearg"
 	"github.com/mcasload/mcasload/report"
 	"github.com/mcasload/mcasload/warehouse"
 )
@@ -45,11 +45,11 @@ func (e *env) runReport(c *cli.Context) error {
 		return usageErrorf("unexpected arguments %q", strings.Join(c.Args().Slice(), " "))
 	}
 	now := time.Now()
-	since, err := queries.ParseTime(c.String("since"), now)
+	since, err := timearg.ParseAt(c.String("since"), now)
 	if err != nil {
 		return usageErrorf("--since: %v", err)
 	}
-	until, err := queries.ParseTime(c.String("until"), now)
+	until, err := timearg.ParseAt(c.String("until"), now)
 	if err != nil {
 		return usageErrorf("--until: %v", err)
 	}
