@@ -490,7 +490,7 @@ func (t *tieFetch) ends(ctx context.Context, filters Filters) (ids map[string]bo
 	ceiling := t.c.ceiling
 	// page fetches one page in dir and keeps its new records; overlap is set when one of them
 	// was already seen (the two ends met).
-	ids = map[string]bool{} // records this call saw: meeting one again means the ends met
+	ids = map[string]bool{}        // records this call saw: meeting one again means the ends met
 	var firstAsc, firstDesc string // the first record of each end: equal when the service ignores the order
 	page := func(dir string, skip int) (done, overlap bool, err error) {
 		env, err := t.c.call(ctx, requestBody{Filters: body, Skip: skip, Limit: MaxListLimit, SortField: t.q.SortField, SortDirection: dir}, callOptions{op: "tie"})

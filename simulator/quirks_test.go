@@ -108,6 +108,3 @@ func TestQuirkApproximateTotal(t *testing.T) {
 		t.Error("ParseQuirk accepted an unknown quirk")
 	}
 }
-
-
-
