@@ -82,7 +82,7 @@ type ScanOptions struct {
 	// window bound.
 	// Pipeline configures the commit pipeline (Command defaults to "scan").
 	Pipeline Options
-	Clock clock.Clock
+	Clock    clock.Clock
 	Logger   *slog.Logger
 	// OnStart is called once the window is known, with a function returning live figures; the
 	// CLI hangs its progress display on it. May be nil.
@@ -141,7 +141,7 @@ type sliceProgress struct {
 	seen       int64 // records received since that estimate
 	start      int64 // where the slice's current scan started, and
 	received   int64 // records received since, for the density of its data
-}// Scan fetches the activities of opts' window from client, slice by slice, through a Pipeline
+} // Scan fetches the activities of opts' window from client, slice by slice, through a Pipeline
 // into w, and returns the run's Summary. Cancelling ctx (a signal) or reaching MaxDuration stops
 // fetching, commits every page already fetched with its watermark, and returns the summary with
 // Stopped set and an error matching context.Canceled or ErrMaxDuration.
@@ -176,6 +176,7 @@ func Scan(ctx context.Context, client PageScanner, w ScanWarehouse, opts ScanOpt
 	if opts.Pipeline.Clock == nil {
 		opts.Pipeline.Clock = opts.Clock
 	}
+	opts.Logger.DebugContext(ctx, "reading the service's clock: the window ends at its time, not this machine's")
 	svc, err := client.ServiceNow(ctx, opts.Filters)
 	if err != nil {
 		return nil, fmt.Errorf("plan scan: %w", err)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcasload/mcasload/internal/timearg"
 )
 
 func TestCatalogHoldsTheTwentyInvestigations(t *testing.T) {
@@ -109,7 +111,7 @@ func TestBindChecksNamesAndTypes(t *testing.T) {
 	}{
 		{map[string]string{"per_windows": "1"}, `no parameter "per_windows"; accepted: since (timestamp), until (timestamp), per_window (int)`},
 		{map[string]string{"per_window": "1.5"}, `per_window: int: "1.5" is not an integer`},
-		{map[string]string{"since": "yesterday"}, "is not a time"},
+		{map[string]string{"since": "yesterday"}, "not a time; use a duration"},
 		{map[string]string{"since": "now", "until": "1d"}, "must be before until"},
 	} {
 		_, err := inv.Bind(c.values, now)
@@ -134,7 +136,7 @@ func FuzzParse(f *testing.F) {
 		}
 		// Whatever parses binds its own defaults (required ones given).
 		if _, err := inv.Bind(requiredValues(inv), time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)); err != nil &&
-			!strings.Contains(err.Error(), "must be before until") && !strings.Contains(err.Error(), "is not a time") &&
+			!strings.Contains(err.Error(), "must be before until") && !errors.Is(err, timearg.ErrBadTime) &&
 			!strings.Contains(err.Error(), "is not one of") {
 			t.Fatalf("Parse accepted a header whose defaults do not bind: %v", err)
 		}
