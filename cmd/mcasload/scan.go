@@ -115,11 +115,23 @@ func (e *env) parseScanFlags(c *cli.Context) (scanSettings, error) {
 		return s, usageErrorf("--max-duration must not be negative")
 	}
 
+	filters, err := scopeFilters(c)
+	if err != nil {
+		return s, err
+	}
+	o.Filters = filters
+	s.opts = o
+	return s, nil
+}
+
+// scopeFilters reads --filter and the shortcut flags into the API filters of a scan scope.
+func scopeFilters(c *cli.Context) (mcas.Filters, error) {
+	var err error
 	filters := mcas.Filters{}
 	if v := c.String("filter"); v != "" {
 		filters, err = mcas.ParseFilterArg(v, os.ReadFile)
 		if err != nil {
-			return s, usageErrorf("--filter: %v", err)
+			return nil, usageErrorf("--filter: %v", err)
 		}
 	}
 	short := mcas.Filters{}
@@ -128,7 +140,7 @@ func (e *env) parseScanFlags(c *cli.Context) (scanSettings, error) {
 		for _, x := range v {
 			id, err := strconv.Atoi(strings.TrimSpace(x))
 			if err != nil || id <= 0 {
-				return s, usageErrorf("--service %q: want a numeric app ID such as 11161 (Office 365) or 20893 (Exchange Online)", x)
+				return nil, usageErrorf("--service %q: want a numeric app ID such as 11161 (Office 365) or 20893 (Exchange Online)", x)
 			}
 			ids = append(ids, id)
 		}
@@ -140,15 +152,14 @@ func (e *env) parseScanFlags(c *cli.Context) (scanSettings, error) {
 	if v := c.StringSlice("event-type"); len(v) > 0 {
 		short = short.EventType(v...)
 	}
-	if filters, err = filters.Merge(short); err != nil {
-		return s, usageErrorf("--filter and a shortcut flag set the same filter: %v", err)
+	filters, err = filters.Merge(short)
+	if err != nil {
+		return nil, usageErrorf("--filter and a shortcut flag set the same filter: %v", err)
 	}
 	if _, err := loader.CanonicalFilters(filters); err != nil {
-		return s, usageErrorf("--filter: %v", err)
+		return nil, usageErrorf("--filter: %v", err)
 	}
-	o.Filters = filters
-	s.opts = o
-	return s, nil
+	return filters, nil
 }
 
 // scanSource is what the warehouse records as its origin: "simulator" for a loopback URL (the
