@@ -111,7 +111,7 @@ const (
 // Window is one audited span of activity time.
 type Window struct {
 	From      time.Time `json:"from"`
-	To        time.Time `json:"to"` // exclusive
+	To        time.Time `json:"to"`            // exclusive
 	Service   int       `json:"service_total"` // the service's estimate; -1 when not asked
 	Warehouse int       `json:"warehouse"`
 	Exact     bool      `json:"diffed_by_id"`
