@@ -56,6 +56,8 @@ type fakeAPI struct {
 	hidePosition bool
 	// skew is how far the service's clock is ahead of clk (negative: behind).
 	skew time.Duration
+	// noTime: the service shows no Date header and ServiceNow finds no record.
+	noTime bool
 }
 
 // ServiceNow answers with the service's clock as a Date header would: whole seconds.
@@ -63,6 +65,9 @@ func (f *fakeAPI) ServiceNow(_ context.Context, _ mcas.Filters) (mcas.ServiceTim
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	local := f.clk.Now()
+	if f.noTime {
+		return mcas.ServiceTime{Local: local}, nil
+	}
 	return mcas.ServiceTime{At: local.Add(f.skew).Truncate(time.Second).UTC(), Local: local, Source: mcas.TimeFromDate}, nil
 }
 

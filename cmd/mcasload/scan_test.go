@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -307,5 +309,47 @@ func TestScanSecretsNeverLeak(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTimeArgumentsAgree pins the forms scan and query once disagreed on: 2w (query only),
+// 1d12h (scan only) and epoch seconds (read as milliseconds, i.e. 1970, by both). Scan resolves
+// relative times on the service's clock: its plan shows the date bound it sent.
+func TestTimeArgumentsAgree(t *testing.T) {
+	tn := scanTenant()
+	srv := startScanSim(t, tn, simulator.Config{})
+	epoch := time.Now().Add(-50 * time.Hour).Truncate(time.Second).UTC()
+	cases := []struct {
+		arg  string
+		want time.Time
+	}{
+		{"2w", time.Now().Add(-14 * 24 * time.Hour)},
+		{"1d12h", time.Now().Add(-36 * time.Hour)},
+		{strconv.FormatInt(epoch.Unix(), 10), epoch},
+	}
+	dateFrom := regexp.MustCompile(`date_from=(\S+)`)
+	dir, _ := loadedWarehouse(t)
+	for _, tc := range cases {
+		t.Run(tc.arg, func(t *testing.T) {
+			code, out, errs := runScanCLI(t, tokenEnv, "scan", "--url", srv.URL, "-w", filepath.Join(t.TempDir(), "wh"), "--full",
+				"--since", tc.arg, "--progress=false", "--rate-limit", "6000")
+			if code != exitOK {
+				t.Fatalf("scan --since %s: exit %d\n%s%s", tc.arg, code, out, errs)
+			}
+			m := dateFrom.FindStringSubmatch(errs)
+			if m == nil {
+				t.Fatalf("no date_from in the plan:\n%s", errs)
+			}
+			got, err := time.Parse(time.RFC3339Nano, m[1])
+			if err != nil || got.Sub(tc.want).Abs() > 2*time.Second {
+				t.Errorf("scan --since %s sent date >= %s, want %s", tc.arg, m[1], tc.want)
+			}
+			// query reads the same forms: --until in epoch seconds would be 1970 as milliseconds,
+			// before --since, and refused.
+			until := strconv.FormatInt(time.Now().Unix(), 10)
+			if code, _, errs := runMcasload(t, nil, "query", "activity-spike", "-w", dir, "--since", tc.arg, "--until", until, "-f", "csv"); code != exitOK {
+				t.Errorf("query --since %s --until %s: exit %d: %s", tc.arg, until, code, errs)
+			}
+		})
 	}
 }
