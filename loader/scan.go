@@ -271,10 +271,10 @@ func logServiceTime(ctx context.Context, log *slog.Logger, svc mcas.ServiceTime)
 	case !svc.Known():
 		log.WarnContext(ctx, "the service shows neither a Date header nor any record of this scope: nothing to scan, and the watermark stays where it is")
 	case skew > mcas.SkewReported:
-		log.WarnContext(ctx, "the local clock is behind the service's; the scan follows the service's clock", "behind", skew.Round(time.Second).String(),
+		log.WarnContext(ctx, "the local clock is behind the service's; the scan follows the service's clock", "behind", skew.Round(time.Minute).String(),
 			"service_time", timeAttr(svc.At))
 	case skew < -mcas.SkewReported:
-		log.WarnContext(ctx, "the local clock is ahead of the service's; the scan follows the service's clock", "ahead", (-skew).Round(time.Second).String(),
+		log.WarnContext(ctx, "the local clock is ahead of the service's; the scan follows the service's clock", "ahead", (-skew).Round(time.Minute).String(),
 			"service_time", timeAttr(svc.At))
 	}
 }

@@ -164,9 +164,9 @@ func printClock(w io.Writer, st mcas.ServiceTime) {
 	case st.Source != mcas.TimeFromDate:
 		fmt.Fprintf(w, "warn  %-11s the service sent no usable Date header; scans take its time from records' created\n", "clock")
 	case skew > mcas.SkewReported:
-		fmt.Fprintf(w, "warn  %-11s the local clock is %s behind the service's (%s); scans follow the service's clock\n", "clock", skew.Round(time.Second), st.At.Format(time.RFC3339))
+		fmt.Fprintf(w, "warn  %-11s the local clock is about %s behind the service's (%s); scans follow the service's clock\n", "clock", skew.Round(time.Minute), st.At.Format(time.RFC3339))
 	case skew < -mcas.SkewReported:
-		fmt.Fprintf(w, "warn  %-11s the local clock is %s ahead of the service's (%s); scans follow the service's clock\n", "clock", (-skew).Round(time.Second), st.At.Format(time.RFC3339))
+		fmt.Fprintf(w, "warn  %-11s the local clock is about %s ahead of the service's (%s); scans follow the service's clock\n", "clock", (-skew).Round(time.Minute), st.At.Format(time.RFC3339))
 	default:
 		fmt.Fprintf(w, "ok    %-11s in step with the service's Date header (within a minute)\n", "clock")
 	}
