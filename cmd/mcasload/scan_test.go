@@ -321,16 +321,20 @@ func TestTimeArgumentsAgree(t *testing.T) {
 	epoch := time.Now().Add(-50 * time.Hour).Truncate(time.Second).UTC()
 	cases := []struct {
 		arg  string
-		want time.Time
+		ago  time.Duration // before the service's now (the simulator's clock is the machine's here)
+		want time.Time     // or this absolute time
 	}{
-		{"2w", time.Now().Add(-14 * 24 * time.Hour)},
-		{"1d12h", time.Now().Add(-36 * time.Hour)},
-		{strconv.FormatInt(epoch.Unix(), 10), epoch},
+		{arg: "2w", ago: 14 * 24 * time.Hour},
+		{arg: "1d12h", ago: 36 * time.Hour},
+		{arg: strconv.FormatInt(epoch.Unix(), 10), want: epoch},
 	}
 	dateFrom := regexp.MustCompile(`date_from=(\S+)`)
 	dir, _ := loadedWarehouse(t)
 	for _, tc := range cases {
 		t.Run(tc.arg, func(t *testing.T) {
+			if tc.ago > 0 {
+				tc.want = time.Now().Add(-tc.ago)
+			}
 			code, out, errs := runScanCLI(t, tokenEnv, "scan", "--url", srv.URL, "-w", filepath.Join(t.TempDir(), "wh"), "--full",
 				"--since", tc.arg, "--progress=false", "--rate-limit", "6000")
 			if code != exitOK {
