@@ -179,7 +179,13 @@ func Run(ctx context.Context, client Client, opts Options) (*Report, error) {
 	exactSince := opts.ExactSince.Resolve(now)
 	a := &auditor{client: client, r: r, opts: opts, wm: wm, scope: scope, args: args, rep: rep}
 	for day := rep.From.UTC().Truncate(timearg.Day); day.Before(rep.To); day = day.Add(timearg.Day) {
-		w := Window{From: maxTime(day, rep.From), To: minTime(day.Add(timearg.Day), rep.To)}
+		w := Window{From: day, To: day.Add(timearg.Day)}
+		if w.From.Before(rep.From) {
+			w.From = rep.From
+		}
+		if w.To.After(rep.To) {
+			w.To = rep.To
+		}
 		exact := !exactSince.IsZero() && w.To.After(exactSince)
 		if err := a.check(ctx, w, exact, true); err != nil {
 			return nil, err
@@ -232,7 +238,11 @@ func (a *auditor) check(ctx context.Context, w Window, exact, refine bool) error
 		if refine && w.Service > a.opts.FineRecords {
 			a.opts.Logger.InfoContext(ctx, "a large day looks short; checking it hour by hour", "day", w.span(), "service_total", w.Service, "warehouse", w.Warehouse)
 			for h := w.From; h.Before(w.To); h = h.Add(time.Hour) {
-				if err := a.check(ctx, Window{From: h, To: minTime(h.Add(time.Hour), w.To)}, false, false); err != nil {
+				hour := Window{From: h, To: h.Add(time.Hour)}
+				if hour.To.After(w.To) {
+					hour.To = w.To
+				}
+				if err := a.check(ctx, hour, false, false); err != nil {
 					return err
 				}
 			}
@@ -353,18 +363,4 @@ func (a *auditor) repair(ctx context.Context) error {
 
 func (w Window) span() string {
 	return w.From.UTC().Format(time.RFC3339) + "/" + w.To.UTC().Format(time.RFC3339)
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }
