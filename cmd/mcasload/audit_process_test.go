@@ -98,7 +98,7 @@ func TestAuditProcess(t *testing.T) {
 			if r.code != 0 {
 				t.Fatalf("scan exit %d: %s", r.code, r.stderr)
 			}
-			return printedWatermark(t, r.stdout)
+			return storedWatermark(t, bin, ldir)
 		}
 		scan()
 		clk.Advance(2 * time.Hour)

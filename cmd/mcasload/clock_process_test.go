@@ -1,11 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -62,7 +62,7 @@ func scanAcrossLateArrivals(t *testing.T, bin string, offset time.Duration, kill
 	if r.code != 0 {
 		t.Fatalf("first scan exit %d:\n%s", r.code, r.stderr)
 	}
-	wm1 := printedWatermark(t, r.stdout)
+	wm1 := storedWatermark(t, bin, dir)
 	if d := wm1.Sub(clk.Now()); d > time.Second || d < -time.Minute {
 		t.Fatalf("first watermark %s; want the service's time %s (the machine's is %s)", wm1, clk.Now(), time.Now())
 	}
@@ -89,7 +89,7 @@ func scanAcrossLateArrivals(t *testing.T, bin string, offset time.Duration, kill
 	if r.code != 0 {
 		t.Fatalf("incremental scan exit %d:\n%s", r.code, r.stderr)
 	}
-	wm2 := printedWatermark(t, r.stdout)
+	wm2 := storedWatermark(t, bin, dir)
 	want := createdBefore(tn, wm2)
 	assertSinks(t, dir, want)
 	t.Logf("offset %s: %d records after the first run, %d after the second (%d late arrivals among them)", offset, len(createdBefore(tn, wm1)), len(want), late)
@@ -108,20 +108,18 @@ func killAfter(t *testing.T, bin string, env, args []string, d time.Duration) {
 	_ = cmd.Wait()
 }
 
-var watermarkLine = regexp.MustCompile(`watermark now (\S+)`)
-
-// printedWatermark reads the watermark a scan's summary reports.
-func printedWatermark(t *testing.T, stdout string) time.Time {
+// storedWatermark reads the watermark of the warehouse's one scan scope with `state show`: a
+// run after kills may find it already where the killed run put it, and then prints none.
+func storedWatermark(t *testing.T, bin, dir string) time.Time {
 	t.Helper()
-	m := watermarkLine.FindStringSubmatch(stdout)
-	if m == nil {
-		t.Fatalf("no watermark in the summary:\n%s", stdout)
+	r := runBinary(t, bin, nil, "state", "show", "-w", dir, "--format", "json")
+	var marks []struct {
+		Watermark time.Time `json:"watermark"`
 	}
-	wm, err := time.Parse(time.RFC3339Nano, m[1])
-	if err != nil {
-		t.Fatal(err)
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &marks) != nil || len(marks) != 1 {
+		t.Fatalf("state show: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	return wm
+	return marks[0].Watermark
 }
 
 // createdBefore is scanWant restricted to the activities stored before wm.
