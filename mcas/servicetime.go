@@ -25,11 +25,11 @@ const (
 type ServiceTime struct {
 	// At is the service's time: the Date header (whole seconds, so at most the true time), or
 	// the created time of the newest record shown. Zero when the service showed neither.
-	At time.Time
+	At time.Time `json:"at"`
 	// Local is the local clock when the answer arrived.
-	Local time.Time
+	Local time.Time `json:"local"`
 	// Source says where At came from: TimeFromDate, TimeFromCreated, or "" when unknown.
-	Source string
+	Source string `json:"source"`
 }
 
 // Known reports whether the service showed a time.

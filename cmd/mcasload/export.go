@@ -32,7 +32,7 @@ func (e *env) exportCommand() *cli.Command {
 		Flags: []cli.Flag{
 			warehouseFlag(),
 			parquetFlag(),
-			&cli.StringFlag{Name: "since", Usage: "start of the window: a duration ago (7d, 36h), RFC 3339, a date or epoch ms (default 7d)"},
+			&cli.StringFlag{Name: "since", Usage: "start of the window: a duration ago (7d, 2w, 1d12h), RFC 3339, a date, or epoch s (10 digits) or ms (13) (default 7d)"},
 			&cli.StringFlag{Name: "until", Usage: "end of the window (default now)"},
 			&cli.StringFlag{Name: "query", Aliases: []string{"q"}, Usage: "export the result of investigation `NAME` (mcasload query --list)"},
 			&cli.StringSliceFlag{Name: "param", Aliases: []string{"p"}, Usage: "set an investigation parameter, `KEY=VALUE` (repeatable)"},

@@ -28,7 +28,7 @@ func (e *env) reportCommand() *cli.Command {
 		Flags: []cli.Flag{
 			warehouseFlag(),
 			parquetFlag(),
-			&cli.StringFlag{Name: "since", Value: "7d", Usage: "start of the window: a duration ago (7d, 36h), RFC 3339, a date or epoch ms"},
+			&cli.StringFlag{Name: "since", Value: "7d", Usage: "start of the window: a duration ago (7d, 2w, 1d12h), RFC 3339, a date, or epoch s (10 digits) or ms (13)"},
 			&cli.StringFlag{Name: "until", Value: "now", Usage: "end of the window"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Required: true, Usage: "HTML `FILE` to write"},
 			&cli.BoolFlag{Name: "redact", Usage: "replace user names and IP addresses with pseudonyms (keyed hash, stable within the report)"},
