@@ -10,7 +10,6 @@
 package testserver
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -56,9 +55,9 @@ func findInstalled(t testing.TB, what, path string) string {
 		return path
 	}
 	if err == nil {
-		err = errors.New("not an executable file")
+		err = fmt.Errorf("%s: not an executable file", path)
 	}
-	msg := fmt.Sprintf("%s not installed (%s: %v): %s", what, path, err, installHint)
+	msg := fmt.Sprintf("%s not installed: %v: %s", what, err, installHint)
 	if serversRequired() {
 		t.Fatal(msg)
 		return ""
