@@ -6,7 +6,7 @@ BIN     := bin/mcasload
 PKGS    := ./...
 DEMO_DIR ?= demo-warehouse
 
-.PHONY: all build test test-short demo bench reliability lint vet fmt clean
+.PHONY: all build test test-short servers demo bench reliability lint vet fmt clean
 
 all: build
 
@@ -19,6 +19,11 @@ test:
 
 test-short:
 	go test -short -count=1 $(PKGS)
+
+# The real servers some tests start (Azurite, versitygw, rsyslog), pinned: docs/testing.md.
+# Without them those tests skip locally and fail in CI.
+servers:
+	.ci/install-test-servers
 
 # The demo: build, start the simulator in-process, load the warehouse, run investigations.
 demo: build
