@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcasload/mcasload/internal/testkit"
 	"github.com/mcasload/mcasload/schema"
 )
 
@@ -66,7 +67,7 @@ func TestCommitExactlyOnce(t *testing.T) {
 				if got := readSink(t, dir, FromParquet); !equalContents(got, want) {
 					t.Errorf("parquet holds %v, want %v", got, want)
 				}
-			} else if files := parquetFiles(t, dir); len(files) != 0 {
+			} else if files := testkit.Files(t, filepath.Join(dir, ParquetDir)); len(files) != 0 {
 				t.Errorf("duckdb-only warehouse has parquet files %v", files)
 			}
 		})
