@@ -1,13 +1,10 @@
 package reliability
 
 import (
-	"bytes"
 	"database/sql"
 	"flag"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -135,35 +132,6 @@ func openDuck(t *testing.T) *sql.DB {
 		t.Fatal(err)
 	}
 	return db
-}
-
-// grepTree returns the files under dir whose content holds any of the secrets.
-func grepTree(t *testing.T, dir string, secrets ...string) []string {
-	t.Helper()
-	var hits []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		for _, s := range secrets {
-			if s != "" && bytes.Contains(data, []byte(s)) {
-				hits = append(hits, fmt.Sprintf("%s (holds %.12s…)", p, s))
-				break
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("walk %s: %v", dir, err)
-	}
-	return hits
 }
 
 // leaks returns a description of every secret found in texts.

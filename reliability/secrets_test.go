@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -131,7 +130,7 @@ func TestReliabilitySecrets(t *testing.T) {
 			t.Errorf("panic: %s", r)
 		}
 		if _, err := os.Stat(dir); err == nil {
-			if hits := grepTree(t, dir, allSecrets...); len(hits) > 0 {
+			if hits := testkit.FilesHolding(t, dir, allSecrets...); len(hits) > 0 {
 				t.Errorf("a secret is stored in %v", hits)
 			}
 		}
@@ -323,7 +322,7 @@ func TestReliabilityProxy(t *testing.T) {
 	if l := leaks(allSecrets, map[string]string{"logs": logs}); len(l) > 0 {
 		t.Errorf("a secret appears in the debug logs")
 	}
-	if hits := grepTree(t, dir, allSecrets...); len(hits) > 0 {
+	if hits := testkit.FilesHolding(t, dir, allSecrets...); len(hits) > 0 {
 		t.Errorf("a secret is stored in %v", hits)
 	}
 	_, err, logs = scan(secretProxyPass + "-wrong")
@@ -358,7 +357,7 @@ func TestReliabilityProxy(t *testing.T) {
 		if l := leaks(allSecrets, map[string]string{"stdout": r.Stdout, "stderr": r.Stderr}); len(l) > 0 {
 			t.Errorf("a secret appears in %v: %s", l, r)
 		}
-		if hits := grepTree(t, bdir, allSecrets...); len(hits) > 0 {
+		if hits := testkit.FilesHolding(t, bdir, allSecrets...); len(hits) > 0 {
 			t.Errorf("a secret is stored in %v", hits)
 		}
 		sinks.ExactlyOnce(t, bdir, sinks.WantTenant(tn, time.Time{}))
@@ -394,29 +393,7 @@ func TestReliabilityPermissions(t *testing.T) {
 			t.Fatalf("%s: %s", s[0], r)
 		}
 	}
-	checked, bad := 0, 0
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		checked++
-		want := fs.FileMode(0o600)
-		if d.IsDir() {
-			want = 0o700
-		}
-		if info.Mode().Perm() != want {
-			bad++
-			t.Errorf("%s is %v, want %v", p, info.Mode().Perm(), want)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	checked, bad := testkit.CheckModes(t, dir)
 	if _, err := os.Stat(filepath.Join(dir, warehouse.RejectedDir)); err != nil {
 		t.Errorf("the load made no rejects folder; the walk did not cover it")
 	}

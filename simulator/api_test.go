@@ -261,7 +261,7 @@ func TestNonScanPaging(t *testing.T) {
 			break
 		}
 	}
-	assertExactlyOnce(t, got, want)
+	testkit.IDsExactlyOnce(t, recordIDs(got), want)
 	assertOrdered(t, got, false, true)
 }
 

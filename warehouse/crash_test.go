@@ -91,7 +91,7 @@ func TestCrashAtEveryFailpoint(t *testing.T) {
 			dir := t.TempDir()
 			for _, fp := range tc.crash {
 				runLoadChild(t, dir, tc.sinks, fp)
-				checkModes(t, dir) // including a WAL or temporary file the crash left
+				testkit.CheckModes(t, dir) // including a WAL or temporary file the crash left
 			}
 			runLoadChild(t, dir, tc.sinks, "")
 			for from, want := range reference[tc.sinks] {

@@ -428,7 +428,7 @@ func TestMigrateCrash(t *testing.T) {
 			files := absParts(t, dir)
 			for _, fp := range crash {
 				runCrashChild(t, "open-close", dir, SinkBoth, fp)
-				checkModes(t, dir)
+				testkit.CheckModes(t, dir)
 			}
 			// Killed mid-upgrade: some files are new, some old, and readers still read right.
 			diffParameters(t, "half-upgraded parquet", readerParameters(t, dir, true), want)

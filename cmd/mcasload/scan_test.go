@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcasload/mcasload/internal/testkit"
 	"github.com/mcasload/mcasload/internal/testkit/sinks"
 	"github.com/mcasload/mcasload/simulator"
 	"github.com/mcasload/mcasload/simulator/synth"
@@ -278,22 +278,7 @@ func TestScanSecretsNeverLeak(t *testing.T) {
 		})
 	}
 	// No file of the warehouse holds a secret (run log, lock, DuckDB pages, Parquet).
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		for _, s := range []string{scanTestToken, clientSecret} {
-			if bytes.Contains(b, []byte(s)) {
-				t.Errorf("%s holds a secret", p)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	for _, hit := range testkit.FilesHolding(t, dir, scanTestToken, clientSecret) {
+		t.Errorf("a secret appears in %s", hit)
 	}
 }

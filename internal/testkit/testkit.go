@@ -133,3 +133,91 @@ func Files(t testing.TB, root string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// IDsExactlyOnce fails the test unless got (ids as a client or store delivered them) holds every
+// id of want exactly once and nothing else.
+func IDsExactlyOnce(t testing.TB, got []string, want map[string]bool) {
+	t.Helper()
+	seen := make(map[string]int, len(got))
+	for _, id := range got {
+		seen[id]++
+	}
+	var dup, extra, missing []string
+	for id, n := range seen {
+		if n > 1 {
+			dup = append(dup, id)
+		}
+		if !want[id] {
+			extra = append(extra, id)
+		}
+	}
+	for id := range want {
+		if seen[id] == 0 {
+			missing = append(missing, id)
+		}
+	}
+	if len(dup)+len(extra)+len(missing) > 0 {
+		slices.Sort(dup)
+		slices.Sort(extra)
+		slices.Sort(missing)
+		t.Fatalf("got %d ids for %d expected: %d duplicated %.3v, %d unexpected %.3v, %d missing %.3v",
+			len(got), len(want), len(dup), dup, len(extra), extra, len(missing), missing)
+	}
+}
+
+// CheckModes fails the test for every folder below dir (and dir) whose mode is not 0700 and every
+// file whose mode is not 0600: what the warehouse writes is readable by its owner only. It
+// returns how many entries it checked and how many had a wrong mode.
+func CheckModes(t testing.TB, dir string) (checked, wrong int) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		checked++
+		want := fs.FileMode(0o600)
+		if d.IsDir() {
+			want = 0o700
+		}
+		if info.Mode().Perm() != want {
+			wrong++
+			t.Errorf("%s has mode %v, want %v", p, info.Mode().Perm(), want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("walk %s: %v", dir, err)
+	}
+	return checked, wrong
+}
+
+// FilesHolding lists the files below dir whose content holds any of needles (empty ones are
+// skipped), each with the start of the needle it holds: the secrets tests grep a warehouse with it.
+func FilesHolding(t testing.TB, dir string, needles ...string) []string {
+	t.Helper()
+	var hits []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, s := range needles {
+			if s != "" && bytes.Contains(data, []byte(s)) {
+				hits = append(hits, fmt.Sprintf("%s (holds %.12s…)", p, s))
+				break
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("walk %s: %v", dir, err)
+	}
+	return hits
+}
