@@ -5,9 +5,7 @@ import "math/rand/v2"
 // planActivitySpike plants activity-spike: 32 shares in a day by a user who never shares. Decoy: 19
 // (min_count=20).
 func planActivitySpike(t *Tenant, r *rand.Rand, p, d *plan) {
-	u := t.dedicated(r, offChicago, p.at)
-	v := t.dedicated(r, offChicago, d.at)
-	p.users, d.users = []int{u}, []int{v}
+	u, v := t.dedicatedPair(r, offChicago, p, d)
 	p.detail["note"] = "32 internal shares spread over 6 hours of one UTC day (z far above 3, n >= 20)"
 	p.detail["metric"], p.detail["n"] = "share", 32
 	d.detail["note"] = "19 internal shares spread over 6 hours of one UTC day (below min_count=20)"

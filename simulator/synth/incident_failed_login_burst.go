@@ -8,9 +8,7 @@ import (
 // planFailedLoginBurst plants failed-login-burst: 15 failures in 3.5 minutes, then success. Decoy:
 // 9 failures in 4 minutes.
 func planFailedLoginBurst(t *Tenant, r *rand.Rand, p, d *plan) {
-	u := t.dedicated(r, offNewYork, p.at)
-	v := t.dedicated(r, offNewYork, d.at)
-	p.users, d.users = []int{u}, []int{v}
+	u, v := t.dedicatedPair(r, offNewYork, p, d)
 	atk := t.addIP(ipInfo{addr: "159.203.77.41", place: plNewYork, isp: "DigitalOcean", carrier: "digitalocean llc",
 		category: catCloud, tag: "0000003a0000000000000000"})
 	p.detail["note"] = "15 failed sign-ins within 3.5 minutes (threshold: more than 10 in 5), then a success"

@@ -5,9 +5,7 @@ import "math/rand/v2"
 // planInboxManipulationRules plants inbox-manipulation-rules: rule "." hiding invoice/payment mail
 // in RSS Feeds, marked read. Decoy: a newsletter filing rule (score 1, min_score=2).
 func planInboxManipulationRules(t *Tenant, r *rand.Rand, p, d *plan) {
-	u := t.dedicated(r, offLondon, p.at)
-	v := t.dedicated(r, offLondon, d.at)
-	p.users, d.users = []int{u}, []int{v}
+	u, v := t.dedicatedPair(r, offLondon, p, d)
 	p.detail["note"] = "New-InboxRule named \".\" moving mail with invoice/payment words to RSS Feeds and marking it read (score 7)"
 	p.detail["ruleName"] = "."
 	d.detail["note"] = "New-InboxRule \"Newsletters\" moving vendor mail to a folder (score 1, min_score=2)"

@@ -8,9 +8,7 @@ import (
 // planMassDelete plants mass-delete: four 5-minute buckets of 60 deletes. Decoy: two such buckets
 // (min_buckets=3).
 func planMassDelete(t *Tenant, r *rand.Rand, p, d *plan) {
-	u := t.dedicated(r, offFrankfurt, p.at)
-	v := t.dedicated(r, offFrankfurt, d.at)
-	p.users, d.users = []int{u}, []int{v}
+	u, v := t.dedicatedPair(r, offFrankfurt, p, d)
 	p.detail["note"] = "4 five-minute buckets of 60 SharePoint deletes (per_bucket=50, min_buckets=3)"
 	p.detail["hotBuckets"] = 4
 	d.detail["note"] = "2 five-minute buckets of 60 SharePoint deletes: a one-off cleanup (min_buckets=3)"

@@ -8,9 +8,7 @@ import (
 // planMassDownload plants mass-download: 130 downloads in 130 s (peak > 50 per minute). Decoy: 48
 // downloads 1.3 s apart.
 func planMassDownload(t *Tenant, r *rand.Rand, p, d *plan) {
-	u := t.dedicated(r, offSanFrancisco, p.at)
-	v := t.dedicated(r, offSanFrancisco, d.at)
-	p.users, d.users = []int{u}, []int{v}
+	u, v := t.dedicatedPair(r, offSanFrancisco, p, d)
 	p.detail["note"] = "130 SharePoint downloads in 130 seconds (per_min=50)"
 	p.detail["downloads"] = 130
 	d.detail["note"] = "48 SharePoint downloads 1.3 s apart: at most 47 in any minute (per_min=50)"

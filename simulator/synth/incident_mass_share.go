@@ -8,9 +8,7 @@ import (
 // planMassShare plants mass-share: three 10-minute buckets of 14 external shares. Decoy: 12 then 7
 // (one hot bucket).
 func planMassShare(t *Tenant, r *rand.Rand, p, d *plan) {
-	u := t.dedicated(r, offLondon, p.at)
-	v := t.dedicated(r, offLondon, d.at)
-	p.users, d.users = []int{u}, []int{v}
+	u, v := t.dedicatedPair(r, offLondon, p, d)
 	p.detail["note"] = "3 ten-minute buckets with 14 shares each, anonymous links and external recipients (per_window=10, min_windows=2)"
 	p.detail["hotWindows"] = 3
 	d.detail["note"] = "one bucket of 12 shares, the next of 7: one hot window (min_windows=2), 19 shares in the day"

@@ -6,9 +6,7 @@ import "math/rand/v2"
 // address, then 6 downloads. Decoy: a browser upgrade (new user agent) with 3 downloads
 // (min_file_ops=5, not a tool).
 func planNewClientFingerprint(t *Tenant, r *rand.Rand, p, d *plan) {
-	u := t.dedicated(r, offNewYork, p.at)
-	v := t.dedicated(r, offNewYork, d.at)
-	p.users, d.users = []int{u}, []int{v}
+	u, v := t.dedicatedPair(r, offNewYork, p, d)
 	do := t.addIP(ipInfo{addr: "159.203.77.42", place: plNewYork, isp: "DigitalOcean", carrier: "digitalocean llc",
 		category: catCloud, tag: "0000003a0000000000000000"})
 	p.detail["note"] = "sign-in with python-requests from a new DigitalOcean address, then 6 downloads"

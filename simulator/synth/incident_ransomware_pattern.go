@@ -9,9 +9,7 @@ import (
 // one 10-minute bucket. Decoy: 15 new versions uploaded and 15 old ones deleted (different stems,
 // below min_ops=20).
 func planRansomwarePattern(t *Tenant, r *rand.Rand, p, d *plan) {
-	u := t.dedicated(r, offParis, p.at)
-	v := t.dedicated(r, offParis, d.at)
-	p.users, d.users = []int{u}, []int{v}
+	u, v := t.dedicatedPair(r, offParis, p, d)
 	p.detail["note"] = "25 files deleted and uploaded again as <name>.locked within one 10-minute bucket"
 	p.detail["extension"] = "locked"
 	d.detail["note"] = "15 uploads of new versions (_v2) and 15 deletes of old ones (_v1): below min_ops=20, no ransom extension"

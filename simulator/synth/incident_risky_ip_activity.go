@@ -5,9 +5,7 @@ import "math/rand/v2"
 // planRiskyIPActivity plants risky-ip-activity: a Tor exit (anonymous proxy, Risky). Decoy: a
 // cloud-provider address.
 func planRiskyIPActivity(t *Tenant, r *rand.Rand, p, d *plan) {
-	u := t.dedicated(r, offFrankfurt, p.at)
-	v := t.dedicated(r, offFrankfurt, d.at)
-	p.users, d.users = []int{u}, []int{v}
+	u, v := t.dedicatedPair(r, offFrankfurt, p, d)
 	tor := t.fixedIP("185.220.101.47", plBerlin, "Tor exit node", "zwiebelfreunde e.v.", catRisky, true)
 	aws := t.addIP(ipInfo{addr: "3.64.118.23", place: plFrankfurt, isp: "Amazon Web Services", carrier: "amazon.com%2C inc",
 		category: catCloud, tag: "000000290000000000000000"})

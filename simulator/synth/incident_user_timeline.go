@@ -8,9 +8,7 @@ import (
 // planUserTimeline plants user-timeline: a night session (02:00–03:00 UTC) of HR downloads and a
 // Box upload. Decoy: the same volume in office hours from the office.
 func planUserTimeline(t *Tenant, r *rand.Rand, p, d *plan) {
-	u := t.dedicated(r, offLondon, p.at)
-	v := t.dedicated(r, offLondon, d.at)
-	p.users, d.users = []int{u}, []int{v}
+	u, v := t.dedicatedPair(r, offLondon, p, d)
 	p.detail["note"] = "night session 02:00–03:00 UTC (London): 12 HR downloads, then an upload to Box"
 	d.detail["note"] = "the same volume at 14:00 UTC from the office"
 	story := func(ui int, hour int64, home bool) func(p *plan) {

@@ -132,6 +132,14 @@ func (t *Tenant) dedicated(r *rand.Rand, office int, at int64) int {
 	return len(t.users) - 1
 }
 
+// dedicatedPair adds one dedicated user in office for the incident p and one for its decoy d, and
+// makes each its plan's only user.
+func (t *Tenant) dedicatedPair(r *rand.Rand, office int, p, d *plan) (u, v int) {
+	u, v = t.dedicated(r, office, p.at), t.dedicated(r, office, d.at)
+	p.users, d.users = []int{u}, []int{v}
+	return u, v
+}
+
 func (t *Tenant) dedicatedAdmin(r *rand.Rand, office int, at int64, adminOps ...uint16) int {
 	ui := t.dedicated(r, office, at)
 	u := &t.users[ui]
