@@ -43,8 +43,10 @@ reliability:
 vet:
 	go vet $(PKGS)
 
+# gofmt, and no clone of 15 lines or more in product code (internal/clonecheck says where).
 lint: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	go test -count=1 ./internal/clonecheck/
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

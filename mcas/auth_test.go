@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mcasload/mcasload/internal/clock"
+	"github.com/mcasload/mcasload/internal/testkit"
 )
 
 const (
@@ -79,7 +80,7 @@ func (e *fakeEntra) count() int {
 	return len(e.issued)
 }
 
-func entraClient(t *testing.T, apiURL, authority string, clk clock.Clock) (*Client, *syncBuffer) {
+func entraClient(t *testing.T, apiURL, authority string, clk clock.Clock) (*Client, *testkit.Buffer) {
 	return testClient(t, apiURL, clk, func(c *Config) {
 		c.Auth = EntraAuth{TenantID: testTenant, ClientID: testClientID, Secret: NewSecret(testClientSecret), AuthorityURL: authority}
 	})

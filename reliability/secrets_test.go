@@ -5,11 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"io"
-	"io/fs"
-	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -26,6 +21,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/mcasload/mcasload/internal/testkit"
+	"github.com/mcasload/mcasload/internal/testkit/sinks"
 	"github.com/mcasload/mcasload/loader"
 	"github.com/mcasload/mcasload/mcas"
 	"github.com/mcasload/mcasload/queries"
@@ -56,16 +53,6 @@ func writeSecretFile(t *testing.T, secret string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(p, []byte(secret+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// certFile writes the PEM certificate of a TLS test server.
-func certFile(t *testing.T, srv *httptest.Server) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -116,11 +103,7 @@ func TestReliabilitySecrets(t *testing.T) {
 	plain := simulator.NewServer(simCfg)
 	t.Cleanup(plain.Close)
 	h := simulator.NewHandler(simCfg)
-	tlsSrv := httptest.NewUnstartedServer(h)
-	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are the point
-	tlsSrv.StartTLS()
-	t.Cleanup(tlsSrv.Close)
-	ca := certFile(t, tlsSrv)
+	tlsSrv, ca := testkit.TLSServer(t, h) // refused handshakes are the point
 
 	base := func(url, dir string, extra ...string) []string {
 		return append([]string{"scan", "--url", url, "-w", dir, "--log-level", "debug", "--limit", "500", "--rate-limit", "60000"}, extra...)
@@ -137,17 +120,17 @@ func TestReliabilitySecrets(t *testing.T) {
 		{name: "wrong client secret", env: []string{"MCAS_CLIENT_SECRET=" + secretWrongClient}, args: entra(plain.URL), codes: []int{5}},
 	}
 	var ran atomic.Int64
-	check := func(t *testing.T, dir string, r procResult) {
+	check := func(t *testing.T, dir string, r testkit.Result) {
 		t.Helper()
 		ran.Add(1)
-		if l := leaks(allSecrets, map[string]string{"stdout": r.stdout, "stderr": r.stderr}); len(l) > 0 {
+		if l := leaks(allSecrets, map[string]string{"stdout": r.Stdout, "stderr": r.Stderr}); len(l) > 0 {
 			t.Errorf("a secret appears in %v: %s", l, r)
 		}
-		if strings.Contains(r.stderr, "panic") || strings.Contains(r.stderr, "goroutine ") {
+		if strings.Contains(r.Stderr, "panic") || strings.Contains(r.Stderr, "goroutine ") {
 			t.Errorf("panic: %s", r)
 		}
 		if _, err := os.Stat(dir); err == nil {
-			if hits := grepTree(t, dir, allSecrets...); len(hits) > 0 {
+			if hits := testkit.FilesHolding(t, dir, allSecrets...); len(hits) > 0 {
 				t.Errorf("a secret is stored in %v", hits)
 			}
 		}
@@ -156,10 +139,10 @@ func TestReliabilitySecrets(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "wh")
 			r := run(t, c.env, base(plain.URL, dir, c.args...)...)
-			if !containsInt(c.codes, r.code) {
+			if !containsInt(c.codes, r.Code) {
 				t.Errorf("want exit %v: %s", c.codes, r)
 			}
-			if r.code == 0 && !strings.Contains(r.stderr, "level=DEBUG") {
+			if r.Code == 0 && !strings.Contains(r.Stderr, "level=DEBUG") {
 				t.Errorf("no debug line was logged; the test would not see a leak through debug logs: %s", r)
 			}
 			check(t, dir, r)
@@ -179,7 +162,7 @@ func TestReliabilitySecrets(t *testing.T) {
 			plain.FailNext(1, f)
 		}
 		r := run(t, []string{"MCAS_TOKEN=" + secretToken}, base(plain.URL, dir)...)
-		if r.code != 0 {
+		if r.Code != 0 {
 			t.Errorf("want exit 0 after retries: %s", r)
 		}
 		check(t, dir, r)
@@ -193,12 +176,12 @@ func TestReliabilitySecrets(t *testing.T) {
 			t.Cleanup(leak.Close)
 			dir := filepath.Join(t.TempDir(), "wh")
 			r := run(t, []string{"MCAS_TOKEN=" + secretToken}, base(leak.URL, dir)...)
-			if r.code == 0 {
+			if r.Code == 0 {
 				t.Errorf("want a failure: %s", r)
 			}
 			check(t, dir, r)
 			r = run(t, []string{"MCAS_CLIENT_SECRET=" + secretClient}, base(leak.URL, dir, entra(leak.URL)...)...)
-			if r.code != 5 {
+			if r.Code != 5 {
 				t.Errorf("token endpoint refusing: want exit 5: %s", r)
 			}
 			check(t, dir, r)
@@ -208,24 +191,24 @@ func TestReliabilitySecrets(t *testing.T) {
 	t.Run("tls self-signed", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "wh")
 		r := run(t, []string{"MCAS_TOKEN=" + secretToken}, base(tlsSrv.URL, dir)...)
-		if r.code == 0 || !strings.Contains(r.stderr, "certificate") || !strings.Contains(r.stderr, "--ca-file") {
+		if r.Code == 0 || !strings.Contains(r.Stderr, "certificate") || !strings.Contains(r.Stderr, "--ca-file") {
 			t.Errorf("a self-signed server without --ca-file: want a failure naming the certificate and --ca-file: %s", r)
 		}
 		check(t, dir, r)
 		r = run(t, []string{"MCAS_TOKEN=" + secretToken}, base(tlsSrv.URL, dir, "--ca-file", ca)...)
-		if r.code != 0 {
+		if r.Code != 0 {
 			t.Fatalf("with --ca-file: %s", r)
 		}
 		check(t, dir, r)
-		assertExact(t, dir, tenantWant(tn, time.Time{}))
+		sinks.ExactlyOnce(t, dir, sinks.WantTenant(tn, time.Time{}))
 		dir2 := filepath.Join(t.TempDir(), "wh")
 		r = run(t, []string{"MCAS_CLIENT_SECRET=" + secretClient}, base(tlsSrv.URL, dir2, append(entra(tlsSrv.URL), "--ca-file", ca)...)...)
-		if r.code != 0 {
+		if r.Code != 0 {
 			t.Fatalf("entra over TLS with --ca-file: %s", r)
 		}
 		check(t, dir2, r)
 		r = run(t, []string{"MCAS_CLIENT_SECRET=" + secretClient}, base(tlsSrv.URL, dir2, entra(tlsSrv.URL)...)...)
-		if r.code == 0 {
+		if r.Code == 0 {
 			t.Errorf("entra over TLS without --ca-file: want a failure: %s", r)
 		}
 		check(t, dir2, r)
@@ -233,7 +216,7 @@ func TestReliabilitySecrets(t *testing.T) {
 	t.Run("plain http to a remote host refused", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "wh")
 		r := run(t, []string{"MCAS_TOKEN=" + secretToken}, base("http://192.0.2.1", dir)...)
-		if r.code == 0 || !strings.Contains(strings.ToLower(r.stderr), "http") {
+		if r.Code == 0 || !strings.Contains(strings.ToLower(r.Stderr), "http") {
 			t.Errorf("want a refusal of plain http to a non-loopback host: %s", r)
 		}
 		check(t, dir, r)
@@ -287,68 +270,6 @@ func containsInt(xs []int, x int) bool {
 	return false
 }
 
-// connectProxy is an HTTP CONNECT proxy on loopback that requires Basic credentials and counts
-// the tunnels it opened.
-type connectProxy struct {
-	user, pass string
-	// route maps the requested host:port to the address dialled (nil: as requested), so that a
-	// client can be sent to a non-loopback name that only the proxy resolves.
-	route   func(hostport string) string
-	tunnels atomic.Int64
-	refused atomic.Int64
-	mu      sync.Mutex
-	targets []string
-}
-
-func (p *connectProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodConnect {
-		http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
-		return
-	}
-	got := r.Header.Get("Proxy-Authorization")
-	req := &http.Request{Header: http.Header{"Authorization": {got}}}
-	u, pw, ok := req.BasicAuth()
-	if !ok || u != p.user || pw != p.pass {
-		p.refused.Add(1)
-		w.Header().Set("Proxy-Authenticate", `Basic realm="test"`)
-		http.Error(w, "proxy authentication required", http.StatusProxyAuthRequired)
-		return
-	}
-	addr := r.Host
-	if p.route != nil {
-		addr = p.route(addr)
-	}
-	up, err := net.Dial("tcp", addr)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	p.tunnels.Add(1)
-	p.mu.Lock()
-	p.targets = append(p.targets, r.Host)
-	p.mu.Unlock()
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		up.Close()
-		http.Error(w, "no hijack", http.StatusInternalServerError)
-		return
-	}
-	w.WriteHeader(http.StatusOK)
-	conn, brw, err := hj.Hijack()
-	if err != nil {
-		up.Close()
-		return
-	}
-	go func() {
-		defer up.Close()
-		defer conn.Close()
-		done := make(chan struct{})
-		go func() { _, _ = io.Copy(up, brw); close(done) }()
-		_, _ = io.Copy(conn, up)
-		<-done
-	}()
-}
-
 // TestReliabilityProxy scans a TLS simulator through a local CONNECT proxy chosen by an injected
 // proxy function (Go never proxies loopback from HTTPS_PROXY): every request tunnels through it,
 // the result is exact, and the proxy password appears in no log or error, also when the proxy
@@ -357,10 +278,8 @@ func TestReliabilityProxy(t *testing.T) {
 	row := record(t, "secrets: HTTPS proxy", "scan of a TLS simulator through a loopback CONNECT proxy with Basic credentials, injected through mcas.Config.Proxy; then with a wrong proxy password; then the real binary with HTTPS_PROXY and --log-level debug")
 	tn := synth.New(synth.Config{Seed: 29, Users: 10, Days: 2, End: hostileEnd, Total: 1500, LateArrivals: -1})
 	h := simulator.NewHandler(simulator.Config{Tenant: tn, Token: secretToken, RateLimit: simulator.NoRateLimit})
-	api := httptest.NewTLSServer(h)
-	t.Cleanup(api.Close)
-	ca := certFile(t, api)
-	proxy := &connectProxy{user: "scanner", pass: secretProxyPass}
+	api, ca := testkit.TLSServer(t, h)
+	proxy := &testkit.ConnectProxy{User: "scanner", Pass: secretProxyPass}
 	ps := httptest.NewServer(proxy)
 	t.Cleanup(ps.Close)
 
@@ -396,14 +315,14 @@ func TestReliabilityProxy(t *testing.T) {
 	if err != nil {
 		t.Fatalf("scan through the proxy: %v", err)
 	}
-	assertExact(t, dir, tenantWant(tn, time.Time{}))
-	if proxy.tunnels.Load() == 0 {
+	sinks.ExactlyOnce(t, dir, sinks.WantTenant(tn, time.Time{}))
+	if proxy.Tunnels.Load() == 0 {
 		t.Errorf("no request went through the proxy")
 	}
 	if l := leaks(allSecrets, map[string]string{"logs": logs}); len(l) > 0 {
 		t.Errorf("a secret appears in the debug logs")
 	}
-	if hits := grepTree(t, dir, allSecrets...); len(hits) > 0 {
+	if hits := testkit.FilesHolding(t, dir, allSecrets...); len(hits) > 0 {
 		t.Errorf("a secret is stored in %v", hits)
 	}
 	_, err, logs = scan(secretProxyPass + "-wrong")
@@ -413,7 +332,7 @@ func TestReliabilityProxy(t *testing.T) {
 	if l := leaks(append(allSecrets, secretProxyPass+"-wrong"), map[string]string{"error": err.Error(), "logs": logs}); len(l) > 0 {
 		t.Errorf("the proxy password appears in %v: %v", l, err)
 	}
-	if proxy.refused.Load() == 0 {
+	if proxy.Refused.Load() == 0 {
 		t.Errorf("the proxy never refused the wrong password")
 	}
 	// The real binary honours HTTPS_PROXY. Go never proxies loopback, so the binary is sent to
@@ -421,30 +340,30 @@ func TestReliabilityProxy(t *testing.T) {
 	// to the simulator.
 	if !testing.Short() {
 		_, port, _ := net.SplitHostPort(strings.TrimPrefix(api.URL, "https://"))
-		proxy.route = func(string) string { return "127.0.0.1:" + port }
-		before := proxy.tunnels.Load()
+		proxy.Route = func(string) string { return "127.0.0.1:" + port }
+		before := proxy.Tunnels.Load()
 		pu, _ := url.Parse(ps.URL)
 		pu.User = url.UserPassword("scanner", secretProxyPass)
 		bdir := filepath.Join(t.TempDir(), "wh")
 		r := run(t, []string{"MCAS_TOKEN=" + secretToken, "HTTPS_PROXY=" + pu.String(), "NO_PROXY="},
 			"scan", "--url", "https://example.com:"+port, "-w", bdir, "--ca-file", ca, "--log-level", "debug", "--limit", "500",
 			"--rate-limit", "60000", "--since", hostileEnd.Add(-72*time.Hour).Format(time.RFC3339), "--until", hostileEnd.Add(time.Hour).Format(time.RFC3339))
-		if r.code != 0 {
+		if r.Code != 0 {
 			t.Fatalf("scan through HTTPS_PROXY: %s", r)
 		}
-		if proxy.tunnels.Load() == before {
+		if proxy.Tunnels.Load() == before {
 			t.Errorf("the binary did not use HTTPS_PROXY")
 		}
-		if l := leaks(allSecrets, map[string]string{"stdout": r.stdout, "stderr": r.stderr}); len(l) > 0 {
+		if l := leaks(allSecrets, map[string]string{"stdout": r.Stdout, "stderr": r.Stderr}); len(l) > 0 {
 			t.Errorf("a secret appears in %v: %s", l, r)
 		}
-		if hits := grepTree(t, bdir, allSecrets...); len(hits) > 0 {
+		if hits := testkit.FilesHolding(t, bdir, allSecrets...); len(hits) > 0 {
 			t.Errorf("a secret is stored in %v", hits)
 		}
-		assertExact(t, bdir, tenantWant(tn, time.Time{}))
+		sinks.ExactlyOnce(t, bdir, sinks.WantTenant(tn, time.Time{}))
 	}
-	t.Logf("tunnels %d to %v; refused %d; error with a wrong password: %v", proxy.tunnels.Load(), proxy.targets, proxy.refused.Load(), err)
-	row.set(int(proxy.tunnels.Load()+proxy.refused.Load()), "%d tunnels (library and binary with HTTPS_PROXY), both scans exact (%d ids), no secret in debug logs or files; wrong proxy password refused (%d times) with an error naming no password", proxy.tunnels.Load(), tn.Len(), proxy.refused.Load())
+	t.Logf("tunnels %d to %v; refused %d; error with a wrong password: %v", proxy.Tunnels.Load(), proxy.Targets(), proxy.Refused.Load(), err)
+	row.set(int(proxy.Tunnels.Load()+proxy.Refused.Load()), "%d tunnels (library and binary with HTTPS_PROXY), both scans exact (%d ids), no secret in debug logs or files; wrong proxy password refused (%d times) with an error naming no password", proxy.Tunnels.Load(), tn.Len(), proxy.Refused.Load())
 }
 
 // TestReliabilityPermissions checks that everything a load, a scan, a repair and a compaction
@@ -470,33 +389,11 @@ func TestReliabilityPermissions(t *testing.T) {
 		{"verify", "-w", dir},
 	}
 	for _, s := range steps {
-		if r := run(t, []string{"MCAS_TOKEN=" + crashToken}, s...); r.code != 0 && r.code != 3 {
+		if r := run(t, []string{"MCAS_TOKEN=" + crashToken}, s...); r.Code != 0 && r.Code != 3 {
 			t.Fatalf("%s: %s", s[0], r)
 		}
 	}
-	checked, bad := 0, 0
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		checked++
-		want := fs.FileMode(0o600)
-		if d.IsDir() {
-			want = 0o700
-		}
-		if info.Mode().Perm() != want {
-			bad++
-			t.Errorf("%s is %v, want %v", p, info.Mode().Perm(), want)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	checked, bad := testkit.CheckModes(t, dir)
 	if _, err := os.Stat(filepath.Join(dir, warehouse.RejectedDir)); err != nil {
 		t.Errorf("the load made no rejects folder; the walk did not cover it")
 	}
@@ -516,10 +413,10 @@ func TestReliabilitySQLInjection(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "wh")
 	env := []string{"MCAS_TOKEN=" + crashToken}
 	scanArgs := []string{"scan", "--url", srv.URL, "-w", dir, "--limit", "500", "--progress=false", "--rate-limit", "60000"}
-	if r := run(t, env, scanArgs...); r.code != 0 {
+	if r := run(t, env, scanArgs...); r.Code != 0 {
 		t.Fatalf("scan: %s", r)
 	}
-	want := tenantWant(tn, time.Time{})
+	want := sinks.WantTenant(tn, time.Time{})
 	canary := filepath.Join(t.TempDir(), "pwned")
 	payloads := []string{
 		`x' OR '1'='1`,
@@ -547,8 +444,8 @@ func TestReliabilitySQLInjection(t *testing.T) {
 				}
 				r := run(t, nil, args...)
 				tried++
-				if r.code != 0 && r.code != 2 {
-					if strings.Contains(r.stderr, "Parser Error") || strings.Contains(r.stderr, "syntax error") {
+				if r.Code != 0 && r.Code != 2 {
+					if strings.Contains(r.Stderr, "Parser Error") || strings.Contains(r.Stderr, "syntax error") {
 						syntax++
 					}
 					t.Errorf("%s --param %s=%q: %s", inv.Name, p.Name, payload, r)
@@ -560,20 +457,20 @@ func TestReliabilitySQLInjection(t *testing.T) {
 		"SELECT 1; DROP TABLE activities", "INSTALL httpfs", "SELECT * FROM read_text('/etc/passwd')", "SET enable_external_access = true"} {
 		r := run(t, nil, "sql", "-w", dir, stmt)
 		tried++
-		if r.code == 0 {
+		if r.Code == 0 {
 			t.Errorf("sql %q ran: %s", stmt, r)
 		}
 	}
 	for _, f := range []string{`{"user.username":{"eq":["x' OR '1'='1"]}}`, `{"user.username":{"eq":["x\"); DROP TABLE activities; --"]}}`} {
 		r := run(t, env, append(scanArgs, "--full", "--filter", f)...)
 		tried++
-		if r.code != 0 && r.code != 2 {
+		if r.Code != 0 && r.Code != 2 {
 			t.Errorf("scan --filter %s: %s", f, r)
 		}
 	}
 	r := run(t, env, append(scanArgs, "--full", "--user", `' OR 1=1; DROP TABLE activities; --`)...)
 	tried++
-	if r.code != 0 && r.code != 2 {
+	if r.Code != 0 && r.Code != 2 {
 		t.Errorf("scan --user with a payload: %s", r)
 	}
 	if _, err := os.Stat(canary); err == nil {
@@ -582,7 +479,7 @@ func TestReliabilitySQLInjection(t *testing.T) {
 	if _, err := os.Stat(canary + ".db"); err == nil {
 		t.Errorf("a payload attached %s.db", canary)
 	}
-	assertExact(t, dir, want)
+	sinks.ExactlyOnce(t, dir, want)
 	row.set(tried, "no payload ran a statement, wrote a file or changed a row (warehouse still exact, %d ids); %d SQL syntax errors", len(want), syntax)
 }
 
@@ -595,7 +492,7 @@ func TestReliabilitySimulatorLoopback(t *testing.T) {
 	for _, addr := range []string{"0.0.0.0:0", "[::]:0", "192.0.2.1:0", ":0"} {
 		r := run(t, nil, "sim", "--addr", addr, "--records", "10", "--users", "2", "--days", "1")
 		tried++
-		if r.code != 2 || !strings.Contains(r.stderr, "--allow-remote") {
+		if r.Code != 2 || !strings.Contains(r.Stderr, "--allow-remote") {
 			t.Errorf("sim --addr %s: want exit 2 naming --allow-remote: %s", addr, r)
 		}
 	}
@@ -603,8 +500,8 @@ func TestReliabilitySimulatorLoopback(t *testing.T) {
 	tried++
 	deadline := time.Now().Add(time.Minute)
 	var served string
-	for served == "" && time.Now().Before(deadline) && p.running() {
-		sc := bufio.NewScanner(strings.NewReader(p.out.String()))
+	for served == "" && time.Now().Before(deadline) && p.Running() {
+		sc := bufio.NewScanner(strings.NewReader(p.Stdout.String()))
 		for sc.Scan() {
 			if u, ok := strings.CutPrefix(sc.Text(), "url: "); ok {
 				served = u
@@ -614,12 +511,12 @@ func TestReliabilitySimulatorLoopback(t *testing.T) {
 	}
 	u, err := url.Parse(served)
 	if err != nil || u.Hostname() != "127.0.0.1" {
-		t.Errorf("sim on 127.0.0.1:0 serves %q: %s", served, p.out.String())
+		t.Errorf("sim on 127.0.0.1:0 serves %q: %s", served, p.Stdout.String())
 	}
-	_ = p.cmd.Process.Signal(os.Interrupt)
-	if r := p.wait(t); r.code != 0 {
+	_ = p.Cmd.Process.Signal(os.Interrupt)
+	if r := p.Wait(t); r.Code != 0 {
 		t.Errorf("sim after SIGINT: %s", r)
-	} else if strings.Contains(r.stdout+r.stderr, secretToken) {
+	} else if strings.Contains(r.Stdout+r.Stderr, secretToken) {
 		t.Errorf("sim printed the token it took from MCAS_SIM_TOKEN")
 	}
 	srv := simulator.NewServer(simulator.Config{Tenant: synth.New(synth.Config{Seed: 1, Users: 2, Days: 1, Total: 5})})

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcasload/mcasload/internal/testkit"
 	"github.com/mcasload/mcasload/schema"
 )
 
@@ -66,7 +67,7 @@ func TestCommitExactlyOnce(t *testing.T) {
 				if got := readSink(t, dir, FromParquet); !equalContents(got, want) {
 					t.Errorf("parquet holds %v, want %v", got, want)
 				}
-			} else if files := parquetFiles(t, dir); len(files) != 0 {
+			} else if files := testkit.Files(t, filepath.Join(dir, ParquetDir)); len(files) != 0 {
 				t.Errorf("duckdb-only warehouse has parquet files %v", files)
 			}
 		})
@@ -165,26 +166,7 @@ func TestPermissions(t *testing.T) {
 	if err := w.Close(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	checkModes(t, dir)
-}
-
-// checkModes asserts every file under dir is 0600 and every folder 0700.
-func checkModes(t *testing.T, dir string) {
-	t.Helper()
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			t.Fatal(err)
-		}
-		info, _ := d.Info()
-		want := os.FileMode(0o600)
-		if d.IsDir() {
-			want = 0o700
-		}
-		if info.Mode().Perm() != want {
-			t.Errorf("%s has mode %v, want %v", p, info.Mode().Perm(), want)
-		}
-		return nil
-	})
+	testkit.CheckModes(t, dir)
 }
 
 func TestSourceMismatch(t *testing.T) {

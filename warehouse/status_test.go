@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mcasload/mcasload/internal/clock"
+	"github.com/mcasload/mcasload/internal/testkit"
 )
 
 func TestStatusAndRuns(t *testing.T) {
@@ -80,9 +81,9 @@ func TestParquetReaderOnCopiedFolder(t *testing.T) {
 	w.Close(t.Context())
 	// A colleague copies only the day folders.
 	copied := t.TempDir()
-	for _, f := range parquetFiles(t, dir) {
+	for _, f := range testkit.Files(t, filepath.Join(dir, ParquetDir)) {
 		os.MkdirAll(filepath.Join(copied, filepath.Dir(f)), 0o700)
-		copyFile(t, filepath.Join(dir, ParquetDir, f), filepath.Join(copied, f))
+		testkit.CopyFile(t, filepath.Join(dir, ParquetDir, f), filepath.Join(copied, f))
 	}
 	for _, d := range []string{copied, filepath.Join(dir, ParquetDir)} {
 		if got := readSink(t, d, FromParquet); !equalContents(got, expected(rs)) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcasload/mcasload/internal/testkit"
+	"github.com/mcasload/mcasload/internal/testkit/sinks"
 	"github.com/mcasload/mcasload/simulator"
 	"github.com/mcasload/mcasload/simulator/synth"
 	"github.com/mcasload/mcasload/warehouse"
@@ -30,19 +31,6 @@ func scanTenant() *synth.Tenant {
 		Seed: 5, Users: 20, Days: 3, End: end, Total: 600 + 2400, LateArrivals: -1,
 		TieBursts: []synth.TieBurst{{At: end.Add(-30 * time.Hour), Size: 600, Field: "both"}},
 	})
-}
-
-// scanWant is what assertSinks must find after a complete scan of tn: every record, as
-// "day raw", computed from the generator's output.
-func scanWant(tn *synth.Tenant) map[string]string {
-	want := map[string]string{}
-	var buf []byte
-	for i := range tn.Len() {
-		a := tn.Activity(i)
-		buf = tn.AppendJSON(buf[:0], i)
-		want[a.ID] = time.UnixMilli(a.Timestamp).UTC().Format("2006-01-02") + " " + string(buf)
-	}
-	return want
 }
 
 // startScanSim serves tn on loopback on the real clock, without throttling unless cfg says.
@@ -81,7 +69,7 @@ func TestScanCommand(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("first scan exit %d\n%s%s", code, out, errs)
 	}
-	assertSinks(t, dir, scanWant(tn))
+	sinks.ExactlyOnce(t, dir, sinks.WantTenant(tn, time.Time{}))
 	for _, want := range []string{"scan done", "new", "pages in", "429", "retries", "days touched", "watermark now"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
@@ -150,7 +138,7 @@ func TestScanCommand(t *testing.T) {
 	if code != exitOK || !strings.Contains(errs, "mode=first") || !strings.Contains(out, ": 0 new") {
 		t.Fatalf("scan after reset: exit %d, want a first run adding nothing new\n%s%s", code, out, errs)
 	}
-	assertSinks(t, dir, scanWant(tn))
+	sinks.ExactlyOnce(t, dir, sinks.WantTenant(tn, time.Time{}))
 
 	// A filtered scan keeps its own watermark and leaves the unfiltered one alone.
 	code, out, errs = scan("--service", "20893", "--full", "--since", "1d")
@@ -290,22 +278,7 @@ func TestScanSecretsNeverLeak(t *testing.T) {
 		})
 	}
 	// No file of the warehouse holds a secret (run log, lock, DuckDB pages, Parquet).
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		for _, s := range []string{scanTestToken, clientSecret} {
-			if bytes.Contains(b, []byte(s)) {
-				t.Errorf("%s holds a secret", p)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	for _, hit := range testkit.FilesHolding(t, dir, scanTestToken, clientSecret) {
+		t.Errorf("a secret appears in %s", hit)
 	}
 }
