@@ -286,3 +286,6 @@ func (r *Reader) LockDown(ctx context.Context) error {
 	}
 	return nil
 }
+
+// HasParquet reports whether the warehouse in dir holds any Parquet file.
+func HasParquet(dir string) bool { return hasParquet(dir) }
