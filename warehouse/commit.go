@@ -53,7 +53,8 @@ var ErrNotPublished = errors.New("warehouse: committed to duckdb, not yet publis
 // commit), the rejects, the state and the run bookkeeping in one DuckDB transaction, then
 // publishes this commit's new rows to Parquet. If the process dies after the DuckDB commit,
 // the next Open publishes them; nothing is lost or doubled.
-func (w *Writer) Commit(ctx context.Context, c Commit) (CommitResult, error) {
+func (w *Writer) Commit(ctx context.Context, c Commit) (_ CommitResult, err error) {
+	defer markStorage(&err)
 	if w.lock == nil {
 		return CommitResult{}, fmt.Errorf("commit: the warehouse is closed")
 	}
@@ -282,7 +283,8 @@ func nullIfEmpty(s string) any {
 
 // FinishRun records the end of the run and its summary (any JSON-encodable value) in the runs
 // table, for mcasload status.
-func (w *Writer) FinishRun(ctx context.Context, run RunInfo, summary any) error {
+func (w *Writer) FinishRun(ctx context.Context, run RunInfo, summary any) (err error) {
+	defer markStorage(&err)
 	id := run.ID
 	if id == "" {
 		id = w.run.ID

@@ -28,7 +28,8 @@ type CompactResult struct {
 // Compact merges each day's Parquet files into few files of about TargetBytes, atomically: the
 // merged file is renamed in before its inputs are deleted, and its name records the commits it
 // covers, so an interruption leaves either the inputs or a file reconciliation can finish.
-func (w *Writer) Compact(ctx context.Context, opts CompactOptions) (CompactResult, error) {
+func (w *Writer) Compact(ctx context.Context, opts CompactOptions) (_ CompactResult, err error) {
+	defer markStorage(&err)
 	var res CompactResult
 	if !w.opts.Sinks.parquet() {
 		return res, nil

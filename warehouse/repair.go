@@ -13,12 +13,13 @@ import (
 // activities table (each id once) with the Parquet rows. First, damaged Parquet files and files
 // the warehouse did not write are moved to the quarantine folder (QuarantineDir). Either way the dedupe index is rebuilt
 // to match, so a later load brings back whatever the repair could not.
-func (w *Writer) Repair(ctx context.Context, from Sinks) error {
+func (w *Writer) Repair(ctx context.Context, from Sinks) (err error) {
+	defer markStorage(&err)
 	if from != SinkDuckDB && from != SinkParquet {
 		return fmt.Errorf("repair: rebuild from duckdb or parquet, not %q", from)
 	}
 	if from == SinkDuckDB && w.opts.Sinks != SinkBoth {
-		return fmt.Errorf("repair: the warehouse keeps --sink %s; rebuilding from duckdb needs both sinks", w.opts.Sinks)
+		return fmt.Errorf("repair: the warehouse keeps only the %s sink; rebuilding from duckdb needs both sinks", w.opts.Sinks)
 	}
 	s, err := w.session(ctx)
 	if err != nil {
@@ -150,7 +151,8 @@ func syncIndex(ctx context.Context, s *session) error {
 // the quarantine folder first. The new file records the last commit the Parquet part names
 // cover, so opening it keeps every part; then the rows and the dedupe index are rebuilt as
 // Repair(SinkParquet) does.
-func RebuildDatabase(ctx context.Context, opts Options) error {
+func RebuildDatabase(ctx context.Context, opts Options) (err error) {
+	defer markStorage(&err)
 	if err := opts.defaults(); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package warehouse
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -67,7 +68,10 @@ func ReadStatus(ctx context.Context, opts ReaderOptions) (*Status, error) {
 	}
 	file := filepath.Join(dir, DatabaseFile)
 	if _, err := os.Stat(file); err != nil {
-		return nil, fmt.Errorf("read status: no warehouse in %s: %w", dir, err)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("read status %s: %w: %w", dir, ErrNoWarehouse, err)
+		}
+		return nil, fmt.Errorf("read status: %w", err)
 	}
 	s, err := openSession(ctx, sessionConfig{memoryLimit: "1GB", lockWait: opts.LockWait, clock: opts.Clock}, file, true)
 	if err != nil {

@@ -67,7 +67,8 @@ func (r *VerifyReport) Problems() []string {
 // Verify compares DuckDB and Parquet day by day: counts, ids, duplicates, rows outside their
 // day folder, the dedupe index against the activities table, and each row's raw against the
 // hash the index recorded when it was stored. It changes nothing.
-func (w *Writer) Verify(ctx context.Context) (*VerifyReport, error) {
+func (w *Writer) Verify(ctx context.Context) (_ *VerifyReport, err error) {
+	defer markStorage(&err)
 	s, err := w.session(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)

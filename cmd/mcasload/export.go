@@ -78,8 +78,8 @@ func (e *env) runExport(c *cli.Context) error {
 		return err
 	}
 	out := c.String("out")
-	if err := export.CheckOut(out, c.Bool("force")); err != nil {
-		return withCode(exitFailure, err, "")
+	if err := checkOut(out, c.Bool("force")); err != nil {
+		return err
 	}
 	log, err := e.logger(c)
 	if err != nil {
@@ -106,10 +106,7 @@ func (e *env) runExport(c *cli.Context) error {
 		rdr, total, err = activitiesByDay(ctx, r, s, src)
 	}
 	if err != nil {
-		if errors.Is(err, queries.ErrNotReadOnly) || errors.Is(err, queries.ErrBadParam) {
-			return withCode(exitUsage, err, "")
-		}
-		return err
+		return queryFailure(err)
 	}
 	if len(src.columns) > 0 && (src.inv != nil || src.sql != "") {
 		idx, err := export.SelectColumns(export.FieldNames(rdr.Schema()), src.columns)
@@ -131,8 +128,11 @@ func (e *env) runExport(c *cli.Context) error {
 	start := time.Now()
 	res, err := export.Write(ctx, out, rdr, export.Options{Format: format, PartitionByDay: partition, Force: c.Bool("force"), Rows: &rows})
 	if err != nil {
-		if errors.Is(err, export.ErrNoDay) {
+		switch {
+		case errors.Is(err, export.ErrNoDay):
 			return withCode(exitUsage, err, "add a day or ts column to the query, or drop --partition-by")
+		case errors.Is(err, export.ErrIsFolder):
+			return withCode(exitFailure, err, "give --out a file name, or add --partition-by day")
 		}
 		return err
 	}
@@ -168,7 +168,7 @@ func (e *env) exportSource(c *cli.Context, now time.Time) (*exportSource, error)
 			return nil, err
 		}
 		if _, err := inv.Bind(values, now); err != nil {
-			return nil, withCode(exitUsage, err, "mcasload query --list shows every investigation with its parameters")
+			return nil, bindFailure(err)
 		}
 		src.inv, src.values = inv, values
 		return src, nil
@@ -321,4 +321,19 @@ func restrictActivities(ctx context.Context, r *warehouse.Reader, since, until t
 		}
 	}
 	return nil
+}
+
+// checkOut refuses an output export.CheckOut refuses (before a long query runs), with the hint
+// naming the flag that helps.
+func checkOut(out string, force bool) error {
+	err := export.CheckOut(out, force)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, export.ErrNoOutput):
+		return withCode(exitFailure, err, "pass --out FILE (or --out DIR with --partition-by day)")
+	case errors.Is(err, export.ErrExists):
+		return withCode(exitFailure, err, "pass --force to replace it")
+	}
+	return withCode(exitFailure, err, "")
 }

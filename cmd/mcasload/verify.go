@@ -66,7 +66,7 @@ var errDatabaseDamaged = errors.New("the duckdb file is missing or damaged")
 // databaseProblem turns a failure to read the warehouse status into a verify problem when the
 // Parquet dataset is there but the DuckDB file is missing or unreadable (not merely locked).
 func databaseProblem(dir string, err error) error {
-	if !warehouse.HasParquet(dir) || errors.Is(err, warehouse.ErrLocked) || strings.Contains(err.Error(), "lock") {
+	if !warehouse.HasParquet(dir) || errors.Is(err, warehouse.ErrLocked) || errors.Is(err, warehouse.ErrBusy) {
 		return nil
 	}
 	file := filepath.Join(dir, warehouse.DatabaseFile)
