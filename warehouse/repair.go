@@ -162,39 +162,16 @@ func RebuildDatabase(ctx context.Context, opts Options) (err error) {
 	}
 	root := filepath.Join(dir, ParquetDir)
 	hold := filepath.Join(dir, ParquetDir+".rebuild")
-	if _, err := os.Stat(hold); err == nil {
-		// A rebuild died while holding the dataset aside: put it back before anything else. The
-		// parquet folder then holds at most the empty folders a writer created meanwhile.
-		if err := removeEmptyTree(root); err != nil {
-			return fmt.Errorf("rebuild duckdb: %s and %s both hold files; keep the right one as %s: %w", hold, root, root, err)
-		}
-		if err := os.Rename(hold, root); err != nil {
-			return fmt.Errorf("rebuild duckdb: move %s back: %w", hold, err)
-		}
+	// A rebuild that died while holding the dataset aside: put it back before anything else.
+	if err := restoreHeld(root, hold); err != nil {
+		return err
 	}
-	parts, _, _, err := listParts(root)
+	maxSeq, err := lastPublishedCommit(root)
 	if err != nil {
-		return fmt.Errorf("rebuild duckdb: %w", err)
+		return err
 	}
-	if len(parts) == 0 {
-		return fmt.Errorf("rebuild duckdb: no parquet files in %s to rebuild from", root)
-	}
-	var maxSeq int64
-	for _, p := range parts {
-		maxSeq = max(maxSeq, p.to)
-	}
-	var old []string
-	for _, f := range []string{DatabaseFile, DatabaseFile + ".wal"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
-			old = append(old, filepath.Join(dir, f))
-		}
-	}
-	q, err := quarantine(dir, opts.Clock.Now(), old)
-	if err != nil {
-		return fmt.Errorf("rebuild duckdb: %w", err)
-	}
-	if q != "" {
-		opts.Logger.Warn("moved the damaged duckdb file to quarantine", "to", q)
+	if err := quarantineDatabase(dir, opts); err != nil {
+		return err
 	}
 	// Opening a writer on a new file reconciles Parquet against it, and with no commit recorded
 	// it would remove every part. The dataset is held aside while the file is created and told
@@ -203,18 +180,7 @@ func RebuildDatabase(ctx context.Context, opts Options) (err error) {
 	if err := os.Rename(root, hold); err != nil {
 		return fmt.Errorf("rebuild duckdb: hold the parquet dataset aside: %w", err)
 	}
-	restore := func() error {
-		if _, err := os.Stat(hold); errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		if err := removeEmptyTree(root); err != nil {
-			return fmt.Errorf("rebuild duckdb: %w", err)
-		}
-		if err := os.Rename(hold, root); err != nil {
-			return fmt.Errorf("rebuild duckdb: move %s back to %s: %w", hold, root, err)
-		}
-		return nil
-	}
+	restore := func() error { return restoreHeld(root, hold) }
 	opts.Sinks = SinkBoth
 	w, err := Open(ctx, opts)
 	if err != nil {
@@ -232,6 +198,56 @@ func RebuildDatabase(ctx context.Context, opts Options) (err error) {
 	}
 	if err != nil {
 		return fmt.Errorf("rebuild duckdb: %w", err)
+	}
+	return nil
+}
+
+// restoreHeld moves the dataset a rebuild held aside (hold) back to root, if it is there. The
+// root folder then holds at most the empty folders a writer created meanwhile.
+func restoreHeld(root, hold string) error {
+	if _, err := os.Stat(hold); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err := removeEmptyTree(root); err != nil {
+		return fmt.Errorf("rebuild duckdb: %s and %s both hold files; keep the right one as %s: %w", hold, root, root, err)
+	}
+	if err := os.Rename(hold, root); err != nil {
+		return fmt.Errorf("rebuild duckdb: move %s back to %s: %w", hold, root, err)
+	}
+	return nil
+}
+
+// lastPublishedCommit is the last commit the Parquet part names under root cover.
+func lastPublishedCommit(root string) (int64, error) {
+	parts, _, _, err := listParts(root)
+	if err != nil {
+		return 0, fmt.Errorf("rebuild duckdb: %w", err)
+	}
+	if len(parts) == 0 {
+		return 0, fmt.Errorf("rebuild duckdb: no parquet files in %s to rebuild from", root)
+	}
+	var maxSeq int64
+	for _, p := range parts {
+		maxSeq = max(maxSeq, p.to)
+	}
+	return maxSeq, nil
+}
+
+// quarantineDatabase moves the warehouse's DuckDB file and its WAL, when there, to the
+// quarantine folder.
+func quarantineDatabase(dir string, opts Options) error {
+	var old []string
+	for _, f := range []string{DatabaseFile, DatabaseFile + ".wal"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			old = append(old, filepath.Join(dir, f))
+		}
+	}
+	q, err := quarantine(dir, opts.Clock.Now(), old)
+	if err != nil {
+		return fmt.Errorf("rebuild duckdb: %w", err)
+	}
+	if q != "" {
+		opts.Logger.Warn("moved the damaged duckdb file to quarantine", "to", q)
 	}
 	return nil
 }

@@ -32,7 +32,10 @@ type VerifyReport struct {
 	Days         []DayCheck // every day present in either sink
 	UnknownFiles []string   // files in the Parquet tree that mcasload did not write
 	DamagedFiles []string   // Parquet files that are not valid Parquet (truncated, overwritten); not read
-	Pending      int        // (day, commit) pairs not yet published; excluded from the check
+	// TableProblems lists where the file's tables differ from what the migrations create
+	// (every table of warehouseTables is checked, not only the datasets).
+	TableProblems []string
+	Pending       int // (day, commit) pairs not yet published; excluded from the check
 }
 
 // OK reports whether every day is consistent and nothing unknown lies in the dataset.
@@ -42,7 +45,7 @@ func (r *VerifyReport) OK() bool {
 			return false
 		}
 	}
-	return len(r.UnknownFiles) == 0 && len(r.DamagedFiles) == 0
+	return len(r.UnknownFiles) == 0 && len(r.DamagedFiles) == 0 && len(r.TableProblems) == 0
 }
 
 // Problems lists the inconsistencies, one line each, for people.
@@ -54,6 +57,9 @@ func (r *VerifyReport) Problems() []string {
 		}
 		out = append(out, fmt.Sprintf("%s: duckdb %d rows, parquet %d rows; missing in parquet %d, missing in duckdb %d, duplicates duckdb %d parquet %d, outside their day %d, index mismatch %d, raw mismatch %d",
 			d.Day, d.DuckDB, d.Parquet, d.MissingInParquet, d.MissingInDuckDB, d.DuplicatesDuckDB, d.DuplicatesParquet, d.OutsideDay, d.IndexMismatch, d.RawMismatch))
+	}
+	for _, p := range r.TableProblems {
+		out = append(out, "duckdb file: "+p)
 	}
 	for _, f := range r.DamagedFiles {
 		out = append(out, "damaged file in the parquet dataset (not valid parquet): "+f)
@@ -83,6 +89,14 @@ func (w *Writer) Verify(ctx context.Context) (_ *VerifyReport, err error) {
 
 func (w *Writer) verify(ctx context.Context, s *session) (*VerifyReport, error) {
 	rep := &VerifyReport{}
+	problems, missing, err := checkTables(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	rep.TableProblems = problems
+	if missing {
+		return rep, nil // the sinks cannot be compared without their tables
+	}
 	pending, err := pendingDays(ctx, s)
 	if err != nil {
 		return nil, err
@@ -98,6 +112,15 @@ func (w *Writer) verify(ctx context.Context, s *session) (*VerifyReport, error) 
 		return nil, err
 	}
 	rep.DamagedFiles = damaged
+	if rep.Days, err = w.compareSinks(ctx, s, good); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// compareSinks compares the activities in DuckDB with the readable Parquet files good, day by
+// day, in temporary tables it drops afterwards.
+func (w *Writer) compareSinks(ctx context.Context, s *session, good []string) ([]DayCheck, error) {
 	sinks := w.opts.Sinks
 	// d: what DuckDB says is stored (and published, when comparing with Parquet).
 	dSrc := `SELECT id, day, rawsum FROM wh.activity_ids`
@@ -148,7 +171,8 @@ func (w *Writer) verify(ctx context.Context, s *session) (*VerifyReport, error) 
 	FROM days LEFT JOIN dd USING (day) LEFT JOIN pp USING (day) LEFT JOIN mp USING (day)
 	     LEFT JOIN md USING (day) LEFT JOIN im USING (day) LEFT JOIN rm USING (day)
 	ORDER BY days.day`
-	err = scanRows(ctx, s.conn, q, func(r *sql.Rows) error {
+	var days []DayCheck
+	err := scanRows(ctx, s.conn, q, func(r *sql.Rows) error {
 		var d DayCheck
 		if err := r.Scan(&d.Day, &d.DuckDB, &d.Parquet, &d.MissingInParquet, &d.MissingInDuckDB,
 			&d.DuplicatesDuckDB, &d.DuplicatesParquet, &d.OutsideDay, &d.IndexMismatch, &d.RawMismatch); err != nil {
@@ -157,7 +181,7 @@ func (w *Writer) verify(ctx context.Context, s *session) (*VerifyReport, error) 
 		if !compareParquet {
 			d.MissingInParquet = 0
 		}
-		rep.Days = append(rep.Days, d)
+		days = append(days, d)
 		return nil
 	})
 	if err != nil {
@@ -166,5 +190,5 @@ func (w *Writer) verify(ctx context.Context, s *session) (*VerifyReport, error) 
 	for _, t := range []string{"v_d", "v_p", "v_i"} {
 		_ = s.exec(ctx, `DROP TABLE temp.`+t)
 	}
-	return rep, nil
+	return days, nil
 }

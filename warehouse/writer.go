@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/mcasload/mcasload/internal/clock"
-	"github.com/mcasload/mcasload/schema"
 )
 
 // Names of the files and folders inside a warehouse directory.
@@ -296,10 +295,15 @@ func (w *Writer) checkMeta(ctx context.Context, s *session) error {
 	} else if v != string(w.opts.Sinks) {
 		return &SinkMismatchError{Dir: w.dir, Keeps: Sinks(v), Want: w.opts.Sinks}
 	}
-	if v, ok := meta["schema_version"]; !ok {
-		set["schema_version"] = fmt.Sprint(schema.Version)
-	} else if v != fmt.Sprint(schema.Version) {
-		return fmt.Errorf("open warehouse %s: its rows use schema version %s, this mcasload writes version %d; use a new warehouse folder", w.dir, v, schema.Version)
+	for _, t := range warehouseTables {
+		if t.kind != kindDataset {
+			continue
+		}
+		if v, ok := meta[t.versionKey]; !ok {
+			set[t.versionKey] = fmt.Sprint(t.version)
+		} else if v != fmt.Sprint(t.version) {
+			return fmt.Errorf("open warehouse %s: its %s rows use schema version %s, this mcasload writes version %d; use a new warehouse folder", w.dir, t.name, v, t.version)
+		}
 	}
 	if src := w.opts.Source; src != "" {
 		if v, ok := meta["source"]; !ok {

@@ -93,28 +93,9 @@ func (e *env) runExport(c *cli.Context) error {
 	defer r.Close()
 
 	ctx := c.Context
-	var (
-		rdr   array.RecordReader
-		total int64
-	)
-	switch {
-	case src.inv != nil:
-		rdr, err = s.Run(ctx, src.inv, src.values, now)
-	case src.sql != "":
-		rdr, err = s.SQL(ctx, src.sql)
-	default:
-		rdr, total, err = activitiesByDay(ctx, r, s, src)
-	}
+	rdr, total, err := exportResult(ctx, r, s, src, now)
 	if err != nil {
-		return queryFailure(err)
-	}
-	if len(src.columns) > 0 && (src.inv != nil || src.sql != "") {
-		idx, err := export.SelectColumns(export.FieldNames(rdr.Schema()), src.columns)
-		if err != nil {
-			rdr.Release()
-			return usageErrorf("--columns: %v", err)
-		}
-		rdr = export.Project(rdr, idx)
+		return err
 	}
 	defer rdr.Release()
 
@@ -142,6 +123,36 @@ func (e *env) runExport(c *cli.Context) error {
 		fmt.Fprintf(e.stderr, "exported %d rows to %s in %s\n", res.Rows, out, time.Since(start).Round(time.Millisecond))
 	}
 	return nil
+}
+
+// exportResult runs the export's source and returns its rows (with --columns applied) and, for
+// the activities source, how many there are (0 when unknown).
+func exportResult(ctx context.Context, r *warehouse.Reader, s *queries.Session, src *exportSource, now time.Time) (array.RecordReader, int64, error) {
+	var (
+		rdr   array.RecordReader
+		total int64
+		err   error
+	)
+	switch {
+	case src.inv != nil:
+		rdr, err = s.Run(ctx, src.inv, src.values, now)
+	case src.sql != "":
+		rdr, err = s.SQL(ctx, src.sql)
+	default:
+		rdr, total, err = activitiesByDay(ctx, r, s, src)
+	}
+	if err != nil {
+		return nil, 0, queryFailure(err)
+	}
+	if len(src.columns) > 0 && (src.inv != nil || src.sql != "") {
+		idx, err := export.SelectColumns(export.FieldNames(rdr.Schema()), src.columns)
+		if err != nil {
+			rdr.Release()
+			return nil, 0, usageErrorf("--columns: %v", err)
+		}
+		rdr = export.Project(rdr, idx)
+	}
+	return rdr, total, nil
 }
 
 // exportSource checks the source flags: at most one of --query and --sql, the window, the

@@ -103,6 +103,10 @@ func (e *env) runVerify(c *cli.Context) error {
 	}
 	problems := rep.Problems()
 	fmt.Fprintf(e.stdout, "verify: %d problems:\n  %s\n", len(problems), strings.Join(problems, "\n  "))
+	if len(rep.TableProblems) > 0 {
+		return withCode(exitFailure, errors.New("verify: the duckdb file's tables differ from what mcasload made"),
+			"the file was changed outside mcasload: move "+warehouse.DatabaseFile+" aside (keep it), then mcasload repair --from parquet rebuilds it from the Parquet dataset")
+	}
 	return withCode(exitFailure, errors.New("verify: the sinks disagree"),
 		"rebuild the wrong sink with mcasload repair --from duckdb (or --from parquet if the DuckDB file is the damaged one); files repair will not use are moved to the quarantine folder, never deleted")
 }
