@@ -12,7 +12,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/mcasload/mcasload/output"
 )
@@ -33,16 +32,9 @@ func readShape(t *testing.T, path string) parquetShape {
 		t.Fatal(err)
 	}
 	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc, err := fr.Schema()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sh parquetShape
-	sh.Schema = sc.String()
+	tbl := readParquet(t, path)
+	defer tbl.Release()
+	sh := parquetShape{Schema: tbl.Schema().String()}
 	raw := pf.MetaData().Schema.ColumnIndexByName("raw")
 	for i := range pf.NumRowGroups() {
 		rg := pf.MetaData().RowGroup(i)
