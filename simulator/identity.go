@@ -110,10 +110,10 @@ func refuse(aadsts int, desc string) *assertionFailure {
 
 // jwtHeader and jwtClaims are the parts of a client assertion the token endpoint reads.
 type jwtHeader struct {
-	Alg       string `json:"alg"`
-	Kid       string `json:"kid"`
-	X5t       string `json:"x5t"`
-	X5tS256   string `json:"x5t#S256"`
+	Alg     string `json:"alg"`
+	Kid     string `json:"kid"`
+	X5t     string `json:"x5t"`
+	X5tS256 string `json:"x5t#S256"`
 }
 
 type jwtClaims struct {
@@ -181,8 +181,8 @@ func (ids *identities) verifyAssertion(assertion, clientID, endpoint string, now
 		return "", refuse(700027, "The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '"+thumb+"']")
 	}
 	if now.After(cert.NotAfter) {
-		return "", refuse(700027, "The certificate with identifier used to sign the client assertion is expired on application. [Reason - The key used is expired., Thumbprint of key used by client: '"+thumb+"', Found key 'Start=" +
-			cert.NotBefore.UTC().Format("01/02/2006 15:04:05") + ", End=" + cert.NotAfter.UTC().Format("01/02/2006 15:04:05") + "']")
+		return "", refuse(700027, "The certificate with identifier used to sign the client assertion is expired on application. [Reason - The key used is expired., Thumbprint of key used by client: '"+thumb+"', Found key 'Start="+
+			cert.NotBefore.UTC().Format("01/02/2006 15:04:05")+", End="+cert.NotAfter.UTC().Format("01/02/2006 15:04:05")+"']")
 	}
 	if err := verifySignature(h.Alg, cert.PublicKey, signed, sig); err != nil {
 		return "", refuse(7000274, "Client assertion failed signature validation: "+err.Error()+".")
