@@ -9,9 +9,11 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"math/big"
 	"net/http"
@@ -321,4 +323,41 @@ func randomUUID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// ClientCertificate is a self-signed application certificate with its RSA key, for trying
+// certificate sign-in against the simulator (mcasload sim --client-certificate-out) and for tests.
+type ClientCertificate struct {
+	Cert    *x509.Certificate
+	CertPEM []byte // CERTIFICATE block
+	KeyPEM  []byte // PRIVATE KEY block (PKCS#8, unencrypted)
+}
+
+// NewClientCertificate makes a certificate valid in [notBefore, notAfter].
+func NewClientCertificate(commonName string, notBefore, notAfter time.Time) (*ClientCertificate, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, fmt.Errorf("generate client key: %w", err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: serial(), Subject: pkix.Name{CommonName: commonName}, NotBefore: notBefore, NotAfter: notAfter,
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, fmt.Errorf("create client certificate: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("parse client certificate: %w", err)
+	}
+	pk8, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("encode client key: %w", err)
+	}
+	return &ClientCertificate{Cert: cert, CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		KeyPEM: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk8})}, nil
+}
+
+// PEM is the certificate followed by its key, the PEM file --client-certificate reads.
+func (c *ClientCertificate) PEM() []byte {
+	return append(append([]byte(nil), c.CertPEM...), c.KeyPEM...)
 }

@@ -2,15 +2,10 @@ package main
 
 import (
 	"bytes"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,39 +29,23 @@ const (
 	federatedRS256ID = "eyJhbGciOiJSUzI1NiIs" // the start of the simulator's federated tokens
 )
 
-// signinCert is a test client certificate: a self-signed RSA certificate and its key as PEM.
-type signinCert struct {
-	cert    *x509.Certificate
-	certPEM []byte
-	keyPEM  []byte
-}
+// signinCert is a test client certificate.
+type signinCert struct{ *simulator.ClientCertificate }
 
 func newSigninCert(t *testing.T, cn string, notBefore, notAfter time.Time) signinCert {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	c, err := simulator.NewClientCertificate(cn, notBefore, notAfter)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
-		NotBefore: notBefore, NotAfter: notAfter, KeyUsage: x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pk8, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return signinCert{cert: cert, certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		keyPEM: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk8})}
+	return signinCert{c}
 }
 
 // pemFile writes certificate and key into one PEM file, the key first (the order is free).
 func (c signinCert) pemFile(t *testing.T) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "client.pem")
-	if err := os.WriteFile(p, append(append([]byte(nil), c.keyPEM...), c.certPEM...), 0o600); err != nil {
+	if err := os.WriteFile(p, append(append([]byte(nil), c.KeyPEM...), c.CertPEM...), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -78,7 +57,7 @@ func (c signinCert) pfxFile(t *testing.T, password string, legacy bool) string {
 	t.Helper()
 	dir := t.TempDir()
 	in, pw, out := filepath.Join(dir, "in.pem"), filepath.Join(dir, "pw"), filepath.Join(dir, "client.pfx")
-	if err := os.WriteFile(in, append(append([]byte(nil), c.certPEM...), c.keyPEM...), 0o600); err != nil {
+	if err := os.WriteFile(in, c.PEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(pw, []byte(password), 0o600); err != nil {
@@ -209,7 +188,7 @@ func TestSigninProcess(t *testing.T) {
 	good := newSigninCert(t, "mcasload-good", now.Add(-time.Hour), now.Add(30*24*time.Hour))
 	unregistered := newSigninCert(t, "mcasload-unregistered", now.Add(-time.Hour), now.Add(30*24*time.Hour))
 	expired := newSigninCert(t, "mcasload-expired", now.Add(-60*24*time.Hour), now.Add(-24*time.Hour))
-	sim := startSigninSim(t, good.cert, expired.cert)
+	sim := startSigninSim(t, good.Cert, expired.Cert)
 	h := sim.Handler
 	base := []string{"SSL_CERT_FILE=" + sim.caFile}
 	app := []string{"--tenant-id", h.TenantID(), "--client-id", h.ClientID(), "--authority-url", sim.URL}
