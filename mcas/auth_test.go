@@ -311,3 +311,19 @@ func TestSecretsAbsentFromLogsAndErrors(t *testing.T) {
 	}
 	assertNoSecrets(t, text, append(tokens, testClientSecret, goodToken)...)
 }
+
+// A JWT the client never held — an assertion signed inside Microsoft's library, echoed by a
+// server — is scrubbed whole or truncated.
+func TestScrubberHidesJWTs(t *testing.T) {
+	var s scrubber
+	full := "eyJhbGciOiJQUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdWQiOiJodHRwczovL2xvZ2luIn0.c2lnbmF0dXJl"
+	for _, text := range []string{"invalid assertion " + full + " (retry)", "invalid assertion " + full[:50] + "…"} {
+		got := s.scrub(text)
+		if strings.Contains(got, "eyJhbGci") || !strings.Contains(got, "invalid assertion "+redacted) {
+			t.Errorf("scrub(%q) = %q", text, got)
+		}
+	}
+	if got := s.scrub("eyJ is not a token"); got != "eyJ is not a token" {
+		t.Errorf("ordinary text changed: %q", got)
+	}
+}

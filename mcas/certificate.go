@@ -88,13 +88,13 @@ func (c *Certificate) Path() string { return c.path }
 func (c *Certificate) Leaf() *x509.Certificate { return c.chain[0] }
 
 // Thumbprint is the SHA-1 thumbprint in upper-case hex, as the Azure portal lists certificates.
-func (c *Certificate) Thumbprint() string {
+func (c Certificate) Thumbprint() string {
 	sum := sha1.Sum(c.chain[0].Raw) // #nosec: the portal's identifier of a certificate, not a security check
 	return strings.ToUpper(hex.EncodeToString(sum[:]))
 }
 
 // NotAfter is when the certificate expires.
-func (c *Certificate) NotAfter() time.Time { return c.chain[0].NotAfter }
+func (c Certificate) NotAfter() time.Time { return c.chain[0].NotAfter }
 
 // checkValid refuses a certificate outside its validity at now: Entra ID would refuse it with a
 // less helpful message.
@@ -112,21 +112,21 @@ func (c *Certificate) checkValid(now time.Time) error {
 }
 
 // String shows the file, thumbprint and expiry.
-func (c *Certificate) String() string {
-	if c == nil || len(c.chain) == 0 {
+func (c Certificate) String() string {
+	if len(c.chain) == 0 {
 		return "Certificate{}"
 	}
 	return fmt.Sprintf("Certificate{Path:%s Thumbprint:%s NotAfter:%s Key:%s}", c.path, c.Thumbprint(), c.NotAfter().UTC().Format(time.RFC3339), redacted)
 }
 
 // GoString keeps %#v from printing the key.
-func (c *Certificate) GoString() string { return c.String() }
+func (c Certificate) GoString() string { return c.String() }
 
 // Format prints String for every verb.
-func (c *Certificate) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String())) }
+func (c Certificate) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String())) }
 
 // LogValue keeps the key out of slog output.
-func (c *Certificate) LogValue() slog.Value { return slog.StringValue(c.String()) }
+func (c Certificate) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
 // MarshalJSON keeps the key out of JSON dumps of configs.
-func (c *Certificate) MarshalJSON() ([]byte, error) { return json.Marshal(c.String()) }
+func (c Certificate) MarshalJSON() ([]byte, error) { return json.Marshal(c.String()) }

@@ -80,8 +80,9 @@ func (s *scrubber) scrub(text string) string {
 	return text
 }
 
-// jwtLike matches a compact JWS (header.payload.signature, the header JSON base64url-encoded).
-var jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*`)
+// jwtLike matches a compact JWS (header.payload.signature, the header JSON base64url-encoded),
+// whole or cut short by a server that truncated its message.
+var jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){0,2}`)
 
 // scrubbedError replaces secrets in an error's message while keeping errors.Is/As on the chain.
 type scrubbedError struct {
