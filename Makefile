@@ -21,7 +21,7 @@ build:
 	go build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/mcasload
 
 # Release archives for linux/amd64 and linux/arm64 (the arm64 cgo build needs Debian's
-# gcc-aarch64-linux-gnu) with SHA256SUMS, LICENSE and third-party notices in $(DIST); then the
+# gcc-aarch64-linux-gnu and libstdc++-12-dev-arm64-cross) with SHA256SUMS, LICENSE and third-party notices in $(DIST); then the
 # release test: checksums, contents, ELF machine of each binary, and docs/install.md's archive
 # steps run verbatim on this machine's archive (--version, demo).
 release:

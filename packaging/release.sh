@@ -24,9 +24,16 @@ for arch in $ARCHES; do
     arm64) cc=${CC_ARM64:-aarch64-linux-gnu-gcc} ;;
     *) echo "release: unknown architecture $arch" >&2; exit 2 ;;
   esac
-  if ! command -v "$cc" >/dev/null; then
-    echo "release: the C cross-compiler $cc is missing: apt-get install gcc-aarch64-linux-gnu" >&2
-    exit 1
+  if [ "$arch" = arm64 ] && { ! command -v "$cc" >/dev/null || [ "$("$cc" -print-file-name=libstdc++.so)" = libstdc++.so ]; }; then
+    # DuckDB is C++: the cross linker needs the arm64 libstdc++ as well as the compiler.
+    pkgs="gcc-aarch64-linux-gnu libstdc++-12-dev-arm64-cross"
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "release: installing $pkgs"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkgs
+    else
+      echo "release: the arm64 cross toolchain is missing: sudo apt-get install $pkgs" >&2
+      exit 1
+    fi
   fi
   name=mcasload-$VERSION-linux-$arch
   dir=$DIST/$name
