@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -261,11 +262,7 @@ func (a *authority) issue(grant string, lifetime time.Duration) (string, time.Ti
 func (a *authority) grantCounts() map[string]int64 {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	m := make(map[string]int64, len(a.grants))
-	for k, v := range a.grants {
-		m[k] = v
-	}
-	return m
+	return maps.Clone(a.grants)
 }
 
 // ManagedIdentityPath is where the simulator plays App Service's managed identity endpoint

@@ -92,6 +92,25 @@ func postToken(t *testing.T, s *Server, assertion string) (int, string) {
 	return resp.StatusCode, body.Description
 }
 
+// tokenCase is a client assertion and the token endpoint's expected answer.
+type tokenCase struct {
+	name, assertion string
+	status          int
+	want            string // in the AADSTS description
+}
+
+func runTokenCases(t *testing.T, s *Server, cases []tokenCase) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			status, desc := postToken(t, s, tt.assertion)
+			if status != tt.status || !strings.Contains(desc, tt.want) {
+				t.Errorf("status %d %q, want %d %q", status, desc, tt.status, tt.want)
+			}
+		})
+	}
+}
+
 // The OpenID configuration Microsoft's library reads first names this server's token endpoint
 // and an issuer on the same host (it refuses other issuers).
 func TestOpenIDConfiguration(t *testing.T) {
@@ -135,12 +154,7 @@ func TestClientAssertion(t *testing.T) {
 	}
 	forged := good.assertion(t, "PS256", claims(nil))
 	forged = forged[:strings.LastIndex(forged, ".")+1] + other.assertion(t, "PS256", claims(nil))[strings.LastIndex(forged, ".")+1:]
-	tests := []struct {
-		name      string
-		assertion string
-		status    int
-		want      string
-	}{
+	runTokenCases(t, s, []tokenCase{
 		{"PS256 with x5t#S256", good.assertion(t, "PS256", claims(nil)), 200, ""},
 		{"RS256 with x5t", good.assertion(t, "RS256", claims(nil)), 200, ""},
 		{"unregistered certificate", other.assertion(t, "PS256", claims(nil)), 401, "AADSTS700027: The certificate with identifier used to sign the client assertion is not registered"},
@@ -149,15 +163,7 @@ func TestClientAssertion(t *testing.T) {
 		{"other client", good.assertion(t, "PS256", claims(func(c map[string]any) { c["iss"], c["sub"] = "someone", "someone" })), 401, "AADSTS700021"},
 		{"assertion expired", good.assertion(t, "PS256", claims(func(c map[string]any) { c["exp"] = vc.Now().Add(-time.Hour).Unix() })), 401, "AADSTS700024"},
 		{"not a JWT", "not-a-jwt", 400, "not in a valid format"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			status, desc := postToken(t, s, tt.assertion)
-			if status != tt.status || !strings.Contains(desc, tt.want) {
-				t.Errorf("status %d %q, want %d %q", status, desc, tt.status, tt.want)
-			}
-		})
-	}
+	})
 	t.Run("registered certificate expired", func(t *testing.T) {
 		vc.Advance(72 * time.Hour)
 		status, desc := postToken(t, s, good.assertion(t, "PS256", claims(nil)))
@@ -181,23 +187,12 @@ func TestFederatedToken(t *testing.T) {
 	wrongAud := s.auth.ids.federatedToken("system:serviceaccount:sec:loader", "api://other", vc.Now(), time.Hour)
 	other := &identities{}
 	forged := other.federatedToken("system:serviceaccount:sec:loader", FederatedAudience, vc.Now(), time.Hour)
-	for _, tt := range []struct {
-		name, token string
-		status      int
-		want        string
-	}{
+	runTokenCases(t, s, []tokenCase{
 		{"trusted", good, 200, ""},
 		{"untrusted subject", stranger, 401, "AADSTS700213"},
 		{"other audience", wrongAud, 401, "AADSTS700212"},
 		{"signed by another issuer key", forged, 401, "does not verify"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			status, desc := postToken(t, s, tt.token)
-			if status != tt.status || !strings.Contains(desc, tt.want) {
-				t.Errorf("status %d %q, want %d %q", status, desc, tt.status, tt.want)
-			}
-		})
-	}
+	})
 	t.Run("expired", func(t *testing.T) {
 		vc.Advance(2 * time.Hour)
 		if status, desc := postToken(t, s, good); status != 401 || !strings.Contains(desc, "AADSTS700024") {

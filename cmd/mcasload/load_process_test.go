@@ -38,8 +38,14 @@ type procResult struct {
 
 func runBinary(t *testing.T, bin string, env []string, args ...string) procResult {
 	t.Helper()
+	return runInEnv(t, bin, append(os.Environ(), env...), args...)
+}
+
+// runInEnv runs bin with exactly the environment env.
+func runInEnv(t *testing.T, bin string, env []string, args ...string) procResult {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = env
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -1,17 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -125,24 +122,7 @@ func runSignin(t *testing.T, bin string, env []string, args ...string) procResul
 	if (auth == "managed-identity" || auth == "auto") && !hasEndpoint && !chainOK {
 		t.Fatalf("test bug: --auth %s without IDENTITY_ENDPOINT could contact 169.254.169.254", auth)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	res := procResult{stdout: out.String(), stderr: errb.String()}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		res.code = ee.ExitCode()
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			res.killed = true
-		}
-	default:
-		t.Fatalf("run %s: %v", bin, err)
-	}
-	return res
+	return runInEnv(t, bin, env, args...)
 }
 
 // fakeAz writes a stand-in `az` into a new directory for PATH. It prints what
