@@ -47,8 +47,9 @@ func (e *env) scanCommand() *cli.Command {
 			"day. The watermark is kept per tenant URL and filters, and commits with the rows it covers: after a " +
 			"crash or Ctrl-C, the same command resumes. The first run looks back 30 days (or to --since). " +
 			"--full re-scans a window without moving the watermark.\n\n" +
-			"Credentials never go on the command line: MCAS_TOKEN or --token-file, or --tenant-id/--client-id " +
-			"with MCAS_CLIENT_SECRET or --client-secret-file.\n\n" +
+			"Credentials never go on the command line: MCAS_TOKEN or --token-file, or Entra ID sign-in with " +
+			"--auth (client secret, certificate, managed identity, workload identity, Azure CLI, auto); see " +
+			"docs/connection.md.\n\n" +
 			"Exit codes: 0 done, 1 failed, 2 usage error, 3 done but some records were rejected, 4 another " +
 			"writer holds the warehouse, 5 authentication or permission failure, 6 stopped by a signal or " +
 			"--max-duration after committing what was fetched (rerun to continue).",

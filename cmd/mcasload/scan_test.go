@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -234,8 +235,9 @@ func TestScanSecretsNeverLeak(t *testing.T) {
 		Tenant: scanTenant(), Token: scanTestToken, ClientSecret: clientSecret, RateLimit: simulator.NoRateLimit,
 		FaultSeed: 4, FaultRates: map[simulator.Fault]float64{simulator.FaultInternalError: 0.04, simulator.FaultTruncated: 0.04},
 	})
-	srv := httptest.NewServer(&leakyAPI{next: h, leaks: 1})
+	srv := httptest.NewTLSServer(&leakyAPI{next: h, leaks: 1}) // the authority must be HTTPS
 	t.Cleanup(srv.Close)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	dir := filepath.Join(t.TempDir(), "wh")
 	secretFile := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(secretFile, []byte(clientSecret+"\n"), 0o600); err != nil {
@@ -245,7 +247,7 @@ func TestScanSecretsNeverLeak(t *testing.T) {
 	if err := os.WriteFile(badFile, []byte("not-the-secret-but-long-enough\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	common := []string{"scan", "--url", srv.URL, "-w", dir, "--progress=true", "--rate-limit", "6000", "--log-level", "debug", "--limit", "500"}
+	common := []string{"scan", "--url", srv.URL, "-w", dir, "--progress=true", "--rate-limit", "6000", "--log-level", "debug", "--limit", "500", "--ca-file", serverCAFile(t, srv)}
 	entra := []string{"--tenant-id", h.TenantID(), "--client-id", h.ClientID(), "--authority-url", srv.URL}
 	runs := []struct {
 		name string

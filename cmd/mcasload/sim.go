@@ -56,6 +56,8 @@ func (e *env) simCommand() *cli.Command {
 			&cli.DurationFlag{Name: "token-lifetime", Value: simulator.DefaultTokenLifetime, Usage: "lifetime of bearer tokens from the token endpoint"},
 			&cli.StringFlag{Name: "tenant-id", Value: simulator.DefaultTenantID, Usage: "tenant of the fake token endpoint /TENANT/oauth2/v2.0/token"},
 			&cli.StringFlag{Name: "client-id", Value: simulator.DefaultClientID, Usage: "client id the token endpoint accepts"},
+			&cli.StringFlag{Name: "tls-ca-out", Usage: "serve HTTPS with a new test CA and write its certificate to `FILE` (Entra sign-in needs an https authority: trust it with SSL_CERT_FILE or --ca-file)"},
+			&cli.StringFlag{Name: "client-certificate-out", Usage: "register a new application certificate and write it with its key to `FILE` (PEM) for --client-certificate"},
 			&cli.StringFlag{Name: "truth", Usage: "write the ground truth (planted incidents, tie bursts) to `FILE`"},
 			&cli.StringFlag{Name: "ndjson", Usage: "write the visible records to `FILE` (- for stdout) and exit instead of serving"},
 		},
@@ -109,7 +111,10 @@ func (e *env) runSim(c *cli.Context) error {
 	// near the tenant's own at a negligible CPU cost.
 	debug.FreeOSMemory()
 	defer debug.SetGCPercent(debug.SetGCPercent(20))
-	srv := simulator.Serve(ln, h)
+	srv, err := e.serveSim(c, ln, h)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(e.stdout, "mcasload sim: serving %d activities at %s\n", tn.Len(), srv.URL)
 	fmt.Fprintf(e.stdout, "%s%s/api/v1/activities/\n", simURLPrefix, srv.URL)
 	if cfg.Token != "" {
@@ -123,6 +128,7 @@ func (e *env) runSim(c *cli.Context) error {
 	} else {
 		fmt.Fprintf(e.stdout, "entra client secret: %s\n", h.ClientSecret())
 	}
+	fmt.Fprintf(e.stdout, "managed identity: IDENTITY_ENDPOINT=%s IDENTITY_HEADER=%s\n", srv.IdentityEndpoint(), h.IdentityHeader())
 	<-ctx.Done()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -336,3 +342,36 @@ const (
 	simURLPrefix   = "url: "
 	simTokenPrefix = "token: "
 )
+
+// serveSim serves h on ln, over HTTPS with a new test CA when --tls-ca-out is set, and registers
+// a new application certificate when --client-certificate-out is set.
+func (e *env) serveSim(c *cli.Context, ln net.Listener, h *simulator.Handler) (*simulator.Server, error) {
+	if path := c.String("client-certificate-out"); path != "" {
+		cert, err := simulator.NewClientCertificate("mcasload simulator client", time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0))
+		if err == nil {
+			err = writeSimFile(path, func(f *os.File) error { _, err := f.Write(cert.PEM()); return err })
+		}
+		if err != nil {
+			return nil, fmt.Errorf("write client certificate: %w", err)
+		}
+		h.RegisterCertificate(cert.Cert)
+		fmt.Fprintf(e.stdout, "client certificate: %s (registered)\n", path)
+	}
+	path := c.String("tls-ca-out")
+	if path == "" {
+		return simulator.Serve(ln, h), nil
+	}
+	ca, err := simulator.NewTestCA()
+	if err == nil {
+		err = ca.WriteFile(path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	srv, err := simulator.ServeTLS(ln, h, ca)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(e.stdout, "tls: test CA in %s; entra: --authority-url %s\n", path, srv.URL)
+	return srv, nil
+}
