@@ -3,54 +3,22 @@ package bench
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/mcasload/mcasload/internal/testkit"
 )
 
-// binaries builds mcasload and duckref once per test binary.
-var binaries = struct {
-	once          sync.Once
-	dir           string
-	mcas, duckref string
-	err           error
-	out           []byte
-}{}
-
+// buildBinaries builds mcasload and duckref once per test binary.
 func buildBinaries(t testing.TB) (mcas, duckref string) {
 	t.Helper()
-	binaries.once.Do(func() {
-		dir, err := os.MkdirTemp("", "bench-bin-")
-		if err != nil {
-			binaries.err = err
-			return
-		}
-		binaries.dir = dir
-		binaries.mcas, binaries.duckref = filepath.Join(dir, "mcasload"), filepath.Join(dir, "duckref")
-		for _, b := range [][2]string{{binaries.mcas, "github.com/mcasload/mcasload/cmd/mcasload"}, {binaries.duckref, "github.com/mcasload/mcasload/bench/cmd/duckref"}} {
-			cmd := exec.Command("go", "build", "-tags", "duckdb_arrow", "-o", b[0], b[1])
-			if binaries.out, binaries.err = cmd.CombinedOutput(); binaries.err != nil {
-				return
-			}
-		}
-	})
-	if binaries.err != nil {
-		t.Fatalf("build binaries: %v\n%s", binaries.err, binaries.out)
-	}
-	return binaries.mcas, binaries.duckref
+	return testkit.Build(t, testkit.MCASLoad), testkit.Build(t, "github.com/mcasload/mcasload/bench/cmd/duckref")
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binaries.dir != "" {
-		os.RemoveAll(binaries.dir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 // toyConfig runs every step at sizes that take seconds. Figures are printed, never asserted.
 func toyConfig(t *testing.T, steps ...string) Config {

@@ -9,7 +9,9 @@ import (
 // CheckResult is what Check found out, step by step.
 type CheckResult struct {
 	Endpoint   string        // the activities URL asked
-	AuthKind   string        // "legacy token" or "entra client credentials"
+	AuthKind   string        // the method configured: "legacy token", "entra client certificate (…)", …
+	Credential string        // the credential that produced the token (Auto names its member)
+	Expires    time.Time     // when that token expires (zero for a legacy token)
 	TokenOK    bool          // a credential was obtained (always true for a legacy token)
 	Reachable  bool          // the service answered over verified TLS
 	Authorized bool          // the credential may list activities
@@ -36,6 +38,7 @@ func (c *Client) Check(ctx context.Context) CheckResult {
 		return res
 	}
 	res.TokenOK = true
+	res.Credential, res.Expires = c.cred.used()
 	start := c.clock.Now()
 	env, err := c.call(ctx, requestBody{Filters: []byte("{}"), Limit: 1, SortField: SortDate, SortDirection: Desc}, callOptions{op: "check", noRetry: true})
 	res.Latency = c.clock.Now().Sub(start)

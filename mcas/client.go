@@ -179,7 +179,7 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	if cfg.Auth == nil {
-		return nil, authErrorf("new client: no credentials: set MCAS_TOKEN or --token-file, or --tenant-id, --client-id and MCAS_CLIENT_SECRET")
+		return nil, authErrorf("new client: no credentials: set MCAS_TOKEN or --token-file, or sign in to Entra ID (--auth)")
 	}
 	if err := cfg.Auth.validate(); err != nil {
 		return nil, err

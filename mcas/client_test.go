@@ -1,44 +1,25 @@
 package mcas
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mcasload/mcasload/internal/clock"
+	"github.com/mcasload/mcasload/internal/testkit"
 )
 
 var epoch = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 
-// syncBuffer collects log output from concurrent requests.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // testClient builds a client for url on a virtual clock that advances when slept on, logging
 // at debug level into the returned buffer.
-func testClient(t *testing.T, url string, clk clock.Clock, mod func(*Config)) (*Client, *syncBuffer) {
+func testClient(t *testing.T, url string, clk clock.Clock, mod func(*Config)) (*Client, *testkit.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	cfg := Config{
 		URL:    url,
 		Auth:   TokenAuth{Token: NewSecret(goodToken)},

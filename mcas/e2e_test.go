@@ -73,15 +73,20 @@ func TestScanAgainstSimulator(t *testing.T) {
 					simulator.FaultThrottle: 0.03, simulator.FaultReset: 0.03, simulator.FaultTruncated: 0.03,
 				}
 			}
-			srv := simulator.NewServer(cfg)
+			newServer := simulator.NewServer
+			if tt.entra {
+				newServer = simulator.NewTLSServer // Microsoft's sign-in library wants an HTTPS authority
+			}
+			srv := newServer(cfg)
 			t.Cleanup(srv.Close)
 			want := visibleIDs(ten, clk.Now())
 
-			var auth mcas.Auth = mcas.TokenAuth{Token: mcas.NewSecret(srv.Token)}
+			mc := mcas.Config{URL: srv.URL, Auth: mcas.TokenAuth{Token: mcas.NewSecret(srv.Token)}, Clock: clk, Jitter: func() float64 { return 0.5 }}
 			if tt.entra {
-				auth = mcas.EntraAuth{TenantID: srv.TenantID(), ClientID: srv.ClientID(), Secret: mcas.NewSecret(srv.ClientSecret()), AuthorityURL: srv.URL}
+				mc.Auth = mcas.EntraAuth{TenantID: srv.TenantID(), ClientID: srv.ClientID(), Secret: mcas.NewSecret(srv.ClientSecret()), AuthorityURL: srv.URL}
+				mc.Transport = srv.CA.Client().Transport
 			}
-			c, err := mcas.NewClient(mcas.Config{URL: srv.URL, Auth: auth, Clock: clk, Jitter: func() float64 { return 0.5 }})
+			c, err := mcas.NewClient(mc)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -165,13 +170,13 @@ func checkOnce(t *testing.T, got map[string]int, want map[string]bool) {
 
 func TestCheckAgainstSimulator(t *testing.T) {
 	clk := clock.NewVirtual(simEnd.Add(7*24*time.Hour), true)
-	srv := simulator.NewServer(simulator.Config{Tenant: simTenant(), Clock: clk})
+	srv := simulator.NewTLSServer(simulator.Config{Tenant: simTenant(), Clock: clk})
 	t.Cleanup(srv.Close)
 	for name, auth := range map[string]mcas.Auth{
 		"token": mcas.TokenAuth{Token: mcas.NewSecret(srv.Token)},
 		"entra": mcas.EntraAuth{TenantID: srv.TenantID(), ClientID: srv.ClientID(), Secret: mcas.NewSecret(srv.ClientSecret()), AuthorityURL: srv.URL},
 	} {
-		c, err := mcas.NewClient(mcas.Config{URL: srv.URL, Auth: auth, Clock: clk})
+		c, err := mcas.NewClient(mcas.Config{URL: srv.URL, Auth: auth, Clock: clk, Transport: srv.CA.Client().Transport})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -180,7 +185,8 @@ func TestCheckAgainstSimulator(t *testing.T) {
 			t.Errorf("%s: %+v", name, res)
 		}
 	}
-	bad, _ := mcas.NewClient(mcas.Config{URL: srv.URL, Auth: mcas.TokenAuth{Token: mcas.NewSecret("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")}, Clock: clk})
+	bad, _ := mcas.NewClient(mcas.Config{URL: srv.URL, Auth: mcas.TokenAuth{Token: mcas.NewSecret("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")}, Clock: clk,
+		Transport: srv.CA.Client().Transport})
 	if res := bad.Check(t.Context()); res.Authorized || res.Err == nil {
 		t.Errorf("a wrong token passed the check: %+v", res)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/mcasload/mcasload/internal/clock"
+	"github.com/mcasload/mcasload/internal/testkit"
 )
 
 // scanResult is what a scan delivered.
@@ -36,28 +37,13 @@ func collect(t *testing.T, c *Client, q Query) (scanResult, error) {
 	return res, err
 }
 
-// assertExactlyOnce checks that got holds every id of want once and nothing else.
-func assertExactlyOnce(t *testing.T, got []string, want []fakeRecord) {
-	t.Helper()
-	count := map[string]int{}
-	for _, id := range got {
-		count[id]++
+// fakeIDs is the set of ids of records.
+func fakeIDs(records []fakeRecord) map[string]bool {
+	ids := make(map[string]bool, len(records))
+	for _, r := range records {
+		ids[r.ID] = true
 	}
-	dups := 0
-	for _, n := range count {
-		if n > 1 {
-			dups++
-		}
-	}
-	missing := 0
-	for _, r := range want {
-		if count[r.ID] == 0 {
-			missing++
-		}
-	}
-	if dups > 0 || missing > 0 || len(got) != len(want) {
-		t.Fatalf("delivered %d ids for %d records: %d duplicated, %d missing", len(got), len(want), dups, missing)
-	}
+	return ids
 }
 
 func TestScanExactlyOnce(t *testing.T) {
@@ -97,7 +83,7 @@ func TestScanExactlyOnce(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Scan: %v", err)
 			}
-			assertExactlyOnce(t, res.ids, tt.records)
+			testkit.IDsExactlyOnce(t, res.ids, fakeIDs(tt.records))
 			if s := c.Stats(); s.Stalls != tt.stalls {
 				t.Errorf("%d stalls, want %d", s.Stalls, tt.stalls)
 			}
@@ -182,7 +168,7 @@ func TestScanTieGroupSplit(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Scan: %v", err)
 				}
-				assertExactlyOnce(t, res.ids, tt.records)
+				testkit.IDsExactlyOnce(t, res.ids, fakeIDs(tt.records))
 				if !strings.Contains(logs.String(), "split=true") {
 					t.Error("the split was not logged")
 				}
@@ -221,7 +207,7 @@ func TestScanResume(t *testing.T) {
 					return nil
 				})
 				if err == nil {
-					assertExactlyOnce(t, ids, records) // finished before stopping
+					testkit.IDsExactlyOnce(t, ids, fakeIDs(records)) // finished before stopping
 					return
 				}
 				if !errors.Is(err, stop) {
@@ -234,7 +220,7 @@ func TestScanResume(t *testing.T) {
 				if err != nil {
 					t.Fatalf("resumed Scan: %v", err)
 				}
-				assertExactlyOnce(t, append(ids, res.ids...), records)
+				testkit.IDsExactlyOnce(t, append(ids, res.ids...), fakeIDs(records))
 			})
 		}
 	}
@@ -262,7 +248,7 @@ func TestScanThroughFaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Scan: %v", err)
 	}
-	assertExactlyOnce(t, res.ids, records)
+	testkit.IDsExactlyOnce(t, res.ids, fakeIDs(records))
 	if s := c.Stats(); s.Retries != 4 {
 		t.Errorf("%d retries, want 4", s.Retries)
 	}
@@ -295,7 +281,7 @@ func TestScanSameNextTwice(t *testing.T) {
 	if first {
 		t.Fatal("the fault was not served")
 	}
-	assertExactlyOnce(t, res.ids, records)
+	testkit.IDsExactlyOnce(t, res.ids, fakeIDs(records))
 	if !strings.Contains(logs.String(), "scan stalled") {
 		t.Error("the repeated nextQueryFilters was not logged as a stall")
 	}
@@ -326,7 +312,7 @@ func TestScanSendsNextQueryFiltersVerbatim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertExactlyOnce(t, res.ids, records)
+	testkit.IDsExactlyOnce(t, res.ids, fakeIDs(records))
 	reqs := api.log()
 	for i, r := range reqs {
 		if !r.Body.IsScan {

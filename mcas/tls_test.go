@@ -1,20 +1,16 @@
 package mcas
 
 import (
-	"encoding/pem"
-	"io"
-	"log"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/mcasload/mcasload/internal/clock"
+	"github.com/mcasload/mcasload/internal/testkit"
 )
 
 // newTLSFake serves a fakeAPI over TLS with httptest's self-signed certificate and writes that
@@ -22,15 +18,7 @@ import (
 func newTLSFake(t *testing.T, clk clock.Clock) (*fakeAPI, *httptest.Server, string) {
 	t.Helper()
 	f := &fakeAPI{t: t, clock: clk, ceiling: 5000, records: genRecords(2, epoch.UnixMilli(), nil)}
-	srv := httptest.NewUnstartedServer(f)
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is expected
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-	if err := os.WriteFile(caFile, pemBytes, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	srv, caFile := testkit.TLSServer(t, f)
 	return f, srv, caFile
 }
 
@@ -76,44 +64,10 @@ func TestCAFileErrors(t *testing.T) {
 	}
 }
 
-// connectProxy is a minimal HTTPS proxy: it answers CONNECT and splices the two connections.
-type connectProxy struct {
-	connects atomic.Int64
-	lastHost atomic.Value
-	auth     atomic.Value
-}
-
-func (p *connectProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodConnect {
-		http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
-		return
-	}
-	p.connects.Add(1)
-	p.lastHost.Store(r.Host)
-	p.auth.Store(r.Header.Get("Proxy-Authorization"))
-	upstream, err := net.Dial("tcp", r.Host)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	w.WriteHeader(http.StatusOK)
-	conn, buf, err := w.(http.Hijacker).Hijack()
-	if err != nil {
-		upstream.Close()
-		return
-	}
-	go func() {
-		defer upstream.Close()
-		defer conn.Close()
-		go func() { _, _ = io.Copy(upstream, buf) }()
-		_, _ = io.Copy(conn, upstream)
-	}()
-}
-
 func TestProxyIsHonoured(t *testing.T) {
 	clk := clock.NewVirtual(epoch, true)
 	api, srv, caFile := newTLSFake(t, clk)
-	proxy := &connectProxy{}
+	proxy := &testkit.ConnectProxy{}
 	psrv := httptest.NewServer(proxy)
 	t.Cleanup(psrv.Close)
 	proxyURL, _ := url.Parse(psrv.URL)
@@ -129,13 +83,13 @@ func TestProxyIsHonoured(t *testing.T) {
 	if len(p.Records) != 2 || len(api.log()) != 1 {
 		t.Fatalf("got %d records and %d server requests", len(p.Records), len(api.log()))
 	}
-	if proxy.connects.Load() != 1 {
-		t.Fatalf("proxy saw %d CONNECTs, want 1", proxy.connects.Load())
+	if proxy.Tunnels.Load() != 1 {
+		t.Fatalf("proxy opened %d tunnels, want 1", proxy.Tunnels.Load())
 	}
-	if h := proxy.lastHost.Load().(string); h != srv.Listener.Addr().String() {
-		t.Errorf("proxy tunnelled to %s, want %s", h, srv.Listener.Addr())
+	if h := proxy.Targets(); h[0] != srv.Listener.Addr().String() {
+		t.Errorf("proxy tunnelled to %s, want %s", h[0], srv.Listener.Addr())
 	}
-	if a, _ := proxy.auth.Load().(string); !strings.HasPrefix(a, "Basic ") {
+	if a := proxy.LastAuth(); !strings.HasPrefix(a, "Basic ") {
 		t.Errorf("proxy credentials not sent: %q", a)
 	}
 

@@ -2,8 +2,6 @@ package output
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,10 +11,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/mcasload/mcasload/internal/testkit"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // sample builds a small result with the types investigations return: text with a long cell and
 // a line break, integers, floats, UTC timestamps, lists, booleans and NULLs.
@@ -60,24 +56,6 @@ func sample(t *testing.T, mem memory.Allocator, rows int) array.RecordReader {
 	return rdr
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
-
 func TestFormatsGolden(t *testing.T) {
 	for _, f := range Formats {
 		for _, rows := range []int{0, 4} {
@@ -98,7 +76,7 @@ func TestFormatsGolden(t *testing.T) {
 				if f == Parquet {
 					got = parquetAsCSV(t, got)
 				}
-				golden(t, "sample-"+string(rune('0'+rows))+"."+string(f), got)
+				testkit.Golden(t, filepath.Join("testdata", "sample-"+string(rune('0'+rows))+"."+string(f)), got)
 			})
 		}
 	}
@@ -108,27 +86,15 @@ func TestFormatsGolden(t *testing.T) {
 // the file's bytes carry library versions, its content is what must not change.
 func parquetAsCSV(t *testing.T, data []byte) []byte {
 	t.Helper()
-	pf, err := file.NewParquetReader(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pf.Close()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 1024}, mem)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rr, err := fr.GetRecordReader(t.Context(), nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rr.Release()
 	var buf bytes.Buffer
-	buf.WriteString("# " + rr.Schema().String() + "\n# codec: " + codec(t, pf) + "\n")
-	if _, err := Write(&buf, rr, Options{Format: CSV}); err != nil {
-		t.Fatal(err)
-	}
+	testkit.ReadParquet(t, data, mem, func(pf *file.Reader, rr array.RecordReader) {
+		buf.WriteString("# " + rr.Schema().String() + "\n# codec: " + codec(t, pf) + "\n")
+		if _, err := Write(&buf, rr, Options{Format: CSV}); err != nil {
+			t.Fatal(err)
+		}
+	})
 	return buf.Bytes()
 }
 

@@ -2,8 +2,6 @@ package queries
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -12,12 +10,10 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
+	"github.com/mcasload/mcasload/internal/testkit"
 	"github.com/mcasload/mcasload/output"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // travelFixture is a small hand-made tenant for impossible-travel: one impossible hop (New York
 // to London in 50 minutes, the second sign-in through an anonymous proxy), one feasible trip, one
@@ -103,7 +99,7 @@ func TestGoldenEveryFormat(t *testing.T) {
 			if f == output.Parquet {
 				got = parquetContent(t, got, mem)
 			}
-			golden(t, filepath.Join("testdata", "impossible-travel."+string(f)), got)
+			testkit.Golden(t, filepath.Join("testdata", "impossible-travel."+string(f)), got)
 		})
 	}
 }
@@ -112,44 +108,12 @@ func TestGoldenEveryFormat(t *testing.T) {
 // the content is what must not change.
 func parquetContent(t *testing.T, data []byte, mem memory.Allocator) []byte {
 	t.Helper()
-	pf, err := file.NewParquetReader(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 1024}, mem)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rr, err := fr.GetRecordReader(t.Context(), nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rr.Release()
 	var buf bytes.Buffer
-	buf.WriteString("# " + rr.Schema().String() + "\n")
-	if _, err := output.Write(&buf, rr, output.Options{Format: output.CSV}); err != nil {
-		t.Fatal(err)
-	}
+	testkit.ReadParquet(t, data, mem, func(_ *file.Reader, rr array.RecordReader) {
+		buf.WriteString("# " + rr.Schema().String() + "\n")
+		if _, err := output.Write(&buf, rr, output.Options{Format: output.CSV}); err != nil {
+			t.Fatal(err)
+		}
+	})
 	return buf.Bytes()
-}
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
 }

@@ -18,27 +18,6 @@ import (
 	"github.com/mcasload/mcasload/schema"
 )
 
-// duckType is the DuckDB type of a schema column, as the warehouse declares it.
-func duckType(t arrow.DataType) string {
-	switch t.ID() {
-	case arrow.STRING:
-		return "VARCHAR"
-	case arrow.TIMESTAMP:
-		return "TIMESTAMPTZ"
-	case arrow.DATE32:
-		return "DATE"
-	case arrow.INT32:
-		return "INTEGER"
-	case arrow.FLOAT64:
-		return "DOUBLE"
-	case arrow.BOOL:
-		return "BOOLEAN"
-	case arrow.LIST:
-		return duckType(t.(*arrow.ListType).Elem()) + "[]"
-	}
-	panic("no DuckDB type for " + t.String())
-}
-
 // newActivitiesDB opens an in-memory DuckDB with an empty activities table in the schema's
 // layout, standing in for the warehouse reader.
 func newActivitiesDB(t testing.TB) *sql.DB {
@@ -59,7 +38,7 @@ func createActivities(t testing.TB, db *sql.DB) {
 	t.Helper()
 	var cols []string
 	for _, c := range schema.Columns {
-		cols = append(cols, c.Name+" "+duckType(c.Type))
+		cols = append(cols, c.Name+" "+schema.SQLType(c.Type))
 	}
 	if _, err := db.Exec("SET TimeZone = 'UTC'; CREATE TABLE activities (" + strings.Join(cols, ", ") + ")"); err != nil {
 		t.Fatal(err)

@@ -30,6 +30,19 @@ var paramTypes = []string{TypeTimestamp, TypeInt, TypeFloat, TypeString, TypeLis
 // ErrBadParam is returned (wrapped) for an unknown parameter name or a value of the wrong type.
 var ErrBadParam = errors.New("bad parameter")
 
+// MissingParamError is returned by Bind when a required parameter is not given; it wraps
+// ErrBadParam. The caller says how to pass it (the CLI: --param NAME=…).
+type MissingParamError struct {
+	Investigation string
+	Param         Param
+}
+
+func (e *MissingParamError) Error() string {
+	return fmt.Sprintf("%v: %s needs parameter %s (%s: %s)", ErrBadParam, e.Investigation, e.Param.Name, e.Param.TypeName(), e.Param.Doc)
+}
+
+func (e *MissingParamError) Unwrap() error { return ErrBadParam }
+
 var paramName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
 // Param is one declared parameter of an investigation.
@@ -153,7 +166,7 @@ func (inv *Investigation) Bind(values map[string]string, now time.Time) ([]any, 
 		text, given := values[p.Name]
 		if !given {
 			if p.Required {
-				return nil, fmt.Errorf("%w: %s needs --param %s=… (%s: %s)", ErrBadParam, inv.Name, p.Name, p.TypeName(), p.Doc)
+				return nil, &MissingParamError{Investigation: inv.Name, Param: p}
 			}
 			text = p.Default
 		}

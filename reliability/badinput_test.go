@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcasload/mcasload/internal/testkit/sinks"
 	"github.com/mcasload/mcasload/simulator/synth"
 	"github.com/mcasload/mcasload/warehouse"
 )
@@ -61,7 +62,7 @@ func quirkyRecords(ts int64) []string {
 func quirkyWant(ts int64, lines []string) map[string]string {
 	want := map[string]string{}
 	for i, l := range lines {
-		want[hexID(20+i)] = dayRaw(ts+int64(i), l)
+		want[hexID(20+i)] = sinks.Row(ts+int64(i), l)
 	}
 	return want
 }
@@ -106,7 +107,7 @@ func TestReliabilityBadInput(t *testing.T) {
 	ts := hostileEnd.Add(-12 * time.Hour).UnixMilli()
 	bad := badRecords(ts)
 	quirky := quirkyRecords(ts)
-	want := linesWant(t, good)
+	want := sinks.WantLines(t, good)
 	for id, v := range quirkyWant(ts, quirky) {
 		want[id] = v
 	}
@@ -130,10 +131,10 @@ func TestReliabilityBadInput(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := run(t, nil, "load", "-w", dir, "--progress=false", "--batch-rows", "100", file)
-		if r.code != 3 || !strings.Contains(r.stderr, "rejected") {
+		if r.Code != 3 || !strings.Contains(r.Stderr, "rejected") {
 			t.Fatalf("want exit 3 naming the rejects: %s", r)
 		}
-		assertExact(t, dir, want)
+		sinks.ExactlyOnce(t, dir, want)
 		var wantReasons []string
 		for _, b := range bad {
 			wantReasons = append(wantReasons, b.reason)
@@ -170,10 +171,10 @@ func TestReliabilityBadInput(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := run(t, nil, "load", "-w", dir, "--progress=false", file)
-		if r.code != 3 {
+		if r.Code != 3 {
 			t.Fatalf("want exit 3: %s", r)
 		}
-		assertExact(t, dir, want)
+		sinks.ExactlyOnce(t, dir, want)
 		checkReasons(t, rejectedRows(t, dir), wantReasons)
 		tried += len(items)
 	})

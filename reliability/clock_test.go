@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mcasload/mcasload/internal/clock"
+	"github.com/mcasload/mcasload/internal/testkit/sinks"
 	"github.com/mcasload/mcasload/internal/timearg"
 	"github.com/mcasload/mcasload/simulator"
 	"github.com/mcasload/mcasload/simulator/synth"
@@ -73,16 +74,16 @@ func clockRounds(t *testing.T, offset time.Duration, quirks bool, rng *rand.Rand
 		for range 2 + rng.IntN(3) {
 			p := start(t, env, args...)
 			time.Sleep(time.Duration(rng.Int64N(int64(2 * time.Second))))
-			if p.running() {
-				if res := p.kill(t); res.killed {
+			if p.Running() {
+				if res := p.Kill(t); res.Killed {
 					kills++
 				}
-			} else if res := p.wait(t); res.code != 0 {
+			} else if res := p.Wait(t); res.Code != 0 {
 				t.Fatalf("round %d: a run between kills failed: %s", round, res)
 			}
 		}
 		res := run(t, env, args...)
-		if res.code != 0 {
+		if res.Code != 0 {
 			t.Fatalf("round %d: resume: %s", round, res)
 		}
 		// The last run may not have moved the watermark (a killed one before it got there):
@@ -91,14 +92,14 @@ func clockRounds(t *testing.T, offset time.Duration, quirks bool, rng *rand.Rand
 		var marks []struct {
 			Watermark time.Time `json:"watermark"`
 		}
-		if show.code != 0 || json.Unmarshal([]byte(show.stdout), &marks) != nil || len(marks) != 1 {
+		if show.Code != 0 || json.Unmarshal([]byte(show.Stdout), &marks) != nil || len(marks) != 1 {
 			t.Fatalf("round %d: state show: %s", round, show)
 		}
 		wm := marks[0].Watermark
 		if d := wm.Sub(clk.Now()); d > time.Second || d < -time.Minute {
 			t.Errorf("round %d: watermark %s, want the service's time %s", round, wm, clk.Now())
 		}
-		if assertExact(t, dir, tenantWant(tn, wm)) {
+		if sinks.ExactlyOnce(t, dir, sinks.WantTenant(tn, wm)) {
 			exact++
 		}
 		clk.Advance(5 * time.Hour) // late arrivals and the next burst are stored

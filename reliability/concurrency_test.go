@@ -11,21 +11,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcasload/mcasload/internal/testkit"
+	"github.com/mcasload/mcasload/internal/testkit/sinks"
 	"github.com/mcasload/mcasload/simulator"
 	"github.com/mcasload/mcasload/warehouse"
 )
 
 // waitForLock waits until the lock file of dir names pid.
-func waitForLock(t *testing.T, dir string, p *started) {
+func waitForLock(t *testing.T, dir string, p *testkit.Proc) {
 	t.Helper()
-	want := fmt.Sprintf(`"pid":%d`, p.cmd.Process.Pid)
+	want := fmt.Sprintf(`"pid":%d`, p.Cmd.Process.Pid)
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		if b, err := os.ReadFile(filepath.Join(dir, warehouse.LockFile)); err == nil && strings.Contains(string(b), want) {
 			return
 		}
-		if !p.running() {
-			t.Fatalf("the first writer ended before taking the lock: %s", p.wait(t))
+		if !p.Running() {
+			t.Fatalf("the first writer ended before taking the lock: %s", p.Wait(t))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -67,23 +69,23 @@ func TestReliabilityTwoWriters(t *testing.T) {
 		} {
 			r := run(t, env, args...)
 			tried++
-			slowest = max(slowest, r.elapsed)
-			if r.code != 4 || !strings.Contains(r.stderr, fmt.Sprint(first.cmd.Process.Pid)) {
-				t.Errorf("%s while another writer holds the warehouse: want exit 4 naming pid %d: %s", args[0], first.cmd.Process.Pid, r)
+			slowest = max(slowest, r.Elapsed)
+			if r.Code != 4 || !strings.Contains(r.Stderr, fmt.Sprint(first.Cmd.Process.Pid)) {
+				t.Errorf("%s while another writer holds the warehouse: want exit 4 naming pid %d: %s", args[0], first.Cmd.Process.Pid, r)
 			}
-			if r.elapsed > 10*time.Second {
-				t.Errorf("%s took %s to refuse; it must refuse at once", args[0], r.elapsed)
+			if r.Elapsed > 10*time.Second {
+				t.Errorf("%s took %s to refuse; it must refuse at once", args[0], r.Elapsed)
 			}
 		}
-		if r := run(t, nil, "status", "-w", dir); r.code != 0 {
+		if r := run(t, nil, "status", "-w", dir); r.Code != 0 {
 			t.Errorf("status while a writer runs: %s", r)
 		}
 	}
-	if !first.running() {
-		t.Fatalf("the first writer ended early: %s", first.wait(t))
+	if !first.Running() {
+		t.Fatalf("the first writer ended early: %s", first.Wait(t))
 	}
-	_ = first.cmd.Process.Signal(syscall.SIGINT)
-	if r := first.wait(t); r.code != 6 {
+	_ = first.Cmd.Process.Signal(syscall.SIGINT)
+	if r := first.Wait(t); r.Code != 6 {
 		t.Errorf("the first writer after SIGINT: want exit 6: %s", r)
 	}
 	row.set(tried, "every second writer refused with exit 4 naming the holder, the slowest in %s; status answered alongside; the holder then stopped with exit 6 on SIGINT", slowest.Round(time.Millisecond))
@@ -106,7 +108,7 @@ func TestReliabilityQueriesDuringLoad(t *testing.T) {
 	}
 	f.Close()
 	sums := map[string]string{}
-	for id, v := range tenantWant(tn, time.Time{}) {
+	for id, v := range sinks.WantTenant(tn, time.Time{}) {
 		_, raw, _ := strings.Cut(v, " ")
 		h := md5.Sum([]byte(raw))
 		sums[id] = hex.EncodeToString(h[:])
@@ -116,31 +118,31 @@ func TestReliabilityQueriesDuringLoad(t *testing.T) {
 	for l := range loads {
 		dir := filepath.Join(t.TempDir(), fmt.Sprint("wh", l))
 		p := start(t, nil, "load", "-w", dir, "--progress=false", "--batch-rows", "100", "--threads", "1", file)
-		for p.running() {
+		for p.Running() {
 			if _, err := os.Stat(filepath.Join(dir, warehouse.DatabaseFile)); err != nil {
 				time.Sleep(20 * time.Millisecond)
 				continue
 			}
 			r := run(t, nil, "sql", "-w", dir, "--format", "csv", "SELECT id, md5(raw) AS h FROM activities")
 			queries++
-			if r.code != 0 {
+			if r.Code != 0 {
 				// A reader may find the database between creation and its first commit; it must say
 				// so clearly, never answer with partial data.
 				busy++
 				t.Logf("sql during the load: %s", r)
 				continue
 			}
-			n := checkAnswer(t, r.stdout, sums)
+			n := checkAnswer(t, r.Stdout, sums)
 			seen = append(seen, n)
-			if sr := run(t, nil, "status", "-w", dir); sr.code != 0 {
+			if sr := run(t, nil, "status", "-w", dir); sr.Code != 0 {
 				t.Errorf("status during the load: %s", sr)
 			}
 		}
-		if r := p.wait(t); r.code != 0 {
+		if r := p.Wait(t); r.Code != 0 {
 			t.Fatalf("load: %s", r)
 		}
 		r := run(t, nil, "sql", "-w", dir, "--format", "csv", "SELECT id, md5(raw) AS h FROM activities")
-		if n := checkAnswer(t, r.stdout, sums); n != len(sums) {
+		if n := checkAnswer(t, r.Stdout, sums); n != len(sums) {
 			t.Errorf("after the load sql sees %d rows, want %d", n, len(sums))
 		}
 	}

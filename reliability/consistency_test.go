@@ -2,13 +2,14 @@ package reliability
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/mcasload/mcasload/internal/testkit"
+	"github.com/mcasload/mcasload/internal/testkit/sinks"
 	"github.com/mcasload/mcasload/warehouse"
 )
 
@@ -21,25 +22,6 @@ func parquetFiles(t *testing.T, dir string) []string {
 	}
 	slices.Sort(files)
 	return files
-}
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	in, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // duckExec runs statements on the warehouse's DuckDB file directly, as a damaging tool would.
@@ -86,11 +68,11 @@ func TestReliabilityVerifyRepair(t *testing.T) {
 		}, false},
 		{"parquet file duplicated in its day", "duckdb", func(t *testing.T, dir string) {
 			f := parquetFiles(t, dir)[0]
-			copyFile(t, f, strings.TrimSuffix(f, ".parquet")+"-copy.parquet")
+			testkit.CopyFile(t, f, strings.TrimSuffix(f, ".parquet")+"-copy.parquet")
 		}, false},
 		{"parquet file duplicated under a part name", "duckdb", func(t *testing.T, dir string) {
 			f := parquetFiles(t, dir)[0]
-			copyFile(t, f, filepath.Join(filepath.Dir(f), "part-999999999990-999999999990.parquet"))
+			testkit.CopyFile(t, f, filepath.Join(filepath.Dir(f), "part-999999999990-999999999990.parquet"))
 		}, true},
 		{"parquet file moved to another day", "duckdb", func(t *testing.T, dir string) {
 			files := parquetFiles(t, dir)
@@ -128,40 +110,40 @@ func TestReliabilityVerifyRepair(t *testing.T) {
 	for _, d := range damages {
 		t.Run(d.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "wh")
-			if r := run(t, nil, "load", "-w", dir, "--progress=false", "--batch-rows", "700", "--compact-over", "0", all); r.code != 0 {
+			if r := run(t, nil, "load", "-w", dir, "--progress=false", "--batch-rows", "700", "--compact-over", "0", all); r.Code != 0 {
 				t.Fatalf("load: %s", r)
 			}
-			if r := run(t, nil, "verify", "-w", dir); r.code != 0 || !strings.Contains(r.stdout, "verify: ok") {
+			if r := run(t, nil, "verify", "-w", dir); r.Code != 0 || !strings.Contains(r.Stdout, "verify: ok") {
 				t.Fatalf("verify of an intact warehouse: %s", r)
 			}
 			d.damage(t, dir)
 			if d.healed {
 				r := run(t, nil, "verify", "-w", dir)
-				if r.code != 0 || !strings.Contains(r.stderr, "removing parquet file") {
+				if r.Code != 0 || !strings.Contains(r.Stderr, "removing parquet file") {
 					t.Errorf("verify after %s: want reconciliation to remove the file, saying so, and verify ok: %s", d.name, r)
 				}
-				if assertExact(t, dir, want) {
+				if sinks.ExactlyOnce(t, dir, want) {
 					repaired++
 				}
 				return
 			}
-			if r := run(t, nil, "verify", "-w", dir); r.code != 1 || !strings.Contains(r.stdout+r.stderr, "problem") && !strings.Contains(r.stdout+r.stderr, "disagree") {
+			if r := run(t, nil, "verify", "-w", dir); r.Code != 1 || !strings.Contains(r.Stdout+r.Stderr, "problem") && !strings.Contains(r.Stdout+r.Stderr, "disagree") {
 				t.Errorf("verify after %s: want exit 1 naming the problems: %s", d.name, r)
 			} else {
-				t.Logf("verify after %s:\n%s%s", d.name, r.stdout, r.stderr)
+				t.Logf("verify after %s:\n%s%s", d.name, r.Stdout, r.Stderr)
 			}
-			if r := run(t, nil, "repair", "-w", dir, "--from", d.from); r.code != 0 {
+			if r := run(t, nil, "repair", "-w", dir, "--from", d.from); r.Code != 0 {
 				t.Fatalf("repair --from %s: %s", d.from, r)
 			}
-			if r := run(t, nil, "verify", "-w", dir); r.code != 0 {
+			if r := run(t, nil, "verify", "-w", dir); r.Code != 0 {
 				t.Errorf("verify after repair: %s", r)
 			}
 			// What the repair could not bring back (rows lost from both sinks), a reload does.
 			r := run(t, nil, "load", "-w", dir, "--progress=false", all)
-			if r.code != 0 {
+			if r.Code != 0 {
 				t.Fatalf("reload after repair: %s", r)
 			}
-			if assertExact(t, dir, want) {
+			if sinks.ExactlyOnce(t, dir, want) {
 				repaired++
 			}
 		})

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mcasload/mcasload/internal/failpoint"
+	"github.com/mcasload/mcasload/internal/testkit/sinks"
 	"github.com/mcasload/mcasload/simulator"
 	"github.com/mcasload/mcasload/simulator/synth"
 )
@@ -86,7 +87,7 @@ func TestReliabilityCrashScan(t *testing.T) {
 				"--rate-limit", "60000", "--parallel", "2", "--threads", "2", "--compact-over", "1"}
 		},
 		env:       []string{"MCAS_TOKEN=" + crashToken},
-		want:      tenantWant(tn, time.Time{}),
+		want:      sinks.WantTenant(tn, time.Time{}),
 		points:    crashPoints(true),
 		okCodes:   []int{0},
 		longKills: 100,
@@ -112,7 +113,7 @@ func TestReliabilityCrashLoad(t *testing.T) {
 		args: func(dir string) []string {
 			return []string{"load", "-w", dir, "--batch-rows", "300", "--progress=false", "--threads", "2", "--compact-over", "1", file}
 		},
-		want:      tenantWant(tn, time.Time{}),
+		want:      sinks.WantTenant(tn, time.Time{}),
 		points:    crashPoints(false),
 		okCodes:   []int{0},
 		longKills: 100,
@@ -134,11 +135,11 @@ func crashTest(t *testing.T, cr crashRun) {
 	// The uninterrupted run: the reference, and how long a run takes (random kills fall inside it).
 	ref := filepath.Join(t.TempDir(), "uninterrupted")
 	r := run(t, cr.env, cr.args(ref)...)
-	if !slices.Contains(cr.okCodes, r.code) {
+	if !slices.Contains(cr.okCodes, r.Code) {
 		t.Fatalf("uninterrupted run: %s", r)
 	}
-	span := max(r.elapsed, 300*time.Millisecond)
-	if !assertExact(t, ref, cr.want) {
+	span := max(r.Elapsed, 300*time.Millisecond)
+	if !sinks.ExactlyOnce(t, ref, cr.want) {
 		t.Fatal("the uninterrupted run is not exact; the crash rounds would compare with a wrong reference")
 	}
 
@@ -159,15 +160,15 @@ func crashTest(t *testing.T, cr crashRun) {
 		name, _, _ := strings.Cut(fp, "@")
 		got, err := os.ReadFile(marker)
 		switch {
-		case res.killed && err == nil && strings.TrimSpace(string(got)) == name:
+		case res.Killed && err == nil && strings.TrimSpace(string(got)) == name:
 			reached[name]++
 			kills++
 			return nil
-		case res.killed:
+		case res.Killed:
 			return fmt.Errorf("failpoint %s: killed but marker %q (%v): the process died elsewhere\n%s", fp, got, err, res)
 		case mustReach:
 			return fmt.Errorf("failpoint %s was not reached on a fresh warehouse: %s", fp, res)
-		case !slices.Contains(cr.okCodes, res.code):
+		case !slices.Contains(cr.okCodes, res.Code):
 			return fmt.Errorf("run with failpoint %s armed (not reached) failed: %s", fp, res)
 		}
 		unreached++
@@ -189,12 +190,12 @@ func crashTest(t *testing.T, cr crashRun) {
 		for range 1 + rng.IntN(2) {
 			p := start(t, cr.env, cr.args(dir)...)
 			time.Sleep(time.Duration(rng.Int64N(int64(span))))
-			if p.running() {
-				if res := p.kill(t); res.killed {
+			if p.Running() {
+				if res := p.Kill(t); res.Killed {
 					kills++
 					randomKills++
 				}
-			} else if res := p.wait(t); !slices.Contains(cr.okCodes, res.code) {
+			} else if res := p.Wait(t); !slices.Contains(cr.okCodes, res.Code) {
 				return fmt.Errorf("a run after kills failed: %s", res)
 			}
 		}
@@ -206,10 +207,10 @@ func crashTest(t *testing.T, cr crashRun) {
 			}
 		}
 		res := run(t, cr.env, cr.args(dir)...)
-		if !slices.Contains(cr.okCodes, res.code) {
+		if !slices.Contains(cr.okCodes, res.Code) {
 			return fmt.Errorf("resume after killing at %s: %s", kp.name, res)
 		}
-		if !assertExact(t, dir, cr.want) {
+		if !sinks.ExactlyOnce(t, dir, cr.want) {
 			return fmt.Errorf("after killing at %s the resumed warehouse differs from the uninterrupted run", kp.name)
 		}
 		return nil

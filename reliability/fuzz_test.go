@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcasload/mcasload/internal/testkit"
 	"github.com/mcasload/mcasload/queries"
 )
 
@@ -159,7 +160,7 @@ func TestReliabilityFuzz(t *testing.T) {
 			cmd := exec.CommandContext(ctx, "go", "test", "-tags", "duckdb_arrow", "-run", "XXX_NONE", "-fuzz", "^"+ft.name+"$",
 				"-fuzztime", fuzztime, "-parallel", "1", ft.pkg)
 			cmd.Dir = root
-			cmd.Env = append(cleanEnv(), "CGO_ENABLED=1")
+			cmd.Env = append(testkit.CleanEnv(), "CGO_ENABLED=1")
 			start := time.Now()
 			out, err := cmd.CombinedOutput()
 			mu.Lock()

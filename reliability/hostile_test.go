@@ -16,6 +16,7 @@ import (
 
 	"github.com/mcasload/mcasload/internal/clock"
 	"github.com/mcasload/mcasload/internal/progress"
+	"github.com/mcasload/mcasload/internal/testkit/sinks"
 	"github.com/mcasload/mcasload/loader"
 	"github.com/mcasload/mcasload/mcas"
 	"github.com/mcasload/mcasload/simulator"
@@ -193,14 +194,17 @@ func hostileScan(t *testing.T, v hostileVariant, seed int64) hostileStats {
 	})
 	counter := &statusCounter{next: h, n: map[int]int{}}
 	srv := httptest.NewServer(counter)
-	t.Cleanup(srv.Close)
-
+	var transport http.RoundTripper
 	var auth mcas.Auth = mcas.TokenAuth{Token: mcas.NewSecret(hostileToken)}
 	if v.entra {
+		srv.Close()
+		srv = httptest.NewTLSServer(counter) // Microsoft's sign-in library wants an HTTPS authority
+		transport = srv.Client().Transport
 		auth = mcas.EntraAuth{TenantID: h.TenantID(), ClientID: h.ClientID(), Secret: mcas.NewSecret(hostileSecret), AuthorityURL: srv.URL}
 	}
+	t.Cleanup(srv.Close)
 	client, err := mcas.NewClient(mcas.Config{
-		URL: srv.URL, Auth: auth, Clock: clientClock,
+		URL: srv.URL, Auth: auth, Clock: clientClock, Transport: transport,
 		Limiter: mcas.NewLimiter(clientClock, 1000, mcas.DefaultWindow),
 		Retry:   mcas.RetryPolicy{MaxAttempts: 12},
 		// Long enough for a 5000-record page on a loaded 2-core machine, shorter than SlowDelay.
@@ -241,8 +245,8 @@ func hostileScan(t *testing.T, v hostileVariant, seed int64) hostileStats {
 	forceEveryFault(h)
 	tokensBefore := h.Stats().Tokens
 	_, plan1 := scanOnce(2)
-	want1 := tenantWant(tn, plan1.To)
-	assertExact(t, dir, want1)
+	want1 := sinks.WantTenant(tn, plan1.To)
+	sinks.ExactlyOnce(t, dir, want1)
 	late := 0
 	for i := range tn.Len() {
 		if a := tn.Activity(i); a.Created >= plan1.To.UnixMilli() && a.Timestamp < plan1.To.UnixMilli() {
@@ -270,8 +274,8 @@ func hostileScan(t *testing.T, v hostileVariant, seed int64) hostileStats {
 	if plan2.Mode != "incremental" {
 		t.Errorf("second run mode %q, want incremental", plan2.Mode)
 	}
-	want2 := tenantWant(tn, plan2.To)
-	assertExact(t, dir, want2)
+	want2 := sinks.WantTenant(tn, plan2.To)
+	sinks.ExactlyOnce(t, dir, want2)
 	if int(sum2.New) != len(want2)-len(want1) {
 		t.Errorf("second run stored %d new rows, want %d (%d late arrivals among them)", sum2.New, len(want2)-len(want1), late)
 	}
@@ -316,16 +320,16 @@ func TestReliabilityHostileAPICLI(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "wh")
 		r := run(t, []string{"MCAS_TOKEN=" + crashToken}, "scan", "--url", srv.URL, "-w", dir, "--limit", "500", "--progress=false",
 			"--rate-limit", "60000", "--parallel", "2", "--threads", "2")
-		if r.code != 0 {
+		if r.Code != 0 {
 			t.Fatalf("scan under faults: %s", r)
 		}
-		assertExact(t, dir, tenantWant(tn, time.Time{}))
+		sinks.ExactlyOnce(t, dir, sinks.WantTenant(tn, time.Time{}))
 		st := srv.Stats()
 		if st.Faults < 3 || st.Throttled == 0 {
 			t.Errorf("%d faults and %d 429s served: the forced ones are missing", st.Faults, st.Throttled)
 		}
 		faults += st.Faults
-		t.Logf("run %d: %d requests, %d faults; %s", i, st.Requests, st.Faults, r.stdout)
+		t.Logf("run %d: %d requests, %d faults; %s", i, st.Requests, st.Faults, r.Stdout)
 	}
 	row.set(runs, "every scan exit 0 and exact (%d ids in both sinks) after %d injected faults", tn.Len(), faults)
 }

@@ -3,32 +3,12 @@ package schema
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mcasload/mcasload/internal/testkit"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files (docs/schema.md, testdata/*.golden)")
-
-// golden compares got with the file at path, or rewrites it with -update.
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./schema -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s is out of date; run go test ./schema -update and review the diff", path)
-	}
-}
 
 // TestDocPage keeps docs/schema.md generated from Columns and RejectReasons.
 func TestDocPage(t *testing.T) {
@@ -43,7 +23,7 @@ func TestDocPage(t *testing.T) {
 			t.Errorf("doc page lacks reject code %s", r.Code)
 		}
 	}
-	golden(t, filepath.Join("..", "docs", "schema.md"), []byte(page))
+	testkit.Golden(t, filepath.Join("..", "docs", "schema.md"), []byte(page))
 }
 
 func TestWriteDictionary(t *testing.T) {
@@ -53,7 +33,7 @@ func TestWriteDictionary(t *testing.T) {
 			if err := WriteDictionary(&buf, format); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, filepath.Join("testdata", "dictionary-"+format+".golden"), buf.Bytes())
+			testkit.Golden(t, filepath.Join("testdata", "dictionary-"+format+".golden"), buf.Bytes())
 		})
 	}
 	var buf bytes.Buffer

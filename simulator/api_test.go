@@ -11,10 +11,10 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/mcasload/mcasload/internal/testkit"
 	"github.com/mcasload/mcasload/simulator/synth"
 )
 
@@ -261,7 +261,7 @@ func TestNonScanPaging(t *testing.T) {
 			break
 		}
 	}
-	assertExactlyOnce(t, got, want)
+	testkit.IDsExactlyOnce(t, recordIDs(got), want)
 	assertOrdered(t, got, false, true)
 }
 
@@ -453,7 +453,7 @@ func i64(v int64) string { return strconv.FormatInt(v, 10) }
 
 // TestLogsNoCredentials: the request log names method, path and status, never a token or secret.
 func TestLogsNoCredentials(t *testing.T) {
-	var logBuf syncBuffer
+	var logBuf testkit.Buffer
 	s, _ := newTestServer(t, Config{ClientSecret: "secret-for-log-test", Logger: slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	call(t, http.MethodGet, s.URL+"/api/v1/activities/?limit=1", s.Token, "", nil)
 	call(t, http.MethodGet, s.URL+"/api/v1/activities/?limit=1", "wrong-token-for-log-test", "", nil)
@@ -481,24 +481,6 @@ func TestLogsNoCredentials(t *testing.T) {
 			t.Fatalf("log holds a credential (%d chars) or none was issued: %s", len(secret), logged)
 		}
 	}
-}
-
-// syncBuffer is a buffer safe for the server's goroutines to write while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestPageLatency: a page waits PageLatency scaled by its size (real time, kept tiny here).

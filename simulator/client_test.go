@@ -208,38 +208,13 @@ func expected(tn *synth.Tenant, now time.Time, keep func(a *synth.Activity) bool
 	return out
 }
 
-// assertExactlyOnce fails unless got holds every id of want exactly once and nothing else.
-func assertExactlyOnce(t testing.TB, got []record, want map[string]bool) {
-	t.Helper()
-	seen := map[string]int{}
-	for _, r := range got {
-		seen[r.ID]++
+// recordIDs are the ids of records, in order.
+func recordIDs(records []record) []string {
+	ids := make([]string, len(records))
+	for i, r := range records {
+		ids[i] = r.ID
 	}
-	var dup, extra, missing []string
-	for id, n := range seen {
-		if n > 1 {
-			dup = append(dup, id)
-		}
-		if !want[id] {
-			extra = append(extra, id)
-		}
-	}
-	for id := range want {
-		if seen[id] == 0 {
-			missing = append(missing, id)
-		}
-	}
-	if len(dup)+len(extra)+len(missing) > 0 {
-		t.Fatalf("got %d records for %d expected: %d duplicated, %d unexpected, %d missing (e.g. %v %v %v)",
-			len(got), len(want), len(dup), len(extra), len(missing), first(dup), first(extra), first(missing))
-	}
-}
-
-func first(s []string) string {
-	if len(s) == 0 {
-		return ""
-	}
-	return s[0]
+	return ids
 }
 
 func mustJSON(t testing.TB, v any) []byte {

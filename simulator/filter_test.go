@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcasload/mcasload/internal/testkit"
 	"github.com/mcasload/mcasload/simulator/synth"
 )
 
@@ -107,7 +108,7 @@ func TestEachFilter(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			assertExactlyOnce(t, got, want)
+			testkit.IDsExactlyOnce(t, recordIDs(got), want)
 		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mcasload/mcasload/internal/clock"
+	"github.com/mcasload/mcasload/internal/testkit"
 	"github.com/mcasload/mcasload/simulator/synth"
 )
 
@@ -100,7 +101,7 @@ func TestQuirkApproximateTotal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertExactlyOnce(t, got, expected(s.Tenant(), vc.Now(), func(*synth.Activity) bool { return true }))
+	testkit.IDsExactlyOnce(t, recordIDs(got), expected(s.Tenant(), vc.Now(), func(*synth.Activity) bool { return true }))
 	if !differs {
 		t.Error("the total was exact 20 times out of 20")
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcasload/mcasload/internal/testkit"
 	"github.com/mcasload/mcasload/simulator/synth"
 )
 
@@ -39,7 +40,7 @@ func TestScanEveryRecordOnce(t *testing.T) {
 					if len(want) < 3*limit {
 						t.Fatalf("test tenant too small: %d records for limit %d", len(want), limit)
 					}
-					assertExactlyOnce(t, got, want)
+					testkit.IDsExactlyOnce(t, recordIDs(got), want)
 					if pages < len(want)/limit {
 						t.Errorf("%d pages for %d records at limit %d", pages, len(want), limit)
 					}
@@ -61,7 +62,7 @@ func TestScanWholeTenantWithOversizedTies(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				assertExactlyOnce(t, got, expected(s.Tenant(), vc.Now(), func(*synth.Activity) bool { return true }))
+				testkit.IDsExactlyOnce(t, recordIDs(got), expected(s.Tenant(), vc.Now(), func(*synth.Activity) bool { return true }))
 			})
 		}
 	}

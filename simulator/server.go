@@ -53,6 +53,8 @@ type Config struct {
 	TenantID, ClientID, ClientSecret string
 	// TokenLifetime is how long issued bearer tokens live on Clock (default 1 h).
 	TokenLifetime time.Duration
+	// Identity is what else Entra ID accepts: certificates, federated subjects, managed identities.
+	Identity IdentityConfig
 
 	// Clock is the service's clock: it stamps the Date header of every response and decides
 	// which records are visible (created <= now − VisibilityLag), the rate window, token
@@ -118,7 +120,7 @@ type Handler struct {
 	latMu  sync.Mutex
 	latRng *rand.Rand
 
-	requests, throttled, faultCount, pages, records, tokens atomic.Int64
+	requests, throttled, faultCount, pages, records atomic.Int64
 
 	bufs sync.Pool // *[]byte render buffers
 	idss sync.Pool // *[]int32 page index buffers
@@ -168,7 +170,8 @@ func NewHandler(cfg Config) *Handler {
 		idx:    newIndex(cfg.Tenant),
 		clk:    cfg.Clock,
 		auth: &authority{token: cfg.Token, tenantID: cfg.TenantID, clientID: cfg.ClientID, secret: cfg.ClientSecret,
-			lifetime: cfg.TokenLifetime, clk: cfg.Clock, bearers: map[string]time.Time{}},
+			lifetime: cfg.TokenLifetime, clk: cfg.Clock, bearers: map[string]time.Time{}, grants: map[string]int64{},
+			ids: newIdentities(cfg.Identity)},
 		limiter: &limiter{limit: cfg.RateLimit, window: cfg.RateWindow},
 		faults:  newFaultInjector(cfg.FaultSeed, cfg.FaultRates),
 		ceiling: cfg.DeepOffsetCeiling,
@@ -205,7 +208,7 @@ func (h *Handler) FailNext(n int, f Fault) { h.faults.force(n, f) }
 // Stats returns the counters so far.
 func (h *Handler) Stats() Stats {
 	return Stats{Requests: h.requests.Load(), Throttled: h.throttled.Load(), Faults: h.faultCount.Load(),
-		Pages: h.pages.Load(), Records: h.records.Load(), Tokens: h.tokens.Load()}
+		Pages: h.pages.Load(), Records: h.records.Load(), Tokens: h.auth.issued.Load()}
 }
 
 // ServeHTTP routes a request.
@@ -224,12 +227,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(path, "/cas/api/") { // the generic host's prefix
 		path = strings.TrimPrefix(path, "/cas")
 	}
-	if tenant, v2, ok := tokenPath(path); ok {
-		sw := &statusWriter{ResponseWriter: w}
-		h.auth.serveToken(sw, r, tenant, v2)
-		if sw.status == http.StatusOK {
-			h.tokens.Add(1)
-		}
+	if h.auth.route(w, r, path) {
 		return
 	}
 	const base = "/api/v1/activities"
@@ -252,18 +250,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeHTML(w, http.StatusNotFound, "Page not found")
 	}
-}
-
-// tokenPath recognizes /<tenant>/oauth2/v2.0/token and /<tenant>/oauth2/token.
-func tokenPath(path string) (tenant string, v2, ok bool) {
-	parts := strings.Split(strings.Trim(path, "/"), "/")
-	switch {
-	case len(parts) == 4 && parts[1] == "oauth2" && parts[2] == "v2.0" && parts[3] == "token":
-		return parts[0], true, true
-	case len(parts) == 3 && parts[1] == "oauth2" && parts[2] == "token":
-		return parts[0], false, true
-	}
-	return "", false, false
 }
 
 // api runs the checks every API request passes in the service's order: authentication, the
@@ -608,6 +594,8 @@ type Server struct {
 	URL string
 	// Token is the accepted legacy API token.
 	Token string
+	// CA is the certificate authority of an HTTPS server (NewTLSServer), nil for plain HTTP.
+	CA *TestCA
 
 	ln   net.Listener
 	srv  *http.Server

@@ -3,6 +3,7 @@ package warehouse
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcasload/mcasload/internal/testkit"
 	"github.com/mcasload/mcasload/schema"
 )
 
@@ -66,7 +68,7 @@ func TestCommitExactlyOnce(t *testing.T) {
 				if got := readSink(t, dir, FromParquet); !equalContents(got, want) {
 					t.Errorf("parquet holds %v, want %v", got, want)
 				}
-			} else if files := parquetFiles(t, dir); len(files) != 0 {
+			} else if files := testkit.Files(t, filepath.Join(dir, ParquetDir)); len(files) != 0 {
 				t.Errorf("duckdb-only warehouse has parquet files %v", files)
 			}
 		})
@@ -165,26 +167,7 @@ func TestPermissions(t *testing.T) {
 	if err := w.Close(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	checkModes(t, dir)
-}
-
-// checkModes asserts every file under dir is 0600 and every folder 0700.
-func checkModes(t *testing.T, dir string) {
-	t.Helper()
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			t.Fatal(err)
-		}
-		info, _ := d.Info()
-		want := os.FileMode(0o600)
-		if d.IsDir() {
-			want = 0o700
-		}
-		if info.Mode().Perm() != want {
-			t.Errorf("%s has mode %v, want %v", p, info.Mode().Perm(), want)
-		}
-		return nil
-	})
+	testkit.CheckModes(t, dir)
 }
 
 func TestSourceMismatch(t *testing.T) {
@@ -192,8 +175,8 @@ func TestSourceMismatch(t *testing.T) {
 	w := openTest(t, dir, SinkBoth)
 	w.Close(t.Context())
 	_, err := Open(t.Context(), Options{Dir: dir, Source: "https://contoso.portal.cloudappsecurity.com", Logger: testLogger(nil)})
-	if err == nil || !strings.Contains(err.Error(), "--allow-mixed-sources") {
-		t.Fatalf("open with another source: %v, want a mismatch error", err)
+	if !errors.Is(err, ErrSourceMismatch) {
+		t.Fatalf("open with another source: %v, want ErrSourceMismatch", err)
 	}
 	w, err = Open(t.Context(), Options{Dir: dir, Source: "https://contoso.portal.cloudappsecurity.com", AllowMixedSources: true, Logger: testLogger(nil)})
 	if err != nil {
@@ -201,8 +184,9 @@ func TestSourceMismatch(t *testing.T) {
 	}
 	w.Close(t.Context())
 	_, err = Open(t.Context(), Options{Dir: dir, Sinks: SinkParquet, Logger: testLogger(nil)})
-	if err == nil || !strings.Contains(err.Error(), "--sink both") {
-		t.Fatalf("open with another sink: %v, want an error naming --sink both", err)
+	var sm *SinkMismatchError
+	if !errors.As(err, &sm) || sm.Keeps != SinkBoth || sm.Want != SinkParquet {
+		t.Fatalf("open with another sink: %v, want a SinkMismatchError naming both and parquet", err)
 	}
 }
 

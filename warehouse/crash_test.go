@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mcasload/mcasload/internal/failpoint"
+	"github.com/mcasload/mcasload/internal/testkit"
 )
 
 // runLoadChild runs the "load" child on dir, armed with failpoint fp ("" for none). It returns
@@ -90,7 +91,7 @@ func TestCrashAtEveryFailpoint(t *testing.T) {
 			dir := t.TempDir()
 			for _, fp := range tc.crash {
 				runLoadChild(t, dir, tc.sinks, fp)
-				checkModes(t, dir) // including a WAL or temporary file the crash left
+				testkit.CheckModes(t, dir) // including a WAL or temporary file the crash left
 			}
 			runLoadChild(t, dir, tc.sinks, "")
 			for from, want := range reference[tc.sinks] {
@@ -98,7 +99,7 @@ func TestCrashAtEveryFailpoint(t *testing.T) {
 					t.Errorf("%s after crash holds %v, uninterrupted run %v", from, got, want)
 				}
 			}
-			for _, f := range parquetFiles(t, dir) {
+			for _, f := range testkit.Files(t, filepath.Join(dir, ParquetDir)) {
 				if !partRE.MatchString(filepath.Base(f)) {
 					t.Errorf("leftover file %s", f)
 				}

@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -206,20 +203,6 @@ func readSink(t testing.TB, dir, from string) contents {
 		t.Fatal(err)
 	}
 	return c
-}
-
-func parquetFiles(t testing.TB, dir string) []string {
-	t.Helper()
-	var out []string
-	filepath.WalkDir(filepath.Join(dir, ParquetDir), func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			rel, _ := filepath.Rel(filepath.Join(dir, ParquetDir), p)
-			out = append(out, rel)
-		}
-		return nil
-	})
-	slices.Sort(out)
-	return out
 }
 
 func mustVerify(t testing.TB, w *Writer) {

@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/mcasload/mcasload/internal/failpoint"
+	"github.com/mcasload/mcasload/internal/testkit"
 	"github.com/mcasload/mcasload/schema"
 )
 
@@ -154,7 +155,7 @@ func downgradeToV1(t testing.TB, dir string) {
 func absParts(t testing.TB, dir string) []string {
 	t.Helper()
 	var out []string
-	for _, f := range parquetFiles(t, dir) {
+	for _, f := range testkit.Files(t, filepath.Join(dir, ParquetDir)) {
 		out = append(out, filepath.Join(dir, ParquetDir, f))
 	}
 	return out
@@ -427,7 +428,7 @@ func TestMigrateCrash(t *testing.T) {
 			files := absParts(t, dir)
 			for _, fp := range crash {
 				runCrashChild(t, "open-close", dir, SinkBoth, fp)
-				checkModes(t, dir)
+				testkit.CheckModes(t, dir)
 			}
 			// Killed mid-upgrade: some files are new, some old, and readers still read right.
 			diffParameters(t, "half-upgraded parquet", readerParameters(t, dir, true), want)
@@ -435,7 +436,7 @@ func TestMigrateCrash(t *testing.T) {
 			if got := absParts(t, dir); strings.Join(got, "\n") != strings.Join(files, "\n") {
 				t.Errorf("files after the upgrade:\n%v\nbefore:\n%v", got, files)
 			}
-			for _, f := range parquetFiles(t, dir) {
+			for _, f := range testkit.Files(t, filepath.Join(dir, ParquetDir)) {
 				if !partRE.MatchString(filepath.Base(f)) {
 					t.Errorf("leftover file %s", f)
 				}

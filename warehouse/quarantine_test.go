@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcasload/mcasload/internal/testkit"
 )
 
 func TestDamagedParquet(t *testing.T) {
@@ -17,7 +19,7 @@ func TestDamagedParquet(t *testing.T) {
 	if err := w.Close(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	good := filepath.Join(dir, ParquetDir, parquetFiles(t, dir)[0])
+	good := filepath.Join(dir, ParquetDir, testkit.Files(t, filepath.Join(dir, ParquetDir))[0])
 	body, err := os.ReadFile(good)
 	if err != nil {
 		t.Fatal(err)
@@ -61,13 +63,13 @@ func TestRepairQuarantines(t *testing.T) {
 	rs := rows("a", 150, day0, 30*time.Minute)
 	commitRows(t, w, mem, rs)
 	mustVerify(t, w)
-	files := parquetFiles(t, dir)
+	files := testkit.Files(t, filepath.Join(dir, ParquetDir))
 	if len(files) < 2 {
 		t.Fatalf("want parts on several days: %v", files)
 	}
 	truncated := filepath.Join(dir, ParquetDir, files[0])
 	copied := filepath.Join(dir, ParquetDir, strings.TrimSuffix(files[1], ".parquet")+"-copy.parquet")
-	copyFile(t, filepath.Join(dir, ParquetDir, files[1]), copied)
+	testkit.CopyFile(t, filepath.Join(dir, ParquetDir, files[1]), copied)
 	if err := os.Truncate(truncated, 100); err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +117,7 @@ func TestRebuildDatabase(t *testing.T) {
 			if err := w.Close(t.Context()); err != nil {
 				t.Fatal(err)
 			}
-			before := parquetFiles(t, dir)
+			before := testkit.Files(t, filepath.Join(dir, ParquetDir))
 			file := filepath.Join(dir, DatabaseFile)
 			if damage == "deleted" {
 				if err := os.Remove(file); err != nil {
@@ -128,7 +130,7 @@ func TestRebuildDatabase(t *testing.T) {
 			if err := RebuildDatabase(t.Context(), opts); err != nil {
 				t.Fatal(err)
 			}
-			if got := parquetFiles(t, dir); !slices.Equal(got, before) {
+			if got := testkit.Files(t, filepath.Join(dir, ParquetDir)); !slices.Equal(got, before) {
 				t.Errorf("parquet files after rebuild %v, before %v", got, before)
 			}
 			if got, want := readSink(t, dir, FromDuckDB), expected(rs); !equalContents(got, want) {

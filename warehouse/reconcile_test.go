@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcasload/mcasload/internal/testkit"
 )
 
 // execFile runs statements on the warehouse's DuckDB file, as a crash would have left it.
@@ -24,17 +26,6 @@ func execFile(t *testing.T, dir string, stmts ...string) {
 		if err := s.exec(context.Background(), q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
-	}
-}
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	b, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, b, 0o600); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -65,7 +56,7 @@ func TestReconcileRepairsCrashStates(t *testing.T) {
 		}, "publishing committed rows"},
 		{"file beyond the last commit", func(t *testing.T, dir string) {
 			d := filepath.Join(dir, ParquetDir, "day="+day)
-			copyFile(t, filepath.Join(d, partName(2, 2)), filepath.Join(d, partName(7, 7)))
+			testkit.CopyFile(t, filepath.Join(d, partName(2, 2)), filepath.Join(d, partName(7, 7)))
 		}, "no committed state backs it"},
 		{"half-done compaction", func(t *testing.T, dir string) {
 			d := filepath.Join(dir, ParquetDir, "day="+day)
@@ -120,7 +111,7 @@ func TestReconcileRepairsCrashStates(t *testing.T) {
 					t.Errorf("%s holds %v, want %v", from, got, want)
 				}
 			}
-			for _, f := range parquetFiles(t, dir) {
+			for _, f := range testkit.Files(t, filepath.Join(dir, ParquetDir)) {
 				if !partRE.MatchString(filepath.Base(f)) {
 					t.Errorf("leftover file %s", f)
 				}
@@ -139,12 +130,12 @@ func TestCompact(t *testing.T) {
 		all = append(all, rs...)
 		commitRows(t, w, mem, rs)
 	}
-	before := len(parquetFiles(t, dir))
+	before := len(testkit.Files(t, filepath.Join(dir, ParquetDir)))
 	res, err := w.Compact(t.Context(), CompactOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	files := parquetFiles(t, dir)
+	files := testkit.Files(t, filepath.Join(dir, ParquetDir))
 	if res.FilesBefore != before || res.FilesAfter != len(files) || len(files) != 2 {
 		t.Errorf("compact = %+v; files %d before, now %v; want one file per day", res, before, files)
 	}
@@ -168,7 +159,7 @@ func TestCompact(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Close(t.Context())
-	if files := parquetFiles(t, dir); len(files) != 2 {
+	if files := testkit.Files(t, filepath.Join(dir, ParquetDir)); len(files) != 2 {
 		t.Errorf("after Close with CompactOver 1: %v", files)
 	}
 }

@@ -2,6 +2,7 @@ package warehouse
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mcasload/mcasload/internal/clock"
+	"github.com/mcasload/mcasload/internal/testkit"
 )
 
 func TestStatusAndRuns(t *testing.T) {
@@ -80,16 +82,16 @@ func TestParquetReaderOnCopiedFolder(t *testing.T) {
 	w.Close(t.Context())
 	// A colleague copies only the day folders.
 	copied := t.TempDir()
-	for _, f := range parquetFiles(t, dir) {
+	for _, f := range testkit.Files(t, filepath.Join(dir, ParquetDir)) {
 		os.MkdirAll(filepath.Join(copied, filepath.Dir(f)), 0o700)
-		copyFile(t, filepath.Join(dir, ParquetDir, f), filepath.Join(copied, f))
+		testkit.CopyFile(t, filepath.Join(dir, ParquetDir, f), filepath.Join(copied, f))
 	}
 	for _, d := range []string{copied, filepath.Join(dir, ParquetDir)} {
 		if got := readSink(t, d, FromParquet); !equalContents(got, expected(rs)) {
 			t.Errorf("parquet reader on %s: %v", d, got)
 		}
 	}
-	if _, err := OpenReader(t.Context(), ReaderOptions{Dir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "no warehouse there") {
+	if _, err := OpenReader(t.Context(), ReaderOptions{Dir: t.TempDir()}); !errors.Is(err, ErrNoWarehouse) {
 		t.Errorf("OpenReader on an empty folder: %v", err)
 	}
 }

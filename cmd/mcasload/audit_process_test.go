@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/mcasload/mcasload/internal/clock"
+	"github.com/mcasload/mcasload/internal/testkit"
+	"github.com/mcasload/mcasload/internal/testkit/sinks"
 	"github.com/mcasload/mcasload/simulator"
 	"github.com/mcasload/mcasload/simulator/synth"
 	"github.com/mcasload/mcasload/warehouse"
@@ -22,26 +24,26 @@ func TestAuditProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the real binary; skipped in -short")
 	}
-	bin := buildBinary(t, t.TempDir())
+	bin := testkit.Build(t, testkit.MCASLoad)
 	env := []string{"MCAS_TOKEN=" + scanTestToken}
 	tn := scanTenant()
-	want := scanWant(tn)
+	want := sinks.WantTenant(tn, time.Time{})
 	// The service's total is only approximate (±5 %): a complete warehouse must still pass.
 	srv := startScanSim(t, tn, simulator.Config{Quirks: []simulator.Quirk{simulator.QuirkApproximateTotal}})
 	dir := t.TempDir()
 	common := []string{"--url", srv.URL, "-w", dir, "--sink", "duckdb", "--rate-limit", "60000", "--progress=false"}
-	if r := runBinary(t, bin, env, append([]string{"scan", "--limit", "500"}, common...)...); r.code != 0 {
-		t.Fatalf("scan exit %d: %s", r.code, r.stderr)
+	if r := testkit.Run(t, bin, env, append([]string{"scan", "--limit", "500"}, common...)...); r.Code != 0 {
+		t.Fatalf("scan exit %d: %s", r.Code, r.Stderr)
 	}
 	audit := func(t *testing.T, wantCode int, extra ...string) auditReport {
 		t.Helper()
-		r := runBinary(t, bin, env, append(append([]string{"audit", "--format", "json"}, common...), extra...)...)
-		if r.code != wantCode {
-			t.Fatalf("audit %v: exit %d, want %d:\n%s%s", extra, r.code, wantCode, r.stdout, r.stderr)
+		r := testkit.Run(t, bin, env, append(append([]string{"audit", "--format", "json"}, common...), extra...)...)
+		if r.Code != wantCode {
+			t.Fatalf("audit %v: exit %d, want %d:\n%s%s", extra, r.Code, wantCode, r.Stdout, r.Stderr)
 		}
 		var rep auditReport
-		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
-			t.Fatalf("audit output: %v\n%s", err, r.stdout)
+		if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil {
+			t.Fatalf("audit output: %v\n%s", err, r.Stdout)
 		}
 		return rep
 	}
@@ -94,9 +96,9 @@ func TestAuditProcess(t *testing.T) {
 		ldir := t.TempDir()
 		lcommon := []string{"--url", lsrv.URL, "-w", ldir, "--sink", "duckdb", "--rate-limit", "60000", "--progress=false"}
 		scan := func() time.Time {
-			r := runBinary(t, bin, env, append([]string{"scan", "--limit", "500"}, lcommon...)...)
-			if r.code != 0 {
-				t.Fatalf("scan exit %d: %s", r.code, r.stderr)
+			r := testkit.Run(t, bin, env, append([]string{"scan", "--limit", "500"}, lcommon...)...)
+			if r.Code != 0 {
+				t.Fatalf("scan exit %d: %s", r.Code, r.Stderr)
 			}
 			return storedWatermark(t, bin, ldir)
 		}
@@ -108,10 +110,10 @@ func TestAuditProcess(t *testing.T) {
 		if len(missed) < 40 {
 			t.Fatalf("the scans missed %d records; the lag should hide at least the 40 stored 20 minutes before the first run", len(missed))
 		}
-		r := runBinary(t, bin, env, append([]string{"audit", "--format", "json", "--exact-since", "1d"}, lcommon...)...)
+		r := testkit.Run(t, bin, env, append([]string{"audit", "--format", "json", "--exact-since", "1d"}, lcommon...)...)
 		var rep auditReport
-		if r.code != exitIncomplete || json.Unmarshal([]byte(r.stdout), &rep) != nil {
-			t.Fatalf("audit --exact-since 1d: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		if r.Code != exitIncomplete || json.Unmarshal([]byte(r.Stdout), &rep) != nil {
+			t.Fatalf("audit --exact-since 1d: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 		}
 		var found []string
 		for _, w := range rep.Windows {
@@ -120,8 +122,8 @@ func TestAuditProcess(t *testing.T) {
 		if !sameIDs(found, missed) {
 			t.Fatalf("audit names %d missing ids, the scans missed %d", len(found), len(missed))
 		}
-		if r := runBinary(t, bin, env, append([]string{"audit", "--exact-since", "1d", "--repair"}, lcommon...)...); r.code != 0 || !strings.Contains(r.stdout, "repaired") {
-			t.Fatalf("audit --repair: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		if r := testkit.Run(t, bin, env, append([]string{"audit", "--exact-since", "1d", "--repair"}, lcommon...)...); r.Code != 0 || !strings.Contains(r.Stdout, "repaired") {
+			t.Fatalf("audit --repair: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 		}
 		assertDuckDB(t, ldir, lwant)
 	})
@@ -131,14 +133,14 @@ func TestAuditProcess(t *testing.T) {
 		if code, _, errs := runMcasload(t, nil, "load", "-w", loaded, writeLines(t, testRecords(3, 20))); code != 0 {
 			t.Fatalf("load: %s", errs)
 		}
-		r := runBinary(t, bin, env, "audit", "--url", srv.URL, "-w", loaded)
-		if r.code != exitFailure || !strings.Contains(r.stderr, "mcasload load") {
-			t.Errorf("audit of a loaded warehouse: exit %d\n%s", r.code, r.stderr)
+		r := testkit.Run(t, bin, env, "audit", "--url", srv.URL, "-w", loaded)
+		if r.Code != exitFailure || !strings.Contains(r.Stderr, "mcasload load") {
+			t.Errorf("audit of a loaded warehouse: exit %d\n%s", r.Code, r.Stderr)
 		}
 		other := startScanSim(t, tn, simulator.Config{})
-		r = runBinary(t, bin, env, "audit", "--url", other.URL, "-w", dir, "--sink", "duckdb")
-		if r.code != exitFailure || !strings.Contains(r.stderr, "holds scans of") || !strings.Contains(r.stderr, srv.URL) {
-			t.Errorf("audit against another tenant: exit %d\n%s", r.code, r.stderr)
+		r = testkit.Run(t, bin, env, "audit", "--url", other.URL, "-w", dir, "--sink", "duckdb")
+		if r.Code != exitFailure || !strings.Contains(r.Stderr, "holds scans of") || !strings.Contains(r.Stderr, srv.URL) {
+			t.Errorf("audit against another tenant: exit %d\n%s", r.Code, r.Stderr)
 		}
 	})
 }
@@ -207,15 +209,15 @@ func deleteActivities(t *testing.T, dir string, ids []string) {
 // assertDuckDB checks the DuckDB sink alone (the audit tests keep --sink duckdb).
 func assertDuckDB(t *testing.T, dir string, want map[string]string) {
 	t.Helper()
-	if missing := missingIDs(t, dir, want); len(missing) > 0 || len(sinkRows(t, dir, "duckdb")) != len(want) {
-		t.Fatalf("duckdb holds %d rows, want %d (%d missing)", len(sinkRows(t, dir, "duckdb")), len(want), len(missing))
+	if missing := missingIDs(t, dir, want); len(missing) > 0 || len(sinks.Rows(t, dir, "duckdb")) != len(want) {
+		t.Fatalf("duckdb holds %d rows, want %d (%d missing)", len(sinks.Rows(t, dir, "duckdb")), len(want), len(missing))
 	}
 }
 
 // missingIDs lists the ids of want that the DuckDB sink lacks or holds differently.
 func missingIDs(t *testing.T, dir string, want map[string]string) []string {
 	t.Helper()
-	got := sinkRows(t, dir, "duckdb")
+	got := sinks.Rows(t, dir, "duckdb")
 	var out []string
 	for id, w := range want {
 		if got[id] != w {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/mcasload/mcasload/internal/clock"
+	"github.com/mcasload/mcasload/internal/testkit"
+	"github.com/mcasload/mcasload/internal/testkit/sinks"
 	"github.com/mcasload/mcasload/internal/timearg"
 	"github.com/mcasload/mcasload/simulator"
 	"github.com/mcasload/mcasload/simulator/synth"
@@ -27,7 +29,7 @@ func TestScanServiceClockProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the real binary; skipped in -short")
 	}
-	bin := buildBinary(t, t.TempDir())
+	bin := testkit.Build(t, testkit.MCASLoad)
 	for i, offset := range clockOffsets {
 		t.Run(offset.String(), func(t *testing.T) {
 			t.Parallel()
@@ -58,18 +60,18 @@ func scanAcrossLateArrivals(t *testing.T, bin string, offset time.Duration, kill
 	args := []string{"scan", "--url", srv.URL, "-w", dir, "--limit", "500", "--batch-rows", "300", "--progress=false",
 		"--rate-limit", "60000", "--parallel", "3", "--threads", "2"}
 
-	r := runBinary(t, bin, env, args...)
-	if r.code != 0 {
-		t.Fatalf("first scan exit %d:\n%s", r.code, r.stderr)
+	r := testkit.Run(t, bin, env, args...)
+	if r.Code != 0 {
+		t.Fatalf("first scan exit %d:\n%s", r.Code, r.Stderr)
 	}
 	wm1 := storedWatermark(t, bin, dir)
 	if d := wm1.Sub(clk.Now()); d > time.Second || d < -time.Minute {
 		t.Fatalf("first watermark %s; want the service's time %s (the machine's is %s)", wm1, clk.Now(), time.Now())
 	}
-	if !strings.Contains(r.stderr, "the scan follows the service's clock") {
-		t.Errorf("the log does not report the %s skew:\n%s", offset, r.stderr)
+	if !strings.Contains(r.Stderr, "the scan follows the service's clock") {
+		t.Errorf("the log does not report the %s skew:\n%s", offset, r.Stderr)
 	}
-	assertSinks(t, dir, createdBefore(tn, wm1))
+	sinks.ExactlyOnce(t, dir, createdBefore(tn, wm1))
 	late := 0
 	for i := range tn.Len() {
 		if a := tn.Activity(i); a.Created >= wm1.UnixMilli() && a.Timestamp < wm1.UnixMilli() {
@@ -85,13 +87,13 @@ func scanAcrossLateArrivals(t *testing.T, bin string, offset time.Duration, kill
 	for range kills {
 		killAfter(t, bin, env, args, time.Duration(rng.Int64N(int64(1500*time.Millisecond))))
 	}
-	r = runBinary(t, bin, env, args...)
-	if r.code != 0 {
-		t.Fatalf("incremental scan exit %d:\n%s", r.code, r.stderr)
+	r = testkit.Run(t, bin, env, args...)
+	if r.Code != 0 {
+		t.Fatalf("incremental scan exit %d:\n%s", r.Code, r.Stderr)
 	}
 	wm2 := storedWatermark(t, bin, dir)
 	want := createdBefore(tn, wm2)
-	assertSinks(t, dir, want)
+	sinks.ExactlyOnce(t, dir, want)
 	t.Logf("offset %s: %d records after the first run, %d after the second (%d late arrivals among them)", offset, len(createdBefore(tn, wm1)), len(want), late)
 }
 
@@ -112,19 +114,19 @@ func killAfter(t *testing.T, bin string, env, args []string, d time.Duration) {
 // run after kills may find it already where the killed run put it, and then prints none.
 func storedWatermark(t *testing.T, bin, dir string) time.Time {
 	t.Helper()
-	r := runBinary(t, bin, nil, "state", "show", "-w", dir, "--format", "json")
+	r := testkit.Run(t, bin, nil, "state", "show", "-w", dir, "--format", "json")
 	var marks []struct {
 		Watermark time.Time `json:"watermark"`
 	}
-	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &marks) != nil || len(marks) != 1 {
-		t.Fatalf("state show: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	if r.Code != 0 || json.Unmarshal([]byte(r.Stdout), &marks) != nil || len(marks) != 1 {
+		t.Fatalf("state show: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 	return marks[0].Watermark
 }
 
-// createdBefore is scanWant restricted to the activities stored before wm.
+// createdBefore is sinks.WantTenant restricted to the activities stored before wm.
 func createdBefore(tn *synth.Tenant, wm time.Time) map[string]string {
-	all := scanWant(tn)
+	all := sinks.WantTenant(tn, time.Time{})
 	for i := range tn.Len() {
 		if a := tn.Activity(i); a.Created >= wm.UnixMilli() {
 			delete(all, a.ID)
@@ -139,9 +141,9 @@ func TestScanQuirksProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the real binary; skipped in -short")
 	}
-	bin := buildBinary(t, t.TempDir())
+	bin := testkit.Build(t, testkit.MCASLoad)
 	tn := scanTenant()
-	want := scanWant(tn)
+	want := sinks.WantTenant(tn, time.Time{})
 	env := []string{"MCAS_TOKEN=" + scanTestToken}
 	cases := [][]simulator.Quirk{{simulator.QuirkEmptyOnTie}, {simulator.QuirkIgnoreDirection}, {simulator.QuirkApproximateTotal}, simulator.Quirks()}
 	for i, quirks := range cases {
@@ -156,15 +158,15 @@ func TestScanQuirksProcess(t *testing.T) {
 			dir := t.TempDir()
 			args := []string{"scan", "--url", srv.URL, "-w", dir, "--limit", "500", "--progress=false", "--rate-limit", "60000",
 				"--parallel", fmt.Sprint(1 + i%3), "--threads", "2"}
-			if r := runBinary(t, bin, env, args...); r.code != 0 {
-				t.Fatalf("scan exit %d:\n%s", r.code, r.stderr)
+			if r := testkit.Run(t, bin, env, args...); r.Code != 0 {
+				t.Fatalf("scan exit %d:\n%s", r.Code, r.Stderr)
 			}
-			assertSinks(t, dir, want)
-			r := runBinary(t, bin, env, args...)
-			if r.code != 0 || !strings.Contains(r.stdout, ": 0 new") {
-				t.Fatalf("incremental scan exit %d, want 0 new:\n%s%s", r.code, r.stdout, r.stderr)
+			sinks.ExactlyOnce(t, dir, want)
+			r := testkit.Run(t, bin, env, args...)
+			if r.Code != 0 || !strings.Contains(r.Stdout, ": 0 new") {
+				t.Fatalf("incremental scan exit %d, want 0 new:\n%s%s", r.Code, r.Stdout, r.Stderr)
 			}
-			assertSinks(t, dir, want)
+			sinks.ExactlyOnce(t, dir, want)
 		})
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mcasload/mcasload/internal/testkit/sinks"
 )
 
 func TestDemo(t *testing.T) {
@@ -24,8 +26,8 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	// A rerun replaces its own earlier warehouse and ends with the same rows.
-	rows := len(sinkRows(t, dir, "duckdb"))
-	if rows == 0 || len(sinkRows(t, dir, "parquet")) != rows {
+	rows := len(sinks.Rows(t, dir, "duckdb"))
+	if rows == 0 || len(sinks.Rows(t, dir, "parquet")) != rows {
 		t.Fatalf("demo warehouse: %d rows in duckdb, parquet differs or empty", rows)
 	}
 	if code, out, errs := runMcasload(t, nil, args...); code != exitOK || !strings.Contains(out, "0 duplicate") {

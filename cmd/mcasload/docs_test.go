@@ -2,11 +2,11 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/mcasload/mcasload/internal/testkit"
 	"github.com/mcasload/mcasload/queries"
 )
 
@@ -45,18 +45,7 @@ func investigationsPage() string {
 func TestInvestigationsPage(t *testing.T) {
 	path := filepath.Join("..", "..", "docs", "investigations.md")
 	got := investigationsPage()
-	if updatingGoldens() {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read %s (run with -update to create it): %v", path, err)
-	}
-	if string(want) != got {
-		t.Errorf("%s is stale: run go test ./cmd/mcasload -run TestInvestigationsPage -update", path)
-	}
+	testkit.Golden(t, path, []byte(got))
 	for _, inv := range queries.All() {
 		if !strings.Contains(got, "\n## "+inv.Name+"\n") {
 			t.Errorf("page lacks a section for %s", inv.Name)

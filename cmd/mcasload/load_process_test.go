@@ -8,55 +8,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mcasload/mcasload/internal/failpoint"
+	"github.com/mcasload/mcasload/internal/testkit"
+	"github.com/mcasload/mcasload/internal/testkit/sinks"
 )
-
-// buildBinary builds the real mcasload binary into dir; the first build of a test run links
-// DuckDB (slow), later ones reuse the build cache.
-func buildBinary(t *testing.T, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "mcasload")
-	cmd := exec.Command("go", "build", "-tags", "duckdb_arrow", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build mcasload: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// procResult is how a process ended.
-type procResult struct {
-	code   int  // exit code, -1 when killed by a signal
-	killed bool // ended by SIGKILL (a failpoint)
-	stdout string
-	stderr string
-}
-
-func runBinary(t *testing.T, bin string, env []string, args ...string) procResult {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	res := procResult{stdout: out.String(), stderr: errb.String()}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		res.code = ee.ExitCode()
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
-			res.killed = true
-		}
-	default:
-		t.Fatalf("run %s: %v", bin, err)
-	}
-	return res
-}
 
 // TestLoadProcess drives the real binary: it kills `mcasload load` at every failpoint of the
 // load path, reruns it and compares with an uninterrupted load; runs two writers; reads status
@@ -65,10 +23,10 @@ func TestLoadProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the real binary; skipped in -short")
 	}
-	bin := buildBinary(t, t.TempDir())
+	bin := testkit.Build(t, testkit.MCASLoad)
 	lines := testRecords(7, 1200)
 	file := writeLines(t, lines)
-	want := wantRows(t, lines)
+	want := sinks.WantLines(t, lines)
 	// Small commits over three days give several commits and Parquet files per day, so every
 	// failpoint is reached mid-run; --compact-over 2 makes Close compact.
 	loadArgs := func(dir string) []string {
@@ -77,10 +35,10 @@ func TestLoadProcess(t *testing.T) {
 
 	t.Run("uninterrupted", func(t *testing.T) {
 		dir := t.TempDir()
-		if r := runBinary(t, bin, nil, loadArgs(dir)...); r.code != 0 {
-			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		if r := testkit.Run(t, bin, nil, loadArgs(dir)...); r.Code != 0 {
+			t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 		}
-		assertSinks(t, dir, want)
+		sinks.ExactlyOnce(t, dir, want)
 	})
 
 	// Each case kills the process at the failpoint named (after the given number of hits), then
@@ -110,9 +68,9 @@ func TestLoadProcess(t *testing.T) {
 			dir := t.TempDir()
 			for _, fp := range append(tc.prior, tc.point) {
 				marker := filepath.Join(t.TempDir(), "marker")
-				r := runBinary(t, bin, []string{failpoint.EnvName + "=" + fp, failpoint.EnvMarker + "=" + marker}, loadArgs(dir)...)
-				if !r.killed {
-					t.Fatalf("failpoint %s: process was not killed (exit %d): %s", fp, r.code, r.stderr)
+				r := testkit.Run(t, bin, []string{failpoint.EnvName + "=" + fp, failpoint.EnvMarker + "=" + marker}, loadArgs(dir)...)
+				if !r.Killed {
+					t.Fatalf("failpoint %s: process was not killed (exit %d): %s", fp, r.Code, r.Stderr)
 				}
 				got, err := os.ReadFile(marker)
 				fpName, _, _ := strings.Cut(fp, "@")
@@ -120,14 +78,14 @@ func TestLoadProcess(t *testing.T) {
 					t.Fatalf("failpoint %s: marker %q (%v); the process died elsewhere", fp, got, err)
 				}
 			}
-			r := runBinary(t, bin, nil, loadArgs(dir)...)
-			if r.code != 0 {
-				t.Fatalf("rerun exit %d: %s", r.code, r.stderr)
+			r := testkit.Run(t, bin, nil, loadArgs(dir)...)
+			if r.Code != 0 {
+				t.Fatalf("rerun exit %d: %s", r.Code, r.Stderr)
 			}
-			assertSinks(t, dir, want)
+			sinks.ExactlyOnce(t, dir, want)
 			if len(tc.prior) > 0 {
-				if r := runBinary(t, bin, nil, "verify", "-w", dir); r.code != 0 {
-					t.Errorf("verify after recovery: %s%s", r.stdout, r.stderr)
+				if r := testkit.Run(t, bin, nil, "verify", "-w", dir); r.Code != 0 {
+					t.Errorf("verify after recovery: %s%s", r.Stdout, r.Stderr)
 				}
 			}
 		})
@@ -177,9 +135,9 @@ func TestLoadProcess(t *testing.T) {
 		}
 		// A second writer fails at once, naming the first.
 		start := time.Now()
-		r := runBinary(t, bin, nil, "load", "-w", dir, "--progress=false", file)
-		if r.code != exitLocked || !strings.Contains(r.stderr, fmt.Sprintf("pid %d", first.Process.Pid)) || !strings.Contains(r.stderr, "mcasload load") {
-			t.Errorf("second writer: exit %d, %q; want %d naming pid %d", r.code, r.stderr, exitLocked, first.Process.Pid)
+		r := testkit.Run(t, bin, nil, "load", "-w", dir, "--progress=false", file)
+		if r.Code != exitLocked || !strings.Contains(r.Stderr, fmt.Sprintf("pid %d", first.Process.Pid)) || !strings.Contains(r.Stderr, "mcasload load") {
+			t.Errorf("second writer: exit %d, %q; want %d naming pid %d", r.Code, r.Stderr, exitLocked, first.Process.Pid)
 		}
 		if el := time.Since(start); el > 10*time.Second {
 			t.Errorf("second writer took %s to refuse", el)
@@ -198,9 +156,9 @@ func TestLoadProcess(t *testing.T) {
 		}
 		// The rerun completes the load exactly; the lock was released.
 		stdinFile := writeLines(t, more)
-		if r := runBinary(t, bin, nil, "load", "-w", dir, "--progress=false", stdinFile); r.code != 0 {
-			t.Fatalf("rerun: exit %d %s", r.code, r.stderr)
+		if r := testkit.Run(t, bin, nil, "load", "-w", dir, "--progress=false", stdinFile); r.Code != 0 {
+			t.Fatalf("rerun: exit %d %s", r.Code, r.Stderr)
 		}
-		assertSinks(t, dir, wantRows(t, more))
+		sinks.ExactlyOnce(t, dir, sinks.WantLines(t, more))
 	})
 }

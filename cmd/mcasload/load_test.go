@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 
 	_ "github.com/duckdb/duckdb-go/v2" // database/sql driver, to read the sinks back
 
+	"github.com/mcasload/mcasload/internal/testkit/sinks"
 	"github.com/mcasload/mcasload/warehouse"
 )
 
@@ -64,91 +64,6 @@ func writeLines(t *testing.T, lines []string) string {
 	return p
 }
 
-// sinkRows reads id → day + raw from one sink of the warehouse in dir ("duckdb" or "parquet"),
-// failing on an id stored twice or a Parquet row outside its day's folder.
-func sinkRows(t *testing.T, dir, sink string) map[string]string {
-	t.Helper()
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var q string
-	if sink == "duckdb" {
-		if _, err := db.Exec(fmt.Sprintf("ATTACH '%s' AS wh (READ_ONLY)", filepath.Join(dir, warehouse.DatabaseFile))); err != nil {
-			t.Fatal(err)
-		}
-		// day is stored; it must be the UTC day of ts.
-		q = `SELECT id, strftime(timezone('UTC', ts), '%Y-%m-%d'), strftime(day, '%Y-%m-%d'), raw, '' FROM wh.activities`
-	} else {
-		glob := filepath.Join(dir, warehouse.ParquetDir, "*", "*.parquet")
-		if files, _ := filepath.Glob(glob); len(files) == 0 {
-			return map[string]string{}
-		}
-		// The day of a Parquet row is its folder (Hive layout); it must be the UTC day of ts.
-		q = fmt.Sprintf(`SELECT id, strftime(timezone('UTC', ts), '%%Y-%%m-%%d'), regexp_extract(filename, 'day=([0-9-]+)', 1), raw, filename FROM read_parquet('%s', filename=true, hive_partitioning=false)`, glob)
-	}
-	rows, err := db.Query(q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	got := map[string]string{}
-	for rows.Next() {
-		var id, day, stored, raw, file string
-		if err := rows.Scan(&id, &day, &stored, &raw, &file); err != nil {
-			t.Fatal(err)
-		}
-		if _, dup := got[id]; dup {
-			t.Fatalf("%s holds id %s twice", sink, id)
-		}
-		if stored != day {
-			t.Fatalf("%s: row %s of UTC day %s is stored under day %s (%s)", sink, id, day, stored, file)
-		}
-		got[id] = day + " " + raw
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return got
-}
-
-// wantRows is what sinkRows must return for the given source lines.
-func wantRows(t *testing.T, lines []string) map[string]string {
-	t.Helper()
-	want := map[string]string{}
-	for _, l := range lines {
-		var r struct {
-			ID string `json:"_id"`
-			TS int64  `json:"timestamp"`
-		}
-		if err := json.Unmarshal([]byte(l), &r); err != nil {
-			t.Fatal(err)
-		}
-		want[r.ID] = time.UnixMilli(r.TS).UTC().Format("2006-01-02") + " " + l
-	}
-	return want
-}
-
-func assertSinks(t *testing.T, dir string, want map[string]string) {
-	t.Helper()
-	for _, sink := range []string{"duckdb", "parquet"} {
-		got := sinkRows(t, dir, sink)
-		if len(got) != len(want) {
-			t.Errorf("%s holds %d rows, want %d", sink, len(got), len(want))
-		}
-		n := 0
-		for id, w := range want {
-			if got[id] != w {
-				t.Errorf("%s: id %s holds %.120q, want %.120q", sink, id, got[id], w)
-				if n++; n > 3 {
-					return
-				}
-			}
-		}
-	}
-}
-
 func TestLoadCommand(t *testing.T) {
 	lines := testRecords(1, 1200)
 	file := writeLines(t, lines)
@@ -160,14 +75,14 @@ func TestLoadCommand(t *testing.T) {
 	if !strings.Contains(out, "load done: 1,200 records read") || !strings.Contains(out, "1,200 new, 0 duplicate") {
 		t.Errorf("summary: %q", out)
 	}
-	assertSinks(t, dir, wantRows(t, lines))
+	sinks.ExactlyOnce(t, dir, sinks.WantLines(t, lines))
 
 	t.Run("again from stdin adds nothing", func(t *testing.T) {
 		code, out, errs := runMcasload(t, strings.NewReader(strings.Join(lines, "\n")), "load", "-w", dir, "--progress=false", "-")
 		if code != exitOK || !strings.Contains(out, "0 new, 1,200 duplicate") {
 			t.Errorf("reload exit %d: %s%s", code, out, errs)
 		}
-		assertSinks(t, dir, wantRows(t, lines))
+		sinks.ExactlyOnce(t, dir, sinks.WantLines(t, lines))
 	})
 	t.Run("status", func(t *testing.T) {
 		code, out, errs := runMcasload(t, nil, "status", "-w", dir)
@@ -220,7 +135,7 @@ func TestLoadCommand(t *testing.T) {
 		if code, out, errs := runMcasload(t, nil, "verify", "-w", dir); code != exitOK {
 			t.Fatalf("verify after repair exit %d: %s%s", code, out, errs)
 		}
-		assertSinks(t, dir, wantRows(t, lines))
+		sinks.ExactlyOnce(t, dir, sinks.WantLines(t, lines))
 	})
 }
 
@@ -240,7 +155,7 @@ func TestLoadRejectedExit3(t *testing.T) {
 	if !strings.Contains(errs, "3 of 103 records were rejected") || !strings.Contains(errs, rejDir) {
 		t.Errorf("stderr: %q", errs)
 	}
-	assertSinks(t, dir, wantRows(t, lines))
+	sinks.ExactlyOnce(t, dir, sinks.WantLines(t, lines))
 	code, out, _ = runMcasload(t, nil, "status", "-w", dir)
 	if code != exitOK || !strings.Contains(out, "rejects: 3 (bad_timestamp 1, invalid_json 1, missing_id 1)") {
 		t.Errorf("status exit %d:\n%s", code, out)
@@ -310,7 +225,7 @@ func TestLoadTakesOverStaleLock(t *testing.T) {
 	if !strings.Contains(errs, "stale") || !strings.Contains(errs, "2147483646") {
 		t.Errorf("no warning naming the stale holder: %q", errs)
 	}
-	assertSinks(t, dir, wantRows(t, lines))
+	sinks.ExactlyOnce(t, dir, sinks.WantLines(t, lines))
 }
 
 func TestLoadRefusesMixedSources(t *testing.T) {
@@ -339,10 +254,10 @@ func TestLoadProgressLines(t *testing.T) {
 	if strings.Contains(errs, "\r") {
 		t.Errorf("progress redrew a line on a non-terminal: %q", errs)
 	}
-	if got := sinkRows(t, dir, "duckdb"); len(got) != 300 {
+	if got := sinks.Rows(t, dir, "duckdb"); len(got) != 300 {
 		t.Errorf("duckdb sink holds %d rows", len(got))
 	}
-	if got := sinkRows(t, dir, "parquet"); len(got) != 0 {
+	if got := sinks.Rows(t, dir, "parquet"); len(got) != 0 {
 		t.Errorf("--sink duckdb wrote %d Parquet rows", len(got))
 	}
 }

@@ -132,7 +132,7 @@ func TestQueryCommand(t *testing.T) {
 		{"unknown param", []string{"query", "mass-download", "--warehouse", dir, "--param", "per_minute=3"}, "accepted: since (timestamp), until (timestamp), per_min (int)"},
 		{"wrong type", []string{"query", "mass-download", "--warehouse", dir, "--param", "per_min=many"}, `per_min: int: "many" is not an integer`},
 		{"bad time", []string{"query", "mass-download", "--warehouse", dir, "--since", "last tuesday"}, "not a time; use a duration before now"},
-		{"missing required", []string{"query", "ip-pivot", "--warehouse", dir}, "needs --param ip="},
+		{"missing required", []string{"query", "ip-pivot", "--warehouse", dir}, "hint: pass --param ip="},
 		{"bad choice", []string{"query", "user-timeline", "--warehouse", dir, "--param", "user=a", "--param", "bucket=year"}, "is not one of minute, hour, day, week"},
 		{"bad format", []string{"query", "mass-download", "--warehouse", dir, "--format", "xml"}, "accepted: table, csv"},
 		{"sql write", []string{"sql", "--warehouse", dir, "COPY activities TO '/tmp/x.csv'"}, "only read-only queries are allowed"},

@@ -10,7 +10,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/mcasload/mcasload/export"
 	"github.com/mcasload/mcasload/internal/progress"
 	"github.com/mcasload/mcasload/internal/timearg"
 	"github.com/mcasload/mcasload/report"
@@ -60,8 +59,8 @@ func (e *env) runReport(c *cli.Context) error {
 		return usageErrorf("--top %d: give 1 to 1000", c.Int("top"))
 	}
 	out := c.String("out")
-	if err := export.CheckOut(out, c.Bool("force")); err != nil {
-		return withCode(exitFailure, err, "")
+	if err := checkOut(out, c.Bool("force")); err != nil {
+		return err
 	}
 	log, err := e.logger(c)
 	if err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -49,8 +48,9 @@ func (e *env) scanCommand() *cli.Command {
 			"day. The watermark is kept per tenant URL and filters, and commits with the rows it covers: after a " +
 			"crash or Ctrl-C, the same command resumes. The first run looks back 30 days (or to --since). " +
 			"--full re-scans a window without moving the watermark.\n\n" +
-			"Credentials never go on the command line: MCAS_TOKEN or --token-file, or --tenant-id/--client-id " +
-			"with MCAS_CLIENT_SECRET or --client-secret-file.\n\n" +
+			"Credentials never go on the command line: MCAS_TOKEN or --token-file, or Entra ID sign-in with " +
+			"--auth (client secret, certificate, managed identity, workload identity, Azure CLI, auto); see " +
+			"docs/connection.md.\n\n" +
 			"Exit codes: 0 done, 1 failed, 2 usage error, 3 done but some records were rejected, 4 another " +
 			"writer holds the warehouse, 5 authentication or permission failure, 6 stopped by a signal or " +
 			"--max-duration after committing what was fetched (rerun to continue).",
@@ -220,7 +220,7 @@ func (e *env) runScan(c *cli.Context) error {
 	if prog != nil {
 		prog.Stop()
 	}
-	return e.finishScan(c, w, sum, scanErr)
+	return e.finishRun(c, w, sum, scanErr, scanRun)
 }
 
 // scanCommandLine is the command recorded in the lock and runs table: the flags as given, which
@@ -246,41 +246,6 @@ func scanCommandLine(c *cli.Context) string {
 		}
 	}
 	return strings.Join(parts, " ")
-}
-
-// finishScan records the summary in the run log, closes the writer, prints the summary and
-// turns the outcome into an exit code.
-func (e *env) finishScan(c *cli.Context, w *warehouse.Writer, sum *loader.Summary, scanErr error) error {
-	ctx := context.WithoutCancel(c.Context)
-	if sum != nil && sum.Rejected > 0 {
-		sum.RejectedDir = w.Dir() + string(os.PathSeparator) + warehouse.RejectedDir
-	}
-	var logErr error
-	if sum != nil {
-		logErr = w.FinishRun(ctx, warehouse.RunInfo{}, sum)
-	}
-	closeErr := w.Close(ctx)
-	if sum != nil {
-		sum.WriteText(e.stdout)
-		writeScanCounters(e, sum)
-	}
-	stopped := scanErr != nil && (errors.Is(scanErr, loader.ErrMaxDuration) || (c.Context.Err() != nil && errors.Is(scanErr, context.Canceled)))
-	switch {
-	case scanErr != nil && !stopped:
-		return scanFailure(scanErr)
-	case closeErr != nil:
-		return fmt.Errorf("finish scan: %w", closeErr)
-	case logErr != nil:
-		return logErr
-	case stopped && errors.Is(scanErr, loader.ErrMaxDuration):
-		return withCode(exitStopped, fmt.Errorf("stopped after --max-duration %s; what was fetched is committed", c.Duration("max-duration")),
-			"the next run continues from the watermark")
-	case stopped:
-		return withCode(exitStopped, errors.New("stopped by a signal; what was fetched is committed"), "rerun the same command to continue from the watermark")
-	case sum != nil && sum.Rejected > 0:
-		return withCode(exitRejected, fmt.Errorf("%d records were rejected", sum.Rejected), fmt.Sprintf("see table rejected_activities or %s", sum.RejectedDir))
-	}
-	return nil
 }
 
 // writeScanCounters prints the scan-only figures under the summary line.

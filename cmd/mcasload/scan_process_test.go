@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/mcasload/mcasload/internal/failpoint"
+	"github.com/mcasload/mcasload/internal/testkit"
+	"github.com/mcasload/mcasload/internal/testkit/sinks"
 	"github.com/mcasload/mcasload/simulator"
 	"github.com/mcasload/mcasload/warehouse"
 )
@@ -25,9 +27,9 @@ func TestScanProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the real binary; skipped in -short")
 	}
-	bin := buildBinary(t, t.TempDir())
+	bin := testkit.Build(t, testkit.MCASLoad)
 	tn := scanTenant()
-	want := scanWant(tn)
+	want := sinks.WantTenant(tn, time.Time{})
 	srv := startScanSim(t, tn, simulator.Config{})
 	env := []string{"MCAS_TOKEN=" + scanTestToken}
 	// 500-record pages committed one by one over three days give several pages, commits and
@@ -42,11 +44,11 @@ func TestScanProcess(t *testing.T) {
 	t.Run("uninterrupted", func(t *testing.T) {
 		dir := t.TempDir()
 		start := time.Now()
-		if r := runBinary(t, bin, env, scanArgs(srv.URL, dir)...); r.code != 0 {
-			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		if r := testkit.Run(t, bin, env, scanArgs(srv.URL, dir)...); r.Code != 0 {
+			t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 		}
 		uninterrupted = time.Since(start)
-		assertSinks(t, dir, want)
+		sinks.ExactlyOnce(t, dir, want)
 	})
 
 	cases := []struct {
@@ -73,9 +75,9 @@ func TestScanProcess(t *testing.T) {
 			dir := t.TempDir()
 			for _, fp := range append(tc.prior, tc.point) {
 				marker := filepath.Join(t.TempDir(), "marker")
-				r := runBinary(t, bin, append([]string{failpoint.EnvName + "=" + fp, failpoint.EnvMarker + "=" + marker}, env...), scanArgs(srv.URL, dir)...)
-				if !r.killed {
-					t.Fatalf("failpoint %s: process was not killed (exit %d): %s", fp, r.code, r.stderr)
+				r := testkit.Run(t, bin, append([]string{failpoint.EnvName + "=" + fp, failpoint.EnvMarker + "=" + marker}, env...), scanArgs(srv.URL, dir)...)
+				if !r.Killed {
+					t.Fatalf("failpoint %s: process was not killed (exit %d): %s", fp, r.Code, r.Stderr)
 				}
 				got, err := os.ReadFile(marker)
 				fpName, _, _ := strings.Cut(fp, "@")
@@ -83,11 +85,11 @@ func TestScanProcess(t *testing.T) {
 					t.Fatalf("failpoint %s: marker %q (%v); the process died elsewhere", fp, got, err)
 				}
 			}
-			r := runBinary(t, bin, env, scanArgs(srv.URL, dir)...)
-			if r.code != 0 {
-				t.Fatalf("rerun exit %d: %s", r.code, r.stderr)
+			r := testkit.Run(t, bin, env, scanArgs(srv.URL, dir)...)
+			if r.Code != 0 {
+				t.Fatalf("rerun exit %d: %s", r.Code, r.Stderr)
 			}
-			assertSinks(t, dir, want)
+			sinks.ExactlyOnce(t, dir, want)
 		})
 	}
 	for _, n := range append([]string{"fetch"}, failpoint.Names...) {
@@ -120,11 +122,11 @@ func TestScanProcess(t *testing.T) {
 					t.Fatalf("round %d kill %d: %v", round, kill, err)
 				}
 			}
-			r := runBinary(t, bin, env, scanArgs(srv.URL, dir)...)
-			if r.code != 0 {
-				t.Fatalf("round %d: rerun exit %d: %s", round, r.code, r.stderr)
+			r := testkit.Run(t, bin, env, scanArgs(srv.URL, dir)...)
+			if r.Code != 0 {
+				t.Fatalf("round %d: rerun exit %d: %s", round, r.Code, r.Stderr)
 			}
-			assertSinks(t, dir, want)
+			sinks.ExactlyOnce(t, dir, want)
 		}
 	})
 
@@ -136,7 +138,7 @@ func TestScanProcess(t *testing.T) {
 		dir := t.TempDir()
 		cmd := exec.Command(bin, scanArgs(slow.URL, dir)...)
 		cmd.Env = append(os.Environ(), env...)
-		var outb, errb syncBuffer
+		var outb, errb testkit.Buffer
 		cmd.Stdout, cmd.Stderr = &outb, &errb
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -170,22 +172,22 @@ func TestScanProcess(t *testing.T) {
 		if len(st.Runs) == 0 || !strings.Contains(st.Runs[0].Summary, `"stopped": true`) && !strings.Contains(st.Runs[0].Summary, `"stopped":true`) {
 			t.Errorf("run log of the stopped run: %+v", st.Runs)
 		}
-		if r := runBinary(t, bin, env, scanArgs(slow.URL, dir)...); r.code != 0 {
-			t.Fatalf("rerun exit %d: %s", r.code, r.stderr)
+		if r := testkit.Run(t, bin, env, scanArgs(slow.URL, dir)...); r.Code != 0 {
+			t.Fatalf("rerun exit %d: %s", r.Code, r.Stderr)
 		}
-		assertSinks(t, dir, want)
+		sinks.ExactlyOnce(t, dir, want)
 	})
 
 	t.Run("max-duration commits and exits 6", func(t *testing.T) {
 		t.Parallel()
 		dir := t.TempDir()
-		r := runBinary(t, bin, env, scanArgs(slow.URL, dir, "--max-duration", "1s")...)
-		if r.code != exitStopped || !strings.Contains(r.stderr, "--max-duration") {
-			t.Fatalf("exit %d, want %d naming --max-duration:\n%s%s", r.code, exitStopped, r.stdout, r.stderr)
+		r := testkit.Run(t, bin, env, scanArgs(slow.URL, dir, "--max-duration", "1s")...)
+		if r.Code != exitStopped || !strings.Contains(r.Stderr, "--max-duration") {
+			t.Fatalf("exit %d, want %d naming --max-duration:\n%s%s", r.Code, exitStopped, r.Stdout, r.Stderr)
 		}
-		if r := runBinary(t, bin, env, scanArgs(slow.URL, dir)...); r.code != 0 {
-			t.Fatalf("rerun exit %d: %s", r.code, r.stderr)
+		if r := testkit.Run(t, bin, env, scanArgs(slow.URL, dir)...); r.Code != 0 {
+			t.Fatalf("rerun exit %d: %s", r.Code, r.Stderr)
 		}
-		assertSinks(t, dir, want)
+		sinks.ExactlyOnce(t, dir, want)
 	})
 }

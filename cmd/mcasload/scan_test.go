@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"io/fs"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcasload/mcasload/internal/testkit"
+	"github.com/mcasload/mcasload/internal/testkit/sinks"
 	"github.com/mcasload/mcasload/simulator"
 	"github.com/mcasload/mcasload/simulator/synth"
 	"github.com/mcasload/mcasload/warehouse"
@@ -32,19 +34,6 @@ func scanTenant() *synth.Tenant {
 		Seed: 5, Users: 20, Days: 3, End: end, Total: 600 + 2400, LateArrivals: -1,
 		TieBursts: []synth.TieBurst{{At: end.Add(-30 * time.Hour), Size: 600, Field: "both"}},
 	})
-}
-
-// scanWant is what assertSinks must find after a complete scan of tn: every record, as
-// "day raw", computed from the generator's output.
-func scanWant(tn *synth.Tenant) map[string]string {
-	want := map[string]string{}
-	var buf []byte
-	for i := range tn.Len() {
-		a := tn.Activity(i)
-		buf = tn.AppendJSON(buf[:0], i)
-		want[a.ID] = time.UnixMilli(a.Timestamp).UTC().Format("2006-01-02") + " " + string(buf)
-	}
-	return want
 }
 
 // startScanSim serves tn on loopback on the real clock, without throttling unless cfg says.
@@ -83,7 +72,7 @@ func TestScanCommand(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("first scan exit %d\n%s%s", code, out, errs)
 	}
-	assertSinks(t, dir, scanWant(tn))
+	sinks.ExactlyOnce(t, dir, sinks.WantTenant(tn, time.Time{}))
 	for _, want := range []string{"scan done", "new", "pages in", "429", "retries", "days touched", "watermark now"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
@@ -152,7 +141,7 @@ func TestScanCommand(t *testing.T) {
 	if code != exitOK || !strings.Contains(errs, "mode=first") || !strings.Contains(out, ": 0 new") {
 		t.Fatalf("scan after reset: exit %d, want a first run adding nothing new\n%s%s", code, out, errs)
 	}
-	assertSinks(t, dir, scanWant(tn))
+	sinks.ExactlyOnce(t, dir, sinks.WantTenant(tn, time.Time{}))
 
 	// A filtered scan keeps its own watermark and leaves the unfiltered one alone.
 	code, out, errs = scan("--service", "20893", "--full", "--since", "1d")
@@ -248,8 +237,9 @@ func TestScanSecretsNeverLeak(t *testing.T) {
 		Tenant: scanTenant(), Token: scanTestToken, ClientSecret: clientSecret, RateLimit: simulator.NoRateLimit,
 		FaultSeed: 4, FaultRates: map[simulator.Fault]float64{simulator.FaultInternalError: 0.04, simulator.FaultTruncated: 0.04},
 	})
-	srv := httptest.NewServer(&leakyAPI{next: h, leaks: 1})
+	srv := httptest.NewTLSServer(&leakyAPI{next: h, leaks: 1}) // the authority must be HTTPS
 	t.Cleanup(srv.Close)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	dir := filepath.Join(t.TempDir(), "wh")
 	secretFile := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(secretFile, []byte(clientSecret+"\n"), 0o600); err != nil {
@@ -259,7 +249,7 @@ func TestScanSecretsNeverLeak(t *testing.T) {
 	if err := os.WriteFile(badFile, []byte("not-the-secret-but-long-enough\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	common := []string{"scan", "--url", srv.URL, "-w", dir, "--progress=true", "--rate-limit", "6000", "--log-level", "debug", "--limit", "500"}
+	common := []string{"scan", "--url", srv.URL, "-w", dir, "--progress=true", "--rate-limit", "6000", "--log-level", "debug", "--limit", "500", "--ca-file", serverCAFile(t, srv)}
 	entra := []string{"--tenant-id", h.TenantID(), "--client-id", h.ClientID(), "--authority-url", srv.URL}
 	runs := []struct {
 		name string
@@ -292,23 +282,8 @@ func TestScanSecretsNeverLeak(t *testing.T) {
 		})
 	}
 	// No file of the warehouse holds a secret (run log, lock, DuckDB pages, Parquet).
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		for _, s := range []string{scanTestToken, clientSecret} {
-			if bytes.Contains(b, []byte(s)) {
-				t.Errorf("%s holds a secret", p)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	for _, hit := range testkit.FilesHolding(t, dir, scanTestToken, clientSecret) {
+		t.Errorf("a secret appears in %s", hit)
 	}
 }
 

@@ -1,26 +1,12 @@
 package main
 
 import (
-	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mcasload/mcasload/internal/testkit"
 )
-
-// The -update flag rewrites golden files. It is registered in init, after every package-level
-// variable, so a flag of the same name defined elsewhere in this package wins instead of panicking.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files under testdata/")
-	}
-}
-
-func updatingGoldens() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
 
 func TestSchemaCommand(t *testing.T) {
 	tests := []struct {
@@ -38,23 +24,7 @@ func TestSchemaCommand(t *testing.T) {
 			if code != exitOK || stderr != "" {
 				t.Fatalf("exit %d, stderr %q", code, stderr)
 			}
-			path := filepath.Join("testdata", tt.golden)
-			if updatingGoldens() {
-				if err := os.MkdirAll("testdata", 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(stdout), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./cmd/mcasload -run TestSchemaCommand -update)", err)
-			}
-			if !bytes.Equal([]byte(stdout), want) {
-				t.Errorf("mcasload %s differs from %s:\n%s", strings.Join(tt.args, " "), path, stdout)
-			}
+			testkit.Golden(t, filepath.Join("testdata", tt.golden), []byte(stdout))
 		})
 	}
 }

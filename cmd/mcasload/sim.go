@@ -61,6 +61,8 @@ func (e *env) simCommand() *cli.Command {
 			&cli.StringFlag{Name: "clock-offset", Value: "0s", Usage: "run the service on a clock `D` ahead of this machine's (negative: behind; e.g. -2h, +1y): its Date header, what is visible and the generated data follow it"},
 			&cli.StringSliceFlag{Name: "quirk", Usage: "reproduce a reported behaviour of the service: empty-on-tie, ignore-direction or approximate-total; repeat for several"},
 			&cli.DurationFlag{Name: "visibility-lag", Usage: "indexing delay: a record becomes visible this long after its created time"},
+			&cli.StringFlag{Name: "tls-ca-out", Usage: "serve HTTPS with a new test CA and write its certificate to `FILE` (Entra sign-in needs an https authority: trust it with SSL_CERT_FILE or --ca-file)"},
+			&cli.StringFlag{Name: "client-certificate-out", Usage: "register a new application certificate and write it with its key to `FILE` (PEM) for --client-certificate"},
 			&cli.StringFlag{Name: "truth", Usage: "write the ground truth (planted incidents, tie bursts) to `FILE`"},
 			&cli.StringFlag{Name: "ndjson", Usage: "write the visible records to `FILE` (- for stdout) and exit instead of serving"},
 		},
@@ -117,7 +119,10 @@ func (e *env) runSim(c *cli.Context) error {
 	// near the tenant's own at a negligible CPU cost.
 	debug.FreeOSMemory()
 	defer debug.SetGCPercent(debug.SetGCPercent(20))
-	srv := simulator.Serve(ln, h)
+	srv, err := e.serveSim(c, ln, h)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(e.stdout, "mcasload sim: serving %d activities at %s\n", tn.Len(), srv.URL)
 	if off := c.String("clock-offset"); off != "0s" || len(cfg.Quirks) > 0 || cfg.VisibilityLag > 0 {
 		fmt.Fprintf(e.stdout, "service clock %s (offset %s), quirks %v, visibility lag %s\n",
@@ -135,6 +140,7 @@ func (e *env) runSim(c *cli.Context) error {
 	} else {
 		fmt.Fprintf(e.stdout, "entra client secret: %s\n", h.ClientSecret())
 	}
+	fmt.Fprintf(e.stdout, "managed identity: IDENTITY_ENDPOINT=%s IDENTITY_HEADER=%s\n", srv.IdentityEndpoint(), h.IdentityHeader())
 	<-ctx.Done()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -364,3 +370,36 @@ const (
 	simURLPrefix   = "url: "
 	simTokenPrefix = "token: "
 )
+
+// serveSim serves h on ln, over HTTPS with a new test CA when --tls-ca-out is set, and registers
+// a new application certificate when --client-certificate-out is set.
+func (e *env) serveSim(c *cli.Context, ln net.Listener, h *simulator.Handler) (*simulator.Server, error) {
+	if path := c.String("client-certificate-out"); path != "" {
+		cert, err := simulator.NewClientCertificate("mcasload simulator client", time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0))
+		if err == nil {
+			err = writeSimFile(path, func(f *os.File) error { _, err := f.Write(cert.PEM()); return err })
+		}
+		if err != nil {
+			return nil, fmt.Errorf("write client certificate: %w", err)
+		}
+		h.RegisterCertificate(cert.Cert)
+		fmt.Fprintf(e.stdout, "client certificate: %s (registered)\n", path)
+	}
+	path := c.String("tls-ca-out")
+	if path == "" {
+		return simulator.Serve(ln, h), nil
+	}
+	ca, err := simulator.NewTestCA()
+	if err == nil {
+		err = ca.WriteFile(path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	srv, err := simulator.ServeTLS(ln, h, ca)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(e.stdout, "tls: test CA in %s; entra: --authority-url %s\n", path, srv.URL)
+	return srv, nil
+}

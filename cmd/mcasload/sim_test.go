@@ -11,38 +11,20 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/mcasload/mcasload/internal/testkit"
 	"github.com/mcasload/mcasload/simulator"
 	"github.com/mcasload/mcasload/simulator/synth"
 )
-
-// syncBuffer is a bytes.Buffer safe to read while the command writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestSimServes starts `mcasload sim` in-process, reads the printed URL and token, lists
 // activities, and stops it by cancelling the context.
 func TestSimServes(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testkit.Buffer
 	truth := filepath.Join(t.TempDir(), "truth.json")
 	args := []string{"mcasload", "sim", "--addr", "127.0.0.1:0", "--records", "3000", "--users", "20", "--days", "3",
 		"--seed", "5", "--truth", truth, "--rate-limit", "0"}
@@ -116,7 +98,7 @@ func TestSimServes(t *testing.T) {
 func TestSimTokenFromEnvironmentIsNotPrinted(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testkit.Buffer
 	const secret = "sim-token-from-env-0123456789abcdef0123456789abcdef0123456789ab"
 	e := &env{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, getenv: func(k string) string {
 		if k == envSimToken {

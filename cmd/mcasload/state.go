@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -72,7 +71,7 @@ func (e *env) readWatermarks(c *cli.Context) ([]watermarkEntry, warehouse.Sinks,
 	}
 	r, err := warehouse.OpenReader(c.Context, warehouse.ReaderOptions{Dir: c.String("warehouse"), Logger: log})
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || strings.Contains(err.Error(), "no warehouse there") {
+		if errors.Is(err, warehouse.ErrNoWarehouse) {
 			return nil, "", withCode(exitFailure, err, "pass --warehouse DIR, or run mcasload scan first")
 		}
 		return nil, "", err

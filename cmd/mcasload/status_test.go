@@ -3,21 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/mcasload/mcasload/internal/testkit"
 	"github.com/mcasload/mcasload/warehouse"
 )
-
-func init() {
-	// -update rewrites golden files; whichever test file registers it first wins.
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files under testdata/")
-	}
-}
 
 // statusFixture is a warehouse status with a bit of everything: a pending day, an interrupted
 // run, rejects.
@@ -55,19 +47,7 @@ func TestStatusOutputGolden(t *testing.T) {
 			if err := tt.write(&got, statusFixture()); err != nil {
 				t.Fatal(err)
 			}
-			path := filepath.Join("testdata", tt.golden)
-			if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
-				if err := os.WriteFile(path, got.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(got.Bytes(), want) {
-				t.Errorf("status output differs from %s (rerun with -update if intended):\n%s", path, got.String())
-			}
+			testkit.Golden(t, filepath.Join("testdata", tt.golden), got.Bytes())
 		})
 	}
 	// The JSON form is what monitoring parses: the run summary must stay embedded JSON.

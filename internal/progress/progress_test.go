@@ -10,6 +10,7 @@ import (
 
 	"github.com/mcasload/mcasload/internal/clock"
 	"github.com/mcasload/mcasload/internal/humanize"
+	"github.com/mcasload/mcasload/internal/testkit"
 )
 
 func TestProgressLine(t *testing.T) {
@@ -37,28 +38,10 @@ func TestProgressLine(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the reporter goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestProgressReports(t *testing.T) {
 	for _, tty := range []bool{false, true} {
 		t.Run(map[bool]string{false: "plain", true: "terminal"}[tty], func(t *testing.T) {
-			var out syncBuffer
+			var out testkit.Buffer
 			var mu sync.Mutex
 			records := int64(0)
 			vc := clock.NewVirtual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), false)

@@ -26,7 +26,7 @@ type Config struct {
 	PerUserDay float64
 	// Total, if > 0, overrides PerUserDay: exactly this many activities.
 	Total int
-	// Incidents plants one incident and one near-miss decoy for each of the 20 investigations.
+	// Incidents plants one incident and one near-miss decoy for each investigation in Kinds.
 	Incidents bool
 	// TieBursts adds records sharing one millisecond, for the stall tests.
 	TieBursts []TieBurst

@@ -489,8 +489,8 @@ func TestGroundTruthIncidents(t *testing.T) {
 			t.Errorf("%s: %d incidents and %d decoys, want 1 and 1", k, seen[k][0], seen[k][1])
 		}
 	}
-	if len(seen) != 20 {
-		t.Errorf("%d kinds planted", len(seen))
+	if len(seen) != len(Kinds) {
+		t.Errorf("%d kinds planted, want %d", len(seen), len(Kinds))
 	}
 	// Dedicated users and IPs: no two plans share a user (terminated-user's admin excepted).
 	owner := map[string]string{}

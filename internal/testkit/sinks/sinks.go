@@ -1,0 +1,167 @@
+// Package sinks is the product's central assertion, once: a warehouse's two sinks, the DuckDB
+// file and the day-partitioned Parquet, each hold every expected activity exactly once, under its
+// UTC day, with the raw record byte for byte. Only tests import it.
+package sinks
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	_ "github.com/duckdb/duckdb-go/v2" // the "duckdb" database/sql driver
+
+	"github.com/mcasload/mcasload/simulator/synth"
+	"github.com/mcasload/mcasload/warehouse"
+)
+
+// Names are the two sinks, as Rows takes them.
+var Names = []string{"duckdb", "parquet"}
+
+// Row is an activity as the sinks must hold it: "day raw", the day being the UTC day of
+// tsMillis (the record's timestamp).
+func Row(tsMillis int64, raw string) string {
+	return time.UnixMilli(tsMillis).UTC().Format("2006-01-02") + " " + raw
+}
+
+// WantLines is what the sinks must hold after loading lines (each a valid record): id → Row.
+func WantLines(t testing.TB, lines []string) map[string]string {
+	t.Helper()
+	want := map[string]string{}
+	for _, l := range lines {
+		var r struct {
+			ID string `json:"_id"`
+			TS int64  `json:"timestamp"`
+		}
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("test record %.80q: %v", l, err)
+		}
+		want[r.ID] = Row(r.TS, l)
+	}
+	return want
+}
+
+// WantTenant is every activity of tn created before `before` (all when zero) as id → Row,
+// computed from the generator's output, never through the simulator's filters.
+func WantTenant(tn *synth.Tenant, before time.Time) map[string]string {
+	want := map[string]string{}
+	var buf []byte
+	for i := range tn.Len() {
+		a := tn.Activity(i)
+		if !before.IsZero() && a.Created >= before.UnixMilli() {
+			continue
+		}
+		buf = tn.AppendJSON(buf[:0], i)
+		want[a.ID] = Row(a.Timestamp, string(buf))
+	}
+	return want
+}
+
+// Rows reads id → Row from one sink ("duckdb" or "parquet") of the warehouse in dir. It fails the
+// test on an id stored twice and on a row stored under a day other than its UTC day (for Parquet:
+// outside its day's folder).
+func Rows(t testing.TB, dir, sink string) map[string]string {
+	t.Helper()
+	// An in-memory database that attaches or reads the files, closed at once: an attached
+	// warehouse file stays locked while it is open.
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var q string
+	switch sink {
+	case "duckdb":
+		if _, err := db.Exec(fmt.Sprintf("ATTACH '%s' AS wh (READ_ONLY)", filepath.Join(dir, warehouse.DatabaseFile))); err != nil {
+			t.Fatalf("attach %s: %v", dir, err)
+		}
+		q = `SELECT id, strftime(timezone('UTC', ts), '%Y-%m-%d'), strftime(day, '%Y-%m-%d'), raw, '' FROM wh.activities`
+	case "parquet":
+		glob := filepath.Join(dir, warehouse.ParquetDir, "*", "*.parquet")
+		if files, _ := filepath.Glob(glob); len(files) == 0 {
+			return map[string]string{}
+		}
+		// The day of a Parquet row is its folder (Hive layout).
+		q = fmt.Sprintf(`SELECT id, strftime(timezone('UTC', ts), '%%Y-%%m-%%d'), regexp_extract(filename, 'day=([0-9-]+)', 1), raw, filename
+			FROM read_parquet('%s', filename=true, hive_partitioning=false)`, glob)
+	default:
+		t.Fatalf("sink %q: want duckdb or parquet", sink)
+	}
+	rows, err := db.Query(q)
+	if err != nil {
+		t.Fatalf("read %s sink: %v", sink, err)
+	}
+	defer rows.Close()
+	got := map[string]string{}
+	dups, misplaced := 0, 0
+	for rows.Next() {
+		var id, day, stored, raw, file string
+		if err := rows.Scan(&id, &day, &stored, &raw, &file); err != nil {
+			t.Fatal(err)
+		}
+		if _, dup := got[id]; dup {
+			if dups++; dups <= 3 {
+				t.Errorf("%s holds id %s twice", sink, id)
+			}
+		}
+		if stored != day {
+			if misplaced++; misplaced <= 3 {
+				var ts struct {
+					TS any `json:"timestamp"`
+				}
+				_ = json.Unmarshal([]byte(raw), &ts)
+				t.Errorf("%s: row %s of UTC day %s (timestamp %v) is stored under day %s %s", sink, id, day, ts.TS, stored, file)
+			}
+		}
+		got[id] = day + " " + raw
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if dups+misplaced > 0 {
+		t.Errorf("%s of %s: %d ids stored twice, %d rows outside their day, of %d rows", sink, dir, dups, misplaced, len(got))
+	}
+	return got
+}
+
+// ExactlyOnce checks that both sinks of dir hold exactly want (id → Row): the same ids, each once,
+// in its day, with raw byte for byte. It reports whether they do and the test has not failed.
+func ExactlyOnce(t testing.TB, dir string, want map[string]string) bool {
+	t.Helper()
+	ok := true
+	for _, sink := range Names {
+		got := Rows(t, dir, sink)
+		missing, extra, differ := 0, 0, 0
+		var example string
+		for id, w := range want {
+			g, found := got[id]
+			switch {
+			case !found:
+				missing++
+				if example == "" {
+					example = "missing " + id
+				}
+			case g != w:
+				differ++
+				if example == "" {
+					example = fmt.Sprintf("id %s holds %.100q, want %.100q", id, g, w)
+				}
+			}
+		}
+		for id := range got {
+			if _, found := want[id]; !found {
+				extra++
+				if example == "" {
+					example = "unexpected " + id
+				}
+			}
+		}
+		if missing+extra+differ > 0 {
+			ok = false
+			t.Errorf("%s of %s holds %d rows, want %d: %d missing, %d unexpected, %d different (e.g. %s)", sink, dir, len(got), len(want), missing, extra, differ, example)
+		}
+	}
+	return ok && !t.Failed()
+}
