@@ -21,8 +21,10 @@ type CheckResult struct {
 	// Wait how long until the next one may go when Remaining is 0.
 	Remaining int
 	Wait      time.Duration
-	Throttled bool  // the service answered 429: the tenant's budget is used up right now
-	Err       error // the first failure, nil when everything works
+	Throttled bool // the service answered 429: the tenant's budget is used up right now
+	// Service is the service's time read from the answer, for the skew between the clocks.
+	Service ServiceTime
+	Err     error // the first failure, nil when everything works
 }
 
 // Check tests the URL, the credential and its permission with one cheap request (one record,
@@ -45,6 +47,7 @@ func (c *Client) Check(ctx context.Context) CheckResult {
 	switch {
 	case err == nil:
 		res.Reachable, res.Authorized, res.Total = true, true, env.Total
+		res.Service = c.serviceTime(ctx, env)
 	case errors.As(err, &apiErr):
 		res.Reachable = true
 		res.Throttled = apiErr.Status == 429

@@ -22,6 +22,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -131,10 +132,12 @@ type Client struct {
 	proxy    func(*http.Request) (*url.URL, error)
 	scrub    scrubber
 	stats    counters
+	noDate   sync.Once // logs the first answer without a usable Date header
+	reorder  sync.Once // logs the first scan whose pages come in the other order
 }
 
 type counters struct {
-	requests, throttled, retries, bytes, tokenFetches, stalls atomic.Int64
+	requests, throttled, retries, bytes, tokenFetches, stalls, emptyEnds atomic.Int64
 }
 
 // Stats are the client's counters for a run summary.
@@ -145,6 +148,7 @@ type Stats struct {
 	Bytes        int64         // response bytes read
 	TokenFetches int64         // Entra tokens fetched
 	Stalls       int64         // tie groups fetched outside scan mode
+	EmptyEnds    int64         // empty last pages that were not the end (see Scan)
 	ThrottleWait time.Duration // time callers of the shared limiter were told to wait
 }
 
@@ -157,6 +161,7 @@ func (c *Client) Stats() Stats {
 		Bytes:        c.stats.bytes.Load(),
 		TokenFetches: c.stats.tokenFetches.Load(),
 		Stalls:       c.stats.stalls.Load(),
+		EmptyEnds:    c.stats.emptyEnds.Load(),
 		ThrottleWait: c.limiter.Waited(),
 	}
 }
@@ -339,6 +344,11 @@ type envelope struct {
 	Data    []json.RawMessage `json:"data"`
 	Next    json.RawMessage   `json:"nextQueryFilters"`
 	bytes   int
+	// The answer's Date header (the service's clock) and the local time it arrived.
+	date     time.Time
+	dateOK   bool
+	dateRaw  string
+	received time.Time
 }
 
 // callOptions tune one call.
@@ -464,7 +474,8 @@ func (c *Client) send(ctx context.Context, payload []byte, op string, attempt in
 	if rerr != nil {
 		return nil, resp.StatusCode, "", 0, fmt.Errorf("read response after %d bytes: %w", len(body), transportError(rerr, &c.scrub))
 	}
-	env = &envelope{bytes: len(body)}
+	env = &envelope{bytes: len(body), dateRaw: resp.Header.Get("Date"), received: c.clock.Now()}
+	env.date, env.dateOK = parseDate(env.dateRaw)
 	if err := json.Unmarshal(body, env); err != nil {
 		return nil, resp.StatusCode, "", 0, fmt.Errorf("%w: %d bytes that are not the activities JSON envelope: %v", errInvalidResponse, len(body), err)
 	}

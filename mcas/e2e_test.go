@@ -90,43 +90,8 @@ func TestScanAgainstSimulator(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := map[string]int{}
-			ties := 0
-			err = c.Scan(t.Context(), mcas.Query{SortField: tt.field, SortDirection: tt.dir, Limit: tt.limit}, func(_ context.Context, p *mcas.Page) error {
-				if p.Tie {
-					ties++
-				}
-				for _, r := range p.Records {
-					var v struct {
-						ID string `json:"_id"`
-					}
-					if err := json.Unmarshal(r, &v); err != nil {
-						return err
-					}
-					got[v.ID]++
-				}
-				return nil
-			})
-			if err != nil {
-				t.Fatalf("Scan: %v", err)
-			}
-			dups, missing, extra := 0, 0, 0
-			for id, n := range got {
-				if n > 1 {
-					dups++
-				}
-				if !want[id] {
-					extra++
-				}
-			}
-			for id := range want {
-				if got[id] == 0 {
-					missing++
-				}
-			}
-			if dups+missing+extra > 0 {
-				t.Fatalf("%d records delivered for %d visible: %d duplicated, %d missing, %d unexpected", len(got), len(want), dups, missing, extra)
-			}
+			got, ties, _ := scanAll(t, c, mcas.Query{SortField: tt.field, SortDirection: tt.dir, Limit: tt.limit})
+			checkOnce(t, got, want)
 			// The 5200 group fits no page: it is fetched outside scan mode exactly once. The 600
 			// group stalls a 500-record page too, and a 5000-record re-ask gets past it.
 			st, sst := c.Stats(), srv.Stats()
@@ -149,6 +114,57 @@ func TestScanAgainstSimulator(t *testing.T) {
 			t.Logf("%d records, %d requests (%d retries, %d throttled, %d faults served), %d bytes, throttle wait %v",
 				len(got), st.Requests, st.Retries, st.Throttled, sst.Faults, st.Bytes, st.ThrottleWait)
 		})
+	}
+}
+
+// scanAll scans q with c and counts each delivered _id, the tie pages, and the pages that
+// carried a position.
+func scanAll(t *testing.T, c *mcas.Client, q mcas.Query) (got map[string]int, ties, positioned int) {
+	t.Helper()
+	got = map[string]int{}
+	err := c.Scan(t.Context(), q, func(_ context.Context, p *mcas.Page) error {
+		if p.Tie {
+			ties++
+		}
+		if p.HasPosition {
+			positioned++
+		}
+		for _, r := range p.Records {
+			var v struct {
+				ID string `json:"_id"`
+			}
+			if err := json.Unmarshal(r, &v); err != nil {
+				return err
+			}
+			got[v.ID]++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Scan: %v", err)
+	}
+	return got, ties, positioned
+}
+
+// checkOnce fails unless got holds every id of want exactly once and nothing else.
+func checkOnce(t *testing.T, got map[string]int, want map[string]bool) {
+	t.Helper()
+	dups, missing, extra := 0, 0, 0
+	for id, n := range got {
+		if n > 1 {
+			dups++
+		}
+		if !want[id] {
+			extra++
+		}
+	}
+	for id := range want {
+		if got[id] == 0 {
+			missing++
+		}
+	}
+	if dups+missing+extra > 0 {
+		t.Fatalf("%d records delivered for %d visible: %d duplicated, %d missing, %d unexpected", len(got), len(want), dups, missing, extra)
 	}
 }
 

@@ -166,8 +166,10 @@ func (q Query) normalized(scan bool) (Query, error) {
 }
 
 // boundOp is the operator nextQueryFilters moves: gte when ascending, lte when descending.
-func (q Query) boundOp() string {
-	if q.SortDirection == Asc {
+func (q Query) boundOp() string { return boundOp(q.SortDirection) }
+
+func boundOp(dir string) string {
+	if dir == Asc {
 		return "gte"
 	}
 	return "lte"

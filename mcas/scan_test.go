@@ -110,7 +110,7 @@ func TestScanExactlyOnce(t *testing.T) {
 				if !p.HasPosition {
 					continue
 				}
-				if have && !beyond(p.Position, prev, Query{SortDirection: tt.q.SortDirection}) {
+				if have && !beyond(p.Position, prev, tt.q.SortDirection) {
 					t.Fatalf("position %d after %d does not move %s", p.Position, prev, tt.q.SortDirection)
 				}
 				prev, have = p.Position, true

@@ -27,6 +27,7 @@ import (
 
 	"github.com/mcasload/mcasload/internal/testkit"
 	"github.com/mcasload/mcasload/internal/testkit/sinks"
+	"github.com/mcasload/mcasload/internal/timearg"
 	"github.com/mcasload/mcasload/loader"
 	"github.com/mcasload/mcasload/mcas"
 	"github.com/mcasload/mcasload/queries"
@@ -375,8 +376,8 @@ func TestReliabilityProxy(t *testing.T) {
 		}
 		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 		defer mem.AssertSize(t, 0)
-		_, serr := loader.Scan(t.Context(), client, w, loader.ScanOptions{URL: api.URL, Limit: 500, Since: hostileEnd.Add(-72 * time.Hour),
-			Until: hostileEnd.Add(time.Hour), Full: true, Logger: log, Pipeline: loader.Options{Workers: 1, Allocator: mem}})
+		_, serr := loader.Scan(t.Context(), client, w, loader.ScanOptions{URL: api.URL, Limit: 500, Since: timearg.At(hostileEnd.Add(-72 * time.Hour)),
+			Until: timearg.At(hostileEnd.Add(time.Hour)), Full: true, Logger: log, Pipeline: loader.Options{Workers: 1, Allocator: mem}})
 		if err := w.Close(context.WithoutCancel(t.Context())); err != nil {
 			t.Fatal(err)
 		}

@@ -56,9 +56,16 @@ type Config struct {
 	// Identity is what else Entra ID accepts: certificates, federated subjects, managed identities.
 	Identity IdentityConfig
 
-	// Clock decides which records are visible (created <= now), the rate window, token expiry and
-	// gte_ndays/lte_ndays. Default: the real clock.
+	// Clock is the service's clock: it stamps the Date header of every response and decides
+	// which records are visible (created <= now − VisibilityLag), the rate window, token
+	// expiry and gte_ndays/lte_ndays; a generated tenant ends at its time. Default: the real
+	// clock. A clock.Offset gives a service whose clock differs from the client's.
 	Clock clock.Clock
+	// VisibilityLag is the service's indexing delay: a record is visible only this long after
+	// its created time.
+	VisibilityLag time.Duration
+	// Quirks switches on reported behaviours of the real service (see Quirks).
+	Quirks []Quirk
 
 	// RateLimit is the number of requests allowed per RateWindow (default 30 per 60 s);
 	// NoRateLimit turns throttling off.
@@ -108,6 +115,7 @@ type Handler struct {
 	limiter *limiter
 	faults  *faultInjector
 	ceiling int
+	quirks  map[Quirk]bool
 
 	latMu  sync.Mutex
 	latRng *rand.Rand
@@ -120,11 +128,14 @@ type Handler struct {
 
 // NewHandler builds the simulator's handler, generating the tenant if Config.Tenant is nil.
 func NewHandler(cfg Config) *Handler {
-	if cfg.Tenant == nil {
-		cfg.Tenant = synth.New(cfg.Synth)
-	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
+	}
+	if cfg.Tenant == nil {
+		if cfg.Synth.End.IsZero() {
+			cfg.Synth.End = cfg.Clock.Now() // the data follows the service's clock
+		}
+		cfg.Tenant = synth.New(cfg.Synth)
 	}
 	if cfg.Token == "" {
 		cfg.Token = randomHex(32)
@@ -165,6 +176,10 @@ func NewHandler(cfg Config) *Handler {
 		faults:  newFaultInjector(cfg.FaultSeed, cfg.FaultRates),
 		ceiling: cfg.DeepOffsetCeiling,
 		latRng:  rand.New(rand.NewPCG(cfg.FaultSeed, 0x6c6174)),
+		quirks:  map[Quirk]bool{},
+	}
+	for _, q := range cfg.Quirks {
+		h.quirks[q] = true
 	}
 	return h
 }
@@ -206,6 +221,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.cfg.Logger.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "elapsed", time.Since(start))
 		}()
 	}
+	// The service's clock stamps the answer (net/http would stamp the machine's).
+	w.Header().Set("Date", h.clk.Now().UTC().Format(http.TimeFormat))
 	path := r.URL.Path
 	if strings.HasPrefix(path, "/cas/api/") { // the generic host's prefix
 		path = strings.TrimPrefix(path, "/cas")
@@ -316,6 +333,7 @@ func (h *Handler) throttle(w http.ResponseWriter, wait time.Duration) {
 	if hj, ok := unwrapHijacker(w); ok {
 		if conn, bw, err := hj.Hijack(); err == nil {
 			defer conn.Close()
+			hdr.Set("Date", h.clk.Now().UTC().Format(http.TimeFormat))
 			writeRawResponse(bw, http.StatusTooManyRequests, "TOO MANY REQUESTS", hdr, body)
 			return
 		}
@@ -348,7 +366,6 @@ func writeRawResponse(bw *bufio.ReadWriter, status int, reason string, hdr http.
 	fmt.Fprintf(bw, "HTTP/1.1 %d %s\r\n", status, reason)
 	hdr.Set("Content-Length", strconv.Itoa(len(body)))
 	hdr.Set("Connection", "close")
-	hdr.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	_ = hdr.Write(bw)
 	_, _ = bw.WriteString("\r\n")
 	_, _ = bw.Write(body)
@@ -367,6 +384,9 @@ func (h *Handler) serveList(w http.ResponseWriter, r *http.Request) {
 		writeBadRequest(w, err)
 		return
 	}
+	if h.has(QuirkIgnoreDirection) {
+		q.desc = true
+	}
 	now := h.clk.Now()
 	m, err := compileFilters(q.filters, now)
 	if err != nil {
@@ -378,14 +398,20 @@ func (h *Handler) serveList(w http.ResponseWriter, r *http.Request) {
 	idsp := h.getIDs()
 	defer h.idss.Put(idsp)
 
-	p := h.idx.plan(m, q.sortField == "created", q.desc, now.UnixMilli())
+	p := h.idx.plan(m, q.sortField == "created", q.desc, h.visibleAt(now))
 	var res pageResult
-	if q.isScan {
+	switch {
+	case q.isScan && h.emptyOnTie(q, p, bufp):
+		res = pageResult{ids: (*idsp)[:0], total: p.count(bufp)}
+	case q.isScan:
 		res = h.scanPage(q, p, bufp, *idsp)
-	} else if res, err = h.listPage(q, p, bufp, *idsp); err != nil {
-		writeBadRequest(w, err)
-		return
+	default:
+		if res, err = h.listPage(q, p, bufp, *idsp); err != nil {
+			writeBadRequest(w, err)
+			return
+		}
 	}
+	res.total = h.approximate(res.total)
 	*idsp = res.ids[:0]
 	if err := h.latency(r.Context(), len(res.ids)); err != nil {
 		return
@@ -423,7 +449,7 @@ func (h *Handler) writePage(w http.ResponseWriter, res *pageResult, bufp *[]byte
 // serveFetch answers GET /api/v1/activities/<id>/ with the bare record.
 func (h *Handler) serveFetch(w http.ResponseWriter, r *http.Request, id string) {
 	i := h.idx.lookup(id)
-	if i < 0 || h.tenant.Activity(i).Created > h.clk.Now().UnixMilli() {
+	if i < 0 || h.tenant.Activity(i).Created > h.visibleAt(h.clk.Now()) {
 		writeError(w, http.StatusNotFound, "NotFound", "activity not found")
 		return
 	}
@@ -450,6 +476,11 @@ func (h *Handler) serveFeedback(w http.ResponseWriter, r *http.Request, id strin
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"success": true})
+}
+
+// visibleAt is the newest created time visible at now: the indexing delay holds back the rest.
+func (h *Handler) visibleAt(now time.Time) int64 {
+	return now.Add(-h.cfg.VisibilityLag).UnixMilli()
 }
 
 // latency waits the configured page latency, scaled by page size.

@@ -19,6 +19,8 @@ const (
 	exitLocked   = 4
 	exitAuth     = 5
 	exitStopped  = 6
+	// exitIncomplete: audit found windows that lack records (and did not repair them).
+	exitIncomplete = 8
 )
 
 // exitError carries an exit code and an optional hint saying what to do.
@@ -131,7 +133,7 @@ func (e *env) commands() []*cli.Command {
 		e.repairCommand(),
 		e.demoCommand(),
 		e.checkCommand(),
-		e.scanCommand(), e.stateCommand(),
+		e.scanCommand(), e.stateCommand(), e.auditCommand(),
 		e.schemaCommand(),
 		e.simCommand(),
 		e.exportCommand(), e.reportCommand(),

@@ -79,12 +79,31 @@ func printCheck(w io.Writer, r mcas.CheckResult, lim *mcas.Limiter) {
 	default:
 		line(false, "permission", "the service refused the credential")
 	}
+	if r.Reachable && r.Authorized {
+		printClock(w, r.Service)
+	}
 	n, window := lim.Limit()
 	remaining, wait := r.Remaining, r.Wait
 	if remaining > 0 {
 		line(true, "budget", fmt.Sprintf("%d of %d requests left in the current %s window (counted by mcasload; other tools using this tenant share the budget)", remaining, n, windowText(window)))
 	} else {
 		line(false, "budget", fmt.Sprintf("exhausted; the next request may go in %s", wait.Round(time.Second)))
+	}
+}
+
+// printClock reports the skew between the local clock and the service's: scans follow the
+// service's, so a skew costs nothing, but it explains times that differ from the machine's.
+func printClock(w io.Writer, st mcas.ServiceTime) {
+	skew := st.Skew()
+	switch {
+	case st.Source != mcas.TimeFromDate:
+		fmt.Fprintf(w, "warn  %-11s the service sent no usable Date header; scans take its time from records' created\n", "clock")
+	case skew > mcas.SkewReported:
+		fmt.Fprintf(w, "warn  %-11s the local clock is about %s behind the service's (%s); scans follow the service's clock\n", "clock", skew.Round(time.Minute), st.At.Format(time.RFC3339))
+	case skew < -mcas.SkewReported:
+		fmt.Fprintf(w, "warn  %-11s the local clock is about %s ahead of the service's (%s); scans follow the service's clock\n", "clock", (-skew).Round(time.Minute), st.At.Format(time.RFC3339))
+	default:
+		fmt.Fprintf(w, "ok    %-11s in step with the service's Date header (within a minute)\n", "clock")
 	}
 }
 

@@ -11,6 +11,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/mcasload/mcasload/internal/clock"
+	"github.com/mcasload/mcasload/simulator"
 )
 
 const (
@@ -159,6 +163,23 @@ func TestConnectionFlagsTakeNoSecret(t *testing.T) {
 			if (strings.Contains(name, "token") || strings.Contains(name, "secret") || strings.Contains(name, "password")) && !strings.HasSuffix(name, "-file") {
 				t.Errorf("flag --%s would take a secret on the command line", name)
 			}
+		}
+	}
+}
+
+// TestCheckReportsClockSkew: check says how far the local clock is from the service's.
+func TestCheckReportsClockSkew(t *testing.T) {
+	for offset, want := range map[time.Duration]string{
+		-2 * time.Hour:        "the local clock is about 2h0m0s ahead of the service's",
+		24 * time.Hour:        "the local clock is about 24h0m0s behind the service's",
+		0:                     "in step with the service's Date header",
+		30 * time.Second:      "in step with the service's Date header",
+		-365 * 24 * time.Hour: "8760h0m0s ahead",
+	} {
+		srv := startScanSim(t, scanTenant(), simulator.Config{Clock: clock.NewOffset(clock.Real{}, offset)})
+		code, out, errs := runScanCLI(t, tokenEnv, "check", "--url", srv.URL)
+		if code != exitOK || !strings.Contains(out, want) {
+			t.Errorf("check against a service %s off: exit %d, want %q:\n%s%s", offset, code, want, out, errs)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mcasload/mcasload/export"
 	"github.com/mcasload/mcasload/internal/progress"
+	"github.com/mcasload/mcasload/internal/timearg"
 	"github.com/mcasload/mcasload/queries"
 	"github.com/mcasload/mcasload/schema"
 	"github.com/mcasload/mcasload/warehouse"
@@ -31,7 +32,7 @@ func (e *env) exportCommand() *cli.Command {
 		Flags: []cli.Flag{
 			warehouseFlag(),
 			parquetFlag(),
-			&cli.StringFlag{Name: "since", Usage: "start of the window: a duration ago (7d, 36h), RFC 3339, a date or epoch ms (default 7d)"},
+			&cli.StringFlag{Name: "since", Usage: "start of the window: a duration ago (7d, 2w, 1d12h), RFC 3339, a date, or epoch s (10 digits) or ms (13) (default 7d)"},
 			&cli.StringFlag{Name: "until", Usage: "end of the window (default now)"},
 			&cli.StringFlag{Name: "query", Aliases: []string{"q"}, Usage: "export the result of investigation `NAME` (mcasload query --list)"},
 			&cli.StringSliceFlag{Name: "param", Aliases: []string{"p"}, Usage: "set an investigation parameter, `KEY=VALUE` (repeatable)"},
@@ -192,10 +193,10 @@ func (e *env) exportSource(c *cli.Context, now time.Time) (*exportSource, error)
 		until = c.String("until")
 	}
 	var err error
-	if src.since, err = queries.ParseTime(since, now); err != nil {
+	if src.since, err = timearg.ParseAt(since, now); err != nil {
 		return nil, usageErrorf("--since: %v", err)
 	}
-	if src.until, err = queries.ParseTime(until, now); err != nil {
+	if src.until, err = timearg.ParseAt(until, now); err != nil {
 		return nil, usageErrorf("--until: %v", err)
 	}
 	if !src.since.Before(src.until) {

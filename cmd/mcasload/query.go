@@ -64,7 +64,7 @@ func (e *env) queryCommand() *cli.Command {
 		ArgsUsage: "NAME",
 		Description: "Runs one of the canned investigations (mcasload query --list shows them) over the\n" +
 			"warehouse, read-only, or over a bare Parquet dataset with --parquet. Parameters are\n" +
-			"bound, never spliced into SQL. Times: a duration ago (7d, 36h), RFC 3339, a date or epoch ms.",
+			"bound, never spliced into SQL. Times: a duration ago (7d, 2w, 1d12h), RFC 3339, a date, or epoch s (10 digits) or ms (13).",
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "list", Aliases: []string{"l"}, Usage: "list the investigations with their questions and parameters"},
 		}, queryFlags()...),

@@ -131,7 +131,7 @@ func TestQueryCommand(t *testing.T) {
 		{"unknown investigation", []string{"query", "mass-downlod", "--warehouse", dir}, "accepted: activity-spike, admin-untrusted-ip"},
 		{"unknown param", []string{"query", "mass-download", "--warehouse", dir, "--param", "per_minute=3"}, "accepted: since (timestamp), until (timestamp), per_min (int)"},
 		{"wrong type", []string{"query", "mass-download", "--warehouse", dir, "--param", "per_min=many"}, `per_min: int: "many" is not an integer`},
-		{"bad time", []string{"query", "mass-download", "--warehouse", dir, "--since", "last tuesday"}, "is not a time"},
+		{"bad time", []string{"query", "mass-download", "--warehouse", dir, "--since", "last tuesday"}, "not a time; use a duration before now"},
 		{"missing required", []string{"query", "ip-pivot", "--warehouse", dir}, "hint: pass --param ip="},
 		{"bad choice", []string{"query", "user-timeline", "--warehouse", dir, "--param", "user=a", "--param", "bucket=year"}, "is not one of minute, hour, day, week"},
 		{"bad format", []string{"query", "mass-download", "--warehouse", dir, "--format", "xml"}, "accepted: table, csv"},

@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mcasload/mcasload/internal/progress"
+	"github.com/mcasload/mcasload/internal/timearg"
 	"github.com/mcasload/mcasload/loader"
 	"github.com/mcasload/mcasload/mcas"
 	"github.com/mcasload/mcasload/warehouse"
@@ -21,7 +22,7 @@ import (
 // scanFlags are the flags of `mcasload scan` besides the connection and writer flags.
 func scanFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "since", Usage: "activity time from: a duration before now (36h, 7d), RFC 3339, a date or epoch ms; an incremental scan uses it only on its first run (default 30 days)"},
+		&cli.StringFlag{Name: "since", Usage: "activity time from: a duration before the service's now (36h, 7d, 2w), RFC 3339, a date, or epoch s or ms; an incremental scan uses it only on its first run (default 30 days)"},
 		&cli.StringFlag{Name: "until", Usage: "activity time up to (same formats); an incremental watermark then stops there"},
 		&cli.StringFlag{Name: "filter", Usage: "API filters as a JSON object, or @FILE holding one, e.g. {\"ip.category\":{\"eq\":[3]}} (time bounds go in --since/--until)"},
 		&cli.StringSliceFlag{Name: "service", Usage: "only this app `ID` (11161 Office 365, 20893 Exchange Online, …); repeat for several"},
@@ -66,7 +67,7 @@ type scanSettings struct {
 
 // parseScanFlags turns the flags into client and scan options; every mistake is a usage error
 // that says what is accepted.
-func (e *env) parseScanFlags(c *cli.Context, now time.Time) (scanSettings, error) {
+func (e *env) parseScanFlags(c *cli.Context) (scanSettings, error) {
 	var s scanSettings
 	cfg, err := e.mcasConfig(c)
 	if err != nil {
@@ -79,20 +80,25 @@ func (e *env) parseScanFlags(c *cli.Context, now time.Time) (scanSettings, error
 	s.cfg = cfg
 
 	o := loader.ScanOptions{URL: cfg.URL, Full: c.Bool("full"), Overlap: c.Duration("overlap"), MaxDuration: c.Duration("max-duration")}
+	// Relative times stay relative: the scan resolves them on the service's clock.
 	for _, b := range []struct {
 		flag string
-		dst  *time.Time
+		dst  *timearg.Time
 	}{{"since", &o.Since}, {"until", &o.Until}} {
 		if v := c.String(b.flag); v != "" {
-			t, err := mcas.ParseTime(v, now)
+			t, err := timearg.Parse(v)
 			if err != nil {
 				return s, usageErrorf("--%s: %v", b.flag, err)
 			}
 			*b.dst = t
 		}
 	}
-	if !o.Since.IsZero() && !o.Until.IsZero() && !o.Since.Before(o.Until) {
-		return s, usageErrorf("--since (%s) must be before --until (%s)", o.Since.Format(time.RFC3339), o.Until.Format(time.RFC3339))
+	if !o.Since.IsZero() && !o.Until.IsZero() && o.Since.Relative() == o.Until.Relative() {
+		// Both on the same clock: their order does not depend on which.
+		now := time.Now()
+		if since, until := o.Since.Resolve(now), o.Until.Resolve(now); !since.Before(until) {
+			return s, usageErrorf("--since (%s) must be before --until (%s)", o.Since, o.Until)
+		}
 	}
 	o.Limit = c.Int("limit")
 	if o.Limit < mcas.MinScanLimit || o.Limit > mcas.MaxScanLimit {
@@ -109,11 +115,23 @@ func (e *env) parseScanFlags(c *cli.Context, now time.Time) (scanSettings, error
 		return s, usageErrorf("--max-duration must not be negative")
 	}
 
+	filters, err := scopeFilters(c)
+	if err != nil {
+		return s, err
+	}
+	o.Filters = filters
+	s.opts = o
+	return s, nil
+}
+
+// scopeFilters reads --filter and the shortcut flags into the API filters of a scan scope.
+func scopeFilters(c *cli.Context) (mcas.Filters, error) {
+	var err error
 	filters := mcas.Filters{}
 	if v := c.String("filter"); v != "" {
 		filters, err = mcas.ParseFilterArg(v, os.ReadFile)
 		if err != nil {
-			return s, usageErrorf("--filter: %v", err)
+			return nil, usageErrorf("--filter: %v", err)
 		}
 	}
 	short := mcas.Filters{}
@@ -122,7 +140,7 @@ func (e *env) parseScanFlags(c *cli.Context, now time.Time) (scanSettings, error
 		for _, x := range v {
 			id, err := strconv.Atoi(strings.TrimSpace(x))
 			if err != nil || id <= 0 {
-				return s, usageErrorf("--service %q: want a numeric app ID such as 11161 (Office 365) or 20893 (Exchange Online)", x)
+				return nil, usageErrorf("--service %q: want a numeric app ID such as 11161 (Office 365) or 20893 (Exchange Online)", x)
 			}
 			ids = append(ids, id)
 		}
@@ -134,15 +152,14 @@ func (e *env) parseScanFlags(c *cli.Context, now time.Time) (scanSettings, error
 	if v := c.StringSlice("event-type"); len(v) > 0 {
 		short = short.EventType(v...)
 	}
-	if filters, err = filters.Merge(short); err != nil {
-		return s, usageErrorf("--filter and a shortcut flag set the same filter: %v", err)
+	filters, err = filters.Merge(short)
+	if err != nil {
+		return nil, usageErrorf("--filter and a shortcut flag set the same filter: %v", err)
 	}
 	if _, err := loader.CanonicalFilters(filters); err != nil {
-		return s, usageErrorf("--filter: %v", err)
+		return nil, usageErrorf("--filter: %v", err)
 	}
-	o.Filters = filters
-	s.opts = o
-	return s, nil
+	return filters, nil
 }
 
 // scanSource is what the warehouse records as its origin: "simulator" for a loopback URL (the
@@ -165,7 +182,7 @@ func (e *env) runScan(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	set, err := e.parseScanFlags(c, time.Now())
+	set, err := e.parseScanFlags(c)
 	if err != nil {
 		return err
 	}
@@ -236,6 +253,9 @@ func writeScanCounters(e *env, sum *loader.Summary) {
 	k := sum.Counters
 	fmt.Fprintf(e.stdout, "  %d pages in %d requests, %d throttled (429), %d retries, %d tie groups, %ds waiting for the rate budget\n",
 		k["pages"], k["requests"], k["throttled_429"], k["retries"], k["tie_groups"], k["throttle_wait_seconds"])
+	if k["slice_splits"] > 0 || k["empty_last_pages"] > 0 {
+		fmt.Fprintf(e.stdout, "  %d slice splits, %d empty last pages that were not the end\n", k["slice_splits"], k["empty_last_pages"])
+	}
 	if ms, ok := k["watermark_ms"]; ok {
 		fmt.Fprintf(e.stdout, "  watermark now %s\n", time.UnixMilli(ms).UTC().Format(time.RFC3339Nano))
 	}

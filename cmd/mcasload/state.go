@@ -58,6 +58,9 @@ type watermarkEntry struct {
 	Created *time.Time      `json:"watermark"` // nil after a reset
 	Updated time.Time       `json:"updated"`
 	Reset   bool            `json:"reset,omitempty"`
+	// The service's time the watermark came from, and where that time was read.
+	ServiceTime *time.Time `json:"service_time,omitempty"`
+	ServiceFrom string     `json:"service_time_from,omitempty"`
 }
 
 // readWatermarks lists the scan watermarks of the warehouse without taking the writer lock.
@@ -105,6 +108,10 @@ func (e *env) readWatermarks(c *cli.Context) ([]watermarkEntry, warehouse.Sinks,
 			}
 			t := wm.Created
 			ent.Created = &t
+			if wm.Service.Known() {
+				st := wm.Service.At
+				ent.ServiceTime, ent.ServiceFrom = &st, wm.Service.Source
+			}
 		}
 		out = append(out, ent)
 	}
@@ -150,13 +157,17 @@ func writeWatermarks(w io.Writer, list []watermarkEntry) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "WATERMARK (created)\tUPDATED\tURL\tFILTERS")
+	fmt.Fprintln(tw, "WATERMARK (created)\tSERVICE TIME (from)\tUPDATED (local)\tURL\tFILTERS")
 	for _, m := range list {
 		wm := "(reset: next scan starts over)"
 		if m.Created != nil {
 			wm = m.Created.Format(time.RFC3339Nano)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", wm, m.Updated.Format(time.RFC3339), m.URL, string(m.Filters))
+		svc := "-"
+		if m.ServiceTime != nil {
+			svc = m.ServiceTime.Format(time.RFC3339) + " (" + m.ServiceFrom + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", wm, svc, m.Updated.Format(time.RFC3339), m.URL, string(m.Filters))
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "keys (for --key):")
