@@ -170,17 +170,26 @@ func TestPermissions(t *testing.T) {
 	testkit.CheckModes(t, dir)
 }
 
+// TestSourceMismatch: a tenant's rows come from the source it was first written from; another
+// tenant may come from anywhere.
 func TestSourceMismatch(t *testing.T) {
 	dir := t.TempDir()
 	w := openTest(t, dir, SinkBoth)
+	commitRows(t, w, newMem(t), rows("a", 3, day0, time.Hour))
 	w.Close(t.Context())
-	_, err := Open(t.Context(), Options{Dir: dir, Source: "https://contoso.portal.cloudappsecurity.com", Logger: testLogger(nil)})
-	if !errors.Is(err, ErrSourceMismatch) {
-		t.Fatalf("open with another source: %v, want ErrSourceMismatch", err)
+	other := "https://contoso.portal.cloudappsecurity.com"
+	_, err := Open(t.Context(), Options{Dir: dir, Source: other, Tenant: testTenant, Logger: testLogger(nil)})
+	if !errors.Is(err, ErrSourceMismatch) || !strings.Contains(err.Error(), "tenant "+testTenant) {
+		t.Fatalf("open tenant %s with another source: %v, want ErrSourceMismatch naming the tenant", testTenant, err)
 	}
-	w, err = Open(t.Context(), Options{Dir: dir, Source: "https://contoso.portal.cloudappsecurity.com", AllowMixedSources: true, Logger: testLogger(nil)})
+	w, err = Open(t.Context(), Options{Dir: dir, Source: other, Tenant: testTenant, AllowMixedSources: true, Logger: testLogger(nil)})
 	if err != nil {
 		t.Fatalf("open with --allow-mixed-sources: %v", err)
+	}
+	w.Close(t.Context())
+	w, err = Open(t.Context(), Options{Dir: dir, Source: other, Tenant: "contoso", Logger: testLogger(nil)})
+	if err != nil {
+		t.Fatalf("open another tenant from another source: %v", err)
 	}
 	w.Close(t.Context())
 	_, err = Open(t.Context(), Options{Dir: dir, Sinks: SinkParquet, Logger: testLogger(nil)})

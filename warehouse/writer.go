@@ -13,13 +13,14 @@ import (
 	"time"
 
 	"github.com/mcasload/mcasload/internal/clock"
+	"github.com/mcasload/mcasload/tenant"
 )
 
 // Names of the files and folders inside a warehouse directory.
 const (
 	DatabaseFile = "mcasload.duckdb"
 	LockFile     = "mcasload.lock"
-	ParquetDir   = "parquet/activities" // Hive layout: day=YYYY-MM-DD/part-<from>-<to>.parquet
+	ParquetDir   = "parquet/activities" // Hive layout: tenant=<label>/day=YYYY-MM-DD/part-<from>-<to>.parquet
 	RejectedDir  = "rejected"           // one NDJSON file per run
 	tempDir      = "tmp"                // DuckDB spill files
 )
@@ -57,8 +58,19 @@ type Options struct {
 	Sinks             Sinks         // default SinkBoth; must match the warehouse's first run
 	MemoryLimit       string        // DuckDB memory_limit, e.g. "300MB" (default "1GB")
 	Threads           int           // DuckDB threads (default GOMAXPROCS)
-	Source            string        // "simulator" or the tenant URL; "" skips the check
-	AllowMixedSources bool          // load from a source other than the recorded one
+	Source            string        // "simulator", the tenant URL or "file"; "" skips the check
+	AllowMixedSources bool          // write a tenant from a source other than the one it was first written from
+	// Tenant is the label (package tenant) the writer's commits store rows, rejects, state and
+	// runs under; "" for a maintenance writer (verify, repair, compact), whose commits name
+	// their tenant themselves.
+	Tenant string
+	// TenantFromWarehouse, with Tenant empty, makes the writer's tenant the warehouse's only one
+	// (tenant.Default in an empty warehouse); several make Open fail with ErrTenantRequired.
+	TenantFromWarehouse bool
+	// UpgradeTenant is the label rows stored before tenants get when this writer upgrades the
+	// warehouse (`mcasload migrate --tenant-label`); default: the tenant of the recorded scan
+	// URL, "simulator" for the simulator, else tenant.Default.
+	UpgradeTenant string
 	Command           string        // recorded in the lock and the runs table (default os.Args)
 	Logger            *slog.Logger  // default slog.Default()
 	Clock             clock.Clock   // default the wall clock
@@ -125,7 +137,13 @@ type Writer struct {
 	dir   string
 	lock  *fileLock
 	log   *slog.Logger
-	state map[string]string
+	// tenant is the writer's tenant (Options.Tenant, resolved at Open); "" for maintenance.
+	tenant string
+	// legacyTenant is the label of Parquet files still in the layout before tenants (the
+	// warehouse's upgrade label), until migrateLayout has moved them.
+	legacyTenant string
+	// state is the committed state per tenant, per key.
+	state map[string]map[string]string
 	run   RunInfo
 	// rejectRuns are the runs whose rejected/<run>.ndjson must be rewritten before Close.
 	rejectRuns map[string]bool
@@ -138,9 +156,9 @@ type Writer struct {
 	pub *session
 	// hold keeps the file attached to base between commits that follow each other closely.
 	hold holdState
-	// known is the set of stored id hashes (see storedHashes), read at the first commit; nil
-	// until then and after anything but a commit may have changed activity_ids.
-	known *storedHashes
+	// known is the set of stored id hashes of each tenant (see storedHashes), read at a
+	// tenant's first commit; empty after anything but a commit may have changed activity_ids.
+	known map[string]*storedHashes
 }
 
 // Open creates the warehouse folder if needed, takes the writer lock, checks and records the
@@ -175,7 +193,7 @@ func Open(ctx context.Context, opts Options) (_ *Writer, err error) {
 		dir:        dir,
 		lock:       lock,
 		log:        opts.Logger,
-		state:      map[string]string{},
+		state:      map[string]map[string]string{},
 		rejectRuns: map[string]bool{},
 		run: RunInfo{
 			ID:      now.Format("20060102T150405.000Z") + fmt.Sprintf("-%d", os.Getpid()),
@@ -239,7 +257,11 @@ func (w *Writer) init(ctx context.Context) error {
 		return err
 	}
 	defer s.detachClose(context.WithoutCancel(ctx))
-	if err := migrate(ctx, s); err != nil {
+	label, err := w.upgradeLabel(ctx, s)
+	if err != nil {
+		return err
+	}
+	if err := migrate(ctx, s, label); err != nil {
 		return err
 	}
 	// A migration may have started the WAL, which DuckDB creates with the umask's mode.
@@ -249,19 +271,21 @@ func (w *Writer) init(ctx context.Context) error {
 	if err := w.checkMeta(ctx, s); err != nil {
 		return err
 	}
-	rows, err := s.conn.QueryContext(ctx, `SELECT key, value FROM wh.state`)
-	if err != nil {
-		return fmt.Errorf("read state: %w", err)
+	if err := w.resolveTenant(ctx, s); err != nil {
+		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var k, v string
-		if err := rows.Scan(&k, &v); err != nil {
-			return fmt.Errorf("read state: %w", err)
+	err = scanRows(ctx, s.conn, `SELECT tenant, key, value FROM wh.state`, func(r *sql.Rows) error {
+		var t, k, v string
+		if err := r.Scan(&t, &k, &v); err != nil {
+			return err
 		}
-		w.state[k] = v
-	}
-	if err := rows.Err(); err != nil {
+		if w.state[t] == nil {
+			w.state[t] = map[string]string{}
+		}
+		w.state[t][k] = v
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("read state: %w", err)
 	}
 	if err := w.reconcile(ctx, s); err != nil {
@@ -272,23 +296,17 @@ func (w *Writer) init(ctx context.Context) error {
 	return w.migrateParquet(ctx, s)
 }
 
-// checkMeta records the sinks, source and Arrow schema version on first use and refuses a
-// later run that disagrees.
+// checkMeta records the sinks and Arrow schema version on first use and refuses a later run that
+// disagrees. (The source is checked per tenant, by resolveTenant.)
 func (w *Writer) checkMeta(ctx context.Context, s *session) error {
-	meta := map[string]string{}
-	rows, err := s.conn.QueryContext(ctx, `SELECT key, value FROM wh.meta`)
+	meta, err := readMeta(ctx, s.conn, "wh")
 	if err != nil {
 		return fmt.Errorf("read warehouse meta: %w", err)
 	}
-	for rows.Next() {
-		var k, v string
-		if err := rows.Scan(&k, &v); err != nil {
-			rows.Close()
-			return fmt.Errorf("read warehouse meta: %w", err)
-		}
-		meta[k] = v
+	w.legacyTenant = meta[upgradeTenantKey]
+	if w.legacyTenant == "" {
+		w.legacyTenant = tenant.Default
 	}
-	rows.Close()
 	set := map[string]string{}
 	if v, ok := meta["sinks"]; !ok {
 		set["sinks"] = string(w.opts.Sinks)
@@ -303,16 +321,6 @@ func (w *Writer) checkMeta(ctx context.Context, s *session) error {
 			set[t.versionKey] = fmt.Sprint(t.version)
 		} else if v != fmt.Sprint(t.version) {
 			return fmt.Errorf("open warehouse %s: its %s rows use schema version %s, this mcasload writes version %d; use a new warehouse folder", w.dir, t.name, v, t.version)
-		}
-	}
-	if src := w.opts.Source; src != "" {
-		if v, ok := meta["source"]; !ok {
-			set["source"] = src
-		} else if v != src {
-			if !w.opts.AllowMixedSources {
-				return fmt.Errorf("open warehouse %s: it was loaded from %q, not %q: %w", w.dir, v, src, ErrSourceMismatch)
-			}
-			w.log.Warn("mixing sources in one warehouse", "dir", w.dir, "recorded", v, "now", src)
 		}
 	}
 	if len(set) == 0 {
@@ -336,19 +344,25 @@ func (w *Writer) Dir() string { return w.dir }
 func (w *Writer) HeldBytes() int64 {
 	w.hold.mu.Lock()
 	defer w.hold.mu.Unlock()
-	if w.known == nil {
-		return 0
+	var n int64
+	for _, k := range w.known {
+		n += k.bytes()
 	}
-	return w.known.bytes()
+	return n
 }
 
 // RunID is the id of this writer's run, used when a Commit does not name one.
 func (w *Writer) RunID() string { return w.run.ID }
 
-// State returns the value committed for key (a watermark, a scan position), as of the last
-// Commit of this writer.
+// State returns the value committed for key (a watermark, a scan position) in the writer's
+// tenant, as of the last Commit of this writer.
 func (w *Writer) State(ctx context.Context, key string) (string, bool, error) {
-	v, ok := w.state[key]
+	return w.TenantState(ctx, w.tenant, key)
+}
+
+// TenantState returns the value committed for key in tenant label.
+func (w *Writer) TenantState(ctx context.Context, label, key string) (string, bool, error) {
+	v, ok := w.state[label][key]
 	return v, ok, ctx.Err()
 }
 
@@ -374,7 +388,7 @@ func (w *Writer) finish(ctx context.Context) error {
 			return fmt.Errorf("close warehouse: %w", err)
 		}
 		if w.opts.CompactOver > 0 {
-			days, err := w.daysWithFiles(func(n int) bool { return n > w.opts.CompactOver })
+			days, err := w.partitionsWithFiles(func(_ partition, n int) bool { return n > w.opts.CompactOver })
 			if err != nil {
 				return fmt.Errorf("close warehouse: %w", err)
 			}
