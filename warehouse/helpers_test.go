@@ -142,6 +142,14 @@ func expected(rs []row) contents {
 	return c
 }
 
+func (c contents) rows() int {
+	n := 0
+	for _, m := range c {
+		n += len(m)
+	}
+	return n
+}
+
 func (c contents) String() string {
 	days := make([]string, 0, len(c))
 	n := 0

@@ -41,14 +41,20 @@ func mailRecord(i int, ts time.Time) string {
 	}
 }
 
-// convertRecords runs the schema's converter over raws.
+// convertRecords runs the schema's converter over raws, for testTenant.
 func convertRecords(t testing.TB, mem memory.Allocator, raws []string) arrow.RecordBatch {
+	t.Helper()
+	return convertTenant(t, mem, testTenant, raws)
+}
+
+// convertTenant runs the schema's converter over raws, for tenant label.
+func convertTenant(t testing.TB, mem memory.Allocator, label string, raws []string) arrow.RecordBatch {
 	t.Helper()
 	in := make([]json.RawMessage, len(raws))
 	for i, r := range raws {
 		in[i] = json.RawMessage(r)
 	}
-	b, err := schema.NewConverter(mem, schema.Options{Tenant: testTenant}).Convert(in)
+	b, err := schema.NewConverter(mem, schema.Options{Tenant: label}).Convert(in)
 	if err != nil || len(b.Rejected) > 0 {
 		t.Fatalf("convert: %v, rejected %v", err, b.Rejected)
 	}
