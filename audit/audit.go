@@ -157,12 +157,20 @@ func Run(ctx context.Context, client Client, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := warehouse.OpenReader(ctx, warehouse.ReaderOptions{Dir: opts.Dir, Logger: opts.Logger})
+	// The counts and the watermark are the audited tenant's (Writer.Tenant, the scan's label).
+	var selection []string
+	if opts.Writer.Tenant != "" {
+		selection = []string{opts.Writer.Tenant}
+	}
+	r, err := warehouse.OpenReader(ctx, warehouse.ReaderOptions{Dir: opts.Dir, Logger: opts.Logger, Tenants: selection})
+	if errors.Is(err, warehouse.ErrUnknownTenant) {
+		return nil, fmt.Errorf("audit: %w: %w", ErrOtherTenant, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("audit: open warehouse: %w", err)
 	}
 	defer r.Close()
-	wm, err := scanWatermark(ctx, r, opts.URL, canon)
+	wm, err := scanWatermark(ctx, r, opts.Writer.Tenant, opts.URL, canon)
 	if err != nil {
 		return nil, err
 	}

@@ -59,13 +59,13 @@ func scopeSQL(canon mcas.Filters) (string, []any, error) {
 	return sb.String(), args, nil
 }
 
-// scanWatermark reads the watermark of the scan of tenantURL with filters canon: the audit
-// checks what that scan promises, the activities stored before it.
-func scanWatermark(ctx context.Context, r *warehouse.Reader, tenantURL string, canon mcas.Filters) (time.Time, error) {
+// scanWatermark reads the watermark of tenant label's scan of tenantURL with filters canon: the
+// audit checks what that scan promises, the activities stored before it.
+func scanWatermark(ctx context.Context, r *warehouse.Reader, label, tenantURL string, canon mcas.Filters) (time.Time, error) {
 	if r.From != warehouse.FromDuckDB {
 		return time.Time{}, fmt.Errorf("audit: the scan watermarks live in the DuckDB file, which cannot be read now (%s); try again when the writer has finished", r.Fallback)
 	}
-	rows, err := r.Conn().QueryContext(ctx, `SELECT key, value FROM wh.state WHERE starts_with(key, ?) ORDER BY key`, loader.WatermarkPrefix)
+	rows, err := r.Conn().QueryContext(ctx, `SELECT key, value FROM wh.state WHERE tenant = ? AND starts_with(key, ?) ORDER BY key`, label, loader.WatermarkPrefix)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("audit: read watermarks: %w", err)
 	}
@@ -85,9 +85,9 @@ func scanWatermark(ctx context.Context, r *warehouse.Reader, tenantURL string, c
 	}
 	if len(marks) == 0 {
 		var source string
-		_ = r.Conn().QueryRowContext(ctx, `SELECT coalesce((SELECT value FROM wh.meta WHERE key = 'source'), '')`).Scan(&source)
-		return time.Time{}, fmt.Errorf("%w (source %q, no scan watermark): the audit compares a warehouse with the API it was scanned from; a warehouse filled by `mcasload load` has none",
-			ErrNotScanned, source)
+		_ = r.Conn().QueryRowContext(ctx, `SELECT coalesce((SELECT source FROM wh.tenants WHERE tenant = ?), '')`, label).Scan(&source)
+		return time.Time{}, fmt.Errorf("%w (tenant %s, source %q, no scan watermark): the audit compares a warehouse with the API it was scanned from; a tenant filled by `mcasload load` has none",
+			ErrNotScanned, label, source)
 	}
 	key := loader.WatermarkKey(tenantURL, canon)
 	v, ok := marks[key]

@@ -37,6 +37,9 @@ type Lockdown struct {
 type Session struct {
 	conn  *sql.Conn
 	arrow *duckdb.Arrow
+	// base and tenants: investigations run once per tenant over base narrowed to it (UseTenants).
+	base    string
+	tenants []string
 }
 
 // Open prepares conn, whose "activities" table or view is already set up (warehouse.Reader's
@@ -128,18 +131,20 @@ func nonNil(l []string) []string {
 	return l
 }
 
-// Run binds values to inv's parameters (see Investigation.Bind) and runs it. The caller releases
-// the reader.
+// Run binds values to inv's parameters (see Investigation.Bind) and runs it, once per tenant when
+// the session holds several (UseTenants). The caller releases the reader.
 func (s *Session) Run(ctx context.Context, inv *Investigation, values map[string]string, now time.Time) (array.RecordReader, error) {
 	args, err := inv.Bind(values, now)
 	if err != nil {
 		return nil, err
 	}
-	rdr, err := s.arrow.QueryContext(ctx, inv.SQL, args...)
-	if err != nil {
-		return nil, fmt.Errorf("run %s: %w", inv.Name, err)
-	}
-	return rdr, nil
+	return s.perTenant(ctx, func(ctx context.Context) (array.RecordReader, error) {
+		rdr, err := s.arrow.QueryContext(ctx, inv.SQL, args...)
+		if err != nil {
+			return nil, fmt.Errorf("run %s: %w", inv.Name, err)
+		}
+		return rdr, nil
+	})
 }
 
 // SQL runs one ad-hoc read-only statement (SELECT, a WITH query, SUMMARIZE, DESCRIBE, SHOW,

@@ -126,6 +126,13 @@ func (o *Options) defaults() error {
 	if o.HoldIdle == 0 {
 		o.HoldIdle = time.Second
 	}
+	if o.UpgradeTenant != "" {
+		l, err := tenant.Parse(o.UpgradeTenant)
+		if err != nil {
+			return err
+		}
+		o.UpgradeTenant = l
+	}
 	return nil
 }
 
@@ -140,8 +147,9 @@ type Writer struct {
 	// tenant is the writer's tenant (Options.Tenant, resolved at Open); "" for maintenance.
 	tenant string
 	// legacyTenant is the label of Parquet files still in the layout before tenants (the
-	// warehouse's upgrade label), until migrateLayout has moved them.
-	legacyTenant string
+	// warehouse's upgrade label, tenant.Default when it has none), until migrateLayout has moved
+	// them; upgraded is the upgrade label as recorded ("" when nothing predates tenants).
+	legacyTenant, upgraded string
 	// state is the committed state per tenant, per key.
 	state map[string]map[string]string
 	run   RunInfo
@@ -303,7 +311,8 @@ func (w *Writer) checkMeta(ctx context.Context, s *session) error {
 	if err != nil {
 		return fmt.Errorf("read warehouse meta: %w", err)
 	}
-	w.legacyTenant = meta[upgradeTenantKey]
+	w.upgraded = meta[upgradeTenantKey]
+	w.legacyTenant = w.upgraded
 	if w.legacyTenant == "" {
 		w.legacyTenant = tenant.Default
 	}
@@ -335,6 +344,10 @@ func (w *Writer) checkMeta(ctx context.Context, s *session) error {
 		return nil
 	})
 }
+
+// UpgradeTenant is the label the rows stored before tenants were given when the warehouse was
+// upgraded ("" when it held none).
+func (w *Writer) UpgradeTenant() string { return w.upgraded }
 
 // Dir is the absolute path of the warehouse folder.
 func (w *Writer) Dir() string { return w.dir }

@@ -20,7 +20,8 @@ func (e *env) sqlCommand() *cli.Command {
 		Description: "Runs one SELECT (or WITH, DESCRIBE, SUMMARIZE, EXPLAIN) over the views activities,\n" +
 			"classified (activities plus op_class), impersonations and rejected_activities.\n" +
 			"The session cannot write, attach, install, read files outside the warehouse or change\n" +
-			"settings. \"-\" reads the query from stdin.",
+			"settings. \"-\" reads the query from stdin. Every row has a tenant column; with\n" +
+			"--tenant-label the views hold only those tenants' rows (GROUP BY tenant keeps them apart).",
 		Flags:  readerFlags(),
 		Action: e.runSQL,
 	}
