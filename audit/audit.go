@@ -18,6 +18,7 @@ import (
 	"github.com/mcasload/mcasload/internal/timearg"
 	"github.com/mcasload/mcasload/loader"
 	"github.com/mcasload/mcasload/mcas"
+	"github.com/mcasload/mcasload/tenant"
 	"github.com/mcasload/mcasload/warehouse"
 )
 
@@ -157,11 +158,14 @@ func Run(ctx context.Context, client Client, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The counts and the watermark are the audited tenant's (Writer.Tenant, the scan's label).
-	var selection []string
-	if opts.Writer.Tenant != "" {
-		selection = []string{opts.Writer.Tenant}
+	// The counts and the watermark are the audited tenant's (Writer.Tenant, the scan's label,
+	// by default the one its URL names).
+	if opts.Writer.Tenant == "" {
+		if opts.Writer.Tenant, err = tenant.FromURL(opts.URL); err != nil {
+			return nil, fmt.Errorf("audit: %w", err)
+		}
 	}
+	selection := []string{opts.Writer.Tenant}
 	r, err := warehouse.OpenReader(ctx, warehouse.ReaderOptions{Dir: opts.Dir, Logger: opts.Logger, Tenants: selection})
 	if errors.Is(err, warehouse.ErrUnknownTenant) {
 		return nil, fmt.Errorf("audit: %w: %w", ErrOtherTenant, err)

@@ -65,6 +65,9 @@ func (w *Writer) Commit(ctx context.Context, c Commit) (_ CommitResult, err erro
 	if c.Tenant == "" {
 		c.Tenant = w.tenant
 	}
+	if c.Tenant == "" {
+		return CommitResult{}, fmt.Errorf("commit: the warehouse holds several tenants and neither the writer nor the commit names one")
+	}
 	if !tenant.Valid(c.Tenant) {
 		return CommitResult{}, fmt.Errorf("commit: tenant %q: %w", c.Tenant, tenant.ErrBadLabel)
 	}

@@ -136,9 +136,10 @@ func listTenants(ctx context.Context, conn *sql.Conn) ([]string, error) {
 	return out, nil
 }
 
-// resolveTenant settles the writer's tenant: the one asked for (checked), or with
-// TenantFromWarehouse the warehouse's only tenant (tenant.Default in an empty one). A label
-// already recorded from another source is refused unless AllowMixedSources.
+// resolveTenant settles the writer's tenant: the one asked for (checked), else the warehouse's
+// only tenant (tenant.Default in an empty one); a warehouse of several leaves it unset, which
+// TenantFromWarehouse refuses. A label already recorded from another source is refused unless
+// AllowMixedSources.
 func (w *Writer) resolveTenant(ctx context.Context, s *session) error {
 	if w.opts.Tenant != "" {
 		l, err := tenant.Parse(w.opts.Tenant)
@@ -146,17 +147,17 @@ func (w *Writer) resolveTenant(ctx context.Context, s *session) error {
 			return fmt.Errorf("open warehouse %s: %w", w.dir, err)
 		}
 		w.tenant = l
-	} else if w.opts.TenantFromWarehouse {
+	} else {
 		all, err := listTenants(ctx, s.conn)
 		if err != nil {
 			return err
 		}
-		switch len(all) {
-		case 0:
+		switch {
+		case len(all) == 0:
 			w.tenant = tenant.Default
-		case 1:
+		case len(all) == 1:
 			w.tenant = all[0]
-		default:
+		case w.opts.TenantFromWarehouse:
 			return &TenantRequiredError{Dir: w.dir, Tenants: all}
 		}
 	}

@@ -61,11 +61,12 @@ type Options struct {
 	Source            string        // "simulator", the tenant URL or "file"; "" skips the check
 	AllowMixedSources bool          // write a tenant from a source other than the one it was first written from
 	// Tenant is the label (package tenant) the writer's commits store rows, rejects, state and
-	// runs under; "" for a maintenance writer (verify, repair, compact), whose commits name
-	// their tenant themselves.
+	// runs under unless a Commit names its own. Empty: the warehouse's only tenant
+	// (tenant.Default in an empty warehouse), or none in a warehouse of several (each Commit
+	// must then name one).
 	Tenant string
-	// TenantFromWarehouse, with Tenant empty, makes the writer's tenant the warehouse's only one
-	// (tenant.Default in an empty warehouse); several make Open fail with ErrTenantRequired.
+	// TenantFromWarehouse, with Tenant empty, refuses (ErrTenantRequired) to open a warehouse of
+	// several tenants: `load` without --tenant-label must not guess.
 	TenantFromWarehouse bool
 	// UpgradeTenant is the label rows stored before tenants get when this writer upgrades the
 	// warehouse (`mcasload migrate --tenant-label`); default: the tenant of the recorded scan
@@ -144,7 +145,8 @@ type Writer struct {
 	dir   string
 	lock  *fileLock
 	log   *slog.Logger
-	// tenant is the writer's tenant (Options.Tenant, resolved at Open); "" for maintenance.
+	// tenant is the writer's tenant (Options.Tenant, resolved at Open); "" when the warehouse
+	// holds several and none was named.
 	tenant string
 	// legacyTenant is the label of Parquet files still in the layout before tenants (the
 	// warehouse's upgrade label, tenant.Default when it has none), until migrateLayout has moved
