@@ -141,7 +141,16 @@ func rows(t testing.TB, dir, sink, label string) map[string]string {
 	switch sink {
 	case "duckdb":
 		attach(t, db, dir)
-		q = `SELECT id, strftime(timezone('UTC', ts), '%Y-%m-%d'), strftime(day, '%Y-%m-%d'), raw, '', tenant FROM wh.activities`
+		// A warehouse made before tenants (and not upgraded yet) has no tenant column.
+		tenantCol := "tenant"
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM duckdb_columns() WHERE database_name = 'wh' AND table_name = 'activities' AND column_name = 'tenant'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			tenantCol = "''"
+		}
+		q = `SELECT id, strftime(timezone('UTC', ts), '%Y-%m-%d'), strftime(day, '%Y-%m-%d'), raw, '', ` + tenantCol + ` FROM wh.activities`
 	case "parquet":
 		// Every file of the dataset, in the tenant layout or (not yet upgraded) the one before.
 		var globs []string
