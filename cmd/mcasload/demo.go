@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -15,6 +16,7 @@ import (
 	"github.com/mcasload/mcasload/queries"
 	"github.com/mcasload/mcasload/simulator"
 	"github.com/mcasload/mcasload/simulator/synth"
+	"github.com/mcasload/mcasload/tenant"
 	"github.com/mcasload/mcasload/warehouse"
 )
 
@@ -27,16 +29,18 @@ var demoInvestigations = []string{"impossible-travel", "mass-download", "mail-fo
 func (e *env) demoCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "demo",
-		Usage: "scan a simulated tenant into a fresh warehouse and run a few investigations",
-		Description: "Starts the Defender for Cloud Apps simulator on loopback with a synthetic tenant " +
-			"(planted incidents included), scans its activities into a new warehouse with mcasload scan, shows its status and " +
-			"runs a few investigations. Needs no network and no credentials. A folder from an earlier demo " +
-			"is replaced; any other existing folder is refused.",
+		Usage: "scan two simulated tenants into a fresh warehouse and run a few investigations",
+		Description: "Starts the Defender for Cloud Apps simulator on loopback with synthetic tenants, one " +
+			"listener each (each with its own users, domain and planted incidents), scans each into one new " +
+			"warehouse with mcasload scan --tenant-label, shows its status and runs a few investigations, which " +
+			"answer per tenant. Needs no network and no credentials. A folder from an earlier demo is replaced; " +
+			"any other existing folder is refused.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "warehouse", Aliases: []string{"w"}, Value: "demo-warehouse", Usage: "warehouse `DIR` to create"},
-			&cli.Int64Flag{Name: "seed", Value: 1, Usage: "seed of the synthetic tenant"},
+			&cli.StringSliceFlag{Name: "tenants", Value: cli.NewStringSlice("contoso", "fabrikam"), Usage: "the simulated tenants' `LABEL`s (comma-separated or repeated)"},
+			&cli.Int64Flag{Name: "seed", Value: 1, Usage: "seed the tenants' seeds derive from"},
 			&cli.IntFlag{Name: "days", Value: 37, Usage: "days of activity, ending now"},
-			&cli.IntFlag{Name: "users", Value: 500, Usage: "ordinary users (incident users come on top)"},
+			&cli.IntFlag{Name: "users", Value: 250, Usage: "ordinary users per tenant (incident users come on top)"},
 			&cli.BoolFlag{Name: "progress", Value: true, Usage: "show scan progress on stderr"},
 		},
 		Action: e.runDemo,
@@ -59,29 +63,17 @@ func (e *env) runDemo(c *cli.Context) error {
 		return err
 	}
 
-	start := time.Now()
-	fmt.Fprintf(e.stdout, "==> generating a synthetic tenant (seed %d, %d users, %d days, planted incidents)\n", c.Int64("seed"), c.Int("users"), c.Int("days"))
-	tn := synth.New(synth.Config{Seed: c.Int64("seed"), Users: c.Int("users"), Days: c.Int("days"), Incidents: true})
-	// The simulator runs without its 30 requests/minute budget so the demo takes seconds, not
-	// minutes; everything else (scan mode, paging, ties, visibility) behaves as the service does.
-	srv := simulator.NewServer(simulator.Config{Tenant: tn, RateLimit: simulator.NoRateLimit})
-	defer srv.Close()
-	fmt.Fprintf(e.stdout, "==> simulator serving %s activities at %s/api/v1/activities/ (loopback only)\n", humanize.Count(int64(tn.Len())), srv.URL)
-
-	since := fmt.Sprintf("%dd", c.Int("days")+1)
-	scanArgs := []string{"mcasload", "scan", "--url", srv.URL, "-w", dir, "--since", since, "--limit", "5000",
-		"--rate-limit", "600", "--parallel", "2", fmt.Sprintf("--progress=%v", c.Bool("progress"))}
-	fmt.Fprintf(e.stdout, "==> mcasload scan --url %s -w %s --since %s --limit 5000 --rate-limit 600 --parallel 2\n", srv.URL, dir, since)
-	// The token reaches the scan the way a user's does, through MCAS_TOKEN, never a command line.
-	scanEnv := *e
-	scanEnv.getenv = func(k string) string {
-		if k == "MCAS_TOKEN" {
-			return srv.Token
-		}
-		return e.getenv(k)
+	labels, err := tenant.ParseSelection(c.StringSlice("tenants"))
+	if err != nil || len(labels) == 0 {
+		return usageErrorf("--tenants: give at least one label (%v)", err)
 	}
-	if code := scanEnv.run(ctx, scanArgs); code != exitOK {
-		return withCode(code, errors.New("demo: scan failed"), "see the error above")
+	start := time.Now()
+	since := fmt.Sprintf("%dd", c.Int("days")+1)
+	base := synth.Config{Seed: c.Int64("seed"), Users: c.Int("users"), Days: c.Int("days"), Incidents: true}
+	for _, label := range labels {
+		if err := e.demoTenant(c, dir, label, base, since); err != nil {
+			return err
+		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, demoMarker), []byte("created by mcasload demo\n"), 0o600); err != nil {
 		return fmt.Errorf("demo: mark folder: %w", err)
@@ -102,17 +94,46 @@ func (e *env) runDemo(c *cli.Context) error {
 			return withCode(code, fmt.Errorf("demo: investigation %s failed", inv), "see the error above")
 		}
 	}
-	fmt.Fprintf(e.stdout, "\ndemo done in %s. The warehouse is %s. Try next:\n", time.Since(start).Round(100*time.Millisecond), dir)
+	fmt.Fprintf(e.stdout, "\ndemo done in %s. The warehouse is %s, with %d tenants. Try next:\n", time.Since(start).Round(100*time.Millisecond), dir, len(labels))
 	for _, s := range []string{
 		"mcasload query --list",
 		"mcasload query password-spray -w " + dir + " --since 30d",
+		"mcasload query mass-download -w " + dir + " --since 30d --tenant-label " + labels[0] + "   # one tenant only",
 		"mcasload query user-timeline -w " + dir + " --since 30d --param user=<a user from above>",
-		`mcasload sql -w ` + dir + ` "SELECT app_name, count(*) AS n FROM activities GROUP BY 1 ORDER BY n DESC"`,
+		`mcasload sql -w ` + dir + ` "SELECT tenant, app_name, count(*) AS n FROM activities GROUP BY ALL ORDER BY n DESC"`,
 		"mcasload verify -w " + dir,
-		"open " + filepath.Join(dir, warehouse.ParquetDir) + " in pandas, polars or DuckDB (Hive layout, day=YYYY-MM-DD)",
-		"mcasload sim   # the simulator alone; then MCAS_TOKEN=<its token> mcasload scan --url <its url> -w " + dir + " (incremental: adds only what is new)",
+		"open " + filepath.Join(dir, warehouse.ParquetDir) + " in pandas, polars or DuckDB (Hive layout, tenant=<label>/day=YYYY-MM-DD; hand one tenant its own tenant= folder)",
+		"mcasload sim --tenants " + strings.Join(labels, ",") + "   # the simulator alone; then MCAS_TOKEN=<its token> mcasload scan --url <a url> --tenant-label <its tenant> -w " + dir,
 	} {
 		fmt.Fprintf(e.stdout, "  %s\n", s)
+	}
+	return nil
+}
+
+// demoTenant generates the simulated tenant label (its own seed, domain and incidents), serves
+// it on its own loopback listener and scans it into dir under its label.
+func (e *env) demoTenant(c *cli.Context, dir, label string, base synth.Config, since string) error {
+	cfg := synth.ForTenant(base, label)
+	fmt.Fprintf(e.stdout, "==> generating tenant %s (domain %s, %d users, %d days, planted incidents)\n", label, cfg.Domain, cfg.Users, cfg.Days)
+	tn := synth.New(cfg)
+	// The simulator runs without its 30 requests/minute budget so the demo takes seconds, not
+	// minutes; everything else (scan mode, paging, ties, visibility) behaves as the service does.
+	srv := simulator.NewServer(simulator.Config{Tenant: tn, RateLimit: simulator.NoRateLimit})
+	defer srv.Close()
+	fmt.Fprintf(e.stdout, "==> simulator serving tenant %s: %s activities at %s/api/v1/activities/ (loopback only)\n", label, humanize.Count(int64(tn.Len())), srv.URL)
+	scanArgs := []string{"mcasload", "scan", "--url", srv.URL, "--tenant-label", label, "-w", dir, "--since", since, "--limit", "5000",
+		"--rate-limit", "600", "--parallel", "2", fmt.Sprintf("--progress=%v", c.Bool("progress"))}
+	fmt.Fprintf(e.stdout, "==> mcasload scan --url %s --tenant-label %s -w %s --since %s --limit 5000 --rate-limit 600 --parallel 2\n", srv.URL, label, dir, since)
+	// The token reaches the scan the way a user's does, through MCAS_TOKEN, never a command line.
+	scanEnv := *e
+	scanEnv.getenv = func(k string) string {
+		if k == "MCAS_TOKEN" {
+			return srv.Token
+		}
+		return e.getenv(k)
+	}
+	if code := scanEnv.run(c.Context, scanArgs); code != exitOK {
+		return withCode(code, fmt.Errorf("demo: scan of tenant %s failed", label), "see the error above")
 	}
 	return nil
 }
