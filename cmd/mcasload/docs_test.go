@@ -22,6 +22,10 @@ func investigationsPage() string {
 	b.WriteString("`now`, RFC 3339, a date, or epoch seconds (10 digits) or milliseconds (13 digits), as every\n")
 	b.WriteString("command does; all times are UTC.\n\n")
 	b.WriteString("```sh\nmcasload query --list\nmcasload query NAME -w WAREHOUSE [--since 7d] [--until now] [--param key=value]… [--format table|csv|json|ndjson|markdown|parquet] [--out FILE] [--wide]\nmcasload query NAME --parquet DIR …      # a Parquet dataset alone, e.g. a copied <warehouse>/parquet/activities\nmcasload sql -w WAREHOUSE \"SELECT …\"      # read-only ad-hoc SQL over activities, classified, rejected_activities\n```\n\n")
+	b.WriteString("Over a warehouse of several tenants an investigation runs once per tenant (`--tenant-label`\n")
+	b.WriteString("selects them; default all), so it never pairs rows of two tenants, and the answer starts with a\n")
+	b.WriteString("`tenant` column; over one tenant it has no such column. `sql` sees every selected tenant's rows,\n")
+	b.WriteString("each with its `tenant`. See [tenants.md](tenants.md).\n\n")
 	b.WriteString("| investigation | question | chart |\n|---|---|---|\n")
 	for _, inv := range queries.All() {
 		fmt.Fprintf(&b, "| [%s](#%s) | %s | %s |\n", inv.Name, inv.Name, inv.Question, strings.Join(inv.Charts, ", "))
