@@ -73,8 +73,8 @@ type crashRun struct {
 	env         []string
 	want        map[string]string
 	wantTenants map[string]map[string]string
-	points   []killPoint
-	okCodes  []int
+	points      []killPoint
+	okCodes     []int
 	// longKills is the number of kills of the long run.
 	longKills int
 }

@@ -91,9 +91,9 @@ type parquetWrite struct {
 	tenant string
 	days   []string
 	temps  []string // dir/.name.tmp per day, in days order, as written
-	done  chan struct{}
-	err   error
-	start time.Time
+	done   chan struct{}
+	err    error
+	start  time.Time
 }
 
 // startParquet writes the new rows of commit seq, one temporary file per day, straight from the

@@ -27,7 +27,7 @@ type DayStatus struct {
 // RunStatus is one run of a writer, from the runs table.
 type RunStatus struct {
 	ID, Command, Source string
-	Tenant              string // "" for a run that committed nothing
+	Tenant              string    // "" for a run that committed nothing
 	Started, Finished   time.Time // Finished is zero for a run that did not call FinishRun
 	Commits             int64
 	Inserted            int64
@@ -52,10 +52,10 @@ type Status struct {
 	Sinks       Sinks
 	DuckDBBytes int64
 	Rows        int64
-	Tenants     []TenantStatus // sorted by label
-	Days        []DayStatus    // sorted by tenant, then day
-	Runs        []RunStatus    // the last 10, newest first
-	PendingDays []string       // "<tenant>/<day>"
+	Tenants     []TenantStatus   // sorted by label
+	Days        []DayStatus      // sorted by tenant, then day
+	Runs        []RunStatus      // the last 10, newest first
+	PendingDays []string         // "<tenant>/<day>"
 	Rejects     map[string]int64 // by reason code (the part of the reason before ":")
 }
 
@@ -132,14 +132,14 @@ type statusReader struct {
 	selection []string
 	// tc is the SQL of the tenant of a row of a table with per-tenant data: its tenant column,
 	// or in a warehouse not yet upgraded to tenants the label the upgrade will give.
-	tc     string
-	filter string // " WHERE <the selection>" on tc
-	legacy string // the label of rows and Parquet files from before tenants
-	source string // the source recorded before tenants (meta)
-	st        *Status
-	days      map[partition]*DayStatus
-	tenants   map[string]*TenantStatus
-	parts     []partFile // the published Parquet files, read by readParquetFiles
+	tc      string
+	filter  string // " WHERE <the selection>" on tc
+	legacy  string // the label of rows and Parquet files from before tenants
+	source  string // the source recorded before tenants (meta)
+	st      *Status
+	days    map[partition]*DayStatus
+	tenants map[string]*TenantStatus
+	parts   []partFile // the published Parquet files, read by readParquetFiles
 }
 
 func (b *statusReader) day(p partition) *DayStatus {

@@ -54,12 +54,12 @@ var ErrSourceMismatch = errors.New("warehouse: source mismatch")
 
 // Options configure Open.
 type Options struct {
-	Dir               string        // the warehouse folder; created (0700) when missing
-	Sinks             Sinks         // default SinkBoth; must match the warehouse's first run
-	MemoryLimit       string        // DuckDB memory_limit, e.g. "300MB" (default "1GB")
-	Threads           int           // DuckDB threads (default GOMAXPROCS)
-	Source            string        // "simulator", the tenant URL or "file"; "" skips the check
-	AllowMixedSources bool          // write a tenant from a source other than the one it was first written from
+	Dir               string // the warehouse folder; created (0700) when missing
+	Sinks             Sinks  // default SinkBoth; must match the warehouse's first run
+	MemoryLimit       string // DuckDB memory_limit, e.g. "300MB" (default "1GB")
+	Threads           int    // DuckDB threads (default GOMAXPROCS)
+	Source            string // "simulator", the tenant URL or "file"; "" skips the check
+	AllowMixedSources bool   // write a tenant from a source other than the one it was first written from
 	// Tenant is the label (package tenant) the writer's commits store rows, rejects, state and
 	// runs under unless a Commit names its own. Empty: the warehouse's only tenant
 	// (tenant.Default in an empty warehouse), or none in a warehouse of several (each Commit
@@ -72,10 +72,10 @@ type Options struct {
 	// warehouse (`mcasload migrate --tenant-label`); default: the tenant of the recorded scan
 	// URL, "simulator" for the simulator, else tenant.Default.
 	UpgradeTenant string
-	Command           string        // recorded in the lock and the runs table (default os.Args)
-	Logger            *slog.Logger  // default slog.Default()
-	Clock             clock.Clock   // default the wall clock
-	LockWait          time.Duration // how long to retry a DuckDB file held by a reader (default 30s)
+	Command       string        // recorded in the lock and the runs table (default os.Args)
+	Logger        *slog.Logger  // default slog.Default()
+	Clock         clock.Clock   // default the wall clock
+	LockWait      time.Duration // how long to retry a DuckDB file held by a reader (default 30s)
 	// CompactOver makes Close compact days with more Parquet files than this (default 32;
 	// negative disables).
 	CompactOver int
@@ -141,10 +141,10 @@ func (o *Options) defaults() error {
 // DuckDB file only while commits follow each other (see holdState), so readers can open it
 // between bursts of commits. A Writer is not safe for concurrent use.
 type Writer struct {
-	opts  Options
-	dir   string
-	lock  *fileLock
-	log   *slog.Logger
+	opts Options
+	dir  string
+	lock *fileLock
+	log  *slog.Logger
 	// tenant is the writer's tenant (Options.Tenant, resolved at Open); "" when the warehouse
 	// holds several and none was named.
 	tenant string

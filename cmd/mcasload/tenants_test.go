@@ -21,11 +21,12 @@ import (
 // from (synth.ForTenant: own seed, domain <label>.com, own planted incidents).
 var (
 	twoTenants  = []string{"contoso", "fabrikam"}
-	tenantsEnd  = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	tenantsEnd  = synthEnd
 	tenantsBase = synth.Config{Seed: 5, Users: 60, Days: 5, End: tenantsEnd, Total: 4000, Incidents: true}
 )
 
-// writeTenantNDJSON writes every record of tn to a file and returns its path.
+// writeTenantNDJSON writes every record of tn (which ends by synthEnd) to a file and returns its
+// path.
 func writeTenantNDJSON(t *testing.T, tn *synth.Tenant) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "activities.ndjson")
@@ -34,7 +35,7 @@ func writeTenantNDJSON(t *testing.T, tn *synth.Tenant) string {
 		t.Fatal(err)
 	}
 	bw := bufio.NewWriter(f)
-	if _, err := tn.WriteNDJSON(bw, tenantsEnd.Add(24*time.Hour)); err != nil {
+	if _, err := tn.WriteNDJSON(bw, synthEnd.Add(24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if err := bw.Flush(); err != nil {
@@ -145,6 +146,18 @@ func TestInvestigationsPerTenant(t *testing.T) {
 	if withRows < len(queries.All()) {
 		t.Errorf("only %d (investigation, tenant) answers hold rows; the planted incidents should give most of the %d a row", withRows, 2*len(queries.All()))
 	}
+	// Read from the Parquet dataset (--parquet, the session locked to the folder), the per-tenant
+	// runs give the same answer.
+	for _, name := range []string{"mass-download", "ip-pivot"} {
+		args := append(append([]string{"query", name}, window...), params[name]...)
+		_, fromDuck, _ := runMcasload(t, nil, append(args, "-w", both)...)
+		code, fromParquet, errs := runMcasload(t, nil, append(args, "--parquet", both)...)
+		_, dr := readCSV(t, fromDuck)
+		_, pr := readCSV(t, fromParquet)
+		if code != exitOK || len(dr) == 0 || !slices.Equal(csvLines(dr), csvLines(pr)) {
+			t.Errorf("%s over the Parquet dataset (exit %d, %s):\n%.300s\nover DuckDB:\n%.300s", name, code, errs, fromParquet, fromDuck)
+		}
+	}
 	// One tenant selected: the answer is that tenant's alone, without the tenant column.
 	code, out, errs := runMcasload(t, nil, append(append([]string{"query", "user-timeline", "-w", both, "--tenant-label", "contoso"}, window...), params["user-timeline"]...)...)
 	_, wantOut, _ := runMcasload(t, nil, append(append([]string{"query", "user-timeline", "-w", single["contoso"]}, window...), params["user-timeline"]...)...)
@@ -244,28 +257,15 @@ func TestSimServesTenants(t *testing.T) {
 	go func() { done <- Run(ctx, args, strings.NewReader(""), &stdout, &stderr) }()
 	urls := map[string]string{}
 	var token string
-	deadline := time.Now().Add(30 * time.Second)
-	for len(urls) < 2 || token == "" {
-		select {
-		case code := <-done:
-			t.Fatalf("sim exited early with %d: %s", code, stderr.String())
-		default:
+	waitSimLines(t, &stdout, &stderr, done, func(line string) {
+		if rest, ok := strings.CutPrefix(line, "url "); ok {
+			label, u, _ := strings.Cut(rest, ": ")
+			urls[label] = u
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sim printed no URLs: %q %q", stdout.String(), stderr.String())
+		if tk, ok := strings.CutPrefix(line, simTokenPrefix); ok {
+			token = tk
 		}
-		sc := bufio.NewScanner(strings.NewReader(stdout.String()))
-		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), "url "); ok {
-				label, u, _ := strings.Cut(rest, ": ")
-				urls[label] = u
-			}
-			if tk, ok := strings.CutPrefix(sc.Text(), simTokenPrefix); ok {
-				token = tk
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	}, func() bool { return len(urls) == 2 && token != "" })
 	if urls["contoso"] == urls["fabrikam"] {
 		t.Fatalf("one URL for two tenants: %v", urls)
 	}
