@@ -84,11 +84,13 @@ func TestRetryGivesUpWithClearError(t *testing.T) {
 		name  string
 		fault http.HandlerFunc
 		want  []string
+		// status is the APIError's status; 0 wants ErrUnreachable instead (no usable answer).
+		status int
 	}{
-		{"502", statusFault(502, "<html><body>502 Bad gateway</body></html>"), []string{"HTTP 502", "after 4 attempts", "try again later"}},
-		{"reset", resetFault, []string{"after 4 attempts", "check the network"}},
-		{"truncated", truncatedFault, []string{"after 4 attempts", "unexpected EOF"}},
-		{"invalid json", invalidJSONFault, []string{"after 4 attempts", "not the activities JSON envelope"}},
+		{"502", statusFault(502, "<html><body>502 Bad gateway</body></html>"), []string{"HTTP 502", "after 4 attempts", "Bad gateway"}, 502},
+		{"reset", resetFault, []string{"after 4 attempts", "request failed"}, 0},
+		{"truncated", truncatedFault, []string{"after 4 attempts", "unexpected EOF"}, 0},
+		{"invalid json", invalidJSONFault, []string{"after 4 attempts", "not the activities JSON envelope"}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,6 +108,13 @@ func TestRetryGivesUpWithClearError(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not mention %q", err, w)
 				}
+			}
+			var apiErr *APIError
+			switch {
+			case tt.status != 0 && (!errors.As(err, &apiErr) || apiErr.Status != tt.status || apiErr.Attempts != 4):
+				t.Errorf("error %#v, want an APIError with status %d after 4 attempts", err, tt.status)
+			case tt.status == 0 && !errors.Is(err, ErrUnreachable):
+				t.Errorf("error %q is not ErrUnreachable", err)
 			}
 			if n := len(api.log()); n != 4 {
 				t.Errorf("server saw %d requests, want MaxAttempts=4", n)
