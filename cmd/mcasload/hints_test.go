@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcasload/mcasload/mcas"
 	"github.com/mcasload/mcasload/simulator"
 	"github.com/mcasload/mcasload/simulator/synth"
 	"github.com/mcasload/mcasload/warehouse"
@@ -148,5 +149,38 @@ func TestDamagedWatermarkHint(t *testing.T) {
 	}
 	if code, out, errs := runScanCLI(t, tokenEnv, scan...); code != exitOK || !strings.Contains(errs, "mode=first") {
 		t.Fatalf("scan after the reset: exit %d, want a first run\n%s%s", code, out, errs)
+	}
+}
+
+// TestSignInHintNamesMissingFlags: a sign-in method that lacks settings (a Go caller's config;
+// the CLI's own checks catch most before) gets a hint naming the flags or variables of exactly
+// the missing ones.
+func TestSignInHintNamesMissingFlags(t *testing.T) {
+	t.Setenv("AZURE_TENANT_ID", "")
+	t.Setenv("AZURE_CLIENT_ID", "")
+	t.Setenv("AZURE_FEDERATED_TOKEN_FILE", "")
+	for _, tt := range []struct {
+		auth      mcas.EntraAuth
+		want, not []string
+	}{
+		{mcas.EntraAuth{TenantID: "t", ClientID: "c"}, []string{"give MCAS_CLIENT_SECRET or --client-secret-file"}, []string{"--tenant-id"}},
+		{mcas.EntraAuth{Method: mcas.ClientCertificate, ClientID: "c"}, []string{"give --tenant-id; --client-certificate"}, []string{"--client-id"}},
+		{mcas.EntraAuth{Method: mcas.WorkloadIdentity}, []string{"--tenant-id or AZURE_TENANT_ID", "--client-id or AZURE_CLIENT_ID", "--federated-token-file or AZURE_FEDERATED_TOKEN_FILE"}, nil},
+	} {
+		_, err := mcas.NewClient(mcas.Config{URL: "https://contoso.example", Auth: tt.auth})
+		ee, ok := clientSetupError(err, exitUsage).(*exitError)
+		if !ok || ee.code != exitAuth {
+			t.Fatalf("NewClient(%v): %v, want an auth failure", tt.auth, err)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(ee.hint, w) {
+				t.Errorf("%v: hint %q lacks %q", tt.auth, ee.hint, w)
+			}
+		}
+		for _, w := range tt.not {
+			if strings.Contains(ee.hint, w) {
+				t.Errorf("%v: hint %q names %q, which is given", tt.auth, ee.hint, w)
+			}
+		}
 	}
 }
