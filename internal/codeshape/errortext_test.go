@@ -4,8 +4,6 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"io/fs"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -130,43 +128,18 @@ func allowedErrorText(path, text string) bool {
 // TestLibraryErrorsNameNoFlags: no error built outside the commands (package main: cmd/mcasload
 // and the tools) names a CLI flag or environment variable; the commands add such hints.
 func TestLibraryErrorsNameNoFlags(t *testing.T) {
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := moduleRoot(t)
 	var bad []string
 	files, sites := 0, 0
-	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if path != root && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		fset := token.NewFileSet()
-		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
-		if err != nil {
-			return err
-		}
+	walkGoFiles(t, root, func(rel string, fset *token.FileSet, f *ast.File) {
 		if f.Name.Name == "main" {
-			return nil // a command: its errors may name its own flags
+			return // a command: its errors may name its own flags
 		}
-		rel, _ := filepath.Rel(root, path)
-		b, n := cliWordsInErrors(fset, filepath.ToSlash(rel), f)
+		b, n := cliWordsInErrors(fset, rel, f)
 		bad = append(bad, b...)
 		files++
 		sites += n
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if files < 100 || sites < 300 {
 		t.Fatalf("read %d files with %d error-building sites under %s; the walk is wrong", files, sites, root)
 	}
