@@ -220,7 +220,7 @@ func (s *syslogSink) sendOnce(ctx context.Context, frames [][]byte) (err error, 
 		return fmt.Errorf("send to %s: %s: the connection broke", addr, netCause(err)), true
 	}
 	if err := closeWrite(conn); err != nil {
-		return fmt.Errorf("close the sending side to %s: %s", addr, netCause(err)), true
+		return fmt.Errorf("the connection to %s broke while closing (%s): the receiver may not have read every message", addr, netCause(err)), true
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(s.spec.Timeout))
 	_, err = io.Copy(io.Discard, conn)
