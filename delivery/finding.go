@@ -325,8 +325,15 @@ func (f *Finding) summary() string {
 	if len(parts) > 0 {
 		s += ": " + strings.Join(parts, ", ")
 	}
-	return fmt.Sprintf("%s (%d evidence activities, %s to %s)", s, len(f.EvidenceIDs),
-		f.FirstSeen.UTC().Format(wireTime), f.LastSeen.UTC().Format(wireTime))
+	activities := fmt.Sprintf("%d evidence activities", len(f.EvidenceIDs))
+	if len(f.EvidenceIDs) == 1 {
+		activities = "1 evidence activity"
+	}
+	span := f.FirstSeen.UTC().Format(wireTime)
+	if !f.LastSeen.Equal(f.FirstSeen) {
+		span += " to " + f.LastSeen.UTC().Format(wireTime)
+	}
+	return fmt.Sprintf("%s (%s, %s)", s, activities, span)
 }
 
 // shorten cuts s to at most n bytes (n ≥ 4) on a rune boundary, marking the cut with "…".

@@ -71,6 +71,9 @@ type Spec struct {
 // "https://hooks.slack.com/… (slack)", "syslog+tls://siem:6514 (cef)".
 func (s Spec) String() string { return s.display }
 
+// GoString is String, so that %#v does not print the webhook URL either.
+func (s Spec) GoString() string { return s.display }
+
 // ID is a stable name for the sink that holds no secret: its kind and a hash of what it
 // delivers to (the file, the URL, the receiver's address), so an outbox can keep per-sink state
 // that survives a change of the sink's options.

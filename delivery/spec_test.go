@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -71,6 +72,9 @@ func TestSpecID(t *testing.T) {
 	}
 	if strings.Contains(a.ID(), "XXXX") || strings.Contains(a.String(), "XXXX") || strings.Contains(a.String(), "services") {
 		t.Errorf("the id %q or name %q shows the secret URL", a.ID(), a.String())
+	}
+	if printed := fmt.Sprintf("%v %+v %#v %s %q", a, a, a, a, []Spec{a}); strings.Contains(printed, "XXXX") || strings.Contains(printed, "services") {
+		t.Errorf("printing a spec shows its URL: %s", printed)
 	}
 	if !strings.HasPrefix(a.ID(), "webhook-") || mustSpec(t, "-").ID() != "stdout" {
 		t.Errorf("ids %q, %q do not start with their kind", a.ID(), mustSpec(t, "-").ID())

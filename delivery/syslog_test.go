@@ -2,8 +2,16 @@ package delivery
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"io"
+	"math/big"
 	"net"
 	"os"
 	"reflect"
@@ -345,5 +353,83 @@ func TestCEFEscapes(t *testing.T) {
 	l := cefList(ids)
 	if len(l) > cefValueMax || strings.HasSuffix(l, ",") || len(strings.Split(l, ",")[0]) != 20 || len(strings.Split(l, ",")) != 48 {
 		t.Errorf("cefList cut %d ids of 20 characters into %d characters, %d ids", len(ids), len(l), len(strings.Split(l, ",")))
+	}
+}
+
+// selfSigned writes a self-signed ECDSA certificate for 127.0.0.1 and its key (mode 600) and
+// returns their paths and the parsed pair; it serves as server certificate, client
+// certificate and CA at once.
+func selfSigned(t *testing.T, name string) (certFile, keyFile string, pair tls.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, IsCA: true, BasicConstraintsValid: true,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+	if pair, err = tls.X509KeyPair(certPEM, keyPEM); err != nil {
+		t.Fatal(err)
+	}
+	return writeFile(t, name+".pem", string(certPEM), 0o644), writeFile(t, name+"-key.pem", string(keyPEM), 0o600), pair
+}
+
+// TestSyslogClientCertificate: with cert= and key= the sink presents its certificate (RFC 5425
+// mutual authentication) to a receiver that requires one, and the key file must be private.
+func TestSyslogClientCertificate(t *testing.T) {
+	serverCert, _, serverPair := selfSigned(t, "server")
+	clientCert, clientKey, clientPair := selfSigned(t, "client")
+	clients := x509.NewCertPool()
+	clients.AddCert(clientPair.Leaf)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{serverPair},
+		ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clients, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		b, _ := io.ReadAll(c)
+		if tc, ok := c.(*tls.Conn); ok && len(tc.ConnectionState().PeerCertificates) > 0 {
+			got <- tc.ConnectionState().PeerCertificates[0].Subject.CommonName + ": " + string(b)
+		}
+		close(got)
+	}()
+	spec := "syslog+tls://" + ln.Addr().String() + "?ca=" + serverCert + "&cert=" + clientCert + "&key=" + clientKey + "&timeout=5s"
+	if err := mustSink(t, spec, Options{Clock: newSleepRecorder()}).Deliver(t.Context(), findingsN(1))[0]; err != nil {
+		t.Fatalf("deliver with a client certificate: %v", err)
+	}
+	if msg := <-got; !strings.HasPrefix(msg, "client: ") || !strings.Contains(msg, "CEF:0|mcasload|") {
+		t.Errorf("the receiver saw %q, want the client certificate's name and a CEF message", msg)
+	}
+
+	if err := os.Chmod(clientKey, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewSink(mustSpec(t, spec), Options{})
+	if err == nil || !strings.Contains(err.Error(), "TLS key file "+clientKey+" is open to group or others (mode 0644)") {
+		t.Errorf("a readable client key: %v", err)
+	}
+	_, err = NewSink(mustSpec(t, "syslog+tls://127.0.0.1:1?cert="+serverCert+"&key="+writeFile(t, "other.pem", "not a key", 0o600)), Options{})
+	if err == nil || !strings.Contains(err.Error(), "do not make a key pair") {
+		t.Errorf("a certificate without its key: %v", err)
 	}
 }

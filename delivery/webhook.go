@@ -123,6 +123,10 @@ func (w *webhookSink) Deliver(ctx context.Context, findings []Finding) []error {
 	var down string
 	for i := range findings {
 		f := &findings[i]
+		if err := ctx.Err(); err != nil {
+			errs[i] = fmt.Errorf("not sent: stopped (%w); kept for the next run", err)
+			continue
+		}
 		if down != "" {
 			errs[i] = fmt.Errorf("not sent: the receiver failed finding %s earlier in this run; kept for the next run", down)
 			continue

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -453,6 +454,19 @@ func TestWebhookUnreachable(t *testing.T) {
 		}
 		if got := fx.clk.Slept(); !reflect.DeepEqual(got, []time.Duration{750 * time.Millisecond}) {
 			t.Errorf("slept %v, want [750ms]", got)
+		}
+	})
+	t.Run("stopped", func(t *testing.T) {
+		fx := newWebhookFixture(t, nil)
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		for i, err := range fx.sink(t, "").Deliver(ctx, findingsN(2)) {
+			if err == nil || !strings.Contains(err.Error(), "not sent: stopped (context canceled); kept for the next run") {
+				t.Errorf("finding %d after a cancel: %v", i, err)
+			}
+		}
+		if fx.rc.count() != 0 {
+			t.Errorf("%d requests after a cancel", fx.rc.count())
 		}
 	})
 	t.Run("connection refused", func(t *testing.T) {
