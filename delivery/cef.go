@@ -33,34 +33,26 @@ func cefSeverity(s Severity) int {
 
 // cefHeader escapes a header field: '\' and '|' with a backslash; line breaks and other control
 // characters, which a header may not hold, become spaces.
-func cefHeader(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == '\\' || r == '|':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r < 0x20 || r == 0x7f:
-			b.WriteByte(' ')
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
+func cefHeader(s string) string { return cefEscape(s, true) }
 
 // cefValue escapes an extension value: '\' and '=' with a backslash, CR and LF as \r and \n;
 // other control characters become spaces. '|' needs no escape in the extension.
-func cefValue(s string) string {
+func cefValue(s string) string { return cefEscape(s, false) }
+
+func cefEscape(s string, header bool) string {
+	special := '='
+	if header {
+		special = '|'
+	}
 	var b strings.Builder
 	for _, r := range s {
 		switch {
-		case r == '\\' || r == '=':
+		case r == '\\' || r == special:
 			b.WriteByte('\\')
 			b.WriteRune(r)
-		case r == '\n':
+		case !header && r == '\n':
 			b.WriteString(`\n`)
-		case r == '\r':
+		case !header && r == '\r':
 			b.WriteString(`\r`)
 		case r < 0x20 || r == 0x7f:
 			b.WriteByte(' ')

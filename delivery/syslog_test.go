@@ -20,6 +20,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mcasload/mcasload/internal/testserver"
 )
@@ -432,4 +433,42 @@ func TestSyslogClientCertificate(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "do not make a key pair") {
 		t.Errorf("a certificate without its key: %v", err)
 	}
+}
+
+// FuzzCEFEscapes: whatever a summary, user, object or title holds, a CEF reader gets back every
+// header field and extension value as written, less control characters and anything past the
+// length limit.
+func FuzzCEFEscapes(f *testing.F) {
+	f.Add("a|b=c\\d\ne\rf", "alice@contoso.com", "x=y", "T|itle\\")
+	f.Add(" =\\\\=| ", "\\", "=", "|")
+	f.Fuzz(func(t *testing.T, summary, user, object, title string) {
+		if !utf8.ValidString(summary + user + object + title) {
+			t.Skip("the wire format is UTF-8")
+		}
+		fd := sample()
+		fd.Summary, fd.Key.Entities.User, fd.Key.Entities.Object, fd.Title = summary, user, object, title
+		msg := cefMessage(&fd, "v1", t0)
+		header, ext := parseCEF(t, msg)
+		clean := func(s string, header bool) string {
+			s = shorten(s, cefValueMax)
+			return strings.Map(func(r rune) rune {
+				if (r < 0x20 && (header || r != '\n' && r != '\r')) || r == 0x7f {
+					return ' '
+				}
+				return r
+			}, s)
+		}
+		if want := clean(fd.title(), true); header[4] != want {
+			t.Errorf("title read back %q, want %q (message %q)", header[4], want, msg)
+		}
+		for key, v := range map[string]string{"msg": fd.summary(), "suser": user, "cs6": object} {
+			want := clean(v, false)
+			if got, ok := ext[key]; want != "" && got != want || want == "" && ok {
+				t.Errorf("%s read back %q, want %q (message %q)", key, got, want, msg)
+			}
+		}
+		if ext["externalId"] != fd.ID {
+			t.Errorf("externalId %q lost among the other values: %q", ext["externalId"], msg)
+		}
+	})
 }
