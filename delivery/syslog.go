@@ -222,7 +222,8 @@ func (s *syslogSink) sendOnce(ctx context.Context, frames [][]byte) (err error, 
 	if err := closeWrite(conn); err != nil {
 		return fmt.Errorf("the connection to %s broke while closing (%s): the receiver may not have read every message", addr, netCause(err)), true
 	}
-	_ = conn.SetReadDeadline(time.Now().Add(s.spec.Timeout))
+	deadline := time.Now().Add(s.spec.Timeout)
+	_ = conn.SetReadDeadline(deadline)
 	_, err = io.Copy(io.Discard, conn)
 	if err != nil && !(s.tls != nil && errors.Is(err, io.ErrUnexpectedEOF)) {
 		if isTimeout(err) {
@@ -230,7 +231,31 @@ func (s *syslogSink) sendOnce(ctx context.Context, frames [][]byte) (err error, 
 		}
 		return fmt.Errorf("the connection to %s broke before the receiver read every message: %s", addr, netCause(err)), true
 	}
+	if tcp, ok := raw.(*net.TCPConn); ok {
+		return awaitAcknowledged(tcp, addr, deadline)
+	}
 	return nil, false
+}
+
+// awaitAcknowledged waits until the receiver's TCP acknowledged every byte and the FIN. Its end
+// of stream alone does not prove it read them: a receiver that closed at once, without reading,
+// sends its FIN before our data even arrives, and answers the data with a reset that may reach
+// us only after we read that FIN.
+func awaitAcknowledged(c *net.TCPConn, addr string, deadline time.Time) (err error, retry bool) {
+	for {
+		n, sockErr, ok := unacknowledged(c)
+		switch {
+		case !ok:
+			return nil, false
+		case sockErr != nil:
+			return fmt.Errorf("the connection to %s broke before the receiver read every message: %s", addr, sockErr), true
+		case n == 0:
+			return nil, false
+		case time.Now().After(deadline):
+			return fmt.Errorf("%s had not acknowledged the last %d bytes after timeout: it may not have read every message", addr, n), true
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // closeWrite ends the client's side of the stream: for TLS a close_notify alert and then the

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -15,6 +16,7 @@ import (
 	"net"
 	"os"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -277,6 +279,7 @@ func TestSyslogAcceptance(t *testing.T) {
 			_, _ = io.ReadFull(c, buf)
 			_ = c.SetLinger(0) // close with RST, as a crashing daemon's kernel does
 		}, "broke"},
+		{"closes at once without reading", func(c *net.TCPConn) {}, "broke"},
 		{"never closes", func(c *net.TCPConn) {
 			_, _ = io.Copy(io.Discard, c)
 			// Keep the connection open until the client gives up on it.
@@ -471,4 +474,39 @@ func FuzzCEFEscapes(f *testing.F) {
 			t.Errorf("externalId %q lost among the other values: %q", ext["externalId"], msg)
 		}
 	})
+}
+
+// TestAwaitAcknowledged: the end of stream is not enough; the receiver's TCP must have taken
+// every byte. A receiver that closed before the data came answers it with a reset.
+func TestAwaitAcknowledged(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("SIOCOUTQ is Linux's")
+	}
+	closed := make(chan struct{})
+	for name, c := range map[string]struct {
+		serve func(c *net.TCPConn)
+		fails bool
+	}{
+		"reads everything": {func(c *net.TCPConn) { _, _ = io.Copy(io.Discard, c) }, false},
+		"closed before the data came": {func(c *net.TCPConn) { c.Close(); close(closed) }, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			addr := fakeReceiver(t, c.serve)
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if c.fails {
+				<-closed
+				time.Sleep(20 * time.Millisecond) // the receiver's FIN has arrived
+			}
+			_, _ = conn.Write(bytes.Repeat([]byte("x"), 64<<10))
+			_ = conn.(*net.TCPConn).CloseWrite()
+			err, _ = awaitAcknowledged(conn.(*net.TCPConn), addr, time.Now().Add(2*time.Second))
+			if c.fails != (err != nil) {
+				t.Errorf("awaitAcknowledged = %v, want failure %v", err, c.fails)
+			}
+		})
+	}
 }
