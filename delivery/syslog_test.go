@@ -487,7 +487,7 @@ func TestAwaitAcknowledged(t *testing.T) {
 		serve func(c *net.TCPConn)
 		fails bool
 	}{
-		"reads everything": {func(c *net.TCPConn) { _, _ = io.Copy(io.Discard, c) }, false},
+		"reads everything":            {func(c *net.TCPConn) { _, _ = io.Copy(io.Discard, c) }, false},
 		"closed before the data came": {func(c *net.TCPConn) { c.Close(); close(closed) }, true},
 	} {
 		t.Run(name, func(t *testing.T) {
