@@ -162,7 +162,7 @@ func (s *syslogSink) Deliver(ctx context.Context, findings []Finding) []error {
 // sendBatch sends frames on one connection, trying again on a new one with backoff.
 func (s *syslogSink) sendBatch(ctx context.Context, frames [][]byte) error {
 	for n := 1; ; n++ {
-		err, retry := s.sendOnce(ctx, frames)
+		retry, err := s.sendOnce(ctx, frames)
 		if err == nil {
 			return nil
 		}
@@ -184,12 +184,12 @@ func (s *syslogSink) sendBatch(ctx context.Context, frames [][]byte) error {
 
 // sendOnce dials, writes every frame, closes the sending side and waits for the receiver to
 // close too. retry says whether a new connection may do better.
-func (s *syslogSink) sendOnce(ctx context.Context, frames [][]byte) (err error, retry bool) {
+func (s *syslogSink) sendOnce(ctx context.Context, frames [][]byte) (retry bool, err error) {
 	addr := net.JoinHostPort(s.spec.Host, s.spec.Port)
 	dialer := &net.Dialer{Timeout: s.spec.Timeout}
 	raw, err := dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return fmt.Errorf("connect to %s: %s: is the receiver running and listening on TCP port %s?", addr, netCause(err), s.spec.Port), true
+		return true, fmt.Errorf("connect to %s: %s: is the receiver running and listening on TCP port %s?", addr, netCause(err), s.spec.Port)
 	}
 	defer raw.Close()
 	conn := raw
@@ -201,11 +201,11 @@ func (s *syslogSink) sendOnce(ctx context.Context, frames [][]byte) (err error, 
 		switch {
 		case err == nil:
 		case isCertError(err):
-			return fmt.Errorf("TLS handshake with %s failed: %s: give ca=/PATH/ca.pem with the CA that signed the receiver's certificate, and server-name= if it names another host", addr, netCause(err)), false
+			return false, fmt.Errorf("TLS handshake with %s failed: %s: give ca=/PATH/ca.pem with the CA that signed the receiver's certificate, and server-name= if it names another host", addr, netCause(err))
 		case isTimeout(err):
-			return fmt.Errorf("TLS handshake with %s took longer than timeout=%s: is the receiver overloaded, or is it a plain TCP listener (then use syslog+tcp)?", addr, s.spec.Timeout), true
+			return true, fmt.Errorf("TLS handshake with %s took longer than timeout=%s: is the receiver overloaded, or is it a plain TCP listener (then use syslog+tcp)?", addr, s.spec.Timeout)
 		default:
-			return fmt.Errorf("TLS handshake with %s failed: %s: is it a TLS listener (else use syslog+tcp), and does it accept TLS 1.2 or later?", addr, netCause(err)), false
+			return false, fmt.Errorf("TLS handshake with %s failed: %s: is it a TLS listener (else use syslog+tcp), and does it accept TLS 1.2 or later?", addr, netCause(err))
 		}
 		conn = tc
 	}
@@ -213,46 +213,46 @@ func (s *syslogSink) sendOnce(ctx context.Context, frames [][]byte) (err error, 
 	w := bufio.NewWriterSize(conn, 64<<10)
 	for _, f := range frames {
 		if _, err := w.Write(f); err != nil {
-			return fmt.Errorf("send to %s: %s: the connection broke", addr, netCause(err)), true
+			return true, fmt.Errorf("send to %s: %s: the connection broke", addr, netCause(err))
 		}
 	}
 	if err := w.Flush(); err != nil {
-		return fmt.Errorf("send to %s: %s: the connection broke", addr, netCause(err)), true
+		return true, fmt.Errorf("send to %s: %s: the connection broke", addr, netCause(err))
 	}
 	if err := closeWrite(conn); err != nil {
-		return fmt.Errorf("the connection to %s broke while closing (%s): the receiver may not have read every message", addr, netCause(err)), true
+		return true, fmt.Errorf("the connection to %s broke while closing (%s): the receiver may not have read every message", addr, netCause(err))
 	}
 	deadline := time.Now().Add(s.spec.Timeout)
 	_ = conn.SetReadDeadline(deadline)
 	_, err = io.Copy(io.Discard, conn)
 	if err != nil && !(s.tls != nil && errors.Is(err, io.ErrUnexpectedEOF)) {
 		if isTimeout(err) {
-			return fmt.Errorf("%s did not close the connection within timeout=%s of the last message: it may not have read them all", addr, s.spec.Timeout), true
+			return true, fmt.Errorf("%s did not close the connection within timeout=%s of the last message: it may not have read them all", addr, s.spec.Timeout)
 		}
-		return fmt.Errorf("the connection to %s broke before the receiver read every message: %s", addr, netCause(err)), true
+		return true, fmt.Errorf("the connection to %s broke before the receiver read every message: %s", addr, netCause(err))
 	}
 	if tcp, ok := raw.(*net.TCPConn); ok {
 		return awaitAcknowledged(tcp, addr, deadline)
 	}
-	return nil, false
+	return false, nil
 }
 
 // awaitAcknowledged waits until the receiver's TCP acknowledged every byte and the FIN. Its end
 // of stream alone does not prove it read them: a receiver that closed at once, without reading,
 // sends its FIN before our data even arrives, and answers the data with a reset that may reach
 // us only after we read that FIN.
-func awaitAcknowledged(c *net.TCPConn, addr string, deadline time.Time) (err error, retry bool) {
+func awaitAcknowledged(c *net.TCPConn, addr string, deadline time.Time) (retry bool, err error) {
 	for {
 		n, sockErr, ok := unacknowledged(c)
 		switch {
 		case !ok:
-			return nil, false
+			return false, nil
 		case sockErr != nil:
-			return fmt.Errorf("the connection to %s broke before the receiver read every message: %s", addr, sockErr), true
+			return true, fmt.Errorf("the connection to %s broke before the receiver read every message: %s", addr, sockErr)
 		case n == 0:
-			return nil, false
+			return false, nil
 		case time.Now().After(deadline):
-			return fmt.Errorf("%s had not acknowledged the last %d bytes after timeout: it may not have read every message", addr, n), true
+			return true, fmt.Errorf("%s had not acknowledged the last %d bytes when timeout ran out: it may not have read every message", addr, n)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}

@@ -503,7 +503,7 @@ func TestAwaitAcknowledged(t *testing.T) {
 			}
 			_, _ = conn.Write(bytes.Repeat([]byte("x"), 64<<10))
 			_ = conn.(*net.TCPConn).CloseWrite()
-			err, _ = awaitAcknowledged(conn.(*net.TCPConn), addr, time.Now().Add(2*time.Second))
+			_, err = awaitAcknowledged(conn.(*net.TCPConn), addr, time.Now().Add(2*time.Second))
 			if c.fails != (err != nil) {
 				t.Errorf("awaitAcknowledged = %v, want failure %v", err, c.fails)
 			}

@@ -132,7 +132,7 @@ func (w *webhookSink) Deliver(ctx context.Context, findings []Finding) []error {
 			continue
 		}
 		var receiverFault bool
-		errs[i], receiverFault = w.send(ctx, f)
+		receiverFault, errs[i] = w.send(ctx, f)
 		if errs[i] != nil && receiverFault {
 			down = f.ID
 		}
@@ -152,35 +152,35 @@ type attempt struct {
 }
 
 // send tries one finding up to Attempts times; receiverFault tells Deliver to stop.
-func (w *webhookSink) send(ctx context.Context, f *Finding) (err error, receiverFault bool) {
+func (w *webhookSink) send(ctx context.Context, f *Finding) (receiverFault bool, err error) {
 	body, err := w.payload(f)
 	if err != nil {
-		return fmt.Errorf("encode finding: %w", err), false
+		return false, fmt.Errorf("encode finding: %w", err)
 	}
 	for n := 1; ; n++ {
 		a := w.post(ctx, f, body)
 		if a.err == nil {
-			return nil, false
+			return false, nil
 		}
 		of := fmt.Sprintf(" (attempt %d of %d)", n, w.spec.Attempts)
 		if ctx.Err() != nil {
-			return fmt.Errorf("stopped: %w; kept for the next run", ctx.Err()), true
+			return true, fmt.Errorf("stopped: %w; kept for the next run", ctx.Err())
 		}
 		if !a.retry || n >= w.spec.Attempts {
-			return fmt.Errorf("%w%s; kept for the next run", a.err, of), a.receiver
+			return a.receiver, fmt.Errorf("%w%s; kept for the next run", a.err, of)
 		}
 		wait := backoff(n, w.opts.Jitter)
 		if a.hasWait {
 			if a.wait > w.spec.MaxWait {
-				return fmt.Errorf("%w%s, and asks to wait %s, longer than max-wait=%s; kept for the next run",
-					a.err, of, a.wait, w.spec.MaxWait), true
+				return true, fmt.Errorf("%w%s, and asks to wait %s, longer than max-wait=%s; kept for the next run",
+					a.err, of, a.wait, w.spec.MaxWait)
 			}
 			wait = a.wait
 		}
 		w.opts.Log.Warn("webhook delivery failed, retrying", "sink", w.spec.String(), "finding", f.ID,
 			"attempt", n, "of", w.spec.Attempts, "error", a.err.Error(), "retry_in", wait.String())
 		if err := w.opts.Clock.Sleep(ctx, wait); err != nil {
-			return fmt.Errorf("stopped: %w; kept for the next run", err), true
+			return true, fmt.Errorf("stopped: %w; kept for the next run", err)
 		}
 	}
 }
