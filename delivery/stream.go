@@ -11,8 +11,11 @@ import (
 	"syscall"
 )
 
-// ndjson renders findings as NDJSON, one wire-format line each.
-func ndjson(findings []Finding) ([]byte, error) {
+// ndjson renders findings as NDJSON, one wire-format line each, unless the run was stopped.
+func ndjson(ctx context.Context, findings []Finding) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("not written: stopped (%w); kept for the next run", err)
+	}
 	var b bytes.Buffer
 	for i := range findings {
 		line, err := findings[i].MarshalJSON()
@@ -48,10 +51,7 @@ func (s *streamSink) String() string { return s.spec.String() }
 func (s *streamSink) Close() error   { return nil }
 
 func (s *streamSink) Deliver(ctx context.Context, findings []Finding) []error {
-	if err := ctx.Err(); err != nil {
-		return allErrors(len(findings), fmt.Errorf("not written: %w", err))
-	}
-	data, err := ndjson(findings)
+	data, err := ndjson(ctx, findings)
 	if err != nil {
 		return allErrors(len(findings), err)
 	}
@@ -95,10 +95,7 @@ func (s *fileSink) String() string { return s.spec.String() }
 func (s *fileSink) Close() error   { return nil }
 
 func (s *fileSink) Deliver(ctx context.Context, findings []Finding) []error {
-	if err := ctx.Err(); err != nil {
-		return allErrors(len(findings), fmt.Errorf("not written: %w", err))
-	}
-	data, err := ndjson(findings)
+	data, err := ndjson(ctx, findings)
 	if err != nil {
 		return allErrors(len(findings), err)
 	}
