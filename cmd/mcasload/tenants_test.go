@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -284,6 +285,20 @@ func TestSimServesTenants(t *testing.T) {
 	code, out, _ := runMcasload(t, nil, "state", "show", "-w", dir)
 	if code != exitOK || !strings.Contains(out, "contoso: scan ") || !strings.Contains(out, "fabrikam: scan ") {
 		t.Errorf("state show lists each tenant's watermark: exit %d\n%s", code, out)
+	}
+	// Resetting one tenant's watermarks leaves the other's.
+	if code, out, errs := runMcasload(t, nil, "state", "reset", "-w", dir, "--all", "--tenant-label", "contoso"); code != exitOK || !strings.Contains(out, "reset contoso: scan ") || strings.Contains(out, "fabrikam") {
+		t.Errorf("state reset of contoso: exit %d\n%s%s", code, out, errs)
+	}
+	var marks []watermarkEntry
+	code, out, _ = runMcasload(t, nil, "state", "show", "-w", dir, "--format", "json")
+	if err := json.Unmarshal([]byte(out), &marks); code != exitOK || err != nil || len(marks) != 2 {
+		t.Fatalf("state show json: exit %d %v\n%s", code, err, out)
+	}
+	for _, m := range marks {
+		if m.Reset != (m.Tenant == "contoso") {
+			t.Errorf("after resetting contoso: %s's watermark reset %v", m.Tenant, m.Reset)
+		}
 	}
 	cancel()
 	if code := <-done; code != 0 {
