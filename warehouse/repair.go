@@ -205,6 +205,14 @@ func RebuildDatabase(ctx context.Context, opts Options) (err error) {
 		err = rerr
 	}
 	if err == nil {
+		// Opened while the dataset was held aside, the writer found no file from before tenants
+		// to move: move them now, or they would stay in the old layout.
+		var parts []partFile
+		if parts, _, _, err = listParts(root, w.legacyTenant); err == nil {
+			err = w.migrateLayout(ctx, parts)
+		}
+	}
+	if err == nil {
 		err = w.Repair(ctx, SinkParquet)
 	}
 	if cerr := w.Close(context.WithoutCancel(ctx)); err == nil {

@@ -221,3 +221,34 @@ func TestUpgradeV2FixtureKilled(t *testing.T) {
 	defer w.Close(t.Context())
 	mustVerify(t, w)
 }
+
+// TestRebuildV2Parquet: the DuckDB file of a warehouse made before tenants is lost; rebuilt from
+// its Parquet files (still in the layout before tenants), the rows are tenant default's (the
+// source that named them was in the lost file), every file moves into its tenant's folder, and
+// the sinks agree.
+func TestRebuildV2Parquet(t *testing.T) {
+	dir := v2Fixture(t, "loaded-url")
+	before := readSink(t, dir, FromParquet)
+	if err := os.Remove(filepath.Join(dir, DatabaseFile)); err != nil {
+		t.Fatal(err)
+	}
+	if err := RebuildDatabase(t.Context(), Options{Dir: dir, Logger: testLogger(nil), MemoryLimit: "300MB", Threads: 2}); err != nil {
+		t.Fatalf("rebuild: %v", err)
+	}
+	for _, f := range testkit.Files(t, filepath.Join(dir, ParquetDir)) {
+		if !strings.HasPrefix(f, "tenant="+tenant.Default+"/day=") {
+			t.Errorf("file %s is not in tenant %s's folder", f, tenant.Default)
+		}
+	}
+	for _, from := range []string{FromDuckDB, FromParquet} {
+		if got := readSink(t, dir, from); !equalContents(got, before) {
+			t.Errorf("%s after the rebuild holds %v, before %v", from, got, before)
+		}
+	}
+	w := openTest(t, dir, SinkBoth)
+	defer w.Close(t.Context())
+	mustVerify(t, w)
+	if got, err := w.Tenants(t.Context()); err != nil || !slices.Equal(got, []string{tenant.Default}) {
+		t.Errorf("tenants after the rebuild = %v, %v", got, err)
+	}
+}

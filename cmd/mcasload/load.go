@@ -135,8 +135,12 @@ func (e *env) runLoad(c *cli.Context) error {
 		return err
 	}
 	opts.Logger = log
-	// Without --tenant-label the rows are the warehouse's only tenant's (refused when it holds
-	// several), or tenant.Default's in an empty warehouse.
+	// Without --tenant-label the rows are the tenant of a --source URL (a saved export of that
+	// tenant), else the warehouse's only tenant's (refused when it holds several), or
+	// tenant.Default's in an empty warehouse.
+	if src := c.String("source"); opts.Tenant == "" && strings.Contains(src, "://") {
+		opts.Tenant, _ = tenant.FromURL(src)
+	}
 	opts.TenantFromWarehouse = true
 	w, err := openWriter(ctx, opts)
 	if err != nil {
