@@ -23,8 +23,8 @@ func TestPathTime(t *testing.T) {
 		{"y=2026/m=01/d=31/h=00/m=00/PT1H.json", hour("2026-01-31T00"), true},
 		{"resourceId=/SUBSCRIPTIONS/S/RESOURCEGROUPS/G/y=2026/m=12/d=06/h=23/m=00/PT1H_1.json", hour("2026-12-06T23"), true},
 		{"tenantId=5a1/y=2026/m=12/d=06/h=12/PT1H.json", hour("2026-12-06T12"), true}, // no minute folder
-		{"tenantId=5a1/y=2026/m=12/d=06/PT24H.json", time.Time{}, false},                // no hour
-		{"tenantId=5a1/y=2026/m=13/d=06/h=12/m=00/PT1H.json", time.Time{}, false},       // month 13
+		{"tenantId=5a1/y=2026/m=12/d=06/PT24H.json", time.Time{}, false},              // no hour
+		{"tenantId=5a1/y=2026/m=13/d=06/h=12/m=00/PT1H.json", time.Time{}, false},     // month 13
 		{"tenantId=5a1/y=2026/m=12/d=06/h=24/m=00/PT1H.json", time.Time{}, false},
 		{"tenantId=5a1/y=26/m=12/d=06/h=12/m=00/PT1H.json", time.Time{}, false}, // two-digit year
 		{"tenantId=5a1/m=12/y=2026/d=06/h=12/PT1H.json", time.Time{}, false},    // out of order
