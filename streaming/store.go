@@ -77,9 +77,24 @@ type Store struct {
 
 // Open checks cfg and returns a Store; it sends no request.
 func Open(cfg Config) (*Store, error) {
-	if cfg.Container == "" {
-		cfg.Container = DefaultContainer
+	cc, endpoint, r, err := newClient(cfg)
+	if err != nil {
+		return nil, err
 	}
+	return &Store{cc: cc, container: cmp.Or(cfg.Container, DefaultContainer), endpoint: endpoint, redact: r}, nil
+}
+
+// ContainerClient returns the SDK's client of cfg's container, checked as Open checks it, for a
+// writer: the simulator appends its stream through it.
+func ContainerClient(cfg Config) (*container.Client, error) {
+	cc, _, _, err := newClient(cfg)
+	return cc, err
+}
+
+// newClient checks cfg and builds the container client, the account's endpoint (for messages)
+// and the redactor of the credential's secrets.
+func newClient(cfg Config) (*container.Client, string, *redactor, error) {
+	cfg.Container = cmp.Or(cfg.Container, DefaultContainer)
 	cred := cfg.Credential
 	n := 0
 	for _, set := range []bool{!cred.ConnectionString.Empty(), !cred.SAS.Empty(), cred.Token != nil} {
@@ -88,7 +103,7 @@ func Open(cfg Config) (*Store, error) {
 		}
 	}
 	if n != 1 {
-		return nil, fmt.Errorf("open storage: give exactly one credential (a connection string, a SAS token or an Entra ID sign-in), got %d", n)
+		return nil, "", nil, fmt.Errorf("open storage: give exactly one credential (a connection string, a SAS token or an Entra ID sign-in), got %d", n)
 	}
 	r := newRedactor(cred)
 	hc := cfg.HTTPClient
@@ -105,22 +120,20 @@ func Open(cfg Config) (*Store, error) {
 	if !cred.ConnectionString.Empty() {
 		cc, err = container.NewClientFromConnectionString(cred.ConnectionString.Reveal(), cfg.Container, opts)
 		if err != nil {
-			return nil, fmt.Errorf("open storage: the connection string is not usable: %s (want DefaultEndpointsProtocol=https;AccountName=…;AccountKey=… or BlobEndpoint=…;SharedAccessSignature=…)", r.text(err.Error()))
+			return nil, "", nil, fmt.Errorf("open storage: the connection string is not usable: %s (want DefaultEndpointsProtocol=https;AccountName=…;AccountKey=… or BlobEndpoint=…;SharedAccessSignature=…)", r.text(err.Error()))
 		}
-	} else {
-		if cc, err = urlClient(cfg, cred, opts); err != nil {
-			return nil, err
-		}
+	} else if cc, err = urlClient(cfg, cred, opts); err != nil {
+		return nil, "", nil, err
 	}
 	u, err := url.Parse(cc.URL())
 	if err != nil {
-		return nil, fmt.Errorf("open storage: %s", r.text(err.Error()))
+		return nil, "", nil, fmt.Errorf("open storage: %s", r.text(err.Error()))
 	}
 	endpoint := u.Scheme + "://" + u.Host + strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"+cfg.Container), "/")
 	if err := checkEndpoint(u, cfg.AccountURL, endpoint); err != nil {
-		return nil, err
+		return nil, "", nil, err
 	}
-	return &Store{cc: cc, container: cfg.Container, endpoint: endpoint, redact: r}, nil
+	return cc, endpoint, r, nil
 }
 
 // urlClient builds the client of AccountURL with a SAS token or a token credential.
