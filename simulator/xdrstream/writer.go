@@ -192,7 +192,7 @@ func (w *Writer) ensureContainer(ctx context.Context) error {
 	}
 	_, err := w.cfg.Container.Create(ctx, nil)
 	if err != nil && !bloberror.HasCode(err, bloberror.ContainerAlreadyExists) {
-		return fmt.Errorf("create container %s: %w", withoutQuery(w.cfg.Container.URL()), err)
+		return storageErr("create container "+withoutQuery(w.cfg.Container.URL()), err)
 	}
 	// One listing tells a restarted writer where every blob stands.
 	w.existed = map[string]int64{}
@@ -200,7 +200,7 @@ func (w *Writer) ensureContainer(ctx context.Context) error {
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
-			return fmt.Errorf("list container %s: %w", withoutQuery(w.cfg.Container.URL()), err)
+			return storageErr("list container "+withoutQuery(w.cfg.Container.URL()), err)
 		}
 		for _, b := range page.Segment.BlobItems {
 			if b.Name != nil && b.Properties != nil && b.Properties.ContentLength != nil {
@@ -238,7 +238,7 @@ func (w *Writer) appendLines(ctx context.Context, name string, st *blobState, li
 		resp, err := ab.AppendBlock(ctx, azstreaming.NopCloser(bytes.NewReader(batch.Bytes())), &appendblob.AppendBlockOptions{
 			AppendPositionAccessConditions: &appendblob.AppendPositionAccessConditions{AppendPosition: &pos}})
 		if err != nil {
-			return written, fmt.Errorf("append %d lines to %s at byte %d: %w", n, name, pos, err)
+			return written, storageErr(fmt.Sprintf("append %d lines to %s at byte %d", n, name, pos), err)
 		}
 		st.length += int64(batch.Len())
 		if resp.BlobCommittedBlockCount != nil {
@@ -259,7 +259,7 @@ func (w *Writer) open(ctx context.Context, ab *appendblob.Client, st *blobState,
 		_, err := ab.Create(ctx, &appendblob.CreateOptions{AccessConditions: &blob.AccessConditions{
 			ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfNoneMatch: ptr(azcore.ETagAny)}}})
 		if err != nil {
-			return 0, fmt.Errorf("create append blob %s: %w", name, err)
+			return 0, storageErr("create append blob "+name, err)
 		}
 		st.known = true
 		return 0, nil
@@ -280,3 +280,22 @@ func (w *Writer) open(ctx context.Context, ab *appendblob.Client, st *blobState,
 func (w *Writer) Truth() Truth { return w.truth.clone() }
 
 func ptr[T any](v T) *T { return &v }
+
+// storageErr says what failed in one line: the service's status and code rather than the SDK's
+// multi-line dump of the response.
+func storageErr(op string, err error) error {
+	var re *azcore.ResponseError
+	if errors.As(err, &re) {
+		return &oneLineError{msg: fmt.Sprintf("%s: HTTP %d %s", op, re.StatusCode, re.ErrorCode), err: err}
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// oneLineError is a short message that still unwraps to the SDK's error (bloberror.HasCode).
+type oneLineError struct {
+	msg string
+	err error
+}
+
+func (e *oneLineError) Error() string { return e.msg }
+func (e *oneLineError) Unwrap() error { return e.err }
