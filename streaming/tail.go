@@ -148,7 +148,10 @@ func (t *Tail) Next() (*Batch, error) {
 		return nil, t.err
 	}
 	ch := &schema.Chunk{}
-	t.arena = make([]byte, 0, min(t.opts.BatchBytes+t.opts.BatchBytes/4, 64<<20))
+	// Sized for what this version of the blob has left (records keep pointing into an arena that
+	// had to grow, so a wrong guess costs a copy, never a record).
+	left := max(t.cur.Size-t.cur.Offset, 0) + 64
+	t.arena = make([]byte, 0, min(int64(t.opts.BatchBytes+t.opts.BatchBytes/4), left))
 	start := t.cur.Offset
 	for len(ch.Records)+len(ch.Rejected) < t.opts.BatchLines && len(t.arena) < t.opts.BatchBytes {
 		if !t.readLine(ch) {
