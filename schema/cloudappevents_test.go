@@ -3,10 +3,13 @@ package schema
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/mcasload/mcasload/internal/testkit"
 )
@@ -293,5 +296,26 @@ func TestCloudAppEventsDocPage(t *testing.T) {
 	}
 	if doc.Columns[1].Type != "TIMESTAMPTZ" || doc.Columns[8].Type != "INTEGER" {
 		t.Errorf("types: %+v %+v", doc.Columns[1], doc.Columns[8])
+	}
+}
+
+// BenchmarkConvertCloudAppEvents measures the converter over 5000 lines shaped like a captured
+// export (MB/s of lines in).
+func BenchmarkConvertCloudAppEvents(b *testing.B) {
+	fixture := string(readFixture(b, "cloudappevents-exchange.json"))
+	lines := make([]json.RawMessage, 5000)
+	size := 0
+	for i := range lines {
+		lines[i] = json.RawMessage(strings.Replace(fixture, `"ReportId":"3b9d5e0c`, fmt.Sprintf(`"ReportId":"%08x`, i), 1))
+		size += len(lines[i])
+	}
+	conv := NewCloudAppEventsConverter(memory.NewGoAllocator(), CloudAppEventsOptions{})
+	b.SetBytes(int64(size))
+	for b.Loop() {
+		out, err := conv.Convert(lines)
+		if err != nil || len(out.Rejected) > 0 {
+			b.Fatal(err, out.Rejected)
+		}
+		out.Record.Release()
 	}
 }
