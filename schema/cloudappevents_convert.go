@@ -107,12 +107,7 @@ func (c *CloudAppEventsConverter) Convert(lines []json.RawMessage) (batch *Batch
 // ConvertChunk converts a chunk of lines: the batch's rejects carry line numbers and include the
 // lines the reader refused, in line order.
 func (c *CloudAppEventsConverter) ConvertChunk(ch *Chunk) (*Batch, error) {
-	b, err := c.Convert(ch.Records)
-	if err != nil {
-		return nil, err
-	}
-	b.addChunkRejects(ch)
-	return b, nil
+	return convertChunk(c.Convert, ch)
 }
 
 // read parses one line into c's per-line state and returns "" or a reject reason.
@@ -177,15 +172,7 @@ func (c *CloudAppEventsConverter) check() string {
 // envelope walks the line's top-level object: time, tenantId, category and properties; other
 // keys are skipped. Keys match with exact case; a repeated key: last wins.
 func (c *CloudAppEventsConverter) envelope() error {
-	s := &c.s
-	if err := s.objStart(); err != nil {
-		return err
-	}
-	for first := true; ; first = false {
-		key, more, err := s.objNext(first)
-		if err != nil || !more {
-			return err
-		}
+	return c.s.members(func(key []byte) (err error) {
 		switch string(key) {
 		case "time":
 			c.received, err = c.timeValue()
@@ -198,12 +185,10 @@ func (c *CloudAppEventsConverter) envelope() error {
 		case "properties":
 			err = c.properties()
 		default:
-			err = s.skip()
+			err = c.s.skip()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 func (c *CloudAppEventsConverter) markErr(col int, k kind) {
@@ -231,25 +216,12 @@ func (c *CloudAppEventsConverter) properties() error {
 		return s.skip()
 	}
 	c.props = valid
-	if err := s.objStart(); err != nil {
-		return err
-	}
-	for first := true; ; first = false {
-		key, more, err := s.objNext(first)
-		if err != nil || !more {
-			return err
+	return s.members(func(key []byte) error {
+		if slot, known := caeKeyIndex[string(key)]; known {
+			return c.column(slot)
 		}
-		slot, known := caeKeyIndex[string(key)]
-		if !known {
-			if err := s.skip(); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := c.column(slot); err != nil {
-			return err
-		}
-	}
+		return s.skip()
+	})
 }
 
 // column reads the value of a slot by its column's kind.

@@ -254,8 +254,11 @@ func (n *NDJSONReader) readLine(dst []byte) ([]byte, int, error) {
 
 // ConvertChunk converts an NDJSON chunk: the batch's rejects carry line numbers and include the
 // lines the reader refused, in line order.
-func (c *Converter) ConvertChunk(ch *Chunk) (*Batch, error) {
-	b, err := c.Convert(ch.Records)
+func (c *Converter) ConvertChunk(ch *Chunk) (*Batch, error) { return convertChunk(c.Convert, ch) }
+
+// convertChunk converts a chunk's records with convert and completes the rejects.
+func convertChunk(convert func([]json.RawMessage) (*Batch, error), ch *Chunk) (*Batch, error) {
+	b, err := convert(ch.Records)
 	if err != nil {
 		return nil, err
 	}
