@@ -485,18 +485,7 @@ func (c *Converter) object(member func(key []byte) error, cols ...int) error {
 		}
 		return s.skip()
 	}
-	if err := s.objStart(); err != nil {
-		return err
-	}
-	for first := true; ; first = false {
-		key, more, err := s.objNext(first)
-		if err != nil || !more {
-			return err
-		}
-		if err := member(key); err != nil {
-			return err
-		}
-	}
+	return s.members(member)
 }
 
 func (c *Converter) str(col int, dst *strField) (err error) {
