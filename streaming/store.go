@@ -60,8 +60,9 @@ type Config struct {
 	// Container defaults to DefaultContainer.
 	Container  string
 	Credential Credential
-	// HTTPClient carries requests (its TLS roots, proxy); nil means a client with a 60 s timeout
-	// per request attempt.
+	// HTTPClient carries requests (its TLS roots, proxy); nil means http.DefaultTransport's
+	// settings with a 60 s limit on waiting for an answer's headers. It must set no overall
+	// Timeout: a blob's body is read while the caller commits batch after batch.
 	HTTPClient *http.Client
 	// Retries is how often a failed request is tried again (0: 3; negative: never).
 	Retries int
@@ -108,7 +109,9 @@ func newClient(cfg Config) (*container.Client, string, *redactor, error) {
 	r := newRedactor(cred)
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Timeout: 60 * time.Second}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.ResponseHeaderTimeout = 60 * time.Second
+		hc = &http.Client{Transport: tr}
 	}
 	opts := &container.ClientOptions{ClientOptions: azcore.ClientOptions{
 		Transport: quietTransport{hc},

@@ -141,8 +141,9 @@ func (t *Tail) verify(cur Cursor, fail func(error, string, ...any) error) error 
 }
 
 // Next returns the next batch of complete lines, or io.EOF when none is left (a partial last
-// line stays unread). A read error is returned after the lines read before it, whose cursor is
-// still good.
+// line stays unread). A read error (a connection cut while the caller was committing) is
+// returned after the lines read before it, whose cursor is still good: Resume with Cursor() reads
+// on from there.
 func (t *Tail) Next() (*Batch, error) {
 	if t.err != nil {
 		return nil, t.err
