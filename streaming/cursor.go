@@ -31,9 +31,9 @@ type Cursor struct {
 	LineStart  int64    `json:"lineStart"`
 	LineSHA256 [32]byte `json:"-"`
 	// Size is the blob's length when the read that produced this cursor began. ETag (without
-	// quotes) is set only on a cursor that read reached the end with: a blob listed later with the
-	// same ETag is byte for byte what was read, with no complete line after Offset, so it is
-	// skipped without a request.
+	// quotes) is set only on a cursor that read reached the end with, having received exactly
+	// Size bytes: a blob listed later with the same ETag and Size is byte for byte what was read,
+	// with no complete line after Offset, so it is skipped without a request.
 	ETag string `json:"etag,omitempty"`
 	Size int64  `json:"size"`
 }

@@ -11,10 +11,11 @@ import (
 	"testing/iotest"
 )
 
-// tailOver is a Tail reading body from the start, as Resume builds one for a new blob.
-func tailOver(body io.Reader, opts ReadOptions) *Tail {
+// tailOver is a Tail reading body from the start, as Resume builds one for a new blob whose
+// answer declared size bytes.
+func tailOver(body io.Reader, size int, opts ReadOptions) *Tail {
 	return &Tail{blob: "b", body: io.NopCloser(body), r: bufio.NewReaderSize(body, 16), line: sha256.New(),
-		opts: opts.withDefaults(), etag: "e1"}
+		opts: opts.withDefaults(), etag: "e1", cur: Cursor{Size: int64(size)}}
 }
 
 // drain reads every batch and returns the records, the line numbers and the final error.
@@ -37,7 +38,7 @@ func drain(t *Tail) (recs []string, lines []int, rejected int, err error) {
 
 func TestTailLines(t *testing.T) {
 	body := "{\"a\":1}\r\n\n  \n{\"b\":2}\n" + "{\"long\":\"" + string(bytes.Repeat([]byte("x"), 40)) + "\"}\r\n{\"c\":3}\n{\"par"
-	tl := tailOver(iotest.HalfReader(bytes.NewReader([]byte(body))), ReadOptions{BatchLines: 2, MaxLineBytes: 30})
+	tl := tailOver(iotest.HalfReader(bytes.NewReader([]byte(body))), len(body), ReadOptions{BatchLines: 2, MaxLineBytes: 30})
 	recs, lines, rejected, err := drain(tl)
 	if err != io.EOF || len(recs) != 3 || recs[0] != `{"a":1}` || recs[1] != `{"b":2}` || recs[2] != `{"c":3}` || rejected != 1 {
 		t.Fatalf("records %q rejected %d err %v", recs, rejected, err)
@@ -50,6 +51,11 @@ func TestTailLines(t *testing.T) {
 	if c.Offset != end || c.Lines != 6 || c.LineStart != end-8 || c.LineSHA256 != sha256.Sum256([]byte("{\"c\":3}\n")) || c.ETag != "e1" {
 		t.Errorf("cursor %+v, want offset %d after line 6, its hash, and the ETag once read to the end", c, end)
 	}
+	// An answer whose body is shorter than the length it declared pins nothing: no ETag.
+	short := tailOver(bytes.NewReader([]byte(body)), len(body)+10, ReadOptions{})
+	if _, _, _, err := drain(short); err != io.EOF || short.Cursor().ETag != "" || short.Cursor().Offset != end {
+		t.Errorf("short body: cursor %+v, %v; want no ETag", short.Cursor(), err)
+	}
 }
 
 // TestTailReadError: a connection cut mid-blob hands out the complete lines before it, keeps a
@@ -57,7 +63,7 @@ func TestTailLines(t *testing.T) {
 // ETag, so the next run reads on.
 func TestTailReadError(t *testing.T) {
 	r := io.MultiReader(bytes.NewReader([]byte("{\"a\":1}\n{\"b\":2}\n{\"c\"")), iotest.ErrReader(syscall.ECONNRESET))
-	tl := tailOver(r, ReadOptions{})
+	tl := tailOver(r, 40, ReadOptions{})
 	recs, _, _, err := drain(tl)
 	if len(recs) != 2 || !errors.Is(err, syscall.ECONNRESET) || err == io.EOF {
 		t.Fatalf("records %q err %v", recs, err)
@@ -77,7 +83,7 @@ func FuzzTail(f *testing.F) {
 		if chunk%2 == 1 {
 			r = iotest.OneByteReader(r)
 		}
-		tl := tailOver(r, ReadOptions{BatchLines: int(chunk%7) + 1, MaxLineBytes: 64})
+		tl := tailOver(r, len(data), ReadOptions{BatchLines: int(chunk%7) + 1, MaxLineBytes: 64})
 		recs, lines, rejected, err := drain(tl)
 		if err != io.EOF {
 			t.Fatalf("err %v", err)
