@@ -115,11 +115,8 @@ func (c *CloudAppEventsConverter) read(line []byte) string {
 	clear(c.v)
 	clear(c.errs)
 	c.category, c.tenantID, c.received, c.props, c.tsText = caeValue{}, caeValue{}, caeValue{}, absent, nil
-	if len(line) > c.opts.MaxRecordBytes {
-		return fmt.Sprintf("%s: %d bytes, limit %d", ReasonTooLarge, len(line), c.opts.MaxRecordBytes)
-	}
-	if !utf8.Valid(line) {
-		return ReasonInvalidUTF8 + ": " + invalidUTF8Detail(line)
+	if reason := checkBytes(line, c.opts.MaxRecordBytes); reason != "" {
+		return reason
 	}
 	s := &c.s
 	s.reset(line)
