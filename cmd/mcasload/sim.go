@@ -36,7 +36,7 @@ func (e *env) simCommand() *cli.Command {
 			"request, faults, tie bursts and page latency. It prints its URL and the credentials it accepts, " +
 			"then runs until interrupted. The legacy token is random unless " + envSimToken + " is set " +
 			"(the Entra client secret likewise from " + envSimClientSecret + "). See docs/simulator.md.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "listen `HOST:PORT` (port 0 picks a free one)"},
 			&cli.BoolFlag{Name: "allow-remote", Usage: "allow listening on a non-loopback address"},
 			&cli.GenericFlag{Name: "token", Value: &secretValue{}, Usage: "accepted legacy API token (prefer " + envSimToken + "; random when neither is set)"},
@@ -68,7 +68,7 @@ func (e *env) simCommand() *cli.Command {
 			&cli.StringFlag{Name: "truth", Usage: "write the ground truth (planted incidents, tie bursts) to `FILE`"},
 			&cli.StringFlag{Name: "ndjson", Usage: "write the visible records to `FILE` (- for stdout) and exit instead of serving"},
 			&cli.StringSliceFlag{Name: "tenants", Usage: "serve several simulated tenants, one `LABEL` each (comma-separated or repeated), each on its own port with its own seed-derived data, domain <label>.com and planted incidents; scan each with --tenant-label LABEL"},
-		},
+		}, simStreamFlags()...),
 		Action: e.runSim,
 	}
 }
@@ -102,10 +102,28 @@ func (e *env) runSim(c *cli.Context) error {
 	tn := cfg.Tenant
 	log.Info("generated tenant", "activities", tn.Len(), "elapsed", time.Since(start).Round(time.Millisecond))
 
+	stream, err := e.newSimStream(c, tn, cfg.Clock, log)
+	if err != nil {
+		return err
+	}
 	if path := c.String("truth"); path != "" {
 		if err := writeSimFile(path, func(f *os.File) error { return tn.GroundTruth().WriteJSON(f) }); err != nil {
 			return fmt.Errorf("write ground truth: %w", err)
 		}
+	}
+	if stream != nil {
+		n, err := stream.write(ctx)
+		if err != nil {
+			return fmt.Errorf("write stream: %w", err)
+		}
+		fmt.Fprintf(e.stdout, "%s%s (%d lines received through %s)\n", simStreamPrefix, stream.target, n, cfg.Clock.Now().UTC().Format(time.RFC3339))
+		if c.Bool("stream-only") {
+			return nil
+		}
+		streamCtx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); stream.run(streamCtx) }()
+		defer func() { stop(); <-done }()
 	}
 	if path := c.String("ndjson"); path != "" {
 		return e.simNDJSON(tn, path, cfg.Clock.Now().Add(-cfg.VisibilityLag))
@@ -373,8 +391,9 @@ func parseFaultRates(items []string) (map[simulator.Fault]float64, error) {
 
 // Lines sim prints that tests and scripts read.
 const (
-	simURLPrefix   = "url: "
-	simTokenPrefix = "token: "
+	simURLPrefix    = "url: "
+	simTokenPrefix  = "token: "
+	simStreamPrefix = "stream: "
 )
 
 // serveSim serves h on ln, over HTTPS with a new test CA when --tls-ca-out is set, and registers
@@ -418,9 +437,9 @@ func (e *env) runSimTenants(c *cli.Context, cfg simulator.Config) error {
 	if err != nil {
 		return usageErrorf("--tenants: %v", err)
 	}
-	for _, f := range []string{"tls-ca-out", "client-certificate-out"} {
+	for _, f := range []string{"tls-ca-out", "client-certificate-out", "stream-to"} {
 		if c.String(f) != "" {
-			return usageErrorf("--%s serves one tenant: drop --tenants for sign-in tests", f)
+			return usageErrorf("--%s serves one tenant: drop --tenants for it", f)
 		}
 	}
 	host, port, err := net.SplitHostPort(c.String("addr"))
