@@ -5,8 +5,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -189,11 +189,19 @@ func duck(t testing.TB) *sql.DB {
 // dayCounts reads the Parquet files under dir with DuckDB: rows and distinct ids per day.
 func dayCounts(t testing.TB, db *sql.DB, dir string) map[string][2]int {
 	t.Helper()
+	days, err := readDays(context.Background(), db, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return days
+}
+
+func readDays(ctx context.Context, db *sql.DB, dir string) (map[string][2]int, error) {
 	glob := filepath.Join(dir, "activities", "*", "*.parquet")
-	rows, err := db.Query(`SELECT strftime(day, '%Y-%m-%d'), count(*), count(DISTINCT id)
+	rows, err := db.QueryContext(ctx, `SELECT strftime(day, '%Y-%m-%d'), count(*), count(DISTINCT id)
 		FROM read_parquet(?, hive_partitioning = true, hive_types = {'day': DATE}) GROUP BY ALL`, glob)
 	if err != nil {
-		t.Fatalf("read %s: %v", glob, err)
+		return nil, fmt.Errorf("read %s: %w", glob, err)
 	}
 	defer rows.Close()
 	out := map[string][2]int{}
@@ -201,22 +209,11 @@ func dayCounts(t testing.TB, db *sql.DB, dir string) map[string][2]int {
 		var day string
 		var n, ids int
 		if err := rows.Scan(&day, &n, &ids); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		out[day] = [2]int{n, ids}
 	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func sum(days map[string][2]int) (rows, ids int) {
-	for _, c := range days {
-		rows += c[0]
-		ids += c[1]
-	}
-	return rows, ids
+	return out, rows.Err()
 }
 
 func digest(b []byte) string {

@@ -78,6 +78,9 @@ type SyncResult struct {
 	DownloadedBytes int64
 	Kept            int
 	Removed         int
+	// Restarts counts how often the sync started over because files of the manifest it
+	// followed were deleted meanwhile.
+	Restarts int
 }
 
 // Sync makes the folder copyDir a read-only copy of the newest manifest at st: files already
@@ -140,7 +143,7 @@ func (s *syncer) run(ctx context.Context) (SyncResult, error) {
 		if errors.Is(err, errVanished) && attempt < s.opts.Attempts {
 			s.opts.Logger.Warn("a file of the manifest was deleted while downloading; starting again from the newest manifest",
 				"version", m.Version, "attempt", attempt)
-			s.res = SyncResult{}
+			s.res = SyncResult{Restarts: attempt}
 			continue
 		}
 		return s.res, err
