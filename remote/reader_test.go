@@ -22,7 +22,7 @@ import (
 type observation struct {
 	version  int64
 	restarts int
-	days    map[string][2]int // rows and distinct ids per day, read by DuckDB
+	days     map[string][2]int // rows and distinct ids per day, read by DuckDB
 }
 
 // TestReaderFollowingManifestsNeverSeesAMix publishes the warehouse's history three times over
