@@ -105,7 +105,7 @@ func buildHistory(ctx context.Context, root string) (*history, error) {
 		if err := os.WriteFile(file, parts[i].Bytes(), 0o600); err != nil {
 			return nil, err
 		}
-		if err := load(ctx, h.warehouse, file); err != nil {
+		if err := load(ctx, h.warehouse, file, 150); err != nil {
 			return nil, err
 		}
 		if err := h.snapshot(root, fmt.Sprintf("load%d", i+1), rows); err != nil {
@@ -124,14 +124,14 @@ func buildHistory(ctx context.Context, root string) (*history, error) {
 	return h, nil
 }
 
-// load runs `mcasload load` in process: commits of 150 records, no compaction at close.
-func load(ctx context.Context, dir, file string) error {
+// load runs `mcasload load` in process: commits of batch records, no compaction at close.
+func load(ctx context.Context, dir, file string, batch int) error {
 	w, err := warehouse.Open(ctx, warehouse.Options{Dir: dir, Source: "file", Command: "test load", CompactOver: -1, Logger: quiet})
 	if err != nil {
 		return err
 	}
 	sum, err := loader.Load(ctx, w, []loader.Input{{Name: file}},
-		loader.LoadOptions{Pipeline: loader.Options{BatchRows: 150, Workers: 1, Source: "file"}}, nil)
+		loader.LoadOptions{Pipeline: loader.Options{BatchRows: batch, Workers: 1, Source: "file"}}, nil)
 	if err == nil {
 		err = w.FinishRun(ctx, warehouse.RunInfo{}, sum)
 	}
