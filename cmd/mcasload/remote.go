@@ -172,7 +172,8 @@ func remoteFailure(err error) error {
 func refuseCopy(dir string) error {
 	if url, ok := remote.IsCopy(dir); ok {
 		return withCode(exitFailure, fmt.Errorf("%s is a read-only copy of %s made by mcasload sync", dir, url),
-			"load, scan and push run on the warehouse that publishes it; refresh the copy with mcasload sync, read it with query, sql, report or export")
+			"load, scan, push and repair run on the warehouse that publishes it; refresh the copy with mcasload sync "+url+
+				", check it with mcasload verify --remote "+url+", read it with query, sql, report or export")
 	}
 	return nil
 }
@@ -304,4 +305,27 @@ func (e *env) runVerifyRemote(c *cli.Context) error {
 	fmt.Fprintf(e.stdout, "verify --remote: %d problems against version %d at %s:\n  %s\n", len(rep.Problems), rep.Version, rep.URL, strings.Join(rep.Problems, "\n  "))
 	return withCode(exitFailure, errors.New("verify --remote: local and remote differ"),
 		"on the publishing warehouse, mcasload push uploads what is missing; on a copy, mcasload sync refreshes it")
+}
+
+// copyStatus prints what a synced copy holds; ok is false when dir is not a copy.
+func (e *env) copyStatus(dir string) (ok bool, err error) {
+	if _, isCopy := remote.IsCopy(dir); !isCopy {
+		return false, nil
+	}
+	cs, err := remote.LoadCopyState(dir)
+	if err != nil {
+		return true, err
+	}
+	var files int
+	var bytes, rows int64
+	for _, h := range cs.Hashes {
+		files++
+		bytes += h.Size
+		rows += h.Rows
+	}
+	fmt.Fprintf(e.stdout, "%s is a read-only copy of %s made by mcasload sync\n", dir, cs.URL)
+	fmt.Fprintf(e.stdout, "version %d, synced %s: %s files, %s, %s rows\n", cs.Version, cs.Synced.Format(time.RFC3339),
+		humanize.Count(int64(files)), humanize.Bytes(bytes), humanize.Count(rows))
+	fmt.Fprintf(e.stdout, "refresh: mcasload sync %s -w %s; check: mcasload verify -w %s --remote %s\n", cs.URL, dir, dir, cs.URL)
+	return true, nil
 }

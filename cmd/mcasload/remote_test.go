@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -42,9 +43,22 @@ func TestPushSyncQuery(t *testing.T) {
 				t.Errorf("verify --remote -w %s: %s", dir, out)
 			}
 		}
-		// The copy is read-only: writers refuse it.
-		if out = run(exitFailure, "load", "-w", copyDir, "--progress=false", writeLines(t, testRecords(1, 3))); !strings.Contains(out, "read-only copy of "+url) {
-			t.Errorf("load into a copy: %s", out)
+		// The copy is read-only: writers and repairs refuse it, and leave no DuckDB file.
+		for _, args := range [][]string{
+			{"load", "-w", copyDir, "--progress=false", writeLines(t, testRecords(1, 3))},
+			{"verify", "-w", copyDir},
+			{"repair", "--from", "parquet", "-w", copyDir},
+			append([]string{"push", url, "-w", copyDir}, srv.Flags...),
+		} {
+			if out = run(exitFailure, args...); !strings.Contains(out, "read-only copy of "+url) || !strings.Contains(out, "verify --remote") {
+				t.Errorf("%s on a copy: %s", args[0], out)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(copyDir, warehouse.DatabaseFile)); err == nil {
+			t.Errorf("a writer created a DuckDB file in the copy")
+		}
+		if out = run(exitOK, "status", "-w", copyDir); !strings.Contains(out, "read-only copy of "+url) || !strings.Contains(out, "version 1") {
+			t.Errorf("status of a copy: %s", out)
 		}
 		if srv.Name == "azurite" {
 			sameAnswers(t, wh, copyDir)

@@ -51,6 +51,9 @@ func (e *env) repairCommand() *cli.Command {
 // openExisting opens an existing warehouse for a maintenance command, with the sinks it keeps
 // (read from its status) so the writer does not refuse it, and maps failures to exit codes.
 func (e *env) openExisting(c *cli.Context, command string) (*warehouse.Writer, error) {
+	if err := refuseCopy(c.String("warehouse")); err != nil {
+		return nil, err
+	}
 	log, err := e.logger(c)
 	if err != nil {
 		return nil, err
