@@ -148,12 +148,60 @@ func ParsePath(p string) (File, error) {
 	return f, nil
 }
 
-// Encode renders the manifest as JSON, one file per line (readable in a terminal and diffable).
+// Encode renders the manifest as JSON with one file (and one superseded object) per line, so
+// that it reads in a terminal and greps line by line.
 func (m *Manifest) Encode() ([]byte, error) {
 	if err := m.validate(); err != nil {
 		return nil, err
 	}
-	return json.MarshalIndent(m, "", " ")
+	var b bytes.Buffer
+	b.WriteString("{\n")
+	for _, f := range []struct {
+		name  string
+		value any
+	}{
+		{"format", m.Format}, {"format_version", m.FormatVersion}, {"dataset", m.Dataset}, {"version", m.Version},
+		{"created", m.Created}, {"grace_seconds", m.GraceSeconds},
+	} {
+		v, err := json.Marshal(f.value)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(&b, " %q: %s,\n", f.name, v)
+	}
+	if err := encodeList(&b, "files", m.Files); err != nil {
+		return nil, err
+	}
+	if err := encodeList(&b, "superseded", m.Superseded); err != nil {
+		return nil, err
+	}
+	t, err := json.Marshal(m.Totals)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(&b, " \"totals\": %s\n}\n", t)
+	return b.Bytes(), nil
+}
+
+// encodeList writes "name": [ … ], one compact element per line.
+func encodeList[T any](b *bytes.Buffer, name string, items []T) error {
+	fmt.Fprintf(b, " %q: [", name)
+	for i, it := range items {
+		v, err := json.Marshal(it)
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("\n  ")
+		b.Write(v)
+	}
+	if len(items) > 0 {
+		b.WriteString("\n ")
+	}
+	b.WriteString("],\n")
+	return nil
 }
 
 // DecodeManifest parses and checks a manifest: its format, version, and that its files are
