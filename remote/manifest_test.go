@@ -14,7 +14,7 @@ import (
 
 func TestParsePath(t *testing.T) {
 	for _, tc := range []struct {
-		path                string
+		path               string
 		table, tenant, day string
 	}{
 		{"activities/day=2026-12-06/part-000000000001-000000000009.parquet", "activities", "", "2026-12-06"},
