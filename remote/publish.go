@@ -143,7 +143,7 @@ func (p *publisher) run(ctx context.Context) (Result, error) {
 	}
 	stale := p.target.Uploading
 	if len(uploads) > 0 {
-		p.target.Uploading = append(slices.Clone(stale), paths(uploads)...)
+		p.target.Uploading = union(stale, paths(uploads))
 		if err := p.ledger.Save(ctx, p.state); err != nil {
 			return p.res, err
 		}
@@ -212,6 +212,13 @@ func newDatasetID() string {
 func digestOf(data []byte) string {
 	h := sha256.Sum256(data)
 	return hex.EncodeToString(h[:])
+}
+
+// union is a and b without repeats, sorted.
+func union(a, b []string) []string {
+	out := slices.Concat(a, b)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 func paths(files []File) []string {

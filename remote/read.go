@@ -65,7 +65,7 @@ func list(ctx context.Context, st objstore.Store, prefix string) (*listing, erro
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", st.Location(), err)
+		return nil, err // the store's errors name the operation and the location
 	}
 	slices.Sort(l.versions)
 	return l, nil

@@ -136,18 +136,25 @@ func (e *env) openStoreURL(c *cli.Context, raw string) (objstore.Store, error) {
 		Getenv: e.getenv,
 	})
 	if err != nil {
-		return nil, remoteFailure(err)
+		return nil, remoteFailure(err, loc.Kind)
 	}
 	return st, nil
 }
 
-// remoteFailure gives a failure of push, sync or verify --remote its exit code and what to do.
-func remoteFailure(err error) error {
+// authHints say, per service, which credentials push and sync take.
+var authHints = map[objstore.Kind]string{
+	objstore.KindAzure: "set AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_SAS_TOKEN or AZURE_STORAGE_KEY, " +
+		"or sign in (az login, managed or workload identity) with the Storage Blob Data Contributor role on the container (Reader to sync)",
+	objstore.KindS3: "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or AWS_PROFILE, or use a role, " +
+		"with s3:ListBucket and s3:GetObject (and s3:PutObject, s3:DeleteObject to push); check --s3-region and --s3-endpoint",
+}
+
+// remoteFailure gives a failure of push, sync or verify --remote on storage of kind its exit
+// code and what to do.
+func remoteFailure(err error, kind objstore.Kind) error {
 	switch {
 	case errors.Is(err, objstore.ErrAuth):
-		return withCode(exitAuth, err, "Azure: set AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_SAS_TOKEN or AZURE_STORAGE_KEY, "+
-			"or sign in (az login, managed identity) with the Storage Blob Data Contributor role (Reader to sync); "+
-			"S3: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or a role with s3:GetObject, PutObject, ListBucket, DeleteObject")
+		return withCode(exitAuth, err, authHints[kind])
 	case errors.Is(err, objstore.ErrNoBucket):
 		return withCode(exitFailure, err, "create the container (az storage container create --name NAME --account-name ACCOUNT) or bucket first")
 	case errors.Is(err, remote.ErrConflict):
@@ -228,7 +235,7 @@ func (e *env) runPush(c *cli.Context) error {
 		perr = cerr
 	}
 	if perr != nil {
-		return remoteFailure(perr)
+		return remoteFailure(perr, st.Location().Kind)
 	}
 	e.printPush(st, res, c.Duration("grace"), time.Since(start))
 	return nil
@@ -261,7 +268,7 @@ func (e *env) runSync(c *cli.Context) error {
 	start := time.Now()
 	r, err := remote.Sync(c.Context, st, dir, remote.SyncOptions{Parallel: c.Int("transfers"), Logger: log})
 	if err != nil {
-		return remoteFailure(err)
+		return remoteFailure(err, st.Location().Kind)
 	}
 	state := "now holds"
 	if r.UpToDate {
@@ -292,7 +299,7 @@ func (e *env) runVerifyRemote(c *cli.Context) error {
 	}
 	rep, err := remote.Verify(c.Context, st, filepath.Join(dir, remote.DatasetDir), remote.VerifyOptions{Deep: c.Bool("deep")})
 	if err != nil {
-		return remoteFailure(err)
+		return remoteFailure(err, st.Location().Kind)
 	}
 	for _, n := range rep.Notes {
 		fmt.Fprintf(e.stdout, "note: %s\n", n)
