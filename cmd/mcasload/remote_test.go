@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,6 +108,24 @@ func sameAnswers(t *testing.T, wh, copyDir string) {
 		if strings.Count(answers[0], "\n") > 1 {
 			nonEmpty++
 		}
+	}
+	// export and report read the copy alike.
+	var exports [2][]byte
+	for i, dir := range []string{wh, copyDir} {
+		out := filepath.Join(t.TempDir(), "activities.csv")
+		if code, _, errs := runMcasload(t, nil, "export", "-w", dir, "--since", "2026-02-01", "--until", "2026-03-12",
+			"--format", "csv", "--out", out, "--progress=false"); code != 0 {
+			t.Fatalf("export -w %s: exit %d: %s", dir, code, errs)
+		}
+		exports[i], _ = os.ReadFile(out)
+	}
+	if len(exports[0]) < 1000 || !bytes.Equal(exports[0], exports[1]) {
+		t.Errorf("export: warehouse %d bytes, copy %d bytes, or they differ", len(exports[0]), len(exports[1]))
+	}
+	whPage, _ := writeReport(t, wh)
+	copyPage, _ := writeReport(t, copyDir)
+	if w, c := charts(t, whPage), charts(t, copyPage); len(w) == 0 || !maps.Equal(w, c) {
+		t.Errorf("report charts: warehouse %v, copy %v", w, c)
 	}
 	if nonEmpty < len(queries.All())/2 {
 		t.Errorf("only %d of %d investigations found anything; the comparison proves little", nonEmpty, len(queries.All()))
