@@ -183,25 +183,8 @@ func (s *azureStore) Get(ctx context.Context, key string) (io.ReadCloser, error)
 	if err != nil {
 		return nil, s.fail("get", key, err)
 	}
-	return &azureBody{r: resp.NewRetryReader(ctx, nil), s: s, key: key}, nil
+	return &body{r: resp.NewRetryReader(ctx, nil), fail: func(err error) error { return s.fail("get", key, err) }}, nil
 }
-
-// azureBody sanitizes the errors of a download's body, which come straight from the SDK.
-type azureBody struct {
-	r   io.ReadCloser
-	s   *azureStore
-	key string
-}
-
-func (b *azureBody) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
-	if err != nil && err != io.EOF {
-		err = b.s.fail("get", b.key, err)
-	}
-	return n, err
-}
-
-func (b *azureBody) Close() error { return b.r.Close() }
 
 func (s *azureStore) Stat(ctx context.Context, key string) (Object, error) {
 	p, err := s.cont.NewBlobClient(s.loc.Key(key)).GetProperties(ctx, nil)

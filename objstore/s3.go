@@ -121,25 +121,8 @@ func (s *s3Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, s.fail("get", key, err)
 	}
-	return &s3Body{r: out.Body, s: s, key: key}, nil
+	return &body{r: out.Body, fail: func(err error) error { return s.fail("get", key, err) }}, nil
 }
-
-// s3Body gives a download's read errors the store's form.
-type s3Body struct {
-	r   io.ReadCloser
-	s   *s3Store
-	key string
-}
-
-func (b *s3Body) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
-	if err != nil && err != io.EOF {
-		err = b.s.fail("get", b.key, err)
-	}
-	return n, err
-}
-
-func (b *s3Body) Close() error { return b.r.Close() }
 
 func (s *s3Store) Stat(ctx context.Context, key string) (Object, error) {
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.loc.Bucket), Key: aws.String(s.loc.Key(key))})

@@ -62,3 +62,20 @@ var (
 // shaMetadataKey is the metadata name of the stored digest (x-amz-meta-sha256 on S3; Azure
 // metadata names are case-insensitive).
 const shaMetadataKey = "sha256"
+
+// body is a download's stream whose read errors (straight from the SDK, possibly naming a
+// request URL) are given the store's sanitized form.
+type body struct {
+	r    io.ReadCloser
+	fail func(error) error
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = b.fail(err)
+	}
+	return n, err
+}
+
+func (b *body) Close() error { return b.r.Close() }

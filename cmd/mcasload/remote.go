@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"time"
@@ -118,12 +119,18 @@ func copyFlag() *cli.StringFlag {
 	return f
 }
 
-// openStore parses the command's URL argument and opens its store.
-func (e *env) openStore(c *cli.Context) (objstore.Store, error) {
+// openStore parses the command's URL argument and opens its store; it also gives the
+// command's logger.
+func (e *env) openStore(c *cli.Context) (objstore.Store, *slog.Logger, error) {
 	if c.NArg() != 1 {
-		return nil, usageErrorf("give exactly one storage URL: %s", urlHelp)
+		return nil, nil, usageErrorf("give exactly one storage URL: %s", urlHelp)
 	}
-	return e.openStoreURL(c, c.Args().First())
+	log, err := e.logger(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := e.openStoreURL(c, c.Args().First())
+	return st, log, err
 }
 
 func (e *env) openStoreURL(c *cli.Context, raw string) (objstore.Store, error) {
@@ -212,11 +219,7 @@ func (e *env) runPush(c *cli.Context) error {
 	if err := refuseCopy(dir); err != nil {
 		return err
 	}
-	st, err := e.openStore(c)
-	if err != nil {
-		return err
-	}
-	log, err := e.logger(c)
+	st, log, err := e.openStore(c)
 	if err != nil {
 		return err
 	}
@@ -256,11 +259,7 @@ func (e *env) printPush(st objstore.Store, r remote.Result, grace, took time.Dur
 }
 
 func (e *env) runSync(c *cli.Context) error {
-	st, err := e.openStore(c)
-	if err != nil {
-		return err
-	}
-	log, err := e.logger(c)
+	st, log, err := e.openStore(c)
 	if err != nil {
 		return err
 	}
