@@ -47,7 +47,7 @@ func (c sdkCredential) GetToken(ctx context.Context, opts policy.TokenRequestOpt
 		if c.s.transport.lastError() != nil {
 			return tok, c.s.tokenError(err) // unreachable or untrusted authority: the API's texts fit
 		}
-		return tok, authErrorf("sign in (%s): %s (check the sign-in settings given to --auth)", c.s.cred.kind(),
+		return tok, authErrorf("sign in (%s): %s", c.s.cred.kind(),
 			c.s.scrub.scrub(describeTokenError(err)))
 	}
 	c.s.scrub.add(tok.Token)

@@ -62,6 +62,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 func (e *env) run(ctx context.Context, args []string) int {
 	app := e.newApp()
+	args = flagsFirst(app, args)
 	var unknown string
 	app.CommandNotFound = func(_ *cli.Context, name string) { unknown = name }
 	err := app.RunContext(ctx, args)
@@ -138,6 +139,7 @@ func (e *env) commands() []*cli.Command {
 		e.schemaCommand(),
 		e.simCommand(),
 		e.exportCommand(), e.reportCommand(),
+		e.pushCommand(), e.syncCommand(),
 	}
 }
 

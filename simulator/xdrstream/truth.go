@@ -82,7 +82,7 @@ func ReadTruth(r io.Reader) (Truth, error) {
 		return Truth{}, fmt.Errorf("read stream truth: %w", err)
 	}
 	if doc.Stream == nil {
-		return Truth{}, fmt.Errorf("read stream truth: the file has no \"stream\" part (was the simulator run with --stream-to?)")
+		return Truth{}, fmt.Errorf("read stream truth: the file has no \"stream\" part (the simulator wrote no stream)")
 	}
 	return *doc.Stream, nil
 }
