@@ -161,23 +161,35 @@ func Run(ctx context.Context, client Client, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The counts and the watermark are the audited tenant's (Writer.Tenant, the scan's label,
-	// by default the one its URL names).
-	if opts.Writer.Tenant == "" {
-		if opts.Writer.Tenant, err = tenant.FromURL(opts.URL); err != nil {
-			return nil, fmt.Errorf("audit: %w", err)
-		}
-	}
-	selection := []string{opts.Writer.Tenant}
-	r, err := warehouse.OpenReader(ctx, warehouse.ReaderOptions{Dir: opts.Dir, Logger: opts.Logger, Tenants: selection})
-	if errors.Is(err, warehouse.ErrUnknownTenant) {
-		return nil, fmt.Errorf("audit: %w: %w", ErrOtherTenant, err)
-	}
+	r, err := warehouse.OpenReader(ctx, warehouse.ReaderOptions{Dir: opts.Dir, Logger: opts.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("audit: open warehouse: %w", err)
 	}
 	defer r.Close()
-	wm, err := scanWatermark(ctx, r, opts.Writer.Tenant, opts.URL, canon)
+	// The counts and the watermark are the audited tenant's: Writer.Tenant, the scan's label (by
+	// default the one its URL names, or the tenant the warehouse recorded from this source).
+	if opts.Writer.Tenant == "" {
+		if opts.Writer.Tenant, err = tenant.FromURL(opts.URL); err != nil {
+			return nil, fmt.Errorf("audit: %w", err)
+		}
+		opts.Writer.TenantDerived = true
+	}
+	if opts.Writer.TenantDerived {
+		if opts.Writer.Tenant, err = r.TenantOfSource(ctx, opts.Writer.Source, opts.Writer.Tenant); err != nil {
+			return nil, fmt.Errorf("audit: %w", err)
+		}
+	}
+	label, err := tenant.Parse(opts.Writer.Tenant)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	opts.Writer.Tenant = label
+	scope += " AND tenant = '" + label + "'" // a checked label: letters, digits, '-', '_', '.'
+	tenantCol, err := stateTenantColumn(ctx, r, label)
+	if err != nil {
+		return nil, err
+	}
+	wm, err := scanWatermark(ctx, r, tenantCol, label, opts.URL, canon)
 	if err != nil {
 		return nil, err
 	}

@@ -146,6 +146,14 @@ func (w *Writer) resolveTenant(ctx context.Context, s *session) error {
 		if err != nil {
 			return fmt.Errorf("open warehouse %s: %w", w.dir, err)
 		}
+		if w.opts.TenantDerived {
+			if l, err = tenantOfSource(ctx, s.conn, w.opts.Source, l); err != nil {
+				return err
+			}
+			if l != w.opts.Tenant {
+				w.log.Info("the rows go to the tenant this source was first written to", "tenant", l, "source", w.opts.Source, "derived", w.opts.Tenant)
+			}
+		}
 		w.tenant = l
 	} else {
 		all, err := listTenants(ctx, s.conn)
@@ -178,6 +186,36 @@ func (w *Writer) resolveTenant(ctx context.Context, s *session) error {
 		w.log.Warn("mixing sources in one tenant", "dir", w.dir, "tenant", w.tenant, "recorded", recorded.String, "now", w.opts.Source)
 	}
 	return nil
+}
+
+// tenantOfSource is the label a scan of source stores under when its label was derived: the one
+// tenant first written from source, when there is exactly one, else derived. The simulator's
+// source ("simulator", any loopback URL) names no tenant, so it never decides.
+func tenantOfSource(ctx context.Context, conn *sql.Conn, source, derived string) (string, error) {
+	if source == "" || source == tenant.Simulator {
+		return derived, nil
+	}
+	labels, err := queryStrings(ctx, conn, `SELECT tenant FROM wh.tenants WHERE source = ? ORDER BY 1`, source)
+	if err != nil {
+		return "", fmt.Errorf("read tenants: %w", err)
+	}
+	if len(labels) == 1 {
+		return labels[0], nil
+	}
+	return derived, nil
+}
+
+// TenantOfSource is, for a reader of a warehouse (DuckDB file), the label a scan of source
+// whose label was derived (derived) stores under: see Options.TenantDerived. A warehouse not
+// yet upgraded, or read from Parquet, answers derived.
+func (r *Reader) TenantOfSource(ctx context.Context, source, derived string) (string, error) {
+	if r.From != FromDuckDB {
+		return derived, nil
+	}
+	if ok, err := hasColumn(ctx, r.conn, "wh", "activity_ids", "tenant"); err != nil || !ok {
+		return derived, err
+	}
+	return tenantOfSource(ctx, r.conn, source, derived)
 }
 
 // recordTenant records label (and the writer's source, unless one is recorded) inside a commit's

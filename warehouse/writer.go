@@ -68,6 +68,11 @@ type Options struct {
 	// TenantFromWarehouse, with Tenant empty, refuses (ErrTenantRequired) to open a warehouse of
 	// several tenants: `load` without --tenant-label must not guess.
 	TenantFromWarehouse bool
+	// TenantDerived says Tenant was derived from Source (a scan's URL), not named by the user:
+	// when the warehouse holds exactly one tenant first written from Source, under another label
+	// (one the upgrade or an earlier --tenant-label gave), the rows are that tenant's
+	// (TenantOfSource).
+	TenantDerived bool
 	// UpgradeTenant is the label rows stored before tenants get when this writer upgrades the
 	// warehouse (`mcasload migrate --tenant-label`); default: the tenant of the recorded scan
 	// URL, "simulator" for the simulator, else tenant.Default.

@@ -87,7 +87,7 @@ func (e *env) runAudit(c *cli.Context) error {
 	if opts.Writer, err = writerOptions(c, scanSource(cfg.URL), "mcasload audit --repair"); err != nil {
 		return err
 	}
-	if opts.Writer.Tenant, err = scanTenantLabel(c, cfg.URL); err != nil {
+	if opts.Writer.Tenant, opts.Writer.TenantDerived, err = scanTenantLabel(c, cfg.URL); err != nil {
 		return err
 	}
 	opts.Writer.Logger = log

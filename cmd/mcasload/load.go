@@ -142,7 +142,9 @@ func (e *env) runLoad(c *cli.Context) error {
 	// tenant), else the warehouse's only tenant's (refused when it holds several), or
 	// tenant.Default's in an empty warehouse.
 	if src := c.String("source"); opts.Tenant == "" && strings.Contains(src, "://") {
-		opts.Tenant, _ = tenant.FromURL(src)
+		if l, err := tenant.FromURL(src); err == nil {
+			opts.Tenant, opts.TenantDerived = l, true
+		}
 	}
 	opts.TenantFromWarehouse = true
 	w, err := openWriter(ctx, opts)

@@ -198,7 +198,7 @@ func (e *env) runScan(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if wopts.Tenant, err = scanTenantLabel(c, set.cfg.URL); err != nil {
+	if wopts.Tenant, wopts.TenantDerived, err = scanTenantLabel(c, set.cfg.URL); err != nil {
 		return err
 	}
 	wopts.Logger = log

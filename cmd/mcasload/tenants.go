@@ -50,17 +50,17 @@ func tenantLabel(c *cli.Context) (string, error) {
 	return l, nil
 }
 
-// scanTenantLabel is the tenant of a scan of url: --tenant-label, else the one the URL names.
-func scanTenantLabel(c *cli.Context, url string) (string, error) {
-	l, err := tenantLabel(c)
-	if err != nil || l != "" {
-		return l, err
+// scanTenantLabel is the tenant of a scan of url: --tenant-label, else (derived true) the one
+// the URL names; the warehouse then keeps a tenant it recorded from this source under another
+// label (warehouse.Options.TenantDerived).
+func scanTenantLabel(c *cli.Context, url string) (label string, derived bool, err error) {
+	if label, err = tenantLabel(c); err != nil || label != "" {
+		return label, false, err
 	}
-	l, err = tenant.FromURL(url)
-	if err != nil {
-		return "", usageErrorf("%v; pass --%s NAME", err, tenantFlagName)
+	if label, err = tenant.FromURL(url); err != nil {
+		return "", false, usageErrorf("%v; pass --%s NAME", err, tenantFlagName)
 	}
-	return l, nil
+	return label, true, nil
 }
 
 // openReader opens the warehouse (or the --parquet dataset) read-only for the tenants
