@@ -187,81 +187,14 @@ const rejectedColumns = `id VARCHAR, raw VARCHAR, reason VARCHAR, run_id VARCHAR
 
 func (r *Reader) createViews(ctx context.Context, dir string) error {
 	var stmts []string
+	var err error
 	if r.From == FromDuckDB {
-		meta, err := readMeta(ctx, r.conn, "wh")
-		if err != nil {
-			return fmt.Errorf("read warehouse meta: %w", err)
-		}
-		// A warehouse no writer has opened since schema version 3 has no tenant column: all
-		// its rows are the tenant the upgrade will label them with.
-		upgraded, err := hasColumn(ctx, r.conn, "wh", "activity_ids", "tenant")
-		if err != nil {
-			return fmt.Errorf("read warehouse columns: %w", err)
-		}
-		legacy := meta[upgradeTenantKey]
-		if legacy == "" {
-			legacy = legacyLabel(meta["source"])
-		}
-		tenantExpr := "tenant"
-		if upgraded {
-			if r.AllTenants, err = listTenants(ctx, r.conn); err != nil {
-				return err
-			}
-		} else {
-			tenantExpr, r.AllTenants = quoteString(legacy), []string{legacy}
-		}
-		if r.Tenants, err = selectTenants(r.selection, r.AllTenants); err != nil {
-			return err
-		}
-		where := " WHERE " + tenantFilter(r.selection)
-		sinks := Sinks(meta["sinks"])
-		if sinks == "" {
-			sinks = SinkBoth
-		}
-		if sinks.duckdb() {
-			// A warehouse no writer has opened since schema version 2 lacks parameters.
-			has, err := hasColumn(ctx, r.conn, "wh", "activities", "parameters")
-			if err != nil {
-				return fmt.Errorf("read warehouse columns: %w", err)
-			}
-			expr := map[string]string{"tenant": tenantExpr}
-			if !has {
-				expr["parameters"] = parametersFromRaw
-			}
-			stmts = append(stmts, `CREATE VIEW memory.main.activities AS SELECT * FROM (SELECT `+selectColumns(false, expr)+` FROM wh.activities)`+where)
-		} else {
-			// The warehouse keeps rows only in Parquet; DuckDB holds state and rejects.
-			r.From = FromParquet
-			q, err := r.parquetActivities(ctx, parquetRoot(dir), legacy)
-			if err != nil {
-				return err
-			}
-			stmts = append(stmts, q)
-		}
-		stmts = append(stmts, `CREATE VIEW memory.main.rejected_activities AS SELECT * FROM (SELECT id, raw, reason, run_id, "at", `+tenantExpr+` AS tenant FROM wh.rejected_activities)`+where)
+		stmts, err = r.duckdbViews(ctx, dir)
 	} else {
-		layout, err := readLayout(parquetRoot(dir))
-		if err != nil {
-			return err
-		}
-		legacy := layout.legacyLabelOf()
-		r.AllTenants = layout.labels(legacy)
-		if r.Tenants, err = selectTenants(r.selection, r.AllTenants); err != nil {
-			return err
-		}
-		q, err := r.parquetActivities(ctx, layout.root, legacy)
-		if err != nil {
-			return err
-		}
-		stmts = append(stmts, q)
-		files, _ := filepath.Glob(filepath.Join(dir, RejectedDir, "*.ndjson"))
-		if len(files) > 0 {
-			stmts = append(stmts, fmt.Sprintf(`CREATE VIEW memory.main.rejected_activities AS SELECT * FROM (SELECT id, coalesce(raw, 'base64:' || raw_base64) AS raw, reason, run_id, "at", coalesce(tenant, %s) AS tenant
-				FROM read_json(%s, format = 'newline_delimited', columns = {id: 'VARCHAR', raw: 'VARCHAR', raw_base64: 'VARCHAR', reason: 'VARCHAR', run_id: 'VARCHAR', "at": 'TIMESTAMPTZ', tenant: 'VARCHAR'})) WHERE %s`,
-				quoteString(legacy), quoteString(filepath.Join(dir, RejectedDir, "*.ndjson")), tenantFilter(r.selection)))
-		} else {
-			stmts = append(stmts, `CREATE TABLE memory.main.rejected_activities (`+rejectedColumns+`)`)
-		}
+		stmts, err = r.parquetViews(ctx, dir)
+	}
+	if err != nil {
+		return err
 	}
 	for _, q := range stmts {
 		if _, err := r.conn.ExecContext(ctx, q); err != nil {
@@ -269,6 +202,84 @@ func (r *Reader) createViews(ctx context.Context, dir string) error {
 		}
 	}
 	return nil
+}
+
+// duckdbViews are the statements that create the views over the attached DuckDB file (and the
+// Parquet dataset, for a warehouse that keeps its rows only there), for the selected tenants.
+func (r *Reader) duckdbViews(ctx context.Context, dir string) ([]string, error) {
+	meta, err := readMeta(ctx, r.conn, "wh")
+	if err != nil {
+		return nil, fmt.Errorf("read warehouse meta: %w", err)
+	}
+	// A warehouse no writer has opened since schema version 3 has no tenant column: all its
+	// rows are the tenant the upgrade will label them with.
+	upgraded, err := hasColumn(ctx, r.conn, "wh", "activity_ids", "tenant")
+	if err != nil {
+		return nil, fmt.Errorf("read warehouse columns: %w", err)
+	}
+	legacy := meta[upgradeTenantKey]
+	if legacy == "" {
+		legacy = legacyLabel(meta["source"])
+	}
+	tenantExpr := "tenant"
+	if upgraded {
+		if r.AllTenants, err = listTenants(ctx, r.conn); err != nil {
+			return nil, err
+		}
+	} else {
+		tenantExpr, r.AllTenants = quoteString(legacy), []string{legacy}
+	}
+	if r.Tenants, err = selectTenants(r.selection, r.AllTenants); err != nil {
+		return nil, err
+	}
+	where := " WHERE " + tenantFilter(r.selection)
+	var stmts []string
+	if sinks := Sinks(meta["sinks"]); sinks == "" || sinks.duckdb() {
+		// A warehouse no writer has opened since schema version 2 lacks parameters.
+		has, err := hasColumn(ctx, r.conn, "wh", "activities", "parameters")
+		if err != nil {
+			return nil, fmt.Errorf("read warehouse columns: %w", err)
+		}
+		expr := map[string]string{"tenant": tenantExpr}
+		if !has {
+			expr["parameters"] = parametersFromRaw
+		}
+		stmts = append(stmts, `CREATE VIEW memory.main.activities AS SELECT * FROM (SELECT `+selectColumns(false, expr)+` FROM wh.activities)`+where)
+	} else {
+		// The warehouse keeps rows only in Parquet; DuckDB holds state and rejects.
+		r.From = FromParquet
+		q, err := r.parquetActivities(ctx, parquetRoot(dir), legacy)
+		if err != nil {
+			return nil, err
+		}
+		stmts = append(stmts, q)
+	}
+	return append(stmts, `CREATE VIEW memory.main.rejected_activities AS SELECT * FROM (SELECT id, raw, reason, run_id, "at", `+tenantExpr+` AS tenant FROM wh.rejected_activities)`+where), nil
+}
+
+// parquetViews are the statements that create the views over the Parquet dataset and the
+// rejected/ files, for the selected tenants.
+func (r *Reader) parquetViews(ctx context.Context, dir string) ([]string, error) {
+	layout, err := readLayout(parquetRoot(dir))
+	if err != nil {
+		return nil, err
+	}
+	legacy := layout.legacyLabelOf()
+	r.AllTenants = layout.labels(legacy)
+	if r.Tenants, err = selectTenants(r.selection, r.AllTenants); err != nil {
+		return nil, err
+	}
+	q, err := r.parquetActivities(ctx, layout.root, legacy)
+	if err != nil {
+		return nil, err
+	}
+	stmts := []string{q}
+	if files, _ := filepath.Glob(filepath.Join(dir, RejectedDir, "*.ndjson")); len(files) == 0 {
+		return append(stmts, `CREATE TABLE memory.main.rejected_activities (`+rejectedColumns+`)`), nil
+	}
+	return append(stmts, fmt.Sprintf(`CREATE VIEW memory.main.rejected_activities AS SELECT * FROM (SELECT id, coalesce(raw, 'base64:' || raw_base64) AS raw, reason, run_id, "at", coalesce(tenant, %s) AS tenant
+		FROM read_json(%s, format = 'newline_delimited', columns = {id: 'VARCHAR', raw: 'VARCHAR', raw_base64: 'VARCHAR', reason: 'VARCHAR', run_id: 'VARCHAR', "at": 'TIMESTAMPTZ', tenant: 'VARCHAR'})) WHERE %s`,
+		quoteString(legacy), quoteString(filepath.Join(dir, RejectedDir, "*.ndjson")), tenantFilter(r.selection))), nil
 }
 
 // parquetActivities creates the activities view over the dataset under root for the selected
