@@ -122,7 +122,8 @@ type act struct {
 }
 
 var appNames = map[int]string{11161: "Microsoft 365", 20893: "Microsoft Exchange Online", 15600: "Microsoft OneDrive for Business",
-	20892: "Microsoft SharePoint Online", 28375: "Microsoft Teams", 12260: "Microsoft Azure", 11599: "Amazon Web Services"}
+	20892: "Microsoft SharePoint Online", 28375: "Microsoft Teams", 12260: "Microsoft Azure", 11599: "Amazon Web Services",
+	10489: "Box", 11770: "Google Workspace"}
 
 func (a act) toJSON(seq int) json.RawMessage {
 	if a.ID == "" {

@@ -1,0 +1,182 @@
+-- The normalized events every investigation reads, and the one classification of raw operations.
+--
+-- all_events is every activity in one source-neutral shape: the activities API's table today; a
+-- second source (the Streaming API's CloudAppEvents) joins it here as a UNION, each event
+-- once, without rewriting an investigation. Per-tenant runs filter it here too. events is what
+-- an investigation reads: the runner narrows it to the days the investigation asked for plus the
+-- history it declares, [since - history, until]; outside a run it is all_events.
+--
+-- Investigations name operation sets only through the is_* macros below and action_class, so
+-- changing what counts as a download changes every investigation at once. Each macro also reads
+-- event_type_value (EVENT_O365_SHAREPOINT_DELETE, EVENT_BOX_DELETE, EVENT_GOOGLE_DRIVE_SHARE…),
+-- the specific type the service gives every event, so apps whose raw operation names we do not
+-- list (Box, Google Workspace) are still classified.
+--
+-- Cost: the is_* macros expand in place to column predicates. An investigation filters with them
+-- first and reads wide columns (raw, objects, id) only for the rows they keep, or after a join
+-- on a few keys has narrowed the rows; action_class (a CASE of a few dozen comparisons) is
+-- computed for the rows left, never for every row of the window.
+CREATE OR REPLACE TEMP MACRO is_login_fail(event_type, event_type_value, action, success) AS
+  event_type = 'EVENT_CATEGORY_FAILED_LOGIN' OR action IN ('UserLoginFailed')
+  OR (event_type IN ('EVENT_CATEGORY_LOGIN', 'EVENT_CATEGORY_SSO_LOGIN') AND success IS false)
+  OR ends_with(event_type_value, '_LOGIN_FAILED');
+CREATE OR REPLACE TEMP MACRO is_login(event_type, event_type_value, action) AS
+  event_type IN ('EVENT_CATEGORY_LOGIN', 'EVENT_CATEGORY_SSO_LOGIN') OR action IN ('UserLoggedIn')
+  OR ends_with(event_type_value, '_LOGIN');
+-- inbox rules, mailbox forwarding and transport rules
+CREATE OR REPLACE TEMP MACRO is_mail_rule(action) AS
+  action IN ('New-InboxRule', 'Set-InboxRule', 'UpdateInboxRules', 'Set-Mailbox', 'New-TransportRule', 'Set-TransportRule');
+CREATE OR REPLACE TEMP MACRO is_inbox_rule(action) AS
+  action IN ('New-InboxRule', 'Set-InboxRule', 'UpdateInboxRules');
+CREATE OR REPLACE TEMP MACRO is_user_delete(event_type, event_type_value, action) AS
+  event_type = 'EVENT_CATEGORY_DELETE_USER' OR action IN ('Delete user.', 'Delete user', 'Hard Delete user.', 'Hard delete user.')
+  OR ends_with(event_type_value, '_DELETE_USER');
+CREATE OR REPLACE TEMP MACRO is_user_restore(event_type_value, action) AS
+  action IN ('Restore user.', 'Restore user') OR ends_with(event_type_value, '_RESTORE_USER');
+CREATE OR REPLACE TEMP MACRO is_download(event_type, event_type_value, action) AS
+  event_type = 'EVENT_CATEGORY_DOWNLOAD_FILE' OR action IN ('FileDownloaded', 'FileSyncDownloadedFull')
+  OR ends_with(event_type_value, '_DOWNLOAD');
+CREATE OR REPLACE TEMP MACRO is_upload(event_type, event_type_value, action) AS
+  event_type = 'EVENT_CATEGORY_UPLOAD_FILE' OR action IN ('FileUploaded', 'FileSyncUploadedFull')
+  OR ends_with(event_type_value, '_UPLOAD');
+CREATE OR REPLACE TEMP MACRO is_delete(event_type, event_type_value, action) AS
+  event_type = 'EVENT_CATEGORY_DELETE_OBJECT'
+  OR action IN ('FileDeleted', 'FileRecycled', 'FileDeletedFirstStageRecycleBin', 'FileDeletedSecondStageRecycleBin')
+  OR ends_with(event_type_value, '_DELETE') OR ends_with(event_type_value, '_TRASH');
+CREATE OR REPLACE TEMP MACRO is_share(event_type, event_type_value, action) AS
+  event_type = 'EVENT_CATEGORY_SHARE_FILE'
+  OR action IN ('AnonymousLinkCreated', 'SharingInvitationCreated', 'SharingSet', 'CompanyLinkCreated',
+                'SecureLinkCreated', 'AddedToSecureLink')
+  OR ends_with(event_type_value, '_SHARE') OR contains(event_type_value, '_SHARED_LINK')
+  OR contains(event_type_value, '_COLLABORATION_INVITE');
+-- Exchange mailbox-audit operations, where a delegate or an admin may act on someone's mailbox.
+CREATE OR REPLACE TEMP MACRO is_mailbox_access(app_id, action) AS
+  app_id = 20893 AND action IN ('MailItemsAccessed', 'Send', 'SendAs', 'SendOnBehalf', 'FolderBind', 'MessageBind',
+    'HardDelete', 'SoftDelete', 'MoveToDeletedItems', 'Move', 'Update', 'Create', 'UpdateFolderPermissions',
+    'UpdateCalendarDelegation', 'AddFolderPermissions', 'ModifyFolderPermissions');
+
+-- action_class: login_fail, login, mail_rule, user_delete, user_restore, download, upload, delete,
+-- share or other (the first that matches, in this order). Test a set of classes with
+-- list_contains(['download', 'share'], action_class), not action_class IN (…): DuckDB turns a
+-- short IN list into one comparison per value, each with its own copy of this CASE.
+CREATE OR REPLACE TEMP MACRO action_class_of(event_type, event_type_value, action, success) AS
+  CASE
+    WHEN is_login_fail(event_type, event_type_value, action, success) THEN 'login_fail'
+    WHEN is_login(event_type, event_type_value, action) THEN 'login'
+    WHEN is_mail_rule(action) THEN 'mail_rule'
+    WHEN is_user_delete(event_type, event_type_value, action) THEN 'user_delete'
+    WHEN is_user_restore(event_type_value, action) THEN 'user_restore'
+    WHEN is_download(event_type, event_type_value, action) THEN 'download'
+    WHEN is_upload(event_type, event_type_value, action) THEN 'upload'
+    WHEN is_delete(event_type, event_type_value, action) THEN 'delete'
+    WHEN is_share(event_type, event_type_value, action) THEN 'share'
+    ELSE 'other'
+  END;
+-- action_class <> 'login_fail', without the rest of the CASE (login_fail is its first branch)
+CREATE OR REPLACE TEMP MACRO is_not_login_fail(event_type, event_type_value, action, success) AS
+  (is_login_fail(event_type, event_type_value, action, success)) IS NOT TRUE;
+
+-- client_of names a user agent by family and major version ("chrome 131", "edge 131",
+-- "python-requests 2", "powershell 7"), so a browser's patch releases are one client. Browser
+-- strings name several products (Edge's says Chrome and Safari too): the most specific wins.
+-- Anything else is its first product token and the first number after it, which also reads the
+-- service's parsed form (";;Python Requests 2.25;").
+CREATE OR REPLACE TEMP MACRO client_of(ua) AS
+  CASE
+    WHEN ua IS NULL OR trim(ua) = '' THEN NULL
+    WHEN regexp_matches(lower(ua), '\bedg(e|a|ios)?/\d') THEN 'edge ' || regexp_extract(lower(ua), '\bedg(?:e|a|ios)?/(\d+)', 1)
+    WHEN regexp_matches(lower(ua), '\b(opr|opera)/\d') THEN 'opera ' || regexp_extract(lower(ua), '\b(?:opr|opera)/(\d+)', 1)
+    WHEN regexp_matches(lower(ua), '\b(firefox|fxios)/\d') THEN 'firefox ' || regexp_extract(lower(ua), '\b(?:firefox|fxios)/(\d+)', 1)
+    WHEN regexp_matches(lower(ua), '\b(chrome|crios)/\d') THEN 'chrome ' || regexp_extract(lower(ua), '\b(?:chrome|crios)/(\d+)', 1)
+    WHEN regexp_matches(lower(ua), '\bversion/\d.*\bsafari/') THEN 'safari ' || regexp_extract(lower(ua), '\bversion/(\d+)', 1)
+    WHEN regexp_matches(lower(ua), '\b(msie |trident/)') THEN 'internet explorer'
+    ELSE coalesce(nullif(trim(regexp_extract(lower(ua), '^[^a-z]*([a-z][a-z0-9 ._-]*?)[/ ]v?(\d+)', 1) || ' '
+                  || regexp_extract(lower(ua), '^[^a-z]*([a-z][a-z0-9 ._-]*?)[/ ]v?(\d+)', 2)), ''),
+                  trim(lower(ua)))
+  END;
+
+CREATE OR REPLACE TEMP VIEW all_events AS
+SELECT id, ts, day, 'activities' AS source, app_id, app_name, user_name, event_type, event_type_value, action,
+       action_class_of(event_type, event_type_value, action, success) AS action_class, success, description,
+       ip, country, city, latitude, longitude, isp, anonymous_proxy, ip_category, user_agent, device_type, admin,
+       objects, parameters, raw
+FROM activities;
+
+CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM all_events;
+
+-- The tenant's domains: the domain of every sign-in name seen in successful sign-ins, with how
+-- many users signed in with it. own_domains (created by the session) keeps those with enough
+-- users, plus and minus the allow-list's own edits: the organisation's mail domains, their
+-- subdomains included (in_domains).
+CREATE OR REPLACE TEMP VIEW tenant_domains AS
+SELECT lower(split_part(user_name, '@', 2)) AS domain, count(DISTINCT lower(user_name)) AS users,
+       min(ts) AS first_seen, max(ts) AS last_seen
+FROM all_events
+WHERE is_login(event_type, event_type_value, action) AND action_class = 'login' AND contains(user_name, '@')
+GROUP BY 1;
+CREATE OR REPLACE TEMP MACRO own_domains_of(min_users, added, removed) AS TABLE
+SELECT domain FROM tenant_domains WHERE users >= min_users AND NOT list_contains(removed, domain)
+UNION
+SELECT lower(trim(unnest(added))) AS domain;
+CREATE OR REPLACE TEMP VIEW own_domains AS SELECT * FROM own_domains_of(5, []::VARCHAR[], []::VARCHAR[]);
+-- in_domains(d, domains): d (a domain) is one of domains or a subdomain of one. An investigation
+-- reads the tenant's domains once, as list(domain) of own_domains, and tests its rows with it.
+CREATE OR REPLACE TEMP MACRO in_domains(d, domains) AS
+  len(list_filter(domains, lambda o: lower(d) = lower(o) OR ends_with(lower(d), '.' || lower(o)))) > 0;
+
+-- user_first_seen: when each user's first successful activity within events was, the start of
+-- their learning period (a user seen for less than an investigation's learning days is not judged
+-- against a baseline they do not have yet).
+CREATE OR REPLACE TEMP VIEW user_first_seen AS
+SELECT user_name, min(ts) AS first_ts FROM events
+WHERE user_name IS NOT NULL AND is_not_login_fail(event_type, event_type_value, action, success)
+GROUP BY ALL;
+
+-- Impersonation: Exchange mailbox-audit records where someone other than the owner acted
+-- (rawDataJson.LogonType 1 = admin, 2 = delegate). A candidate is mailbox access whose actor is
+-- not among the objects acted on (the owner's mailbox is the first object); only candidates can
+-- be impersonations, and only their raw text is ever read.
+-- (NULL when app_id or action is; a WHERE drops those rows. Its conjuncts stay at the top so that
+-- the app_id and action filters reach the scan.)
+-- (The first object is usually the actor, spelt the same: that cheap test spares most rows the
+-- lambda.)
+CREATE OR REPLACE TEMP MACRO is_impersonation_candidate(app_id, action, objects, user_name) AS
+  is_mailbox_access(app_id, action)
+    AND NOT coalesce(objects[1] = user_name, false)
+    AND NOT coalesce(list_contains(list_transform(objects, lambda o: lower(o)), lower(user_name)), false);
+CREATE OR REPLACE TEMP MACRO is_impersonating_logon(raw) AS
+  regexp_extract(raw, '"LogonType"\s*:\s*"?([0-9]+)', 1) IN ('1', '2');
+CREATE OR REPLACE TEMP MACRO mailbox_owner_of(raw) AS
+  nullif(lower(regexp_extract(raw, '"MailboxOwnerUPN"\s*:\s*"([^"]*)"', 1)), '');
+
+-- Impersonated activity, with mailbox_owner (MailboxOwnerUPN, lower case), and event_type,
+-- event_type_value, success and admin for investigations that also classify it.
+--
+-- Why the two steps: raw is ~3.5 KB a row, and mailbox access is a sixth of all activity. The
+-- candidates are found on narrow columns; the rows are then fetched again by a join on their
+-- (ts, user_name, objects), whose few user names DuckDB pushes into the second scan as a filter
+-- (and the ts range into its zonemaps), so raw is read for the candidates alone. The CASE names
+-- a column of both join sides, which keeps the raw filter above the join: pushed into the scan,
+-- it would read raw for every mailbox access. (The join, not id: reading the random
+-- 64-character id of every mailbox access costs more than the rest of the scan.) A candidate
+-- without a user name cannot be joined on it; the scan filters those on user_name IS NULL, and
+-- the CASE again keeps the raw filter out of that scan (there it read raw for every row).
+CREATE OR REPLACE TEMP VIEW impersonations AS
+WITH candidates AS (
+  SELECT DISTINCT ts, user_name, objects FROM events
+  WHERE is_impersonation_candidate(app_id, action, objects, user_name) AND user_name IS NOT NULL),
+fetched AS (
+  SELECT a.id, a.ts, a.day, a.source, a.app_id, a.app_name, a.user_name, a.action, a.ip, a.country, a.objects,
+         a.event_type, a.event_type_value, a.success, a.admin, CASE WHEN c.ts IS NOT NULL THEN a.raw END AS raw
+  FROM events a
+  JOIN candidates c ON a.ts = c.ts AND a.user_name = c.user_name AND a.objects IS NOT DISTINCT FROM c.objects
+  WHERE is_mailbox_access(a.app_id, a.action)
+  UNION ALL
+  SELECT id, ts, day, source, app_id, app_name, user_name, action, ip, country, objects,
+         event_type, event_type_value, success, admin, CASE WHEN user_name IS NULL THEN raw END AS raw
+  FROM events
+  WHERE user_name IS NULL AND is_impersonation_candidate(app_id, action, objects, user_name))
+SELECT id, ts, day, source, app_id, app_name, user_name, action, ip, country, objects, mailbox_owner_of(raw) AS mailbox_owner,
+       event_type, event_type_value, success, admin
+FROM fetched
+WHERE is_impersonating_logon(raw);
