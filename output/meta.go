@@ -52,8 +52,9 @@ type History struct {
 	// AvailableDays is how much of it the warehouse holds: from the day of its first activity to
 	// since, at most DeclaredDays.
 	AvailableDays float64 `json:"available_days"`
-	// FirstActivity is the warehouse's first activity (nil when it holds none).
-	FirstActivity *time.Time `json:"first_activity"`
+	// FirstActivity is the warehouse's first activity, given when it holds less history than
+	// declared (the reason the result is provisional).
+	FirstActivity *time.Time `json:"first_activity,omitempty"`
 }
 
 // Suppressed counts the rows an allow-list took out, per entry that matched.

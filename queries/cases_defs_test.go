@@ -54,8 +54,8 @@ func failedLoginBurstCases() []fixtureCase {
 }
 
 func newCountryCases() []fixtureCase {
-	home := func(user string) []act {
-		return daily(36, 1, 0, func(at time.Time) act { return signIn(user, at) })
+	home := func(user string, days int) []act {
+		return daily(days, 1, 0, func(at time.Time) act { return signIn(user, at) })
 	}
 	abroad := func(user, country, ip string, at time.Time) act {
 		a := signIn(user, at)
@@ -67,13 +67,15 @@ func newCountryCases() []fixtureCase {
 	return []fixtureCase{
 		{inv: "new-country", name: "failed-attempt-does-not-whitelist",
 			why:  "an attacker's failed sign-in from Romania 20 days ago must not make Romania known for the later success",
-			acts: concat(home("eve@contoso.com"), []act{failedAbroad, abroad("eve@contoso.com", "RO", "185.81.68.21", day(2))}),
-			want: []row{{"user_name": "eve@contoso.com", "country": "RO"}}},
+			acts:        concat(home("eve@contoso.com", 40), []act{failedAbroad, abroad("eve@contoso.com", "RO", "185.81.68.21", day(2))}),
+			want:        []row{{"user_name": "eve@contoso.com", "country": "RO"}},
+			provisional: no},
 		{inv: "new-country", name: "forty-day-window",
 			why:   "with --since 40d on 37 days of data the incident two days ago is still found (the result is provisional)",
 			since: "40d",
-			acts:  concat(home("frank@contoso.com"), []act{abroad("frank@contoso.com", "NG", "102.89.1.7", day(2))}),
-			want:  []row{{"user_name": "frank@contoso.com", "country": "NG"}}},
+			acts:        concat(home("frank@contoso.com", 36), []act{abroad("frank@contoso.com", "NG", "102.89.1.7", day(2))}),
+			want:        []row{{"user_name": "frank@contoso.com", "country": "NG"}},
+			provisional: yes},
 	}
 }
 
@@ -108,7 +110,7 @@ func activitySpikeCases() []fixtureCase {
 	return []fixtureCase{
 		{inv: "activity-spike", name: "young-warehouse",
 			why:  "a warehouse holding four days: users seen for three days are still learning, not spiking",
-			acts: young},
+			acts: young, provisional: yes},
 		{inv: "activity-spike", name: "steady-user-wide-window",
 			why:   "25 downloads every day for 37 days, asked with --since 40d: no day is above the user's own normal",
 			since: "40d", acts: steady},

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mcasload/mcasload/internal/testkit"
+	"github.com/mcasload/mcasload/output"
 )
 
 // A literal-row case: raw activity records, written to testdata/cases/<investigation>/<name>.ndjson
@@ -31,7 +32,14 @@ type fixtureCase struct {
 	// want lists the rows the investigation must return, each by the columns that identify it
 	// (a row matches when every listed column has that value); no more rows may come.
 	want []row
+	// provisional, when set, is what the result's meta must say.
+	provisional *bool
 }
+
+var (
+	yes = func() *bool { b := true; return &b }()
+	no  = func() *bool { b := false; return &b }()
+)
 
 type row map[string]any
 
@@ -156,7 +164,7 @@ func checkRows(t *testing.T, res result, want []row) {
 }
 
 // runCase loads the case file into a fresh activities table and runs the case's investigation.
-func runCase(t *testing.T, c fixtureCase) result {
+func runCase(t *testing.T, c fixtureCase) (result, output.Meta) {
 	t.Helper()
 	testkit.Golden(t, c.path(), c.ndjson())
 	db := newActivitiesDB(t)
@@ -165,7 +173,7 @@ func runCase(t *testing.T, c fixtureCase) result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return runResult(t, s, c.inv, c.values())
+	return investigate(t, s, c.inv, Request{Values: c.values(), Now: testNow})
 }
 
 func TestCases(t *testing.T) {
@@ -177,8 +185,11 @@ func TestCases(t *testing.T) {
 		}
 		seen[id] = true
 		t.Run(c.inv+"/"+c.kind()+":"+c.name, func(t *testing.T) {
-			res := runCase(t, c)
+			res, meta := runCase(t, c)
 			checkRows(t, res, c.want)
+			if c.provisional != nil && meta.Provisional != *c.provisional {
+				t.Errorf("provisional %v, want %v; meta notes: %q", meta.Provisional, *c.provisional, meta.Notes)
+			}
 		})
 	}
 }

@@ -23,18 +23,16 @@ var sqlFiles embed.FS
 // eventsSQL is the one place that says what an event looks like to an investigation and which
 // raw operations count as a download, a share, a delete, a mail rule, a sign-in or a failed
 // sign-in. Every investigation reads the view it defines (events) instead of a source's table.
+// It creates the views all_events and events (the normalized events, with action_class:
+// login_fail, login, mail_rule, user_delete, user_restore, download, upload, delete, share or
+// other), impersonations (mailbox access by someone other than the owner, with
+// mailbox_owner), tenant_domains and own_domains, the is_* macros naming each operation set,
+// and action_class_of, the classification as a macro for investigations that classify only the
+// rows left after a join.
 //
 //go:embed events.sql
 var eventsSQL string
 
-// EventsSQL returns the statements that create, over "activities", the temporary views
-// "all_events" and "events" (the normalized events, with action_class: login_fail, login,
-// mail_rule, user_delete, user_restore, download, upload, delete, share or other),
-// "impersonations" (mailbox access by someone other than the owner, with mailbox_owner),
-// "tenant_domains", "own_domains" and "user_first_seen", the is_* macros naming each operation
-// set, and action_class_of, the classification as a macro for investigations that classify only
-// the rows left after a join.
-func EventsSQL() string { return eventsSQL }
 
 // ErrUnknownInvestigation is returned (wrapped) by Lookup for a name no .sql file declares.
 var ErrUnknownInvestigation = errors.New("unknown investigation")

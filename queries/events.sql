@@ -7,74 +7,117 @@
 -- history it declares, [since - history, until]; outside a run it is all_events.
 --
 -- Investigations name operation sets only through the is_* macros below and action_class, so
--- changing what counts as a download changes every investigation at once. Each macro also reads
--- event_type_value (EVENT_O365_SHAREPOINT_DELETE, EVENT_BOX_DELETE, EVENT_GOOGLE_DRIVE_SHARE…),
--- the specific type the service gives every event, so apps whose raw operation names we do not
--- list (Box, Google Workspace) are still classified.
+-- changing what counts as a download changes every investigation at once. Each macro reads
+-- the category (event_type), the raw operation (action) and the specific type the service gives
+-- every event (event_type_value: EVENT_O365_SHAREPOINT_DELETE, EVENT_BOX_DELETE,
+-- EVENT_GOOGLE_DRIVE_SHARE…), so apps whose raw operation names we do not list (Box, Google
+-- Workspace) are still classified: a specific type names its class by its suffix.
 --
 -- Cost: the is_* macros expand in place to column predicates. An investigation filters with them
 -- first and reads wide columns (raw, objects, id) only for the rows they keep, or after a join
 -- on a few keys has narrowed the rows; action_class (a CASE of a few dozen comparisons) is
 -- computed for the rows left, never for every row of the window.
+-- Each class is its categories (event_type), its raw operations (action) and the suffix of its
+-- specific types (event_type_value). The is_* macros test the lists with list_contains on
+-- constant lists, which costs a row a few look-ups; an IN list of several values becomes a join
+-- per list, which costs more.
+CREATE OR REPLACE TEMP MACRO login_fail_types() AS ['EVENT_CATEGORY_FAILED_LOGIN'];
+CREATE OR REPLACE TEMP MACRO login_fail_actions() AS ['UserLoginFailed'];
+CREATE OR REPLACE TEMP MACRO login_fail_type_value(v) AS ends_with(v, '_LOGIN_FAILED') OR ends_with(v, '_LOGIN_FAIL');
+CREATE OR REPLACE TEMP MACRO login_types() AS ['EVENT_CATEGORY_LOGIN', 'EVENT_CATEGORY_SSO_LOGIN'];
+CREATE OR REPLACE TEMP MACRO login_actions() AS ['UserLoggedIn'];
+CREATE OR REPLACE TEMP MACRO login_type_value(v) AS ends_with(v, '_LOGIN');
+CREATE OR REPLACE TEMP MACRO user_delete_types() AS ['EVENT_CATEGORY_DELETE_USER'];
+CREATE OR REPLACE TEMP MACRO user_delete_actions() AS ['Delete user.', 'Delete user', 'Hard Delete user.', 'Hard delete user.'];
+CREATE OR REPLACE TEMP MACRO user_delete_type_value(v) AS ends_with(v, '_DELETE_USER');
+CREATE OR REPLACE TEMP MACRO user_restore_actions() AS ['Restore user.', 'Restore user'];
+CREATE OR REPLACE TEMP MACRO user_restore_type_value(v) AS ends_with(v, '_RESTORE_USER');
+CREATE OR REPLACE TEMP MACRO download_types() AS ['EVENT_CATEGORY_DOWNLOAD_FILE'];
+CREATE OR REPLACE TEMP MACRO download_actions() AS ['FileDownloaded', 'FileSyncDownloadedFull'];
+CREATE OR REPLACE TEMP MACRO download_type_value(v) AS ends_with(v, '_DOWNLOAD');
+CREATE OR REPLACE TEMP MACRO upload_types() AS ['EVENT_CATEGORY_UPLOAD_FILE'];
+CREATE OR REPLACE TEMP MACRO upload_actions() AS ['FileUploaded', 'FileSyncUploadedFull'];
+CREATE OR REPLACE TEMP MACRO upload_type_value(v) AS ends_with(v, '_UPLOAD');
+CREATE OR REPLACE TEMP MACRO delete_types() AS ['EVENT_CATEGORY_DELETE_OBJECT'];
+CREATE OR REPLACE TEMP MACRO delete_actions() AS
+  ['FileDeleted', 'FileRecycled', 'FileDeletedFirstStageRecycleBin', 'FileDeletedSecondStageRecycleBin'];
+CREATE OR REPLACE TEMP MACRO delete_type_value(v) AS ends_with(v, '_DELETE') OR ends_with(v, '_TRASH');
+CREATE OR REPLACE TEMP MACRO share_types() AS ['EVENT_CATEGORY_SHARE_FILE'];
+CREATE OR REPLACE TEMP MACRO share_actions() AS
+  ['AnonymousLinkCreated', 'SharingInvitationCreated', 'SharingSet', 'CompanyLinkCreated', 'SecureLinkCreated', 'AddedToSecureLink'];
+CREATE OR REPLACE TEMP MACRO share_type_value(v) AS ends_with(v, '_SHARE') OR contains(v, '_SHARED_LINK') OR contains(v, '_COLLABORATION_INVITE');
+
 CREATE OR REPLACE TEMP MACRO is_login_fail(event_type, event_type_value, action, success) AS
-  event_type = 'EVENT_CATEGORY_FAILED_LOGIN' OR action IN ('UserLoginFailed')
-  OR (event_type IN ('EVENT_CATEGORY_LOGIN', 'EVENT_CATEGORY_SSO_LOGIN') AND success IS false)
-  OR ends_with(event_type_value, '_LOGIN_FAILED');
+  list_contains(login_fail_types(), event_type) OR list_contains(login_fail_actions(), action)
+  OR (list_contains(login_types(), event_type) AND success IS false)
+  OR login_fail_type_value(event_type_value);
 CREATE OR REPLACE TEMP MACRO is_login(event_type, event_type_value, action) AS
-  event_type IN ('EVENT_CATEGORY_LOGIN', 'EVENT_CATEGORY_SSO_LOGIN') OR action IN ('UserLoggedIn')
-  OR ends_with(event_type_value, '_LOGIN');
+  list_contains(login_types(), event_type) OR list_contains(login_actions(), action)
+  OR login_type_value(event_type_value);
 -- inbox rules, mailbox forwarding and transport rules
-CREATE OR REPLACE TEMP MACRO is_mail_rule(action) AS
-  action IN ('New-InboxRule', 'Set-InboxRule', 'UpdateInboxRules', 'Set-Mailbox', 'New-TransportRule', 'Set-TransportRule');
-CREATE OR REPLACE TEMP MACRO is_inbox_rule(action) AS
-  action IN ('New-InboxRule', 'Set-InboxRule', 'UpdateInboxRules');
+CREATE OR REPLACE TEMP MACRO inbox_rule_actions() AS ['New-InboxRule', 'Set-InboxRule', 'UpdateInboxRules'];
+CREATE OR REPLACE TEMP MACRO mail_rule_actions() AS
+  inbox_rule_actions() || ['Set-Mailbox', 'New-TransportRule', 'Set-TransportRule'];
+CREATE OR REPLACE TEMP MACRO is_mail_rule(action) AS list_contains(mail_rule_actions(), action);
+CREATE OR REPLACE TEMP MACRO is_inbox_rule(action) AS list_contains(inbox_rule_actions(), action);
 CREATE OR REPLACE TEMP MACRO is_user_delete(event_type, event_type_value, action) AS
-  event_type = 'EVENT_CATEGORY_DELETE_USER' OR action IN ('Delete user.', 'Delete user', 'Hard Delete user.', 'Hard delete user.')
-  OR ends_with(event_type_value, '_DELETE_USER');
+  list_contains(user_delete_types(), event_type) OR list_contains(user_delete_actions(), action)
+  OR user_delete_type_value(event_type_value);
 CREATE OR REPLACE TEMP MACRO is_user_restore(event_type_value, action) AS
-  action IN ('Restore user.', 'Restore user') OR ends_with(event_type_value, '_RESTORE_USER');
+  list_contains(user_restore_actions(), action) OR user_restore_type_value(event_type_value);
 CREATE OR REPLACE TEMP MACRO is_download(event_type, event_type_value, action) AS
-  event_type = 'EVENT_CATEGORY_DOWNLOAD_FILE' OR action IN ('FileDownloaded', 'FileSyncDownloadedFull')
-  OR ends_with(event_type_value, '_DOWNLOAD');
+  list_contains(download_types(), event_type) OR list_contains(download_actions(), action)
+  OR download_type_value(event_type_value);
 CREATE OR REPLACE TEMP MACRO is_upload(event_type, event_type_value, action) AS
-  event_type = 'EVENT_CATEGORY_UPLOAD_FILE' OR action IN ('FileUploaded', 'FileSyncUploadedFull')
-  OR ends_with(event_type_value, '_UPLOAD');
+  list_contains(upload_types(), event_type) OR list_contains(upload_actions(), action)
+  OR upload_type_value(event_type_value);
 CREATE OR REPLACE TEMP MACRO is_delete(event_type, event_type_value, action) AS
-  event_type = 'EVENT_CATEGORY_DELETE_OBJECT'
-  OR action IN ('FileDeleted', 'FileRecycled', 'FileDeletedFirstStageRecycleBin', 'FileDeletedSecondStageRecycleBin')
-  OR ends_with(event_type_value, '_DELETE') OR ends_with(event_type_value, '_TRASH');
+  list_contains(delete_types(), event_type) OR list_contains(delete_actions(), action)
+  OR delete_type_value(event_type_value);
 CREATE OR REPLACE TEMP MACRO is_share(event_type, event_type_value, action) AS
-  event_type = 'EVENT_CATEGORY_SHARE_FILE'
-  OR action IN ('AnonymousLinkCreated', 'SharingInvitationCreated', 'SharingSet', 'CompanyLinkCreated',
-                'SecureLinkCreated', 'AddedToSecureLink')
-  OR ends_with(event_type_value, '_SHARE') OR contains(event_type_value, '_SHARED_LINK')
-  OR contains(event_type_value, '_COLLABORATION_INVITE');
+  list_contains(share_types(), event_type) OR list_contains(share_actions(), action)
+  OR share_type_value(event_type_value);
+-- any file operation (download, upload, delete or share): the four classes' lists joined, one
+-- look-up a column
+CREATE OR REPLACE TEMP MACRO is_file_op(event_type, event_type_value, action) AS
+  list_contains(download_types() || upload_types() || delete_types() || share_types(), event_type)
+  OR list_contains(download_actions() || upload_actions() || delete_actions() || share_actions(), action)
+  OR download_type_value(event_type_value) OR upload_type_value(event_type_value) OR delete_type_value(event_type_value)
+  OR share_type_value(event_type_value);
+-- a user deleted or restored
+CREATE OR REPLACE TEMP MACRO is_user_change(event_type, event_type_value, action) AS
+  list_contains(user_delete_types(), event_type)
+  OR list_contains(user_delete_actions() || user_restore_actions(), action)
+  OR user_delete_type_value(event_type_value) OR user_restore_type_value(event_type_value);
 -- Exchange mailbox-audit operations, where a delegate or an admin may act on someone's mailbox.
 CREATE OR REPLACE TEMP MACRO is_mailbox_access(app_id, action) AS
   app_id = 20893 AND action IN ('MailItemsAccessed', 'Send', 'SendAs', 'SendOnBehalf', 'FolderBind', 'MessageBind',
     'HardDelete', 'SoftDelete', 'MoveToDeletedItems', 'Move', 'Update', 'Create', 'UpdateFolderPermissions',
     'UpdateCalendarDelegation', 'AddFolderPermissions', 'ModifyFolderPermissions');
 
--- action_class: login_fail, login, mail_rule, user_delete, user_restore, download, upload, delete,
--- share or other (the first that matches, in this order). Test a set of classes with
--- list_contains(['download', 'share'], action_class), not action_class IN (…): DuckDB turns a
--- short IN list into one comparison per value, each with its own copy of this CASE.
+-- action_class: download, upload, delete, share, login_fail, login, mail_rule, user_delete,
+-- user_restore or other (the first that matches, in this order; the file classes come first
+-- because the investigations that classify many rows classify file operations, and no
+-- operation is both a file operation and a sign-in, a rule or a user change). Test a set of
+-- classes with list_contains(['download', 'share'], action_class), not action_class IN (…):
+-- DuckDB turns a short IN list into one comparison per value, each with its own copy of this CASE.
 CREATE OR REPLACE TEMP MACRO action_class_of(event_type, event_type_value, action, success) AS
   CASE
+    WHEN is_download(event_type, event_type_value, action) THEN 'download'
+    WHEN is_upload(event_type, event_type_value, action) THEN 'upload'
+    WHEN is_delete(event_type, event_type_value, action) THEN 'delete'
+    WHEN is_share(event_type, event_type_value, action) THEN 'share'
     WHEN is_login_fail(event_type, event_type_value, action, success) THEN 'login_fail'
     WHEN is_login(event_type, event_type_value, action) THEN 'login'
     WHEN is_mail_rule(action) THEN 'mail_rule'
     WHEN is_user_delete(event_type, event_type_value, action) THEN 'user_delete'
     WHEN is_user_restore(event_type_value, action) THEN 'user_restore'
-    WHEN is_download(event_type, event_type_value, action) THEN 'download'
-    WHEN is_upload(event_type, event_type_value, action) THEN 'upload'
-    WHEN is_delete(event_type, event_type_value, action) THEN 'delete'
-    WHEN is_share(event_type, event_type_value, action) THEN 'share'
     ELSE 'other'
   END;
--- action_class <> 'login_fail', without the rest of the CASE (login_fail is its first branch)
+-- action_class <> 'login_fail', without the rest of the CASE
 CREATE OR REPLACE TEMP MACRO is_not_login_fail(event_type, event_type_value, action, success) AS
-  (is_login_fail(event_type, event_type_value, action, success)) IS NOT TRUE;
+  (is_login_fail(event_type, event_type_value, action, success)) IS NOT TRUE
+  OR is_file_op(event_type, event_type_value, action);
 
 -- client_of names a user agent by family and major version ("chrome 131", "edge 131",
 -- "python-requests 2", "powershell 7"), so a browser's patch releases are one client. Browser
@@ -103,19 +146,29 @@ SELECT id, ts, day, 'activities' AS source, app_id, app_name, user_name, event_t
 FROM activities;
 
 CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM all_events;
+-- domain_events is what the tenant's domains are read from: during a run, the 30 days up to the
+-- window's end, so a short window still knows them and a long warehouse costs no more.
+CREATE OR REPLACE TEMP VIEW domain_events AS SELECT * FROM all_events;
 
--- The tenant's domains: the domain of every sign-in name seen in successful sign-ins, with how
--- many users signed in with it. own_domains (created by the session) keeps those with enough
--- users, plus and minus the allow-list's own edits: the organisation's mail domains, their
--- subdomains included (in_domains).
+-- The tenant's domains: the domain of every sign-in name seen in successful sign-ins (by their
+-- category, a filter the scan applies) in domain_events, with how many users signed in with it. own_domains
+-- (created by the session) keeps those with enough users, plus and minus the allow-list's own
+-- edits: the organisation's mail domains, their subdomains included (in_domains).
+-- (A name without @ counts no user, inside the aggregate: a filter on the name alone would be
+-- pushed into the scan and tested on every row before the sign-in filter.)
 CREATE OR REPLACE TEMP VIEW tenant_domains AS
-SELECT lower(split_part(user_name, '@', 2)) AS domain, count(DISTINCT lower(user_name)) AS users,
-       min(ts) AS first_seen, max(ts) AS last_seen
-FROM all_events
-WHERE is_login(event_type, event_type_value, action) AND action_class = 'login' AND contains(user_name, '@')
+SELECT lower(split_part(user_name, '@', 2)) AS domain,
+       count(DISTINCT lower(user_name)) FILTER (WHERE contains(user_name, '@')) AS users,
+       min(first_seen) AS first_seen, max(last_seen) AS last_seen
+FROM (SELECT user_name, min(ts) AS first_seen, max(ts) AS last_seen FROM domain_events
+      WHERE event_type IN ('EVENT_CATEGORY_LOGIN', 'EVENT_CATEGORY_SSO_LOGIN')
+        AND is_login(event_type, event_type_value, action) AND NOT is_login_fail(event_type, event_type_value, action, success)
+      GROUP BY user_name)
 GROUP BY 1;
+-- (removed is applied as an anti-join: a filter on domain alone would be pushed into the scan and
+-- computed for every row)
 CREATE OR REPLACE TEMP MACRO own_domains_of(min_users, added, removed) AS TABLE
-SELECT domain FROM tenant_domains WHERE users >= min_users AND NOT list_contains(removed, domain)
+SELECT domain FROM tenant_domains WHERE users >= greatest(min_users, 1) AND domain NOT IN (SELECT unnest(removed))
 UNION
 SELECT lower(trim(unnest(added))) AS domain;
 CREATE OR REPLACE TEMP VIEW own_domains AS SELECT * FROM own_domains_of(5, []::VARCHAR[], []::VARCHAR[]);
@@ -123,14 +176,6 @@ CREATE OR REPLACE TEMP VIEW own_domains AS SELECT * FROM own_domains_of(5, []::V
 -- reads the tenant's domains once, as list(domain) of own_domains, and tests its rows with it.
 CREATE OR REPLACE TEMP MACRO in_domains(d, domains) AS
   len(list_filter(domains, lambda o: lower(d) = lower(o) OR ends_with(lower(d), '.' || lower(o)))) > 0;
-
--- user_first_seen: when each user's first successful activity within events was, the start of
--- their learning period (a user seen for less than an investigation's learning days is not judged
--- against a baseline they do not have yet).
-CREATE OR REPLACE TEMP VIEW user_first_seen AS
-SELECT user_name, min(ts) AS first_ts FROM events
-WHERE user_name IS NOT NULL AND is_not_login_fail(event_type, event_type_value, action, success)
-GROUP BY ALL;
 
 -- Impersonation: Exchange mailbox-audit records where someone other than the owner acted
 -- (rawDataJson.LogonType 1 = admin, 2 = delegate). A candidate is mailbox access whose actor is

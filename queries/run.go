@@ -101,6 +101,10 @@ func (s *Session) Investigate(ctx context.Context, inv *Investigation, req Reque
 	since, until := bound["since"].(time.Time), bound["until"].(time.Time)
 	history := inv.HistoryFor(bound)
 	readFrom := since.Add(-history)
+	if history >= 24*time.Hour {
+		// whole days of history, so a baseline's first day is not a partial one
+		readFrom = readFrom.Truncate(24 * time.Hour)
+	}
 	res := &Result{Meta: output.Meta{Command: "query", Investigation: inv.Name, Kind: inv.Kind,
 		Window: &output.Window{Since: since, Until: until}, Read: &output.Window{Since: readFrom, Until: until}}}
 	if err := s.checkHistory(ctx, &res.Meta, history, since); err != nil {
@@ -135,36 +139,50 @@ func (s *Session) Investigate(ctx context.Context, inv *Investigation, req Reque
 	return res, nil
 }
 
-// narrowEvents points the events view at [from, until], or back at all_events when from is zero.
-// The bounds are literals, so the time filter reaches the scan (zonemaps, Parquet statistics)
-// as the investigations' own filters do.
+// domainDays is how far before a window's end the tenant's own domains are read from.
+const domainDays = 30
+
+// narrowEvents points the events view at [from, until] and domain_events at the 30 days up to
+// until, or both back at all_events when from is zero. The bounds are literals, so the time
+// filter reaches the scan (zonemaps, Parquet statistics) as the investigations' own filters do.
 func (s *Session) narrowEvents(ctx context.Context, from, until time.Time) error {
-	stmt := "CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM all_events"
+	stmts := []string{"CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM all_events",
+		"CREATE OR REPLACE TEMP VIEW domain_events AS SELECT * FROM all_events"}
 	if !from.IsZero() {
-		stmt += fmt.Sprintf(" WHERE ts >= %s AND ts <= %s AND day >= DATE '%s' AND day <= DATE '%s'",
-			sqlTime(from), sqlTime(until), from.UTC().Format(time.DateOnly), until.UTC().Format(time.DateOnly))
+		stmts[0] += between(from, until)
+		stmts[1] += between(until.Add(-domainDays*24*time.Hour), until)
 	}
-	if _, err := s.conn.ExecContext(ctx, stmt); err != nil {
-		return fmt.Errorf("set the events read: %w", err)
+	for _, stmt := range stmts {
+		if _, err := s.conn.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("set the events read: %w", err)
+		}
 	}
 	return nil
 }
 
-// FirstActivity is the time of the warehouse's first activity (ok false when it holds none),
-// read once per session.
+func between(from, until time.Time) string {
+	return fmt.Sprintf(" WHERE ts >= %s AND ts <= %s AND day >= DATE '%s' AND day <= DATE '%s'",
+		sqlTime(from), sqlTime(until), from.UTC().Format(time.DateOnly), until.UTC().Format(time.DateOnly))
+}
+
+// FirstActivity is the time of the warehouse's first activity (ok false when it holds none).
 func (s *Session) FirstActivity(ctx context.Context) (first time.Time, ok bool, err error) {
-	if s.first == nil {
-		var t sql.NullTime
-		if err := s.conn.QueryRowContext(ctx, "SELECT min(ts) FROM all_events").Scan(&t); err != nil {
-			return time.Time{}, false, fmt.Errorf("read the first activity: %w", err)
-		}
-		v := time.Time{}
-		if t.Valid {
-			v = t.Time.UTC()
-		}
-		s.first = &v
+	var t sql.NullTime
+	if err := s.conn.QueryRowContext(ctx, "SELECT min(ts) FROM all_events").Scan(&t); err != nil {
+		return time.Time{}, false, fmt.Errorf("read the first activity: %w", err)
 	}
-	return *s.first, !s.first.IsZero(), nil
+	return t.Time.UTC(), t.Valid, nil
+}
+
+// holdsDay reports whether the warehouse holds an activity on or before day: the first row
+// found answers, so a warehouse with the history reads one row group, not every one.
+func (s *Session) holdsDay(ctx context.Context, day time.Time) (bool, error) {
+	var n int
+	q := fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM all_events WHERE day <= DATE '%s' LIMIT 1)", day.UTC().Format(time.DateOnly))
+	if err := s.conn.QueryRowContext(ctx, q).Scan(&n); err != nil {
+		return false, fmt.Errorf("read the first activity: %w", err)
+	}
+	return n > 0, nil
 }
 
 // checkHistory fills meta's history: the warehouse counts as holding whole UTC days from the day
@@ -173,26 +191,28 @@ func (s *Session) checkHistory(ctx context.Context, meta *output.Meta, history t
 	if history <= 0 {
 		return nil
 	}
+	h := &output.History{Declared: formatDuration(history), DeclaredDays: days(history), AvailableDays: days(history)}
+	meta.History = h
+	from := since.Add(-history)
+	complete, err := s.holdsDay(ctx, from)
+	if err != nil || complete {
+		return err
+	}
 	first, ok, err := s.FirstActivity(ctx)
 	if err != nil {
 		return err
 	}
-	h := &output.History{Declared: formatDuration(history), DeclaredDays: days(history)}
-	meta.History = h
+	meta.Provisional = true
+	h.AvailableDays = 0
 	if !ok {
-		meta.Provisional = true
 		meta.Notes = append(meta.Notes, fmt.Sprintf("the warehouse holds no activity, so none of the %s of history this investigation reads before the window", h.Declared))
 		return nil
 	}
 	h.FirstActivity = &first
-	avail := since.Sub(first.Truncate(24 * time.Hour))
-	avail = max(0, min(avail, history))
+	avail := max(0, min(since.Sub(first.Truncate(24*time.Hour)), history))
 	h.AvailableDays = days(avail)
-	if avail < history {
-		meta.Provisional = true
-		meta.Notes = append(meta.Notes, fmt.Sprintf("the warehouse's first activity is %s, so it holds %s of the %s of history this investigation reads before the window (from %s); baselines are thinner and users seen for less than their learning period are not judged",
-			first.Format("2006-01-02 15:04 UTC"), formatDays(avail), h.Declared, since.Add(-history).Format("2006-01-02 15:04 UTC")))
-	}
+	meta.Notes = append(meta.Notes, fmt.Sprintf("the warehouse's first activity is %s, so it holds %s of the %s of history this investigation reads before the window (from %s): findings that depend on what came before (a baseline, a learning period, an earlier sign-in) are less certain",
+		first.Format("2006-01-02 15:04 UTC"), formatAvailable(avail, history), h.Declared, from.Format("2006-01-02 15:04 UTC")))
 	return nil
 }
 
@@ -200,12 +220,12 @@ func days(d time.Duration) float64 {
 	return math.Round(d.Hours()/24*100) / 100
 }
 
-func formatDays(d time.Duration) string {
-	x := days(d)
-	if x == 1 {
-		return "1 day"
+// formatAvailable writes the history held in the unit the declared history is written in.
+func formatAvailable(avail, declared time.Duration) string {
+	if declared%(24*time.Hour) != 0 {
+		return avail.Round(time.Minute).String()
 	}
-	return fmt.Sprintf("%g days", x)
+	return fmt.Sprintf("%gd", days(avail))
 }
 
 // formatDuration writes d as the header does: 30d, 36h or 90m.

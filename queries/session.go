@@ -41,8 +41,6 @@ type Session struct {
 	arrow *duckdb.Arrow
 	// allow suppresses detection rows (an empty list unless UseAllowList was called).
 	allow *allowlist.List
-	// first is the warehouse's first activity, read once (nil: not yet; zero: none).
-	first *time.Time
 }
 
 // Open prepares conn, whose "activities" table or view is already set up (warehouse.Reader's

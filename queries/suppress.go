@@ -1,6 +1,7 @@
 package queries
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -72,12 +73,23 @@ func suppress(inv *Investigation, l *allowlist.List, res *Result, show bool) err
 		rec.Release()
 	}
 	res.records = out
+	// global entries first, then the investigation's own; each list in the file's order of kinds
+	slices.SortStableFunc(order, func(a, b entryKey) int {
+		return cmp.Or(cmp.Compare(scopeRank(a.scope), scopeRank(b.scope)), cmp.Compare(a.kind, b.kind), cmp.Compare(a.value, b.value))
+	})
 	s := &output.Suppressed{Rows: total, Shown: show, AllowList: l.Path, ByEntry: []output.SuppressedBy{}}
 	for _, k := range order {
 		s.ByEntry = append(s.ByEntry, output.SuppressedBy{Scope: k.scope, Kind: k.kind, Value: k.value, Rows: counts[k]})
 	}
 	res.Meta.Suppressed = s
 	return nil
+}
+
+func scopeRank(scope string) int {
+	if scope == "global" {
+		return 0
+	}
+	return 1
 }
 
 // matchRow returns the entry that suppresses one row, or nil.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -58,11 +57,23 @@ type result struct {
 
 func runResult(t *testing.T, s *Session, name string, values map[string]string) result {
 	t.Helper()
+	res, _ := investigate(t, s, name, Request{Values: values, Now: synthEnd})
+	return res
+}
+
+// investigate runs one investigation and returns its rows and its meta.
+func investigate(t *testing.T, s *Session, name string, req Request) (result, output.Meta) {
+	t.Helper()
 	inv, err := Lookup(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rdr, err := s.Run(t.Context(), inv, values, synthEnd)
+	answer, err := s.Investigate(t.Context(), inv, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer answer.Release()
+	rdr, err := answer.Reader()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +113,7 @@ func runResult(t *testing.T, s *Session, name string, values map[string]string) 
 		}
 		res.rows = append(res.rows, row)
 	}
-	return res
+	return res, answer.Meta
 }
 
 // strings lists every text value in a row, list elements included, lower-cased.
@@ -187,17 +198,6 @@ func incidentKind(inv string) string {
 	return inv
 }
 
-var (
-	incidentTenants   = map[int64]*incidentTenant{}
-	incidentTenantsMu sync.Mutex
-)
-
-type incidentTenant struct {
-	once  sync.Once
-	s     *Session
-	truth synth.GroundTruth
-}
-
 func TestInvestigationsFindPlantedIncidentsNotDecoys(t *testing.T) {
 	users := 100
 	if testing.Short() {
@@ -226,6 +226,23 @@ func TestInvestigationsFindPlantedIncidentsNotDecoys(t *testing.T) {
 					checkIncident(t, s, inv, *pair[0], *pair[1])
 				})
 			}
+			// A window wider than the warehouse: 40 days over 37. There is no history before it,
+			// so the result is provisional, and each day is judged against the days before it in
+			// the window: the planted new country (in the last week) is still found.
+			t.Run("new-country/since=40d", func(t *testing.T) {
+				inc := byKind["new-country"][0]
+				res, meta := investigate(t, s, "new-country", Request{Values: map[string]string{"since": "40d"}, Now: synthEnd})
+				if !meta.Provisional || meta.History == nil || meta.History.AvailableDays != 0 || len(meta.Notes) == 0 {
+					t.Errorf("meta %+v, want provisional with no history available and a note", meta)
+				}
+				found := false
+				for _, row := range res.rows {
+					found = found || mentions(row, inc.User) && mentions(row, inc.IPs...)
+				}
+				if !found {
+					t.Errorf("the planted new country of %s is lost at --since 40d:\n%s", inc.User, res.table)
+				}
+			})
 		})
 	}
 }

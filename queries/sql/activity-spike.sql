@@ -23,9 +23,8 @@
 -- baseline), so a window of any width is judged day by day against what came before.
 WITH imp AS (
   SELECT user_name, day, CASE WHEN admin THEN 'admin' ELSE action_class_of(event_type, event_type_value, action, success) END AS by_class,
-         (is_download(event_type, event_type_value, action) OR is_upload(event_type, event_type_value, action)
-          OR is_delete(event_type, event_type_value, action) OR is_share(event_type, event_type_value, action) OR admin)
-         AND (list_contains(['download', 'share', 'delete', 'upload'], action_class_of(event_type, event_type_value, action, success)) OR admin)
+         (admin OR is_file_op(event_type, event_type_value, action))
+         AND (admin OR list_contains(['download', 'share', 'delete', 'upload'], action_class_of(event_type, event_type_value, action, success)))
            AS counted_by_class
   FROM impersonations
   WHERE user_name IS NOT NULL),
@@ -34,9 +33,8 @@ m AS (
   SELECT user_name, day, CASE WHEN admin THEN 'admin' ELSE action_class END AS metric, 1 AS w
   FROM events
   WHERE user_name IS NOT NULL
-    AND (is_download(event_type, event_type_value, action) OR is_upload(event_type, event_type_value, action)
-         OR is_delete(event_type, event_type_value, action) OR is_share(event_type, event_type_value, action) OR admin)
-    AND (list_contains(['download', 'share', 'delete', 'upload'], action_class) OR admin)
+    AND (admin OR is_file_op(event_type, event_type_value, action))
+    AND (admin OR list_contains(['download', 'share', 'delete', 'upload'], action_class))
   UNION ALL SELECT user_name, day, by_class, -1 FROM imp WHERE counted_by_class
   UNION ALL SELECT user_name, day, 'impersonated', 1 FROM imp),
 -- every branch yields only download, share, delete, upload, admin or impersonated (a filter on
@@ -47,11 +45,18 @@ rolled AS (
   FROM daily d
   WINDOW w AS (PARTITION BY user_name, metric ORDER BY day
                RANGE BETWEEN to_days($baseline_days) PRECEDING AND INTERVAL 1 DAY PRECEDING)),
+candidates AS (
+  SELECT * FROM rolled WHERE day >= CAST($since AS DATE) AND day <= CAST($until AS DATE) AND n >= $min_count),
+-- when each candidate was first seen (any successful activity): the start of their learning
+-- period. Only the candidates' rows are read (their few names reach the scan as a filter).
+first_seen AS (
+  SELECT e.user_name, min(e.ts) FILTER (WHERE is_not_login_fail(e.event_type, e.event_type_value, e.action, e.success)) AS first_ts
+  FROM events e JOIN (SELECT DISTINCT user_name FROM candidates) c ON c.user_name = e.user_name
+  GROUP BY ALL),
 -- the days the baseline covers: since the user was first seen, at most baseline_days
 scored AS (
-  SELECT r.*, least($baseline_days, date_diff('day', CAST(f.first_ts AS DATE), r.day)) AS base_days
-  FROM rolled r JOIN user_first_seen f ON f.user_name = r.user_name
-  WHERE r.day >= CAST($since AS DATE) AND r.day <= CAST($until AS DATE) AND r.n >= $min_count),
+  SELECT c.*, least($baseline_days, date_diff('day', CAST(f.first_ts AS DATE), c.day)) AS base_days
+  FROM candidates c JOIN first_seen f ON f.user_name = c.user_name),
 stats AS (
   SELECT *, s1 / base_days AS mu, sqrt(greatest(s2 / base_days - (s1 / base_days) ^ 2, 0)) AS sd
   FROM scored WHERE base_days >= $learning_days)

@@ -30,14 +30,13 @@ agg AS (
          list(DISTINCT f.ip ORDER BY f.ip) FILTER (WHERE f.ts BETWEEN b.burst_at - to_minutes($window_min) AND b.last_burst_fail) AS ips
   FROM b JOIN f ON f.user_name = b.user_name AND f.app_name IS NOT DISTINCT FROM b.app_name
   GROUP BY ALL),
--- each success, paired with the user's last burst failure before it (ASOF): it follows the burst
--- only within success_within_min of that failure, never days later
+-- each success within success_within_min after a failure of a burst (never days later); the
+-- burst failures are few, so this is a hash join on the user with a range condition
 s AS (
-  SELECT l.user_name, h.app_name, l.ts, l.ip
+  SELECT DISTINCT l.user_name, h.app_name, l.ts, l.ip
   FROM (SELECT user_name, ts, ip FROM events
         WHERE is_login(event_type, event_type_value, action) AND action_class = 'login' AND user_name IS NOT NULL) l
-  ASOF JOIN hot h ON h.user_name = l.user_name AND l.ts >= h.ts
-  WHERE l.ts <= h.ts + to_minutes($success_within_min)),
+  JOIN hot h ON h.user_name = l.user_name AND l.ts >= h.ts AND l.ts <= h.ts + to_minutes($success_within_min)),
 first_s AS (SELECT user_name, app_name, min(ts) AS success_at, arg_min(ip, ts) AS success_ip FROM s GROUP BY ALL)
 SELECT b.user_name, b.app_name, b.peak_fails_in_window, b.fails, b.burst_at, b.last_burst_fail, b.ips,
        s.success_at, s.success_ip

@@ -20,9 +20,16 @@ WITH i AS (
 pairs AS (
   SELECT actor, target, min(ts) AS first_ts FROM i
   WHERE lower(actor) IS DISTINCT FROM target GROUP BY ALL),
+in_window AS (SELECT * FROM pairs WHERE first_ts BETWEEN $since AND $until),
+-- when each of their actors was first seen (any successful activity): the start of the learning
+-- period. Only those actors' rows are read (their few names reach the scan as a filter).
+first_seen AS (
+  SELECT user_name, min(ts) AS first_ts FROM events
+  WHERE user_name IN (SELECT actor FROM in_window) AND is_not_login_fail(event_type, event_type_value, action, success)
+  GROUP BY ALL),
 new_pairs AS (
-  SELECT p.actor, p.target FROM pairs p JOIN user_first_seen k ON k.user_name = p.actor
-  WHERE p.first_ts BETWEEN $since AND $until AND p.first_ts >= k.first_ts + to_days($learning_days))
+  SELECT p.actor, p.target FROM in_window p JOIN first_seen k ON k.user_name = p.actor
+  WHERE p.first_ts >= k.first_ts + to_days($learning_days))
 SELECT i.actor, i.target, count(*) AS events, list(DISTINCT i.op ORDER BY i.op) AS operations,
        list(DISTINCT i.ip ORDER BY i.ip) AS ips, min(i.ts) AS first_ts, max(i.ts) AS last_ts
 FROM i JOIN new_pairs n ON n.actor = i.actor AND n.target = i.target

@@ -24,8 +24,10 @@ n AS (
   SELECT *,
          coalesce(nullif(list_filter(ps, lambda x: x.Name = 'Name')[1].Value, ''),
                   nullif(regexp_extract(list_filter(ps, lambda x: x.Name = 'Identity')[1].Value, '([^\\]+)$', 1), '')) AS rule_name,
-         -- every value but the mailbox's identity: the name, conditions and actions
-         ' ' || lower(array_to_string(list_transform(list_filter(ps, lambda x: x.Name <> 'Identity'), lambda x: x.Value), ' ')) || ' ' AS words,
+         -- every value but the mailbox's identity (the name, conditions and actions) as words: a run
+         -- of anything but letters and digits is one space, and the text starts and ends with one
+         ' ' || trim(regexp_replace(lower(array_to_string(list_transform(list_filter(ps, lambda x: x.Name <> 'Identity'), lambda x: x.Value), ' ')),
+                                    '[^a-z0-9]+', ' ', 'g')) || ' ' AS words,
          list_transform(list_filter(ps, lambda x: x.Name IN ('DeleteMessage', 'SoftDeleteMessage', 'MarkAsRead')
                                      AND lower(trim(x.Value, '"$ ')) IN ('true', '1')), lambda x: x.Name)
          || list_transform(list_filter(ps, lambda x: x.Name IN ('MoveToFolder', 'CopyToFolder') AND trim(coalesce(x.Value, '')) <> ''),
@@ -35,8 +37,8 @@ n AS (
   FROM r),
 s AS (
   SELECT * EXCLUDE (ps, words, switched_on, folders), switched_on || folders AS actions_hit,
-         list_filter($keywords::VARCHAR[], lambda k: regexp_matches(words,
-           '[^a-z0-9]' || regexp_replace(lower(k), '([.^$*+?()\[\]{}|\\])', '\\\1', 'g') || '[^a-z0-9]')) AS keywords_hit,
+         -- a keyword, written as words too, is a whole-word match ("wire" is not in "wireless")
+         list_filter($keywords::VARCHAR[], lambda k: contains(words, ' ' || trim(regexp_replace(lower(k), '[^a-z0-9]+', ' ', 'g')) || ' ')) AS keywords_hit,
          rule_name IS NOT NULL AND length(regexp_replace(rule_name, '[^A-Za-z0-9]', '', 'g')) < 2 AS obscure_name
   FROM n)
 SELECT ts, user_name, ip, country, isp, action, rule_name, actions_hit, keywords_hit, obscure_name,

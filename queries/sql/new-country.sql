@@ -15,19 +15,26 @@
 -- param: baseline_days int 30 days of history before the window that define the known countries
 -- param: learning_days int 7 users seen for fewer days than this before the pair are not judged
 -- param: trusted_categories list Corporate,VPN IP categories of the organisation's own egress
--- One pass over the history groups it by (user, country) with its first time, from any address and
--- from an untrusted one; only the new pairs' rows in the window are read again for their details.
+-- One pass over the history groups it by (user, country) with its first time; only the pairs first
+-- seen in the window have their rows in the window read again: how the first one came (from a
+-- trusted address or not) and their details.
 WITH per AS (
-  SELECT user_name, country, min(ts) AS first_ts,
-         min(ts) FILTER (WHERE NOT list_contains($trusted_categories::VARCHAR[], coalesce(ip_category, ''))) AS first_untrusted
-  FROM events
+  SELECT user_name, country, min(ts) AS first_ts FROM events
   WHERE user_name IS NOT NULL AND country IS NOT NULL AND is_not_login_fail(event_type, event_type_value, action, success)
   GROUP BY ALL),
 users AS (SELECT user_name, min(first_ts) AS user_first FROM per GROUP BY ALL),
-new_pairs AS (
+candidates AS (
   SELECT p.user_name, p.country, p.first_ts FROM per p JOIN users u ON u.user_name = p.user_name
-  WHERE p.first_ts BETWEEN $since AND $until AND p.first_untrusted = p.first_ts
-    AND p.first_ts >= u.user_first + to_days($learning_days)),
+  WHERE p.first_ts BETWEEN $since AND $until AND p.first_ts >= u.user_first + to_days($learning_days)),
+r AS (
+  SELECT e.user_name, e.country, e.ts, e.ip, e.ip_category, e.action_class FROM events e
+  JOIN candidates c ON c.user_name = e.user_name AND c.country = e.country
+  WHERE e.ts BETWEEN $since AND $until AND is_not_login_fail(e.event_type, e.event_type_value, e.action, e.success)),
+new_pairs AS (
+  SELECT c.* FROM candidates c
+  JOIN (SELECT user_name, country, arg_min(ip_category, ts) AS first_category FROM r GROUP BY ALL) f
+    ON f.user_name = c.user_name AND f.country = c.country
+  WHERE NOT list_contains($trusted_categories::VARCHAR[], coalesce(f.first_category, ''))),
 org AS (
   SELECT n.user_name, n.country, count(DISTINCT p.user_name) AS org_users FROM new_pairs n
   JOIN per p ON p.country = n.country AND p.first_ts < n.first_ts AND p.user_name <> n.user_name
@@ -36,9 +43,8 @@ SELECT r.user_name, r.country, min(r.ts) AS first_seen, max(r.ts) AS last_seen, 
        list(DISTINCT r.ip ORDER BY r.ip) AS ips,
        list(DISTINCT r.action_class ORDER BY r.action_class) AS classes,
        coalesce(any_value(o.org_users), 0) AS org_users_seen
-FROM events r
+FROM r
 JOIN new_pairs n ON n.user_name = r.user_name AND n.country = r.country
 LEFT JOIN org o ON o.user_name = r.user_name AND o.country = r.country
-WHERE r.ts BETWEEN $since AND $until AND is_not_login_fail(r.event_type, r.event_type_value, r.action, r.success)
 GROUP BY r.user_name, r.country
 ORDER BY org_users_seen, first_seen, r.user_name;

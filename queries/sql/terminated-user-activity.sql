@@ -18,16 +18,15 @@
 -- user_name IS NULL.
 WITH life_keys AS (
   SELECT DISTINCT ts, user_name FROM events
-  WHERE (is_user_delete(event_type, event_type_value, action) OR is_user_restore(event_type_value, action))
-    AND list_contains(['user_delete', 'user_restore'], action_class) AND user_name IS NOT NULL),
+  WHERE is_user_change(event_type, event_type_value, action) AND list_contains(['user_delete', 'user_restore'], action_class)
+    AND user_name IS NOT NULL),
 life AS (
   SELECT a.ts, a.user_name, a.action_class, a.objects
   FROM events a JOIN life_keys k ON a.ts = k.ts AND a.user_name = k.user_name
-  WHERE (is_user_delete(a.event_type, a.event_type_value, a.action) OR is_user_restore(a.event_type_value, a.action))
-    AND list_contains(['user_delete', 'user_restore'], a.action_class)
+  WHERE is_user_change(a.event_type, a.event_type_value, a.action) AND list_contains(['user_delete', 'user_restore'], a.action_class)
   UNION ALL
   SELECT ts, user_name, action_class, objects FROM events
-  WHERE user_name IS NULL AND (is_user_delete(event_type, event_type_value, action) OR is_user_restore(event_type_value, action))
+  WHERE user_name IS NULL AND is_user_change(event_type, event_type_value, action)
     AND list_contains(['user_delete', 'user_restore'], action_class)),
 -- each deletion or restore of an address, under the account names it covers
 targets AS (
@@ -37,9 +36,16 @@ accounts AS (
   SELECT ts, changed_by, action_class, target, target AS account FROM targets
   UNION ALL
   SELECT ts, changed_by, action_class, target, split_part(target, '@', 1) AS account FROM targets),
+-- the window's activity of those accounts alone (filtered before the ASOF join, which sorts its
+-- input): the user names spelt as the window spells them, found among its distinct names, reach
+-- the scan as a filter
+names AS (
+  SELECT user_name FROM (SELECT DISTINCT user_name FROM events WHERE ts BETWEEN $since AND $until AND user_name IS NOT NULL)
+  WHERE lower(user_name) IN (SELECT account FROM accounts)),
 x AS (
   SELECT ts, user_name, lower(user_name) AS account, app_name, action, event_type, ip FROM events
-  WHERE ts BETWEEN $since AND $until AND is_not_login_fail(event_type, event_type_value, action, success) AND user_name IS NOT NULL),
+  WHERE ts BETWEEN $since AND $until AND user_name IN (SELECT user_name FROM names)
+    AND is_not_login_fail(event_type, event_type_value, action, success)),
 -- each activity with the account's last deletion or restore before it
 m AS (
   SELECT x.*, a.target, a.ts AS changed_at, a.changed_by, a.action_class AS change

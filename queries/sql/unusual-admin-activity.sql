@@ -18,11 +18,18 @@ WITH adm AS (
   WHERE admin AND user_name IS NOT NULL),
 per AS (SELECT user_name, op, min(ts) AS first_ts FROM adm GROUP BY ALL),
 admins AS (SELECT user_name, min(first_ts) AS first_admin FROM per GROUP BY ALL),
+in_window AS (SELECT * FROM per WHERE first_ts BETWEEN $since AND $until),
+-- when each of their users was first seen (any successful activity): the start of the learning
+-- period. Only those users' rows are read (their few names reach the scan as a filter).
+first_seen AS (
+  SELECT user_name, min(ts) AS first_ts FROM events
+  WHERE user_name IN (SELECT user_name FROM in_window) AND is_not_login_fail(event_type, event_type_value, action, success)
+  GROUP BY ALL),
 new_ops AS (
-  SELECT p.user_name, p.op, a.first_admin FROM per p
+  SELECT p.user_name, p.op, a.first_admin FROM in_window p
   JOIN admins a ON a.user_name = p.user_name
-  JOIN user_first_seen k ON k.user_name = p.user_name
-  WHERE p.first_ts BETWEEN $since AND $until AND p.first_ts >= k.first_ts + to_days($learning_days))
+  JOIN first_seen k ON k.user_name = p.user_name
+  WHERE p.first_ts >= k.first_ts + to_days($learning_days))
 SELECT c.user_name, c.op AS operation, c.app_name, count(*) AS n, min(c.ts) AS first_ts,
        list(DISTINCT c.ip ORDER BY c.ip) AS ips, list(DISTINCT c.country ORDER BY c.country) AS countries,
        n.first_admin >= $since AS first_time_admin,
