@@ -121,4 +121,3 @@ func plural(n int, one, many string) string {
 	}
 	return many
 }
-

@@ -66,13 +66,13 @@ func newCountryCases() []fixtureCase {
 	failedAbroad.EventType, failedAbroad.EventTypeValue, failedAbroad.Action, failedAbroad.Failed = "EVENT_CATEGORY_FAILED_LOGIN", "EVENT_AAD_LOGIN_FAILED", "UserLoginFailed", true
 	return []fixtureCase{
 		{inv: "new-country", name: "failed-attempt-does-not-whitelist",
-			why:  "an attacker's failed sign-in from Romania 20 days ago must not make Romania known for the later success",
+			why:         "an attacker's failed sign-in from Romania 20 days ago must not make Romania known for the later success",
 			acts:        concat(home("eve@contoso.com", 40), []act{failedAbroad, abroad("eve@contoso.com", "RO", "185.81.68.21", day(2))}),
 			want:        []row{{"user_name": "eve@contoso.com", "country": "RO"}},
 			provisional: no},
 		{inv: "new-country", name: "forty-day-window",
-			why:   "with --since 40d on 37 days of data the incident two days ago is still found (the result is provisional)",
-			since: "40d",
+			why:         "with --since 40d on 37 days of data the incident two days ago is still found (the result is provisional)",
+			since:       "40d",
 			acts:        concat(home("frank@contoso.com", 36), []act{abroad("frank@contoso.com", "NG", "102.89.1.7", day(2))}),
 			want:        []row{{"user_name": "frank@contoso.com", "country": "NG"}},
 			provisional: yes},
@@ -308,7 +308,9 @@ func classificationCases() []fixtureCase {
 	var boxDeletes []act
 	for b := 0; b < 3; b++ {
 		start := day(2).Add(time.Duration(b) * 10 * time.Minute)
-		boxDeletes = append(boxDeletes, repeat(51, func(i int) act { return boxDelete("uma@contoso.com", start.Add(time.Duration(i)*5*time.Second), b*100+i) })...)
+		boxDeletes = append(boxDeletes, repeat(51, func(i int) act {
+			return boxDelete("uma@contoso.com", start.Add(time.Duration(i)*5*time.Second), b*100+i)
+		})...)
 	}
 	googleShare := func(at time.Time, i int) act {
 		return act{At: at, User: "vic@contoso.com", App: 11770, EventType: "EVENT_CATEGORY_UNSPECIFIED", EventTypeValue: "EVENT_GOOGLE_DRIVE_SHARE",

@@ -198,7 +198,7 @@ func TestCases(t *testing.T) {
 
 // day is 09:00 UTC n days before testNow's date (negative n: after).
 func day(n int) time.Time {
-	d := testNow.Truncate(24 * time.Hour).AddDate(0, 0, -n)
+	d := testNow.Truncate(24*time.Hour).AddDate(0, 0, -n)
 	return d.Add(9 * time.Hour)
 }
 

@@ -33,7 +33,6 @@ var sqlFiles embed.FS
 //go:embed events.sql
 var eventsSQL string
 
-
 // ErrUnknownInvestigation is returned (wrapped) by Lookup for a name no .sql file declares.
 var ErrUnknownInvestigation = errors.New("unknown investigation")
 

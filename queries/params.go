@@ -235,4 +235,3 @@ func ParseTime(s string, now time.Time) (time.Time, error) {
 	}
 	return time.Time{}, fmt.Errorf("%q is not a time; use a duration ago (7d, 36h, 90m), now, RFC 3339 (2026-01-02T15:04:05Z), a date (2026-01-02) or epoch ms", s)
 }
-
