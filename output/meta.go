@@ -121,3 +121,20 @@ func plural(n int, one, many string) string {
 	}
 	return many
 }
+
+// WriteJSON writes the JSON shape for rows that are Go values rather than an Arrow result (the
+// catalogue of `query --list`, the days of `status`): {"meta": meta, "rows": rows}, indented.
+func WriteJSON(w io.Writer, meta *Meta, rows any) error {
+	if meta == nil {
+		meta = &Meta{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(struct {
+		Meta *Meta `json:"meta"`
+		Rows any   `json:"rows"`
+	}{meta, rows}); err != nil {
+		return fmt.Errorf("write json: %w", err)
+	}
+	return nil
+}

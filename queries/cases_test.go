@@ -51,8 +51,10 @@ func (c fixtureCase) kind() string {
 	return "found"
 }
 
+// path is testdata/cases/<investigation>/<found|quiet>-<name>.ndjson: the kind in the name lets
+// docs/investigations.md count each investigation's cases.
 func (c fixtureCase) path() string {
-	return filepath.Join("testdata", "cases", c.inv, c.name+".ndjson")
+	return filepath.Join("testdata", "cases", c.inv, c.kind()+"-"+c.name+".ndjson")
 }
 
 // ndjson renders the case's records as the API sends them, one per line.

@@ -209,7 +209,7 @@ func historyLine(inv *Investigation) string {
 	case inv.HistoryParam != "":
 		return "-- history: " + inv.HistoryParam + "\n"
 	case inv.History > 0:
-		return "-- history: " + formatDuration(inv.History) + "\n"
+		return "-- history: " + FormatDuration(inv.History) + "\n"
 	}
 	return ""
 }

@@ -162,7 +162,7 @@ SELECT lower(split_part(user_name, '@', 2)) AS domain,
        min(first_seen) AS first_seen, max(last_seen) AS last_seen
 FROM (SELECT user_name, min(ts) AS first_seen, max(ts) AS last_seen FROM domain_events
       WHERE event_type IN ('EVENT_CATEGORY_LOGIN', 'EVENT_CATEGORY_SSO_LOGIN')
-        AND is_login(event_type, event_type_value, action) AND NOT is_login_fail(event_type, event_type_value, action, success)
+        AND is_login(event_type, event_type_value, action) AND is_not_login_fail(event_type, event_type_value, action, success)
       GROUP BY user_name)
 GROUP BY 1;
 -- (removed is applied as an anti-join: a filter on domain alone would be pushed into the scan and

@@ -51,6 +51,22 @@ func (r *Result) Reader() (array.RecordReader, error) {
 	return array.NewRecordReader(r.schema, r.records)
 }
 
+// collect reads rdr whole into the result and releases it.
+func (r *Result) collect(rdr array.RecordReader) error {
+	defer rdr.Release()
+	r.schema = rdr.Schema()
+	for rdr.Next() {
+		rec := rdr.RecordBatch()
+		rec.Retain()
+		r.records = append(r.records, rec)
+	}
+	if err := rdr.Err(); err != nil {
+		r.Release()
+		return err
+	}
+	return nil
+}
+
 // Release frees the rows.
 func (r *Result) Release() {
 	for _, rec := range r.records {
@@ -107,7 +123,7 @@ func (s *Session) Investigate(ctx context.Context, inv *Investigation, req Reque
 	}
 	res := &Result{Meta: output.Meta{Command: "query", Investigation: inv.Name, Kind: inv.Kind,
 		Window: &output.Window{Since: since, Until: until}, Read: &output.Window{Since: readFrom, Until: until}}}
-	if err := s.checkHistory(ctx, &res.Meta, history, since); err != nil {
+	if err := s.checkHistory(ctx, &res.Meta, history, since, readFrom); err != nil {
 		return nil, err
 	}
 	if err := s.narrowEvents(ctx, readFrom, until); err != nil {
@@ -119,15 +135,7 @@ func (s *Session) Investigate(ctx context.Context, inv *Investigation, req Reque
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", inv.Name, err)
 	}
-	defer rdr.Release()
-	res.schema = rdr.Schema()
-	for rdr.Next() {
-		rec := rdr.RecordBatch()
-		rec.Retain()
-		res.records = append(res.records, rec)
-	}
-	if err := rdr.Err(); err != nil {
-		res.Release()
+	if err := res.collect(rdr); err != nil {
 		return nil, fmt.Errorf("run %s: %w", inv.Name, err)
 	}
 	if inv.Kind == Detection && s.allow.Len() > 0 {
@@ -187,13 +195,12 @@ func (s *Session) holdsDay(ctx context.Context, day time.Time) (bool, error) {
 
 // checkHistory fills meta's history: the warehouse counts as holding whole UTC days from the day
 // of its first activity, as `status` lists them.
-func (s *Session) checkHistory(ctx context.Context, meta *output.Meta, history time.Duration, since time.Time) error {
+func (s *Session) checkHistory(ctx context.Context, meta *output.Meta, history time.Duration, since, from time.Time) error {
 	if history <= 0 {
 		return nil
 	}
-	h := &output.History{Declared: formatDuration(history), DeclaredDays: days(history), AvailableDays: days(history)}
+	h := &output.History{Declared: FormatDuration(history), DeclaredDays: days(history), AvailableDays: days(history)}
 	meta.History = h
-	from := since.Add(-history)
 	complete, err := s.holdsDay(ctx, from)
 	if err != nil || complete {
 		return err
@@ -228,8 +235,8 @@ func formatAvailable(avail, declared time.Duration) string {
 	return fmt.Sprintf("%gd", days(avail))
 }
 
-// formatDuration writes d as the header does: 30d, 36h or 90m.
-func formatDuration(d time.Duration) string {
+// FormatDuration writes d as a header does: 30d, 36h or 90m.
+func FormatDuration(d time.Duration) string {
 	switch {
 	case d%(24*time.Hour) == 0:
 		return fmt.Sprintf("%dd", d/(24*time.Hour))
