@@ -11,7 +11,7 @@ func allCases() []fixtureCase {
 		failedLoginBurstCases(), newCountryCases(), activitySpikeCases(), newClientFingerprintCases(),
 		unusualAdminActivityCases(), mailForwardingCases(), inboxRuleCases(), defenseEvasionCases(),
 		adminUntrustedIPCases(), impossibleTravelCases(), ipPivotCases(), classificationCases(),
-		terminatedUserCases(), impersonationCases(),
+		terminatedUserCases(), impersonationCases(), precisionCases(),
 	)
 }
 
@@ -105,15 +105,15 @@ func activitySpikeCases() []fixtureCase {
 	}
 	var steady []act
 	for n := 36; n >= 0; n-- {
-		steady = append(steady, downloads("jon@contoso.com", day(n), 25, chrome131)...)
+		steady = append(steady, downloads("jon@contoso.com", day(n), 6, chrome131)...)
 	}
 	return []fixtureCase{
 		{inv: "activity-spike", name: "young-warehouse",
 			why:  "a warehouse holding four days: users seen for three days are still learning, not spiking",
 			acts: young, provisional: yes},
 		{inv: "activity-spike", name: "steady-user-wide-window",
-			why:   "25 downloads every day for 37 days, asked with --since 40d: no day is above the user's own normal",
-			since: "40d", acts: steady},
+			why:   "6 downloads every day for 37 days (min_count 5), asked with --since 40d: no day is above the user's own normal",
+			since: "40d", params: map[string]string{"min_count": "5"}, acts: steady},
 	}
 }
 

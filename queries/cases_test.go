@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -187,6 +186,7 @@ func TestCases(t *testing.T) {
 		}
 		seen[id] = true
 		t.Run(c.inv+"/"+c.kind()+":"+c.name, func(t *testing.T) {
+			t.Parallel()
 			res, meta := runCase(t, c)
 			checkRows(t, res, c.want)
 			if c.provisional != nil && meta.Provisional != *c.provisional {
@@ -257,4 +257,21 @@ func repeat(n int, f func(i int) act) []act {
 	return out
 }
 
-var _ = fmt.Sprintf
+
+// TestEveryInvestigationHasPrecisionCases: at least two cases each investigation must report
+// and three benign look-alikes it must not.
+func TestEveryInvestigationHasPrecisionCases(t *testing.T) {
+	found, quiet := map[string]int{}, map[string]int{}
+	for _, c := range allCases() {
+		if c.kind() == "found" {
+			found[c.inv]++
+		} else {
+			quiet[c.inv]++
+		}
+	}
+	for _, inv := range All() {
+		if found[inv.Name] < 2 || quiet[inv.Name] < 3 {
+			t.Errorf("%s has %d found and %d quiet cases; want at least 2 and 3", inv.Name, found[inv.Name], quiet[inv.Name])
+		}
+	}
+}

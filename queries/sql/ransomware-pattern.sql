@@ -4,7 +4,8 @@
 -- description: min_ext_uploads of them: one encrypted backup is not an attack); "rewritten" files,
 -- description: uploads whose stem matches a file deleted within 10 minutes (x.docx to x.docx.locked or
 -- description: x.enc) unless the new extension is an ordinary document format in document_exts (x.docx
--- description: to x.pdf is a conversion); and uploads and deletes both at least min_ops.
+-- description: to x.pdf is a conversion); and uploads and deletes both at least min_ops, conversions
+-- description: not counted.
 -- kind: detection
 -- chart: timeline
 -- entities: user=user_name app=app_name
@@ -34,18 +35,20 @@ pairs AS (
     ON d.user_name = u.user_name AND d.stem = u.stem
   WHERE u.action_class = 'upload' AND d.action_class = 'delete' AND d.obj <> u.obj AND abs(epoch(d.ts - u.ts)) <= 600),
 rw AS (
-  SELECT user_name, win, count(DISTINCT obj) AS rewritten FROM pairs
-  WHERE NOT list_contains($document_exts::VARCHAR[], ext) GROUP BY ALL),
+  SELECT user_name, win, count(DISTINCT obj) FILTER (WHERE NOT list_contains($document_exts::VARCHAR[], ext)) AS rewritten,
+         count(DISTINCT obj) FILTER (WHERE list_contains($document_exts::VARCHAR[], ext)) AS conversions
+  FROM pairs GROUP BY ALL),
 s AS (
   SELECT g.user_name, g.app_name, g.win,
          -- counts are of activities, not of their objects (a file and its folder are two objects)
          count(DISTINCT id) FILTER (WHERE action_class = 'upload') AS uploads,
          count(DISTINCT id) FILTER (WHERE action_class = 'delete') AS deletes,
          count(DISTINCT id) FILTER (WHERE action_class = 'upload' AND list_contains($ransom_exts::VARCHAR[], ext)) AS known_ext_uploads,
-         coalesce(any_value(rw.rewritten), 0) AS rewritten,
+         coalesce(any_value(rw.rewritten), 0) AS rewritten, coalesce(any_value(rw.conversions), 0) AS conversions,
          list(DISTINCT ext ORDER BY ext) FILTER (WHERE action_class = 'upload' AND ext <> '') AS upload_exts
   FROM g LEFT JOIN rw ON rw.user_name = g.user_name AND rw.win = g.win
   GROUP BY ALL)
 SELECT * FROM s
-WHERE known_ext_uploads >= $min_ext_uploads OR rewritten >= $min_ops OR (uploads >= $min_ops AND deletes >= $min_ops)
+WHERE known_ext_uploads >= $min_ext_uploads OR rewritten >= $min_ops
+   OR (uploads - conversions >= $min_ops AND deletes - conversions >= $min_ops)
 ORDER BY known_ext_uploads DESC, rewritten DESC, user_name, win;
