@@ -257,7 +257,6 @@ func repeat(n int, f func(i int) act) []act {
 	return out
 }
 
-
 // TestEveryInvestigationHasPrecisionCases: at least two cases each investigation must report
 // and three benign look-alikes it must not.
 func TestEveryInvestigationHasPrecisionCases(t *testing.T) {
