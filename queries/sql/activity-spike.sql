@@ -21,7 +21,10 @@
 -- each impersonation is then moved: -1 under its class if it was counted there, +1 under
 -- impersonated. The baseline of a day is a window over the user's earlier days (a rolling
 -- baseline), so a window of any width is judged day by day against what came before.
-WITH imp AS (
+-- Two passes keep the history cheap: the window's days find the users with a day of at least
+-- min_count (few), and only their history is then counted (their names reach the scans as a
+-- filter; the history of everyone else is never read).
+WITH imp AS NOT MATERIALIZED (
   SELECT user_name, day, CASE WHEN admin THEN 'admin' ELSE action_class_of(event_type, event_type_value, action, success) END AS by_class,
          (admin OR is_file_op(event_type, event_type_value, action))
          AND (admin OR list_contains(['download', 'share', 'delete', 'upload'], action_class_of(event_type, event_type_value, action, success)))
@@ -29,7 +32,7 @@ WITH imp AS (
   FROM impersonations
   WHERE user_name IS NOT NULL),
 -- the is_* filters first: action_class is then computed only for the rows they keep
-m AS (
+m AS NOT MATERIALIZED (
   SELECT user_name, day, CASE WHEN admin THEN 'admin' ELSE action_class END AS metric, 1 AS w
   FROM events
   WHERE user_name IS NOT NULL
@@ -39,7 +42,14 @@ m AS (
   UNION ALL SELECT user_name, day, 'impersonated', 1 FROM imp),
 -- every branch yields only download, share, delete, upload, admin or impersonated (a filter on
 -- metric here would be pushed below the branches' own filters and classify every row)
-daily AS (SELECT user_name, metric, day, sum(w)::BIGINT AS n FROM m GROUP BY ALL HAVING sum(w) > 0),
+busy AS (
+  SELECT DISTINCT user_name FROM (
+    SELECT user_name FROM m WHERE day >= CAST($since AS DATE)
+    GROUP BY user_name, metric, day HAVING sum(w) >= $min_count)),
+daily AS (
+  SELECT user_name, metric, day, sum(w)::BIGINT AS n FROM m
+  WHERE user_name IN (SELECT user_name FROM busy)
+  GROUP BY ALL HAVING sum(w) > 0),
 rolled AS (
   SELECT d.*, coalesce(sum(n) OVER w, 0) AS s1, coalesce(sum(n * n) OVER w, 0) AS s2
   FROM daily d
