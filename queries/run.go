@@ -173,8 +173,8 @@ func between(from, until time.Time) string {
 		sqlTime(from), sqlTime(until), from.UTC().Format(time.DateOnly), until.UTC().Format(time.DateOnly))
 }
 
-// FirstActivity is the time of the warehouse's first activity (ok false when it holds none).
-func (s *Session) FirstActivity(ctx context.Context) (first time.Time, ok bool, err error) {
+// firstActivity is the time of the warehouse's first activity (ok false when it holds none).
+func (s *Session) firstActivity(ctx context.Context) (first time.Time, ok bool, err error) {
 	var t sql.NullTime
 	if err := s.conn.QueryRowContext(ctx, "SELECT min(ts) FROM all_events").Scan(&t); err != nil {
 		return time.Time{}, false, fmt.Errorf("read the first activity: %w", err)
@@ -205,7 +205,7 @@ func (s *Session) checkHistory(ctx context.Context, meta *output.Meta, history t
 	if err != nil || complete {
 		return err
 	}
-	first, ok, err := s.FirstActivity(ctx)
+	first, ok, err := s.firstActivity(ctx)
 	if err != nil {
 		return err
 	}
