@@ -173,9 +173,36 @@ func impossibleTravelMore() []fixtureCase {
 			acts: []act{ny("uli@contoso.com", "198.51.100.30", 6, at), city("uli@contoso.com", "192.0.2.30", 4, at.Add(5*time.Minute), "NL", "Amsterdam", 52.37, 4.9)}},
 		{inv: "impossible-travel", name: "real-flight", why: "New York, then London eight hours later",
 			acts: []act{ny("val@contoso.com", "198.51.100.40", 6, at), city("val@contoso.com", "203.0.113.80", 6, at.Add(8*time.Hour), "GB", "London", 51.51, -0.13)}},
+		{inv: "impossible-travel", name: "established-traveller", why: "in New York every other week: the laptop on the hotel network, the phone roaming on the London carrier, alternating",
+			acts: roamingTraveller()},
 		{inv: "impossible-travel", name: "neighbouring-cities", why: "Brussels, then Amsterdam 20 minutes later: under min_km, GeoIP noise",
 			acts: []act{city("wil@contoso.com", "198.51.100.50", 6, at, "BE", "Brussels", 50.85, 4.35), city("wil@contoso.com", "203.0.113.90", 6, at.Add(20*time.Minute), "NL", "Amsterdam", 52.37, 4.9)}},
 	}
+}
+
+// roamingTraveller lives in London and works in New York one week in two: on each trip's
+// mornings the phone (home carrier, geolocated in London) and the laptop (New York hotel) sign in
+// within the hour.
+func roamingTraveller() []act {
+	home := func(t time.Time) act {
+		a := from(signIn("xia@contoso.com", t), "86.140.118.10", 6, "GB", "BT")
+		a.City, a.Lat, a.Lon = "London", 51.51, -0.13
+		return a
+	}
+	hotel := func(t time.Time) act {
+		a := from(signIn("xia@contoso.com", t), "198.51.100.99", 6, "US", "Hotel Network")
+		a.City, a.Lat, a.Lon = "New York", 40.71, -74.01
+		return a
+	}
+	var out []act
+	for n := 36; n >= 0; n-- {
+		if (n/7)%2 == 0 && n%7 < 4 { // a trip: four days every other week
+			out = append(out, home(day(n).Add(-2*time.Hour)), hotel(day(n).Add(-80*time.Minute)))
+		} else {
+			out = append(out, home(day(n)))
+		}
+	}
+	return out
 }
 
 func inboxRuleMore() []fixtureCase {
