@@ -321,16 +321,17 @@ func (inv *Investigation) parseEntities(s string) error {
 
 var durationRE = regexp.MustCompile(`^(\d+)(d|h|m)$`)
 
-// ParseDuration reads a whole number of days, hours or minutes: 30d, 36h, 90m.
+// ParseDuration reads a whole number of days, hours or minutes, at most ten years: 30d, 36h, 90m.
 func ParseDuration(s string) (time.Duration, error) {
 	m := durationRE.FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
 		return 0, fmt.Errorf("%q is not a duration like 30d, 36h or 90m", s)
 	}
-	n, err := strconv.Atoi(m[1])
-	if err != nil || n > 3650*24*60 {
-		return 0, fmt.Errorf("%q is too long", s)
-	}
+	const most = 3650 * 24 * time.Hour
 	unit := map[string]time.Duration{"d": 24 * time.Hour, "h": time.Hour, "m": time.Minute}[m[2]]
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil || n > int64(most/unit) {
+		return 0, fmt.Errorf("%q is more than ten years", s)
+	}
 	return time.Duration(n) * unit, nil
 }

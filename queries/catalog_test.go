@@ -284,3 +284,21 @@ func FuzzBind(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{"30d", "1h", "90m", "0d", "3650d", "99999999999d", "30 d", "-1d", "1.5h"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseDuration(s)
+		if err != nil {
+			return
+		}
+		if d < 0 || d > 3650*24*time.Hour {
+			t.Fatalf("ParseDuration(%q) = %v", s, d)
+		}
+		if back, err := ParseDuration(FormatDuration(d)); err != nil || back != d {
+			t.Fatalf("%q: %v does not round-trip through %q (%v, %v)", s, d, FormatDuration(d), back, err)
+		}
+	})
+}
