@@ -17,6 +17,7 @@
 -- first and reads wide columns (raw, objects, id) only for the rows they keep, or after a join
 -- on a few keys has narrowed the rows; action_class (a CASE of a few dozen comparisons) is
 -- computed for the rows left, never for every row of the window.
+--
 -- Each class is its categories (event_type), its raw operations (action) and the suffix of its
 -- specific types (event_type_value). The is_* macros test the lists with list_contains on
 -- constant lists, which costs a row a few look-ups; an IN list of several values becomes a join
@@ -151,9 +152,10 @@ CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM all_events;
 CREATE OR REPLACE TEMP VIEW domain_events AS SELECT * FROM all_events;
 
 -- The tenant's domains: the domain of every sign-in name seen in successful sign-ins (by their
--- category, a filter the scan applies) in domain_events, with how many users signed in with it. own_domains
--- (created by the session) keeps those with enough users, plus and minus the allow-list's own
--- edits: the organisation's mail domains, their subdomains included (in_domains).
+-- category, a filter the scan applies) in domain_events, with how many users signed in with it.
+-- own_domains (created by the session) keeps those with enough users, plus and minus the
+-- allow-list's own edits: the organisation's mail domains, their subdomains included
+-- (in_domains).
 -- (A name without @ counts no user, inside the aggregate: a filter on the name alone would be
 -- pushed into the scan and tested on every row before the sign-in filter.)
 CREATE OR REPLACE TEMP VIEW tenant_domains AS
