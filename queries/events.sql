@@ -139,6 +139,14 @@ CREATE OR REPLACE TEMP MACRO client_of(ua) AS
                   trim(lower(ua)))
   END;
 
+-- travel_km: the great-circle distance between two points in km; travel_hours: the time between
+-- two times in hours, a minute at least (two sign-ins in one second do not divide by zero).
+CREATE OR REPLACE TEMP MACRO travel_km(lat1, lon1, lat2, lon2) AS
+  2 * 6371 * asin(sqrt(sin(radians(lat2 - lat1) / 2) ^ 2 + cos(radians(lat1)) * cos(radians(lat2)) * sin(radians(lon2 - lon1) / 2) ^ 2));
+CREATE OR REPLACE TEMP MACRO travel_hours(t1, t2) AS greatest(epoch(t2 - t1) / 3600.0, 1 / 60);
+-- an address of the organisation's own egress (tagged Corporate or VPN in the portal)
+CREATE OR REPLACE TEMP MACRO is_org_egress(ip_category) AS coalesce(ip_category, '') IN ('Corporate', 'VPN');
+
 CREATE OR REPLACE TEMP VIEW all_events AS
 SELECT id, ts, day, 'activities' AS source, app_id, app_name, user_name, event_type, event_type_value, action,
        action_class_of(event_type, event_type_value, action, success) AS action_class, success, description,
