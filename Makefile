@@ -5,13 +5,28 @@ export CGO_ENABLED := 1
 BIN     := bin/mcasload
 PKGS    := ./...
 DEMO_DIR ?= demo-warehouse
+DIST    ?= dist
 
-.PHONY: all build test test-short servers demo bench reliability lint vet fmt clean
+# The build stamp `mcasload --version` prints.
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT     ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS    := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.buildDate=$(BUILD_DATE)
+
+.PHONY: all build test test-short servers demo bench reliability lint vet fmt clean release
 
 all: build
 
 build:
-	go build -o $(BIN) ./cmd/mcasload
+	go build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/mcasload
+
+# Release archives for linux/amd64 and linux/arm64 (the arm64 cgo build needs Debian's
+# gcc-aarch64-linux-gnu and libstdc++-12-dev-arm64-cross) with SHA256SUMS, LICENSE and third-party notices in $(DIST); then the
+# release test: checksums, contents, ELF machine of each binary, and docs/install.md's archive
+# steps run verbatim on this machine's archive (--version, demo).
+release:
+	VERSION=$(VERSION) COMMIT=$(COMMIT) BUILD_DATE=$(BUILD_DATE) DIST=$(DIST) ./packaging/release.sh
+	MCASLOAD_DIST=$(abspath $(DIST)) go test -count=1 -timeout 20m -v -run 'TestRelease' ./packaging/
 
 # The whole suite, as CI runs it.
 test:
@@ -52,4 +67,4 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 clean:
-	rm -rf bin $(DEMO_DIR)
+	rm -rf bin $(DEMO_DIR) $(DIST)

@@ -132,8 +132,8 @@ func TestSmoke(t *testing.T) {
 
 	if !testing.Short() {
 		on := rowsOf(&h.Table, "3 online")
-		if len(on) != 1 {
-			t.Errorf("online rows = %d, want one per --parallel setting", len(on))
+		if len(on) != 2 || !strings.Contains(on[1].What, "skewed window") {
+			t.Errorf("online rows = %d, want one per --parallel setting and the skewed window", len(on))
 		}
 		for _, r := range on {
 			if r.Records == 0 || !strings.Contains(r.Figure, "0 failed") {

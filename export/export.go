@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/mcasload/mcasload/output"
 )
 
 // Format is an export file format.
@@ -35,6 +36,12 @@ var ErrUnknownFormat = errors.New("unknown export format")
 // ErrExists is returned (wrapped) by Write when the output already exists and Force is off.
 var ErrExists = errors.New("output already exists")
 
+// ErrNoOutput is returned by CheckOut when no output path is given.
+var ErrNoOutput = errors.New("no output given")
+
+// ErrIsFolder is returned (wrapped) by Write when a single-file export names a folder.
+var ErrIsFolder = errors.New("the output is a folder")
+
 // ErrNoDay is returned (wrapped) by Write when a partitioned export has no column to take the
 // day from.
 var ErrNoDay = errors.New("no day to partition by")
@@ -51,10 +58,6 @@ func ParseFormat(s string) (Format, error) {
 // Ext is the file name extension of the format, with the dot.
 func (f Format) Ext() string { return "." + string(f) }
 
-// DefaultRowGroupRows is the Parquet row group length: DuckDB's own default, large enough
-// for fast scans, small enough that a writer buffers only one group in memory.
-const DefaultRowGroupRows = 122880
-
 // Options configure Write.
 type Options struct {
 	Format Format
@@ -65,7 +68,7 @@ type Options struct {
 	PartitionByDay bool
 	// Force replaces an existing output; without it Write refuses with ErrExists.
 	Force bool
-	// RowGroupRows is the Parquet row group length (default DefaultRowGroupRows).
+	// RowGroupRows is the Parquet row group length (default output.ParquetRowGroupRows).
 	RowGroupRows int
 	// Rows, when set, counts the rows written so far, for a progress line.
 	Rows *atomic.Int64
@@ -85,9 +88,6 @@ type Result struct {
 func Write(ctx context.Context, out string, rdr array.RecordReader, opts Options) (Result, error) {
 	if _, err := ParseFormat(string(opts.Format)); err != nil {
 		return Result{}, err
-	}
-	if opts.RowGroupRows <= 0 {
-		opts.RowGroupRows = DefaultRowGroupRows
 	}
 	if opts.Rows == nil {
 		opts.Rows = new(atomic.Int64)
@@ -114,10 +114,10 @@ func Write(ctx context.Context, out string, rdr array.RecordReader, opts Options
 // command can fail before it runs a long query.
 func CheckOut(out string, force bool) error {
 	if out == "" {
-		return errors.New("export: no output given; pass --out FILE or --out DIR")
+		return fmt.Errorf("export: %w", ErrNoOutput)
 	}
 	if _, err := os.Lstat(out); err == nil && !force {
-		return fmt.Errorf("export: %w: %s; pass --force to replace it", ErrExists, out)
+		return fmt.Errorf("export: %w: %s", ErrExists, out)
 	}
 	parent := filepath.Dir(out)
 	if fi, err := os.Stat(parent); err != nil || !fi.IsDir() {
@@ -137,7 +137,7 @@ func writeSingle(ctx context.Context, out string, rdr array.RecordReader, opts O
 		os.Remove(tmp)
 		return Result{}, err
 	}
-	s, err := newSink(f, normalizeSchema(rdr.Schema()), opts)
+	s, err := newSink(f, output.NormalizeSchema(rdr.Schema()), opts)
 	if err != nil {
 		return fail(err)
 	}
@@ -146,7 +146,7 @@ func writeSingle(ctx context.Context, out string, rdr array.RecordReader, opts O
 			s.abort()
 			return fail(err)
 		}
-		rec := normalize(rdr.RecordBatch())
+		rec := output.Normalize(rdr.RecordBatch())
 		err := s.write(rec)
 		rec.Release()
 		if err != nil {
@@ -170,7 +170,7 @@ func writeSingle(ctx context.Context, out string, rdr array.RecordReader, opts O
 	}
 	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
 		os.Remove(tmp)
-		return Result{}, fmt.Errorf("%s is a folder; give a file name, or add --partition-by day", out)
+		return Result{}, ErrIsFolder
 	}
 	if err := os.Rename(tmp, out); err != nil {
 		os.Remove(tmp)

@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/mcasload/mcasload/output"
 )
 
 var day0 = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
@@ -188,10 +189,10 @@ func TestTextSinkReportsWriteErrors(t *testing.T) {
 	defer mem.AssertSize(t, 0)
 	rdr, _ := rows(t, mem, 5000, 2, 500)
 	defer rdr.Release()
-	s := newTextSink(failingWriter{}, normalizeSchema(testSchema), "ndjson")
+	s := newTextSink(failingWriter{}, output.NormalizeSchema(testSchema), "ndjson")
 	var err error
 	for rdr.Next() && err == nil {
-		rec := normalize(rdr.RecordBatch())
+		rec := output.Normalize(rdr.RecordBatch())
 		err = s.write(rec)
 		rec.Release()
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/mcasload/mcasload/output"
 )
 
 // NullDay is the folder of rows without a day, as Hive and Spark name it.
@@ -38,7 +39,7 @@ type partitioner struct {
 }
 
 func writePartitioned(ctx context.Context, out string, rdr array.RecordReader, opts Options) (Result, error) {
-	in := normalizeSchema(rdr.Schema())
+	in := output.NormalizeSchema(rdr.Schema())
 	names := FieldNames(in)
 	p := &partitioner{opts: opts, open: map[string]*dayFile{}, parts: map[string]int{}}
 	switch i := indexOf(names, "day"); {
@@ -63,7 +64,7 @@ func writePartitioned(ctx context.Context, out string, rdr array.RecordReader, o
 		if err := ctx.Err(); err != nil {
 			return fail(err)
 		}
-		rec := normalize(rdr.RecordBatch())
+		rec := output.Normalize(rdr.RecordBatch())
 		err := p.write(rec)
 		rec.Release()
 		if err != nil {

@@ -7,9 +7,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/compress"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/mcasload/mcasload/output"
 )
@@ -30,28 +27,20 @@ func newSink(w io.Writer, schema *arrow.Schema, opts Options) (sink, error) {
 	return newTextSink(w, schema, output.Format(opts.Format)), nil
 }
 
-// parquetSink writes zstd Parquet with the Arrow schema stored in the file, so readers get back
-// the same types: timestamps with their UTC zone, lists as lists.
-type parquetSink struct{ fw *pqarrow.FileWriter }
+// parquetSink writes the Parquet file `query --format parquet` writes (output.ParquetWriter).
+type parquetSink struct{ pw *output.ParquetWriter }
 
-func newParquetSink(w io.Writer, schema *arrow.Schema, rowGroup int) (*parquetSink, error) {
-	props := parquet.NewWriterProperties(
-		parquet.WithCompression(compress.Codecs.Zstd),
-		parquet.WithMaxRowGroupLength(int64(rowGroup)),
-		parquet.WithCreatedBy("mcasload"),
-		parquet.WithDictionaryFor("raw", false))
-	// The Parquet writer closes a writer that is an io.Closer; the caller owns the file.
-	fw, err := pqarrow.NewFileWriter(schema, struct{ io.Writer }{w}, props,
-		pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+func newParquetSink(w io.Writer, schema *arrow.Schema, rowGroupRows int) (*parquetSink, error) {
+	pw, err := output.NewParquetWriter(w, schema, rowGroupRows)
 	if err != nil {
 		return nil, err
 	}
-	return &parquetSink{fw: fw}, nil
+	return &parquetSink{pw: pw}, nil
 }
 
-func (s *parquetSink) write(rec arrow.RecordBatch) error { return s.fw.WriteBuffered(rec) }
-func (s *parquetSink) close() error                      { return s.fw.Close() }
-func (s *parquetSink) abort()                            { s.fw.Close() }
+func (s *parquetSink) write(rec arrow.RecordBatch) error { return s.pw.Write(rec) }
+func (s *parquetSink) close() error                      { return s.pw.Close() }
+func (s *parquetSink) abort()                            { s.pw.Close() }
 
 // textSink renders CSV or NDJSON with the output package, so an export reads exactly like
 // `mcasload query --format csv|ndjson`. output.Write consumes a record reader; batches reach it

@@ -19,6 +19,7 @@ import (
 
 	"github.com/mcasload/mcasload/internal/clock"
 	"github.com/mcasload/mcasload/internal/progress"
+	"github.com/mcasload/mcasload/internal/timearg"
 	"github.com/mcasload/mcasload/mcas"
 	"github.com/mcasload/mcasload/warehouse"
 )
@@ -53,6 +54,21 @@ type fakeAPI struct {
 	// hidePosition leaves Position unset on pages that say hasNext (a service whose
 	// nextQueryFilters lacks the bound).
 	hidePosition bool
+	// skew is how far the service's clock is ahead of clk (negative: behind).
+	skew time.Duration
+	// noTime: the service shows no Date header and ServiceNow finds no record.
+	noTime bool
+}
+
+// ServiceNow answers with the service's clock as a Date header would: whole seconds.
+func (f *fakeAPI) ServiceNow(_ context.Context, _ mcas.Filters) (mcas.ServiceTime, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	local := f.clk.Now()
+	if f.noTime {
+		return mcas.ServiceTime{Local: local}, nil
+	}
+	return mcas.ServiceTime{At: local.Add(f.skew).Truncate(time.Second).UTC(), Local: local, Source: mcas.TimeFromDate}, nil
 }
 
 func (f *fakeAPI) Stats() mcas.Stats {
@@ -140,7 +156,7 @@ func (f *fakeAPI) Scan(ctx context.Context, q mcas.Query, fn func(context.Contex
 			return f.failErr
 		}
 		f.pages++
-		now := f.clk.Now().UnixMilli()
+		now := f.clk.Now().Add(f.skew).UnixMilli()
 		var rs []fakeActivity
 		for _, a := range f.all {
 			if f.match(q, a, now) {
@@ -238,6 +254,9 @@ func (m *memStore) watermarkOf(t *testing.T, key string) (int64, bool) {
 
 var fakeNow = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 
+// fakeService is the service's time at fakeNow, read from a Date header.
+var fakeService = mcas.ServiceTime{At: fakeNow, Local: fakeNow, Source: mcas.TimeFromDate}
+
 // fakeTenant makes n activities over the 10 days before fakeNow, with whole-second timestamps
 // (ties), created 1–300 s after the event, and a share of late arrivals created hours later.
 func fakeTenant(seed uint64, n int) []fakeActivity {
@@ -319,14 +338,14 @@ func TestScanFirstRunThenLateArrivals(t *testing.T) {
 			}
 			now := fakeNow.UnixMilli()
 			lookback := fakeNow.Add(-DefaultFirstLookback).UnixMilli()
-			sameSet(t, store.ids, visibleIDs(all, func(a fakeActivity) bool { return a.created <= now && a.created >= lookback }))
+			sameSet(t, store.ids, visibleIDs(all, func(a fakeActivity) bool { return a.created < now && a.created >= lookback }))
 			if sum.New != int64(len(store.ids)) || sum.Counters["pages"] < 12 {
 				t.Errorf("summary new=%d pages=%d, store %d", sum.New, sum.Counters["pages"], len(store.ids))
 			}
 			key := WatermarkKey(opts.URL, mcas.Filters{})
 			wm, ok := store.watermarkOf(t, key)
-			if !ok || wm != now+1 {
-				t.Fatalf("watermark = %d, %v; want %d (just past now)", wm, ok, now+1)
+			if !ok || wm != now {
+				t.Fatalf("watermark = %d, %v; want %d (the service's time)", wm, ok, now)
 			}
 
 			// A day later, late arrivals with old timestamps and new activities are visible.
@@ -334,7 +353,7 @@ func TestScanFirstRunThenLateArrivals(t *testing.T) {
 			late := fakeTenant(2, 500)
 			for i := range late {
 				late[i].id = fmt.Sprintf("late-%04d", i)
-				late[i].created = now + 1 + int64(i)*60_000 // stored after the first run
+				late[i].created = now + int64(i)*60_000 // stored after the first run
 			}
 			api.mu.Lock()
 			api.all = append(api.all, late...)
@@ -346,7 +365,7 @@ func TestScanFirstRunThenLateArrivals(t *testing.T) {
 				t.Fatal(err)
 			}
 			now2 := clk.Now().UnixMilli()
-			want := visibleIDs(all, func(a fakeActivity) bool { return a.created <= now2 && a.created >= lookback })
+			want := visibleIDs(all, func(a fakeActivity) bool { return a.created < now2 && a.created >= lookback })
 			sameSet(t, store.ids, want)
 			for _, a := range late {
 				if !store.ids[a.id] {
@@ -386,7 +405,7 @@ func TestScanResumesExactlyAfterFailures(t *testing.T) {
 	all := fakeTenant(5, 3000)
 	now := fakeNow.UnixMilli()
 	lookback := fakeNow.Add(-DefaultFirstLookback).UnixMilli()
-	want := visibleIDs(all, func(a fakeActivity) bool { return a.created <= now && a.created >= lookback })
+	want := visibleIDs(all, func(a fakeActivity) bool { return a.created < now && a.created >= lookback })
 	for round := range rounds {
 		t.Run(fmt.Sprint(round), func(t *testing.T) {
 			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
@@ -461,7 +480,7 @@ func TestScanFullNeverMovesWatermark(t *testing.T) {
 	store := newMemStore()
 	opts := fakeScanOptions(clk, memory.NewGoAllocator())
 	opts.Full = true
-	opts.Since = fakeNow.Add(-3 * 24 * time.Hour)
+	opts.Since = timearg.At(fakeNow.Add(-3 * 24 * time.Hour))
 	api := &fakeAPI{all: all, clk: clk}
 	sum, err := Scan(t.Context(), api, store, opts)
 	if err != nil {
@@ -470,8 +489,8 @@ func TestScanFullNeverMovesWatermark(t *testing.T) {
 	if len(store.state) != 0 {
 		t.Fatalf("full scan wrote state %v", store.state)
 	}
-	since, now := opts.Since.UnixMilli(), fakeNow.UnixMilli()
-	sameSet(t, store.ids, visibleIDs(all, func(a fakeActivity) bool { return a.timestamp >= since && a.created <= now }))
+	since, now := opts.Since.Resolve(fakeNow).UnixMilli(), fakeNow.UnixMilli()
+	sameSet(t, store.ids, visibleIDs(all, func(a fakeActivity) bool { return a.timestamp >= since && a.created < now }))
 	if _, ok := sum.Counters["watermark_ms"]; ok {
 		t.Error("full scan summary reports a watermark")
 	}
@@ -489,7 +508,7 @@ func TestScanFilteredScopeKeepsItsOwnWatermark(t *testing.T) {
 	}
 	now := fakeNow.UnixMilli()
 	lookback := fakeNow.Add(-DefaultFirstLookback).UnixMilli()
-	sameSet(t, store.ids, visibleIDs(all, func(a fakeActivity) bool { return a.app == 11161 && a.created <= now && a.created >= lookback }))
+	sameSet(t, store.ids, visibleIDs(all, func(a fakeActivity) bool { return a.app == 11161 && a.created < now && a.created >= lookback }))
 	canon, _ := CanonicalFilters(opts.Filters)
 	if _, ok := store.watermarkOf(t, WatermarkKey(opts.URL, canon)); !ok {
 		t.Fatal("filtered scan stored no watermark under its own key")
@@ -502,7 +521,7 @@ func TestScanFilteredScopeKeepsItsOwnWatermark(t *testing.T) {
 	if _, err := Scan(t.Context(), api, store, opts); err != nil {
 		t.Fatal(err)
 	}
-	sameSet(t, store.ids, visibleIDs(all, func(a fakeActivity) bool { return a.created <= now && a.created >= lookback }))
+	sameSet(t, store.ids, visibleIDs(all, func(a fakeActivity) bool { return a.created < now && a.created >= lookback }))
 }
 
 func TestScanUntilCapsWatermark(t *testing.T) {
@@ -511,12 +530,12 @@ func TestScanUntilCapsWatermark(t *testing.T) {
 	store := newMemStore()
 	api := &fakeAPI{all: all, clk: clk}
 	opts := fakeScanOptions(clk, memory.NewGoAllocator())
-	opts.Since = fakeNow.Add(-8 * 24 * time.Hour)
-	opts.Until = fakeNow.Add(-2 * 24 * time.Hour)
+	opts.Since = timearg.Ago(8 * 24 * time.Hour)
+	opts.Until = timearg.Ago(2 * 24 * time.Hour)
 	if _, err := Scan(t.Context(), api, store, opts); err != nil {
 		t.Fatal(err)
 	}
-	since, until := opts.Since.UnixMilli(), opts.Until.UnixMilli()
+	since, until := opts.Since.Resolve(fakeNow).UnixMilli(), opts.Until.Resolve(fakeNow).UnixMilli()
 	sameSet(t, store.ids, visibleIDs(all, func(a fakeActivity) bool {
 		return a.timestamp >= since && a.timestamp <= until && a.created <= until && a.created >= since
 	}))
@@ -526,14 +545,14 @@ func TestScanUntilCapsWatermark(t *testing.T) {
 	}
 	// Without --until, the next run picks up what was stored after until, late arrivals with an
 	// old date included, and nothing is lost.
-	opts.Since, opts.Until = time.Time{}, time.Time{}
+	opts.Since, opts.Until = timearg.Time{}, timearg.Time{}
 	if _, err := Scan(t.Context(), api, store, opts); err != nil {
 		t.Fatal(err)
 	}
 	now := fakeNow.UnixMilli()
 	sameSet(t, store.ids, visibleIDs(all, func(a fakeActivity) bool {
 		firstRun := a.timestamp >= since && a.timestamp <= until && a.created >= since && a.created <= until
-		secondRun := a.created >= until+1-DefaultOverlap.Milliseconds() && a.created <= now
+		secondRun := a.created >= until+1-DefaultOverlap.Milliseconds() && a.created < now
 		return firstRun || secondRun
 	}))
 }
@@ -623,6 +642,9 @@ func TestScanMaxDuration(t *testing.T) {
 type blockingAPI struct{ started chan struct{} }
 
 func (b *blockingAPI) Stats() mcas.Stats { return mcas.Stats{} }
+func (b *blockingAPI) ServiceNow(context.Context, mcas.Filters) (mcas.ServiceTime, error) {
+	return mcas.ServiceTime{At: fakeNow, Local: fakeNow, Source: mcas.TimeFromDate}, nil
+}
 func (b *blockingAPI) Scan(ctx context.Context, _ mcas.Query, _ func(context.Context, *mcas.Page) error) error {
 	close(b.started)
 	<-ctx.Done()
@@ -644,12 +666,12 @@ func TestPlanScan(t *testing.T) {
 		from, to time.Time
 		dateFrom time.Time
 	}{
-		{"incremental", ScanOptions{URL: url}, "incremental", wm.Add(-DefaultOverlap), fakeNow.Add(time.Millisecond), time.Time{}},
-		{"incremental ignores --since", ScanOptions{URL: url, Since: fakeNow.Add(-time.Hour)}, "incremental", wm.Add(-DefaultOverlap), fakeNow.Add(time.Millisecond), time.Time{}},
-		{"first run", ScanOptions{URL: url, Filters: mcas.Filters{}.Service(20893)}, "first", fakeNow.Add(-DefaultFirstLookback), fakeNow.Add(time.Millisecond), time.Time{}},
-		{"first run since", ScanOptions{URL: url, Filters: mcas.Filters{}.Service(20893), Since: fakeNow.Add(-36 * time.Hour)}, "first", fakeNow.Add(-36 * time.Hour), fakeNow.Add(time.Millisecond), fakeNow.Add(-36 * time.Hour)},
-		{"full", ScanOptions{URL: url, Full: true, Since: fakeNow.Add(-7 * 24 * time.Hour), Until: fakeNow.Add(-time.Hour)}, "full", fakeNow.Add(-7 * 24 * time.Hour), fakeNow.Add(-time.Hour + time.Millisecond), fakeNow.Add(-7 * 24 * time.Hour)},
-		{"custom overlap", ScanOptions{URL: url, Overlap: time.Hour}, "incremental", wm.Add(-time.Hour), fakeNow.Add(time.Millisecond), time.Time{}},
+		{"incremental", ScanOptions{URL: url}, "incremental", wm.Add(-DefaultOverlap), fakeNow, time.Time{}},
+		{"incremental ignores --since", ScanOptions{URL: url, Since: timearg.Ago(time.Hour)}, "incremental", wm.Add(-DefaultOverlap), fakeNow, time.Time{}},
+		{"first run", ScanOptions{URL: url, Filters: mcas.Filters{}.Service(20893)}, "first", fakeNow.Add(-DefaultFirstLookback), fakeNow, time.Time{}},
+		{"first run since", ScanOptions{URL: url, Filters: mcas.Filters{}.Service(20893), Since: timearg.Ago(36 * time.Hour)}, "first", fakeNow.Add(-36 * time.Hour), fakeNow, fakeNow.Add(-36 * time.Hour)},
+		{"full", ScanOptions{URL: url, Full: true, Since: timearg.At(fakeNow.Add(-7 * 24 * time.Hour)), Until: timearg.Ago(time.Hour)}, "full", fakeNow.Add(-7 * 24 * time.Hour), fakeNow.Add(-time.Hour + time.Millisecond), fakeNow.Add(-7 * 24 * time.Hour)},
+		{"custom overlap", ScanOptions{URL: url, Overlap: time.Hour}, "incremental", wm.Add(-time.Hour), fakeNow, time.Time{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -659,7 +681,7 @@ func TestPlanScan(t *testing.T) {
 			}
 			tt.opts.FirstLookback = DefaultFirstLookback
 			tt.opts.Parallel = 3
-			plan, _, err := PlanScan(t.Context(), store, tt.opts)
+			plan, _, err := PlanScan(t.Context(), store, tt.opts, fakeService)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -672,18 +694,25 @@ func TestPlanScan(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []ScanOptions{
-		{URL: url, Filters: mcas.Filters{}.Set("date", "gte", 1)},
-		{URL: url, Since: fakeNow, Until: fakeNow.Add(-time.Hour)},
+	for _, bad := range []struct {
+		opts ScanOptions
+		kind error
+	}{
+		{ScanOptions{URL: url, Filters: mcas.Filters{}.Set("date", "gte", 1)}, ErrTimeFilter},
+		{ScanOptions{URL: url, Since: timearg.Ago(0), Until: timearg.Ago(time.Hour)}, ErrEmptyWindow},
+		// One relative, one absolute: only the service's clock orders them.
+		{ScanOptions{URL: url, Since: timearg.Ago(time.Hour), Until: timearg.At(fakeNow.Add(-2 * time.Hour))}, ErrEmptyWindow},
 	} {
-		bad.Clock = clk
-		if _, _, err := PlanScan(t.Context(), store, bad); err == nil {
-			t.Errorf("PlanScan(%+v) succeeded", bad)
+		bad.opts.Clock = clk
+		if _, _, err := PlanScan(t.Context(), store, bad.opts, fakeService); !errors.Is(err, bad.kind) {
+			t.Errorf("PlanScan(%+v) = %v, want %v", bad.opts, err, bad.kind)
 		}
 	}
 	store.state[key] = "garbage"
-	if _, _, err := PlanScan(t.Context(), store, ScanOptions{URL: url, Clock: clk}); err == nil {
-		t.Error("a damaged watermark was accepted")
+	_, _, err := PlanScan(t.Context(), store, ScanOptions{URL: url, Clock: clk}, fakeService)
+	var wmErr *WatermarkError
+	if !errors.As(err, &wmErr) || wmErr.Key != key {
+		t.Errorf("a damaged watermark: %v, want a WatermarkError naming key %q", err, key)
 	}
 }
 
@@ -713,8 +742,8 @@ func TestScanPageWithoutPositionKeepsWatermark(t *testing.T) {
 	}
 	now := fakeNow.UnixMilli()
 	lookback := fakeNow.Add(-DefaultFirstLookback).UnixMilli()
-	sameSet(t, store.ids, visibleIDs(all, func(a fakeActivity) bool { return a.created <= now && a.created >= lookback }))
-	if wm, ok := store.watermarkOf(t, WatermarkKey(opts.URL, nil)); !ok || wm != now+1 {
-		t.Fatalf("after a complete scan the watermark is %d, %v; want %d", wm, ok, now+1)
+	sameSet(t, store.ids, visibleIDs(all, func(a fakeActivity) bool { return a.created < now && a.created >= lookback }))
+	if wm, ok := store.watermarkOf(t, WatermarkKey(opts.URL, nil)); !ok || wm != now {
+		t.Fatalf("after a complete scan the watermark is %d, %v; want %d", wm, ok, now)
 	}
 }

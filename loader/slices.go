@@ -46,38 +46,61 @@ func SplitWindow(from, to int64, n int) []Slice {
 // to the contiguous prefix of the window that is fully committed. A slice that has committed up
 // to P holds everything in [From, P); the watermark is the position of the lowest slice that is
 // not finished, so an activity below the watermark is committed whatever the other slices did.
+// Slices are named by their Index; Split cuts one in two while it runs, so a worker whose slice
+// is finished can take over half of what another has left.
 type Frontier struct {
 	mu     sync.Mutex
-	slices []Slice
-	pos    []int64
+	slices []*frontierSlice // in order of From: disjoint, covering the window
+}
+
+type frontierSlice struct {
+	id            int
+	from, to, pos int64
 }
 
 // NewFrontier starts every slice at its From.
 func NewFrontier(slices []Slice) *Frontier {
-	f := &Frontier{slices: slices, pos: make([]int64, len(slices))}
-	for i, s := range slices {
-		f.pos[i] = s.From
+	f := &Frontier{}
+	for _, s := range slices {
+		f.slices = append(f.slices, &frontierSlice{id: s.Index, from: s.From, to: s.To, pos: s.From})
 	}
 	return f
 }
 
-// Advance records that slice i has committed every activity created before pos. Positions only
+func (f *Frontier) find(id int) *frontierSlice {
+	for _, s := range f.slices {
+		if s.id == id {
+			return s
+		}
+	}
+	panic(fmt.Sprintf("frontier: no slice %d", id))
+}
+
+// Advance records that slice id has committed every activity created before pos. Positions only
 // move forward and never leave the slice.
-func (f *Frontier) Advance(i int, pos int64) {
+func (f *Frontier) Advance(id int, pos int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	s := f.slices[i]
-	pos = min(max(pos, s.From), s.To)
-	if pos > f.pos[i] {
-		f.pos[i] = pos
+	s := f.find(id)
+	pos = min(max(pos, s.from), s.to)
+	if pos > s.pos {
+		s.pos = pos
 	}
 }
 
-// Position returns how far slice i has committed.
-func (f *Frontier) Position(i int) int64 {
+// Position returns how far slice id has committed.
+func (f *Frontier) Position(id int) int64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.pos[i]
+	return f.find(id).pos
+}
+
+// Slice returns slice id's current range: its end moves down when the slice is split.
+func (f *Frontier) Slice(id int) Slice {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.find(id)
+	return Slice{Index: id, From: s.from, To: s.to}
 }
 
 // Watermark returns the end of the committed prefix: every activity of the window created before
@@ -88,41 +111,58 @@ func (f *Frontier) Watermark() (int64, bool) {
 	if len(f.slices) == 0 {
 		return 0, false
 	}
-	for i, s := range f.slices {
-		if f.pos[i] < s.To {
-			return f.pos[i], true
-		}
-	}
-	return f.slices[len(f.slices)-1].To, true
+	return f.watermarkLocked(-1, 0), true
 }
 
-// WatermarkIf returns what Watermark would be after Advance(i, pos), without advancing: the scan
-// loop attaches it to a page before the page is accepted, and advances only once it is.
-func (f *Frontier) WatermarkIf(i int, pos int64) int64 {
+// WatermarkIf returns what Watermark would be after Advance(id, pos), without advancing: the
+// scan loop attaches it to a page before the page is accepted, and advances only once it is.
+func (f *Frontier) WatermarkIf(id int, pos int64) int64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	s := f.slices[i]
-	pos = max(min(max(pos, s.From), s.To), f.pos[i])
-	for j, sj := range f.slices {
-		p := f.pos[j]
-		if j == i {
-			p = pos
+	return f.watermarkLocked(id, pos)
+}
+
+func (f *Frontier) watermarkLocked(id int, pos int64) int64 {
+	for _, s := range f.slices {
+		p := s.pos
+		if s.id == id {
+			p = max(min(max(pos, s.from), s.to), s.pos)
 		}
-		if p < sj.To {
+		if p < s.to {
 			return p
 		}
 	}
-	return f.slices[len(f.slices)-1].To
+	return f.slices[len(f.slices)-1].to
 }
 
 // Done reports whether every slice has committed its whole range.
 func (f *Frontier) Done() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for i, s := range f.slices {
-		if f.pos[i] < s.To {
+	for _, s := range f.slices {
+		if s.pos < s.to {
 			return false
 		}
 	}
 	return true
+}
+
+// Split cuts slice id at at: the slice keeps [From, at) and a new slice newID gets [at, To),
+// which it returns. at must lie strictly inside what the slice has not committed yet.
+func (f *Frontier) Split(id int, at int64, newID int) (Slice, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, s := range f.slices {
+		if s.id != id {
+			continue
+		}
+		if at <= s.pos || at >= s.to {
+			return Slice{}, fmt.Errorf("split slice %d at %d: outside its uncommitted range [%d, %d)", id, at, s.pos, s.to)
+		}
+		n := &frontierSlice{id: newID, from: at, to: s.to, pos: at}
+		s.to = at
+		f.slices = append(f.slices[:i+1], append([]*frontierSlice{n}, f.slices[i+1:]...)...)
+		return Slice{Index: newID, From: at, To: n.to}, nil
+	}
+	return Slice{}, fmt.Errorf("split slice %d: no such slice", id)
 }

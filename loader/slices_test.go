@@ -111,3 +111,32 @@ func TestFrontierNeverPassesUncommitted(t *testing.T) {
 		}
 	}
 }
+
+// TestFrontierSplit: a split slice hands the rest of its range to a new slice; the watermark
+// still stops at the first uncommitted millisecond, whichever slice holds it.
+func TestFrontierSplit(t *testing.T) {
+	f := NewFrontier(SplitWindow(0, 200, 2)) // [0,100) [100,200)
+	f.Advance(0, 30)
+	if _, err := f.Split(0, 30, 2); err == nil {
+		t.Fatal("split at the committed position accepted")
+	}
+	if _, err := f.Split(0, 100, 2); err == nil {
+		t.Fatal("split at the slice end accepted")
+	}
+	s, err := f.Split(0, 60, 2) // [0,60) [60,100) [100,200)
+	if err != nil || s != (Slice{Index: 2, From: 60, To: 100}) {
+		t.Fatalf("split = %v, %v", s, err)
+	}
+	if got := f.Slice(0); got.To != 60 {
+		t.Fatalf("slice 0 after the split = %v", got)
+	}
+	f.Advance(1, 200)
+	f.Advance(2, 100)
+	if wm, _ := f.Watermark(); wm != 30 {
+		t.Fatalf("watermark %d, want 30: slice 0 is at 30", wm)
+	}
+	f.Advance(0, 90) // a page of the old range: clamped to the new end
+	if wm, _ := f.Watermark(); wm != 200 || !f.Done() {
+		t.Fatalf("watermark %d done %v, want 200 and done", wm, f.Done())
+	}
+}

@@ -24,10 +24,10 @@ import (
 // WatermarkPrefix starts every watermark key in the warehouse state.
 const WatermarkPrefix = "scan "
 
-// ErrTimeFilter is returned by CanonicalFilters when --filter carries `date` or `created`: the
-// scan owns both (the cursor on `created`, --since/--until on `date`), so a user bound there
-// would silently fight the watermark.
-var ErrTimeFilter = errors.New("time bounds belong in --since/--until, not in --filter")
+// ErrTimeFilter is returned by CanonicalFilters when the filters carry `date` or `created`: the
+// scan owns both (the cursor on `created`, ScanOptions.Since/Until on `date`), so a user bound
+// there would silently fight the watermark.
+var ErrTimeFilter = errors.New("time bounds belong in the scan's window (since, until), not in its filters")
 
 // ResetWatermark is the state value `mcasload state reset` stores: the scope has no watermark,
 // so its next scan is a first run. (The warehouse state only ever gains or replaces keys.)
@@ -40,19 +40,32 @@ type Watermark struct {
 	// URL and Filters repeat the key's scope for `mcasload state show`.
 	URL     string       `json:"url"`
 	Filters mcas.Filters `json:"filters,omitempty"`
-	// Updated is when the watermark last moved.
+	// Updated is when the watermark last moved (local clock).
 	Updated time.Time `json:"updated"`
+	// Service is the service's time read at the start of the run that stored it (the window
+	// end): where Created came from, and the reference a later run compares its own reading
+	// with to notice a service clock that went backwards. Zero in watermarks of older versions.
+	Service mcas.ServiceTime `json:"service"`
 }
 
 // encodeWatermark renders w as the state value (created as epoch ms so it is exact).
 func encodeWatermark(w Watermark) string {
 	v := struct {
-		CreatedMS int64        `json:"created_ms"`
-		Created   string       `json:"created"`
-		URL       string       `json:"url"`
-		Filters   mcas.Filters `json:"filters,omitempty"`
-		Updated   string       `json:"updated"`
-	}{w.Created.UnixMilli(), w.Created.UTC().Format(time.RFC3339Nano), w.URL, w.Filters, w.Updated.UTC().Format(time.RFC3339)}
+		CreatedMS    int64        `json:"created_ms"`
+		Created      string       `json:"created"`
+		URL          string       `json:"url"`
+		Filters      mcas.Filters `json:"filters,omitempty"`
+		Updated      string       `json:"updated"`
+		ServiceTime  string       `json:"service_time,omitempty"`
+		ServiceFrom  string       `json:"service_time_from,omitempty"`
+		ServiceLocal string       `json:"service_time_local,omitempty"`
+	}{CreatedMS: w.Created.UnixMilli(), Created: w.Created.UTC().Format(time.RFC3339Nano), URL: w.URL, Filters: w.Filters,
+		Updated: w.Updated.UTC().Format(time.RFC3339)}
+	if w.Service.Known() {
+		v.ServiceTime = w.Service.At.UTC().Format(time.RFC3339Nano)
+		v.ServiceFrom = w.Service.Source
+		v.ServiceLocal = w.Service.Local.UTC().Format(time.RFC3339Nano)
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		// Filters came from CanonicalFilters: plain JSON values that always marshal.
@@ -64,10 +77,13 @@ func encodeWatermark(w Watermark) string {
 // DecodeWatermark parses a state value written by a scan.
 func DecodeWatermark(s string) (Watermark, error) {
 	var v struct {
-		CreatedMS *int64       `json:"created_ms"`
-		URL       string       `json:"url"`
-		Filters   mcas.Filters `json:"filters"`
-		Updated   time.Time    `json:"updated"`
+		CreatedMS    *int64       `json:"created_ms"`
+		URL          string       `json:"url"`
+		Filters      mcas.Filters `json:"filters"`
+		Updated      time.Time    `json:"updated"`
+		ServiceTime  time.Time    `json:"service_time"`
+		ServiceFrom  string       `json:"service_time_from"`
+		ServiceLocal time.Time    `json:"service_time_local"`
 	}
 	d := json.NewDecoder(strings.NewReader(s))
 	d.UseNumber()
@@ -77,7 +93,11 @@ func DecodeWatermark(s string) (Watermark, error) {
 	if v.CreatedMS == nil {
 		return Watermark{}, errors.New("decode watermark: no created_ms")
 	}
-	return Watermark{Created: time.UnixMilli(*v.CreatedMS).UTC(), URL: v.URL, Filters: v.Filters, Updated: v.Updated}, nil
+	w := Watermark{Created: time.UnixMilli(*v.CreatedMS).UTC(), URL: v.URL, Filters: v.Filters, Updated: v.Updated}
+	if v.ServiceFrom != "" {
+		w.Service = mcas.ServiceTime{At: v.ServiceTime.UTC(), Source: v.ServiceFrom, Local: v.ServiceLocal.UTC()}
+	}
+	return w, nil
 }
 
 // WatermarkKey names the state entry of a scan of tenantURL with filters (already canonical,

@@ -3,8 +3,11 @@ package mcas
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -35,20 +38,34 @@ type fakeEntra struct {
 	forms    []string
 }
 
-func newFakeEntra(t *testing.T) (*fakeEntra, *httptest.Server) {
+// newFakeEntra serves the token endpoint and the OpenID configuration over TLS (Microsoft's
+// library refuses plain HTTP) and returns the server and a CA file trusting it.
+func newFakeEntra(t *testing.T) (*fakeEntra, *httptest.Server, string) {
 	e := &fakeEntra{valid: map[string]bool{}, lifetime: 3599}
-	srv := httptest.NewServer(e)
+	srv := httptest.NewUnstartedServer(e)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	return e, srv
+	caFile := filepath.Join(t.TempDir(), "entra-ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return e, srv, caFile
 }
 
 func (e *fakeEntra) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasSuffix(r.URL.Path, "/v2.0/.well-known/openid-configuration") {
+		base := "https://" + r.Host + "/" + testTenant
+		_ = json.NewEncoder(w).Encode(map[string]string{"token_endpoint": base + "/oauth2/v2.0/token",
+			"authorization_endpoint": base + "/oauth2/v2.0/authorize", "issuer": base + "/v2.0"})
+		return
+	}
 	_ = r.ParseForm()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.forms = append(e.forms, r.URL.Path+"?"+r.PostForm.Encode())
 	if r.URL.Path != "/"+testTenant+"/oauth2/v2.0/token" || r.PostForm.Get("client_secret") != testClientSecret ||
-		r.PostForm.Get("grant_type") != "client_credentials" || r.PostForm.Get("scope") != DefaultScope || e.refuse != "" {
+		r.PostForm.Get("grant_type") != "client_credentials" || !strings.HasPrefix(r.PostForm.Get("scope"), DefaultScope) || e.refuse != "" {
 		w.WriteHeader(http.StatusUnauthorized)
 		_ = json.NewEncoder(w).Encode(map[string]string{"error": "invalid_client", "error_description": e.refuse})
 		return
@@ -80,18 +97,19 @@ func (e *fakeEntra) count() int {
 	return len(e.issued)
 }
 
-func entraClient(t *testing.T, apiURL, authority string, clk clock.Clock) (*Client, *testkit.Buffer) {
+func entraClient(t *testing.T, apiURL string, authority *httptest.Server, caFile string, clk clock.Clock) (*Client, *testkit.Buffer) {
 	return testClient(t, apiURL, clk, func(c *Config) {
-		c.Auth = EntraAuth{TenantID: testTenant, ClientID: testClientID, Secret: NewSecret(testClientSecret), AuthorityURL: authority}
+		c.Auth = EntraAuth{TenantID: testTenant, ClientID: testClientID, Secret: NewSecret(testClientSecret), AuthorityURL: authority.URL}
+		c.CAFile = caFile
 	})
 }
 
 func TestEntraTokenCachedAndRefreshedBeforeExpiry(t *testing.T) {
 	clk := clock.NewVirtual(epoch, true)
-	entra, esrv := newFakeEntra(t)
+	entra, esrv, ca := newFakeEntra(t)
 	api, srv := newFakeAPI(t, clk, genRecords(1, epoch.UnixMilli(), nil))
 	api.auth = entra.check
-	c, _ := entraClient(t, srv.URL, esrv.URL, clk)
+	c, _ := entraClient(t, srv.URL, esrv, ca, clk)
 
 	list := func() {
 		t.Helper()
@@ -127,10 +145,10 @@ func TestEntraTokenCachedAndRefreshedBeforeExpiry(t *testing.T) {
 
 func TestEntraRefreshesOnceOn401(t *testing.T) {
 	clk := clock.NewVirtual(epoch, true)
-	entra, esrv := newFakeEntra(t)
+	entra, esrv, ca := newFakeEntra(t)
 	api, srv := newFakeAPI(t, clk, genRecords(1, epoch.UnixMilli(), nil))
 	api.auth = entra.check
-	c, _ := entraClient(t, srv.URL, esrv.URL, clk)
+	c, _ := entraClient(t, srv.URL, esrv, ca, clk)
 	if _, err := c.List(t.Context(), Query{}, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -170,16 +188,17 @@ func TestLegacyToken401IsFinal(t *testing.T) {
 
 func TestEntraTokenEndpointRefuses(t *testing.T) {
 	clk := clock.NewVirtual(epoch, true)
-	entra, esrv := newFakeEntra(t)
+	entra, esrv, ca := newFakeEntra(t)
 	entra.refuse = "AADSTS7000215: Invalid client secret provided."
 	api, srv := newFakeAPI(t, clk, nil)
-	c, logs := entraClient(t, srv.URL, esrv.URL, clk)
+	c, logs := entraClient(t, srv.URL, esrv, ca, clk)
 	_, err := c.List(t.Context(), Query{}, 0)
 	if !errors.Is(err, ErrAuth) {
 		t.Fatalf("error %v, want ErrAuth", err)
 	}
-	if !strings.Contains(err.Error(), "AADSTS7000215") || !strings.Contains(err.Error(), "--client-id") {
-		t.Errorf("error %q should carry Entra's reason and say what to check", err)
+	var signIn *SignInError
+	if !strings.Contains(err.Error(), "AADSTS7000215") || !errors.As(err, &signIn) || signIn.Method != ClientSecret || len(signIn.Missing) != 0 {
+		t.Errorf("error %q should carry Entra's reason and be a SignInError of the client secret method, so the caller can say what to check", err)
 	}
 	if len(api.log()) != 0 {
 		t.Errorf("the API was called without a token")
@@ -250,7 +269,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 // Authorization header, a 429 and a final failure — leaves no secret in logs or errors.
 func TestSecretsAbsentFromLogsAndErrors(t *testing.T) {
 	clk := clock.NewVirtual(epoch, true)
-	entra, esrv := newFakeEntra(t)
+	entra, esrv, ca := newFakeEntra(t)
 	api, srv := newFakeAPI(t, clk, genRecords(5, epoch.UnixMilli(), nil))
 	api.auth = entra.check
 	echo := func(status int) http.HandlerFunc {
@@ -260,7 +279,7 @@ func TestSecretsAbsentFromLogsAndErrors(t *testing.T) {
 		}
 	}
 	api.fault(echo(401), echo(500), echo(429), resetFault, truncatedFault)
-	c, logs := entraClient(t, srv.URL, esrv.URL, clk)
+	c, logs := entraClient(t, srv.URL, esrv, ca, clk)
 	var errs []string
 	if _, err := c.List(t.Context(), Query{}, 0); err != nil {
 		t.Fatalf("List through faults: %v", err)
@@ -293,4 +312,20 @@ func TestSecretsAbsentFromLogsAndErrors(t *testing.T) {
 		t.Fatal("no debug lines were logged; the test proves nothing")
 	}
 	assertNoSecrets(t, text, append(tokens, testClientSecret, goodToken)...)
+}
+
+// A JWT the client never held — an assertion signed inside Microsoft's library, echoed by a
+// server — is scrubbed whole or truncated.
+func TestScrubberHidesJWTs(t *testing.T) {
+	var s scrubber
+	full := "eyJhbGciOiJQUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdWQiOiJodHRwczovL2xvZ2luIn0.c2lnbmF0dXJl"
+	for _, text := range []string{"invalid assertion " + full + " (retry)", "invalid assertion " + full[:50] + "…"} {
+		got := s.scrub(text)
+		if strings.Contains(got, "eyJhbGci") || !strings.Contains(got, "invalid assertion "+redacted) {
+			t.Errorf("scrub(%q) = %q", text, got)
+		}
+	}
+	if got := s.scrub("eyJ is not a token"); got != "eyJ is not a token" {
+		t.Errorf("ordinary text changed: %q", got)
+	}
 }

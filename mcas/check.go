@@ -9,7 +9,9 @@ import (
 // CheckResult is what Check found out, step by step.
 type CheckResult struct {
 	Endpoint   string        // the activities URL asked
-	AuthKind   string        // "legacy token" or "entra client credentials"
+	AuthKind   string        // the method configured: "legacy token", "entra client certificate (…)", …
+	Credential string        // the credential that produced the token (Auto names its member)
+	Expires    time.Time     // when that token expires (zero for a legacy token)
 	TokenOK    bool          // a credential was obtained (always true for a legacy token)
 	Reachable  bool          // the service answered over verified TLS
 	Authorized bool          // the credential may list activities
@@ -19,8 +21,10 @@ type CheckResult struct {
 	// Wait how long until the next one may go when Remaining is 0.
 	Remaining int
 	Wait      time.Duration
-	Throttled bool  // the service answered 429: the tenant's budget is used up right now
-	Err       error // the first failure, nil when everything works
+	Throttled bool // the service answered 429: the tenant's budget is used up right now
+	// Service is the service's time read from the answer, for the skew between the clocks.
+	Service ServiceTime
+	Err     error // the first failure, nil when everything works
 }
 
 // Check tests the URL, the credential and its permission with one cheap request (one record,
@@ -34,6 +38,7 @@ func (c *Client) Check(ctx context.Context) CheckResult {
 		return res
 	}
 	res.TokenOK = true
+	res.Credential, res.Expires = c.cred.used()
 	start := c.clock.Now()
 	env, err := c.call(ctx, requestBody{Filters: []byte("{}"), Limit: 1, SortField: SortDate, SortDirection: Desc}, callOptions{op: "check", noRetry: true})
 	res.Latency = c.clock.Now().Sub(start)
@@ -42,6 +47,7 @@ func (c *Client) Check(ctx context.Context) CheckResult {
 	switch {
 	case err == nil:
 		res.Reachable, res.Authorized, res.Total = true, true, env.Total
+		res.Service = c.serviceTime(ctx, env)
 	case errors.As(err, &apiErr):
 		res.Reachable = true
 		res.Throttled = apiErr.Status == 429

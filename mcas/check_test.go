@@ -3,6 +3,7 @@ package mcas
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/mcasload/mcasload/internal/clock"
@@ -59,15 +60,15 @@ func TestCheck(t *testing.T) {
 
 func TestCheckEntraRefused(t *testing.T) {
 	clk := clock.NewVirtual(epoch, false)
-	entra, esrv := newFakeEntra(t)
+	entra, esrv, ca := newFakeEntra(t)
 	entra.refuse = "AADSTS700016: Application not found in the directory."
 	api, srv := newFakeAPI(t, clk, nil)
-	c, _ := entraClient(t, srv.URL, esrv.URL, clk)
+	c, _ := entraClient(t, srv.URL, esrv, ca, clk)
 	res := c.Check(t.Context())
 	if res.TokenOK || !errors.Is(res.Err, ErrAuth) || len(api.log()) != 0 {
 		t.Fatalf("TokenOK=%v err=%v requests=%d; want false, ErrAuth, 0", res.TokenOK, res.Err, len(api.log()))
 	}
-	if res.AuthKind != "entra client credentials" {
-		t.Errorf("AuthKind %q", res.AuthKind)
+	if res.AuthKind != "entra client secret" || !strings.Contains(res.Err.Error(), "AADSTS700016") {
+		t.Errorf("AuthKind %q, error %v: want the method and Entra's reason", res.AuthKind, res.Err)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -131,10 +132,12 @@ type Client struct {
 	proxy    func(*http.Request) (*url.URL, error)
 	scrub    scrubber
 	stats    counters
+	noDate   sync.Once // logs the first answer without a usable Date header
+	reorder  sync.Once // logs the first scan whose pages come in the other order
 }
 
 type counters struct {
-	requests, throttled, retries, bytes, tokenFetches, stalls atomic.Int64
+	requests, throttled, retries, bytes, tokenFetches, stalls, emptyEnds atomic.Int64
 }
 
 // Stats are the client's counters for a run summary.
@@ -145,6 +148,7 @@ type Stats struct {
 	Bytes        int64         // response bytes read
 	TokenFetches int64         // Entra tokens fetched
 	Stalls       int64         // tie groups fetched outside scan mode
+	EmptyEnds    int64         // empty last pages that were not the end (see Scan)
 	ThrottleWait time.Duration // time callers of the shared limiter were told to wait
 }
 
@@ -157,6 +161,7 @@ func (c *Client) Stats() Stats {
 		Bytes:        c.stats.bytes.Load(),
 		TokenFetches: c.stats.tokenFetches.Load(),
 		Stalls:       c.stats.stalls.Load(),
+		EmptyEnds:    c.stats.emptyEnds.Load(),
 		ThrottleWait: c.limiter.Waited(),
 	}
 }
@@ -174,7 +179,7 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	if cfg.Auth == nil {
-		return nil, authErrorf("new client: no credentials: set MCAS_TOKEN or --token-file, or --tenant-id, --client-id and MCAS_CLIENT_SECRET")
+		return nil, newAuthError(kindErrorf(ErrNoCredentials, "new client: no credentials: set Config.Auth to a TokenAuth or an EntraAuth"))
 	}
 	if err := cfg.Auth.validate(); err != nil {
 		return nil, err
@@ -231,14 +236,14 @@ func NewClient(cfg Config) (*Client, error) {
 // activitiesEndpoint turns the configured URL into the activities endpoint.
 func activitiesEndpoint(raw string) (string, error) {
 	if strings.TrimSpace(raw) == "" {
-		return "", errors.New("new client: no API URL: set --url or MCAS_URL to the API URL from the portal (Settings > Cloud Apps > About)")
+		return "", errors.New("new client: no API URL: want the tenant's API URL from the portal (Settings > Cloud Apps > About)")
 	}
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || u.Host == "" {
 		return "", fmt.Errorf("new client: bad API URL %s: want https://<tenant>.<region>.portal.cloudappsecurity.com", redactURL(raw))
 	}
 	if u.User != nil {
-		return "", fmt.Errorf("new client: the API URL %s must not contain credentials: use MCAS_TOKEN or --token-file", redactURL(raw))
+		return "", kindErrorf(ErrURLCredentials, "new client: the API URL %s must not contain credentials: they belong in Config.Auth", redactURL(raw))
 	}
 	switch u.Scheme {
 	case "https":
@@ -339,6 +344,11 @@ type envelope struct {
 	Data    []json.RawMessage `json:"data"`
 	Next    json.RawMessage   `json:"nextQueryFilters"`
 	bytes   int
+	// The answer's Date header (the service's clock) and the local time it arrived.
+	date     time.Time
+	dateOK   bool
+	dateRaw  string
+	received time.Time
 }
 
 // callOptions tune one call.
@@ -375,7 +385,10 @@ func (c *Client) call(ctx context.Context, body requestBody, opts callOptions) (
 			return nil, err // no credential to send: retrying cannot help
 		}
 		if isCertError(err) {
-			return nil, fmt.Errorf("mcas: the server's TLS certificate is not trusted: %w (if the API or a proxy uses a private CA, pass its PEM certificate with --ca-file)", err)
+			if errors.Is(err, ErrUntrustedCertificate) {
+				return nil, err // the sign-in's authority: the error says so
+			}
+			return nil, kindErrorf(ErrUntrustedCertificate, "mcas: the server's TLS certificate is not trusted: %w", err)
 		}
 		switch {
 		case status == http.StatusTooManyRequests:
@@ -386,7 +399,7 @@ func (c *Client) call(ctx context.Context, body requestBody, opts callOptions) (
 			c.limiter.Throttled(wait)
 			c.log.InfoContext(ctx, "throttled by the service; every request waits", "op", opts.op, "wait", wait)
 			if opts.noRetry || throttles > c.retry.MaxThrottles {
-				return nil, &APIError{Status: status, Message: msg, Attempts: throttles, Hint: hintFor(status)}
+				return nil, &APIError{Status: status, Message: msg, Attempts: throttles}
 			}
 			continue
 		case status == http.StatusUnauthorized:
@@ -396,16 +409,16 @@ func (c *Client) call(ctx context.Context, body requestBody, opts callOptions) (
 				c.log.InfoContext(ctx, "the service refused the token; fetching a new one", "op", opts.op)
 				continue
 			}
-			return nil, &APIError{Status: status, Message: msg, Attempts: attempts, Hint: hintFor(status)}
+			return nil, &APIError{Status: status, Message: msg, Attempts: attempts}
 		case status >= 400 && status < 500:
-			return nil, &APIError{Status: status, Message: msg, Attempts: attempts, Hint: hintFor(status)}
+			return nil, &APIError{Status: status, Message: msg, Attempts: attempts}
 		}
 		// 5xx, transport failures and invalid bodies are worth another try.
 		if opts.noRetry || attempts >= c.retry.MaxAttempts {
 			if status >= 500 {
-				return nil, &APIError{Status: status, Message: msg, Attempts: attempts, Hint: hintFor(status)}
+				return nil, &APIError{Status: status, Message: msg, Attempts: attempts}
 			}
-			return nil, fmt.Errorf("mcas: request failed after %d attempts: %w (check the network, proxy and --url, or try again later)", attempts, err)
+			return nil, kindErrorf(ErrUnreachable, "mcas: request failed after %d attempts: %w", attempts, err)
 		}
 		delay := c.retry.backoff(attempts, c.jitter)
 		c.stats.retries.Add(1)
@@ -464,7 +477,8 @@ func (c *Client) send(ctx context.Context, payload []byte, op string, attempt in
 	if rerr != nil {
 		return nil, resp.StatusCode, "", 0, fmt.Errorf("read response after %d bytes: %w", len(body), transportError(rerr, &c.scrub))
 	}
-	env = &envelope{bytes: len(body)}
+	env = &envelope{bytes: len(body), dateRaw: resp.Header.Get("Date"), received: c.clock.Now()}
+	env.date, env.dateOK = parseDate(env.dateRaw)
 	if err := json.Unmarshal(body, env); err != nil {
 		return nil, resp.StatusCode, "", 0, fmt.Errorf("%w: %d bytes that are not the activities JSON envelope: %v", errInvalidResponse, len(body), err)
 	}

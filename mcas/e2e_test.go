@@ -73,55 +73,25 @@ func TestScanAgainstSimulator(t *testing.T) {
 					simulator.FaultThrottle: 0.03, simulator.FaultReset: 0.03, simulator.FaultTruncated: 0.03,
 				}
 			}
-			srv := simulator.NewServer(cfg)
+			newServer := simulator.NewServer
+			if tt.entra {
+				newServer = simulator.NewTLSServer // Microsoft's sign-in library wants an HTTPS authority
+			}
+			srv := newServer(cfg)
 			t.Cleanup(srv.Close)
 			want := visibleIDs(ten, clk.Now())
 
-			var auth mcas.Auth = mcas.TokenAuth{Token: mcas.NewSecret(srv.Token)}
+			mc := mcas.Config{URL: srv.URL, Auth: mcas.TokenAuth{Token: mcas.NewSecret(srv.Token)}, Clock: clk, Jitter: func() float64 { return 0.5 }}
 			if tt.entra {
-				auth = mcas.EntraAuth{TenantID: srv.TenantID(), ClientID: srv.ClientID(), Secret: mcas.NewSecret(srv.ClientSecret()), AuthorityURL: srv.URL}
+				mc.Auth = mcas.EntraAuth{TenantID: srv.TenantID(), ClientID: srv.ClientID(), Secret: mcas.NewSecret(srv.ClientSecret()), AuthorityURL: srv.URL}
+				mc.Transport = srv.CA.Client().Transport
 			}
-			c, err := mcas.NewClient(mcas.Config{URL: srv.URL, Auth: auth, Clock: clk, Jitter: func() float64 { return 0.5 }})
+			c, err := mcas.NewClient(mc)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := map[string]int{}
-			ties := 0
-			err = c.Scan(t.Context(), mcas.Query{SortField: tt.field, SortDirection: tt.dir, Limit: tt.limit}, func(_ context.Context, p *mcas.Page) error {
-				if p.Tie {
-					ties++
-				}
-				for _, r := range p.Records {
-					var v struct {
-						ID string `json:"_id"`
-					}
-					if err := json.Unmarshal(r, &v); err != nil {
-						return err
-					}
-					got[v.ID]++
-				}
-				return nil
-			})
-			if err != nil {
-				t.Fatalf("Scan: %v", err)
-			}
-			dups, missing, extra := 0, 0, 0
-			for id, n := range got {
-				if n > 1 {
-					dups++
-				}
-				if !want[id] {
-					extra++
-				}
-			}
-			for id := range want {
-				if got[id] == 0 {
-					missing++
-				}
-			}
-			if dups+missing+extra > 0 {
-				t.Fatalf("%d records delivered for %d visible: %d duplicated, %d missing, %d unexpected", len(got), len(want), dups, missing, extra)
-			}
+			got, ties, _ := scanAll(t, c, mcas.Query{SortField: tt.field, SortDirection: tt.dir, Limit: tt.limit})
+			checkOnce(t, got, want)
 			// The 5200 group fits no page: it is fetched outside scan mode exactly once. The 600
 			// group stalls a 500-record page too, and a 5000-record re-ask gets past it.
 			st, sst := c.Stats(), srv.Stats()
@@ -147,15 +117,66 @@ func TestScanAgainstSimulator(t *testing.T) {
 	}
 }
 
+// scanAll scans q with c and counts each delivered _id, the tie pages, and the pages that
+// carried a position.
+func scanAll(t *testing.T, c *mcas.Client, q mcas.Query) (got map[string]int, ties, positioned int) {
+	t.Helper()
+	got = map[string]int{}
+	err := c.Scan(t.Context(), q, func(_ context.Context, p *mcas.Page) error {
+		if p.Tie {
+			ties++
+		}
+		if p.HasPosition {
+			positioned++
+		}
+		for _, r := range p.Records {
+			var v struct {
+				ID string `json:"_id"`
+			}
+			if err := json.Unmarshal(r, &v); err != nil {
+				return err
+			}
+			got[v.ID]++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Scan: %v", err)
+	}
+	return got, ties, positioned
+}
+
+// checkOnce fails unless got holds every id of want exactly once and nothing else.
+func checkOnce(t *testing.T, got map[string]int, want map[string]bool) {
+	t.Helper()
+	dups, missing, extra := 0, 0, 0
+	for id, n := range got {
+		if n > 1 {
+			dups++
+		}
+		if !want[id] {
+			extra++
+		}
+	}
+	for id := range want {
+		if got[id] == 0 {
+			missing++
+		}
+	}
+	if dups+missing+extra > 0 {
+		t.Fatalf("%d records delivered for %d visible: %d duplicated, %d missing, %d unexpected", len(got), len(want), dups, missing, extra)
+	}
+}
+
 func TestCheckAgainstSimulator(t *testing.T) {
 	clk := clock.NewVirtual(simEnd.Add(7*24*time.Hour), true)
-	srv := simulator.NewServer(simulator.Config{Tenant: simTenant(), Clock: clk})
+	srv := simulator.NewTLSServer(simulator.Config{Tenant: simTenant(), Clock: clk})
 	t.Cleanup(srv.Close)
 	for name, auth := range map[string]mcas.Auth{
 		"token": mcas.TokenAuth{Token: mcas.NewSecret(srv.Token)},
 		"entra": mcas.EntraAuth{TenantID: srv.TenantID(), ClientID: srv.ClientID(), Secret: mcas.NewSecret(srv.ClientSecret()), AuthorityURL: srv.URL},
 	} {
-		c, err := mcas.NewClient(mcas.Config{URL: srv.URL, Auth: auth, Clock: clk})
+		c, err := mcas.NewClient(mcas.Config{URL: srv.URL, Auth: auth, Clock: clk, Transport: srv.CA.Client().Transport})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,7 +185,8 @@ func TestCheckAgainstSimulator(t *testing.T) {
 			t.Errorf("%s: %+v", name, res)
 		}
 	}
-	bad, _ := mcas.NewClient(mcas.Config{URL: srv.URL, Auth: mcas.TokenAuth{Token: mcas.NewSecret("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")}, Clock: clk})
+	bad, _ := mcas.NewClient(mcas.Config{URL: srv.URL, Auth: mcas.TokenAuth{Token: mcas.NewSecret("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")}, Clock: clk,
+		Transport: srv.CA.Client().Transport})
 	if res := bad.Check(t.Context()); res.Authorized || res.Err == nil {
 		t.Errorf("a wrong token passed the check: %+v", res)
 	}

@@ -7,19 +7,6 @@ import (
 	"github.com/mcasload/mcasload/mcas"
 )
 
-func ExampleParseTime() {
-	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	for _, s := range []string{"36h", "7d", "2026-11-01T08:00:00Z", "1762041599999"} {
-		t, err := mcas.ParseTime(s, now)
-		fmt.Println(s, "→", t.Format(time.RFC3339Nano), err)
-	}
-	// Output:
-	// 36h → 2026-11-25T00:00:00Z <nil>
-	// 7d → 2026-11-19T12:00:00Z <nil>
-	// 2026-11-01T08:00:00Z → 2026-11-01T08:00:00Z <nil>
-	// 1762041599999 → 2025-11-01T23:59:59.999Z <nil>
-}
-
 func ExampleParseFilters() {
 	f, err := mcas.ParseFilters([]byte(`{"service":{"eq":[11161]},"activity.type":{"eq":true}}`))
 	fmt.Println(f.Canonical(), err)

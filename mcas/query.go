@@ -166,8 +166,10 @@ func (q Query) normalized(scan bool) (Query, error) {
 }
 
 // boundOp is the operator nextQueryFilters moves: gte when ascending, lte when descending.
-func (q Query) boundOp() string {
-	if q.SortDirection == Asc {
+func (q Query) boundOp() string { return boundOp(q.SortDirection) }
+
+func boundOp(dir string) string {
+	if dir == Asc {
 		return "gte"
 	}
 	return "lte"
@@ -353,11 +355,11 @@ func ParseFilterArg(arg string, readFile func(string) ([]byte, error)) (Filters,
 	data := []byte(arg)
 	if name, ok := strings.CutPrefix(arg, "@"); ok {
 		if name == "" {
-			return nil, fmt.Errorf("parse --filter: @ needs a file name, e.g. @filters.json")
+			return nil, fmt.Errorf("parse filters: @ needs a file name, e.g. @filters.json")
 		}
 		b, err := readFile(name)
 		if err != nil {
-			return nil, fmt.Errorf("parse --filter: read %s: %w", name, err)
+			return nil, fmt.Errorf("parse filters: read %s: %w", name, err)
 		}
 		data = b
 	}

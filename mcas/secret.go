@@ -3,6 +3,7 @@ package mcas
 import (
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 )
@@ -71,8 +72,17 @@ func (s *scrubber) scrub(text string) string {
 			text = strings.ReplaceAll(text, v, redacted)
 		}
 	}
+	// Tokens the client never held — a client assertion signed inside Microsoft's library, a
+	// federated token rotated since it was read — are JWTs: none is shown whatever its value.
+	if strings.Contains(text, "eyJ") {
+		text = jwtLike.ReplaceAllString(text, redacted)
+	}
 	return text
 }
+
+// jwtLike matches a compact JWS (header.payload.signature, the header JSON base64url-encoded),
+// whole or cut short by a server that truncated its message.
+var jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){0,2}`)
 
 // scrubbedError replaces secrets in an error's message while keeping errors.Is/As on the chain.
 type scrubbedError struct {

@@ -9,10 +9,11 @@ import (
 	"path"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mcasload/mcasload/internal/timearg"
 )
 
 // The investigations are the .sql files under sql/; adding one means adding one file.
@@ -279,8 +280,8 @@ func Parse(text string) (*Investigation, error) {
 	return inv, nil
 }
 
-// parseHistory reads "-- history:": a duration (30d, 36h, 90m) or the name of an int param
-// holding days.
+// parseHistory reads "-- history:": a duration (30d, 36h, 1d12h: the one duration grammar of
+// timearg) or the name of an int param holding days.
 func (inv *Investigation) parseHistory(s string) error {
 	if s == "" {
 		return nil
@@ -292,9 +293,9 @@ func (inv *Investigation) parseHistory(s string) error {
 		inv.HistoryParam = s
 		return nil
 	}
-	d, err := ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("history %q: give a duration (30d, 36h, 90m) or an int parameter's name: %w", s, err)
+	d, err := timearg.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("history %q: give a duration (30d, 36h, 90m) or an int parameter's name", s)
 	}
 	inv.History = d
 	return nil
@@ -319,19 +320,3 @@ func (inv *Investigation) parseEntities(s string) error {
 	return nil
 }
 
-var durationRE = regexp.MustCompile(`^(\d+)(d|h|m)$`)
-
-// ParseDuration reads a whole number of days, hours or minutes, at most ten years: 30d, 36h, 90m.
-func ParseDuration(s string) (time.Duration, error) {
-	m := durationRE.FindStringSubmatch(strings.TrimSpace(s))
-	if m == nil {
-		return 0, fmt.Errorf("%q is not a duration like 30d, 36h or 90m", s)
-	}
-	const most = 3650 * 24 * time.Hour
-	unit := map[string]time.Duration{"d": 24 * time.Hour, "h": time.Hour, "m": time.Minute}[m[2]]
-	n, err := strconv.ParseInt(m[1], 10, 64)
-	if err != nil || n > int64(most/unit) {
-		return 0, fmt.Errorf("%q is more than ten years", s)
-	}
-	return time.Duration(n) * unit, nil
-}

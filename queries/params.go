@@ -13,11 +13,12 @@ import (
 	"time"
 
 	"github.com/mcasload/mcasload/allowlist"
+	"github.com/mcasload/mcasload/internal/timearg"
 )
 
 // Parameter types an investigation header may declare.
 const (
-	TypeTimestamp = "timestamp" // a duration ago (7d, 36h, 90m), RFC 3339, a date, epoch ms, or "now"
+	TypeTimestamp = "timestamp" // any form of timearg.Parse: a duration ago (7d, 2w, 1d12h), now, RFC 3339, a date, epoch s or ms
 	TypeInt       = "int"
 	TypeFloat     = "float"
 	TypeString    = "string"
@@ -33,6 +34,19 @@ var paramTypes = []string{TypeTimestamp, TypeInt, TypeFloat, TypeString, TypeLis
 
 // ErrBadParam is returned (wrapped) for an unknown parameter name or a value of the wrong type.
 var ErrBadParam = errors.New("bad parameter")
+
+// MissingParamError is returned by Bind when a required parameter is not given; it wraps
+// ErrBadParam. The caller says how to pass it (the CLI: --param NAME=…).
+type MissingParamError struct {
+	Investigation string
+	Param         Param
+}
+
+func (e *MissingParamError) Error() string {
+	return fmt.Sprintf("%v: %s needs parameter %s (%s: %s)", ErrBadParam, e.Investigation, e.Param.Name, e.Param.TypeName(), e.Param.Doc)
+}
+
+func (e *MissingParamError) Unwrap() error { return ErrBadParam }
 
 var paramName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
@@ -103,7 +117,7 @@ func (p Param) isRegex() bool {
 func (p Param) value(text string, now time.Time) (any, error) {
 	switch p.Type {
 	case TypeTimestamp:
-		return ParseTime(text, now)
+		return timearg.ParseAt(text, now)
 	case TypeInt:
 		n, err := strconv.ParseInt(strings.TrimSpace(text), 10, 64)
 		if err != nil {
@@ -176,7 +190,7 @@ func (inv *Investigation) bind(values map[string]string, now time.Time) ([]any, 
 		text, given := values[p.Name]
 		if !given {
 			if p.Required {
-				return nil, nil, fmt.Errorf("%w: %s needs --param %s=… (%s: %s)", ErrBadParam, inv.Name, p.Name, p.TypeName(), p.Doc)
+				return nil, nil, &MissingParamError{Investigation: inv.Name, Param: p}
 			}
 			text = p.Default
 		}
@@ -203,35 +217,4 @@ func (inv *Investigation) paramList() string {
 		s = append(s, p.Name+" ("+p.TypeName()+")")
 	}
 	return strings.Join(s, ", ")
-}
-
-var relative = regexp.MustCompile(`^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$`)
-
-// ParseTime reads a time as a duration before now ("7d", "36h", "90m", "2w"), "now", an RFC 3339
-// time, a UTC date (2006-01-02), or epoch milliseconds. The result is in UTC.
-func ParseTime(s string, now time.Time) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if s == "now" {
-		return now.UTC(), nil
-	}
-	if m := relative.FindStringSubmatch(s); m != nil {
-		n, _ := strconv.ParseFloat(m[1], 64)
-		unit := map[string]time.Duration{"ms": time.Millisecond, "s": time.Second, "m": time.Minute,
-			"h": time.Hour, "d": 24 * time.Hour, "w": 7 * 24 * time.Hour}[m[2]]
-		d := n * float64(unit)
-		if d > float64(100*365*24*time.Hour) {
-			return time.Time{}, fmt.Errorf("%q is more than 100 years ago", s)
-		}
-		return now.Add(-time.Duration(d)).UTC(), nil
-	}
-	if ms, err := strconv.ParseInt(s, 10, 64); err == nil && len(s) >= 10 {
-		return time.UnixMilli(ms).UTC(), nil
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UTC(), nil
-	}
-	if t, err := time.Parse("2006-01-02", s); err == nil {
-		return t.UTC(), nil
-	}
-	return time.Time{}, fmt.Errorf("%q is not a time; use a duration ago (7d, 36h, 90m), now, RFC 3339 (2026-01-02T15:04:05Z), a date (2026-01-02) or epoch ms", s)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mcasload/mcasload/internal/testkit"
 	"github.com/mcasload/mcasload/internal/testkit/sinks"
+	"github.com/mcasload/mcasload/simulator"
 	"github.com/mcasload/mcasload/simulator/synth"
 )
 
@@ -149,6 +150,42 @@ func TestReliabilityDiskFull(t *testing.T) {
 	}
 	row.set(1, "load failed cleanly (%q); readers answered (%s rows committed, %d in DuckDB, a consistent subset); after growing the tmpfs verify ok and the rerun exact (%d ids)",
 		firstLine(r.Stderr), n[strings.LastIndex(n, "\n")+1:], rows, len(want))
+}
+
+// TestReliabilityDiskFullScan scans from the simulator into a warehouse on a tmpfs too small for
+// the data: the scan fails with the same storage hint a load gets (it got none before the finish
+// path was shared), the warehouse stays consistent, and once the tmpfs is grown the same scan
+// completes exactly.
+func TestReliabilityDiskFullScan(t *testing.T) {
+	binary(t)
+	row := record(t, "full disk (scan)", "scan 3,000 records (12 MB of warehouse) from the simulator into a warehouse on a 7 MB tmpfs, read it, grow the tmpfs, scan again")
+	tn := crashTenant()
+	srv := simulator.NewServer(simulator.Config{Tenant: tn, Token: crashToken, RateLimit: simulator.NoRateLimit})
+	t.Cleanup(srv.Close)
+	mnt := mountTmpfs(t, "7m")
+	dir := filepath.Join(mnt, "wh")
+	scan := func() testkit.Result {
+		return run(t, []string{"MCAS_TOKEN=" + crashToken}, "scan", "--url", srv.URL, "-w", dir, "--limit", "500",
+			"--batch-rows", "500", "--progress=false", "--rate-limit", "60000", "--threads", "2")
+	}
+	r := scan()
+	assertCleanFailure(t, r, "no space", "disk", "full")
+	if !strings.Contains(r.Stderr, "hint: the disk under the warehouse is full") {
+		t.Errorf("a full disk during a scan gets no storage hint: %s", r)
+	}
+	t.Logf("full disk: %s", r.Stderr)
+	want := sinks.WantTenant(tn, time.Time{})
+	rows := assertConsistentSubset(t, dir, want)
+	remount(t, mnt, "size=64m")
+	if r := scan(); r.Code != 0 {
+		t.Fatalf("scan after space was freed: %s", r)
+	}
+	sinks.ExactlyOnce(t, dir, want)
+	if r := run(t, nil, "verify", "-w", dir); r.Code != 0 {
+		t.Errorf("verify after the complete scan: %s", r)
+	}
+	row.set(1, "scan failed cleanly with the storage hint (%q); %d rows committed, a consistent subset; after growing the tmpfs the rerun exact (%d ids) and verify ok",
+		firstLine(r.Stderr), rows, len(want))
 }
 
 // TestReliabilityReadOnly loads into a warehouse whose tmpfs was remounted read-only: the load

@@ -194,14 +194,17 @@ func hostileScan(t *testing.T, v hostileVariant, seed int64) hostileStats {
 	})
 	counter := &statusCounter{next: h, n: map[int]int{}}
 	srv := httptest.NewServer(counter)
-	t.Cleanup(srv.Close)
-
+	var transport http.RoundTripper
 	var auth mcas.Auth = mcas.TokenAuth{Token: mcas.NewSecret(hostileToken)}
 	if v.entra {
+		srv.Close()
+		srv = httptest.NewTLSServer(counter) // Microsoft's sign-in library wants an HTTPS authority
+		transport = srv.Client().Transport
 		auth = mcas.EntraAuth{TenantID: h.TenantID(), ClientID: h.ClientID(), Secret: mcas.NewSecret(hostileSecret), AuthorityURL: srv.URL}
 	}
+	t.Cleanup(srv.Close)
 	client, err := mcas.NewClient(mcas.Config{
-		URL: srv.URL, Auth: auth, Clock: clientClock,
+		URL: srv.URL, Auth: auth, Clock: clientClock, Transport: transport,
 		Limiter: mcas.NewLimiter(clientClock, 1000, mcas.DefaultWindow),
 		Retry:   mcas.RetryPolicy{MaxAttempts: 12},
 		// Long enough for a 5000-record page on a loaded 2-core machine, shorter than SlowDelay.

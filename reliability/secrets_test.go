@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"log/slog"
 	"net"
@@ -12,6 +15,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -23,6 +27,7 @@ import (
 
 	"github.com/mcasload/mcasload/internal/testkit"
 	"github.com/mcasload/mcasload/internal/testkit/sinks"
+	"github.com/mcasload/mcasload/internal/timearg"
 	"github.com/mcasload/mcasload/loader"
 	"github.com/mcasload/mcasload/mcas"
 	"github.com/mcasload/mcasload/queries"
@@ -38,6 +43,14 @@ const (
 	secretClient      = "secretClientSecret~Zq8Yx7Wv6Ut5Sr4Qp3On2Ml1"
 	secretWrongClient = "secretWrongClient~Ab1Cd2Ef3Gh4Ij5Kl6Mn7Op8"
 	secretProxyPass   = "secretProxyPassword-7Hh6Gg5Ff4"
+	secretPFXPass     = "secretPfxPassword-Kk3Jj2Hh1Gg0Ff9"
+	// Every client assertion azidentity signs with a certificate starts with this encoded header
+	// ({"alg":"PS256","typ":"JWT",…); every federated token of the simulator with the next one
+	// ({"alg":"RS256",…). Neither may appear, whatever the token's value.
+	assertionHead = "eyJhbGciOiJQUzI1NiIs"
+	federatedHead = "eyJhbGciOiJSUzI1NiIs"
+	// The subject of the federated credential the simulator trusts.
+	secretsSubject = "system:serviceaccount:secops:mcasload"
 )
 
 // jwtHead is the encoded header every bearer token of the simulator starts with
@@ -46,7 +59,8 @@ const (
 const jwtHead = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9"
 
 // allSecrets are the strings that must never appear in output or files.
-var allSecrets = []string{secretToken, secretWrongToken, secretClient, secretWrongClient, secretProxyPass, jwtHead}
+var allSecrets = []string{secretToken, secretWrongToken, secretClient, secretWrongClient, secretProxyPass, jwtHead,
+	secretPFXPass, assertionHead, federatedHead}
 
 // writeSecretFile writes a one-line secret file (0600).
 func writeSecretFile(t *testing.T, secret string) string {
@@ -59,14 +73,22 @@ func writeSecretFile(t *testing.T, secret string) string {
 }
 
 // leakyAPI answers every request with an error that echoes the credentials it received: the
-// Authorization header in the body and a header, the client secret in the token error.
+// Authorization header in the body and a header, the client secret and the client assertion (a
+// certificate's signed JWT or a federated token) in the token error.
 func leakyAPI(status int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tenant, ok := strings.CutSuffix(r.URL.Path, "/v2.0/.well-known/openid-configuration"); ok {
+			base := "https://" + r.Host + tenant
+			_ = json.NewEncoder(w).Encode(map[string]string{"token_endpoint": base + "/oauth2/v2.0/token",
+				"authorization_endpoint": base + "/oauth2/v2.0/authorize", "issuer": base + "/v2.0"})
+			return
+		}
 		if strings.Contains(r.URL.Path, "oauth2") {
 			_ = r.ParseForm()
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusUnauthorized)
-			fmt.Fprintf(w, `{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided: %s"}`, r.Form.Get("client_secret"))
+			fmt.Fprintf(w, `{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client credential provided: %s %s"}`,
+				r.Form.Get("client_secret"), r.Form.Get("client_assertion"))
 			return
 		}
 		auth := r.Header.Get("Authorization")
@@ -86,6 +108,7 @@ func leakyAPI(status int) http.Handler {
 // secretCase is one run of the binary whose output and warehouse must hold no secret.
 type secretCase struct {
 	name  string
+	tls   bool // against the HTTPS simulator (every Entra sign-in needs an https authority)
 	env   []string
 	args  []string
 	codes []int // accepted exit codes
@@ -96,10 +119,15 @@ type secretCase struct {
 // in stdout, stderr (logs, errors, progress) or any file of the warehouse.
 func TestReliabilitySecrets(t *testing.T) {
 	binary(t)
-	row := record(t, "secrets", "`scan` and `check` with --log-level debug over: legacy token (env, file), wrong token, Entra (env, file) with 2 s tokens, wrong client secret, servers echoing credentials in 400/401/403/500 bodies and headers and in token errors, TLS without and with --ca-file, injected API faults; then grep of stdout, stderr and every warehouse file")
+	row := record(t, "secrets", "`scan` and `check` with --log-level debug over: legacy token (env, file), wrong token, Entra client secret (env, file) with 2 s tokens, wrong client secret, certificate PFX (password from file and env, wrong password), workload identity (trusted and untrusted federated token), servers echoing credentials in 400/401/403/500 bodies and headers and the client secret, certificate assertion and federated token in token errors, TLS without and with --ca-file, injected API faults; then grep of stdout, stderr and every warehouse file")
 	tn := synth.New(synth.Config{Seed: 23, Users: 10, Days: 2, End: time.Now().Add(-time.Hour).UTC(), Total: 1200, LateArrivals: -1})
+	clientCert, err := simulator.NewClientCertificate("mcasload secrets test", time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
 	simCfg := simulator.Config{Tenant: tn, Token: secretToken, ClientSecret: secretClient, RateLimit: simulator.NoRateLimit,
-		TokenLifetime: 2 * time.Second, RateWindow: time.Second}
+		TokenLifetime: 2 * time.Second, RateWindow: time.Second,
+		Identity: simulator.IdentityConfig{Certificates: []*x509.Certificate{clientCert.Cert}, FederatedSubjects: []string{secretsSubject}}}
 	plain := simulator.NewServer(simCfg)
 	t.Cleanup(plain.Close)
 	h := simulator.NewHandler(simCfg)
@@ -111,13 +139,28 @@ func TestReliabilitySecrets(t *testing.T) {
 	entra := func(url string) []string {
 		return []string{"--tenant-id", h.TenantID(), "--client-id", h.ClientID(), "--authority-url", url}
 	}
+	pfx := writePFX(t, clientCert, secretPFXPass)
+	pfxPass := writeSecretFile(t, secretPFXPass)
+	fedFile := writeSecretFile(t, h.IssueFederatedToken(secretsSubject, time.Hour))
+	strangerFile := writeSecretFile(t, h.IssueFederatedToken("system:serviceaccount:other:intruder", time.Hour))
+	workload := func(file string) []string {
+		return []string{"AZURE_TENANT_ID=" + h.TenantID(), "AZURE_CLIENT_ID=" + h.ClientID(), "AZURE_FEDERATED_TOKEN_FILE=" + file}
+	}
+	overTLS := func(extra ...string) []string {
+		return append(append(entra(tlsSrv.URL), "--ca-file", ca), extra...)
+	}
 	cases := []secretCase{
 		{name: "legacy token from env", env: []string{"MCAS_TOKEN=" + secretToken}, codes: []int{0}},
 		{name: "legacy token from file", args: []string{"--token-file", writeSecretFile(t, secretToken)}, codes: []int{0}},
 		{name: "wrong legacy token", env: []string{"MCAS_TOKEN=" + secretWrongToken}, codes: []int{5}},
-		{name: "entra from env, tokens expiring", env: []string{"MCAS_CLIENT_SECRET=" + secretClient}, args: entra(plain.URL), codes: []int{0}},
-		{name: "entra from file", args: append(entra(plain.URL), "--client-secret-file", writeSecretFile(t, secretClient)), codes: []int{0}},
-		{name: "wrong client secret", env: []string{"MCAS_CLIENT_SECRET=" + secretWrongClient}, args: entra(plain.URL), codes: []int{5}},
+		{name: "entra from env, tokens expiring", tls: true, env: []string{"MCAS_CLIENT_SECRET=" + secretClient}, args: overTLS(), codes: []int{0}},
+		{name: "entra from file", tls: true, args: overTLS("--client-secret-file", writeSecretFile(t, secretClient)), codes: []int{0}},
+		{name: "wrong client secret", tls: true, env: []string{"MCAS_CLIENT_SECRET=" + secretWrongClient}, args: overTLS(), codes: []int{5}},
+		{name: "certificate pfx with password file", tls: true, args: overTLS("--client-certificate", pfx, "--client-certificate-password-file", pfxPass), codes: []int{0}},
+		{name: "certificate pfx with password env", tls: true, env: []string{"MCAS_CLIENT_CERTIFICATE_PASSWORD=" + secretPFXPass}, args: overTLS("--client-certificate", pfx), codes: []int{0}},
+		{name: "certificate pfx with wrong password", tls: true, env: []string{"MCAS_CLIENT_CERTIFICATE_PASSWORD=" + secretWrongClient}, args: overTLS("--client-certificate", pfx), codes: []int{5}},
+		{name: "workload identity", tls: true, env: workload(fedFile), args: overTLS("--auth", "workload-identity"), codes: []int{0}},
+		{name: "workload identity, untrusted subject", tls: true, env: workload(strangerFile), args: overTLS("--auth", "workload-identity"), codes: []int{5}},
 	}
 	var ran atomic.Int64
 	check := func(t *testing.T, dir string, r testkit.Result) {
@@ -138,7 +181,11 @@ func TestReliabilitySecrets(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "wh")
-			r := run(t, c.env, base(plain.URL, dir, c.args...)...)
+			url := plain.URL
+			if c.tls {
+				url = tlsSrv.URL
+			}
+			r := run(t, c.env, base(url, dir, c.args...)...)
 			if !containsInt(c.codes, r.Code) {
 				t.Errorf("want exit %v: %s", c.codes, r)
 			}
@@ -146,7 +193,7 @@ func TestReliabilitySecrets(t *testing.T) {
 				t.Errorf("no debug line was logged; the test would not see a leak through debug logs: %s", r)
 			}
 			check(t, dir, r)
-			cr := run(t, c.env, append([]string{"check", "--url", plain.URL, "--log-level", "debug"}, c.args...)...)
+			cr := run(t, c.env, append([]string{"check", "--url", url, "--log-level", "debug"}, c.args...)...)
 			check(t, dir, cr)
 		})
 	}
@@ -172,20 +219,26 @@ func TestReliabilitySecrets(t *testing.T) {
 			continue // six attempts with backoff: half a minute
 		}
 		t.Run(fmt.Sprintf("server echoing credentials in a %d", status), func(t *testing.T) {
-			leak := httptest.NewServer(leakyAPI(status))
-			t.Cleanup(leak.Close)
+			leak, ca := testkit.TLSServer(t, leakyAPI(status))
+			leakCA := []string{"--ca-file", ca}
 			dir := filepath.Join(t.TempDir(), "wh")
-			r := run(t, []string{"MCAS_TOKEN=" + secretToken}, base(leak.URL, dir)...)
+			r := run(t, []string{"MCAS_TOKEN=" + secretToken}, base(leak.URL, dir, leakCA...)...)
 			if r.Code == 0 {
 				t.Errorf("want a failure: %s", r)
 			}
 			check(t, dir, r)
-			r = run(t, []string{"MCAS_CLIENT_SECRET=" + secretClient}, base(leak.URL, dir, entra(leak.URL)...)...)
-			if r.Code != 5 {
-				t.Errorf("token endpoint refusing: want exit 5: %s", r)
+			for name, signin := range map[string]struct{ env, args []string }{
+				"client secret":     {env: []string{"MCAS_CLIENT_SECRET=" + secretClient}},
+				"certificate":       {args: []string{"--client-certificate", pfx, "--client-certificate-password-file", pfxPass}},
+				"workload identity": {env: workload(fedFile), args: []string{"--auth", "workload-identity"}},
+			} {
+				r = run(t, signin.env, base(leak.URL, dir, append(append(entra(leak.URL), leakCA...), signin.args...)...)...)
+				if r.Code != 5 {
+					t.Errorf("%s: token endpoint refusing: want exit 5: %s", name, r)
+				}
+				check(t, dir, r)
 			}
-			check(t, dir, r)
-			check(t, dir, run(t, []string{"MCAS_TOKEN=" + secretToken}, "check", "--url", leak.URL, "--log-level", "debug"))
+			check(t, dir, run(t, []string{"MCAS_TOKEN=" + secretToken}, append([]string{"check", "--url", leak.URL, "--log-level", "debug"}, leakCA...)...))
 		})
 	}
 	t.Run("tls self-signed", func(t *testing.T) {
@@ -223,9 +276,28 @@ func TestReliabilitySecrets(t *testing.T) {
 	})
 	t.Run("formatting and logging of the config", func(t *testing.T) {
 		ran.Add(1)
+		loadedPFX, err := mcas.LoadCertificate(pfx, mcas.NewSecret(secretPFXPass))
+		if err != nil {
+			t.Fatal(err)
+		}
+		block, _ := pem.Decode(clientCert.KeyPEM)
+		key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyDigits := key.(*rsa.PrivateKey).D.String()[:40] // how fmt would print the key
+		for _, v := range []any{loadedPFX, *loadedPFX, struct{ C mcas.Certificate }{*loadedPFX}} {
+			js, _ := json.Marshal(v)
+			var logs bytes.Buffer
+			slog.New(slog.NewTextHandler(&logs, nil)).Info("cert", "v", v)
+			if text := fmt.Sprintf("%v %+v %#v %s", v, v, v, v) + string(js) + logs.String(); strings.Contains(text, keyDigits) || !strings.Contains(text, loadedPFX.Thumbprint()) {
+				t.Errorf("the certificate prints its key or not its thumbprint: %s", text)
+			}
+		}
 		cfgs := []mcas.Config{
 			{URL: "https://user:" + secretProxyPass + "@example.com", Auth: mcas.TokenAuth{Token: mcas.NewSecret(secretToken)}},
 			{URL: "https://example.com", Auth: mcas.EntraAuth{TenantID: "t", ClientID: "c", Secret: mcas.NewSecret(secretClient)}},
+			{URL: "https://example.com", Auth: mcas.EntraAuth{Method: mcas.ClientCertificate, TenantID: "t", ClientID: "c", Certificate: loadedPFX}},
 		}
 		for _, cfg := range cfgs {
 			var logs bytes.Buffer
@@ -242,7 +314,7 @@ func TestReliabilitySecrets(t *testing.T) {
 			}
 		}
 	})
-	row.set(int(ran.Load()), "no secret (token, client secret, wrong ones, proxy password, issued JWTs) in any stdout, stderr, error, panic value or warehouse file; TLS refused without --ca-file and exact with it; plain http to a remote host refused")
+	row.set(int(ran.Load()), "no secret (token, client secret, wrong ones, proxy password, certificate password, client assertions, federated tokens, issued JWTs) in any stdout, stderr, error, panic value or warehouse file; TLS refused without --ca-file and exact with it; plain http to a remote host refused")
 }
 
 // panicText is what the runtime prints for panic(v): Error() or String() when v has them.
@@ -304,8 +376,8 @@ func TestReliabilityProxy(t *testing.T) {
 		}
 		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 		defer mem.AssertSize(t, 0)
-		_, serr := loader.Scan(t.Context(), client, w, loader.ScanOptions{URL: api.URL, Limit: 500, Since: hostileEnd.Add(-72 * time.Hour),
-			Until: hostileEnd.Add(time.Hour), Full: true, Logger: log, Pipeline: loader.Options{Workers: 1, Allocator: mem}})
+		_, serr := loader.Scan(t.Context(), client, w, loader.ScanOptions{URL: api.URL, Limit: 500, Since: timearg.At(hostileEnd.Add(-72 * time.Hour)),
+			Until: timearg.At(hostileEnd.Add(time.Hour)), Full: true, Logger: log, Pipeline: loader.Options{Workers: 1, Allocator: mem}})
 		if err := w.Close(context.WithoutCancel(t.Context())); err != nil {
 			t.Fatal(err)
 		}
@@ -526,4 +598,20 @@ func TestReliabilitySimulatorLoopback(t *testing.T) {
 		t.Errorf("simulator.NewServer listens on %s", srv.URL)
 	}
 	row.set(tried, "non-loopback addresses refused with exit 2 naming --allow-remote; loopback served on 127.0.0.1; the environment token not printed")
+}
+
+// writePFX exports a client certificate as a PFX protected by password, with the legacy
+// encryption Microsoft's Go library reads; the password goes to openssl in a file, not in argv.
+func writePFX(t *testing.T, c *simulator.ClientCertificate, password string) string {
+	t.Helper()
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in.pem"), filepath.Join(dir, "client.pfx")
+	if err := os.WriteFile(in, c.PEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pass := writeSecretFile(t, password)
+	if b, err := exec.Command("openssl", "pkcs12", "-export", "-legacy", "-in", in, "-out", out, "-passout", "file:"+pass).CombinedOutput(); err != nil {
+		t.Fatalf("openssl pkcs12: %v\n%s", err, b)
+	}
+	return out
 }

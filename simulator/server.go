@@ -53,10 +53,19 @@ type Config struct {
 	TenantID, ClientID, ClientSecret string
 	// TokenLifetime is how long issued bearer tokens live on Clock (default 1 h).
 	TokenLifetime time.Duration
+	// Identity is what else Entra ID accepts: certificates, federated subjects, managed identities.
+	Identity IdentityConfig
 
-	// Clock decides which records are visible (created <= now), the rate window, token expiry and
-	// gte_ndays/lte_ndays. Default: the real clock.
+	// Clock is the service's clock: it stamps the Date header of every response and decides
+	// which records are visible (created <= now − VisibilityLag), the rate window, token
+	// expiry and gte_ndays/lte_ndays; a generated tenant ends at its time. Default: the real
+	// clock. A clock.Offset gives a service whose clock differs from the client's.
 	Clock clock.Clock
+	// VisibilityLag is the service's indexing delay: a record is visible only this long after
+	// its created time.
+	VisibilityLag time.Duration
+	// Quirks switches on reported behaviours of the real service (see Quirks).
+	Quirks []Quirk
 
 	// RateLimit is the number of requests allowed per RateWindow (default 30 per 60 s);
 	// NoRateLimit turns throttling off.
@@ -106,11 +115,12 @@ type Handler struct {
 	limiter *limiter
 	faults  *faultInjector
 	ceiling int
+	quirks  map[Quirk]bool
 
 	latMu  sync.Mutex
 	latRng *rand.Rand
 
-	requests, throttled, faultCount, pages, records, tokens atomic.Int64
+	requests, throttled, faultCount, pages, records atomic.Int64
 
 	bufs sync.Pool // *[]byte render buffers
 	idss sync.Pool // *[]int32 page index buffers
@@ -118,11 +128,14 @@ type Handler struct {
 
 // NewHandler builds the simulator's handler, generating the tenant if Config.Tenant is nil.
 func NewHandler(cfg Config) *Handler {
-	if cfg.Tenant == nil {
-		cfg.Tenant = synth.New(cfg.Synth)
-	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
+	}
+	if cfg.Tenant == nil {
+		if cfg.Synth.End.IsZero() {
+			cfg.Synth.End = cfg.Clock.Now() // the data follows the service's clock
+		}
+		cfg.Tenant = synth.New(cfg.Synth)
 	}
 	if cfg.Token == "" {
 		cfg.Token = randomHex(32)
@@ -157,11 +170,16 @@ func NewHandler(cfg Config) *Handler {
 		idx:    newIndex(cfg.Tenant),
 		clk:    cfg.Clock,
 		auth: &authority{token: cfg.Token, tenantID: cfg.TenantID, clientID: cfg.ClientID, secret: cfg.ClientSecret,
-			lifetime: cfg.TokenLifetime, clk: cfg.Clock, bearers: map[string]time.Time{}},
+			lifetime: cfg.TokenLifetime, clk: cfg.Clock, bearers: map[string]time.Time{}, grants: map[string]int64{},
+			ids: newIdentities(cfg.Identity)},
 		limiter: &limiter{limit: cfg.RateLimit, window: cfg.RateWindow},
 		faults:  newFaultInjector(cfg.FaultSeed, cfg.FaultRates),
 		ceiling: cfg.DeepOffsetCeiling,
 		latRng:  rand.New(rand.NewPCG(cfg.FaultSeed, 0x6c6174)),
+		quirks:  map[Quirk]bool{},
+	}
+	for _, q := range cfg.Quirks {
+		h.quirks[q] = true
 	}
 	return h
 }
@@ -190,7 +208,7 @@ func (h *Handler) FailNext(n int, f Fault) { h.faults.force(n, f) }
 // Stats returns the counters so far.
 func (h *Handler) Stats() Stats {
 	return Stats{Requests: h.requests.Load(), Throttled: h.throttled.Load(), Faults: h.faultCount.Load(),
-		Pages: h.pages.Load(), Records: h.records.Load(), Tokens: h.tokens.Load()}
+		Pages: h.pages.Load(), Records: h.records.Load(), Tokens: h.auth.issued.Load()}
 }
 
 // ServeHTTP routes a request.
@@ -203,16 +221,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.cfg.Logger.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "elapsed", time.Since(start))
 		}()
 	}
+	// The service's clock stamps the answer (net/http would stamp the machine's).
+	w.Header().Set("Date", h.clk.Now().UTC().Format(http.TimeFormat))
 	path := r.URL.Path
 	if strings.HasPrefix(path, "/cas/api/") { // the generic host's prefix
 		path = strings.TrimPrefix(path, "/cas")
 	}
-	if tenant, v2, ok := tokenPath(path); ok {
-		sw := &statusWriter{ResponseWriter: w}
-		h.auth.serveToken(sw, r, tenant, v2)
-		if sw.status == http.StatusOK {
-			h.tokens.Add(1)
-		}
+	if h.auth.route(w, r, path) {
 		return
 	}
 	const base = "/api/v1/activities"
@@ -235,18 +250,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeHTML(w, http.StatusNotFound, "Page not found")
 	}
-}
-
-// tokenPath recognizes /<tenant>/oauth2/v2.0/token and /<tenant>/oauth2/token.
-func tokenPath(path string) (tenant string, v2, ok bool) {
-	parts := strings.Split(strings.Trim(path, "/"), "/")
-	switch {
-	case len(parts) == 4 && parts[1] == "oauth2" && parts[2] == "v2.0" && parts[3] == "token":
-		return parts[0], true, true
-	case len(parts) == 3 && parts[1] == "oauth2" && parts[2] == "token":
-		return parts[0], false, true
-	}
-	return "", false, false
 }
 
 // api runs the checks every API request passes in the service's order: authentication, the
@@ -330,6 +333,7 @@ func (h *Handler) throttle(w http.ResponseWriter, wait time.Duration) {
 	if hj, ok := unwrapHijacker(w); ok {
 		if conn, bw, err := hj.Hijack(); err == nil {
 			defer conn.Close()
+			hdr.Set("Date", h.clk.Now().UTC().Format(http.TimeFormat))
 			writeRawResponse(bw, http.StatusTooManyRequests, "TOO MANY REQUESTS", hdr, body)
 			return
 		}
@@ -362,7 +366,6 @@ func writeRawResponse(bw *bufio.ReadWriter, status int, reason string, hdr http.
 	fmt.Fprintf(bw, "HTTP/1.1 %d %s\r\n", status, reason)
 	hdr.Set("Content-Length", strconv.Itoa(len(body)))
 	hdr.Set("Connection", "close")
-	hdr.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	_ = hdr.Write(bw)
 	_, _ = bw.WriteString("\r\n")
 	_, _ = bw.Write(body)
@@ -381,6 +384,9 @@ func (h *Handler) serveList(w http.ResponseWriter, r *http.Request) {
 		writeBadRequest(w, err)
 		return
 	}
+	if h.has(QuirkIgnoreDirection) {
+		q.desc = true
+	}
 	now := h.clk.Now()
 	m, err := compileFilters(q.filters, now)
 	if err != nil {
@@ -392,14 +398,20 @@ func (h *Handler) serveList(w http.ResponseWriter, r *http.Request) {
 	idsp := h.getIDs()
 	defer h.idss.Put(idsp)
 
-	p := h.idx.plan(m, q.sortField == "created", q.desc, now.UnixMilli())
+	p := h.idx.plan(m, q.sortField == "created", q.desc, h.visibleAt(now))
 	var res pageResult
-	if q.isScan {
+	switch {
+	case q.isScan && h.emptyOnTie(q, p, bufp):
+		res = pageResult{ids: (*idsp)[:0], total: p.count(bufp)}
+	case q.isScan:
 		res = h.scanPage(q, p, bufp, *idsp)
-	} else if res, err = h.listPage(q, p, bufp, *idsp); err != nil {
-		writeBadRequest(w, err)
-		return
+	default:
+		if res, err = h.listPage(q, p, bufp, *idsp); err != nil {
+			writeBadRequest(w, err)
+			return
+		}
 	}
+	res.total = h.approximate(res.total)
 	*idsp = res.ids[:0]
 	if err := h.latency(r.Context(), len(res.ids)); err != nil {
 		return
@@ -437,7 +449,7 @@ func (h *Handler) writePage(w http.ResponseWriter, res *pageResult, bufp *[]byte
 // serveFetch answers GET /api/v1/activities/<id>/ with the bare record.
 func (h *Handler) serveFetch(w http.ResponseWriter, r *http.Request, id string) {
 	i := h.idx.lookup(id)
-	if i < 0 || h.tenant.Activity(i).Created > h.clk.Now().UnixMilli() {
+	if i < 0 || h.tenant.Activity(i).Created > h.visibleAt(h.clk.Now()) {
 		writeError(w, http.StatusNotFound, "NotFound", "activity not found")
 		return
 	}
@@ -464,6 +476,11 @@ func (h *Handler) serveFeedback(w http.ResponseWriter, r *http.Request, id strin
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"success": true})
+}
+
+// visibleAt is the newest created time visible at now: the indexing delay holds back the rest.
+func (h *Handler) visibleAt(now time.Time) int64 {
+	return now.Add(-h.cfg.VisibilityLag).UnixMilli()
 }
 
 // latency waits the configured page latency, scaled by page size.
@@ -577,6 +594,8 @@ type Server struct {
 	URL string
 	// Token is the accepted legacy API token.
 	Token string
+	// CA is the certificate authority of an HTTPS server (NewTLSServer), nil for plain HTTP.
+	CA *TestCA
 
 	ln   net.Listener
 	srv  *http.Server

@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -55,7 +53,8 @@ var ErrNotPublished = errors.New("warehouse: committed to duckdb, not yet publis
 // commit), the rejects, the state and the run bookkeeping in one DuckDB transaction, then
 // publishes this commit's new rows to Parquet. If the process dies after the DuckDB commit,
 // the next Open publishes them; nothing is lost or doubled.
-func (w *Writer) Commit(ctx context.Context, c Commit) (CommitResult, error) {
+func (w *Writer) Commit(ctx context.Context, c Commit) (_ CommitResult, err error) {
+	defer markStorage(&err)
 	if w.lock == nil {
 		return CommitResult{}, fmt.Errorf("commit: the warehouse is closed")
 	}
@@ -284,7 +283,8 @@ func nullIfEmpty(s string) any {
 
 // FinishRun records the end of the run and its summary (any JSON-encodable value) in the runs
 // table, for mcasload status.
-func (w *Writer) FinishRun(ctx context.Context, run RunInfo, summary any) error {
+func (w *Writer) FinishRun(ctx context.Context, run RunInfo, summary any) (err error) {
+	defer markStorage(&err)
 	id := run.ID
 	if id == "" {
 		id = w.run.ID
@@ -316,80 +316,4 @@ func (w *Writer) FinishRun(ctx context.Context, run RunInfo, summary any) error 
 		return fmt.Errorf("finish run: %w", err)
 	}
 	return nil
-}
-
-// rejectLine is one line of rejected/<run>.ndjson. Raw is the record text; when it is not valid
-// UTF-8 it is in RawBase64 instead, so the file keeps exactly what was received.
-type rejectLine struct {
-	ID        string    `json:"id,omitempty"`
-	Reason    string    `json:"reason"`
-	RunID     string    `json:"run_id"`
-	At        time.Time `json:"at"`
-	Raw       string    `json:"raw,omitempty"`
-	RawBase64 []byte    `json:"raw_base64,omitempty"`
-}
-
-func newRejectLine(id, reason, runID string, at time.Time, raw []byte) rejectLine {
-	l := rejectLine{ID: id, Reason: reason, RunID: runID, At: at}
-	if utf8.Valid(raw) {
-		l.Raw = string(raw)
-	} else {
-		l.RawBase64 = raw
-	}
-	return l
-}
-
-// appendRejects appends rejects to the run's file and syncs it.
-func appendRejects(path string, rejects []schema.Rejected, runID string, at time.Time) error {
-	var buf []byte
-	for _, r := range rejects {
-		b, err := json.Marshal(newRejectLine(r.ID, r.Reason, runID, at, r.Raw))
-		if err != nil {
-			return fmt.Errorf("encode reject: %w", err)
-		}
-		buf = append(append(buf, b...), '\n')
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return fmt.Errorf("write rejects: %w", err)
-	}
-	_, err = f.Write(buf)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("write rejects %s: %w", path, err)
-	}
-	return nil
-}
-
-// writeRejectedFile rewrites rejected/<run>.ndjson from DuckDB (the source of truth), under a
-// temporary name, so the file is complete or absent, never half written.
-func (w *Writer) writeRejectedFile(ctx context.Context, s *session, runID string) error {
-	rows, err := s.conn.QueryContext(ctx, `SELECT coalesce(id, ''), reason, run_id, "at", raw_bytes FROM wh.rejected_activities WHERE run_id = ? ORDER BY "at", rowid`, runID)
-	if err != nil {
-		return fmt.Errorf("read rejects: %w", err)
-	}
-	defer rows.Close()
-	var buf []byte
-	for rows.Next() {
-		var id, reason, run string
-		var at time.Time
-		var raw []byte
-		if err := rows.Scan(&id, &reason, &run, &at, &raw); err != nil {
-			return fmt.Errorf("read rejects: %w", err)
-		}
-		b, err := json.Marshal(newRejectLine(id, reason, run, at.UTC(), raw))
-		if err != nil {
-			return fmt.Errorf("encode reject: %w", err)
-		}
-		buf = append(append(buf, b...), '\n')
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read rejects: %w", err)
-	}
-	return writeFileAtomic(rejectedPath(w.dir, runID), buf)
 }

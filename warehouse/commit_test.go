@@ -3,6 +3,7 @@ package warehouse
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -174,8 +175,8 @@ func TestSourceMismatch(t *testing.T) {
 	w := openTest(t, dir, SinkBoth)
 	w.Close(t.Context())
 	_, err := Open(t.Context(), Options{Dir: dir, Source: "https://contoso.portal.cloudappsecurity.com", Logger: testLogger(nil)})
-	if err == nil || !strings.Contains(err.Error(), "--allow-mixed-sources") {
-		t.Fatalf("open with another source: %v, want a mismatch error", err)
+	if !errors.Is(err, ErrSourceMismatch) {
+		t.Fatalf("open with another source: %v, want ErrSourceMismatch", err)
 	}
 	w, err = Open(t.Context(), Options{Dir: dir, Source: "https://contoso.portal.cloudappsecurity.com", AllowMixedSources: true, Logger: testLogger(nil)})
 	if err != nil {
@@ -183,8 +184,9 @@ func TestSourceMismatch(t *testing.T) {
 	}
 	w.Close(t.Context())
 	_, err = Open(t.Context(), Options{Dir: dir, Sinks: SinkParquet, Logger: testLogger(nil)})
-	if err == nil || !strings.Contains(err.Error(), "--sink both") {
-		t.Fatalf("open with another sink: %v, want an error naming --sink both", err)
+	var sm *SinkMismatchError
+	if !errors.As(err, &sm) || sm.Keeps != SinkBoth || sm.Want != SinkParquet {
+		t.Fatalf("open with another sink: %v, want a SinkMismatchError naming both and parquet", err)
 	}
 }
 

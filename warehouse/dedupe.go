@@ -82,7 +82,7 @@ func (p *plan) release() {
 // from the kept row's is a conflict. The batch's id hashes are looked up in known (the stored
 // hashes); only hits go to DuckDB, which returns their stored (id, rawsum); ids are compared
 // exactly in Go, and raw is hashed in Go only for re-delivered rows and for the index entries
-// of new rows.
+// of new rows. Its phases are timed separately (hash, probe, plan) for the commit's debug log.
 func planCommit(ctx context.Context, s *session, mem memory.Allocator, records []arrow.RecordBatch, known *storedHashes) (*plan, error) {
 	p := &plan{byDay: map[arrow.Date32][]arrow.RecordBatch{}}
 	t0 := time.Now()
@@ -94,11 +94,46 @@ func planCommit(ctx context.Context, s *session, mem memory.Allocator, records [
 	if n == 0 {
 		return p, nil
 	}
-	// First occurrence of each id in the commit, and each row's id hash.
-	first := make(map[string]rowRef, n)
-	hashes := make([][]uint64, len(records))
-	dupOf := map[rowRef]rowRef{} // in-commit re-deliveries → the first row with that id
-	var matched []uint64         // hashes of first occurrences that may be stored already
+	ids := hashIDs(records, n, known)
+	p.tHash = time.Since(t0)
+	t1 := time.Now()
+	stored, err := probeStored(ctx, s, ids)
+	if err != nil {
+		return nil, err
+	}
+	p.tProbe = time.Since(t1)
+	t2 := time.Now()
+	runs, kept := p.decide(records, ids, stored)
+	p.inserted = len(kept)
+	if p.inserted == 0 {
+		return p, nil
+	}
+	p.cut(records, runs)
+	p.tSum = time.Since(t2)
+	p.buildIndex = func() {
+		t := time.Now()
+		p.index = buildIndex(mem, records, ids.hashes, kept)
+		p.tSum += time.Since(t)
+	}
+	return p, nil
+}
+
+// batchIDs is what the first phase of planCommit learns from the ids alone.
+type batchIDs struct {
+	first   map[string]rowRef // first occurrence of each id in the commit
+	hashes  [][]uint64        // each row's id hash, per record
+	dupOf   map[rowRef]rowRef // in-commit re-deliveries → the first row with that id
+	matched []uint64          // hashes of first occurrences that may be stored already
+}
+
+// hashIDs hashes every id of the n rows of records, finds the in-commit re-deliveries and the
+// first occurrences whose hash is in known.
+func hashIDs(records []arrow.RecordBatch, n int, known *storedHashes) batchIDs {
+	b := batchIDs{
+		first:  make(map[string]rowRef, n),
+		hashes: make([][]uint64, len(records)),
+		dupOf:  map[rowRef]rowRef{},
+	}
 	for ri, r := range records {
 		ids := r.Column(colID).(*array.String)
 		hs := make([]uint64, r.NumRows())
@@ -106,43 +141,52 @@ func planCommit(ctx context.Context, s *session, mem memory.Allocator, records [
 			id := ids.Value(i)
 			hs[i] = md5Lower(id)
 			ref := rowRef{int32(ri), int32(i)}
-			if f, ok := first[id]; ok {
-				dupOf[ref] = f
+			if f, ok := b.first[id]; ok {
+				b.dupOf[ref] = f
 				continue
 			}
-			first[id] = ref
+			b.first[id] = ref
 			if known.has(hs[i]) {
-				matched = append(matched, hs[i])
+				b.matched = append(b.matched, hs[i])
 			}
 		}
-		hashes[ri] = hs
+		b.hashes[ri] = hs
 	}
-	p.tHash = time.Since(t0)
-	// Stored ids this commit re-delivers: the candidates by hash (from the writer's set of
-	// stored hashes), then an exact id match read from DuckDB for just those.
-	t1 := time.Now()
-	stored := map[string]uint64{} // id → rawsum of the stored row
-	if len(matched) > 0 {
-		err := storedSums(ctx, s, matched, func(id string, sum uint64) {
-			if _, ok := first[id]; ok {
-				stored[id] = sum
-			}
-		})
-		if err != nil {
-			return nil, fmt.Errorf("find stored ids: %w", err)
+	return b
+}
+
+// probeStored returns the stored ids this commit re-delivers, with the rawsum of the stored
+// row: the candidates by hash (from the writer's set of stored hashes), then an exact id match
+// read from DuckDB for just those.
+func probeStored(ctx context.Context, s *session, b batchIDs) (map[string]uint64, error) {
+	stored := map[string]uint64{}
+	if len(b.matched) == 0 {
+		return stored, nil
+	}
+	err := storedSums(ctx, s, b.matched, func(id string, sum uint64) {
+		if _, ok := b.first[id]; ok {
+			stored[id] = sum
 		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find stored ids: %w", err)
 	}
-	p.tProbe = time.Since(t1)
-	t2 := time.Now()
+	return stored, nil
+}
+
+// keptRun is a run of consecutive kept rows of one record and one day.
+type keptRun struct {
+	rec, from, to int
+	day           arrow.Date32
+}
+
+// decide goes row by row: it counts duplicates and conflicts into p and returns the kept rows,
+// cut into runs per record and per day, and one reference per kept row.
+func (p *plan) decide(records []arrow.RecordBatch, b batchIDs, stored map[string]uint64) ([]keptRun, []rowRef) {
 	rawOf := func(ref rowRef) string {
 		return records[ref.rec].Column(colRaw).(*array.String).Value(int(ref.row))
 	}
-	// Decide row by row, cutting the kept rows into runs (zero-copy slices) per record and per day.
-	type run struct {
-		rec, from, to int
-		day           arrow.Date32
-	}
-	var runs []run
+	var runs []keptRun
 	var keptRefs []rowRef
 	firstSum := map[rowRef]uint64{}
 	for ri, r := range records {
@@ -155,7 +199,7 @@ func planCommit(ctx context.Context, s *session, mem memory.Allocator, records [
 			isDup := false
 			if sum, ok := stored[id]; ok {
 				want, isDup = sum, true
-			} else if f, ok := dupOf[ref]; ok {
+			} else if f, ok := b.dupOf[ref]; ok {
 				s, ok := firstSum[f]
 				if !ok {
 					s = md5Lower(rawOf(f))
@@ -175,15 +219,16 @@ func planCommit(ctx context.Context, s *session, mem memory.Allocator, records [
 			if l := len(runs) - 1; l >= 0 && runs[l].rec == ri && runs[l].to == i && runs[l].day == d {
 				runs[l].to++
 			} else {
-				runs = append(runs, run{rec: ri, from: i, to: i + 1, day: d})
+				runs = append(runs, keptRun{rec: ri, from: i, to: i + 1, day: d})
 			}
 		}
 	}
-	p.inserted = len(keptRefs)
-	if p.inserted == 0 {
-		return p, nil
-	}
-	// keep: one slice per maximal run within a record (days merged); byDay: one per run.
+	return runs, keptRefs
+}
+
+// cut fills keep (one zero-copy slice per maximal run within a record, days merged), byDay (one
+// slice per run) and days from the kept runs.
+func (p *plan) cut(records []arrow.RecordBatch, runs []keptRun) {
 	daySet := map[arrow.Date32]bool{}
 	for i, rn := range runs {
 		r := records[rn.rec]
@@ -207,13 +252,6 @@ func planCommit(ctx context.Context, s *session, mem memory.Allocator, records [
 		p.days = append(p.days, d.ToTime().Format(time.DateOnly))
 	}
 	slices.Sort(p.days)
-	p.tSum = time.Since(t2)
-	p.buildIndex = func() {
-		t := time.Now()
-		p.index = buildIndex(mem, records, hashes, keptRefs)
-		p.tSum += time.Since(t)
-	}
-	return p, nil
 }
 
 // storedSums calls f with (id, rawsum) of every stored row whose h is in hashes.

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 )
@@ -133,7 +132,7 @@ func (w *Writer) detachBase(ctx context.Context, closeToo bool) error {
 		return nil
 	}
 	err := w.base.exec(ctx, "DETACH wh")
-	if err != nil && strings.Contains(err.Error(), "not found") {
+	if err != nil && isNotAttached(err) {
 		err = nil
 	}
 	w.hold.attached = false

@@ -23,9 +23,6 @@ import (
 const parametersFromRaw = `CASE WHEN contains(raw, '"Parameters"') AND json_type(raw, '$.rawDataJson.Parameters') = 'ARRAY'
   THEN json_extract(raw, '$.rawDataJson.Parameters')::VARCHAR END`
 
-// Meta keys of the Parquet migration.
-const metaParquetVersion = "parquet_schema_version" // every part file has this schema version
-
 // migrationAddParameters is migration 2: the parameters column, filled from raw. Migration 1
 // builds the tables from schema.Columns, so a new warehouse has the column already: hence IF
 // NOT EXISTS, and the UPDATEs touch no row there.
@@ -105,11 +102,11 @@ func partsWithoutParameters(ctx context.Context, conn *sql.Conn, parts []partFil
 // at the next Open.
 func (w *Writer) migrateParquet(ctx context.Context, s *session) error {
 	var done string
-	err := s.conn.QueryRowContext(ctx, `SELECT value FROM wh.meta WHERE key = ?`, metaParquetVersion).Scan(&done)
+	err := s.conn.QueryRowContext(ctx, `SELECT value FROM wh.meta WHERE key = ?`, activitiesTable.parquetVersionKey).Scan(&done)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("migrate parquet: read warehouse meta: %w", err)
 	}
-	if done == fmt.Sprint(schema.Version) {
+	if done == fmt.Sprint(activitiesTable.version) {
 		return nil
 	}
 	parts, _, _, err := listParts(filepath.Join(w.dir, ParquetDir))
@@ -144,10 +141,10 @@ func (w *Writer) migrateParquet(ctx context.Context, s *session) error {
 	}
 	// Not INSERT OR REPLACE: warehouses made by early builds have meta without its primary key.
 	err = inTx(ctx, s, func() error {
-		if err := s.exec(ctx, `DELETE FROM wh.meta WHERE key = ?`, metaParquetVersion); err != nil {
+		if err := s.exec(ctx, `DELETE FROM wh.meta WHERE key = ?`, activitiesTable.parquetVersionKey); err != nil {
 			return err
 		}
-		return s.exec(ctx, `INSERT INTO wh.meta VALUES (?, ?)`, metaParquetVersion, fmt.Sprint(schema.Version))
+		return s.exec(ctx, `INSERT INTO wh.meta VALUES (?, ?)`, activitiesTable.parquetVersionKey, fmt.Sprint(activitiesTable.version))
 	})
 	if err != nil {
 		return fmt.Errorf("migrate parquet: record warehouse meta: %w", err)

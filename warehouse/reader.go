@@ -57,7 +57,7 @@ type Reader struct {
 // the log). Rows committed to DuckDB but not yet published are then not visible.
 func OpenReader(ctx context.Context, opts ReaderOptions) (*Reader, error) {
 	if opts.Dir == "" {
-		return nil, errors.New("open warehouse: no folder given; pass --warehouse DIR")
+		return nil, ErrNoFolder
 	}
 	if opts.MemoryLimit == "" {
 		opts.MemoryLimit = "1GB"
@@ -81,7 +81,7 @@ func OpenReader(ctx context.Context, opts ReaderOptions) (*Reader, error) {
 			if hasParquet(dir) {
 				return OpenParquetReader(ctx, dir)
 			}
-			return nil, fmt.Errorf("open warehouse %s: no warehouse there; load one with mcasload load or scan", dir)
+			return nil, fmt.Errorf("open warehouse %s: %w", dir, ErrNoWarehouse)
 		}
 		return nil, fmt.Errorf("open warehouse %s: %w", dir, err)
 	}
@@ -286,3 +286,6 @@ func (r *Reader) LockDown(ctx context.Context) error {
 	}
 	return nil
 }
+
+// HasParquet reports whether the warehouse in dir holds any Parquet file.
+func HasParquet(dir string) bool { return hasParquet(dir) }

@@ -163,11 +163,6 @@ func privateFiles(file string) error {
 	return nil
 }
 
-func isLockConflict(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "Could not set lock") || strings.Contains(msg, "Conflicting lock")
-}
-
 func (s *session) exec(ctx context.Context, q string, args ...any) error {
 	_, err := s.conn.ExecContext(ctx, q, args...)
 	return err
@@ -194,7 +189,7 @@ func (s *session) detachClose(ctx context.Context) error {
 		return nil
 	}
 	err := s.exec(ctx, "DETACH wh")
-	if err != nil && strings.Contains(err.Error(), "not found") {
+	if err != nil && isNotAttached(err) {
 		err = nil
 	}
 	return errors.Join(err, s.close())

@@ -3,6 +3,7 @@ package warehouse
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -67,7 +68,10 @@ func ReadStatus(ctx context.Context, opts ReaderOptions) (*Status, error) {
 	}
 	file := filepath.Join(dir, DatabaseFile)
 	if _, err := os.Stat(file); err != nil {
-		return nil, fmt.Errorf("read status: no warehouse in %s: %w", dir, err)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("read status %s: %w: %w", dir, ErrNoWarehouse, err)
+		}
+		return nil, fmt.Errorf("read status: %w", err)
 	}
 	s, err := openSession(ctx, sessionConfig{memoryLimit: "1GB", lockWait: opts.LockWait, clock: opts.Clock}, file, true)
 	if err != nil {
@@ -77,84 +81,129 @@ func ReadStatus(ctx context.Context, opts ReaderOptions) (*Status, error) {
 	return readStatus(ctx, s.conn, dir)
 }
 
+// readStatus answers each question of the status on conn (the warehouse attached as wh).
 func readStatus(ctx context.Context, conn *sql.Conn, dir string) (*Status, error) {
-	st := &Status{Dir: dir, Rejects: map[string]int64{}, Sinks: SinkBoth}
+	b := &statusReader{conn: conn, dir: dir, days: map[string]*DayStatus{},
+		st: &Status{Dir: dir, Rejects: map[string]int64{}, Sinks: SinkBoth}}
 	if fi, err := os.Stat(filepath.Join(dir, DatabaseFile)); err == nil {
-		st.DuckDBBytes = fi.Size()
+		b.st.DuckDBBytes = fi.Size()
 	}
+	questions := []func(context.Context) error{
+		b.readMeta, b.readStoredRows, b.readPending, b.readParquetFiles, b.readParquetRows, b.readRuns, b.readRejects,
+	}
+	for _, q := range questions {
+		if err := q(ctx); err != nil {
+			return nil, fmt.Errorf("read status: %w", err)
+		}
+	}
+	for _, d := range b.days {
+		b.st.Days = append(b.st.Days, *d)
+	}
+	slices.SortFunc(b.st.Days, func(x, y DayStatus) int { return compareStrings(x.Day, y.Day) })
+	return b.st, nil
+}
+
+// statusReader fills a Status one question at a time.
+type statusReader struct {
+	conn  *sql.Conn
+	dir   string
+	st    *Status
+	days  map[string]*DayStatus
+	parts []partFile // the published Parquet files, read by readParquetFiles
+}
+
+func (b *statusReader) day(d string) *DayStatus {
+	if b.days[d] == nil {
+		b.days[d] = &DayStatus{Day: d}
+	}
+	return b.days[d]
+}
+
+// readMeta: which source and which sinks the warehouse was made for.
+func (b *statusReader) readMeta(ctx context.Context) error {
 	meta := map[string]string{}
-	if err := scanRows(ctx, conn, `SELECT key, value FROM wh.meta`, func(r *sql.Rows) error {
+	if err := scanRows(ctx, b.conn, `SELECT key, value FROM wh.meta`, func(r *sql.Rows) error {
 		var k, v string
 		err := r.Scan(&k, &v)
 		meta[k] = v
 		return err
 	}); err != nil {
-		return nil, fmt.Errorf("read status: %w", err)
+		return err
 	}
-	st.Source = meta["source"]
+	b.st.Source = meta["source"]
 	if v, ok := meta["sinks"]; ok {
-		st.Sinks = Sinks(v)
+		b.st.Sinks = Sinks(v)
 	}
-	days := map[string]*DayStatus{}
-	day := func(d string) *DayStatus {
-		if days[d] == nil {
-			days[d] = &DayStatus{Day: d}
-		}
-		return days[d]
-	}
-	if err := scanRows(ctx, conn, `SELECT strftime(day, '%Y-%m-%d'), count(*) FROM wh.activity_ids GROUP BY day`, func(r *sql.Rows) error {
+	return nil
+}
+
+// readStoredRows: how many ids each day holds (the dedupe index).
+func (b *statusReader) readStoredRows(ctx context.Context) error {
+	return scanRows(ctx, b.conn, `SELECT strftime(day, '%Y-%m-%d'), count(*) FROM wh.activity_ids GROUP BY day`, func(r *sql.Rows) error {
 		var d string
 		var n int64
 		err := r.Scan(&d, &n)
-		day(d).DuckDBRows = n
-		st.Rows += n
+		b.day(d).DuckDBRows = n
+		b.st.Rows += n
 		return err
-	}); err != nil {
-		return nil, fmt.Errorf("read status: %w", err)
-	}
-	pending, err := queryStrings(ctx, conn, `SELECT DISTINCT strftime(day, '%Y-%m-%d') AS d FROM wh.pending ORDER BY d`)
+	})
+}
+
+// readPending: which days hold rows committed but not yet published to Parquet.
+func (b *statusReader) readPending(ctx context.Context) error {
+	pending, err := queryStrings(ctx, b.conn, `SELECT DISTINCT strftime(day, '%Y-%m-%d') AS d FROM wh.pending ORDER BY d`)
 	if err != nil {
-		return nil, fmt.Errorf("read status: %w", err)
+		return err
 	}
-	st.PendingDays = pending
+	b.st.PendingDays = pending
 	for _, d := range pending {
-		day(d).Pending = true
+		b.day(d).Pending = true
 	}
-	parts, _, _, err := listParts(filepath.Join(dir, ParquetDir))
+	return nil
+}
+
+// readParquetFiles: how many Parquet files and bytes each day has.
+func (b *statusReader) readParquetFiles(context.Context) error {
+	parts, _, _, err := listParts(filepath.Join(b.dir, ParquetDir))
 	if err != nil {
-		return nil, fmt.Errorf("read status: %w", err)
+		return err
 	}
+	b.parts = parts
 	for _, p := range parts {
-		ds := day(p.day)
+		ds := b.day(p.day)
 		ds.ParquetFiles++
 		ds.ParquetBytes += p.size
 	}
+	return nil
+}
+
+// readParquetRows: how many rows each day's Parquet files hold, from their footers (no data
+// page is read). A damaged file is left out of the counts (verify reports it) so status still
+// answers.
+func (b *statusReader) readParquetRows(ctx context.Context) error {
 	var readable []string
-	for _, p := range parts {
-		// A damaged file is left out of the counts (verify reports it) so status still answers.
+	for _, p := range b.parts {
 		if bad, err := damagedParquet(p.path); err == nil && !bad {
 			readable = append(readable, p.path)
 		}
 	}
-	if len(readable) > 0 {
-		// Row counts come from the Parquet footers; no data page is read.
-		q := `SELECT regexp_extract(file_name, 'day=([0-9-]+)', 1), sum(num_rows)::BIGINT FROM (SELECT DISTINCT file_name, num_rows FROM parquet_file_metadata(` +
-			fileList(readable) + `)) GROUP BY 1`
-		if err := scanRows(ctx, conn, q, func(r *sql.Rows) error {
-			var d string
-			var n int64
-			err := r.Scan(&d, &n)
-			day(d).ParquetRows = n
-			return err
-		}); err != nil {
-			return nil, fmt.Errorf("read status: %w", err)
-		}
+	if len(readable) == 0 {
+		return nil
 	}
-	for _, d := range days {
-		st.Days = append(st.Days, *d)
-	}
-	slices.SortFunc(st.Days, func(a, b DayStatus) int { return compareStrings(a.Day, b.Day) })
-	if err := scanRows(ctx, conn, `SELECT run_id, coalesce(command, ''), coalesce(source, ''), started, finished,
+	q := `SELECT regexp_extract(file_name, 'day=([0-9-]+)', 1), sum(num_rows)::BIGINT FROM (SELECT DISTINCT file_name, num_rows FROM parquet_file_metadata(` +
+		fileList(readable) + `)) GROUP BY 1`
+	return scanRows(ctx, b.conn, q, func(r *sql.Rows) error {
+		var d string
+		var n int64
+		err := r.Scan(&d, &n)
+		b.day(d).ParquetRows = n
+		return err
+	})
+}
+
+// readRuns: the last 10 runs, newest first.
+func (b *statusReader) readRuns(ctx context.Context) error {
+	return scanRows(ctx, b.conn, `SELECT run_id, coalesce(command, ''), coalesce(source, ''), started, finished,
 		commits, inserted, duplicates, conflicts, rejected, coalesce(summary::VARCHAR, '')
 		FROM wh.runs ORDER BY started DESC, run_id DESC LIMIT 10`, func(r *sql.Rows) error {
 		var rs RunStatus
@@ -164,21 +213,20 @@ func readStatus(ctx context.Context, conn *sql.Conn, dir string) (*Status, error
 		if !finished.Valid {
 			rs.Finished = time.Time{}
 		}
-		st.Runs = append(st.Runs, rs)
+		b.st.Runs = append(b.st.Runs, rs)
 		return err
-	}); err != nil {
-		return nil, fmt.Errorf("read status: %w", err)
-	}
-	if err := scanRows(ctx, conn, `SELECT split_part(reason, ':', 1), count(*) FROM wh.rejected_activities GROUP BY 1`, func(r *sql.Rows) error {
+	})
+}
+
+// readRejects: how many records were rejected, by reason code.
+func (b *statusReader) readRejects(ctx context.Context) error {
+	return scanRows(ctx, b.conn, `SELECT split_part(reason, ':', 1), count(*) FROM wh.rejected_activities GROUP BY 1`, func(r *sql.Rows) error {
 		var reason string
 		var n int64
 		err := r.Scan(&reason, &n)
-		st.Rejects[reason] = n
+		b.st.Rejects[reason] = n
 		return err
-	}); err != nil {
-		return nil, fmt.Errorf("read status: %w", err)
-	}
-	return st, nil
+	})
 }
 
 func compareStrings(a, b string) int {

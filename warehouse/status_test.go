@@ -2,6 +2,7 @@ package warehouse
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,7 +91,7 @@ func TestParquetReaderOnCopiedFolder(t *testing.T) {
 			t.Errorf("parquet reader on %s: %v", d, got)
 		}
 	}
-	if _, err := OpenReader(t.Context(), ReaderOptions{Dir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "no warehouse there") {
+	if _, err := OpenReader(t.Context(), ReaderOptions{Dir: t.TempDir()}); !errors.Is(err, ErrNoWarehouse) {
 		t.Errorf("OpenReader on an empty folder: %v", err)
 	}
 }

@@ -2,8 +2,12 @@ package warehouse
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/mcasload/mcasload/schema"
 )
@@ -43,6 +47,60 @@ func columnList(prefix string, skipDay bool) string {
 		names = append(names, prefix+c.Name)
 	}
 	return strings.Join(names, ", ")
+}
+
+// tableKind says how the warehouse keeps a table's rows, and so which mechanisms cover it
+// besides the migrations and verify's column check, which cover every table.
+type tableKind string
+
+const (
+	// kindDataset: rows users query, kept in DuckDB and/or a day-partitioned Parquet copy under
+	// parquetDir. Commit writes both; reconcile publishes pending days and removes files no
+	// commit backs; compaction merges a day's files; verify compares the copies day by day and
+	// repair rebuilds one from the other; the row schema has its own version (versionKey).
+	kindDataset tableKind = "dataset"
+	// kindIndex: derived from a dataset in the same transaction (the dedupe index, the staging
+	// rows of --sink parquet, the days still to publish); verify checks it against the dataset
+	// and repair rebuilds it.
+	kindIndex tableKind = "index"
+	// kindRejects: records that could not become rows, with an NDJSON copy per run
+	// (rejected/<run>.ndjson) that Close and reconcile rewrite from DuckDB.
+	kindRejects tableKind = "rejects"
+	// kindBookkeeping: DuckDB only (meta, state, runs, commits, schema_migrations). A rebuilt
+	// DuckDB file (RebuildDatabase) starts them over: the next scan of a filter starts again
+	// from --since and skips what is stored.
+	kindBookkeeping tableKind = "bookkeeping"
+)
+
+// whTable is one table of the warehouse file (wh.<name>).
+type whTable struct {
+	name string
+	kind tableKind
+	// For datasets: the row schema version this mcasload writes, the meta keys recording the
+	// version of the rows in DuckDB and that every Parquet file has it, and the Parquet folder.
+	version                       int
+	versionKey, parquetVersionKey string
+	parquetDir                    string
+}
+
+// activitiesTable is the activities dataset: schema.Columns, versioned by schema.Version.
+var activitiesTable = whTable{name: "activities", kind: kindDataset, version: schema.Version,
+	versionKey: "schema_version", parquetVersionKey: "parquet_schema_version", parquetDir: ParquetDir}
+
+// warehouseTables lists every table the migrations create: a new table joins the warehouse by
+// a migration that creates it and an entry here (TestEveryTableIsRegistered holds the two
+// together); docs/design.md "How a new table joins the warehouse" says what else its kind needs.
+var warehouseTables = []whTable{
+	activitiesTable,
+	{name: "activity_ids", kind: kindIndex},
+	{name: "staging", kind: kindIndex},
+	{name: "pending", kind: kindIndex},
+	{name: "rejected_activities", kind: kindRejects},
+	{name: "meta", kind: kindBookkeeping},
+	{name: "state", kind: kindBookkeeping},
+	{name: "runs", kind: kindBookkeeping},
+	{name: "commits", kind: kindBookkeeping},
+	{name: "schema_migrations", kind: kindBookkeeping},
 }
 
 // migrations are applied in order, each in its own transaction; schema_migrations records
@@ -108,4 +166,79 @@ func inTx(ctx context.Context, s *session, f func() error) error {
 		return err
 	}
 	return s.exec(ctx, "COMMIT")
+}
+
+// columnTypes maps table → column → DuckDB type.
+type columnTypes map[string]map[string]string
+
+// readColumns reads the columns of the tables of the database attached as wh.
+func readColumns(ctx context.Context, conn *sql.Conn) (columnTypes, error) {
+	out := columnTypes{}
+	err := scanRows(ctx, conn, `SELECT table_name, column_name, data_type FROM duckdb_columns()
+		WHERE database_name = 'wh' AND schema_name = 'main'`, func(r *sql.Rows) error {
+		var t, c, typ string
+		if err := r.Scan(&t, &c, &typ); err != nil {
+			return err
+		}
+		if out[t] == nil {
+			out[t] = map[string]string{}
+		}
+		out[t][c] = typ
+		return nil
+	})
+	return out, err
+}
+
+// migratedColumns is what the migrations make of a new warehouse: the reference verify holds
+// every table of a warehouse file to. It is computed once, on an in-memory database.
+var migratedColumns = sync.OnceValues(func() (columnTypes, error) {
+	ctx := context.Background()
+	s, err := openSession(ctx, sessionConfig{memoryLimit: "256MB", threads: 1}, "", false)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	if err := s.exec(ctx, `ATTACH ':memory:' AS wh (STORAGE_VERSION `+quoteString(storageVersion)+`)`); err != nil {
+		return nil, fmt.Errorf("attach reference warehouse: %w", err)
+	}
+	if err := migrate(ctx, s); err != nil {
+		return nil, err
+	}
+	return readColumns(ctx, s.conn)
+})
+
+// checkTables compares every registered table of the attached warehouse with what the
+// migrations create, and says what differs: a missing table (then missing is true), or a
+// column missing, extra or of another type (a file changed outside mcasload).
+func checkTables(ctx context.Context, s *session) (problems []string, missing bool, err error) {
+	want, err := migratedColumns()
+	if err != nil {
+		return nil, false, fmt.Errorf("check tables: %w", err)
+	}
+	got, err := readColumns(ctx, s.conn)
+	if err != nil {
+		return nil, false, fmt.Errorf("check tables: %w", err)
+	}
+	for _, t := range warehouseTables {
+		have, ok := got[t.name]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("table %s is missing", t.name))
+			missing = true
+			continue
+		}
+		for _, c := range slices.Sorted(maps.Keys(want[t.name])) {
+			switch typ, ok := have[c]; {
+			case !ok:
+				problems = append(problems, fmt.Sprintf("table %s lacks column %s (%s)", t.name, c, want[t.name][c]))
+			case typ != want[t.name][c]:
+				problems = append(problems, fmt.Sprintf("table %s: column %s is %s, not %s", t.name, c, typ, want[t.name][c]))
+			}
+		}
+		for _, c := range slices.Sorted(maps.Keys(have)) {
+			if _, ok := want[t.name][c]; !ok {
+				problems = append(problems, fmt.Sprintf("table %s has column %s, which no migration made", t.name, c))
+			}
+		}
+	}
+	return problems, missing, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
 	"path/filepath"
 )
 
@@ -33,7 +32,10 @@ type VerifyReport struct {
 	Days         []DayCheck // every day present in either sink
 	UnknownFiles []string   // files in the Parquet tree that mcasload did not write
 	DamagedFiles []string   // Parquet files that are not valid Parquet (truncated, overwritten); not read
-	Pending      int        // (day, commit) pairs not yet published; excluded from the check
+	// TableProblems lists where the file's tables differ from what the migrations create
+	// (every table of warehouseTables is checked, not only the datasets).
+	TableProblems []string
+	Pending       int // (day, commit) pairs not yet published; excluded from the check
 }
 
 // OK reports whether every day is consistent and nothing unknown lies in the dataset.
@@ -43,7 +45,7 @@ func (r *VerifyReport) OK() bool {
 			return false
 		}
 	}
-	return len(r.UnknownFiles) == 0 && len(r.DamagedFiles) == 0
+	return len(r.UnknownFiles) == 0 && len(r.DamagedFiles) == 0 && len(r.TableProblems) == 0
 }
 
 // Problems lists the inconsistencies, one line each, for people.
@@ -55,6 +57,9 @@ func (r *VerifyReport) Problems() []string {
 		}
 		out = append(out, fmt.Sprintf("%s: duckdb %d rows, parquet %d rows; missing in parquet %d, missing in duckdb %d, duplicates duckdb %d parquet %d, outside their day %d, index mismatch %d, raw mismatch %d",
 			d.Day, d.DuckDB, d.Parquet, d.MissingInParquet, d.MissingInDuckDB, d.DuplicatesDuckDB, d.DuplicatesParquet, d.OutsideDay, d.IndexMismatch, d.RawMismatch))
+	}
+	for _, p := range r.TableProblems {
+		out = append(out, "duckdb file: "+p)
 	}
 	for _, f := range r.DamagedFiles {
 		out = append(out, "damaged file in the parquet dataset (not valid parquet): "+f)
@@ -68,7 +73,8 @@ func (r *VerifyReport) Problems() []string {
 // Verify compares DuckDB and Parquet day by day: counts, ids, duplicates, rows outside their
 // day folder, the dedupe index against the activities table, and each row's raw against the
 // hash the index recorded when it was stored. It changes nothing.
-func (w *Writer) Verify(ctx context.Context) (*VerifyReport, error) {
+func (w *Writer) Verify(ctx context.Context) (_ *VerifyReport, err error) {
+	defer markStorage(&err)
 	s, err := w.session(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
@@ -83,6 +89,14 @@ func (w *Writer) Verify(ctx context.Context) (*VerifyReport, error) {
 
 func (w *Writer) verify(ctx context.Context, s *session) (*VerifyReport, error) {
 	rep := &VerifyReport{}
+	problems, missing, err := checkTables(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	rep.TableProblems = problems
+	if missing {
+		return rep, nil // the sinks cannot be compared without their tables
+	}
 	pending, err := pendingDays(ctx, s)
 	if err != nil {
 		return nil, err
@@ -98,6 +112,15 @@ func (w *Writer) verify(ctx context.Context, s *session) (*VerifyReport, error) 
 		return nil, err
 	}
 	rep.DamagedFiles = damaged
+	if rep.Days, err = w.compareSinks(ctx, s, good); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// compareSinks compares the activities in DuckDB with the readable Parquet files good, day by
+// day, in temporary tables it drops afterwards.
+func (w *Writer) compareSinks(ctx context.Context, s *session, good []string) ([]DayCheck, error) {
 	sinks := w.opts.Sinks
 	// d: what DuckDB says is stored (and published, when comparing with Parquet).
 	dSrc := `SELECT id, day, rawsum FROM wh.activity_ids`
@@ -148,7 +171,8 @@ func (w *Writer) verify(ctx context.Context, s *session) (*VerifyReport, error) 
 	FROM days LEFT JOIN dd USING (day) LEFT JOIN pp USING (day) LEFT JOIN mp USING (day)
 	     LEFT JOIN md USING (day) LEFT JOIN im USING (day) LEFT JOIN rm USING (day)
 	ORDER BY days.day`
-	err = scanRows(ctx, s.conn, q, func(r *sql.Rows) error {
+	var days []DayCheck
+	err := scanRows(ctx, s.conn, q, func(r *sql.Rows) error {
 		var d DayCheck
 		if err := r.Scan(&d.Day, &d.DuckDB, &d.Parquet, &d.MissingInParquet, &d.MissingInDuckDB,
 			&d.DuplicatesDuckDB, &d.DuplicatesParquet, &d.OutsideDay, &d.IndexMismatch, &d.RawMismatch); err != nil {
@@ -157,7 +181,7 @@ func (w *Writer) verify(ctx context.Context, s *session) (*VerifyReport, error) 
 		if !compareParquet {
 			d.MissingInParquet = 0
 		}
-		rep.Days = append(rep.Days, d)
+		days = append(days, d)
 		return nil
 	})
 	if err != nil {
@@ -166,142 +190,5 @@ func (w *Writer) verify(ctx context.Context, s *session) (*VerifyReport, error) 
 	for _, t := range []string{"v_d", "v_p", "v_i"} {
 		_ = s.exec(ctx, `DROP TABLE temp.`+t)
 	}
-	return rep, nil
-}
-
-// Repair rebuilds one sink from the other. from is the sink that is right: SinkDuckDB rewrites
-// every Parquet day from the activities table (one file per day); SinkParquet replaces the
-// activities table (each id once) with the Parquet rows. First, damaged Parquet files and files
-// the warehouse did not write are moved to the quarantine folder (QuarantineDir). Either way the dedupe index is rebuilt
-// to match, so a later load brings back whatever the repair could not.
-func (w *Writer) Repair(ctx context.Context, from Sinks) error {
-	if from != SinkDuckDB && from != SinkParquet {
-		return fmt.Errorf("repair: rebuild from duckdb or parquet, not %q", from)
-	}
-	if from == SinkDuckDB && w.opts.Sinks != SinkBoth {
-		return fmt.Errorf("repair: the warehouse keeps --sink %s; rebuilding from duckdb needs both sinks", w.opts.Sinks)
-	}
-	s, err := w.session(ctx)
-	if err != nil {
-		return fmt.Errorf("repair: %w", err)
-	}
-	defer s.detachClose(context.WithoutCancel(ctx))
-	if w.opts.Sinks.parquet() {
-		if err := w.publishPending(ctx, s); err != nil {
-			return fmt.Errorf("repair: %w", err)
-		}
-	}
-	if from == SinkDuckDB {
-		err = w.repairParquet(ctx, s)
-	} else {
-		err = w.repairDuckDB(ctx, s)
-	}
-	if err != nil {
-		return fmt.Errorf("repair from %s: %w", from, err)
-	}
-	w.log.Info("repaired warehouse", "from", from)
-	return nil
-}
-
-func (w *Writer) repairParquet(ctx context.Context, s *session) error {
-	// Files the warehouse did not write and damaged files would keep the sinks apart; they are
-	// moved aside, never deleted, and their days rewritten below like every other.
-	if err := w.quarantineParquet(); err != nil {
-		return err
-	}
-	if err := rebuildIndex(ctx, s, `SELECT id, day, raw FROM wh.activities`); err != nil {
-		return err
-	}
-	var maxSeq int64
-	if err := s.conn.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM wh.commits`).Scan(&maxSeq); err != nil {
-		return err
-	}
-	days, err := queryStrings(ctx, s.conn, `SELECT DISTINCT strftime(day, '%Y-%m-%d') AS d FROM wh.activities ORDER BY d`)
-	if err != nil {
-		return err
-	}
-	for _, day := range days {
-		// part-0-<last> covers every commit so far: reconciliation deletes the older parts
-		// even if this process dies before it does.
-		q := fmt.Sprintf(`SELECT %s FROM wh.activities WHERE day = DATE '%s' ORDER BY ts, id`, columnList("", true), day)
-		if err := w.writeParquet(ctx, s, w.dayDir(day), partName(0, maxSeq), q, "repair"); err != nil {
-			return err
-		}
-	}
-	parts, _, _, err := listParts(filepath.Join(w.dir, ParquetDir))
-	if err != nil {
-		return err
-	}
-	for _, p := range parts {
-		keep := p.from == 0 && p.to == maxSeq && containsString(days, p.day)
-		if !keep {
-			if err := os.Remove(p.path); err != nil {
-				return fmt.Errorf("remove %s: %w", p.path, err)
-			}
-		}
-	}
-	return nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-func (w *Writer) repairDuckDB(ctx context.Context, s *session) error {
-	if err := w.quarantineParquet(); err != nil {
-		return err
-	}
-	if !hasParquet(w.dir) {
-		return fmt.Errorf("read parquet: no parquet files in %s", filepath.Join(w.dir, ParquetDir))
-	}
-	scan := parquetScan(filepath.Join(w.dir, ParquetDir))
-	if err := s.exec(ctx, `CREATE OR REPLACE TEMP TABLE repair_rows AS SELECT * FROM (`+scan+`) QUALIFY row_number() OVER (PARTITION BY id ORDER BY ts, raw) = 1`); err != nil {
-		return fmt.Errorf("read parquet: %w", err)
-	}
-	// One transaction replaces the rows and the index, so a crash leaves the old pair or the new.
-	if err := s.exec(ctx, `CREATE OR REPLACE TEMP TABLE repair_src AS SELECT id, day, raw FROM temp.repair_rows`); err != nil {
-		return fmt.Errorf("read parquet: %w", err)
-	}
-	err := inTx(ctx, s, func() error {
-		if w.opts.Sinks.duckdb() {
-			if err := s.exec(ctx, `DELETE FROM wh.activities`); err != nil {
-				return err
-			}
-			if err := s.exec(ctx, `INSERT INTO wh.activities SELECT `+columnList("", false)+` FROM temp.repair_rows ORDER BY ts, id`); err != nil {
-				return err
-			}
-		}
-		return syncIndex(ctx, s)
-	})
-	if err != nil {
-		return fmt.Errorf("replace activities: %w", err)
-	}
-	return nil
-}
-
-// rebuildIndex makes the dedupe index hold exactly the ids of src (columns id, day, raw): ids
-// not in src are dropped, so they load again; ids missing from the index get commit 0.
-func rebuildIndex(ctx context.Context, s *session, src string) error {
-	if err := s.exec(ctx, `CREATE OR REPLACE TEMP TABLE repair_src AS `+src); err != nil {
-		return fmt.Errorf("rebuild index: %w", err)
-	}
-	if err := inTx(ctx, s, func() error { return syncIndex(ctx, s) }); err != nil {
-		return fmt.Errorf("rebuild index: %w", err)
-	}
-	return nil
-}
-
-// syncIndex makes wh.activity_ids match temp.repair_src, inside the caller's transaction.
-func syncIndex(ctx context.Context, s *session) error {
-	if err := s.exec(ctx, `DELETE FROM wh.activity_ids i WHERE NOT EXISTS
-		(SELECT 1 FROM temp.repair_src r WHERE r.id = i.id AND r.day = i.day)`); err != nil {
-		return err
-	}
-	return s.exec(ctx, `INSERT INTO wh.activity_ids SELECT md5_number_lower(id), id, day, md5_number_lower(raw), 0
-		FROM temp.repair_src r WHERE NOT EXISTS (SELECT 1 FROM wh.activity_ids i WHERE i.id = r.id)`)
+	return days, nil
 }

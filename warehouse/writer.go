@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/mcasload/mcasload/internal/clock"
-	"github.com/mcasload/mcasload/schema"
 )
 
 // Names of the files and folders inside a warehouse directory.
@@ -77,7 +76,7 @@ type Options struct {
 
 func (o *Options) defaults() error {
 	if o.Dir == "" {
-		return errors.New("open warehouse: no folder given; pass --warehouse DIR")
+		return ErrNoFolder
 	}
 	if o.Sinks == "" {
 		o.Sinks = SinkBoth
@@ -147,7 +146,8 @@ type Writer struct {
 // Open creates the warehouse folder if needed, takes the writer lock, checks and records the
 // source, migrates the DuckDB schema and reconciles the Parquet dataset with DuckDB, so that it
 // holds exactly the committed rows (a crash at any instant of a previous run is repaired here).
-func Open(ctx context.Context, opts Options) (*Writer, error) {
+func Open(ctx context.Context, opts Options) (_ *Writer, err error) {
+	defer markStorage(&err)
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}
@@ -293,19 +293,24 @@ func (w *Writer) checkMeta(ctx context.Context, s *session) error {
 	if v, ok := meta["sinks"]; !ok {
 		set["sinks"] = string(w.opts.Sinks)
 	} else if v != string(w.opts.Sinks) {
-		return fmt.Errorf("open warehouse %s: it keeps --sink %s, not %s; pass --sink %s (or rebuild the other sink with mcasload repair)", w.dir, v, w.opts.Sinks, v)
+		return &SinkMismatchError{Dir: w.dir, Keeps: Sinks(v), Want: w.opts.Sinks}
 	}
-	if v, ok := meta["schema_version"]; !ok {
-		set["schema_version"] = fmt.Sprint(schema.Version)
-	} else if v != fmt.Sprint(schema.Version) {
-		return fmt.Errorf("open warehouse %s: its rows use schema version %s, this mcasload writes version %d; use a new warehouse folder", w.dir, v, schema.Version)
+	for _, t := range warehouseTables {
+		if t.kind != kindDataset {
+			continue
+		}
+		if v, ok := meta[t.versionKey]; !ok {
+			set[t.versionKey] = fmt.Sprint(t.version)
+		} else if v != fmt.Sprint(t.version) {
+			return fmt.Errorf("open warehouse %s: its %s rows use schema version %s, this mcasload writes version %d; use a new warehouse folder", w.dir, t.name, v, t.version)
+		}
 	}
 	if src := w.opts.Source; src != "" {
 		if v, ok := meta["source"]; !ok {
 			set["source"] = src
 		} else if v != src {
 			if !w.opts.AllowMixedSources {
-				return fmt.Errorf("open warehouse %s: it was loaded from %q, not %q; use another warehouse folder or pass --allow-mixed-sources: %w", w.dir, v, src, ErrSourceMismatch)
+				return fmt.Errorf("open warehouse %s: it was loaded from %q, not %q: %w", w.dir, v, src, ErrSourceMismatch)
 			}
 			w.log.Warn("mixing sources in one warehouse", "dir", w.dir, "recorded", v, "now", src)
 		}
@@ -349,12 +354,12 @@ func (w *Writer) State(ctx context.Context, key string) (string, bool, error) {
 
 // Close publishes what is still pending, compacts days with many files (Options.CompactOver),
 // rewrites this run's rejected/ file and releases the lock. The Writer is unusable afterwards.
-func (w *Writer) Close(ctx context.Context) error {
+func (w *Writer) Close(ctx context.Context) (err error) {
+	defer markStorage(&err)
 	if w.lock == nil {
 		return nil
 	}
-	err := w.finish(ctx)
-	err = errors.Join(err, w.stopHold())
+	err = errors.Join(w.finish(ctx), w.stopHold())
 	return errors.Join(err, w.lock.release())
 }
 

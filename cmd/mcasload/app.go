@@ -19,6 +19,8 @@ const (
 	exitLocked   = 4
 	exitAuth     = 5
 	exitStopped  = 6
+	// exitIncomplete: audit found windows that lack records (and did not repair them).
+	exitIncomplete = 8
 )
 
 // exitError carries an exit code and an optional hint saying what to do.
@@ -100,8 +102,18 @@ func (e *env) newApp() *cli.App {
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return &exitError{code: exitUsage, err: err}
 		},
-		Flags:    commonFlags(),
+		Flags:    append(commonFlags(), &cli.BoolFlag{Name: "version", Usage: "print the version, commit, build date and schema version"}),
 		Commands: e.commands(),
+		Action: func(c *cli.Context) error {
+			if c.Bool("version") {
+				fmt.Fprint(e.stdout, versionText())
+				return nil
+			}
+			if c.NArg() > 0 {
+				return &exitError{code: exitUsage, err: fmt.Errorf("unknown command %q", c.Args().First()), hint: "run `mcasload --help` for the list of commands"}
+			}
+			return cli.ShowAppHelp(c)
+		},
 	}
 	addCommonFlags(app.Commands)
 	addEnvVars(app.Commands)
@@ -121,7 +133,7 @@ func (e *env) commands() []*cli.Command {
 		e.repairCommand(),
 		e.demoCommand(),
 		e.checkCommand(),
-		e.scanCommand(), e.stateCommand(),
+		e.scanCommand(), e.stateCommand(), e.auditCommand(),
 		e.schemaCommand(),
 		e.simCommand(),
 		e.exportCommand(), e.reportCommand(),
@@ -131,9 +143,9 @@ func (e *env) commands() []*cli.Command {
 func (e *env) versionCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "version",
-		Usage: "print the version and schema version",
+		Usage: "print the version, commit, build date and schema version",
 		Action: func(c *cli.Context) error {
-			fmt.Fprintf(e.stdout, "mcasload %s (schema v%d)\n", version, schemaVersion)
+			fmt.Fprint(e.stdout, versionText())
 			return nil
 		},
 	}

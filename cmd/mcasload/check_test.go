@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,6 +11,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/mcasload/mcasload/internal/clock"
+	"github.com/mcasload/mcasload/simulator"
 )
 
 const (
@@ -25,6 +30,12 @@ type checkAPI struct {
 }
 
 func (a *checkAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/"+checkTenant+"/v2.0/.well-known/openid-configuration" {
+		base := "https://" + r.Host + "/" + checkTenant
+		_ = json.NewEncoder(w).Encode(map[string]string{"token_endpoint": base + "/oauth2/v2.0/token",
+			"authorization_endpoint": base + "/oauth2/v2.0/authorize", "issuer": base + "/v2.0"})
+		return
+	}
 	if r.URL.Path == "/"+checkTenant+"/oauth2/v2.0/token" {
 		_ = r.ParseForm()
 		if r.PostForm.Get("client_secret") != checkSecret {
@@ -64,9 +75,10 @@ func runCheck(t *testing.T, vars map[string]string, args ...string) (int, string
 
 func TestCheckCommand(t *testing.T) {
 	api := &checkAPI{}
-	srv := httptest.NewServer(api)
+	srv := httptest.NewTLSServer(api) // Microsoft's sign-in library wants an HTTPS authority
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()
+	caFile := serverCAFile(t, srv)
 	tokenFile := filepath.Join(dir, "token")
 	secretFile := filepath.Join(dir, "secret")
 	wrongFile := filepath.Join(dir, "wrong")
@@ -89,12 +101,18 @@ func TestCheckCommand(t *testing.T) {
 			[]string{"ok    credential  legacy token", "ok    url", "about 1234", "29 of 30 requests left"}, nil},
 		{"token file", nil, []string{"--token-file", tokenFile}, 0, exitOK, []string{"ok    permission"}, nil},
 		{"entra secret from env", map[string]string{"MCAS_CLIENT_SECRET": checkSecret}, entraArgs, 0, exitOK,
-			[]string{"entra client credentials", "ok    permission"}, nil},
+			[]string{"ok    credential  entra client secret; token valid until", "ok    permission"}, nil},
 		{"entra secret file", nil, append([]string{"--client-secret-file", secretFile}, entraArgs...), 0, exitOK, []string{"ok    permission"}, nil},
 		{"wrong token", map[string]string{"MCAS_TOKEN": "wrong-token-value-123"}, nil, 0, exitAuth,
 			[]string{"FAIL  permission"}, []string{"HTTP 403", "Invalid token", "Investigation.read"}},
 		{"wrong entra secret", nil, append([]string{"--client-secret-file", wrongFile}, entraArgs...), 0, exitAuth,
 			[]string{"FAIL  credential"}, []string{"AADSTS7000215", "check --tenant-id"}},
+		{"unknown auth", nil, []string{"--auth", "kerberos"}, 0, exitUsage, nil, []string{"unknown --auth", "managed-identity"}},
+		{"unknown cloud", nil, []string{"--auth", "azure-cli", "--cloud", "mars"}, 0, exitUsage, nil, []string{"unknown --cloud", "usgov"}},
+		{"certificate without file", nil, []string{"--auth", "client-certificate", "--tenant-id", checkTenant, "--client-id", "app-1"}, 0, exitUsage, nil, []string{"--client-certificate FILE"}},
+		{"missing certificate file", nil, []string{"--client-certificate", filepath.Join(dir, "nope.pem"), "--tenant-id", checkTenant, "--client-id", "app-1"}, 0, exitAuth, nil, []string{"read client certificate"}},
+		{"plain http authority", map[string]string{"MCAS_CLIENT_SECRET": checkSecret}, append([]string{"--authority-url", "http://127.0.0.1:1"}, entraArgs[:4]...), 0, exitFailure, nil, []string{"refusing authority URL", "https"}},
+		{"chain without auto", nil, []string{"--auth", "azure-cli", "--auth-chain", "azure-cli"}, 0, exitUsage, nil, []string{"only to --auth auto"}},
 		{"missing role", map[string]string{"MCAS_TOKEN": checkToken}, nil, 403, exitAuth, nil, []string{"Insufficient role based permissions"}},
 		{"server failing", map[string]string{"MCAS_TOKEN": checkToken}, nil, 502, exitFailure, []string{"FAIL  request"}, []string{"HTTP 502"}},
 		{"throttled", map[string]string{"MCAS_TOKEN": checkToken}, nil, 429, exitFailure, []string{"FAIL  budget"}, []string{"HTTP 429"}},
@@ -106,7 +124,7 @@ func TestCheckCommand(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			api.status.Store(tt.status)
-			args := append([]string{"--url", srv.URL, "--log-level", "debug"}, tt.args...)
+			args := append([]string{"--url", srv.URL, "--log-level", "debug", "--ca-file", caFile}, tt.args...)
 			code, out, errOut := runCheck(t, tt.env, args...)
 			if code != tt.code {
 				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, out, errOut)
@@ -147,4 +165,31 @@ func TestConnectionFlagsTakeNoSecret(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestCheckReportsClockSkew: check says how far the local clock is from the service's.
+func TestCheckReportsClockSkew(t *testing.T) {
+	for offset, want := range map[time.Duration]string{
+		-2 * time.Hour:        "the local clock is about 2h0m0s ahead of the service's",
+		24 * time.Hour:        "the local clock is about 24h0m0s behind the service's",
+		0:                     "in step with the service's Date header",
+		30 * time.Second:      "in step with the service's Date header",
+		-365 * 24 * time.Hour: "8760h0m0s ahead",
+	} {
+		srv := startScanSim(t, scanTenant(), simulator.Config{Clock: clock.NewOffset(clock.Real{}, offset)})
+		code, out, errs := runScanCLI(t, tokenEnv, "check", "--url", srv.URL)
+		if code != exitOK || !strings.Contains(out, want) {
+			t.Errorf("check against a service %s off: exit %d, want %q:\n%s%s", offset, code, want, out, errs)
+		}
+	}
+}
+
+// serverCAFile writes the certificate of an httptest TLS server to a PEM file for --ca-file.
+func serverCAFile(t *testing.T, srv *httptest.Server) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

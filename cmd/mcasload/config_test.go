@@ -104,6 +104,7 @@ func TestRunExitCodes(t *testing.T) {
 		out  string
 	}{
 		{"version", []string{"mcasload", "version"}, exitOK, "schema v"},
+		{"--version", []string{"mcasload", "--version"}, exitOK, "mcasload dev (commit unknown, built unknown, go"},
 		{"bad flag", []string{"mcasload", "version", "--nope"}, exitUsage, "nope"},
 		{"unknown command", []string{"mcasload", "nope"}, exitUsage, "nope"},
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mcasload/mcasload/export"
 	"github.com/mcasload/mcasload/internal/progress"
+	"github.com/mcasload/mcasload/internal/timearg"
 	"github.com/mcasload/mcasload/queries"
 	"github.com/mcasload/mcasload/schema"
 	"github.com/mcasload/mcasload/warehouse"
@@ -31,7 +32,7 @@ func (e *env) exportCommand() *cli.Command {
 		Flags: []cli.Flag{
 			warehouseFlag(),
 			parquetFlag(),
-			&cli.StringFlag{Name: "since", Usage: "start of the window: a duration ago (7d, 36h), RFC 3339, a date or epoch ms (default 7d)"},
+			&cli.StringFlag{Name: "since", Usage: "start of the window: a duration ago (7d, 2w, 1d12h), RFC 3339, a date, or epoch s (10 digits) or ms (13) (default 7d)"},
 			&cli.StringFlag{Name: "until", Usage: "end of the window (default now)"},
 			&cli.StringFlag{Name: "query", Aliases: []string{"q"}, Usage: "export the result of investigation `NAME` (mcasload query --list)"},
 			&cli.StringSliceFlag{Name: "param", Aliases: []string{"p"}, Usage: "set an investigation parameter, `KEY=VALUE` (repeatable)"},
@@ -78,8 +79,8 @@ func (e *env) runExport(c *cli.Context) error {
 		return err
 	}
 	out := c.String("out")
-	if err := export.CheckOut(out, c.Bool("force")); err != nil {
-		return withCode(exitFailure, err, "")
+	if err := checkOut(out, c.Bool("force")); err != nil {
+		return err
 	}
 	log, err := e.logger(c)
 	if err != nil {
@@ -93,31 +94,9 @@ func (e *env) runExport(c *cli.Context) error {
 	defer r.Close()
 
 	ctx := c.Context
-	var (
-		rdr   array.RecordReader
-		total int64
-	)
-	switch {
-	case src.inv != nil:
-		rdr, err = s.Run(ctx, src.inv, src.values, now)
-	case src.sql != "":
-		rdr, err = s.SQL(ctx, src.sql)
-	default:
-		rdr, total, err = activitiesByDay(ctx, r, s, src)
-	}
+	rdr, total, err := exportResult(ctx, r, s, src, now)
 	if err != nil {
-		if errors.Is(err, queries.ErrNotReadOnly) || errors.Is(err, queries.ErrBadParam) {
-			return withCode(exitUsage, err, "")
-		}
 		return err
-	}
-	if len(src.columns) > 0 && (src.inv != nil || src.sql != "") {
-		idx, err := export.SelectColumns(export.FieldNames(rdr.Schema()), src.columns)
-		if err != nil {
-			rdr.Release()
-			return usageErrorf("--columns: %v", err)
-		}
-		rdr = export.Project(rdr, idx)
 	}
 	defer rdr.Release()
 
@@ -131,8 +110,11 @@ func (e *env) runExport(c *cli.Context) error {
 	start := time.Now()
 	res, err := export.Write(ctx, out, rdr, export.Options{Format: format, PartitionByDay: partition, Force: c.Bool("force"), Rows: &rows})
 	if err != nil {
-		if errors.Is(err, export.ErrNoDay) {
+		switch {
+		case errors.Is(err, export.ErrNoDay):
 			return withCode(exitUsage, err, "add a day or ts column to the query, or drop --partition-by")
+		case errors.Is(err, export.ErrIsFolder):
+			return withCode(exitFailure, err, "give --out a file name, or add --partition-by day")
 		}
 		return err
 	}
@@ -142,6 +124,36 @@ func (e *env) runExport(c *cli.Context) error {
 		fmt.Fprintf(e.stderr, "exported %d rows to %s in %s\n", res.Rows, out, time.Since(start).Round(time.Millisecond))
 	}
 	return nil
+}
+
+// exportResult runs the export's source and returns its rows (with --columns applied) and, for
+// the activities source, how many there are (0 when unknown).
+func exportResult(ctx context.Context, r *warehouse.Reader, s *queries.Session, src *exportSource, now time.Time) (array.RecordReader, int64, error) {
+	var (
+		rdr   array.RecordReader
+		total int64
+		err   error
+	)
+	switch {
+	case src.inv != nil:
+		rdr, err = s.Run(ctx, src.inv, src.values, now)
+	case src.sql != "":
+		rdr, err = s.SQL(ctx, src.sql)
+	default:
+		rdr, total, err = activitiesByDay(ctx, r, s, src)
+	}
+	if err != nil {
+		return nil, 0, queryFailure(err)
+	}
+	if len(src.columns) > 0 && (src.inv != nil || src.sql != "") {
+		idx, err := export.SelectColumns(export.FieldNames(rdr.Schema()), src.columns)
+		if err != nil {
+			rdr.Release()
+			return nil, 0, usageErrorf("--columns: %v", err)
+		}
+		rdr = export.Project(rdr, idx)
+	}
+	return rdr, total, nil
 }
 
 // exportSource checks the source flags: at most one of --query and --sql, the window, the
@@ -168,7 +180,7 @@ func (e *env) exportSource(c *cli.Context, now time.Time) (*exportSource, error)
 			return nil, err
 		}
 		if _, err := inv.Bind(values, now); err != nil {
-			return nil, withCode(exitUsage, err, "mcasload query --list shows every investigation with its parameters")
+			return nil, bindFailure(err)
 		}
 		src.inv, src.values = inv, values
 		return src, nil
@@ -181,10 +193,10 @@ func (e *env) exportSource(c *cli.Context, now time.Time) (*exportSource, error)
 		until = c.String("until")
 	}
 	var err error
-	if src.since, err = queries.ParseTime(since, now); err != nil {
+	if src.since, err = timearg.ParseAt(since, now); err != nil {
 		return nil, usageErrorf("--since: %v", err)
 	}
-	if src.until, err = queries.ParseTime(until, now); err != nil {
+	if src.until, err = timearg.ParseAt(until, now); err != nil {
 		return nil, usageErrorf("--until: %v", err)
 	}
 	if !src.since.Before(src.until) {
@@ -321,4 +333,19 @@ func restrictActivities(ctx context.Context, r *warehouse.Reader, since, until t
 		}
 	}
 	return nil
+}
+
+// checkOut refuses an output export.CheckOut refuses (before a long query runs), with the hint
+// naming the flag that helps.
+func checkOut(out string, force bool) error {
+	err := export.CheckOut(out, force)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, export.ErrNoOutput):
+		return withCode(exitFailure, err, "pass --out FILE (or --out DIR with --partition-by day)")
+	case errors.Is(err, export.ErrExists):
+		return withCode(exitFailure, err, "pass --force to replace it")
+	}
+	return withCode(exitFailure, err, "")
 }

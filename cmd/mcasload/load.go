@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -88,29 +86,15 @@ func openWriter(ctx context.Context, opts warehouse.Options) (*warehouse.Writer,
 	case errors.Is(err, warehouse.ErrLocked):
 		return nil, withCode(exitLocked, err, "only one writer at a time; readers (status, query) can run alongside it")
 	case errors.Is(err, warehouse.ErrSourceMismatch):
-		return nil, withCode(exitFailure, err, "pass --source with the warehouse's source, or --allow-mixed-sources")
+		return nil, withCode(exitFailure, err, "use another --warehouse folder, or pass --allow-mixed-sources to mix sources in this one (load also takes --source with the recorded source)")
+	case errors.Is(err, warehouse.ErrNoFolder):
+		return nil, withCode(exitUsage, err, "pass --warehouse DIR")
+	}
+	var sinks *warehouse.SinkMismatchError
+	if errors.As(err, &sinks) {
+		return nil, withCode(exitFailure, err, fmt.Sprintf("pass --sink %s, the sinks this warehouse keeps (or rebuild the other sink with mcasload repair)", sinks.Keeps))
 	}
 	return nil, withStorageHint(err)
-}
-
-// withStorageHint adds a hint to a failure caused by the file system under the warehouse: a
-// full disk, a read-only mount, or a folder the user may not write. DuckDB reports such errors
-// as text, so the message is checked where the error chain holds no errno.
-func withStorageHint(err error) error {
-	var ee *exitError
-	if err == nil || errors.As(err, &ee) {
-		return err
-	}
-	msg := strings.ToLower(err.Error())
-	switch {
-	case errors.Is(err, syscall.ENOSPC) || strings.Contains(msg, "no space left") || strings.Contains(msg, "disk full") || strings.Contains(msg, "disk is full"):
-		return withCode(exitFailure, err, "the disk under the warehouse is full: free space (or move the warehouse), then rerun the same command; the next run publishes what was committed and skips records already stored")
-	case errors.Is(err, syscall.EROFS) || strings.Contains(msg, "read-only file system"):
-		return withCode(exitFailure, err, "the warehouse folder is on a read-only file system: remount it read-write or choose another --warehouse, then rerun")
-	case errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) || strings.Contains(msg, "permission denied"):
-		return withCode(exitFailure, err, "you may not write the warehouse folder: fix its permissions or choose another --warehouse, then rerun")
-	}
-	return err
 }
 
 func (e *env) runLoad(c *cli.Context) error {
@@ -155,7 +139,7 @@ func (e *env) runLoad(c *cli.Context) error {
 	sum, loadErr := e.runPipeline(c, w, "load", func(progress func(*loader.Pipeline)) (*loader.Summary, error) {
 		return loader.Load(ctx, w, inputs, lopts, progress)
 	})
-	return e.finishRun(c, w, sum, loadErr)
+	return e.finishRun(c, w, sum, loadErr, loadRun)
 }
 
 // runPipeline runs fn with progress reporting when --progress asks for it.
@@ -173,37 +157,4 @@ func (e *env) runPipeline(c *cli.Context, w *warehouse.Writer, label string, fn 
 		prog.Stop()
 	}
 	return sum, err
-}
-
-// finishRun records the summary in the run log, closes the writer (publishing to Parquet),
-// prints the summary and turns the outcome into an exit code. It runs even after a signal:
-// stopping cleanly means finishing the bookkeeping of what was committed.
-func (e *env) finishRun(c *cli.Context, w *warehouse.Writer, sum *loader.Summary, runErr error) error {
-	ctx := context.WithoutCancel(c.Context)
-	if sum != nil && sum.Rejected > 0 {
-		sum.RejectedDir = filepath.Join(w.Dir(), warehouse.RejectedDir)
-	}
-	var logErr error
-	if sum != nil {
-		logErr = w.FinishRun(ctx, warehouse.RunInfo{}, sum)
-	}
-	closeErr := w.Close(ctx)
-	if sum != nil {
-		sum.WriteText(e.stdout)
-	}
-	stopped := runErr != nil && c.Context.Err() != nil && errors.Is(runErr, c.Context.Err())
-	switch {
-	case runErr != nil && !stopped:
-		return withStorageHint(runErr)
-	case closeErr != nil:
-		return withStorageHint(fmt.Errorf("finish run: %w", closeErr))
-	case logErr != nil:
-		return withStorageHint(logErr)
-	case stopped:
-		return withCode(exitStopped, errors.New("stopped by a signal after committing what was read"), "rerun the same command to load the rest; records already stored are skipped")
-	case sum != nil && sum.Rejected > 0:
-		return withCode(exitRejected, fmt.Errorf("finished, but %d of %d records were rejected", sum.Rejected, sum.Records),
-			fmt.Sprintf("see table rejected_activities or %s", sum.RejectedDir))
-	}
-	return nil
 }

@@ -74,7 +74,7 @@ func (e *env) queryCommand() *cli.Command {
 		ArgsUsage: "NAME",
 		Description: "Runs one of the canned investigations (mcasload query --list shows them) over the\n" +
 			"warehouse, read-only, or over a bare Parquet dataset with --parquet. Parameters are\n" +
-			"bound, never spliced into SQL. Times: a duration ago (7d, 36h), RFC 3339, a date or epoch ms.",
+			"bound, never spliced into SQL. Times: a duration ago (7d, 2w, 1d12h), RFC 3339, a date, or epoch s (10 digits) or ms (13).",
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "list", Aliases: []string{"l"}, Usage: "list the investigations with their questions and parameters"},
 		}, queryFlags()...),
@@ -111,7 +111,7 @@ func (e *env) runInvestigation(c *cli.Context, inv *queries.Investigation) error
 	// Bind once before opening the warehouse, so a bad parameter is a usage error at once.
 	now := time.Now()
 	if _, err := inv.Bind(values, now); err != nil {
-		return withCode(exitUsage, err, "mcasload query --list shows every investigation with its parameters")
+		return bindFailure(err)
 	}
 	return e.withSession(c, func(ctx context.Context, s *queries.Session) (array.RecordReader, *output.Meta, error) {
 		res, err := s.Investigate(ctx, inv, queries.Request{Values: values, Now: now, ShowSuppressed: c.Bool("show-suppressed")})
@@ -309,10 +309,7 @@ func (e *env) withSession(c *cli.Context, query func(context.Context, *queries.S
 	}
 	rdr, meta, err := query(ctx, s)
 	if err != nil {
-		if errors.Is(err, queries.ErrNotReadOnly) || errors.Is(err, queries.ErrBadParam) {
-			return withCode(exitUsage, err, "")
-		}
-		return err
+		return queryFailure(err)
 	}
 	defer rdr.Release()
 	opts := output.Options{Format: format, Wide: c.Bool("wide"), Meta: meta}
@@ -413,4 +410,25 @@ func isTerminal(w io.Writer) bool {
 	}
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil
+}
+
+// queryFailure maps a query the session refused to a usage error.
+func queryFailure(err error) error {
+	switch {
+	case errors.Is(err, queries.ErrBadParam):
+		return bindFailure(err)
+	case errors.Is(err, queries.ErrNotReadOnly):
+		return withCode(exitUsage, err, "")
+	}
+	return err
+}
+
+// bindFailure is the usage error for parameters an investigation refused, with the flag that
+// passes a missing one.
+func bindFailure(err error) error {
+	var missing *queries.MissingParamError
+	if errors.As(err, &missing) {
+		return withCode(exitUsage, err, fmt.Sprintf("pass --param %s=… (mcasload query --list shows every investigation with its parameters)", missing.Param.Name))
+	}
+	return withCode(exitUsage, err, "mcasload query --list shows every investigation with its parameters")
 }

@@ -10,9 +10,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/mcasload/mcasload/export"
 	"github.com/mcasload/mcasload/internal/progress"
-	"github.com/mcasload/mcasload/queries"
+	"github.com/mcasload/mcasload/internal/timearg"
 	"github.com/mcasload/mcasload/report"
 	"github.com/mcasload/mcasload/warehouse"
 )
@@ -28,7 +27,7 @@ func (e *env) reportCommand() *cli.Command {
 		Flags: []cli.Flag{
 			warehouseFlag(),
 			parquetFlag(),
-			&cli.StringFlag{Name: "since", Value: "7d", Usage: "start of the window: a duration ago (7d, 36h), RFC 3339, a date or epoch ms"},
+			&cli.StringFlag{Name: "since", Value: "7d", Usage: "start of the window: a duration ago (7d, 2w, 1d12h), RFC 3339, a date, or epoch s (10 digits) or ms (13)"},
 			&cli.StringFlag{Name: "until", Value: "now", Usage: "end of the window"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Required: true, Usage: "HTML `FILE` to write"},
 			&cli.BoolFlag{Name: "redact", Usage: "replace user names and IP addresses with pseudonyms (keyed hash, stable within the report)"},
@@ -45,11 +44,11 @@ func (e *env) runReport(c *cli.Context) error {
 		return usageErrorf("unexpected arguments %q", strings.Join(c.Args().Slice(), " "))
 	}
 	now := time.Now()
-	since, err := queries.ParseTime(c.String("since"), now)
+	since, err := timearg.ParseAt(c.String("since"), now)
 	if err != nil {
 		return usageErrorf("--since: %v", err)
 	}
-	until, err := queries.ParseTime(c.String("until"), now)
+	until, err := timearg.ParseAt(c.String("until"), now)
 	if err != nil {
 		return usageErrorf("--until: %v", err)
 	}
@@ -60,8 +59,8 @@ func (e *env) runReport(c *cli.Context) error {
 		return usageErrorf("--top %d: give 1 to 1000", c.Int("top"))
 	}
 	out := c.String("out")
-	if err := export.CheckOut(out, c.Bool("force")); err != nil {
-		return withCode(exitFailure, err, "")
+	if err := checkOut(out, c.Bool("force")); err != nil {
+		return err
 	}
 	log, err := e.logger(c)
 	if err != nil {

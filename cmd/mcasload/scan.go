@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -14,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mcasload/mcasload/internal/progress"
+	"github.com/mcasload/mcasload/internal/timearg"
 	"github.com/mcasload/mcasload/loader"
 	"github.com/mcasload/mcasload/mcas"
 	"github.com/mcasload/mcasload/warehouse"
@@ -22,7 +22,7 @@ import (
 // scanFlags are the flags of `mcasload scan` besides the connection and writer flags.
 func scanFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "since", Usage: "activity time from: a duration before now (36h, 7d), RFC 3339, a date or epoch ms; an incremental scan uses it only on its first run (default 30 days)"},
+		&cli.StringFlag{Name: "since", Usage: "activity time from: a duration before the service's now (36h, 7d, 2w), RFC 3339, a date, or epoch s or ms; an incremental scan uses it only on its first run (default 30 days)"},
 		&cli.StringFlag{Name: "until", Usage: "activity time up to (same formats); an incremental watermark then stops there"},
 		&cli.StringFlag{Name: "filter", Usage: "API filters as a JSON object, or @FILE holding one, e.g. {\"ip.category\":{\"eq\":[3]}} (time bounds go in --since/--until)"},
 		&cli.StringSliceFlag{Name: "service", Usage: "only this app `ID` (11161 Office 365, 20893 Exchange Online, …); repeat for several"},
@@ -48,8 +48,9 @@ func (e *env) scanCommand() *cli.Command {
 			"day. The watermark is kept per tenant URL and filters, and commits with the rows it covers: after a " +
 			"crash or Ctrl-C, the same command resumes. The first run looks back 30 days (or to --since). " +
 			"--full re-scans a window without moving the watermark.\n\n" +
-			"Credentials never go on the command line: MCAS_TOKEN or --token-file, or --tenant-id/--client-id " +
-			"with MCAS_CLIENT_SECRET or --client-secret-file.\n\n" +
+			"Credentials never go on the command line: MCAS_TOKEN or --token-file, or Entra ID sign-in with " +
+			"--auth (client secret, certificate, managed identity, workload identity, Azure CLI, auto); see " +
+			"docs/connection.md.\n\n" +
 			"Exit codes: 0 done, 1 failed, 2 usage error, 3 done but some records were rejected, 4 another " +
 			"writer holds the warehouse, 5 authentication or permission failure, 6 stopped by a signal or " +
 			"--max-duration after committing what was fetched (rerun to continue).",
@@ -66,7 +67,7 @@ type scanSettings struct {
 
 // parseScanFlags turns the flags into client and scan options; every mistake is a usage error
 // that says what is accepted.
-func (e *env) parseScanFlags(c *cli.Context, now time.Time) (scanSettings, error) {
+func (e *env) parseScanFlags(c *cli.Context) (scanSettings, error) {
 	var s scanSettings
 	cfg, err := e.mcasConfig(c)
 	if err != nil {
@@ -79,20 +80,25 @@ func (e *env) parseScanFlags(c *cli.Context, now time.Time) (scanSettings, error
 	s.cfg = cfg
 
 	o := loader.ScanOptions{URL: cfg.URL, Full: c.Bool("full"), Overlap: c.Duration("overlap"), MaxDuration: c.Duration("max-duration")}
+	// Relative times stay relative: the scan resolves them on the service's clock.
 	for _, b := range []struct {
 		flag string
-		dst  *time.Time
+		dst  *timearg.Time
 	}{{"since", &o.Since}, {"until", &o.Until}} {
 		if v := c.String(b.flag); v != "" {
-			t, err := mcas.ParseTime(v, now)
+			t, err := timearg.Parse(v)
 			if err != nil {
 				return s, usageErrorf("--%s: %v", b.flag, err)
 			}
 			*b.dst = t
 		}
 	}
-	if !o.Since.IsZero() && !o.Until.IsZero() && !o.Since.Before(o.Until) {
-		return s, usageErrorf("--since (%s) must be before --until (%s)", o.Since.Format(time.RFC3339), o.Until.Format(time.RFC3339))
+	if !o.Since.IsZero() && !o.Until.IsZero() && o.Since.Relative() == o.Until.Relative() {
+		// Both on the same clock: their order does not depend on which.
+		now := time.Now()
+		if since, until := o.Since.Resolve(now), o.Until.Resolve(now); !since.Before(until) {
+			return s, usageErrorf("--since (%s) must be before --until (%s)", o.Since, o.Until)
+		}
 	}
 	o.Limit = c.Int("limit")
 	if o.Limit < mcas.MinScanLimit || o.Limit > mcas.MaxScanLimit {
@@ -109,11 +115,23 @@ func (e *env) parseScanFlags(c *cli.Context, now time.Time) (scanSettings, error
 		return s, usageErrorf("--max-duration must not be negative")
 	}
 
+	filters, err := scopeFilters(c)
+	if err != nil {
+		return s, err
+	}
+	o.Filters = filters
+	s.opts = o
+	return s, nil
+}
+
+// scopeFilters reads --filter and the shortcut flags into the API filters of a scan scope.
+func scopeFilters(c *cli.Context) (mcas.Filters, error) {
+	var err error
 	filters := mcas.Filters{}
 	if v := c.String("filter"); v != "" {
 		filters, err = mcas.ParseFilterArg(v, os.ReadFile)
 		if err != nil {
-			return s, usageErrorf("--filter: %v", err)
+			return nil, usageErrorf("--filter: %v", err)
 		}
 	}
 	short := mcas.Filters{}
@@ -122,7 +140,7 @@ func (e *env) parseScanFlags(c *cli.Context, now time.Time) (scanSettings, error
 		for _, x := range v {
 			id, err := strconv.Atoi(strings.TrimSpace(x))
 			if err != nil || id <= 0 {
-				return s, usageErrorf("--service %q: want a numeric app ID such as 11161 (Office 365) or 20893 (Exchange Online)", x)
+				return nil, usageErrorf("--service %q: want a numeric app ID such as 11161 (Office 365) or 20893 (Exchange Online)", x)
 			}
 			ids = append(ids, id)
 		}
@@ -134,15 +152,14 @@ func (e *env) parseScanFlags(c *cli.Context, now time.Time) (scanSettings, error
 	if v := c.StringSlice("event-type"); len(v) > 0 {
 		short = short.EventType(v...)
 	}
-	if filters, err = filters.Merge(short); err != nil {
-		return s, usageErrorf("--filter and a shortcut flag set the same filter: %v", err)
+	filters, err = filters.Merge(short)
+	if err != nil {
+		return nil, usageErrorf("--filter and a shortcut flag set the same filter: %v", err)
 	}
 	if _, err := loader.CanonicalFilters(filters); err != nil {
-		return s, usageErrorf("--filter: %v", err)
+		return nil, withCode(exitUsage, fmt.Errorf("--filter: %w", err), clientHint(err))
 	}
-	o.Filters = filters
-	s.opts = o
-	return s, nil
+	return filters, nil
 }
 
 // scanSource is what the warehouse records as its origin: "simulator" for a loopback URL (the
@@ -165,17 +182,14 @@ func (e *env) runScan(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	set, err := e.parseScanFlags(c, time.Now())
+	set, err := e.parseScanFlags(c)
 	if err != nil {
 		return err
 	}
 	set.cfg.Logger = log
 	client, err := mcas.NewClient(set.cfg)
 	if err != nil {
-		if errors.Is(err, mcas.ErrAuth) {
-			return withCode(exitAuth, err, "")
-		}
-		return withCode(exitUsage, err, "")
+		return clientSetupError(err, exitUsage)
 	}
 	wopts, err := writerOptions(c, scanSource(set.cfg.URL), "mcasload scan "+scanCommandLine(c))
 	if err != nil {
@@ -203,7 +217,7 @@ func (e *env) runScan(c *cli.Context) error {
 	if prog != nil {
 		prog.Stop()
 	}
-	return e.finishScan(c, w, sum, scanErr)
+	return e.finishRun(c, w, sum, scanErr, scanRun)
 }
 
 // scanCommandLine is the command recorded in the lock and runs table: the flags as given, which
@@ -231,58 +245,33 @@ func scanCommandLine(c *cli.Context) string {
 	return strings.Join(parts, " ")
 }
 
-// finishScan records the summary in the run log, closes the writer, prints the summary and
-// turns the outcome into an exit code.
-func (e *env) finishScan(c *cli.Context, w *warehouse.Writer, sum *loader.Summary, scanErr error) error {
-	ctx := context.WithoutCancel(c.Context)
-	if sum != nil && sum.Rejected > 0 {
-		sum.RejectedDir = w.Dir() + string(os.PathSeparator) + warehouse.RejectedDir
-	}
-	var logErr error
-	if sum != nil {
-		logErr = w.FinishRun(ctx, warehouse.RunInfo{}, sum)
-	}
-	closeErr := w.Close(ctx)
-	if sum != nil {
-		sum.WriteText(e.stdout)
-		writeScanCounters(e, sum)
-	}
-	stopped := scanErr != nil && (errors.Is(scanErr, loader.ErrMaxDuration) || (c.Context.Err() != nil && errors.Is(scanErr, context.Canceled)))
-	switch {
-	case scanErr != nil && !stopped:
-		return scanFailure(scanErr)
-	case closeErr != nil:
-		return fmt.Errorf("finish scan: %w", closeErr)
-	case logErr != nil:
-		return logErr
-	case stopped && errors.Is(scanErr, loader.ErrMaxDuration):
-		return withCode(exitStopped, fmt.Errorf("stopped after --max-duration %s; what was fetched is committed", c.Duration("max-duration")),
-			"the next run continues from the watermark")
-	case stopped:
-		return withCode(exitStopped, errors.New("stopped by a signal; what was fetched is committed"), "rerun the same command to continue from the watermark")
-	case sum != nil && sum.Rejected > 0:
-		return withCode(exitRejected, fmt.Errorf("%d records were rejected", sum.Rejected), fmt.Sprintf("see table rejected_activities or %s", sum.RejectedDir))
-	}
-	return nil
-}
-
 // writeScanCounters prints the scan-only figures under the summary line.
 func writeScanCounters(e *env, sum *loader.Summary) {
 	k := sum.Counters
 	fmt.Fprintf(e.stdout, "  %d pages in %d requests, %d throttled (429), %d retries, %d tie groups, %ds waiting for the rate budget\n",
 		k["pages"], k["requests"], k["throttled_429"], k["retries"], k["tie_groups"], k["throttle_wait_seconds"])
+	if k["slice_splits"] > 0 || k["empty_last_pages"] > 0 {
+		fmt.Fprintf(e.stdout, "  %d slice splits, %d empty last pages that were not the end\n", k["slice_splits"], k["empty_last_pages"])
+	}
 	if ms, ok := k["watermark_ms"]; ok {
 		fmt.Fprintf(e.stdout, "  watermark now %s\n", time.UnixMilli(ms).UTC().Format(time.RFC3339Nano))
 	}
 }
 
-// scanFailure maps a failed scan to an exit code and a hint.
+// scanFailure maps a failed scan (or audit) to an exit code and a hint: what the failure's
+// category says to do, then what became of the run.
 func scanFailure(err error) error {
+	hint := clientHint(err)
+	var wm *loader.WatermarkError
 	switch {
+	case errors.Is(err, loader.ErrEmptyWindow), errors.Is(err, loader.ErrTimeFilter):
+		return withCode(exitUsage, err, hint)
+	case errors.As(err, &wm):
+		return withCode(exitFailure, err, hint) // the scan stopped before fetching anything
 	case errors.Is(err, mcas.ErrAuth):
-		return withCode(exitAuth, err, "check the credential with `mcasload check`; what was fetched before the failure is committed")
+		return withCode(exitAuth, err, joinHints(hint, "check the credential with `mcasload check`; what was fetched before the failure is committed"))
 	case errors.Is(err, warehouse.ErrLocked):
 		return withCode(exitLocked, err, "only one writer at a time")
 	}
-	return withCode(exitFailure, err, "what was fetched before the failure is committed; rerun the same command to continue")
+	return withCode(exitFailure, err, joinHints(hint, "what was fetched before the failure is committed; rerun the same command to continue"))
 }

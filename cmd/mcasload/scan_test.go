@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -241,8 +244,9 @@ func TestScanSecretsNeverLeak(t *testing.T) {
 		Tenant: scanTenant(), Token: scanTestToken, ClientSecret: clientSecret, RateLimit: simulator.NoRateLimit,
 		FaultSeed: 4, FaultRates: map[simulator.Fault]float64{simulator.FaultInternalError: 0.04, simulator.FaultTruncated: 0.04},
 	})
-	srv := httptest.NewServer(&leakyAPI{next: h, leaks: 1})
+	srv := httptest.NewTLSServer(&leakyAPI{next: h, leaks: 1}) // the authority must be HTTPS
 	t.Cleanup(srv.Close)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	dir := filepath.Join(t.TempDir(), "wh")
 	secretFile := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(secretFile, []byte(clientSecret+"\n"), 0o600); err != nil {
@@ -252,7 +256,7 @@ func TestScanSecretsNeverLeak(t *testing.T) {
 	if err := os.WriteFile(badFile, []byte("not-the-secret-but-long-enough\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	common := []string{"scan", "--url", srv.URL, "-w", dir, "--progress=true", "--rate-limit", "6000", "--log-level", "debug", "--limit", "500"}
+	common := []string{"scan", "--url", srv.URL, "-w", dir, "--progress=true", "--rate-limit", "6000", "--log-level", "debug", "--limit", "500", "--ca-file", serverCAFile(t, srv)}
 	entra := []string{"--tenant-id", h.TenantID(), "--client-id", h.ClientID(), "--authority-url", srv.URL}
 	runs := []struct {
 		name string
@@ -287,5 +291,51 @@ func TestScanSecretsNeverLeak(t *testing.T) {
 	// No file of the warehouse holds a secret (run log, lock, DuckDB pages, Parquet).
 	for _, hit := range testkit.FilesHolding(t, dir, scanTestToken, clientSecret) {
 		t.Errorf("a secret appears in %s", hit)
+	}
+}
+
+// TestTimeArgumentsAgree pins the forms scan and query once disagreed on: 2w (query only),
+// 1d12h (scan only) and epoch seconds (read as milliseconds, i.e. 1970, by both). Scan resolves
+// relative times on the service's clock: its plan shows the date bound it sent.
+func TestTimeArgumentsAgree(t *testing.T) {
+	tn := scanTenant()
+	srv := startScanSim(t, tn, simulator.Config{})
+	epoch := time.Now().Add(-50 * time.Hour).Truncate(time.Second).UTC()
+	cases := []struct {
+		arg  string
+		ago  time.Duration // before the service's now (the simulator's clock is the machine's here)
+		want time.Time     // or this absolute time
+	}{
+		{arg: "2w", ago: 14 * 24 * time.Hour},
+		{arg: "1d12h", ago: 36 * time.Hour},
+		{arg: strconv.FormatInt(epoch.Unix(), 10), want: epoch},
+	}
+	dateFrom := regexp.MustCompile(`date_from=(\S+)`)
+	dir, _ := loadedWarehouse(t)
+	for _, tc := range cases {
+		t.Run(tc.arg, func(t *testing.T) {
+			if tc.ago > 0 {
+				tc.want = time.Now().Add(-tc.ago)
+			}
+			code, out, errs := runScanCLI(t, tokenEnv, "scan", "--url", srv.URL, "-w", filepath.Join(t.TempDir(), "wh"), "--full",
+				"--since", tc.arg, "--progress=false", "--rate-limit", "6000")
+			if code != exitOK {
+				t.Fatalf("scan --since %s: exit %d\n%s%s", tc.arg, code, out, errs)
+			}
+			m := dateFrom.FindStringSubmatch(errs)
+			if m == nil {
+				t.Fatalf("no date_from in the plan:\n%s", errs)
+			}
+			got, err := time.Parse(time.RFC3339Nano, m[1])
+			if err != nil || got.Sub(tc.want).Abs() > 2*time.Second {
+				t.Errorf("scan --since %s sent date >= %s, want %s", tc.arg, m[1], tc.want)
+			}
+			// query reads the same forms: --until in epoch seconds would be 1970 as milliseconds,
+			// before --since, and refused.
+			until := strconv.FormatInt(time.Now().Unix(), 10)
+			if code, _, errs := runMcasload(t, nil, "query", "activity-spike", "-w", dir, "--since", tc.arg, "--until", until, "-f", "csv"); code != exitOK {
+				t.Errorf("query --since %s --until %s: exit %d: %s", tc.arg, until, code, errs)
+			}
+		})
 	}
 }

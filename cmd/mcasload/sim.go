@@ -13,6 +13,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/mcasload/mcasload/internal/clock"
+	"github.com/mcasload/mcasload/internal/timearg"
 	"github.com/mcasload/mcasload/simulator"
 	"github.com/mcasload/mcasload/simulator/synth"
 )
@@ -56,6 +58,11 @@ func (e *env) simCommand() *cli.Command {
 			&cli.DurationFlag{Name: "token-lifetime", Value: simulator.DefaultTokenLifetime, Usage: "lifetime of bearer tokens from the token endpoint"},
 			&cli.StringFlag{Name: "tenant-id", Value: simulator.DefaultTenantID, Usage: "tenant of the fake token endpoint /TENANT/oauth2/v2.0/token"},
 			&cli.StringFlag{Name: "client-id", Value: simulator.DefaultClientID, Usage: "client id the token endpoint accepts"},
+			&cli.StringFlag{Name: "clock-offset", Value: "0s", Usage: "run the service on a clock `D` ahead of this machine's (negative: behind; e.g. -2h, +1y): its Date header, what is visible and the generated data follow it"},
+			&cli.StringSliceFlag{Name: "quirk", Usage: "reproduce a reported behaviour of the service: empty-on-tie, ignore-direction or approximate-total; repeat for several"},
+			&cli.DurationFlag{Name: "visibility-lag", Usage: "indexing delay: a record becomes visible this long after its created time"},
+			&cli.StringFlag{Name: "tls-ca-out", Usage: "serve HTTPS with a new test CA and write its certificate to `FILE` (Entra sign-in needs an https authority: trust it with SSL_CERT_FILE or --ca-file)"},
+			&cli.StringFlag{Name: "client-certificate-out", Usage: "register a new application certificate and write it with its key to `FILE` (PEM) for --client-certificate"},
 			&cli.StringFlag{Name: "truth", Usage: "write the ground truth (planted incidents, tie bursts) to `FILE`"},
 			&cli.StringFlag{Name: "ndjson", Usage: "write the visible records to `FILE` (- for stdout) and exit instead of serving"},
 		},
@@ -82,6 +89,9 @@ func (e *env) runSim(c *cli.Context) error {
 	}
 	cfg.Logger = log // one debug line per request with --log-level debug
 	start := time.Now()
+	if cfg.Synth.End.IsZero() {
+		cfg.Synth.End = cfg.Clock.Now() // the data ends at the service's now
+	}
 	cfg.Tenant = synth.New(cfg.Synth)
 	tn := cfg.Tenant
 	log.Info("generated tenant", "activities", tn.Len(), "elapsed", time.Since(start).Round(time.Millisecond))
@@ -92,7 +102,7 @@ func (e *env) runSim(c *cli.Context) error {
 		}
 	}
 	if path := c.String("ndjson"); path != "" {
-		return e.simNDJSON(tn, path)
+		return e.simNDJSON(tn, path, cfg.Clock.Now().Add(-cfg.VisibilityLag))
 	}
 
 	addr := c.String("addr")
@@ -109,8 +119,15 @@ func (e *env) runSim(c *cli.Context) error {
 	// near the tenant's own at a negligible CPU cost.
 	debug.FreeOSMemory()
 	defer debug.SetGCPercent(debug.SetGCPercent(20))
-	srv := simulator.Serve(ln, h)
+	srv, err := e.serveSim(c, ln, h)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(e.stdout, "mcasload sim: serving %d activities at %s\n", tn.Len(), srv.URL)
+	if off := c.String("clock-offset"); off != "0s" || len(cfg.Quirks) > 0 || cfg.VisibilityLag > 0 {
+		fmt.Fprintf(e.stdout, "service clock %s (offset %s), quirks %v, visibility lag %s\n",
+			cfg.Clock.Now().UTC().Format(time.RFC3339), off, cfg.Quirks, cfg.VisibilityLag)
+	}
 	fmt.Fprintf(e.stdout, "%s%s/api/v1/activities/\n", simURLPrefix, srv.URL)
 	if cfg.Token != "" {
 		fmt.Fprintf(e.stdout, "token: (from --token or %s)\n", envSimToken)
@@ -123,6 +140,7 @@ func (e *env) runSim(c *cli.Context) error {
 	} else {
 		fmt.Fprintf(e.stdout, "entra client secret: %s\n", h.ClientSecret())
 	}
+	fmt.Fprintf(e.stdout, "managed identity: IDENTITY_ENDPOINT=%s IDENTITY_HEADER=%s\n", srv.IdentityEndpoint(), h.IdentityHeader())
 	<-ctx.Done()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -191,12 +209,28 @@ func (e *env) simConfig(c *cli.Context) (simulator.Config, error) {
 	if cfg.FaultRates, err = parseFaultRates(c.StringSlice("fault-rate")); err != nil {
 		return simulator.Config{}, usageErrorf("--fault-rate: %v", err)
 	}
+	offset, err := timearg.ParseDuration(c.String("clock-offset"))
+	if err != nil {
+		return simulator.Config{}, usageErrorf("--clock-offset: %v", err)
+	}
+	cfg.Clock = clock.NewOffset(clock.Real{}, offset)
+	for _, item := range c.StringSlice("quirk") {
+		for _, name := range strings.Split(item, ",") {
+			q, err := simulator.ParseQuirk(name)
+			if err != nil {
+				return simulator.Config{}, usageErrorf("--quirk: %v", err)
+			}
+			cfg.Quirks = append(cfg.Quirks, q)
+		}
+	}
+	if cfg.VisibilityLag = c.Duration("visibility-lag"); cfg.VisibilityLag < 0 {
+		return simulator.Config{}, usageErrorf("--visibility-lag must not be negative")
+	}
 	return cfg, nil
 }
 
 // simNDJSON writes the records visible now and reports how many.
-func (e *env) simNDJSON(tn *synth.Tenant, path string) error {
-	now := time.Now()
+func (e *env) simNDJSON(tn *synth.Tenant, path string, now time.Time) error {
 	if path == "-" {
 		n, err := tn.WriteNDJSON(e.stdout, now)
 		if err != nil {
@@ -336,3 +370,36 @@ const (
 	simURLPrefix   = "url: "
 	simTokenPrefix = "token: "
 )
+
+// serveSim serves h on ln, over HTTPS with a new test CA when --tls-ca-out is set, and registers
+// a new application certificate when --client-certificate-out is set.
+func (e *env) serveSim(c *cli.Context, ln net.Listener, h *simulator.Handler) (*simulator.Server, error) {
+	if path := c.String("client-certificate-out"); path != "" {
+		cert, err := simulator.NewClientCertificate("mcasload simulator client", time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0))
+		if err == nil {
+			err = writeSimFile(path, func(f *os.File) error { _, err := f.Write(cert.PEM()); return err })
+		}
+		if err != nil {
+			return nil, fmt.Errorf("write client certificate: %w", err)
+		}
+		h.RegisterCertificate(cert.Cert)
+		fmt.Fprintf(e.stdout, "client certificate: %s (registered)\n", path)
+	}
+	path := c.String("tls-ca-out")
+	if path == "" {
+		return simulator.Serve(ln, h), nil
+	}
+	ca, err := simulator.NewTestCA()
+	if err == nil {
+		err = ca.WriteFile(path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	srv, err := simulator.ServeTLS(ln, h, ca)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(e.stdout, "tls: test CA in %s; entra: --authority-url %s\n", path, srv.URL)
+	return srv, nil
+}

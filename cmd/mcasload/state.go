@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -61,9 +60,26 @@ type watermarkEntry struct {
 	Created *time.Time      `json:"watermark"` // nil after a reset
 	Updated time.Time       `json:"updated"`
 	Reset   bool            `json:"reset,omitempty"`
+	// The service's time the watermark came from, and where that time was read.
+	ServiceTime *time.Time `json:"service_time,omitempty"`
+	ServiceFrom string     `json:"service_time_from,omitempty"`
+	// damaged is why the stored value cannot be read; `state reset` can still forget it.
+	damaged error
 }
 
-// readWatermarks lists the scan watermarks of the warehouse without taking the writer lock.
+// damagedWatermark is the first watermark of list that cannot be read, as an error whose hint
+// says how to forget it; nil when every one reads.
+func damagedWatermark(list []watermarkEntry) error {
+	for _, w := range list {
+		if w.damaged != nil {
+			return withCode(exitFailure, fmt.Errorf("read watermark %s: %w", w.Key, w.damaged), resetWatermarkHint(w.Key))
+		}
+	}
+	return nil
+}
+
+// readWatermarks lists the scan watermarks of the warehouse without taking the writer lock,
+// damaged ones included (marked), so that reset can forget them.
 func (e *env) readWatermarks(c *cli.Context) ([]watermarkEntry, warehouse.Sinks, error) {
 	log, err := e.logger(c)
 	if err != nil {
@@ -71,7 +87,7 @@ func (e *env) readWatermarks(c *cli.Context) ([]watermarkEntry, warehouse.Sinks,
 	}
 	r, err := warehouse.OpenReader(c.Context, warehouse.ReaderOptions{Dir: c.String("warehouse"), Logger: log})
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || strings.Contains(err.Error(), "no warehouse there") {
+		if errors.Is(err, warehouse.ErrNoWarehouse) {
 			return nil, "", withCode(exitFailure, err, "pass --warehouse DIR, or run mcasload scan first")
 		}
 		return nil, "", err
@@ -102,12 +118,16 @@ func (e *env) readWatermarks(c *cli.Context) ([]watermarkEntry, warehouse.Sinks,
 		if value == loader.ResetWatermark {
 			ent.Reset = true
 		} else {
-			wm, err := loader.DecodeWatermark(value)
-			if err != nil {
-				return nil, "", withCode(exitFailure, fmt.Errorf("read watermark %s: %w", key, err), "forget it with mcasload state reset --key '"+key+"'")
+			if wm, err := loader.DecodeWatermark(value); err != nil {
+				ent.damaged = err
+			} else {
+				t := wm.Created
+				ent.Created = &t
+				if wm.Service.Known() {
+					st := wm.Service.At
+					ent.ServiceTime, ent.ServiceFrom = &st, wm.Service.Source
+				}
 			}
-			t := wm.Created
-			ent.Created = &t
 		}
 		out = append(out, ent)
 	}
@@ -134,6 +154,9 @@ func (e *env) runStateShow(c *cli.Context) error {
 			list = append(list, all[i])
 		}
 	}
+	if err := damagedWatermark(list); err != nil {
+		return err
+	}
 	if format == "json" {
 		if list == nil {
 			list = []watermarkEntry{}
@@ -151,13 +174,17 @@ func writeWatermarks(w io.Writer, list []watermarkEntry) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "WATERMARK (created)\tUPDATED\tURL\tFILTERS")
+	fmt.Fprintln(tw, "WATERMARK (created)\tSERVICE TIME (from)\tUPDATED (local)\tURL\tFILTERS")
 	for _, m := range list {
 		wm := "(reset: next scan starts over)"
 		if m.Created != nil {
 			wm = m.Created.Format(time.RFC3339Nano)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", wm, m.Updated.Format(time.RFC3339), m.URL, string(m.Filters))
+		svc := "-"
+		if m.ServiceTime != nil {
+			svc = m.ServiceTime.Format(time.RFC3339) + " (" + m.ServiceFrom + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", wm, svc, m.Updated.Format(time.RFC3339), m.URL, string(m.Filters))
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "keys (for --key):")

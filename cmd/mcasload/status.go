@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -45,7 +44,7 @@ func (e *env) runStatus(c *cli.Context) error {
 	}
 	st, err := warehouse.ReadStatus(c.Context, warehouse.ReaderOptions{Dir: c.String("warehouse"), Logger: log})
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
+		if errors.Is(err, warehouse.ErrNoWarehouse) {
 			return withCode(exitFailure, err, "create one with mcasload load FILE or mcasload scan, or pass --warehouse DIR")
 		}
 		return err

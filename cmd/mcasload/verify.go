@@ -66,7 +66,7 @@ var errDatabaseDamaged = errors.New("the duckdb file is missing or damaged")
 // databaseProblem turns a failure to read the warehouse status into a verify problem when the
 // Parquet dataset is there but the DuckDB file is missing or unreadable (not merely locked).
 func databaseProblem(dir string, err error) error {
-	if !warehouse.HasParquet(dir) || errors.Is(err, warehouse.ErrLocked) || strings.Contains(err.Error(), "lock") {
+	if !warehouse.HasParquet(dir) || errors.Is(err, warehouse.ErrLocked) || errors.Is(err, warehouse.ErrBusy) {
 		return nil
 	}
 	file := filepath.Join(dir, warehouse.DatabaseFile)
@@ -103,6 +103,10 @@ func (e *env) runVerify(c *cli.Context) error {
 	}
 	problems := rep.Problems()
 	fmt.Fprintf(e.stdout, "verify: %d problems:\n  %s\n", len(problems), strings.Join(problems, "\n  "))
+	if len(rep.TableProblems) > 0 {
+		return withCode(exitFailure, errors.New("verify: the duckdb file's tables differ from what mcasload made"),
+			"the file was changed outside mcasload: move "+warehouse.DatabaseFile+" aside (keep it), then mcasload repair --from parquet rebuilds it from the Parquet dataset")
+	}
 	return withCode(exitFailure, errors.New("verify: the sinks disagree"),
 		"rebuild the wrong sink with mcasload repair --from duckdb (or --from parquet if the DuckDB file is the damaged one); files repair will not use are moved to the quarantine folder, never deleted")
 }

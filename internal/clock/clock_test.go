@@ -78,3 +78,21 @@ func TestRealSleep(t *testing.T) {
 		t.Error("Real.Sleep returned early")
 	}
 }
+
+func TestOffset(t *testing.T) {
+	base := NewVirtual(start, true)
+	o := NewOffset(base, -365*24*time.Hour)
+	if got := o.Now(); !got.Equal(start.Add(-365 * 24 * time.Hour)) {
+		t.Fatalf("Now = %v", got)
+	}
+	if err := o.Sleep(t.Context(), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if !base.Now().Equal(start.Add(time.Minute)) {
+		t.Fatalf("Sleep did not wait on the base clock")
+	}
+	o.Advance(2 * time.Hour)
+	if got, want := o.Now(), start.Add(time.Minute-365*24*time.Hour+2*time.Hour); !got.Equal(want) {
+		t.Fatalf("after Advance Now = %v, want %v", got, want)
+	}
+}

@@ -110,11 +110,18 @@ const (
 // Run runs bin to its end (at most 5 minutes) with env added to CleanEnv and collects its output.
 func Run(t testing.TB, bin string, env []string, args ...string) Result {
 	t.Helper()
+	return RunExact(t, bin, append(CleanEnv(), env...), args...)
+}
+
+// RunExact is Run with exactly the environment env: for tests that must control every variable
+// a library reads (sign-in: AZURE_*, IDENTITY_*, SSL_CERT_FILE).
+func RunExact(t testing.TB, bin string, env []string, args ...string) Result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), procTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.WaitDelay = waitDelay
-	cmd.Env = append(CleanEnv(), env...)
+	cmd.Env = env
 	var out, errb Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()

@@ -1,4 +1,4 @@
-package export
+package output
 
 import (
 	"github.com/apache/arrow-go/v18/arrow"
@@ -15,7 +15,8 @@ func normalizeType(t arrow.DataType) arrow.DataType {
 	return t
 }
 
-func normalizeSchema(s *arrow.Schema) *arrow.Schema {
+// NormalizeSchema is s with normalizeType's types (s itself when nothing changes).
+func NormalizeSchema(s *arrow.Schema) *arrow.Schema {
 	changed := false
 	fields := make([]arrow.Field, s.NumFields())
 	for i, f := range s.Fields() {
@@ -32,10 +33,10 @@ func normalizeSchema(s *arrow.Schema) *arrow.Schema {
 	return arrow.NewSchema(fields, &md)
 }
 
-// normalize returns rec with normalizeSchema's types (the same buffers, relabelled); the caller
+// Normalize returns rec with NormalizeSchema's types (the same buffers, relabelled); the caller
 // releases the result.
-func normalize(rec arrow.RecordBatch) arrow.RecordBatch {
-	s := normalizeSchema(rec.Schema())
+func Normalize(rec arrow.RecordBatch) arrow.RecordBatch {
+	s := NormalizeSchema(rec.Schema())
 	if s == rec.Schema() {
 		rec.Retain()
 		return rec

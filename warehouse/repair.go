@@ -1,0 +1,290 @@
+package warehouse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Repair rebuilds one sink from the other. from is the sink that is right: SinkDuckDB rewrites
+// every Parquet day from the activities table (one file per day); SinkParquet replaces the
+// activities table (each id once) with the Parquet rows. First, damaged Parquet files and files
+// the warehouse did not write are moved to the quarantine folder (QuarantineDir). Either way the dedupe index is rebuilt
+// to match, so a later load brings back whatever the repair could not.
+func (w *Writer) Repair(ctx context.Context, from Sinks) (err error) {
+	defer markStorage(&err)
+	if from != SinkDuckDB && from != SinkParquet {
+		return fmt.Errorf("repair: rebuild from duckdb or parquet, not %q", from)
+	}
+	if from == SinkDuckDB && w.opts.Sinks != SinkBoth {
+		return fmt.Errorf("repair: the warehouse keeps only the %s sink; rebuilding from duckdb needs both sinks", w.opts.Sinks)
+	}
+	s, err := w.session(ctx)
+	if err != nil {
+		return fmt.Errorf("repair: %w", err)
+	}
+	defer s.detachClose(context.WithoutCancel(ctx))
+	if w.opts.Sinks.parquet() {
+		if err := w.publishPending(ctx, s); err != nil {
+			return fmt.Errorf("repair: %w", err)
+		}
+	}
+	if from == SinkDuckDB {
+		err = w.repairParquet(ctx, s)
+	} else {
+		err = w.repairDuckDB(ctx, s)
+	}
+	if err != nil {
+		return fmt.Errorf("repair from %s: %w", from, err)
+	}
+	w.log.Info("repaired warehouse", "from", from)
+	return nil
+}
+
+func (w *Writer) repairParquet(ctx context.Context, s *session) error {
+	// Files the warehouse did not write and damaged files would keep the sinks apart; they are
+	// moved aside, never deleted, and their days rewritten below like every other.
+	if err := w.quarantineParquet(); err != nil {
+		return err
+	}
+	if err := rebuildIndex(ctx, s, `SELECT id, day, raw FROM wh.activities`); err != nil {
+		return err
+	}
+	var maxSeq int64
+	if err := s.conn.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM wh.commits`).Scan(&maxSeq); err != nil {
+		return err
+	}
+	days, err := queryStrings(ctx, s.conn, `SELECT DISTINCT strftime(day, '%Y-%m-%d') AS d FROM wh.activities ORDER BY d`)
+	if err != nil {
+		return err
+	}
+	for _, day := range days {
+		// part-0-<last> covers every commit so far: reconciliation deletes the older parts
+		// even if this process dies before it does.
+		q := fmt.Sprintf(`SELECT %s FROM wh.activities WHERE day = DATE '%s' ORDER BY ts, id`, columnList("", true), day)
+		if err := w.writeParquet(ctx, s, w.dayDir(day), partName(0, maxSeq), q, "repair"); err != nil {
+			return err
+		}
+	}
+	parts, _, _, err := listParts(filepath.Join(w.dir, ParquetDir))
+	if err != nil {
+		return err
+	}
+	for _, p := range parts {
+		keep := p.from == 0 && p.to == maxSeq && containsString(days, p.day)
+		if !keep {
+			if err := os.Remove(p.path); err != nil {
+				return fmt.Errorf("remove %s: %w", p.path, err)
+			}
+		}
+	}
+	return nil
+}
+
+func containsString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *Writer) repairDuckDB(ctx context.Context, s *session) error {
+	if err := w.quarantineParquet(); err != nil {
+		return err
+	}
+	if !hasParquet(w.dir) {
+		return fmt.Errorf("read parquet: no parquet files in %s", filepath.Join(w.dir, ParquetDir))
+	}
+	scan := parquetScan(filepath.Join(w.dir, ParquetDir))
+	if err := s.exec(ctx, `CREATE OR REPLACE TEMP TABLE repair_rows AS SELECT * FROM (`+scan+`) QUALIFY row_number() OVER (PARTITION BY id ORDER BY ts, raw) = 1`); err != nil {
+		return fmt.Errorf("read parquet: %w", err)
+	}
+	// One transaction replaces the rows and the index, so a crash leaves the old pair or the new.
+	if err := s.exec(ctx, `CREATE OR REPLACE TEMP TABLE repair_src AS SELECT id, day, raw FROM temp.repair_rows`); err != nil {
+		return fmt.Errorf("read parquet: %w", err)
+	}
+	err := inTx(ctx, s, func() error {
+		if w.opts.Sinks.duckdb() {
+			if err := s.exec(ctx, `DELETE FROM wh.activities`); err != nil {
+				return err
+			}
+			if err := s.exec(ctx, `INSERT INTO wh.activities SELECT `+columnList("", false)+` FROM temp.repair_rows ORDER BY ts, id`); err != nil {
+				return err
+			}
+		}
+		return syncIndex(ctx, s)
+	})
+	if err != nil {
+		return fmt.Errorf("replace activities: %w", err)
+	}
+	return nil
+}
+
+// rebuildIndex makes the dedupe index hold exactly the ids of src (columns id, day, raw): ids
+// not in src are dropped, so they load again; ids missing from the index get commit 0.
+func rebuildIndex(ctx context.Context, s *session, src string) error {
+	if err := s.exec(ctx, `CREATE OR REPLACE TEMP TABLE repair_src AS `+src); err != nil {
+		return fmt.Errorf("rebuild index: %w", err)
+	}
+	if err := inTx(ctx, s, func() error { return syncIndex(ctx, s) }); err != nil {
+		return fmt.Errorf("rebuild index: %w", err)
+	}
+	return nil
+}
+
+// syncIndex makes wh.activity_ids match temp.repair_src, inside the caller's transaction.
+func syncIndex(ctx context.Context, s *session) error {
+	if err := s.exec(ctx, `DELETE FROM wh.activity_ids i WHERE NOT EXISTS
+		(SELECT 1 FROM temp.repair_src r WHERE r.id = i.id AND r.day = i.day)`); err != nil {
+		return err
+	}
+	return s.exec(ctx, `INSERT INTO wh.activity_ids SELECT md5_number_lower(id), id, day, md5_number_lower(raw), 0
+		FROM temp.repair_src r WHERE NOT EXISTS (SELECT 1 FROM wh.activity_ids i WHERE i.id = r.id)`)
+}
+
+// RebuildDatabase builds a new DuckDB file for the warehouse in opts.Dir from its Parquet
+// dataset, for a DuckDB file that is missing or damaged: the old file (and its WAL) is moved to
+// the quarantine folder first. The new file records the last commit the Parquet part names
+// cover, so opening it keeps every part; then the rows and the dedupe index are rebuilt as
+// Repair(SinkParquet) does.
+func RebuildDatabase(ctx context.Context, opts Options) (err error) {
+	defer markStorage(&err)
+	if err := opts.defaults(); err != nil {
+		return err
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return fmt.Errorf("rebuild duckdb: %w", err)
+	}
+	root := filepath.Join(dir, ParquetDir)
+	hold := filepath.Join(dir, ParquetDir+".rebuild")
+	// A rebuild that died while holding the dataset aside: put it back before anything else.
+	if err := restoreHeld(root, hold); err != nil {
+		return err
+	}
+	maxSeq, err := lastPublishedCommit(root)
+	if err != nil {
+		return err
+	}
+	if err := quarantineDatabase(dir, opts); err != nil {
+		return err
+	}
+	// Opening a writer on a new file reconciles Parquet against it, and with no commit recorded
+	// it would remove every part. The dataset is held aside while the file is created and told
+	// the last commit; a crash in between leaves it in parquet.rebuild, which the next rebuild
+	// moves back first.
+	if err := os.Rename(root, hold); err != nil {
+		return fmt.Errorf("rebuild duckdb: hold the parquet dataset aside: %w", err)
+	}
+	restore := func() error { return restoreHeld(root, hold) }
+	opts.Sinks = SinkBoth
+	w, err := Open(ctx, opts)
+	if err != nil {
+		return errors.Join(fmt.Errorf("rebuild duckdb: %w", err), restore())
+	}
+	err = w.recordCommit(ctx, maxSeq)
+	if rerr := restore(); err == nil {
+		err = rerr
+	}
+	if err == nil {
+		err = w.Repair(ctx, SinkParquet)
+	}
+	if cerr := w.Close(context.WithoutCancel(ctx)); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("rebuild duckdb: %w", err)
+	}
+	return nil
+}
+
+// restoreHeld moves the dataset a rebuild held aside (hold) back to root, if it is there. The
+// root folder then holds at most the empty folders a writer created meanwhile.
+func restoreHeld(root, hold string) error {
+	if _, err := os.Stat(hold); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err := removeEmptyTree(root); err != nil {
+		return fmt.Errorf("rebuild duckdb: %s and %s both hold files; keep the right one as %s: %w", hold, root, root, err)
+	}
+	if err := os.Rename(hold, root); err != nil {
+		return fmt.Errorf("rebuild duckdb: move %s back to %s: %w", hold, root, err)
+	}
+	return nil
+}
+
+// lastPublishedCommit is the last commit the Parquet part names under root cover.
+func lastPublishedCommit(root string) (int64, error) {
+	parts, _, _, err := listParts(root)
+	if err != nil {
+		return 0, fmt.Errorf("rebuild duckdb: %w", err)
+	}
+	if len(parts) == 0 {
+		return 0, fmt.Errorf("rebuild duckdb: no parquet files in %s to rebuild from", root)
+	}
+	var maxSeq int64
+	for _, p := range parts {
+		maxSeq = max(maxSeq, p.to)
+	}
+	return maxSeq, nil
+}
+
+// quarantineDatabase moves the warehouse's DuckDB file and its WAL, when there, to the
+// quarantine folder.
+func quarantineDatabase(dir string, opts Options) error {
+	var old []string
+	for _, f := range []string{DatabaseFile, DatabaseFile + ".wal"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			old = append(old, filepath.Join(dir, f))
+		}
+	}
+	q, err := quarantine(dir, opts.Clock.Now(), old)
+	if err != nil {
+		return fmt.Errorf("rebuild duckdb: %w", err)
+	}
+	if q != "" {
+		opts.Logger.Warn("moved the damaged duckdb file to quarantine", "to", q)
+	}
+	return nil
+}
+
+// recordCommit records commit seq as done, covering no day, so the Parquet parts up to it stay.
+func (w *Writer) recordCommit(ctx context.Context, seq int64) error {
+	s, err := w.session(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.detachClose(context.WithoutCancel(ctx))
+	if err := s.exec(ctx, `INSERT INTO wh.commits VALUES (?, ?, ?, 0, 0, 0, 0, []::VARCHAR[])`, seq, "rebuild-from-parquet", w.opts.Clock.Now().UTC()); err != nil {
+		return fmt.Errorf("record last commit: %w", err)
+	}
+	return nil
+}
+
+// removeEmptyTree removes root if it holds only folders (or nothing); it refuses to remove a file.
+func removeEmptyTree(root string) error {
+	var files []string
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(files) > 0 {
+		return fmt.Errorf("%s is not empty: it holds %s", root, files[0])
+	}
+	return os.RemoveAll(root)
+}
