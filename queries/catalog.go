@@ -319,4 +319,3 @@ func (inv *Investigation) parseEntities(s string) error {
 	}
 	return nil
 }
-
