@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// GroundTruth is what the generator planted: the incidents and decoys, the tie bursts and the
-// number of late arrivals. Its JSON form is documented in docs/simulator-data.md.
+// GroundTruth is what the generator planted: the incidents and decoys, the benign look-alikes,
+// the tie bursts and the number of late arrivals. Its JSON form is documented in docs/simulator-data.md.
 type GroundTruth struct {
 	Seed         int64         `json:"seed"`
 	Start        time.Time     `json:"start"`
@@ -16,6 +16,7 @@ type GroundTruth struct {
 	Users        int           `json:"users"`
 	Activities   int           `json:"activities"`
 	Incidents    []Incident    `json:"incidents"`
+	Lookalikes   []Lookalike   `json:"lookalikes"`
 	TieBursts    []TieBurstRun `json:"tieBursts"`
 	LateArrivals int           `json:"lateArrivals"`
 }
@@ -39,6 +40,29 @@ type Incident struct {
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
 	// Detail says what was planted (note) and any figures a test may compare with.
+	Detail map[string]any `json:"detail"`
+}
+
+// Lookalike is one benign behaviour of the normal population that resembles an incident: no
+// investigation other than the pivots may report it.
+type Lookalike struct {
+	// Kind names the behaviour, e.g. "browser-rollout" (LookalikeKinds).
+	Kind string `json:"kind"`
+	// Fools lists the investigations whose findings it resembles: the ones it tests.
+	Fools []string `json:"fools"`
+	// User is the main account; Users lists every account whose activity is the look-alike when
+	// there are several.
+	User  string   `json:"user"`
+	Users []string `json:"users,omitempty"`
+	// IPs are the addresses its records came from.
+	IPs []string `json:"ips"`
+	// IDs are the `_id`s of its records (for a routine, those of its last 7 days; for a change
+	// across the tenant, each user's first record showing it), in time order.
+	IDs []string `json:"ids"`
+	// Start and End span those records' timestamps.
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	// Detail says what it is (note) and any figures a test may compare with.
 	Detail map[string]any `json:"detail"`
 }
 
