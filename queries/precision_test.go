@@ -43,16 +43,12 @@ type precisionEntry struct {
 	Rows      int `json:"rows"`
 }
 
-// warehouseSession generates a tenant, loads it through the converter into a new warehouse
-// (DuckDB file and Parquet, as mcasload scan does) and opens a query session on it the way
-// mcasload query does.
-func warehouseSession(t *testing.T, cfg synth.Config) (*Session, synth.GroundTruth) {
+// commitTenant converts every record of ten with the real converter and commits them to a new
+// warehouse in dir with the given sinks, as a scan does.
+func commitTenant(t *testing.T, ten *synth.Tenant, dir string, sinks warehouse.Sinks) {
 	t.Helper()
-	start := time.Now()
-	ten := synth.New(cfg)
-	dir := filepath.Join(t.TempDir(), "wh")
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	w, err := warehouse.Open(t.Context(), warehouse.Options{Dir: dir, MemoryLimit: "500MB", Logger: quiet, Source: "simulator"})
+	w, err := warehouse.Open(t.Context(), warehouse.Options{Dir: dir, Sinks: sinks, MemoryLimit: "500MB",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Source: "simulator"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +66,17 @@ func warehouseSession(t *testing.T, cfg synth.Config) (*Session, synth.GroundTru
 	if err := w.Close(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	r, err := warehouse.OpenReader(t.Context(), warehouse.ReaderOptions{Dir: dir, Logger: quiet})
+}
+
+// warehouseSession generates a tenant, loads it into a new warehouse (DuckDB file and Parquet)
+// and opens a query session on it the way mcasload query does.
+func warehouseSession(t *testing.T, cfg synth.Config) (*Session, synth.GroundTruth) {
+	t.Helper()
+	start := time.Now()
+	ten := synth.New(cfg)
+	dir := filepath.Join(t.TempDir(), "wh")
+	commitTenant(t, ten, dir, warehouse.SinkBoth)
+	r, err := warehouse.OpenReader(t.Context(), warehouse.ReaderOptions{Dir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,8 +89,8 @@ func (p *plan) incident(t *Tenant, pos map[uint32]int) Incident {
 		idx = append(idx, pos[s])
 	}
 	slices.Sort(idx)
-	inc := Incident{Kind: p.kind, Decoy: p.decoy, User: t.users[p.users[0]].upn, Detail: p.detail,
-		IPs: []string{}, IDs: make([]string, 0, len(idx))}
+	inc := Incident{Kind: p.kind, Decoy: p.decoy, Planted: Planted{User: t.users[p.users[0]].upn, Detail: p.detail,
+		IPs: []string{}, IDs: make([]string, 0, len(idx))}}
 	if len(p.users) > 1 {
 		for _, u := range p.users {
 			inc.Users = append(inc.Users, t.users[u].upn)

@@ -92,6 +92,18 @@ func (t *Tenant) pick(r *rand.Rand, ok func(u *user) bool) int {
 	return -1
 }
 
+// routineUser claims a homebody for look-alike l, notes what it is and gives them the routine;
+// it returns the user's index, or -1 when there is none.
+func (t *Tenant) routineUser(r *rand.Rand, l *plan, note string, routine func(t *Tenant, ui int, r *rand.Rand, day dayInfo)) int {
+	ui := t.pick(r, homebody)
+	if ui >= 0 {
+		l.users = []int{ui}
+		l.detail["note"] = note
+		t.users[ui].routine = routine
+	}
+	return ui
+}
+
 // homebody is an ordinary user who neither travels nor administers: a plain office worker.
 func homebody(u *user) bool { return !u.admin && !u.offboarder && len(u.trips) == 0 }
 
@@ -191,9 +203,7 @@ func isUser(e *rawEvent, users ...int) bool {
 }
 
 func (p *plan) lookalike(t *Tenant, pos map[uint32]int) Lookalike {
-	inc := p.incident(t, pos)
-	return Lookalike{Kind: inc.Kind, Fools: p.fools, User: inc.User, Users: inc.Users, IPs: inc.IPs, IDs: inc.IDs,
-		Start: inc.Start, End: inc.End, Detail: inc.Detail}
+	return Lookalike{Kind: p.kind, Fools: p.fools, Planted: p.incident(t, pos).Planted}
 }
 
 // displayLastFirst is "Last, First" from "First Last", as address books show names.

@@ -28,19 +28,7 @@ type Incident struct {
 	Kind string `json:"kind"`
 	// Decoy is true for the near miss that must not be reported.
 	Decoy bool `json:"decoy"`
-	// User is the main user (the actor; for password-spray and ip-pivot the first of Users).
-	User string `json:"user"`
-	// Users lists every user involved when there are several.
-	Users []string `json:"users,omitempty"`
-	// IPs are the addresses the planted records came from.
-	IPs []string `json:"ips"`
-	// IDs are the `_id`s of the planted records, in time order.
-	IDs []string `json:"ids"`
-	// Start and End span the planted records' timestamps.
-	Start time.Time `json:"start"`
-	End   time.Time `json:"end"`
-	// Detail says what was planted (note) and any figures a test may compare with.
-	Detail map[string]any `json:"detail"`
+	Planted
 }
 
 // Lookalike is one benign behaviour of the normal population that resembles an incident: no
@@ -50,16 +38,23 @@ type Lookalike struct {
 	Kind string `json:"kind"`
 	// Fools lists the investigations whose findings it resembles: the ones it tests.
 	Fools []string `json:"fools"`
-	// User is the main account; Users lists every account whose activity is the look-alike when
-	// there are several.
-	User  string   `json:"user"`
+	Planted
+}
+
+// Planted is what the truth says of an incident, a decoy or a look-alike: whose, from where,
+// which records and when.
+type Planted struct {
+	// User is the main account (the actor; for password-spray and ip-pivot the first of Users).
+	User string `json:"user"`
+	// Users lists every account involved when there are several.
 	Users []string `json:"users,omitempty"`
 	// IPs are the addresses its records came from.
 	IPs []string `json:"ips"`
-	// IDs are the `_id`s of its records (for a routine, those of its last 7 days; for a change
-	// across the tenant, each user's first record showing it), in time order.
+	// IDs are the `_id`s of its records, in time order: what was planted, and for a look-alike
+	// the baseline records that show it (a routine's in the last 7 days; for a change across
+	// the tenant, each user's first record showing it).
 	IDs []string `json:"ids"`
-	// Start and End span those records' timestamps.
+	// Start and End span the records' timestamps.
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
 	// Detail says what it is (note) and any figures a test may compare with.
