@@ -229,7 +229,8 @@ func (t *Tenant) Activity(i int) *Activity { return &t.acts[i] }
 // GroundTruth returns what was planted.
 func (t *Tenant) GroundTruth() GroundTruth { return t.truth }
 
-// Users returns every user principal name, ordinary users first, then dedicated incident users.
+// Users returns every user principal name, ordinary users first, then dedicated incident users,
+// then the look-alikes' service account.
 func (t *Tenant) Users() []string {
 	out := make([]string, len(t.users))
 	for i := range t.users {

@@ -1,7 +1,8 @@
 // Package synth is the deterministic data generator behind the simulator: a synthetic Defender for
 // Cloud Apps tenant (users, apps, places, activities with the quirks of real records), optional
-// planted incidents with near-miss decoys, tie bursts and late arrivals, and the ground truth that
-// tests of later stages compare against.
+// planted incidents with near-miss decoys and benign look-alikes (ordinary behaviour that resembles
+// an incident), tie bursts and late arrivals, and the ground truth that tests of later stages
+// compare against.
 //
 // Everything derives from Config.Seed: the same seed and config give byte-identical records. Only
 // a compact index (Activity) is held in memory; the full JSON record is rendered on demand by
