@@ -29,7 +29,7 @@ func (e *env) demoCommand() *cli.Command {
 		Name:  "demo",
 		Usage: "scan a simulated tenant into a fresh warehouse and run a few investigations",
 		Description: "Starts the Defender for Cloud Apps simulator on loopback with a synthetic tenant " +
-			"(planted incidents included), scans its activities into a new warehouse with mcasload scan, shows its status and " +
+			"(planted incidents and benign look-alikes included), scans its activities into a new warehouse with mcasload scan, shows its status and " +
 			"runs a few investigations. Needs no network and no credentials. A folder from an earlier demo " +
 			"is replaced; any other existing folder is refused.",
 		Flags: []cli.Flag{
@@ -60,7 +60,7 @@ func (e *env) runDemo(c *cli.Context) error {
 	}
 
 	start := time.Now()
-	fmt.Fprintf(e.stdout, "==> generating a synthetic tenant (seed %d, %d users, %d days, planted incidents)\n", c.Int64("seed"), c.Int("users"), c.Int("days"))
+	fmt.Fprintf(e.stdout, "==> generating a synthetic tenant (seed %d, %d users, %d days, planted incidents, benign look-alikes)\n", c.Int64("seed"), c.Int("users"), c.Int("days"))
 	tn := synth.New(synth.Config{Seed: c.Int64("seed"), Users: c.Int("users"), Days: c.Int("days"), Incidents: true})
 	// The simulator runs without its 30 requests/minute budget so the demo takes seconds, not
 	// minutes; everything else (scan mode, paging, ties, visibility) behaves as the service does.
