@@ -58,11 +58,15 @@ type Options struct {
 	// with "…" to fit; Wide turns truncation off.
 	Width int
 	Wide  bool
+	// Meta is what JSON puts beside the rows ({"meta": …, "rows": […]}); the other formats hold
+	// rows only, and the caller says the meta elsewhere (stderr).
+	Meta *Meta
 }
 
 // Write renders every batch of rdr to w and returns the number of rows written. It does not
 // release rdr. Table and Markdown say NoRows for an empty result; CSV writes the header alone,
-// JSON an empty array, NDJSON nothing, Parquet a file with the schema and no rows.
+// JSON its meta and an empty rows array, NDJSON nothing, Parquet a file with the schema and no
+// rows.
 func Write(w io.Writer, rdr array.RecordReader, opts Options) (int, error) {
 	var (
 		n   int
@@ -74,7 +78,7 @@ func Write(w io.Writer, rdr array.RecordReader, opts Options) (int, error) {
 	case CSV:
 		n, err = writeCSV(w, rdr)
 	case JSON:
-		n, err = writeJSON(w, rdr, false)
+		n, err = writeEnvelope(w, rdr, opts.Meta)
 	case NDJSON:
 		n, err = writeJSON(w, rdr, true)
 	case Markdown:

@@ -2,7 +2,9 @@ package output
 
 import (
 	"bytes"
+	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -65,7 +67,7 @@ func TestFormatsGolden(t *testing.T) {
 				rdr := sample(t, mem, rows)
 				defer rdr.Release()
 				var buf bytes.Buffer
-				n, err := Write(&buf, rdr, Options{Format: f, Width: 80})
+				n, err := Write(&buf, rdr, Options{Format: f, Width: 80, Meta: sampleMeta()})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -206,5 +208,49 @@ func TestBufferedFormatsCopyCellsOutOfTheBatch(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// sampleMeta is a meta with every field a query fills, for the JSON golden.
+func sampleMeta() *Meta {
+	first := time.Date(2026, 2, 1, 22, 0, 0, 0, time.UTC)
+	return &Meta{Command: "query", Investigation: "impossible-travel", Kind: "detection",
+		Window:  &Window{Since: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Until: time.Date(2026, 3, 8, 0, 0, 0, 0, time.UTC)},
+		Read:    &Window{Since: time.Date(2026, 2, 28, 0, 0, 0, 0, time.UTC), Until: time.Date(2026, 3, 8, 0, 0, 0, 0, time.UTC)},
+		History: &History{Declared: "1d", DeclaredDays: 1, AvailableDays: 0.5, FirstActivity: &first}, Provisional: true,
+		Notes: []string{"half the history"},
+		Suppressed: &Suppressed{Rows: 2, AllowList: "wh/allow-list.toml", ByEntry: []SuppressedBy{
+			{Scope: "global", Kind: "users", Value: "svc@contoso.com", Rows: 1}, {Scope: "impossible-travel", Kind: "ip_ranges", Value: "10.0.0.0/8", Rows: 1}}}}
+}
+
+// TestMetaOutsideJSON: the row-only formats' stderr line is the same meta as one JSON line; a
+// table's words say what is provisional and what was suppressed.
+func TestMetaOutsideJSON(t *testing.T) {
+	var line bytes.Buffer
+	if err := WriteMetaLine(&line, sampleMeta()); err != nil {
+		t.Fatal(err)
+	}
+	var back Meta
+	if strings.Count(line.String(), "\n") != 1 || json.Unmarshal(line.Bytes(), &back) != nil || back.Suppressed.Rows != 2 || !back.Provisional {
+		t.Errorf("meta line %q", line.String())
+	}
+	want := []string{"provisional: half the history",
+		"suppressed 2 rows by the allow-list wh/allow-list.toml (global users svc@contoso.com: 1, impossible-travel ip_ranges 10.0.0.0/8: 1)"}
+	if got := sampleMeta().Summary(); !slices.Equal(got, want) {
+		t.Errorf("summary %q, want %q", got, want)
+	}
+	if got := (&Meta{Command: "sql"}).Summary(); len(got) != 0 {
+		t.Errorf("nothing to say, said %q", got)
+	}
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, &Meta{Command: "status"}, []int{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	var env struct {
+		Meta Meta
+		Rows []int
+	}
+	if err := json.Unmarshal(buf.Bytes(), &env); err != nil || env.Meta.Command != "status" || len(env.Rows) != 2 {
+		t.Errorf("WriteJSON: %s (%v)", buf.String(), err)
 	}
 }

@@ -57,6 +57,27 @@ func (r orderedRow) MarshalJSON() ([]byte, error) {
 	return []byte(b.String()), nil
 }
 
+// writeEnvelope writes {"meta": meta, "rows": [...]}: meta first, so a reader knows what the
+// rows answer before reading them, and one row per line as before.
+func writeEnvelope(w io.Writer, rdr array.RecordReader, meta *Meta) (int, error) {
+	if meta == nil {
+		meta = &Meta{}
+	}
+	m, err := json.Marshal(meta)
+	if err != nil {
+		return 0, fmt.Errorf("meta: %w", err)
+	}
+	if _, err := io.WriteString(w, `{"meta":`+string(m)+`,"rows":`); err != nil {
+		return 0, err
+	}
+	n, err := writeJSON(w, rdr, false)
+	if err != nil {
+		return n, err
+	}
+	_, err = io.WriteString(w, "}\n")
+	return n, err
+}
+
 func writeJSON(w io.Writer, rdr array.RecordReader, lines bool) (int, error) {
 	names := header(rdr.Schema())
 	if !lines {
@@ -89,9 +110,9 @@ func writeJSON(w io.Writer, rdr array.RecordReader, lines bool) (int, error) {
 	if err != nil || lines {
 		return n, err
 	}
-	end := "]\n"
+	end := "]"
 	if n > 0 {
-		end = "\n]\n"
+		end = "\n]"
 	}
 	_, err = io.WriteString(w, end)
 	return n, err

@@ -9,19 +9,21 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/mcasload/mcasload/output"
 	"github.com/mcasload/mcasload/tenant"
 )
 
 // TenantColumn is the column an answer over several tenants starts with.
 const TenantColumn = "tenant"
 
-// UseTenants makes the session run each investigation once per tenant of tenants, over a view
-// of base (the reader's activities view, warehouse.ActivitiesView) narrowed to that tenant, and
-// put a tenant column first in the answer when there are several. The investigation's SQL
-// therefore never sees two tenants' rows at once: a user, an IP or a mailbox pivot stays inside
-// its tenant, and each tenant's rows are exactly what the investigation returns on a warehouse
-// holding that tenant alone. With one tenant (or none) investigations run as before, without
-// the column. Ad-hoc SQL (Session.SQL) always sees every selected tenant, with its tenant column.
+// UseTenants makes the session run each investigation (and Domains) once per tenant of tenants,
+// over a view of base (the reader's activities view, warehouse.ActivitiesView) narrowed to that
+// tenant, and put a tenant column first in the answer when there are several. Every view the
+// session reads (events, its history, the tenant's own domains) is then one tenant's, so an
+// investigation never pairs two tenants' rows and each tenant's rows are exactly what it returns
+// on a warehouse holding that tenant alone. With one tenant (or none) investigations run as
+// before, without the column. Ad-hoc SQL (Session.SQL) always sees every selected tenant, with
+// its tenant column.
 func (s *Session) UseTenants(base string, tenants []string) error {
 	for _, t := range tenants {
 		if !tenant.Valid(t) {
@@ -32,55 +34,49 @@ func (s *Session) UseTenants(base string, tenants []string) error {
 	return nil
 }
 
-// perTenant runs run once per tenant of the session (see UseTenants) and gathers the answers.
-func (s *Session) perTenant(ctx context.Context, run func(context.Context) (array.RecordReader, error)) (array.RecordReader, error) {
+// perTenant runs run once per tenant of the session (see UseTenants) and gathers the answers,
+// each row under its tenant, with one meta for all (mergeMeta).
+func (s *Session) perTenant(ctx context.Context, run func(context.Context) (*Result, error)) (*Result, error) {
 	if len(s.tenants) < 2 {
 		return run(ctx)
 	}
 	// The temporary view shadows the reader's activities for every view the session created
-	// over it (classified, impersonations, …), which name it unqualified; dropping it uncovers
-	// the reader's again.
+	// over it, which name it unqualified; dropping it uncovers the reader's again.
 	defer s.conn.ExecContext(context.WithoutCancel(ctx), `DROP VIEW IF EXISTS temp.main.activities`)
-	var out []arrow.RecordBatch
-	release := func() {
-		for _, r := range out {
-			r.Release()
-		}
-	}
-	var sch *arrow.Schema
+	out := &Result{}
+	var metas []output.Meta
 	for _, t := range s.tenants {
 		q := fmt.Sprintf(`CREATE OR REPLACE TEMP VIEW activities AS SELECT * FROM %s WHERE tenant = '%s'`, s.base, t)
 		if _, err := s.conn.ExecContext(ctx, q); err != nil {
-			release()
+			out.Release()
 			return nil, fmt.Errorf("narrow activities to tenant %s: %w", t, err)
 		}
-		rdr, err := run(ctx)
+		res, err := run(ctx)
 		if err != nil {
-			release()
+			out.Release()
 			return nil, fmt.Errorf("tenant %s: %w", t, err)
 		}
-		if sch == nil {
-			sch = withTenantField(rdr.Schema())
-		}
-		err = s.gather(rdr, t, sch, &out)
-		rdr.Release()
+		err = out.gather(res, t)
+		metas = append(metas, res.Meta)
+		res.Release()
 		if err != nil {
-			release()
+			out.Release()
 			return nil, fmt.Errorf("tenant %s: %w", t, err)
 		}
 	}
-	rdr, err := array.NewRecordReader(sch, out)
-	release() // the reader holds its own references
-	return rdr, err
+	out.Meta = mergeMeta(metas, s.tenants)
+	return out, nil
 }
 
-// gather appends rdr's records to out, each with label as its first column.
-func (s *Session) gather(rdr array.RecordReader, label string, sch *arrow.Schema, out *[]arrow.RecordBatch) error {
-	for rdr.Next() {
-		rec := rdr.RecordBatch()
-		if !withTenantField(rec.Schema()).Equal(sch) {
-			return fmt.Errorf("gather answers: the columns differ between tenants: %s and %s", rec.Schema(), sch)
-		}
+// gather appends res's records to r, each with label as its first column.
+func (r *Result) gather(res *Result, label string) error {
+	sch := withTenantField(res.schema)
+	if r.schema == nil {
+		r.schema = sch
+	} else if !r.schema.Equal(sch) {
+		return fmt.Errorf("gather answers: the columns differ between tenants: %s and %s", sch, r.schema)
+	}
+	for _, rec := range res.records {
 		b := array.NewStringBuilder(memory.DefaultAllocator)
 		b.Reserve(int(rec.NumRows()))
 		for range rec.NumRows() {
@@ -88,11 +84,10 @@ func (s *Session) gather(rdr array.RecordReader, label string, sch *arrow.Schema
 		}
 		col := b.NewArray()
 		b.Release()
-		cols := append([]arrow.Array{col}, rec.Columns()...)
-		*out = append(*out, array.NewRecordBatch(sch, cols, rec.NumRows()))
+		r.records = append(r.records, array.NewRecordBatch(sch, append([]arrow.Array{col}, rec.Columns()...), rec.NumRows()))
 		col.Release()
 	}
-	return rdr.Err()
+	return nil
 }
 
 // withTenantField is sch with a tenant column first (sch's own tenant column, if any, is renamed
@@ -107,4 +102,51 @@ func withTenantField(sch *arrow.Schema) *arrow.Schema {
 	}
 	md := sch.Metadata()
 	return arrow.NewSchema(fields, &md)
+}
+
+// mergeMeta is the meta of an answer over several tenants: what was asked and read (the same for
+// each), the tenants, provisional when any tenant's answer is, each tenant's notes under its
+// name, the history of the tenant that holds the least, and every suppression counted.
+func mergeMeta(metas []output.Meta, labels []string) output.Meta {
+	m := metas[0]
+	m.Tenants = labels
+	m.Notes = nil
+	m.Suppressed = nil
+	for i, t := range metas {
+		m.Provisional = m.Provisional || t.Provisional
+		for _, n := range t.Notes {
+			m.Notes = append(m.Notes, "tenant "+labels[i]+": "+n)
+		}
+		if t.History != nil && (m.History == nil || t.History.AvailableDays < m.History.AvailableDays) {
+			m.History = t.History
+		}
+		m.Suppressed = addSuppressed(m.Suppressed, t.Suppressed)
+	}
+	return m
+}
+
+// addSuppressed adds b's counts to a's, entry by entry.
+func addSuppressed(a, b *output.Suppressed) *output.Suppressed {
+	if b == nil {
+		return a
+	}
+	if a == nil {
+		c := *b
+		c.ByEntry = append([]output.SuppressedBy(nil), b.ByEntry...)
+		return &c
+	}
+	a.Rows += b.Rows
+	for _, e := range b.ByEntry {
+		found := false
+		for i := range a.ByEntry {
+			if x := &a.ByEntry[i]; x.Scope == e.Scope && x.Kind == e.Kind && x.Value == e.Value {
+				x.Rows += e.Rows
+				found = true
+			}
+		}
+		if !found {
+			a.ByEntry = append(a.ByEntry, e)
+		}
+	}
+	return a
 }

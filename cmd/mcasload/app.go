@@ -128,7 +128,7 @@ func (e *env) commands() []*cli.Command {
 	return []*cli.Command{
 		e.versionCommand(),
 		e.loadCommand(),
-		e.queryCommand(), e.sqlCommand(),
+		e.queryCommand(), e.sqlCommand(), e.domainsCommand(),
 		e.statusCommand(),
 		e.verifyCommand(),
 		e.repairCommand(),

@@ -31,9 +31,9 @@ func (e *env) demoCommand() *cli.Command {
 		Name:  "demo",
 		Usage: "scan two simulated tenants into a fresh warehouse and run a few investigations",
 		Description: "Starts the Defender for Cloud Apps simulator on loopback with synthetic tenants, one " +
-			"listener each (each with its own users, domain and planted incidents), scans each into one new " +
-			"warehouse with mcasload scan --tenant-label, shows its status and runs a few investigations, which " +
-			"answer per tenant. Needs no network and no credentials. A folder from an earlier demo is replaced; " +
+			"listener each (each with its own users, domain, planted incidents and benign look-alikes), scans each " +
+			"into one new warehouse with mcasload scan --tenant-label, shows its status and runs a few investigations, " +
+			"which answer per tenant. Needs no network and no credentials. A folder from an earlier demo is replaced; " +
 			"any other existing folder is refused.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "warehouse", Aliases: []string{"w"}, Value: "demo-warehouse", Usage: "warehouse `DIR` to create"},
@@ -114,7 +114,7 @@ func (e *env) runDemo(c *cli.Context) error {
 // it on its own loopback listener and scans it into dir under its label.
 func (e *env) demoTenant(c *cli.Context, dir, label string, base synth.Config, since string) error {
 	cfg := synth.ForTenant(base, label)
-	fmt.Fprintf(e.stdout, "==> generating tenant %s (domain %s, %d users, %d days, planted incidents)\n", label, cfg.Domain, cfg.Users, cfg.Days)
+	fmt.Fprintf(e.stdout, "==> generating tenant %s (domain %s, %d users, %d days, planted incidents, benign look-alikes)\n", label, cfg.Domain, cfg.Users, cfg.Days)
 	tn := synth.New(cfg)
 	// The simulator runs without its 30 requests/minute budget so the demo takes seconds, not
 	// minutes; everything else (scan mode, paging, ties, visibility) behaves as the service does.

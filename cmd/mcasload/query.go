@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/mcasload/mcasload/allowlist"
 	"github.com/mcasload/mcasload/output"
 	"github.com/mcasload/mcasload/queries"
 )
@@ -31,12 +34,19 @@ func readerFlags() []cli.Flag {
 	}
 }
 
+// allowListFlag names the allow-list; without it, <warehouse>/allow-list.toml is read when present.
+func allowListFlag() cli.Flag {
+	return &cli.StringFlag{Name: "allow-list", Usage: "suppress the detection rows the allow-list `FILE` names (TOML, docs/allow-list.md; default: " + allowlist.FileName + " in the warehouse folder, when present)"}
+}
+
 // queryFlags are the flags of "query" and of each investigation under it.
 func queryFlags() []cli.Flag {
 	return append([]cli.Flag{
 		&cli.StringFlag{Name: "since", Usage: "start of the window (default 7d)"},
 		&cli.StringFlag{Name: "until", Usage: "end of the window (default now)"},
 		&cli.StringSliceFlag{Name: "param", Aliases: []string{"p"}, Usage: "set a parameter, `KEY=VALUE` (repeatable; lists are comma-separated)"},
+		allowListFlag(),
+		&cli.BoolFlag{Name: "show-suppressed", Usage: "keep the rows the allow-list suppresses, each with suppressed_by naming its entry"},
 	}, readerFlags()...)
 }
 
@@ -82,7 +92,7 @@ func (e *env) runQuery(c *cli.Context) error {
 		if c.NArg() > 0 {
 			return usageErrorf("give either --list or an investigation name, not both")
 		}
-		return e.listInvestigations()
+		return e.listInvestigations(c)
 	}
 	if c.NArg() == 0 {
 		return usageErrorf("give an investigation name (mcasload query --list shows them); accepted: %s", strings.Join(queries.Names(), ", "))
@@ -105,8 +115,14 @@ func (e *env) runInvestigation(c *cli.Context, inv *queries.Investigation) error
 	if _, err := inv.Bind(values, now); err != nil {
 		return bindFailure(err)
 	}
-	return e.withSession(c, func(ctx context.Context, s *queries.Session) (array.RecordReader, error) {
-		return s.Run(ctx, inv, values, now)
+	return e.withSession(c, func(ctx context.Context, s *queries.Session) (array.RecordReader, *output.Meta, error) {
+		res, err := s.Investigate(ctx, inv, queries.Request{Values: values, Now: now, ShowSuppressed: c.Bool("show-suppressed")})
+		if err != nil {
+			return nil, nil, err
+		}
+		defer res.Release()
+		rdr, err := res.Reader()
+		return rdr, &res.Meta, err
 	}, format)
 }
 
@@ -156,21 +172,104 @@ func paramHelp(inv *queries.Investigation) string {
 	return b.String()
 }
 
-func (e *env) listInvestigations() error {
+func (e *env) listInvestigations(c *cli.Context) error {
+	switch f := c.String("format"); f {
+	case "table":
+	case "json":
+		return output.WriteJSON(e.stdout, &output.Meta{Command: "query --list"}, catalogRows())
+	default:
+		return usageErrorf("query --list --format %q: use table or json", f)
+	}
 	var b strings.Builder
 	for i, inv := range queries.All() {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		fmt.Fprintf(&b, "%s\n  %s\n  chart: %s\n%s", inv.Name, inv.Question, strings.Join(inv.Charts, ", "), paramHelp(inv))
+		fmt.Fprintf(&b, "%s\n  %s\n  kind: %s; chart: %s", inv.Name, inv.Question, inv.Kind, strings.Join(inv.Charts, ", "))
+		if h := historyText(inv); h != "" {
+			fmt.Fprintf(&b, "; history: %s", h)
+		}
+		fmt.Fprintf(&b, "\n%s", paramHelp(inv))
 	}
 	_, err := io.WriteString(e.stdout, b.String())
 	return err
 }
 
+// historyText is the header's history as written: a duration, or the parameter that holds it.
+func historyText(inv *queries.Investigation) string {
+	switch {
+	case inv.HistoryParam != "":
+		p, _ := inv.Param(inv.HistoryParam)
+		return p.Default + "d (" + inv.HistoryParam + ")"
+	case inv.History > 0:
+		return queries.FormatDuration(inv.History)
+	}
+	return ""
+}
+
+// catalogEntry is one investigation in `query --list --format json`: what tooling needs to run
+// it and read its answer.
+type catalogEntry struct {
+	Name        string              `json:"name"`
+	Kind        string              `json:"kind"`
+	Question    string              `json:"question"`
+	Description string              `json:"description"`
+	Charts      []string            `json:"charts"`
+	History     string              `json:"history,omitempty"`
+	Entities    map[string][]string `json:"entities,omitempty"`
+	Params      []catalogParam      `json:"params"`
+}
+
+type catalogParam struct {
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	Default  string `json:"default"`
+	Required bool   `json:"required"`
+	Doc      string `json:"doc"`
+}
+
+func catalogRows() []catalogEntry {
+	var out []catalogEntry
+	for _, inv := range queries.All() {
+		e := catalogEntry{Name: inv.Name, Kind: inv.Kind, Question: inv.Question, Description: inv.Description,
+			Charts: inv.Charts, History: historyText(inv), Entities: inv.Entities, Params: []catalogParam{}}
+		for _, p := range inv.Params {
+			e.Params = append(e.Params, catalogParam{Name: p.Name, Type: p.TypeName(), Default: p.Default, Required: p.Required, Doc: p.Doc})
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// loadAllowList reads --allow-list, or the warehouse's allow-list.toml when present; nil when
+// there is none.
+func loadAllowList(c *cli.Context) (*allowlist.List, error) {
+	path := c.String("allow-list")
+	if path == "" {
+		if c.String("parquet") != "" {
+			return nil, nil
+		}
+		def := filepath.Join(c.String("warehouse"), allowlist.FileName)
+		if _, err := os.Stat(def); err != nil {
+			return nil, nil
+		}
+		path = def
+	}
+	l, err := allowlist.Load(path, queries.Names())
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, usageErrorf("--allow-list %s: no such file", path)
+		}
+		return nil, withCode(exitUsage, err, "docs/allow-list.md describes the format")
+	}
+	return l, nil
+}
+
 // withSession opens the warehouse (or --parquet dataset) read-only, locks the connection down,
-// runs query and writes its result.
-func (e *env) withSession(c *cli.Context, query func(context.Context, *queries.Session) (array.RecordReader, error), format output.Format) error {
+// applies the allow-list (when the command has one), runs query and writes its result: JSON with
+// its meta beside the rows, the other formats with the meta on stderr (one JSON line beside
+// CSV, NDJSON and Parquet; a few words beside a table, when there is something to say).
+func (e *env) withSession(c *cli.Context, query func(context.Context, *queries.Session) (array.RecordReader, *output.Meta, error), format output.Format) error {
 	ctx := c.Context
 	out := c.String("out")
 	if format == output.Parquet && out == "" && isTerminal(e.stdout) {
@@ -179,6 +278,12 @@ func (e *env) withSession(c *cli.Context, query func(context.Context, *queries.S
 	log, err := e.logger(c)
 	if err != nil {
 		return err
+	}
+	var allow *allowlist.List
+	if hasFlag(c, "allow-list") {
+		if allow, err = loadAllowList(c); err != nil {
+			return err
+		}
 	}
 	r, err := e.openReader(c, log)
 	if err != nil {
@@ -189,19 +294,25 @@ func (e *env) withSession(c *cli.Context, query func(context.Context, *queries.S
 	if err != nil {
 		return err
 	}
-	rdr, err := query(ctx, s)
+	if allow != nil {
+		if err := s.UseAllowList(ctx, allow); err != nil {
+			return err
+		}
+	}
+	rdr, meta, err := query(ctx, s)
 	if err != nil {
 		return queryFailure(err)
 	}
 	defer rdr.Release()
-	opts := output.Options{Format: format, Wide: c.Bool("wide")}
+	opts := output.Options{Format: format, Wide: c.Bool("wide"), Meta: meta}
+	e.sayMeta(meta, format)
 	if out == "" {
 		opts.Width = e.terminalWidth()
 		n, err := output.Write(e.stdout, rdr, opts)
 		if err != nil {
 			return err
 		}
-		if n == 0 && format != output.Table && format != output.Markdown {
+		if n == 0 && format != output.Table && format != output.Markdown && format != output.JSON {
 			fmt.Fprintln(e.stderr, output.NoRows)
 		}
 		return nil
@@ -216,6 +327,34 @@ func (e *env) withSession(c *cli.Context, query func(context.Context, *queries.S
 		fmt.Fprintf(e.stderr, "wrote %d rows to %s\n", n, out)
 	}
 	return nil
+}
+
+// sayMeta puts the meta where the format leaves room for it: nowhere for JSON (it is beside the
+// rows), one JSON line on stderr for the row-only formats, a few words for people reading a
+// table.
+func (e *env) sayMeta(meta *output.Meta, format output.Format) {
+	switch format {
+	case output.JSON:
+	case output.CSV, output.NDJSON, output.Parquet:
+		output.WriteMetaLine(e.stderr, meta)
+	default:
+		for _, line := range meta.Summary() {
+			fmt.Fprintln(e.stderr, line)
+		}
+	}
+}
+
+// hasFlag reports whether the command declares the flag.
+func hasFlag(c *cli.Context, name string) bool {
+	if c.Command == nil {
+		return false
+	}
+	for _, f := range c.Command.Flags {
+		if slices.Contains(f.Names(), name) {
+			return true
+		}
+	}
+	return false
 }
 
 // writeFileAtomic writes a temporary file beside path and renames it into place, so a reader

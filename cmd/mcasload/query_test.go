@@ -105,7 +105,7 @@ func TestQueryCommand(t *testing.T) {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
 		code, stdout, stderr := runMcasload(t, nil, "sql", "--warehouse", dir, "--format", "csv",
-			"SELECT count(*) AS n FROM classified WHERE lower(user_name) = 'user3@contoso.com'")
+			"SELECT count(*) AS n FROM events WHERE lower(user_name) = 'user3@contoso.com'")
 		if code != 0 {
 			t.Fatalf("sql: %s", stderr)
 		}
@@ -151,16 +151,19 @@ func TestQueryCommand(t *testing.T) {
 func TestSQLCommand(t *testing.T) {
 	dir, _ := loadedWarehouse(t)
 	code, out, stderr := runMcasload(t, nil, "sql", "--warehouse", dir, "--format", "csv",
-		"SELECT op_class, count(*) AS n FROM classified GROUP BY ALL ORDER BY op_class")
+		"SELECT action_class, count(*) AS n FROM events GROUP BY ALL ORDER BY action_class")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if want := "op_class,n\ndownload,60\nlogin,400\n"; out != want {
+	if want := "action_class,n\ndownload,60\nlogin,400\n"; out != want {
 		t.Fatalf("got %q, want %q", out, want)
 	}
+	if want := `{"command":"sql","provisional":false}` + "\n"; stderr != want {
+		t.Errorf("csv stderr %q, want the meta line %q", stderr, want)
+	}
 	code, out, stderr = runMcasload(t, strings.NewReader("SELECT count(*) AS n FROM activities"), "sql", "--warehouse", dir, "--format", "json", "-")
-	if code != 0 || out != "[\n  {\"n\":460}\n]\n" {
-		t.Fatalf("stdin query: exit %d, %q, %s", code, out, stderr)
+	if want := `{"meta":{"command":"sql","provisional":false},"rows":[` + "\n" + `  {"n":460}` + "\n]}\n"; code != 0 || out != want {
+		t.Fatalf("stdin query: exit %d, %q, %s; want %q", code, out, stderr, want)
 	}
 	for _, q := range []string{"SELECT * FROM read_csv('/etc/passwd')", "ATTACH '/tmp/other.duckdb'", "INSTALL httpfs", "SET enable_external_access = true"} {
 		code, _, stderr := runMcasload(t, nil, "sql", "--warehouse", dir, q)

@@ -46,6 +46,7 @@ func (e *env) simCommand() *cli.Command {
 			&cli.IntFlag{Name: "records", Usage: "exact number of activities (default: about 200k for 500 users × 37 days)"},
 			&cli.StringFlag{Name: "end", Usage: "newest activity time, RFC 3339 (default: now)"},
 			&cli.BoolFlag{Name: "incidents", Usage: "plant one incident and one near-miss decoy per investigation"},
+			&cli.BoolFlag{Name: "lookalikes", Usage: "add the benign look-alikes to the normal population (default: with --incidents; --lookalikes=false leaves them out)"},
 			&cli.StringSliceFlag{Name: "tie-burst", Usage: "add `SIZE@RFC3339[,FIELD]` records sharing one millisecond (FIELD: timestamp, created or both)"},
 			&cli.Float64Flag{Name: "late-arrivals", Usage: "share of records created hours after they happened (default 0.01; negative for none)"},
 			&cli.IntFlag{Name: "rate-limit", Value: simulator.DefaultRateLimit, Usage: "requests per --rate-window (0 turns throttling off)"},
@@ -65,7 +66,7 @@ func (e *env) simCommand() *cli.Command {
 			&cli.DurationFlag{Name: "visibility-lag", Usage: "indexing delay: a record becomes visible this long after its created time"},
 			&cli.StringFlag{Name: "tls-ca-out", Usage: "serve HTTPS with a new test CA and write its certificate to `FILE` (Entra sign-in needs an https authority: trust it with SSL_CERT_FILE or --ca-file)"},
 			&cli.StringFlag{Name: "client-certificate-out", Usage: "register a new application certificate and write it with its key to `FILE` (PEM) for --client-certificate"},
-			&cli.StringFlag{Name: "truth", Usage: "write the ground truth (planted incidents, tie bursts) to `FILE`"},
+			&cli.StringFlag{Name: "truth", Usage: "write the ground truth (planted incidents, look-alikes, tie bursts) to `FILE`"},
 			&cli.StringFlag{Name: "ndjson", Usage: "write the visible records to `FILE` (- for stdout) and exit instead of serving"},
 			&cli.StringSliceFlag{Name: "tenants", Usage: "serve several simulated tenants, one `LABEL` each (comma-separated or repeated), each on its own port with its own seed-derived data, domain <label>.com and planted incidents; scan each with --tenant-label LABEL"},
 		}, simStreamFlags()...),
@@ -183,6 +184,12 @@ func (e *env) simConfig(c *cli.Context) (simulator.Config, error) {
 		Total:        c.Int("records"),
 		Incidents:    c.Bool("incidents"),
 		LateArrivals: c.Float64("late-arrivals"),
+	}
+	if c.IsSet("lookalikes") {
+		sc.Lookalikes = synth.LookalikesOff
+		if c.Bool("lookalikes") {
+			sc.Lookalikes = synth.LookalikesOn
+		}
 	}
 	if sc.Days <= 0 || sc.Users <= 0 || sc.Total < 0 {
 		return simulator.Config{}, usageErrorf("--days and --users must be positive and --records not negative")

@@ -14,6 +14,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/mcasload/mcasload/output"
+
 	"github.com/mcasload/mcasload/loader"
 	"github.com/mcasload/mcasload/warehouse"
 )
@@ -177,9 +179,7 @@ func (e *env) runStateShow(c *cli.Context) error {
 		if list == nil {
 			list = []watermarkEntry{}
 		}
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(list)
+		return output.WriteJSON(e.stdout, &output.Meta{Command: "state show"}, list)
 	}
 	writeWatermarks(e.stdout, list)
 	return nil

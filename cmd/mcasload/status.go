@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mcasload/mcasload/internal/humanize"
+	"github.com/mcasload/mcasload/output"
 	"github.com/mcasload/mcasload/warehouse"
 )
 
@@ -68,14 +69,14 @@ func (e *env) runStatus(c *cli.Context) error {
 	return nil
 }
 
-// statusJSON is the stable JSON shape of `status --format json`, for monitoring.
+// statusJSON is the warehouse summary in `status --format json`, for monitoring: the meta's
+// "status" of the one JSON shape, whose rows are the days (dayJSON).
 type statusJSON struct {
 	Dir         string           `json:"dir"`
 	Sinks       string           `json:"sinks"`
 	DuckDBBytes int64            `json:"duckdb_bytes"`
 	Rows        int64            `json:"rows"`
 	Tenants     []tenantJSON     `json:"tenants"`
-	Days        []dayJSON        `json:"days"`
 	Runs        []runJSON        `json:"runs"`
 	PendingDays []string         `json:"pending_days"` // "<tenant>/<day>"
 	Rejects     map[string]int64 `json:"rejects"`
@@ -117,7 +118,7 @@ type runJSON struct {
 func writeStatusJSON(w io.Writer, st *warehouse.Status) error {
 	out := statusJSON{
 		Dir: st.Dir, Sinks: string(st.Sinks), DuckDBBytes: st.DuckDBBytes, Rows: st.Rows,
-		Tenants: []tenantJSON{}, Days: []dayJSON{}, Runs: []runJSON{}, PendingDays: st.PendingDays, Rejects: st.Rejects,
+		Tenants: []tenantJSON{}, Runs: []runJSON{}, PendingDays: st.PendingDays, Rejects: st.Rejects,
 	}
 	if out.PendingDays == nil {
 		out.PendingDays = []string{}
@@ -125,8 +126,9 @@ func writeStatusJSON(w io.Writer, st *warehouse.Status) error {
 	for _, t := range st.Tenants {
 		out.Tenants = append(out.Tenants, tenantJSON(t))
 	}
+	days := []dayJSON{}
 	for _, d := range st.Days {
-		out.Days = append(out.Days, dayJSON(d))
+		days = append(days, dayJSON(d))
 	}
 	for _, r := range st.Runs {
 		rj := runJSON{ID: r.ID, Tenant: r.Tenant, Command: r.Command, Source: r.Source, Started: r.Started, Commits: r.Commits,
@@ -140,9 +142,7 @@ func writeStatusJSON(w io.Writer, st *warehouse.Status) error {
 		}
 		out.Runs = append(out.Runs, rj)
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return output.WriteJSON(w, &output.Meta{Command: "status", Status: out}, days)
 }
 
 // writeStatusTable prints the warehouse's totals, then each tenant with its days, the last runs,

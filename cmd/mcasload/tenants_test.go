@@ -290,12 +290,12 @@ func TestSimServesTenants(t *testing.T) {
 	if code, out, errs := runMcasload(t, nil, "state", "reset", "-w", dir, "--all", "--tenant-label", "contoso"); code != exitOK || !strings.Contains(out, "reset contoso: scan ") || strings.Contains(out, "fabrikam") {
 		t.Errorf("state reset of contoso: exit %d\n%s%s", code, out, errs)
 	}
-	var marks []watermarkEntry
+	var marks struct{ Rows []watermarkEntry }
 	code, out, _ = runMcasload(t, nil, "state", "show", "-w", dir, "--format", "json")
-	if err := json.Unmarshal([]byte(out), &marks); code != exitOK || err != nil || len(marks) != 2 {
+	if err := json.Unmarshal([]byte(out), &marks); code != exitOK || err != nil || len(marks.Rows) != 2 {
 		t.Fatalf("state show json: exit %d %v\n%s", code, err, out)
 	}
-	for _, m := range marks {
+	for _, m := range marks.Rows {
 		if m.Reset != (m.Tenant == "contoso") {
 			t.Errorf("after resetting contoso: %s's watermark reset %v", m.Tenant, m.Reset)
 		}

@@ -1,7 +1,8 @@
 // Package synth is the deterministic data generator behind the simulator: a synthetic Defender for
 // Cloud Apps tenant (users, apps, places, activities with the quirks of real records), optional
-// planted incidents with near-miss decoys, tie bursts and late arrivals, and the ground truth that
-// tests of later stages compare against.
+// planted incidents with near-miss decoys and benign look-alikes (ordinary behaviour that resembles
+// an incident), tie bursts and late arrivals, and the ground truth that tests of later stages
+// compare against.
 //
 // Everything derives from Config.Seed: the same seed and config give byte-identical records. Only
 // a compact index (Activity) is held in memory; the full JSON record is rendered on demand by
@@ -29,6 +30,10 @@ type Config struct {
 	Total int
 	// Incidents plants one incident and one near-miss decoy for each investigation in Kinds.
 	Incidents bool
+	// Lookalikes says whether benign look-alikes join the normal population: the shapes real
+	// tenants are full of that an investigation might mistake for an incident (LookalikeKinds).
+	// The zero value adds them when Incidents is set.
+	Lookalikes LookalikeMode
 	// TieBursts adds records sharing one millisecond, for the stall tests.
 	TieBursts []TieBurst
 	// LateArrivals is the share of records whose created is hours after timestamp (default 0.01;
@@ -46,7 +51,22 @@ type Config struct {
 	// host (<first label>.sharepoint.com) and Exchange organisation. Two tenants of one
 	// simulator get different domains, so their users never share a name.
 	Domain string
+	// SecondDomain is the mail domain of an acquired company some users sign in with (default
+	// fabrikam.com for the default Domain, else <first label of Domain>-acquired.com).
+	SecondDomain string
 }
+
+// LookalikeMode switches the benign look-alikes on or off.
+type LookalikeMode int8
+
+const (
+	// LookalikesWithIncidents (the default) adds the look-alikes when Incidents is set.
+	LookalikesWithIncidents LookalikeMode = iota
+	// LookalikesOn adds them with or without incidents.
+	LookalikesOn
+	// LookalikesOff leaves them out: the normal population is exactly that of a tenant without them.
+	LookalikesOff
+)
 
 // TieBurst asks for Size extra records sharing one millisecond.
 type TieBurst struct {
@@ -100,11 +120,13 @@ type Activity struct {
 
 // ForTenant is cfg for the simulated tenant called label, one of several a simulator serves: its
 // own seed, derived from cfg.Seed and the label (so each tenant has its own users, activities and
-// planted incidents, the same on every run), and its own domain, <label>.com.
+// planted incidents, the same on every run), and its own domains, <label>.com and
+// <label>-acquired.com.
 func ForTenant(cfg Config, label string) Config {
 	h := fnv.New64a()
 	h.Write([]byte(label))
 	cfg.Seed ^= int64(h.Sum64() & (1<<63 - 1))
 	cfg.Domain = label + ".com"
+	cfg.SecondDomain = label + "-acquired.com" // never another simulated tenant's domain
 	return cfg
 }
