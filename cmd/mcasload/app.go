@@ -160,7 +160,7 @@ func (e *env) newApp(cmds []*cli.Command) *cli.App {
 		// `mcasload help CMD` is helpCommand's: urfave/cli's own would add a help subcommand to
 		// every command, taking over arguments such as a file named "help".
 		HideHelpCommand: true,
-		ExitErrHandler:       func(*cli.Context, error) {},
+		ExitErrHandler:  func(*cli.Context, error) {},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return &exitError{code: exitUsage, err: err}
 		},

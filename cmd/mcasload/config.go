@@ -61,13 +61,24 @@ func (s source) String() string {
 	return "the command line"
 }
 
+// settable reports whether f can come from the environment or a file: flags of plain types. A
+// GenericFlag (the simulator's --token) holds a secret and comes only from the command line.
+func settable(f cli.Flag) bool {
+	switch f.(type) {
+	case *cli.StringFlag, *cli.StringSliceFlag, *cli.IntFlag, *cli.Int64Flag, *cli.Uint64Flag,
+		*cli.Float64Flag, *cli.BoolFlag, *cli.DurationFlag:
+		return true
+	}
+	return false
+}
+
 // wireEnv strips urfave/cli's own variables from every flag of cmds and names the MCAS_* one in
 // the flag's help instead.
 func wireEnv(flags []cli.Flag) {
 	for _, f := range flags {
 		name := f.Names()[0]
 		hint := ""
-		if !notFromEnv[name] {
+		if !notFromEnv[name] && settable(f) {
 			hint = " [$" + envName(name) + "]"
 		}
 		switch f := f.(type) {
@@ -76,6 +87,8 @@ func wireEnv(flags []cli.Flag) {
 		case *cli.StringSliceFlag:
 			f.EnvVars, f.Usage = nil, f.Usage+hint
 		case *cli.IntFlag:
+			f.EnvVars, f.Usage = nil, f.Usage+hint
+		case *cli.Uint64Flag:
 			f.EnvVars, f.Usage = nil, f.Usage+hint
 		case *cli.Int64Flag:
 			f.EnvVars, f.Usage = nil, f.Usage+hint
@@ -120,6 +133,8 @@ func flagText(c *cli.Context, f cli.Flag) []string {
 		return []string{strconv.Itoa(c.Int(name))}
 	case *cli.Int64Flag:
 		return []string{strconv.FormatInt(c.Int64(name), 10)}
+	case *cli.Uint64Flag:
+		return []string{strconv.FormatUint(c.Uint64(name), 10)}
 	case *cli.Float64Flag:
 		return []string{strconv.FormatFloat(c.Float64(name), 'f', -1, 64)}
 	case *cli.DurationFlag:
@@ -180,7 +195,7 @@ func (e *env) resolveFlags(c *cli.Context) error {
 		}
 		// Given on the command line before the command name (mcasload --config x scan,
 		// mcasload query --since 7d mass-download): the nearest parent that had it wins.
-		if anc, from, ok := e.inherited(c, name); ok {
+		if anc, from, ok := e.inherited(c, name); ok && settable(f) {
 			if err := set(f, flagText(anc, f)); err != nil {
 				return usageErrorf("--%s: %v", name, err)
 			}
@@ -189,6 +204,9 @@ func (e *env) resolveFlags(c *cli.Context) error {
 		}
 		if notFromEnv[name] && e.getenv(envName(name)) != "" && len(c.Command.Subcommands) == 0 {
 			fmt.Fprintf(e.errOut(), "mcasload: note: %s is not read: output flags come only from the command line or a command's table in the config file\n", envName(name))
+		}
+		if !settable(f) {
+			continue
 		}
 		if !notFromEnv[name] {
 			ev := envName(name)
@@ -420,10 +438,13 @@ func flagNamesOf(c *cli.Command) []string {
 	return slices.Compact(names)
 }
 
+// flagNames lists the flags of flags that a config file may set.
 func flagNames(flags []cli.Flag) []string {
 	var names []string
 	for _, f := range flags {
-		names = append(names, f.Names()[0])
+		if settable(f) {
+			names = append(names, f.Names()[0])
+		}
 	}
 	return names
 }

@@ -59,8 +59,8 @@ func (c *Console) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// draw shows line as the progress line: in place on a terminal, as a line of its own elsewhere.
-func (c *Console) draw(line string) {
+// Draw shows line as the progress line: in place on a terminal, as a line of its own elsewhere.
+func (c *Console) Draw(line string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.tty {
@@ -74,8 +74,8 @@ func (c *Console) draw(line string) {
 	fmt.Fprint(c.w, clearLine+line)
 }
 
-// end leaves the progress line on screen as the last frame and moves to the next line.
-func (c *Console) end() {
+// End leaves the progress line on screen as the last frame and moves to the next line.
+func (c *Console) End() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.tty && c.line != "" {

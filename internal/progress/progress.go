@@ -127,15 +127,15 @@ func (p *Display) Start(ctx context.Context) {
 // The last frame stays as it was drawn; Finish draws the final figures instead.
 func (p *Display) Stop() {
 	p.halt()
-	p.con.end()
+	p.con.End()
 }
 
 // Finish ends reporting with one last frame of the run's final figures (the ones its summary
 // prints, after elapsed), so the last frame on screen agrees with the summary under it.
 func (p *Display) Finish(final Snapshot, elapsed time.Duration) {
 	p.halt()
-	p.con.draw(p.FinalLine(final, elapsed))
-	p.con.end()
+	p.con.Draw(p.FinalLine(final, elapsed))
+	p.con.End()
 }
 
 func (p *Display) halt() {
@@ -149,7 +149,7 @@ func (p *Display) halt() {
 
 // Report writes one progress line now.
 func (p *Display) Report() {
-	p.con.draw(p.Line(p.snap(), p.clk.Now().Sub(p.start)))
+	p.con.Draw(p.Line(p.snap(), p.clk.Now().Sub(p.start)))
 }
 
 // Line formats s after elapsed time as one progress line.

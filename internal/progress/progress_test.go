@@ -3,8 +3,8 @@ package progress
 import (
 	"bytes"
 	"fmt"
-	"slices"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -133,7 +133,7 @@ func TestConsoleCutsFramesToTheTerminal(t *testing.T) {
 	var out bytes.Buffer
 	con := NewConsole(&out, true)
 	con.width = 20
-	con.draw("scan: 1,234,567 records, 99,999 rec/s [12s]")
+	con.Draw("scan: 1,234,567 records, 99,999 rec/s [12s]")
 	if got := strings.TrimPrefix(out.String(), clearLine); len([]rune(got)) != 19 || !strings.HasSuffix(got, "…") {
 		t.Errorf("frame %q not cut to 19 columns", got)
 	}
