@@ -187,7 +187,7 @@ func (e *env) newApp(cmds []*cli.Command) *cli.App {
 // commands lists every subcommand; each lives in its own file.
 func (e *env) commands() []*cli.Command {
 	return []*cli.Command{
-		e.helpCommand(), e.versionCommand(),
+		e.helpCommand(), e.versionCommand(), e.completionCommand(), e.completeCmd(), e.manCommand(),
 		e.loadCommand(),
 		e.queryCommand(), e.sqlCommand(),
 		e.statusCommand(),

@@ -36,6 +36,10 @@ var notFromFile = map[string]bool{"out": true, "config": true}
 // different values for them (status has no csv).
 var onlyInTable = map[string]bool{"format": true, "wide": true, "max-width": true}
 
+// noSources are the commands that read no config file or variable: they describe the tool
+// (help, version, completion, the man page), and a broken config file must not stop them.
+var noSources = map[string]bool{"help": true, "version": true, "completion": true, completeCommand: true, "man": true}
+
 // envName is the environment variable a flag can be set from: --page-size → MCAS_PAGE_SIZE.
 func envName(flag string) string {
 	return "MCAS_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
@@ -79,7 +83,7 @@ func wireEnv(flags []cli.Flag) {
 		name := f.Names()[0]
 		hint := ""
 		if !notFromEnv[name] && settable(f) {
-			hint = " [$" + envName(name) + "]"
+			hint = " (env $" + envName(name) + ")"
 		}
 		switch f := f.(type) {
 		case *cli.StringFlag:
@@ -107,6 +111,9 @@ func (e *env) wireCommands(cmds []*cli.Command) {
 	for _, cmd := range cmds {
 		wireEnv(cmd.Flags)
 		cmd.HideHelpCommand = true // `mcasload help CMD` instead of a "help" argument in every command
+		if noSources[cmd.Name] {
+			continue
+		}
 		before := cmd.Before
 		cmd.Before = func(c *cli.Context) error {
 			if err := e.applySources(c); err != nil {

@@ -204,6 +204,9 @@ func TestRunExitCodes(t *testing.T) {
 	}{
 		{"version", []string{"mcasload", "version"}, exitOK, "schema v"},
 		{"--version", []string{"mcasload", "--version"}, exitOK, "mcasload dev (commit unknown, built unknown, go"},
+		{"--version names DuckDB and the schema", []string{"mcasload", "--version"}, exitOK, ", DuckDB v1."},
+		{"help CMD", []string{"mcasload", "help", "scan"}, exitOK, "mcasload scan - fetch activities"},
+		{"help unknown", []string{"mcasload", "help", "scna"}, exitUsage, `did you mean "scan"?`},
 		{"bad flag", []string{"mcasload", "version", "--nope"}, exitUsage, "nope"},
 		{"unknown command", []string{"mcasload", "nope"}, exitUsage, "nope"},
 	}
