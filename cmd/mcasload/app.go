@@ -196,7 +196,7 @@ func (e *env) commands() []*cli.Command {
 		e.demoCommand(),
 		e.checkCommand(),
 		e.scanCommand(), e.stateCommand(), e.auditCommand(),
-		e.schemaCommand(),
+		e.schemaCommand(), e.configCommand(),
 		e.simCommand(),
 		e.exportCommand(), e.reportCommand(),
 	}

@@ -38,7 +38,7 @@ var onlyInTable = map[string]bool{"format": true, "wide": true, "max-width": tru
 
 // noSources are the commands that read no config file or variable: they describe the tool
 // (help, version, completion, the man page), and a broken config file must not stop them.
-var noSources = map[string]bool{"help": true, "version": true, "completion": true, completeCommand: true, "man": true}
+var noSources = map[string]bool{"help": true, "version": true, "completion": true, completeCommand: true, "man": true, "config": true}
 
 // envName is the environment variable a flag can be set from: --page-size → MCAS_PAGE_SIZE.
 func envName(flag string) string {
@@ -112,6 +112,7 @@ func (e *env) wireCommands(cmds []*cli.Command) {
 		wireEnv(cmd.Flags)
 		cmd.HideHelpCommand = true // `mcasload help CMD` instead of a "help" argument in every command
 		if noSources[cmd.Name] {
+			e.wireEnvOnly(cmd.Subcommands)
 			continue
 		}
 		before := cmd.Before
@@ -125,6 +126,15 @@ func (e *env) wireCommands(cmds []*cli.Command) {
 			return nil
 		}
 		e.wireCommands(cmd.Subcommands)
+	}
+}
+
+// wireEnvOnly prepares commands that read no sources: help only.
+func (e *env) wireEnvOnly(cmds []*cli.Command) {
+	for _, cmd := range cmds {
+		wireEnv(cmd.Flags)
+		cmd.HideHelpCommand = true
+		e.wireEnvOnly(cmd.Subcommands)
 	}
 }
 

@@ -255,3 +255,31 @@ func TestValuesTracedToTheirSource(t *testing.T) {
 		t.Errorf("schema with MCAS_FORMAT=csv: exit %d, stderr %q", code, errs)
 	}
 }
+
+// TestConfigCommand converts a file in the older form and checks both: the TOML it prints reads
+// back to the same values for a real command, and a misspelt key is found with its line.
+func TestConfigCommand(t *testing.T) {
+	old := writeConfig(t, "scan.conf", "# nightly\nwarehouse = /data/mcasload\nparallel = 2\nmax-duration = 3h\nprogress = false\nservice = 11161\nservice = 20893\n")
+	code, out, errs := runMcasload(t, nil, "config", "convert", old)
+	if code != 0 {
+		t.Fatalf("convert: exit %d: %s", code, errs)
+	}
+	want := "# converted by mcasload config convert from " + old + "\nwarehouse = \"/data/mcasload\"\nparallel = 2\nmax-duration = \"3h\"\nprogress = false\nservice = [11161, 20893]\n"
+	if out != want {
+		t.Errorf("convert printed\n%s\nwant\n%s", out, want)
+	}
+	converted := writeConfig(t, "scan.toml", out)
+	for _, f := range []string{old, converted} {
+		code, out, errs := runMcasload(t, nil, "config", "check", f)
+		if code != 0 || !strings.Contains(out, f+": ok") {
+			t.Errorf("check %s: exit %d: %s%s", f, code, out, errs)
+		}
+	}
+	bad := writeConfig(t, "bad.toml", "[scan]\nparalel = 2\n[prfile.contoso]\nurl = \"https://x\"\n")
+	code, _, errs = runMcasload(t, nil, "config", "check", bad)
+	for _, w := range []string{"line 2: unknown key \"paralel\" in [scan]; did you mean \"parallel\"?", "line 3: unknown table [prfile]: not a command; did you mean \"profile\"?"} {
+		if code != exitUsage || !strings.Contains(errs, w) {
+			t.Errorf("check bad.toml: exit %d, stderr %q lacks %q", code, errs, w)
+		}
+	}
+}

@@ -182,7 +182,7 @@ func parseTOML(data []byte) (*Table, error) {
 		line := lines.find(key)
 		t := root
 		for _, part := range key[:len(key)-1] {
-			t = t.sub(part, 0)
+			t = t.sub(part, line) // an implicit table ([profile] of [profile.x]) gets its first line
 		}
 		name := key[len(key)-1]
 		v := lookup(m, key)
