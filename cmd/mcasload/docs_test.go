@@ -21,7 +21,7 @@ func investigationsPage() string {
 	b.WriteString("Parameters are bound, never spliced into SQL. Times accept a duration ago (`7d`, `2w`, `1d12h`),\n")
 	b.WriteString("`now`, RFC 3339, a date, or epoch seconds (10 digits) or milliseconds (13 digits), as every\n")
 	b.WriteString("command does; all times are UTC.\n\n")
-	b.WriteString("```sh\nmcasload query --list\nmcasload query NAME -w WAREHOUSE [--since 7d] [--until now] [--param key=value]… [--format table|csv|json|ndjson|markdown|parquet] [--out FILE] [--wide]\nmcasload query NAME --parquet DIR …      # a Parquet dataset alone, e.g. a copied <warehouse>/parquet/activities\nmcasload sql -w WAREHOUSE \"SELECT …\"      # read-only ad-hoc SQL over activities, classified, rejected_activities\n```\n\n")
+	b.WriteString("```sh\nmcasload query --list\nmcasload query NAME -w WAREHOUSE [--since 7d] [--until now] [--param key=value]… [--format table|csv|json|ndjson|markdown|parquet] [--out FILE] [--max-width N|--wide]\nmcasload query NAME --parquet DIR …      # a Parquet dataset alone, e.g. a copied <warehouse>/parquet/activities\nmcasload sql -w WAREHOUSE \"SELECT …\"      # read-only ad-hoc SQL over activities, classified, rejected_activities\n```\n\n")
 	b.WriteString("| investigation | question | chart |\n|---|---|---|\n")
 	for _, inv := range queries.All() {
 		fmt.Fprintf(&b, "| [%s](#%s) | %s | %s |\n", inv.Name, inv.Name, inv.Question, strings.Join(inv.Charts, ", "))
