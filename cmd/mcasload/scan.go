@@ -158,7 +158,7 @@ func scopeFilters(c *cli.Context) (mcas.Filters, error) {
 		return nil, usageErrorf("--filter and a shortcut flag set the same filter: %v", err)
 	}
 	if _, err := loader.CanonicalFilters(filters); err != nil {
-		return nil, usageErrorf("--filter: %v", err)
+		return nil, withCode(exitUsage, fmt.Errorf("--filter: %w", err), clientHint(err))
 	}
 	return filters, nil
 }
@@ -190,10 +190,7 @@ func (e *env) runScan(c *cli.Context) error {
 	set.cfg.Logger = log
 	client, err := mcas.NewClient(set.cfg)
 	if err != nil {
-		if errors.Is(err, mcas.ErrAuth) {
-			return withCode(exitAuth, err, "")
-		}
-		return withCode(exitUsage, err, "")
+		return clientSetupError(err, exitUsage)
 	}
 	wopts, err := writerOptions(c, scanSource(set.cfg.URL), "mcasload scan "+scanCommandLine(c))
 	if err != nil {
@@ -260,13 +257,20 @@ func writeScanCounters(e *env, sum *loader.Summary) {
 	}
 }
 
-// scanFailure maps a failed scan to an exit code and a hint.
+// scanFailure maps a failed scan (or audit) to an exit code and a hint: what the failure's
+// category says to do, then what became of the run.
 func scanFailure(err error) error {
+	hint := clientHint(err)
+	var wm *loader.WatermarkError
 	switch {
+	case errors.Is(err, loader.ErrEmptyWindow), errors.Is(err, loader.ErrTimeFilter):
+		return withCode(exitUsage, err, hint)
+	case errors.As(err, &wm):
+		return withCode(exitFailure, err, hint) // the scan stopped before fetching anything
 	case errors.Is(err, mcas.ErrAuth):
-		return withCode(exitAuth, err, "check the credential with `mcasload check`; what was fetched before the failure is committed")
+		return withCode(exitAuth, err, joinHints(hint, "check the credential with `mcasload check`; what was fetched before the failure is committed"))
 	case errors.Is(err, warehouse.ErrLocked):
 		return withCode(exitLocked, err, "only one writer at a time")
 	}
-	return withCode(exitFailure, err, "what was fetched before the failure is committed; rerun the same command to continue")
+	return withCode(exitFailure, err, joinHints(hint, "what was fetched before the failure is committed; rerun the same command to continue"))
 }

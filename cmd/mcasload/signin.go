@@ -149,7 +149,7 @@ func (e *env) entraAuth(c *cli.Context, m mcas.EntraMethod) (mcas.Auth, error) {
 			return nil, err
 		}
 		if a.Certificate, err = mcas.LoadCertificate(f, pw); err != nil {
-			return nil, withCode(exitAuth, err, "")
+			return nil, withCode(exitAuth, err, clientHint(err))
 		}
 	} else if m == mcas.ClientCertificate {
 		return nil, usageErrorf("client-certificate sign-in needs --client-certificate FILE (PEM or PFX)")
