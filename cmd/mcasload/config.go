@@ -195,51 +195,17 @@ func (e *env) applySources(c *cli.Context) error {
 func (e *env) resolveFlags(c *cli.Context) error {
 	srcs := map[string]source{}
 	e.sources[c] = srcs
-	set := func(f cli.Flag, vals []string) error {
-		for _, v := range vals {
-			if err := c.Set(f.Names()[0], v); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	var unset []cli.Flag
 	for _, f := range c.Command.Flags {
-		name := f.Names()[0]
-		if c.IsSet(name) {
-			srcs[name] = source{}
-			continue
+		from, ok, err := e.flagFromOutside(c, f)
+		if err != nil {
+			return err
 		}
-		// Given on the command line before the command name (mcasload --config x scan,
-		// mcasload query --since 7d mass-download): the nearest parent that had it wins.
-		if anc, from, ok := e.inherited(c, name); ok && settable(f) {
-			if err := set(f, flagText(anc, f)); err != nil {
-				return usageErrorf("--%s: %v", name, err)
-			}
-			srcs[name] = from
-			continue
+		if ok {
+			srcs[f.Names()[0]] = from
+		} else if settable(f) {
+			unset = append(unset, f)
 		}
-		if notFromEnv[name] && e.getenv(envName(name)) != "" && len(c.Command.Subcommands) == 0 {
-			fmt.Fprintf(e.errOut(), "mcasload: note: %s is not read: output flags come only from the command line or a command's table in the config file\n", envName(name))
-		}
-		if !settable(f) {
-			continue
-		}
-		if !notFromEnv[name] {
-			ev := envName(name)
-			if v := e.getenv(ev); v != "" {
-				vals := []string{v}
-				if _, ok := f.(*cli.StringSliceFlag); ok {
-					vals = strings.Split(v, ",")
-				}
-				if err := set(f, vals); err != nil {
-					return usageErrorf("%s=%q is not a valid --%s: %v", ev, v, name, err)
-				}
-				srcs[name] = source{env: ev}
-				continue
-			}
-		}
-		unset = append(unset, f)
 	}
 	path := c.String("config")
 	if path == "" {
@@ -248,6 +214,58 @@ func (e *env) resolveFlags(c *cli.Context) error {
 		}
 		return nil
 	}
+	return e.flagsFromFile(c, path, unset, srcs)
+}
+
+// setFlag gives flag f of c the values vals, as if each were typed after it.
+func setFlag(c *cli.Context, f cli.Flag, vals []string) error {
+	for _, v := range vals {
+		if err := c.Set(f.Names()[0], v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flagFromOutside sets f from the command line (where urfave/cli already put it, or a parent
+// command's), else from its MCAS_* variable, and says where from; ok is false when neither has it.
+func (e *env) flagFromOutside(c *cli.Context, f cli.Flag) (from source, ok bool, err error) {
+	name := f.Names()[0]
+	if c.IsSet(name) {
+		return source{}, true, nil
+	}
+	// Given on the command line before the command name (mcasload --config x scan,
+	// mcasload query --since 7d mass-download): the nearest parent that had it wins.
+	if anc, from, ok := e.inherited(c, name); ok && settable(f) {
+		if err := setFlag(c, f, flagText(anc, f)); err != nil {
+			return from, false, usageErrorf("--%s: %v", name, err)
+		}
+		return from, true, nil
+	}
+	ev := envName(name)
+	v := e.getenv(ev)
+	switch {
+	case v == "" || !settable(f):
+		return source{}, false, nil
+	case notFromEnv[name]:
+		if len(c.Command.Subcommands) == 0 {
+			fmt.Fprintf(e.errOut(), "mcasload: note: %s is not read: output flags come only from the command line or a command's table in the config file\n", ev)
+		}
+		return source{}, false, nil
+	}
+	vals := []string{v}
+	if _, ok := f.(*cli.StringSliceFlag); ok {
+		vals = strings.Split(v, ",")
+	}
+	if err := setFlag(c, f, vals); err != nil {
+		return source{}, false, usageErrorf("%s=%q is not a valid --%s: %v", ev, v, name, err)
+	}
+	return source{env: ev}, true, nil
+}
+
+// flagsFromFile sets each flag of unset that the config file at path gives a value, from the
+// most specific table that has it.
+func (e *env) flagsFromFile(c *cli.Context, path string, unset []cli.Flag, srcs map[string]source) error {
 	file, err := e.readConfig(c, path)
 	if err != nil {
 		return err
@@ -266,7 +284,7 @@ func (e *env) resolveFlags(c *cli.Context) error {
 			if !ok {
 				continue
 			}
-			if err := set(f, v.Values); err != nil {
+			if err := setFlag(c, f, v.Values); err != nil {
 				return withCode(exitUsage, fmt.Errorf("config %s line %d: %s = %s is not a valid --%s (%v)", file.Path, v.Line, v.Key, strings.Join(v.Values, ", "), name, err),
 					"fix the value in the file, or override it with --"+name)
 			}
