@@ -14,21 +14,14 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mcasload/mcasload/internal/testkit"
+	"github.com/mcasload/mcasload/internal/testserver"
 	"github.com/mcasload/mcasload/queries"
 )
 
-// needShell finds a shell the completion tests run, failing in CI (which installs it, .ci/run)
-// and skipping elsewhere.
+// needShell finds a shell the completion tests run (see testserver.NeedTool).
 func needShell(t *testing.T, name string) string {
 	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not installed; .ci/run installs it", name)
-		}
-		t.Skipf("%s is not installed (Debian package %s)", name, name)
-	}
-	return path
+	return testserver.NeedTool(t, name, name)
 }
 
 // completionCases are typed command lines (the last word is the one being completed) and what
@@ -278,14 +271,7 @@ func TestManPage(t *testing.T) {
 			}
 		}
 	}
-	groff, err := exec.LookPath("groff")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("groff is not installed; .ci/run installs it")
-		}
-		t.Skip("groff is not installed")
-	}
-	cmd := exec.Command(groff, "-k", "-man", "-Tutf8", "-ww", "-z")
+	cmd := exec.Command(testserver.NeedTool(t, "groff", "groff-base"), "-k", "-man", "-Tutf8", "-ww", "-z")
 	cmd.Stdin = strings.NewReader(page)
 	if out, err := cmd.CombinedOutput(); err != nil || len(out) > 0 {
 		t.Errorf("groff: %v\n%s", err, out)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mcasload/mcasload/internal/testkit"
+	"github.com/mcasload/mcasload/internal/testserver"
 	"github.com/mcasload/mcasload/simulator"
 	"github.com/mcasload/mcasload/simulator/synth"
 )
@@ -65,10 +66,7 @@ func TestScanProgressOnATerminal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real binary for about 15 s; skipped in -short")
 	}
-	scriptBin, err := exec.LookPath("script")
-	if err != nil {
-		t.Fatalf("util-linux script is needed (Debian's bsdutils): %v", err)
-	}
+	scriptBin := testserver.NeedTool(t, "script", "bsdutils")
 	bin := testkit.Build(t, testkit.MCASLoad)
 	end := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
 	tn := synth.New(synth.Config{Seed: 19, Users: 20, Days: 3, End: end, Total: 7000, LateArrivals: -1})
