@@ -120,12 +120,7 @@ func TestCompletionInBash(t *testing.T) {
 				"_mcasload\nprintf '%s\\n' \"${COMPREPLY[@]}\"\n"
 			cmd := exec.Command(bash, "--norc", "--noprofile", "-c", prog)
 			cmd.Dir = files
-			cmd.Env = testkit.CleanEnv()
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("bash: %v\n%s", err, out)
-			}
-			got := strings.Fields(string(out))
+			got := offered(t, cmd, "\n")
 			want := tt.want
 			if want == nil { // file names, from compgen -f
 				want = []string{}
@@ -133,11 +128,31 @@ func TestCompletionInBash(t *testing.T) {
 					want = []string{"acts.ndjson"}
 				}
 			}
-			if !slices.Equal(got, want) && !(len(got) == 0 && len(want) == 0) {
+			if !slices.Equal(got, want) {
 				t.Errorf("bash offers %q, want %q", got, want)
 			}
 		})
 	}
+}
+
+// offered runs cmd (a shell asked to complete) in the test's clean environment unless cmd sets
+// one, and returns the first sep-separated field of each line it prints: what the shell offers.
+func offered(t *testing.T, cmd *exec.Cmd, sep string) []string {
+	t.Helper()
+	if cmd.Env == nil {
+		cmd.Env = testkit.CleanEnv()
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", filepath.Base(cmd.Path), err, out)
+	}
+	got := []string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if v, _, _ := strings.Cut(l, sep); v != "" {
+			got = append(got, v)
+		}
+	}
+	return got
 }
 
 // TestCompletionInFish loads the fish script into a real fish and asks fish itself what it
@@ -154,15 +169,7 @@ func TestCompletionInFish(t *testing.T) {
 			line := "mcasload " + strings.Join(tt.words, " ")
 			cmd := exec.Command(fish, "--no-config", "-c", "source "+script+"; complete -C '"+line+"'")
 			cmd.Env = append(testkit.CleanEnv(), "PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"), "HOME="+t.TempDir())
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("fish: %v\n%s", err, out)
-			}
-			var got []string
-			for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-				v, _, _ := strings.Cut(l, "\t")
-				got = append(got, v)
-			}
+			got := offered(t, cmd, "\t")
 			slices.Sort(got)
 			want := slices.Sorted(slices.Values(tt.want))
 			if !slices.Equal(got, want) {
@@ -190,17 +197,7 @@ func TestCompletionInZsh(t *testing.T) {
 				"_files() { print -r -- FILES }\n" +
 				"source " + script + "\n" +
 				"words=(" + shellWords(words) + ")\nCURRENT=" + strconv.Itoa(len(words)) + "\n_mcasload\n"
-			cmd := exec.Command(zsh, "-f", "-c", prog)
-			cmd.Env = testkit.CleanEnv()
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("zsh: %v\n%s", err, out)
-			}
-			var got []string
-			for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-				v, _, _ := strings.Cut(l, ":")
-				got = append(got, v)
-			}
+			got := offered(t, exec.Command(zsh, "-f", "-c", prog), ":")
 			want := tt.want
 			if want == nil {
 				want = []string{"FILES"}

@@ -326,6 +326,20 @@ func (e *env) readConfig(c *cli.Context, path string) (*config.File, error) {
 	if e.config != nil && e.config.Path == path {
 		return e.config, nil
 	}
+	file, err := readCheckedConfig(c.App, path)
+	if err != nil {
+		return nil, err
+	}
+	if file.Format != config.TOML {
+		fmt.Fprintf(e.errOut(), "mcasload: note: %s is in the older %s form, still read; `mcasload config convert %s` prints it as TOML, which adds tables per command and --profile\n", path, file.Format, path)
+	}
+	e.config = file
+	return file, nil
+}
+
+// readCheckedConfig reads the config file at path and checks every key and table in it against
+// app's commands; every failure is a usage error.
+func readCheckedConfig(app *cli.App, path string) (*config.File, error) {
 	file, err := config.Read(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -333,13 +347,9 @@ func (e *env) readConfig(c *cli.Context, path string) (*config.File, error) {
 		}
 		return nil, withCode(exitUsage, err, "see docs/configuration.md for the format")
 	}
-	if err := checkConfig(file, c.App.Commands, c.App.Flags); err != nil {
+	if err := checkConfig(file, app.Commands, app.Flags); err != nil {
 		return nil, withCode(exitUsage, err, "keys are flag names; tables are commands ([scan], [query]) or profiles ([profile.NAME]); see docs/configuration.md")
 	}
-	if file.Format != config.TOML {
-		fmt.Fprintf(e.errOut(), "mcasload: note: %s is in the older %s form, still read; `mcasload config convert %s` prints it as TOML, which adds tables per command and --profile\n", path, file.Format, path)
-	}
-	e.config = file
 	return file, nil
 }
 

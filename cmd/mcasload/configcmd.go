@@ -1,9 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -29,17 +27,7 @@ func (e *env) configCommand() *cli.Command {
 		if err != nil {
 			return nil, err
 		}
-		file, err := config.Read(path)
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return nil, withCode(exitUsage, err, "")
-			}
-			return nil, withCode(exitUsage, err, "see docs/configuration.md for the format")
-		}
-		if err := checkConfig(file, c.App.Commands, c.App.Flags); err != nil {
-			return nil, withCode(exitUsage, err, "keys are flag names; tables are commands ([scan], [query]) or profiles ([profile.NAME])")
-		}
-		return file, nil
+		return readCheckedConfig(c.App, path)
 	}
 	return &cli.Command{
 		Name:  "config",
