@@ -79,7 +79,8 @@ func (e *env) run(ctx context.Context, args []string) int {
 	r.sources = map[*cli.Context]map[string]source{}
 	r.config, r.con = nil, nil
 	r.logJSON = jsonRequested(args, r.getenv)
-	return r.runApp(ctx, args, r.newApp(r.commands()))
+	app := r.newApp(r.commands())
+	return r.runApp(ctx, flagsFirst(app, args), app)
 }
 
 func (e *env) runApp(ctx context.Context, args []string, app *cli.App) int {
@@ -199,6 +200,7 @@ func (e *env) commands() []*cli.Command {
 		e.schemaCommand(), e.configCommand(),
 		e.simCommand(),
 		e.exportCommand(), e.reportCommand(),
+		e.pushCommand(), e.syncCommand(),
 	}
 }
 

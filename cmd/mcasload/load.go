@@ -80,6 +80,9 @@ func compactOver(n int) int {
 
 // openWriter opens the warehouse for writing and maps its failures to exit codes with hints.
 func openWriter(ctx context.Context, opts warehouse.Options) (*warehouse.Writer, error) {
+	if err := refuseCopy(opts.Dir); err != nil {
+		return nil, err
+	}
 	w, err := warehouse.Open(ctx, opts)
 	switch {
 	case err == nil:

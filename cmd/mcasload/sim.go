@@ -34,7 +34,7 @@ func (e *env) simCommand() *cli.Command {
 			"request, faults, tie bursts and page latency. It prints its URL and the credentials it accepts, " +
 			"then runs until interrupted. The legacy token is random unless " + envSimToken + " is set " +
 			"(the Entra client secret likewise from " + envSimClientSecret + "). See docs/simulator.md.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "listen `HOST:PORT` (port 0 picks a free one)"},
 			&cli.BoolFlag{Name: "allow-remote", Usage: "allow listening on a non-loopback address"},
 			&cli.GenericFlag{Name: "token", Value: &secretValue{}, Usage: "accepted legacy API token (prefer " + envSimToken + "; random when neither is set)"},
@@ -65,7 +65,7 @@ func (e *env) simCommand() *cli.Command {
 			&cli.StringFlag{Name: "client-certificate-out", Usage: "register a new application certificate and write it with its key to `FILE` (PEM) for --client-certificate"},
 			&cli.StringFlag{Name: "truth", Usage: "write the ground truth (planted incidents, tie bursts) to `FILE`"},
 			&cli.StringFlag{Name: "ndjson", Usage: "write the visible records to `FILE` (- for stdout) and exit instead of serving"},
-		},
+		}, simStreamFlags()...),
 		Action: e.runSim,
 	}
 }
@@ -96,10 +96,28 @@ func (e *env) runSim(c *cli.Context) error {
 	tn := cfg.Tenant
 	log.Info("generated tenant", "activities", tn.Len(), "elapsed", time.Since(start).Round(time.Millisecond))
 
+	stream, err := e.newSimStream(c, tn, cfg.Clock, log)
+	if err != nil {
+		return err
+	}
 	if path := c.String("truth"); path != "" {
 		if err := writeSimFile(path, func(f *os.File) error { return tn.GroundTruth().WriteJSON(f) }); err != nil {
 			return fmt.Errorf("write ground truth: %w", err)
 		}
+	}
+	if stream != nil {
+		n, err := stream.write(ctx)
+		if err != nil {
+			return fmt.Errorf("write stream: %w", err)
+		}
+		fmt.Fprintf(e.stdout, "%s%s (%d lines received through %s)\n", simStreamPrefix, stream.target, n, cfg.Clock.Now().UTC().Format(time.RFC3339))
+		if c.Bool("stream-only") {
+			return nil
+		}
+		streamCtx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); stream.run(streamCtx) }()
+		defer func() { stop(); <-done }()
 	}
 	if path := c.String("ndjson"); path != "" {
 		return e.simNDJSON(tn, path, cfg.Clock.Now().Add(-cfg.VisibilityLag))
@@ -367,8 +385,9 @@ func parseFaultRates(items []string) (map[simulator.Fault]float64, error) {
 
 // Lines sim prints that tests and scripts read.
 const (
-	simURLPrefix   = "url: "
-	simTokenPrefix = "token: "
+	simURLPrefix    = "url: "
+	simTokenPrefix  = "token: "
+	simStreamPrefix = "stream: "
 )
 
 // serveSim serves h on ln, over HTTPS with a new test CA when --tls-ca-out is set, and registers

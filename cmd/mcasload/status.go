@@ -43,6 +43,11 @@ func (e *env) runStatus(c *cli.Context) error {
 	}
 	st, err := warehouse.ReadStatus(c.Context, warehouse.ReaderOptions{Dir: c.String("warehouse"), Logger: log})
 	if err != nil {
+		if errors.Is(err, warehouse.ErrNoWarehouse) && format == "table" {
+			if ok, cerr := e.copyStatus(c.String("warehouse")); ok || cerr != nil {
+				return cerr
+			}
+		}
 		if errors.Is(err, warehouse.ErrNoWarehouse) {
 			return withCode(exitFailure, err, "create one with mcasload load FILE or mcasload scan, or pass --warehouse DIR")
 		}
