@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mcasload/mcasload/internal/clock"
+	"github.com/mcasload/mcasload/internal/filelock"
 	"github.com/mcasload/mcasload/tenant"
 )
 
@@ -148,7 +149,7 @@ func (o *Options) defaults() error {
 type Writer struct {
 	opts Options
 	dir  string
-	lock *fileLock
+	lock *filelock.Lock
 	log  *slog.Logger
 	// tenant is the writer's tenant (Options.Tenant, resolved at Open); "" when the warehouse
 	// holds several and none was named.
@@ -196,7 +197,7 @@ func Open(ctx context.Context, opts Options) (_ *Writer, err error) {
 	host, _ := os.Hostname()
 	now := opts.Clock.Now().UTC()
 	me := LockHolder{PID: os.Getpid(), Host: host, Start: now, Command: opts.Command}
-	lock, stale, err := takeLock(filepath.Join(dir, LockFile), me)
+	lock, stale, err := filelock.Take(filepath.Join(dir, LockFile), me)
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +218,7 @@ func Open(ctx context.Context, opts Options) (_ *Writer, err error) {
 		},
 	}
 	if err := w.init(ctx); err != nil {
-		lock.release()
+		lock.Release()
 		return nil, err
 	}
 	return w, nil
@@ -394,7 +395,7 @@ func (w *Writer) Close(ctx context.Context) (err error) {
 		return nil
 	}
 	err = errors.Join(w.finish(ctx), w.stopHold())
-	return errors.Join(err, w.lock.release())
+	return errors.Join(err, w.lock.Release())
 }
 
 func (w *Writer) finish(ctx context.Context) error {

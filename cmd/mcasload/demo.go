@@ -68,15 +68,33 @@ func (e *env) runDemo(c *cli.Context) error {
 		return usageErrorf("--tenants: give at least one label (%v)", err)
 	}
 	start := time.Now()
-	since := fmt.Sprintf("%dd", c.Int("days")+1)
-	base := synth.Config{Seed: c.Int64("seed"), Users: c.Int("users"), Days: c.Int("days"), Incidents: true}
-	for _, label := range labels {
-		if err := e.demoTenant(c, dir, label, base, since); err != nil {
-			return err
-		}
+	servers := e.demoTenants(c, labels)
+	for _, srv := range servers {
+		defer srv.Close()
 	}
-	if err := os.WriteFile(filepath.Join(dir, demoMarker), []byte("created by mcasload demo\n"), 0o600); err != nil {
-		return fmt.Errorf("demo: mark folder: %w", err)
+	since := fmt.Sprintf("%dd", c.Int("days")+1)
+	// The demo's settings go in a config file, as a user's would: the warehouse for every
+	// command, the scan's own settings, and each tenant (a simulator) in a profile.
+	cfgPath, cfgText, err := writeDemoConfig(dir, since, labels, servers)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "==> %s (the demo's settings; docs/configuration.md)\n%s", cfgPath, cfgText)
+	for i, label := range labels {
+		scanArgs := []string{"mcasload", "scan", "--config", cfgPath, "--profile", label, fmt.Sprintf("--progress=%v", c.Bool("progress"))}
+		fmt.Fprintf(e.stdout, "==> mcasload scan --config %s --profile %s\n", cfgPath, label)
+		// The token reaches the scan the way a user's does, through MCAS_TOKEN, never a command line.
+		scanEnv := *e
+		token := servers[i].Token
+		scanEnv.getenv = func(k string) string {
+			if k == "MCAS_TOKEN" {
+				return token
+			}
+			return e.getenv(k)
+		}
+		if code := scanEnv.run(ctx, scanArgs); code != exitOK {
+			return withCode(code, fmt.Errorf("demo: scan of tenant %s failed", label), "see the error above")
+		}
 	}
 
 	fmt.Fprintf(e.stdout, "\n==> mcasload status -w %s\n", dir)
@@ -97,7 +115,7 @@ func (e *env) runDemo(c *cli.Context) error {
 	fmt.Fprintf(e.stdout, "\ndemo done in %s. The warehouse is %s, with %d tenants. Try next:\n", time.Since(start).Round(100*time.Millisecond), dir, len(labels))
 	for _, s := range []string{
 		"mcasload query --list",
-		"mcasload query password-spray -w " + dir + " --since 30d",
+		"mcasload query password-spray --config " + filepath.Join(dir, demoConfig) + " --since 30d   # the warehouse comes from the config file",
 		"mcasload query mass-download -w " + dir + " --since 30d --tenant-label " + labels[0] + "   # one tenant only",
 		"mcasload query user-timeline -w " + dir + " --since 30d --param user=<a user from above>",
 		`mcasload sql -w ` + dir + ` "SELECT tenant, app_name, count(*) AS n FROM activities GROUP BY ALL ORDER BY n DESC"`,
@@ -110,32 +128,57 @@ func (e *env) runDemo(c *cli.Context) error {
 	return nil
 }
 
-// demoTenant generates the simulated tenant label (its own seed, domain and incidents), serves
-// it on its own loopback listener and scans it into dir under its label.
-func (e *env) demoTenant(c *cli.Context, dir, label string, base synth.Config, since string) error {
-	cfg := synth.ForTenant(base, label)
-	fmt.Fprintf(e.stdout, "==> generating tenant %s (domain %s, %d users, %d days, planted incidents, benign look-alikes)\n", label, cfg.Domain, cfg.Users, cfg.Days)
-	tn := synth.New(cfg)
-	// The simulator runs without its 30 requests/minute budget so the demo takes seconds, not
-	// minutes; everything else (scan mode, paging, ties, visibility) behaves as the service does.
-	srv := simulator.NewServer(simulator.Config{Tenant: tn, RateLimit: simulator.NoRateLimit})
-	defer srv.Close()
-	fmt.Fprintf(e.stdout, "==> simulator serving tenant %s: %s activities at %s/api/v1/activities/ (loopback only)\n", label, humanize.Count(int64(tn.Len())), srv.URL)
-	scanArgs := []string{"mcasload", "scan", "--url", srv.URL, "--tenant-label", label, "-w", dir, "--since", since, "--limit", "5000",
-		"--rate-limit", "600", "--parallel", "2", fmt.Sprintf("--progress=%v", c.Bool("progress"))}
-	fmt.Fprintf(e.stdout, "==> mcasload scan --url %s --tenant-label %s -w %s --since %s --limit 5000 --rate-limit 600 --parallel 2\n", srv.URL, label, dir, since)
-	// The token reaches the scan the way a user's does, through MCAS_TOKEN, never a command line.
-	scanEnv := *e
-	scanEnv.getenv = func(k string) string {
-		if k == "MCAS_TOKEN" {
-			return srv.Token
-		}
-		return e.getenv(k)
+// demoTenants generates each simulated tenant (its own seed, domain and incidents) and serves it
+// on its own loopback listener; the caller closes the servers.
+func (e *env) demoTenants(c *cli.Context, labels []string) []*simulator.Server {
+	base := synth.Config{Seed: c.Int64("seed"), Users: c.Int("users"), Days: c.Int("days"), Incidents: true}
+	var servers []*simulator.Server
+	for _, label := range labels {
+		cfg := synth.ForTenant(base, label)
+		fmt.Fprintf(e.stdout, "==> generating tenant %s (domain %s, %d users, %d days, planted incidents, benign look-alikes)\n", label, cfg.Domain, cfg.Users, cfg.Days)
+		tn := synth.New(cfg)
+		// The simulator runs without its 30 requests/minute budget so the demo takes seconds,
+		// not minutes; everything else (scan mode, paging, ties, visibility) behaves as the
+		// service does.
+		srv := simulator.NewServer(simulator.Config{Tenant: tn, RateLimit: simulator.NoRateLimit})
+		servers = append(servers, srv)
+		fmt.Fprintf(e.stdout, "==> simulator serving tenant %s: %s activities at %s/api/v1/activities/ (loopback only)\n", label, humanize.Count(int64(tn.Len())), srv.URL)
 	}
-	if code := scanEnv.run(c.Context, scanArgs); code != exitOK {
-		return withCode(code, fmt.Errorf("demo: scan of tenant %s failed", label), "see the error above")
+	return servers
+}
+
+// demoConfig is the demo's config file, inside its warehouse folder.
+const demoConfig = "mcasload.toml"
+
+// writeDemoConfig creates the demo folder, marks it as the demo's and writes its config file: one
+// profile per tenant, with its simulator's URL and its label.
+func writeDemoConfig(dir, since string, labels []string, servers []*simulator.Server) (path, text string, err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", "", fmt.Errorf("demo: create %s: %w", dir, err)
 	}
-	return nil
+	if err := os.WriteFile(filepath.Join(dir, demoMarker), []byte("created by mcasload demo\n"), 0o600); err != nil {
+		return "", "", fmt.Errorf("demo: mark folder: %w", err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `# Written by mcasload demo. Keys are flag names: at the top for every command that has
+# the flag, in [scan] for mcasload scan only, in [profile.NAME] with --profile NAME: one profile
+# per simulated tenant, scanned with mcasload scan --profile NAME.
+warehouse = %q
+
+[scan]
+since = %q
+limit = 5000
+rate-limit = 600   # the simulator runs without the API's 30 requests a minute
+parallel = 2
+`, dir, since)
+	for i, label := range labels {
+		fmt.Fprintf(&b, "\n[profile.%s]\nurl = %q  # the simulator's port changes from run to run\ntenant-label = %q\n", label, servers[i].URL, label)
+	}
+	path = filepath.Join(dir, demoConfig)
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return "", "", fmt.Errorf("demo: write %s: %w", path, err)
+	}
+	return path, b.String(), nil
 }
 
 // prepareDemoDir makes dir an empty folder, replacing an earlier demo's warehouse but refusing

@@ -20,7 +20,8 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo exit %d:\n%s\n%s", code, out, errs)
 	}
 	for _, want := range []string{"simulator serving tenant contoso", "simulator serving tenant fabrikam", "http://127.0.0.1:",
-		"--tenant-label contoso", "--tenant-label fabrikam", "scan done:", "0 rejected", "mcasload status -w " + dir,
+		"mcasload scan --config " + filepath.Join(dir, "mcasload.toml") + " --profile contoso", "mcasload scan --config " + filepath.Join(dir, "mcasload.toml") + " --profile fabrikam",
+		"[profile.contoso]\nurl = \"http://127.0.0.1:", "tenant-label = \"fabrikam\"", "scan done:", "0 rejected", "mcasload status -w " + dir,
 		"tenant contoso:", "tenant fabrikam:", "mcasload query impossible-travel", "demo done", "with 2 tenants", "Try next:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
