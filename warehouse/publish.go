@@ -76,7 +76,9 @@ func publishTemp(tmp, name, fp string) error {
 // src (which must have the dataset's columns) and marks the partition published.
 func (w *Writer) publish(ctx context.Context, s *session, t *whTable, seq int64, p partition, src string) error {
 	start := time.Now()
-	defer func() { w.log.Debug("published", "table", t.name, "seq", seq, "partition", p, "took", time.Since(start)) }()
+	defer func() {
+		w.log.Debug("published", "table", t.name, "seq", seq, "partition", p, "took", time.Since(start))
+	}()
 	q := fmt.Sprintf(`SELECT %s FROM %s WHERE tenant = %s AND day = DATE '%s'`, t.columnList("", true), src, quoteString(p.tenant), p.day)
 	if err := w.writeParquet(ctx, s, t, w.partDir(t, p), partName(seq, seq), q, "parquet"); err != nil {
 		return err

@@ -25,7 +25,9 @@ func tableRejectedPath(dir string, t *whTable, runID string) string {
 	return filepath.Join(dir, t.rejectsDir, unsafeName.ReplaceAllString(runID, "_")+".ndjson")
 }
 
-func (w *Writer) rejectedPath(t *whTable, runID string) string { return tableRejectedPath(w.dir, t, runID) }
+func (w *Writer) rejectedPath(t *whTable, runID string) string {
+	return tableRejectedPath(w.dir, t, runID)
+}
 
 // rejectLine is one line of rejected/<run>.ndjson, with the tenant of its run. Raw is the record text; when it is not valid
 // UTF-8 it is in RawBase64 instead, so the file keeps exactly what was received.

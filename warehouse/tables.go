@@ -151,7 +151,7 @@ var cloudAppEventsTable = newDataset(whTable{name: "cloud_app_events", kind: kin
 	rows: schema.CloudAppEvents, columns: schema.CloudAppEventsColumns,
 	index: "cloud_app_event_keys", staging: "cloud_app_events_staging", pending: "cloud_app_events_pending",
 	rejects: "rejected_cloud_app_events", rejectsDir: filepath.Join(RejectedDir, "cloud_app_events"),
-	keySQL: func(p string) string { return p + "report_id || '|' || CAST(epoch_us(" + p + "ts) AS VARCHAR)" },
+	keySQL:     func(p string) string { return p + "report_id || '|' || CAST(epoch_us(" + p + "ts) AS VARCHAR)" },
 	keyColumns: schema.CloudAppEventsKey})
 
 // datasets are the warehouse's datasets, activities first; every dataset mechanism (commit,
