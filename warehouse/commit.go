@@ -68,23 +68,9 @@ func (w *Writer) Commit(ctx context.Context, c Commit) (_ CommitResult, err erro
 	if c.Tenant == "" {
 		c.Tenant = w.tenant
 	}
-	if c.Tenant == "" {
-		return CommitResult{}, fmt.Errorf("commit: the warehouse holds several tenants and neither the writer nor the commit names one")
-	}
-	if !tenant.Valid(c.Tenant) {
-		return CommitResult{}, fmt.Errorf("commit: tenant %q: %w", c.Tenant, tenant.ErrBadLabel)
-	}
-	t, err := datasetNamed(c.Table)
+	t, err := checkCommit(c)
 	if err != nil {
 		return CommitResult{}, fmt.Errorf("commit: %w", err)
-	}
-	for _, r := range c.Records {
-		if err := checkSchema(t, r.Schema()); err != nil {
-			return CommitResult{}, fmt.Errorf("commit: %w", err)
-		}
-		if err := checkTenantColumn(t, r, c.Tenant); err != nil {
-			return CommitResult{}, fmt.Errorf("commit: %w", err)
-		}
 	}
 	run := w.run
 	if c.Run.ID != "" {
@@ -142,6 +128,30 @@ func (w *Writer) Commit(ctx context.Context, c Commit) (_ CommitResult, err erro
 		return res, fmt.Errorf("commit: %w (the next start writes them; free space or fix permissions and rerun): %w", ErrNotPublished, err)
 	}
 	return res, nil
+}
+
+// checkCommit checks the commit's tenant and that its records are rows of its dataset, of its
+// tenant, and returns the dataset.
+func checkCommit(c Commit) (*whTable, error) {
+	if c.Tenant == "" {
+		return nil, fmt.Errorf("the warehouse holds several tenants and neither the writer nor the commit names one")
+	}
+	if !tenant.Valid(c.Tenant) {
+		return nil, fmt.Errorf("tenant %q: %w", c.Tenant, tenant.ErrBadLabel)
+	}
+	t, err := datasetNamed(c.Table)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range c.Records {
+		if err := checkSchema(t, r.Schema()); err != nil {
+			return nil, err
+		}
+		if err := checkTenantColumn(t, r, c.Tenant); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
 }
 
 func checkSchema(t *whTable, got *arrow.Schema) error {
