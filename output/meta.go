@@ -34,6 +34,13 @@ type Meta struct {
 	Notes []string `json:"notes,omitempty"`
 	// Suppressed counts the rows the allow-list took out of the answer.
 	Suppressed *Suppressed `json:"suppressed,omitempty"`
+	// Severities counts a detection's rows per severity (informational, low, medium, high).
+	Severities map[string]int `json:"severities,omitempty"`
+	// EvidenceCap is how many evidence ids a detection row keeps at most (the first by time);
+	// first_seen and last_seen span them all.
+	EvidenceCap int `json:"evidence_cap,omitempty"`
+	// Portal says where a detection's portal_url links lead, or why its rows carry none.
+	Portal *Portal `json:"portal,omitempty"`
 	// Status is `status`'s summary of the warehouse (its rows are the days).
 	Status any `json:"status,omitempty"`
 }
@@ -55,6 +62,13 @@ type History struct {
 	// FirstActivity is the warehouse's first activity, given when it holds less history than
 	// declared (the reason the result is provisional).
 	FirstActivity *time.Time `json:"first_activity,omitempty"`
+}
+
+// Portal is how portal_url links are made: Links is the link of one activity with {id} standing
+// for its id; when the rows carry no links, Links is empty and Note says why.
+type Portal struct {
+	Links string `json:"links,omitempty"`
+	Note  string `json:"note,omitempty"`
 }
 
 // Suppressed counts the rows an allow-list took out, per entry that matched.
@@ -111,6 +125,9 @@ func (m *Meta) Summary() []string {
 			verb = "marked suppressed (shown with suppressed_by)"
 		}
 		out = append(out, fmt.Sprintf("%s %d %s by the allow-list %s (%s)", verb, s.Rows, plural(s.Rows, "row", "rows"), s.AllowList, strings.Join(parts, ", ")))
+	}
+	if p := m.Portal; p != nil && p.Links == "" && p.Note != "" {
+		out = append(out, "no portal links: "+p.Note)
 	}
 	return out
 }

@@ -12,6 +12,7 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/mcasload/mcasload/allowlist"
+	"github.com/mcasload/mcasload/output"
 )
 
 // ErrNotReadOnly is returned (wrapped) by Session.SQL for a statement other than a query, or
@@ -41,6 +42,8 @@ type Session struct {
 	arrow *duckdb.Arrow
 	// allow suppresses detection rows (an empty list unless UseAllowList was called).
 	allow *allowlist.List
+	// portal is how detection rows link to their evidence (UsePortal; no links by default).
+	portal output.Portal
 }
 
 // Open prepares conn, whose "activities" table or view is already set up (warehouse.Reader's
@@ -49,7 +52,7 @@ type Session struct {
 // extension install or autoload, no configuration change afterwards. The lock lasts as long as
 // conn; the caller closes conn.
 func Open(ctx context.Context, conn *sql.Conn, lock Lockdown) (*Session, error) {
-	s := &Session{conn: conn, allow: allowlist.Empty()}
+	s := &Session{conn: conn, allow: allowlist.Empty(), portal: output.Portal{Note: "no portal was named for these activities"}}
 	if err := s.setup(ctx, lock); err != nil {
 		return nil, err
 	}
