@@ -296,8 +296,10 @@ func (r *Result) countSeverities() map[string]int {
 		}
 		col := rec.Column(idx[0])
 		for i := range int(rec.NumRows()) {
+			// The value points into the record's buffer, which is released with the result:
+			// the key is a copy.
 			if vals := appendStrings(nil, col, i); len(vals) == 1 {
-				out[vals[0]]++
+				out[strings.Clone(vals[0])]++
 			}
 		}
 	}
