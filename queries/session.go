@@ -44,6 +44,8 @@ type Session struct {
 	allow *allowlist.List
 	// portal is how detection rows link to their evidence (UsePortal; no links by default).
 	portal output.Portal
+	// evidence is how many evidence ids a detection row keeps unless a request says (UseEvidence).
+	evidence int
 }
 
 // Open prepares conn, whose "activities" table or view is already set up (warehouse.Reader's

@@ -260,6 +260,10 @@ func NewPortal(template, apiURL string) (output.Portal, error) {
 // for the reason p.Note gives.
 func (s *Session) UsePortal(p output.Portal) { s.portal = p }
 
+// UseEvidence sets how many evidence ids a detection row keeps when a request names no number
+// (n <= 0: DefaultEvidence).
+func (s *Session) UseEvidence(n int) { s.evidence = n }
+
 // triage wraps a detection's SQL so that each row gets its severity (the header's base, raised by
 // the first clause of severity-rises that holds, highest level first), the techniques, its
 // evidence ids cut to the request's number and a portal link per id; the columns come in the
@@ -268,6 +272,9 @@ func (s *Session) UsePortal(p output.Portal) { s.portal = p }
 // meta and returns the query and its arguments.
 func (s *Session) triage(inv *Investigation, req Request, meta *output.Meta, args []any) (string, []any) {
 	n := req.Evidence
+	if n <= 0 {
+		n = s.evidence
+	}
 	if n <= 0 {
 		n = DefaultEvidence
 	}

@@ -23,7 +23,7 @@ func (e *env) reportCommand() *cli.Command {
 			"covers, activity over time per app, top users and apps, sign-ins by country, failed sign-ins over\n" +
 			"time, and the findings of every canned investigation (row count, top rows, a chart). --redact\n" +
 			"replaces user names and IP addresses with stable pseudonyms, for a report sent outside.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			warehouseFlag(),
 			parquetFlag(),
 			&cli.StringFlag{Name: "since", Value: "7d", Usage: "start of the window: a duration ago (7d, 2w, 1d12h), RFC 3339, a date, or epoch s (10 digits) or ms (13)"},
@@ -33,7 +33,7 @@ func (e *env) reportCommand() *cli.Command {
 			&cli.IntFlag{Name: "top", Value: 10, Usage: "users, apps and rows per finding to show"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing --out"},
 			&cli.BoolFlag{Name: "progress", Value: true, Usage: "show progress on stderr"},
-		},
+		}, triageFlags()...),
 		Action: e.runReport,
 	}
 }
@@ -71,6 +71,9 @@ func (e *env) runReport(c *cli.Context) error {
 		return err
 	}
 	defer r.Close()
+	if err := useTriage(ctx, c, r, s); err != nil {
+		return err
+	}
 
 	opts := report.Options{Since: since, Until: until, Generated: now, Covers: e.covers(ctx, r), Top: c.Int("top")}
 	if c.Bool("redact") {
