@@ -5,12 +5,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/mcasload/mcasload/internal/timearg"
+	"github.com/mcasload/mcasload/loader"
 	"github.com/mcasload/mcasload/report"
 	"github.com/mcasload/mcasload/warehouse"
 )
@@ -32,6 +35,7 @@ func (e *env) reportCommand() *cli.Command {
 			&cli.BoolFlag{Name: "redact", Usage: "replace user names and IP addresses with pseudonyms (keyed hash, stable within the report)"},
 			&cli.IntFlag{Name: "top", Value: 10, Usage: "users, apps and rows per finding to show"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing --out"},
+			&cli.StringFlag{Name: "previous", Usage: "an earlier report `FILE` to count the findings new since (default: the --out report --force replaces)"},
 			&cli.BoolFlag{Name: "progress", Value: true, Usage: "show progress on stderr"},
 		}, triageFlags()...),
 		Action: e.runReport,
@@ -75,7 +79,12 @@ func (e *env) runReport(c *cli.Context) error {
 		return err
 	}
 
-	opts := report.Options{Since: since, Until: until, Generated: now, Covers: e.covers(ctx, r), Top: c.Int("top")}
+	prev, err := previousReport(c)
+	if err != nil {
+		return err
+	}
+	opts := report.Options{Since: since, Until: until, Generated: now, Covers: e.covers(ctx, r), Top: c.Int("top"),
+		Previous: prev, LastScan: lastScan(ctx, r)}
 	if c.Bool("redact") {
 		opts.Redactor = report.NewRedactor(nil)
 	}
@@ -126,4 +135,53 @@ func (e *env) covers(ctx context.Context, r *warehouse.Reader) string {
 		source = strings.TrimPrefix(source, p)
 	}
 	return "tenant " + strings.TrimSuffix(source, "/") + ", " + where
+}
+
+// previousReport reads --previous, or the report --out holds when --force replaces it; nil when
+// there is none to compare with.
+func previousReport(c *cli.Context) (*report.Previous, error) {
+	path := c.String("previous")
+	if path == "" {
+		if !c.Bool("force") {
+			return nil, nil
+		}
+		path = c.String("out")
+		if _, err := os.Stat(path); err != nil {
+			return nil, nil
+		}
+	}
+	page, err := os.ReadFile(path)
+	if err != nil {
+		return nil, withCode(exitUsage, fmt.Errorf("read previous report: %w", err), "pass --previous FILE of a report mcasload wrote")
+	}
+	p, ok := report.KeysOf(page)
+	if !ok {
+		p.Keys = nil
+	}
+	p.Name = filepath.Base(path)
+	return &p, nil
+}
+
+// lastScan is when a scan last moved a watermark of the warehouse; zero when none did (loaded
+// from files) or the watermarks cannot be read (the Parquet dataset keeps none).
+func lastScan(ctx context.Context, r *warehouse.Reader) time.Time {
+	var last time.Time
+	if r.From != warehouse.FromDuckDB {
+		return last
+	}
+	rows, err := r.Conn().QueryContext(ctx, `SELECT value FROM wh.state WHERE starts_with(key, ?)`, loader.WatermarkPrefix)
+	if err != nil {
+		return last
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v string
+		if rows.Scan(&v) != nil {
+			continue
+		}
+		if w, err := loader.DecodeWatermark(v); err == nil && w.Updated.After(last) {
+			last = w.Updated
+		}
+	}
+	return last
 }
