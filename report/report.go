@@ -135,13 +135,13 @@ func Build(ctx context.Context, src Source, opts Options) (*Report, error) {
 		}
 	}
 	r := &Report{
-		Title:     "Defender for Cloud Apps activity report",
-		Since:     opts.Since.UTC().Format("2006-01-02 15:04 MST"),
-		Until:     opts.Until.UTC().Format("2006-01-02 15:04 MST"),
-		Generated: opts.Generated.UTC().Format("2006-01-02 15:04:05 MST"),
+		Title:       "Defender for Cloud Apps activity report",
+		Since:       opts.Since.UTC().Format("2006-01-02 15:04 MST"),
+		Until:       opts.Until.UTC().Format("2006-01-02 15:04 MST"),
+		Generated:   opts.Generated.UTC().Format("2006-01-02 15:04:05 MST"),
 		GeneratedAt: opts.Generated.UTC().Format(time.RFC3339),
-		Covers:    opts.Covers,
-		Redacted:  b.red != nil,
+		Covers:      opts.Covers,
+		Redacted:    b.red != nil,
 	}
 	for _, st := range overviewSteps {
 		b.step(st.name)

@@ -254,7 +254,7 @@ func TestBuildAndRender(t *testing.T) {
 			t.Errorf("the page contains %q", gone)
 		}
 	}
-	for _, want := range []string{"hxxps://evil.example/x", "tenant x", `class="finding err"`, "Failed: boom",
+	for _, want := range []string{"hxxps:/<wbr>/<wbr>evil.example/<wbr>x", "tenant x", `class="finding err"`, "Failed: boom",
 		`data-chart="f-mass-download" data-count="2"`, `data-chart="top-users" data-count="2"`, `data-chart="countries" data-count="3"`,
 		// the evidence ids link into the portal, live; three are shown whole, then how many more
 		`<span class="tok"><a class="portal" href="https://contoso.portal.cloudappsecurity.com/#/audits?activity.id=eq(id-a1,)">id-a1</a></span>`,

@@ -176,6 +176,8 @@ func (b *builder) rowCells(inv *queries.Investigation, t *table, row []cell, sho
 				cell.More = fmt.Sprintf("+%d more", n)
 			}
 			out = append(out, cell)
+		case v.kind == kindList && !isEntity(entityCols, t.cols[c]) && slices.ContainsFunc(v.list, isFreeText):
+			out = append(out, Cell{Col: t.cols[c], Text: cutAtSpace(b.show(strings.Join(v.list, ", ")), maxText)})
 		case v.kind == kindList:
 			cell := Cell{Col: t.cols[c]}
 			for _, e := range v.list[:min(len(v.list), maxListItems)] {
@@ -189,13 +191,37 @@ func (b *builder) rowCells(inv *queries.Investigation, t *table, row []cell, sho
 			out = append(out, Cell{Col: t.cols[c], Tokens: []Token{{Text: v.text}}, Num: true})
 		case v.kind == kindTime:
 			out = append(out, Cell{Col: t.cols[c], Tokens: []Token{{Text: v.text}}})
-		case strings.ContainsAny(v.text, " \t\n") && !slices.Contains(entityCols, t.cols[c]):
+		case isFreeText(v.text) && !isEntity(entityCols, t.cols[c]):
 			out = append(out, Cell{Col: t.cols[c], Text: cutAtSpace(b.show(v.text), maxText)})
 		default:
 			out = append(out, Cell{Col: t.cols[c], Tokens: []Token{{Text: b.show(v.text)}}})
 		}
 	}
 	return out
+}
+
+// maxToken is the longest value without spaces kept whole outside the entity columns; a
+// longer one (a JSON blob, a URL) wraps after its separators.
+const maxToken = 48
+
+// isFreeText reports whether s wraps like prose: it has spaces, or is too long to keep whole.
+func isFreeText(s string) bool {
+	return strings.ContainsAny(s, " \t\n") || utf8.RuneCountInString(s) > maxToken
+}
+
+func isEntity(entityCols []string, col string) bool { return slices.Contains(entityCols, col) }
+
+// Wrapped is free text as HTML that may wrap at its spaces and after its separators (, ; / & =),
+// never elsewhere.
+func (c Cell) Wrapped() template.HTML {
+	var b strings.Builder
+	for _, r := range c.Text {
+		b.WriteString(html.EscapeString(string(r)))
+		if strings.ContainsRune(",;/&=", r) {
+			b.WriteString("<wbr>")
+		}
+	}
+	return template.HTML(b.String())
 }
 
 // cutAtSpace cuts free text to about n characters at a space, never inside a word.
