@@ -81,8 +81,12 @@ type Comparison struct {
 // Agree is whether every record of the window is in both sources.
 func (c *Comparison) Agree() bool { return c.OnlyAPI == 0 && c.OnlyStream == 0 }
 
-// ErrNothingToCompare is returned (wrapped) when neither source holds a record.
-var ErrNothingToCompare = errors.New("neither source holds a record")
+// ErrNothingToCompare is returned (wrapped) when neither source holds a record; ErrNoOverlap
+// when no window was named and the two sources' spans do not overlap.
+var (
+	ErrNothingToCompare = errors.New("neither source holds a record")
+	ErrNoOverlap        = errors.New("the sources' spans do not overlap")
+)
 
 // CompareSources compares the activities API's records with the stream's per tenant, day and app
 // (the tenants of the session's reader): which records are in both (and by which mapping they
@@ -105,7 +109,7 @@ func (s *Session) CompareSources(ctx context.Context, req CompareRequest) (*Comp
 	}
 	meta.Window = &output.Window{Since: req.Since, Until: req.Until}
 	if defaulted {
-		meta.Notes = append(meta.Notes, "window: the span both sources cover (give --since and --until to choose another)")
+		meta.Notes = append(meta.Notes, "window: the span both sources cover (the later first record to the earlier last one)")
 	}
 	secs := strconv.FormatFloat(req.Window.Seconds(), 'f', -1, 64)
 	fill := strings.NewReplacer("${from}", sqlTime(req.Since.Add(-req.Window)), "${to}", sqlTime(req.Until.Add(req.Window)),
@@ -164,7 +168,7 @@ func (s *Session) compareWindow(ctx context.Context, req *CompareRequest) (bool,
 		req.Until = until
 	}
 	if req.Until.Before(req.Since) {
-		return false, fmt.Errorf("compare sources: the sources' spans do not overlap (activities %s to %s, stream %s to %s): give --since and --until",
+		return false, fmt.Errorf("compare sources: %w (activities %s to %s, stream %s to %s): name the window's bounds", ErrNoOverlap,
 			aMin.Time.UTC().Format(time.RFC3339), aMax.Time.UTC().Format(time.RFC3339), sMin.Time.UTC().Format(time.RFC3339), sMax.Time.UTC().Format(time.RFC3339))
 	}
 	return true, nil

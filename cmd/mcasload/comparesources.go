@@ -63,6 +63,9 @@ func (e *env) compareSources(c *cli.Context) error {
 	if cmp != nil {
 		defer cmp.Release()
 	}
+	if errors.Is(err, queries.ErrNoOverlap) {
+		return withCode(exitUsage, err, "give --since and --until")
+	}
 	if errors.Is(err, queries.ErrNothingToCompare) {
 		return withCode(exitFailure, err, "load both sources first: mcasload scan (or load) for the activities API, mcasload stream for the Streaming API")
 	}
