@@ -15,42 +15,6 @@ import (
 	"github.com/mcasload/mcasload/internal/progress"
 )
 
-// Exit codes; docs/design.md and the README list them for operators.
-const (
-	exitOK       = 0
-	exitFailure  = 1
-	exitUsage    = 2
-	exitRejected = 3
-	exitLocked   = 4
-	exitAuth     = 5
-	exitStopped  = 6
-	// exitIncomplete: audit found windows that lack records (and did not repair them).
-	exitIncomplete = 8
-)
-
-// exitError carries an exit code and an optional hint saying what to do.
-type exitError struct {
-	code int
-	err  error
-	hint string
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-// withCode wraps err so that Run exits with code and prints hint after the error.
-func withCode(code int, err error, hint string) error {
-	if err == nil {
-		return nil
-	}
-	return &exitError{code: code, err: err, hint: hint}
-}
-
-// usageErrorf is a usage error (exit 2).
-func usageErrorf(format string, args ...any) error {
-	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
-}
-
 // env is what a command needs from the process, injected so the CLI runs in-process in tests.
 type env struct {
 	stdin  io.Reader
@@ -93,17 +57,9 @@ func (e *env) runApp(ctx context.Context, args []string, app *cli.App) int {
 	if err == nil {
 		return exitOK
 	}
-	code := exitFailure
+	code := exitCodeOf(err)
 	var ee *exitError
-	var ce cli.ExitCoder
-	switch {
-	case errors.As(err, &ee):
-		code = ee.code
-	case errors.As(err, &ce):
-		code = ce.ExitCode()
-	case isUsageError(err):
-		code = exitUsage
-	}
+	errors.As(err, &ee)
 	hint := ""
 	if ee != nil {
 		hint = ee.hint
