@@ -136,6 +136,7 @@ func (e *env) newApp(cmds []*cli.Command) *cli.App {
 	}
 	addCommonFlags(app.Commands)
 	markUsageErrors(app.Commands)
+	requireFlags(app.Commands)
 	wireEnv(app.Flags)
 	e.wireCommands(app.Commands)
 	return app
@@ -181,6 +182,33 @@ func markUsageErrors(cmds []*cli.Command) {
 			}
 		}
 		markUsageErrors(c.Subcommands)
+	}
+}
+
+// requireFlags checks the flags a command marks Required itself, after the config file and the
+// environment gave theirs: urfave/cli checks them before either, and answers a missing one with
+// the help on stdout and exit 1; here it is a usage error (exit 2) on stderr naming the flag.
+func requireFlags(cmds []*cli.Command) {
+	for _, c := range cmds {
+		var names []string
+		for _, f := range c.Flags {
+			if sf, ok := f.(*cli.StringFlag); ok && sf.Required {
+				sf.Required = false
+				names = append(names, sf.Name)
+			}
+		}
+		if action := c.Action; len(names) > 0 && action != nil {
+			name := c.Name
+			c.Action = func(ctx *cli.Context) error {
+				for _, f := range names {
+					if ctx.String(f) == "" {
+						return &exitError{code: exitUsage, err: fmt.Errorf("%s: --%s is required", name, f), hint: "see `mcasload " + name + " --help`"}
+					}
+				}
+				return action(ctx)
+			}
+		}
+		requireFlags(c.Subcommands)
 	}
 }
 

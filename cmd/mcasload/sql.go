@@ -52,7 +52,7 @@ func (e *env) runSQL(c *cli.Context) error {
 	if err != nil {
 		return usageErrorf("--format: %v", err)
 	}
-	return e.withSession(c, func(ctx context.Context, s *queries.Session) (array.RecordReader, *output.Meta, error) {
+	return e.withSession(c, readScope{cover: true}, func(ctx context.Context, s *queries.Session) (array.RecordReader, *output.Meta, error) {
 		rdr, err := s.SQL(ctx, text)
 		return rdr, &output.Meta{Command: "sql"}, err
 	}, format)
