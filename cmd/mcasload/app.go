@@ -58,6 +58,12 @@ func (e *env) runApp(ctx context.Context, args []string, app *cli.App) int {
 		return exitOK
 	}
 	code := exitCodeOf(err)
+	if code == exitFailure && ctx.Err() != nil {
+		// A failure after SIGINT/SIGTERM is the signal's doing (a query interrupted, a read of
+		// stdin given up): a stop, not a fault. Writers say what they committed themselves.
+		err = withCode(exitStopped, fmt.Errorf("stopped by a signal: %w", err), "")
+		code = exitStopped
+	}
 	var ee *exitError
 	errors.As(err, &ee)
 	hint := ""
@@ -121,7 +127,9 @@ func (e *env) newApp(cmds []*cli.Command) *cli.App {
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return &exitError{code: exitUsage, err: err}
 		},
-		Flags:    append(commonFlags(), &cli.BoolFlag{Name: "version", Usage: "print the version, commit, build date and schema version"}),
+		// The help flag by hand: urfave/cli adds it only when the app has no "help" command of its
+		// own, and without it `mcasload --help` was a flag error.
+		Flags:    append(commonFlags(), &cli.BoolFlag{Name: "version", Usage: "print the version, commit, build date and schema version"}, cli.HelpFlag),
 		Commands: cmds,
 		Action: func(c *cli.Context) error {
 			if c.Bool("version") {
@@ -131,12 +139,14 @@ func (e *env) newApp(cmds []*cli.Command) *cli.App {
 			if c.NArg() > 0 {
 				return &exitError{code: exitUsage, err: fmt.Errorf("unknown command %q", c.Args().First()), hint: "run `mcasload --help` for the list of commands"}
 			}
-			return cli.ShowAppHelp(c)
+			// Help goes to stdout only when asked for (--help, mcasload help).
+			return &exitError{code: exitUsage, err: errors.New("give a command"), hint: "run `mcasload --help` for the list of commands"}
 		},
 	}
 	addCommonFlags(app.Commands)
 	markUsageErrors(app.Commands)
 	requireFlags(app.Commands)
+	requireSubcommands(app.Commands)
 	wireEnv(app.Flags)
 	e.wireCommands(app.Commands)
 	return app
@@ -209,6 +219,29 @@ func requireFlags(cmds []*cli.Command) {
 			}
 		}
 		requireFlags(c.Subcommands)
+	}
+}
+
+// requireSubcommands makes a command that only groups others (state, config) a usage error
+// when run without one, instead of urfave/cli's help on stdout with exit 0.
+func requireSubcommands(cmds []*cli.Command) {
+	for _, c := range cmds {
+		if len(c.Subcommands) > 0 && c.Action == nil {
+			var names []string
+			for _, sub := range c.Subcommands {
+				if !sub.Hidden {
+					names = append(names, sub.Name)
+				}
+			}
+			name := c.Name
+			c.Action = func(ctx *cli.Context) error {
+				if ctx.NArg() > 0 {
+					return &exitError{code: exitUsage, err: fmt.Errorf("%s: unknown subcommand %q; accepted: %s", name, ctx.Args().First(), strings.Join(names, ", ")), hint: "see `mcasload " + name + " --help`"}
+				}
+				return &exitError{code: exitUsage, err: fmt.Errorf("%s: give a subcommand: %s", name, strings.Join(names, ", ")), hint: "see `mcasload " + name + " --help`"}
+			}
+		}
+		requireSubcommands(c.Subcommands)
 	}
 }
 
