@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
@@ -75,4 +76,46 @@ func TestWorstOfKeepsEveryMessage(t *testing.T) {
 	if got := exitCodeOf(worstOf(rejected, plain)); got != exitFailure {
 		t.Errorf("a plain error with rejects exits %d, want 1", got)
 	}
+}
+
+// TestExitCodesDocumented: the README's table lists every code exitcodes.go defines, no other,
+// and states the precedence combineExit implements; docs/design.md repeats both.
+func TestExitCodesDocumented(t *testing.T) {
+	order := make([]string, len(exitPrecedence))
+	for i, c := range exitPrecedence {
+		order[i] = fmt.Sprint(c)
+	}
+	// "1, 2, 4, 5, then 6, then 9, 8, 11, 3, 10, 7" read as a list of codes
+	for _, doc := range []string{"../../README.md", "../../docs/design.md"} {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(b)
+		section := text[strings.Index(text, "## Exit codes"):]
+		if i := strings.Index(section[3:], "\n## "); i >= 0 {
+			section = section[:i+3]
+		}
+		var codes []string
+		for _, line := range strings.Split(section, "\n") {
+			if f := strings.Split(line, "|"); len(f) > 2 && strings.TrimSpace(f[1]) != "code" && !strings.HasPrefix(strings.TrimSpace(f[1]), "-") {
+				codes = append(codes, strings.TrimSpace(f[1]))
+			}
+		}
+		if want := "0 " + strings.Join(sortedCodes(), " "); strings.Join(codes, " ") != want {
+			t.Errorf("%s lists codes %v, want %s", doc, codes, want)
+		}
+		said := strings.NewReplacer("then ", "", " ", "").Replace("1, 2, 4, 5, then 6, then 9, 8, 11, 3, 10, 7")
+		if !strings.Contains(section, "1, 2, 4, 5, then 6, then 9, 8, 11, 3, 10, 7") || said != strings.Join(order, ",") {
+			t.Errorf("%s: the precedence it states is not exitPrecedence (%s)", doc, strings.Join(order, ", "))
+		}
+	}
+}
+
+func sortedCodes() []string {
+	var out []string
+	for c := exitFailure; c <= exitDisagree; c++ {
+		out = append(out, fmt.Sprint(c))
+	}
+	return out
 }
