@@ -120,21 +120,12 @@ func (e *env) runExport(c *cli.Context) error {
 	}
 	start := time.Now()
 	opts := export.Options{Format: format, PartitionByDay: partition, Force: c.Bool("force"), Rows: &rows}
-	var res export.Result
-	if out == stdoutName {
-		res, err = export.WriteTo(ctx, e.stdout, rdr, opts)
-		out = "stdout"
-	} else {
-		res, err = export.Write(ctx, out, rdr, opts)
-	}
+	res, err := e.writeExport(ctx, out, rdr, opts)
 	if err != nil {
-		switch {
-		case errors.Is(err, export.ErrNoDay):
-			return withCode(exitUsage, err, "add a day or ts column to the query, or drop --partition-by")
-		case errors.Is(err, export.ErrIsFolder):
-			return withCode(exitFailure, err, "give --out a file name, or add --partition-by day")
-		}
 		return err
+	}
+	if out == stdoutName {
+		out = "stdout"
 	}
 	if partition {
 		fmt.Fprintf(e.stderr, "exported %d rows to %s (%d files in %d day folders) in %s\n", res.Rows, out, len(res.Files), len(res.Days), time.Since(start).Round(time.Millisecond))
@@ -142,6 +133,27 @@ func (e *env) runExport(c *cli.Context) error {
 		fmt.Fprintf(e.stderr, "exported %d rows to %s in %s\n", res.Rows, out, time.Since(start).Round(time.Millisecond))
 	}
 	return noData(cov)
+}
+
+// writeExport writes rdr to the file or folder out, or to stdout for --out -, mapping the
+// export's refusals to exit codes with hints.
+func (e *env) writeExport(ctx context.Context, out string, rdr array.RecordReader, opts export.Options) (export.Result, error) {
+	var (
+		res export.Result
+		err error
+	)
+	if out == stdoutName {
+		res, err = export.WriteTo(ctx, e.stdout, rdr, opts)
+	} else {
+		res, err = export.Write(ctx, out, rdr, opts)
+	}
+	switch {
+	case errors.Is(err, export.ErrNoDay):
+		return res, withCode(exitUsage, err, "add a day or ts column to the query, or drop --partition-by")
+	case errors.Is(err, export.ErrIsFolder):
+		return res, withCode(exitFailure, err, "give --out a file name, or add --partition-by day")
+	}
+	return res, err
 }
 
 // exportResult runs the export's source and returns its rows (with --columns applied) and, for
