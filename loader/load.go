@@ -168,7 +168,7 @@ func loadInput(ctx context.Context, p *Pipeline, in Input, opts LoadOptions) err
 	if format == FormatNDJSON {
 		err = readNDJSON(ctx, p, br, opts)
 	} else {
-		err = readStream(ctx, p, br, opts)
+		err = readJSONStream(ctx, p, br, opts)
 	}
 	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("read %s: %w", name, err)

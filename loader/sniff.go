@@ -14,7 +14,7 @@ import (
 )
 
 // The shapes of JSON input Load reads besides NDJSON; all of them go through the streaming
-// reader (readStream), which splits records out of them without holding more than one record.
+// reader (readJSONStream), which splits records out of them without holding more than one record.
 const (
 	// FormatArray is a JSON array of records ([{…},{…}]), compact or pretty-printed.
 	FormatArray Format = "json-array"

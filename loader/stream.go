@@ -1,405 +1,375 @@
 package loader
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/mcasload/mcasload/internal/clock"
 	"github.com/mcasload/mcasload/schema"
+	"github.com/mcasload/mcasload/streaming"
+	"github.com/mcasload/mcasload/warehouse"
 )
 
-// streamReader splits JSON that is not one record per line into records, reading byte by byte
-// and never holding more than one record (at most MaxRecordBytes of it): arrays of records,
-// objects one after another (pretty-printed or on one line), and saved API pages
-// ({"data":[…], …}), whose records are read out of "data" as they come, so a page or an array
-// of any size streams. Records are split by their brackets and strings only; Convert judges
-// what is inside; a pretty-printed record is stored compact. A record cut short (the input ends, or a line starts a new top-level object
-// while it is open) or text between records is rejected with its line, and reading goes on.
-type streamReader struct {
-	br   *bufio.Reader
-	line int // the line of the next byte, 1-based
-	max  int // MaxRecordBytes
-	// bol: the last byte read ended a line, so the next one starts a line.
-	bol bool
-
-	ch    Chunk
-	size  int // bytes of records in ch
-	flush func(Chunk) error
-	opts  LoadOptions
+// StreamOptions configure LoadStream.
+type StreamOptions struct {
+	// Tenant is the label the rows are stored under ("" for the writer's).
+	Tenant string
+	// Since and Until bound a backfill by the hour a blob's path names (see streaming.Window);
+	// both zero means an incremental run: every hour from the newest committed one minus
+	// Overlap.
+	Since, Until time.Time
+	// Overlap is how far before the newest committed hour an incremental run lists again
+	// (0: streaming.DefaultOverlap).
+	Overlap time.Duration
+	// Read tunes how blobs are read (lines per batch, longest line).
+	Read streaming.ReadOptions
+	// BatchRows and BatchBytes cut a commit (0: DefaultBatchRows, DefaultBatchBytes); a commit
+	// may carry the lines of several blobs, each with its cursor.
+	BatchRows  int
+	BatchBytes int64
+	Clock      clock.Clock  // default the wall clock
+	Logger     *slog.Logger // default slog.Default()
+	// Progress, when set, is called after every commit with the summary so far.
+	Progress func(Summary)
+	// Reread names blobs to read from their start whatever their committed cursor says: the way
+	// on after a *streaming.ResumeError someone looked into (the key keeps rows already stored
+	// single).
+	Reread []string
 }
 
-// errCut ends a value whose input ended, or whose line was followed by one that starts a new
-// top-level object ('{' first on the line), before it closed.
-var errCut = errors.New("cut")
-
-// streamRecord is one value being read: its first max bytes and its full length.
-type streamRecord struct {
-	buf   []byte
-	total int
-	line  int // where it starts
+// StreamStore is what LoadStream reads: *streaming.Store.
+type StreamStore interface {
+	List(ctx context.Context, w streaming.Window) ([]streaming.Blob, error)
+	Resume(ctx context.Context, b streaming.Blob, cur streaming.Cursor, opts streaming.ReadOptions) (*streaming.Tail, error)
+	Container() string
+	Endpoint() string
 }
 
-func (r *streamRecord) add(max int, b ...byte) {
-	r.total += len(b)
-	if room := max - len(r.buf); room > 0 {
-		r.buf = append(r.buf, b[:min(room, len(b))]...)
+// StreamWriter is where LoadStream commits, and where it reads its cursors: *warehouse.Writer.
+type StreamWriter interface {
+	Committer
+	TenantState(ctx context.Context, label, key string) (string, bool, error)
+	Tenant() string
+}
+
+// ErrBlobsNotLoaded is wrapped when some blobs of a stream run could not be read on from their
+// cursors (*streaming.ResumeError each): the other blobs were loaded.
+var ErrBlobsNotLoaded = errors.New("some blobs no longer continue what was loaded from them")
+
+// StreamError lists the blobs a run left alone because they no longer continue what was loaded
+// from them; it unwraps to ErrBlobsNotLoaded and to each *streaming.ResumeError.
+type StreamError struct{ Blobs []error }
+
+func (e *StreamError) Error() string {
+	msgs := make([]string, len(e.Blobs))
+	for i, b := range e.Blobs {
+		msgs[i] = b.Error()
 	}
+	return fmt.Sprintf("load stream: %d %s: %s", len(e.Blobs), ErrBlobsNotLoaded, strings.Join(msgs, "; "))
 }
 
-// readStream reads one input of FormatArray, FormatJSON or FormatPages into p.
-func readStream(ctx context.Context, p *Pipeline, br *bufio.Reader, opts LoadOptions) error {
-	s := &streamReader{br: br, line: 1, max: opts.MaxRecordBytes, opts: opts, bol: true}
-	s.flush = func(ch Chunk) error { return p.Add(ctx, ch) }
-	return s.run(ctx)
+func (e *StreamError) Unwrap() []error { return append([]error{ErrBlobsNotLoaded}, e.Blobs...) }
+
+// CursorKey is the state key of a blob's cursor: per account, container and blob, in the tenant
+// the rows are stored under.
+func CursorKey(endpoint, container, blob string) string {
+	return "stream.cursor:" + streamPrefix(endpoint, container) + "/" + blob
 }
 
-func (s *streamReader) run(ctx context.Context) error {
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		c, err := s.next()
-		if err == io.EOF {
-			return s.send()
-		}
-		if err != nil {
-			return err
-		}
-		switch c {
-		case '[':
-			err = s.array(s.line)
-		case '{':
-			err = s.object()
-		default:
-			err = s.garbage(c, "text between records")
-		}
-		if err != nil {
-			return err
-		}
+// HourKey is the state key of the newest hour (as its blob's path names it) a run committed
+// lines of, where the next incremental run starts (minus the overlap).
+func HourKey(endpoint, container string) string {
+	return "stream.hour:" + streamPrefix(endpoint, container)
+}
+
+func streamPrefix(endpoint, container string) string {
+	return strings.ToLower(strings.TrimSuffix(endpoint, "/")) + "/" + container
+}
+
+// LoadStream loads the new complete lines of the Streaming API's CloudAppEvents export into the
+// warehouse's cloud_app_events table: it lists the blobs of the window (incremental by default),
+// resumes each from its committed cursor, converts its lines and commits the rows with the
+// cursors of the lines they came from in one transaction, so a kill at any instant loses and
+// doubles nothing. A blob that no longer continues its cursor (recreated, shrunk, rewritten) is
+// left alone and reported in a *StreamError after the others are loaded. When ctx ends it commits
+// what was read and returns the summary with Stopped and ctx's error.
+func LoadStream(ctx context.Context, w StreamWriter, st StreamStore, opts StreamOptions) (*Summary, error) {
+	r := newStreamRun(w, st, opts)
+	err := r.run(ctx)
+	r.sum.finish(r.opts.Clock.Now())
+	switch {
+	case err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		r.sum.Stopped = true
+	case err != nil:
+		r.sum.Error = err.Error()
 	}
+	return &r.sum, err
 }
 
-// readByte reads one byte, counting lines.
-func (s *streamReader) readByte() (byte, error) {
-	c, err := s.br.ReadByte()
+// streamRun is one LoadStream: its options, converter, summary and the commit being gathered.
+type streamRun struct {
+	w    StreamWriter
+	st   StreamStore
+	opts StreamOptions
+	conv *schema.CloudAppEventsConverter
+	sum  Summary
+	// The commit being gathered: rows, rejects and the state after them.
+	records  []arrow.RecordBatch
+	rejected []schema.Rejected
+	state    map[string]string
+	rows     int
+	bytes    int64
+	// hour is the newest hour committed or gathered; hourKey its state key.
+	hour    time.Time
+	hourKey string
+	broken  []error
+}
+
+func newStreamRun(w StreamWriter, st StreamStore, opts StreamOptions) *streamRun {
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Overlap <= 0 {
+		opts.Overlap = streaming.DefaultOverlap
+	}
+	if opts.BatchRows <= 0 {
+		opts.BatchRows = DefaultBatchRows
+	}
+	if opts.BatchBytes <= 0 {
+		opts.BatchBytes = DefaultBatchBytes
+	}
+	if opts.Tenant == "" {
+		opts.Tenant = w.Tenant()
+	}
+	return &streamRun{w: w, st: st, opts: opts, state: map[string]string{},
+		conv: schema.NewCloudAppEventsConverter(memory.DefaultAllocator, schema.CloudAppEventsOptions{Tenant: opts.Tenant, MaxRecordBytes: opts.Read.MaxLineBytes}),
+		sum: Summary{Command: "stream", Source: strings.TrimSuffix(st.Endpoint(), "/") + "/" + st.Container(), Tenant: opts.Tenant,
+			Started: opts.Clock.Now(), Counters: map[string]int64{}},
+		hourKey: HourKey(st.Endpoint(), st.Container())}
+}
+
+func (r *streamRun) run(ctx context.Context) error {
+	win, err := r.window(ctx)
 	if err != nil {
-		return 0, err
-	}
-	s.bol = c == '\n'
-	if s.bol {
-		s.line++
-	}
-	return c, nil
-}
-
-// newTopLevel reports whether the next byte starts a line with '{': a new top-level object
-// (every pretty-printer indents nested values), so whatever is open was cut.
-func (s *streamReader) newTopLevel() bool {
-	if !s.bol {
-		return false
-	}
-	b, err := s.br.Peek(1)
-	return err == nil && b[0] == '{'
-}
-
-func space(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' }
-
-// next skips white space and returns the next byte.
-func (s *streamReader) next() (byte, error) {
-	for {
-		c, err := s.readByte()
-		if err != nil || !space(c) {
-			return c, err
-		}
-	}
-}
-
-// array reads the elements of an array whose '[' was read, each a record.
-func (s *streamReader) array(start int) error {
-	ended := func(err error) error {
-		if err == io.EOF {
-			return s.reject(&streamRecord{line: start}, schema.ReasonInvalidJSON, fmt.Sprintf("the input ends inside the array that starts on line %d", start))
-		}
 		return err
 	}
-	c, err := s.next()
-	if err != nil || c == ']' {
-		return ended(err)
-	}
-	for {
-		if c == ',' || c == ']' { // an empty element: [1,,2] or [1,]
-			return s.garbage(c, "an empty element in an array")
-		}
-		r := &streamRecord{line: s.line}
-		if err := s.value(r, c); err != nil {
-			return s.cut(r, err)
-		}
-		if err := s.emit(r); err != nil {
-			return err
-		}
-		if s.newTopLevel() {
-			return s.reject(&streamRecord{line: start}, schema.ReasonInvalidJSON, fmt.Sprintf("the array that starts on line %d is not closed before line %d", start, s.line))
-		}
-		if c, err = s.next(); err != nil {
-			return ended(err)
-		}
-		switch c {
-		case ']':
-			return nil
-		case ',':
-			if c, err = s.next(); err != nil {
-				return ended(err)
-			}
-		default:
-			return s.garbage(c, "text between the elements of an array")
-		}
-	}
-}
-
-// object reads a top-level object whose '{' was read: a saved page when a "data" array comes
-// before any "_id" (its records are read out of it and the rest of the page is skipped), else
-// one record.
-func (s *streamReader) object() error {
-	r := &streamRecord{line: s.line}
-	r.add(s.max, '{')
-	for first := true; ; first = false {
-		c, err := s.next()
-		if err != nil {
-			return s.cut(r, err)
-		}
-		if c == '}' {
-			r.add(s.max, c)
-			return s.emit(r)
-		}
-		if !first {
-			if c != ',' {
-				return s.finish(r, c)
-			}
-			r.add(s.max, c)
-			if c, err = s.next(); err != nil {
-				return s.cut(r, err)
-			}
-		}
-		if c != '"' {
-			return s.finish(r, c)
-		}
-		key := &streamRecord{}
-		if err := s.str(key); err != nil {
-			r.add(s.max, key.buf...)
-			return s.cut(r, err)
-		}
-		r.add(s.max, key.buf...)
-		if c, err = s.next(); err != nil {
-			return s.cut(r, err)
-		}
-		if c != ':' {
-			return s.finish(r, c)
-		}
-		r.add(s.max, c)
-		v, err := s.next()
-		if err != nil {
-			return s.cut(r, err)
-		}
-		switch string(key.buf) {
-		case `"data"`:
-			if v == '[' {
-				if err := s.array(s.line); err != nil {
-					return err
-				}
-				return s.skipRest(r.line)
-			}
-		case `"_id"`:
-			return s.finish(r, v) // a record: read the rest of it whole
-		}
-		if err := s.value(r, v); err != nil {
-			return s.cut(r, err)
-		}
-	}
-}
-
-// finish reads the rest of the object r (from the byte c on) as one record by its brackets,
-// and emits it.
-func (s *streamReader) finish(r *streamRecord, c byte) error {
-	if err := s.balanced(r, c, 1); err != nil {
-		return s.cut(r, err)
-	}
-	return s.emit(r)
-}
-
-// skipRest skips what follows a page's "data" array up to the page's closing '}'.
-func (s *streamReader) skipRest(start int) error {
-	r := &streamRecord{}
-	c, err := s.next()
-	if err == nil {
-		err = s.balanced(r, c, 1)
-	}
+	blobs, err := r.st.List(ctx, win)
 	if err != nil {
-		return s.reject(&streamRecord{line: start, buf: r.buf, total: r.total}, schema.ReasonInvalidJSON, fmt.Sprintf("the page that starts on line %d is not closed", start))
+		return err
+	}
+	r.sum.Counters["blobs_listed"] = int64(len(blobs))
+	for _, b := range blobs {
+		if err := ctx.Err(); err != nil {
+			return r.stop(ctx, err)
+		}
+		if err := r.blob(ctx, b); err != nil {
+			if ctx.Err() != nil {
+				return r.stop(ctx, ctx.Err())
+			}
+			return errors.Join(err, r.flush(context.WithoutCancel(ctx)))
+		}
+	}
+	if err := r.flush(ctx); err != nil {
+		return err
+	}
+	if len(r.broken) > 0 {
+		return &StreamError{Blobs: r.broken}
 	}
 	return nil
 }
 
-// value reads one value whose first byte is c into r.
-func (s *streamReader) value(r *streamRecord, c byte) error {
-	switch c {
-	case '{', '[':
-		return s.balanced(r, c, 0)
-	case '"':
-		return s.str(r)
+// stop commits what was read before ctx ended, and returns why it ended.
+func (r *streamRun) stop(ctx context.Context, why error) error {
+	if err := r.flush(context.WithoutCancel(ctx)); err != nil {
+		return errors.Join(why, err)
 	}
-	// A scalar: up to the next delimiter, which is left for the caller.
-	r.add(s.max, c)
-	for {
-		b, err := s.br.Peek(1)
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if space(b[0]) || b[0] == ',' || b[0] == ']' || b[0] == '}' {
-			return nil
-		}
-		c, _ = s.readByte()
-		r.add(s.max, c)
-	}
+	return why
 }
 
-// balanced reads into r from the byte c on until the brackets opened (depth of them before c)
-// close, outside strings.
-func (s *streamReader) balanced(r *streamRecord, c byte, depth int) error {
-	for {
-		switch c {
-		case '"':
-			if err := s.str(r); err != nil {
-				return err
-			}
-		case '{', '[':
-			depth++
-		case '}', ']':
-			depth--
+// window is the listing of this run: the backfill's bounds, or every hour from the newest
+// committed one minus the overlap.
+// A backfill never moves the newest committed hour back.
+func (r *streamRun) window(ctx context.Context) (streaming.Window, error) {
+	v, ok, err := r.w.TenantState(ctx, r.opts.Tenant, r.hourKey)
+	if err != nil {
+		return streaming.Window{}, err
+	}
+	if ok {
+		if r.hour, err = time.Parse(time.RFC3339, v); err != nil {
+			return streaming.Window{}, fmt.Errorf("read the stream's last hour %q: %w", v, err)
 		}
-		if c != '"' {
-			r.add(s.max, c)
-		}
-		if depth <= 0 {
-			return nil
-		}
-		if s.newTopLevel() {
-			return errCut
-		}
+	}
+	if !r.opts.Since.IsZero() || !r.opts.Until.IsZero() {
+		return streaming.Window{Since: r.opts.Since, Until: r.opts.Until}, nil
+	}
+	return streaming.Incremental(r.hour, r.opts.Overlap), nil
+}
+
+// cursor is the committed cursor of a blob, or the one gathered for the next commit.
+func (r *streamRun) cursor(ctx context.Context, blob, key string) (streaming.Cursor, error) {
+	var cur streaming.Cursor
+	v, ok := r.state[key]
+	if !ok && slices.Contains(r.opts.Reread, blob) {
+		r.opts.Logger.Warn("reading the blob again from its start, as asked", "blob", blob)
+		return cur, nil
+	}
+	if !ok {
 		var err error
-		if c, err = s.readByte(); err != nil {
-			return err
+		if v, ok, err = r.w.TenantState(ctx, r.opts.Tenant, key); err != nil {
+			return cur, err
 		}
 	}
-}
-
-// str reads a string whose '"' is c into r, with both quotes. A raw line break cannot be in a
-// JSON string: it ends the string's record as cut.
-func (s *streamReader) str(r *streamRecord) error {
-	r.add(s.max, '"')
-	escaped := false
-	for {
-		c, err := s.readByte()
-		if err != nil {
-			return err
-		}
-		if c == '\n' {
-			return errCut
-		}
-		r.add(s.max, c)
-		switch {
-		case escaped:
-			escaped = false
-		case c == '\\':
-			escaped = true
-		case c == '"':
-			return nil
-		}
+	if !ok {
+		return cur, nil
 	}
+	if err := cur.UnmarshalText([]byte(v)); err != nil {
+		return cur, fmt.Errorf("state %s: %w", key, err)
+	}
+	return cur, nil
 }
 
-// garbage rejects the text from c up to the next line that starts a top-level object or array
-// (or the end), and goes on from there.
-func (s *streamReader) garbage(c byte, what string) error {
-	r := &streamRecord{line: s.line}
-	r.add(s.max, c)
+// blob loads the new complete lines of one blob.
+func (r *streamRun) blob(ctx context.Context, b streaming.Blob) error {
+	key := CursorKey(r.st.Endpoint(), r.st.Container(), b.Name)
+	cur, err := r.cursor(ctx, b.Name, key)
+	if err != nil {
+		return err
+	}
+	tail, err := r.st.Resume(ctx, b, cur, r.opts.Read)
+	var re *streaming.ResumeError
+	switch {
+	case errors.As(err, &re):
+		r.opts.Logger.Error("blob not loaded: it no longer continues what was loaded from it", "blob", b.Name, "err", err)
+		r.broken = append(r.broken, err)
+		r.sum.Counters["blobs_refused"]++
+		return nil
+	case errors.Is(err, streaming.ErrBlobGone):
+		r.opts.Logger.Info("blob deleted since it was listed; nothing to read", "blob", b.Name)
+		return nil
+	case err != nil:
+		return err
+	}
+	defer tail.Close()
+	read := false
 	for {
-		if s.bol {
-			if b, err := s.br.Peek(1); err == nil && (b[0] == '{' || b[0] == '[') {
-				break
-			}
-		}
-		c, err := s.readByte()
-		if err == io.EOF {
+		batch, err := tail.Next()
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
 			return err
 		}
-		r.add(s.max, c)
-	}
-	return s.reject(r, schema.ReasonInvalidJSON, fmt.Sprintf("line %d: %s", r.line, what))
-}
-
-// cut rejects r, a value that did not close: err is errCut or the input's end; any other
-// error (a failed read) is returned.
-func (s *streamReader) cut(r *streamRecord, err error) error {
-	if err != io.EOF && err != errCut {
-		return err
-	}
-	return s.reject(r, schema.ReasonInvalidJSON, fmt.Sprintf("line %d: the value that starts here is cut short before line %d", r.line, s.line))
-}
-
-// emit adds a complete record to the chunk (a reject when it is over the size limit).
-func (s *streamReader) emit(r *streamRecord) error {
-	if r.total > s.max {
-		return s.reject(r, schema.ReasonTooLarge, fmt.Sprintf("the record on line %d is %d bytes, limit %d; raw keeps the first %d", r.line, r.total, s.max, len(r.buf)))
-	}
-	raw := r.buf
-	if bytes.IndexByte(raw, '\n') >= 0 {
-		// Pretty-printed: stored compact, as the API sends it, so the same record loaded from
-		// NDJSON or a page has the same raw. Invalid JSON stays as it came, for its reject.
-		var c bytes.Buffer
-		if json.Compact(&c, raw) == nil {
-			raw = c.Bytes()
+		read = true
+		if err := r.add(ctx, b, batch); err != nil {
+			return err
 		}
 	}
-	s.ch.Records = append(s.ch.Records, json.RawMessage(raw))
-	s.ch.Lines = append(s.ch.Lines, r.line)
-	s.size += len(r.buf)
-	return s.maybeSend()
-}
-
-// reject keeps r aside with reason (a schema reject code) and a detail.
-func (s *streamReader) reject(r *streamRecord, reason, detail string) error {
-	raw := r.buf
-	if raw == nil {
-		raw = []byte{}
+	if !read {
+		r.sum.Counters["blobs_unchanged"]++
 	}
-	s.ch.Rejected = append(s.ch.Rejected, schema.Rejected{Raw: raw, Reason: reason + ": " + detail, Index: -1, Line: r.line})
-	s.size += len(raw)
-	return s.maybeSend()
+	// At the end the cursor also carries the version's ETag: a later listing of the same
+	// version skips the blob without a request.
+	if end := tail.Cursor(); end.ETag != "" && end.ETag != cur.ETag {
+		text, err := end.MarshalText()
+		if err != nil {
+			return err
+		}
+		r.state[key] = string(text)
+	}
+	return nil
 }
 
-func (s *streamReader) maybeSend() error {
-	if len(s.ch.Records)+len(s.ch.Rejected) < s.opts.ChunkRows && s.size < s.opts.ChunkBytes {
+// add converts a batch of one blob's lines and gathers its rows, rejects and cursor into the
+// commit, committing when the commit is full.
+func (r *streamRun) add(ctx context.Context, b streaming.Blob, batch *streaming.Batch) error {
+	conv, err := r.conv.ConvertChunk(batch.Chunk)
+	if err != nil {
+		return fmt.Errorf("convert blob %s: %w", b.Name, err)
+	}
+	for i := range conv.Rejected {
+		rj := &conv.Rejected[i]
+		if !strings.Contains(rj.Reason, ":") {
+			rj.Reason += ":"
+		}
+		rj.Reason += fmt.Sprintf(" (line %d of %s)", rj.Line, b.Name)
+	}
+	text, err := batch.Cursor.MarshalText()
+	if err != nil {
+		conv.Record.Release()
+		return err
+	}
+	r.records = append(r.records, conv.Record)
+	r.rejected = append(r.rejected, conv.Rejected...)
+	r.state[CursorKey(r.st.Endpoint(), r.st.Container(), b.Name)] = string(text)
+	if b.Hour.After(r.hour) {
+		r.hour = b.Hour
+		r.state[r.hourKey] = b.Hour.UTC().Format(time.RFC3339)
+	}
+	r.rows += int(conv.Record.NumRows())
+	r.bytes += batch.Bytes
+	r.sum.Records += int64(len(batch.Chunk.Records) + len(batch.Chunk.Rejected))
+	r.sum.Bytes += batch.Bytes
+	r.sum.TypeErrors += int64(conv.TypeErrors)
+	r.sum.Counters["lines"] += int64(len(batch.Chunk.Records) + len(batch.Chunk.Rejected))
+	if r.rows >= r.opts.BatchRows || r.bytes >= r.opts.BatchBytes {
+		return r.flush(ctx)
+	}
+	return nil
+}
+
+// flush commits what was gathered: rows, rejects and cursors in one transaction.
+func (r *streamRun) flush(ctx context.Context) error {
+	if len(r.records) == 0 && len(r.rejected) == 0 && len(r.state) == 0 {
 		return nil
 	}
-	return s.send()
+	defer func() {
+		for _, rec := range r.records {
+			rec.Release()
+		}
+		r.records, r.rejected, r.state, r.rows, r.bytes = nil, nil, map[string]string{}, 0, 0
+	}()
+	res, err := r.w.Commit(ctx, warehouse.Commit{Tenant: r.opts.Tenant, Table: warehouse.TableCloudAppEvents,
+		Records: r.records, Rejected: r.rejected, State: r.state})
+	if err != nil && !errors.Is(err, warehouse.ErrNotPublished) {
+		return err
+	}
+	r.sum.Commits++
+	r.sum.New += int64(res.Inserted)
+	r.sum.Duplicates += int64(res.Duplicates)
+	r.sum.Conflicts += int64(res.Conflicts)
+	r.sum.Rejected += int64(res.Rejected)
+	for _, rj := range r.rejected {
+		if r.sum.RejectedByReason == nil {
+			r.sum.RejectedByReason = map[string]int64{}
+		}
+		code, _, _ := strings.Cut(rj.Reason, ":")
+		r.sum.RejectedByReason[code]++
+	}
+	r.sum.Days = mergeDays(r.sum.Days, res.Days)
+	if r.opts.Progress != nil {
+		r.opts.Progress(r.sum)
+	}
+	return err
 }
 
-// send hands the chunk read so far to the pipeline.
-func (s *streamReader) send() error {
-	if len(s.ch.Records) == 0 && len(s.ch.Rejected) == 0 {
-		return nil
+// mergeDays adds the days of add to days, once each.
+func mergeDays(days, add []string) []string {
+	for _, d := range add {
+		if !slices.Contains(days, d) {
+			days = append(days, d)
+		}
 	}
-	ch := s.ch
-	s.ch, s.size = Chunk{}, 0
-	return s.flush(ch)
+	return days
 }
