@@ -111,7 +111,7 @@ func privilegedRoleCases() []fixtureCase {
 			why:  "the administrator who grants Helpdesk Administrator every few days grants it again",
 			acts: concat(usual, []act{roleGrant("id-admin@contoso.com", "Add member to role.", "new.agent@contoso.com", "Helpdesk Administrator", day(1))})},
 		{inv: "privileged-role-assignment", name: "pim-activation",
-			why:  "an eligible Global Administrator activates the role through PIM (and MS-PIM adds the member): the point of PIM",
+			why: "an eligible Global Administrator activates the role through PIM (and MS-PIM adds the member): the point of PIM",
 			acts: []act{roleGrant("ann@contoso.com", "Add member to role completed (PIM activation)", "ann@contoso.com", "Global Administrator", day(2)),
 				roleGrant("MS-PIM", "Add member to role.", "ann@contoso.com", "Global Administrator", day(2).Add(time.Second))}},
 		{inv: "privileged-role-assignment", name: "reader-role",
@@ -157,7 +157,7 @@ func mfaChangeCases() []fixtureCase {
 			acts: concat(officeMonth("ben@contoso.com"), []act{proxy, strongAuthUpdate("ben@contoso.com", "ben@contoso.com", "StrongAuthenticationMethod", day(2).Add(2*time.Hour))}),
 			want: []row{{"user_name": "ben@contoso.com", "changes": []any{"Update user."}}}},
 		{inv: "mfa-change-after-risky-sign-in", name: "helpdesk-reset-at-office",
-			why:  "the helpdesk deletes a lost phone; the user signs in at the office and registers again",
+			why: "the helpdesk deletes a lost phone; the user signs in at the office and registers again",
 			acts: concat(officeMonth("cat@contoso.com"), []act{helpdesk, signIn("cat@contoso.com", day(2).Add(20*time.Minute)),
 				registered("cat@contoso.com", day(2).Add(25*time.Minute))})},
 		{inv: "mfa-change-after-risky-sign-in", name: "new-hire-first-sign-in",
@@ -264,7 +264,7 @@ func mailboxGrantCases() []fixtureCase {
 		grant("mail-admin@contoso.com", "Add-MailboxPermission", day(2), "Identity", "ben@contoso.com", "User", "assistant2@contoso.com", "AccessRights", "FullAccess")}
 	return []fixtureCase{
 		{inv: "mailbox-permission-grants", name: "full-access-to-self",
-			why:  "an administrator gives themself full access to a colleague's mailbox and send-as",
+			why: "an administrator gives themself full access to a colleague's mailbox and send-as",
 			acts: concat(tenantUsers(), []act{grant("mallory@contoso.com", "Add-MailboxPermission", day(2), "Identity", "cat@contoso.com", "User", "mallory@contoso.com", "AccessRights", "FullAccess"),
 				grant("mallory@contoso.com", "Add-RecipientPermission", day(2).Add(time.Minute), "Identity", "cat@contoso.com", "Trustee", "mallory@contoso.com", "AccessRights", "SendAs")}),
 			want: []row{{"user_name": "mallory@contoso.com", "mailbox": "cat@contoso.com", "self_granted": true, "kinds": []any{"FullAccess", "SendAs"}}}},
@@ -323,23 +323,23 @@ func createdDeletedCases() []fixtureCase {
 			acts: concat(provisioning, []act{accountOp("mallory@contoso.com", "Add user.", "x1@contoso.com", t0), accountOp("mallory@contoso.com", "Delete user.", "x1@contoso.com", t0.Add(30*time.Minute))}),
 			want: []row{{"account": "x1@contoso.com", "account_events": 0, "usual_provisioner": false}}},
 		{inv: "account-created-deleted", name: "typo-fixed",
-			why:  "the provisioning administrator creates an account with a typo and deletes it four minutes later, unused",
+			why: "the provisioning administrator creates an account with a typo and deletes it four minutes later, unused",
 			acts: concat(provisioning, []act{accountOp("hr-admin@contoso.com", "Add user.", "jon.smtih@contoso.com", t0),
 				accountOp("hr-admin@contoso.com", "Delete user.", "jon.smtih@contoso.com", t0.Add(4*time.Minute)),
 				accountOp("hr-admin@contoso.com", "Add user.", "jon.smith@contoso.com", t0.Add(5*time.Minute))})},
 		{inv: "account-created-deleted", name: "deleted-days-later",
-			why:  "a contractor's account used for three days and deleted (within_hours 24)",
+			why: "a contractor's account used for three days and deleted (within_hours 24)",
 			acts: []act{accountOp("hr-admin@contoso.com", "Add user.", "ext1@contoso.com", day(5)), signIn("ext1@contoso.com", day(4)),
 				accountOp("hr-admin@contoso.com", "Delete user.", "ext1@contoso.com", day(2))}},
 		{inv: "account-created-deleted", name: "deleted-and-restored",
-			why:  "an existing account deleted by mistake and restored: no account was created",
+			why: "an existing account deleted by mistake and restored: no account was created",
 			acts: []act{accountOp("hr-admin@contoso.com", "Delete user.", "ann@contoso.com", day(2)),
 				func() act {
 					a := entra("hr-admin@contoso.com", "Restore user.", day(2).Add(20*time.Minute), true, []string{"ann@contoso.com"})
 					return a
 				}()}},
 		{inv: "account-created-deleted", name: "only-failed-sign-ins",
-			why:  "a mistaken account of the usual provisioner, deleted within the hour, that only failed to sign in",
+			why: "a mistaken account of the usual provisioner, deleted within the hour, that only failed to sign in",
 			acts: concat(provisioning, []act{accountOp("hr-admin@contoso.com", "Add user.", "wrong@contoso.com", t0), failedSignIn("wrong@contoso.com", t0.Add(10*time.Minute)),
 				accountOp("hr-admin@contoso.com", "Delete user.", "wrong@contoso.com", t0.Add(40*time.Minute))})},
 	}
@@ -376,7 +376,7 @@ func executableUploadCases() []fixtureCase {
 			why:  "Contract.docx.pdf and Budget.xlsx.csv: two extensions, no program",
 			acts: []act{upload("cat@contoso.com", day(2), "Contract.docx.pdf"), upload("cat@contoso.com", day(2).Add(time.Minute), "Budget.xlsx.csv")}},
 		{inv: "executable-uploads", name: "archives-and-backups",
-			why:  "drivers.tar.gz, photos.zip and an encrypted laptop backup",
+			why: "drivers.tar.gz, photos.zip and an encrypted laptop backup",
 			acts: []act{upload("eva@contoso.com", day(2), "drivers.tar.gz"), upload("eva@contoso.com", day(2).Add(time.Minute), "photos.zip"),
 				upload("eva@contoso.com", day(2).Add(2*time.Minute), "Laptop backup 2026-03-08.zip.enc")}},
 	}
@@ -417,11 +417,13 @@ func cloudResourceCases() []fixtureCase {
 			acts: concat(usual, burstOf(3, day(2), time.Minute, func(at time.Time) act { return cloudOp("ann@contoso.com", "RunInstances", at, "sa-east-1") })),
 			want: []row{{"user_name": "ann@contoso.com", "new_regions": []any{"sa-east-1"}}}},
 		{inv: "cloud-resource-abuse", name: "azure-vm-deletions",
-			why:  "12 Azure VMs deleted in half an hour",
-			acts: burstOf(12, day(2), 2*time.Minute, func(at time.Time) act { return cloudOp("ben@contoso.com", "Microsoft.Compute/virtualMachines/delete", at, "") }),
+			why: "12 Azure VMs deleted in half an hour",
+			acts: burstOf(12, day(2), 2*time.Minute, func(at time.Time) act {
+				return cloudOp("ben@contoso.com", "Microsoft.Compute/virtualMachines/delete", at, "")
+			}),
 			want: []row{{"user_name": "ben@contoso.com", "deletes": 12}}},
 		{inv: "cloud-resource-abuse", name: "storage-key-listing",
-			why:  "the keys of 8 storage accounts listed in ten minutes by an account that never listed one",
+			why: "the keys of 8 storage accounts listed in ten minutes by an account that never listed one",
 			acts: burstOf(8, day(2), time.Minute, func(at time.Time) act {
 				return cloudOp("cat@contoso.com", "Microsoft.Storage/storageAccounts/listKeys/action", at, "")
 			}),
@@ -436,8 +438,10 @@ func cloudResourceCases() []fixtureCase {
 			why:  "instances in ap-south-1 in a tenant whose records named no region before: nothing to compare with",
 			acts: burstOf(3, day(2), time.Minute, func(at time.Time) act { return cloudOp("eva@contoso.com", "RunInstances", at, "ap-south-1") })},
 		{inv: "cloud-resource-abuse", name: "updates-spread-over-the-day",
-			why:  "12 VM updates across a working day, 2 an hour",
-			acts: burstOf(12, day(2), 35*time.Minute, func(at time.Time) act { return cloudOp("eva@contoso.com", "Microsoft.Compute/virtualMachines/write", at, "") })},
+			why: "12 VM updates across a working day, 2 an hour",
+			acts: burstOf(12, day(2), 35*time.Minute, func(at time.Time) act {
+				return cloudOp("eva@contoso.com", "Microsoft.Compute/virtualMachines/write", at, "")
+			})},
 	}
 }
 
@@ -491,8 +495,12 @@ func mailboxSpikeCases() []fixtureCase {
 }
 
 func hostingSignInCases() []fixtureCase {
-	jump := daily(30, 3, time.Hour, func(at time.Time) act { return from(signIn("dev@contoso.com", at), "88.99.141.70", 5, "DE", "Hetzner Online GmbH") })
-	colleague := daily(30, 3, 0, func(at time.Time) act { return from(signIn("ann@contoso.com", at), "41.90.4.17", -1, "KE", "Safaricom") })
+	jump := daily(30, 3, time.Hour, func(at time.Time) act {
+		return from(signIn("dev@contoso.com", at), "88.99.141.70", 5, "DE", "Hetzner Online GmbH")
+	})
+	colleague := daily(30, 3, 0, func(at time.Time) act {
+		return from(signIn("ann@contoso.com", at), "41.90.4.17", -1, "KE", "Safaricom")
+	})
 	return []fixtureCase{
 		{inv: "hosting-provider-sign-in", name: "vps-sign-in",
 			why:  "a sign-in from a DigitalOcean server the user never used",
@@ -539,7 +547,9 @@ func workingDays(user string) []act {
 func offHoursCases() []fixtureCase {
 	night := day(2).Add(-7 * time.Hour) // 02:00 UTC
 	payroll := func(user string, at time.Time, n int) []act {
-		return repeat(n, func(i int) act { return fileOpen(user, at.Add(time.Duration(i)*time.Minute), fmt.Sprintf("Payroll 2026-%02d.xlsx", i+1), "HR") })
+		return repeat(n, func(i int) act {
+			return fileOpen(user, at.Add(time.Duration(i)*time.Minute), fmt.Sprintf("Payroll 2026-%02d.xlsx", i+1), "HR")
+		})
 	}
 	var shift []act
 	for n := 32; n >= 3; n-- {
@@ -564,8 +574,10 @@ func offHoursCases() []fixtureCase {
 			why:  "payroll files at 11:00, in a lull of the user's working day (nothing between 10:00 and 14:00 before)",
 			acts: concat(workingDays("cat@contoso.com"), payroll("cat@contoso.com", day(2).Add(2*time.Hour), 5))},
 		{inv: "off-hours-sensitive-access", name: "ordinary-files-at-night",
-			why:  "six roadmap files at 02:00: nothing sensitive",
-			acts: concat(workingDays("dan@contoso.com"), repeat(6, func(i int) act { return fileOpen("dan@contoso.com", night.Add(time.Duration(i)*time.Minute), "Roadmap.pptx", "Product") }))},
+			why: "six roadmap files at 02:00: nothing sensitive",
+			acts: concat(workingDays("dan@contoso.com"), repeat(6, func(i int) act {
+				return fileOpen("dan@contoso.com", night.Add(time.Duration(i)*time.Minute), "Roadmap.pptx", "Product")
+			}))},
 		{inv: "off-hours-sensitive-access", name: "one-file-at-night",
 			why:  "a single payroll file at 02:00 (min_files 3)",
 			acts: concat(workingDays("eva@contoso.com"), payroll("eva@contoso.com", night, 1))},
@@ -576,7 +588,9 @@ func offHoursCases() []fixtureCase {
 }
 
 func defenseEvasionWider() []fixtureCase {
-	cmd := func(cmdlet string, kv ...string) act { return adminCmdlet("mallory@contoso.com", cmdlet, day(2), chrome131, kv...) }
+	cmd := func(cmdlet string, kv ...string) act {
+		return adminCmdlet("mallory@contoso.com", cmdlet, day(2), chrome131, kv...)
+	}
 	return []fixtureCase{
 		{inv: "defense-evasion-changes", name: "organisation-auditing-off",
 			why:  "Set-OrganizationConfig -AuditDisabled $true: mailbox auditing off for every mailbox",
@@ -596,7 +610,7 @@ func defenseEvasionWider() []fixtureCase {
 			why:  "Set-OrganizationConfig -AuditDisabled $false",
 			acts: []act{cmd("Set-OrganizationConfig", "AuditDisabled", "False")}},
 		{inv: "defense-evasion-changes", name: "block-list-tightened",
-			why:  "the connection filter blocks an address range, the Tenant Allow/Block List blocks a sender, an allow list emptied",
+			why: "the connection filter blocks an address range, the Tenant Allow/Block List blocks a sender, an allow list emptied",
 			acts: []act{cmd("Set-HostedConnectionFilterPolicy", "Identity", "Default", "IPBlockList", "203.0.113.0/24"),
 				cmd("New-TenantAllowBlockListItems", "ListType", "Sender", "Entries", "spam@evil.example", "Block", "True"),
 				cmd("Set-HostedContentFilterPolicy", "Identity", "Default", "AllowedSenderDomains", "$null")}},

@@ -50,7 +50,7 @@ type precisionEntry struct {
 	// DecoysOfOthers names the other kinds' decoys it rightly reports (decoysFoundElsewhere),
 	// counted in no other figure.
 	DecoysOfOthers []string `json:"decoys_of_others_reported,omitempty"`
-	Rows      int `json:"rows"`
+	Rows           int      `json:"rows"`
 }
 
 // commitTenant converts every record of ten with the real converter and commits them to a new
