@@ -26,7 +26,7 @@ WITH u AS (
   SELECT id, ts, user_name, ip, is_user_delete(event_type, event_type_value, action) AS deleted,
          lower(list_filter(objects, lambda o: contains(o, '@'))[1]) AS account
   FROM events
-  WHERE action IN ('Add user.', 'Add user') OR event_type = 'EVENT_CATEGORY_CREATE_USER'
+  WHERE list_contains(['Add user.', 'Add user'], action) OR event_type = 'EVENT_CATEGORY_CREATE_USER'
      OR is_user_delete(event_type, event_type_value, action)),
 created AS (SELECT account, id, ts, user_name, ip FROM u WHERE NOT deleted AND account IS NOT NULL),
 pairs AS (

@@ -23,12 +23,12 @@
 -- Compliance-search cmdlets are rare; their arguments come from the narrow parameters column.
 WITH c AS (
   SELECT id, ts, user_name, app_name, ip, action, parameters FROM events
-  WHERE action IN ('New-ComplianceSearch', 'Set-ComplianceSearch', 'Start-ComplianceSearch', 'New-ComplianceSearchAction',
-                   'SearchCreated', 'SearchStarted', 'SearchExported', 'SearchExportDownloaded')
+  WHERE list_contains(['New-ComplianceSearch', 'Set-ComplianceSearch', 'Start-ComplianceSearch', 'New-ComplianceSearchAction',
+                   'SearchCreated', 'SearchStarted', 'SearchExported', 'SearchExportDownloaded'], action)
     AND user_name IS NOT NULL),
 x AS (
   SELECT *, (action = 'New-ComplianceSearchAction' AND cmdlet_switch(parameters, 'Export'))
-            OR action IN ('SearchExported', 'SearchExportDownloaded') AS export,
+            OR list_contains(['SearchExported', 'SearchExportDownloaded'], action) AS export,
          coalesce(cmdlet_param(parameters, 'Name'), cmdlet_param(parameters, 'SearchName'), cmdlet_param(parameters, 'Identity')) AS search,
          cmdlet_param(parameters, 'ExchangeLocation') AS exchange_location,
          cmdlet_param(parameters, 'SharePointLocation') AS sharepoint_location,

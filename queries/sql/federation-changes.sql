@@ -26,12 +26,12 @@
 -- These operations are rare: all of them in the history are read, raw included.
 WITH f AS (
   SELECT id, ts, user_name, app_name, ip, action, lower(objects[1]) AS domain, modified_properties(raw) AS mp FROM events
-  WHERE action IN ('Set domain authentication.', 'Set federation settings on domain.', 'Add domain to company.', 'Verify domain.',
+  WHERE list_contains(['Set domain authentication.', 'Set federation settings on domain.', 'Add domain to company.', 'Verify domain.',
                    'Add unverified domain to company.', 'Verify email verified domain.', 'Set-MsolDomainAuthentication',
-                   'Set-MsolDomainFederationSettings', 'New-MsolFederatedDomain')),
+                   'Set-MsolDomainFederationSettings', 'New-MsolFederatedDomain'], action)),
 t AS (
   SELECT *, list_transform(mp, lambda p: p.Name) AS changed,
-         action NOT IN ('Add domain to company.', 'Verify domain.', 'Add unverified domain to company.', 'Verify email verified domain.') AS trust_change
+         NOT list_contains(['Add domain to company.', 'Verify domain.', 'Add unverified domain to company.', 'Verify email verified domain.'], action) AS trust_change
   FROM f),
 c AS (
   SELECT *, trust_change AND len(changed) > 0

@@ -29,7 +29,7 @@
 -- (few), and only their history is counted.
 WITH m AS NOT MATERIALIZED (
   SELECT user_name, day, CASE WHEN action = 'MailItemsAccessed' THEN 'accessed' ELSE 'deleted' END AS metric FROM events
-  WHERE app_id = 20893 AND action IN ('MailItemsAccessed', 'HardDelete', 'SoftDelete', 'MoveToDeletedItems') AND user_name IS NOT NULL),
+  WHERE app_id = 20893 AND list_contains(['MailItemsAccessed', 'HardDelete', 'SoftDelete', 'MoveToDeletedItems'], action) AND user_name IS NOT NULL),
 busy AS (
   SELECT DISTINCT user_name FROM (
     SELECT user_name, metric FROM m WHERE day >= CAST($since AS DATE)
@@ -64,7 +64,7 @@ ev AS (
          min(e.ts) AS first_seen, max(e.ts) AS last_seen, list(DISTINCT e.ip ORDER BY e.ip) FILTER (WHERE e.ip IS NOT NULL) AS ips,
          list(e.id ORDER BY e.ts, e.id) AS evidence_ids
   FROM events e JOIN (SELECT DISTINCT user_name, day FROM spikes) s ON s.user_name = e.user_name AND s.day = e.day
-  WHERE e.app_id = 20893 AND e.action IN ('MailItemsAccessed', 'HardDelete', 'SoftDelete', 'MoveToDeletedItems')
+  WHERE e.app_id = 20893 AND list_contains(['MailItemsAccessed', 'HardDelete', 'SoftDelete', 'MoveToDeletedItems'], e.action)
   GROUP BY ALL)
 SELECT s.user_name, s.metric, s.day, s.n, round(s.mu, 1) AS baseline_mean, round(s.sd, 1) AS baseline_sd,
        s.base_days AS baseline_days, round((s.n - s.mu) / greatest(s.sd, 1), 1) AS z,

@@ -29,8 +29,8 @@
 -- from the sign-ins of the granted mailboxes alone.
 WITH g AS (
   SELECT id, ts, user_name, app_name, ip, action, parameters FROM events
-  WHERE action IN ('Add-MailboxPermission', 'Add-RecipientPermission', 'Set-Mailbox', 'Add-MailboxFolderPermission',
-                   'Set-MailboxFolderPermission', 'New-ManagementRoleAssignment')),
+  WHERE list_contains(['Add-MailboxPermission', 'Add-RecipientPermission', 'Set-Mailbox', 'Add-MailboxFolderPermission',
+                   'Set-MailboxFolderPermission', 'New-ManagementRoleAssignment'], action)),
 v AS (
   SELECT *, lower(cmdlet_param(parameters, 'Identity')) AS identity,
          coalesce(cmdlet_param(parameters, 'User'), cmdlet_param(parameters, 'Trustee'),

@@ -29,7 +29,7 @@
 -- Consents are rare: every one in the history is read, raw included.
 WITH c AS (
   SELECT id, ts, user_name, app_name, ip, action, objects, modified_properties(raw) AS mp FROM events
-  WHERE action IN ('Consent to application.', 'Add delegated permission grant.', 'Add app role assignment to service principal.')),
+  WHERE list_contains(['Consent to application.', 'Add delegated permission grant.', 'Add app role assignment to service principal.'], action)),
 s AS (
   SELECT id, ts, user_name, app_name, ip,
          list_filter(objects, lambda o: lower(o) <> lower(coalesce(user_name, '')))[1] AS app,

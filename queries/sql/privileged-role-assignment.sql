@@ -29,7 +29,7 @@
 -- Role assignments are rare: all of them in the history are read, raw included.
 WITH a AS (
   SELECT id, ts, user_name, app_name, ip, action, objects, modified_value(raw, 'Role.DisplayName') AS role_property FROM events
-  WHERE (action IN ('Add member to role.', 'Add eligible member to role.', 'Add scoped member to role.')
+  WHERE (list_contains(['Add member to role.', 'Add eligible member to role.', 'Add scoped member to role.'], action)
          OR starts_with(action, 'Add member to role in PIM completed') OR starts_with(action, 'Add eligible member to role in PIM completed'))
     AND NOT list_contains($pim_actors::VARCHAR[], coalesce(user_name, ''))),
 roles AS (
