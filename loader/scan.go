@@ -252,6 +252,7 @@ func Scan(ctx context.Context, client PageScanner, w ScanWarehouse, opts ScanOpt
 		"empty_last_pages":      st.EmptyEnds,
 		"slice_splits":          r.splits.Load(),
 		"throttle_wait_seconds": int64(st.ThrottleWait.Round(time.Second) / time.Second),
+		"throttle_wait_ms":      st.ThrottleWait.Milliseconds(),
 		"response_bytes":        st.Bytes,
 		"slices":                int64(len(plan.Slices)),
 	}
@@ -669,7 +670,9 @@ func (r *scanRun) watermarkAttr() string {
 func (r *scanRun) snapshot(client PageScanner) progress.Snapshot {
 	s := r.pipe.Snapshot()
 	s.Pages = r.pages.Load()
-	s.Throttled = client.Stats().Throttled
+	st := client.Stats()
+	s.Throttled = st.Throttled
+	s.Waiting, s.WaitLeft, s.Waited = st.RateWaiting, st.RateWait, st.ThrottleWait
 	var left int64
 	r.addMu.Lock()
 	for _, p := range r.progress {

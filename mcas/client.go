@@ -149,12 +149,16 @@ type Stats struct {
 	TokenFetches int64         // Entra tokens fetched
 	Stalls       int64         // tie groups fetched outside scan mode
 	EmptyEnds    int64         // empty last pages that were not the end (see Scan)
-	ThrottleWait time.Duration // time callers of the shared limiter were told to wait
+	ThrottleWait time.Duration // time spent waiting for the shared limiter's budget (measured; see Limiter.Waited)
+	// RateWait is how long until the first caller waiting for the budget may send, and
+	// RateWaiting whether one waits now (see Limiter.Waiting).
+	RateWait    time.Duration
+	RateWaiting bool
 }
 
 // Stats returns the counters so far.
 func (c *Client) Stats() Stats {
-	return Stats{
+	s := Stats{
 		Requests:     c.stats.requests.Load(),
 		Throttled:    c.stats.throttled.Load(),
 		Retries:      c.stats.retries.Load(),
@@ -164,6 +168,8 @@ func (c *Client) Stats() Stats {
 		EmptyEnds:    c.stats.emptyEnds.Load(),
 		ThrottleWait: c.limiter.Waited(),
 	}
+	s.RateWait, s.RateWaiting = c.limiter.Waiting()
+	return s
 }
 
 // Limiter returns the limiter the client waits on.

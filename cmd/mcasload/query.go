@@ -30,7 +30,8 @@ func readerFlags() []cli.Flag {
 		parquetFlag(),
 		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "output format: table, csv, json, ndjson, markdown or parquet"},
 		&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write the result to `FILE` (written whole, then renamed into place) instead of stdout"},
-		&cli.BoolFlag{Name: "wide", Usage: "show long table cells in full instead of fitting the terminal"},
+		&cli.IntFlag{Name: "max-width", Usage: "fit tables to `N` columns (0: no limit; default the terminal's width, no limit when stdout is not a terminal); users and IPs are never cut"},
+		&cli.BoolFlag{Name: "wide", Usage: "the same as --max-width 0: every table cell in full"},
 	}
 }
 
@@ -312,10 +313,12 @@ func (e *env) withSession(c *cli.Context, query func(context.Context, *queries.S
 		return queryFailure(err)
 	}
 	defer rdr.Release()
-	opts := output.Options{Format: format, Wide: c.Bool("wide"), Meta: meta}
+	opts := output.Options{Format: format, Meta: meta, Entities: entityColumns(meta)}
 	e.sayMeta(meta, format)
 	if out == "" {
-		opts.Width = e.terminalWidth()
+		if opts.Width, err = e.tableWidth(c); err != nil {
+			return err
+		}
 		n, err := output.Write(e.stdout, rdr, opts)
 		if err != nil {
 			return err
@@ -389,18 +392,33 @@ func writeFileAtomic(path string, write func(io.Writer) (int, error)) (int, erro
 	return n, nil
 }
 
-// terminalWidth is the width of the terminal on stdout, else $COLUMNS, else 0 (no limit: a pipe
-// or file gets whole cells).
-func (e *env) terminalWidth() int {
-	if f, ok := e.stdout.(*os.File); ok {
-		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 {
-			return int(ws.Col)
+// tableWidth is the width a table on stdout must fit: --max-width (--wide is --max-width 0), else
+// the terminal's width when stdout is one (its size, else $COLUMNS), else 0: a pipe or a file
+// gets every value whole.
+func (e *env) tableWidth(c *cli.Context) (int, error) {
+	if c.Bool("wide") {
+		if c.IsSet("max-width") && c.Int("max-width") != 0 {
+			return 0, usageErrorf("--wide is --max-width 0; give one of them")
 		}
+		return 0, nil
+	}
+	if c.IsSet("max-width") {
+		if n := c.Int("max-width"); n < 0 {
+			return 0, usageErrorf("--max-width %d: give a number of columns, or 0 for no limit", n)
+		}
+		return c.Int("max-width"), nil
+	}
+	f, ok := e.stdout.(*os.File)
+	if !ok || !isTerminal(f) {
+		return 0, nil
+	}
+	if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 {
+		return int(ws.Col), nil
 	}
 	if n, err := strconv.Atoi(e.getenv("COLUMNS")); err == nil && n > 0 {
-		return n
+		return n, nil
 	}
-	return 0
+	return 80, nil
 }
 
 func isTerminal(w io.Writer) bool {
@@ -431,4 +449,21 @@ func bindFailure(err error) error {
 		return withCode(exitUsage, err, fmt.Sprintf("pass --param %s=… (mcasload query --list shows every investigation with its parameters)", missing.Param.Name))
 	}
 	return withCode(exitUsage, err, "mcasload query --list shows every investigation with its parameters")
+}
+
+// entityColumns are the columns of an investigation's answer that name its entities (its
+// header's entities line), so a terminal table never cuts them.
+func entityColumns(meta *output.Meta) []string {
+	if meta == nil || meta.Investigation == "" {
+		return nil
+	}
+	inv, err := queries.Lookup(meta.Investigation)
+	if err != nil {
+		return nil
+	}
+	var cols []string
+	for _, c := range inv.Entities {
+		cols = append(cols, c...)
+	}
+	return cols
 }

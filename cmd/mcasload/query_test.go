@@ -175,3 +175,46 @@ func TestSQLCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestTableWidthFlags: --max-width fits a table and never cuts the user or the IP; piped (the
+// test's stdout is not a terminal) and --wide print every value whole.
+func TestTableWidthFlags(t *testing.T) {
+	dir, _ := loadedWarehouse(t)
+	q := `SELECT 'renee.tavares@contoso.onmicrosoft.com' AS user_name, '2001:db8:85a3::8a2e:370:7334' AS ip, repeat('x', 150) AS note, 42 AS n`
+	long := strings.Repeat("x", 150)
+	for _, tt := range []struct {
+		name  string
+		args  []string
+		width int
+		code  int
+	}{
+		{"max-width 90", []string{"--max-width", "90"}, 90, 0},
+		{"piped", nil, 0, 0},
+		{"wide", []string{"--wide"}, 0, 0},
+		{"max-width 0", []string{"--max-width", "0"}, 0, 0},
+		{"both", []string{"--wide", "--max-width", "80"}, 0, exitUsage},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errs := runMcasload(t, nil, append(append([]string{"sql", "-w", dir}, tt.args...), q)...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d: %s", code, tt.code, errs)
+			}
+			if code != 0 {
+				return
+			}
+			for _, v := range []string{"renee.tavares@contoso.onmicrosoft.com", "2001:db8:85a3::8a2e:370:7334", "42"} {
+				if !strings.Contains(out, v) {
+					t.Errorf("%q cut or missing:\n%s", v, out)
+				}
+			}
+			if whole := strings.Contains(out, long); whole != (tt.width == 0) {
+				t.Errorf("long note whole = %v at width %d:\n%s", whole, tt.width, out)
+			}
+			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+				if tt.width > 0 && len([]rune(line)) > tt.width {
+					t.Errorf("line wider than %d: %q", tt.width, line)
+				}
+			}
+		})
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/mcasload/mcasload/internal/humanize"
 	"github.com/mcasload/mcasload/internal/progress"
 	"github.com/mcasload/mcasload/internal/timearg"
 	"github.com/mcasload/mcasload/loader"
@@ -210,13 +211,11 @@ func (e *env) runScan(c *cli.Context) error {
 		if !c.Bool("progress") {
 			return
 		}
-		prog = progress.New(e.stderr, snap, progress.Options{Label: "scan", Terminal: progress.IsTerminal(e.stderr)})
+		prog = e.progress("scan", snap)
 		prog.Start(c.Context)
 	}
 	sum, scanErr := loader.Scan(c.Context, client, w, set.opts)
-	if prog != nil {
-		prog.Stop()
-	}
+	endProgress(prog, sum)
 	return e.finishRun(c, w, sum, scanErr, scanRun)
 }
 
@@ -248,8 +247,8 @@ func scanCommandLine(c *cli.Context) string {
 // writeScanCounters prints the scan-only figures under the summary line.
 func writeScanCounters(e *env, sum *loader.Summary) {
 	k := sum.Counters
-	fmt.Fprintf(e.stdout, "  %d pages in %d requests, %d throttled (429), %d retries, %d tie groups, %ds waiting for the rate budget\n",
-		k["pages"], k["requests"], k["throttled_429"], k["retries"], k["tie_groups"], k["throttle_wait_seconds"])
+	fmt.Fprintf(e.stdout, "  %d pages in %d requests, %d throttled (429), %d retries, %d tie groups, %s waiting for the rate budget\n",
+		k["pages"], k["requests"], k["throttled_429"], k["retries"], k["tie_groups"], humanize.Seconds(time.Duration(k["throttle_wait_ms"])*time.Millisecond))
 	if k["slice_splits"] > 0 || k["empty_last_pages"] > 0 {
 		fmt.Fprintf(e.stdout, "  %d slice splits, %d empty last pages that were not the end\n", k["slice_splits"], k["empty_last_pages"])
 	}
