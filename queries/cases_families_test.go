@@ -107,6 +107,14 @@ func privilegedRoleCases() []fixtureCase {
 			why:  "a permanent assignment through PIM of Privileged Role Administrator",
 			acts: []act{roleGrant("id-admin@contoso.com", "Add member to role in PIM completed (permanent)", "eve@contoso.com", "Privileged Role Administrator", day(2))},
 			want: []row{{"target": "eve@contoso.com", "critical": true}}},
+		{inv: "privileged-role-assignment", name: "role-in-modified-properties-alone",
+			why: "Global Administrator granted by a record whose objects name the account but not the role: read from Role.DisplayName",
+			acts: func() []act {
+				a := roleGrant("id-admin@contoso.com", "Add member to role.", "trent@contoso.com", "Global Administrator", day(2))
+				a.Objects = []string{"trent@contoso.com"}
+				return []act{a}
+			}(),
+			want: []row{{"target": "trent@contoso.com", "role": "Global Administrator", "critical": true}}},
 		{inv: "privileged-role-assignment", name: "usual-admin-day-to-day-role",
 			why:  "the administrator who grants Helpdesk Administrator every few days grants it again",
 			acts: concat(usual, []act{roleGrant("id-admin@contoso.com", "Add member to role.", "new.agent@contoso.com", "Helpdesk Administrator", day(1))})},

@@ -59,6 +59,19 @@ func caseCounts(inv string) (found, quiet int) {
 	return found, quiet
 }
 
+// counterpart is the "-- counterpart:" header line of an investigation's SQL file: the closest
+// real-world detections (Sentinel, Sigma, Defender for Cloud Apps policies).
+// (Read from the file until the catalog parses the triage header keys, issue 16.)
+func counterpart(inv string) string {
+	b, _ := os.ReadFile(filepath.Join("..", "..", "queries", "sql", inv+".sql"))
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "-- counterpart: "); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
 // investigationsPage renders docs/investigations.md from the embedded investigation headers, the
 // literal-row cases and the precision figures, so the page can never drift from what
 // `mcasload query --list` shows and the tests measure.
@@ -120,6 +133,9 @@ func investigationsPage(precision []precisionEntry) string {
 				def = "(empty)"
 			}
 			fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", p.Name, p.TypeName(), def, p.Doc)
+		}
+		if c := counterpart(inv.Name); c != "" {
+			fmt.Fprintf(&b, "\nReal-world counterpart: %s.\n", c)
 		}
 		found, quiet := caseCounts(inv.Name)
 		fmt.Fprintf(&b, "\nLiteral-row cases: %d found, %d quiet (`queries/testdata/cases/%s/`).\n", found, quiet, inv.Name)

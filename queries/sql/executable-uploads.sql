@@ -23,20 +23,34 @@
 -- param: baseline_days int 30 days of history before the window in which a user's program uploads make the next one routine
 -- param: executable_exts list "exe,scr,com,pif,bat,cmd,msi,msix,msp,dll,cpl,ps1,psm1,vbs,vbe,js,jse,wsf,wsh,hta,jar,lnk,reg,iso,img,vhd,vhdx,appx,application,gadget" extensions of programs and scripts that run when opened (comma-separated, no dot)
 -- param: document_exts list "pdf,doc,docx,docm,xls,xlsx,xlsm,ppt,pptx,pptm,txt,rtf,odt,csv,jpg,jpeg,png,gif,bmp,tif,tiff,zip,rar,7z,htm,html,mp3,mp4,wav,eml,msg" extensions a disguised program pretends to have
--- Uploads are read with their first object only; the history is read for the users with a
--- program upload in the window alone.
-WITH up AS (
-  SELECT id, ts, user_name, app_name, ip, objects[1] AS file FROM events
-  WHERE is_upload(event_type, event_type_value, action) AND user_name IS NOT NULL AND objects[1] IS NOT NULL),
-x AS (
-  SELECT *, lower(regexp_extract(file, '\.([A-Za-z0-9]{1,12})\s*$', 1)) AS ext FROM up),
-p AS (SELECT * FROM x WHERE list_contains($executable_exts::VARCHAR[], ext)),
+-- The window's uploads are read on narrow columns first, with their first object only; the few
+-- programs among them are then fetched again by a join on (ts, user_name), whose values reach
+-- the second scan as a filter, for their id, app and address (reading the id of every upload
+-- costs more than the rest of the scan). The history is read only for the users with a program
+-- upload in the window. The extension is the text after the name's last dot, tested in the same
+-- CASE as the upload classes: a test on the file name alone would be pushed into the scan and run
+-- on every row's objects before the upload filter.
+WITH k AS (
+  SELECT DISTINCT ts, user_name, objects[1] AS file FROM events
+  WHERE ts BETWEEN $since AND $until AND user_name IS NOT NULL
+    AND CASE WHEN is_upload(event_type, event_type_value, action)
+             THEN contains(objects[1], '.') AND list_contains($executable_exts::VARCHAR[], lower(trim(string_split(objects[1], '.')[-1])))
+        END),
 win AS (
-  SELECT *, list_contains($document_exts::VARCHAR[], lower(regexp_extract(file, '\.([A-Za-z0-9]{1,12})\s*\.[A-Za-z0-9]{1,12}\s*$', 1)))
-            OR contains(file, chr(8238)) AS masked
-  FROM p WHERE ts BETWEEN $since AND $until),
+  SELECT e.id, e.ts, e.user_name, e.app_name, e.ip, k.file, lower(trim(string_split(k.file, '.')[-1])) AS ext,
+         list_contains($document_exts::VARCHAR[], lower(regexp_extract(k.file, '\.([A-Za-z0-9]{1,12})\s*\.[A-Za-z0-9]{1,12}\s*$', 1)))
+           OR contains(k.file, chr(8238)) AS masked
+  FROM events e JOIN k ON e.ts = k.ts AND e.user_name = k.user_name AND e.objects[1] = k.file
+  WHERE e.ts BETWEEN $since AND $until AND is_upload(e.event_type, e.event_type_value, e.action)),
+-- (the history on narrow columns first too: the users' uploads, then their file names)
+users AS (SELECT DISTINCT user_name FROM k),
+hist AS (
+  SELECT DISTINCT e.ts, e.user_name FROM events e JOIN users u ON u.user_name = e.user_name
+  WHERE e.ts < $since AND is_upload(e.event_type, e.event_type_value, e.action)),
 routine AS (
-  SELECT DISTINCT user_name FROM p WHERE ts < $since AND user_name IN (SELECT user_name FROM win))
+  SELECT DISTINCT e.user_name FROM events e JOIN hist h ON h.ts = e.ts AND h.user_name = e.user_name
+  WHERE e.ts < $since AND is_upload(e.event_type, e.event_type_value, e.action) AND contains(e.objects[1], '.')
+    AND list_contains($executable_exts::VARCHAR[], lower(trim(string_split(e.objects[1], '.')[-1]))))
 SELECT w.user_name, list(DISTINCT w.file ORDER BY w.file) AS files, list(DISTINCT w.ext ORDER BY w.ext) AS extensions,
        bool_or(w.masked) AS masquerading, count(*) AS uploads, r.user_name IS NOT NULL AS uploads_programs_routinely,
        list(DISTINCT w.app_name ORDER BY w.app_name) AS apps, min(w.ts) AS first_seen, max(w.ts) AS last_seen,
