@@ -9,7 +9,7 @@ import (
 // account).
 func (t *Tenant) accountOnly(r *rand.Rand, office int, local, display string) int {
 	u := t.newUser(r, office, t.taken)
-	u.upn, u.display = local+"@"+internalDomain, display
+	u.upn, u.display = local+"@"+t.cfg.Domain, display
 	u.noFails, u.noSessions, u.apps, u.cloud = true, true, nil, -1
 	u.quietFrom = math.MinInt64
 	t.users = append(t.users, u)

@@ -16,7 +16,7 @@ func planMailboxPermissionGrants(t *Tenant, r *rand.Rand, p, d *plan) {
 	p.detail["note"] = "Add-MailboxPermission FullAccess and Add-RecipientPermission SendAs on a director's mailbox, to the granting administrator, who never granted a person's mailbox before"
 	p.detail["mailbox"] = t.users[boss].upn
 	d.detail["note"] = "Add-MailboxPermission FullAccess on the shared mailbox shared-finance@contoso.com for a colleague, by an administrator who grants shared-mailbox access routinely"
-	d.detail["mailbox"] = "shared-finance@" + internalDomain
+	d.detail["mailbox"] = "shared-finance@" + t.cfg.Domain
 	p.emit = func(p *plan) {
 		c, b := &t.users[u], &t.users[boss]
 		ts := p.rec(u, p.at, opUserLoggedIn, c.corp, c.desktopUA, -1, 0)
@@ -29,6 +29,6 @@ func planMailboxPermissionGrants(t *Tenant, r *rand.Rand, p, d *plan) {
 		c, m := &t.users[v], &t.users[mate]
 		ts := p.rec(v, p.at, opUserLoggedIn, c.corp, c.desktopUA, -1, 0)
 		p.rec(v, ts+5*minMS, opAddMailboxPermission, c.corp, uaPowerShell, cmdletSpecial(p.t,
-			"Identity", "shared-finance@"+internalDomain, "User", m.upn, "AccessRights", "FullAccess", "InheritanceType", "All"), flagAdmin)
+			"Identity", "shared-finance@"+t.cfg.Domain, "User", m.upn, "AccessRights", "FullAccess", "InheritanceType", "All"), flagAdmin)
 	}
 }

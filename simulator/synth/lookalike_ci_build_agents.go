@@ -11,7 +11,7 @@ import (
 func planCIBuildAgents(t *Tenant, r *rand.Rand, l *plan) bool {
 	ui := t.laterUser(r, offNewYork)
 	u := &t.users[ui]
-	u.upn, u.display = "svc-ci-builds@"+internalDomain, "CI build pipeline"
+	u.upn, u.display = "svc-ci-builds@"+t.cfg.Domain, "CI build pipeline"
 	ip := t.addIP(ipInfo{addr: "10.40.0.21", place: offices[offNewYork], category: catNone})
 	u.corp, u.vpn, u.home, u.mobile, u.cloud = ip, ip, ip, ip, -1
 	u.apps, u.noFails, u.noSessions = nil, true, true

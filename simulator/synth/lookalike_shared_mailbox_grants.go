@@ -15,7 +15,7 @@ func planSharedMailboxGrants(t *Tenant, r *rand.Rand, l *plan) bool {
 		}
 		u := &t.users[ui]
 		who := &t.users[r.IntN(t.cfg.Users)]
-		box := "shared-" + lowerASCII(sites[r.IntN(len(sites))]) + "@" + internalDomain
+		box := "shared-" + lowerASCII(sites[r.IntN(len(sites))]) + "@" + t.cfg.Domain
 		ts := day.at(11 + r.Float64()*5)
 		t.emitIn(ui, ts, opAddMailboxPermission, u.corp, uaPowerShell, cmdletSpecial(t,
 			"Identity", box, "User", who.upn, "AccessRights", "FullAccess", "InheritanceType", "All"), flagAdmin, r)

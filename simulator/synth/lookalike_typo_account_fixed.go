@@ -14,7 +14,7 @@ func planTypoAccountFixed(t *Tenant, r *rand.Rand, l *plan) bool {
 		return false
 	}
 	right := t.leaverObjects(r)
-	local, domain := right[0][:len(right[0])-len(internalDomain)-1], internalDomain
+	local, domain := right[0][:len(right[0])-len(t.cfg.Domain)-1], t.cfg.Domain
 	// the typo: two letters of the surname swapped
 	b := []byte(local)
 	i := len(b) - 2
