@@ -16,7 +16,7 @@
 -- severity: medium
 -- severity-rises: high when len(new_regions) > 0; high when creates >= 50 OR deletes >= 50
 -- tactics: TA0005, TA0040, TA0006
--- techniques: T1578.002, T1578.003, T1496, T1552.001
+-- techniques: T1578.002, T1578.003, T1496, T1555.006
 -- counterpart: Defender for Cloud Apps "Multiple VM creation activities", "Multiple delete VM activities" and "Unusual region for cloud resource" anomaly policies
 -- sources: activities
 -- bucket: 1h
