@@ -74,8 +74,10 @@ type Comparison struct {
 	*Result
 	// Pairs found by id (ReportId is the _id, bare or with _<appId>) and by fingerprint alone.
 	ByID, ByFingerprint int
-	// OnlyAPI and OnlyStream count the records one source lacks.
-	OnlyAPI, OnlyStream int
+	// OnlyAPI and OnlyStream count the records one source lacks; APIRecords and StreamRecords
+	// the records of each source in the window.
+	OnlyAPI, OnlyStream       int
+	APIRecords, StreamRecords int
 }
 
 // Agree is whether every record of the window is in both sources.
@@ -191,16 +193,15 @@ func spanOf(a, b sql.NullTime, first bool) time.Time {
 
 // compareTotals counts the pairs and the records one source lacks, and says them in the meta.
 func (s *Session) compareTotals(ctx context.Context, c *Comparison) error {
-	var api, stream int
 	q := `SELECT count(*) FILTER (WHERE mapping IN ('id', 'id_app')), count(*) FILTER (WHERE mapping LIKE 'fingerprint%'),
 		count(*) FILTER (WHERE status = 'only_api'), count(*) FILTER (WHERE status = 'only_stream'),
 		count(api_id), count(report_id) FROM cmp_rows`
-	if err := s.conn.QueryRowContext(ctx, q).Scan(&c.ByID, &c.ByFingerprint, &c.OnlyAPI, &c.OnlyStream, &api, &stream); err != nil {
+	if err := s.conn.QueryRowContext(ctx, q).Scan(&c.ByID, &c.ByFingerprint, &c.OnlyAPI, &c.OnlyStream, &c.APIRecords, &c.StreamRecords); err != nil {
 		return fmt.Errorf("compare sources: count: %w", err)
 	}
 	n := humanize.Count
 	c.Meta.Notes = append(c.Meta.Notes,
-		fmt.Sprintf("read %s activities and %s stream rows in the window", n(int64(api)), n(int64(stream))),
+		fmt.Sprintf("read %s activities and %s stream rows in the window", n(int64(c.APIRecords)), n(int64(c.StreamRecords))),
 		fmt.Sprintf("in both: %s by id, %s by fingerprint; only in the activities API: %s; only in the stream: %s",
 			n(int64(c.ByID)), n(int64(c.ByFingerprint)), n(int64(c.OnlyAPI)), n(int64(c.OnlyStream))))
 	return nil

@@ -14,10 +14,6 @@ import (
 	"github.com/mcasload/mcasload/queries"
 )
 
-// exitSourcesDiffer: compare-sources found records only one source has. (The one exit-code
-// table of the CLI issue takes it over when it lands.)
-const exitSourcesDiffer = 11
-
 // compareSourcesCommand is "compare-sources": the activities API's records beside the stream's.
 func (e *env) compareSourcesCommand() *cli.Command {
 	return &cli.Command{
@@ -28,7 +24,7 @@ func (e *env) compareSourcesCommand() *cli.Command {
 			"an account identifier in common, times within --time-window, the same IP or one missing),\n" +
 			"and lists per tenant, day and app the records in both, by which mapping, and those only one\n" +
 			"source has, with samples (--rows differences or all: one row per record). docs/sources.md.\n" +
-			"Exit 0 when every record is in both sources, 11 when some are not.",
+			"Exit 0 when every record is in both sources, 11 when some are not, 7 when neither holds one in the window.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "since", Usage: "start of the window (default: the later of the two sources' first records)"},
 			&cli.StringFlag{Name: "until", Usage: "end of the window (default: the earlier of the two sources' last records)"},
@@ -53,7 +49,7 @@ func (e *env) compareSources(c *cli.Context) error {
 		return err
 	}
 	var cmp *queries.Comparison
-	err = e.withSession(c, func(ctx context.Context, s *queries.Session) (array.RecordReader, *output.Meta, error) {
+	err = e.withSession(c, readScope{}, func(ctx context.Context, s *queries.Session) (array.RecordReader, *output.Meta, error) {
 		if cmp, err = s.CompareSources(ctx, req); err != nil {
 			return nil, nil, err
 		}
@@ -69,10 +65,15 @@ func (e *env) compareSources(c *cli.Context) error {
 	if errors.Is(err, queries.ErrNothingToCompare) {
 		return withCode(exitFailure, err, "load both sources first: mcasload scan (or load) for the activities API, mcasload stream for the Streaming API")
 	}
-	if err != nil || cmp.Agree() {
+	switch {
+	case err != nil:
 		return err
+	case cmp.APIRecords+cmp.StreamRecords == 0:
+		return withCode(exitNoData, fmt.Errorf("neither source holds a record between %s and %s", req.Since.Format(time.RFC3339), req.Until.Format(time.RFC3339)), "")
+	case cmp.Agree():
+		return nil
 	}
-	return withCode(exitSourcesDiffer, fmt.Errorf("the sources differ: %d records only in the activities API, %d only in the stream", cmp.OnlyAPI, cmp.OnlyStream),
+	return withCode(exitDisagree, fmt.Errorf("the sources differ: %d records only in the activities API, %d only in the stream", cmp.OnlyAPI, cmp.OnlyStream),
 		"list them with --rows differences; docs/sources.md says why sources differ")
 }
 

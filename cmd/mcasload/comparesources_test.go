@@ -45,8 +45,8 @@ func TestCompareSourcesCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errs := runMcasload(t, nil, "compare-sources", "-w", wh, "--rows", "differences", "--format", "json")
-	if code != exitSourcesDiffer || !strings.Contains(errs, "the sources differ") {
-		t.Fatalf("compare-sources: exit %d, want %d\n%s", code, exitSourcesDiffer, errs)
+	if code != exitDisagree || !strings.Contains(errs, "the sources differ") {
+		t.Fatalf("compare-sources: exit %d, want %d\n%s", code, exitDisagree, errs)
 	}
 	var doc struct {
 		Meta struct {
@@ -82,7 +82,7 @@ func TestCompareSourcesCommand(t *testing.T) {
 	}
 	// The summary in CSV: one row per day and app, the differences counted.
 	code, out, _ = runMcasload(t, nil, "compare-sources", "-w", wh, "--format", "csv")
-	if code != exitSourcesDiffer || !strings.HasPrefix(out, "tenant,day,app,in_both,by_id,by_fingerprint,only_api,only_stream,") {
+	if code != exitDisagree || !strings.HasPrefix(out, "tenant,day,app,in_both,by_id,by_fingerprint,only_api,only_stream,") {
 		t.Errorf("summary: exit %d\n%s", code, out)
 	}
 
