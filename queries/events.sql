@@ -336,8 +336,9 @@ WHERE is_impersonating_logon(raw);
 -- in Parameters, [{"Name", "Value"}] (the narrow parameters column). These read them by name, in
 -- any key order. raw is wide (a few KB a row): an investigation calls modified_* on the few rows
 -- its operation filter keeps.
+-- (raw is the API's whole record, or the stream's RawEventData: the rawDataJson itself)
 CREATE OR REPLACE TEMP MACRO modified_properties(raw) AS
-  from_json(coalesce(json_extract(raw, '$.rawDataJson.ModifiedProperties'), '[]'),
+  from_json(coalesce(json_extract(raw, '$.rawDataJson.ModifiedProperties'), json_extract(raw, '$.ModifiedProperties'), '[]'),
             '[{"Name":"VARCHAR","NewValue":"VARCHAR","OldValue":"VARCHAR"}]');
 -- the new value of the first modified property called name (NULL when there is none)
 CREATE OR REPLACE TEMP MACRO modified_value(raw, name) AS
