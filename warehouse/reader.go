@@ -206,6 +206,7 @@ func (r *Reader) createViews(ctx context.Context, dir string) error {
 			stmts = append(stmts, `CREATE TABLE memory.main.rejected_activities (`+rejectedColumns+`)`)
 		}
 	}
+	stmts = append(stmts, findingsView(ctx, r.conn, r.From, dir))
 	for _, q := range stmts {
 		if _, err := r.conn.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("create reader views: %w", err)

@@ -101,6 +101,7 @@ var warehouseTables = []whTable{
 	{name: "runs", kind: kindBookkeeping},
 	{name: "commits", kind: kindBookkeeping},
 	{name: "schema_migrations", kind: kindBookkeeping},
+	{name: "findings", kind: kindFindings},
 }
 
 // migrations are applied in order, each in its own transaction; schema_migrations records
@@ -129,6 +130,8 @@ var migrations = []string{
 	// 2: schema version 2, the parameters column (see migrate.go; the Parquet files follow in
 	// Writer.migrateParquet).
 	migrationAddParameters,
+	// 3: the findings of mcasload detect (findings.go).
+	migrationFindings,
 }
 
 // migrate brings the attached warehouse to the latest schema version.
