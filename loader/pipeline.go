@@ -31,6 +31,12 @@ type Committer interface {
 	Commit(ctx context.Context, c warehouse.Commit) (warehouse.CommitResult, error)
 }
 
+// tenantCommitter is a Committer with a tenant of its own (*warehouse.Writer): a pipeline whose
+// options name no tenant converts rows for that one.
+type tenantCommitter interface {
+	Tenant() string
+}
+
 // heapHolder is a Committer that keeps Go memory between commits (the warehouse writer's set
 // of stored id hashes); the pipeline's soft memory limit grows by it, or the garbage collector
 // would run without pause once that memory passes the limit.
@@ -60,7 +66,8 @@ type Options struct {
 	// Queue is how many chunks may wait for conversion or commit; default 2×Workers. With
 	// BatchRows/BatchBytes it bounds the memory a run holds, whatever the input size.
 	Queue int
-	// Schema configures each worker's converter.
+	// Schema configures each worker's converter; its Tenant defaults to the committer's
+	// (warehouse.Writer.Tenant), so every row carries the tenant it is committed under.
 	Schema schema.Options
 	// Allocator for Arrow memory; default memory.DefaultAllocator. Tests pass a checked one.
 	Allocator memory.Allocator
@@ -143,6 +150,9 @@ func Start(c Committer, opts Options) *Pipeline {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
+	if tc, ok := c.(tenantCommitter); ok && opts.Schema.Tenant == "" {
+		opts.Schema.Tenant = tc.Tenant()
+	}
 	ownLimit := setGoMemoryLimit(opts, 0)
 	p := &Pipeline{
 		ownLimit: ownLimit,
@@ -154,7 +164,7 @@ func Start(c Committer, opts Options) *Pipeline {
 		days:     map[string]bool{},
 		failed:   make(chan struct{}),
 	}
-	p.sum = Summary{Command: opts.Command, Source: opts.Source, Started: opts.Clock.Now()}
+	p.sum = Summary{Command: opts.Command, Source: opts.Source, Tenant: opts.Schema.Tenant, Started: opts.Clock.Now()}
 	for range opts.Workers {
 		p.wg.Add(1)
 		go p.convertLoop()

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -18,6 +20,9 @@ import (
 type Meta struct {
 	// Command is what produced the rows: "query", "sql", "status", "query --list", "domains".
 	Command string `json:"command"`
+	// Tenants are the tenants the rows are of, when the answer covers several: each ran apart,
+	// and each row's tenant column says whose it is.
+	Tenants []string `json:"tenants,omitempty"`
 	// Investigation and Kind (detection or pivot) name a canned investigation's run.
 	Investigation string `json:"investigation,omitempty"`
 	Kind          string `json:"kind,omitempty"`
@@ -69,6 +74,9 @@ type History struct {
 type Portal struct {
 	Links string `json:"links,omitempty"`
 	Note  string `json:"note,omitempty"`
+	// Tenants holds each tenant's own portal when a run over several tenants links them to
+	// different ones (Links and Note are then empty).
+	Tenants map[string]Portal `json:"tenants,omitempty"`
 }
 
 // Suppressed counts the rows an allow-list took out, per entry that matched.
@@ -128,6 +136,13 @@ func (m *Meta) Summary() []string {
 	}
 	if p := m.Portal; p != nil && p.Links == "" && p.Note != "" {
 		out = append(out, "no portal links: "+p.Note)
+	}
+	if p := m.Portal; p != nil {
+		for _, label := range slices.Sorted(maps.Keys(p.Tenants)) {
+			if t := p.Tenants[label]; t.Links == "" && t.Note != "" {
+				out = append(out, "no portal links for tenant "+label+": "+t.Note)
+			}
+		}
 	}
 	return out
 }

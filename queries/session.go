@@ -46,6 +46,12 @@ type Session struct {
 	portal output.Portal
 	// evidence is how many evidence ids a detection row keeps unless a request says (UseEvidence).
 	evidence int
+	// portals are the tenants' own portals (UseTenantPortals); current is the tenant being run.
+	portals map[string]output.Portal
+	current string
+	// base and tenants: investigations run once per tenant over base narrowed to it (UseTenants).
+	base    string
+	tenants []string
 }
 
 // Open prepares conn, whose "activities" table or view is already set up (warehouse.Reader's
@@ -142,7 +148,8 @@ func nonNil(l []string) []string {
 }
 
 // Run binds values to inv's parameters (see Investigation.Bind) and runs it with the session's
-// allow-list, as Investigate does, returning the rows alone. The caller releases the reader.
+// allow-list, as Investigate does (once per tenant when the session holds several), returning the
+// rows alone. The caller releases the reader.
 func (s *Session) Run(ctx context.Context, inv *Investigation, values map[string]string, now time.Time) (array.RecordReader, error) {
 	res, err := s.Investigate(ctx, inv, Request{Values: values, Now: now})
 	if err != nil {

@@ -260,6 +260,10 @@ func NewPortal(template, apiURL string) (output.Portal, error) {
 // for the reason p.Note gives.
 func (s *Session) UsePortal(p output.Portal) { s.portal = p }
 
+// UseTenantPortals sets each tenant's portal, for a run over several tenants (UseTenants): a
+// tenant without one links as UsePortal says.
+func (s *Session) UseTenantPortals(portals map[string]output.Portal) { s.portals = portals }
+
 // UseEvidence sets how many evidence ids a detection row keeps when a request names no number
 // (n <= 0: DefaultEvidence).
 func (s *Session) UseEvidence(n int) { s.evidence = n }
@@ -280,6 +284,9 @@ func (s *Session) triage(inv *Investigation, req Request, meta *output.Meta, arg
 	}
 	meta.EvidenceCap = n
 	p := s.portal
+	if tp, ok := s.portals[s.current]; ok && s.current != "" {
+		p = tp
+	}
 	meta.Portal = &p
 	body := strings.TrimSuffix(strings.TrimSpace(inv.SQL), ";")
 	q := fmt.Sprintf(`SELECT %s AS %s, * EXCLUDE (%[3]s, %[4]s, %[5]s), %[3]s, %[4]s, %[6]s AS %[7]s,

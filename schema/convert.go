@@ -19,6 +19,10 @@ const DefaultMaxRecordBytes = 16 << 20
 type Options struct {
 	// MaxRecordBytes rejects records larger than this many bytes (0: DefaultMaxRecordBytes).
 	MaxRecordBytes int
+	// Tenant is the label every row gets in its tenant column (tenant.Parse checked it; the
+	// warehouse refuses a commit whose rows carry another). Empty stores "" and the warehouse
+	// refuses the batch, so every writer names its tenant.
+	Tenant string
 }
 
 // Rejected is a record that could not be stored as a row, with why.
@@ -71,6 +75,7 @@ const (
 	colObjects
 	colRaw
 	colParameters
+	colTenant
 	numCols
 )
 
@@ -788,6 +793,7 @@ func (c *Converter) appendRow(b *builders, raw []byte) {
 	}
 	b.str[colRaw].BinaryBuilder.Append(raw)
 	appendStr(b.str[colParameters], f.parameters)
+	b.str[colTenant].Append(c.opts.Tenant)
 }
 
 // categoryText holds the stored names indexed by location.category.

@@ -24,6 +24,8 @@ var (
 	colID  = schema.Activities.FieldIndices("id")[0]
 	colDay = schema.Activities.FieldIndices("day")[0]
 	colRaw = schema.Activities.FieldIndices("raw")[0]
+	// colTenant: an id is stored once per tenant (see checkTenantColumn).
+	colTenant = schema.Activities.FieldIndices("tenant")[0]
 )
 
 // md5Lower is DuckDB's md5_number_lower(s): the last 8 bytes of the MD5 digest (the low half
@@ -77,13 +79,13 @@ func (p *plan) release() {
 	*p = plan{}
 }
 
-// planCommit decides which rows of records are new. An id already in activity_ids, or seen
-// earlier in the same commit, is a duplicate (first wins); a duplicate whose raw hash differs
+// planCommit decides which rows of records (all of tenant label) are new. An id already in
+// activity_ids for the tenant, or seen earlier in the same commit, is a duplicate (first wins); a duplicate whose raw hash differs
 // from the kept row's is a conflict. The batch's id hashes are looked up in known (the stored
 // hashes); only hits go to DuckDB, which returns their stored (id, rawsum); ids are compared
 // exactly in Go, and raw is hashed in Go only for re-delivered rows and for the index entries
 // of new rows. Its phases are timed separately (hash, probe, plan) for the commit's debug log.
-func planCommit(ctx context.Context, s *session, mem memory.Allocator, records []arrow.RecordBatch, known *storedHashes) (*plan, error) {
+func planCommit(ctx context.Context, s *session, mem memory.Allocator, label string, records []arrow.RecordBatch, known *storedHashes) (*plan, error) {
 	p := &plan{byDay: map[arrow.Date32][]arrow.RecordBatch{}}
 	t0 := time.Now()
 	n := 0
@@ -97,7 +99,7 @@ func planCommit(ctx context.Context, s *session, mem memory.Allocator, records [
 	ids := hashIDs(records, n, known)
 	p.tHash = time.Since(t0)
 	t1 := time.Now()
-	stored, err := probeStored(ctx, s, ids)
+	stored, err := probeStored(ctx, s, label, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -155,15 +157,15 @@ func hashIDs(records []arrow.RecordBatch, n int, known *storedHashes) batchIDs {
 	return b
 }
 
-// probeStored returns the stored ids this commit re-delivers, with the rawsum of the stored
-// row: the candidates by hash (from the writer's set of stored hashes), then an exact id match
-// read from DuckDB for just those.
-func probeStored(ctx context.Context, s *session, b batchIDs) (map[string]uint64, error) {
+// probeStored returns the stored ids of tenant label this commit re-delivers, with the rawsum of
+// the stored row: the candidates by hash (from the writer's set of the tenant's stored hashes),
+// then an exact id match read from DuckDB for just those.
+func probeStored(ctx context.Context, s *session, label string, b batchIDs) (map[string]uint64, error) {
 	stored := map[string]uint64{}
 	if len(b.matched) == 0 {
 		return stored, nil
 	}
-	err := storedSums(ctx, s, b.matched, func(id string, sum uint64) {
+	err := storedSums(ctx, s, label, b.matched, func(id string, sum uint64) {
 		if _, ok := b.first[id]; ok {
 			stored[id] = sum
 		}
@@ -254,12 +256,12 @@ func (p *plan) cut(records []arrow.RecordBatch, runs []keptRun) {
 	slices.Sort(p.days)
 }
 
-// storedSums calls f with (id, rawsum) of every stored row whose h is in hashes.
-func storedSums(ctx context.Context, s *session, hashes []uint64, f func(id string, sum uint64)) error {
+// storedSums calls f with (id, rawsum) of every stored row of tenant label whose h is in hashes.
+func storedSums(ctx context.Context, s *session, label string, hashes []uint64, f func(id string, sum uint64)) error {
 	for len(hashes) > 0 {
 		n := min(len(hashes), 2000)
 		var q strings.Builder
-		q.WriteString(`SELECT id, rawsum FROM wh.activity_ids WHERE h IN (`)
+		q.WriteString(`SELECT id, rawsum FROM wh.activity_ids WHERE tenant = ` + quoteString(label) + ` AND h IN (`)
 		for i, h := range hashes[:n] {
 			if i > 0 {
 				q.WriteByte(',')

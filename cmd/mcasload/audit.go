@@ -87,6 +87,9 @@ func (e *env) runAudit(c *cli.Context) error {
 	if opts.Writer, err = writerOptions(c, scanSource(cfg.URL), "mcasload audit --repair"); err != nil {
 		return err
 	}
+	if opts.Writer.Tenant, opts.Writer.TenantDerived, err = scanTenantLabel(c, cfg.URL); err != nil {
+		return err
+	}
 	opts.Writer.Logger = log
 	opts.Pipeline = loader.Options{Command: "audit", Workers: c.Int("threads"), BatchRows: c.Int("batch-rows"),
 		BatchBytes: c.Int64("batch-bytes"), Source: opts.Writer.Source}

@@ -18,10 +18,6 @@ import (
 	"github.com/mcasload/mcasload/warehouse"
 )
 
-// detectTenant is the tenant label of the findings: the one tenant of a warehouse until tenants
-// land, then the tenant of each run.
-const detectTenant = "default"
-
 // detectFlags are the flags of detect, and of scan with --detect.
 func detectFlags() []cli.Flag {
 	return append([]cli.Flag{
@@ -30,6 +26,7 @@ func detectFlags() []cli.Flag {
 		&cli.StringFlag{Name: "exclude", Usage: "do not run these detections (`NAMES`, comma-separated)"},
 		&cli.StringFlag{Name: "min-severity", Usage: "keep findings of this `LEVEL` or above: informational, low, medium or high"},
 		allowListFlag(),
+		tenantSelectionFlag(),
 	}, triageFlags()...)
 }
 
@@ -72,6 +69,8 @@ type detectPlan struct {
 	disp  *delivery.Dispatcher
 	allow *allowlist.List
 	keep  int
+	// tenants are the tenants to run for (nil: every tenant of the warehouse).
+	tenants []string
 }
 
 // planDetect checks the detect flags: the sinks (their secret and CA files read now), the
@@ -94,6 +93,9 @@ func (e *env) planDetect(c *cli.Context, log *slog.Logger) (*detectPlan, error) 
 		return nil, err
 	}
 	if p.allow, err = loadAllowList(c); err != nil {
+		return nil, err
+	}
+	if p.tenants, err = tenantSelection(c); err != nil {
 		return nil, err
 	}
 	specs := c.StringSlice("deliver")
@@ -124,7 +126,7 @@ func splitNames(s string) []string {
 // transaction, then delivers every finding owed a notification and records what was accepted.
 func (e *env) detect(c *cli.Context, p *detectPlan, log *slog.Logger) error {
 	ctx := c.Context
-	w, err := e.openExisting(c, "mcasload detect")
+	w, err := e.openExisting(c, "mcasload detect", "")
 	if err != nil {
 		return err
 	}
@@ -136,19 +138,55 @@ func (e *env) detect(c *cli.Context, p *detectPlan, log *slog.Logger) error {
 }
 
 func (e *env) detectWith(c *cli.Context, w *warehouse.Writer, p *detectPlan, log *slog.Logger) error {
+	tenants := p.tenants
+	if tenants == nil {
+		r, err := warehouse.OpenReader(c.Context, warehouse.ReaderOptions{Dir: w.Dir(), Logger: log})
+		if err != nil {
+			return withStorageHint(err)
+		}
+		tenants = r.AllTenants
+		r.Close()
+	}
+	var out detect.Outcome
+	for _, t := range tenants {
+		o, err := e.detectTenant(c, w, p, log, t)
+		if err != nil {
+			return fmt.Errorf("tenant %s: %w", t, err)
+		}
+		out.Delivered += o.Delivered
+		out.Failed += o.Failed
+		out.Errors = append(out.Errors, o.Errors...)
+	}
+	for _, err := range out.Errors {
+		log.Warn("finding not delivered", "err", err)
+	}
+	switch {
+	case out.Failed > 0:
+		return withCode(exitUndelivered, fmt.Errorf("%d findings could not be delivered (%d delivered): %w", out.Failed, out.Delivered, errors.Join(out.Errors...)),
+			"they are kept and offered again, with the same ids, on the next run; fix the receiver or the sink (docs/detect.md, When delivery fails)")
+	case out.Delivered > 0:
+		return withCode(exitNewFindings, fmt.Errorf("%d findings delivered", out.Delivered), "mcasload findings list shows them; ack, suppress or resolve them there")
+	}
+	return nil
+}
+
+// detectTenant is one tenant's detect: what is new past its watermark, the candidates, the merge
+// with its findings, stored with the new watermark in one transaction, then the delivery of every
+// finding owed one.
+func (e *env) detectTenant(c *cli.Context, w *warehouse.Writer, p *detectPlan, log *slog.Logger, tenant string) (detect.Outcome, error) {
 	ctx := c.Context
 	now := time.Now().UTC()
-	mark, err := w.DetectWatermark(ctx, detectTenant)
+	mark, err := w.DetectWatermark(ctx, tenant)
 	if err != nil {
-		return withStorageHint(err)
+		return detect.Outcome{}, withStorageHint(err)
 	}
-	stored, err := w.Findings(ctx, detectTenant)
+	stored, err := w.Findings(ctx, tenant)
 	if err != nil {
-		return withStorageHint(err)
+		return detect.Outcome{}, withStorageHint(err)
 	}
-	span, cands, pruned, err := e.findCandidates(c, w.Dir(), p, mark, stored, now, log)
+	span, cands, pruned, err := e.findCandidates(c, w.Dir(), p, tenant, mark, stored, now, log)
 	if err != nil {
-		return err
+		return detect.Outcome{}, err
 	}
 	// Pruned evidence first, so the merge sees the flag.
 	byID := map[string]int{}
@@ -169,36 +207,26 @@ func (e *env) detectWith(c *cli.Context, w *warehouse.Writer, p *detectPlan, log
 			next = &n
 		}
 	}
-	if err := w.SaveFindings(ctx, detectTenant, changed, next); err != nil {
-		return withStorageHint(err)
+	if err := w.SaveFindings(ctx, tenant, changed, next); err != nil {
+		return detect.Outcome{}, withStorageHint(err)
 	}
-	all, err := w.Findings(ctx, detectTenant)
+	all, err := w.Findings(ctx, tenant)
 	if err != nil {
-		return withStorageHint(err)
+		return detect.Outcome{}, withStorageHint(err)
 	}
-	out, err := detect.Deliver(ctx, w, p.disp, detectTenant, all, now)
+	out, err := detect.Deliver(ctx, w, p.disp, tenant, all, now)
 	if err != nil {
-		return withStorageHint(err)
+		return out, withStorageHint(err)
 	}
-	e.sayDetect(span, mark, p, len(cands), added, out)
-	for _, err := range out.Errors {
-		log.Warn("finding not delivered", "err", err)
-	}
-	switch {
-	case out.Failed > 0:
-		return withCode(exitUndelivered, fmt.Errorf("%d findings could not be delivered (%d delivered): %w", out.Failed, out.Delivered, errors.Join(out.Errors...)),
-			"they are kept and offered again, with the same ids, on the next run; fix the receiver or the sink (docs/detect.md, When delivery fails)")
-	case out.Delivered > 0:
-		return withCode(exitNewFindings, fmt.Errorf("%d findings delivered", out.Delivered), "mcasload findings list shows them; ack, suppress or resolve them there")
-	}
-	return nil
+	e.sayDetect(tenant, span, mark, p, len(cands), added, out)
+	return out, nil
 }
 
 // findCandidates opens the warehouse read-only and runs the detections over what is new.
-func (e *env) findCandidates(c *cli.Context, dir string, p *detectPlan, mark time.Time, stored []warehouse.FindingRow, now time.Time, log *slog.Logger) (detect.Span, []detect.Candidate, []warehouse.FindingRow, error) {
+func (e *env) findCandidates(c *cli.Context, dir string, p *detectPlan, tenant string, mark time.Time, stored []warehouse.FindingRow, now time.Time, log *slog.Logger) (detect.Span, []detect.Candidate, []warehouse.FindingRow, error) {
 	ctx := c.Context
 	var span detect.Span
-	r, err := warehouse.OpenReader(ctx, warehouse.ReaderOptions{Dir: dir, Logger: log})
+	r, err := warehouse.OpenReader(ctx, warehouse.ReaderOptions{Dir: dir, Logger: log, Tenants: []string{tenant}})
 	if err != nil {
 		return span, nil, nil, withStorageHint(err)
 	}
@@ -222,7 +250,7 @@ func (e *env) findCandidates(c *cli.Context, dir string, p *detectPlan, mark tim
 	if err := useTriage(ctx, c, r, s); err != nil {
 		return span, nil, nil, err
 	}
-	cands, notes, err := detect.Find(ctx, s, r.Conn(), span, detect.Options{Tenant: detectTenant, Investigations: p.invs,
+	cands, notes, err := detect.Find(ctx, s, r.Conn(), span, detect.Options{Tenant: tenant, Investigations: p.invs,
 		MinSeverity: p.min, Watermark: mark, Now: now})
 	for _, n := range notes {
 		log.Info("detect: provisional", "note", n)
@@ -247,16 +275,16 @@ func keepNotIn(a, b []warehouse.FindingRow) []warehouse.FindingRow {
 
 // sayDetect writes the run's one summary line on stderr: what was new, what was found, what
 // was delivered.
-func (e *env) sayDetect(span detect.Span, mark time.Time, p *detectPlan, cands, added int, out detect.Outcome) {
+func (e *env) sayDetect(tenant string, span detect.Span, mark time.Time, p *detectPlan, cands, added int, out detect.Outcome) {
 	since := "ever"
 	if !mark.IsZero() {
 		since = mark.Format("2006-01-02 15:04:05 UTC")
 	}
 	if span.Count == 0 {
-		fmt.Fprintf(e.errOut(), "detect: no activity created since %s; ", since)
+		fmt.Fprintf(e.errOut(), "detect %s: no activity created since %s; ", tenant, since)
 	} else {
-		fmt.Fprintf(e.errOut(), "detect: %d activities created since %s (activity time %s to %s); %d detections: %d candidates, %d new findings; ",
-			span.Count, since, span.From.Format("2006-01-02 15:04"), span.To.Format("2006-01-02 15:04"), len(p.invs), cands, added)
+		fmt.Fprintf(e.errOut(), "detect %s: %d activities created since %s (activity time %s to %s); %d detections: %d candidates, %d new findings; ",
+			tenant, span.Count, since, span.From.Format("2006-01-02 15:04"), span.To.Format("2006-01-02 15:04"), len(p.invs), cands, added)
 	}
 	fmt.Fprintf(e.errOut(), "delivered %d, kept for the next run %d\n", out.Delivered, out.Failed)
 }

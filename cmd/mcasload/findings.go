@@ -151,7 +151,7 @@ func (e *env) setFindingStatus(c *cli.Context, status string) error {
 	if c.String("entity") != "" && status != detect.StatusSuppressed {
 		return usageErrorf("--entity is for suppress")
 	}
-	w, err := e.openExisting(c, "mcasload findings "+c.Command.Name)
+	w, err := e.openExisting(c, "mcasload findings "+c.Command.Name, "")
 	if err != nil {
 		return err
 	}

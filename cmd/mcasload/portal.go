@@ -39,65 +39,94 @@ func evidenceCap(c *cli.Context) (int, error) {
 	return n, nil
 }
 
-// portalFor makes the links of the --portal choice for the warehouse r reads: the classic
-// portal's host is the one tenant its scans name. Data without a known host (loaded from files,
-// read from bare Parquet, or scans of several tenants) gets no links and a note saying why;
+// portalFor makes the links of the --portal choice for the warehouse r reads, per tenant: the
+// classic portal's host is the one its scans name. Data without a known host (loaded from files,
+// read from bare Parquet, or scanned from several URLs) gets no links and a note saying why;
 // only a template the user wrote with {portal} in it is refused then, since they asked for it.
-func portalFor(ctx context.Context, c *cli.Context, r *warehouse.Reader) (output.Portal, error) {
+// The tenant "" stands for every tenant of a warehouse read as one.
+func portalFor(ctx context.Context, c *cli.Context, r *warehouse.Reader) (map[string]output.Portal, error) {
 	choice := strings.TrimSpace(c.String("portal"))
 	template := choice
 	switch choice {
 	case portalNone:
-		return output.Portal{Note: "--portal none"}, nil
+		return map[string]output.Portal{"": {Note: "--portal none"}}, nil
 	case portalDefender:
 		template = queries.DefenderPortal
 	case portalClassic, "":
 		template = queries.ClassicPortal
 	}
-	host, why := scannedTenant(ctx, r)
-	p, err := queries.NewPortal(template, host)
-	switch {
-	case err == nil:
-		return p, nil
-	case errors.Is(err, queries.ErrNoPortalHost) && template == queries.ClassicPortal:
-		return output.Portal{Note: why + "; pass --portal with a link template (e.g. https://HOST/#/audits?activity.id=eq({id},)) or --portal defender"}, nil
-	case errors.Is(err, queries.ErrNoPortalHost):
-		return output.Portal{}, usageErrorf("--portal %s: %s; write the host into the template", choice, why)
+	hosts := scannedTenants(ctx, r)
+	out := map[string]output.Portal{}
+	for label, h := range hosts {
+		p, err := queries.NewPortal(template, h.url)
+		switch {
+		case err == nil:
+			out[label] = p
+		case errors.Is(err, queries.ErrNoPortalHost) && template == queries.ClassicPortal:
+			out[label] = output.Portal{Note: h.why + "; pass --portal with a link template (e.g. https://HOST/#/audits?activity.id=eq({id},)) or --portal defender"}
+		case errors.Is(err, queries.ErrNoPortalHost):
+			return nil, usageErrorf("--portal %s: %s; write the host into the template", choice, h.why)
+		default:
+			return nil, usageErrorf("--portal: %v (or classic, defender, none)", err)
+		}
 	}
-	return output.Portal{}, usageErrorf("--portal: %v (or classic, defender, none)", err)
+	return out, nil
 }
 
-// scannedTenant is the URL of the one tenant the warehouse's scan watermarks name, or "" and why
-// no host is known.
-func scannedTenant(ctx context.Context, r *warehouse.Reader) (tenantURL, why string) {
-	if r.From != warehouse.FromDuckDB {
-		return "", "the Parquet dataset does not say which tenant it was scanned from"
+// tenantHost is the URL a tenant was scanned from, or "" and why none is known.
+type tenantHost struct{ url, why string }
+
+// scannedTenants is the URL each selected tenant of r was scanned from (its scan watermarks
+// name exactly one), under "" as well when r reads one tenant or a warehouse without labels.
+func scannedTenants(ctx context.Context, r *warehouse.Reader) map[string]tenantHost {
+	labels := append([]string{""}, r.Tenants...)
+	unknown := func(why string) map[string]tenantHost {
+		out := map[string]tenantHost{}
+		for _, l := range labels {
+			out[l] = tenantHost{why: why}
+		}
+		return out
 	}
-	rows, err := r.Conn().QueryContext(ctx, `SELECT key FROM wh.state WHERE starts_with(key, ?) ORDER BY key`, loader.WatermarkPrefix)
+	if r.From != warehouse.FromDuckDB {
+		return unknown("the Parquet dataset does not say which tenant it was scanned from")
+	}
+	rows, err := r.Conn().QueryContext(ctx, `SELECT DISTINCT tenant, key FROM wh.state WHERE starts_with(key, ?) ORDER BY ALL`, loader.WatermarkPrefix)
 	if err != nil {
-		return "", fmt.Sprintf("the warehouse's scans cannot be read (%v)", err)
+		return unknown(fmt.Sprintf("the warehouse's scans cannot be read (%v)", err))
 	}
 	defer rows.Close()
-	var urls []string
+	urls := map[string][]string{}
 	for rows.Next() {
-		var key string
-		if err := rows.Scan(&key); err != nil {
-			return "", fmt.Sprintf("the warehouse's scans cannot be read (%v)", err)
+		var label, key string
+		if err := rows.Scan(&label, &key); err != nil {
+			return unknown(fmt.Sprintf("the warehouse's scans cannot be read (%v)", err))
 		}
-		if u, _, ok := loader.ParseWatermarkKey(key); ok && !slices.Contains(urls, u) {
-			urls = append(urls, u)
+		if u, _, ok := loader.ParseWatermarkKey(key); ok {
+			for _, l := range []string{label, ""} {
+				if !slices.Contains(urls[l], u) {
+					urls[l] = append(urls[l], u)
+				}
+			}
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return "", fmt.Sprintf("the warehouse's scans cannot be read (%v)", err)
+		return unknown(fmt.Sprintf("the warehouse's scans cannot be read (%v)", err))
 	}
-	switch len(urls) {
-	case 1:
-		return urls[0], ""
-	case 0:
-		return "", "these activities were loaded from files (mcasload load), not scanned, so no portal host is known"
+	if len(r.Tenants) == 1 {
+		urls[""] = urls[r.Tenants[0]]
 	}
-	return "", "this warehouse holds scans of several tenants (" + strings.Join(urls, ", ") + "), so no one portal host is known"
+	out := map[string]tenantHost{}
+	for _, l := range labels {
+		switch u := urls[l]; len(u) {
+		case 1:
+			out[l] = tenantHost{url: u[0]}
+		case 0:
+			out[l] = tenantHost{why: "these activities were loaded from files (mcasload load), not scanned, so no portal host is known"}
+		default:
+			out[l] = tenantHost{why: "these activities were scanned from several URLs (" + strings.Join(u, ", ") + "), so no one portal host is known"}
+		}
+	}
+	return out
 }
 
 // useTriage applies --evidence and --portal to the session.
@@ -106,11 +135,13 @@ func useTriage(ctx context.Context, c *cli.Context, r *warehouse.Reader, s *quer
 	if err != nil {
 		return err
 	}
-	p, err := portalFor(ctx, c, r)
+	portals, err := portalFor(ctx, c, r)
 	if err != nil {
 		return err
 	}
 	s.UseEvidence(n)
-	s.UsePortal(p)
+	s.UsePortal(portals[""])
+	delete(portals, "")
+	s.UseTenantPortals(portals)
 	return nil
 }

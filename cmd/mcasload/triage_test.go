@@ -149,4 +149,35 @@ func TestQueryTriageOfScannedTenant(t *testing.T) {
 	if code != 0 || strings.TrimSpace(out) != "n\n"+strconv.Itoa(len(ids)) {
 		t.Errorf("%d distinct evidence ids, the warehouse holds: %q (%s)", len(ids), out, stderr)
 	}
+
+	// A second tenant scanned from its own service into the same warehouse: over both, each
+	// row links to its own tenant's portal, and the meta names both.
+	first := queryTriage(t, "mass-download", "--warehouse", dir, "--since", window[1], "--until", window[3])
+	other := startScanSim(t, tn, simulator.Config{})
+	if code, out, errs := runScanCLI(t, tokenEnv, "scan", "--url", other.URL, "-w", dir, "--tenant-label", "fabrikam", "--progress=false", "--rate-limit", "6000"); code != exitOK {
+		t.Fatalf("scan of the second tenant: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, stderr = runMcasload(t, nil, "query", "mass-download", "--warehouse", dir, "--since", window[1], "--until", window[3], "--format", "json")
+	var both struct {
+		Meta output.Meta `json:"meta"`
+		Rows []struct {
+			Tenant string   `json:"tenant"`
+			Links  []string `json:"portal_url"`
+		} `json:"rows"`
+	}
+	if err := json.Unmarshal([]byte(out), &both); code != 0 || err != nil {
+		t.Fatalf("over two tenants: exit %d, %v: %s", code, err, stderr)
+	}
+	hosts := map[string]string{"fabrikam": other.URL}
+	for _, row := range both.Rows {
+		if row.Tenant != "fabrikam" {
+			hosts[row.Tenant] = srv.URL
+		}
+		if want := hosts[row.Tenant]; len(row.Links) == 0 || !strings.HasPrefix(row.Links[0], want+"/#/audits") {
+			t.Errorf("tenant %s: links %v, want %s's portal", row.Tenant, row.Links, want)
+		}
+	}
+	if len(both.Rows) != 2*len(first.Rows) || len(both.Meta.Portal.Tenants) != 2 || both.Meta.Severities[first.Rows[0].Severity] < 2 {
+		t.Errorf("%d rows over both tenants (%d for one), meta portal %+v, severities %v", len(both.Rows), len(first.Rows), both.Meta.Portal, both.Meta.Severities)
+	}
 }
