@@ -80,15 +80,16 @@ type Options struct {
 const wholeEvidence = 1 << 20
 
 // Window is the activity-time window a detection runs over for sp: from the start of the time
-// bucket holding the first new activity to the end of the bucket holding the last, so a finding
-// is judged on its whole bucket (its key's); the investigation itself reads its declared history
-// before that.
+// bucket before the one holding the first new activity to the end of the bucket holding the
+// last, so a finding is judged on its whole bucket (its key's) and on the bucket before, where
+// what a new activity completes may have begun (a new client first seen yesterday and used
+// again today); the investigation itself reads its declared history before that.
 func Window(inv *queries.Investigation, sp Span) (since, until time.Time) {
 	b := inv.Bucket
 	if b <= 0 {
 		b = 24 * time.Hour
 	}
-	since = sp.From.Truncate(b)
+	since = sp.From.Truncate(b).Add(-b)
 	until = sp.To.Truncate(b).Add(b - time.Millisecond)
 	return since, until
 }
@@ -307,7 +308,8 @@ func unionEvidence(aIDs, aURLs, bIDs, bURLs []string, n int) ([]string, []string
 // entities reads the key's entities from the row: for each entity kind the header declares, the
 // values of its columns that hold one value (a column holding a list, such as every IP address of
 // a burst, grows as evidence arrives and would split one finding into many), normalized and
-// joined with ','. Domains and rules count as the object.
+// joined with ','. Domains and rules count as the object. The app is part of the key only when
+// the row names no user: one user doing one thing in two apps on a day is one finding, not two.
 func entities(inv *queries.Investigation, r map[string]json.RawMessage) delivery.Entities {
 	var e delivery.Entities
 	for _, kind := range []string{"user", "ip", "app", "object", "domain", "rule"} {
@@ -332,6 +334,9 @@ func entities(inv *queries.Investigation, r map[string]json.RawMessage) delivery
 		default:
 			e.Object = strings.Trim(e.Object+","+joined, ",")
 		}
+	}
+	if e.User != "" {
+		e.App = ""
 	}
 	return e
 }

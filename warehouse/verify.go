@@ -43,7 +43,7 @@ type VerifyReport struct {
 	TableProblems []string
 	// FindingsProblems lists where the findings differ from their Parquet snapshot.
 	FindingsProblems []string
-	Pending       int // (day, commit) pairs not yet published; excluded from the check
+	Pending          int // (day, commit) pairs not yet published; excluded from the check
 }
 
 // OK reports whether every day is consistent and nothing unknown lies in the dataset.

@@ -26,7 +26,6 @@ func detectFlags() []cli.Flag {
 		&cli.StringFlag{Name: "exclude", Usage: "do not run these detections (`NAMES`, comma-separated)"},
 		&cli.StringFlag{Name: "min-severity", Usage: "keep findings of this `LEVEL` or above: informational, low, medium or high"},
 		allowListFlag(),
-		tenantSelectionFlag(),
 	}, triageFlags()...)
 }
 
@@ -43,7 +42,7 @@ func (e *env) detectCommand() *cli.Command {
 			"accepted it; otherwise it is offered again on the next run, with the same id (docs/detect.md).\n\n" +
 			"Exit codes: 0 nothing new, 10 new findings delivered, 9 some findings could not be delivered " +
 			"(they are kept for the next run), 1 failed, 2 usage error, 4 another writer holds the warehouse.",
-		Flags: append([]cli.Flag{warehouseFlag()}, detectFlags()...),
+		Flags: append([]cli.Flag{warehouseFlag(), tenantSelectionFlag()}, detectFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usageErrorf("detect takes no arguments, got %q", c.Args().First())
@@ -95,8 +94,11 @@ func (e *env) planDetect(c *cli.Context, log *slog.Logger) (*detectPlan, error) 
 	if p.allow, err = loadAllowList(c); err != nil {
 		return nil, err
 	}
-	if p.tenants, err = tenantSelection(c); err != nil {
-		return nil, err
+	if c.Command.Name == "detect" {
+		// scan --detect runs for every tenant: its own --tenant-label names the tenant it writes.
+		if p.tenants, err = tenantSelection(c); err != nil {
+			return nil, err
+		}
 	}
 	specs := c.StringSlice("deliver")
 	if len(specs) == 0 {
