@@ -294,3 +294,33 @@ func oneShotKeys(t *testing.T, dir string) map[string]string {
 	}
 	return out
 }
+
+// TestDetectBadInput: every mistake in what detect is given is a usage error (exit 2) that
+// says what to do, before anything runs, so no finding is lost to it.
+func TestDetectBadInput(t *testing.T) {
+	dir := t.TempDir()
+	open := filepath.Join(dir, "open.key")
+	if err := os.WriteFile(open, []byte("0123456789abcdef0123456789abcdef"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--deliver", "/var/findings.ndjson"}, "no scheme: write file:///var/findings.ndjson"},
+		{[]string{"--deliver", "https://hooks.example.com/x#secret=" + open}, "chmod 600"},
+		{[]string{"--deliver", "syslog+tcp://siem.example.com?format=xml"}, `unknown format "xml"`},
+		{[]string{"--investigations", "impossible-travl"}, `unknown investigation "impossible-travl"; the detections are: `},
+		{[]string{"--investigations", "user-timeline"}, "pivots never run in detect"},
+		{[]string{"--exclude", "nope"}, `unknown investigation "nope"`},
+		{[]string{"--min-severity", "urgent"}, `"urgent" is not one of informational, low, medium, high`},
+	}
+	for _, tc := range cases {
+		code, out, errs := runScanCLI(t, nil, append([]string{"detect", "-w", filepath.Join(dir, "wh")}, tc.args...)...)
+		if code != exitUsage || !strings.Contains(errs, tc.want) {
+			t.Errorf("detect %v: exit %d, want %d with %q\n%s%s", tc.args, code, exitUsage, tc.want, out, errs)
+		}
+	}
+	// An unreachable syslog receiver and a webhook that hangs are not usage errors: the run
+	// keeps the findings for the next run (exit 9), as TestDetectWeek shows for a webhook down.
+}
