@@ -112,6 +112,16 @@ func (e *env) runDemo(c *cli.Context) error {
 			return withCode(code, fmt.Errorf("demo: investigation %s failed", inv), "see the error above")
 		}
 	}
+	// detect: the first run treats every activity as new, so the planted incidents become findings.
+	sink := "file://" + filepath.Join(dir, "findings.ndjson")
+	fmt.Fprintf(e.stdout, "\n==> mcasload detect -w %s --deliver %s\n", dir, sink)
+	if code := e.run(ctx, []string{"mcasload", "detect", "-w", dir, "--deliver", sink}); code != exitOK && code != exitNewFindings {
+		return withCode(code, errors.New("demo: detect failed"), "see the error above")
+	}
+	fmt.Fprintf(e.stdout, "\n==> mcasload findings list -w %s --status new,notified\n", dir)
+	if code := e.run(ctx, []string{"mcasload", "findings", "list", "-w", dir, "--status", "new,notified"}); code != exitOK {
+		return withCode(code, errors.New("demo: findings list failed"), "see the error above")
+	}
 	fmt.Fprintf(e.stdout, "\ndemo done in %s. The warehouse is %s, with %d tenants. Try next:\n", time.Since(start).Round(100*time.Millisecond), dir, len(labels))
 	for _, s := range []string{
 		"mcasload query --list",
@@ -120,6 +130,7 @@ func (e *env) runDemo(c *cli.Context) error {
 		"mcasload query user-timeline -w " + dir + " --since 30d --param user=<a user from above>",
 		`mcasload sql -w ` + dir + ` "SELECT tenant, app_name, count(*) AS n FROM activities GROUP BY ALL ORDER BY n DESC"`,
 		"mcasload verify -w " + dir,
+		"mcasload detect -w " + dir + "   # again: nothing new, exit 0; mcasload findings ack <id> -w " + dir + " --reason …",
 		"open " + filepath.Join(dir, warehouse.ParquetDir) + " in pandas, polars or DuckDB (Hive layout, tenant=<label>/day=YYYY-MM-DD; hand one tenant its own tenant= folder)",
 		"mcasload sim --tenants " + strings.Join(labels, ",") + "   # the simulator alone; then MCAS_TOKEN=<its token> mcasload scan --url <a url> --tenant-label <its tenant> -w " + dir,
 	} {
