@@ -156,6 +156,16 @@ func (b *builder) finding(ctx context.Context, inv *queries.Investigation, users
 		f.Error = b.show(err.Error())
 		return f, nil
 	}
+	b.fillRows(inv, t, &f)
+	if f.Rows > 0 {
+		f.Chart, f.Note = b.findingChart(inv, t)
+	}
+	return f, t
+}
+
+// fillRows puts t's rows in f: the severities, the finding keys (and which rows are new), the
+// first Top rows and the folded rest, up to maxRows.
+func (b *builder) fillRows(inv *queries.Investigation, t *table, f *Finding) {
 	f.Rows = len(t.rows)
 	var shown []int
 	for i, c := range t.cols {
@@ -194,10 +204,6 @@ func (b *builder) finding(ctx context.Context, inv *queries.Investigation, users
 		}
 	}
 	f.Hidden = max(0, f.Rows-maxRows)
-	if f.Rows > 0 {
-		f.Chart, f.Note = b.findingChart(inv, t)
-	}
-	return f, t
 }
 
 // findingChart draws the first chart kind of the header that the result's columns allow.
