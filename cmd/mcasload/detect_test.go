@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -240,6 +241,36 @@ func TestDetectWeek(t *testing.T) {
 			t.Errorf("incident %s visible from %s to %s delivered on night %d (%s)", inc.Kind, first, last, n, at)
 		}
 	}
+	// The report's triage section lists the findings with evidence in its window, highest
+	// severity first, each with its portal links.
+	html := filepath.Join(t.TempDir(), "report.html")
+	if code, out, errs := runScanCLI(t, nil, "report", "-w", dir, "--since", end.Add(-21*24*time.Hour).Format(time.RFC3339),
+		"--until", clk.Now().Format(time.RFC3339), "--out", html, "--progress=false"); code != exitOK {
+		t.Fatalf("report: exit %d\n%s%s", code, out, errs)
+	}
+	page, err := os.ReadFile(html)
+	if err != nil {
+		t.Fatal(err)
+	}
+	triage := string(page)
+	if i := strings.Index(triage, `<section id="triage"`); i < 0 {
+		t.Fatal("the report has no triage section")
+	} else {
+		triage = triage[i : i+strings.Index(triage[i:], "</section>")]
+	}
+	sevs := regexp.MustCompile(`tok sev sev-(\w+)`).FindAllStringSubmatch(triage, -1)
+	if len(sevs) != len(seen) {
+		t.Errorf("the triage section lists %d findings, want %d", len(sevs), len(seen))
+	}
+	for i := 1; i < len(sevs); i++ {
+		if delivery.Severity(sevs[i][1]).Rank() > delivery.Severity(sevs[i-1][1]).Rank() {
+			t.Errorf("triage: %s listed after %s", sevs[i][1], sevs[i-1][1])
+		}
+	}
+	if !strings.Contains(triage, `class="portal" href="`+strings.TrimSuffix(srv.URL, "/")) {
+		t.Error("the triage section has no portal link at the scanned host")
+	}
+
 	// Night by night finds what one detect over the whole week finds: the same keys.
 	once := oneShotKeys(t, dir)
 	for _, f := range lines {
