@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -13,6 +12,7 @@ import (
 	"github.com/mcasload/mcasload/allowlist"
 	"github.com/mcasload/mcasload/delivery"
 	"github.com/mcasload/mcasload/detect"
+	"github.com/mcasload/mcasload/export"
 	"github.com/mcasload/mcasload/loader"
 	"github.com/mcasload/mcasload/queries"
 	"github.com/mcasload/mcasload/warehouse"
@@ -114,15 +114,8 @@ func (e *env) planDetect(c *cli.Context, log *slog.Logger) (*detectPlan, error) 
 	return p, nil
 }
 
-func splitNames(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
-}
+// splitNames splits a comma-separated list of names, dropping blanks (as --columns is split).
+func splitNames(s string) []string { return export.ParseColumns(s) }
 
 // detect runs the detections over what is new, stores the findings with the watermark in one
 // transaction, then delivers every finding owed a notification and records what was accepted.
