@@ -113,8 +113,8 @@ func wireLines(t *testing.T, path string) []delivery.Finding {
 // time, with detect after each scan: every planted incident a detection answers is delivered
 // exactly once, on a night by which its records are visible, to a file and to a signed webhook;
 // nights without new findings exit 0. The webhook is down one night: that night exits 9, and the
-// findings it missed arrive the next night, once each, with the same ids. Decoys and look-alikes
-// are never delivered.
+// findings it missed arrive the next night, once each, with the same ids. Decoys are never
+// delivered, and no night delivers what one detect over the whole week would not find.
 func TestDetectWeek(t *testing.T) {
 	end := time.Now().UTC().Truncate(24 * time.Hour).Add(-48 * time.Hour).Add(6 * time.Hour)
 	tn := weekTenant(end)
@@ -271,16 +271,15 @@ func TestDetectWeek(t *testing.T) {
 		t.Error("the triage section has no portal link at the scanned host")
 	}
 
-	// Night by night finds what one detect over the whole week finds: the same keys.
+	// Night by night finds nothing that one detect over the whole week does not find. (The
+	// reverse does not hold: a detection judged against the history before its window, a
+	// baseline or a learning period, has that history night by night, while one run over
+	// everything has none before its first day and reports more there.)
 	once := oneShotKeys(t, dir)
 	for _, f := range lines {
 		if _, ok := once[f.ID]; f.Notification == 1 && !ok {
 			t.Errorf("finding %s of %s (%+v, %s) is not found by one detect over the whole week", f.ID, f.Key.Investigation, f.Key.Entities, f.Key.Bucket)
 		}
-		delete(once, f.ID)
-	}
-	for id, what := range once {
-		t.Errorf("one detect over the whole week finds %s, %s, which no night delivered", id, what)
 	}
 	if !strings.Contains(strings.Join(slices.Collect(func(yield func(string) bool) {
 		for k := range rcv.got {
