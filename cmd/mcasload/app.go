@@ -168,6 +168,7 @@ func (e *env) commands() []*cli.Command {
 		e.schemaCommand(), e.configCommand(),
 		e.simCommand(),
 		e.exportCommand(), e.reportCommand(),
+		e.detectCommand(), e.findingsCommand(),
 		e.pushCommand(), e.syncCommand(),
 	}
 }

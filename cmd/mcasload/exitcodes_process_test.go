@@ -51,8 +51,8 @@ func (r exitRow) check(t *testing.T, res testkit.Result) {
 // TestExitCodeTable runs the real binary, for every command, through the exit codes of the
 // README's table that can be reached today: help and usage errors for each command, then data
 // errors, an empty window, rejected records, a lock held, a refused credential, signals and
-// success. (8 is audit_process_test's; 9, 10 and 11 belong to features still to come, and their
-// precedence is TestCombineExitPrecedence's.)
+// success. (8 is audit_process_test's, 9 and 10 detect_test's and detect_process_test's; 11 belongs to
+// the source comparison; the precedence is TestCombineExitPrecedence's.)
 func TestExitCodeTable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real binary; skipped in -short")
