@@ -134,6 +134,11 @@ func (w *Writer) Commit(ctx context.Context, c Commit) (_ CommitResult, err erro
 	if err := errors.Join(derived...); err != nil {
 		return res, fmt.Errorf("commit: %w (the next start writes them; free space or fix permissions and rerun): %w", ErrNotPublished, err)
 	}
+	if pl.parquet != nil {
+		if err := w.DatasetChanged(ctx); err != nil {
+			return res, fmt.Errorf("commit %d is durable, then: %w", res.Seq, err)
+		}
+	}
 	return res, nil
 }
 

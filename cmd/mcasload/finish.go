@@ -55,6 +55,12 @@ func (e *env) finishRun(c *cli.Context, w *warehouse.Writer, sum *loader.Summary
 	}
 	maxDuration := errors.Is(runErr, loader.ErrMaxDuration)
 	stopped := runErr != nil && (maxDuration || (c.Context.Err() != nil && errors.Is(runErr, c.Context.Err())))
+	if hinted, ok := publishFailed(runErr); ok && !stopped {
+		return hinted
+	}
+	if hinted, ok := publishFailed(closeErr); ok && runErr == nil {
+		return hinted
+	}
 	switch {
 	case runErr != nil && !stopped:
 		if hinted, ok := storageHint(runErr); ok {

@@ -44,9 +44,9 @@ func (e *env) loadCommand() *cli.Command {
 			"The rows are stored under --tenant-label, which a warehouse holding several tenants requires.\n\n" +
 			"Exit codes: 0 done, 3 done but some records were rejected, 4 another writer holds the " +
 			"warehouse, 6 stopped by a signal after committing what was read.",
-		Flags: append(writerFlags(),
+		Flags: append(append(writerFlags(),
 			&cli.StringFlag{Name: "source", Value: "file", Usage: "name of the data's origin recorded in the warehouse (tenant URL, \"simulator\", \"file\")"},
-		),
+		), publishFlags()...),
 		Action: e.runLoad,
 	}
 }
@@ -94,6 +94,9 @@ func openWriter(ctx context.Context, opts warehouse.Options) (*warehouse.Writer,
 		return nil, err
 	}
 	w, err := warehouse.Open(ctx, opts)
+	if hinted, ok := publishFailed(err); ok {
+		return nil, hinted
+	}
 	switch {
 	case err == nil:
 		return w, nil
@@ -148,6 +151,10 @@ func (e *env) runLoad(c *cli.Context) error {
 		}
 	}
 	opts.TenantFromWarehouse = true
+	pub, err := e.publishOption(c, &opts, log)
+	if err != nil {
+		return err
+	}
 	w, err := openWriter(ctx, opts)
 	if err != nil {
 		return err
@@ -166,7 +173,9 @@ func (e *env) runLoad(c *cli.Context) error {
 	sum, loadErr := e.runPipeline(c, w, "load", func(progress func(*loader.Pipeline)) (*loader.Summary, error) {
 		return loader.Load(ctx, w, inputs, lopts, progress)
 	})
-	return e.finishRun(c, w, sum, loadErr, loadRun)
+	err = e.finishRun(c, w, sum, loadErr, loadRun)
+	pub.report(e)
+	return err
 }
 
 // runPipeline runs fn with progress reporting when --progress asks for it.

@@ -41,6 +41,7 @@ func scanFlags() []cli.Flag {
 func (e *env) scanCommand() *cli.Command {
 	flags := append(connectionFlags(), scanFlags()...)
 	flags = append(flags, writerFlags()...)
+	flags = append(flags, publishFlags()...)
 	return &cli.Command{
 		Name:  "scan",
 		Usage: "fetch activities from the Defender for Cloud Apps API into the warehouse, incrementally",
@@ -203,6 +204,10 @@ func (e *env) runScan(c *cli.Context) error {
 		return err
 	}
 	wopts.Logger = log
+	pub, err := e.publishOption(c, &wopts, log)
+	if err != nil {
+		return err
+	}
 	w, err := openWriter(c.Context, wopts)
 	if err != nil {
 		return err
@@ -222,7 +227,9 @@ func (e *env) runScan(c *cli.Context) error {
 	}
 	sum, scanErr := loader.Scan(c.Context, client, w, set.opts)
 	endProgress(prog, sum)
-	return e.finishRun(c, w, sum, scanErr, scanRun)
+	err = e.finishRun(c, w, sum, scanErr, scanRun)
+	pub.report(e)
+	return err
 }
 
 // scanCommandLine is the command recorded in the lock and runs table: the flags as given, which
