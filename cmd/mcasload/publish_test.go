@@ -30,7 +30,7 @@ import (
 // counts per tenant and day that the warehouse holds.
 func TestPublishTwoTenantsSync(t *testing.T) {
 	end := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
-	base := synth.Config{Seed: 21, Users: 40, Days: 4, End: end, Total: 2500, Incidents: true, LateArrivals: -1}
+	base := synth.Config{Seed: 21, Users: 40, Days: 4, End: end, Total: 1600, Incidents: true, LateArrivals: -1}
 	srv, _ := objstoretest.Azurite(t)
 	srv.Setenv(t)
 	url := srv.URL("team/mcas")
