@@ -47,7 +47,7 @@ type Options struct {
 	// then differ in file names by design; Verify compares the commits each side covers.
 	KeepCompactionLocal bool
 	Clock               clock.Clock
-	Logger *slog.Logger
+	Logger              *slog.Logger
 }
 
 func (o *Options) defaults() {
