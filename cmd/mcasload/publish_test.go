@@ -7,12 +7,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mcasload/mcasload/internal/testkit"
 	"github.com/mcasload/mcasload/internal/testserver"
 	"github.com/mcasload/mcasload/objstore/objstoretest"
 	"github.com/mcasload/mcasload/queries"
@@ -192,4 +194,56 @@ func checkWithHyparquet(t *testing.T, wh, copyDir string) {
 		t.Errorf("rows per tenant/day: hyparquet on the download %v, DuckDB on the warehouse %v", got, whRows)
 	}
 	t.Logf("hyparquet read %d files: %d tenant days, the warehouse's rows and types", read, len(got))
+}
+
+// TestPublishGuide follows docs/publish.md's walkthrough verbatim with bash and the real binary,
+// against each real server, after the part that needs a cloud account (the URL and the
+// credential, here the emulator's, in the environment).
+func TestPublishGuide(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the real binary; skipped in -short")
+	}
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "publish.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const marker = "<!-- publish-test: walkthrough -->\n```sh\n"
+	i := bytes.Index(doc, []byte(marker))
+	if i < 0 {
+		t.Fatalf("docs/publish.md has no %q block", marker)
+	}
+	script, _, ok := strings.Cut(string(doc[i+len(marker):]), "```")
+	if !ok || strings.Count(script, "mcasload ") < 6 {
+		t.Fatalf("the walkthrough block is not closed or too short:\n%s", script)
+	}
+	bin := testkit.Build(t, testkit.MCASLoad)
+	objstoretest.Each(t, func(t *testing.T, srv *objstoretest.Server) {
+		env := append(testkit.CleanEnv(), "PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"), "URL="+srv.URL("walkthrough"), "AWS_EC2_METADATA_DISABLED=true")
+		env = append(env, srv.Env...)
+		if srv.Options.S3Endpoint != "" {
+			env = append(env, "MCAS_S3_ENDPOINT="+srv.Options.S3Endpoint, "MCAS_S3_PATH_STYLE=true")
+		}
+		cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+		cmd.Dir, cmd.Env = t.TempDir(), env
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("the walkthrough failed: %v\n%s", err, out.String())
+		}
+		text := out.String()
+		for _, want := range []string{"published: version", "now holds version", "verify --remote: ok"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("the walkthrough's output lacks %q:\n%s", want, text)
+			}
+		}
+		if strings.Count(text, "verify --remote: ok") != 2 || !strings.Contains(text, "fabrikam") {
+			t.Errorf("both sides should verify, and the query answer for fabrikam:\n%s", text)
+		}
+		for _, secret := range srv.Env {
+			// The access key id is no secret (and here equals the bucket's name); the rest are.
+			if k, v, _ := strings.Cut(secret, "="); k != "AWS_ACCESS_KEY_ID" && len(v) > 12 && strings.Contains(text, v) {
+				t.Errorf("the output shows a credential value of %s", secret)
+			}
+		}
+	})
 }
