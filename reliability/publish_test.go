@@ -164,22 +164,8 @@ func publishKillLoop(t *testing.T, srv *objstoretest.Server, jobs []publishJob, 
 		}
 		return nil
 	}
-	for n := 0; kills < target && len(failed) < 3; n++ {
-		rounds++
-		if err := round(n); err != nil {
-			failed = append(failed, n)
-			t.Errorf("round %d: %v", n, err)
-			continue
-		}
-		exact++
-	}
-	if long {
-		for _, kp := range publishPoints {
-			if reached[kp.name] == 0 {
-				t.Errorf("failpoint %s was never reached", kp.name)
-			}
-		}
-	}
+	rounds, exact, failed = killRounds(t, func() bool { return kills < target }, 3, round)
+	checkReached(t, publishPoints, reached)
 	t.Logf("%d kills (%d at random instants) over %d rounds (%d exact, failed %v); reached: %s", kills, random, rounds, exact, failed, formatCounts(reached))
 	row.set(kills, "%d of %d rounds ended with the remote dataset equal to the local one (every object a local file with the same bytes, the newest manifest naming exactly the local files, nothing superseded left with a grace of 0; %d ids exactly once); %d kills at random instants; failpoints reached: %s",
 		exact, rounds, len(want), random, formatCounts(reached))

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -246,4 +247,45 @@ func TestPublishGuide(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestPublishFailures: a refused credential stops a load --publish with exit 5 and says how to
+// finish, without the secret; the rerun with the right credential publishes what the warehouse
+// had committed before (here by a load without --publish). Usage mistakes are refused before
+// anything is written.
+func TestPublishFailures(t *testing.T) {
+	srv, az := objstoretest.Azurite(t)
+	url := srv.URL("fail")
+	wh := filepath.Join(t.TempDir(), "wh")
+	src := writeLines(t, testRecords(3, 40))
+	wrongKey := "V3Jvbmcta2V5LW5vdC1henVyaXRlcy1rZXktMDEyMzQ1Njc4OWFiY2RlZg=="
+	wrong := map[string]string{"AZURE_STORAGE_CONNECTION_STRING": strings.Replace(az.ConnectionString(), az.AccountKey, wrongKey, 1)}
+	if code, out, errs := runMcasload(t, nil, "load", "-w", wh, "--progress=false", src); code != 0 {
+		t.Fatalf("load: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs := runScanCLI(t, wrong, "load", "-w", wh, "--publish", url, "--progress=false", src)
+	if code != exitAuth || !strings.Contains(errs, "AZURE_STORAGE_CONNECTION_STRING") || !strings.Contains(errs, "mcasload push "+url) || strings.Contains(out+errs, wrongKey) {
+		t.Errorf("load --publish with a refused key: exit %d, want %d with the credential hint and how to finish, no secret\n%s%s", code, exitAuth, out, errs)
+	}
+	right := map[string]string{"AZURE_STORAGE_CONNECTION_STRING": az.ConnectionString()}
+	code, out, errs = runScanCLI(t, right, "load", "-w", wh, "--publish", url, "--progress=false", src)
+	if code != 0 || !strings.Contains(out, " 0 new") || !strings.Contains(out, "published: version 1") || !strings.Contains(out, "40 rows") {
+		t.Errorf("rerun with the right key: exit %d; want the 40 committed rows published, none new\n%s%s", code, out, errs)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--sink", "duckdb"}, "--sink duckdb"},
+		{[]string{"--publish", "azblob://acct/c/p?sig=secret123"}, "docs/publish.md"},
+	} {
+		args := append([]string{"load", "-w", filepath.Join(t.TempDir(), "wh"), "--progress=false"}, tc.args...)
+		if !slices.Contains(tc.args, "--publish") {
+			args = append(args, "--publish", url)
+		}
+		code, out, errs := runScanCLI(t, right, append(args, src)...)
+		if code != exitUsage || !strings.Contains(errs, tc.want) || strings.Contains(errs, "secret123") {
+			t.Errorf("load %v: exit %d, want %d naming %q without the secret\n%s%s", tc.args, code, exitUsage, tc.want, out, errs)
+		}
+	}
 }
