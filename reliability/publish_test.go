@@ -97,7 +97,7 @@ func TestReliabilityCrashPublish(t *testing.T) {
 }
 
 func publishKillLoop(t *testing.T, srv *objstoretest.Server, jobs []publishJob, want map[string]string, row *reportRow) {
-	target := pick(6, 60)
+	target := pick(4, 60)
 	if n, err := strconv.Atoi(os.Getenv("MCASLOAD_RELIABILITY_KILLS")); err == nil && n > 0 {
 		target = n
 	}
@@ -273,7 +273,17 @@ func TestReliabilityPublishReader(t *testing.T) {
 	tn := crashTenant()
 	want := sinks.WantTenant(tn, time.Time{})
 	parts := splitNDJSON(t, tn, pick(3, 6))
-	objstoretest.Each(t, func(t *testing.T, srv *objstoretest.Server) {
+	// The short run follows one server (the kill loop above covers both); the long run both.
+	each := objstoretest.Each
+	if !long {
+		each = func(t *testing.T, fn func(*testing.T, *objstoretest.Server)) {
+			t.Run("versitygw", func(t *testing.T) {
+				srv, _ := objstoretest.VersityGW(t)
+				fn(t, srv)
+			})
+		}
+	}
+	each(t, func(t *testing.T, srv *objstoretest.Server) {
 		row := record(t, "publish: a reader following manifests ("+srv.Name+")", "sync in a loop while load --publish runs add rows to every day and publish their compactions; each state read with DuckDB")
 		dir, prefix := filepath.Join(t.TempDir(), "wh"), "team"
 		st := srv.Open(t, prefix)
