@@ -15,18 +15,18 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-
-	"github.com/mcasload/mcasload/schema"
 )
 
-// Positions of the columns the dedupe reads, found once from the schema contract.
-var (
-	colID  = schema.Activities.FieldIndices("id")[0]
-	colDay = schema.Activities.FieldIndices("day")[0]
-	colRaw = schema.Activities.FieldIndices("raw")[0]
-	// colTenant: an id is stored once per tenant (see checkTenantColumn).
-	colTenant = schema.Activities.FieldIndices("tenant")[0]
-)
+// rowColumns are the positions of the columns the dedupe reads in a dataset's rows, and its
+// rows' keys (an id is stored once per tenant, see checkTenantColumn).
+type rowColumns struct {
+	day, raw int
+	keys     func(r arrow.RecordBatch) func(i int) string
+}
+
+func (t *whTable) rowColumns() rowColumns {
+	return rowColumns{day: t.col("day"), raw: t.col("raw"), keys: t.keys}
+}
 
 // md5Lower is DuckDB's md5_number_lower(s): the last 8 bytes of the MD5 digest (the low half
 // of the digest read as a little-endian 128-bit number) as an unsigned integer. The dedupe index stores it for ids (h) and raw (rawsum); it is
@@ -85,8 +85,9 @@ func (p *plan) release() {
 // hashes); only hits go to DuckDB, which returns their stored (id, rawsum); ids are compared
 // exactly in Go, and raw is hashed in Go only for re-delivered rows and for the index entries
 // of new rows. Its phases are timed separately (hash, probe, plan) for the commit's debug log.
-func planCommit(ctx context.Context, s *session, mem memory.Allocator, label string, records []arrow.RecordBatch, known *storedHashes) (*plan, error) {
+func planCommit(ctx context.Context, s *session, mem memory.Allocator, t *whTable, label string, records []arrow.RecordBatch, known *storedHashes) (*plan, error) {
 	p := &plan{byDay: map[arrow.Date32][]arrow.RecordBatch{}}
+	cols := t.rowColumns()
 	t0 := time.Now()
 	n := 0
 	for _, r := range records {
@@ -96,16 +97,16 @@ func planCommit(ctx context.Context, s *session, mem memory.Allocator, label str
 	if n == 0 {
 		return p, nil
 	}
-	ids := hashIDs(records, n, known)
+	ids := hashIDs(records, cols, n, known)
 	p.tHash = time.Since(t0)
 	t1 := time.Now()
-	stored, err := probeStored(ctx, s, label, ids)
+	stored, err := probeStored(ctx, s, t, label, ids)
 	if err != nil {
 		return nil, err
 	}
 	p.tProbe = time.Since(t1)
 	t2 := time.Now()
-	runs, kept := p.decide(records, ids, stored)
+	runs, kept := p.decide(records, cols, ids, stored)
 	p.inserted = len(kept)
 	if p.inserted == 0 {
 		return p, nil
@@ -114,7 +115,7 @@ func planCommit(ctx context.Context, s *session, mem memory.Allocator, label str
 	p.tSum = time.Since(t2)
 	p.buildIndex = func() {
 		t := time.Now()
-		p.index = buildIndex(mem, records, ids.hashes, kept)
+		p.index = buildIndex(mem, records, cols, ids.hashes, kept)
 		p.tSum += time.Since(t)
 	}
 	return p, nil
@@ -130,17 +131,17 @@ type batchIDs struct {
 
 // hashIDs hashes every id of the n rows of records, finds the in-commit re-deliveries and the
 // first occurrences whose hash is in known.
-func hashIDs(records []arrow.RecordBatch, n int, known *storedHashes) batchIDs {
+func hashIDs(records []arrow.RecordBatch, cols rowColumns, n int, known *storedHashes) batchIDs {
 	b := batchIDs{
 		first:  make(map[string]rowRef, n),
 		hashes: make([][]uint64, len(records)),
 		dupOf:  map[rowRef]rowRef{},
 	}
 	for ri, r := range records {
-		ids := r.Column(colID).(*array.String)
+		key := cols.keys(r)
 		hs := make([]uint64, r.NumRows())
 		for i := range hs {
-			id := ids.Value(i)
+			id := key(i)
 			hs[i] = md5Lower(id)
 			ref := rowRef{int32(ri), int32(i)}
 			if f, ok := b.first[id]; ok {
@@ -160,12 +161,12 @@ func hashIDs(records []arrow.RecordBatch, n int, known *storedHashes) batchIDs {
 // probeStored returns the stored ids of tenant label this commit re-delivers, with the rawsum of
 // the stored row: the candidates by hash (from the writer's set of the tenant's stored hashes),
 // then an exact id match read from DuckDB for just those.
-func probeStored(ctx context.Context, s *session, label string, b batchIDs) (map[string]uint64, error) {
+func probeStored(ctx context.Context, s *session, t *whTable, label string, b batchIDs) (map[string]uint64, error) {
 	stored := map[string]uint64{}
 	if len(b.matched) == 0 {
 		return stored, nil
 	}
-	err := storedSums(ctx, s, label, b.matched, func(id string, sum uint64) {
+	err := storedSums(ctx, s, t, label, b.matched, func(id string, sum uint64) {
 		if _, ok := b.first[id]; ok {
 			stored[id] = sum
 		}
@@ -184,19 +185,19 @@ type keptRun struct {
 
 // decide goes row by row: it counts duplicates and conflicts into p and returns the kept rows,
 // cut into runs per record and per day, and one reference per kept row.
-func (p *plan) decide(records []arrow.RecordBatch, b batchIDs, stored map[string]uint64) ([]keptRun, []rowRef) {
+func (p *plan) decide(records []arrow.RecordBatch, cols rowColumns, b batchIDs, stored map[string]uint64) ([]keptRun, []rowRef) {
 	rawOf := func(ref rowRef) string {
-		return records[ref.rec].Column(colRaw).(*array.String).Value(int(ref.row))
+		return records[ref.rec].Column(cols.raw).(*array.String).Value(int(ref.row))
 	}
 	var runs []keptRun
 	var keptRefs []rowRef
 	firstSum := map[rowRef]uint64{}
 	for ri, r := range records {
-		ids := r.Column(colID).(*array.String)
-		days := r.Column(colDay).(*array.Date32)
+		key := cols.keys(r)
+		days := r.Column(cols.day).(*array.Date32)
 		for i := range int(r.NumRows()) {
 			ref := rowRef{int32(ri), int32(i)}
-			id := ids.Value(i)
+			id := key(i)
 			var want uint64
 			isDup := false
 			if sum, ok := stored[id]; ok {
@@ -257,11 +258,11 @@ func (p *plan) cut(records []arrow.RecordBatch, runs []keptRun) {
 }
 
 // storedSums calls f with (id, rawsum) of every stored row of tenant label whose h is in hashes.
-func storedSums(ctx context.Context, s *session, label string, hashes []uint64, f func(id string, sum uint64)) error {
+func storedSums(ctx context.Context, s *session, t *whTable, label string, hashes []uint64, f func(id string, sum uint64)) error {
 	for len(hashes) > 0 {
 		n := min(len(hashes), 2000)
 		var q strings.Builder
-		q.WriteString(`SELECT id, rawsum FROM wh.activity_ids WHERE tenant = ` + quoteString(label) + ` AND h IN (`)
+		q.WriteString(`SELECT id, rawsum FROM wh.` + t.index + ` WHERE tenant = ` + quoteString(label) + ` AND h IN (`)
 		for i, h := range hashes[:n] {
 			if i > 0 {
 				q.WriteByte(',')
@@ -295,7 +296,7 @@ func storedSums(ctx context.Context, s *session, label string, hashes []uint64, 
 
 // buildIndex builds the (h, id, day, rawsum) entries of the kept rows; the raw hashes, the one
 // pass over every byte of raw, are computed on all CPUs.
-func buildIndex(mem memory.Allocator, records []arrow.RecordBatch, hashes [][]uint64, kept []rowRef) arrow.RecordBatch {
+func buildIndex(mem memory.Allocator, records []arrow.RecordBatch, cols rowColumns, hashes [][]uint64, kept []rowRef) arrow.RecordBatch {
 	sums := make([]uint64, len(kept))
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(kept)/1000))
 	var wg sync.WaitGroup
@@ -305,7 +306,7 @@ func buildIndex(mem memory.Allocator, records []arrow.RecordBatch, hashes [][]ui
 			defer wg.Done()
 			for i := w; i < len(kept); i += workers {
 				ref := kept[i]
-				sums[i] = md5Lower(records[ref.rec].Column(colRaw).(*array.String).Value(int(ref.row)))
+				sums[i] = md5Lower(records[ref.rec].Column(cols.raw).(*array.String).Value(int(ref.row)))
 			}
 		}()
 	}
@@ -317,11 +318,15 @@ func buildIndex(mem memory.Allocator, records []arrow.RecordBatch, hashes [][]ui
 	dayB := b.Field(2).(*array.Date32Builder)
 	sumB := b.Field(3).(*array.Uint64Builder)
 	b.Reserve(len(kept))
+	keys := make([]func(int) string, len(records))
+	for i, r := range records {
+		keys[i] = cols.keys(r)
+	}
 	for i, ref := range kept {
 		r := records[ref.rec]
 		hB.Append(hashes[ref.rec][ref.row])
-		idB.Append(r.Column(colID).(*array.String).Value(int(ref.row)))
-		dayB.Append(r.Column(colDay).(*array.Date32).Value(int(ref.row)))
+		idB.Append(keys[ref.rec](int(ref.row)))
+		dayB.Append(r.Column(cols.day).(*array.Date32).Value(int(ref.row)))
 		sumB.Append(sums[i])
 	}
 	return b.NewRecordBatch()

@@ -106,7 +106,7 @@ func TestStoredHashesSurviveRuns(t *testing.T) {
 	if res.Inserted != 10 || res.Duplicates != 30 {
 		t.Fatalf("second run: inserted %d duplicates %d, want 10 and 30", res.Inserted, res.Duplicates)
 	}
-	if w.known[testTenant] == nil || w.known[testTenant].len() != 40 {
+	if w.known[knownKey{&activitiesTable, testTenant}] == nil || w.known[knownKey{&activitiesTable, testTenant}].len() != 40 {
 		t.Fatalf("stored hashes after the second run's commit: %v, want 40", w.known)
 	}
 	if w.HeldBytes() < 40*8 {

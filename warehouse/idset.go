@@ -27,10 +27,10 @@ const mergeEvery = 1 << 16
 
 // loadStoredHashes reads every h of tenant label in the attached warehouse's activity_ids through
 // Arrow. (label is a checked tenant label, safe to quote into the query.)
-func loadStoredHashes(ctx context.Context, s *session, label string) (*storedHashes, error) {
+func loadStoredHashes(ctx context.Context, s *session, t *whTable, label string) (*storedHashes, error) {
 	where := ` WHERE tenant = ` + quoteString(label)
 	var n int64
-	if err := s.conn.QueryRowContext(ctx, `SELECT count(*) FROM wh.activity_ids`+where).Scan(&n); err != nil {
+	if err := s.conn.QueryRowContext(ctx, `SELECT count(*) FROM wh.`+t.index+where).Scan(&n); err != nil {
 		return nil, fmt.Errorf("count stored ids: %w", err)
 	}
 	set := &storedHashes{sorted: make([]uint64, 0, n+n/8), recent: map[uint64]struct{}{}}
@@ -42,7 +42,7 @@ func loadStoredHashes(ctx context.Context, s *session, label string) (*storedHas
 		if err != nil {
 			return err
 		}
-		rdr, err := ar.QueryContext(ctx, `SELECT h FROM wh.activity_ids`+where)
+		rdr, err := ar.QueryContext(ctx, `SELECT h FROM wh.`+t.index+where)
 		if err != nil {
 			return err
 		}
