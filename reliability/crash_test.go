@@ -137,17 +137,7 @@ func TestReliabilityCrashTenants(t *testing.T) {
 func TestReliabilityCrashLoad(t *testing.T) {
 	binary(t)
 	tn := crashTenant()
-	file := filepath.Join(t.TempDir(), "activities.ndjson")
-	f, err := os.Create(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tn.WriteNDJSON(f, time.Now().Add(24*time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	file := splitNDJSON(t, tn, 1)[0] // every record, in one file
 	crashTest(t, crashRun{
 		category: "crash: load",
 		args: func(dir string) []string {

@@ -67,17 +67,7 @@ func TestReliabilityCrashPublish(t *testing.T) {
 	binary(t)
 	tn := crashTenant()
 	want := sinks.WantTenant(tn, time.Time{})
-	file := filepath.Join(t.TempDir(), "activities.ndjson")
-	f, err := os.Create(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tn.WriteNDJSON(f, time.Now().Add(24*time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	file := splitNDJSON(t, tn, 1)[0] // every record, in one file
 	sim := simulator.NewServer(simulator.Config{Tenant: tn, Token: crashToken, RateLimit: simulator.NoRateLimit})
 	t.Cleanup(sim.Close)
 	common := []string{"--batch-rows", "300", "--progress=false", "--threads", "2", "--compact-over", "1", "--publish-grace", "0"}

@@ -114,12 +114,12 @@ func (w *Writer) Commit(ctx context.Context, c Commit) (_ CommitResult, err erro
 		}
 		w.state[c.Tenant][k] = v
 	}
-	return res, w.derive(ctx, c, run, res, pl)
+	return res, w.derive(ctx, t, c, run, res, pl)
 }
 
 // derive writes what a durable commit derives: its rejected/ lines and its Parquet files; then,
 // the dataset having changed, it runs DatasetChanged.
-func (w *Writer) derive(ctx context.Context, c Commit, run RunInfo, res CommitResult, pl *plan) error {
+func (w *Writer) derive(ctx context.Context, t *whTable, c Commit, run RunInfo, res CommitResult, pl *plan) error {
 	var derived []error
 	if len(c.Rejected) > 0 {
 		// Appending keeps a commit's cost independent of the run's earlier rejects; Close and
