@@ -114,6 +114,12 @@ func (w *Writer) Commit(ctx context.Context, c Commit) (_ CommitResult, err erro
 		}
 		w.state[c.Tenant][k] = v
 	}
+	return res, w.derive(ctx, t, c, run, res, pl)
+}
+
+// derive writes what a durable commit derives: its rejected/ lines and its Parquet files; then,
+// the dataset having changed, it runs DatasetChanged.
+func (w *Writer) derive(ctx context.Context, t *whTable, c Commit, run RunInfo, res CommitResult, pl *plan) error {
 	var derived []error
 	if len(c.Rejected) > 0 {
 		// Appending keeps a commit's cost independent of the run's earlier rejects; Close and
@@ -125,9 +131,14 @@ func (w *Writer) Commit(ctx context.Context, c Commit) (_ CommitResult, err erro
 		derived = append(derived, w.finishParquet(pl.parquet))
 	}
 	if err := errors.Join(derived...); err != nil {
-		return res, fmt.Errorf("commit: %w (the next start writes them; free space or fix permissions and rerun): %w", ErrNotPublished, err)
+		return fmt.Errorf("commit: %w (the next start writes them; free space or fix permissions and rerun): %w", ErrNotPublished, err)
 	}
-	return res, nil
+	if pl.parquet != nil {
+		if err := w.DatasetChanged(ctx); err != nil {
+			return fmt.Errorf("commit %d is durable, then: %w", res.Seq, err)
+		}
+	}
+	return nil
 }
 
 // checkCommit checks the commit's tenant and that its records are rows of its dataset, of its

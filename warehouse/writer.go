@@ -93,6 +93,13 @@ type Options struct {
 	// (default 1s; negative releases it after every commit). Back-to-back commits then skip
 	// the attach, the detach checkpoint and the cold cache; readers wait or read Parquet.
 	HoldIdle time.Duration
+	// DatasetChanged, when set, is called with the writer lock held each time the Parquet
+	// dataset has changed and is whole again: at the end of Open (after reconciliation, so an
+	// interrupted run's files are included), after each Commit that renamed files in, and in
+	// Close after compaction, before the lock is released. `--publish URL` uploads the dataset
+	// from it (package remote); a command that deletes Parquet files (prune) must call
+	// Writer.DatasetChanged after it. Its error fails the call; a commit stays durable.
+	DatasetChanged func(ctx context.Context) error
 }
 
 func (o *Options) defaults() error {
@@ -235,7 +242,21 @@ func Open(ctx context.Context, opts Options) (_ *Writer, err error) {
 		lock.Release()
 		return nil, err
 	}
+	if err := w.DatasetChanged(ctx); err != nil {
+		w.stopHold()
+		lock.Release()
+		return nil, err
+	}
 	return w, nil
+}
+
+// DatasetChanged runs Options.DatasetChanged, if set: call it after changing the Parquet
+// dataset outside Commit, Open and Close (a prune deleting files), so a publisher follows.
+func (w *Writer) DatasetChanged(ctx context.Context) error {
+	if w.opts.DatasetChanged == nil || w.lock == nil {
+		return nil
+	}
+	return w.opts.DatasetChanged(ctx)
 }
 
 func mkdirAll(d string) error {
@@ -415,7 +436,11 @@ func (w *Writer) Close(ctx context.Context) (err error) {
 	if w.lock == nil {
 		return nil
 	}
-	err = errors.Join(w.finish(ctx), w.stopHold())
+	err = w.finish(ctx)
+	if err == nil && w.opts.Sinks.parquet() {
+		err = w.DatasetChanged(ctx)
+	}
+	err = errors.Join(err, w.stopHold())
 	return errors.Join(err, w.lock.Release())
 }
 

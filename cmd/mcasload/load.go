@@ -47,9 +47,9 @@ func (e *env) loadCommand() *cli.Command {
 			"The rows are stored under --tenant-label, which a warehouse holding several tenants requires.\n\n" +
 			"Exit codes: 0 done, 2 a bad flag or input, 3 done but some records were rejected, 4 another writer holds the " +
 			"warehouse, 6 stopped by a signal after committing what was read.",
-		Flags: append(writerFlags(),
+		Flags: append(append(writerFlags(),
 			&cli.StringFlag{Name: "source", Value: "file", Usage: "name of the data's origin recorded in the warehouse (tenant URL, \"simulator\", \"file\")"},
-		),
+		), publishFlags()...),
 		Action: e.runLoad,
 	}
 }
@@ -97,6 +97,9 @@ func openWriter(ctx context.Context, opts warehouse.Options) (*warehouse.Writer,
 		return nil, err
 	}
 	w, err := warehouse.Open(ctx, opts)
+	if hinted, ok := publishFailed(err); ok {
+		return nil, hinted
+	}
 	switch {
 	case err == nil:
 		return w, nil
@@ -151,6 +154,10 @@ func (e *env) runLoad(c *cli.Context) error {
 		}
 	}
 	opts.TenantFromWarehouse = true
+	pub, err := e.publishOption(c, &opts, log)
+	if err != nil {
+		return err
+	}
 	inputs := make([]loader.Input, len(files))
 	for i, f := range files {
 		inputs[i] = loader.Input{Name: f, Reader: e.stdin}
@@ -174,7 +181,9 @@ func (e *env) runLoad(c *cli.Context) error {
 	sum, loadErr := e.runPipeline(c, w, "load", func(progress func(*loader.Pipeline)) (*loader.Summary, error) {
 		return loader.Load(ctx, w, inputs, lopts, progress)
 	})
-	return e.finishRun(c, w, sum, loadErr, loadRun)
+	err = e.finishRun(c, w, sum, loadErr, loadRun)
+	pub.report(e)
+	return err
 }
 
 // inputFailure maps an input CheckInputs refused to its exit code: 2 for a path that is not a

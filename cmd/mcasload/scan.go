@@ -43,6 +43,7 @@ func scanFlags() []cli.Flag {
 func (e *env) scanCommand() *cli.Command {
 	flags := append(connectionFlags(), scanFlags()...)
 	flags = append(flags, writerFlags()...)
+	flags = append(flags, publishFlags()...)
 	flags = append(flags, &cli.BoolFlag{Name: "detect", Usage: "after a scan that committed, run mcasload detect (its flags below) and deliver new findings"})
 	flags = append(flags, detectFlags()...)
 	return &cli.Command{
@@ -208,6 +209,10 @@ func (e *env) runScan(c *cli.Context) error {
 		return err
 	}
 	wopts.Logger = log
+	pub, err := e.publishOption(c, &wopts, log)
+	if err != nil {
+		return err
+	}
 	w, err := openWriter(c.Context, wopts)
 	if err != nil {
 		return err
@@ -236,6 +241,7 @@ func (e *env) runScan(c *cli.Context) error {
 	sum, scanErr := loader.Scan(c.Context, client, w, set.opts)
 	endProgress(prog, sum)
 	err = e.finishRun(c, w, sum, scanErr, scanRun)
+	pub.report(e)
 	if plan == nil {
 		return err
 	}

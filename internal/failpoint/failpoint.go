@@ -96,3 +96,13 @@ var UpgradeNames = []string{
 	"layout-before-rename",  // warehouse: a file of the layout before tenants about to move into its tenant's folder
 	"layout-after-rename",   // warehouse: the file moved, before the next
 }
+
+// PublishNames lists the failpoints of publishing to object storage (--publish, push). They are
+// kept out of Names because the load and scan crash tests iterate over Names without
+// publishing; reliability's publish kill loop exercises these.
+var PublishNames = []string{
+	"publish-upload",          // remote: one file uploaded, others of the same publish possibly in flight
+	"publish-before-manifest", // remote: every file uploaded, the manifest not yet written
+	"publish-after-manifest",  // remote: manifest written, the ledger and the pointer not yet
+	"publish-before-delete",   // remote: pointer rewritten, superseded objects not yet deleted
+}
