@@ -60,6 +60,10 @@ type Options struct {
 	// Queue is how many chunks may wait for conversion or commit; default 2×Workers. With
 	// BatchRows/BatchBytes it bounds the memory a run holds, whatever the input size.
 	Queue int
+	// GoMemoryLimit is the Go garbage collector's soft limit before what the committer keeps
+	// between commits (a memory budget's Go share); default 2×BatchBytes + 64 MiB. The
+	// pipeline sets it only when the process has none yet (GOMEMLIMIT).
+	GoMemoryLimit int64
 	// Schema configures each worker's converter.
 	Schema schema.Options
 	// Allocator for Arrow memory; default memory.DefaultAllocator. Tests pass a checked one.
@@ -74,6 +78,9 @@ type Options struct {
 // Chunk is a run of raw records in input order, with what comes with them.
 type Chunk struct {
 	Records []json.RawMessage
+	// Data, when set, holds Records back to back (an NDJSON reader's buffer): the converted
+	// rows then share it as their raw column instead of a copy (schema.Chunk.Data).
+	Data []byte
 	// Bytes of input the chunk stands for (for rates and progress); default the records' size.
 	Bytes int64
 	// Lines[i], when set, is the input line of Records[i], so rejects can say where they were.
@@ -176,7 +183,12 @@ func setGoMemoryLimit(opts Options, held int64) bool {
 	return true
 }
 
-func goMemoryLimit(opts Options, held int64) int64 { return 2*opts.BatchBytes + 64<<20 + held }
+func goMemoryLimit(opts Options, held int64) int64 {
+	if opts.GoMemoryLimit > 0 {
+		return opts.GoMemoryLimit + held
+	}
+	return 2*opts.BatchBytes + 64<<20 + held
+}
 
 // convertLoop is one worker: its own converter (converters are not safe for concurrent use).
 func (p *Pipeline) convertLoop() {
@@ -188,8 +200,9 @@ func (p *Pipeline) convertLoop() {
 			continue
 		}
 		b, err := convertChunk(conv, j.chunk)
-		// The rows now live in Arrow (raw included); let the JSON go while the job waits its turn.
-		j.chunk.Records, j.chunk.Lines, j.chunk.Rejected = nil, nil, nil
+		// The rows now live in Arrow (raw included, sharing Data when it could); let the rest of
+		// the JSON go while the job waits its turn.
+		j.chunk.Records, j.chunk.Data, j.chunk.Lines, j.chunk.Rejected = nil, nil, nil, nil
 		if err == nil {
 			// A crash here leaves converted rows that were never committed: the rerun must
 			// read them again and end with the same warehouse.
@@ -202,7 +215,7 @@ func (p *Pipeline) convertLoop() {
 // convertChunk converts ch; the batch's rejects include the chunk's own, in input order.
 func convertChunk(conv *schema.Converter, ch Chunk) (*schema.Batch, error) {
 	if ch.Lines != nil {
-		return conv.ConvertChunk(&schema.Chunk{Records: ch.Records, Lines: ch.Lines, Rejected: ch.Rejected})
+		return conv.ConvertChunk(&schema.Chunk{Records: ch.Records, Data: ch.Data, Lines: ch.Lines, Rejected: ch.Rejected})
 	}
 	b, err := conv.Convert(ch.Records)
 	if err != nil {
