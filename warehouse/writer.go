@@ -72,6 +72,9 @@ type Options struct {
 	// (default 1s; negative releases it after every commit). Back-to-back commits then skip
 	// the attach, the detach checkpoint and the cold cache; readers wait or read Parquet.
 	HoldIdle time.Duration
+	// HoldCache is how much DuckDB may keep cached (bytes) while commits hold the file; past
+	// it the file is let go of after the commit (default DefaultHoldCache).
+	HoldCache int64
 }
 
 func (o *Options) defaults() error {
@@ -113,6 +116,9 @@ func (o *Options) defaults() error {
 	}
 	if o.HoldIdle == 0 {
 		o.HoldIdle = time.Second
+	}
+	if o.HoldCache <= 0 {
+		o.HoldCache = DefaultHoldCache
 	}
 	return nil
 }
