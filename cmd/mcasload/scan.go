@@ -194,7 +194,7 @@ func (e *env) runScan(c *cli.Context) error {
 		}
 		return withCode(exitUsage, err, "")
 	}
-	wopts, err := writerOptions(c, scanSource(set.cfg.URL), "mcasload scan "+scanCommandLine(c))
+	wopts, popts, err := e.writerSetup(c, scanSource(set.cfg.URL), "mcasload scan "+scanCommandLine(c))
 	if err != nil {
 		return err
 	}
@@ -204,10 +204,7 @@ func (e *env) runScan(c *cli.Context) error {
 		return err
 	}
 	set.opts.Logger = log
-	set.opts.Pipeline = loader.Options{
-		Workers: c.Int("threads"), BatchRows: c.Int("batch-rows"), BatchBytes: c.Int64("batch-bytes"),
-		Source: wopts.Source,
-	}
+	set.opts.Pipeline = popts
 	var prog *progress.Display
 	set.opts.OnStart = func(plan loader.ScanPlan, snap func() progress.Snapshot) {
 		if !c.Bool("progress") {
