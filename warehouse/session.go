@@ -26,6 +26,7 @@ var memoryLimitRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|
 var writerSettings = []string{
 	"SET max_vacuum_tasks = 0",
 	"SET auto_checkpoint_skip_wal_threshold = 1000",
+	"SET checkpoint_threshold = '1MB'",
 	"SET preserve_insertion_order = false",
 	// JSON raw does not shrink with FSST; analysing it at every checkpoint cost ~10 %.
 	"SET disabled_compression_methods = 'fsst'",
