@@ -292,3 +292,22 @@ func TestConvertChunkSharesRaw(t *testing.T) {
 		}
 	})
 }
+
+func TestValidate(t *testing.T) {
+	for _, tt := range []struct {
+		in string
+		ok bool
+	}{
+		{rec("a", `"x":[1,{"y":"\u00e9"}]`), true},
+		{` {"a":1} `, true},
+		{`[1,2]`, true},
+		{`{"a":1`, false},
+		{`{"a":1} {}`, false},
+		{`{"a":tru}`, false},
+		{``, false},
+	} {
+		if err := Validate([]byte(tt.in)); (err == nil) != tt.ok {
+			t.Errorf("Validate(%q) = %v, want ok %v", tt.in, err, tt.ok)
+		}
+	}
+}
