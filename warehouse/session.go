@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,6 +39,10 @@ var writerSettings = []string{
 	// memory limit (a 5M load's compaction at Close grew to ~600 MB).
 	"SET enable_external_file_cache = false",
 }
+
+// WriterSettings returns the settings a commit's DuckDB session runs with, for the benchmarks
+// that measure DuckDB's part of a commit alone.
+func WriterSettings() []string { return slices.Clone(writerSettings) }
 
 // sessionConfig is what every DuckDB session of this package sets explicitly.
 type sessionConfig struct {
