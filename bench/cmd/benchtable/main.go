@@ -1,9 +1,11 @@
 // Command benchtable runs mcasload's benchmarks (make bench) and prints one table: offline
-// conversion against DuckDB's own reader, memory at scale, the online scan against the API
-// ceiling, incremental cost, the canned investigations, and a CPU profile of the load.
+// conversion against DuckDB's own reader on two record shapes, memory at scale, the online scan
+// against the API ceiling, incremental cost, the canned investigations, a CPU profile of the
+// load, the distance to the limit, and (only when asked: --steps year) the scale step.
 // Generated inputs are cached in --out between runs; results go to --out/results.md.
 //
 //	go run ./bench/cmd/benchtable [--quick] [--skip-1m] [--steps offline,online] [--out bench/out]
+//	go run ./bench/cmd/benchtable --steps year [--year-rows 20000000]
 package main
 
 import (
@@ -32,18 +34,23 @@ func run(ctx context.Context, args []string) int {
 	cfg := bench.Default()
 	fs := flag.NewFlagSet("benchtable", flag.ContinueOnError)
 	fs.StringVar(&cfg.Out, "out", cfg.Out, "folder for cached inputs, work warehouses and results")
-	steps := fs.String("steps", strings.Join(bench.AllSteps, ","), "comma-separated steps to run: "+strings.Join(bench.AllSteps, ", "))
+	steps := fs.String("steps", strings.Join(bench.DefaultSteps, ","), "comma-separated steps to run: "+strings.Join(bench.AllSteps, ", ")+" (year, the scale step, only when named)")
+	shapes := fs.String("shapes", strings.Join(cfg.Shapes, ","), "record shapes of the offline step: sim, wide")
 	skip1M := fs.Bool("skip-1m", false, "offline conversion at 100k only (saves about 5 minutes)")
 	quick := fs.Bool("quick", false, "small sizes throughout (a few minutes; figures are indicative only)")
 	fs.DurationVar(&cfg.OnlineWindow, "online-window", cfg.OnlineWindow, "measured span of each online scan (a multiple of 1m keeps the ceiling exact)")
 	fs.IntVar(&cfg.Scale, "scale", cfg.Scale, "records of the large warehouse (memory, incremental, investigations)")
 	fs.IntVar(&cfg.ProfileRecords, "profile-records", 0, "size of the profiled load (default: the smallest offline size)")
+	fs.IntVar(&cfg.YearRows, "year-rows", cfg.YearRows, "rows of the scale step's warehouse (--steps year)")
+	fs.IntVar(&cfg.YearDays, "year-days", cfg.YearDays, "days the scale step's warehouse covers")
+	fs.IntVar(&cfg.YearUsers, "year-users", cfg.YearUsers, "users of the scale step's tenant")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the work warehouses under --out/work")
 	bin := fs.String("bin", "", "mcasload binary to measure (default: build it into --out/bin)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	cfg.Steps = strings.Split(*steps, ",")
+	cfg.Shapes = strings.Split(*shapes, ",")
 	if *skip1M {
 		cfg.Offline = []int{100_000}
 		cfg.ScanSizes = []int{100_000}
