@@ -93,7 +93,7 @@ func loadInProcess(ctx context.Context, dir, file string, threads int) (*loader.
 	}
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
 	w, err := warehouse.Open(ctx, warehouse.Options{Dir: dir, Threads: threads, Source: "file", Command: "bench profile",
-		MemoryLimit: budget.Format(plan.DuckDB), HoldCache: plan.DuckDBCache})
+		MemoryLimit: budget.Format(plan.DuckDB), HoldCache: plan.DuckDBCache, AllocatorFlush: plan.DuckDBFlush})
 	if err != nil {
 		return nil, fmt.Errorf("open warehouse: %w", err)
 	}

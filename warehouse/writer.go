@@ -75,6 +75,9 @@ type Options struct {
 	// HoldCache is how much DuckDB may keep cached (bytes) while commits hold the file; past
 	// it the file is let go of after the commit (default DefaultHoldCache).
 	HoldCache int64
+	// AllocatorFlush is how much memory DuckDB's allocator may keep after a task before it
+	// hands it back to the system (bytes; default 8 MB). More is faster and holds more.
+	AllocatorFlush int64
 }
 
 func (o *Options) defaults() error {
@@ -205,11 +208,12 @@ func mkdirAll(d string) error {
 
 func (w *Writer) sessionConfig() sessionConfig {
 	return sessionConfig{
-		memoryLimit: w.opts.MemoryLimit,
-		threads:     w.opts.Threads,
-		tempDir:     filepath.Join(w.dir, tempDir),
-		lockWait:    w.opts.LockWait,
-		clock:       w.opts.Clock,
+		memoryLimit:    w.opts.MemoryLimit,
+		allocatorFlush: w.opts.AllocatorFlush,
+		threads:        w.opts.Threads,
+		tempDir:        filepath.Join(w.dir, tempDir),
+		lockWait:       w.opts.LockWait,
+		clock:          w.opts.Clock,
 	}
 }
 

@@ -75,6 +75,7 @@ func (e *env) writerSetup(c *cli.Context, source, command string) (warehouse.Opt
 		Sinks:             sinks,
 		MemoryLimit:       budget.Format(plan.DuckDB),
 		HoldCache:         plan.DuckDBCache,
+		AllocatorFlush:    plan.DuckDBFlush,
 		Threads:           threads,
 		Source:            source,
 		AllowMixedSources: c.Bool("allow-mixed-sources"),

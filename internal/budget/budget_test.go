@@ -52,9 +52,15 @@ func TestFor(t *testing.T) {
 		if p.DuckDBCache <= 0 || p.DuckDBCache >= p.DuckDB || p.MaxWorkers < 1 || p.MaxWorkers < last.MaxWorkers {
 			t.Errorf("budget %s: cache %d of %d, %d workers", Format(budget), p.DuckDBCache, p.DuckDB, p.MaxWorkers)
 		}
+		if p.DuckDBFlush < minFlush || p.DuckDBFlush > maxFlush || p.DuckDBFlush < last.DuckDBFlush {
+			t.Errorf("budget %s: allocator keeps %d after a task; want between %d and %d, growing with the budget", Format(budget), p.DuckDBFlush, minFlush, maxFlush)
+		}
 		last = p
 	}
 	p, _ := For(Default)
+	if p.DuckDBFlush != minFlush {
+		t.Errorf("default budget: allocator keeps %d after a task, want %d (the least)", p.DuckDBFlush, minFlush)
+	}
 	if p.BatchBytes < 8<<20 || p.BatchBytes > 16<<20 {
 		t.Errorf("default budget commits %d bytes; measured best between 8 and 16 MiB", p.BatchBytes)
 	}
