@@ -13,12 +13,17 @@ COMMIT     ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS    := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.buildDate=$(BUILD_DATE)
 
-.PHONY: all build test test-short servers demo bench reliability lint vet fmt clean release
+.PHONY: all build man test test-short servers demo bench reliability lint vet fmt clean release
 
 all: build
 
 build:
 	go build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/mcasload
+
+# The manual page, generated from the command tree: man -l bin/mcasload.1, or install it in
+# /usr/local/share/man/man1/.
+man: build
+	$(BIN) man > bin/mcasload.1
 
 # Release archives for linux/amd64 and linux/arm64 (the arm64 cgo build needs Debian's
 # gcc-aarch64-linux-gnu and libstdc++-12-dev-arm64-cross) with SHA256SUMS, LICENSE and third-party notices in $(DIST); then the

@@ -27,6 +27,9 @@ var (
 	ErrNotScanned = errors.New("audit: the warehouse was not filled by a scan")
 	// ErrOtherTenant: the warehouse was scanned from another API URL, or with other filters.
 	ErrOtherTenant = errors.New("audit: the warehouse holds no scan of this tenant and filters")
+	// ErrUncountableScope: the scope has a filter the warehouse cannot count; only eq lists of
+	// service, user and event type have a column to count by.
+	ErrUncountableScope = errors.New("the audit counts only scopes filtered by service, user or event type")
 )
 
 // Defaults.

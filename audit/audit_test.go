@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -95,6 +96,32 @@ func TestAuditChecksLargeDaysHourByHour(t *testing.T) {
 	}
 	if rep.Requests-before < int64(len(rep.Windows)) {
 		t.Errorf("%d requests counted for %d windows", rep.Requests-before, len(rep.Windows))
+	}
+}
+
+// TestScopeSQL: the shortcut filters (eq lists of service, user, event type) become conditions
+// on the warehouse's columns; any other filter is ErrUncountableScope, naming the filter.
+func TestScopeSQL(t *testing.T) {
+	ok, err := loader.CanonicalFilters(mcas.Filters{}.Service(20893).User("A@contoso.com").EventType("EVENT_CATEGORY_LOGIN"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cond, args, err := scopeSQL(ok)
+	if err != nil || !strings.Contains(cond, "app_id IN (?)") || len(args) != 3 {
+		t.Fatalf("scopeSQL(%v) = %q %v %v", ok, cond, args, err)
+	}
+	for _, f := range []mcas.Filters{
+		mcas.Filters{}.Set("ip.category", "eq", []any{3}),
+		mcas.Filters{}.Set("service", "neq", []any{20893}),
+	} {
+		canon, err := loader.CanonicalFilters(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = scopeSQL(canon)
+		if !errors.Is(err, ErrUncountableScope) || !strings.Contains(err.Error(), "cannot be counted") {
+			t.Errorf("scopeSQL(%v) = %v, want ErrUncountableScope", f, err)
+		}
 	}
 }
 

@@ -35,7 +35,7 @@ func scopeSQL(canon mcas.Filters) (string, []any, error) {
 		ops := canon[key]
 		list, isList := ops["eq"].([]any)
 		if !ok || len(ops) != 1 || !isList || len(list) == 0 {
-			return "", nil, fmt.Errorf("audit: the filter %q cannot be counted in the warehouse; audit scopes filtered only by --service, --user or --event-type", key)
+			return "", nil, fmt.Errorf("audit: the filter %q cannot be counted in the warehouse: %w", key, ErrUncountableScope)
 		}
 		marks := make([]string, len(list))
 		for i, v := range list {
@@ -86,7 +86,7 @@ func scanWatermark(ctx context.Context, r *warehouse.Reader, tenantURL string, c
 	if len(marks) == 0 {
 		var source string
 		_ = r.Conn().QueryRowContext(ctx, `SELECT coalesce((SELECT value FROM wh.meta WHERE key = 'source'), '')`).Scan(&source)
-		return time.Time{}, fmt.Errorf("%w (source %q, no scan watermark): the audit compares a warehouse with the API it was scanned from; a warehouse filled by `mcasload load` has none",
+		return time.Time{}, fmt.Errorf("%w (source %q, no scan watermark): the audit compares a warehouse with the API it was scanned from; a warehouse loaded from files has none",
 			ErrNotScanned, source)
 	}
 	key := loader.WatermarkKey(tenantURL, canon)

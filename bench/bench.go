@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -369,9 +370,26 @@ var (
 	countersRE = regexp.MustCompile(`(?m)^\s+(\d+) pages in (\d+) requests, (\d+) throttled \(429\), (\d+) retries`)
 )
 
-// ParseSummary reads the summary lines of `mcasload load` or `mcasload scan` output.
+// jsonSummary is the summary record `mcasload load|scan --log-format json` prints on stdout.
+type jsonSummary struct {
+	Summary *struct {
+		Records, New, Duplicates, Rejected int64
+		Counters                           map[string]int64
+	} `json:"summary"`
+}
+
+// ParseSummary reads the summary of `mcasload load` or `mcasload scan` output: the text lines,
+// or the JSON record with --log-format json.
 func ParseSummary(out string) (RunSummary, error) {
 	var s RunSummary
+	for _, line := range strings.Split(out, "\n") {
+		var j jsonSummary
+		if strings.HasPrefix(line, "{") && json.Unmarshal([]byte(line), &j) == nil && j.Summary != nil {
+			k := j.Summary.Counters
+			return RunSummary{Records: j.Summary.Records, New: j.Summary.New, Duplicates: j.Summary.Duplicates, Rejected: j.Summary.Rejected,
+				Pages: k["pages"], Requests: k["requests"], Throttled: k["throttled_429"], Retries: k["retries"]}, nil
+		}
+	}
 	m := summaryRE.FindStringSubmatch(out)
 	if m == nil {
 		return s, fmt.Errorf("parse summary: no summary line in %q", lastLines(out, 3))

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"github.com/mcasload/mcasload/queries"
 	"os"
 	"path/filepath"
 	"slices"
@@ -154,8 +155,8 @@ func TestSmoke(t *testing.T) {
 			}
 		}
 		inv := rowsOf(&h.Table, "5 investigations")
-		if len(inv) != 20 {
-			t.Errorf("investigation rows = %d, want 20", len(inv))
+		if len(inv) != len(queries.All()) {
+			t.Errorf("investigation rows = %d, want one per investigation (%d)", len(inv), len(queries.All()))
 		}
 		checkYear(t, rowsOf(&h.Table, "8 year"), out.String())
 	}
@@ -241,6 +242,8 @@ func TestParseSummary(t *testing.T) {
 			RunSummary{Records: 10, New: 7, Duplicates: 3, Rejected: 2}},
 		{"scan", "scan stopped early: 300,000 records read (1026.0 MB) in 2m10s: 300,000 new, 0 duplicate, 0 rejected, 4 commits, 2,300 rec/s, 7.8 MB/s\n  60 pages in 63 requests, 3 throttled (429), 0 retries, 0 tie groups, 40s waiting for the rate budget\n",
 			RunSummary{Records: 300000, New: 300000, Pages: 60, Requests: 63, Throttled: 3}},
+		{"json", "{\"time\":\"2026-12-06T15:05:42Z\",\"level\":\"INFO\",\"msg\":\"scan done\",\"summary\":{\"command\":\"scan\",\"records\":500,\"new\":480,\"duplicates\":20,\"rejected\":1,\"counters\":{\"pages\":2,\"requests\":4,\"throttled_429\":1,\"retries\":1}}}\n",
+			RunSummary{Records: 500, New: 480, Duplicates: 20, Rejected: 1, Pages: 2, Requests: 4, Throttled: 1, Retries: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -261,13 +264,13 @@ func TestParseSummary(t *testing.T) {
 func TestCountWindow(t *testing.T) {
 	log := strings.Join([]string{
 		`time=2026-11-26T00:00:00Z level=INFO msg="generated tenant"`,
-		`{"time":"2026-11-26T01:00:02Z","level":"DEBUG","msg":"request","method":"POST","path":"/api/v1/activities/","status":200,"elapsed":2000000000}`,
-		`{"time":"2026-11-26T01:00:03Z","level":"DEBUG","msg":"request","method":"POST","path":"/api/v1/activities/","status":429,"elapsed":1000000}`,
-		`{"time":"2026-11-26T01:00:59Z","level":"DEBUG","msg":"request","method":"POST","path":"/api/v1/activities/","status":502,"elapsed":1000000}`,
-		`{"time":"2026-11-26T01:00:01Z","level":"DEBUG","msg":"request","method":"POST","path":"/other","status":404,"elapsed":1000}`,
-		`{"time":"2026-11-26T01:00:04Z","level":"DEBUG","msg":"request","method":"POST","path":"/api/v1/activities/","status":0,"elapsed":1000000}`,
+		`{"time":"2026-11-26T01:00:02Z","level":"DEBUG","msg":"request","method":"POST","path":"/api/v1/activities/","status":200,"elapsed":2}`,
+		`{"time":"2026-11-26T01:00:03Z","level":"DEBUG","msg":"request","method":"POST","path":"/api/v1/activities/","status":429,"elapsed":0.001}`,
+		`{"time":"2026-11-26T01:00:59Z","level":"DEBUG","msg":"request","method":"POST","path":"/api/v1/activities/","status":502,"elapsed":0.001}`,
+		`{"time":"2026-11-26T01:00:01Z","level":"DEBUG","msg":"request","method":"POST","path":"/other","status":404,"elapsed":0.000001}`,
+		`{"time":"2026-11-26T01:00:04Z","level":"DEBUG","msg":"request","method":"POST","path":"/api/v1/activities/","status":0,"elapsed":0.001}`,
 		// Started at 01:01:00, exactly one window after the first: outside.
-		`{"time":"2026-11-26T01:01:02Z","level":"DEBUG","msg":"request","method":"POST","path":"/api/v1/activities","status":200,"elapsed":2000000000}`,
+		`{"time":"2026-11-26T01:01:02Z","level":"DEBUG","msg":"request","method":"POST","path":"/api/v1/activities","status":200,"elapsed":2}`,
 	}, "\n")
 	reqs, err := ParseSimLog(log)
 	if err != nil {
@@ -353,12 +356,12 @@ func BenchmarkOffline(b *testing.B) {
 
 func TestParsePhases(t *testing.T) {
 	log := strings.Join([]string{
-		`{"time":"2026-11-26T01:00:00Z","level":"DEBUG","msg":"opened the duckdb file","took":1000000}`,
-		`{"time":"2026-11-26T01:00:01Z","level":"DEBUG","msg":"committed","seq":1,"hash":2000000,"probe":300000000,"plan":1000000,"transaction":4000000000}`,
-		`{"time":"2026-11-26T01:00:02Z","level":"DEBUG","msg":"published","seq":1,"days":2,"took":500000000}`,
-		`{"time":"2026-11-26T01:00:03Z","level":"DEBUG","msg":"closed the duckdb file","took":250000000}`,
+		`{"time":"2026-11-26T01:00:00Z","level":"DEBUG","msg":"opened the duckdb file","took":0.001}`,
+		`{"time":"2026-11-26T01:00:01Z","level":"DEBUG","msg":"committed","seq":1,"hash":0.002,"probe":0.3,"plan":0.001,"transaction":4}`,
+		`{"time":"2026-11-26T01:00:02Z","level":"DEBUG","msg":"published","seq":1,"days":2,"took":0.5}`,
+		`{"time":"2026-11-26T01:00:03Z","level":"DEBUG","msg":"closed the duckdb file","took":0.25}`,
 		`not json`,
-		`{"time":"2026-11-26T01:00:04Z","level":"DEBUG","msg":"committed","seq":2,"hash":2000000,"probe":700000000,"plan":1000000,"transaction":1000000000}`,
+		`{"time":"2026-11-26T01:00:04Z","level":"DEBUG","msg":"committed","seq":2,"hash":0.002,"probe":0.7,"plan":0.001,"transaction":1}`,
 	}, "\n")
 	path := filepath.Join(t.TempDir(), "load.log")
 	if err := os.WriteFile(path, []byte(log), 0o600); err != nil {

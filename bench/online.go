@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,7 +40,7 @@ func ParseSimLog(log string) ([]SimRequest, error) {
 			Msg     string    `json:"msg"`
 			Path    string    `json:"path"`
 			Status  int       `json:"status"`
-			Elapsed int64     `json:"elapsed"` // nanoseconds (slog's JSON form of a Duration)
+			Elapsed float64   `json:"elapsed"` // seconds (mcasload's JSON logs write durations in seconds)
 		}
 		if err := json.Unmarshal(line, &e); err != nil {
 			return nil, fmt.Errorf("parse simulator log: %w", err)
@@ -47,7 +48,7 @@ func ParseSimLog(log string) ([]SimRequest, error) {
 		if e.Msg != "request" || !strings.HasPrefix(e.Path, "/api/v1/activities") {
 			continue
 		}
-		reqs = append(reqs, SimRequest{Start: e.Time.Add(-time.Duration(e.Elapsed)), Status: e.Status})
+		reqs = append(reqs, SimRequest{Start: e.Time.Add(-time.Duration(math.Round(e.Elapsed * float64(time.Second)))), Status: e.Status})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read simulator log: %w", err)

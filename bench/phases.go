@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -59,8 +60,8 @@ func ParsePhases(path string) (Phases, error) {
 			if k.msg != msg {
 				continue
 			}
-			if ns, ok := e[k.field].(float64); ok {
-				p.Times[k.phase] += time.Duration(ns)
+			if secs, ok := e[k.field].(float64); ok { // JSON logs write durations in seconds
+				p.Times[k.phase] += time.Duration(math.Round(secs * float64(time.Second)))
 			}
 		}
 	}

@@ -35,7 +35,23 @@ const (
 )
 
 // ErrMaxDuration is the cause of a run stopped by ScanOptions.MaxDuration.
-var ErrMaxDuration = errors.New("scan: --max-duration reached")
+var ErrMaxDuration = errors.New("scan: the maximum duration is over")
+
+// ErrEmptyWindow is returned by Scan and PlanScan when Since, resolved on the service's clock,
+// is not before Until.
+var ErrEmptyWindow = errors.New("the scan window is empty")
+
+// WatermarkError is a stored watermark that cannot be read; Key names it so the caller can say
+// how to reset it.
+type WatermarkError struct {
+	Key string
+	Err error
+}
+
+func (e *WatermarkError) Error() string {
+	return fmt.Sprintf("watermark %q is damaged: %v", e.Key, e.Err)
+}
+func (e *WatermarkError) Unwrap() error { return e.Err }
 
 // PageScanner fetches pages in scan mode and tells the service's time; *mcas.Client is the
 // production one.
@@ -236,6 +252,7 @@ func Scan(ctx context.Context, client PageScanner, w ScanWarehouse, opts ScanOpt
 		"empty_last_pages":      st.EmptyEnds,
 		"slice_splits":          r.splits.Load(),
 		"throttle_wait_seconds": int64(st.ThrottleWait.Round(time.Second) / time.Second),
+		"throttle_wait_ms":      st.ThrottleWait.Milliseconds(),
 		"response_bytes":        st.Bytes,
 		"slices":                int64(len(plan.Slices)),
 	}
@@ -293,7 +310,7 @@ func PlanScan(ctx context.Context, w interface {
 	now := svc.At.UTC().Truncate(time.Millisecond)
 	since, until := opts.Since.Resolve(now), opts.Until.Resolve(now)
 	if !since.IsZero() && !until.IsZero() && !since.Before(until) {
-		return ScanPlan{}, 0, fmt.Errorf("plan scan: --since %s is not before --until %s (on the service's clock)", since.Format(time.RFC3339), until.Format(time.RFC3339))
+		return ScanPlan{}, 0, fmt.Errorf("plan scan: %w: since %s is not before until %s (on the service's clock)", ErrEmptyWindow, since.Format(time.RFC3339), until.Format(time.RFC3339))
 	}
 	plan := ScanPlan{Key: WatermarkKey(opts.URL, canon), DateFrom: since, DateTo: until, Service: svc}
 	stored := int64(noWatermark)
@@ -303,7 +320,7 @@ func PlanScan(ctx context.Context, w interface {
 	} else if ok && v != ResetWatermark {
 		wm, err = DecodeWatermark(v)
 		if err != nil {
-			return ScanPlan{}, 0, fmt.Errorf("plan scan: watermark %q is damaged (reset it with `mcasload state reset --key ...`): %w", plan.Key, err)
+			return ScanPlan{}, 0, fmt.Errorf("plan scan: %w", &WatermarkError{Key: plan.Key, Err: err})
 		}
 		plan.Watermark = wm.Created
 		stored = wm.Created.UnixMilli()
@@ -653,7 +670,9 @@ func (r *scanRun) watermarkAttr() string {
 func (r *scanRun) snapshot(client PageScanner) progress.Snapshot {
 	s := r.pipe.Snapshot()
 	s.Pages = r.pages.Load()
-	s.Throttled = client.Stats().Throttled
+	st := client.Stats()
+	s.Throttled = st.Throttled
+	s.Waiting, s.WaitLeft, s.Waited = st.RateWaiting, st.RateWait, st.ThrottleWait
 	var left int64
 	r.addMu.Lock()
 	for _, p := range r.progress {

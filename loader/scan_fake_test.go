@@ -694,18 +694,25 @@ func TestPlanScan(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []ScanOptions{
-		{URL: url, Filters: mcas.Filters{}.Set("date", "gte", 1)},
-		{URL: url, Since: timearg.Ago(0), Until: timearg.Ago(time.Hour)},
+	for _, bad := range []struct {
+		opts ScanOptions
+		kind error
+	}{
+		{ScanOptions{URL: url, Filters: mcas.Filters{}.Set("date", "gte", 1)}, ErrTimeFilter},
+		{ScanOptions{URL: url, Since: timearg.Ago(0), Until: timearg.Ago(time.Hour)}, ErrEmptyWindow},
+		// One relative, one absolute: only the service's clock orders them.
+		{ScanOptions{URL: url, Since: timearg.Ago(time.Hour), Until: timearg.At(fakeNow.Add(-2 * time.Hour))}, ErrEmptyWindow},
 	} {
-		bad.Clock = clk
-		if _, _, err := PlanScan(t.Context(), store, bad, fakeService); err == nil {
-			t.Errorf("PlanScan(%+v) succeeded", bad)
+		bad.opts.Clock = clk
+		if _, _, err := PlanScan(t.Context(), store, bad.opts, fakeService); !errors.Is(err, bad.kind) {
+			t.Errorf("PlanScan(%+v) = %v, want %v", bad.opts, err, bad.kind)
 		}
 	}
 	store.state[key] = "garbage"
-	if _, _, err := PlanScan(t.Context(), store, ScanOptions{URL: url, Clock: clk}, fakeService); err == nil {
-		t.Error("a damaged watermark was accepted")
+	_, _, err := PlanScan(t.Context(), store, ScanOptions{URL: url, Clock: clk}, fakeService)
+	var wmErr *WatermarkError
+	if !errors.As(err, &wmErr) || wmErr.Key != key {
+		t.Errorf("a damaged watermark: %v, want a WatermarkError naming key %q", err, key)
 	}
 }
 

@@ -71,19 +71,8 @@ func (s *Summary) JSON() []byte {
 // WriteText writes the human summary: one headline and, when relevant, lines about rejects and
 // days, so a cron mail says at a glance what happened.
 func (s *Summary) WriteText(w io.Writer) {
-	verb := s.Command
-	if verb == "" {
-		verb = "run"
-	}
-	state := "done"
-	if s.Stopped {
-		state = "stopped early"
-	}
-	if s.Error != "" {
-		state = "failed"
-	}
-	fmt.Fprintf(w, "%s %s: %s records read (%.1f MB) in %s: %s new, %s duplicate",
-		verb, state, humanize.Count(s.Records), float64(s.Bytes)/1e6,
+	fmt.Fprintf(w, "%s: %s records read (%.1f MB) in %s: %s new, %s duplicate",
+		s.Outcome(), humanize.Count(s.Records), float64(s.Bytes)/1e6,
 		time.Duration(s.ElapsedSecs*float64(time.Second)).Round(time.Millisecond),
 		humanize.Count(s.New), humanize.Count(s.Duplicates))
 	if s.Conflicts > 0 {
@@ -111,6 +100,22 @@ func (s *Summary) WriteText(w io.Writer) {
 	case n > 1:
 		fmt.Fprintf(w, "  days touched: %d (%s … %s)\n", n, s.Days[0], s.Days[n-1])
 	}
+}
+
+// Outcome is the summary's first words: "scan done", "load stopped early", "scan failed".
+func (s *Summary) Outcome() string {
+	verb := s.Command
+	if verb == "" {
+		verb = "run"
+	}
+	state := "done"
+	if s.Stopped {
+		state = "stopped early"
+	}
+	if s.Error != "" {
+		state = "failed"
+	}
+	return verb + " " + state
 }
 
 // plural renders "1 record" or "2,000 records".

@@ -24,10 +24,10 @@ import (
 // WatermarkPrefix starts every watermark key in the warehouse state.
 const WatermarkPrefix = "scan "
 
-// ErrTimeFilter is returned by CanonicalFilters when --filter carries `date` or `created`: the
-// scan owns both (the cursor on `created`, --since/--until on `date`), so a user bound there
-// would silently fight the watermark.
-var ErrTimeFilter = errors.New("time bounds belong in --since/--until, not in --filter")
+// ErrTimeFilter is returned by CanonicalFilters when the filters carry `date` or `created`: the
+// scan owns both (the cursor on `created`, ScanOptions.Since/Until on `date`), so a user bound
+// there would silently fight the watermark.
+var ErrTimeFilter = errors.New("time bounds belong in the scan's window (since, until), not in its filters")
 
 // ResetWatermark is the state value `mcasload state reset` stores: the scope has no watermark,
 // so its next scan is a first run. (The warehouse state only ever gains or replaces keys.)

@@ -85,8 +85,8 @@ func TestWatermarkKeyDifferentScope(t *testing.T) {
 
 func TestCanonicalFiltersErrors(t *testing.T) {
 	for _, tt := range []struct{ name, filters, want string }{
-		{"date", `{"date":{"gte":1}}`, "--since/--until"},
-		{"created", `{"created":{"gte":1}}`, "--since/--until"},
+		{"date", `{"date":{"gte":1}}`, `filter "date": time bounds belong in the scan's window`},
+		{"created", `{"created":{"gte":1}}`, `filter "created": time bounds belong in the scan's window`},
 		{"bad integer", `{"service":{"eq":["office"]}}`, "not an integer"},
 		{"bad bool", `{"activity.type":{"eq":"yes please"}}`, "not true or false"},
 	} {

@@ -60,7 +60,7 @@ func (TokenAuth) Kind() string { return "legacy token" }
 
 func (a TokenAuth) validate() error {
 	if a.Token.Empty() {
-		return authErrorf("new client: the API token is empty: set MCAS_TOKEN or --token-file")
+		return newAuthError(kindErrorf(ErrNoCredentials, "new client: the API token is empty"))
 	}
 	return nil
 }

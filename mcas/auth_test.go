@@ -196,8 +196,9 @@ func TestEntraTokenEndpointRefuses(t *testing.T) {
 	if !errors.Is(err, ErrAuth) {
 		t.Fatalf("error %v, want ErrAuth", err)
 	}
-	if !strings.Contains(err.Error(), "AADSTS7000215") || !strings.Contains(err.Error(), "--client-id") {
-		t.Errorf("error %q should carry Entra's reason and say what to check", err)
+	var signIn *SignInError
+	if !strings.Contains(err.Error(), "AADSTS7000215") || !errors.As(err, &signIn) || signIn.Method != ClientSecret || len(signIn.Missing) != 0 {
+		t.Errorf("error %q should carry Entra's reason and be a SignInError of the client secret method, so the caller can say what to check", err)
 	}
 	if len(api.log()) != 0 {
 		t.Errorf("the API was called without a token")

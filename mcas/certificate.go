@@ -62,9 +62,9 @@ func certificateError(path string, isPEM, hasPassword bool, err error) error {
 		return authErrorf("read client certificate %s: %v: want PEM blocks CERTIFICATE and PRIVATE KEY", path, err)
 	case strings.Contains(msg, "password"):
 		if !hasPassword {
-			return authErrorf("read client certificate %s: the PFX file is protected by a password: put it in a file named by --client-certificate-password-file or in MCAS_CLIENT_CERTIFICATE_PASSWORD", path)
+			return newAuthError(kindErrorf(ErrPFXPassword, "read client certificate %s: the PFX file is protected by a password, and none was given", path))
 		}
-		return authErrorf("read client certificate %s: wrong password for the PFX file (check --client-certificate-password-file or MCAS_CLIENT_CERTIFICATE_PASSWORD)", path)
+		return newAuthError(kindErrorf(ErrPFXPassword, "read client certificate %s: wrong password for the PFX file", path))
 	case strings.Contains(msg, "unknown") || strings.Contains(msg, "algorithm") || strings.Contains(msg, "OID"):
 		return authErrorf("read client certificate %s: %v: the PFX file uses an encryption Microsoft's Go library cannot read (OpenSSL 3 and recent Windows use AES by default): re-export it with `openssl pkcs12 -export -legacy …` or convert it to PEM", path, err)
 	}
@@ -102,8 +102,8 @@ func (c *Certificate) checkValid(now time.Time) error {
 	leaf := c.chain[0]
 	switch {
 	case now.After(leaf.NotAfter):
-		return authErrorf("client certificate %s (thumbprint %s) expired on %s: create a new one, upload it to the app registration (Certificates & secrets) and point --client-certificate at it",
-			c.path, c.Thumbprint(), leaf.NotAfter.UTC().Format(time.RFC3339))
+		return newAuthError(kindErrorf(ErrCertificateExpired, "client certificate %s (thumbprint %s) expired on %s: create a new one and upload it to the app registration (Certificates & secrets)",
+			c.path, c.Thumbprint(), leaf.NotAfter.UTC().Format(time.RFC3339)))
 	case now.Before(leaf.NotBefore):
 		return authErrorf("client certificate %s (thumbprint %s) is not valid before %s: check this host's clock",
 			c.path, c.Thumbprint(), leaf.NotBefore.UTC().Format(time.RFC3339))

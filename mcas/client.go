@@ -149,12 +149,16 @@ type Stats struct {
 	TokenFetches int64         // Entra tokens fetched
 	Stalls       int64         // tie groups fetched outside scan mode
 	EmptyEnds    int64         // empty last pages that were not the end (see Scan)
-	ThrottleWait time.Duration // time callers of the shared limiter were told to wait
+	ThrottleWait time.Duration // time spent waiting for the shared limiter's budget (measured; see Limiter.Waited)
+	// RateWait is how long until the first caller waiting for the budget may send, and
+	// RateWaiting whether one waits now (see Limiter.Waiting).
+	RateWait    time.Duration
+	RateWaiting bool
 }
 
 // Stats returns the counters so far.
 func (c *Client) Stats() Stats {
-	return Stats{
+	s := Stats{
 		Requests:     c.stats.requests.Load(),
 		Throttled:    c.stats.throttled.Load(),
 		Retries:      c.stats.retries.Load(),
@@ -164,6 +168,8 @@ func (c *Client) Stats() Stats {
 		EmptyEnds:    c.stats.emptyEnds.Load(),
 		ThrottleWait: c.limiter.Waited(),
 	}
+	s.RateWait, s.RateWaiting = c.limiter.Waiting()
+	return s
 }
 
 // Limiter returns the limiter the client waits on.
@@ -179,7 +185,7 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	if cfg.Auth == nil {
-		return nil, authErrorf("new client: no credentials: set MCAS_TOKEN or --token-file, or sign in to Entra ID (--auth)")
+		return nil, newAuthError(kindErrorf(ErrNoCredentials, "new client: no credentials: set Config.Auth to a TokenAuth or an EntraAuth"))
 	}
 	if err := cfg.Auth.validate(); err != nil {
 		return nil, err
@@ -236,14 +242,14 @@ func NewClient(cfg Config) (*Client, error) {
 // activitiesEndpoint turns the configured URL into the activities endpoint.
 func activitiesEndpoint(raw string) (string, error) {
 	if strings.TrimSpace(raw) == "" {
-		return "", errors.New("new client: no API URL: set --url or MCAS_URL to the API URL from the portal (Settings > Cloud Apps > About)")
+		return "", errors.New("new client: no API URL: want the tenant's API URL from the portal (Settings > Cloud Apps > About)")
 	}
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || u.Host == "" {
 		return "", fmt.Errorf("new client: bad API URL %s: want https://<tenant>.<region>.portal.cloudappsecurity.com", redactURL(raw))
 	}
 	if u.User != nil {
-		return "", fmt.Errorf("new client: the API URL %s must not contain credentials: use MCAS_TOKEN or --token-file", redactURL(raw))
+		return "", kindErrorf(ErrURLCredentials, "new client: the API URL %s must not contain credentials: they belong in Config.Auth", redactURL(raw))
 	}
 	switch u.Scheme {
 	case "https":
@@ -385,7 +391,10 @@ func (c *Client) call(ctx context.Context, body requestBody, opts callOptions) (
 			return nil, err // no credential to send: retrying cannot help
 		}
 		if isCertError(err) {
-			return nil, fmt.Errorf("mcas: the server's TLS certificate is not trusted: %w (if the API or a proxy uses a private CA, pass its PEM certificate with --ca-file)", err)
+			if errors.Is(err, ErrUntrustedCertificate) {
+				return nil, err // the sign-in's authority: the error says so
+			}
+			return nil, kindErrorf(ErrUntrustedCertificate, "mcas: the server's TLS certificate is not trusted: %w", err)
 		}
 		switch {
 		case status == http.StatusTooManyRequests:
@@ -396,7 +405,7 @@ func (c *Client) call(ctx context.Context, body requestBody, opts callOptions) (
 			c.limiter.Throttled(wait)
 			c.log.InfoContext(ctx, "throttled by the service; every request waits", "op", opts.op, "wait", wait)
 			if opts.noRetry || throttles > c.retry.MaxThrottles {
-				return nil, &APIError{Status: status, Message: msg, Attempts: throttles, Hint: hintFor(status)}
+				return nil, &APIError{Status: status, Message: msg, Attempts: throttles}
 			}
 			continue
 		case status == http.StatusUnauthorized:
@@ -406,16 +415,16 @@ func (c *Client) call(ctx context.Context, body requestBody, opts callOptions) (
 				c.log.InfoContext(ctx, "the service refused the token; fetching a new one", "op", opts.op)
 				continue
 			}
-			return nil, &APIError{Status: status, Message: msg, Attempts: attempts, Hint: hintFor(status)}
+			return nil, &APIError{Status: status, Message: msg, Attempts: attempts}
 		case status >= 400 && status < 500:
-			return nil, &APIError{Status: status, Message: msg, Attempts: attempts, Hint: hintFor(status)}
+			return nil, &APIError{Status: status, Message: msg, Attempts: attempts}
 		}
 		// 5xx, transport failures and invalid bodies are worth another try.
 		if opts.noRetry || attempts >= c.retry.MaxAttempts {
 			if status >= 500 {
-				return nil, &APIError{Status: status, Message: msg, Attempts: attempts, Hint: hintFor(status)}
+				return nil, &APIError{Status: status, Message: msg, Attempts: attempts}
 			}
-			return nil, fmt.Errorf("mcas: request failed after %d attempts: %w (check the network, proxy and --url, or try again later)", attempts, err)
+			return nil, kindErrorf(ErrUnreachable, "mcas: request failed after %d attempts: %w", attempts, err)
 		}
 		delay := c.retry.backoff(attempts, c.jitter)
 		c.stats.retries.Add(1)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,11 +85,13 @@ func TestRetryGivesUpWithClearError(t *testing.T) {
 		name  string
 		fault http.HandlerFunc
 		want  []string
+		// status is the APIError's status; 0 wants ErrUnreachable instead (no usable answer).
+		status int
 	}{
-		{"502", statusFault(502, "<html><body>502 Bad gateway</body></html>"), []string{"HTTP 502", "after 4 attempts", "try again later"}},
-		{"reset", resetFault, []string{"after 4 attempts", "check the network"}},
-		{"truncated", truncatedFault, []string{"after 4 attempts", "unexpected EOF"}},
-		{"invalid json", invalidJSONFault, []string{"after 4 attempts", "not the activities JSON envelope"}},
+		{"502", statusFault(502, "<html><body>502 Bad gateway</body></html>"), []string{"HTTP 502", "after 4 attempts", "Bad gateway"}, 502},
+		{"reset", resetFault, []string{"after 4 attempts", "request failed"}, 0},
+		{"truncated", truncatedFault, []string{"after 4 attempts", "unexpected EOF"}, 0},
+		{"invalid json", invalidJSONFault, []string{"after 4 attempts", "not the activities JSON envelope"}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,6 +109,13 @@ func TestRetryGivesUpWithClearError(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not mention %q", err, w)
 				}
+			}
+			var apiErr *APIError
+			switch {
+			case tt.status != 0 && (!errors.As(err, &apiErr) || apiErr.Status != tt.status || apiErr.Attempts != 4):
+				t.Errorf("error %#v, want an APIError with status %d after 4 attempts", err, tt.status)
+			case tt.status == 0 && !errors.Is(err, ErrUnreachable):
+				t.Errorf("error %q is not ErrUnreachable", err)
 			}
 			if n := len(api.log()); n != 4 {
 				t.Errorf("server saw %d requests, want MaxAttempts=4", n)
@@ -279,15 +289,39 @@ func TestNewClientRefusesBadURLs(t *testing.T) {
 			if strings.Contains(err.Error(), "hunter2pass") {
 				t.Errorf("error %q shows the URL's password", err)
 			}
+			if got := errors.Is(err, ErrURLCredentials); got != strings.Contains(tt.url, "@") {
+				t.Errorf("errors.Is(%q, ErrURLCredentials) = %v", err, got)
+			}
 		})
 	}
 }
 
 func TestNewClientRefusesMissingCredentials(t *testing.T) {
-	for _, a := range []Auth{nil, TokenAuth{}, EntraAuth{TenantID: testTenant, ClientID: testClientID}, EntraAuth{ClientID: testClientID, Secret: NewSecret("x")}} {
-		_, err := NewClient(Config{URL: "https://contoso.example", Auth: a})
-		if !errors.Is(err, ErrAuth) {
-			t.Errorf("NewClient with %v = %v, want ErrAuth", a, err)
+	t.Setenv("AZURE_TENANT_ID", "")
+	t.Setenv("AZURE_CLIENT_ID", "")
+	t.Setenv("AZURE_FEDERATED_TOKEN_FILE", "")
+	for _, tt := range []struct {
+		auth    Auth
+		missing []Setting // nil: ErrNoCredentials
+	}{
+		{nil, nil},
+		{TokenAuth{}, nil},
+		{EntraAuth{TenantID: testTenant, ClientID: testClientID}, []Setting{SettingSecret}},
+		{EntraAuth{ClientID: testClientID, Secret: NewSecret("x")}, []Setting{SettingTenantID}},
+		{EntraAuth{Method: ClientCertificate, TenantID: testTenant}, []Setting{SettingClientID, SettingCertificate}},
+		{EntraAuth{Method: WorkloadIdentity}, []Setting{SettingTenantID, SettingClientID, SettingTokenFile}},
+	} {
+		_, err := NewClient(Config{URL: "https://contoso.example", Auth: tt.auth})
+		var signIn *SignInError
+		switch {
+		case !errors.Is(err, ErrAuth):
+			t.Errorf("NewClient with %v = %v, want ErrAuth", tt.auth, err)
+		case tt.missing == nil && !errors.Is(err, ErrNoCredentials):
+			t.Errorf("NewClient with %v = %v, want ErrNoCredentials", tt.auth, err)
+		case tt.missing != nil && (!errors.As(err, &signIn) || !slices.Equal(signIn.Missing, tt.missing)):
+			t.Errorf("NewClient with %v = %#v, want a SignInError missing %v", tt.auth, err, tt.missing)
+		case tt.missing != nil && !strings.Contains(err.Error(), "lacks "+missingText(tt.missing)):
+			t.Errorf("NewClient with %v = %q, want it to name what is missing", tt.auth, err)
 		}
 	}
 	for authority, want := range map[string]string{

@@ -30,7 +30,7 @@ func (s *entraSource) newCredential() (*credential, error) {
 			return nil, err
 		}
 		if cred == nil {
-			return nil, authErrorf("sign in (%s): not configured (%s)", a.Kind(), hintForMethod(a.method()))
+			return nil, &SignInError{Method: a.method(), err: fmt.Errorf("sign in (%s): not configured", a.Kind())}
 		}
 		return &credential{TokenCredential: cred, method: a.method(), name: a.Kind}, nil
 	}
@@ -50,7 +50,7 @@ func (s *entraSource) newCredential() (*credential, error) {
 		ch.members = append(ch.members, chainMember{TokenCredential: cred, method: m, kind: member.Kind()})
 	}
 	if len(ch.members) == 0 {
-		return nil, authErrorf("sign in (%s): none of %s is configured: give --tenant-id and --client-id with a secret or --client-certificate, set AZURE_FEDERATED_TOKEN_FILE, or run `az login`", a.Kind(), strings.Join(skipped, ", "))
+		return nil, newAuthError(kindErrorf(ErrNoCredentials, "sign in (%s): none of %s is configured", a.Kind(), strings.Join(skipped, ", ")))
 	}
 	return &credential{TokenCredential: ch, method: Auto, name: func() string { return "entra auto: " + ch.usedKind() }}, nil
 }

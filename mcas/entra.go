@@ -125,17 +125,11 @@ func (a EntraAuth) validate() error {
 	}
 	switch m := a.method(); m {
 	case ClientSecret:
-		if a.TenantID == "" || a.ClientID == "" || a.Secret.Empty() {
-			return authErrorf("new client: client secret sign-in needs a tenant ID, a client ID and a client secret (--tenant-id, --client-id, MCAS_CLIENT_SECRET or --client-secret-file)")
-		}
+		return needs(m, "client secret", need{SettingTenantID, a.TenantID != ""}, need{SettingClientID, a.ClientID != ""}, need{SettingSecret, !a.Secret.Empty()})
 	case ClientCertificate:
-		if a.TenantID == "" || a.ClientID == "" || a.Certificate == nil {
-			return authErrorf("new client: certificate sign-in needs a tenant ID, a client ID and a certificate (--tenant-id, --client-id, --client-certificate)")
-		}
+		return needs(m, "certificate", need{SettingTenantID, a.TenantID != ""}, need{SettingClientID, a.ClientID != ""}, need{SettingCertificate, a.Certificate != nil})
 	case WorkloadIdentity:
-		if a.tenantID() == "" || a.clientID() == "" || a.tokenFile() == "" {
-			return authErrorf("new client: workload identity needs a tenant ID, a client ID and a federated token file (--tenant-id or AZURE_TENANT_ID, --client-id or AZURE_CLIENT_ID, --federated-token-file or AZURE_FEDERATED_TOKEN_FILE)")
-		}
+		return needs(m, "workload identity", need{SettingTenantID, a.tenantID() != ""}, need{SettingClientID, a.clientID() != ""}, need{SettingTokenFile, a.tokenFile() != ""})
 	case ManagedIdentity, AzureCLI:
 	case Auto:
 		for _, c := range a.chain() {
@@ -147,6 +141,29 @@ func (a EntraAuth) validate() error {
 		return fmt.Errorf("new client: unknown sign-in method %q: use %s or auto", m, methodList(DefaultChain))
 	}
 	return nil
+}
+
+// need is one setting a sign-in method needs and whether it is given.
+type need struct {
+	setting Setting
+	given   bool
+}
+
+// needs returns a SignInError naming the settings of method m (what, in the message) that are
+// not given, or nil.
+func needs(m EntraMethod, what string, ns ...need) error {
+	var all, missing []Setting
+	for _, n := range ns {
+		all = append(all, n.setting)
+		if !n.given {
+			missing = append(missing, n.setting)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return &SignInError{Method: m, Missing: missing,
+		err: fmt.Errorf("new client: %s sign-in lacks %s (it needs %s)", what, missingText(missing), missingText(all))}
 }
 
 func methodList(ms []EntraMethod) string {
@@ -301,9 +318,9 @@ func (s *entraSource) tokenError(err error) error {
 	}
 	if terr := s.transport.lastError(); terr != nil {
 		if isCertError(terr) {
-			return fmt.Errorf("sign in (%s): the authority's TLS certificate is not trusted: %w (for a private authority or an intercepting proxy pass its CA certificate with --ca-file)", kind, terr)
+			return kindErrorf(ErrUntrustedCertificate, "sign in (%s): the authority's TLS certificate is not trusted: %w", kind, terr)
 		}
-		return fmt.Errorf("sign in (%s): cannot reach the authority: %w (check the network, HTTPS_PROXY, --cloud and --authority-url)", kind, terr)
+		return kindErrorf(ErrAuthorityUnreachable, "sign in (%s): cannot reach the authority: %w", kind, terr)
 	}
 	var ae *authError
 	if errors.As(err, &ae) {
@@ -313,24 +330,7 @@ func (s *entraSource) tokenError(err error) error {
 	if status >= 500 || status == 429 {
 		return fmt.Errorf("sign in (%s): %s", kind, msg)
 	}
-	return authErrorf("sign in (%s): %s (%s)", kind, msg, hintForMethod(s.cred.method))
-}
-
-// hintForMethod says what to check when a sign-in method is refused.
-func hintForMethod(m EntraMethod) string {
-	switch m {
-	case ClientSecret:
-		return "check --tenant-id, --client-id and the client secret, and that the app has the Investigation.read permission"
-	case ClientCertificate:
-		return "check --tenant-id, --client-id, that this certificate is uploaded to the app registration and not expired, and that the app has the Investigation.read permission"
-	case ManagedIdentity:
-		return "check that the managed identity is enabled on this host (and --managed-identity-client-id for a user-assigned one) and has the Investigation.read permission"
-	case WorkloadIdentity:
-		return "check the federated credential of the app (issuer, subject, audience api://AzureADTokenExchange), AZURE_CLIENT_ID, AZURE_TENANT_ID and the token file"
-	case AzureCLI:
-		return "run `az login` (with --tenant for another tenant) and check that your account may read the tenant's activities"
-	}
-	return "check the credentials given to --auth auto, or pick one with --auth"
+	return &SignInError{Method: s.cred.method, err: fmt.Errorf("sign in (%s): %s", kind, msg)}
 }
 
 // credential is one azidentity credential and what it is.

@@ -19,7 +19,15 @@ type Limiter struct {
 	mu           sync.Mutex
 	sent         []time.Time // start times of requests still inside the window, oldest first
 	blockedUntil time.Time   // set by a 429; nobody sends before it
+	// Waiting is measured, not promised: waited sums the stretches of time in which at least one
+	// caller was asleep in Wait (from its first sleep to the last waiter's wake-up, on the
+	// limiter's clock), so parallel waiters count once and an interrupted wait counts as long
+	// as it lasted. waitingSince starts the stretch in progress; wakeAt holds each sleeper's
+	// planned wake-up, for the progress line.
 	waited       time.Duration
+	waitingSince time.Time
+	wakeAt       map[int]time.Time
+	nextWaiter   int
 	onAcquire    func(time.Time) // tests record grant times under the lock
 }
 
@@ -64,11 +72,36 @@ func (l *Limiter) Wait(ctx context.Context) error {
 			l.mu.Unlock()
 			return nil
 		}
-		l.waited += d
+		id := l.startWaitLocked(now, d)
 		l.mu.Unlock()
-		if err := l.clock.Sleep(ctx, d); err != nil {
+		err := l.clock.Sleep(ctx, d)
+		l.endWait(id)
+		if err != nil {
 			return err
 		}
+	}
+}
+
+// startWaitLocked records a caller going to sleep for d from now.
+func (l *Limiter) startWaitLocked(now time.Time, d time.Duration) int {
+	if len(l.wakeAt) == 0 {
+		l.waitingSince = now
+	}
+	if l.wakeAt == nil {
+		l.wakeAt = map[int]time.Time{}
+	}
+	l.nextWaiter++
+	l.wakeAt[l.nextWaiter] = now.Add(d)
+	return l.nextWaiter
+}
+
+// endWait records a caller waking up; the last one ends the stretch of waiting.
+func (l *Limiter) endWait(id int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.wakeAt, id)
+	if len(l.wakeAt) == 0 {
+		l.waited += l.clock.Now().Sub(l.waitingSince)
 	}
 }
 
@@ -110,11 +143,34 @@ func (l *Limiter) Budget() (remaining int, wait time.Duration) {
 	return remaining, 0
 }
 
-// Waited is the total time callers were told to wait, summed over callers.
+// Waited is the time callers have spent waiting for the budget so far: the stretches in which
+// at least one caller slept in Wait, measured on the limiter's clock, the current one included.
 func (l *Limiter) Waited() time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if len(l.wakeAt) > 0 {
+		return l.waited + l.clock.Now().Sub(l.waitingSince)
+	}
 	return l.waited
+}
+
+// Waiting reports whether a caller is asleep in Wait right now and how long until the first
+// sleeper is due to wake (0 when it is already due), so a progress line can say the run is
+// waiting for the budget, not stalled.
+func (l *Limiter) Waiting() (left time.Duration, waiting bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.wakeAt) == 0 {
+		return 0, false
+	}
+	now := l.clock.Now()
+	first := time.Time{}
+	for _, at := range l.wakeAt {
+		if first.IsZero() || at.Before(first) {
+			first = at
+		}
+	}
+	return max(first.Sub(now), 0), true
 }
 
 // Limit returns the configured requests per window.

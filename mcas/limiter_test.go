@@ -2,6 +2,7 @@ package mcas
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -94,4 +95,66 @@ func TestLimiterWaitHonoursContext(t *testing.T) {
 	if err := lim.Wait(ctx); err == nil {
 		t.Fatal("Wait on a cancelled context with no budget returned nil")
 	}
+}
+
+// Waited is the time actually spent waiting: parallel waiters count once, an interrupted wait
+// counts as long as it lasted, and Waiting shows the wait in progress with its time left.
+func TestLimiterMeasuresWaiting(t *testing.T) {
+	clk := clock.NewVirtual(epoch, false)
+	lim := NewLimiter(clk, 1, time.Minute)
+	if err := lim.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, waiting := lim.Waiting(); waiting || lim.Waited() != 0 {
+		t.Fatal("a granted request counted as waiting")
+	}
+	clk.Advance(20 * time.Second)
+	done := make(chan error, 3)
+	for range 3 { // three callers wait for the same minute: 40 s of waiting, not 120
+		go func() { done <- lim.Wait(t.Context()) }()
+	}
+	waitFor(t, func() bool { return len(lim.wakeAtSnapshot()) == 3 })
+	if left, waiting := lim.Waiting(); !waiting || left != 40*time.Second {
+		t.Fatalf("Waiting() = %v, %v; want 40s, true", left, waiting)
+	}
+	clk.Advance(15 * time.Second)
+	if left, _ := lim.Waiting(); left != 25*time.Second || lim.Waited() != 15*time.Second {
+		t.Fatalf("after 15s: Waiting %v, Waited %v; want 25s, 15s", left, lim.Waited())
+	}
+	clk.Advance(25 * time.Second) // one caller gets the slot; the other two wait a minute more
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	clk.Advance(10 * time.Second)
+	waitFor(t, func() bool { left, _ := lim.Waiting(); return left == 50*time.Second })
+	// Interrupt the wait: the cancelled caller's sleep so far is all that counts.
+	go func() { done <- lim.Wait(ctx) }()
+	if err := <-done; err == nil {
+		t.Fatal("Wait on a cancelled context returned nil")
+	}
+	clk.Advance(50 * time.Second)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { left, _ := lim.Waiting(); return left == time.Minute })
+	clk.Advance(time.Minute)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, waiting := lim.Waiting(); waiting {
+		t.Error("still waiting after every caller was served")
+	}
+	// One stretch from 20 s to 180 s, whatever the number of callers; the time callers were
+	// told to wait adds up to 40+40+40+60+60+50+60 = 350 s.
+	if got := lim.Waited(); got != 160*time.Second {
+		t.Errorf("Waited() = %v, want 160s", got)
+	}
+}
+
+func (l *Limiter) wakeAtSnapshot() map[int]time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return maps.Clone(l.wakeAt)
 }

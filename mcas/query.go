@@ -355,11 +355,11 @@ func ParseFilterArg(arg string, readFile func(string) ([]byte, error)) (Filters,
 	data := []byte(arg)
 	if name, ok := strings.CutPrefix(arg, "@"); ok {
 		if name == "" {
-			return nil, fmt.Errorf("parse --filter: @ needs a file name, e.g. @filters.json")
+			return nil, fmt.Errorf("parse filters: @ needs a file name, e.g. @filters.json")
 		}
 		b, err := readFile(name)
 		if err != nil {
-			return nil, fmt.Errorf("parse --filter: read %s: %w", name, err)
+			return nil, fmt.Errorf("parse filters: read %s: %w", name, err)
 		}
 		data = b
 	}

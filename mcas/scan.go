@@ -455,7 +455,7 @@ func (t *tieFetch) fetch(ctx context.Context, filters Filters, depth int) (map[s
 }
 
 func (t *tieFetch) tooLarge(total, got int) error {
-	return fmt.Errorf("fetch tie group at %s %d: got %d of about %d records sharing that millisecond, more than paging from both ends (2 x %d) and splitting by admin flag and app can reach; narrow the scan with --filter (e.g. by event type or user) and run it once per value",
+	return kindErrorf(ErrTieGroupTooLarge, "fetch tie group at %s %d: got %d of about %d records sharing that millisecond, more than paging from both ends (2 x %d) and splitting by admin flag and app can reach",
 		t.q.SortField, t.ms, got, total, t.c.ceiling)
 }
 

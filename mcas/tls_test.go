@@ -1,6 +1,7 @@
 package mcas
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -31,8 +32,8 @@ func TestTLSIsVerified(t *testing.T) {
 	if err == nil {
 		t.Fatal("List trusted a self-signed certificate without a CA file")
 	}
-	if !strings.Contains(err.Error(), "--ca-file") || !strings.Contains(err.Error(), "certificate") {
-		t.Errorf("error %q does not point at the certificate and --ca-file", err)
+	if !errors.Is(err, ErrUntrustedCertificate) || !strings.Contains(err.Error(), "certificate is not trusted") {
+		t.Errorf("error %q is not ErrUntrustedCertificate saying so", err)
 	}
 	if n := len(api.log()); n != 0 {
 		t.Errorf("the server handled %d requests over an unverified connection", n)

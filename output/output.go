@@ -54,15 +54,29 @@ const NoRows = "no rows"
 // Options tune Write.
 type Options struct {
 	Format Format
-	// Width is the terminal width the table must fit (0: no limit). Long cells are truncated
-	// with "…" to fit; Wide turns truncation off.
+	// Width is the terminal width a table must fit (0: no limit, every value whole): see
+	// writeTable for how. Wide is --wide, the same as Width 0.
 	Width int
 	Wide  bool
+	// Meta is what JSON puts beside the rows ({"meta": …, "rows": […]}); the other formats hold
+	// rows only, and the caller says the meta elsewhere (stderr).
+	Meta *Meta
+	// Entities names columns, beyond the well-known ones (IsEntity), whose values a table must
+	// never cut: an investigation's header lists them.
+	Entities []string
+}
+
+func (o Options) width() int {
+	if o.Wide {
+		return 0
+	}
+	return o.Width
 }
 
 // Write renders every batch of rdr to w and returns the number of rows written. It does not
 // release rdr. Table and Markdown say NoRows for an empty result; CSV writes the header alone,
-// JSON an empty array, NDJSON nothing, Parquet a file with the schema and no rows.
+// JSON its meta and an empty rows array, NDJSON nothing, Parquet a file with the schema and no
+// rows.
 func Write(w io.Writer, rdr array.RecordReader, opts Options) (int, error) {
 	var (
 		n   int
@@ -74,7 +88,7 @@ func Write(w io.Writer, rdr array.RecordReader, opts Options) (int, error) {
 	case CSV:
 		n, err = writeCSV(w, rdr)
 	case JSON:
-		n, err = writeJSON(w, rdr, false)
+		n, err = writeEnvelope(w, rdr, opts.Meta)
 	case NDJSON:
 		n, err = writeJSON(w, rdr, true)
 	case Markdown:

@@ -7,9 +7,13 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/mcasload/mcasload/internal/timearg"
 )
 
 // The investigations are the .sql files under sql/; adding one means adding one file.
@@ -17,19 +21,18 @@ import (
 //go:embed sql/*.sql
 var sqlFiles embed.FS
 
-// classificationSQL is the one place that says which raw operations count as a download, a
-// share, a delete, a mail rule, a sign-in or a failed sign-in. Every investigation reads the view
-// it defines (classified) instead of the activities table.
+// eventsSQL is the one place that says what an event looks like to an investigation and which
+// raw operations count as a download, a share, a delete, a mail rule, a sign-in or a failed
+// sign-in. Every investigation reads the view it defines (events) instead of a source's table.
+// It creates the views all_events and events (the normalized events, with action_class:
+// login_fail, login, mail_rule, user_delete, user_restore, download, upload, delete, share or
+// other), impersonations (mailbox access by someone other than the owner, with
+// mailbox_owner), tenant_domains and own_domains, the is_* macros naming each operation set,
+// and action_class_of, the classification as a macro for investigations that classify only the
+// rows left after a join.
 //
-//go:embed classification.sql
-var classificationSQL string
-
-// ClassificationSQL returns the statements that create, over "activities", the temporary view
-// "classified" (adding op_class: login, login_fail, mail_rule, user_delete, download, upload,
-// delete, share or other), the view "impersonations" (mailbox access by someone other than the
-// owner, with mailbox_owner), the is_* macros naming each operation set, and op_class_of, the
-// classification as a macro for investigations that classify only the rows left after a join.
-func ClassificationSQL() string { return classificationSQL }
+//go:embed events.sql
+var eventsSQL string
 
 // ErrUnknownInvestigation is returned (wrapped) by Lookup for a name no .sql file declares.
 var ErrUnknownInvestigation = errors.New("unknown investigation")
@@ -37,16 +40,56 @@ var ErrUnknownInvestigation = errors.New("unknown investigation")
 // Chart kinds an investigation header may name; the report issue draws them.
 var chartKinds = []string{"timeline", "map", "bar", "table"}
 
+// Kinds of investigation.
+const (
+	// Detection reports what looks like an attack; an empty answer means nothing was found, and
+	// the allow-list suppresses the rows it names.
+	Detection = "detection"
+	// Pivot answers a lookup about an entity the analyst names (a user, an IP): it reports
+	// everything found, benign included, and no row is ever suppressed.
+	Pivot = "pivot"
+)
+
+// Entity kinds a header may name for its columns: what the allow-list matches them against.
+var entityKinds = []string{"user", "ip", "domain", "app", "rule", "object"}
+
 // Investigation is one canned investigation: its header and its SQL text.
 type Investigation struct {
 	Name        string
 	Question    string
 	Description string
+	// Kind is Detection or Pivot.
+	Kind string
 	// Charts lists the chart kinds that suit the result, best first (timeline, map, bar, table).
 	Charts []string
 	Params []Param
+	// History is how much data before since the investigation reads for its baseline or context:
+	// a fixed duration (HistoryParam empty) or, with HistoryParam set, that int parameter's value
+	// in days. Zero: the window alone.
+	History      time.Duration
+	HistoryParam string
+	// Entities maps an entity kind (user, ip, domain, app, rule, object) to the result columns
+	// that hold it, single values or lists.
+	Entities map[string][]string
 	// SQL is the query text without the header; parameters appear as $name.
 	SQL string
+}
+
+// uses reports whether the SQL names parameter $name.
+func (inv *Investigation) uses(name string) bool {
+	return regexp.MustCompile(`\$` + regexp.QuoteMeta(name) + `\b`).MatchString(inv.SQL)
+}
+
+// HistoryFor is the history this run reads before since: the declared duration, or the value
+// bound to the history parameter, in days.
+func (inv *Investigation) HistoryFor(bound map[string]any) time.Duration {
+	if inv.HistoryParam == "" {
+		return inv.History
+	}
+	if n, ok := bound[inv.HistoryParam].(int64); ok && n > 0 {
+		return time.Duration(n) * 24 * time.Hour
+	}
+	return 0
 }
 
 // Param looks up a declared parameter by name.
@@ -121,20 +164,28 @@ func loadFS(fsys fs.FS, dir string) ([]*Investigation, error) {
 	return all, nil
 }
 
+// headerKeys are the "-- key:" lines a header may hold.
+var headerKeys = []string{"name", "question", "description", "kind", "chart", "history", "entities", "param"}
+
 // Parse reads an investigation file: a header of "-- key: value" lines, then the SQL.
 //
 //	-- name: mass-download
 //	-- question: who downloaded more than 50 files in a minute?
 //	-- description: … (may repeat; lines are joined)
+//	-- kind: detection
 //	-- chart: timeline
+//	-- history: 30d                      (or the name of an int param holding days)
+//	-- entities: user=user_name ip=ips app=app_name
 //	-- param: since timestamp 7d start of the window
 //	-- param: per_min int 50 downloads in one minute above which a burst is reported
 //
-// A param line is "NAME TYPE DEFAULT DOC…"; TYPE is one of timestamp, int, float, string, list
-// or choice(a|b|c); DEFAULT "" means empty, and a list default is comma-separated.
-// Every investigation declares since and until.
+// A param line is "NAME TYPE DEFAULT DOC…"; TYPE is one of timestamp, int, float, string, list,
+// cidrs or choice(a|b|c); DEFAULT "" means empty, and a list default is comma-separated.
+// Every investigation declares since and until, and its kind; a detection names its entity
+// columns (what the allow-list suppresses rows by).
 func Parse(text string) (*Investigation, error) {
-	inv := &Investigation{}
+	inv := &Investigation{Entities: map[string][]string{}}
+	var history string
 	var body strings.Builder
 	inHeader := true
 	sc := bufio.NewScanner(strings.NewReader(text))
@@ -145,7 +196,7 @@ func Parse(text string) (*Investigation, error) {
 			rest, isComment := strings.CutPrefix(strings.TrimSpace(line), "--")
 			key, value, hasKey := strings.Cut(rest, ":")
 			key = strings.TrimSpace(key)
-			if isComment && hasKey && slices.Contains([]string{"name", "question", "description", "chart", "param"}, key) {
+			if isComment && hasKey && slices.Contains(headerKeys, key) {
 				value = strings.TrimSpace(value)
 				switch key {
 				case "name":
@@ -154,6 +205,17 @@ func Parse(text string) (*Investigation, error) {
 					inv.Question = value
 				case "description":
 					inv.Description = strings.TrimSpace(inv.Description + " " + value)
+				case "kind":
+					if value != Detection && value != Pivot {
+						return nil, fmt.Errorf("kind %q: accepted: %s, %s", value, Detection, Pivot)
+					}
+					inv.Kind = value
+				case "history":
+					history = value
+				case "entities":
+					if err := inv.parseEntities(value); err != nil {
+						return nil, err
+					}
 				case "chart":
 					for _, c := range strings.Split(value, ",") {
 						c = strings.TrimSpace(c)
@@ -191,8 +253,12 @@ func Parse(text string) (*Investigation, error) {
 		return nil, errors.New("header has no name")
 	case inv.Question == "":
 		return nil, errors.New("header has no question")
+	case inv.Kind == "":
+		return nil, fmt.Errorf("header has no kind (%s or %s)", Detection, Pivot)
 	case len(inv.Charts) == 0:
 		return nil, errors.New("header has no chart")
+	case inv.Kind == Detection && len(inv.Entities) == 0:
+		return nil, errors.New("a detection's header names its entity columns (-- entities: user=user_name ip=ip …)")
 	case inv.SQL == "":
 		return nil, errors.New("no SQL after the header")
 	}
@@ -201,10 +267,55 @@ func Parse(text string) (*Investigation, error) {
 			return nil, fmt.Errorf("header must declare %q as a timestamp param", need)
 		}
 	}
+	if err := inv.parseHistory(history); err != nil {
+		return nil, err
+	}
 	for _, p := range inv.Params {
-		if !strings.Contains(inv.SQL, "$"+p.Name) {
+		// since, until and the history parameter always bound the events read, so the SQL may
+		// leave them out.
+		if !inv.uses(p.Name) && p.Name != "since" && p.Name != "until" && p.Name != inv.HistoryParam {
 			return nil, fmt.Errorf("param %q is declared but the SQL never uses $%s", p.Name, p.Name)
 		}
 	}
 	return inv, nil
+}
+
+// parseHistory reads "-- history:": a duration (30d, 36h, 1d12h: the one duration grammar of
+// timearg) or the name of an int param holding days.
+func (inv *Investigation) parseHistory(s string) error {
+	if s == "" {
+		return nil
+	}
+	if p, ok := inv.Param(s); ok {
+		if p.Type != TypeInt {
+			return fmt.Errorf("history %q: the parameter must be an int (days)", s)
+		}
+		inv.HistoryParam = s
+		return nil
+	}
+	d, err := timearg.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("history %q: give a duration (30d, 36h, 90m) or an int parameter's name", s)
+	}
+	inv.History = d
+	return nil
+}
+
+// parseEntities reads "-- entities: user=user_name,actor ip=ips".
+func (inv *Investigation) parseEntities(s string) error {
+	for _, f := range strings.Fields(s) {
+		kind, cols, ok := strings.Cut(f, "=")
+		if !ok || cols == "" {
+			return fmt.Errorf("entities %q: write KIND=COLUMN[,COLUMN]", f)
+		}
+		if !slices.Contains(entityKinds, kind) {
+			return fmt.Errorf("entities: kind %q; accepted: %s", kind, strings.Join(entityKinds, ", "))
+		}
+		for _, c := range strings.Split(cols, ",") {
+			if !slices.Contains(inv.Entities[kind], c) {
+				inv.Entities[kind] = append(inv.Entities[kind], c)
+			}
+		}
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package queries
 import (
 	"database/sql"
 	"errors"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -11,9 +12,9 @@ import (
 	"github.com/mcasload/mcasload/internal/timearg"
 )
 
-func TestCatalogHoldsTheTwentyInvestigations(t *testing.T) {
+func TestCatalogHoldsTheInvestigations(t *testing.T) {
 	want := []string{"activity-spike", "admin-untrusted-ip", "defense-evasion-changes", "failed-login-burst",
-		"impersonation-review", "impossible-travel", "inbox-manipulation-rules", "ip-pivot", "mail-forwarding",
+		"impersonation-list", "impersonation-review", "impossible-travel", "inbox-manipulation-rules", "ip-pivot", "mail-forwarding",
 		"mass-delete", "mass-download", "mass-share", "new-client-fingerprint", "new-country", "password-spray",
 		"ransomware-pattern", "risky-ip-activity", "terminated-user-activity", "unusual-admin-activity", "user-timeline"}
 	if got := Names(); !slices.Equal(got, want) {
@@ -23,10 +24,17 @@ func TestCatalogHoldsTheTwentyInvestigations(t *testing.T) {
 		if inv.Description == "" || inv.Question == "" || !strings.HasSuffix(inv.Question, "?") {
 			t.Errorf("%s: header needs a question ending in ? and a description", inv.Name)
 		}
-		// Every investigation reads the shared classification, never the table itself, except
-		// where a pushed-down filter on activities keeps raw from being read for every row.
-		if !strings.Contains(inv.SQL, "FROM classified") && !strings.Contains(inv.SQL, "FROM impersonations") {
-			t.Errorf("%s does not read the classified view", inv.Name)
+		// Every investigation reads the normalized events (or the views over them), never a
+		// source's table: a second source or a tenant filter reaches them all through the view.
+		if !strings.Contains(inv.SQL, "FROM events") && !strings.Contains(inv.SQL, "FROM impersonations") {
+			t.Errorf("%s does not read the events view", inv.Name)
+		}
+		if regexp.MustCompile(`(?i)\b(FROM|JOIN)\s+(activities|all_events)\b`).MatchString(inv.SQL) {
+			t.Errorf("%s reads a table other than events", inv.Name)
+		}
+		pivot := slices.Contains([]string{"user-timeline", "ip-pivot", "impersonation-list"}, inv.Name)
+		if (inv.Kind == Pivot) != pivot {
+			t.Errorf("%s is a %s; the pivots are user-timeline, ip-pivot and impersonation-list", inv.Name, inv.Kind)
 		}
 		if strings.Contains(inv.SQL, "json_extract") {
 			t.Errorf("%s extracts JSON from raw; filter first and use the shared views", inv.Name)
@@ -39,7 +47,10 @@ func TestParseHeader(t *testing.T) {
 -- question: what?
 -- description: one
 -- description: two
+-- kind: detection
 -- chart: timeline, bar
+-- history: 30d
+-- entities: user=who ip=ips,ip2
 -- param: since timestamp 7d start
 -- param: until timestamp now end
 -- param: words list "a b,c" the words
@@ -52,6 +63,9 @@ SELECT $since, $until, $words, $who, $size`
 	}
 	if inv.Description != "one two" || !slices.Equal(inv.Charts, []string{"timeline", "bar"}) || len(inv.Params) != 5 {
 		t.Fatalf("parsed %+v", inv)
+	}
+	if inv.Kind != Detection || inv.History != 30*24*time.Hour || !slices.Equal(inv.Entities["ip"], []string{"ips", "ip2"}) {
+		t.Fatalf("kind, history, entities: %+v", inv)
 	}
 	if p, _ := inv.Param("words"); p.Default != "a b,c" || p.Doc != "the words" {
 		t.Fatalf("quoted default: %+v", p)
@@ -75,6 +89,13 @@ SELECT $since, $until, $words, $who, $size`
 		"bad name":        strings.Replace(good, "param: who", "param: Who", 1),
 		"no sql":          good[:strings.Index(good, "SELECT")],
 		"unterminated":    strings.Replace(good, `"a b,c"`, `"a b,c`, 1),
+		"no kind":         strings.Replace(good, "-- kind: detection\n", "", 1),
+		"bad kind":        strings.Replace(good, "kind: detection", "kind: alert", 1),
+		"bad history":     strings.Replace(good, "history: 30d", "history: 30 days", 1),
+		"history of text": strings.Replace(good, "history: 30d", "history: who", 1),
+		"no entities":     strings.Replace(good, "-- entities: user=who ip=ips,ip2\n", "", 1),
+		"bad entity kind": strings.Replace(good, "user=who", "person=who", 1),
+		"bad entity":      strings.Replace(good, "user=who", "user", 1),
 	}
 	for name, text := range bad {
 		t.Run(name, func(t *testing.T) {
@@ -126,7 +147,8 @@ func TestBindChecksNamesAndTypes(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	for _, inv := range All() {
-		f.Add("-- name: " + inv.Name + "\n-- question: " + inv.Question + "\n-- chart: " + strings.Join(inv.Charts, ",") + "\n" + paramLines(inv) + inv.SQL)
+		f.Add("-- name: " + inv.Name + "\n-- question: " + inv.Question + "\n-- kind: " + inv.Kind + "\n-- chart: " +
+			strings.Join(inv.Charts, ",") + "\n" + historyLine(inv) + entitiesLine(inv) + paramLines(inv) + inv.SQL)
 	}
 	f.Add("-- param: x list \"a,b\n")
 	f.Fuzz(func(t *testing.T, text string) {
@@ -141,6 +163,29 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse accepted a header whose defaults do not bind: %v", err)
 		}
 	})
+}
+
+func historyLine(inv *Investigation) string {
+	switch {
+	case inv.HistoryParam != "":
+		return "-- history: " + inv.HistoryParam + "\n"
+	case inv.History > 0:
+		return "-- history: " + FormatDuration(inv.History) + "\n"
+	}
+	return ""
+}
+
+func entitiesLine(inv *Investigation) string {
+	var parts []string
+	for _, k := range entityKinds {
+		if cols := inv.Entities[k]; len(cols) > 0 {
+			parts = append(parts, k+"="+strings.Join(cols, ","))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "-- entities: " + strings.Join(parts, " ") + "\n"
 }
 
 func paramLines(inv *Investigation) string {
@@ -188,9 +233,24 @@ func FuzzBind(f *testing.F) {
 				}
 				continue
 			}
-			if len(args) != len(inv.Params) || inv.SQL != before {
-				t.Fatalf("%s: %d args for %d params", inv.Name, len(args), len(inv.Params))
+			used := 0
+			for _, p := range inv.Params {
+				if inv.uses(p.Name) {
+					used++
+				}
+			}
+			if len(args) != used || inv.SQL != before {
+				t.Fatalf("%s: %d args for %d params the SQL uses", inv.Name, len(args), used)
 			}
 		}
 	})
+}
+
+// TestFormatDuration: a header's history is written back as written.
+func TestFormatDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{30 * 24 * time.Hour: "30d", 36 * time.Hour: "36h", 90 * time.Minute: "90m", time.Hour: "1h"} {
+		if got := FormatDuration(d); got != want {
+			t.Errorf("FormatDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
 }

@@ -60,7 +60,12 @@ func TestGoldenEveryFormat(t *testing.T) {
 	}
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	rdr, err := s.Run(t.Context(), inv, map[string]string{"since": "2026-03-08", "until": "2026-03-09"}, testNow)
+	res, err := s.Investigate(t.Context(), inv, Request{Values: map[string]string{"since": "2026-03-08", "until": "2026-03-09"}, Now: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Release()
+	rdr, err := res.Reader()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +93,7 @@ func TestGoldenEveryFormat(t *testing.T) {
 			}
 			defer r.Release()
 			var buf bytes.Buffer
-			n, err := output.Write(&buf, r, output.Options{Format: f, Width: 100})
+			n, err := output.Write(&buf, r, output.Options{Format: f, Width: 100, Meta: &res.Meta})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -101,23 +101,29 @@ type act struct {
 	App       int
 	User      string
 	EventType string // EVENT_CATEGORY_*, default EVENT_CATEGORY_UNSPECIFIED
-	Action    string
-	Failed    bool
-	IP        string
-	Country   string
-	City      string
-	Lat, Lon  float64
-	ISP       string
-	Category  int // 1–6
-	Anonymous bool
-	UA        string
-	Admin     bool
-	Objects   []string
-	RawData   map[string]any // rawDataJson
+	// EventTypeValue is the specific type (EVENT_O365_SHAREPOINT_DELETE, EVENT_BOX_DELETE, …).
+	EventTypeValue string
+	Action         string
+	Failed         bool
+	IP             string
+	Country        string
+	City           string
+	Lat, Lon       float64
+	ISP            string
+	Category       int // 1–6; -1 leaves location.category out
+	Anonymous      bool
+	UA             string
+	Admin          bool
+	Objects        []string
+	RawData        map[string]any // rawDataJson
+	// RawJSON is rawDataJson as literal text, for key orders a map cannot keep; it wins over
+	// RawData.
+	RawJSON string
 }
 
 var appNames = map[int]string{11161: "Microsoft 365", 20893: "Microsoft Exchange Online", 15600: "Microsoft OneDrive for Business",
-	20892: "Microsoft SharePoint Online", 28375: "Microsoft Teams", 12260: "Microsoft Azure", 11599: "Amazon Web Services"}
+	20892: "Microsoft SharePoint Online", 28375: "Microsoft Teams", 12260: "Microsoft Azure", 11599: "Amazon Web Services",
+	10489: "Box", 11770: "Google Workspace"}
 
 func (a act) toJSON(seq int) json.RawMessage {
 	if a.ID == "" {
@@ -152,8 +158,17 @@ func (a act) toJSON(seq int) json.RawMessage {
 	} else {
 		r["user"] = map[string]any{"userName": a.User}
 	}
+	if a.EventTypeValue != "" {
+		r["eventTypeValue"] = a.EventTypeValue
+	}
+	if a.Category < 0 {
+		delete(r["location"].(map[string]any), "category")
+	}
 	if a.RawData != nil {
 		r["rawDataJson"] = a.RawData
+	}
+	if a.RawJSON != "" {
+		r["rawDataJson"] = json.RawMessage(a.RawJSON)
 	}
 	b, err := json.Marshal(r)
 	if err != nil {

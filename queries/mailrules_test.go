@@ -30,7 +30,7 @@ func TestMailRulesReadTheRuleNotTheRecord(t *testing.T) {
 		// A rule that deletes mail about invoices and forwards it out: reported by both.
 		{At: at.Add(time.Hour), App: 20893, User: "amy@contoso.com", Action: "New-InboxRule", IP: "198.51.100.7",
 			RawData: params("Name", "Invoices", "SubjectContainsWords", "Invoice", "DeleteMessage", "True", "ForwardTo", "SMTP:drop@evil.example")},
-		// A rule without Parameters at all: its name is unknown, so it counts as obscure (as before).
+		// A rule without Parameters at all: its name is unknown, which is not obscure.
 		{At: at.Add(2 * time.Hour), App: 20893, User: "bob@contoso.com", Action: "UpdateInboxRules", IP: "198.51.100.8"},
 	}
 	db := newActivitiesDB(t)
@@ -41,8 +41,8 @@ func TestMailRulesReadTheRuleNotTheRecord(t *testing.T) {
 	}
 
 	rules := runResult(t, s, "inbox-manipulation-rules", nil)
-	if len(rules.rows) != 2 {
-		t.Fatalf("want amy's and bob's rules, got:\n%s", rules.table)
+	if len(rules.rows) != 1 {
+		t.Fatalf("want amy's rule alone, got:\n%s", rules.table)
 	}
 	for _, row := range rules.rows {
 		if mentions(row, "helpdesk@contoso.com") {
@@ -52,9 +52,6 @@ func TestMailRulesReadTheRuleNotTheRecord(t *testing.T) {
 	amy := rules.rows[0]
 	if amy["user_name"] != "amy@contoso.com" || amy["rule_name"] != "Invoices" || !mentions(amy, "invoice") || !mentions(amy, "DeleteMessage") {
 		t.Errorf("amy's rule: %v", amy)
-	}
-	if bob := rules.rows[1]; bob["user_name"] != "bob@contoso.com" || bob["obscure_name"] != true {
-		t.Errorf("bob's rule: %v", bob)
 	}
 
 	fwd := runResult(t, s, "mail-forwarding", nil)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcasload/mcasload/allowlist"
 	"github.com/mcasload/mcasload/internal/timearg"
 )
 
@@ -22,10 +23,14 @@ const (
 	TypeFloat     = "float"
 	TypeString    = "string"
 	TypeList      = "list" // comma-separated strings, bound as VARCHAR[]
-	typeChoice    = "choice"
+	// TypeCIDRs is a comma-separated list of networks in CIDR notation (10.0.0.0/8,
+	// 2001:db8::/32; a bare address is its own /32 or /128), checked with net/netip and bound as
+	// VARCHAR[] of canonical prefixes for ip_in_ranges.
+	TypeCIDRs  = "cidrs"
+	typeChoice = "choice"
 )
 
-var paramTypes = []string{TypeTimestamp, TypeInt, TypeFloat, TypeString, TypeList, "choice(a|b|…)"}
+var paramTypes = []string{TypeTimestamp, TypeInt, TypeFloat, TypeString, TypeList, TypeCIDRs, "choice(a|b|…)"}
 
 // ErrBadParam is returned (wrapped) for an unknown parameter name or a value of the wrong type.
 var ErrBadParam = errors.New("bad parameter")
@@ -90,7 +95,7 @@ func parseParamLine(s string) (Param, error) {
 	if inner, ok := strings.CutPrefix(p.Type, "choice("); ok && strings.HasSuffix(inner, ")") {
 		p.Type = typeChoice
 		p.Choices = strings.Split(strings.TrimSuffix(inner, ")"), "|")
-	} else if !slices.Contains([]string{TypeTimestamp, TypeInt, TypeFloat, TypeString, TypeList}, p.Type) {
+	} else if !slices.Contains([]string{TypeTimestamp, TypeInt, TypeFloat, TypeString, TypeList, TypeCIDRs}, p.Type) {
 		return Param{}, fmt.Errorf("param %s: type %q; accepted: %s", p.Name, p.Type, strings.Join(paramTypes, ", "))
 	}
 	if p.Type != TypeTimestamp && !p.Required {
@@ -142,6 +147,19 @@ func (p Param) value(text string, now time.Time) (any, error) {
 			}
 		}
 		return list, nil
+	case TypeCIDRs:
+		list := []string{}
+		for _, s := range strings.Split(text, ",") {
+			if s = strings.TrimSpace(s); s == "" {
+				continue
+			}
+			pfx, err := allowlist.ParsePrefix(s)
+			if err != nil {
+				return nil, err
+			}
+			list = append(list, pfx.String())
+		}
+		return list, nil
 	case typeChoice:
 		if !slices.Contains(p.Choices, text) {
 			return nil, fmt.Errorf("%q is not one of %s", text, strings.Join(p.Choices, ", "))
@@ -155,9 +173,15 @@ func (p Param) value(text string, now time.Time) (any, error) {
 // defaults, and returns the named arguments to pass with the SQL. Values are always bound, never
 // spliced into the SQL text. now anchors relative times such as "7d".
 func (inv *Investigation) Bind(values map[string]string, now time.Time) ([]any, error) {
+	args, _, err := inv.bind(values, now)
+	return args, err
+}
+
+// bind is Bind that also returns the bound values by name.
+func (inv *Investigation) bind(values map[string]string, now time.Time) ([]any, map[string]any, error) {
 	for name := range values {
 		if _, ok := inv.Param(name); !ok {
-			return nil, fmt.Errorf("%w: %s has no parameter %q; accepted: %s", ErrBadParam, inv.Name, name, inv.paramList())
+			return nil, nil, fmt.Errorf("%w: %s has no parameter %q; accepted: %s", ErrBadParam, inv.Name, name, inv.paramList())
 		}
 	}
 	args := make([]any, 0, len(inv.Params))
@@ -166,23 +190,25 @@ func (inv *Investigation) Bind(values map[string]string, now time.Time) ([]any, 
 		text, given := values[p.Name]
 		if !given {
 			if p.Required {
-				return nil, &MissingParamError{Investigation: inv.Name, Param: p}
+				return nil, nil, &MissingParamError{Investigation: inv.Name, Param: p}
 			}
 			text = p.Default
 		}
 		v, err := p.value(text, now)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %s: %w", ErrBadParam, p.Name, p.TypeName(), err)
+			return nil, nil, fmt.Errorf("%w: %s: %s: %w", ErrBadParam, p.Name, p.TypeName(), err)
 		}
 		bound[p.Name] = v
-		args = append(args, sql.Named(p.Name, v))
+		if inv.uses(p.Name) {
+			args = append(args, sql.Named(p.Name, v))
+		}
 	}
 	since, until := bound["since"].(time.Time), bound["until"].(time.Time)
 	if !since.Before(until) {
-		return nil, fmt.Errorf("%w: since (%s) must be before until (%s)", ErrBadParam,
+		return nil, nil, fmt.Errorf("%w: since (%s) must be before until (%s)", ErrBadParam,
 			since.Format(time.RFC3339), until.Format(time.RFC3339))
 	}
-	return args, nil
+	return args, bound, nil
 }
 
 func (inv *Investigation) paramList() string {

@@ -3,18 +3,13 @@ package queries
 import (
 	"database/sql"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
-	"github.com/mcasload/mcasload/schema"
 	"github.com/mcasload/mcasload/simulator/synth"
 	"github.com/mcasload/mcasload/warehouse"
 )
@@ -24,27 +19,8 @@ import (
 func parquetWarehouse(t *testing.T, cfg synth.Config) (string, synth.GroundTruth) {
 	t.Helper()
 	ten := synth.New(cfg)
-	recs := tenantJSON(ten)
 	dir := filepath.Join(t.TempDir(), "wh")
-	w, err := warehouse.Open(t.Context(), warehouse.Options{Dir: dir, Sinks: warehouse.SinkParquet, MemoryLimit: "500MB",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Source: "simulator"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	b, err := schema.NewConverter(mem, schema.Options{}).Convert(recs)
-	if err != nil || len(b.Rejected) > 0 {
-		t.Fatalf("convert: %v, %d rejected", err, len(b.Rejected))
-	}
-	_, err = w.Commit(t.Context(), warehouse.Commit{Records: []arrow.RecordBatch{b.Record}})
-	b.Record.Release()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	commitTenant(t, ten, dir, warehouse.SinkParquet)
 	return filepath.Join(dir, warehouse.ParquetDir), ten.GroundTruth()
 }
 

@@ -10,6 +10,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/mcasload/mcasload/allowlist"
 )
 
 // ErrNotReadOnly is returned (wrapped) by Session.SQL for a statement other than a query, or
@@ -37,14 +39,17 @@ type Lockdown struct {
 type Session struct {
 	conn  *sql.Conn
 	arrow *duckdb.Arrow
+	// allow suppresses detection rows (an empty list unless UseAllowList was called).
+	allow *allowlist.List
 }
 
 // Open prepares conn, whose "activities" table or view is already set up (warehouse.Reader's
-// connection), for investigations: it creates the classification view and locks the connection
-// down: no file access outside lock's allowances, no extension install or autoload, no
-// configuration change afterwards. The lock lasts as long as conn; the caller closes conn.
+// connection), for investigations: it creates the normalized events views and the
+// classification and locks the connection down: no file access outside lock's allowances, no
+// extension install or autoload, no configuration change afterwards. The lock lasts as long as
+// conn; the caller closes conn.
 func Open(ctx context.Context, conn *sql.Conn, lock Lockdown) (*Session, error) {
-	s := &Session{conn: conn}
+	s := &Session{conn: conn, allow: allowlist.Empty()}
 	if err := s.setup(ctx, lock); err != nil {
 		return nil, err
 	}
@@ -61,8 +66,11 @@ func (s *Session) setup(ctx context.Context, lock Lockdown) error {
 			return fmt.Errorf("set time zone: %w", err)
 		}
 	}
-	if _, err := s.conn.ExecContext(ctx, classificationSQL); err != nil {
-		return fmt.Errorf("create classification view: %w", err)
+	if err := registerFunctions(ctx, s.conn); err != nil {
+		return err
+	}
+	if _, err := s.conn.ExecContext(ctx, eventsSQL); err != nil {
+		return fmt.Errorf("create events views: %w", err)
 	}
 	if !locked {
 		// allowed_* must be set while external access is still on; lock_configuration last.
@@ -128,18 +136,15 @@ func nonNil(l []string) []string {
 	return l
 }
 
-// Run binds values to inv's parameters (see Investigation.Bind) and runs it. The caller releases
-// the reader.
+// Run binds values to inv's parameters (see Investigation.Bind) and runs it with the session's
+// allow-list, as Investigate does, returning the rows alone. The caller releases the reader.
 func (s *Session) Run(ctx context.Context, inv *Investigation, values map[string]string, now time.Time) (array.RecordReader, error) {
-	args, err := inv.Bind(values, now)
+	res, err := s.Investigate(ctx, inv, Request{Values: values, Now: now})
 	if err != nil {
 		return nil, err
 	}
-	rdr, err := s.arrow.QueryContext(ctx, inv.SQL, args...)
-	if err != nil {
-		return nil, fmt.Errorf("run %s: %w", inv.Name, err)
-	}
-	return rdr, nil
+	defer res.Release()
+	return res.Reader()
 }
 
 // SQL runs one ad-hoc read-only statement (SELECT, a WITH query, SUMMARIZE, DESCRIBE, SHOW,

@@ -86,7 +86,7 @@ func TestLockdownRefusesEverythingOutsideTheWarehouse(t *testing.T) {
 		"create table":         "CREATE TABLE t AS SELECT 1",
 		"insert":               "INSERT INTO activities (id) VALUES ('x')",
 		"delete":               "DELETE FROM activities",
-		"drop view":            "DROP VIEW classified",
+		"drop view":            "DROP VIEW events",
 		"export":               "EXPORT DATABASE '" + dir + "'",
 		"two statements":       "SELECT 1; COPY (SELECT 1) TO '" + out + "'",
 		"create then select":   "CREATE TEMP TABLE z AS SELECT 1; SELECT 1",
@@ -118,7 +118,7 @@ func TestLockdownRefusesEverythingOutsideTheWarehouse(t *testing.T) {
 		}
 	}
 	// Queries still work.
-	for _, q := range []string{"SELECT count(*) FROM activities", "SELECT op_class FROM classified",
+	for _, q := range []string{"SELECT count(*) FROM activities", "SELECT action_class FROM events",
 		"WITH x AS (SELECT 1 AS a) SELECT * FROM x", "DESCRIBE activities", "SUMMARIZE activities", "FROM activities LIMIT 1"} {
 		rdr, err := s.SQL(t.Context(), q)
 		if err != nil {
@@ -230,7 +230,7 @@ func TestOpenTwiceOnOneConnection(t *testing.T) {
 		if err != nil {
 			t.Fatalf("open %d: %v", i+1, err)
 		}
-		rdr, err := s.SQL(t.Context(), "SELECT count(*) FROM classified")
+		rdr, err := s.SQL(t.Context(), "SELECT count(*) FROM events")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -89,13 +89,15 @@ func clockRounds(t *testing.T, offset time.Duration, quirks bool, rng *rand.Rand
 		// The last run may not have moved the watermark (a killed one before it got there):
 		// read it from the warehouse.
 		show := run(t, nil, "state", "show", "-w", dir, "--format", "json")
-		var marks []struct {
-			Watermark time.Time `json:"watermark"`
+		var shown struct {
+			Rows []struct {
+				Watermark time.Time `json:"watermark"`
+			} `json:"rows"`
 		}
-		if show.Code != 0 || json.Unmarshal([]byte(show.Stdout), &marks) != nil || len(marks) != 1 {
+		if show.Code != 0 || json.Unmarshal([]byte(show.Stdout), &shown) != nil || len(shown.Rows) != 1 {
 			t.Fatalf("round %d: state show: %s", round, show)
 		}
-		wm := marks[0].Watermark
+		wm := shown.Rows[0].Watermark
 		if d := wm.Sub(clk.Now()); d > time.Second || d < -time.Minute {
 			t.Errorf("round %d: watermark %s, want the service's time %s", round, wm, clk.Now())
 		}

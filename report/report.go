@@ -20,7 +20,7 @@ import (
 
 // Source runs the report's queries: a locked-down queries.Session over the warehouse.
 type Source interface {
-	// SQL runs one read-only query over the views activities and classified.
+	// SQL runs one read-only query over the views activities and events.
 	SQL(ctx context.Context, query string) (array.RecordReader, error)
 	// Run runs an investigation with its parameters bound.
 	Run(ctx context.Context, inv *queries.Investigation, values map[string]string, now time.Time) (array.RecordReader, error)
@@ -239,8 +239,8 @@ var overviewSteps = []struct {
 
 func (b *builder) stats(ctx context.Context, r *Report) error {
 	t, err := b.query(ctx, `SELECT count(*), count(DISTINCT user_name), count(DISTINCT app_name), count(DISTINCT ip),
-		count(DISTINCT country), count(*) FILTER (WHERE op_class = 'login'), count(*) FILTER (WHERE op_class = 'login_fail')
-		FROM classified WHERE `+b.where())
+		count(DISTINCT country), count(*) FILTER (WHERE action_class = 'login'), count(*) FILTER (WHERE action_class = 'login_fail')
+		FROM events WHERE `+b.where())
 	if err != nil {
 		return err
 	}
@@ -348,9 +348,9 @@ func (b *builder) topUsersAndApps(ctx context.Context, r *Report) error {
 const maxCountries = 25
 
 func (b *builder) countries(ctx context.Context, r *Report) error {
-	t, err := b.query(ctx, `SELECT coalesce(country, '??') AS country, count(*) FILTER (WHERE op_class = 'login') AS ok,
-		count(*) FILTER (WHERE op_class = 'login_fail') AS failed
-		FROM classified WHERE op_class IN ('login', 'login_fail') AND `+b.where()+`
+	t, err := b.query(ctx, `SELECT coalesce(country, '??') AS country, count(*) FILTER (WHERE action_class = 'login') AS ok,
+		count(*) FILTER (WHERE action_class = 'login_fail') AS failed
+		FROM events WHERE action_class IN ('login', 'login_fail') AND `+b.where()+`
 		GROUP BY 1 ORDER BY ok + failed DESC, 1`)
 	if err != nil {
 		return err
@@ -378,7 +378,7 @@ func (b *builder) countries(ctx context.Context, r *Report) error {
 func (b *builder) failedOverTime(ctx context.Context, r *Report) error {
 	step, origin, nb := b.buckets()
 	t, err := b.query(ctx, fmt.Sprintf(`SELECT %s AS bucket, 'failed sign-ins' AS k, count(*) AS n
-		FROM classified WHERE op_class = 'login_fail' AND %s GROUP BY ALL`, bucketExpr(origin, step), b.where()))
+		FROM events WHERE action_class = 'login_fail' AND %s GROUP BY ALL`, bucketExpr(origin, step), b.where()))
 	if err != nil {
 		return err
 	}

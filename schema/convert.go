@@ -397,11 +397,8 @@ func (c *Converter) parse(raw []byte) string {
 	f := &c.f
 	names := f.names[:0]
 	*f = fields{names: names}
-	if len(raw) > c.opts.MaxRecordBytes {
-		return fmt.Sprintf("%s: %d bytes, limit %d", ReasonTooLarge, len(raw), c.opts.MaxRecordBytes)
-	}
-	if !utf8.Valid(raw) {
-		return ReasonInvalidUTF8 + ": " + invalidUTF8Detail(raw)
+	if reason := checkBytes(raw, c.opts.MaxRecordBytes); reason != "" {
+		return reason
 	}
 	s := &c.s
 	s.reset(raw)
@@ -434,6 +431,17 @@ func (c *Converter) parse(raw []byte) string {
 		return ReasonMissingTimestamp + ": no timestamp"
 	case wrong:
 		return ReasonBadTimestamp + ": " + quoteDetail(f.tsBad)
+	}
+	return ""
+}
+
+// checkBytes is the first check of every record: its size, then its encoding.
+func checkBytes(raw []byte, max int) string {
+	if len(raw) > max {
+		return fmt.Sprintf("%s: %d bytes, limit %d", ReasonTooLarge, len(raw), max)
+	}
+	if !utf8.Valid(raw) {
+		return ReasonInvalidUTF8 + ": " + invalidUTF8Detail(raw)
 	}
 	return ""
 }
@@ -563,18 +571,7 @@ func (c *Converter) object(member func(key []byte) error, cols ...int) error {
 		}
 		return s.skip()
 	}
-	if err := s.objStart(); err != nil {
-		return err
-	}
-	for first := true; ; first = false {
-		key, more, err := s.objNext(first)
-		if err != nil || !more {
-			return err
-		}
-		if err := member(key); err != nil {
-			return err
-		}
-	}
+	return s.members(member)
 }
 
 func (c *Converter) str(col int, dst *strField) (err error) {

@@ -22,10 +22,24 @@ type DictionaryEntry struct {
 	Doc      string `json:"doc"`
 }
 
+// Table is one table of the warehouse as the data dictionary documents it.
+type Table struct {
+	Name    string
+	Version int // its schema version
+	Columns []Column
+	Rejects []RejectReason // its converter's reject codes, in the order the checks run
+}
+
+// ActivitiesTable describes the activities table.
+var ActivitiesTable = Table{Name: "activities", Version: Version, Columns: Columns, Rejects: RejectReasons}
+
 // Dictionary returns the data dictionary of the Activities schema, in column order.
-func Dictionary() []DictionaryEntry {
-	out := make([]DictionaryEntry, len(Columns))
-	for i, c := range Columns {
+func Dictionary() []DictionaryEntry { return ActivitiesTable.Dictionary() }
+
+// Dictionary returns the table's data dictionary, in column order.
+func (t Table) Dictionary() []DictionaryEntry {
+	out := make([]DictionaryEntry, len(t.Columns))
+	for i, c := range t.Columns {
 		out[i] = DictionaryEntry{
 			Column:   c.Name,
 			Type:     SQLType(c.Type),
@@ -69,10 +83,15 @@ const (
 	FormatJSON     = "json"
 )
 
-// WriteDictionary writes the data dictionary in format: an aligned text table, a Markdown table
-// or a JSON document {"version":…, "columns":[…]}.
+// WriteDictionary writes the data dictionary of the activities table in format: an aligned text
+// table, a Markdown table or a JSON document {"version":…, "columns":[…]}.
 func WriteDictionary(w io.Writer, format string) error {
-	entries := Dictionary()
+	return ActivitiesTable.WriteDictionary(w, format)
+}
+
+// WriteDictionary writes the table's data dictionary in format, as the package's WriteDictionary.
+func (t Table) WriteDictionary(w io.Writer, format string) error {
+	entries := t.Dictionary()
 	switch format {
 	case FormatTable, "":
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -97,7 +116,7 @@ func WriteDictionary(w io.Writer, format string) error {
 		doc := struct {
 			Version int               `json:"version"`
 			Columns []DictionaryEntry `json:"columns"`
-		}{Version, entries}
+		}{t.Version, entries}
 		if err := enc.Encode(doc); err != nil {
 			return fmt.Errorf("write dictionary: %w", err)
 		}

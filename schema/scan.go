@@ -367,6 +367,23 @@ func (s *scanner) objNext(first bool) (key []byte, more bool, err error) {
 	return key, true, nil
 }
 
+// members walks the object at the scanner (its '{' checked by the caller) and calls member with
+// each key, the scanner at its value; member must consume the value.
+func (s *scanner) members(member func(key []byte) error) error {
+	if err := s.objStart(); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		key, more, err := s.objNext(first)
+		if err != nil || !more {
+			return err
+		}
+		if err := member(key); err != nil {
+			return err
+		}
+	}
+}
+
 // arrStart consumes '['.
 func (s *scanner) arrStart() error {
 	s.i++

@@ -260,26 +260,38 @@ func (n *NDJSONReader) readLine(dst []byte) ([]byte, int, error) {
 // ConvertChunk converts an NDJSON chunk: the batch's rejects carry line numbers and include the
 // lines the reader refused, in line order.
 func (c *Converter) ConvertChunk(ch *Chunk) (*Batch, error) {
-	b, err := c.convert(ch.Records, ch.Data)
+	return convertChunk(func(records []json.RawMessage) (*Batch, error) { return c.convert(records, ch.Data) }, ch)
+}
+
+// convertChunk converts a chunk's records with convert and completes the rejects.
+func convertChunk(convert func([]json.RawMessage) (*Batch, error), ch *Chunk) (*Batch, error) {
+	b, err := convert(ch.Records)
 	if err != nil {
 		return nil, err
 	}
+	b.addChunkRejects(ch)
+	return b, nil
+}
+
+// addChunkRejects gives the batch's rejects their line numbers and merges in the lines the
+// reader refused, in line order.
+func (b *Batch) addChunkRejects(ch *Chunk) {
 	for i := range b.Rejected {
 		b.Rejected[i].Line = ch.Lines[b.Rejected[i].Index]
 	}
-	if len(ch.Rejected) > 0 {
-		all := make([]Rejected, 0, len(b.Rejected)+len(ch.Rejected))
-		i, j := 0, 0
-		for i < len(b.Rejected) || j < len(ch.Rejected) {
-			if j == len(ch.Rejected) || i < len(b.Rejected) && b.Rejected[i].Line < ch.Rejected[j].Line {
-				all = append(all, b.Rejected[i])
-				i++
-			} else {
-				all = append(all, ch.Rejected[j])
-				j++
-			}
-		}
-		b.Rejected = all
+	if len(ch.Rejected) == 0 {
+		return
 	}
-	return b, nil
+	all := make([]Rejected, 0, len(b.Rejected)+len(ch.Rejected))
+	i, j := 0, 0
+	for i < len(b.Rejected) || j < len(ch.Rejected) {
+		if j == len(ch.Rejected) || i < len(b.Rejected) && b.Rejected[i].Line < ch.Rejected[j].Line {
+			all = append(all, b.Rejected[i])
+			i++
+		} else {
+			all = append(all, ch.Rejected[j])
+			j++
+		}
+	}
+	b.Rejected = all
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mcasload/mcasload/internal/clock"
+	"github.com/mcasload/mcasload/internal/filelock"
 )
 
 func TestSecondWriterFailsAtOnce(t *testing.T) {
@@ -69,10 +70,9 @@ func TestStaleLockTakenOver(t *testing.T) {
 	if !strings.Contains(log.String(), "stale") || !strings.Contains(log.String(), "pid=2147483000") {
 		t.Errorf("no warning naming the stale holder:\n%s", log.String())
 	}
-	got, _ := os.ReadFile(filepath.Join(dir, LockFile))
-	var h LockHolder
-	if err := json.Unmarshal(got, &h); err != nil || h.PID != os.Getpid() {
-		t.Errorf("lock file now holds %s (%v), want this process", got, err)
+	h, err := filelock.ReadHolder(filepath.Join(dir, LockFile))
+	if err != nil || h.PID != os.Getpid() {
+		t.Errorf("lock file now holds %+v (%v), want this process", h, err)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mcasload/mcasload/internal/clock"
+	"github.com/mcasload/mcasload/internal/filelock"
 )
 
 // Names of the files and folders inside a warehouse directory.
@@ -132,7 +133,7 @@ func (o *Options) defaults() error {
 type Writer struct {
 	opts  Options
 	dir   string
-	lock  *fileLock
+	lock  *filelock.Lock
 	log   *slog.Logger
 	state map[string]string
 	run   RunInfo
@@ -172,7 +173,7 @@ func Open(ctx context.Context, opts Options) (_ *Writer, err error) {
 	host, _ := os.Hostname()
 	now := opts.Clock.Now().UTC()
 	me := LockHolder{PID: os.Getpid(), Host: host, Start: now, Command: opts.Command}
-	lock, stale, err := takeLock(filepath.Join(dir, LockFile), me)
+	lock, stale, err := filelock.Take(filepath.Join(dir, LockFile), me)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +194,7 @@ func Open(ctx context.Context, opts Options) (_ *Writer, err error) {
 		},
 	}
 	if err := w.init(ctx); err != nil {
-		lock.release()
+		lock.Release()
 		return nil, err
 	}
 	return w, nil
@@ -370,7 +371,7 @@ func (w *Writer) Close(ctx context.Context) (err error) {
 		return nil
 	}
 	err = errors.Join(w.finish(ctx), w.stopHold())
-	return errors.Join(err, w.lock.release())
+	return errors.Join(err, w.lock.Release())
 }
 
 func (w *Writer) finish(ctx context.Context) error {

@@ -5,9 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/mcasload/mcasload/internal/config"
+	"github.com/mcasload/mcasload/internal/progress"
 )
 
 // Exit codes; docs/design.md and the README list them for operators.
@@ -52,6 +57,13 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
+
+	// Per run: where each flag of each running command got its value, the config file read,
+	// stderr shared by the log and the progress line, and whether logs are JSON.
+	sources map[*cli.Context]map[string]source
+	config  *config.File
+	con     *progress.Console
+	logJSON bool
 }
 
 // Run runs the CLI with args (args[0] is the program name) and returns the exit code.
@@ -60,8 +72,18 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return e.run(ctx, args)
 }
 
+// run runs one command line on a copy of e, so a command that runs others (demo) keeps its own
+// per-run state.
 func (e *env) run(ctx context.Context, args []string) int {
-	app := e.newApp()
+	r := *e
+	r.sources = map[*cli.Context]map[string]source{}
+	r.config, r.con = nil, nil
+	r.logJSON = jsonRequested(args, r.getenv)
+	app := r.newApp(r.commands())
+	return r.runApp(ctx, flagsFirst(app, args), app)
+}
+
+func (e *env) runApp(ctx context.Context, args []string, app *cli.App) int {
 	var unknown string
 	app.CommandNotFound = func(_ *cli.Context, name string) { unknown = name }
 	err := app.RunContext(ctx, args)
@@ -82,14 +104,53 @@ func (e *env) run(ctx context.Context, args []string) int {
 	case isUsageError(err):
 		code = exitUsage
 	}
-	fmt.Fprintf(e.stderr, "mcasload: %v\n", err)
-	if ee != nil && ee.hint != "" {
-		fmt.Fprintf(e.stderr, "hint: %s\n", ee.hint)
+	hint := ""
+	if ee != nil {
+		hint = ee.hint
 	}
+	if traced := e.tracedHint(err.Error()); traced != "" {
+		hint = strings.TrimPrefix(hint+"; "+traced, "; ")
+	}
+	e.reportError(err, hint, code)
 	return code
 }
 
-func (e *env) newApp() *cli.App {
+// reportError prints a failed command's error and hint on stderr: two lines of text, or one
+// JSON record when the logs are JSON, so a log pipeline reads the failure like any record.
+func (e *env) reportError(err error, hint string, code int) {
+	if e.logJSON {
+		attrs := []any{"exit_code", code}
+		if hint != "" {
+			attrs = append(attrs, "hint", hint)
+		}
+		jsonLogger(e.errOut(), slog.LevelInfo).Error(err.Error(), attrs...)
+		return
+	}
+	fmt.Fprintf(e.errOut(), "mcasload: %v\n", err)
+	if hint != "" {
+		fmt.Fprintf(e.errOut(), "hint: %s\n", hint)
+	}
+}
+
+// jsonRequested tells, before flags are parsed, whether the logs will be JSON, so that an error
+// in the flags themselves is reported as JSON too.
+func jsonRequested(args []string, getenv func(string) string) bool {
+	for i, a := range args {
+		switch {
+		case a == "--":
+			return false
+		case a == "--log-format" || a == "-log-format":
+			return i+1 < len(args) && strings.EqualFold(args[i+1], "json")
+		case strings.HasPrefix(a, "--log-format=") || strings.HasPrefix(a, "-log-format="):
+			_, v, _ := strings.Cut(a, "=")
+			return strings.EqualFold(v, "json")
+		}
+	}
+	return strings.EqualFold(getenv(envName("log-format")), "json")
+}
+
+// newApp builds the app around cmds (e.commands(); tests pass their own).
+func (e *env) newApp(cmds []*cli.Command) *cli.App {
 	app := &cli.App{
 		Name:                 "mcasload",
 		Usage:                "load Defender for Cloud Apps activities into DuckDB and Parquet, and investigate them",
@@ -97,13 +158,15 @@ func (e *env) newApp() *cli.App {
 		Writer:               e.stdout,
 		ErrWriter:            e.stderr,
 		EnableBashCompletion: false,
-		HideHelpCommand:      true,
-		ExitErrHandler:       func(*cli.Context, error) {},
+		// `mcasload help CMD` is helpCommand's: urfave/cli's own would add a help subcommand to
+		// every command, taking over arguments such as a file named "help".
+		HideHelpCommand: true,
+		ExitErrHandler:  func(*cli.Context, error) {},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return &exitError{code: exitUsage, err: err}
 		},
 		Flags:    append(commonFlags(), &cli.BoolFlag{Name: "version", Usage: "print the version, commit, build date and schema version"}),
-		Commands: e.commands(),
+		Commands: cmds,
 		Action: func(c *cli.Context) error {
 			if c.Bool("version") {
 				fmt.Fprint(e.stdout, versionText())
@@ -116,27 +179,28 @@ func (e *env) newApp() *cli.App {
 		},
 	}
 	addCommonFlags(app.Commands)
-	addEnvVars(app.Commands)
 	markUsageErrors(app.Commands)
-	withConfig(app.Commands)
+	wireEnv(app.Flags)
+	e.wireCommands(app.Commands)
 	return app
 }
 
 // commands lists every subcommand; each lives in its own file.
 func (e *env) commands() []*cli.Command {
 	return []*cli.Command{
-		e.versionCommand(),
+		e.helpCommand(), e.versionCommand(), e.completionCommand(), e.completeCmd(), e.manCommand(),
 		e.loadCommand(),
-		e.queryCommand(), e.sqlCommand(),
+		e.queryCommand(), e.sqlCommand(), e.domainsCommand(),
 		e.statusCommand(),
 		e.verifyCommand(),
 		e.repairCommand(),
 		e.demoCommand(),
 		e.checkCommand(),
 		e.scanCommand(), e.stateCommand(), e.auditCommand(),
-		e.schemaCommand(),
+		e.schemaCommand(), e.configCommand(),
 		e.simCommand(),
 		e.exportCommand(), e.reportCommand(),
+		e.pushCommand(), e.syncCommand(),
 	}
 }
 

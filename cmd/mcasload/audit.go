@@ -90,17 +90,16 @@ func (e *env) runAudit(c *cli.Context) error {
 	opts.Pipeline.Command = "audit"
 	client, err := mcas.NewClient(cfg)
 	if err != nil {
-		if errors.Is(err, mcas.ErrAuth) {
-			return withCode(exitAuth, err, "")
-		}
-		return withCode(exitUsage, err, "")
+		return clientSetupError(err, exitUsage)
 	}
 	rep, err := audit.Run(c.Context, client, opts)
 	switch {
 	case errors.Is(err, audit.ErrNotScanned):
-		return withCode(exitFailure, err, "audit a warehouse filled by `mcasload scan`, with the same --url")
+		return withCode(exitFailure, err, "`mcasload load` keeps no watermark: audit a warehouse filled by `mcasload scan`, with the same --url")
 	case errors.Is(err, audit.ErrOtherTenant):
 		return withCode(exitFailure, err, "pass the --url and filters the warehouse was scanned with (see `mcasload state show`)")
+	case errors.Is(err, audit.ErrUncountableScope):
+		return withCode(exitFailure, err, clientHint(err))
 	case err != nil && rep == nil:
 		return scanFailure(err)
 	}

@@ -31,10 +31,7 @@ func (e *env) checkCommand() *cli.Command {
 			cfg.Logger = log
 			client, err := mcas.NewClient(cfg)
 			if err != nil {
-				if errors.Is(err, mcas.ErrAuth) {
-					return withCode(exitAuth, err, "")
-				}
-				return withCode(exitFailure, err, "")
+				return clientSetupError(err, exitFailure)
 			}
 			res := client.Check(c.Context)
 			printCheck(e.stdout, res, client.Limiter())
@@ -117,24 +114,19 @@ func checkError(r mcas.CheckResult) error {
 	if r.Err == nil {
 		return nil
 	}
-	var apiErr *mcas.APIError
-	if errors.As(r.Err, &apiErr) {
-		// The API error already says what to do.
-		code := exitFailure
-		if errors.Is(r.Err, mcas.ErrAuth) {
-			code = exitAuth
-		}
-		return withCode(code, r.Err, "")
+	code := exitFailure
+	if errors.Is(r.Err, mcas.ErrAuth) {
+		code = exitAuth
 	}
+	hint := clientHint(r.Err)
 	switch {
-	case errors.Is(r.Err, mcas.ErrPermission):
-		return withCode(exitAuth, r.Err, "give the token's user or the Entra app the Investigation.read permission")
-	case errors.Is(r.Err, mcas.ErrAuth):
-		return withCode(exitAuth, r.Err, "") // the error names what to check
 	case r.Throttled:
-		return withCode(exitFailure, r.Err, "wait a minute and run check again; another tool may be using the tenant's budget")
+		hint = "the tenant's request budget is exhausted; wait a minute and run check again; another tool may be using the tenant's budget"
+	case hint != "":
+	case errors.Is(r.Err, mcas.ErrPermission):
+		hint = "give the token's user or the Entra app the Investigation.read permission"
 	case !r.Reachable:
-		return withCode(exitFailure, r.Err, "check --url, the network, HTTPS_PROXY and --ca-file")
+		hint = "check --url, the network, HTTPS_PROXY and --ca-file"
 	}
-	return withCode(exitFailure, r.Err, "")
+	return withCode(code, r.Err, hint)
 }

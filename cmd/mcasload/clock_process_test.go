@@ -115,13 +115,15 @@ func killAfter(t *testing.T, bin string, env, args []string, d time.Duration) {
 func storedWatermark(t *testing.T, bin, dir string) time.Time {
 	t.Helper()
 	r := testkit.Run(t, bin, nil, "state", "show", "-w", dir, "--format", "json")
-	var marks []struct {
-		Watermark time.Time `json:"watermark"`
+	var shown struct {
+		Rows []struct {
+			Watermark time.Time `json:"watermark"`
+		} `json:"rows"`
 	}
-	if r.Code != 0 || json.Unmarshal([]byte(r.Stdout), &marks) != nil || len(marks) != 1 {
+	if r.Code != 0 || json.Unmarshal([]byte(r.Stdout), &shown) != nil || len(shown.Rows) != 1 {
 		t.Fatalf("state show: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
-	return marks[0].Watermark
+	return shown.Rows[0].Watermark
 }
 
 // createdBefore is sinks.WantTenant restricted to the activities stored before wm.

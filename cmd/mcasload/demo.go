@@ -29,7 +29,7 @@ func (e *env) demoCommand() *cli.Command {
 		Name:  "demo",
 		Usage: "scan a simulated tenant into a fresh warehouse and run a few investigations",
 		Description: "Starts the Defender for Cloud Apps simulator on loopback with a synthetic tenant " +
-			"(planted incidents included), scans its activities into a new warehouse with mcasload scan, shows its status and " +
+			"(planted incidents and benign look-alikes included), scans its activities into a new warehouse with mcasload scan, shows its status and " +
 			"runs a few investigations. Needs no network and no credentials. A folder from an earlier demo " +
 			"is replaced; any other existing folder is refused.",
 		Flags: []cli.Flag{
@@ -60,7 +60,7 @@ func (e *env) runDemo(c *cli.Context) error {
 	}
 
 	start := time.Now()
-	fmt.Fprintf(e.stdout, "==> generating a synthetic tenant (seed %d, %d users, %d days, planted incidents)\n", c.Int64("seed"), c.Int("users"), c.Int("days"))
+	fmt.Fprintf(e.stdout, "==> generating a synthetic tenant (seed %d, %d users, %d days, planted incidents, benign look-alikes)\n", c.Int64("seed"), c.Int("users"), c.Int("days"))
 	tn := synth.New(synth.Config{Seed: c.Int64("seed"), Users: c.Int("users"), Days: c.Int("days"), Incidents: true})
 	// The simulator runs without its 30 requests/minute budget so the demo takes seconds, not
 	// minutes; everything else (scan mode, paging, ties, visibility) behaves as the service does.
@@ -69,9 +69,15 @@ func (e *env) runDemo(c *cli.Context) error {
 	fmt.Fprintf(e.stdout, "==> simulator serving %s activities at %s/api/v1/activities/ (loopback only)\n", humanize.Count(int64(tn.Len())), srv.URL)
 
 	since := fmt.Sprintf("%dd", c.Int("days")+1)
-	scanArgs := []string{"mcasload", "scan", "--url", srv.URL, "-w", dir, "--since", since, "--limit", "5000",
-		"--rate-limit", "600", "--parallel", "2", fmt.Sprintf("--progress=%v", c.Bool("progress"))}
-	fmt.Fprintf(e.stdout, "==> mcasload scan --url %s -w %s --since %s --limit 5000 --rate-limit 600 --parallel 2\n", srv.URL, dir, since)
+	// The demo's settings go in a config file, as a user's would: the warehouse for every
+	// command, the scan's own settings, and the tenant (the simulator) in a profile.
+	cfgPath, cfgText, err := writeDemoConfig(dir, srv.URL, since)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "==> %s (the demo's settings; docs/configuration.md)\n%s", cfgPath, cfgText)
+	scanArgs := []string{"mcasload", "scan", "--config", cfgPath, "--profile", "demo", fmt.Sprintf("--progress=%v", c.Bool("progress"))}
+	fmt.Fprintf(e.stdout, "==> mcasload scan --config %s --profile demo\n", cfgPath)
 	// The token reaches the scan the way a user's does, through MCAS_TOKEN, never a command line.
 	scanEnv := *e
 	scanEnv.getenv = func(k string) string {
@@ -82,9 +88,6 @@ func (e *env) runDemo(c *cli.Context) error {
 	}
 	if code := scanEnv.run(ctx, scanArgs); code != exitOK {
 		return withCode(code, errors.New("demo: scan failed"), "see the error above")
-	}
-	if err := os.WriteFile(filepath.Join(dir, demoMarker), []byte("created by mcasload demo\n"), 0o600); err != nil {
-		return fmt.Errorf("demo: mark folder: %w", err)
 	}
 
 	fmt.Fprintf(e.stdout, "\n==> mcasload status -w %s\n", dir)
@@ -105,7 +108,7 @@ func (e *env) runDemo(c *cli.Context) error {
 	fmt.Fprintf(e.stdout, "\ndemo done in %s. The warehouse is %s. Try next:\n", time.Since(start).Round(100*time.Millisecond), dir)
 	for _, s := range []string{
 		"mcasload query --list",
-		"mcasload query password-spray -w " + dir + " --since 30d",
+		"mcasload query password-spray --config " + filepath.Join(dir, demoConfig) + " --since 30d   # the warehouse comes from the config file",
 		"mcasload query user-timeline -w " + dir + " --since 30d --param user=<a user from above>",
 		`mcasload sql -w ` + dir + ` "SELECT app_name, count(*) AS n FROM activities GROUP BY 1 ORDER BY n DESC"`,
 		"mcasload verify -w " + dir,
@@ -115,6 +118,37 @@ func (e *env) runDemo(c *cli.Context) error {
 		fmt.Fprintf(e.stdout, "  %s\n", s)
 	}
 	return nil
+}
+
+// demoConfig is the demo's config file, inside its warehouse folder.
+const demoConfig = "mcasload.toml"
+
+// writeDemoConfig creates the demo folder, marks it as the demo's and writes its config file.
+func writeDemoConfig(dir, url, since string) (path, text string, err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", "", fmt.Errorf("demo: create %s: %w", dir, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, demoMarker), []byte("created by mcasload demo\n"), 0o600); err != nil {
+		return "", "", fmt.Errorf("demo: mark folder: %w", err)
+	}
+	text = fmt.Sprintf(`# Written by mcasload demo. Keys are flag names: at the top for every command that has
+# the flag, in [scan] for mcasload scan only, in [profile.demo] with --profile demo.
+warehouse = %q
+
+[scan]
+since = %q
+limit = 5000
+rate-limit = 600   # the simulator runs without the API's 30 requests a minute
+parallel = 2
+
+[profile.demo]
+url = %q  # the simulator's port changes from run to run
+`, dir, since, url)
+	path = filepath.Join(dir, demoConfig)
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		return "", "", fmt.Errorf("demo: write %s: %w", path, err)
+	}
+	return path, text, nil
 }
 
 // prepareDemoDir makes dir an empty folder, replacing an earlier demo's warehouse but refusing

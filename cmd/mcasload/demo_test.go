@@ -19,7 +19,7 @@ func TestDemo(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("demo exit %d:\n%s\n%s", code, out, errs)
 	}
-	for _, want := range []string{"simulator serving", "http://127.0.0.1:", "mcasload scan --url http://127.0.0.1:", "scan done:", "0 rejected", "mcasload status -w " + dir,
+	for _, want := range []string{"simulator serving", "http://127.0.0.1:", "mcasload scan --config " + filepath.Join(dir, "mcasload.toml") + " --profile demo", "url = \"http://127.0.0.1:", "scan done:", "0 rejected", "mcasload status -w " + dir,
 		"mcasload query impossible-travel", "demo done", "Try next:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)

@@ -1,8 +1,13 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -10,25 +15,103 @@ import (
 	"github.com/mcasload/mcasload/queries"
 )
 
-// investigationsPage renders docs/investigations.md from the embedded investigation headers, so
-// the page can never drift from what `mcasload query --list` shows.
-func investigationsPage() string {
+// precisionFile holds the two-seed figures of the precision test (the simulator with benign
+// look-alikes): one entry per investigation and seed.
+var precisionFile = filepath.Join("..", "..", "queries", "testdata", "precision.json")
+
+// precisionEntry is one line of precisionFile.
+type precisionEntry struct {
+	Investigation     string `json:"investigation"`
+	Seed              int64  `json:"seed"`
+	PlantsFound       int    `json:"plants_found"`
+	PlantsTotal       int    `json:"plants_total"`
+	DecoysFlagged     int    `json:"decoys_flagged"`
+	LookalikesFlagged int    `json:"lookalikes_flagged"`
+}
+
+// readPrecision reads precisionFile; absent is no error (nil, nil): the page says so.
+func readPrecision() ([]precisionEntry, error) {
+	b, err := os.ReadFile(precisionFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []precisionEntry
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("%s: %w", precisionFile, err)
+	}
+	return out, nil
+}
+
+// caseCounts counts an investigation's literal-row cases by kind (found, quiet) from their file names.
+func caseCounts(inv string) (found, quiet int) {
+	files, _ := filepath.Glob(filepath.Join("..", "..", "queries", "testdata", "cases", inv, "*.ndjson"))
+	for _, f := range files {
+		switch {
+		case strings.HasPrefix(filepath.Base(f), "found-"):
+			found++
+		case strings.HasPrefix(filepath.Base(f), "quiet-"):
+			quiet++
+		}
+	}
+	return found, quiet
+}
+
+// investigationsPage renders docs/investigations.md from the embedded investigation headers, the
+// literal-row cases and the precision figures, so the page can never drift from what
+// `mcasload query --list` shows and the tests measure.
+func investigationsPage(precision []precisionEntry) string {
 	var b strings.Builder
 	b.WriteString("# Investigations: `mcasload query` and `mcasload sql`\n\n")
-	b.WriteString("<!-- Generated from the headers of queries/sql/*.sql by `go test ./cmd/mcasload -run TestInvestigationsPage -update`; do not edit. -->\n\n")
+	b.WriteString("<!-- Generated from the headers of queries/sql/*.sql, the cases in queries/testdata/cases and queries/testdata/precision.json by `go test ./cmd/mcasload -run TestInvestigationsPage -update`; do not edit. -->\n\n")
 	b.WriteString("Each investigation is one `.sql` file under `queries/sql/` with a header naming its question,\n")
-	b.WriteString("parameters and chart; every one reads the shared classification in `queries/classification.sql`.\n")
-	b.WriteString("Parameters are bound, never spliced into SQL. Times accept a duration ago (`7d`, `2w`, `1d12h`),\n")
-	b.WriteString("`now`, RFC 3339, a date, or epoch seconds (10 digits) or milliseconds (13 digits), as every\n")
-	b.WriteString("command does; all times are UTC.\n\n")
-	b.WriteString("```sh\nmcasload query --list\nmcasload query NAME -w WAREHOUSE [--since 7d] [--until now] [--param key=value]… [--format table|csv|json|ndjson|markdown|parquet] [--out FILE] [--wide]\nmcasload query NAME --parquet DIR …      # a Parquet dataset alone, e.g. a copied <warehouse>/parquet/activities\nmcasload sql -w WAREHOUSE \"SELECT …\"      # read-only ad-hoc SQL over activities, classified, rejected_activities\n```\n\n")
-	b.WriteString("| investigation | question | chart |\n|---|---|---|\n")
+	b.WriteString("kind, parameters, chart, the history it reads and its entity columns; every one reads the\n")
+	b.WriteString("normalized `events` view and the one classification in `queries/events.sql`. Parameters are\n")
+	b.WriteString("bound, never spliced into SQL. Times accept a duration ago (`7d`, `2w`, `1d12h`), `now`, RFC 3339,\n")
+	b.WriteString("a date, or epoch seconds (10 digits) or milliseconds (13 digits), as every command does; all\n")
+	b.WriteString("times are UTC.\n\n")
+	b.WriteString("```sh\nmcasload query --list [--format json]\nmcasload query NAME -w WAREHOUSE [--since 7d] [--until now] [--param key=value]… [--allow-list FILE] [--show-suppressed] [--format table|csv|json|ndjson|markdown|parquet] [--out FILE] [--max-width N|--wide]\nmcasload query NAME --parquet DIR …      # a Parquet dataset alone, e.g. a copied <warehouse>/parquet/activities\nmcasload sql -w WAREHOUSE \"SELECT …\"      # read-only ad-hoc SQL over activities, events, impersonations, own_domains, rejected_activities\nmcasload domains -w WAREHOUSE             # the tenant's own domains, and why\n```\n\n")
+	b.WriteString("- **Kinds.** A *detection* reports what looks like an attack; an empty answer means nothing was\n")
+	b.WriteString("  found, and the allow-list ([allow-list.md](allow-list.md)) suppresses the rows it names, counted\n")
+	b.WriteString("  in the output's meta. A *pivot* (`user-timeline`, `ip-pivot`, `impersonation-list`) answers a\n")
+	b.WriteString("  question about what you point it at and lists everything, benign included.\n")
+	b.WriteString("- **History.** An investigation that needs a baseline or context declares how much data before\n")
+	b.WriteString("  `--since` it reads; `mcasload` reads it on its own (whole UTC days). The SQL sees `$since` and\n")
+	b.WriteString("  `$until`; `events` holds [since − history, until]. When the warehouse holds less history than\n")
+	b.WriteString("  declared, the result is marked `provisional` and says why (stderr beside a table, `meta` in\n")
+	b.WriteString("  JSON). Baselines are rolling: each day is judged against the days before it, and users seen\n")
+	b.WriteString("  for less than their learning period are not judged, so a wide window or a young warehouse\n")
+	b.WriteString("  gives neither a silent zero nor a flood.\n")
+	b.WriteString("- **Output.** `--format json` is `{\"meta\": {…}, \"rows\": […]}`; CSV, NDJSON and Parquet hold rows\n")
+	b.WriteString("  only, with the meta as one JSON line on stderr. The meta names the investigation and its kind,\n")
+	b.WriteString("  the window asked and the window read, the history declared and available, `provisional` and\n")
+	b.WriteString("  its reasons, and the rows the allow-list suppressed, per entry.\n")
+	b.WriteString("- **Precision.** Each investigation has literal-row cases (`queries/testdata/cases/NAME/`):\n")
+	b.WriteString("  *found* cases it must report exactly, *quiet* cases (benign look-alikes real tenants are full\n")
+	b.WriteString("  of) it must not report. The two-seed table is the precision test's run of the simulator with\n")
+	b.WriteString("  its planted incidents, near-miss decoys and benign look-alikes.\n\n")
+	b.WriteString("| investigation | kind | question | chart |\n|---|---|---|---|\n")
 	for _, inv := range queries.All() {
-		fmt.Fprintf(&b, "| [%s](#%s) | %s | %s |\n", inv.Name, inv.Name, inv.Question, strings.Join(inv.Charts, ", "))
+		fmt.Fprintf(&b, "| [%s](#%s) | %s | %s | %s |\n", inv.Name, inv.Name, inv.Kind, inv.Question, strings.Join(inv.Charts, ", "))
 	}
 	for _, inv := range queries.All() {
 		fmt.Fprintf(&b, "\n## %s\n\n%s\n\n%s\n\n", inv.Name, inv.Question, inv.Description)
-		b.WriteString("| parameter | type | default | meaning |\n|---|---|---|---|\n")
+		fmt.Fprintf(&b, "Kind: %s.", inv.Kind)
+		if h := historyText(inv); h != "" {
+			fmt.Fprintf(&b, " History read before the window: %s.", h)
+		}
+		if len(inv.Entities) > 0 {
+			var parts []string
+			for _, k := range []string{"user", "ip", "domain", "app", "rule", "object"} {
+				if cols := inv.Entities[k]; len(cols) > 0 {
+					parts = append(parts, k+" `"+strings.Join(cols, "`, `")+"`")
+				}
+			}
+			fmt.Fprintf(&b, " Entities (what the allow-list matches): %s.", strings.Join(parts, "; "))
+		}
+		b.WriteString("\n\n| parameter | type | default | meaning |\n|---|---|---|---|\n")
 		for _, p := range inv.Params {
 			def := "`" + p.Default + "`"
 			if p.Required {
@@ -38,17 +121,67 @@ func investigationsPage() string {
 			}
 			fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", p.Name, p.TypeName(), def, p.Doc)
 		}
+		found, quiet := caseCounts(inv.Name)
+		fmt.Fprintf(&b, "\nLiteral-row cases: %d found, %d quiet (`queries/testdata/cases/%s/`).\n", found, quiet, inv.Name)
+		writePrecision(&b, inv.Name, precision)
 	}
 	return b.String()
 }
 
+// writePrecision writes an investigation's two-seed table, or says why there is none.
+func writePrecision(b *strings.Builder, inv string, all []precisionEntry) {
+	var rows []precisionEntry
+	for _, e := range all {
+		if e.Investigation == inv {
+			rows = append(rows, e)
+		}
+	}
+	if len(rows) == 0 {
+		if all == nil {
+			b.WriteString("\nPlants found and look-alikes flagged on two seeds: not measured yet (`queries/testdata/precision.json`, written by the precision test, is absent).\n")
+		} else {
+			b.WriteString("\nPlants found and look-alikes flagged on two seeds: `queries/testdata/precision.json` has no figures for it.\n")
+		}
+		return
+	}
+	slices.SortFunc(rows, func(x, y precisionEntry) int { return int(x.Seed - y.Seed) })
+	b.WriteString("\n| seed | plants found | decoys flagged | look-alikes flagged |\n|---|---|---|---|\n")
+	for _, r := range rows {
+		fmt.Fprintf(b, "| %d | %d of %d | %d | %d |\n", r.Seed, r.PlantsFound, r.PlantsTotal, r.DecoysFlagged, r.LookalikesFlagged)
+	}
+}
+
 func TestInvestigationsPage(t *testing.T) {
+	precision, err := readPrecision()
+	if err != nil {
+		t.Fatal(err)
+	}
 	path := filepath.Join("..", "..", "docs", "investigations.md")
-	got := investigationsPage()
+	got := investigationsPage(precision)
 	testkit.Golden(t, path, []byte(got))
 	for _, inv := range queries.All() {
 		if !strings.Contains(got, "\n## "+inv.Name+"\n") {
 			t.Errorf("page lacks a section for %s", inv.Name)
 		}
+	}
+}
+
+// TestInvestigationsPagePrecision: the page shows the precision figures from the file, or says
+// they are missing.
+func TestInvestigationsPagePrecision(t *testing.T) {
+	page := investigationsPage([]precisionEntry{
+		{Investigation: "mass-share", Seed: 2, PlantsFound: 1, PlantsTotal: 1, LookalikesFlagged: 0},
+		{Investigation: "mass-share", Seed: 1, PlantsFound: 1, PlantsTotal: 1, DecoysFlagged: 1, LookalikesFlagged: 2},
+	})
+	section := page[strings.Index(page, "\n## mass-share\n"):]
+	section = section[:strings.Index(section[1:], "\n## ")+1]
+	if !strings.Contains(section, "| 1 | 1 of 1 | 1 | 2 |\n| 2 | 1 of 1 | 0 | 0 |") {
+		t.Errorf("mass-share section lacks the two seeds in order:\n%s", section)
+	}
+	if !strings.Contains(page, "`queries/testdata/precision.json` has no figures for it") {
+		t.Error("an investigation without figures does not say so")
+	}
+	if !strings.Contains(investigationsPage(nil), "not measured yet") {
+		t.Error("a missing file is not said")
 	}
 }

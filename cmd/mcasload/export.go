@@ -102,8 +102,7 @@ func (e *env) runExport(c *cli.Context) error {
 
 	var rows atomic.Int64
 	if c.Bool("progress") {
-		p := progress.New(e.stderr, func() progress.Snapshot { return progress.Snapshot{Records: rows.Load(), Total: total} },
-			progress.Options{Label: "export", Terminal: progress.IsTerminal(e.stderr)})
+		p := e.progress("export", func() progress.Snapshot { return progress.Snapshot{Records: rows.Load(), Total: total} })
 		p.Start(ctx)
 		defer p.Stop()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 
 	"github.com/urfave/cli/v2"
@@ -42,7 +43,11 @@ func (e *env) finishRun(c *cli.Context, w *warehouse.Writer, sum *loader.Summary
 		logErr = w.FinishRun(ctx, warehouse.RunInfo{}, sum)
 	}
 	closeErr := w.Close(ctx)
-	if sum != nil {
+	switch {
+	case sum != nil && e.logJSON:
+		// One JSON record, shaped like the log's, with the figures the run log stores.
+		jsonLogger(e.stdout, slog.LevelInfo).Info(sum.Outcome(), "summary", sum)
+	case sum != nil:
 		sum.WriteText(e.stdout)
 		if k.extra != nil {
 			k.extra(e, sum)

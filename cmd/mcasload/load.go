@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -124,6 +125,9 @@ func compactOver(n int) int {
 
 // openWriter opens the warehouse for writing and maps its failures to exit codes with hints.
 func openWriter(ctx context.Context, opts warehouse.Options) (*warehouse.Writer, error) {
+	if err := refuseCopy(opts.Dir); err != nil {
+		return nil, err
+	}
 	w, err := warehouse.Open(ctx, opts)
 	switch {
 	case err == nil:
@@ -191,12 +195,33 @@ func (e *env) runPipeline(c *cli.Context, w *warehouse.Writer, label string, fn 
 		if !c.Bool("progress") {
 			return
 		}
-		prog = progress.New(e.stderr, p.Snapshot, progress.Options{Label: label, Terminal: progress.IsTerminal(e.stderr)})
+		prog = e.progress(label, p.Snapshot)
 		prog.Start(c.Context)
 	}
 	sum, err := fn(hook)
-	if prog != nil {
-		prog.Stop()
-	}
+	endProgress(prog, sum)
 	return sum, err
+}
+
+// progress is the live progress line of a command, drawn through the console the log shares.
+func (e *env) progress(label string, snap func() progress.Snapshot) *progress.Display {
+	con := e.errOut()
+	return progress.New(e.stderr, snap, progress.Options{Label: label, Terminal: con.Terminal(), Console: con})
+}
+
+// endProgress ends a run's progress line with the figures of its summary (or as it stands when
+// the run ended without one), so the last frame and the summary under it agree.
+func endProgress(prog *progress.Display, sum *loader.Summary) {
+	if prog == nil {
+		return
+	}
+	if sum == nil {
+		prog.Stop()
+		return
+	}
+	k := sum.Counters
+	prog.Finish(progress.Snapshot{
+		Records: sum.Records, Bytes: sum.Bytes, New: sum.New, Duplicates: sum.Duplicates, Rejected: sum.Rejected,
+		Pages: k["pages"], Throttled: k["throttled_429"], Waited: time.Duration(k["throttle_wait_ms"]) * time.Millisecond,
+	}, time.Duration(sum.ElapsedSecs*float64(time.Second)))
 }

@@ -95,12 +95,13 @@ func TestLoadCommand(t *testing.T) {
 			}
 		}
 		code, out, _ = runMcasload(t, nil, "status", "-w", dir, "--format", "json")
-		var st statusJSON
-		if code != exitOK || json.Unmarshal([]byte(out), &st) != nil {
+		var env statusEnvelope
+		if code != exitOK || json.Unmarshal([]byte(out), &env) != nil {
 			t.Fatalf("status json exit %d: %s", code, out)
 		}
+		st := env.Meta.Status
 		var perDay int64
-		for _, d := range st.Days {
+		for _, d := range env.Rows {
 			perDay += d.ParquetRows
 			if d.ParquetRows != d.DuckDBRows {
 				t.Errorf("day %s: duckdb %d parquet %d", d.Day, d.DuckDBRows, d.ParquetRows)

@@ -6,19 +6,18 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/mcasload/mcasload/internal/progress"
 )
 
 // commonFlags are accepted by every subcommand (and before it); each call makes new flag values
 // because urfave/cli keeps parse state inside a flag.
 func commonFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{
-			Name:    "config",
-			Usage:   "read flag values from `FILE` (JSON object or key = value lines; keys are flag names)",
-			EnvVars: []string{"MCAS_CONFIG"},
-		},
-		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json", EnvVars: []string{"MCAS_LOG_FORMAT"}},
-		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log level: debug, info, warn, error", EnvVars: []string{"MCAS_LOG_LEVEL"}},
+		&cli.StringFlag{Name: "config", Usage: "read flag values from the TOML `FILE` (keys are flag names; a table per command and per profile; docs/configuration.md)"},
+		&cli.StringFlag{Name: "profile", Usage: "use the config file's [profile.`NAME`] table (one per tenant) over its other values"},
+		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json (json: durations in seconds, and the summary and errors as JSON too)"},
+		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log level: debug, info, warn, error"},
 	}
 }
 
@@ -58,19 +57,37 @@ func newLogger(c *cli.Context, w io.Writer) (*slog.Logger, error) {
 	case "text", "":
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return jsonLogger(w, level), nil
 	default:
 		return nil, usageErrorf("unknown --log-format %q: use text or json", c.String("log-format"))
 	}
 }
 
-// logger returns the logger for a running command (logs go to stderr).
-func (e *env) logger(c *cli.Context) (*slog.Logger, error) {
-	l, err := newLogger(c, e.stderr)
-	if err != nil {
-		return nil, err
+// jsonLogger writes JSON records with every duration in seconds (a number), which log pipelines
+// read without knowing Go's units; the summary and a failing command's error use it too.
+func jsonLogger(w io.Writer, level slog.Leveler) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: durationsInSeconds}))
+}
+
+func durationsInSeconds(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.Float64Value(a.Value.Duration().Seconds())
 	}
-	return l, nil
+	return a
+}
+
+// logger returns the logger for a running command. Logs go to stderr through the console, which
+// keeps them off a live progress line on a terminal.
+func (e *env) logger(c *cli.Context) (*slog.Logger, error) {
+	return newLogger(c, e.errOut())
+}
+
+// errOut is the command's stderr as the log and the progress line share it.
+func (e *env) errOut() *progress.Console {
+	if e.con == nil {
+		e.con = progress.NewConsole(e.stderr, progress.IsTerminal(e.stderr))
+	}
+	return e.con
 }
 
 // warehouseFlag is the --warehouse flag every command that reads or writes the warehouse takes.
@@ -80,7 +97,6 @@ func warehouseFlag() *cli.StringFlag {
 		Aliases: []string{"w"},
 		Value:   "mcasload-warehouse",
 		Usage:   "warehouse `DIR` (DuckDB file, Parquet dataset, rejects)",
-		EnvVars: []string{"MCAS_WAREHOUSE"},
 	}
 }
 

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/mcasload/mcasload/allowlist"
 	"github.com/mcasload/mcasload/output"
 	"github.com/mcasload/mcasload/queries"
 	"github.com/mcasload/mcasload/warehouse"
@@ -27,8 +30,14 @@ func readerFlags() []cli.Flag {
 		parquetFlag(),
 		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "output format: table, csv, json, ndjson, markdown or parquet"},
 		&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write the result to `FILE` (written whole, then renamed into place) instead of stdout"},
-		&cli.BoolFlag{Name: "wide", Usage: "show long table cells in full instead of fitting the terminal"},
+		&cli.IntFlag{Name: "max-width", Usage: "fit tables to `N` columns (0: no limit; default the terminal's width, no limit when stdout is not a terminal); users and IPs are never cut"},
+		&cli.BoolFlag{Name: "wide", Usage: "the same as --max-width 0: every table cell in full"},
 	}
+}
+
+// allowListFlag names the allow-list; without it, <warehouse>/allow-list.toml is read when present.
+func allowListFlag() cli.Flag {
+	return &cli.StringFlag{Name: "allow-list", Usage: "suppress the detection rows the allow-list `FILE` names (TOML, docs/allow-list.md; default: " + allowlist.FileName + " in the warehouse folder, when present)"}
 }
 
 // queryFlags are the flags of "query" and of each investigation under it.
@@ -37,6 +46,8 @@ func queryFlags() []cli.Flag {
 		&cli.StringFlag{Name: "since", Usage: "start of the window (default 7d)"},
 		&cli.StringFlag{Name: "until", Usage: "end of the window (default now)"},
 		&cli.StringSliceFlag{Name: "param", Aliases: []string{"p"}, Usage: "set a parameter, `KEY=VALUE` (repeatable; lists are comma-separated)"},
+		allowListFlag(),
+		&cli.BoolFlag{Name: "show-suppressed", Usage: "keep the rows the allow-list suppresses, each with suppressed_by naming its entry"},
 	}, readerFlags()...)
 }
 
@@ -80,7 +91,7 @@ func (e *env) runQuery(c *cli.Context) error {
 		if c.NArg() > 0 {
 			return usageErrorf("give either --list or an investigation name, not both")
 		}
-		return e.listInvestigations()
+		return e.listInvestigations(c)
 	}
 	if c.NArg() == 0 {
 		return usageErrorf("give an investigation name (mcasload query --list shows them); accepted: %s", strings.Join(queries.Names(), ", "))
@@ -103,8 +114,14 @@ func (e *env) runInvestigation(c *cli.Context, inv *queries.Investigation) error
 	if _, err := inv.Bind(values, now); err != nil {
 		return bindFailure(err)
 	}
-	return e.withSession(c, func(ctx context.Context, s *queries.Session) (array.RecordReader, error) {
-		return s.Run(ctx, inv, values, now)
+	return e.withSession(c, func(ctx context.Context, s *queries.Session) (array.RecordReader, *output.Meta, error) {
+		res, err := s.Investigate(ctx, inv, queries.Request{Values: values, Now: now, ShowSuppressed: c.Bool("show-suppressed")})
+		if err != nil {
+			return nil, nil, err
+		}
+		defer res.Release()
+		rdr, err := res.Reader()
+		return rdr, &res.Meta, err
 	}, format)
 }
 
@@ -154,21 +171,104 @@ func paramHelp(inv *queries.Investigation) string {
 	return b.String()
 }
 
-func (e *env) listInvestigations() error {
+func (e *env) listInvestigations(c *cli.Context) error {
+	switch f := c.String("format"); f {
+	case "table":
+	case "json":
+		return output.WriteJSON(e.stdout, &output.Meta{Command: "query --list"}, catalogRows())
+	default:
+		return usageErrorf("query --list --format %q: use table or json", f)
+	}
 	var b strings.Builder
 	for i, inv := range queries.All() {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		fmt.Fprintf(&b, "%s\n  %s\n  chart: %s\n%s", inv.Name, inv.Question, strings.Join(inv.Charts, ", "), paramHelp(inv))
+		fmt.Fprintf(&b, "%s\n  %s\n  kind: %s; chart: %s", inv.Name, inv.Question, inv.Kind, strings.Join(inv.Charts, ", "))
+		if h := historyText(inv); h != "" {
+			fmt.Fprintf(&b, "; history: %s", h)
+		}
+		fmt.Fprintf(&b, "\n%s", paramHelp(inv))
 	}
 	_, err := io.WriteString(e.stdout, b.String())
 	return err
 }
 
+// historyText is the header's history as written: a duration, or the parameter that holds it.
+func historyText(inv *queries.Investigation) string {
+	switch {
+	case inv.HistoryParam != "":
+		p, _ := inv.Param(inv.HistoryParam)
+		return p.Default + "d (" + inv.HistoryParam + ")"
+	case inv.History > 0:
+		return queries.FormatDuration(inv.History)
+	}
+	return ""
+}
+
+// catalogEntry is one investigation in `query --list --format json`: what tooling needs to run
+// it and read its answer.
+type catalogEntry struct {
+	Name        string              `json:"name"`
+	Kind        string              `json:"kind"`
+	Question    string              `json:"question"`
+	Description string              `json:"description"`
+	Charts      []string            `json:"charts"`
+	History     string              `json:"history,omitempty"`
+	Entities    map[string][]string `json:"entities,omitempty"`
+	Params      []catalogParam      `json:"params"`
+}
+
+type catalogParam struct {
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	Default  string `json:"default"`
+	Required bool   `json:"required"`
+	Doc      string `json:"doc"`
+}
+
+func catalogRows() []catalogEntry {
+	var out []catalogEntry
+	for _, inv := range queries.All() {
+		e := catalogEntry{Name: inv.Name, Kind: inv.Kind, Question: inv.Question, Description: inv.Description,
+			Charts: inv.Charts, History: historyText(inv), Entities: inv.Entities, Params: []catalogParam{}}
+		for _, p := range inv.Params {
+			e.Params = append(e.Params, catalogParam{Name: p.Name, Type: p.TypeName(), Default: p.Default, Required: p.Required, Doc: p.Doc})
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// loadAllowList reads --allow-list, or the warehouse's allow-list.toml when present; nil when
+// there is none.
+func loadAllowList(c *cli.Context) (*allowlist.List, error) {
+	path := c.String("allow-list")
+	if path == "" {
+		if c.String("parquet") != "" {
+			return nil, nil
+		}
+		def := filepath.Join(c.String("warehouse"), allowlist.FileName)
+		if _, err := os.Stat(def); err != nil {
+			return nil, nil
+		}
+		path = def
+	}
+	l, err := allowlist.Load(path, queries.Names())
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, usageErrorf("--allow-list %s: no such file", path)
+		}
+		return nil, withCode(exitUsage, err, "docs/allow-list.md describes the format")
+	}
+	return l, nil
+}
+
 // withSession opens the warehouse (or --parquet dataset) read-only, locks the connection down,
-// runs query and writes its result.
-func (e *env) withSession(c *cli.Context, query func(context.Context, *queries.Session) (array.RecordReader, error), format output.Format) error {
+// applies the allow-list (when the command has one), runs query and writes its result: JSON with
+// its meta beside the rows, the other formats with the meta on stderr (one JSON line beside
+// CSV, NDJSON and Parquet; a few words beside a table, when there is something to say).
+func (e *env) withSession(c *cli.Context, query func(context.Context, *queries.Session) (array.RecordReader, *output.Meta, error), format output.Format) error {
 	ctx := c.Context
 	out := c.String("out")
 	if format == output.Parquet && out == "" && isTerminal(e.stdout) {
@@ -177,6 +277,12 @@ func (e *env) withSession(c *cli.Context, query func(context.Context, *queries.S
 	log, err := e.logger(c)
 	if err != nil {
 		return err
+	}
+	var allow *allowlist.List
+	if hasFlag(c, "allow-list") {
+		if allow, err = loadAllowList(c); err != nil {
+			return err
+		}
 	}
 	var r *warehouse.Reader
 	if dir := c.String("parquet"); dir != "" {
@@ -197,19 +303,27 @@ func (e *env) withSession(c *cli.Context, query func(context.Context, *queries.S
 	if err != nil {
 		return err
 	}
-	rdr, err := query(ctx, s)
+	if allow != nil {
+		if err := s.UseAllowList(ctx, allow); err != nil {
+			return err
+		}
+	}
+	rdr, meta, err := query(ctx, s)
 	if err != nil {
 		return queryFailure(err)
 	}
 	defer rdr.Release()
-	opts := output.Options{Format: format, Wide: c.Bool("wide")}
+	opts := output.Options{Format: format, Meta: meta, Entities: entityColumns(meta)}
+	e.sayMeta(meta, format)
 	if out == "" {
-		opts.Width = e.terminalWidth()
+		if opts.Width, err = e.tableWidth(c); err != nil {
+			return err
+		}
 		n, err := output.Write(e.stdout, rdr, opts)
 		if err != nil {
 			return err
 		}
-		if n == 0 && format != output.Table && format != output.Markdown {
+		if n == 0 && format != output.Table && format != output.Markdown && format != output.JSON {
 			fmt.Fprintln(e.stderr, output.NoRows)
 		}
 		return nil
@@ -224,6 +338,34 @@ func (e *env) withSession(c *cli.Context, query func(context.Context, *queries.S
 		fmt.Fprintf(e.stderr, "wrote %d rows to %s\n", n, out)
 	}
 	return nil
+}
+
+// sayMeta puts the meta where the format leaves room for it: nowhere for JSON (it is beside the
+// rows), one JSON line on stderr for the row-only formats, a few words for people reading a
+// table.
+func (e *env) sayMeta(meta *output.Meta, format output.Format) {
+	switch format {
+	case output.JSON:
+	case output.CSV, output.NDJSON, output.Parquet:
+		output.WriteMetaLine(e.stderr, meta)
+	default:
+		for _, line := range meta.Summary() {
+			fmt.Fprintln(e.stderr, line)
+		}
+	}
+}
+
+// hasFlag reports whether the command declares the flag.
+func hasFlag(c *cli.Context, name string) bool {
+	if c.Command == nil {
+		return false
+	}
+	for _, f := range c.Command.Flags {
+		if slices.Contains(f.Names(), name) {
+			return true
+		}
+	}
+	return false
 }
 
 // writeFileAtomic writes a temporary file beside path and renames it into place, so a reader
@@ -250,18 +392,33 @@ func writeFileAtomic(path string, write func(io.Writer) (int, error)) (int, erro
 	return n, nil
 }
 
-// terminalWidth is the width of the terminal on stdout, else $COLUMNS, else 0 (no limit: a pipe
-// or file gets whole cells).
-func (e *env) terminalWidth() int {
-	if f, ok := e.stdout.(*os.File); ok {
-		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 {
-			return int(ws.Col)
+// tableWidth is the width a table on stdout must fit: --max-width (--wide is --max-width 0), else
+// the terminal's width when stdout is one (its size, else $COLUMNS), else 0: a pipe or a file
+// gets every value whole.
+func (e *env) tableWidth(c *cli.Context) (int, error) {
+	if c.Bool("wide") {
+		if c.IsSet("max-width") && c.Int("max-width") != 0 {
+			return 0, usageErrorf("--wide is --max-width 0; give one of them")
 		}
+		return 0, nil
+	}
+	if c.IsSet("max-width") {
+		if n := c.Int("max-width"); n < 0 {
+			return 0, usageErrorf("--max-width %d: give a number of columns, or 0 for no limit", n)
+		}
+		return c.Int("max-width"), nil
+	}
+	f, ok := e.stdout.(*os.File)
+	if !ok || !isTerminal(f) {
+		return 0, nil
+	}
+	if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 {
+		return int(ws.Col), nil
 	}
 	if n, err := strconv.Atoi(e.getenv("COLUMNS")); err == nil && n > 0 {
-		return n
+		return n, nil
 	}
-	return 0
+	return 80, nil
 }
 
 func isTerminal(w io.Writer) bool {
@@ -292,4 +449,21 @@ func bindFailure(err error) error {
 		return withCode(exitUsage, err, fmt.Sprintf("pass --param %s=… (mcasload query --list shows every investigation with its parameters)", missing.Param.Name))
 	}
 	return withCode(exitUsage, err, "mcasload query --list shows every investigation with its parameters")
+}
+
+// entityColumns are the columns of an investigation's answer that name its entities (its
+// header's entities line), so a terminal table never cuts them.
+func entityColumns(meta *output.Meta) []string {
+	if meta == nil || meta.Investigation == "" {
+		return nil
+	}
+	inv, err := queries.Lookup(meta.Investigation)
+	if err != nil {
+		return nil
+	}
+	var cols []string
+	for _, c := range inv.Entities {
+		cols = append(cols, c...)
+	}
+	return cols
 }

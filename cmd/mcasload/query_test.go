@@ -105,7 +105,7 @@ func TestQueryCommand(t *testing.T) {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
 		code, stdout, stderr := runMcasload(t, nil, "sql", "--warehouse", dir, "--format", "csv",
-			"SELECT count(*) AS n FROM classified WHERE lower(user_name) = 'user3@contoso.com'")
+			"SELECT count(*) AS n FROM events WHERE lower(user_name) = 'user3@contoso.com'")
 		if code != 0 {
 			t.Fatalf("sql: %s", stderr)
 		}
@@ -151,16 +151,19 @@ func TestQueryCommand(t *testing.T) {
 func TestSQLCommand(t *testing.T) {
 	dir, _ := loadedWarehouse(t)
 	code, out, stderr := runMcasload(t, nil, "sql", "--warehouse", dir, "--format", "csv",
-		"SELECT op_class, count(*) AS n FROM classified GROUP BY ALL ORDER BY op_class")
+		"SELECT action_class, count(*) AS n FROM events GROUP BY ALL ORDER BY action_class")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if want := "op_class,n\ndownload,60\nlogin,400\n"; out != want {
+	if want := "action_class,n\ndownload,60\nlogin,400\n"; out != want {
 		t.Fatalf("got %q, want %q", out, want)
 	}
+	if want := `{"command":"sql","provisional":false}` + "\n"; stderr != want {
+		t.Errorf("csv stderr %q, want the meta line %q", stderr, want)
+	}
 	code, out, stderr = runMcasload(t, strings.NewReader("SELECT count(*) AS n FROM activities"), "sql", "--warehouse", dir, "--format", "json", "-")
-	if code != 0 || out != "[\n  {\"n\":460}\n]\n" {
-		t.Fatalf("stdin query: exit %d, %q, %s", code, out, stderr)
+	if want := `{"meta":{"command":"sql","provisional":false},"rows":[` + "\n" + `  {"n":460}` + "\n]}\n"; code != 0 || out != want {
+		t.Fatalf("stdin query: exit %d, %q, %s; want %q", code, out, stderr, want)
 	}
 	for _, q := range []string{"SELECT * FROM read_csv('/etc/passwd')", "ATTACH '/tmp/other.duckdb'", "INSTALL httpfs", "SET enable_external_access = true"} {
 		code, _, stderr := runMcasload(t, nil, "sql", "--warehouse", dir, q)
@@ -170,5 +173,48 @@ func TestSQLCommand(t *testing.T) {
 		if strings.Contains(stderr, "root:") {
 			t.Errorf("%s leaked file content: %s", q, stderr)
 		}
+	}
+}
+
+// TestTableWidthFlags: --max-width fits a table and never cuts the user or the IP; piped (the
+// test's stdout is not a terminal) and --wide print every value whole.
+func TestTableWidthFlags(t *testing.T) {
+	dir, _ := loadedWarehouse(t)
+	q := `SELECT 'renee.tavares@contoso.onmicrosoft.com' AS user_name, '2001:db8:85a3::8a2e:370:7334' AS ip, repeat('x', 150) AS note, 42 AS n`
+	long := strings.Repeat("x", 150)
+	for _, tt := range []struct {
+		name  string
+		args  []string
+		width int
+		code  int
+	}{
+		{"max-width 90", []string{"--max-width", "90"}, 90, 0},
+		{"piped", nil, 0, 0},
+		{"wide", []string{"--wide"}, 0, 0},
+		{"max-width 0", []string{"--max-width", "0"}, 0, 0},
+		{"both", []string{"--wide", "--max-width", "80"}, 0, exitUsage},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errs := runMcasload(t, nil, append(append([]string{"sql", "-w", dir}, tt.args...), q)...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d: %s", code, tt.code, errs)
+			}
+			if code != 0 {
+				return
+			}
+			for _, v := range []string{"renee.tavares@contoso.onmicrosoft.com", "2001:db8:85a3::8a2e:370:7334", "42"} {
+				if !strings.Contains(out, v) {
+					t.Errorf("%q cut or missing:\n%s", v, out)
+				}
+			}
+			if whole := strings.Contains(out, long); whole != (tt.width == 0) {
+				t.Errorf("long note whole = %v at width %d:\n%s", whole, tt.width, out)
+			}
+			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+				if tt.width > 0 && len([]rune(line)) > tt.width {
+					t.Errorf("line wider than %d: %q", tt.width, line)
+				}
+			}
+		})
 	}
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/mcasload/mcasload/internal/progress"
 	"github.com/mcasload/mcasload/internal/timearg"
 	"github.com/mcasload/mcasload/report"
 	"github.com/mcasload/mcasload/warehouse"
@@ -78,18 +77,11 @@ func (e *env) runReport(c *cli.Context) error {
 		opts.Redactor = report.NewRedactor(nil)
 	}
 	if c.Bool("progress") {
-		tty := progress.IsTerminal(e.stderr)
+		con := e.errOut()
 		opts.Progress = func(st report.Step) {
-			line := fmt.Sprintf("report: [%d/%d] %s", st.Done, st.Total, st.Name)
-			if tty {
-				fmt.Fprintf(e.stderr, "\r%-78s", shortenLine(line, 78))
-			} else {
-				fmt.Fprintln(e.stderr, line)
-			}
+			con.Draw(fmt.Sprintf("report: [%d/%d] %s", st.Done, st.Total, st.Name))
 		}
-		if tty {
-			defer fmt.Fprintln(e.stderr)
-		}
+		defer con.End()
 	}
 	rep, err := report.Build(ctx, s, opts)
 	if err != nil {
@@ -105,13 +97,6 @@ func (e *env) runReport(c *cli.Context) error {
 	fmt.Fprintf(e.stderr, "wrote %s (%d KB, %d charts, %d investigations) in %s\n", out, (page.Len()+1023)/1024,
 		strings.Count(page.String(), "data-chart="), len(rep.Findings), time.Since(now).Round(time.Millisecond))
 	return nil
-}
-
-func shortenLine(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-1] + "…"
 }
 
 // covers names what the report covers for its header: the source the warehouse was loaded

@@ -148,7 +148,9 @@ func testReportCommand(t *testing.T, wh string) {
 			t.Fatalf("%d users charted, want %d", len(labels), len(want))
 		}
 		for i, l := range labels {
-			if l[1] != want[i] {
+			// a long name is cut to the label's width with an ellipsis
+			cut, short := strings.CutSuffix(l[1], "…")
+			if l[1] != want[i] && !(short && strings.HasPrefix(want[i], cut)) {
 				t.Errorf("user %d is %s, want %s", i, l[1], want[i])
 			}
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/mcasload/mcasload/internal/humanize"
 	"github.com/mcasload/mcasload/internal/progress"
 	"github.com/mcasload/mcasload/internal/timearg"
 	"github.com/mcasload/mcasload/loader"
@@ -157,7 +158,7 @@ func scopeFilters(c *cli.Context) (mcas.Filters, error) {
 		return nil, usageErrorf("--filter and a shortcut flag set the same filter: %v", err)
 	}
 	if _, err := loader.CanonicalFilters(filters); err != nil {
-		return nil, usageErrorf("--filter: %v", err)
+		return nil, withCode(exitUsage, fmt.Errorf("--filter: %w", err), clientHint(err))
 	}
 	return filters, nil
 }
@@ -189,10 +190,7 @@ func (e *env) runScan(c *cli.Context) error {
 	set.cfg.Logger = log
 	client, err := mcas.NewClient(set.cfg)
 	if err != nil {
-		if errors.Is(err, mcas.ErrAuth) {
-			return withCode(exitAuth, err, "")
-		}
-		return withCode(exitUsage, err, "")
+		return clientSetupError(err, exitUsage)
 	}
 	wopts, popts, err := e.writerSetup(c, scanSource(set.cfg.URL), "mcasload scan "+scanCommandLine(c))
 	if err != nil {
@@ -210,13 +208,11 @@ func (e *env) runScan(c *cli.Context) error {
 		if !c.Bool("progress") {
 			return
 		}
-		prog = progress.New(e.stderr, snap, progress.Options{Label: "scan", Terminal: progress.IsTerminal(e.stderr)})
+		prog = e.progress("scan", snap)
 		prog.Start(c.Context)
 	}
 	sum, scanErr := loader.Scan(c.Context, client, w, set.opts)
-	if prog != nil {
-		prog.Stop()
-	}
+	endProgress(prog, sum)
 	return e.finishRun(c, w, sum, scanErr, scanRun)
 }
 
@@ -248,8 +244,8 @@ func scanCommandLine(c *cli.Context) string {
 // writeScanCounters prints the scan-only figures under the summary line.
 func writeScanCounters(e *env, sum *loader.Summary) {
 	k := sum.Counters
-	fmt.Fprintf(e.stdout, "  %d pages in %d requests, %d throttled (429), %d retries, %d tie groups, %ds waiting for the rate budget\n",
-		k["pages"], k["requests"], k["throttled_429"], k["retries"], k["tie_groups"], k["throttle_wait_seconds"])
+	fmt.Fprintf(e.stdout, "  %d pages in %d requests, %d throttled (429), %d retries, %d tie groups, %s waiting for the rate budget\n",
+		k["pages"], k["requests"], k["throttled_429"], k["retries"], k["tie_groups"], humanize.Seconds(time.Duration(k["throttle_wait_ms"])*time.Millisecond))
 	if k["slice_splits"] > 0 || k["empty_last_pages"] > 0 {
 		fmt.Fprintf(e.stdout, "  %d slice splits, %d empty last pages that were not the end\n", k["slice_splits"], k["empty_last_pages"])
 	}
@@ -258,13 +254,20 @@ func writeScanCounters(e *env, sum *loader.Summary) {
 	}
 }
 
-// scanFailure maps a failed scan to an exit code and a hint.
+// scanFailure maps a failed scan (or audit) to an exit code and a hint: what the failure's
+// category says to do, then what became of the run.
 func scanFailure(err error) error {
+	hint := clientHint(err)
+	var wm *loader.WatermarkError
 	switch {
+	case errors.Is(err, loader.ErrEmptyWindow), errors.Is(err, loader.ErrTimeFilter):
+		return withCode(exitUsage, err, hint)
+	case errors.As(err, &wm):
+		return withCode(exitFailure, err, hint) // the scan stopped before fetching anything
 	case errors.Is(err, mcas.ErrAuth):
-		return withCode(exitAuth, err, "check the credential with `mcasload check`; what was fetched before the failure is committed")
+		return withCode(exitAuth, err, joinHints(hint, "check the credential with `mcasload check`; what was fetched before the failure is committed"))
 	case errors.Is(err, warehouse.ErrLocked):
 		return withCode(exitLocked, err, "only one writer at a time")
 	}
-	return withCode(exitFailure, err, "what was fetched before the failure is committed; rerun the same command to continue")
+	return withCode(exitFailure, err, joinHints(hint, "what was fetched before the failure is committed; rerun the same command to continue"))
 }

@@ -114,12 +114,19 @@ func TestScanCommand(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("state show exit %d: %s", code, errs)
 	}
-	var marks []struct {
-		Key       string     `json:"key"`
-		URL       string     `json:"url"`
-		Watermark *time.Time `json:"watermark"`
+	var shown struct {
+		Meta struct {
+			Command string `json:"command"`
+		} `json:"meta"`
+		Rows []struct {
+			Key       string     `json:"key"`
+			URL       string     `json:"url"`
+			Watermark *time.Time `json:"watermark"`
+		} `json:"rows"`
 	}
-	if err := json.Unmarshal([]byte(out), &marks); err != nil || len(marks) != 1 || marks[0].Watermark == nil {
+	err = json.Unmarshal([]byte(out), &shown)
+	marks := shown.Rows
+	if err != nil || shown.Meta.Command != "state show" || len(marks) != 1 || marks[0].Watermark == nil {
 		t.Fatalf("state show: %v %s", err, out)
 	}
 	if time.Since(*marks[0].Watermark) > time.Minute || marks[0].URL != srv.URL {

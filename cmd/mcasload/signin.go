@@ -24,7 +24,7 @@ func connectionFlags() []cli.Flag {
 		chain[i] = string(m)
 	}
 	return []cli.Flag{
-		&cli.StringFlag{Name: "url", Usage: "the tenant's API `URL` from the portal (Settings > Cloud Apps > About), e.g. https://contoso.eu2.portal.cloudappsecurity.com", EnvVars: []string{"MCAS_URL"}},
+		&cli.StringFlag{Name: "url", Usage: "the tenant's API `URL` from the portal (Settings > Cloud Apps > About), e.g. https://contoso.eu2.portal.cloudappsecurity.com"},
 		&cli.StringFlag{Name: "auth", Usage: "sign-in `METHOD`: " + strings.Join(authMethods, ", ") + " (default: token when MCAS_TOKEN or --token-file is given, client-certificate with --client-certificate, client-secret with --tenant-id/--client-id)"},
 		&cli.StringFlag{Name: "token-file", Usage: "read the legacy API token from `FILE` (default: the MCAS_TOKEN environment variable)"},
 		&cli.StringFlag{Name: "tenant-id", Usage: "Entra ID tenant `ID` (workload identity: default AZURE_TENANT_ID)"},
@@ -149,7 +149,7 @@ func (e *env) entraAuth(c *cli.Context, m mcas.EntraMethod) (mcas.Auth, error) {
 			return nil, err
 		}
 		if a.Certificate, err = mcas.LoadCertificate(f, pw); err != nil {
-			return nil, withCode(exitAuth, err, "")
+			return nil, withCode(exitAuth, err, clientHint(err))
 		}
 	} else if m == mcas.ClientCertificate {
 		return nil, usageErrorf("client-certificate sign-in needs --client-certificate FILE (PEM or PFX)")

@@ -204,6 +204,7 @@ func TestSigninProcess(t *testing.T) {
 		code  int
 		out   string // in stdout
 		err   string // in stderr
+		hint  string // in the hint line: what the CLI says to do, naming its flags
 		grant string // the simulator issued a token this way
 	}{
 		{name: "client secret", env: []string{"MCAS_CLIENT_SECRET=" + signinSecret}, args: app, out: "ok    credential  entra client secret; token valid until", grant: simulator.GrantSecret},
@@ -213,22 +214,22 @@ func TestSigninProcess(t *testing.T) {
 		{name: "certificate pfx, password env", env: []string{"MCAS_CLIENT_CERTIFICATE_PASSWORD=" + signinPFXPass}, args: append([]string{"--client-certificate", good.pfxFile(t, signinPFXPass, true)}, app...),
 			out: "ok    permission", grant: simulator.GrantCertificate},
 		{name: "certificate not registered", args: append([]string{"--client-certificate", unregistered.pemFile(t)}, app...), code: exitAuth,
-			out: "FAIL  credential", err: "not registered on application"},
+			out: "FAIL  credential", err: "not registered on application", hint: "check --tenant-id, --client-id, that this certificate is uploaded to the app registration"},
 		{name: "certificate expired", args: append([]string{"--client-certificate", expired.pemFile(t)}, app...), code: exitAuth,
-			out: "FAIL  credential", err: "expired on"},
+			out: "FAIL  credential", err: "expired on", hint: "point --client-certificate at the new certificate"},
 		{name: "pfx wrong password", env: []string{"MCAS_CLIENT_CERTIFICATE_PASSWORD=not-the-password"}, args: append([]string{"--client-certificate", good.pfxFile(t, signinPFXPass, true)}, app...),
-			code: exitAuth, err: "wrong password"},
+			code: exitAuth, err: "wrong password", hint: "--client-certificate-password-file or in MCAS_CLIENT_CERTIFICATE_PASSWORD"},
 		{name: "pfx in openssl 3's default encryption", env: []string{"MCAS_CLIENT_CERTIFICATE_PASSWORD=" + signinPFXPass}, args: append([]string{"--client-certificate", good.pfxFile(t, signinPFXPass, false)}, app...),
 			code: exitAuth, err: "-legacy"},
 		{name: "managed identity, system-assigned", env: mi, args: []string{"--auth", "managed-identity"}, out: "entra managed identity (system-assigned); token valid until", grant: simulator.GrantManagedIdentity},
 		{name: "managed identity, user-assigned", env: mi, args: []string{"--auth", "managed-identity", "--managed-identity-client-id", signinUserMI}, out: "user-assigned, client ID " + signinUserMI, grant: simulator.GrantManagedIdentity},
 		{name: "managed identity, unknown", env: mi, args: []string{"--auth", "managed-identity", "--managed-identity-client-id", "11111111-0000-4000-8000-000000000000"}, code: exitAuth,
-			err: "No User Assigned or Delegated Managed Identity found"},
+			err: "No User Assigned or Delegated Managed Identity found", hint: "--managed-identity-client-id for a user-assigned one"},
 		{name: "workload identity", env: workload, args: []string{"--auth", "workload-identity"}, out: "entra workload identity; token valid until", grant: simulator.GrantFederated},
 		{name: "workload identity, untrusted subject", env: append(workload, "AZURE_FEDERATED_TOKEN_FILE="+strangerFile), args: []string{"--auth", "workload-identity"}, code: exitAuth,
-			err: "No matching federated identity record"},
+			err: "No matching federated identity record", hint: "check the federated credential of the app"},
 		{name: "azure cli", env: []string{"PATH=" + azDir + ":" + path}, args: []string{"--auth", "azure-cli"}, out: "ok    credential  azure cli; token valid until"},
-		{name: "azure cli not logged in", env: []string{"PATH=" + azOutDir + ":" + path}, args: []string{"--auth", "azure-cli"}, code: exitAuth, err: "az login"},
+		{name: "azure cli not logged in", env: []string{"PATH=" + azOutDir + ":" + path}, args: []string{"--auth", "azure-cli"}, code: exitAuth, err: "az login", hint: "run `az login` (with --tenant for another tenant)"},
 		{name: "auto: managed identity", env: mi, args: []string{"--auth", "auto"}, out: "entra auto: entra managed identity (system-assigned)", grant: simulator.GrantManagedIdentity},
 		{name: "auto: falls through to azure cli", env: []string{"PATH=" + azDir + ":" + path}, args: []string{"--auth", "auto", "--auth-chain", "workload-identity,azure-cli"},
 			out: "entra auto: azure cli"},
@@ -242,6 +243,11 @@ func TestSigninProcess(t *testing.T) {
 			r := runSignin(t, bin, env, check(c.args...)...)
 			if r.Code != c.code || !strings.Contains(r.Stdout, c.out) || !strings.Contains(r.Stderr, c.err) {
 				t.Fatalf("want exit %d, %q in stdout, %q in stderr; got exit %d\nstdout:\n%s\nstderr:\n%s", c.code, c.out, c.err, r.Code, r.Stdout, r.Stderr)
+			}
+			if c.hint != "" {
+				if _, hint := errorAndHint(t, r.Stderr); !strings.Contains(hint, c.hint) {
+					t.Errorf("hint %q, want %q in it", hint, c.hint)
+				}
 			}
 			if c.grant != "" && h.Grants()[c.grant] <= before {
 				t.Errorf("the simulator issued no %s token: %v", c.grant, h.Grants())
@@ -276,8 +282,8 @@ func TestSigninProcess(t *testing.T) {
 			t.Fatalf("--ca-file should trust the authority too: exit %d\n%s", r.Code, r.Stderr)
 		}
 		r = runSignin(t, bin, signinEnv("MCAS_CLIENT_SECRET="+signinSecret), check(app...)...)
-		if r.Code == 0 || !strings.Contains(r.Stderr, "certificate") || !strings.Contains(r.Stderr, "--ca-file") {
-			t.Errorf("an untrusted authority: want a failure naming the certificate and --ca-file: exit %d\n%s", r.Code, r.Stderr)
+		if msg, hint := errorAndHint(t, r.Stderr); r.Code == 0 || !strings.Contains(msg, "certificate is not trusted") || !strings.Contains(hint, "--ca-file") {
+			t.Errorf("an untrusted authority: want a failure naming the certificate, and a hint naming --ca-file: exit %d\n%s", r.Code, r.Stderr)
 		}
 	})
 }

@@ -34,7 +34,7 @@ func (e *env) simCommand() *cli.Command {
 			"request, faults, tie bursts and page latency. It prints its URL and the credentials it accepts, " +
 			"then runs until interrupted. The legacy token is random unless " + envSimToken + " is set " +
 			"(the Entra client secret likewise from " + envSimClientSecret + "). See docs/simulator.md.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "listen `HOST:PORT` (port 0 picks a free one)"},
 			&cli.BoolFlag{Name: "allow-remote", Usage: "allow listening on a non-loopback address"},
 			&cli.GenericFlag{Name: "token", Value: &secretValue{}, Usage: "accepted legacy API token (prefer " + envSimToken + "; random when neither is set)"},
@@ -44,6 +44,7 @@ func (e *env) simCommand() *cli.Command {
 			&cli.IntFlag{Name: "records", Usage: "exact number of activities (default: about 200k for 500 users × 37 days)"},
 			&cli.StringFlag{Name: "end", Usage: "newest activity time, RFC 3339 (default: now)"},
 			&cli.BoolFlag{Name: "incidents", Usage: "plant one incident and one near-miss decoy per investigation"},
+			&cli.BoolFlag{Name: "lookalikes", Usage: "add the benign look-alikes to the normal population (default: with --incidents; --lookalikes=false leaves them out)"},
 			&cli.StringSliceFlag{Name: "tie-burst", Usage: "add `SIZE@RFC3339[,FIELD]` records sharing one millisecond (FIELD: timestamp, created or both)"},
 			&cli.Float64Flag{Name: "late-arrivals", Usage: "share of records created hours after they happened (default 0.01; negative for none)"},
 			&cli.IntFlag{Name: "rate-limit", Value: simulator.DefaultRateLimit, Usage: "requests per --rate-window (0 turns throttling off)"},
@@ -63,9 +64,9 @@ func (e *env) simCommand() *cli.Command {
 			&cli.DurationFlag{Name: "visibility-lag", Usage: "indexing delay: a record becomes visible this long after its created time"},
 			&cli.StringFlag{Name: "tls-ca-out", Usage: "serve HTTPS with a new test CA and write its certificate to `FILE` (Entra sign-in needs an https authority: trust it with SSL_CERT_FILE or --ca-file)"},
 			&cli.StringFlag{Name: "client-certificate-out", Usage: "register a new application certificate and write it with its key to `FILE` (PEM) for --client-certificate"},
-			&cli.StringFlag{Name: "truth", Usage: "write the ground truth (planted incidents, tie bursts) to `FILE`"},
+			&cli.StringFlag{Name: "truth", Usage: "write the ground truth (planted incidents, look-alikes, tie bursts) to `FILE`"},
 			&cli.StringFlag{Name: "ndjson", Usage: "write the visible records to `FILE` (- for stdout) and exit instead of serving"},
-		},
+		}, simStreamFlags()...),
 		Action: e.runSim,
 	}
 }
@@ -96,10 +97,28 @@ func (e *env) runSim(c *cli.Context) error {
 	tn := cfg.Tenant
 	log.Info("generated tenant", "activities", tn.Len(), "elapsed", time.Since(start).Round(time.Millisecond))
 
+	stream, err := e.newSimStream(c, tn, cfg.Clock, log)
+	if err != nil {
+		return err
+	}
 	if path := c.String("truth"); path != "" {
 		if err := writeSimFile(path, func(f *os.File) error { return tn.GroundTruth().WriteJSON(f) }); err != nil {
 			return fmt.Errorf("write ground truth: %w", err)
 		}
+	}
+	if stream != nil {
+		n, err := stream.write(ctx)
+		if err != nil {
+			return fmt.Errorf("write stream: %w", err)
+		}
+		fmt.Fprintf(e.stdout, "%s%s (%d lines received through %s)\n", simStreamPrefix, stream.target, n, cfg.Clock.Now().UTC().Format(time.RFC3339))
+		if c.Bool("stream-only") {
+			return nil
+		}
+		streamCtx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); stream.run(streamCtx) }()
+		defer func() { stop(); <-done }()
 	}
 	if path := c.String("ndjson"); path != "" {
 		return e.simNDJSON(tn, path, cfg.Clock.Now().Add(-cfg.VisibilityLag))
@@ -159,6 +178,12 @@ func (e *env) simConfig(c *cli.Context) (simulator.Config, error) {
 		Total:        c.Int("records"),
 		Incidents:    c.Bool("incidents"),
 		LateArrivals: c.Float64("late-arrivals"),
+	}
+	if c.IsSet("lookalikes") {
+		sc.Lookalikes = synth.LookalikesOff
+		if c.Bool("lookalikes") {
+			sc.Lookalikes = synth.LookalikesOn
+		}
 	}
 	if sc.Days <= 0 || sc.Users <= 0 || sc.Total < 0 {
 		return simulator.Config{}, usageErrorf("--days and --users must be positive and --records not negative")
@@ -367,8 +392,9 @@ func parseFaultRates(items []string) (map[simulator.Fault]float64, error) {
 
 // Lines sim prints that tests and scripts read.
 const (
-	simURLPrefix   = "url: "
-	simTokenPrefix = "token: "
+	simURLPrefix    = "url: "
+	simTokenPrefix  = "token: "
+	simStreamPrefix = "stream: "
 )
 
 // serveSim serves h on ln, over HTTPS with a new test CA when --tls-ca-out is set, and registers

@@ -203,3 +203,36 @@ func TestSimFlagParsers(t *testing.T) {
 		}
 	}
 }
+
+// TestSimLookalikesFlag: the look-alikes come with --incidents unless --lookalikes=false, and
+// --lookalikes adds them without incidents.
+func TestSimLookalikesFlag(t *testing.T) {
+	for _, c := range []struct {
+		flags             []string
+		incidents, lookas int
+	}{
+		{[]string{"--incidents"}, 40, len(synth.LookalikeKinds)},
+		{[]string{"--incidents", "--lookalikes=false"}, 40, 0},
+		{[]string{"--lookalikes"}, 0, len(synth.LookalikeKinds)},
+		{nil, 0, 0},
+	} {
+		dir := t.TempDir()
+		truth := filepath.Join(dir, "truth.json")
+		args := append([]string{"mcasload", "sim", "--users", "40", "--days", "20", "--end", "2026-03-10T12:00:00Z",
+			"--truth", truth, "--ndjson", filepath.Join(dir, "records.ndjson")}, c.flags...)
+		var stdout, stderr testkit.Buffer
+		if code := Run(t.Context(), args, strings.NewReader(""), &stdout, &stderr); code != 0 {
+			t.Fatalf("%v: exit %d: %s", c.flags, code, stderr.String())
+		}
+		f, err := os.Open(truth)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := synth.ReadGroundTruth(f)
+		f.Close()
+		if err != nil || len(g.Incidents) != c.incidents || len(g.Lookalikes) != c.lookas {
+			t.Errorf("%v: %d incidents and %d look-alikes (%v), want %d and %d", c.flags, len(g.Incidents), len(g.Lookalikes), err,
+				c.incidents, c.lookas)
+		}
+	}
+}

@@ -18,10 +18,11 @@ func (e *env) sqlCommand() *cli.Command {
 		Usage:     "run one read-only SQL query over the warehouse",
 		ArgsUsage: `"SELECT …" | -`,
 		Description: "Runs one SELECT (or WITH, DESCRIBE, SUMMARIZE, EXPLAIN) over the views activities,\n" +
-			"classified (activities plus op_class), impersonations and rejected_activities.\n" +
+			"events (the normalized events with action_class, which investigations read), impersonations,\n" +
+			"tenant_domains, own_domains and rejected_activities.\n" +
 			"The session cannot write, attach, install, read files outside the warehouse or change\n" +
 			"settings. \"-\" reads the query from stdin.",
-		Flags:  readerFlags(),
+		Flags:  append(readerFlags(), allowListFlag()),
 		Action: e.runSQL,
 	}
 }
@@ -50,7 +51,8 @@ func (e *env) runSQL(c *cli.Context) error {
 	if err != nil {
 		return usageErrorf("--format: %v", err)
 	}
-	return e.withSession(c, func(ctx context.Context, s *queries.Session) (array.RecordReader, error) {
-		return s.SQL(ctx, text)
+	return e.withSession(c, func(ctx context.Context, s *queries.Session) (array.RecordReader, *output.Meta, error) {
+		rdr, err := s.SQL(ctx, text)
+		return rdr, &output.Meta{Command: "sql"}, err
 	}, format)
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/mcasload/mcasload/output"
+
 	"github.com/mcasload/mcasload/loader"
 	"github.com/mcasload/mcasload/warehouse"
 )
@@ -61,9 +63,23 @@ type watermarkEntry struct {
 	// The service's time the watermark came from, and where that time was read.
 	ServiceTime *time.Time `json:"service_time,omitempty"`
 	ServiceFrom string     `json:"service_time_from,omitempty"`
+	// damaged is why the stored value cannot be read; `state reset` can still forget it.
+	damaged error
 }
 
-// readWatermarks lists the scan watermarks of the warehouse without taking the writer lock.
+// damagedWatermark is the first watermark of list that cannot be read, as an error whose hint
+// says how to forget it; nil when every one reads.
+func damagedWatermark(list []watermarkEntry) error {
+	for _, w := range list {
+		if w.damaged != nil {
+			return withCode(exitFailure, fmt.Errorf("read watermark %s: %w", w.Key, w.damaged), resetWatermarkHint(w.Key))
+		}
+	}
+	return nil
+}
+
+// readWatermarks lists the scan watermarks of the warehouse without taking the writer lock,
+// damaged ones included (marked), so that reset can forget them.
 func (e *env) readWatermarks(c *cli.Context) ([]watermarkEntry, warehouse.Sinks, error) {
 	log, err := e.logger(c)
 	if err != nil {
@@ -102,15 +118,15 @@ func (e *env) readWatermarks(c *cli.Context) ([]watermarkEntry, warehouse.Sinks,
 		if value == loader.ResetWatermark {
 			ent.Reset = true
 		} else {
-			wm, err := loader.DecodeWatermark(value)
-			if err != nil {
-				return nil, "", withCode(exitFailure, fmt.Errorf("read watermark %s: %w", key, err), "forget it with mcasload state reset --key '"+key+"'")
-			}
-			t := wm.Created
-			ent.Created = &t
-			if wm.Service.Known() {
-				st := wm.Service.At
-				ent.ServiceTime, ent.ServiceFrom = &st, wm.Service.Source
+			if wm, err := loader.DecodeWatermark(value); err != nil {
+				ent.damaged = err
+			} else {
+				t := wm.Created
+				ent.Created = &t
+				if wm.Service.Known() {
+					st := wm.Service.At
+					ent.ServiceTime, ent.ServiceFrom = &st, wm.Service.Source
+				}
 			}
 		}
 		out = append(out, ent)
@@ -138,13 +154,14 @@ func (e *env) runStateShow(c *cli.Context) error {
 			list = append(list, all[i])
 		}
 	}
+	if err := damagedWatermark(list); err != nil {
+		return err
+	}
 	if format == "json" {
 		if list == nil {
 			list = []watermarkEntry{}
 		}
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(list)
+		return output.WriteJSON(e.stdout, &output.Meta{Command: "state show"}, list)
 	}
 	writeWatermarks(e.stdout, list)
 	return nil

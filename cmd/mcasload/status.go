@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mcasload/mcasload/internal/humanize"
+	"github.com/mcasload/mcasload/output"
 	"github.com/mcasload/mcasload/warehouse"
 )
 
@@ -43,6 +44,11 @@ func (e *env) runStatus(c *cli.Context) error {
 	}
 	st, err := warehouse.ReadStatus(c.Context, warehouse.ReaderOptions{Dir: c.String("warehouse"), Logger: log})
 	if err != nil {
+		if errors.Is(err, warehouse.ErrNoWarehouse) && format == "table" {
+			if ok, cerr := e.copyStatus(c.String("warehouse")); ok || cerr != nil {
+				return cerr
+			}
+		}
 		if errors.Is(err, warehouse.ErrNoWarehouse) {
 			return withCode(exitFailure, err, "create one with mcasload load FILE or mcasload scan, or pass --warehouse DIR")
 		}
@@ -55,14 +61,14 @@ func (e *env) runStatus(c *cli.Context) error {
 	return nil
 }
 
-// statusJSON is the stable JSON shape of `status --format json`, for monitoring.
+// statusJSON is the warehouse summary in `status --format json`, for monitoring: the meta's
+// "status" of the one JSON shape, whose rows are the days (dayJSON).
 type statusJSON struct {
 	Dir         string           `json:"dir"`
 	Source      string           `json:"source"`
 	Sinks       string           `json:"sinks"`
 	DuckDBBytes int64            `json:"duckdb_bytes"`
 	Rows        int64            `json:"rows"`
-	Days        []dayJSON        `json:"days"`
 	Runs        []runJSON        `json:"runs"`
 	PendingDays []string         `json:"pending_days"`
 	Rejects     map[string]int64 `json:"rejects"`
@@ -94,13 +100,14 @@ type runJSON struct {
 func writeStatusJSON(w io.Writer, st *warehouse.Status) error {
 	out := statusJSON{
 		Dir: st.Dir, Source: st.Source, Sinks: string(st.Sinks), DuckDBBytes: st.DuckDBBytes, Rows: st.Rows,
-		Days: []dayJSON{}, Runs: []runJSON{}, PendingDays: st.PendingDays, Rejects: st.Rejects,
+		Runs: []runJSON{}, PendingDays: st.PendingDays, Rejects: st.Rejects,
 	}
 	if out.PendingDays == nil {
 		out.PendingDays = []string{}
 	}
+	days := []dayJSON{}
 	for _, d := range st.Days {
-		out.Days = append(out.Days, dayJSON(d))
+		days = append(days, dayJSON(d))
 	}
 	for _, r := range st.Runs {
 		rj := runJSON{ID: r.ID, Command: r.Command, Source: r.Source, Started: r.Started, Commits: r.Commits,
@@ -114,9 +121,7 @@ func writeStatusJSON(w io.Writer, st *warehouse.Status) error {
 		}
 		out.Runs = append(out.Runs, rj)
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return output.WriteJSON(w, &output.Meta{Command: "status", Status: out}, days)
 }
 
 func writeStatusTable(w io.Writer, st *warehouse.Status) {

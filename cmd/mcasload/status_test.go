@@ -55,11 +55,25 @@ func TestStatusOutputGolden(t *testing.T) {
 	if err := writeStatusJSON(&buf, statusFixture()); err != nil {
 		t.Fatal(err)
 	}
-	var st statusJSON
-	if err := json.Unmarshal(buf.Bytes(), &st); err != nil {
+	var env statusEnvelope
+	if err := json.Unmarshal(buf.Bytes(), &env); err != nil {
 		t.Fatal(err)
+	}
+	st := env.Meta.Status
+	if env.Meta.Command != "status" || len(env.Rows) != len(statusFixture().Days) {
+		t.Errorf("envelope: command %q, %d day rows", env.Meta.Command, len(env.Rows))
 	}
 	if st.Runs[0].Finished != nil || st.Runs[1].Finished == nil || string(st.Runs[1].Summary) == "" {
 		t.Errorf("runs in JSON: %+v", st.Runs)
 	}
+}
+
+// statusEnvelope is `status --format json` as monitoring reads it: the summary in meta.status,
+// the days as rows.
+type statusEnvelope struct {
+	Meta struct {
+		Command string     `json:"command"`
+		Status  statusJSON `json:"status"`
+	} `json:"meta"`
+	Rows []dayJSON `json:"rows"`
 }

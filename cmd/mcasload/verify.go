@@ -20,8 +20,15 @@ func (e *env) verifyCommand() *cli.Command {
 		Usage: "compare DuckDB and Parquet day by day (counts, ids, duplicates, rows outside their day)",
 		Description: "Takes the writer lock (so no load or scan runs meanwhile; like every writer it first " +
 			"finishes publishing what an interrupted run committed) and changes no row. Exits 1 when a " +
-			"problem is found, naming the days; mcasload repair fixes them.",
-		Flags:  []cli.Flag{warehouseFlag()},
+			"problem is found, naming the days; mcasload repair fixes them.\n\n" +
+			"With --remote URL it compares instead the Parquet dataset (of a warehouse, or of a copy made by " +
+			"mcasload sync) with the newest manifest pushed there and the files stored there: paths, sizes " +
+			"and sha256 (--deep downloads every remote file to hash it).",
+		Flags: append([]cli.Flag{
+			warehouseFlag(),
+			&cli.StringFlag{Name: "remote", Usage: "compare with the dataset pushed to storage `URL` (docs/publish.md)"},
+			&cli.BoolFlag{Name: "deep", Usage: "with --remote: download and hash every remote file instead of trusting its stored sha256"},
+		}, storageFlags()...),
 		Action: e.runVerify,
 	}
 }
@@ -44,6 +51,9 @@ func (e *env) repairCommand() *cli.Command {
 // openExisting opens an existing warehouse for a maintenance command, with the sinks it keeps
 // (read from its status) so the writer does not refuse it, and maps failures to exit codes.
 func (e *env) openExisting(c *cli.Context, command string) (*warehouse.Writer, error) {
+	if err := refuseCopy(c.String("warehouse")); err != nil {
+		return nil, err
+	}
 	log, err := e.logger(c)
 	if err != nil {
 		return nil, err
@@ -79,6 +89,9 @@ func databaseProblem(dir string, err error) error {
 }
 
 func (e *env) runVerify(c *cli.Context) error {
+	if c.String("remote") != "" {
+		return e.runVerifyRemote(c)
+	}
 	w, err := e.openExisting(c, "mcasload verify")
 	if err != nil {
 		return err

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"runtime"
 
+	duckdb "github.com/duckdb/duckdb-go-bindings"
+
 	"github.com/mcasload/mcasload/schema"
 )
 
@@ -21,8 +23,9 @@ var (
 const schemaVersion = schema.Version
 
 // versionText is what `mcasload --version` and `mcasload version` print: one line an operator can
-// paste into a ticket.
+// paste into a ticket, with the DuckDB library linked in (it decides which warehouse files and
+// SQL work) and the version of the activities schema.
 func versionText() string {
-	return fmt.Sprintf("mcasload %s (commit %s, built %s, %s %s/%s, schema v%d)\n",
-		version, commit, buildDate, runtime.Version(), runtime.GOOS, runtime.GOARCH, schemaVersion)
+	return fmt.Sprintf("mcasload %s (commit %s, built %s, %s %s/%s, DuckDB %s, schema v%d)\n",
+		version, commit, buildDate, runtime.Version(), runtime.GOOS, runtime.GOARCH, duckdb.LibraryVersion(), schemaVersion)
 }

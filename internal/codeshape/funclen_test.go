@@ -3,11 +3,7 @@ package codeshape
 import (
 	"fmt"
 	"go/ast"
-	"go/parser"
 	"go/token"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -30,47 +26,19 @@ type function struct {
 func moduleFunctions(t *testing.T, root string) []function {
 	t.Helper()
 	var out []function
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if path != root && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		fset := token.NewFileSet()
-		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, path)
+	walkGoFiles(t, root, func(rel string, fset *token.FileSet, f *ast.File) {
 		for _, decl := range f.Decls {
 			if fd, ok := decl.(*ast.FuncDecl); ok && fd.Body != nil {
 				n := fset.Position(fd.End()).Line - fset.Position(fd.Pos()).Line + 1
-				out = append(out, function{name: filepath.ToSlash(rel) + ":" + fd.Name.Name, lines: n})
+				out = append(out, function{name: rel + ":" + fd.Name.Name, lines: n})
 			}
 		}
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	return out
 }
 
 func TestFunctionLength(t *testing.T) {
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		t.Fatalf("module root not found: %v", err)
-	}
+	root := moduleRoot(t)
 	fns := moduleFunctions(t, root)
 	if len(fns) < 100 {
 		t.Fatalf("found only %d functions under %s; the walk is wrong", len(fns), root)

@@ -5,6 +5,7 @@ package humanize
 import (
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // Count renders n with thousands separators: 1234567 → "1,234,567".
@@ -37,4 +38,10 @@ func Bytes(n int64) string {
 		return fmt.Sprintf("%.1f KB", float64(n)/1e3)
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// Seconds renders a duration in seconds with one decimal, "12.3s", the way summaries and the
+// progress line print waits, so the two agree to the digit.
+func Seconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + "s"
 }

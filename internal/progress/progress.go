@@ -1,5 +1,7 @@
 // Package progress draws the live progress line of long commands (load, scan, export): redrawn in
-// place on a terminal, a plain line every few seconds elsewhere.
+// place on a terminal, a plain line every few seconds elsewhere. On a terminal the progress line
+// and the log share stderr through one Console, so a log line never lands on the progress line:
+// the line is cleared, the log line written whole, and the progress line drawn again under it.
 package progress
 
 import (
@@ -28,24 +30,27 @@ type Snapshot struct {
 	Pages      int64 // API pages fetched (scan)
 	Throttled  int64 // 429 responses waited out (scan)
 	Total      int64 // expected records when known (the API's approximate total), for the ETA
+	// Waiting is set while a request waits for the API's rate budget, WaitLeft until it may be
+	// sent; Waited is the time spent waiting for the budget so far (scan).
+	Waiting  bool
+	WaitLeft time.Duration
+	Waited   time.Duration
 }
 
 // Display reports a Snapshot periodically until stopped. On a terminal it redraws one line in
 // place; elsewhere (cron, CI, a pipe) it writes a plain line every Interval so logs stay readable.
 type Display struct {
-	w        io.Writer
-	tty      bool
+	con      *Console
 	interval time.Duration
 	clk      clock.Clock
 	snap     func() Snapshot
 	label    string
 
-	start    time.Time
-	stop     chan struct{}
-	done     chan struct{}
-	once     sync.Once
-	mu       sync.Mutex
-	lastLine int // width of the last terminal line, to blank leftovers when it shrinks
+	start   time.Time
+	started bool
+	stop    chan struct{}
+	done    chan struct{}
+	once    sync.Once
 }
 
 // Options configure a Display.
@@ -54,6 +59,9 @@ type Options struct {
 	Terminal bool          // redraw one line in place (see IsTerminal)
 	Interval time.Duration // time between lines; default 200ms on a terminal, 10s otherwise
 	Clock    clock.Clock   // default clock.Real
+	// Console is the shared writer of stderr that the log also writes through (see NewConsole);
+	// nil makes one over w with Terminal.
+	Console *Console
 }
 
 // IsTerminal reports whether w is an interactive terminal (a tty): pipes, files and /dev/null
@@ -81,15 +89,20 @@ func New(w io.Writer, snap func() Snapshot, opts Options) *Display {
 	if opts.Label == "" {
 		opts.Label = "progress"
 	}
+	con := opts.Console
+	if con == nil {
+		con = NewConsole(w, opts.Terminal)
+	}
 	return &Display{
-		w: w, tty: opts.Terminal, interval: opts.Interval, clk: opts.Clock, snap: snap,
-		label: opts.Label, stop: make(chan struct{}), done: make(chan struct{}),
+		con: con, interval: opts.Interval, clk: opts.Clock, snap: snap,
+		label: opts.Label, stop: make(chan struct{}), done: make(chan struct{}), start: opts.Clock.Now(),
 	}
 }
 
 // Start begins reporting in the background until Stop or ctx ends.
 func (p *Display) Start(ctx context.Context) {
 	p.start = p.clk.Now()
+	p.started = true
 	go func() {
 		defer close(p.done)
 		ctx, cancel := context.WithCancel(ctx)
@@ -111,34 +124,32 @@ func (p *Display) Start(ctx context.Context) {
 }
 
 // Stop ends reporting; on a terminal it finishes the line so the summary starts on its own line.
+// The last frame stays as it was drawn; Finish draws the final figures instead.
 func (p *Display) Stop() {
+	p.halt()
+	p.con.End()
+}
+
+// Finish ends reporting with one last frame of the run's final figures (the ones its summary
+// prints, after elapsed), so the last frame on screen agrees with the summary under it.
+func (p *Display) Finish(final Snapshot, elapsed time.Duration) {
+	p.halt()
+	p.con.Draw(p.FinalLine(final, elapsed))
+	p.con.End()
+}
+
+func (p *Display) halt() {
 	p.once.Do(func() {
 		close(p.stop)
-		<-p.done
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		if p.tty && p.lastLine > 0 {
-			fmt.Fprint(p.w, "\n")
-			p.lastLine = 0
+		if p.started {
+			<-p.done
 		}
 	})
 }
 
 // Report writes one progress line now.
 func (p *Display) Report() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	line := p.Line(p.snap(), p.clk.Now().Sub(p.start))
-	if !p.tty {
-		fmt.Fprintln(p.w, line)
-		return
-	}
-	pad := ""
-	if n := p.lastLine - len(line); n > 0 {
-		pad = strings.Repeat(" ", n)
-	}
-	p.lastLine = len(line)
-	fmt.Fprintf(p.w, "\r%s%s", line, pad)
+	p.con.Draw(p.Line(p.snap(), p.clk.Now().Sub(p.start)))
 }
 
 // Line formats s after elapsed time as one progress line.
@@ -169,10 +180,32 @@ func (p *Display) Line(s Snapshot, elapsed time.Duration) string {
 	if s.Throttled > 0 {
 		fmt.Fprintf(&b, ", throttled %d", s.Throttled)
 	}
-	if s.Total > 0 && s.Records > 0 && s.Records < s.Total && secs > 0 {
+	switch {
+	case s.Waiting:
+		// The ETA would only grow while nothing moves: say what the run waits for instead.
+		fmt.Fprintf(&b, " | waiting for the rate budget: %s left", ceilSeconds(s.WaitLeft))
+	case s.Total > 0 && s.Records > 0 && s.Records < s.Total && secs > 0:
 		left := time.Duration(float64(s.Total-s.Records) / (float64(s.Records) / secs) * float64(time.Second))
 		fmt.Fprintf(&b, ", ETA %s", left.Round(time.Second))
 	}
+	if s.Waited > 0 && !s.Waiting {
+		fmt.Fprintf(&b, " | waited %s for the rate budget", humanize.Seconds(s.Waited))
+	}
 	fmt.Fprintf(&b, " [%s]", elapsed.Round(time.Second))
 	return b.String()
+}
+
+// FinalLine is the last frame: the figures of the finished run, its elapsed time to the
+// millisecond as the summary prints it, and no wait in progress.
+func (p *Display) FinalLine(s Snapshot, elapsed time.Duration) string {
+	s.Waiting, s.WaitLeft, s.Total = false, 0, 0
+	line := p.Line(s, elapsed)
+	return strings.TrimSuffix(line, fmt.Sprintf(" [%s]", elapsed.Round(time.Second))) +
+		fmt.Sprintf(" [%s]", elapsed.Round(time.Millisecond))
+}
+
+// ceilSeconds renders a wait still to come in whole seconds, rounded up, so it reads 1s until
+// the wait is over.
+func ceilSeconds(d time.Duration) string {
+	return fmt.Sprintf("%ds", (d+time.Second-1)/time.Second)
 }

@@ -2,7 +2,9 @@ package progress
 
 import (
 	"bytes"
+	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +30,10 @@ func TestProgressLine(t *testing.T) {
 			"load: 2,000 records, 1.0 MB, 1,000 rec/s, 0.5 MB/s | new 1,500, duplicate 500, rejected 3 [2s]"},
 		{"scan with eta", Snapshot{Pages: 4, Records: 20000, Total: 60000, Throttled: 2}, 20 * time.Second,
 			"load: 4 pages, 20,000 records, 1,000 rec/s, throttled 2, ETA 40s [20s]"},
+		{"waiting for the budget", Snapshot{Pages: 4, Records: 20000, Total: 60000, Waiting: true, WaitLeft: 6200 * time.Millisecond, Waited: 3 * time.Second}, 20 * time.Second,
+			"load: 4 pages, 20,000 records, 1,000 rec/s | waiting for the rate budget: 7s left [20s]"},
+		{"after waiting", Snapshot{Pages: 5, Records: 25000, Waited: 9960 * time.Millisecond}, 25 * time.Second,
+			"load: 5 pages, 25,000 records, 1,000 rec/s | waited 10.0s for the rate budget [25s]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,7 +79,7 @@ func TestProgressReports(t *testing.T) {
 			p.Stop()
 			got := out.String()
 			if tty {
-				if strings.Count(got, "\n") != 1 || !strings.HasSuffix(got, "\n") || !strings.HasPrefix(got, "\rload: ") {
+				if strings.Count(got, "\n") != 1 || !strings.HasSuffix(got, "\n") || !strings.HasPrefix(got, clearLine+"load: ") {
 					t.Errorf("terminal output should redraw one line and end it once: %q", got)
 				}
 			} else {
@@ -82,6 +88,54 @@ func TestProgressReports(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLogLinesNeverJoinTheProgressLine writes log records while frames are drawn: on a terminal
+// every record starts on a cleared line and the frame is drawn again under it; elsewhere frames
+// and records are whole lines.
+func TestLogLinesNeverJoinTheProgressLine(t *testing.T) {
+	for _, tty := range []bool{true, false} {
+		t.Run(map[bool]string{false: "plain", true: "terminal"}[tty], func(t *testing.T) {
+			var out bytes.Buffer
+			con := NewConsole(&out, tty)
+			n := int64(0)
+			p := New(&out, func() Snapshot { n += 100; return Snapshot{Records: n} }, Options{Label: "scan", Terminal: tty, Console: con,
+				Clock: clock.NewVirtual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), false)})
+			p.Report()
+			fmt.Fprintf(con, "level=INFO msg=\"first log\"\n")
+			p.Report()
+			fmt.Fprintf(con, "level=INFO msg=\"second log\"\n")
+			p.Finish(Snapshot{Records: 1234, New: 1234, Waited: 2500 * time.Millisecond}, 2345*time.Millisecond)
+			got := out.String()
+			// What a terminal shows: each \r starts the line over and \x1b[K erases it.
+			var screen []string
+			for _, line := range strings.Split(strings.TrimSuffix(got, "\n"), "\n") {
+				parts := strings.Split(line, "\r")
+				screen = append(screen, strings.TrimPrefix(parts[len(parts)-1], "\x1b[K"))
+			}
+			want := []string{`level=INFO msg="first log"`, `level=INFO msg="second log"`,
+				"scan: 1,234 records, 526 rec/s | new 1,234, duplicate 0 | waited 2.5s for the rate budget [2.345s]"}
+			if !tty {
+				want = []string{"scan: 100 records [0s]", `level=INFO msg="first log"`, "scan: 200 records [0s]", `level=INFO msg="second log"`, want[2]}
+			}
+			if !slices.Equal(screen, want) {
+				t.Errorf("screen\n%q\nwant\n%q\n(raw %q)", screen, want, got)
+			}
+			if tty && !strings.Contains(got, `second log"`+"\n"+"scan: 200 records") {
+				t.Errorf("the frame is not drawn again after a log line: %q", got)
+			}
+		})
+	}
+}
+
+func TestConsoleCutsFramesToTheTerminal(t *testing.T) {
+	var out bytes.Buffer
+	con := NewConsole(&out, true)
+	con.width = 20
+	con.Draw("scan: 1,234,567 records, 99,999 rec/s [12s]")
+	if got := strings.TrimPrefix(out.String(), clearLine); len([]rune(got)) != 19 || !strings.HasSuffix(got, "…") {
+		t.Errorf("frame %q not cut to 19 columns", got)
 	}
 }
 

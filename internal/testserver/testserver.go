@@ -12,6 +12,7 @@ package testserver
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -86,4 +87,21 @@ func childEnv(extra ...string) []string {
 		}
 	}
 	return append(env, extra...)
+}
+
+// NeedTool finds the program name on PATH for a test that runs it (a shell, groff, script):
+// when missing it fails the test where servers are required (CI, whose .ci/run installs it from
+// the Debian package pkg) and skips it elsewhere.
+func NeedTool(t testing.TB, name, pkg string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path
+	}
+	msg := fmt.Sprintf("%s is not installed: apt-get install %s (.ci/run does)", name, pkg)
+	if serversRequired() {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
 }

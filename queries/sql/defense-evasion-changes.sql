@@ -1,25 +1,41 @@
 -- name: defense-evasion-changes
--- question: who turned off auditing, removed protection policies, disabled MFA or stopped a trail?
--- description: Every event that disables the admin audit log, removes or disables an anti-phishing,
--- description: Safe Attachments, Safe Links, DLP or audit policy, disables strong authentication,
--- description: stops, deletes or updates a CloudTrail trail, or changes a Conditional Access policy.
+-- question: who turned off auditing, weakened or removed mail protection, disabled MFA or stopped a trail?
+-- description: Every event that turns the admin or unified audit log off, switches mailbox auditing
+-- description: off or exempts an account from it, removes or disables an anti-phishing, anti-malware,
+-- description: anti-spam, Safe Attachments, Safe Links, DLP or audit policy or rule (or sets one's
+-- description: Enabled switch to false), disables strong authentication, stops, deletes or updates a
+-- description: CloudTrail trail, deletes Azure diagnostic settings, or changes a Conditional Access
+-- description: policy. The cmdlet's parameters are read by name, whatever their order.
+-- kind: detection
 -- chart: timeline
+-- entities: user=user_name ip=ip app=app_name
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window
+-- (Parameters come from the narrow parameters column, the cmdlet's Parameters array, never from
+-- raw: these cmdlets are few but spread over every block of rows.)
 WITH c AS (
-  SELECT id, ts, user_name, app_name, ip, country, ip_category, action, description FROM classified
+  SELECT ts, user_name, app_name, ip, country, ip_category, action, description, parameters
+  FROM events
   WHERE ts BETWEEN $since AND $until AND (
-       action = 'Set-AdminAuditLogConfig'
-    OR (regexp_matches(action, '^(Remove|Disable)-') AND regexp_matches(action, 'AntiPhish|SafeAttachment|SafeLinks|Dlp|Audit'))
-    OR action IN ('Disable Strong Authentication.', 'StopLogging', 'DeleteTrail', 'UpdateTrail')
-    OR action ILIKE '%Conditional Access policy%')),
--- raw is read only for the audit-config rows (a filter the scan applies before fetching raw):
--- they count only when they switch the audit log off
-audit_off AS (
-  SELECT id FROM activities
-  WHERE action = 'Set-AdminAuditLogConfig' AND ts BETWEEN $since AND $until
-    AND regexp_matches(raw, '"AdminAuditLogEnabled"\s*,\s*"Value"\s*:\s*"?(False|false|\$false)"?'))
-SELECT ts, user_name, app_name, ip, country, ip_category, action, description
-FROM c
-WHERE action <> 'Set-AdminAuditLogConfig' OR id IN (SELECT id FROM audit_off)
+       action IN ('Set-AdminAuditLogConfig', 'Set-Mailbox', 'Set-MailboxAuditBypassAssociation',
+                  'Disable Strong Authentication.', 'StopLogging', 'DeleteTrail', 'UpdateTrail')
+    OR regexp_matches(action, '^(Remove|Disable|Set)-\w*(AntiPhish|SafeAttachment|SafeLinks|Dlp|Audit|MalwareFilter|HostedContentFilter|HostedOutboundSpamFilter|AtpPolicy|ProtectionAlert)')
+    OR action ILIKE '%Conditional Access policy%'
+    OR ends_with(lower(action), 'diagnosticsettings/delete'))),
+p AS (
+  SELECT *, from_json(coalesce(parameters, '[]'), '[{"Name":"VARCHAR","Value":"VARCHAR"}]') AS ps FROM c),
+-- the names of the switches each event sets off, and on
+s AS (
+  SELECT *,
+         list_transform(list_filter(ps, lambda x: lower(trim(x.Value, '"$ ')) IN ('false', '0')), lambda x: x.Name) AS off,
+         list_transform(list_filter(ps, lambda x: lower(trim(x.Value, '"$ ')) IN ('true', '1')), lambda x: x.Name) AS on_
+  FROM p)
+SELECT ts, user_name, app_name, ip, country, ip_category, action, description, parameters
+FROM s
+WHERE CASE
+  WHEN action = 'Set-AdminAuditLogConfig' THEN list_has_any(off, ['AdminAuditLogEnabled', 'UnifiedAuditLogIngestionEnabled'])
+  WHEN action = 'Set-Mailbox' THEN list_contains(off, 'AuditEnabled')
+  WHEN action = 'Set-MailboxAuditBypassAssociation' THEN list_contains(on_, 'AuditBypassEnabled')
+  WHEN starts_with(action, 'Set-') THEN len(list_filter(off, lambda n: n = 'Enabled' OR ends_with(n, 'Enabled') OR starts_with(n, 'Enable'))) > 0
+  ELSE true END
 ORDER BY ts, user_name;

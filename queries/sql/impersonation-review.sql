@@ -1,21 +1,38 @@
 -- name: impersonation-review
--- question: who acted as whom, and which actor-to-mailbox pairs are new?
--- description: Impersonated activity (someone other than the owner acting on a mailbox: delegate
--- description: or admin logons), actor to target; pairs absent from the baseline_days before the
--- description: window (new_pair) sort first. Apps such as Teams impersonate legitimately.
+-- question: who acted on another person's mailbox for the first time?
+-- description: New actor-to-mailbox pairs of impersonated activity (someone other than the owner
+-- description: acting on a mailbox: delegate or admin logons): pairs first seen in the window and
+-- description: absent from the actor's history before it (at most baseline_days), for actors seen for
+-- description: at least learning_days before. Known delegates are not reported; impersonation-list
+-- description: lists every pair.
+-- kind: detection
 -- chart: bar
+-- history: baseline_days
+-- entities: user=actor ip=ips
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window
 -- param: baseline_days int 30 days of history before the window that define the known pairs
+-- param: learning_days int 7 actors seen for fewer days than this before the pair are not judged
 WITH i AS (
   SELECT ts, user_name AS actor, ip, action AS op, coalesce(mailbox_owner, lower(objects[1])) AS target
   FROM impersonations
-  WHERE ts >= $since - to_days($baseline_days) AND ts <= $until),
-base AS (SELECT DISTINCT actor, target FROM i WHERE ts < $since)
-SELECT i.actor, i.target, b.actor IS NULL AS new_pair, count(*) AS events,
-       list(DISTINCT i.op ORDER BY i.op) AS operations, list(DISTINCT i.ip ORDER BY i.ip) AS ips,
-       min(i.ts) AS first_ts, max(i.ts) AS last_ts
-FROM i LEFT JOIN base b ON b.actor = i.actor AND b.target = i.target
-WHERE i.ts >= $since AND lower(i.actor) IS DISTINCT FROM i.target
+  WHERE user_name IS NOT NULL),
+pairs AS (
+  SELECT actor, target, min(ts) AS first_ts FROM i
+  WHERE lower(actor) IS DISTINCT FROM target GROUP BY ALL),
+in_window AS (SELECT * FROM pairs WHERE first_ts BETWEEN $since AND $until),
+-- when each of their actors was first seen (any successful activity): the start of the learning
+-- period. Only those actors' rows are read (their few names reach the scan as a filter).
+first_seen AS (
+  SELECT user_name, min(ts) AS first_ts FROM events
+  WHERE user_name IN (SELECT actor FROM in_window) AND is_not_login_fail(event_type, event_type_value, action, success)
+  GROUP BY ALL),
+new_pairs AS (
+  SELECT p.actor, p.target FROM in_window p JOIN first_seen k ON k.user_name = p.actor
+  WHERE p.first_ts >= k.first_ts + to_days($learning_days))
+SELECT i.actor, i.target, count(*) AS events, list(DISTINCT i.op ORDER BY i.op) AS operations,
+       list(DISTINCT i.ip ORDER BY i.ip) AS ips, min(i.ts) AS first_ts, max(i.ts) AS last_ts
+FROM i JOIN new_pairs n ON n.actor = i.actor AND n.target = i.target
+WHERE i.ts BETWEEN $since AND $until
 GROUP BY ALL
-ORDER BY new_pair DESC, events DESC, i.actor, i.target;
+ORDER BY events DESC, i.actor, i.target;

@@ -3,7 +3,9 @@
 -- description: A sliding one-minute download count per user and app, summarised per 15-minute
 -- description: window; reports windows whose peak exceeds per_min or whose distinct objects reach
 -- description: per_15min_distinct.
+-- kind: detection
 -- chart: timeline
+-- entities: user=user_name ip=ips app=app_name
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window
 -- param: per_min int 50 downloads in one minute above which a burst is reported
@@ -12,7 +14,8 @@ WITH d AS (
   SELECT user_name, app_name, ts, ip, objects,
          count(*) OVER (PARTITION BY user_name, app_name ORDER BY ts
                         RANGE BETWEEN INTERVAL 1 MINUTE PRECEDING AND CURRENT ROW) AS n_1m
-  FROM classified WHERE is_download(event_type, action) AND op_class = 'download' AND ts BETWEEN $since AND $until),
+  FROM events
+  WHERE is_download(event_type, event_type_value, action) AND action_class = 'download' AND ts BETWEEN $since AND $until),
 s AS (
   SELECT user_name, app_name, time_bucket(INTERVAL 15 MINUTE, ts) AS win, max(n_1m) AS peak_per_min,
          count(*) AS downloads, len(list_distinct(flatten(list(objects)))) AS distinct_objects,

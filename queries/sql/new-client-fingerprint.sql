@@ -1,40 +1,63 @@
 -- name: new-client-fingerprint
--- question: who used a user agent or ISP new for them, especially a scripting tool, and then touched files?
--- description: User agents and ISPs a user had not used in the baseline_days before the window.
--- description: Keeps scripting-tool user agents (tool_ua_regex) with any successful activity, and
--- description: any new fingerprint with at least min_file_ops downloads, uploads, shares, deletes or
--- description: mail-rule changes.
+-- question: who used a client or ISP new for them, especially a scripting tool, and then touched files?
+-- description: Clients (a user agent's family and major version: "chrome 131", "python-requests 2")
+-- description: and ISPs a user had not used before, in the window, for users seen for at least
+-- description: learning_days before (their history reaches back baseline_days before the window). A
+-- description: client that rollout_users or more users took up is a tenant-wide update, not new. Keeps
+-- description: new scripting-tool clients (tool_ua_regex) with any successful activity, and any new
+-- description: client or ISP with at least min_file_ops downloads, uploads, shares, deletes or mail-rule
+-- description: changes.
+-- kind: detection
 -- chart: bar
+-- history: baseline_days
+-- entities: user=user_name ip=ips
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window
 -- param: baseline_days int 30 days of history before the window that define the user's usual clients
+-- param: learning_days int 7 users seen for fewer days than this before a new client are not judged
+-- param: rollout_users int 5 users taking up one client that make it a tenant-wide rollout rather than new
 -- param: min_file_ops int 5 sensitive operations from a new fingerprint that are reported
 -- param: tool_ua_regex string python|curl|wget|azurehound|powershell|go-http-client|okhttp|postman|rclone|headless user agents of scripting tools (regular expression, lower case)
-WITH hist_ua AS (
-  SELECT DISTINCT user_name, user_agent FROM classified
-  WHERE ts >= $since - to_days($baseline_days) AND ts < $since AND user_agent IS NOT NULL),
-hist_isp AS (
-  SELECT DISTINCT user_name, isp FROM classified
-  WHERE ts >= $since - to_days($baseline_days) AND ts < $since AND isp IS NOT NULL),
+-- One pass over the successful activity groups it by (user, user agent, ISP) with its first time;
+-- the client of each distinct user agent is named once, not once a row.
+WITH ok AS (
+  SELECT user_name, user_agent, isp, min(ts) AS first_ts FROM events
+  WHERE user_name IS NOT NULL AND is_not_login_fail(event_type, event_type_value, action, success)
+  GROUP BY ALL),
+cl AS (SELECT user_agent, client_of(user_agent) AS client FROM (SELECT DISTINCT user_agent FROM ok WHERE user_agent IS NOT NULL)),
+users AS (SELECT user_name, min(first_ts) AS user_first FROM ok GROUP BY ALL),
+per_client AS (
+  SELECT o.user_name, c.client, min(o.first_ts) AS first_ts FROM ok o JOIN cl c ON c.user_agent = o.user_agent GROUP BY ALL),
+rollouts AS (SELECT client FROM per_client GROUP BY client HAVING count(DISTINCT user_name) >= $rollout_users),
+new_clients AS (
+  SELECT p.user_name, p.client FROM per_client p JOIN users u ON u.user_name = p.user_name
+  WHERE p.first_ts BETWEEN $since AND $until AND p.first_ts >= u.user_first + to_days($learning_days)
+    AND p.client NOT IN (SELECT client FROM rollouts)),
+new_isps AS (
+  SELECT o.user_name, o.isp FROM ok o JOIN users u ON u.user_name = o.user_name
+  WHERE o.isp IS NOT NULL GROUP BY o.user_name, o.isp, u.user_first
+  HAVING min(o.first_ts) BETWEEN $since AND $until AND min(o.first_ts) >= u.user_first + to_days($learning_days)),
 cur AS (
-  SELECT c.user_name, c.user_agent, c.device_type, c.isp, c.ts, c.ip, c.event_type, c.action, c.success,
-         c.user_agent IS NOT NULL AND hu.user_name IS NULL AS new_ua,
-         c.isp IS NOT NULL AND hi.user_name IS NULL AS new_isp
-  FROM classified c
-  LEFT JOIN hist_ua hu ON hu.user_name = c.user_name AND hu.user_agent = c.user_agent
-  LEFT JOIN hist_isp hi ON hi.user_name = c.user_name AND hi.isp = c.isp
-  WHERE c.ts BETWEEN $since AND $until AND c.user_name IS NOT NULL),
+  SELECT e.user_name, c.client, e.user_agent, e.device_type, e.isp, e.ts, e.ip, e.event_type, e.event_type_value, e.action, e.success,
+         nc.user_name IS NOT NULL AS new_client, ni.user_name IS NOT NULL AS new_isp
+  FROM events e
+  LEFT JOIN cl c ON c.user_agent = e.user_agent
+  LEFT JOIN new_clients nc ON nc.user_name = e.user_name AND nc.client = c.client
+  LEFT JOIN new_isps ni ON ni.user_name = e.user_name AND ni.isp = e.isp
+  WHERE e.ts BETWEEN $since AND $until
+    AND e.user_name IN (SELECT user_name FROM new_clients UNION SELECT user_name FROM new_isps)),
 g AS (
-  SELECT user_name, user_agent, any_value(device_type) AS device_type, bool_or(new_ua) AS new_ua,
+  SELECT user_name, client, list(DISTINCT user_agent ORDER BY user_agent) AS user_agents,
+         any_value(device_type) AS device_type, bool_or(new_client) AS new_client,
          coalesce(list(DISTINCT isp ORDER BY isp) FILTER (WHERE new_isp), []) AS new_isps,
          min(ts) AS first_seen, count(*) AS events,
          count(*) FILTER (WHERE list_contains(['download', 'upload', 'share', 'delete', 'mail_rule'],
-                                             op_class_of(event_type, action, success))) AS sensitive_ops,
-         count(*) FILTER (WHERE is_not_login_fail(event_type, action, success)) AS successful,
-         coalesce(regexp_matches(lower(user_agent), $tool_ua_regex), false) AS tool_ua,
+                                             action_class_of(event_type, event_type_value, action, success))) AS sensitive_ops,
+         count(*) FILTER (WHERE is_not_login_fail(event_type, event_type_value, action, success)) AS successful,
+         coalesce(regexp_matches(lower(any_value(user_agent)), $tool_ua_regex), false) AS tool_ua,
          list(DISTINCT ip ORDER BY ip) AS ips
-  FROM cur WHERE new_ua OR new_isp
-  GROUP BY user_name, user_agent)
+  FROM cur WHERE new_client OR new_isp
+  GROUP BY user_name, client)
 SELECT * EXCLUDE (successful) FROM g
-WHERE (tool_ua AND successful > 0) OR sensitive_ops >= $min_file_ops
-ORDER BY tool_ua DESC, sensitive_ops DESC, user_name, user_agent;
+WHERE (tool_ua AND new_client AND successful > 0) OR sensitive_ops >= $min_file_ops
+ORDER BY tool_ua DESC, sensitive_ops DESC, user_name, client;

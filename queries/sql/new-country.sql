@@ -1,40 +1,50 @@
 -- name: new-country
 -- question: who acted from a country new for them (or for the whole organisation)?
--- description: (user, country) pairs in the window absent from the user's baseline_days of history
--- description: before the window. Failed sign-ins are skipped, and so are users seen for less than
--- description: learning_days before the window (the learning period). org_users_seen = 0 means no
--- description: one in the organisation used that country in the baseline.
+-- description: (user, country) pairs first seen in the window: absent from everything the user did
+-- description: successfully before (back to baseline_days before the window), for users seen for at
+-- description: least learning_days before the pair. Failed sign-ins neither count as history nor as
+-- description: new; a country first reached from a trusted_categories address (the organisation's own
+-- description: egress, e.g. a VPN exit abroad) is not new. org_users_seen = 0 means no one in the
+-- description: organisation had used that country before.
+-- kind: detection
 -- chart: map, bar
+-- history: baseline_days
+-- entities: user=user_name ip=ips
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window
 -- param: baseline_days int 30 days of history before the window that define the known countries
--- param: learning_days int 7 users first seen less than this many days before the window are skipped
--- One pass over the history groups it by (user, country) and answers the three questions asked
--- of it (was the pair seen in the baseline, when was the user first seen, was the pair active in
--- the window); only the new pairs' rows in the window are then read again for their details.
+-- param: learning_days int 7 users seen for fewer days than this before the pair are not judged
+-- param: trusted_categories list Corporate,VPN IP categories of the organisation's own egress
+-- One pass over the history groups it by (user, country) with its first time; only the pairs first
+-- seen in the window have their rows in the window read again: how the first one came (from a
+-- trusted address or not) and their details.
 WITH per AS (
-  SELECT user_name, country, min(ts) AS first_ts,
-         bool_or(ts >= $since - to_days($baseline_days) AND ts < $since) AS in_hist,
-         count(*) FILTER (WHERE ts BETWEEN $since AND $until) AS in_window
-  FROM classified
-  WHERE ts <= greatest($until, $since - to_days($learning_days))
+  SELECT user_name, country, min(ts) AS first_ts FROM events
+  WHERE user_name IS NOT NULL AND country IS NOT NULL AND is_not_login_fail(event_type, event_type_value, action, success)
   GROUP BY ALL),
-org AS (
-  SELECT country, count(DISTINCT user_name) AS org_users FROM per
-  WHERE in_hist AND country IS NOT NULL GROUP BY country),
-known AS (
-  SELECT user_name FROM per WHERE user_name IS NOT NULL
-  GROUP BY user_name HAVING min(first_ts) <= $since - to_days($learning_days)),
+users AS (SELECT user_name, min(first_ts) AS user_first FROM per GROUP BY ALL),
+candidates AS (
+  SELECT p.user_name, p.country, p.first_ts FROM per p JOIN users u ON u.user_name = p.user_name
+  WHERE p.first_ts BETWEEN $since AND $until AND p.first_ts >= u.user_first + to_days($learning_days)),
+r AS (
+  SELECT e.user_name, e.country, e.ts, e.ip, e.ip_category, e.action_class FROM events e
+  JOIN candidates c ON c.user_name = e.user_name AND c.country = e.country
+  WHERE e.ts BETWEEN $since AND $until AND is_not_login_fail(e.event_type, e.event_type_value, e.action, e.success)),
 new_pairs AS (
-  SELECT p.user_name, p.country FROM per p JOIN known k ON k.user_name = p.user_name
-  WHERE p.country IS NOT NULL AND NOT p.in_hist AND p.in_window > 0)
+  SELECT c.* FROM candidates c
+  JOIN (SELECT user_name, country, arg_min(ip_category, ts) AS first_category FROM r GROUP BY ALL) f
+    ON f.user_name = c.user_name AND f.country = c.country
+  WHERE NOT list_contains($trusted_categories::VARCHAR[], coalesce(f.first_category, ''))),
+org AS (
+  SELECT n.user_name, n.country, count(DISTINCT p.user_name) AS org_users FROM new_pairs n
+  JOIN per p ON p.country = n.country AND p.first_ts < n.first_ts AND p.user_name <> n.user_name
+  GROUP BY ALL)
 SELECT r.user_name, r.country, min(r.ts) AS first_seen, max(r.ts) AS last_seen, count(*) AS events,
        list(DISTINCT r.ip ORDER BY r.ip) AS ips,
-       list(DISTINCT op_class_of(r.event_type, r.action, r.success) ORDER BY op_class_of(r.event_type, r.action, r.success)) AS classes,
+       list(DISTINCT r.action_class ORDER BY r.action_class) AS classes,
        coalesce(any_value(o.org_users), 0) AS org_users_seen
-FROM classified r
+FROM r
 JOIN new_pairs n ON n.user_name = r.user_name AND n.country = r.country
-LEFT JOIN org o ON o.country = r.country
-WHERE r.ts BETWEEN $since AND $until AND is_not_login_fail(r.event_type, r.action, r.success)
+LEFT JOIN org o ON o.user_name = r.user_name AND o.country = r.country
 GROUP BY r.user_name, r.country
 ORDER BY org_users_seen, first_seen, r.user_name;

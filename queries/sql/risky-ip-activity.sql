@@ -2,21 +2,23 @@
 -- question: who acted from anonymous-proxy, Tor or other Risky IP addresses?
 -- description: Activity whose IP is an anonymous proxy or in the Risky category (anonymous proxy,
 -- description: Tor, botnet), grouped by user and IP with sign-ins and failures apart. users_on_ip
--- description: counts everyone who ever used the IP: a mis-tagged address shared by many users
--- description: sorts last.
+-- description: counts everyone who used the IP in the window: a mis-tagged address shared by many
+-- description: users sorts last.
+-- kind: detection
 -- chart: map, bar
+-- entities: user=user_name ip=ip
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window
 WITH r AS (
-  SELECT * FROM classified
+  SELECT * FROM events
   WHERE ts BETWEEN $since AND $until AND (anonymous_proxy OR ip_category = 'Risky')),
 pop AS (
-  SELECT ip, count(DISTINCT user_name) AS users_on_ip FROM classified
+  SELECT ip, count(DISTINCT user_name) AS users_on_ip FROM events
   WHERE ip IN (SELECT ip FROM r) GROUP BY ip)
 SELECT r.user_name, r.ip, any_value(r.country) AS country, any_value(r.isp) AS isp,
        any_value(r.ip_category) AS ip_category, min(r.ts) AS first_ts, max(r.ts) AS last_ts,
-       count(*) AS events, count(*) FILTER (WHERE r.op_class = 'login') AS logins,
-       count(*) FILTER (WHERE r.op_class = 'login_fail') AS failed_logins,
+       count(*) AS events, count(*) FILTER (WHERE r.action_class = 'login') AS logins,
+       count(*) FILTER (WHERE r.action_class = 'login_fail') AS failed_logins,
        list(DISTINCT coalesce(r.action, r.event_type) ORDER BY coalesce(r.action, r.event_type)) AS actions,
        any_value(p.users_on_ip) AS users_on_ip
 FROM r JOIN pop p USING (ip)

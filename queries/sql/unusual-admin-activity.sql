@@ -1,28 +1,40 @@
 -- name: unusual-admin-activity
 -- question: who ran admin operations new for them, or became an admin for the first time?
--- description: Admin operations a user never ran in the baseline_days before the window;
--- description: first_time_admin marks users with no admin activity at all in the baseline, and
--- description: high_risk marks operations in high_risk_ops (role, permission, rule and credential
--- description: changes).
+-- description: Admin operations a user first ran in the window, never before (back to baseline_days
+-- description: before the window), for users seen for at least learning_days before; first_time_admin
+-- description: marks users with no admin activity at all before the window, and high_risk marks
+-- description: operations in high_risk_ops (role, permission, rule and credential changes).
+-- kind: detection
 -- chart: bar
+-- history: baseline_days
+-- entities: user=user_name ip=ips app=app_name
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window
 -- param: baseline_days int 30 days of history before the window that define the user's usual operations
+-- param: learning_days int 7 users seen for fewer days than this before the operation are not judged
 -- param: high_risk_ops list "Add-MailboxPermission,Add-MailboxFolderPermission,Set-Mailbox,New-ManagementRoleAssignment,New-InboxRule,Set-InboxRule,New-TransportRule,Set-TransportRule,Add member to role.,Reset user password.,Add service principal credentials.,Set-AdminAuditLogConfig" operations that are high risk (comma-separated)
-WITH hist AS (
-  SELECT DISTINCT user_name, coalesce(action, event_type) AS op FROM classified
-  WHERE admin AND ts >= $since - to_days($baseline_days) AND ts < $since),
-admins AS (SELECT DISTINCT user_name FROM hist),
-cur AS (
-  SELECT user_name, coalesce(action, event_type) AS op, app_name, ts, ip, country FROM classified
-  WHERE admin AND ts BETWEEN $since AND $until)
+WITH adm AS (
+  SELECT user_name, coalesce(action, event_type) AS op, app_name, ts, ip, country FROM events
+  WHERE admin AND user_name IS NOT NULL),
+per AS (SELECT user_name, op, min(ts) AS first_ts FROM adm GROUP BY ALL),
+admins AS (SELECT user_name, min(first_ts) AS first_admin FROM per GROUP BY ALL),
+in_window AS (SELECT * FROM per WHERE first_ts BETWEEN $since AND $until),
+-- when each of their users was first seen (any successful activity): the start of the learning
+-- period. Only those users' rows are read (their few names reach the scan as a filter).
+first_seen AS (
+  SELECT user_name, min(ts) AS first_ts FROM events
+  WHERE user_name IN (SELECT user_name FROM in_window) AND is_not_login_fail(event_type, event_type_value, action, success)
+  GROUP BY ALL),
+new_ops AS (
+  SELECT p.user_name, p.op, a.first_admin FROM in_window p
+  JOIN admins a ON a.user_name = p.user_name
+  JOIN first_seen k ON k.user_name = p.user_name
+  WHERE p.first_ts >= k.first_ts + to_days($learning_days))
 SELECT c.user_name, c.op AS operation, c.app_name, count(*) AS n, min(c.ts) AS first_ts,
        list(DISTINCT c.ip ORDER BY c.ip) AS ips, list(DISTINCT c.country ORDER BY c.country) AS countries,
-       a.user_name IS NULL AS first_time_admin,
+       n.first_admin >= $since AS first_time_admin,
        list_contains($high_risk_ops::VARCHAR[], c.op) AS high_risk
-FROM cur c
-LEFT JOIN hist h ON h.user_name = c.user_name AND h.op = c.op
-LEFT JOIN admins a ON a.user_name = c.user_name
-WHERE h.op IS NULL
+FROM adm c JOIN new_ops n ON n.user_name = c.user_name AND n.op = c.op
+WHERE c.ts BETWEEN $since AND $until
 GROUP BY ALL
 ORDER BY high_risk DESC, first_time_admin DESC, first_ts, c.user_name;

@@ -63,3 +63,15 @@ func TestActivityIsCompact(t *testing.T) {
 		t.Fatalf("Activity is %d bytes; keep the index compact", n)
 	}
 }
+
+// BenchmarkNewDefault generates the default tenant with incidents (and their look-alikes), as
+// `mcasload sim --incidents` and the demo do, and reports its size per user-day.
+func BenchmarkNewDefault(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		tn := New(Config{Seed: int64(i + 1), End: testEnd, Incidents: true})
+		b.ReportMetric(time.Since(start).Seconds(), "s/tenant")
+		b.ReportMetric(float64(tn.Len())/float64(len(tn.users)*tn.cfg.Days), "records/user-day")
+		b.ReportMetric(float64(tn.Len()), "records")
+	}
+}

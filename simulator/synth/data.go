@@ -279,6 +279,13 @@ const (
 	opAWSDescribeInstances
 	opDisableMFA
 	opFileSyncDownloaded
+	// Used by the look-alikes only (appended, so the indexes above never move).
+	opRestoreUser
+	opUpdateInboxRules
+	opGoogleDelete
+	opGoogleShare
+	opBoxDelete
+	opBoxShare
 )
 
 var ops = []opDef{
@@ -331,6 +338,14 @@ var ops = []opDef{
 	opAWSDescribeInstances:     {"DescribeInstances", appAWS, catUnspec, 720898, "EVENT_AWS_GENERIC", stSaaS, false, 0, ""},
 	opDisableMFA:               {"Disable Strong Authentication.", appOffice365, catAdminOp, 1114112, "EVENT_O365_AAD_ADMIN", stDir, true, 8, "AzureActiveDirectory"},
 	opFileSyncDownloaded:       {"FileSyncDownloadedFull", appOneDrive, catDownload, 1572865, "EVENT_O365_ONEDRIVE_DOWNLOAD", stFile, false, 6, "OneDrive"},
+	opRestoreUser:              {"Restore user.", appOffice365, catAdminOp, 1114112, "EVENT_O365_AAD_ADMIN", stDir, true, 8, "AzureActiveDirectory"},
+	// Outlook's own rule edits: a mailbox audit record whose rule sits in OperationProperties
+	// (RuleName, RuleActions …), without the cmdlet Parameters of New-InboxRule.
+	opUpdateInboxRules: {"UpdateInboxRules", appExchange, catMailRules, 1310730, "EVENT_O365_EXCHANGE_GENERIC", stMail, false, 2, "Exchange"},
+	opGoogleDelete:     {"delete", appGoogle, catDelObj, 524291, "EVENT_GOOGLE_DRIVE_DELETE", stSaaS, false, 0, ""},
+	opGoogleShare:      {"change_user_access", appGoogle, catShare, 524292, "EVENT_GOOGLE_DRIVE_SHARE", stSaaS, false, 0, ""},
+	opBoxDelete:        {"DELETE", appBox, catDelObj, 589827, "EVENT_BOX_DELETE", stSaaS, false, 0, ""},
+	opBoxShare:         {"COLLABORATION_INVITE", appBox, catShare, 589828, "EVENT_BOX_SHARE", stSaaS, false, 0, ""},
 }
 
 // userAgentDef is a raw user agent with its parsed form.
@@ -352,6 +367,10 @@ const (
 	uaPythonRequests
 	uaChromeWinNew
 	uaAWSCLI
+	// Used by the look-alikes only.
+	uaEdgeWinNew
+	uaPowerShellNew
+	uaADConnect
 )
 
 var userAgents = []userAgentDef{
@@ -367,6 +386,9 @@ var userAgents = []userAgentDef{
 	uaPythonRequests: {"python-requests/2.32.3", "UNKNOWN", "UNKNOWN", "Unknown", "", "OTHER", "Unknown", "Unknown", "", "OTHER", "Unknown", false},
 	uaChromeWinNew:   {"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/132.0.0.0 Safari/537.36", "CHROME", "CHROME", "Chrome", "132.0.0.0", "WINDOWS", "Windows 10", "WINDOWS", "10", "DESKTOP", "Browser", false},
 	uaAWSCLI:         {"aws-cli/2.22.4 md/awscrt#0.22.0 ua/2.0 os/windows#10 md/arch#amd64", "UNKNOWN", "UNKNOWN", "Unknown", "", "WINDOWS", "Windows 10", "WINDOWS", "10", "OTHER", "Application", false},
+	uaEdgeWinNew:     {"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/132.0.0.0 Safari/537.36 Edg/132.0.2957.115", "EDGE", "EDGE", "Edge", "132.0.2957.115", "WINDOWS", "Windows 10", "WINDOWS", "10", "DESKTOP", "Browser", false},
+	uaPowerShellNew:  {"Mozilla/5.0 (Windows NT 10.0; Microsoft Windows 10.0.22631; en-US) PowerShell/7.5.0", "UNKNOWN", "UNKNOWN", "PowerShell", "7.5.0", "WINDOWS", "Windows 11", "WINDOWS", "11", "OTHER", "Application", false},
+	uaADConnect:      {"Microsoft Entra Connect Sync/2.4.27.0", "UNKNOWN", "UNKNOWN", "Unknown", "", "WINDOWS", "Windows Server 2022", "WINDOWS", "", "OTHER", "Application", false},
 }
 
 var firstNames = []string{"Anna", "Jürgen", "Łukasz", "José", "Chloé", "Søren", "Zoë", "Björn", "Ines", "Mateo", "Olivia", "Liam",

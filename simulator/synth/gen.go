@@ -61,7 +61,35 @@ type user struct {
 	adminNext                int      // round-robin position in adminOps
 	heavyOp                  uint16
 	heavyN                   int // > 0: this many heavyOp records every working day (a heavy, steady user)
+
+	// Look-alikes (lookalikes.go); the zero values change nothing.
+	rollAt         int64 // from then on the desktop browser is the next major version (a rollout)
+	roams          bool  // abroad, the phone stays on the home carrier: its IP geolocates home
+	saasShares     bool  // Google Workspace and Box work includes deletes and shares
+	noSessions     bool  // a service account: its routine only, no sessions
+	gapFrom, gapTo int64 // no activity in [gapFrom, gapTo): the account was deleted, then restored
+	// routine runs on every day the user is at home, before the day's sessions: daily work of
+	// the user's own (a script, a conversion job, a helpdesk queue).
+	routine func(t *Tenant, ui int, r *rand.Rand, day dayInfo)
 }
+
+// dayInfo is one day of a user's life: its index from the first day of the data, the user's
+// local midnight (ms) and whether it is a weekend there.
+type dayInfo struct {
+	index    int
+	midnight int64
+	weekend  bool
+}
+
+// localDay is day d (from firstDay, a UTC midnight) at place pl.
+func localDay(firstDay int64, d, pl int) dayInfo {
+	midnight := firstDay + int64(d)*dayMS - int64(places[pl].tz)*hourMS
+	wd := time.UnixMilli(midnight + 12*hourMS).UTC().Weekday()
+	return dayInfo{index: d, midnight: midnight, weekend: wd == time.Saturday || wd == time.Sunday}
+}
+
+// at is the time hours after the local midnight.
+func (d dayInfo) at(hours float64) int64 { return d.midnight + int64(hours*float64(hourMS)) }
 
 // trip is a stay away from home: days [start, end] (day indexes), with two travel days either side.
 type trip struct {
@@ -79,6 +107,8 @@ type special struct {
 	logonType  int         // rawDataJson.LogonType
 	failReason int         // AAD error code for failed sign-ins (0 = default)
 	note       string
+	opProps    [][2]string // rawDataJson.OperationProperties of a mailbox audit record (default: a Bind)
+	valueFirst bool        // Parameters entries written {"Value":…,"Name":…}: key order is not fixed
 }
 
 // rawEvent is a record before sorting; serial fixes its id.
@@ -113,7 +143,8 @@ type Tenant struct {
 	ipIndex map[string]int32
 	taken   map[string]bool // local parts in use
 
-	fixedSpecials int // specials made before the baseline (incidents), kept when it is regenerated
+	fixedSpecials int    // specials made before the baseline (incidents), kept when it is regenerated
+	claimed       []bool // ordinary users a look-alike took (while the look-alikes are set up)
 }
 
 // New generates the tenant described by cfg.
@@ -126,18 +157,24 @@ func New(cfg Config) *Tenant {
 	t.aadTenant = guid(r)
 	t.tenantID = 97000000 + int64(r.IntN(999999))
 	t.buildUsers()
-	var plans []*plan
+	var plans, looks []*plan
 	if cfg.Incidents {
 		plans = t.setupIncidents()
+	}
+	if cfg.Lookalikes == LookalikesOn || cfg.Lookalikes == LookalikesWithIncidents && cfg.Incidents {
+		looks = t.setupLookalikes()
 	}
 	t.fixedSpecials = len(t.specials)
 	t.generateBaseline()
 	for _, p := range plans {
 		p.emit(p)
 	}
+	for _, l := range looks {
+		l.emit(l)
+	}
 	bursts := t.plantTieBursts()
 	t.fitTotal()
-	t.finish(plans, bursts)
+	t.finish(plans, looks, bursts)
 	return t
 }
 
@@ -192,7 +229,8 @@ func (t *Tenant) Activity(i int) *Activity { return &t.acts[i] }
 // GroundTruth returns what was planted.
 func (t *Tenant) GroundTruth() GroundTruth { return t.truth }
 
-// Users returns every user principal name, ordinary users first, then dedicated incident users.
+// Users returns every user principal name, ordinary users first, then dedicated incident users,
+// then the look-alikes' service account.
 func (t *Tenant) Users() []string {
 	out := make([]string, len(t.users))
 	for i := range t.users {
@@ -469,11 +507,9 @@ func metricOf(op uint16, admin bool) int {
 		return 1
 	case catUpload:
 		return 2
-	}
-	switch ops[op].name {
-	case "FileDeleted", "FileRecycled":
+	case catDelObj:
 		return 3
-	case "SharingSet", "AnonymousLinkCreated", "CompanyLinkCreated", "SharingInvitationCreated":
+	case catShare:
 		return 4
 	}
 	return 0
@@ -560,9 +596,14 @@ func (t *Tenant) userBaseline(ui int, firstDay int64, perSession float64) {
 		if atHome {
 			pl = offices[u.office]
 		}
-		localMidnight := firstDay + int64(d)*dayMS - int64(places[pl].tz)*hourMS
-		wd := time.UnixMilli(localMidnight + 12*hourMS).UTC().Weekday()
-		weekend := wd == time.Saturday || wd == time.Sunday
+		day := localDay(firstDay, d, pl)
+		localMidnight, weekend := day.midnight, day.weekend
+		if u.routine != nil && atHome {
+			u.routine(t, ui, r, day)
+		}
+		if u.noSessions {
+			continue
+		}
 		nSess := 0
 		if weekend {
 			if r.IntN(4) == 0 {
@@ -593,6 +634,9 @@ func (t *Tenant) userBaseline(ui int, firstDay int64, perSession float64) {
 				ip, ua = c.ip, c.ua
 				warm++
 			}
+			if u.rollAt != 0 && ts >= u.rollAt {
+				ua = rolledOut(ua)
+			}
 			n := poisson(r, perSession)
 			t.session(ui, r, ts, ip, ua, n, &counts[d], weekend)
 		}
@@ -612,7 +656,8 @@ func (t *Tenant) leaverObjects(r *rand.Rand) []string {
 
 // emitIn emits a baseline record unless it falls outside the data span or after the user went quiet.
 func (t *Tenant) emitIn(ui int, ts int64, op uint16, ip int32, ua uint8, spec int32, flags uint8, r *rand.Rand) {
-	if ts < t.start || ts > t.end-30*minMS || ts >= t.users[ui].quietFrom {
+	u := &t.users[ui]
+	if ts < t.start || ts > t.end-30*minMS || ts >= u.quietFrom || ts >= u.gapFrom && ts < u.gapTo {
 		return
 	}
 	t.emit(ui, ts, op, ip, ua, spec, flags, r)
@@ -648,6 +693,9 @@ func sessionHour(r *rand.Rand, weekend bool) float64 {
 func (t *Tenant) sessionIP(r *rand.Rand, u *user, atHome, weekend bool, tripIP int32) (int32, uint8) {
 	if !atHome {
 		if r.IntN(4) == 0 {
+			if u.roams {
+				return u.mobile, u.mobileUA
+			}
 			return tripIP, u.mobileUA
 		}
 		return tripIP, u.desktopUA
@@ -710,6 +758,9 @@ func (t *Tenant) session(ui int, r *rand.Rand, ts int64, ip int32, ua uint8, n i
 		t.emitIn(ui, ts, app, ip, ua, -1, 0, r)
 		ts += 3*secMS + r.Int64N(30*secMS)
 		work := appWork[app]
+		if u.saasShares {
+			work = appWorkShares[app]
+		}
 		for k := 1 + r.IntN(3); k > 0; k-- {
 			op := work[r.IntN(len(work))]
 			if m := metricOf(op, false); m > 0 {
@@ -719,7 +770,12 @@ func (t *Tenant) session(ui int, r *rand.Rand, ts int64, ip int32, ua uint8, n i
 					cnt[m]++
 				}
 			}
-			t.emitIn(ui, ts, op, ip, ua, -1, 0, r)
+			spec := int32(-1)
+			if ops[op].category == catShare {
+				// shared with a colleague
+				spec = t.addSpecial(special{objects: []string{t.users[r.IntN(t.cfg.Users)].upn}})
+			}
+			t.emitIn(ui, ts, op, ip, ua, spec, 0, r)
 			ts += 10*secMS + r.Int64N(2*minMS)
 		}
 	}
@@ -793,7 +849,7 @@ func (t *Tenant) fitTotal() {
 }
 
 // finish assigns quirks, sorts, builds the compact index and the ground truth.
-func (t *Tenant) finish(plans []*plan, bursts []*burstPlan) {
+func (t *Tenant) finish(plans, looks []*plan, bursts []*burstPlan) {
 	late := 0
 	for i := range t.events {
 		e := &t.events[i]
@@ -877,9 +933,12 @@ func (t *Tenant) finish(plans []*plan, bursts []*burstPlan) {
 	t.events = nil
 	t.ipIndex = nil
 	t.truth = GroundTruth{Seed: t.cfg.Seed, Start: t.Start(), End: t.End(), Users: len(t.users), Activities: n,
-		LateArrivals: late, Incidents: []Incident{}, TieBursts: []TieBurstRun{}}
+		LateArrivals: late, Incidents: []Incident{}, Lookalikes: []Lookalike{}, TieBursts: []TieBurstRun{}}
 	for _, p := range plans {
 		t.truth.Incidents = append(t.truth.Incidents, p.incident(t, pos))
+	}
+	for _, l := range looks {
+		t.truth.Lookalikes = append(t.truth.Lookalikes, l.lookalike(t, pos))
 	}
 	for _, b := range bursts {
 		run := TieBurstRun{At: time.UnixMilli(b.at).UTC(), Size: b.size, Field: b.field}

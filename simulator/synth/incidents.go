@@ -54,8 +54,8 @@ func kindNames() []string {
 	return names
 }
 
-// plan is one incident or decoy: set up before the baseline (dedicated users, trips, quiet
-// periods), emitted after it.
+// plan is one incident, decoy or look-alike: set up before the baseline (dedicated users, trips,
+// quiet periods, routines), emitted after it.
 type plan struct {
 	t       *Tenant
 	kind    string
@@ -67,6 +67,7 @@ type plan struct {
 	detail  map[string]any
 	r       *rand.Rand
 	emit    func(p *plan)
+	fools   []string // a look-alike's: the investigations it resembles (lookalikes.go)
 }
 
 // rec emits one planted record for user ui and remembers it.
@@ -88,8 +89,8 @@ func (p *plan) incident(t *Tenant, pos map[uint32]int) Incident {
 		idx = append(idx, pos[s])
 	}
 	slices.Sort(idx)
-	inc := Incident{Kind: p.kind, Decoy: p.decoy, User: t.users[p.users[0]].upn, Detail: p.detail,
-		IPs: []string{}, IDs: make([]string, 0, len(idx))}
+	inc := Incident{Kind: p.kind, Decoy: p.decoy, Planted: Planted{User: t.users[p.users[0]].upn, Detail: p.detail,
+		IPs: []string{}, IDs: make([]string, 0, len(idx))}}
 	if len(p.users) > 1 {
 		for _, u := range p.users {
 			inc.Users = append(inc.Users, t.users[u].upn)

@@ -595,7 +595,13 @@ func (t *Tenant) appendAudit(b []byte, c *recordCtx) []byte {
 		b = append(b, `","MailboxGuid":`...)
 		b = appendGUID(b, &c.p)
 		b = appendKS(b, "MailboxOwnerUPN", owner)
-		b = append(b, `,"OperationProperties":[{"Name":"MailAccessType","Value":"Bind"},{"Name":"IsThrottled","Value":"False"}],"OrganizationName":"contoso.onmicrosoft.com","OriginatingServer":"AM6PR04MB`...)
+		if c.sp != nil && len(c.sp.opProps) > 0 {
+			b = append(b, `,"OperationProperties":`...)
+			b = appendNameValues(b, c.sp.opProps, false)
+		} else {
+			b = append(b, `,"OperationProperties":[{"Name":"MailAccessType","Value":"Bind"},{"Name":"IsThrottled","Value":"False"}]`...)
+		}
+		b = append(b, `,"OrganizationName":"contoso.onmicrosoft.com","OriginatingServer":"AM6PR04MB`...)
 		b = strconv.AppendInt(b, int64(c.p.intn(9000)+1000), 10)
 		b = append(b, ` (15.20.8182.000)"`...)
 	case stMailbox:
@@ -603,22 +609,12 @@ func (t *Tenant) appendAudit(b []byte, c *recordCtx) []byte {
 		b = appendStr(b, c.u.upn)
 		b = append(b, `,"OrganizationName":"contoso.onmicrosoft.com","OriginatingServer":"AM6PR04MB`...)
 		b = strconv.AppendInt(b, int64(c.p.intn(9000)+1000), 10)
-		b = append(b, ` (15.20.8182.000)","Parameters":[`...)
+		b = append(b, ` (15.20.8182.000)","Parameters":`...)
 		params := c.defaultParams()
 		if c.sp != nil && len(c.sp.params) > 0 {
 			params = c.sp.params
 		}
-		for k, pv := range params {
-			if k > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"Name":`...)
-			b = appendStr(b, pv[0])
-			b = append(b, `,"Value":`...)
-			b = appendStr(b, pv[1])
-			b = append(b, '}')
-		}
-		b = append(b, ']')
+		b = appendNameValues(b, params, c.sp != nil && c.sp.valueFirst)
 		b = appendKGUID(b, "SessionId", &c.p)
 	case stDir:
 		target := "newhire@" + internalDomain
@@ -641,6 +637,30 @@ func (t *Tenant) appendAudit(b []byte, c *recordCtx) []byte {
 		b = appendKGUID(b, "TeamGuid", &c.p)
 	}
 	return b
+}
+
+// appendNameValues appends [{"Name":…,"Value":…},…], the shape of Parameters and
+// OperationProperties; valueFirst writes each entry's Value before its Name.
+func appendNameValues(b []byte, nv [][2]string, valueFirst bool) []byte {
+	b = append(b, '[')
+	for k, pv := range nv {
+		if k > 0 {
+			b = append(b, ',')
+		}
+		if valueFirst {
+			b = append(b, `{"Value":`...)
+			b = appendStr(b, pv[1])
+			b = append(b, `,"Name":`...)
+			b = appendStr(b, pv[0])
+		} else {
+			b = append(b, `{"Name":`...)
+			b = appendStr(b, pv[0])
+			b = append(b, `,"Value":`...)
+			b = appendStr(b, pv[1])
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']')
 }
 
 // defaultParams are the parameters of routine mailbox cmdlets.

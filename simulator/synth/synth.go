@@ -1,7 +1,8 @@
 // Package synth is the deterministic data generator behind the simulator: a synthetic Defender for
 // Cloud Apps tenant (users, apps, places, activities with the quirks of real records), optional
-// planted incidents with near-miss decoys, tie bursts and late arrivals, and the ground truth that
-// tests of later stages compare against.
+// planted incidents with near-miss decoys and benign look-alikes (ordinary behaviour that resembles
+// an incident), tie bursts and late arrivals, and the ground truth that tests of later stages
+// compare against.
 //
 // Everything derives from Config.Seed: the same seed and config give byte-identical records. Only
 // a compact index (Activity) is held in memory; the full JSON record is rendered on demand by
@@ -28,6 +29,10 @@ type Config struct {
 	Total int
 	// Incidents plants one incident and one near-miss decoy for each investigation in Kinds.
 	Incidents bool
+	// Lookalikes says whether benign look-alikes join the normal population: the shapes real
+	// tenants are full of that an investigation might mistake for an incident (LookalikeKinds).
+	// The zero value adds them when Incidents is set.
+	Lookalikes LookalikeMode
 	// TieBursts adds records sharing one millisecond, for the stall tests.
 	TieBursts []TieBurst
 	// LateArrivals is the share of records whose created is hours after timestamp (default 0.01;
@@ -42,6 +47,18 @@ type Config struct {
 	// negative for none).
 	ExtraFields float64
 }
+
+// LookalikeMode switches the benign look-alikes on or off.
+type LookalikeMode int8
+
+const (
+	// LookalikesWithIncidents (the default) adds the look-alikes when Incidents is set.
+	LookalikesWithIncidents LookalikeMode = iota
+	// LookalikesOn adds them with or without incidents.
+	LookalikesOn
+	// LookalikesOff leaves them out: the normal population is exactly that of a tenant without them.
+	LookalikesOff
+)
 
 // TieBurst asks for Size extra records sharing one millisecond.
 type TieBurst struct {

@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// GroundTruth is what the generator planted: the incidents and decoys, the tie bursts and the
-// number of late arrivals. Its JSON form is documented in docs/simulator-data.md.
+// GroundTruth is what the generator planted: the incidents and decoys, the benign look-alikes,
+// the tie bursts and the number of late arrivals. Its JSON form is documented in docs/simulator-data.md.
 type GroundTruth struct {
 	Seed         int64         `json:"seed"`
 	Start        time.Time     `json:"start"`
@@ -16,6 +16,7 @@ type GroundTruth struct {
 	Users        int           `json:"users"`
 	Activities   int           `json:"activities"`
 	Incidents    []Incident    `json:"incidents"`
+	Lookalikes   []Lookalike   `json:"lookalikes"`
 	TieBursts    []TieBurstRun `json:"tieBursts"`
 	LateArrivals int           `json:"lateArrivals"`
 }
@@ -27,18 +28,36 @@ type Incident struct {
 	Kind string `json:"kind"`
 	// Decoy is true for the near miss that must not be reported.
 	Decoy bool `json:"decoy"`
-	// User is the main user (the actor; for password-spray and ip-pivot the first of Users).
+	Planted
+}
+
+// Lookalike is one benign behaviour of the normal population that resembles an incident: no
+// investigation other than the pivots may report it.
+type Lookalike struct {
+	// Kind names the behaviour, e.g. "browser-rollout" (LookalikeKinds).
+	Kind string `json:"kind"`
+	// Fools lists the investigations whose findings it resembles: the ones it tests.
+	Fools []string `json:"fools"`
+	Planted
+}
+
+// Planted is what the truth says of an incident, a decoy or a look-alike: whose, from where,
+// which records and when.
+type Planted struct {
+	// User is the main account (the actor; for password-spray and ip-pivot the first of Users).
 	User string `json:"user"`
-	// Users lists every user involved when there are several.
+	// Users lists every account involved when there are several.
 	Users []string `json:"users,omitempty"`
-	// IPs are the addresses the planted records came from.
+	// IPs are the addresses its records came from.
 	IPs []string `json:"ips"`
-	// IDs are the `_id`s of the planted records, in time order.
+	// IDs are the `_id`s of its records, in time order: what was planted, and for a look-alike
+	// the baseline records that show it (a routine's in the last 7 days; for a change across
+	// the tenant, each user's first record showing it).
 	IDs []string `json:"ids"`
-	// Start and End span the planted records' timestamps.
+	// Start and End span the records' timestamps.
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
-	// Detail says what was planted (note) and any figures a test may compare with.
+	// Detail says what it is (note) and any figures a test may compare with.
 	Detail map[string]any `json:"detail"`
 }
 

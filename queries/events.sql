@@ -1,0 +1,237 @@
+-- The normalized events every investigation reads, and the one classification of raw operations.
+--
+-- all_events is every activity in one source-neutral shape: the activities API's table today; a
+-- second source (the Streaming API's CloudAppEvents) joins it here as a UNION, each event
+-- once, without rewriting an investigation. Per-tenant runs filter it here too. events is what
+-- an investigation reads: the runner narrows it to the days the investigation asked for plus the
+-- history it declares, [since - history, until]; outside a run it is all_events.
+--
+-- Investigations name operation sets only through the is_* macros below and action_class, so
+-- changing what counts as a download changes every investigation at once. Each macro reads
+-- the category (event_type), the raw operation (action) and the specific type the service gives
+-- every event (event_type_value: EVENT_O365_SHAREPOINT_DELETE, EVENT_BOX_DELETE,
+-- EVENT_GOOGLE_DRIVE_SHARE…), so apps whose raw operation names we do not list (Box, Google
+-- Workspace) are still classified: a specific type names its class by its suffix.
+--
+-- Cost: the is_* macros expand in place to column predicates. An investigation filters with them
+-- first and reads wide columns (raw, objects, id) only for the rows they keep, or after a join
+-- on a few keys has narrowed the rows; action_class (a CASE of a few dozen comparisons) is
+-- computed for the rows left, never for every row of the window.
+--
+-- Each class is its categories (event_type), its raw operations (action) and the suffix of its
+-- specific types (event_type_value). The is_* macros test the lists with list_contains on
+-- constant lists, which costs a row a few look-ups; an IN list of several values becomes a join
+-- per list, which costs more.
+CREATE OR REPLACE TEMP MACRO login_fail_types() AS ['EVENT_CATEGORY_FAILED_LOGIN'];
+CREATE OR REPLACE TEMP MACRO login_fail_actions() AS ['UserLoginFailed'];
+CREATE OR REPLACE TEMP MACRO login_fail_type_value(v) AS ends_with(v, '_LOGIN_FAILED') OR ends_with(v, '_LOGIN_FAIL');
+CREATE OR REPLACE TEMP MACRO login_types() AS ['EVENT_CATEGORY_LOGIN', 'EVENT_CATEGORY_SSO_LOGIN'];
+CREATE OR REPLACE TEMP MACRO login_actions() AS ['UserLoggedIn'];
+CREATE OR REPLACE TEMP MACRO login_type_value(v) AS ends_with(v, '_LOGIN');
+CREATE OR REPLACE TEMP MACRO user_delete_types() AS ['EVENT_CATEGORY_DELETE_USER'];
+CREATE OR REPLACE TEMP MACRO user_delete_actions() AS ['Delete user.', 'Delete user', 'Hard Delete user.', 'Hard delete user.'];
+CREATE OR REPLACE TEMP MACRO user_delete_type_value(v) AS ends_with(v, '_DELETE_USER');
+CREATE OR REPLACE TEMP MACRO user_restore_actions() AS ['Restore user.', 'Restore user'];
+CREATE OR REPLACE TEMP MACRO user_restore_type_value(v) AS ends_with(v, '_RESTORE_USER');
+CREATE OR REPLACE TEMP MACRO download_types() AS ['EVENT_CATEGORY_DOWNLOAD_FILE'];
+CREATE OR REPLACE TEMP MACRO download_actions() AS ['FileDownloaded', 'FileSyncDownloadedFull'];
+CREATE OR REPLACE TEMP MACRO download_type_value(v) AS ends_with(v, '_DOWNLOAD');
+CREATE OR REPLACE TEMP MACRO upload_types() AS ['EVENT_CATEGORY_UPLOAD_FILE'];
+CREATE OR REPLACE TEMP MACRO upload_actions() AS ['FileUploaded', 'FileSyncUploadedFull'];
+CREATE OR REPLACE TEMP MACRO upload_type_value(v) AS ends_with(v, '_UPLOAD');
+CREATE OR REPLACE TEMP MACRO delete_types() AS ['EVENT_CATEGORY_DELETE_OBJECT'];
+CREATE OR REPLACE TEMP MACRO delete_actions() AS
+  ['FileDeleted', 'FileRecycled', 'FileDeletedFirstStageRecycleBin', 'FileDeletedSecondStageRecycleBin'];
+CREATE OR REPLACE TEMP MACRO delete_type_value(v) AS ends_with(v, '_DELETE') OR ends_with(v, '_TRASH');
+CREATE OR REPLACE TEMP MACRO share_types() AS ['EVENT_CATEGORY_SHARE_FILE'];
+CREATE OR REPLACE TEMP MACRO share_actions() AS
+  ['AnonymousLinkCreated', 'SharingInvitationCreated', 'SharingSet', 'CompanyLinkCreated', 'SecureLinkCreated', 'AddedToSecureLink'];
+CREATE OR REPLACE TEMP MACRO share_type_value(v) AS ends_with(v, '_SHARE') OR contains(v, '_SHARED_LINK') OR contains(v, '_COLLABORATION_INVITE');
+
+CREATE OR REPLACE TEMP MACRO is_login_fail(event_type, event_type_value, action, success) AS
+  list_contains(login_fail_types(), event_type) OR list_contains(login_fail_actions(), action)
+  OR (list_contains(login_types(), event_type) AND success IS false)
+  OR login_fail_type_value(event_type_value);
+CREATE OR REPLACE TEMP MACRO is_login(event_type, event_type_value, action) AS
+  list_contains(login_types(), event_type) OR list_contains(login_actions(), action)
+  OR login_type_value(event_type_value);
+-- inbox rules, mailbox forwarding and transport rules
+CREATE OR REPLACE TEMP MACRO inbox_rule_actions() AS ['New-InboxRule', 'Set-InboxRule', 'UpdateInboxRules'];
+CREATE OR REPLACE TEMP MACRO mail_rule_actions() AS
+  inbox_rule_actions() || ['Set-Mailbox', 'New-TransportRule', 'Set-TransportRule'];
+CREATE OR REPLACE TEMP MACRO is_mail_rule(action) AS list_contains(mail_rule_actions(), action);
+CREATE OR REPLACE TEMP MACRO is_inbox_rule(action) AS list_contains(inbox_rule_actions(), action);
+CREATE OR REPLACE TEMP MACRO is_user_delete(event_type, event_type_value, action) AS
+  list_contains(user_delete_types(), event_type) OR list_contains(user_delete_actions(), action)
+  OR user_delete_type_value(event_type_value);
+CREATE OR REPLACE TEMP MACRO is_user_restore(event_type_value, action) AS
+  list_contains(user_restore_actions(), action) OR user_restore_type_value(event_type_value);
+CREATE OR REPLACE TEMP MACRO is_download(event_type, event_type_value, action) AS
+  list_contains(download_types(), event_type) OR list_contains(download_actions(), action)
+  OR download_type_value(event_type_value);
+CREATE OR REPLACE TEMP MACRO is_upload(event_type, event_type_value, action) AS
+  list_contains(upload_types(), event_type) OR list_contains(upload_actions(), action)
+  OR upload_type_value(event_type_value);
+CREATE OR REPLACE TEMP MACRO is_delete(event_type, event_type_value, action) AS
+  list_contains(delete_types(), event_type) OR list_contains(delete_actions(), action)
+  OR delete_type_value(event_type_value);
+CREATE OR REPLACE TEMP MACRO is_share(event_type, event_type_value, action) AS
+  list_contains(share_types(), event_type) OR list_contains(share_actions(), action)
+  OR share_type_value(event_type_value);
+-- any file operation (download, upload, delete or share): the four classes' lists joined, one
+-- look-up a column
+CREATE OR REPLACE TEMP MACRO is_file_op(event_type, event_type_value, action) AS
+  list_contains(download_types() || upload_types() || delete_types() || share_types(), event_type)
+  OR list_contains(download_actions() || upload_actions() || delete_actions() || share_actions(), action)
+  OR download_type_value(event_type_value) OR upload_type_value(event_type_value) OR delete_type_value(event_type_value)
+  OR share_type_value(event_type_value);
+-- a user deleted or restored
+CREATE OR REPLACE TEMP MACRO is_user_change(event_type, event_type_value, action) AS
+  list_contains(user_delete_types(), event_type)
+  OR list_contains(user_delete_actions() || user_restore_actions(), action)
+  OR user_delete_type_value(event_type_value) OR user_restore_type_value(event_type_value);
+-- Exchange mailbox-audit operations, where a delegate or an admin may act on someone's mailbox.
+CREATE OR REPLACE TEMP MACRO is_mailbox_access(app_id, action) AS
+  app_id = 20893 AND action IN ('MailItemsAccessed', 'Send', 'SendAs', 'SendOnBehalf', 'FolderBind', 'MessageBind',
+    'HardDelete', 'SoftDelete', 'MoveToDeletedItems', 'Move', 'Update', 'Create', 'UpdateFolderPermissions',
+    'UpdateCalendarDelegation', 'AddFolderPermissions', 'ModifyFolderPermissions');
+
+-- action_class: download, upload, delete, share, login_fail, login, mail_rule, user_delete,
+-- user_restore or other (the first that matches, in this order; the file classes come first
+-- because the investigations that classify many rows classify file operations, and no
+-- operation is both a file operation and a sign-in, a rule or a user change). Test a set of
+-- classes with list_contains(['download', 'share'], action_class), not action_class IN (…):
+-- DuckDB turns a short IN list into one comparison per value, each with its own copy of this CASE.
+CREATE OR REPLACE TEMP MACRO action_class_of(event_type, event_type_value, action, success) AS
+  CASE
+    WHEN is_download(event_type, event_type_value, action) THEN 'download'
+    WHEN is_upload(event_type, event_type_value, action) THEN 'upload'
+    WHEN is_delete(event_type, event_type_value, action) THEN 'delete'
+    WHEN is_share(event_type, event_type_value, action) THEN 'share'
+    WHEN is_login_fail(event_type, event_type_value, action, success) THEN 'login_fail'
+    WHEN is_login(event_type, event_type_value, action) THEN 'login'
+    WHEN is_mail_rule(action) THEN 'mail_rule'
+    WHEN is_user_delete(event_type, event_type_value, action) THEN 'user_delete'
+    WHEN is_user_restore(event_type_value, action) THEN 'user_restore'
+    ELSE 'other'
+  END;
+-- action_class <> 'login_fail', without the rest of the CASE
+CREATE OR REPLACE TEMP MACRO is_not_login_fail(event_type, event_type_value, action, success) AS
+  (is_login_fail(event_type, event_type_value, action, success)) IS NOT TRUE
+  OR is_file_op(event_type, event_type_value, action);
+
+-- client_of names a user agent by family and major version ("chrome 131", "edge 131",
+-- "python-requests 2", "powershell 7"), so a browser's patch releases are one client. Browser
+-- strings name several products (Edge's says Chrome and Safari too): the most specific wins.
+-- Anything else is its first product token and the first number after it, which also reads the
+-- service's parsed form (";;Python Requests 2.25;").
+CREATE OR REPLACE TEMP MACRO client_of(ua) AS
+  CASE
+    WHEN ua IS NULL OR trim(ua) = '' THEN NULL
+    WHEN regexp_matches(lower(ua), '\bedg(e|a|ios)?/\d') THEN 'edge ' || regexp_extract(lower(ua), '\bedg(?:e|a|ios)?/(\d+)', 1)
+    WHEN regexp_matches(lower(ua), '\b(opr|opera)/\d') THEN 'opera ' || regexp_extract(lower(ua), '\b(?:opr|opera)/(\d+)', 1)
+    WHEN regexp_matches(lower(ua), '\b(firefox|fxios)/\d') THEN 'firefox ' || regexp_extract(lower(ua), '\b(?:firefox|fxios)/(\d+)', 1)
+    WHEN regexp_matches(lower(ua), '\b(chrome|crios)/\d') THEN 'chrome ' || regexp_extract(lower(ua), '\b(?:chrome|crios)/(\d+)', 1)
+    WHEN regexp_matches(lower(ua), '\bversion/\d.*\bsafari/') THEN 'safari ' || regexp_extract(lower(ua), '\bversion/(\d+)', 1)
+    WHEN regexp_matches(lower(ua), '\b(msie |trident/)') THEN 'internet explorer'
+    ELSE coalesce(nullif(trim(regexp_extract(lower(ua), '^[^a-z]*([a-z][a-z0-9 ._-]*?)[/ ]v?(\d+)', 1) || ' '
+                  || regexp_extract(lower(ua), '^[^a-z]*([a-z][a-z0-9 ._-]*?)[/ ]v?(\d+)', 2)), ''),
+                  trim(lower(ua)))
+  END;
+
+-- travel_km: the great-circle distance between two points in km; travel_hours: the time between
+-- two times in hours, a minute at least (two sign-ins in one second do not divide by zero).
+CREATE OR REPLACE TEMP MACRO travel_km(lat1, lon1, lat2, lon2) AS
+  2 * 6371 * asin(sqrt(sin(radians(lat2 - lat1) / 2) ^ 2 + cos(radians(lat1)) * cos(radians(lat2)) * sin(radians(lon2 - lon1) / 2) ^ 2));
+CREATE OR REPLACE TEMP MACRO travel_hours(t1, t2) AS greatest(epoch(t2 - t1) / 3600.0, 1 / 60);
+-- an address of the organisation's own egress (tagged Corporate or VPN in the portal)
+CREATE OR REPLACE TEMP MACRO is_org_egress(ip_category) AS coalesce(ip_category, '') IN ('Corporate', 'VPN');
+
+CREATE OR REPLACE TEMP VIEW all_events AS
+SELECT id, ts, day, 'activities' AS source, app_id, app_name, user_name, event_type, event_type_value, action,
+       action_class_of(event_type, event_type_value, action, success) AS action_class, success, description,
+       ip, country, city, latitude, longitude, isp, anonymous_proxy, ip_category, user_agent, device_type, admin,
+       objects, parameters, raw
+FROM activities;
+
+CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM all_events;
+-- domain_events is what the tenant's domains are read from: during a run, the 30 days up to the
+-- window's end, so a short window still knows them and a long warehouse costs no more.
+CREATE OR REPLACE TEMP VIEW domain_events AS SELECT * FROM all_events;
+
+-- The tenant's domains: the domain of every sign-in name seen in successful sign-ins (by their
+-- category, a filter the scan applies) in domain_events, with how many users signed in with it.
+-- own_domains (created by the session) keeps those with enough users, plus and minus the
+-- allow-list's own edits: the organisation's mail domains, their subdomains included
+-- (in_domains).
+-- (A name without @ counts no user, inside the aggregate: a filter on the name alone would be
+-- pushed into the scan and tested on every row before the sign-in filter.)
+CREATE OR REPLACE TEMP VIEW tenant_domains AS
+SELECT lower(split_part(user_name, '@', 2)) AS domain,
+       count(DISTINCT lower(user_name)) FILTER (WHERE contains(user_name, '@')) AS users,
+       min(first_seen) AS first_seen, max(last_seen) AS last_seen
+FROM (SELECT user_name, min(ts) AS first_seen, max(ts) AS last_seen FROM domain_events
+      WHERE event_type IN ('EVENT_CATEGORY_LOGIN', 'EVENT_CATEGORY_SSO_LOGIN')
+        AND is_login(event_type, event_type_value, action) AND is_not_login_fail(event_type, event_type_value, action, success)
+      GROUP BY user_name)
+GROUP BY 1;
+-- (removed is applied as an anti-join: a filter on domain alone would be pushed into the scan and
+-- computed for every row)
+CREATE OR REPLACE TEMP MACRO own_domains_of(min_users, added, removed) AS TABLE
+SELECT domain FROM tenant_domains WHERE users >= greatest(min_users, 1) AND domain NOT IN (SELECT unnest(removed))
+UNION
+SELECT lower(trim(unnest(added))) AS domain;
+CREATE OR REPLACE TEMP VIEW own_domains AS SELECT * FROM own_domains_of(5, []::VARCHAR[], []::VARCHAR[]);
+-- in_domains(d, domains): d (a domain) is one of domains or a subdomain of one. An investigation
+-- reads the tenant's domains once, as list(domain) of own_domains, and tests its rows with it.
+CREATE OR REPLACE TEMP MACRO in_domains(d, domains) AS
+  len(list_filter(domains, lambda o: lower(d) = lower(o) OR ends_with(lower(d), '.' || lower(o)))) > 0;
+
+-- Impersonation: Exchange mailbox-audit records where someone other than the owner acted
+-- (rawDataJson.LogonType 1 = admin, 2 = delegate). A candidate is mailbox access whose actor is
+-- not among the objects acted on (the owner's mailbox is the first object); only candidates can
+-- be impersonations, and only their raw text is ever read.
+-- (NULL when app_id or action is; a WHERE drops those rows. Its conjuncts stay at the top so that
+-- the app_id and action filters reach the scan.)
+-- (The first object is usually the actor, spelt the same: that cheap test spares most rows the
+-- lambda.)
+CREATE OR REPLACE TEMP MACRO is_impersonation_candidate(app_id, action, objects, user_name) AS
+  is_mailbox_access(app_id, action)
+    AND NOT coalesce(objects[1] = user_name, false)
+    AND NOT coalesce(list_contains(list_transform(objects, lambda o: lower(o)), lower(user_name)), false);
+CREATE OR REPLACE TEMP MACRO is_impersonating_logon(raw) AS
+  regexp_extract(raw, '"LogonType"\s*:\s*"?([0-9]+)', 1) IN ('1', '2');
+CREATE OR REPLACE TEMP MACRO mailbox_owner_of(raw) AS
+  nullif(lower(regexp_extract(raw, '"MailboxOwnerUPN"\s*:\s*"([^"]*)"', 1)), '');
+
+-- Impersonated activity, with mailbox_owner (MailboxOwnerUPN, lower case), and event_type,
+-- event_type_value, success and admin for investigations that also classify it.
+--
+-- Why the two steps: raw is ~3.5 KB a row, and mailbox access is a sixth of all activity. The
+-- candidates are found on narrow columns; the rows are then fetched again by a join on their
+-- (ts, user_name, objects), whose few user names DuckDB pushes into the second scan as a filter
+-- (and the ts range into its zonemaps), so raw is read for the candidates alone. The CASE names
+-- a column of both join sides, which keeps the raw filter above the join: pushed into the scan,
+-- it would read raw for every mailbox access. (The join, not id: reading the random
+-- 64-character id of every mailbox access costs more than the rest of the scan.) A candidate
+-- without a user name cannot be joined on it; the scan filters those on user_name IS NULL, and
+-- the CASE again keeps the raw filter out of that scan (there it read raw for every row).
+CREATE OR REPLACE TEMP VIEW impersonations AS
+WITH candidates AS (
+  SELECT DISTINCT ts, user_name, objects FROM events
+  WHERE is_impersonation_candidate(app_id, action, objects, user_name) AND user_name IS NOT NULL),
+fetched AS (
+  SELECT a.id, a.ts, a.day, a.source, a.app_id, a.app_name, a.user_name, a.action, a.ip, a.country, a.objects,
+         a.event_type, a.event_type_value, a.success, a.admin, CASE WHEN c.ts IS NOT NULL THEN a.raw END AS raw
+  FROM events a
+  JOIN candidates c ON a.ts = c.ts AND a.user_name = c.user_name AND a.objects IS NOT DISTINCT FROM c.objects
+  WHERE is_mailbox_access(a.app_id, a.action)
+  UNION ALL
+  SELECT id, ts, day, source, app_id, app_name, user_name, action, ip, country, objects,
+         event_type, event_type_value, success, admin, CASE WHEN user_name IS NULL THEN raw END AS raw
+  FROM events
+  WHERE user_name IS NULL AND is_impersonation_candidate(app_id, action, objects, user_name))
+SELECT id, ts, day, source, app_id, app_name, user_name, action, ip, country, objects, mailbox_owner_of(raw) AS mailbox_owner,
+       event_type, event_type_value, success, admin
+FROM fetched
+WHERE is_impersonating_logon(raw);

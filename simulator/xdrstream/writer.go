@@ -1,0 +1,301 @@
+package xdrstream
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	azstreaming "github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/appendblob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+
+	"github.com/mcasload/mcasload/simulator/synth"
+)
+
+// Hook sees every event before it is written and may change it (a planted difference between
+// the two feeds) or drop it from the stream (return false). note, when not empty, is recorded in
+// the truth with the event: which events differ is then known exactly.
+type Hook func(e *Event) (keep bool, note string)
+
+// Config says what to write where.
+type Config struct {
+	Tenant *synth.Tenant
+	// Container is where the blobs go; it is created when missing.
+	Container *container.Client
+	// Hook, when set, sees every event first.
+	Hook Hook
+	// MaxAppendBytes bounds one append (0: 4 MiB, the limit of older service versions).
+	MaxAppendBytes int
+}
+
+// maxAppends is Azure's limit of blocks per append blob (also enforced by Azurite).
+const maxAppends = 50_000
+
+// Writer appends the tenant's events to hourly append blobs as a simulated clock passes: each
+// WriteThrough appends the events received since the last one, batched into few appends per
+// blob. It writes with an append-position condition, so a second writer fails instead of
+// doubling lines, and a new Writer continues blobs an earlier one left (its lines are
+// deterministic). Not safe for concurrent use.
+type Writer struct {
+	cfg     Config
+	order   []int32 // activity indexes by received time, then index
+	next    int     // position in order of the first event not yet written
+	blobs   map[string]*blobState
+	through time.Time
+	truth   Truth
+	buf     []byte
+	ready   bool             // the container exists and existing holds its blobs' lengths
+	existed map[string]int64 // blobs in the container when the writer started, by name
+}
+
+type blobState struct {
+	length  int64 // bytes in the blob, as this writer knows it
+	appends int32
+	known   bool // length was read from storage (or the blob created)
+	lines   int
+}
+
+// New prepares a writer; it sends no request.
+func New(cfg Config) (*Writer, error) {
+	if cfg.Tenant == nil || cfg.Container == nil {
+		return nil, errors.New("new stream writer: a tenant and a container are needed")
+	}
+	if cfg.MaxAppendBytes <= 0 {
+		cfg.MaxAppendBytes = 4 << 20
+	}
+	t := cfg.Tenant
+	order := make([]int32, t.Len())
+	recv := make([]int64, t.Len())
+	for i := range order {
+		order[i] = int32(i)
+		recv[i] = Received(t.Activity(i)).UnixMilli()
+	}
+	slices.SortStableFunc(order, func(a, b int32) int { return cmp.Compare(recv[a], recv[b]) })
+	return &Writer{cfg: cfg, order: order, blobs: map[string]*blobState{},
+		truth: Truth{Container: withoutQuery(cfg.Container.URL()), Rule: truthRule}}, nil
+}
+
+// BlobName is the blob an event received at t goes to, in the layout third-party collectors
+// document for the export: tenantId=<tenant>/y=…/m=…/d=…/h=…/m=00/PT1H.json.
+func BlobName(tenantID string, t time.Time) string {
+	return "tenantId=" + tenantID + t.UTC().Format("/y=2006/m=01/d=02/h=15") + "/m=00/PT1H.json"
+}
+
+// WriteThrough appends every event received at or before now that is not written yet and
+// returns how many lines it appended.
+func (w *Writer) WriteThrough(ctx context.Context, now time.Time) (int, error) {
+	if err := w.ensureContainer(ctx); err != nil {
+		return 0, err
+	}
+	pending := map[string][][]byte{} // blob → lines, in order
+	var names []string
+	end := w.next
+	for end < len(w.order) && !Received(w.cfg.Tenant.Activity(int(w.order[end]))).After(now) {
+		end++
+	}
+	for _, idx := range w.order[w.next:end] {
+		e, buf, err := Map(w.cfg.Tenant, int(idx), w.buf)
+		w.buf = buf
+		if err != nil {
+			return 0, err
+		}
+		if !w.hook(&e) {
+			continue
+		}
+		line, err := e.AppendLine(nil)
+		if err != nil {
+			return 0, err
+		}
+		name := BlobName(e.TenantID, e.Time)
+		if _, ok := pending[name]; !ok {
+			names = append(names, name)
+		}
+		pending[name] = append(pending[name], line)
+	}
+	written, err := w.appendAll(ctx, names, pending)
+	if err != nil {
+		return written, err
+	}
+	w.next = end
+	if now.After(w.through) {
+		w.through = now
+	}
+	w.truth.Through = w.through
+	return written, nil
+}
+
+// appendAll appends to several blobs at once: storage answers each request in milliseconds, and
+// a backfill touches hundreds of hourly blobs.
+func (w *Writer) appendAll(ctx context.Context, names []string, pending map[string][][]byte) (int, error) {
+	states := make([]*blobState, len(names))
+	for i, name := range names {
+		if w.blobs[name] == nil {
+			w.blobs[name] = &blobState{}
+		}
+		states[i] = w.blobs[name]
+	}
+	var (
+		mu      sync.Mutex
+		written int
+		errs    []error
+		wg      sync.WaitGroup
+		sem     = make(chan struct{}, parallelBlobs)
+	)
+	for i, name := range names {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			n, err := w.appendLines(ctx, name, states[i], pending[name])
+			mu.Lock()
+			defer mu.Unlock()
+			written += n
+			w.truth.setBlob(name, states[i])
+			if err != nil {
+				errs = append(errs, err)
+			}
+		})
+	}
+	wg.Wait()
+	return written, errors.Join(errs...)
+}
+
+// parallelBlobs is how many blobs a writer appends to at once.
+const parallelBlobs = 8
+
+// hook runs the configured hook and records what it did.
+func (w *Writer) hook(e *Event) bool {
+	if w.cfg.Hook == nil {
+		return true
+	}
+	id := e.Props.ReportID
+	keep, note := w.cfg.Hook(e)
+	switch {
+	case !keep:
+		w.truth.Dropped = append(w.truth.Dropped, Change{ActivityID: e.ActivityID, ReportID: id, Note: note})
+	case note != "":
+		w.truth.Altered = append(w.truth.Altered, Change{ActivityID: e.ActivityID, ReportID: e.Props.ReportID, Note: note})
+	}
+	return keep
+}
+
+func (w *Writer) ensureContainer(ctx context.Context) error {
+	if w.ready {
+		return nil
+	}
+	_, err := w.cfg.Container.Create(ctx, nil)
+	if err != nil && !bloberror.HasCode(err, bloberror.ContainerAlreadyExists) {
+		return storageErr("create container "+withoutQuery(w.cfg.Container.URL()), err)
+	}
+	// One listing tells a restarted writer where every blob stands.
+	w.existed = map[string]int64{}
+	pager := w.cfg.Container.NewListBlobsFlatPager(nil)
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return storageErr("list container "+withoutQuery(w.cfg.Container.URL()), err)
+		}
+		for _, b := range page.Segment.BlobItems {
+			if b.Name != nil && b.Properties != nil && b.Properties.ContentLength != nil {
+				w.existed[*b.Name] = *b.Properties.ContentLength
+			}
+		}
+	}
+	w.ready = true
+	return nil
+}
+
+// appendLines appends lines to a blob in batches, after the lines an earlier writer already put
+// there (they are the first of these lines: the rendering is deterministic).
+func (w *Writer) appendLines(ctx context.Context, name string, st *blobState, lines [][]byte) (int, error) {
+	ab := w.cfg.Container.NewAppendBlobClient(name)
+	if !st.known {
+		skip, err := w.open(ctx, ab, st, name, lines)
+		if err != nil {
+			return 0, err
+		}
+		lines = lines[skip:]
+	}
+	written := 0
+	for len(lines) > 0 {
+		var batch bytes.Buffer
+		n := 0
+		for n < len(lines) && (n == 0 || batch.Len()+len(lines[n]) <= w.cfg.MaxAppendBytes) {
+			batch.Write(lines[n])
+			n++
+		}
+		if st.appends >= maxAppends {
+			return written, fmt.Errorf("append to %s: the blob has %d appends, Azure's limit per append blob: write less often", name, st.appends)
+		}
+		pos := st.length
+		resp, err := ab.AppendBlock(ctx, azstreaming.NopCloser(bytes.NewReader(batch.Bytes())), &appendblob.AppendBlockOptions{
+			AppendPositionAccessConditions: &appendblob.AppendPositionAccessConditions{AppendPosition: &pos}})
+		if err != nil {
+			return written, storageErr(fmt.Sprintf("append %d lines to %s at byte %d", n, name, pos), err)
+		}
+		st.length += int64(batch.Len())
+		if resp.BlobCommittedBlockCount != nil {
+			st.appends = *resp.BlobCommittedBlockCount
+		}
+		st.lines += n
+		written += n
+		lines = lines[n:]
+	}
+	return written, nil
+}
+
+// open creates the blob when the container did not hold it, or says how many of lines an
+// earlier writer already appended to it.
+func (w *Writer) open(ctx context.Context, ab *appendblob.Client, st *blobState, name string, lines [][]byte) (int, error) {
+	have, existed := w.existed[name]
+	if !existed {
+		_, err := ab.Create(ctx, &appendblob.CreateOptions{AccessConditions: &blob.AccessConditions{
+			ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfNoneMatch: ptr(azcore.ETagAny)}}})
+		if err != nil {
+			return 0, storageErr("create append blob "+name, err)
+		}
+		st.known = true
+		return 0, nil
+	}
+	skip := 0
+	for have > 0 && skip < len(lines) && st.length+int64(len(lines[skip])) <= have {
+		st.length += int64(len(lines[skip]))
+		skip++
+	}
+	if st.length != have {
+		return 0, fmt.Errorf("continue blob %s: it holds %d bytes, not a whole number of this tenant's lines (%d): was it written by another seed or clock? use an empty container", name, have, st.length)
+	}
+	st.known, st.lines = true, skip
+	return skip, nil
+}
+
+// Truth returns what the writer has written so far.
+func (w *Writer) Truth() Truth { return w.truth.clone() }
+
+func ptr[T any](v T) *T { return &v }
+
+// storageErr says what failed in one line: the service's status and code rather than the SDK's
+// multi-line dump of the response.
+func storageErr(op string, err error) error {
+	var re *azcore.ResponseError
+	if errors.As(err, &re) {
+		return &oneLineError{msg: fmt.Sprintf("%s: HTTP %d %s", op, re.StatusCode, re.ErrorCode), err: err}
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// oneLineError is a short message that still unwraps to the SDK's error (bloberror.HasCode).
+type oneLineError struct {
+	msg string
+	err error
+}
+
+func (e *oneLineError) Error() string { return e.msg }
+func (e *oneLineError) Unwrap() error { return e.err }
