@@ -31,13 +31,6 @@ type Committer interface {
 	Commit(ctx context.Context, c warehouse.Commit) (warehouse.CommitResult, error)
 }
 
-// heapHolder is a Committer that keeps Go memory between commits (the warehouse writer's set
-// of stored id hashes); the pipeline's soft memory limit grows by it, or the garbage collector
-// would run without pause once that memory passes the limit.
-type heapHolder interface {
-	HeldBytes() int64
-}
-
 // Default sizes. A commit is cut at 100k rows or 16 MiB of raw JSON, whichever comes first
 // (about 5,000 real records of ~3.4 KB): the commit's Arrow rows and DuckDB's work on them
 // (insert, checkpoint, Parquet) then fit a 300 MB process, while a commit's fixed cost (opening
@@ -108,8 +101,6 @@ type Pipeline struct {
 	wg     sync.WaitGroup
 	done   chan struct{} // closed when the committer has finished
 
-	ownLimit bool // the pipeline set the Go memory limit and keeps it sized
-
 	mu      sync.Mutex
 	sum     Summary
 	days    map[string]bool
@@ -150,16 +141,15 @@ func Start(c Committer, opts Options) *Pipeline {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
-	ownLimit := setGoMemoryLimit(opts, 0)
+	setGoMemoryLimit(opts)
 	p := &Pipeline{
-		ownLimit: ownLimit,
-		c:        c,
-		opts:     opts,
-		jobs:     make(chan *job, opts.Queue),
-		order:    make(chan *job, opts.Queue),
-		done:     make(chan struct{}),
-		days:     map[string]bool{},
-		failed:   make(chan struct{}),
+		c:      c,
+		opts:   opts,
+		jobs:   make(chan *job, opts.Queue),
+		order:  make(chan *job, opts.Queue),
+		done:   make(chan struct{}),
+		days:   map[string]bool{},
+		failed: make(chan struct{}),
 	}
 	p.sum = Summary{Command: opts.Command, Source: opts.Source, Started: opts.Clock.Now()}
 	for range opts.Workers {
@@ -174,20 +164,19 @@ func Start(c Committer, opts Options) *Pipeline {
 // (the commit being stored, the next one gathering, the queue), unless the process already has
 // one (GOMEMLIMIT or an earlier pipeline). Without it the heap grows to twice its live size
 // before a collection, which alone can pass a small machine's budget.
-// It reports whether it set the limit; held is what the committer keeps between commits.
-func setGoMemoryLimit(opts Options, held int64) bool {
-	if debug.SetMemoryLimit(-1) != math.MaxInt64 {
-		return false
+// The committer keeps nothing between commits that grows with the warehouse (its dedupe index
+// is on disk), so the limit is the pipeline's alone.
+func setGoMemoryLimit(opts Options) {
+	if debug.SetMemoryLimit(-1) == math.MaxInt64 {
+		debug.SetMemoryLimit(goMemoryLimit(opts))
 	}
-	debug.SetMemoryLimit(goMemoryLimit(opts, held))
-	return true
 }
 
-func goMemoryLimit(opts Options, held int64) int64 {
+func goMemoryLimit(opts Options) int64 {
 	if opts.GoMemoryLimit > 0 {
-		return opts.GoMemoryLimit + held
+		return opts.GoMemoryLimit
 	}
-	return 2*opts.BatchBytes + 64<<20 + held
+	return 2*opts.BatchBytes + 64<<20
 }
 
 // convertLoop is one worker: its own converter (converters are not safe for concurrent use).
@@ -476,9 +465,6 @@ func (p *Pipeline) commit(ctx context.Context, pd *pending) error {
 	}
 	defer pd.release()
 	res, err := p.c.Commit(ctx, warehouse.Commit{Records: pd.records, Rejected: pd.rejected, State: pd.state})
-	if h, ok := p.c.(heapHolder); ok && p.ownLimit {
-		debug.SetMemoryLimit(goMemoryLimit(p.opts, h.HeldBytes()))
-	}
 	if err != nil {
 		err = fmt.Errorf("commit %d rows: %w", pd.rows, err)
 		p.fail(err)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/mcasload/mcasload/internal/failpoint"
@@ -135,15 +134,15 @@ func checkSchema(got *arrow.Schema) error {
 func (w *Writer) commit(ctx context.Context, s *session, c Commit, run RunInfo) (CommitResult, *plan, error) {
 	var res CommitResult
 	t0 := time.Now()
-	if w.known == nil {
-		k, err := loadStoredHashes(ctx, s)
+	if w.ids == nil {
+		x, err := w.openIDs(ctx, s)
 		if err != nil {
 			return res, nil, fmt.Errorf("dedupe batch: %w", err)
 		}
-		w.known = k
-		w.log.Debug("read the stored id hashes", "ids", k.len(), "took", time.Since(t0))
+		w.ids = x
+		w.log.Debug("opened the id index", "ids", x.Count(), "runs", x.Runs(), "took", time.Since(t0))
 	}
-	pl, err := planCommit(ctx, s, memory.DefaultAllocator, c.Records, w.known)
+	pl, err := planCommit(ctx, s, memory.DefaultAllocator, c.Records, w.ids)
 	if err != nil {
 		return res, nil, fmt.Errorf("dedupe batch: %w", err)
 	}
@@ -165,6 +164,15 @@ func (w *Writer) commit(ctx context.Context, s *session, c Commit, run RunInfo) 
 	}
 	if pl.buildIndex != nil {
 		pl.buildIndex()
+		// The id set learns the new ids before DuckDB stores them: a crash in between leaves
+		// it holding ids that are not stored (harmless: a hit is confirmed in DuckDB), never
+		// the reverse.
+		if err := w.ids.Add(indexEntries(pl.index), res.Seq); err != nil {
+			pl.parquet.abort()
+			pl.release()
+			return res, nil, fmt.Errorf("dedupe batch: %w", err)
+		}
+		failpoint.Hit("ids-before-commit")
 	}
 	// The views are registered outside the transaction: creating one writes the in-memory
 	// catalog, and a DuckDB transaction may write only one database.
@@ -179,9 +187,6 @@ func (w *Writer) commit(ctx context.Context, s *session, c Commit, run RunInfo) 
 		return res, nil, err
 	}
 	w.published = nil // deleted from pending by this transaction
-	if pl.index != nil {
-		w.known.add(pl.index.Column(0).(*array.Uint64).Uint64Values())
-	}
 	if err := privateFiles(filepath.Join(w.dir, DatabaseFile)); err != nil {
 		w.log.Warn("make the warehouse files private", "err", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/mcasload/mcasload/internal/idindex"
 	"github.com/mcasload/mcasload/schema"
 )
 
@@ -81,12 +83,15 @@ func (p *plan) release() {
 }
 
 // planCommit decides which rows of records are new. An id already in activity_ids, or seen
-// earlier in the same commit, is a duplicate (first wins); a duplicate whose raw hash differs
-// from the kept row's is a conflict. The batch's id hashes are looked up in known (the stored
-// hashes); only hits go to DuckDB, which returns their stored (id, rawsum); ids are compared
-// exactly in Go, and raw is hashed in Go only for re-delivered rows and for the index entries
-// of new rows. Its phases are timed separately (hash, probe, plan) for the commit's debug log.
-func planCommit(ctx context.Context, s *session, mem memory.Allocator, records []arrow.RecordBatch, known *storedHashes) (*plan, error) {
+// earlier in the same commit, is a duplicate (first wins), whatever its timestamp; a duplicate
+// whose raw hash differs from the kept row's is a conflict. The batch's id hashes are looked up
+// in ids (the on-disk set of stored (hash, day) pairs); only hits go to DuckDB, which returns
+// (id, rawsum) of the stored rows with those hashes on the days the set names (a re-delivery
+// usually keeps its time, so that is the days the batch touches, and DuckDB reads only those
+// days' row groups); ids are compared exactly in Go, and raw is hashed in Go only for
+// re-delivered rows and for the index entries of new rows. Its phases are timed separately
+// (hash, probe, plan) for the commit's debug log.
+func planCommit(ctx context.Context, s *session, mem memory.Allocator, records []arrow.RecordBatch, ids *idindex.Index) (*plan, error) {
 	p := &plan{byDay: map[arrow.Date32][]arrow.RecordBatch{}}
 	t0 := time.Now()
 	n := 0
@@ -97,16 +102,16 @@ func planCommit(ctx context.Context, s *session, mem memory.Allocator, records [
 	if n == 0 {
 		return p, nil
 	}
-	ids := hashIDs(records, n, known)
+	b := hashIDs(records, n)
 	p.tHash = time.Since(t0)
 	t1 := time.Now()
-	stored, err := probeStored(ctx, s, ids)
+	stored, err := probeStored(ctx, s, ids, b)
 	if err != nil {
 		return nil, err
 	}
 	p.tProbe = time.Since(t1)
 	t2 := time.Now()
-	runs, kept := p.decide(records, ids, stored)
+	runs, kept := p.decide(records, b, stored)
 	p.inserted = len(kept)
 	if p.inserted == 0 {
 		return p, nil
@@ -115,7 +120,7 @@ func planCommit(ctx context.Context, s *session, mem memory.Allocator, records [
 	p.tSum = time.Since(t2)
 	p.buildIndex = func() {
 		t := time.Now()
-		p.index = buildIndex(mem, records, ids.hashes, kept)
+		p.index = buildIndex(mem, records, b.hashes, kept)
 		p.tSum += time.Since(t)
 	}
 	return p, nil
@@ -123,15 +128,14 @@ func planCommit(ctx context.Context, s *session, mem memory.Allocator, records [
 
 // batchIDs is what the first phase of planCommit learns from the ids alone.
 type batchIDs struct {
-	first   map[string]rowRef // first occurrence of each id in the commit
-	hashes  [][]uint64        // each row's id hash, per record
-	dupOf   map[rowRef]rowRef // in-commit re-deliveries → the first row with that id
-	matched []uint64          // hashes of first occurrences that may be stored already
+	first  map[string]rowRef // first occurrence of each id in the commit
+	hashes [][]uint64        // each row's id hash, per record
+	dupOf  map[rowRef]rowRef // in-commit re-deliveries → the first row with that id
+	firsts []uint64          // hashes of the first occurrences
 }
 
-// hashIDs hashes every id of the n rows of records, finds the in-commit re-deliveries and the
-// first occurrences whose hash is in known.
-func hashIDs(records []arrow.RecordBatch, n int, known *storedHashes) batchIDs {
+// hashIDs hashes every id of the n rows of records and finds the in-commit re-deliveries.
+func hashIDs(records []arrow.RecordBatch, n int) batchIDs {
 	b := batchIDs{
 		first:  make(map[string]rowRef, n),
 		hashes: make([][]uint64, len(records)),
@@ -149,9 +153,7 @@ func hashIDs(records []arrow.RecordBatch, n int, known *storedHashes) batchIDs {
 				continue
 			}
 			b.first[id] = ref
-			if known.has(hs[i]) {
-				b.matched = append(b.matched, hs[i])
-			}
+			b.firsts = append(b.firsts, hs[i])
 		}
 		b.hashes[ri] = hs
 	}
@@ -159,14 +161,28 @@ func hashIDs(records []arrow.RecordBatch, n int, known *storedHashes) batchIDs {
 }
 
 // probeStored returns the stored ids this commit re-delivers, with the rawsum of the stored
-// row: the candidates by hash (from the writer's set of stored hashes), then an exact id match
-// read from DuckDB for just those.
-func probeStored(ctx context.Context, s *session, b batchIDs) (map[string]uint64, error) {
+// row: the candidates by hash, with their days, from the id set, then an exact id match read
+// from DuckDB for just those hashes on just those days.
+func probeStored(ctx context.Context, s *session, ids *idindex.Index, b batchIDs) (map[string]uint64, error) {
 	stored := map[string]uint64{}
-	if len(b.matched) == 0 {
+	hs := b.firsts // sorted in place: the rows keep their own copy in b.hashes
+	slices.Sort(hs)
+	hs = slices.Compact(hs)
+	var matched []uint64
+	days := map[int32]bool{}
+	err := ids.Lookup(hs, func(i int, day int32) {
+		if len(matched) == 0 || matched[len(matched)-1] != hs[i] {
+			matched = append(matched, hs[i])
+		}
+		days[day] = true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find stored ids: %w", err)
+	}
+	if len(matched) == 0 {
 		return stored, nil
 	}
-	err := storedSums(ctx, s, b.matched, func(id string, sum uint64) {
+	err = storedSums(ctx, s, matched, slices.Sorted(maps.Keys(days)), func(id string, sum uint64) {
 		if _, ok := b.first[id]; ok {
 			stored[id] = sum
 		}
@@ -257,12 +273,26 @@ func (p *plan) cut(records []arrow.RecordBatch, runs []keptRun) {
 	slices.Sort(p.days)
 }
 
-// storedSums calls f with (id, rawsum) of every stored row whose h is in hashes.
-func storedSums(ctx context.Context, s *session, hashes []uint64, f func(id string, sum uint64)) error {
+// storedSums calls f with (id, rawsum) of every stored row whose h is in hashes and whose day
+// is in days (days since 1970-01-01, ascending): the range lets DuckDB skip other days' row
+// groups by their min/max.
+func storedSums(ctx context.Context, s *session, hashes []uint64, days []int32, f func(id string, sum uint64)) error {
+	var onDays strings.Builder
+	dayLit := func(d int32) string { return "DATE '" + arrow.Date32(d).ToTime().Format(time.DateOnly) + "'" }
+	fmt.Fprintf(&onDays, `day BETWEEN %s AND %s AND day IN (`, dayLit(days[0]), dayLit(days[len(days)-1]))
+	for i, d := range days {
+		if i > 0 {
+			onDays.WriteByte(',')
+		}
+		onDays.WriteString(dayLit(d))
+	}
+	onDays.WriteString(`) AND `)
 	for len(hashes) > 0 {
 		n := min(len(hashes), 2000)
 		var q strings.Builder
-		q.WriteString(`SELECT id, rawsum FROM wh.activity_ids WHERE h IN (`)
+		q.WriteString(`SELECT id, rawsum FROM wh.activity_ids WHERE `)
+		q.WriteString(onDays.String())
+		q.WriteString(`h IN (`)
 		for i, h := range hashes[:n] {
 			if i > 0 {
 				q.WriteByte(',')

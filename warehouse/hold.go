@@ -64,7 +64,7 @@ func (w *Writer) commitSession(ctx context.Context) (*session, error) {
 // The caller holds w.hold.mu.
 func (w *Writer) endCommit(ctx context.Context, failed bool) error {
 	if failed {
-		w.known = nil // read again from what DuckDB holds
+		w.ids = nil // checked again against what DuckDB holds
 	}
 	if failed || w.opts.HoldIdle < 0 {
 		return w.detachBase(ctx, failed)

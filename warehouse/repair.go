@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/mcasload/mcasload/internal/idindex"
 )
 
 // Repair rebuilds one sink from the other. from is the sink that is right: SinkDuckDB rewrites
@@ -30,6 +32,11 @@ func (w *Writer) Repair(ctx context.Context, from Sinks) (err error) {
 		if err := w.publishPending(ctx, s); err != nil {
 			return fmt.Errorf("repair: %w", err)
 		}
+	}
+	// The repair rewrites activity_ids outside a commit: the id set is rebuilt from it at the
+	// next commit (removed first, so a crash during the repair cannot leave a stale one).
+	if err := idindex.Remove(filepath.Join(w.dir, IDIndexDir)); err != nil {
+		return fmt.Errorf("repair: %w", err)
 	}
 	if from == SinkDuckDB {
 		err = w.repairParquet(ctx, s)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mcasload/mcasload/internal/clock"
 	"github.com/mcasload/mcasload/internal/filelock"
+	"github.com/mcasload/mcasload/internal/idindex"
 )
 
 // Names of the files and folders inside a warehouse directory.
@@ -148,9 +149,9 @@ type Writer struct {
 	pub *session
 	// hold keeps the file attached to base between commits that follow each other closely.
 	hold holdState
-	// known is the set of stored id hashes (see storedHashes), read at the first commit; nil
-	// until then and after anything but a commit may have changed activity_ids.
-	known *storedHashes
+	// ids is the dedupe's on-disk id set (see openIDs), opened and checked at the first
+	// commit; nil until then and after anything but a commit may have changed activity_ids.
+	ids *idindex.Index
 }
 
 // Open creates the warehouse folder if needed, takes the writer lock, checks and records the
@@ -226,8 +227,8 @@ func (w *Writer) session(ctx context.Context) (*session, error) {
 	if err := w.releaseHold(ctx); err != nil {
 		w.log.Warn("close the duckdb file after commits", "err", err)
 	}
-	// Repair and friends may rewrite activity_ids: the next commit reads the hashes again.
-	w.known = nil
+	// Repair and friends may rewrite activity_ids: the next commit checks the id set again.
+	w.ids = nil
 	file := filepath.Join(w.dir, DatabaseFile)
 	s, err := openSession(ctx, w.sessionConfig(), file, false)
 	if err != nil {
@@ -341,17 +342,6 @@ func (w *Writer) checkMeta(ctx context.Context, s *session) error {
 
 // Dir is the absolute path of the warehouse folder.
 func (w *Writer) Dir() string { return w.dir }
-
-// HeldBytes is about how much Go memory the writer keeps between commits (its set of stored id
-// hashes, 8 bytes per stored activity), for sizing a soft memory limit.
-func (w *Writer) HeldBytes() int64 {
-	w.hold.mu.Lock()
-	defer w.hold.mu.Unlock()
-	if w.known == nil {
-		return 0
-	}
-	return w.known.bytes()
-}
 
 // RunID is the id of this writer's run, used when a Commit does not name one.
 func (w *Writer) RunID() string { return w.run.ID }

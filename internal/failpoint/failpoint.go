@@ -71,6 +71,8 @@ func Hit(name string) {
 var Names = []string{
 	"fetch",                 // loader: after fetching a page, before converting it
 	"convert",               // loader: after converting a page, before committing it
+	"ids-before-commit",     // warehouse: a commit's ids added to the id set, transaction not begun
+	"ids-merge",             // idindex: merged run renamed in, the runs it merged not yet removed
 	"duckdb-before-commit",  // warehouse: inside the transaction, before COMMIT
 	"duckdb-after-commit",   // warehouse: after COMMIT, before any Parquet is written
 	"parquet-write",         // warehouse: temporary Parquet file written, not yet synced
