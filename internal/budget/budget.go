@@ -44,7 +44,8 @@ type Plan struct {
 	// BatchBytes is the raw JSON bytes per commit; a commit's memory is proportional to it.
 	BatchBytes int64
 	// GoLimit is the Go garbage collector's soft memory limit (runtime/debug.SetMemoryLimit).
-	// A writer that keeps memory between commits adds it on top (the stored id hashes).
+	// The writer keeps nothing between commits that grows with the warehouse (its dedupe set
+	// is on disk), so this is the whole of the Go side.
 	GoLimit int64
 	// DuckDB is DuckDB's memory_limit, and DuckDBCache how much of it may stay cached between
 	// commits before the writer lets go of the file.
