@@ -18,6 +18,7 @@ import (
 	"github.com/mcasload/mcasload/internal/timearg"
 	"github.com/mcasload/mcasload/loader"
 	"github.com/mcasload/mcasload/mcas"
+	"github.com/mcasload/mcasload/tenant"
 	"github.com/mcasload/mcasload/warehouse"
 )
 
@@ -141,6 +142,28 @@ type Report struct {
 	Incomplete int `json:"incomplete_windows"`
 }
 
+// auditedTenant settles opts.Writer.Tenant, whose counts and watermark the audit checks: the
+// label given, else the one the URL names, or the tenant the warehouse recorded from this source
+// (warehouse.Options.TenantDerived).
+func auditedTenant(ctx context.Context, r *warehouse.Reader, opts *Options) error {
+	var err error
+	if opts.Writer.Tenant == "" {
+		if opts.Writer.Tenant, err = tenant.FromURL(opts.URL); err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+		opts.Writer.TenantDerived = true
+	}
+	if opts.Writer.TenantDerived {
+		if opts.Writer.Tenant, err = r.TenantOfSource(ctx, opts.Writer.Source, opts.Writer.Tenant); err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+	}
+	if opts.Writer.Tenant, err = tenant.Parse(opts.Writer.Tenant); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
+}
+
 // Run audits the warehouse against the service.
 func Run(ctx context.Context, client Client, opts Options) (*Report, error) {
 	if opts.Logger == nil {
@@ -165,7 +188,16 @@ func Run(ctx context.Context, client Client, opts Options) (*Report, error) {
 		return nil, fmt.Errorf("audit: open warehouse: %w", err)
 	}
 	defer r.Close()
-	wm, err := scanWatermark(ctx, r, opts.URL, canon)
+	if err := auditedTenant(ctx, r, &opts); err != nil {
+		return nil, err
+	}
+	label := opts.Writer.Tenant
+	scope += " AND tenant = '" + label + "'" // a checked label: letters, digits, '-', '_', '.'
+	tenantCol, err := stateTenantColumn(ctx, r, label)
+	if err != nil {
+		return nil, err
+	}
+	wm, err := scanWatermark(ctx, r, tenantCol, label, opts.URL, canon)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/mcasload/mcasload/mcas"
 	"github.com/mcasload/mcasload/simulator"
 	"github.com/mcasload/mcasload/simulator/synth"
+	"github.com/mcasload/mcasload/tenant"
 	"github.com/mcasload/mcasload/warehouse"
 )
 
@@ -35,7 +36,7 @@ func scanned(t *testing.T) (dir string, tn *synth.Tenant, client *mcas.Client, u
 		t.Fatal(err)
 	}
 	dir = filepath.Join(t.TempDir(), "wh")
-	w, err := warehouse.Open(t.Context(), warehouse.Options{Dir: dir, Sinks: warehouse.SinkDuckDB, Source: "simulator", Threads: 1})
+	w, err := warehouse.Open(t.Context(), warehouse.Options{Dir: dir, Sinks: warehouse.SinkDuckDB, Source: "simulator", Threads: 1, Tenant: tenant.Simulator})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,45 +59,44 @@ func scopeSQL(canon mcas.Filters) (string, []any, error) {
 	return sb.String(), args, nil
 }
 
-// scanWatermark reads the watermark of the scan of tenantURL with filters canon: the audit
-// checks what that scan promises, the activities stored before it.
-func scanWatermark(ctx context.Context, r *warehouse.Reader, tenantURL string, canon mcas.Filters) (time.Time, error) {
+// scanWatermark reads the watermark of tenant label's scan of tenantURL with filters canon: the
+// audit checks what that scan promises, the activities stored before it. tenantCol is the SQL of
+// a state row's tenant (its column, or the label in a warehouse not yet upgraded to tenants).
+func scanWatermark(ctx context.Context, r *warehouse.Reader, tenantCol, label, tenantURL string, canon mcas.Filters) (time.Time, error) {
 	if r.From != warehouse.FromDuckDB {
 		return time.Time{}, fmt.Errorf("audit: the scan watermarks live in the DuckDB file, which cannot be read now (%s); try again when the writer has finished", r.Fallback)
 	}
-	rows, err := r.Conn().QueryContext(ctx, `SELECT key, value FROM wh.state WHERE starts_with(key, ?) ORDER BY key`, loader.WatermarkPrefix)
+	rows, err := r.Conn().QueryContext(ctx, `SELECT `+tenantCol+`, key, value FROM wh.state WHERE starts_with(key, ?) ORDER BY ALL`, loader.WatermarkPrefix)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("audit: read watermarks: %w", err)
 	}
 	defer rows.Close()
-	marks := map[string]string{}
+	marks := map[[2]string]string{} // (tenant, key) → value
 	for rows.Next() {
-		var k, v string
-		if err := rows.Scan(&k, &v); err != nil {
+		var t, k, v string
+		if err := rows.Scan(&t, &k, &v); err != nil {
 			return time.Time{}, fmt.Errorf("audit: read watermarks: %w", err)
 		}
 		if v != loader.ResetWatermark {
-			marks[k] = v
+			marks[[2]string{t, k}] = v
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return time.Time{}, fmt.Errorf("audit: read watermarks: %w", err)
 	}
 	if len(marks) == 0 {
-		var source string
-		_ = r.Conn().QueryRowContext(ctx, `SELECT coalesce((SELECT value FROM wh.meta WHERE key = 'source'), '')`).Scan(&source)
-		return time.Time{}, fmt.Errorf("%w (source %q, no scan watermark): the audit compares a warehouse with the API it was scanned from; a warehouse loaded from files has none",
-			ErrNotScanned, source)
+		return time.Time{}, fmt.Errorf("%w (no scan watermark, tenant %s): the audit compares a warehouse with the API it was scanned from; a warehouse loaded from files has none",
+			ErrNotScanned, label)
 	}
 	key := loader.WatermarkKey(tenantURL, canon)
-	v, ok := marks[key]
+	v, ok := marks[[2]string{label, key}]
 	if !ok {
 		known := make([]string, 0, len(marks))
-		for k := range marks {
-			known = append(known, "'"+k+"'")
+		for tk := range marks {
+			known = append(known, "tenant "+tk[0]+" '"+tk[1]+"'")
 		}
 		slices.Sort(known)
-		return time.Time{}, fmt.Errorf("%w: no watermark %q; this warehouse holds scans of %s", ErrOtherTenant, key, strings.Join(known, ", "))
+		return time.Time{}, fmt.Errorf("%w: no watermark %q of tenant %s; this warehouse holds scans of %s", ErrOtherTenant, key, label, strings.Join(known, ", "))
 	}
 	wm, err := loader.DecodeWatermark(v)
 	if err != nil {
@@ -123,4 +122,21 @@ func toRaw(records [][]byte) []json.RawMessage {
 		out[i] = r
 	}
 	return out
+}
+
+// stateTenantColumn is the SQL of a state row's tenant: its tenant column, or, in a warehouse
+// no writer has upgraded to tenants yet (one tenant, whose label the reader's views carry), label.
+func stateTenantColumn(ctx context.Context, r *warehouse.Reader, label string) (string, error) {
+	if r.From != warehouse.FromDuckDB {
+		return "tenant", nil
+	}
+	var n int
+	err := r.Conn().QueryRowContext(ctx, `SELECT count(*) FROM duckdb_columns() WHERE database_name = 'wh' AND table_name = 'state' AND column_name = 'tenant'`).Scan(&n)
+	if err != nil {
+		return "", fmt.Errorf("audit: read warehouse columns: %w", err)
+	}
+	if n == 0 {
+		return "'" + label + "'", nil
+	}
+	return "tenant", nil
 }

@@ -139,11 +139,11 @@ func readSinks(t testing.TB, dir string) (duck, pq map[string]storedRow) {
 	}
 	duck = read(`SELECT id, raw, strftime(day, '%Y-%m-%d'), '' FROM wh.activities`)
 	// Parquet files carry no day column: the folder (Hive layout) is the day.
-	files, _ := filepath.Glob(filepath.Join(dir, warehouse.ParquetDir, "*", "*.parquet"))
+	files, _ := filepath.Glob(filepath.Join(dir, warehouse.ParquetDir, "*", "*", "*.parquet"))
 	pq = map[string]storedRow{}
 	if len(files) > 0 {
 		pq = read(fmt.Sprintf(`SELECT id, raw, regexp_extract(filename, 'day=([0-9-]+)', 1), filename FROM read_parquet('%s', filename=true, hive_partitioning=false)`,
-			filepath.Join(dir, warehouse.ParquetDir, "*", "*.parquet")))
+			filepath.Join(dir, warehouse.ParquetDir, "*", "*", "*.parquet")))
 	}
 	return duck, pq
 }

@@ -31,6 +31,12 @@ type Committer interface {
 	Commit(ctx context.Context, c warehouse.Commit) (warehouse.CommitResult, error)
 }
 
+// tenantCommitter is a Committer with a tenant of its own (*warehouse.Writer): a pipeline whose
+// options name no tenant converts rows for that one.
+type tenantCommitter interface {
+	Tenant() string
+}
+
 // Default sizes. A commit is cut at 100k rows or 16 MiB of raw JSON, whichever comes first
 // (about 5,000 real records of ~3.4 KB): the commit's Arrow rows and DuckDB's work on them
 // (insert, checkpoint, Parquet) then fit a 300 MB process, while a commit's fixed cost (opening
@@ -53,11 +59,12 @@ type Options struct {
 	// Queue is how many chunks may wait for conversion or commit; default 2×Workers. With
 	// BatchRows/BatchBytes it bounds the memory a run holds, whatever the input size.
 	Queue int
-	// GoMemoryLimit is the Go garbage collector's soft limit before what the committer keeps
-	// between commits (a memory budget's Go share); default 2×BatchBytes + 64 MiB. The
-	// pipeline sets it only when the process has none yet (GOMEMLIMIT).
+	// GoMemoryLimit is the Go garbage collector's soft limit (a memory budget's Go share);
+	// default 2×BatchBytes + 64 MiB. The pipeline sets it only when the process has none yet
+	// (GOMEMLIMIT).
 	GoMemoryLimit int64
-	// Schema configures each worker's converter.
+	// Schema configures each worker's converter; its Tenant defaults to the committer's
+	// (warehouse.Writer.Tenant), so every row carries the tenant it is committed under.
 	Schema schema.Options
 	// Allocator for Arrow memory; default memory.DefaultAllocator. Tests pass a checked one.
 	Allocator memory.Allocator
@@ -141,6 +148,9 @@ func Start(c Committer, opts Options) *Pipeline {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
+	if tc, ok := c.(tenantCommitter); ok && opts.Schema.Tenant == "" {
+		opts.Schema.Tenant = tc.Tenant()
+	}
 	setGoMemoryLimit(opts)
 	p := &Pipeline{
 		c:      c,
@@ -151,7 +161,7 @@ func Start(c Committer, opts Options) *Pipeline {
 		days:   map[string]bool{},
 		failed: make(chan struct{}),
 	}
-	p.sum = Summary{Command: opts.Command, Source: opts.Source, Started: opts.Clock.Now()}
+	p.sum = Summary{Command: opts.Command, Source: opts.Source, Tenant: opts.Schema.Tenant, Started: opts.Clock.Now()}
 	for range opts.Workers {
 		p.wg.Add(1)
 		go p.convertLoop()

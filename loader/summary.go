@@ -17,6 +17,7 @@ import (
 type Summary struct {
 	Command     string    `json:"command"` // "load" or "scan"
 	Source      string    `json:"source,omitempty"`
+	Tenant      string    `json:"tenant,omitempty"` // the tenant label the rows were stored under
 	Started     time.Time `json:"started"`
 	Finished    time.Time `json:"finished"`
 	ElapsedSecs float64   `json:"elapsed_seconds"`
@@ -80,6 +81,9 @@ func (s *Summary) WriteText(w io.Writer) {
 	}
 	fmt.Fprintf(w, ", %s rejected, %s commits, %s rec/s, %.1f MB/s\n",
 		humanize.Count(s.Rejected), humanize.Count(int64(s.Commits)), humanize.Count(int64(s.RecordsPerSec)), s.MBPerSec)
+	if s.Tenant != "" {
+		fmt.Fprintf(w, "  tenant %s\n", s.Tenant)
+	}
 	if s.TypeErrors > 0 {
 		fmt.Fprintf(w, "  %s with an unexpected type stored as NULL (raw keeps the value)\n", plural(s.TypeErrors, "field"))
 	}

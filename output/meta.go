@@ -18,6 +18,9 @@ import (
 type Meta struct {
 	// Command is what produced the rows: "query", "sql", "status", "query --list", "domains".
 	Command string `json:"command"`
+	// Tenants are the tenants the rows are of, when the answer covers several: each ran apart,
+	// and each row's tenant column says whose it is.
+	Tenants []string `json:"tenants,omitempty"`
 	// Investigation and Kind (detection or pivot) name a canned investigation's run.
 	Investigation string `json:"investigation,omitempty"`
 	Kind          string `json:"kind,omitempty"`

@@ -13,17 +13,29 @@ import (
 // Domains lists the sign-in domains of the 30 days up to the warehouse's last activity, with how
 // many users signed in with each, and which count as the tenant's own (at least the
 // allow-list's min_users users, or added by it; not removed by it). The caller releases the
-// reader.
+// reader. Over several tenants (UseTenants) each tenant's own domains are its own, listed under
+// its name.
 func (s *Session) Domains(ctx context.Context) (array.RecordReader, *output.Meta, error) {
+	res, err := s.perTenant(ctx, s.domains)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer res.Release()
+	out, err := res.Reader()
+	return out, &res.Meta, err
+}
+
+// domains is Domains over the session's activities as they are.
+func (s *Session) domains(ctx context.Context) (*Result, error) {
 	meta := &output.Meta{Command: "domains"}
 	var last *time.Time
 	if err := s.conn.QueryRowContext(ctx, "SELECT max(ts) FROM all_events").Scan(&last); err != nil {
-		return nil, nil, fmt.Errorf("read the last activity: %w", err)
+		return nil, fmt.Errorf("read the last activity: %w", err)
 	}
 	if last != nil {
 		from := last.Add(-domainDays * 24 * time.Hour)
 		if err := s.narrowEvents(ctx, from, *last); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		defer s.narrowEvents(context.WithoutCancel(ctx), time.Time{}, time.Time{})
 		meta.Read = &output.Window{Since: from, Until: *last}
@@ -44,14 +56,12 @@ func (s *Session) Domains(ctx context.Context) (array.RecordReader, *output.Meta
 		FROM t FULL JOIN o ON o.domain = t.domain
 		ORDER BY own DESC, users DESC, domain`, s.allow.MinUsers))
 	if err != nil {
-		return nil, nil, fmt.Errorf("list domains: %w", err)
+		return nil, fmt.Errorf("list domains: %w", err)
 	}
 	// read whole before the views are widened again
-	res := &Result{}
+	res := &Result{Meta: *meta}
 	if err := res.collect(rdr); err != nil {
-		return nil, nil, fmt.Errorf("list domains: %w", err)
+		return nil, fmt.Errorf("list domains: %w", err)
 	}
-	defer res.Release()
-	out, err := res.Reader()
-	return out, meta, err
+	return res, nil
 }

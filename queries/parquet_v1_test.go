@@ -11,6 +11,7 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/mcasload/mcasload/simulator/synth"
+	"github.com/mcasload/mcasload/tenant"
 	"github.com/mcasload/mcasload/warehouse"
 )
 
@@ -24,10 +25,12 @@ func parquetWarehouse(t *testing.T, cfg synth.Config) (string, synth.GroundTruth
 	return filepath.Join(dir, warehouse.ParquetDir), ten.GroundTruth()
 }
 
-// copyAsV1 copies a Parquet dataset the way schema version 1 wrote it: no parameters column.
+// copyAsV1 copies the Parquet dataset of tenant default the way schema version 1 wrote it: no
+// parameters column, no tenant folder.
 func copyAsV1(t *testing.T, from string) string {
 	t.Helper()
 	to := filepath.Join(t.TempDir(), "v1")
+	from = filepath.Join(from, "tenant="+tenant.Default)
 	files, _ := filepath.Glob(filepath.Join(from, "day=*", "*.parquet"))
 	if len(files) == 0 {
 		t.Fatal("no parquet files to copy")

@@ -18,6 +18,7 @@ import (
 	"github.com/mcasload/mcasload/internal/testkit"
 	"github.com/mcasload/mcasload/schema"
 	"github.com/mcasload/mcasload/simulator/synth"
+	"github.com/mcasload/mcasload/tenant"
 	"github.com/mcasload/mcasload/warehouse"
 )
 
@@ -54,7 +55,7 @@ func commitTenant(t *testing.T, ten *synth.Tenant, dir string, sinks warehouse.S
 	}
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	b, err := schema.NewConverter(mem, schema.Options{}).Convert(tenantJSON(ten))
+	b, err := schema.NewConverter(mem, schema.Options{Tenant: tenant.Default}).Convert(tenantJSON(ten))
 	if err != nil || len(b.Rejected) > 0 {
 		t.Fatalf("convert: %v, %d rejected", err, len(b.Rejected))
 	}

@@ -109,7 +109,15 @@ func sqlTime(t time.Time) string {
 // its history from events itself); when the warehouse holds less history than declared, the
 // meta says so and marks the result provisional. A detection's rows that the allow-list matches
 // are suppressed and counted in the meta, or kept and marked with ShowSuppressed.
+//
+// Over several tenants (UseTenants) it runs once per tenant, each over that tenant's rows alone
+// (its history too), and the answer starts with a tenant column.
 func (s *Session) Investigate(ctx context.Context, inv *Investigation, req Request) (*Result, error) {
+	return s.perTenant(ctx, func(ctx context.Context) (*Result, error) { return s.investigate(ctx, inv, req) })
+}
+
+// investigate is Investigate over the session's activities as they are.
+func (s *Session) investigate(ctx context.Context, inv *Investigation, req Request) (*Result, error) {
 	args, bound, err := inv.bind(req.Values, req.Now)
 	if err != nil {
 		return nil, err

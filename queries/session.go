@@ -41,6 +41,9 @@ type Session struct {
 	arrow *duckdb.Arrow
 	// allow suppresses detection rows (an empty list unless UseAllowList was called).
 	allow *allowlist.List
+	// base and tenants: investigations run once per tenant over base narrowed to it (UseTenants).
+	base    string
+	tenants []string
 }
 
 // Open prepares conn, whose "activities" table or view is already set up (warehouse.Reader's
@@ -137,7 +140,8 @@ func nonNil(l []string) []string {
 }
 
 // Run binds values to inv's parameters (see Investigation.Bind) and runs it with the session's
-// allow-list, as Investigate does, returning the rows alone. The caller releases the reader.
+// allow-list, as Investigate does (once per tenant when the session holds several), returning the
+// rows alone. The caller releases the reader.
 func (s *Session) Run(ctx context.Context, inv *Investigation, values map[string]string, now time.Time) (array.RecordReader, error) {
 	res, err := s.Investigate(ctx, inv, Request{Values: values, Now: now})
 	if err != nil {

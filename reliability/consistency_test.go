@@ -16,7 +16,7 @@ import (
 // parquetFiles lists the Parquet parts of the warehouse, sorted.
 func parquetFiles(t *testing.T, dir string) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dir, warehouse.ParquetDir, "day=*", "*.parquet"))
+	files, err := filepath.Glob(filepath.Join(dir, warehouse.ParquetDir, "tenant=*", "day=*", "*.parquet"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no Parquet files in %s (%v)", dir, err)
 	}

@@ -64,13 +64,17 @@ func crashPoints(scan bool) []killPoint {
 }
 
 // crashRun describes one path under test: how to run it on a warehouse and what it must hold.
+// A path of several tenants runs one command per tenant (jobs) into the same warehouse, and each
+// tenant must hold its own rows (wantTenants).
 type crashRun struct {
-	category string
-	args     func(dir string) []string
-	env      []string
-	want     map[string]string
-	points   []killPoint
-	okCodes  []int
+	category    string
+	args        func(dir string) []string
+	jobs        []func(dir string) []string
+	env         []string
+	want        map[string]string
+	wantTenants map[string]map[string]string
+	points      []killPoint
+	okCodes     []int
 	// longKills is the number of kills of the long run.
 	longKills int
 }
@@ -91,6 +95,42 @@ func TestReliabilityCrashScan(t *testing.T) {
 		points:    crashPoints(true),
 		okCodes:   []int{0},
 		longKills: 100,
+	})
+}
+
+// TestReliabilityCrashTenants: two simulated tenants scanned into one warehouse, each by its own
+// command; a round kills one tenant's scan at a failpoint and either at random instants, then
+// runs both to the end: each tenant's rows must be exact, in its own tenant= folder. Only the long
+// run (`make reliability`): cmd/mcasload's TestTenantsScanProcess is its short form.
+func TestReliabilityCrashTenants(t *testing.T) {
+	if !long {
+		t.Skip("the long kill loop of two tenants runs in make reliability (MCASLOAD_RELIABILITY=long)")
+	}
+	binary(t)
+	var jobs []func(string) []string
+	want := map[string]map[string]string{}
+	end := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
+	for i, label := range []string{"contoso", "fabrikam"} {
+		cfg := synth.ForTenant(synth.Config{Seed: 13, Users: 20, Days: 3, End: end, Total: 1800, LateArrivals: -1,
+			TieBursts: []synth.TieBurst{{At: end.Add(-20 * time.Hour), Size: 600, Field: "both"}}}, label)
+		tn := synth.New(cfg)
+		srv := simulator.NewServer(simulator.Config{Tenant: tn, Token: crashToken, RateLimit: simulator.NoRateLimit, FaultSeed: uint64(3 + i),
+			FaultRates: map[simulator.Fault]float64{simulator.FaultInternalError: 0.03, simulator.FaultReset: 0.02}})
+		t.Cleanup(srv.Close)
+		want[label] = sinks.WantTenant(tn, time.Time{})
+		jobs = append(jobs, func(dir string) []string {
+			return []string{"scan", "--url", srv.URL, "--tenant-label", label, "-w", dir, "--limit", "500", "--batch-rows", "300",
+				"--progress=false", "--rate-limit", "60000", "--parallel", "2", "--threads", "2", "--compact-over", "1"}
+		})
+	}
+	crashTest(t, crashRun{
+		category:    "crash: two tenants",
+		jobs:        jobs,
+		env:         []string{"MCAS_TOKEN=" + crashToken},
+		wantTenants: want,
+		points:      crashPoints(true),
+		okCodes:     []int{0},
+		longKills:   100,
 	})
 }
 
@@ -132,14 +172,37 @@ func crashTest(t *testing.T, cr crashRun) {
 	row := record(t, cr.category, fmt.Sprintf("SIGKILL of the real binary at every failpoint (%s) and at random instants, resuming after each round; both sinks compared with an uninterrupted run",
 		strings.Join(pointNames(cr.points), ", ")))
 
+	jobs := cr.jobs
+	if len(jobs) == 0 {
+		jobs = []func(string) []string{cr.args}
+	}
+	exactly := func(dir string) bool {
+		if cr.wantTenants != nil {
+			return sinks.ExactlyOncePerTenant(t, dir, cr.wantTenants)
+		}
+		return sinks.ExactlyOnce(t, dir, cr.want)
+	}
+	// resume runs every job to its end; a failure is an error that ends the round.
+	resume := func(dir string) (time.Duration, error) {
+		var took time.Duration
+		for _, job := range jobs {
+			res := run(t, cr.env, job(dir)...)
+			if !slices.Contains(cr.okCodes, res.Code) {
+				return 0, fmt.Errorf("run to the end: %s", res)
+			}
+			took = max(took, res.Elapsed)
+		}
+		return took, nil
+	}
+
 	// The uninterrupted run: the reference, and how long a run takes (random kills fall inside it).
 	ref := filepath.Join(t.TempDir(), "uninterrupted")
-	r := run(t, cr.env, cr.args(ref)...)
-	if !slices.Contains(cr.okCodes, r.Code) {
-		t.Fatalf("uninterrupted run: %s", r)
+	took, err := resume(ref)
+	if err != nil {
+		t.Fatalf("uninterrupted run: %v", err)
 	}
-	span := max(r.Elapsed, 300*time.Millisecond)
-	if !sinks.ExactlyOnce(t, ref, cr.want) {
+	span := max(took, 300*time.Millisecond)
+	if !exactly(ref) {
 		t.Fatal("the uninterrupted run is not exact; the crash rounds would compare with a wrong reference")
 	}
 
@@ -153,10 +216,12 @@ func crashTest(t *testing.T, cr crashRun) {
 	kills, randomKills, rounds, unreached, exact := 0, 0, 0, 0, 0
 	var failedRounds []int
 	reached := map[string]int{}
-	// killAt runs with fp armed; a wrong outcome is an error that ends the round.
+	// killAt runs a job (a random one of several) with fp armed; a wrong outcome is an error
+	// that ends the round.
 	killAt := func(dir, fp string, mustReach bool) error {
 		marker := filepath.Join(t.TempDir(), "marker")
-		res := run(t, append([]string{failpoint.EnvName + "=" + fp, failpoint.EnvMarker + "=" + marker}, cr.env...), cr.args(dir)...)
+		job := jobs[rng.IntN(len(jobs))]
+		res := run(t, append([]string{failpoint.EnvName + "=" + fp, failpoint.EnvMarker + "=" + marker}, cr.env...), job(dir)...)
 		name, _, _ := strings.Cut(fp, "@")
 		got, err := os.ReadFile(marker)
 		switch {
@@ -188,7 +253,7 @@ func crashTest(t *testing.T, cr crashRun) {
 			return err
 		}
 		for range 1 + rng.IntN(2) {
-			p := start(t, cr.env, cr.args(dir)...)
+			p := start(t, cr.env, jobs[rng.IntN(len(jobs))](dir)...)
 			time.Sleep(time.Duration(rng.Int64N(int64(span))))
 			if p.Running() {
 				if res := p.Kill(t); res.Killed {
@@ -206,11 +271,10 @@ func crashTest(t *testing.T, cr crashRun) {
 				}
 			}
 		}
-		res := run(t, cr.env, cr.args(dir)...)
-		if !slices.Contains(cr.okCodes, res.Code) {
-			return fmt.Errorf("resume after killing at %s: %s", kp.name, res)
+		if _, err := resume(dir); err != nil {
+			return fmt.Errorf("resume after killing at %s: %w", kp.name, err)
 		}
-		if !sinks.ExactlyOnce(t, dir, cr.want) {
+		if !exactly(dir) {
 			return fmt.Errorf("after killing at %s the resumed warehouse differs from the uninterrupted run", kp.name)
 		}
 		return nil
@@ -235,8 +299,12 @@ func crashTest(t *testing.T, cr crashRun) {
 	}
 	t.Logf("%d kills (%d at random instants) over %d rounds (%d exact, failed %v), %d armed failpoints not reached after earlier kills; reached: %v",
 		kills, randomKills, rounds, exact, failedRounds, unreached, reached)
-	row.set(kills, "%d of %d rounds resumed to a warehouse equal to the uninterrupted run (%d ids, both sinks, no duplicates, every row in its day, raw equal); %d kills at random instants; failpoints reached: %s",
-		exact, rounds, len(cr.want), randomKills, formatCounts(reached))
+	ids := len(cr.want)
+	for _, w := range cr.wantTenants {
+		ids += len(w)
+	}
+	row.set(kills, "%d of %d rounds resumed to a warehouse equal to the uninterrupted run (%d ids, both sinks, no duplicates, every row in its day and tenant, raw equal); %d kills at random instants; failpoints reached: %s",
+		exact, rounds, ids, randomKills, formatCounts(reached))
 }
 
 func pointNames(points []killPoint) []string {

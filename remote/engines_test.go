@@ -33,8 +33,8 @@ func publishedSchema(t *testing.T, db *sql.DB) ([]column, string) {
 	if _, err := remote.Sync(t.Context(), st, copyDir, remote.SyncOptions{Logger: quiet}); err != nil {
 		t.Fatal(err)
 	}
-	glob := filepath.Join(copyDir, remote.DatasetDir, "activities", "*", "*.parquet")
-	rows, err := db.Query(`SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(?, hive_partitioning = true, hive_types = {'day': DATE}))`, glob)
+	glob := filepath.Join(copyDir, remote.DatasetDir, "activities", "*", "*", "*.parquet")
+	rows, err := db.Query(`SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(?, hive_partitioning = true, hive_types = {'day': DATE, 'tenant': VARCHAR}))`, glob)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestPublishedFilesReadByDuckDB(t *testing.T) {
 	if !sameColumns(cols, whCols) {
 		t.Errorf("published columns %v\nwarehouse columns %v", cols, whCols)
 	}
-	checkParquetTypes(t, db, filepath.Join(copyDir, remote.DatasetDir, "activities", "*", "*.parquet"))
+	checkParquetTypes(t, db, filepath.Join(copyDir, remote.DatasetDir, "activities", "*", "*", "*.parquet"))
 }
 
 func sameColumns(a, b []column) bool {
@@ -154,7 +154,7 @@ var engineTypes = map[string]map[string]string{
 		"boolean": "BOOLEAN", "array(varchar)": "VARCHAR[]", "date": "DATE"},
 	// ADX's datetime is an instant; the virtual day column, a datetime at midnight, is the date.
 	"adx": {"string": "VARCHAR", "datetime": "TIMESTAMP WITH TIME ZONE", "int": "INTEGER", "real": "DOUBLE",
-		"bool": "BOOLEAN", "dynamic": "VARCHAR[]", "datetime partition": "DATE"},
+		"bool": "BOOLEAN", "dynamic": "VARCHAR[]", "datetime partition": "DATE", "string partition": "VARCHAR"},
 }
 
 // TestEngineStatementsMatchPublishedSchema reads each external-table statement in
@@ -183,11 +183,11 @@ func TestEngineStatementsMatchPublishedSchema(t *testing.T) {
 		if !sameColumns(got, cols) {
 			t.Errorf("%s statement's columns differ from the published files':\nstatement %v\npublished %v", engine, got, cols)
 		}
-		if !slices.Equal(partitions, []string{"day"}) {
-			t.Errorf("%s: partition columns %v, want [day] (the day= folders)", engine, partitions)
+		if !slices.Equal(partitions, []string{"tenant", "day"}) {
+			t.Errorf("%s: partition columns %v, want [tenant day] (the tenant= and day= folders)", engine, partitions)
 		}
-		if dialect == "trino" && got[len(got)-1].name != "day" {
-			t.Errorf("trino: the partition column must come last")
+		if dialect == "trino" && (got[len(got)-2].name != "tenant" || got[len(got)-1].name != "day") {
+			t.Errorf("trino: the partition columns must come last, in the folders' order")
 		}
 	}
 	for _, e := range []string{"spark", "databricks", "trino", "adx"} {

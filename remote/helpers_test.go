@@ -197,9 +197,9 @@ func dayCounts(t testing.TB, db *sql.DB, dir string) map[string][2]int {
 }
 
 func readDays(ctx context.Context, db *sql.DB, dir string) (map[string][2]int, error) {
-	glob := filepath.Join(dir, "activities", "*", "*.parquet")
+	glob := filepath.Join(dir, "activities", "*", "*", "*.parquet")
 	rows, err := db.QueryContext(ctx, `SELECT strftime(day, '%Y-%m-%d'), count(*), count(DISTINCT id)
-		FROM read_parquet(?, hive_partitioning = true, hive_types = {'day': DATE}) GROUP BY ALL`, glob)
+		FROM read_parquet(?, hive_partitioning = true, hive_types = {'day': DATE, 'tenant': VARCHAR}) GROUP BY ALL`, glob)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", glob, err)
 	}

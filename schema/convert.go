@@ -21,6 +21,10 @@ const DefaultMaxRecordBytes = 16 << 20
 type Options struct {
 	// MaxRecordBytes rejects records larger than this many bytes (0: DefaultMaxRecordBytes).
 	MaxRecordBytes int
+	// Tenant is the label every row gets in its tenant column (tenant.Parse checked it; the
+	// warehouse refuses a commit whose rows carry another). Empty stores "" and the warehouse
+	// refuses the batch, so every writer names its tenant.
+	Tenant string
 }
 
 // Rejected is a record that could not be stored as a row, with why.
@@ -73,6 +77,7 @@ const (
 	colObjects
 	colRaw
 	colParameters
+	colTenant
 	numCols
 )
 
@@ -867,6 +872,7 @@ func (c *Converter) appendRow(b *builders) {
 	}
 	b.str[colRaw].AppendEmptyValue() // replaced by rawColumn
 	appendStr(b.str[colParameters], f.parameters)
+	b.str[colTenant].Append(c.opts.Tenant)
 }
 
 // categoryText holds the stored names indexed by location.category.

@@ -98,7 +98,7 @@ func TestColumnIndexes(t *testing.T) {
 		colAction: "action", colSuccess: "success", colDescription: "description", colIP: "ip", colCountry: "country",
 		colCity: "city", colLatitude: "latitude", colLongitude: "longitude", colISP: "isp", colAnonymousProxy: "anonymous_proxy",
 		colIPCategory: "ip_category", colUserAgent: "user_agent", colDeviceType: "device_type", colAdmin: "admin",
-		colObjects: "objects", colRaw: "raw", colParameters: "parameters"}
+		colObjects: "objects", colRaw: "raw", colParameters: "parameters", colTenant: "tenant"}
 	if len(Columns) != numCols || len(want) != numCols {
 		t.Fatalf("len(Columns) = %d, numCols = %d, want %d", len(Columns), numCols, len(want))
 	}
@@ -115,7 +115,7 @@ func TestSchemaContract(t *testing.T) {
 		"app_name:utf8, user_name:utf8, event_type:utf8, event_type_value:utf8, action:utf8, success:bool, " +
 		"description:utf8, ip:utf8, country:utf8, city:utf8, latitude:float64, longitude:float64, isp:utf8, " +
 		"anonymous_proxy:bool, ip_category:utf8, user_agent:utf8, device_type:utf8, admin:bool, " +
-		"objects:list<item: utf8, nullable>, raw:utf8!, parameters:utf8"
+		"objects:list<item: utf8, nullable>, raw:utf8!, parameters:utf8, tenant:utf8!"
 	var got []string
 	for _, f := range Activities.Fields() {
 		s := f.Name + ":" + f.Type.String()
@@ -127,7 +127,7 @@ func TestSchemaContract(t *testing.T) {
 	if g := strings.Join(got, ", "); g != want {
 		t.Errorf("schema\n got %s\nwant %s", g, want)
 	}
-	if v, ok := Activities.Metadata().GetValue("mcasload.schema_version"); !ok || v != "2" || Version != 2 {
+	if v, ok := Activities.Metadata().GetValue("mcasload.schema_version"); !ok || v != "3" || Version != 3 {
 		t.Errorf("schema version metadata = %q, Version = %d", v, Version)
 	}
 }
@@ -178,7 +178,7 @@ func TestConvertFixtures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			raw := readFixture(t, tt.file)
-			b := convert(t, Options{}, string(raw))
+			b := convert(t, Options{Tenant: "contoso"}, string(raw))
 			if len(b.Rejected) != 0 || b.TypeErrors != 0 {
 				t.Fatalf("rejected %v, type errors %d (%v)", b.Rejected, b.TypeErrors, b.ColumnTypeErrors)
 			}
@@ -187,6 +187,7 @@ func TestConvertFixtures(t *testing.T) {
 				t.Errorf("raw is not the record byte for byte")
 			}
 			delete(got, "raw")
+			tt.want["tenant"] = "contoso" // every row carries the converter's tenant
 			if !reflect.DeepEqual(got, tt.want) {
 				for k := range got {
 					if !reflect.DeepEqual(got[k], tt.want[k]) {

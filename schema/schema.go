@@ -10,8 +10,9 @@ import (
 
 // Version is the version of the Activities schema. It is stored in the warehouse and in the
 // Parquet key-value metadata; a change of column names or types bumps it. Version 2 added
-// parameters (after raw, so a version 1 table gets it with ALTER TABLE … ADD COLUMN).
-const Version = 2
+// parameters (after raw, so a version 1 table gets it with ALTER TABLE … ADD COLUMN); version 3
+// added tenant, last for the same reason.
+const Version = 3
 
 // TimestampType is the Arrow type of every time column: epoch milliseconds in UTC, exactly the
 // precision the API returns.
@@ -55,6 +56,7 @@ var Columns = []Column{
 	{"objects", arrow.ListOf(arrow.BinaryTypes.String), true, "mainInfo.eventObjects[].name", "", "names of the objects acted on"},
 	{"raw", arrow.BinaryTypes.String, false, "(whole record)", "", "the record exactly as received, JSON text"},
 	{"parameters", arrow.BinaryTypes.String, true, "rawDataJson.Parameters", "", `Exchange cmdlet parameters (inbox rules, mailbox forwarding, transport rules): the JSON array [{"Name":…,"Value":…},…] exactly as received; a narrow copy of that part of raw (since schema version 2)`},
+	{"tenant", arrow.BinaryTypes.String, false, "(the run's tenant)", "", "tenant label (see docs/tenants.md): the portal tenant of the scan URL, or --tenant-label; a Parquet partition like day (since schema version 3)"},
 }
 
 // Activities is the Arrow schema of an activity row.

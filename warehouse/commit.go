@@ -10,10 +10,13 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/mcasload/mcasload/internal/failpoint"
+	"github.com/mcasload/mcasload/internal/idindex"
 	"github.com/mcasload/mcasload/schema"
+	"github.com/mcasload/mcasload/tenant"
 )
 
 // RunInfo describes the run a commit belongs to; zero fields take the writer's defaults.
@@ -23,11 +26,14 @@ type RunInfo struct {
 	Started time.Time
 }
 
-// Commit is one unit of work: it lands entirely or not at all.
+// Commit is one unit of work of one tenant: it lands entirely or not at all.
 type Commit struct {
+	// Tenant is the label the commit's rows, rejects, state and run belong to; default the
+	// writer's (Options.Tenant). Every row's tenant column must hold it.
+	Tenant   string
 	Records  []arrow.RecordBatch // rows in schema.Activities; the caller keeps ownership
 	Rejected []schema.Rejected   // records that could not become rows, with their raw text
-	State    map[string]string   // state to store with the rows (watermarks, positions)
+	State    map[string]string   // the tenant's state to store with the rows (watermarks, positions)
 	Run      RunInfo
 }
 
@@ -57,8 +63,20 @@ func (w *Writer) Commit(ctx context.Context, c Commit) (_ CommitResult, err erro
 	if w.lock == nil {
 		return CommitResult{}, fmt.Errorf("commit: the warehouse is closed")
 	}
+	if c.Tenant == "" {
+		c.Tenant = w.tenant
+	}
+	if c.Tenant == "" {
+		return CommitResult{}, fmt.Errorf("commit: the warehouse holds several tenants and neither the writer nor the commit names one")
+	}
+	if !tenant.Valid(c.Tenant) {
+		return CommitResult{}, fmt.Errorf("commit: tenant %q: %w", c.Tenant, tenant.ErrBadLabel)
+	}
 	for _, r := range c.Records {
 		if err := checkSchema(r.Schema()); err != nil {
+			return CommitResult{}, fmt.Errorf("commit: %w", err)
+		}
+		if err := checkTenantColumn(r, c.Tenant); err != nil {
 			return CommitResult{}, fmt.Errorf("commit: %w", err)
 		}
 	}
@@ -99,14 +117,17 @@ func (w *Writer) Commit(ctx context.Context, c Commit) (_ CommitResult, err erro
 	// The commit is durable from here on: what follows only derives files from it, and
 	// reconciliation redoes whatever fails.
 	for k, v := range c.State {
-		w.state[k] = v
+		if w.state[c.Tenant] == nil {
+			w.state[c.Tenant] = map[string]string{}
+		}
+		w.state[c.Tenant][k] = v
 	}
 	var derived []error
 	if len(c.Rejected) > 0 {
 		// Appending keeps a commit's cost independent of the run's earlier rejects; Close and
 		// the next Open rewrite the file from DuckDB in case a crash cut an append short.
 		w.rejectRuns[run.ID] = true
-		derived = append(derived, appendRejects(rejectedPath(w.dir, run.ID), c.Rejected, run.ID, res.committedAt))
+		derived = append(derived, appendRejects(rejectedPath(w.dir, run.ID), c.Rejected, c.Tenant, run.ID, res.committedAt))
 	}
 	if pl.parquet != nil {
 		derived = append(derived, w.finishParquet(pl.parquet))
@@ -131,18 +152,34 @@ func checkSchema(got *arrow.Schema) error {
 	return nil
 }
 
+// checkTenantColumn checks that every row of r carries label in its tenant column: a commit
+// stores one tenant's rows, and an id is deduplicated within its tenant only.
+func checkTenantColumn(r arrow.RecordBatch, label string) error {
+	col := r.Column(colTenant).(*array.String)
+	for i := range col.Len() {
+		if col.IsNull(i) || col.Value(i) != label {
+			return fmt.Errorf("check batch tenant: row %d carries tenant %q, the commit is tenant %s's", i, col.Value(i), label)
+		}
+	}
+	return nil
+}
+
 func (w *Writer) commit(ctx context.Context, s *session, c Commit, run RunInfo) (CommitResult, *plan, error) {
 	var res CommitResult
 	t0 := time.Now()
-	if w.ids == nil {
-		x, err := w.openIDs(ctx, s)
+	ids := w.ids[c.Tenant]
+	if ids == nil {
+		x, err := w.openIDs(ctx, s, c.Tenant)
 		if err != nil {
 			return res, nil, fmt.Errorf("dedupe batch: %w", err)
 		}
-		w.ids = x
-		w.log.Debug("opened the id index", "ids", x.Count(), "runs", x.Runs(), "took", time.Since(t0))
+		if w.ids == nil {
+			w.ids = map[string]*idindex.Index{}
+		}
+		w.ids[c.Tenant], ids = x, x
+		w.log.Debug("opened the id index", "tenant", c.Tenant, "ids", x.Count(), "runs", x.Runs(), "took", time.Since(t0))
 	}
-	pl, err := planCommit(ctx, s, memory.DefaultAllocator, c.Records, w.ids)
+	pl, err := planCommit(ctx, s, memory.DefaultAllocator, c.Tenant, c.Records, ids)
 	if err != nil {
 		return res, nil, fmt.Errorf("dedupe batch: %w", err)
 	}
@@ -160,14 +197,14 @@ func (w *Writer) commit(ctx context.Context, s *session, c Commit, run RunInfo) 
 	// transaction runs, on a second connection: the two take about as long, and each keeps
 	// one core busy. They are renamed in only after the transaction commits (finish).
 	if w.opts.Sinks.parquet() && pl.inserted > 0 {
-		pl.parquet = w.startParquet(ctx, res.Seq, pl)
+		pl.parquet = w.startParquet(ctx, res.Seq, c.Tenant, pl)
 	}
 	if pl.buildIndex != nil {
 		pl.buildIndex()
 		// The id set learns the new ids before DuckDB stores them: a crash in between leaves
 		// it holding ids that are not stored (harmless: a hit is confirmed in DuckDB), never
 		// the reverse.
-		if err := w.ids.Add(indexEntries(pl.index), res.Seq); err != nil {
+		if err := ids.Add(indexEntries(pl.index), res.Seq); err != nil {
 			pl.parquet.abort()
 			pl.release()
 			return res, nil, fmt.Errorf("dedupe batch: %w", err)
@@ -221,14 +258,15 @@ func (w *Writer) store(ctx context.Context, s *session, c Commit, run RunInfo, r
 		return err
 	}
 	if indexView != "" {
-		if err := s.exec(ctx, `INSERT INTO wh.activity_ids SELECT h, id, day, rawsum, ? FROM `+indexView, res.Seq); err != nil {
+		if err := s.exec(ctx, `INSERT INTO wh.activity_ids (h, id, day, rawsum, seq, tenant) SELECT h, id, day, rawsum, ?, ? FROM `+indexView, res.Seq, c.Tenant); err != nil {
 			return fmt.Errorf("store index: %w", err)
 		}
+		cols := columnList("", false)
 		var err error
 		if sinks.duckdb() {
-			err = s.exec(ctx, `INSERT INTO wh.activities SELECT `+columnList("", false)+` FROM `+rowsView)
+			err = s.exec(ctx, `INSERT INTO wh.activities (`+cols+`) SELECT `+cols+` FROM `+rowsView)
 		} else {
-			err = s.exec(ctx, `INSERT INTO wh.staging SELECT ?, `+columnList("", false)+` FROM `+rowsView, res.Seq)
+			err = s.exec(ctx, `INSERT INTO wh.staging (seq, `+cols+`) SELECT ?, `+cols+` FROM `+rowsView, res.Seq)
 		}
 		if err != nil {
 			return fmt.Errorf("store rows: %w", err)
@@ -238,8 +276,9 @@ func (w *Writer) store(ctx context.Context, s *session, c Commit, run RunInfo, r
 		q    string
 		args []any
 	}{
-		{`INSERT INTO wh.commits VALUES (?, ?, ?, ?, ?, ?, ?, ?::VARCHAR[])`, []any{res.Seq, run.ID, now, res.Inserted, res.Duplicates, res.Conflicts, res.Rejected, days(res.Days)}},
-		{`INSERT INTO wh.runs (run_id, command, source, started) VALUES (?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING`, []any{run.ID, run.Command, w.opts.Source, run.Started.UTC()}},
+		{`INSERT INTO wh.commits (seq, run_id, committed_at, inserted, duplicates, conflicts, rejected, days, tenant) VALUES (?, ?, ?, ?, ?, ?, ?, ?::VARCHAR[], ?)`,
+			[]any{res.Seq, run.ID, now, res.Inserted, res.Duplicates, res.Conflicts, res.Rejected, days(res.Days), c.Tenant}},
+		{`INSERT INTO wh.runs (run_id, command, source, started, tenant) VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING`, []any{run.ID, run.Command, w.opts.Source, run.Started.UTC(), c.Tenant}},
 		{`UPDATE wh.runs SET commits = commits + 1, inserted = inserted + ?, duplicates = duplicates + ?,
 			    conflicts = conflicts + ?, rejected = rejected + ? WHERE run_id = ?`, []any{res.Inserted, res.Duplicates, res.Conflicts, res.Rejected, run.ID}},
 	}
@@ -247,22 +286,25 @@ func (w *Writer) store(ctx context.Context, s *session, c Commit, run RunInfo, r
 		stmts = append(stmts, struct {
 			q    string
 			args []any
-		}{`INSERT INTO wh.pending SELECT unnest(?::VARCHAR[])::DATE, ?`, []any{days(res.Days), res.Seq}})
+		}{`INSERT INTO wh.pending (day, seq, tenant) SELECT unnest(?::VARCHAR[])::DATE, ?, ?`, []any{days(res.Days), res.Seq, c.Tenant}})
 	}
 	for _, st := range stmts {
 		if err := s.exec(ctx, st.q, st.args...); err != nil {
 			return fmt.Errorf("store rows: %w", err)
 		}
 	}
+	if err := w.recordTenant(ctx, s, c.Tenant); err != nil {
+		return fmt.Errorf("store tenant: %w", err)
+	}
 	for _, r := range c.Rejected {
 		text := strings.ToValidUTF8(string(r.Raw), "\uFFFD")
-		if err := s.exec(ctx, `INSERT INTO wh.rejected_activities VALUES (?, ?, ?, ?, ?, ?)`,
-			nullIfEmpty(r.ID), text, r.Reason, run.ID, now, r.Raw); err != nil {
+		if err := s.exec(ctx, `INSERT INTO wh.rejected_activities (id, raw, reason, run_id, "at", raw_bytes, tenant) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			nullIfEmpty(r.ID), text, r.Reason, run.ID, now, r.Raw, c.Tenant); err != nil {
 			return fmt.Errorf("store reject: %w", err)
 		}
 	}
 	for k, v := range c.State {
-		if err := s.exec(ctx, `INSERT OR REPLACE INTO wh.state VALUES (?, ?, ?)`, k, v, now); err != nil {
+		if err := s.exec(ctx, `INSERT OR REPLACE INTO wh.state (tenant, key, value, updated) VALUES (?, ?, ?, ?)`, c.Tenant, k, v, now); err != nil {
 			return fmt.Errorf("store state %s: %w", k, err)
 		}
 	}
@@ -312,7 +354,7 @@ func (w *Writer) FinishRun(ctx context.Context, run RunInfo, summary any) (err e
 	}
 	now := w.opts.Clock.Now().UTC()
 	err = inTx(ctx, s, func() error {
-		if err := s.exec(ctx, `INSERT INTO wh.runs (run_id, command, source, started) VALUES (?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING`, id, cmd, w.opts.Source, started.UTC()); err != nil {
+		if err := s.exec(ctx, `INSERT INTO wh.runs (run_id, command, source, started, tenant) VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING`, id, cmd, w.opts.Source, started.UTC(), nullIfEmpty(w.tenant)); err != nil {
 			return err
 		}
 		return s.exec(ctx, `UPDATE wh.runs SET finished = ?, summary = ?::JSON WHERE run_id = ?`, now, string(b), id)

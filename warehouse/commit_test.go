@@ -170,17 +170,26 @@ func TestPermissions(t *testing.T) {
 	testkit.CheckModes(t, dir)
 }
 
+// TestSourceMismatch: a tenant's rows come from the source it was first written from; another
+// tenant may come from anywhere.
 func TestSourceMismatch(t *testing.T) {
 	dir := t.TempDir()
 	w := openTest(t, dir, SinkBoth)
+	commitRows(t, w, newMem(t), rows("a", 3, day0, time.Hour))
 	w.Close(t.Context())
-	_, err := Open(t.Context(), Options{Dir: dir, Source: "https://contoso.portal.cloudappsecurity.com", Logger: testLogger(nil)})
-	if !errors.Is(err, ErrSourceMismatch) {
-		t.Fatalf("open with another source: %v, want ErrSourceMismatch", err)
+	other := "https://contoso.portal.cloudappsecurity.com"
+	_, err := Open(t.Context(), Options{Dir: dir, Source: other, Tenant: testTenant, Logger: testLogger(nil)})
+	if !errors.Is(err, ErrSourceMismatch) || !strings.Contains(err.Error(), "tenant "+testTenant) {
+		t.Fatalf("open tenant %s with another source: %v, want ErrSourceMismatch naming the tenant", testTenant, err)
 	}
-	w, err = Open(t.Context(), Options{Dir: dir, Source: "https://contoso.portal.cloudappsecurity.com", AllowMixedSources: true, Logger: testLogger(nil)})
+	w, err = Open(t.Context(), Options{Dir: dir, Source: other, Tenant: testTenant, AllowMixedSources: true, Logger: testLogger(nil)})
 	if err != nil {
 		t.Fatalf("open with --allow-mixed-sources: %v", err)
+	}
+	w.Close(t.Context())
+	w, err = Open(t.Context(), Options{Dir: dir, Source: other, Tenant: "contoso", Logger: testLogger(nil)})
+	if err != nil {
+		t.Fatalf("open another tenant from another source: %v", err)
 	}
 	w.Close(t.Context())
 	_, err = Open(t.Context(), Options{Dir: dir, Sinks: SinkParquet, Logger: testLogger(nil)})
@@ -207,4 +216,48 @@ func TestMD5LowerMatchesDuckDB(t *testing.T) {
 			t.Errorf("md5Lower(%q) = %d, DuckDB md5_number_lower = %d", in, got, want)
 		}
 	}
+}
+
+// TestDerivedTenantKeepsRecordedLabel: a scan whose label was derived from its URL stores its
+// rows under the label the warehouse recorded for that source (given at the upgrade or by an
+// earlier --tenant-label), unless that is ambiguous or the source is the simulator.
+func TestDerivedTenantKeepsRecordedLabel(t *testing.T) {
+	dir := t.TempDir()
+	mem := newMem(t)
+	url := "https://contoso.eu2.portal.cloudappsecurity.com"
+	open := func(label, source string, derived bool) *Writer {
+		t.Helper()
+		w, err := Open(t.Context(), Options{Dir: dir, Tenant: label, TenantDerived: derived, Source: source, Logger: testLogger(nil), Threads: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	for _, tc := range []struct{ label, source string }{{"northwind", url}, {"sim-a", "simulator"}} {
+		w := open(tc.label, tc.source, false)
+		rec := tenantBatch(mem, tc.label, rows(tc.label, 2, day0, time.Hour))
+		_, err := w.Commit(t.Context(), Commit{Records: recs(rec)})
+		rec.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Close(t.Context())
+	}
+	for _, tc := range []struct{ derived, source, want string }{
+		{"contoso", url, "northwind"},
+		{"simulator", "simulator", "simulator"},
+		{"fabrikam", "https://fabrikam.us3.portal.cloudappsecurity.com", "fabrikam"},
+	} {
+		w := open(tc.derived, tc.source, true)
+		if got := w.Tenant(); got != tc.want {
+			t.Errorf("derived %s from %s: tenant %s, want %s", tc.derived, tc.source, got, tc.want)
+		}
+		w.Close(t.Context())
+	}
+	// Named by the user, the label is kept even for a known source.
+	w := open("contoso", url, false)
+	if got := w.Tenant(); got != "contoso" {
+		t.Errorf("named contoso: tenant %s", got)
+	}
+	w.Close(t.Context())
 }

@@ -9,18 +9,21 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/mcasload/mcasload/tenant"
 )
 
 // CompactOptions choose what Compact merges.
 type CompactOptions struct {
 	Days        []string // YYYY-MM-DD; empty means every day with at least MinFiles files
+	Tenants     []string // only these tenants' days; empty means every tenant
 	TargetBytes int64    // merge files until the output would pass this size (default 512 MB)
 	MinFiles    int      // compact a day only if it has at least this many files (default 2)
 }
 
 // CompactResult counts what Compact did.
 type CompactResult struct {
-	Days        int // days compacted
+	Days        int // partitions (a tenant's days) compacted
 	FilesBefore int
 	FilesAfter  int
 }
@@ -45,14 +48,22 @@ func (w *Writer) Compact(ctx context.Context, opts CompactOptions) (_ CompactRes
 	if err := w.publishPending(ctx, s); err != nil {
 		return res, fmt.Errorf("compact: %w", err)
 	}
-	days := opts.Days
-	if len(days) == 0 {
-		days, err = w.daysWithFiles(func(n int) bool { return n >= opts.MinFiles })
-		if err != nil {
-			return res, fmt.Errorf("compact: %w", err)
+	for _, d := range opts.Days {
+		if _, err := time.Parse(time.DateOnly, d); err != nil {
+			return res, fmt.Errorf("compact day %q: use YYYY-MM-DD", d)
 		}
 	}
-	for _, d := range days {
+	least := opts.MinFiles
+	if len(opts.Days) > 0 {
+		least = 1
+	}
+	parts, err := w.partitionsWithFiles(func(p partition, n int) bool {
+		return n >= least && tenant.Selected(opts.Tenants, p.tenant) && (len(opts.Days) == 0 || slices.Contains(opts.Days, p.day))
+	})
+	if err != nil {
+		return res, fmt.Errorf("compact: %w", err)
+	}
+	for _, d := range parts {
 		r, err := w.compactDay(ctx, s, d, opts)
 		if err != nil {
 			return res, fmt.Errorf("compact: %w", err)
@@ -66,40 +77,40 @@ func (w *Writer) Compact(ctx context.Context, opts CompactOptions) (_ CompactRes
 	return res, nil
 }
 
-func (w *Writer) daysWithFiles(keep func(n int) bool) ([]string, error) {
-	parts, _, _, err := listParts(filepath.Join(w.dir, ParquetDir))
+// partitionsWithFiles lists the partitions (a tenant's days) whose file count keep accepts.
+func (w *Writer) partitionsWithFiles(keep func(p partition, n int) bool) ([]partition, error) {
+	parts, _, _, err := listParts(filepath.Join(w.dir, ParquetDir), w.legacyTenant)
 	if err != nil {
 		return nil, err
 	}
-	count := map[string]int{}
+	count := map[partition]int{}
 	for _, p := range parts {
-		count[p.day]++
+		count[p.partition]++
 	}
-	var days []string
-	for d, n := range count {
-		if keep(n) {
-			days = append(days, d)
+	var out []partition
+	for p, n := range count {
+		if keep(p, n) {
+			out = append(out, p)
 		}
 	}
-	slices.Sort(days)
-	return days, nil
+	slices.SortFunc(out, func(a, b partition) int { return strings.Compare(a.String(), b.String()) })
+	return out, nil
 }
 
-func (w *Writer) compactDay(ctx context.Context, s *session, day string, opts CompactOptions) (CompactResult, error) {
+// compactDay merges the files of one partition (in either layout; the merged file goes to the
+// tenant layout).
+func (w *Writer) compactDay(ctx context.Context, s *session, day partition, opts CompactOptions) (CompactResult, error) {
 	start := time.Now()
 	if opts.TargetBytes <= 0 {
 		opts.TargetBytes = 512 << 20
 	}
-	if _, err := time.Parse(time.DateOnly, day); err != nil {
-		return CompactResult{}, fmt.Errorf("compact day %q: use YYYY-MM-DD", day)
-	}
-	all, _, _, err := listParts(filepath.Join(w.dir, ParquetDir))
+	all, _, _, err := listParts(filepath.Join(w.dir, ParquetDir), w.legacyTenant)
 	if err != nil {
 		return CompactResult{}, err
 	}
 	var parts []partFile
 	for _, p := range all {
-		if p.day == day {
+		if p.partition == day {
 			parts = append(parts, p)
 		}
 	}
@@ -130,23 +141,24 @@ func (w *Writer) compactDay(ctx context.Context, s *session, day string, opts Co
 		// Parts may predate schema version 2 (no parameters): see anyVersionScan.
 		// No ORDER BY: sorting a day (160k rows, 550 MB of raw at 5M) took most of a 1 GB
 		// memory limit; streaming the parts keeps a compaction to a row group at a time.
-		q := anyVersionScan("["+strings.Join(paths, ", ")+"]", false)
+		q := anyVersionScan("["+strings.Join(paths, ", ")+"]", "", "")
 		name := partName(g[0].from, g[len(g)-1].to)
-		if err := w.writeParquet(ctx, s, w.dayDir(day), name, q, "compact"); err != nil {
+		dir := w.partDir(day)
+		if err := w.writeParquet(ctx, s, dir, name, q, "compact"); err != nil {
 			return res, err
 		}
 		for _, p := range g {
-			if filepath.Base(p.path) == name {
+			if p.path == filepath.Join(dir, name) {
 				continue // replaced by the merged file (only if reconciliation was skipped)
 			}
 			if err := os.Remove(p.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return res, fmt.Errorf("remove compacted %s: %w", p.path, err)
 			}
-		}
-		if err := syncDir(w.dayDir(day)); err != nil {
-			return res, err
+			if err := syncDir(filepath.Dir(p.path)); err != nil {
+				return res, err
+			}
 		}
 	}
-	w.log.Info("compacted parquet day", "day", day, "files_before", res.FilesBefore, "files_after", res.FilesAfter, "took", time.Since(start))
+	w.log.Info("compacted parquet day", "tenant", day.tenant, "day", day.day, "files_before", res.FilesBefore, "files_after", res.FilesAfter, "took", time.Since(start))
 	return res, nil
 }

@@ -27,6 +27,8 @@ var (
 	colID  = schema.Activities.FieldIndices("id")[0]
 	colDay = schema.Activities.FieldIndices("day")[0]
 	colRaw = schema.Activities.FieldIndices("raw")[0]
+	// colTenant: an id is stored once per tenant (see checkTenantColumn).
+	colTenant = schema.Activities.FieldIndices("tenant")[0]
 )
 
 // md5Lower is DuckDB's md5_number_lower(s): the last 8 bytes of the MD5 digest (the low half
@@ -82,16 +84,16 @@ func (p *plan) release() {
 	*p = plan{}
 }
 
-// planCommit decides which rows of records are new. An id already in activity_ids, or seen
-// earlier in the same commit, is a duplicate (first wins), whatever its timestamp; a duplicate
-// whose raw hash differs from the kept row's is a conflict. The batch's id hashes are looked up
-// in ids (the on-disk set of stored (hash, day) pairs); only hits go to DuckDB, which returns
-// (id, rawsum) of the stored rows with those hashes on the days the set names (a re-delivery
-// usually keeps its time, so that is the days the batch touches, and DuckDB reads only those
-// days' row groups); ids are compared exactly in Go, and raw is hashed in Go only for
-// re-delivered rows and for the index entries of new rows. Its phases are timed separately
-// (hash, probe, plan) for the commit's debug log.
-func planCommit(ctx context.Context, s *session, mem memory.Allocator, records []arrow.RecordBatch, ids *idindex.Index) (*plan, error) {
+// planCommit decides which rows of records (all of tenant label) are new. An id already in
+// activity_ids for the tenant, or seen earlier in the same commit, is a duplicate (first wins),
+// whatever its timestamp; a duplicate whose raw hash differs from the kept row's is a conflict.
+// The batch's id hashes are looked up in ids (the tenant's on-disk set of stored (hash, day)
+// pairs); only hits go to DuckDB, which returns (id, rawsum) of the stored rows with those
+// hashes on the days the set names (a re-delivery usually keeps its time, so that is the days
+// the batch touches, and DuckDB reads only those days' row groups); ids are compared exactly in
+// Go, and raw is hashed in Go only for re-delivered rows and for the index entries of new rows.
+// Its phases are timed separately (hash, probe, plan) for the commit's debug log.
+func planCommit(ctx context.Context, s *session, mem memory.Allocator, label string, records []arrow.RecordBatch, ids *idindex.Index) (*plan, error) {
 	p := &plan{byDay: map[arrow.Date32][]arrow.RecordBatch{}}
 	t0 := time.Now()
 	n := 0
@@ -105,7 +107,7 @@ func planCommit(ctx context.Context, s *session, mem memory.Allocator, records [
 	b := hashIDs(records, n)
 	p.tHash = time.Since(t0)
 	t1 := time.Now()
-	stored, err := probeStored(ctx, s, ids, b)
+	stored, err := probeStored(ctx, s, label, ids, b)
 	if err != nil {
 		return nil, err
 	}
@@ -160,10 +162,10 @@ func hashIDs(records []arrow.RecordBatch, n int) batchIDs {
 	return b
 }
 
-// probeStored returns the stored ids this commit re-delivers, with the rawsum of the stored
-// row: the candidates by hash, with their days, from the id set, then an exact id match read
-// from DuckDB for just those hashes on just those days.
-func probeStored(ctx context.Context, s *session, ids *idindex.Index, b batchIDs) (map[string]uint64, error) {
+// probeStored returns the stored ids of tenant label this commit re-delivers, with the rawsum
+// of the stored row: the candidates by hash, with their days, from the tenant's id set, then an
+// exact id match read from DuckDB for just those hashes on just those days.
+func probeStored(ctx context.Context, s *session, label string, ids *idindex.Index, b batchIDs) (map[string]uint64, error) {
 	stored := map[string]uint64{}
 	hs := b.firsts // sorted in place: the rows keep their own copy in b.hashes
 	slices.Sort(hs)
@@ -182,7 +184,7 @@ func probeStored(ctx context.Context, s *session, ids *idindex.Index, b batchIDs
 	if len(matched) == 0 {
 		return stored, nil
 	}
-	err = storedSums(ctx, s, matched, slices.Sorted(maps.Keys(days)), func(id string, sum uint64) {
+	err = storedSums(ctx, s, label, matched, slices.Sorted(maps.Keys(days)), func(id string, sum uint64) {
 		if _, ok := b.first[id]; ok {
 			stored[id] = sum
 		}
@@ -273,13 +275,13 @@ func (p *plan) cut(records []arrow.RecordBatch, runs []keptRun) {
 	slices.Sort(p.days)
 }
 
-// storedSums calls f with (id, rawsum) of every stored row whose h is in hashes and whose day
-// is in days (days since 1970-01-01, ascending): the range lets DuckDB skip other days' row
-// groups by their min/max.
-func storedSums(ctx context.Context, s *session, hashes []uint64, days []int32, f func(id string, sum uint64)) error {
+// storedSums calls f with (id, rawsum) of every stored row of tenant label whose h is in hashes
+// and whose day is in days (days since 1970-01-01, ascending): the range lets DuckDB skip other
+// days' row groups by their min/max.
+func storedSums(ctx context.Context, s *session, label string, hashes []uint64, days []int32, f func(id string, sum uint64)) error {
 	var onDays strings.Builder
 	dayLit := func(d int32) string { return "DATE '" + arrow.Date32(d).ToTime().Format(time.DateOnly) + "'" }
-	fmt.Fprintf(&onDays, `day BETWEEN %s AND %s AND day IN (`, dayLit(days[0]), dayLit(days[len(days)-1]))
+	fmt.Fprintf(&onDays, `tenant = %s AND day BETWEEN %s AND %s AND day IN (`, quoteString(label), dayLit(days[0]), dayLit(days[len(days)-1]))
 	for i, d := range days {
 		if i > 0 {
 			onDays.WriteByte(',')

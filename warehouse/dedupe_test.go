@@ -25,7 +25,7 @@ func TestSameIDAnotherTimestamp(t *testing.T) {
 			}
 		}},
 		{"an hour later, id set damaged", time.Hour, func(t *testing.T, dir string) {
-			runs, _ := filepath.Glob(filepath.Join(dir, IDIndexDir, "run-*.ids"))
+			runs, _ := filepath.Glob(filepath.Join(dir, IDIndexDir, "*", "run-*.ids"))
 			if len(runs) == 0 {
 				t.Fatal("no id set run written")
 			}

@@ -37,8 +37,14 @@ func rows(prefix string, n int, start time.Time, step time.Duration) []row {
 	return out
 }
 
-// batch builds an Arrow record in schema.Activities from rs.
-func batch(mem memory.Allocator, rs []row) arrow.RecordBatch {
+// testTenant is the tenant of the tests' writers and batches unless a test names another.
+const testTenant = "acme"
+
+// batch builds an Arrow record in schema.Activities from rs, of testTenant.
+func batch(mem memory.Allocator, rs []row) arrow.RecordBatch { return tenantBatch(mem, testTenant, rs) }
+
+// tenantBatch builds an Arrow record in schema.Activities from rs, of tenant label.
+func tenantBatch(mem memory.Allocator, label string, rs []row) arrow.RecordBatch {
 	b := array.NewRecordBuilder(mem, schema.Activities)
 	defer b.Release()
 	for _, r := range rs {
@@ -53,6 +59,8 @@ func batch(mem memory.Allocator, rs []row) arrow.RecordBatch {
 				f.(*array.Date32Builder).Append(arrow.Date32FromTime(r.ts.UTC()))
 			case "raw":
 				f.(*array.StringBuilder).Append(r.raw)
+			case "tenant":
+				f.(*array.StringBuilder).Append(label)
 			case "user_name":
 				f.(*array.StringBuilder).Append("user-" + r.id[len(r.id)-1:] + "@example.com")
 			case "app_id":
@@ -99,7 +107,7 @@ func testLogger(buf *bytes.Buffer) *slog.Logger {
 
 func openTest(t testing.TB, dir string, sinks Sinks) *Writer {
 	t.Helper()
-	w, err := Open(context.Background(), Options{Dir: dir, Sinks: sinks, MemoryLimit: "300MB", Threads: 2, Logger: testLogger(nil), Source: "simulator", LockWait: 5 * time.Second})
+	w, err := Open(context.Background(), Options{Dir: dir, Sinks: sinks, MemoryLimit: "300MB", Threads: 2, Logger: testLogger(nil), Source: "simulator", LockWait: 5 * time.Second, Tenant: testTenant})
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
@@ -132,6 +140,14 @@ func expected(rs []row) contents {
 		}
 	}
 	return c
+}
+
+func (c contents) rows() int {
+	n := 0
+	for _, m := range c {
+		n += len(m)
+	}
+	return n
 }
 
 func (c contents) String() string {

@@ -10,7 +10,7 @@ import (
 func openHold(t *testing.T, dir string, idle time.Duration) *Writer {
 	t.Helper()
 	w, err := Open(t.Context(), Options{Dir: dir, Sinks: SinkBoth, MemoryLimit: "300MB", Threads: 2, Logger: testLogger(nil),
-		Source: "simulator", LockWait: 5 * time.Second, HoldIdle: idle})
+		Source: "simulator", LockWait: 5 * time.Second, HoldIdle: idle, Tenant: testTenant})
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
@@ -106,7 +106,7 @@ func TestIDSetSurvivesRuns(t *testing.T) {
 	if res.Inserted != 10 || res.Duplicates != 30 {
 		t.Fatalf("second run: inserted %d duplicates %d, want 10 and 30", res.Inserted, res.Duplicates)
 	}
-	if w.ids == nil || w.ids.Count() != 40 {
-		t.Fatalf("id set after the second run's commit: %v, want 40 ids", w.ids)
+	if x := w.ids[testTenant]; x == nil || x.Count() != 40 {
+		t.Fatalf("id set after the second run's commit: %v, want 40 ids", x)
 	}
 }

@@ -14,10 +14,16 @@ import (
 	"github.com/mcasload/mcasload/internal/idindex"
 )
 
-// IDIndexDir holds the dedupe's on-disk set of (id hash, day) pairs (package idindex): finding
-// the stored ids a commit re-delivers costs memory that does not grow with the warehouse. It is
-// derived from activity_ids and rebuilt from it whenever it does not cover what DuckDB stores.
+// IDIndexDir holds the dedupe's on-disk sets of (id hash, day) pairs (package idindex), one
+// folder per tenant (tenant=<label>): finding the stored ids a commit re-delivers costs memory
+// that does not grow with the warehouse. They are derived from activity_ids and rebuilt from it
+// whenever they do not cover what DuckDB stores.
 const IDIndexDir = "ids"
+
+// idsDir is the folder of tenant label's id set.
+func (w *Writer) idsDir(label string) string {
+	return filepath.Join(w.dir, IDIndexDir, tenantPrefix+label)
+}
 
 // rebuildChunk is how many pairs a rebuild sorts in memory at a time (16 bytes each).
 const rebuildChunk = 1 << 19
@@ -26,8 +32,8 @@ const rebuildChunk = 1 << 19
 // ids, and written through the last commit that stored any. A commit writes its pairs before
 // its DuckDB transaction, so only a set that was removed (Repair removes it), damaged, or
 // restored from an older copy fails the check; it is then rebuilt from activity_ids.
-func (w *Writer) openIDs(ctx context.Context, s *session) (*idindex.Index, error) {
-	dir := filepath.Join(w.dir, IDIndexDir)
+func (w *Writer) openIDs(ctx context.Context, s *session, label string) (*idindex.Index, error) {
+	dir := w.idsDir(label)
 	x, err := idindex.Open(dir)
 	if err != nil {
 		w.log.Warn("the dedupe's id index is damaged; rebuilding it from duckdb", "err", err)
@@ -39,30 +45,31 @@ func (w *Writer) openIDs(ctx context.Context, s *session) (*idindex.Index, error
 		}
 	}
 	var stored, last int64
-	if err := s.conn.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM wh.activity_ids),
-		(SELECT coalesce(max(seq), 0) FROM wh.commits WHERE inserted > 0)`).Scan(&stored, &last); err != nil {
+	if err := s.conn.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM wh.activity_ids WHERE tenant = $1),
+		(SELECT coalesce(max(seq), 0) FROM wh.commits WHERE tenant = $1 AND inserted > 0)`, label).Scan(&stored, &last); err != nil {
 		return nil, fmt.Errorf("count stored ids: %w", err)
 	}
 	if x.Count() >= stored && x.Through() >= last {
 		return x, nil
 	}
 	t0 := time.Now()
-	if err := x.Rebuild(last, func(add func([]idindex.Entry) error) error { return storedPairs(ctx, s, add) }); err != nil {
+	if err := x.Rebuild(last, func(add func([]idindex.Entry) error) error { return storedPairs(ctx, s, label, add) }); err != nil {
 		return nil, err
 	}
-	w.log.Info("rebuilt the dedupe's id index from duckdb", "ids", stored, "took", time.Since(t0).Round(time.Millisecond))
+	w.log.Info("rebuilt the dedupe's id index from duckdb", "tenant", label, "ids", stored, "took", time.Since(t0).Round(time.Millisecond))
 	return x, nil
 }
 
-// storedPairs reads (h, day) of every row of activity_ids through Arrow, in chunks.
-func storedPairs(ctx context.Context, s *session, add func([]idindex.Entry) error) error {
+// storedPairs reads (h, day) of tenant label's rows of activity_ids through Arrow, in chunks.
+// (label is a checked tenant label, safe to quote into the query.)
+func storedPairs(ctx context.Context, s *session, label string, add func([]idindex.Entry) error) error {
 	chunk := make([]idindex.Entry, 0, rebuildChunk)
 	err := s.conn.Raw(func(dc any) error {
 		ar, err := duckdb.NewArrowFromConn(dc.(driver.Conn))
 		if err != nil {
 			return err
 		}
-		rdr, err := ar.QueryContext(ctx, `SELECT h, day FROM wh.activity_ids`)
+		rdr, err := ar.QueryContext(ctx, `SELECT h, day FROM wh.activity_ids WHERE tenant = `+quoteString(label))
 		if err != nil {
 			return err
 		}

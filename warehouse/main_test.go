@@ -48,7 +48,7 @@ func runChild(role, dir string) error {
 	ctx := context.Background()
 	mem := memory.NewGoAllocator()
 	sinks := Sinks(os.Getenv("WAREHOUSE_TEST_SINKS"))
-	opts := Options{Dir: dir, Sinks: sinks, MemoryLimit: "300MB", Threads: 1, Logger: testLogger(nil), LockWait: 10 * time.Second, Source: "simulator"}
+	opts := Options{Dir: dir, Sinks: sinks, MemoryLimit: "300MB", Threads: 1, Logger: testLogger(nil), LockWait: 10 * time.Second, Source: "simulator", Tenant: testTenant}
 	switch role {
 	case "load":
 		w, err := Open(ctx, opts)

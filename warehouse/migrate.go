@@ -5,10 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/mcasload/mcasload/internal/failpoint"
 	"github.com/mcasload/mcasload/schema"
 )
 
@@ -33,15 +36,15 @@ const migrationAddParameters = `
 	UPDATE wh.staging SET parameters = ` + parametersFromRaw + ` WHERE parameters IS NULL AND contains(raw, '"Parameters"');
 	UPDATE wh.meta SET value = '2' WHERE key = 'schema_version';`
 
-// selectWithParameters is the schema's columns (without day when skipDay) with parameters
-// computed by expr, for a source that may lack the column.
-func selectWithParameters(skipDay bool, expr string) string {
+// selectColumns is the schema's columns (without the partition columns when skipPartition), with
+// expressions in place of the ones expr names (column → SQL expression).
+func selectColumns(skipPartition bool, expr map[string]string) string {
 	names := make([]string, 0, len(schema.Columns))
 	for _, c := range schema.Columns {
-		switch {
-		case skipDay && c.Name == "day":
-		case c.Name == "parameters":
-			names = append(names, "("+expr+") AS parameters")
+		switch e, ok := expr[c.Name]; {
+		case skipPartition && isPartitionColumn(c.Name):
+		case ok:
+			names = append(names, "("+e+") AS "+c.Name)
 		default:
 			names = append(names, c.Name)
 		}
@@ -49,21 +52,24 @@ func selectWithParameters(skipDay bool, expr string) string {
 	return strings.Join(names, ", ")
 }
 
-// anyVersionScan is a SELECT of the schema's columns (day from the folder name when hive) over
-// the Parquet files src (a read_parquet file argument: a quoted glob or a list) that may mix
-// schema versions: parameters is read from the files that have it and computed from raw for
-// version 1 files, which therefore read raw (slower, but only until a writer migrates them).
-// The empty typed relation gives the union a parameters column when no file has one.
-func anyVersionScan(src string, hive bool) string {
-	expr := fmt.Sprintf(`CASE WHEN filename IN (SELECT file_name FROM parquet_schema(%s) WHERE name = 'parameters') THEN parameters ELSE %s END`,
-		src, parametersFromRaw)
-	hiveOpts := "hive_partitioning = false"
-	if hive {
-		hiveOpts = "hive_partitioning = true, hive_types = {'day': DATE}"
+// anyVersionScan is a SELECT of the schema's columns over the Parquet files src (a read_parquet
+// file argument: a quoted glob or a list) that may mix schema versions: parameters is read from
+// the files that have it and computed from raw for version 1 files, which therefore read raw
+// (slower, but only until a writer migrates them). The empty typed relation gives the union a
+// parameters column when no file has one. With hive (a read_parquet hive option list) the
+// partition columns come from the folder names and tenant is tenantExpr; without, the result has
+// no partition columns (what a Parquet file holds).
+func anyVersionScan(src, hive, tenantExpr string) string {
+	expr := map[string]string{"parameters": fmt.Sprintf(`CASE WHEN filename IN (SELECT file_name FROM parquet_schema(%s) WHERE name = 'parameters') THEN parameters ELSE %s END`,
+		src, parametersFromRaw)}
+	opts := "hive_partitioning = false"
+	if hive != "" {
+		opts = hive
+		expr["tenant"] = tenantExpr
 	}
 	return fmt.Sprintf(`SELECT %s FROM (SELECT * FROM read_parquet(%s, %s, union_by_name = true, filename = true)
 		UNION ALL BY NAME SELECT NULL::VARCHAR AS parameters WHERE false)`,
-		selectWithParameters(!hive, expr), src, hiveOpts)
+		selectColumns(hive == "", expr), src, opts)
 }
 
 // hasColumn reports whether a table has a column.
@@ -93,8 +99,9 @@ func partsWithoutParameters(ctx context.Context, conn *sql.Conn, parts []partFil
 	return old, unreadable, nil
 }
 
-// migrateParquet rewrites the Parquet files written before schema version 2 with the
-// parameters column computed from their raw. Each file is replaced atomically under its own
+// migrateParquet upgrades the Parquet files of an older warehouse: it rewrites the files written
+// before schema version 2 with the parameters column computed from their raw, then moves the
+// files written before version 3 into their tenant's folder (migrateLayout). Each file is replaced atomically under its own
 // name (a synced temporary file renamed over it), so a crash leaves every file either old or
 // new; files are recognised by their columns, so a rerun skips the done ones and finishes the
 // rest. When every file is new, the warehouse meta records it and later Opens skip the check.
@@ -109,7 +116,7 @@ func (w *Writer) migrateParquet(ctx context.Context, s *session) error {
 	if done == fmt.Sprint(activitiesTable.version) {
 		return nil
 	}
-	parts, _, _, err := listParts(filepath.Join(w.dir, ParquetDir))
+	parts, _, _, err := listParts(filepath.Join(w.dir, ParquetDir), w.legacyTenant)
 	if err != nil {
 		return fmt.Errorf("migrate parquet: %w", err)
 	}
@@ -128,12 +135,15 @@ func (w *Writer) migrateParquet(ctx context.Context, s *session) error {
 				w.log.Info("upgrading parquet files", "done", i, "of", len(old), "took", time.Since(start).Round(time.Second))
 			}
 			q := fmt.Sprintf(`SELECT %s FROM read_parquet(%s, hive_partitioning = false)`,
-				selectWithParameters(true, parametersFromRaw), quoteString(path))
+				selectColumns(true, map[string]string{"parameters": parametersFromRaw}), quoteString(path))
 			if err := w.writeParquet(ctx, s, filepath.Dir(path), filepath.Base(path), q, "migrate"); err != nil {
 				return fmt.Errorf("migrate parquet: %w", err)
 			}
 		}
 		w.log.Info("upgraded parquet files", "files", len(old), "took", time.Since(start).Round(time.Millisecond))
+	}
+	if err := w.migrateLayout(ctx, parts); err != nil {
+		return fmt.Errorf("migrate parquet: %w", err)
 	}
 	if len(unreadable) > 0 {
 		w.log.Warn("parquet files whose schema cannot be read were not upgraded; run mcasload verify, then mcasload repair", "files", unreadable)
@@ -150,4 +160,64 @@ func (w *Writer) migrateParquet(ctx context.Context, s *session) error {
 		return fmt.Errorf("migrate parquet: record warehouse meta: %w", err)
 	}
 	return privateFiles(filepath.Join(w.dir, DatabaseFile))
+}
+
+// migrateLayout moves the Parquet files of the layout before tenants (<root>/day=D/part-…) into
+// their tenant's folder (<root>/tenant=<label>/day=D/part-…), the label being the one migration
+// 3 gave their rows (meta upgrade_tenant). The file's bytes do not change (the tenant comes from
+// the folder name, like the day), so a move is a rename within the dataset: atomic, with both
+// folders synced after it, so a crash leaves each file in one place or the other, never in both
+// or neither, and a rerun moves the rest. The tenant folder is created and synced before the
+// first move, so a reader of a half-moved dataset knows whose the remaining files are.
+func (w *Writer) migrateLayout(ctx context.Context, parts []partFile) error {
+	root := filepath.Join(w.dir, ParquetDir)
+	var legacy []partFile
+	for _, p := range parts {
+		if p.legacy {
+			legacy = append(legacy, p)
+		}
+	}
+	if len(legacy) > 0 {
+		start := time.Now()
+		w.log.Info("moving parquet files into the tenant layout (tenant=<label>/day=…); this runs once", "tenant", w.legacyTenant, "files", len(legacy))
+		if err := mkdirAll(filepath.Join(root, tenantPrefix+w.legacyTenant)); err != nil {
+			return fmt.Errorf("create tenant folder: %w", err)
+		}
+		if err := syncDir(root); err != nil {
+			return err
+		}
+		for _, p := range legacy {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			dst := w.partDir(p.partition)
+			if err := mkdirAll(dst); err != nil {
+				return fmt.Errorf("create %s: %w", dst, err)
+			}
+			if err := syncDir(filepath.Dir(dst)); err != nil {
+				return err
+			}
+			failpoint.Hit("layout-before-rename")
+			if err := os.Rename(p.path, filepath.Join(dst, filepath.Base(p.path))); err != nil {
+				return fmt.Errorf("move %s into %s: %w", p.path, dst, err)
+			}
+			if err := errors.Join(syncDir(dst), syncDir(filepath.Dir(p.path))); err != nil {
+				return err
+			}
+			failpoint.Hit("layout-after-rename")
+		}
+		w.log.Info("moved parquet files into the tenant layout", "files", len(legacy), "took", time.Since(start).Round(time.Millisecond))
+	}
+	// The day folders left empty (a folder that still holds a file nobody wrote stays, and
+	// verify names the file).
+	days, _ := filepath.Glob(filepath.Join(root, dayPrefix+"*"))
+	for _, d := range days {
+		if err := os.Remove(d); err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) {
+			return fmt.Errorf("remove the emptied folder %s: %w", d, err)
+		}
+	}
+	if len(days) > 0 {
+		return syncDir(root)
+	}
+	return nil
 }

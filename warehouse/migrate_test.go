@@ -17,6 +17,7 @@ import (
 	"github.com/mcasload/mcasload/internal/failpoint"
 	"github.com/mcasload/mcasload/internal/testkit"
 	"github.com/mcasload/mcasload/schema"
+	"github.com/mcasload/mcasload/tenant"
 )
 
 // mailRecord is an API-like record; kind picks what rawDataJson.Parameters holds.
@@ -40,14 +41,20 @@ func mailRecord(i int, ts time.Time) string {
 	}
 }
 
-// convertRecords runs the schema's converter over raws.
+// convertRecords runs the schema's converter over raws, for testTenant.
 func convertRecords(t testing.TB, mem memory.Allocator, raws []string) arrow.RecordBatch {
+	t.Helper()
+	return convertTenant(t, mem, testTenant, raws)
+}
+
+// convertTenant runs the schema's converter over raws, for tenant label.
+func convertTenant(t testing.TB, mem memory.Allocator, label string, raws []string) arrow.RecordBatch {
 	t.Helper()
 	in := make([]json.RawMessage, len(raws))
 	for i, r := range raws {
 		in[i] = json.RawMessage(r)
 	}
-	b, err := schema.NewConverter(mem, schema.Options{}).Convert(in)
+	b, err := schema.NewConverter(mem, schema.Options{Tenant: label}).Convert(in)
 	if err != nil || len(b.Rejected) > 0 {
 		t.Fatalf("convert: %v, rejected %v", err, b.Rejected)
 	}
@@ -67,7 +74,7 @@ func loadMail(t *testing.T, dir string, sinks Sinks) map[string]string {
 			raws = append(raws, mailRecord(i, day0.Add(time.Duration(i%60)*71*time.Minute)))
 		}
 		rec := convertRecords(t, mem, raws)
-		params := rec.Column(len(schema.Columns) - 1)
+		params := rec.Column(schema.Activities.FieldIndices("parameters")[0])
 		ids := rec.Column(0)
 		for i := range int(rec.NumRows()) {
 			if !params.IsNull(i) {
@@ -128,10 +135,52 @@ func downgradeParquet(t testing.TB, files []string) {
 	}
 }
 
-// downgradeToV1 turns a warehouse into the layout schema version 1 left: DuckDB tables without
-// parameters, migration 2 not recorded, and version 1 Parquet files.
+// downgradeToV2 turns a warehouse of one tenant into what schema version 2 left (before
+// tenants): no tenant columns, state keyed by key alone, no tenants table, migrations 3 and 4
+// not recorded, the source in meta, and the Parquet files in <root>/day=…/.
+func downgradeToV2(t testing.TB, dir string) {
+	t.Helper()
+	s := sqlSession(t, dir, true)
+	for _, tb := range []string{"activities", "staging", "activity_ids", "pending", "rejected_activities", "runs", "commits"} {
+		mustExec(t, s, `ALTER TABLE wh.`+tb+` DROP COLUMN tenant`)
+	}
+	for _, q := range []string{
+		`CREATE TABLE wh.state_v2 (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL, updated TIMESTAMPTZ NOT NULL)`,
+		`INSERT INTO wh.state_v2 SELECT key, value, updated FROM wh.state`,
+		`DROP TABLE wh.state`,
+		`ALTER TABLE wh.state_v2 RENAME TO state`,
+		`DROP TABLE wh.tenants`,
+		`DELETE FROM wh.schema_migrations WHERE version >= 3`,
+		`UPDATE wh.meta SET value = '2' WHERE key IN ('schema_version', 'parquet_schema_version')`,
+		`DELETE FROM wh.meta WHERE key IN ('upgrade_tenant', 'source')`,
+		`INSERT INTO wh.meta VALUES ('source', 'simulator')`,
+	} {
+		mustExec(t, s, q)
+	}
+	if err := s.detachClose(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(dir, ParquetDir)
+	days, _ := filepath.Glob(filepath.Join(root, "tenant=*", "day=*"))
+	for _, d := range days {
+		if err := os.Rename(d, filepath.Join(root, filepath.Base(d))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tenants, _ := filepath.Glob(filepath.Join(root, "tenant=*"))
+	for _, d := range tenants {
+		if err := os.Remove(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// downgradeToV1 turns a warehouse into the layout schema version 1 left: what version 2 left
+// (downgradeToV2), and DuckDB tables without parameters, migration 2 not recorded, and version 1
+// Parquet files.
 func downgradeToV1(t testing.TB, dir string) {
 	t.Helper()
+	downgradeToV2(t, dir)
 	s := sqlSession(t, dir, true)
 	for _, q := range []string{
 		`ALTER TABLE wh.activities DROP COLUMN parameters`,
@@ -231,6 +280,18 @@ func readerParameters(t testing.TB, dir string, parquet bool) map[string]string 
 	return readParameters(t, r)
 }
 
+// movedParts is where the upgrade moves files of the layout before tenants: into the folder of
+// the tenant label.
+func movedParts(dir string, files []string, label string) []string {
+	root := filepath.Join(dir, ParquetDir)
+	out := make([]string, len(files))
+	for i, f := range files {
+		rel, _ := filepath.Rel(root, f)
+		out[i] = filepath.Join(root, "tenant="+label, rel)
+	}
+	return out
+}
+
 func fileStamps(t testing.TB, files []string) map[string]os.FileInfo {
 	t.Helper()
 	out := map[string]os.FileInfo{}
@@ -287,11 +348,11 @@ func TestMigrateV1Warehouse(t *testing.T) {
 				t.Errorf("no upgrade logged:\n%s", log.String())
 			}
 			after := absParts(t, dir)
-			if strings.Join(after, "\n") != strings.Join(files, "\n") {
+			if strings.Join(after, "\n") != strings.Join(movedParts(dir, files, tenant.Simulator), "\n") {
 				t.Errorf("files after the upgrade:\n%v\nbefore:\n%v", after, files)
 			}
 			for f, v := range parquetVersions(t, after) {
-				if v != "parameters=true version=2" {
+				if v != "parameters=true version=3" {
 					t.Errorf("upgraded %s: %s", f, v)
 				}
 			}
@@ -335,8 +396,8 @@ func TestMigrateV1Warehouse(t *testing.T) {
 	}
 }
 
-// checkMigrated checks the DuckDB side of the upgrade: migration 2 recorded once, the schema
-// version and the Parquet marker in meta, and the column last in both tables.
+// checkMigrated checks the DuckDB side of the upgrade: migrations 2 to 4 recorded once, the
+// schema version and the Parquet marker in meta, and the tenant column last in both tables.
 func checkMigrated(t testing.TB, dir string) {
 	t.Helper()
 	s := sqlSession(t, dir, true)
@@ -352,7 +413,7 @@ func checkMigrated(t testing.TB, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if versions != "1,2" || meta != "parquet_schema_version=2,schema_version=2" || last != "activities:parameters,staging:parameters" {
+	if versions != "1,2,3,4" || meta != "parquet_schema_version=3,schema_version=3" || last != "activities:tenant,staging:tenant" {
 		t.Errorf("migrations %s, meta %s, last columns %s", versions, meta, last)
 	}
 }
@@ -380,7 +441,7 @@ func TestCompactMixedVersions(t *testing.T) {
 		t.Fatalf("compact %+v, want 6 files to 3", res)
 	}
 	for f, v := range parquetVersions(t, absParts(t, dir)) {
-		if v != "parameters=true version=2" {
+		if v != "parameters=true version=3" {
 			t.Errorf("compacted %s: %s", f, v)
 		}
 	}
@@ -403,6 +464,8 @@ func TestMigrateCrash(t *testing.T) {
 	cases := [][]string{
 		{"migrate-before-rename@2"},
 		{"migrate-after-rename@3", "migrate-before-rename@2"},
+		{"layout-before-rename@3"},
+		{"layout-after-rename@2", "layout-before-rename@3"},
 	}
 	covered := map[string]bool{}
 	for _, c := range cases {
@@ -417,7 +480,7 @@ func TestMigrateCrash(t *testing.T) {
 		}
 	}
 	if testing.Short() {
-		cases = cases[1:] // the chain covers both failpoints
+		cases = []([]string){cases[1], cases[3]} // the chains cover every failpoint
 	}
 	for _, crash := range cases {
 		t.Run(strings.Join(crash, "+"), func(t *testing.T) {
@@ -433,7 +496,8 @@ func TestMigrateCrash(t *testing.T) {
 			// Killed mid-upgrade: some files are new, some old, and readers still read right.
 			diffParameters(t, "half-upgraded parquet", readerParameters(t, dir, true), want)
 			runCrashChild(t, "open-close", dir, SinkBoth, "")
-			if got := absParts(t, dir); strings.Join(got, "\n") != strings.Join(files, "\n") {
+			moved := movedParts(dir, files, tenant.Simulator)
+			if got := absParts(t, dir); strings.Join(got, "\n") != strings.Join(moved, "\n") {
 				t.Errorf("files after the upgrade:\n%v\nbefore:\n%v", got, files)
 			}
 			for _, f := range testkit.Files(t, filepath.Join(dir, ParquetDir)) {
@@ -441,8 +505,8 @@ func TestMigrateCrash(t *testing.T) {
 					t.Errorf("leftover file %s", f)
 				}
 			}
-			for f, v := range parquetVersions(t, files) {
-				if v != "parameters=true version=2" {
+			for f, v := range parquetVersions(t, moved) {
+				if v != "parameters=true version=3" {
 					t.Errorf("upgraded %s: %s", f, v)
 				}
 			}

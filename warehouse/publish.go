@@ -72,37 +72,36 @@ func publishTemp(tmp, name, fp string) error {
 	return nil
 }
 
-// publish writes the rows of commit seq for each day from the table or subquery src (which must
-// have the schema's columns and a day column) and marks those days published.
-func (w *Writer) publish(ctx context.Context, s *session, seq int64, days []string, src string) error {
+// publish writes the rows of commit seq of partition p from the table or subquery src (which
+// must have the schema's columns) and marks the partition published.
+func (w *Writer) publish(ctx context.Context, s *session, seq int64, p partition, src string) error {
 	start := time.Now()
-	defer func() { w.log.Debug("published", "seq", seq, "days", len(days), "took", time.Since(start)) }()
-	for _, day := range days {
-		q := fmt.Sprintf(`SELECT %s FROM %s WHERE day = DATE '%s'`, columnList("", true), src, day)
-		if err := w.writeParquet(ctx, s, w.dayDir(day), partName(seq, seq), q, "parquet"); err != nil {
-			return err
-		}
+	defer func() { w.log.Debug("published", "seq", seq, "partition", p, "took", time.Since(start)) }()
+	q := fmt.Sprintf(`SELECT %s FROM %s WHERE tenant = %s AND day = DATE '%s'`, columnList("", true), src, quoteString(p.tenant), p.day)
+	if err := w.writeParquet(ctx, s, w.partDir(p), partName(seq, seq), q, "parquet"); err != nil {
+		return err
 	}
-	return w.markPublished(ctx, s, seq, days)
+	return w.markPublished(ctx, s, seq, []pendingDay{{partition: p, seq: seq}})
 }
 
 // parquetWrite is one commit's Parquet files being written under temporary names by
 // startParquet, on the writer's publishing connection, while the commit's transaction runs.
 type parquetWrite struct {
-	seq   int64
-	days  []string
-	temps []string // dir/.name.tmp per day, in days order, as written
-	done  chan struct{}
-	err   error
-	start time.Time
+	seq    int64
+	tenant string
+	days   []string
+	temps  []string // dir/.name.tmp per day, in days order, as written
+	done   chan struct{}
+	err    error
+	start  time.Time
 }
 
 // startParquet writes the new rows of commit seq, one temporary file per day, straight from the
 // Arrow slices the commit inserts (no read back from DuckDB). The files become visible only in
 // finishParquet, after the DuckDB commit: a crash before that leaves only *.tmp files, which
 // reconciliation deletes, exactly as when the files were written after the commit.
-func (w *Writer) startParquet(ctx context.Context, seq int64, pl *plan) *parquetWrite {
-	pw := &parquetWrite{seq: seq, days: pl.days, done: make(chan struct{}), start: time.Now()}
+func (w *Writer) startParquet(ctx context.Context, seq int64, label string, pl *plan) *parquetWrite {
+	pw := &parquetWrite{seq: seq, tenant: label, days: pl.days, done: make(chan struct{}), start: time.Now()}
 	s, err := w.publishSession(ctx)
 	if err != nil {
 		pw.err = err
@@ -119,14 +118,15 @@ func (w *Writer) startParquet(ctx context.Context, seq int64, pl *plan) *parquet
 			}
 			recs := slices.Clone(pl.byDay[arrow.Date32FromTime(t)])
 			// The view holds exactly the published columns: DuckDB's Arrow scan crashes when a
-			// projection skips a column of the stream, so day is dropped here, not in SQL.
+			// projection skips a column of the stream, so day and tenant are dropped here, not
+			// in SQL.
 			for i, r := range recs {
-				recs[i] = withoutDay(r)
+				recs[i] = withoutPartition(r)
 			}
 			var tmp string
 			err = withView(ctx, s, "publish_rows", publishSchema, recs, func(view string) error {
 				q := fmt.Sprintf(`SELECT %s FROM %s`, columnList("", true), view)
-				tmp, err = w.writeParquetTemp(ctx, s, w.dayDir(day), partName(seq, seq), q, "parquet")
+				tmp, err = w.writeParquetTemp(ctx, s, w.partDir(partition{label, day}), partName(seq, seq), q, "parquet")
 				return err
 			})
 			for _, r := range recs {
@@ -180,18 +180,18 @@ func (w *Writer) finishParquet(pw *parquetWrite) error {
 		// The file is in; its pending row goes in the next commit's transaction (or at
 		// Close), which saves a transaction and its checkpoint per commit. Until then a crash
 		// leaves a pending day whose file exists, which reconciliation marks at the next start.
-		w.published = append(w.published, pendingDay{day: pw.days[i], seq: pw.seq})
+		w.published = append(w.published, pendingDay{partition: partition{pw.tenant, pw.days[i]}, seq: pw.seq})
 	}
 	pw.temps = nil
 	return nil
 }
 
-// publishSchema is schema.Activities without day, which the Parquet files take from their
-// folder name.
+// publishSchema is schema.Activities without its partition columns (day, tenant), which the
+// Parquet files take from their folder names.
 var publishSchema = func() *arrow.Schema {
 	var fields []arrow.Field
 	for _, f := range schema.Activities.Fields() {
-		if f.Name != "day" {
+		if !isPartitionColumn(f.Name) {
 			fields = append(fields, f)
 		}
 	}
@@ -199,30 +199,30 @@ var publishSchema = func() *arrow.Schema {
 	return arrow.NewSchema(fields, &md)
 }()
 
-// withoutDay returns r's columns without day, sharing its buffers.
-func withoutDay(r arrow.RecordBatch) arrow.RecordBatch {
-	cols := make([]arrow.Array, 0, r.NumCols()-1)
+// withoutPartition returns r's columns without the partition columns, sharing its buffers.
+func withoutPartition(r arrow.RecordBatch) arrow.RecordBatch {
+	cols := make([]arrow.Array, 0, publishSchema.NumFields())
 	for i, c := range r.Columns() {
-		if i != colDay {
+		if !isPartitionColumn(r.Schema().Field(i).Name) {
 			cols = append(cols, c)
 		}
 	}
 	return array.NewRecordBatch(publishSchema, cols, r.NumRows())
 }
 
-func (w *Writer) markPublished(ctx context.Context, s *session, seq int64, days []string) error {
-	return inTx(ctx, s, func() error { return w.deletePending(ctx, s, seq, days) })
+func (w *Writer) markPublished(ctx context.Context, s *session, seq int64, parts []pendingDay) error {
+	return inTx(ctx, s, func() error { return w.deletePending(ctx, s, parts) })
 }
 
-// deletePending removes the (day, commit) pairs from pending (and, with --sink parquet, their
-// staging rows), inside the caller's transaction.
-func (w *Writer) deletePending(ctx context.Context, s *session, seq int64, days []string) error {
-	for _, day := range days {
-		if err := s.exec(ctx, `DELETE FROM wh.pending WHERE seq = ? AND day = ?::DATE`, seq, day); err != nil {
+// deletePending removes the (tenant, day, commit) triples from pending (and, with --sink parquet,
+// their staging rows), inside the caller's transaction.
+func (w *Writer) deletePending(ctx context.Context, s *session, parts []pendingDay) error {
+	for _, p := range parts {
+		if err := s.exec(ctx, `DELETE FROM wh.pending WHERE seq = ? AND tenant = ? AND day = ?::DATE`, p.seq, p.tenant, p.day); err != nil {
 			return fmt.Errorf("mark published: %w", err)
 		}
 		if !w.opts.Sinks.duckdb() {
-			if err := s.exec(ctx, `DELETE FROM wh.staging WHERE seq = ? AND day = ?::DATE`, seq, day); err != nil {
+			if err := s.exec(ctx, `DELETE FROM wh.staging WHERE seq = ? AND tenant = ? AND day = ?::DATE`, p.seq, p.tenant, p.day); err != nil {
 				return fmt.Errorf("drop published staging rows: %w", err)
 			}
 		}
@@ -243,30 +243,26 @@ func (w *Writer) markDeferred(ctx context.Context, s *session) error {
 }
 
 func (w *Writer) deleteDeferred(ctx context.Context, s *session) error {
-	for _, p := range w.published {
-		if err := w.deletePending(ctx, s, p.seq, []string{p.day}); err != nil {
-			return err
-		}
-	}
-	return nil
+	return w.deletePending(ctx, s, w.published)
 }
 
 // committedSource is the subquery that yields the rows of commit seq from DuckDB, for
 // republishing after a crash.
 func (w *Writer) committedSource(seq int64) string {
 	if w.opts.Sinks.duckdb() {
-		return fmt.Sprintf(`(SELECT * FROM wh.activities WHERE id IN (SELECT id FROM wh.activity_ids WHERE seq = %d))`, seq)
+		return fmt.Sprintf(`(SELECT a.* FROM wh.activities a SEMI JOIN (SELECT tenant, id FROM wh.activity_ids WHERE seq = %d) i ON a.tenant = i.tenant AND a.id = i.id)`, seq)
 	}
 	return fmt.Sprintf(`(SELECT * FROM wh.staging WHERE seq = %d)`, seq)
 }
 
+// pendingDay is one partition of a commit committed but not yet published.
 type pendingDay struct {
-	day string
+	partition
 	seq int64
 }
 
 func pendingDays(ctx context.Context, s *session) ([]pendingDay, error) {
-	rows, err := s.conn.QueryContext(ctx, `SELECT strftime(day, '%Y-%m-%d'), seq FROM wh.pending ORDER BY seq, day`)
+	rows, err := s.conn.QueryContext(ctx, `SELECT tenant, strftime(day, '%Y-%m-%d'), seq FROM wh.pending ORDER BY seq, tenant, day`)
 	if err != nil {
 		return nil, fmt.Errorf("list pending days: %w", err)
 	}
@@ -274,7 +270,7 @@ func pendingDays(ctx context.Context, s *session) ([]pendingDay, error) {
 	var out []pendingDay
 	for rows.Next() {
 		var p pendingDay
-		if err := rows.Scan(&p.day, &p.seq); err != nil {
+		if err := rows.Scan(&p.tenant, &p.day, &p.seq); err != nil {
 			return nil, fmt.Errorf("list pending days: %w", err)
 		}
 		out = append(out, p)
@@ -289,21 +285,21 @@ func (w *Writer) publishPending(ctx context.Context, s *session) error {
 	if err != nil || len(pending) == 0 {
 		return err
 	}
-	parts, _, _, err := listParts(filepath.Join(w.dir, ParquetDir))
+	parts, _, _, err := listParts(filepath.Join(w.dir, ParquetDir), w.legacyTenant)
 	if err != nil {
 		return err
 	}
 	for _, p := range pending {
-		covered := slices.ContainsFunc(parts, func(f partFile) bool { return f.day == p.day && f.covers(p.seq) })
+		covered := slices.ContainsFunc(parts, func(f partFile) bool { return f.partition == p.partition && f.covers(p.seq) })
 		if covered {
-			w.log.Info("parquet file already published; marking it", "day", p.day, "seq", p.seq)
-			if err := w.markPublished(ctx, s, p.seq, []string{p.day}); err != nil {
+			w.log.Info("parquet file already published; marking it", "tenant", p.tenant, "day", p.day, "seq", p.seq)
+			if err := w.markPublished(ctx, s, p.seq, []pendingDay{p}); err != nil {
 				return err
 			}
 			continue
 		}
-		w.log.Info("publishing committed rows to parquet", "day", p.day, "seq", p.seq)
-		if err := w.publish(ctx, s, p.seq, []string{p.day}, w.committedSource(p.seq)); err != nil {
+		w.log.Info("publishing committed rows to parquet", "tenant", p.tenant, "day", p.day, "seq", p.seq)
+		if err := w.publish(ctx, s, p.seq, p.partition, w.committedSource(p.seq)); err != nil {
 			return err
 		}
 	}

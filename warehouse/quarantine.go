@@ -43,11 +43,16 @@ func damagedParquet(path string) (bool, error) {
 	return !bytes.Equal(head, parquetMagic) || !bytes.Equal(tail, parquetMagic), nil
 }
 
-// splitParquetFiles lists the *.parquet files of the dataset, split into the readable and the damaged.
+// splitParquetFiles lists the *.parquet files of the dataset (in both layouts), split into the
+// readable and the damaged.
 func splitParquetFiles(root string) (good, damaged []string, err error) {
-	files, err := filepath.Glob(filepath.Join(root, "day=*", "*.parquet"))
-	if err != nil {
-		return nil, nil, fmt.Errorf("list parquet files: %w", err)
+	var files []string
+	for _, g := range []string{filepath.Join(root, tenantPrefix+"*", dayPrefix+"*", "*.parquet"), filepath.Join(root, dayPrefix+"*", "*.parquet")} {
+		m, err := filepath.Glob(g)
+		if err != nil {
+			return nil, nil, fmt.Errorf("list parquet files: %w", err)
+		}
+		files = append(files, m...)
 	}
 	for _, f := range files {
 		bad, err := damagedParquet(f)
@@ -102,7 +107,7 @@ func (w *Writer) quarantineParquet() error {
 	if err != nil {
 		return err
 	}
-	_, _, unknown, err := listParts(root)
+	_, _, unknown, err := listParts(root, w.legacyTenant)
 	if err != nil {
 		return err
 	}

@@ -90,7 +90,7 @@ func TestRepairQuarantines(t *testing.T) {
 	if got, want := readSink(t, dir, FromParquet), expected(rs); !equalContents(got, want) {
 		t.Errorf("parquet after repair:\n%v\nwant\n%v", got, want)
 	}
-	moved, _ := filepath.Glob(filepath.Join(dir, QuarantineDir, "*", ParquetDir, "day=*", "*.parquet"))
+	moved, _ := filepath.Glob(filepath.Join(dir, QuarantineDir, "*", ParquetDir, "tenant=*", "day=*", "*.parquet"))
 	var names []string
 	for _, m := range moved {
 		names = append(names, filepath.Base(m))

@@ -34,12 +34,16 @@ type ReaderOptions struct {
 	Logger      *slog.Logger
 	// PreferParquet reads the Parquet dataset even when the DuckDB file is free.
 	PreferParquet bool
+	// Tenants selects the tenants the views show (nil: every tenant); a label the warehouse
+	// does not hold is an error wrapping ErrUnknownTenant.
+	Tenants []string
 }
 
 // Reader is a read-only view of a warehouse: an in-memory DuckDB where the views activities and
 // rejected_activities (the schema's columns) read either the DuckDB file attached READ_ONLY
-// as "wh" or the committed Parquet dataset. It is not safe for concurrent use; it holds one
-// connection, so settings a caller makes (enable_external_access=false, …) stay in force.
+// as "wh" or the committed Parquet dataset, holding the rows of the selected tenants only. It is
+// not safe for concurrent use; it holds one connection, so settings a caller makes
+// (enable_external_access=false, …) stay in force.
 type Reader struct {
 	db   *sql.DB
 	conn *sql.Conn
@@ -49,7 +53,16 @@ type Reader struct {
 	Fallback string
 	// Dir is the warehouse (or Parquet) folder.
 	Dir string
+	// Tenants are the tenants the views show (the selection, or every tenant), sorted;
+	// AllTenants every tenant the warehouse or dataset holds.
+	Tenants, AllTenants []string
+	// selection is ReaderOptions.Tenants.
+	selection []string
 }
+
+// ActivitiesView is the qualified name of the reader's activities view, for a session that
+// narrows it further (a per-tenant run of an investigation reads a view over it).
+const ActivitiesView = "memory.main.activities"
 
 // OpenReader opens the warehouse in dir for reading. The DuckDB file is attached read-only,
 // retrying for LockWait while a writer commits; if it stays held, or the warehouse keeps only
@@ -79,7 +92,7 @@ func OpenReader(ctx context.Context, opts ReaderOptions) (*Reader, error) {
 	if _, err := os.Stat(file); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			if hasParquet(dir) {
-				return OpenParquetReader(ctx, dir)
+				return OpenParquet(ctx, opts)
 			}
 			return nil, fmt.Errorf("open warehouse %s: %w", dir, ErrNoWarehouse)
 		}
@@ -94,7 +107,7 @@ func OpenReader(ctx context.Context, opts ReaderOptions) (*Reader, error) {
 		s, err := openSession(ctx, cfg, file, true)
 		switch {
 		case err == nil:
-			r := &Reader{db: s.db, conn: s.conn, From: FromDuckDB, Dir: dir}
+			r := &Reader{db: s.db, conn: s.conn, From: FromDuckDB, Dir: dir, selection: opts.Tenants}
 			if err := r.createViews(ctx, dir); err != nil {
 				s.close()
 				return nil, err
@@ -107,7 +120,7 @@ func OpenReader(ctx context.Context, opts ReaderOptions) (*Reader, error) {
 		}
 	}
 	opts.Logger.Warn("reading the committed parquet dataset instead of the DuckDB file", "reason", fallback, "dir", dir)
-	r, err := openParquet(ctx, cfg, dir)
+	r, err := openParquet(ctx, cfg, dir, opts.Tenants)
 	if err != nil {
 		return nil, err
 	}
@@ -115,27 +128,42 @@ func OpenReader(ctx context.Context, opts ReaderOptions) (*Reader, error) {
 	return r, nil
 }
 
-// OpenParquetReader reads a bare Parquet dataset: a warehouse folder, its parquet/activities
-// folder, or any folder of day=YYYY-MM-DD/*.parquet (a copy a colleague sent).
+// OpenParquetReader reads a bare Parquet dataset (every tenant): see OpenParquet.
 func OpenParquetReader(ctx context.Context, dir string) (*Reader, error) {
-	abs, err := filepath.Abs(dir)
+	return OpenParquet(ctx, ReaderOptions{Dir: dir})
+}
+
+// OpenParquet reads a bare Parquet dataset, for the tenants opts.Tenants selects: a warehouse
+// folder, its parquet/activities folder, one tenant's folder (tenant=<label>, handed over on its
+// own), or a folder of day=YYYY-MM-DD/*.parquet written before tenants (a copy a colleague sent;
+// its rows are tenant.Default's, or, when the folder also holds exactly one tenant folder, that
+// tenant's: an upgrade that is moving the files).
+func OpenParquet(ctx context.Context, opts ReaderOptions) (*Reader, error) {
+	abs, err := filepath.Abs(opts.Dir)
 	if err != nil {
-		return nil, fmt.Errorf("open parquet %s: %w", dir, err)
+		return nil, fmt.Errorf("open parquet %s: %w", opts.Dir, err)
 	}
-	return openParquet(ctx, sessionConfig{memoryLimit: "1GB"}, abs)
+	if opts.MemoryLimit == "" {
+		opts.MemoryLimit = "1GB"
+	}
+	return openParquet(ctx, sessionConfig{memoryLimit: opts.MemoryLimit, threads: opts.Threads}, abs, opts.Tenants)
 }
 
 func hasParquet(dir string) bool {
-	m, _ := filepath.Glob(filepath.Join(dir, ParquetDir, "day=*", "*.parquet"))
-	return len(m) > 0
+	for _, g := range []string{filepath.Join(dir, ParquetDir, tenantPrefix+"*", dayPrefix+"*", "*.parquet"), filepath.Join(dir, ParquetDir, dayPrefix+"*", "*.parquet")} {
+		if m, _ := filepath.Glob(g); len(m) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
-func openParquet(ctx context.Context, cfg sessionConfig, dir string) (*Reader, error) {
+func openParquet(ctx context.Context, cfg sessionConfig, dir string, selection []string) (*Reader, error) {
 	s, err := openSession(ctx, cfg, "", true)
 	if err != nil {
 		return nil, err
 	}
-	r := &Reader{db: s.db, conn: s.conn, From: FromParquet, Dir: dir}
+	r := &Reader{db: s.db, conn: s.conn, From: FromParquet, Dir: dir, selection: selection}
 	if err := r.createViews(ctx, dir); err != nil {
 		s.close()
 		return nil, err
@@ -143,68 +171,30 @@ func openParquet(ctx context.Context, cfg sessionConfig, dir string) (*Reader, e
 	return r, nil
 }
 
-// parquetRoot finds the folder holding day=… folders under dir.
+// parquetRoot finds the dataset folder under dir: the one holding tenant=… or day=… folders.
 func parquetRoot(dir string) string {
 	for _, c := range []string{filepath.Join(dir, ParquetDir), filepath.Join(dir, "activities"), dir} {
-		if m, _ := filepath.Glob(filepath.Join(c, "day=*")); len(m) > 0 {
-			return c
+		for _, g := range []string{tenantPrefix + "*", dayPrefix + "*"} {
+			if m, _ := filepath.Glob(filepath.Join(c, g)); len(m) > 0 {
+				return c
+			}
 		}
 	}
 	return filepath.Join(dir, ParquetDir)
 }
 
-// parquetScan is the SELECT of the schema's columns over the Parquet files under root; day
-// comes from the folder name, as in any Hive-partitioned dataset.
-func parquetScan(root string) string {
-	glob := filepath.Join(root, "day=*", "*.parquet")
-	return fmt.Sprintf(`SELECT %s FROM read_parquet(%s, hive_partitioning = true, hive_types = {'day': DATE})`,
-		columnList("", false), quoteString(glob))
-}
-
-const rejectedColumns = `id VARCHAR, raw VARCHAR, reason VARCHAR, run_id VARCHAR, "at" TIMESTAMPTZ`
+const rejectedColumns = `id VARCHAR, raw VARCHAR, reason VARCHAR, run_id VARCHAR, "at" TIMESTAMPTZ, tenant VARCHAR`
 
 func (r *Reader) createViews(ctx context.Context, dir string) error {
 	var stmts []string
+	var err error
 	if r.From == FromDuckDB {
-		var sinks string
-		if err := r.conn.QueryRowContext(ctx, `SELECT coalesce((SELECT value FROM wh.meta WHERE key = 'sinks'), 'both')`).Scan(&sinks); err != nil {
-			return fmt.Errorf("read warehouse meta: %w", err)
-		}
-		if Sinks(sinks).duckdb() {
-			// A warehouse no writer has opened since schema version 2 lacks parameters.
-			has, err := hasColumn(ctx, r.conn, "wh", "activities", "parameters")
-			if err != nil {
-				return fmt.Errorf("read warehouse columns: %w", err)
-			}
-			cols := columnList("", false)
-			if !has {
-				cols = selectWithParameters(false, parametersFromRaw)
-			}
-			stmts = append(stmts, `CREATE VIEW memory.main.activities AS SELECT `+cols+` FROM wh.activities`)
-		} else {
-			// The warehouse keeps rows only in Parquet; DuckDB holds state and rejects.
-			r.From = FromParquet
-			q, err := r.parquetActivities(ctx, parquetRoot(dir))
-			if err != nil {
-				return err
-			}
-			stmts = append(stmts, q)
-		}
-		stmts = append(stmts, `CREATE VIEW memory.main.rejected_activities AS SELECT id, raw, reason, run_id, "at" FROM wh.rejected_activities`)
+		stmts, err = r.duckdbViews(ctx, dir)
 	} else {
-		q, err := r.parquetActivities(ctx, parquetRoot(dir))
-		if err != nil {
-			return err
-		}
-		stmts = append(stmts, q)
-		files, _ := filepath.Glob(filepath.Join(dir, RejectedDir, "*.ndjson"))
-		if len(files) > 0 {
-			stmts = append(stmts, fmt.Sprintf(`CREATE VIEW memory.main.rejected_activities AS SELECT id, coalesce(raw, 'base64:' || raw_base64) AS raw, reason, run_id, "at"
-				FROM read_json(%s, format = 'newline_delimited', columns = {id: 'VARCHAR', raw: 'VARCHAR', raw_base64: 'VARCHAR', reason: 'VARCHAR', run_id: 'VARCHAR', "at": 'TIMESTAMPTZ'})`,
-				quoteString(filepath.Join(dir, RejectedDir, "*.ndjson"))))
-		} else {
-			stmts = append(stmts, `CREATE TABLE memory.main.rejected_activities (`+rejectedColumns+`)`)
-		}
+		stmts, err = r.parquetViews(ctx, dir)
+	}
+	if err != nil {
+		return err
 	}
 	for _, q := range stmts {
 		if _, err := r.conn.ExecContext(ctx, q); err != nil {
@@ -214,25 +204,101 @@ func (r *Reader) createViews(ctx context.Context, dir string) error {
 	return nil
 }
 
-// parquetActivities creates the activities view over the dataset, or an empty table of the
-// same columns when nothing is published yet (read_parquet fails on an empty glob). When some
-// files predate schema version 2 (a copied folder nobody upgraded, or a writer upgrading it
-// now), the view computes their parameters from raw, which makes it read raw.
-func (r *Reader) parquetActivities(ctx context.Context, root string) (string, error) {
-	glob := filepath.Join(root, "day=*", "*.parquet")
-	if m, _ := filepath.Glob(glob); len(m) == 0 {
+// duckdbViews are the statements that create the views over the attached DuckDB file (and the
+// Parquet dataset, for a warehouse that keeps its rows only there), for the selected tenants.
+func (r *Reader) duckdbViews(ctx context.Context, dir string) ([]string, error) {
+	meta, err := readMeta(ctx, r.conn, "wh")
+	if err != nil {
+		return nil, fmt.Errorf("read warehouse meta: %w", err)
+	}
+	// A warehouse no writer has opened since schema version 3 has no tenant column: all its
+	// rows are the tenant the upgrade will label them with.
+	upgraded, err := hasColumn(ctx, r.conn, "wh", "activity_ids", "tenant")
+	if err != nil {
+		return nil, fmt.Errorf("read warehouse columns: %w", err)
+	}
+	legacy := meta[upgradeTenantKey]
+	if legacy == "" {
+		legacy = legacyLabel(meta["source"])
+	}
+	tenantExpr := "tenant"
+	if upgraded {
+		if r.AllTenants, err = listTenants(ctx, r.conn); err != nil {
+			return nil, err
+		}
+	} else {
+		tenantExpr, r.AllTenants = quoteString(legacy), []string{legacy}
+	}
+	if r.Tenants, err = selectTenants(r.selection, r.AllTenants); err != nil {
+		return nil, err
+	}
+	where := " WHERE " + tenantFilter(r.selection)
+	var stmts []string
+	if sinks := Sinks(meta["sinks"]); sinks == "" || sinks.duckdb() {
+		// A warehouse no writer has opened since schema version 2 lacks parameters.
+		has, err := hasColumn(ctx, r.conn, "wh", "activities", "parameters")
+		if err != nil {
+			return nil, fmt.Errorf("read warehouse columns: %w", err)
+		}
+		expr := map[string]string{"tenant": tenantExpr}
+		if !has {
+			expr["parameters"] = parametersFromRaw
+		}
+		stmts = append(stmts, `CREATE VIEW memory.main.activities AS SELECT * FROM (SELECT `+selectColumns(false, expr)+` FROM wh.activities)`+where)
+	} else {
+		// The warehouse keeps rows only in Parquet; DuckDB holds state and rejects.
+		r.From = FromParquet
+		q, err := r.parquetActivities(ctx, parquetRoot(dir), legacy)
+		if err != nil {
+			return nil, err
+		}
+		stmts = append(stmts, q)
+	}
+	return append(stmts, `CREATE VIEW memory.main.rejected_activities AS SELECT * FROM (SELECT id, raw, reason, run_id, "at", `+tenantExpr+` AS tenant FROM wh.rejected_activities)`+where), nil
+}
+
+// parquetViews are the statements that create the views over the Parquet dataset and the
+// rejected/ files, for the selected tenants.
+func (r *Reader) parquetViews(ctx context.Context, dir string) ([]string, error) {
+	layout, err := readLayout(parquetRoot(dir))
+	if err != nil {
+		return nil, err
+	}
+	legacy := layout.legacyLabelOf()
+	r.AllTenants = layout.labels(legacy)
+	if r.Tenants, err = selectTenants(r.selection, r.AllTenants); err != nil {
+		return nil, err
+	}
+	q, err := r.parquetActivities(ctx, layout.root, legacy)
+	if err != nil {
+		return nil, err
+	}
+	stmts := []string{q}
+	if files, _ := filepath.Glob(filepath.Join(dir, RejectedDir, "*.ndjson")); len(files) == 0 {
+		return append(stmts, `CREATE TABLE memory.main.rejected_activities (`+rejectedColumns+`)`), nil
+	}
+	return append(stmts, fmt.Sprintf(`CREATE VIEW memory.main.rejected_activities AS SELECT * FROM (SELECT id, coalesce(raw, 'base64:' || raw_base64) AS raw, reason, run_id, "at", coalesce(tenant, %s) AS tenant
+		FROM read_json(%s, format = 'newline_delimited', columns = {id: 'VARCHAR', raw: 'VARCHAR', raw_base64: 'VARCHAR', reason: 'VARCHAR', run_id: 'VARCHAR', "at": 'TIMESTAMPTZ', tenant: 'VARCHAR'})) WHERE %s`,
+		quoteString(legacy), quoteString(filepath.Join(dir, RejectedDir, "*.ndjson")), tenantFilter(r.selection))), nil
+}
+
+// parquetActivities creates the activities view over the dataset under root for the selected
+// tenants (only their folders are read), or an empty table of the same columns when nothing is
+// published yet (read_parquet fails on an empty glob). Files from before schema version 2 get
+// parameters computed from raw; day folders from before tenants are legacy's.
+func (r *Reader) parquetActivities(ctx context.Context, root, legacy string) (string, error) {
+	layout, err := readLayout(root)
+	if err != nil {
+		return "", err
+	}
+	q, ok, err := readDataset(ctx, r.conn, layout, legacy, r.selection)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
 		return `CREATE TABLE memory.main.activities (` + columnDefs() + `)`, nil
 	}
-	var old int
-	err := r.conn.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT file_name FROM parquet_schema(?)
-		GROUP BY file_name HAVING count(*) FILTER (WHERE name = 'parameters') = 0)`, glob).Scan(&old)
-	if err != nil {
-		return "", fmt.Errorf("read parquet schemas: %w", err)
-	}
-	if old > 0 {
-		return `CREATE VIEW memory.main.activities AS ` + anyVersionScan(quoteString(glob), true), nil
-	}
-	return `CREATE VIEW memory.main.activities AS ` + parquetScan(root), nil
+	return `CREATE VIEW memory.main.activities AS ` + q, nil
 }
 
 // Conn is the reader's one connection; queries see the views activities and

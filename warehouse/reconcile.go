@@ -41,7 +41,7 @@ func (w *Writer) removeOrphans(ctx context.Context, s *session) error {
 	if err := s.conn.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM wh.commits`).Scan(&maxSeq); err != nil {
 		return fmt.Errorf("read last commit: %w", err)
 	}
-	parts, temps, unknown, err := listParts(filepath.Join(w.dir, ParquetDir))
+	parts, temps, unknown, err := listParts(filepath.Join(w.dir, ParquetDir), w.legacyTenant)
 	if err != nil {
 		return err
 	}
@@ -74,7 +74,7 @@ func (w *Writer) removeOrphans(ctx context.Context, s *session) error {
 	}
 	for i, p := range kept {
 		covered := slices.ContainsFunc(kept, func(o partFile) bool {
-			return o.day == p.day && o.path != p.path && o.from <= p.from && p.to <= o.to &&
+			return o.partition == p.partition && o.path != p.path && o.from <= p.from && p.to <= o.to &&
 				(o.from != p.from || o.to != p.to || o.path < p.path)
 		})
 		if covered {

@@ -43,23 +43,23 @@ func TestReconcileRepairsCrashStates(t *testing.T) {
 		log   string // a line reconciliation must log
 	}{
 		{"leftover temporary files", func(t *testing.T, dir string) {
-			d := filepath.Join(dir, ParquetDir, "day="+day)
+			d := filepath.Join(dir, ParquetDir, "tenant="+testTenant, "day="+day)
 			os.WriteFile(filepath.Join(d, "."+partName(3, 3)+".tmp"), []byte("half a file"), 0o600)
 			os.WriteFile(filepath.Join(d, "."+partName(1, 2)+".tmp"), []byte("half a compaction"), 0o600)
 		}, "temporary file"},
 		{"published file without mark", func(t *testing.T, dir string) {
-			execFile(t, dir, `INSERT INTO wh.pending VALUES (DATE '`+day+`', 2)`)
+			execFile(t, dir, `INSERT INTO wh.pending VALUES (DATE '`+day+`', 2, '`+testTenant+`')`)
 		}, "already published"},
 		{"pending without file", func(t *testing.T, dir string) {
-			os.Remove(filepath.Join(dir, ParquetDir, "day="+day, partName(2, 2)))
-			execFile(t, dir, `INSERT INTO wh.pending VALUES (DATE '`+day+`', 2)`)
+			os.Remove(filepath.Join(dir, ParquetDir, "tenant="+testTenant, "day="+day, partName(2, 2)))
+			execFile(t, dir, `INSERT INTO wh.pending VALUES (DATE '`+day+`', 2, '`+testTenant+`')`)
 		}, "publishing committed rows"},
 		{"file beyond the last commit", func(t *testing.T, dir string) {
-			d := filepath.Join(dir, ParquetDir, "day="+day)
+			d := filepath.Join(dir, ParquetDir, "tenant="+testTenant, "day="+day)
 			testkit.CopyFile(t, filepath.Join(d, partName(2, 2)), filepath.Join(d, partName(7, 7)))
 		}, "no committed state backs it"},
 		{"half-done compaction", func(t *testing.T, dir string) {
-			d := filepath.Join(dir, ParquetDir, "day="+day)
+			d := filepath.Join(dir, ParquetDir, "tenant="+testTenant, "day="+day)
 			saved := map[string][]byte{}
 			for _, n := range []string{partName(1, 1), partName(2, 2)} {
 				b, _ := os.ReadFile(filepath.Join(d, n))
@@ -139,8 +139,8 @@ func TestCompact(t *testing.T) {
 	if res.FilesBefore != before || res.FilesAfter != len(files) || len(files) != 2 {
 		t.Errorf("compact = %+v; files %d before, now %v; want one file per day", res, before, files)
 	}
-	if !slices.Contains(files, "day=2026-03-01/"+partName(1, 5)) {
-		t.Errorf("files = %v, want day=2026-03-01/%s", files, partName(1, 5))
+	if !slices.Contains(files, "tenant="+testTenant+"/day=2026-03-01/"+partName(1, 5)) {
+		t.Errorf("files = %v, want tenant=%s/day=2026-03-01/%s", files, testTenant, partName(1, 5))
 	}
 	// A later commit adds a file next to the compacted one; reopening keeps both.
 	late := rows("z", 3, day0.Add(time.Hour), time.Minute)
@@ -173,7 +173,7 @@ func TestVerifyRepair(t *testing.T) {
 	commitRows(t, w, mem, rs)
 	want := expected(rs)
 	mustVerify(t, w)
-	dayDir := filepath.Join(dir, ParquetDir, "day=2026-03-02")
+	dayDir := filepath.Join(dir, ParquetDir, "tenant="+testTenant, "day=2026-03-02")
 
 	// A lost Parquet file: Verify sees the ids missing, Repair from DuckDB rewrites them.
 	if err := os.Remove(filepath.Join(dayDir, partName(1, 1))); err != nil {
@@ -192,7 +192,7 @@ func TestVerifyRepair(t *testing.T) {
 	mustVerify(t, w)
 
 	// A file moved to the wrong day folder: rows outside their day, and ids out of place.
-	other := filepath.Join(dir, ParquetDir, "day=2026-03-01")
+	other := filepath.Join(dir, ParquetDir, "tenant="+testTenant, "day=2026-03-01")
 	files, _ := filepath.Glob(filepath.Join(dayDir, "*.parquet"))
 	if err := os.Rename(files[0], filepath.Join(other, "part-000000000000-000000000000.parquet")); err != nil {
 		t.Fatal(err)
@@ -250,7 +250,10 @@ func TestPublishFailureIsRepaired(t *testing.T) {
 	dir := t.TempDir()
 	w := openTest(t, dir, SinkBoth)
 	// A file where the day's folder should be: as root, chmod would not stop the write.
-	blocker := filepath.Join(dir, ParquetDir, "day=2026-03-01")
+	blocker := filepath.Join(dir, ParquetDir, "tenant="+testTenant, "day=2026-03-01")
+	if err := os.MkdirAll(filepath.Dir(blocker), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}

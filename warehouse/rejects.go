@@ -19,9 +19,10 @@ func rejectedPath(dir, runID string) string {
 	return filepath.Join(dir, RejectedDir, unsafeName.ReplaceAllString(runID, "_")+".ndjson")
 }
 
-// rejectLine is one line of rejected/<run>.ndjson. Raw is the record text; when it is not valid
+// rejectLine is one line of rejected/<run>.ndjson, with the tenant of its run. Raw is the record text; when it is not valid
 // UTF-8 it is in RawBase64 instead, so the file keeps exactly what was received.
 type rejectLine struct {
+	Tenant    string    `json:"tenant"`
 	ID        string    `json:"id,omitempty"`
 	Reason    string    `json:"reason"`
 	RunID     string    `json:"run_id"`
@@ -30,8 +31,8 @@ type rejectLine struct {
 	RawBase64 []byte    `json:"raw_base64,omitempty"`
 }
 
-func newRejectLine(id, reason, runID string, at time.Time, raw []byte) rejectLine {
-	l := rejectLine{ID: id, Reason: reason, RunID: runID, At: at}
+func newRejectLine(label, id, reason, runID string, at time.Time, raw []byte) rejectLine {
+	l := rejectLine{Tenant: label, ID: id, Reason: reason, RunID: runID, At: at}
 	if utf8.Valid(raw) {
 		l.Raw = string(raw)
 	} else {
@@ -41,10 +42,10 @@ func newRejectLine(id, reason, runID string, at time.Time, raw []byte) rejectLin
 }
 
 // appendRejects appends rejects to the run's file and syncs it.
-func appendRejects(path string, rejects []schema.Rejected, runID string, at time.Time) error {
+func appendRejects(path string, rejects []schema.Rejected, label, runID string, at time.Time) error {
 	var buf []byte
 	for _, r := range rejects {
-		b, err := json.Marshal(newRejectLine(r.ID, r.Reason, runID, at, r.Raw))
+		b, err := json.Marshal(newRejectLine(label, r.ID, r.Reason, runID, at, r.Raw))
 		if err != nil {
 			return fmt.Errorf("encode reject: %w", err)
 		}
@@ -70,20 +71,20 @@ func appendRejects(path string, rejects []schema.Rejected, runID string, at time
 // writeRejectedFile rewrites rejected/<run>.ndjson from DuckDB (the source of truth), under a
 // temporary name, so the file is complete or absent, never half written.
 func (w *Writer) writeRejectedFile(ctx context.Context, s *session, runID string) error {
-	rows, err := s.conn.QueryContext(ctx, `SELECT coalesce(id, ''), reason, run_id, "at", raw_bytes FROM wh.rejected_activities WHERE run_id = ? ORDER BY "at", rowid`, runID)
+	rows, err := s.conn.QueryContext(ctx, `SELECT coalesce(tenant, ''), coalesce(id, ''), reason, run_id, "at", raw_bytes FROM wh.rejected_activities WHERE run_id = ? ORDER BY "at", rowid`, runID)
 	if err != nil {
 		return fmt.Errorf("read rejects: %w", err)
 	}
 	defer rows.Close()
 	var buf []byte
 	for rows.Next() {
-		var id, reason, run string
+		var label, id, reason, run string
 		var at time.Time
 		var raw []byte
-		if err := rows.Scan(&id, &reason, &run, &at, &raw); err != nil {
+		if err := rows.Scan(&label, &id, &reason, &run, &at, &raw); err != nil {
 			return fmt.Errorf("read rejects: %w", err)
 		}
-		b, err := json.Marshal(newRejectLine(id, reason, run, at.UTC(), raw))
+		b, err := json.Marshal(newRejectLine(label, id, reason, run, at.UTC(), raw))
 		if err != nil {
 			return fmt.Errorf("encode reject: %w", err)
 		}

@@ -2,12 +2,15 @@ package warehouse
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/mcasload/mcasload/internal/idindex"
+	"github.com/mcasload/mcasload/tenant"
 )
 
 // Repair rebuilds one sink from the other. from is the sink that is right: SinkDuckDB rewrites
@@ -56,70 +59,76 @@ func (w *Writer) repairParquet(ctx context.Context, s *session) error {
 	if err := w.quarantineParquet(); err != nil {
 		return err
 	}
-	if err := rebuildIndex(ctx, s, `SELECT id, day, raw FROM wh.activities`); err != nil {
+	if err := rebuildIndex(ctx, s, `SELECT tenant, id, day, raw FROM wh.activities`); err != nil {
 		return err
 	}
 	var maxSeq int64
 	if err := s.conn.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM wh.commits`).Scan(&maxSeq); err != nil {
 		return err
 	}
-	days, err := queryStrings(ctx, s.conn, `SELECT DISTINCT strftime(day, '%Y-%m-%d') AS d FROM wh.activities ORDER BY d`)
-	if err != nil {
+	var parts []partition
+	err := scanRows(ctx, s.conn, `SELECT DISTINCT tenant, strftime(day, '%Y-%m-%d') AS d FROM wh.activities ORDER BY tenant, d`, func(r *sql.Rows) error {
+		var p partition
+		err := r.Scan(&p.tenant, &p.day)
+		parts = append(parts, p)
 		return err
-	}
-	for _, day := range days {
-		// part-0-<last> covers every commit so far: reconciliation deletes the older parts
-		// even if this process dies before it does.
-		q := fmt.Sprintf(`SELECT %s FROM wh.activities WHERE day = DATE '%s' ORDER BY ts, id`, columnList("", true), day)
-		if err := w.writeParquet(ctx, s, w.dayDir(day), partName(0, maxSeq), q, "repair"); err != nil {
-			return err
-		}
-	}
-	parts, _, _, err := listParts(filepath.Join(w.dir, ParquetDir))
+	})
 	if err != nil {
 		return err
 	}
 	for _, p := range parts {
-		keep := p.from == 0 && p.to == maxSeq && containsString(days, p.day)
+		// part-0-<last> covers every commit so far: reconciliation deletes the older parts
+		// even if this process dies before it does.
+		q := fmt.Sprintf(`SELECT %s FROM wh.activities WHERE tenant = %s AND day = DATE '%s' ORDER BY ts, id`, columnList("", true), quoteString(p.tenant), p.day)
+		if err := w.writeParquet(ctx, s, w.partDir(p), partName(0, maxSeq), q, "repair"); err != nil {
+			return err
+		}
+	}
+	files, _, _, err := listParts(filepath.Join(w.dir, ParquetDir), w.legacyTenant)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		keep := f.from == 0 && f.to == maxSeq && !f.legacy && slices.Contains(parts, f.partition)
 		if !keep {
-			if err := os.Remove(p.path); err != nil {
-				return fmt.Errorf("remove %s: %w", p.path, err)
+			if err := os.Remove(f.path); err != nil {
+				return fmt.Errorf("remove %s: %w", f.path, err)
 			}
 		}
 	}
 	return nil
 }
 
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 func (w *Writer) repairDuckDB(ctx context.Context, s *session) error {
 	if err := w.quarantineParquet(); err != nil {
 		return err
 	}
-	if !hasParquet(w.dir) {
-		return fmt.Errorf("read parquet: no parquet files in %s", filepath.Join(w.dir, ParquetDir))
+	root := filepath.Join(w.dir, ParquetDir)
+	layout, err := readLayout(root)
+	if err != nil {
+		return err
 	}
-	scan := parquetScan(filepath.Join(w.dir, ParquetDir))
-	if err := s.exec(ctx, `CREATE OR REPLACE TEMP TABLE repair_rows AS SELECT * FROM (`+scan+`) QUALIFY row_number() OVER (PARTITION BY id ORDER BY ts, raw) = 1`); err != nil {
+	scan, ok, err := readDataset(ctx, s.conn, layout, w.legacyTenant, nil)
+	if err != nil {
+		return fmt.Errorf("read parquet: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("read parquet: no parquet files in %s", root)
+	}
+	if err := s.exec(ctx, `CREATE OR REPLACE TEMP TABLE repair_rows AS SELECT * FROM (`+scan+`) QUALIFY row_number() OVER (PARTITION BY tenant, id ORDER BY ts, raw) = 1`); err != nil {
 		return fmt.Errorf("read parquet: %w", err)
 	}
 	// One transaction replaces the rows and the index, so a crash leaves the old pair or the new.
-	if err := s.exec(ctx, `CREATE OR REPLACE TEMP TABLE repair_src AS SELECT id, day, raw FROM temp.repair_rows`); err != nil {
+	if err := s.exec(ctx, `CREATE OR REPLACE TEMP TABLE repair_src AS SELECT tenant, id, day, raw FROM temp.repair_rows`); err != nil {
 		return fmt.Errorf("read parquet: %w", err)
 	}
-	err := inTx(ctx, s, func() error {
+	cols := columnList("", false)
+	err = inTx(ctx, s, func() error {
 		if w.opts.Sinks.duckdb() {
 			if err := s.exec(ctx, `DELETE FROM wh.activities`); err != nil {
 				return err
 			}
-			if err := s.exec(ctx, `INSERT INTO wh.activities SELECT `+columnList("", false)+` FROM temp.repair_rows ORDER BY ts, id`); err != nil {
+			if err := s.exec(ctx, `INSERT INTO wh.activities (`+cols+`) SELECT `+cols+` FROM temp.repair_rows ORDER BY tenant, ts, id`); err != nil {
 				return err
 			}
 		}
@@ -131,8 +140,8 @@ func (w *Writer) repairDuckDB(ctx context.Context, s *session) error {
 	return nil
 }
 
-// rebuildIndex makes the dedupe index hold exactly the ids of src (columns id, day, raw): ids
-// not in src are dropped, so they load again; ids missing from the index get commit 0.
+// rebuildIndex makes the dedupe index hold exactly the ids of src (columns tenant, id, day, raw):
+// ids not in src are dropped, so they load again; ids missing from the index get commit 0.
 func rebuildIndex(ctx context.Context, s *session, src string) error {
 	if err := s.exec(ctx, `CREATE OR REPLACE TEMP TABLE repair_src AS `+src); err != nil {
 		return fmt.Errorf("rebuild index: %w", err)
@@ -143,14 +152,18 @@ func rebuildIndex(ctx context.Context, s *session, src string) error {
 	return nil
 }
 
-// syncIndex makes wh.activity_ids match temp.repair_src, inside the caller's transaction.
+// syncIndex makes wh.activity_ids match temp.repair_src, inside the caller's transaction, and
+// records every tenant of the rows (a rebuilt file starts with an empty tenants table).
 func syncIndex(ctx context.Context, s *session) error {
 	if err := s.exec(ctx, `DELETE FROM wh.activity_ids i WHERE NOT EXISTS
-		(SELECT 1 FROM temp.repair_src r WHERE r.id = i.id AND r.day = i.day)`); err != nil {
+		(SELECT 1 FROM temp.repair_src r WHERE r.tenant = i.tenant AND r.id = i.id AND r.day = i.day)`); err != nil {
 		return err
 	}
-	return s.exec(ctx, `INSERT INTO wh.activity_ids SELECT md5_number_lower(id), id, day, md5_number_lower(raw), 0
-		FROM temp.repair_src r WHERE NOT EXISTS (SELECT 1 FROM wh.activity_ids i WHERE i.id = r.id)`)
+	if err := s.exec(ctx, `INSERT INTO wh.activity_ids (h, id, day, rawsum, seq, tenant) SELECT md5_number_lower(id), id, day, md5_number_lower(raw), 0, tenant
+		FROM temp.repair_src r WHERE NOT EXISTS (SELECT 1 FROM wh.activity_ids i WHERE i.tenant = r.tenant AND i.id = r.id)`); err != nil {
+		return err
+	}
+	return s.exec(ctx, `INSERT INTO wh.tenants SELECT DISTINCT tenant, NULL, now() FROM temp.repair_src ON CONFLICT (tenant) DO NOTHING`)
 }
 
 // RebuildDatabase builds a new DuckDB file for the warehouse in opts.Dir from its Parquet
@@ -198,6 +211,14 @@ func RebuildDatabase(ctx context.Context, opts Options) (err error) {
 		err = rerr
 	}
 	if err == nil {
+		// Opened while the dataset was held aside, the writer found no file from before tenants
+		// to move: move them now, or they would stay in the old layout.
+		var parts []partFile
+		if parts, _, _, err = listParts(root, w.legacyTenant); err == nil {
+			err = w.migrateLayout(ctx, parts)
+		}
+	}
+	if err == nil {
 		err = w.Repair(ctx, SinkParquet)
 	}
 	if cerr := w.Close(context.WithoutCancel(ctx)); err == nil {
@@ -226,7 +247,7 @@ func restoreHeld(root, hold string) error {
 
 // lastPublishedCommit is the last commit the Parquet part names under root cover.
 func lastPublishedCommit(root string) (int64, error) {
-	parts, _, _, err := listParts(root)
+	parts, _, _, err := listParts(root, tenant.Default)
 	if err != nil {
 		return 0, fmt.Errorf("rebuild duckdb: %w", err)
 	}
@@ -266,7 +287,7 @@ func (w *Writer) recordCommit(ctx context.Context, seq int64) error {
 		return err
 	}
 	defer s.detachClose(context.WithoutCancel(ctx))
-	if err := s.exec(ctx, `INSERT INTO wh.commits VALUES (?, ?, ?, 0, 0, 0, 0, []::VARCHAR[])`, seq, "rebuild-from-parquet", w.opts.Clock.Now().UTC()); err != nil {
+	if err := s.exec(ctx, `INSERT INTO wh.commits (seq, run_id, committed_at, inserted, duplicates, conflicts, rejected, days) VALUES (?, ?, ?, 0, 0, 0, 0, []::VARCHAR[])`, seq, "rebuild-from-parquet", w.opts.Clock.Now().UTC()); err != nil {
 		return fmt.Errorf("record last commit: %w", err)
 	}
 	return nil

@@ -17,7 +17,7 @@ func TestStatusAndRuns(t *testing.T) {
 	mem := newMem(t)
 	dir := t.TempDir()
 	vc := clock.NewVirtual(time.Date(2026, 4, 1, 12, 0, 0, 0, time.UTC), true)
-	w, err := Open(t.Context(), Options{Dir: dir, Clock: vc, Command: "mcasload load a.ndjson", Source: "simulator", Logger: testLogger(nil)})
+	w, err := Open(t.Context(), Options{Dir: dir, Clock: vc, Command: "mcasload load a.ndjson", Source: "simulator", Logger: testLogger(nil), Tenant: testTenant})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,12 +32,13 @@ func TestStatusAndRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Close(t.Context())
-	if st.Source != "simulator" || st.Sinks != SinkBoth || st.Rows != 40 || len(st.PendingDays) != 0 {
+	if len(st.Tenants) != 1 || st.Tenants[0] != (TenantStatus{Tenant: testTenant, Source: "simulator", Rows: 40, Days: 2}) ||
+		st.Sinks != SinkBoth || st.Rows != 40 || len(st.PendingDays) != 0 {
 		t.Errorf("status = %+v", st)
 	}
 	wantDays := []DayStatus{
-		{Day: "2026-03-01", DuckDBRows: 24, ParquetRows: 24, ParquetFiles: 1},
-		{Day: "2026-03-02", DuckDBRows: 16, ParquetRows: 16, ParquetFiles: 2},
+		{Tenant: testTenant, Day: "2026-03-01", DuckDBRows: 24, ParquetRows: 24, ParquetFiles: 1},
+		{Tenant: testTenant, Day: "2026-03-02", DuckDBRows: 16, ParquetRows: 16, ParquetFiles: 2},
 	}
 	if len(st.Days) != len(wantDays) {
 		t.Fatalf("days = %+v", st.Days)

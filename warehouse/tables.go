@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/mcasload/mcasload/schema"
+	"github.com/mcasload/mcasload/tenant"
 )
 
 // columnDefs is the DDL column list of the activities table, in schema order.
@@ -37,11 +38,18 @@ func columnDDL(stored bool) string {
 	return b.String()
 }
 
-// columnList is the schema's columns, comma separated, optionally qualified with prefix.
-func columnList(prefix string, skipDay bool) string {
+// partitionColumns are the columns of a dataset that a Parquet file does not hold: like any Hive
+// dataset, they come from its folder names (parquet/<table>/tenant=<label>/day=YYYY-MM-DD/).
+var partitionColumns = []string{"tenant", "day"}
+
+func isPartitionColumn(name string) bool { return slices.Contains(partitionColumns, name) }
+
+// columnList is the schema's columns, comma separated, optionally qualified with prefix; with
+// skipPartition, without the partition columns (what a Parquet file holds).
+func columnList(prefix string, skipPartition bool) string {
 	names := make([]string, 0, len(schema.Columns))
 	for _, c := range schema.Columns {
-		if skipDay && c.Name == "day" {
+		if skipPartition && isPartitionColumn(c.Name) {
 			continue
 		}
 		names = append(names, prefix+c.Name)
@@ -66,16 +74,18 @@ const (
 	// kindRejects: records that could not become rows, with an NDJSON copy per run
 	// (rejected/<run>.ndjson) that Close and reconcile rewrite from DuckDB.
 	kindRejects tableKind = "rejects"
-	// kindBookkeeping: DuckDB only (meta, state, runs, commits, schema_migrations). A rebuilt
-	// DuckDB file (RebuildDatabase) starts them over: the next scan of a filter starts again
-	// from --since and skips what is stored.
+	// kindBookkeeping: DuckDB only (meta, state, runs, commits, tenants, schema_migrations). A
+	// rebuilt DuckDB file (RebuildDatabase) starts them over: the next scan of a filter starts
+	// again from --since and skips what is stored (tenants is refilled from the rows).
 	kindBookkeeping tableKind = "bookkeeping"
 )
 
-// whTable is one table of the warehouse file (wh.<name>).
+// whTable is one table of the warehouse file (wh.<name>). Every table that holds per-tenant data
+// has a tenant column (perTenant); a dataset's Parquet folder is partitioned by tenant, then day.
 type whTable struct {
-	name string
-	kind tableKind
+	name      string
+	kind      tableKind
+	perTenant bool
 	// For datasets: the row schema version this mcasload writes, the meta keys recording the
 	// version of the rows in DuckDB and that every Parquet file has it, and the Parquet folder.
 	version                       int
@@ -84,7 +94,7 @@ type whTable struct {
 }
 
 // activitiesTable is the activities dataset: schema.Columns, versioned by schema.Version.
-var activitiesTable = whTable{name: "activities", kind: kindDataset, version: schema.Version,
+var activitiesTable = whTable{name: "activities", kind: kindDataset, perTenant: true, version: schema.Version,
 	versionKey: "schema_version", parquetVersionKey: "parquet_schema_version", parquetDir: ParquetDir}
 
 // warehouseTables lists every table the migrations create: a new table joins the warehouse by
@@ -92,14 +102,15 @@ var activitiesTable = whTable{name: "activities", kind: kindDataset, version: sc
 // together); docs/design.md "How a new table joins the warehouse" says what else its kind needs.
 var warehouseTables = []whTable{
 	activitiesTable,
-	{name: "activity_ids", kind: kindIndex},
-	{name: "staging", kind: kindIndex},
-	{name: "pending", kind: kindIndex},
-	{name: "rejected_activities", kind: kindRejects},
+	{name: "activity_ids", kind: kindIndex, perTenant: true},
+	{name: "staging", kind: kindIndex, perTenant: true},
+	{name: "pending", kind: kindIndex, perTenant: true},
+	{name: "rejected_activities", kind: kindRejects, perTenant: true},
 	{name: "meta", kind: kindBookkeeping},
-	{name: "state", kind: kindBookkeeping},
-	{name: "runs", kind: kindBookkeeping},
-	{name: "commits", kind: kindBookkeeping},
+	{name: "state", kind: kindBookkeeping, perTenant: true},
+	{name: "runs", kind: kindBookkeeping, perTenant: true},
+	{name: "commits", kind: kindBookkeeping, perTenant: true},
+	{name: "tenants", kind: kindBookkeeping, perTenant: true},
 	{name: "schema_migrations", kind: kindBookkeeping},
 }
 
@@ -129,10 +140,16 @@ var migrations = []string{
 	// 2: schema version 2, the parameters column (see migrate.go; the Parquet files follow in
 	// Writer.migrateParquet).
 	migrationAddParameters,
+	// 3: schema version 3, tenants (see tenants.go; the Parquet files move in Writer.migrateLayout).
+	migrationAddTenants,
+	// 4: the tenant columns of rows are NOT NULL (DuckDB cannot add the constraint in the
+	// transaction that filled them).
+	migrationTenantsNotNull,
 }
 
-// migrate brings the attached warehouse to the latest schema version.
-func migrate(ctx context.Context, s *session) error {
+// migrate brings the attached warehouse to the latest schema version. upgradeTenant is the label
+// rows stored before tenants get (see upgradeLabel); a new warehouse has none to label.
+func migrate(ctx context.Context, s *session, upgradeTenant string) error {
 	if err := s.exec(ctx, `CREATE TABLE IF NOT EXISTS wh.schema_migrations (version INTEGER PRIMARY KEY, applied TIMESTAMPTZ DEFAULT now())`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
@@ -142,6 +159,12 @@ func migrate(ctx context.Context, s *session) error {
 	}
 	if have > len(migrations) {
 		return fmt.Errorf("read schema version: the warehouse has version %d but this mcasload knows only %d; upgrade mcasload", have, len(migrations))
+	}
+	if have < len(migrations) {
+		// The migrations read the label as a session variable: they are SQL text, recorded once.
+		if err := s.exec(ctx, `SET VARIABLE `+upgradeTenantVar+` = `+quoteString(upgradeTenant)); err != nil {
+			return fmt.Errorf("migrate warehouse: %w", err)
+		}
 	}
 	for v := have + 1; v <= len(migrations); v++ {
 		if err := inTx(ctx, s, func() error {
@@ -201,7 +224,7 @@ var migratedColumns = sync.OnceValues(func() (columnTypes, error) {
 	if err := s.exec(ctx, `ATTACH ':memory:' AS wh (STORAGE_VERSION `+quoteString(storageVersion)+`)`); err != nil {
 		return nil, fmt.Errorf("attach reference warehouse: %w", err)
 	}
-	if err := migrate(ctx, s); err != nil {
+	if err := migrate(ctx, s, tenant.Default); err != nil {
 		return nil, err
 	}
 	return readColumns(ctx, s.conn)

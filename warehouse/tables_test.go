@@ -33,6 +33,17 @@ func TestEveryTableIsRegistered(t *testing.T) {
 	if got := slices.Sorted(maps.Keys(made["activities"])); len(got) != len(schema.Columns) {
 		t.Errorf("activities has columns %v, want schema.Columns", got)
 	}
+	// A table holds per-tenant data exactly when it has a tenant column, so a new table's
+	// registration says whether tenants keep it apart.
+	for _, tb := range warehouseTables {
+		_, has := made[tb.name]["tenant"]
+		if has != tb.perTenant {
+			t.Errorf("table %s: tenant column %v, registered perTenant %v", tb.name, has, tb.perTenant)
+		}
+		if tb.kind == kindDataset && !tb.perTenant {
+			t.Errorf("dataset %s is not partitioned by tenant", tb.name)
+		}
+	}
 }
 
 // TestVerifyChecksEveryTable changes bookkeeping tables by hand: verify names each change, and

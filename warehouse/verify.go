@@ -4,11 +4,17 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/mcasload/mcasload/tenant"
 )
 
-// DayCheck compares one UTC day across the sinks.
+// DayCheck compares one tenant's UTC day across the sinks.
 type DayCheck struct {
+	Tenant            string
 	Day               string
 	DuckDB            int64 // rows in DuckDB (activities, or the dedupe index with --sink parquet)
 	Parquet           int64 // rows in the day's Parquet folder
@@ -55,8 +61,8 @@ func (r *VerifyReport) Problems() []string {
 		if d.OK() {
 			continue
 		}
-		out = append(out, fmt.Sprintf("%s: duckdb %d rows, parquet %d rows; missing in parquet %d, missing in duckdb %d, duplicates duckdb %d parquet %d, outside their day %d, index mismatch %d, raw mismatch %d",
-			d.Day, d.DuckDB, d.Parquet, d.MissingInParquet, d.MissingInDuckDB, d.DuplicatesDuckDB, d.DuplicatesParquet, d.OutsideDay, d.IndexMismatch, d.RawMismatch))
+		out = append(out, fmt.Sprintf("tenant %s, %s: duckdb %d rows, parquet %d rows; missing in parquet %d, missing in duckdb %d, duplicates duckdb %d parquet %d, outside their day %d, index mismatch %d, raw mismatch %d",
+			d.Tenant, d.Day, d.DuckDB, d.Parquet, d.MissingInParquet, d.MissingInDuckDB, d.DuplicatesDuckDB, d.DuplicatesParquet, d.OutsideDay, d.IndexMismatch, d.RawMismatch))
 	}
 	for _, p := range r.TableProblems {
 		out = append(out, "duckdb file: "+p)
@@ -72,22 +78,33 @@ func (r *VerifyReport) Problems() []string {
 
 // Verify compares DuckDB and Parquet day by day: counts, ids, duplicates, rows outside their
 // day folder, the dedupe index against the activities table, and each row's raw against the
-// hash the index recorded when it was stored. It changes nothing.
-func (w *Writer) Verify(ctx context.Context) (_ *VerifyReport, err error) {
+// hash the index recorded when it was stored, per tenant. With tenants, only those tenants'
+// days are compared (the table check and the unknown and damaged files cover the whole
+// warehouse). It changes nothing.
+func (w *Writer) Verify(ctx context.Context, tenants ...string) (_ *VerifyReport, err error) {
 	defer markStorage(&err)
 	s, err := w.session(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
 	defer s.detachClose(context.WithoutCancel(ctx))
-	rep, err := w.verify(ctx, s)
+	if len(tenants) > 0 {
+		held, err := listTenants(ctx, s.conn)
+		if err != nil {
+			return nil, fmt.Errorf("verify: %w", err)
+		}
+		if _, err := selectTenants(tenants, held); err != nil {
+			return nil, fmt.Errorf("verify: %w", err)
+		}
+	}
+	rep, err := w.verify(ctx, s, tenants)
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
 	return rep, nil
 }
 
-func (w *Writer) verify(ctx context.Context, s *session) (*VerifyReport, error) {
+func (w *Writer) verify(ctx context.Context, s *session, selection []string) (*VerifyReport, error) {
 	rep := &VerifyReport{}
 	problems, missing, err := checkTables(ctx, s)
 	if err != nil {
@@ -102,7 +119,7 @@ func (w *Writer) verify(ctx context.Context, s *session) (*VerifyReport, error) 
 		return nil, err
 	}
 	rep.Pending = len(pending)
-	_, _, unknown, err := listParts(filepath.Join(w.dir, ParquetDir))
+	_, _, unknown, err := listParts(filepath.Join(w.dir, ParquetDir), w.legacyTenant)
 	if err != nil {
 		return nil, err
 	}
@@ -112,31 +129,35 @@ func (w *Writer) verify(ctx context.Context, s *session) (*VerifyReport, error) 
 		return nil, err
 	}
 	rep.DamagedFiles = damaged
-	if rep.Days, err = w.compareSinks(ctx, s, good); err != nil {
+	if rep.Days, err = w.compareSinks(ctx, s, good, selection); err != nil {
 		return nil, err
 	}
 	return rep, nil
 }
 
-// compareSinks compares the activities in DuckDB with the readable Parquet files good, day by
-// day, in temporary tables it drops afterwards.
-func (w *Writer) compareSinks(ctx context.Context, s *session, good []string) ([]DayCheck, error) {
+// compareSinks compares the activities in DuckDB with the readable Parquet files good, per
+// tenant and day, for the tenants of selection (all when nil), in temporary tables it drops
+// afterwards.
+func (w *Writer) compareSinks(ctx context.Context, s *session, good []string, selection []string) ([]DayCheck, error) {
 	sinks := w.opts.Sinks
+	filter := " WHERE " + tenantFilter(selection)
 	// d: what DuckDB says is stored (and published, when comparing with Parquet).
-	dSrc := `SELECT id, day, rawsum FROM wh.activity_ids`
+	dSrc := `SELECT tenant, id, day, rawsum FROM wh.activity_ids` + filter
 	if sinks.duckdb() {
-		dSrc = `SELECT id, day, md5_number_lower(raw) AS rawsum FROM wh.activities`
+		dSrc = `SELECT tenant, id, day, md5_number_lower(raw) AS rawsum FROM wh.activities` + filter
 	}
 	if sinks.parquet() {
-		dSrc = `SELECT id, day, rawsum FROM (` + dSrc + `) x WHERE id NOT IN (SELECT i.id FROM wh.activity_ids i JOIN wh.pending p ON p.seq = i.seq AND p.day = i.day)`
+		dSrc = `SELECT tenant, id, day, rawsum FROM (` + dSrc + `) x WHERE NOT EXISTS (SELECT 1 FROM wh.activity_ids i JOIN wh.pending p
+			ON p.seq = i.seq AND p.day = i.day AND p.tenant = i.tenant WHERE i.tenant = x.tenant AND i.id = x.id)`
 	}
-	pSrc := `SELECT NULL::VARCHAR AS id, NULL::DATE AS day, NULL::TIMESTAMPTZ AS ts, NULL::UBIGINT AS rawsum WHERE false`
-	if sinks.parquet() && len(good) > 0 {
+	pSrc := `SELECT NULL::VARCHAR AS tenant, NULL::VARCHAR AS id, NULL::DATE AS day, NULL::TIMESTAMPTZ AS ts, NULL::UBIGINT AS rawsum WHERE false`
+	if sinks.parquet() {
 		// Damaged files are reported above and left out, so the rest is still compared.
-		pSrc = fmt.Sprintf(`SELECT id, day, ts, md5_number_lower(raw) AS rawsum FROM read_parquet(%s, hive_partitioning = true, hive_types = {'day': DATE})`,
-			fileList(good))
+		for _, src := range w.fileSources(good, selection) {
+			pSrc += fmt.Sprintf("\nUNION ALL SELECT %s AS tenant, id, day, ts, md5_number_lower(raw) AS rawsum FROM read_parquet(%s, %s)", src.tenantExpr, src.arg(), src.hive)
+		}
 	}
-	iSrc := `SELECT id, day, rawsum FROM wh.activity_ids`
+	iSrc := `SELECT tenant, id, day, rawsum FROM wh.activity_ids` + filter
 	if !sinks.duckdb() {
 		iSrc = dSrc // the index is the DuckDB side; nothing to compare it with
 	}
@@ -152,29 +173,29 @@ func (w *Writer) compareSinks(ctx context.Context, s *session, good []string) ([
 	}
 	compareParquet := sinks.parquet()
 	q := `
-	WITH days AS (SELECT day FROM temp.v_d UNION SELECT day FROM temp.v_p UNION SELECT day FROM temp.v_i),
-	dd AS (SELECT day, count(*) n, count(*) - count(DISTINCT id) dup FROM temp.v_d GROUP BY day),
-	pp AS (SELECT day, count(*) n, count(*) - count(DISTINCT id) dup,
-	              count(*) FILTER (WHERE CAST(ts AS DATE) <> day) outside FROM temp.v_p GROUP BY day),
-	mp AS (SELECT day, count(*) n FROM (SELECT DISTINCT id, day FROM temp.v_d) x
-	       WHERE NOT EXISTS (SELECT 1 FROM temp.v_p p WHERE p.id = x.id AND p.day = x.day) GROUP BY day),
-	md AS (SELECT day, count(*) n FROM (SELECT DISTINCT id, day FROM temp.v_p) x
-	       WHERE NOT EXISTS (SELECT 1 FROM temp.v_d d WHERE d.id = x.id AND d.day = x.day) GROUP BY day),
-	im AS (SELECT day, count(*) n FROM (
-	         (SELECT id, day FROM temp.v_i EXCEPT SELECT id, day FROM temp.v_d)
-	         UNION ALL (SELECT id, day FROM temp.v_d EXCEPT SELECT id, day FROM temp.v_i)) GROUP BY day),
-	rm AS (SELECT day, count(*) n FROM (
-	         SELECT x.day FROM temp.v_d x JOIN temp.v_i i ON i.id = x.id WHERE x.rawsum <> i.rawsum
-	         UNION ALL SELECT x.day FROM temp.v_p x JOIN temp.v_i i ON i.id = x.id WHERE x.rawsum <> i.rawsum) GROUP BY day)
-	SELECT strftime(days.day, '%Y-%m-%d'), coalesce(dd.n, 0), coalesce(pp.n, 0), coalesce(mp.n, 0), coalesce(md.n, 0),
+	WITH days AS (SELECT tenant, day FROM temp.v_d UNION SELECT tenant, day FROM temp.v_p UNION SELECT tenant, day FROM temp.v_i),
+	dd AS (SELECT tenant, day, count(*) n, count(*) - count(DISTINCT id) dup FROM temp.v_d GROUP BY ALL),
+	pp AS (SELECT tenant, day, count(*) n, count(*) - count(DISTINCT id) dup,
+	              count(*) FILTER (WHERE CAST(ts AS DATE) <> day) outside FROM temp.v_p GROUP BY ALL),
+	mp AS (SELECT tenant, day, count(*) n FROM (SELECT DISTINCT tenant, id, day FROM temp.v_d) x
+	       WHERE NOT EXISTS (SELECT 1 FROM temp.v_p p WHERE p.tenant = x.tenant AND p.id = x.id AND p.day = x.day) GROUP BY ALL),
+	md AS (SELECT tenant, day, count(*) n FROM (SELECT DISTINCT tenant, id, day FROM temp.v_p) x
+	       WHERE NOT EXISTS (SELECT 1 FROM temp.v_d d WHERE d.tenant = x.tenant AND d.id = x.id AND d.day = x.day) GROUP BY ALL),
+	im AS (SELECT tenant, day, count(*) n FROM (
+	         (SELECT tenant, id, day FROM temp.v_i EXCEPT SELECT tenant, id, day FROM temp.v_d)
+	         UNION ALL (SELECT tenant, id, day FROM temp.v_d EXCEPT SELECT tenant, id, day FROM temp.v_i)) GROUP BY ALL),
+	rm AS (SELECT tenant, day, count(*) n FROM (
+	         SELECT x.tenant, x.day FROM temp.v_d x JOIN temp.v_i i ON i.tenant = x.tenant AND i.id = x.id WHERE x.rawsum <> i.rawsum
+	         UNION ALL SELECT x.tenant, x.day FROM temp.v_p x JOIN temp.v_i i ON i.tenant = x.tenant AND i.id = x.id WHERE x.rawsum <> i.rawsum) GROUP BY ALL)
+	SELECT days.tenant, strftime(days.day, '%Y-%m-%d'), coalesce(dd.n, 0), coalesce(pp.n, 0), coalesce(mp.n, 0), coalesce(md.n, 0),
 	       coalesce(dd.dup, 0), coalesce(pp.dup, 0), coalesce(pp.outside, 0), coalesce(im.n, 0), coalesce(rm.n, 0)
-	FROM days LEFT JOIN dd USING (day) LEFT JOIN pp USING (day) LEFT JOIN mp USING (day)
-	     LEFT JOIN md USING (day) LEFT JOIN im USING (day) LEFT JOIN rm USING (day)
-	ORDER BY days.day`
+	FROM days LEFT JOIN dd USING (tenant, day) LEFT JOIN pp USING (tenant, day) LEFT JOIN mp USING (tenant, day)
+	     LEFT JOIN md USING (tenant, day) LEFT JOIN im USING (tenant, day) LEFT JOIN rm USING (tenant, day)
+	ORDER BY days.tenant, days.day`
 	var days []DayCheck
 	err := scanRows(ctx, s.conn, q, func(r *sql.Rows) error {
 		var d DayCheck
-		if err := r.Scan(&d.Day, &d.DuckDB, &d.Parquet, &d.MissingInParquet, &d.MissingInDuckDB,
+		if err := r.Scan(&d.Tenant, &d.Day, &d.DuckDB, &d.Parquet, &d.MissingInParquet, &d.MissingInDuckDB,
 			&d.DuplicatesDuckDB, &d.DuplicatesParquet, &d.OutsideDay, &d.IndexMismatch, &d.RawMismatch); err != nil {
 			return err
 		}
@@ -191,4 +212,37 @@ func (w *Writer) compareSinks(ctx context.Context, s *session, good []string) ([
 		_ = s.exec(ctx, `DROP TABLE temp.`+t)
 	}
 	return days, nil
+}
+
+// fileSources groups the Parquet files paths of the dataset by layout (a tenant folder, or a day
+// folder from before tenants) into read_parquet sources, for the tenants of selection.
+func (w *Writer) fileSources(paths, selection []string) []datasetSource {
+	root := filepath.Join(w.dir, ParquetDir)
+	byTenant := map[string][]string{}
+	var legacy []string
+	for _, p := range paths {
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			continue
+		}
+		if label, ok := strings.CutPrefix(strings.SplitN(rel, string(filepath.Separator), 2)[0], tenantPrefix); ok {
+			byTenant[label] = append(byTenant[label], p)
+		} else {
+			legacy = append(legacy, p)
+		}
+	}
+	var out []datasetSource
+	var files []string
+	for _, label := range slices.Sorted(maps.Keys(byTenant)) {
+		if tenant.Selected(selection, label) {
+			files = append(files, byTenant[label]...)
+		}
+	}
+	if len(files) > 0 {
+		out = append(out, datasetSource{globs: files, hive: "hive_partitioning = true, hive_types = {'day': DATE, 'tenant': VARCHAR}", tenantExpr: "tenant"})
+	}
+	if len(legacy) > 0 && tenant.Selected(selection, w.legacyTenant) {
+		out = append(out, datasetSource{globs: legacy, hive: "hive_partitioning = true, hive_types = {'day': DATE}", tenantExpr: quoteString(w.legacyTenant)})
+	}
+	return out
 }

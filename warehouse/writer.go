@@ -15,13 +15,14 @@ import (
 	"github.com/mcasload/mcasload/internal/clock"
 	"github.com/mcasload/mcasload/internal/filelock"
 	"github.com/mcasload/mcasload/internal/idindex"
+	"github.com/mcasload/mcasload/tenant"
 )
 
 // Names of the files and folders inside a warehouse directory.
 const (
 	DatabaseFile = "mcasload.duckdb"
 	LockFile     = "mcasload.lock"
-	ParquetDir   = "parquet/activities" // Hive layout: day=YYYY-MM-DD/part-<from>-<to>.parquet
+	ParquetDir   = "parquet/activities" // Hive layout: tenant=<label>/day=YYYY-MM-DD/part-<from>-<to>.parquet
 	RejectedDir  = "rejected"           // one NDJSON file per run
 	tempDir      = "tmp"                // DuckDB spill files
 )
@@ -55,16 +56,33 @@ var ErrSourceMismatch = errors.New("warehouse: source mismatch")
 
 // Options configure Open.
 type Options struct {
-	Dir               string        // the warehouse folder; created (0700) when missing
-	Sinks             Sinks         // default SinkBoth; must match the warehouse's first run
-	MemoryLimit       string        // DuckDB memory_limit, e.g. "300MB" (default "1GB")
-	Threads           int           // DuckDB threads (default GOMAXPROCS)
-	Source            string        // "simulator" or the tenant URL; "" skips the check
-	AllowMixedSources bool          // load from a source other than the recorded one
-	Command           string        // recorded in the lock and the runs table (default os.Args)
-	Logger            *slog.Logger  // default slog.Default()
-	Clock             clock.Clock   // default the wall clock
-	LockWait          time.Duration // how long to retry a DuckDB file held by a reader (default 30s)
+	Dir               string // the warehouse folder; created (0700) when missing
+	Sinks             Sinks  // default SinkBoth; must match the warehouse's first run
+	MemoryLimit       string // DuckDB memory_limit, e.g. "300MB" (default "1GB")
+	Threads           int    // DuckDB threads (default GOMAXPROCS)
+	Source            string // "simulator", the tenant URL or "file"; "" skips the check
+	AllowMixedSources bool   // write a tenant from a source other than the one it was first written from
+	// Tenant is the label (package tenant) the writer's commits store rows, rejects, state and
+	// runs under unless a Commit names its own. Empty: the warehouse's only tenant
+	// (tenant.Default in an empty warehouse), or none in a warehouse of several (each Commit
+	// must then name one).
+	Tenant string
+	// TenantFromWarehouse, with Tenant empty, refuses (ErrTenantRequired) to open a warehouse of
+	// several tenants: `load` without --tenant-label must not guess.
+	TenantFromWarehouse bool
+	// TenantDerived says Tenant was derived from Source (a scan's URL), not named by the user:
+	// when the warehouse holds exactly one tenant first written from Source, under another label
+	// (one the upgrade or an earlier --tenant-label gave), the rows are that tenant's
+	// (TenantOfSource).
+	TenantDerived bool
+	// UpgradeTenant is the label rows stored before tenants get when this writer upgrades the
+	// warehouse (`mcasload migrate --tenant-label`); default: the tenant of the recorded scan
+	// URL, "simulator" for the simulator, else tenant.Default.
+	UpgradeTenant string
+	Command       string        // recorded in the lock and the runs table (default os.Args)
+	Logger        *slog.Logger  // default slog.Default()
+	Clock         clock.Clock   // default the wall clock
+	LockWait      time.Duration // how long to retry a DuckDB file held by a reader (default 30s)
 	// CompactOver makes Close compact days with more Parquet files than this (default 32;
 	// negative disables).
 	CompactOver int
@@ -125,6 +143,13 @@ func (o *Options) defaults() error {
 	if o.HoldCache <= 0 {
 		o.HoldCache = DefaultHoldCache
 	}
+	if o.UpgradeTenant != "" {
+		l, err := tenant.Parse(o.UpgradeTenant)
+		if err != nil {
+			return err
+		}
+		o.UpgradeTenant = l
+	}
 	return nil
 }
 
@@ -132,11 +157,19 @@ func (o *Options) defaults() error {
 // DuckDB file only while commits follow each other (see holdState), so readers can open it
 // between bursts of commits. A Writer is not safe for concurrent use.
 type Writer struct {
-	opts  Options
-	dir   string
-	lock  *filelock.Lock
-	log   *slog.Logger
-	state map[string]string
+	opts Options
+	dir  string
+	lock *filelock.Lock
+	log  *slog.Logger
+	// tenant is the writer's tenant (Options.Tenant, resolved at Open); "" when the warehouse
+	// holds several and none was named.
+	tenant string
+	// legacyTenant is the label of Parquet files still in the layout before tenants (the
+	// warehouse's upgrade label, tenant.Default when it has none), until migrateLayout has moved
+	// them; upgraded is the upgrade label as recorded ("" when nothing predates tenants).
+	legacyTenant, upgraded string
+	// state is the committed state per tenant, per key.
+	state map[string]map[string]string
 	run   RunInfo
 	// rejectRuns are the runs whose rejected/<run>.ndjson must be rewritten before Close.
 	rejectRuns map[string]bool
@@ -149,9 +182,9 @@ type Writer struct {
 	pub *session
 	// hold keeps the file attached to base between commits that follow each other closely.
 	hold holdState
-	// ids is the dedupe's on-disk id set (see openIDs), opened and checked at the first
-	// commit; nil until then and after anything but a commit may have changed activity_ids.
-	ids *idindex.Index
+	// ids is each tenant's on-disk id set (see openIDs), opened and checked at the tenant's
+	// first commit; empty after anything but a commit may have changed activity_ids.
+	ids map[string]*idindex.Index
 }
 
 // Open creates the warehouse folder if needed, takes the writer lock, checks and records the
@@ -186,7 +219,7 @@ func Open(ctx context.Context, opts Options) (_ *Writer, err error) {
 		dir:        dir,
 		lock:       lock,
 		log:        opts.Logger,
-		state:      map[string]string{},
+		state:      map[string]map[string]string{},
 		rejectRuns: map[string]bool{},
 		run: RunInfo{
 			ID:      now.Format("20060102T150405.000Z") + fmt.Sprintf("-%d", os.Getpid()),
@@ -251,7 +284,11 @@ func (w *Writer) init(ctx context.Context) error {
 		return err
 	}
 	defer s.detachClose(context.WithoutCancel(ctx))
-	if err := migrate(ctx, s); err != nil {
+	label, err := w.upgradeLabel(ctx, s)
+	if err != nil {
+		return err
+	}
+	if err := migrate(ctx, s, label); err != nil {
 		return err
 	}
 	// A migration may have started the WAL, which DuckDB creates with the umask's mode.
@@ -261,19 +298,21 @@ func (w *Writer) init(ctx context.Context) error {
 	if err := w.checkMeta(ctx, s); err != nil {
 		return err
 	}
-	rows, err := s.conn.QueryContext(ctx, `SELECT key, value FROM wh.state`)
-	if err != nil {
-		return fmt.Errorf("read state: %w", err)
+	if err := w.resolveTenant(ctx, s); err != nil {
+		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var k, v string
-		if err := rows.Scan(&k, &v); err != nil {
-			return fmt.Errorf("read state: %w", err)
+	err = scanRows(ctx, s.conn, `SELECT tenant, key, value FROM wh.state`, func(r *sql.Rows) error {
+		var t, k, v string
+		if err := r.Scan(&t, &k, &v); err != nil {
+			return err
 		}
-		w.state[k] = v
-	}
-	if err := rows.Err(); err != nil {
+		if w.state[t] == nil {
+			w.state[t] = map[string]string{}
+		}
+		w.state[t][k] = v
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("read state: %w", err)
 	}
 	if err := w.reconcile(ctx, s); err != nil {
@@ -284,23 +323,18 @@ func (w *Writer) init(ctx context.Context) error {
 	return w.migrateParquet(ctx, s)
 }
 
-// checkMeta records the sinks, source and Arrow schema version on first use and refuses a
-// later run that disagrees.
+// checkMeta records the sinks and Arrow schema version on first use and refuses a later run that
+// disagrees. (The source is checked per tenant, by resolveTenant.)
 func (w *Writer) checkMeta(ctx context.Context, s *session) error {
-	meta := map[string]string{}
-	rows, err := s.conn.QueryContext(ctx, `SELECT key, value FROM wh.meta`)
+	meta, err := readMeta(ctx, s.conn, "wh")
 	if err != nil {
 		return fmt.Errorf("read warehouse meta: %w", err)
 	}
-	for rows.Next() {
-		var k, v string
-		if err := rows.Scan(&k, &v); err != nil {
-			rows.Close()
-			return fmt.Errorf("read warehouse meta: %w", err)
-		}
-		meta[k] = v
+	w.upgraded = meta[upgradeTenantKey]
+	w.legacyTenant = w.upgraded
+	if w.legacyTenant == "" {
+		w.legacyTenant = tenant.Default
 	}
-	rows.Close()
 	set := map[string]string{}
 	if v, ok := meta["sinks"]; !ok {
 		set["sinks"] = string(w.opts.Sinks)
@@ -317,16 +351,6 @@ func (w *Writer) checkMeta(ctx context.Context, s *session) error {
 			return fmt.Errorf("open warehouse %s: its %s rows use schema version %s, this mcasload writes version %d; use a new warehouse folder", w.dir, t.name, v, t.version)
 		}
 	}
-	if src := w.opts.Source; src != "" {
-		if v, ok := meta["source"]; !ok {
-			set["source"] = src
-		} else if v != src {
-			if !w.opts.AllowMixedSources {
-				return fmt.Errorf("open warehouse %s: it was loaded from %q, not %q: %w", w.dir, v, src, ErrSourceMismatch)
-			}
-			w.log.Warn("mixing sources in one warehouse", "dir", w.dir, "recorded", v, "now", src)
-		}
-	}
 	if len(set) == 0 {
 		return nil
 	}
@@ -340,16 +364,25 @@ func (w *Writer) checkMeta(ctx context.Context, s *session) error {
 	})
 }
 
+// UpgradeTenant is the label the rows stored before tenants were given when the warehouse was
+// upgraded ("" when it held none).
+func (w *Writer) UpgradeTenant() string { return w.upgraded }
+
 // Dir is the absolute path of the warehouse folder.
 func (w *Writer) Dir() string { return w.dir }
 
 // RunID is the id of this writer's run, used when a Commit does not name one.
 func (w *Writer) RunID() string { return w.run.ID }
 
-// State returns the value committed for key (a watermark, a scan position), as of the last
-// Commit of this writer.
+// State returns the value committed for key (a watermark, a scan position) in the writer's
+// tenant, as of the last Commit of this writer.
 func (w *Writer) State(ctx context.Context, key string) (string, bool, error) {
-	v, ok := w.state[key]
+	return w.TenantState(ctx, w.tenant, key)
+}
+
+// TenantState returns the value committed for key in tenant label.
+func (w *Writer) TenantState(ctx context.Context, label, key string) (string, bool, error) {
+	v, ok := w.state[label][key]
 	return v, ok, ctx.Err()
 }
 
@@ -375,7 +408,7 @@ func (w *Writer) finish(ctx context.Context) error {
 			return fmt.Errorf("close warehouse: %w", err)
 		}
 		if w.opts.CompactOver > 0 {
-			days, err := w.daysWithFiles(func(n int) bool { return n > w.opts.CompactOver })
+			days, err := w.partitionsWithFiles(func(_ partition, n int) bool { return n > w.opts.CompactOver })
 			if err != nil {
 				return fmt.Errorf("close warehouse: %w", err)
 			}

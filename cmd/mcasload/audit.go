@@ -86,6 +86,9 @@ func (e *env) runAudit(c *cli.Context) error {
 	if opts.Writer, opts.Pipeline, err = e.writerSetup(c, scanSource(cfg.URL), "mcasload audit --repair"); err != nil {
 		return err
 	}
+	if opts.Writer.Tenant, opts.Writer.TenantDerived, err = scanTenantLabel(c, cfg.URL); err != nil {
+		return err
+	}
 	opts.Writer.Logger = log
 	opts.Pipeline.Command = "audit"
 	client, err := mcas.NewClient(cfg)

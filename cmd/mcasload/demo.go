@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -15,6 +16,7 @@ import (
 	"github.com/mcasload/mcasload/queries"
 	"github.com/mcasload/mcasload/simulator"
 	"github.com/mcasload/mcasload/simulator/synth"
+	"github.com/mcasload/mcasload/tenant"
 	"github.com/mcasload/mcasload/warehouse"
 )
 
@@ -27,16 +29,18 @@ var demoInvestigations = []string{"impossible-travel", "mass-download", "mail-fo
 func (e *env) demoCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "demo",
-		Usage: "scan a simulated tenant into a fresh warehouse and run a few investigations",
-		Description: "Starts the Defender for Cloud Apps simulator on loopback with a synthetic tenant " +
-			"(planted incidents and benign look-alikes included), scans its activities into a new warehouse with mcasload scan, shows its status and " +
-			"runs a few investigations. Needs no network and no credentials. A folder from an earlier demo " +
-			"is replaced; any other existing folder is refused.",
+		Usage: "scan two simulated tenants into a fresh warehouse and run a few investigations",
+		Description: "Starts the Defender for Cloud Apps simulator on loopback with synthetic tenants, one " +
+			"listener each (each with its own users, domain, planted incidents and benign look-alikes), scans each " +
+			"into one new warehouse with mcasload scan --tenant-label, shows its status and runs a few investigations, " +
+			"which answer per tenant. Needs no network and no credentials. A folder from an earlier demo is replaced; " +
+			"any other existing folder is refused.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "warehouse", Aliases: []string{"w"}, Value: "demo-warehouse", Usage: "warehouse `DIR` to create"},
-			&cli.Int64Flag{Name: "seed", Value: 1, Usage: "seed of the synthetic tenant"},
+			&cli.StringSliceFlag{Name: "tenants", Value: cli.NewStringSlice("contoso", "fabrikam"), Usage: "the simulated tenants' `LABEL`s (comma-separated or repeated)"},
+			&cli.Int64Flag{Name: "seed", Value: 1, Usage: "seed the tenants' seeds derive from"},
 			&cli.IntFlag{Name: "days", Value: 37, Usage: "days of activity, ending now"},
-			&cli.IntFlag{Name: "users", Value: 500, Usage: "ordinary users (incident users come on top)"},
+			&cli.IntFlag{Name: "users", Value: 250, Usage: "ordinary users per tenant (incident users come on top)"},
 			&cli.BoolFlag{Name: "progress", Value: true, Usage: "show scan progress on stderr"},
 		},
 		Action: e.runDemo,
@@ -59,35 +63,38 @@ func (e *env) runDemo(c *cli.Context) error {
 		return err
 	}
 
+	labels, err := tenant.ParseSelection(c.StringSlice("tenants"))
+	if err != nil || len(labels) == 0 {
+		return usageErrorf("--tenants: give at least one label (%v)", err)
+	}
 	start := time.Now()
-	fmt.Fprintf(e.stdout, "==> generating a synthetic tenant (seed %d, %d users, %d days, planted incidents, benign look-alikes)\n", c.Int64("seed"), c.Int("users"), c.Int("days"))
-	tn := synth.New(synth.Config{Seed: c.Int64("seed"), Users: c.Int("users"), Days: c.Int("days"), Incidents: true})
-	// The simulator runs without its 30 requests/minute budget so the demo takes seconds, not
-	// minutes; everything else (scan mode, paging, ties, visibility) behaves as the service does.
-	srv := simulator.NewServer(simulator.Config{Tenant: tn, RateLimit: simulator.NoRateLimit})
-	defer srv.Close()
-	fmt.Fprintf(e.stdout, "==> simulator serving %s activities at %s/api/v1/activities/ (loopback only)\n", humanize.Count(int64(tn.Len())), srv.URL)
-
+	servers := e.demoTenants(c, labels)
+	for _, srv := range servers {
+		defer srv.Close()
+	}
 	since := fmt.Sprintf("%dd", c.Int("days")+1)
 	// The demo's settings go in a config file, as a user's would: the warehouse for every
-	// command, the scan's own settings, and the tenant (the simulator) in a profile.
-	cfgPath, cfgText, err := writeDemoConfig(dir, srv.URL, since)
+	// command, the scan's own settings, and each tenant (a simulator) in a profile.
+	cfgPath, cfgText, err := writeDemoConfig(dir, since, labels, servers)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "==> %s (the demo's settings; docs/configuration.md)\n%s", cfgPath, cfgText)
-	scanArgs := []string{"mcasload", "scan", "--config", cfgPath, "--profile", "demo", fmt.Sprintf("--progress=%v", c.Bool("progress"))}
-	fmt.Fprintf(e.stdout, "==> mcasload scan --config %s --profile demo\n", cfgPath)
-	// The token reaches the scan the way a user's does, through MCAS_TOKEN, never a command line.
-	scanEnv := *e
-	scanEnv.getenv = func(k string) string {
-		if k == "MCAS_TOKEN" {
-			return srv.Token
+	for i, label := range labels {
+		scanArgs := []string{"mcasload", "scan", "--config", cfgPath, "--profile", label, fmt.Sprintf("--progress=%v", c.Bool("progress"))}
+		fmt.Fprintf(e.stdout, "==> mcasload scan --config %s --profile %s\n", cfgPath, label)
+		// The token reaches the scan the way a user's does, through MCAS_TOKEN, never a command line.
+		scanEnv := *e
+		token := servers[i].Token
+		scanEnv.getenv = func(k string) string {
+			if k == "MCAS_TOKEN" {
+				return token
+			}
+			return e.getenv(k)
 		}
-		return e.getenv(k)
-	}
-	if code := scanEnv.run(ctx, scanArgs); code != exitOK {
-		return withCode(code, errors.New("demo: scan failed"), "see the error above")
+		if code := scanEnv.run(ctx, scanArgs); code != exitOK {
+			return withCode(code, fmt.Errorf("demo: scan of tenant %s failed", label), "see the error above")
+		}
 	}
 
 	fmt.Fprintf(e.stdout, "\n==> mcasload status -w %s\n", dir)
@@ -105,34 +112,57 @@ func (e *env) runDemo(c *cli.Context) error {
 			return withCode(code, fmt.Errorf("demo: investigation %s failed", inv), "see the error above")
 		}
 	}
-	fmt.Fprintf(e.stdout, "\ndemo done in %s. The warehouse is %s. Try next:\n", time.Since(start).Round(100*time.Millisecond), dir)
+	fmt.Fprintf(e.stdout, "\ndemo done in %s. The warehouse is %s, with %d tenants. Try next:\n", time.Since(start).Round(100*time.Millisecond), dir, len(labels))
 	for _, s := range []string{
 		"mcasload query --list",
 		"mcasload query password-spray --config " + filepath.Join(dir, demoConfig) + " --since 30d   # the warehouse comes from the config file",
+		"mcasload query mass-download -w " + dir + " --since 30d --tenant-label " + labels[0] + "   # one tenant only",
 		"mcasload query user-timeline -w " + dir + " --since 30d --param user=<a user from above>",
-		`mcasload sql -w ` + dir + ` "SELECT app_name, count(*) AS n FROM activities GROUP BY 1 ORDER BY n DESC"`,
+		`mcasload sql -w ` + dir + ` "SELECT tenant, app_name, count(*) AS n FROM activities GROUP BY ALL ORDER BY n DESC"`,
 		"mcasload verify -w " + dir,
-		"open " + filepath.Join(dir, warehouse.ParquetDir) + " in pandas, polars or DuckDB (Hive layout, day=YYYY-MM-DD)",
-		"mcasload sim   # the simulator alone; then MCAS_TOKEN=<its token> mcasload scan --url <its url> -w " + dir + " (incremental: adds only what is new)",
+		"open " + filepath.Join(dir, warehouse.ParquetDir) + " in pandas, polars or DuckDB (Hive layout, tenant=<label>/day=YYYY-MM-DD; hand one tenant its own tenant= folder)",
+		"mcasload sim --tenants " + strings.Join(labels, ",") + "   # the simulator alone; then MCAS_TOKEN=<its token> mcasload scan --url <a url> --tenant-label <its tenant> -w " + dir,
 	} {
 		fmt.Fprintf(e.stdout, "  %s\n", s)
 	}
 	return nil
 }
 
+// demoTenants generates each simulated tenant (its own seed, domain and incidents) and serves it
+// on its own loopback listener; the caller closes the servers.
+func (e *env) demoTenants(c *cli.Context, labels []string) []*simulator.Server {
+	base := synth.Config{Seed: c.Int64("seed"), Users: c.Int("users"), Days: c.Int("days"), Incidents: true}
+	var servers []*simulator.Server
+	for _, label := range labels {
+		cfg := synth.ForTenant(base, label)
+		fmt.Fprintf(e.stdout, "==> generating tenant %s (domain %s, %d users, %d days, planted incidents, benign look-alikes)\n", label, cfg.Domain, cfg.Users, cfg.Days)
+		tn := synth.New(cfg)
+		// The simulator runs without its 30 requests/minute budget so the demo takes seconds,
+		// not minutes; everything else (scan mode, paging, ties, visibility) behaves as the
+		// service does.
+		srv := simulator.NewServer(simulator.Config{Tenant: tn, RateLimit: simulator.NoRateLimit})
+		servers = append(servers, srv)
+		fmt.Fprintf(e.stdout, "==> simulator serving tenant %s: %s activities at %s/api/v1/activities/ (loopback only)\n", label, humanize.Count(int64(tn.Len())), srv.URL)
+	}
+	return servers
+}
+
 // demoConfig is the demo's config file, inside its warehouse folder.
 const demoConfig = "mcasload.toml"
 
-// writeDemoConfig creates the demo folder, marks it as the demo's and writes its config file.
-func writeDemoConfig(dir, url, since string) (path, text string, err error) {
+// writeDemoConfig creates the demo folder, marks it as the demo's and writes its config file: one
+// profile per tenant, with its simulator's URL and its label.
+func writeDemoConfig(dir, since string, labels []string, servers []*simulator.Server) (path, text string, err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", "", fmt.Errorf("demo: create %s: %w", dir, err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, demoMarker), []byte("created by mcasload demo\n"), 0o600); err != nil {
 		return "", "", fmt.Errorf("demo: mark folder: %w", err)
 	}
-	text = fmt.Sprintf(`# Written by mcasload demo. Keys are flag names: at the top for every command that has
-# the flag, in [scan] for mcasload scan only, in [profile.demo] with --profile demo.
+	var b strings.Builder
+	fmt.Fprintf(&b, `# Written by mcasload demo. Keys are flag names: at the top for every command that has
+# the flag, in [scan] for mcasload scan only, in [profile.NAME] with --profile NAME: one profile
+# per simulated tenant, scanned with mcasload scan --profile NAME.
 warehouse = %q
 
 [scan]
@@ -140,15 +170,15 @@ since = %q
 limit = 5000
 rate-limit = 600   # the simulator runs without the API's 30 requests a minute
 parallel = 2
-
-[profile.demo]
-url = %q  # the simulator's port changes from run to run
-`, dir, since, url)
+`, dir, since)
+	for i, label := range labels {
+		fmt.Fprintf(&b, "\n[profile.%s]\nurl = %q  # the simulator's port changes from run to run\ntenant-label = %q\n", label, servers[i].URL, label)
+	}
 	path = filepath.Join(dir, demoConfig)
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 		return "", "", fmt.Errorf("demo: write %s: %w", path, err)
 	}
-	return path, text, nil
+	return path, b.String(), nil
 }
 
 // prepareDemoDir makes dir an empty folder, replacing an earlier demo's warehouse but refusing

@@ -19,16 +19,32 @@ func TestDemo(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("demo exit %d:\n%s\n%s", code, out, errs)
 	}
-	for _, want := range []string{"simulator serving", "http://127.0.0.1:", "mcasload scan --config " + filepath.Join(dir, "mcasload.toml") + " --profile demo", "url = \"http://127.0.0.1:", "scan done:", "0 rejected", "mcasload status -w " + dir,
-		"mcasload query impossible-travel", "demo done", "Try next:"} {
+	for _, want := range []string{"simulator serving tenant contoso", "simulator serving tenant fabrikam", "http://127.0.0.1:",
+		"mcasload scan --config " + filepath.Join(dir, "mcasload.toml") + " --profile contoso", "mcasload scan --config " + filepath.Join(dir, "mcasload.toml") + " --profile fabrikam",
+		"[profile.contoso]\nurl = \"http://127.0.0.1:", "tenant-label = \"fabrikam\"", "scan done:", "0 rejected", "mcasload status -w " + dir,
+		"tenant contoso:", "tenant fabrikam:", "mcasload query impossible-travel", "demo done", "with 2 tenants", "Try next:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
 	}
-	// A rerun replaces its own earlier warehouse and ends with the same rows.
-	rows := len(sinks.Rows(t, dir, "duckdb"))
-	if rows == 0 || len(sinks.Rows(t, dir, "parquet")) != rows {
-		t.Fatalf("demo warehouse: %d rows in duckdb, parquet differs or empty", rows)
+	// Each tenant is in its own folder, with its own rows, the same in both sinks.
+	for _, sink := range sinks.Names {
+		if got := sinks.Tenants(t, dir, sink); strings.Join(got, ",") != "contoso,fabrikam" {
+			t.Errorf("%s holds the tenants %v", sink, got)
+		}
+	}
+	for _, label := range []string{"contoso", "fabrikam"} {
+		rows := len(sinks.TenantRows(t, dir, "duckdb", label))
+		if rows == 0 || len(sinks.TenantRows(t, dir, "parquet", label)) != rows {
+			t.Fatalf("demo warehouse: tenant %s has %d rows in duckdb, parquet differs or empty", label, rows)
+		}
+	}
+	// The investigations answer per tenant: each tenant's planted incident shows under its name.
+	_, travel, _ := runMcasload(t, nil, "query", "impossible-travel", "-w", dir, "--since", "4d", "--format", "csv")
+	for _, label := range []string{"contoso", "fabrikam"} {
+		if !strings.Contains(travel, "\n"+label+",") || !strings.Contains(travel, "@"+label+".com") {
+			t.Errorf("impossible-travel over the demo lacks tenant %s's rows:\n%s", label, travel)
+		}
 	}
 	if code, out, errs := runMcasload(t, nil, args...); code != exitOK || !strings.Contains(out, "0 duplicate") {
 		t.Fatalf("second demo exit %d:\n%s\n%s", code, out, errs)

@@ -91,7 +91,12 @@ func investigationsPage(precision []precisionEntry) string {
 	b.WriteString("- **Precision.** Each investigation has literal-row cases (`queries/testdata/cases/NAME/`):\n")
 	b.WriteString("  *found* cases it must report exactly, *quiet* cases (benign look-alikes real tenants are full\n")
 	b.WriteString("  of) it must not report. The two-seed table is the precision test's run of the simulator with\n")
-	b.WriteString("  its planted incidents, near-miss decoys and benign look-alikes.\n\n")
+	b.WriteString("  its planted incidents, near-miss decoys and benign look-alikes.\n")
+	b.WriteString("- **Tenants.** Over a warehouse of several tenants an investigation runs once per tenant\n")
+	b.WriteString("  (`--tenant-label` selects them; default all), so it never pairs rows of two tenants and each\n")
+	b.WriteString("  tenant's history, own domains and baselines are its own; the answer starts with a `tenant`\n")
+	b.WriteString("  column and the meta lists the tenants. Over one tenant there is no such column. `sql` sees every\n")
+	b.WriteString("  selected tenant's rows, each with its `tenant`. See [tenants.md](tenants.md).\n\n")
 	b.WriteString("| investigation | kind | question | chart |\n|---|---|---|---|\n")
 	for _, inv := range queries.All() {
 		fmt.Fprintf(&b, "| [%s](#%s) | %s | %s | %s |\n", inv.Name, inv.Name, inv.Kind, inv.Question, strings.Join(inv.Charts, ", "))

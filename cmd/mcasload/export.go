@@ -32,6 +32,7 @@ func (e *env) exportCommand() *cli.Command {
 		Flags: []cli.Flag{
 			warehouseFlag(),
 			parquetFlag(),
+			tenantSelectionFlag(),
 			&cli.StringFlag{Name: "since", Usage: "start of the window: a duration ago (7d, 2w, 1d12h), RFC 3339, a date, or epoch s (10 digits) or ms (13) (default 7d)"},
 			&cli.StringFlag{Name: "until", Usage: "end of the window (default now)"},
 			&cli.StringFlag{Name: "query", Aliases: []string{"q"}, Usage: "export the result of investigation `NAME` (mcasload query --list)"},
@@ -87,7 +88,7 @@ func (e *env) runExport(c *cli.Context) error {
 		return err
 	}
 	restrict := src.sql != ""
-	r, s, err := openReadSession(c, log, restrict, src.since, src.until)
+	r, s, err := e.openReadSession(c, log, restrict, src.since, src.until)
 	if err != nil {
 		return err
 	}
@@ -277,32 +278,18 @@ func activitiesByDay(ctx context.Context, r *warehouse.Reader, s *queries.Sessio
 // openReadSession opens the warehouse (or --parquet dataset) read-only and locks the
 // connection down for queries. With restrict, the activities view that queries see holds only
 // [since, until), so --sql needs no WHERE of its own for the window.
-func openReadSession(c *cli.Context, log *slog.Logger, restrict bool, since, until time.Time) (*warehouse.Reader, *queries.Session, error) {
-	ctx := c.Context
-	var (
-		r   *warehouse.Reader
-		err error
-	)
-	if dir := c.String("parquet"); dir != "" {
-		r, err = warehouse.OpenParquetReader(ctx, dir)
-	} else {
-		r, err = warehouse.OpenReader(ctx, warehouse.ReaderOptions{Dir: c.String("warehouse"), Logger: log})
-	}
+func (e *env) openReadSession(c *cli.Context, log *slog.Logger, restrict bool, since, until time.Time) (*warehouse.Reader, *queries.Session, error) {
+	r, err := e.openReader(c, log)
 	if err != nil {
-		return nil, nil, withCode(exitFailure, err, "pass --warehouse DIR (or MCAS_WAREHOUSE) of a loaded warehouse, or --parquet DIR")
+		return nil, nil, err
 	}
 	if restrict {
-		if err := restrictActivities(ctx, r, since, until); err != nil {
+		if err := restrictActivities(c.Context, r, since, until); err != nil {
 			r.Close()
 			return nil, nil, err
 		}
 	}
-	lock := queries.Lockdown{}
-	if r.From == warehouse.FromParquet {
-		// The views read Parquet files lazily, so the warehouse folder stays readable.
-		lock.AllowedDirectories = []string{r.Dir}
-	}
-	s, err := queries.Open(ctx, r.Conn(), lock)
+	s, err := openInvestigations(c, r)
 	if err != nil {
 		r.Close()
 		return nil, nil, err

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"encoding/csv"
@@ -32,20 +31,7 @@ var synthEnd = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 // `load` command into a new warehouse.
 func synthWarehouse(t *testing.T) string {
 	t.Helper()
-	tn := synth.New(synth.Config{Seed: 5, Users: 60, Days: 5, End: synthEnd, Total: 6000, Incidents: true})
-	src := filepath.Join(t.TempDir(), "tenant.ndjson")
-	f, err := os.Create(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bw := bufio.NewWriter(f)
-	if _, err := tn.WriteNDJSON(bw, synthEnd.Add(24*time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if err := bw.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	src := writeTenantNDJSON(t, synth.New(synth.Config{Seed: 5, Users: 60, Days: 5, End: synthEnd, Total: 6000, Incidents: true}))
 	dir := filepath.Join(t.TempDir(), "wh")
 	if code, _, stderr := runMcasload(t, nil, "load", "--warehouse", dir, src); code != 0 {
 		t.Fatalf("load: exit %d: %s", code, stderr)

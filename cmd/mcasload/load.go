@@ -13,6 +13,7 @@ import (
 	"github.com/mcasload/mcasload/internal/budget"
 	"github.com/mcasload/mcasload/internal/progress"
 	"github.com/mcasload/mcasload/loader"
+	"github.com/mcasload/mcasload/tenant"
 	"github.com/mcasload/mcasload/warehouse"
 )
 
@@ -28,7 +29,10 @@ func writerFlags() []cli.Flag {
 		&cli.Int64Flag{Name: "batch-bytes", Usage: "raw JSON bytes per commit, whichever of rows or bytes comes first (default: from --memory-budget, about 11 MiB for 256MB)"},
 		&cli.BoolFlag{Name: "progress", Value: true, Usage: "show progress on stderr (one updating line on a terminal, periodic lines otherwise)"},
 		&cli.IntFlag{Name: "compact-over", Value: 32, Usage: "at the end of the run, compact days holding more than this many Parquet files (0: never)"},
-		&cli.BoolFlag{Name: "allow-mixed-sources", Usage: "load into a warehouse that was loaded from another source"},
+		&cli.BoolFlag{Name: "allow-mixed-sources", Usage: "store rows of a tenant that was first written from another source"},
+		tenantLabelFlag("the tenant `LABEL` the rows are stored under (scan, audit: default the tenant of --url, e.g. contoso for " +
+			"https://contoso.eu2.portal.cloudappsecurity.com, \"simulator\" for the simulator; load: the warehouse's only tenant, " +
+			"\"default\" in an empty one); letters, digits, '-', '_', '.'"),
 	}
 }
 
@@ -39,7 +43,8 @@ func (e *env) loadCommand() *cli.Command {
 		ArgsUsage: "FILE… (- for standard input; .gz is read transparently)",
 		Description: "Each FILE holds either one activity per line (NDJSON) or saved API responses " +
 			"({\"data\":[…]}, one or more); the format is detected per file. Re-loading a record adds " +
-			"nothing (the first copy stored wins). A load never moves a scan watermark.\n\n" +
+			"nothing (the first copy stored wins within its tenant). A load never moves a scan watermark. " +
+			"The rows are stored under --tenant-label, which a warehouse holding several tenants requires.\n\n" +
 			"Exit codes: 0 done, 3 done but some records were rejected, 4 another writer holds the " +
 			"warehouse, 6 stopped by a signal after committing what was read.",
 		Flags: append(writerFlags(),
@@ -63,6 +68,10 @@ func (e *env) writerSetup(c *cli.Context, source, command string) (warehouse.Opt
 	if c.Int("batch-rows") <= 0 || c.Int64("batch-bytes") < 0 {
 		return warehouse.Options{}, loader.Options{}, usageErrorf("--batch-rows and --batch-bytes must be positive")
 	}
+	label, err := tenantLabel(c)
+	if err != nil {
+		return warehouse.Options{}, loader.Options{}, err
+	}
 	plan, err := e.memoryPlan(c)
 	if err != nil {
 		return warehouse.Options{}, loader.Options{}, err
@@ -80,6 +89,7 @@ func (e *env) writerSetup(c *cli.Context, source, command string) (warehouse.Opt
 		Threads:           threads,
 		Source:            source,
 		AllowMixedSources: c.Bool("allow-mixed-sources"),
+		Tenant:            label,
 		Command:           command,
 		CompactOver:       compactOver(c.Int("compact-over")),
 	}
@@ -135,7 +145,11 @@ func openWriter(ctx context.Context, opts warehouse.Options) (*warehouse.Writer,
 	case errors.Is(err, warehouse.ErrLocked):
 		return nil, withCode(exitLocked, err, "only one writer at a time; readers (status, query) can run alongside it")
 	case errors.Is(err, warehouse.ErrSourceMismatch):
-		return nil, withCode(exitFailure, err, "use another --warehouse folder, or pass --allow-mixed-sources to mix sources in this one (load also takes --source with the recorded source)")
+		return nil, withCode(exitFailure, err, "store these rows under another --tenant-label, or pass --allow-mixed-sources to mix sources in this tenant (load also takes --source with the recorded source)")
+	case errors.Is(err, warehouse.ErrTenantRequired):
+		return nil, tenantRequired(err)
+	case errors.Is(err, tenant.ErrBadLabel):
+		return nil, withCode(exitUsage, err, "a tenant label holds letters, digits, '-', '_' and '.'")
 	case errors.Is(err, warehouse.ErrNoFolder):
 		return nil, withCode(exitUsage, err, "pass --warehouse DIR")
 	}
@@ -170,6 +184,15 @@ func (e *env) runLoad(c *cli.Context) error {
 		return err
 	}
 	opts.Logger = log
+	// Without --tenant-label the rows are the tenant of a --source URL (a saved export of that
+	// tenant), else the warehouse's only tenant's (refused when it holds several), or
+	// tenant.Default's in an empty warehouse.
+	if src := c.String("source"); opts.Tenant == "" && strings.Contains(src, "://") {
+		if l, err := tenant.FromURL(src); err == nil {
+			opts.Tenant, opts.TenantDerived = l, true
+		}
+	}
+	opts.TenantFromWarehouse = true
 	w, err := openWriter(ctx, opts)
 	if err != nil {
 		return err

@@ -89,7 +89,7 @@ func TestLoadCommand(t *testing.T) {
 		if code != exitOK {
 			t.Fatalf("status exit %d: %s", code, errs)
 		}
-		for _, want := range []string{"source file, sinks both", "1,200 rows over", "2026-02-01", "pending: nothing", "rejects: none", "mcasload load"} {
+		for _, want := range []string{"tenant default: 1,200 rows", "source file", "sinks both", "2026-02-01", "pending: nothing", "rejects: none", "mcasload load"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("status lacks %q:\n%s", want, out)
 			}
@@ -122,7 +122,7 @@ func TestLoadCommand(t *testing.T) {
 		if code, out, errs := runMcasload(t, nil, "verify", "-w", dir); code != exitOK || !strings.Contains(out, "verify: ok") {
 			t.Fatalf("verify exit %d: %s%s", code, out, errs)
 		}
-		files, _ := filepath.Glob(filepath.Join(dir, warehouse.ParquetDir, "*", "*.parquet"))
+		files, _ := filepath.Glob(filepath.Join(dir, warehouse.ParquetDir, "*", "*", "*.parquet"))
 		if err := os.Remove(files[0]); err != nil {
 			t.Fatal(err)
 		}

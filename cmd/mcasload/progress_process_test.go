@@ -102,9 +102,9 @@ func TestScanProgressOnATerminal(t *testing.T) {
 		}
 		if strings.HasPrefix(line.shown, "scan done: ") {
 			summary = line.shown
-			if i+2 < len(screen) {
-				counters = screen[i+2].shown
-			}
+		}
+		if summary != "" && counters == "" && strings.Contains(line.shown, " pages in ") {
+			counters = line.shown
 		}
 	}
 	if summary == "" || len(frames) == 0 {

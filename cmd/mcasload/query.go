@@ -20,7 +20,6 @@ import (
 	"github.com/mcasload/mcasload/allowlist"
 	"github.com/mcasload/mcasload/output"
 	"github.com/mcasload/mcasload/queries"
-	"github.com/mcasload/mcasload/warehouse"
 )
 
 // readerFlags are the flags of every command that reads the warehouse and prints a result.
@@ -28,6 +27,7 @@ func readerFlags() []cli.Flag {
 	return []cli.Flag{
 		warehouseFlag(),
 		parquetFlag(),
+		tenantSelectionFlag(),
 		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "output format: table, csv, json, ndjson, markdown or parquet"},
 		&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write the result to `FILE` (written whole, then renamed into place) instead of stdout"},
 		&cli.IntFlag{Name: "max-width", Usage: "fit tables to `N` columns (0: no limit; default the terminal's width, no limit when stdout is not a terminal); users and IPs are never cut"},
@@ -75,7 +75,9 @@ func (e *env) queryCommand() *cli.Command {
 		ArgsUsage: "NAME",
 		Description: "Runs one of the canned investigations (mcasload query --list shows them) over the\n" +
 			"warehouse, read-only, or over a bare Parquet dataset with --parquet. Parameters are\n" +
-			"bound, never spliced into SQL. Times: a duration ago (7d, 2w, 1d12h), RFC 3339, a date, or epoch s (10 digits) or ms (13).",
+			"bound, never spliced into SQL. Times: a duration ago (7d, 2w, 1d12h), RFC 3339, a date, or epoch s (10 digits) or ms (13).\n" +
+			"An investigation runs once per tenant (--tenant-label selects them; default all) and never\n" +
+			"pairs rows of two tenants; over several tenants the answer starts with a tenant column.",
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "list", Aliases: []string{"l"}, Usage: "list the investigations with their questions and parameters"},
 		}, queryFlags()...),
@@ -284,22 +286,12 @@ func (e *env) withSession(c *cli.Context, query func(context.Context, *queries.S
 			return err
 		}
 	}
-	var r *warehouse.Reader
-	if dir := c.String("parquet"); dir != "" {
-		r, err = warehouse.OpenParquetReader(ctx, dir)
-	} else {
-		r, err = warehouse.OpenReader(ctx, warehouse.ReaderOptions{Dir: c.String("warehouse"), Logger: log})
-	}
+	r, err := e.openReader(c, log)
 	if err != nil {
-		return withCode(exitFailure, err, "pass --warehouse DIR (or MCAS_WAREHOUSE) of a loaded warehouse, or --parquet DIR")
+		return err
 	}
 	defer r.Close()
-	lock := queries.Lockdown{}
-	if r.From == warehouse.FromParquet {
-		// The views read Parquet files lazily, so the warehouse folder stays readable.
-		lock.AllowedDirectories = []string{r.Dir}
-	}
-	s, err := queries.Open(ctx, r.Conn(), lock)
+	s, err := openInvestigations(c, r)
 	if err != nil {
 		return err
 	}

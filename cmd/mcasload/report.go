@@ -26,6 +26,7 @@ func (e *env) reportCommand() *cli.Command {
 		Flags: []cli.Flag{
 			warehouseFlag(),
 			parquetFlag(),
+			tenantSelectionFlag(),
 			&cli.StringFlag{Name: "since", Value: "7d", Usage: "start of the window: a duration ago (7d, 2w, 1d12h), RFC 3339, a date, or epoch s (10 digits) or ms (13)"},
 			&cli.StringFlag{Name: "until", Value: "now", Usage: "end of the window"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Required: true, Usage: "HTML `FILE` to write"},
@@ -66,7 +67,7 @@ func (e *env) runReport(c *cli.Context) error {
 		return err
 	}
 	ctx := c.Context
-	r, s, err := openReadSession(c, log, false, since, until)
+	r, s, err := e.openReadSession(c, log, false, since, until)
 	if err != nil {
 		return err
 	}
@@ -99,8 +100,8 @@ func (e *env) runReport(c *cli.Context) error {
 	return nil
 }
 
-// covers names what the report covers for its header: the source the warehouse was loaded
-// from (the simulator or the tenant's host) and the folder.
+// covers names what the report covers for its header: the tenants (with the source each was
+// loaded from, when the warehouse recorded it) and the folder.
 func (e *env) covers(ctx context.Context, r *warehouse.Reader) string {
 	where := "warehouse " + r.Dir
 	if r.From == warehouse.FromParquet {
@@ -109,18 +110,30 @@ func (e *env) covers(ctx context.Context, r *warehouse.Reader) string {
 			where += " (" + r.Fallback + ")"
 		}
 	}
-	var source string
-	if err := r.Conn().QueryRowContext(ctx, `SELECT value FROM wh.meta WHERE key = 'source'`).Scan(&source); err != nil || source == "" {
+	var names []string
+	for _, t := range r.Tenants {
+		var source string
+		_ = r.Conn().QueryRowContext(ctx, `SELECT coalesce(source, '') FROM wh.tenants WHERE tenant = ?`, t).Scan(&source)
+		names = append(names, describeTenant(t, source))
+	}
+	if len(names) == 0 {
 		return where
 	}
+	return strings.Join(names, "; ") + ", " + where
+}
+
+// describeTenant names a tenant and where its rows came from, for people.
+func describeTenant(label, source string) string {
 	switch source {
+	case "":
+		return "tenant " + label
 	case "simulator":
-		return "the simulated tenant (mcasload sim or demo), " + where
+		return "tenant " + label + " (the simulator: mcasload sim or demo)"
 	case "file":
-		return "activities loaded from files (mcasload load), " + where
+		return "tenant " + label + " (activities loaded from files)"
 	}
 	for _, p := range []string{"https://", "http://"} {
 		source = strings.TrimPrefix(source, p)
 	}
-	return "tenant " + strings.TrimSuffix(source, "/") + ", " + where
+	return "tenant " + label + " (" + strings.TrimSuffix(source, "/") + ")"
 }

@@ -46,9 +46,12 @@ func (e *env) scanCommand() *cli.Command {
 		Usage: "fetch activities from the Defender for Cloud Apps API into the warehouse, incrementally",
 		Description: "Scans activities in the order the service stored them (created) from the watermark of the " +
 			"previous run minus --overlap, so late arrivals are picked up by the next run and land in their own " +
-			"day. The watermark is kept per tenant URL and filters, and commits with the rows it covers: after a " +
+			"day. The watermark is kept per tenant, URL and filters, and commits with the rows it covers: after a " +
 			"crash or Ctrl-C, the same command resumes. The first run looks back 30 days (or to --since). " +
 			"--full re-scans a window without moving the watermark.\n\n" +
+			"The rows are stored under a tenant label: the portal tenant of --url (contoso for " +
+			"https://contoso.eu2.portal.cloudappsecurity.com), or --tenant-label. Several tenants share one " +
+			"warehouse; each keeps its own rows, watermarks and Parquet folder (docs/tenants.md).\n\n" +
 			"Credentials never go on the command line: MCAS_TOKEN or --token-file, or Entra ID sign-in with " +
 			"--auth (client secret, certificate, managed identity, workload identity, Azure CLI, auto); see " +
 			"docs/connection.md.\n\n" +
@@ -194,6 +197,9 @@ func (e *env) runScan(c *cli.Context) error {
 	}
 	wopts, popts, err := e.writerSetup(c, scanSource(set.cfg.URL), "mcasload scan "+scanCommandLine(c))
 	if err != nil {
+		return err
+	}
+	if wopts.Tenant, wopts.TenantDerived, err = scanTenantLabel(c, set.cfg.URL); err != nil {
 		return err
 	}
 	wopts.Logger = log

@@ -99,8 +99,8 @@ func TestScanCommand(t *testing.T) {
 	if logged.Command != "scan" || logged.New != tn.Len() || logged.Counters["pages"] == 0 || len(logged.Days) < 3 {
 		t.Errorf("run log summary %+v, want a scan of %d new rows over 3+ days", logged, tn.Len())
 	}
-	if st.Source != "simulator" {
-		t.Errorf("warehouse source %q, want simulator", st.Source)
+	if len(st.Tenants) != 1 || st.Tenants[0].Tenant != "simulator" || st.Tenants[0].Source != "simulator" {
+		t.Errorf("warehouse tenants %+v, want one, simulator, from the simulator (a loopback URL)", st.Tenants)
 	}
 
 	// The second run is incremental and finds nothing new.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/mcasload/mcasload/internal/timearg"
 	"github.com/mcasload/mcasload/simulator"
 	"github.com/mcasload/mcasload/simulator/synth"
+	"github.com/mcasload/mcasload/tenant"
 )
 
 // Environment variables the simulator takes its credentials from, so they stay off command lines.
@@ -66,6 +68,7 @@ func (e *env) simCommand() *cli.Command {
 			&cli.StringFlag{Name: "client-certificate-out", Usage: "register a new application certificate and write it with its key to `FILE` (PEM) for --client-certificate"},
 			&cli.StringFlag{Name: "truth", Usage: "write the ground truth (planted incidents, look-alikes, tie bursts) to `FILE`"},
 			&cli.StringFlag{Name: "ndjson", Usage: "write the visible records to `FILE` (- for stdout) and exit instead of serving"},
+			&cli.StringSliceFlag{Name: "tenants", Usage: "serve several simulated tenants, one `LABEL` each (comma-separated or repeated), each on its own port with its own seed-derived data, domain <label>.com and planted incidents; scan each with --tenant-label LABEL"},
 		}, simStreamFlags()...),
 		Action: e.runSim,
 	}
@@ -89,6 +92,9 @@ func (e *env) runSim(c *cli.Context) error {
 		return err
 	}
 	cfg.Logger = log // one debug line per request with --log-level debug
+	if len(c.StringSlice("tenants")) > 0 {
+		return e.runSimTenants(c, cfg)
+	}
 	start := time.Now()
 	if cfg.Synth.End.IsZero() {
 		cfg.Synth.End = cfg.Clock.Now() // the data ends at the service's now
@@ -428,4 +434,100 @@ func (e *env) serveSim(c *cli.Context, ln net.Listener, h *simulator.Handler) (*
 	}
 	fmt.Fprintf(e.stdout, "tls: test CA in %s; entra: --authority-url %s\n", path, srv.URL)
 	return srv, nil
+}
+
+// runSimTenants serves one simulated tenant per --tenants label, each on its own listener (the
+// real service gives each tenant its own host), with data from synth.ForTenant: its own seed,
+// domain and planted incidents. Every tenant accepts the same credentials.
+func (e *env) runSimTenants(c *cli.Context, cfg simulator.Config) error {
+	labels, err := tenant.ParseSelection(c.StringSlice("tenants"))
+	if err != nil {
+		return usageErrorf("--tenants: %v", err)
+	}
+	for _, f := range []string{"tls-ca-out", "client-certificate-out", "stream-to"} {
+		if c.String(f) != "" {
+			return usageErrorf("--%s serves one tenant: drop --tenants for it", f)
+		}
+	}
+	host, port, err := net.SplitHostPort(c.String("addr"))
+	if err != nil {
+		return usageErrorf("--addr %q: want HOST:PORT, e.g. 127.0.0.1:8080", c.String("addr"))
+	}
+	if err := checkLoopback(c.String("addr"), c.Bool("allow-remote")); err != nil {
+		return err
+	}
+	first, _ := strconv.Atoi(port)
+	base := cfg.Synth
+	if base.End.IsZero() {
+		base.End = cfg.Clock.Now()
+	}
+	var servers []*simulator.Server
+	defer func() {
+		for _, srv := range servers {
+			_ = srv.Shutdown(context.WithoutCancel(c.Context))
+		}
+	}()
+	fmt.Fprintf(e.stdout, "mcasload sim: serving %d tenants on loopback\n", len(labels))
+	var h *simulator.Handler
+	for i, label := range labels {
+		tc := cfg
+		tc.Synth = synth.ForTenant(base, label)
+		tc.Tenant = synth.New(tc.Synth)
+		if err := e.simFiles(c, tc.Tenant, label, cfg.Clock.Now().Add(-cfg.VisibilityLag)); err != nil {
+			return err
+		}
+		if c.String("ndjson") != "" {
+			continue
+		}
+		addr := net.JoinHostPort(host, "0")
+		if first > 0 {
+			addr = net.JoinHostPort(host, strconv.Itoa(first+i))
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return withCode(exitFailure, fmt.Errorf("listen on %s: %w", addr, err), "pick free ports with --addr 127.0.0.1:0 or stop what holds them")
+		}
+		if h != nil { // every tenant accepts the first one's credentials
+			tc.Token, tc.ClientSecret = h.Token(), h.ClientSecret()
+		}
+		h = simulator.NewHandler(tc)
+		srv := simulator.Serve(ln, h)
+		servers = append(servers, srv)
+		fmt.Fprintf(e.stdout, "tenant %s: %d activities at %s (domain %s)\n", label, tc.Tenant.Len(), srv.URL, tc.Synth.Domain)
+		fmt.Fprintf(e.stdout, "url %s: %s/api/v1/activities/\n", label, srv.URL)
+	}
+	if c.String("ndjson") != "" {
+		return nil
+	}
+	if cfg.Token != "" {
+		fmt.Fprintf(e.stdout, "token: (from --token or %s; every tenant accepts it)\n", envSimToken)
+	} else {
+		fmt.Fprintf(e.stdout, "%s%s\n", simTokenPrefix, h.Token())
+	}
+	fmt.Fprintf(e.stdout, "scan each: MCAS_TOKEN=<token> mcasload scan --url <its url> --tenant-label <its label> -w DIR\n")
+	<-c.Context.Done()
+	return nil
+}
+
+// simFiles writes a tenant's --truth and --ndjson files: FILE for one tenant, FILE-<label>.ext
+// for one of several.
+func (e *env) simFiles(c *cli.Context, tn *synth.Tenant, label string, visible time.Time) error {
+	if path := c.String("truth"); path != "" {
+		if err := writeSimFile(tenantPath(path, label), func(f *os.File) error { return tn.GroundTruth().WriteJSON(f) }); err != nil {
+			return fmt.Errorf("write ground truth: %w", err)
+		}
+	}
+	if path := c.String("ndjson"); path != "" {
+		if path == "-" {
+			return usageErrorf("--ndjson - serves one tenant; give a FILE, written once per tenant")
+		}
+		return e.simNDJSON(tn, tenantPath(path, label), visible)
+	}
+	return nil
+}
+
+// tenantPath is path with -<label> before its extension.
+func tenantPath(path, label string) string {
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + "-" + label + ext
 }

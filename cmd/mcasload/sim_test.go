@@ -19,6 +19,28 @@ import (
 	"github.com/mcasload/mcasload/simulator/synth"
 )
 
+// waitSimLines shows see every line an in-process `mcasload sim` printed so far, again and again
+// until ready says it has what it needs; it fails the test when the sim exits first or 30 s pass.
+func waitSimLines(t *testing.T, stdout, stderr *testkit.Buffer, done <-chan int, see func(line string), ready func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !ready() {
+		select {
+		case code := <-done:
+			t.Fatalf("sim exited early with %d: %s", code, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sim did not print what the test waits for: %q %q", stdout.String(), stderr.String())
+		}
+		sc := bufio.NewScanner(strings.NewReader(stdout.String()))
+		for sc.Scan() {
+			see(sc.Text())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // TestSimServes starts `mcasload sim` in-process, reads the printed URL and token, lists
 // activities, and stops it by cancelling the context.
 func TestSimServes(t *testing.T) {
@@ -32,27 +54,14 @@ func TestSimServes(t *testing.T) {
 	go func() { done <- Run(ctx, args, strings.NewReader(""), &stdout, &stderr) }()
 
 	var url, token string
-	deadline := time.Now().Add(30 * time.Second)
-	for url == "" || token == "" {
-		select {
-		case code := <-done:
-			t.Fatalf("sim exited early with %d: %s", code, stderr.String())
-		default:
+	waitSimLines(t, &stdout, &stderr, done, func(line string) {
+		if u, ok := strings.CutPrefix(line, simURLPrefix); ok {
+			url = u
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sim printed no URL: %q %q", stdout.String(), stderr.String())
+		if tk, ok := strings.CutPrefix(line, simTokenPrefix); ok {
+			token = tk
 		}
-		sc := bufio.NewScanner(strings.NewReader(stdout.String()))
-		for sc.Scan() {
-			if u, ok := strings.CutPrefix(sc.Text(), simURLPrefix); ok {
-				url = u
-			}
-			if tk, ok := strings.CutPrefix(sc.Text(), simTokenPrefix); ok {
-				token = tk
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	}, func() bool { return url != "" && token != "" })
 	if !strings.HasPrefix(url, "http://127.0.0.1:") || len(token) != 64 {
 		t.Fatalf("url %q, token of %d characters", url, len(token))
 	}

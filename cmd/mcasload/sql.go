@@ -21,7 +21,8 @@ func (e *env) sqlCommand() *cli.Command {
 			"events (the normalized events with action_class, which investigations read), impersonations,\n" +
 			"tenant_domains, own_domains and rejected_activities.\n" +
 			"The session cannot write, attach, install, read files outside the warehouse or change\n" +
-			"settings. \"-\" reads the query from stdin.",
+			"settings. \"-\" reads the query from stdin. Every row has a tenant column; with\n" +
+			"--tenant-label the views hold only those tenants' rows (GROUP BY tenant keeps them apart).",
 		Flags:  append(readerFlags(), allowListFlag()),
 		Action: e.runSQL,
 	}

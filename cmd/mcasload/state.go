@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -23,16 +24,18 @@ func (e *env) stateCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "state",
 		Usage: "show or reset the scan watermarks kept in the warehouse",
-		Description: "Each incremental scan keeps a watermark per tenant URL and filters: every activity stored " +
-			"by the service (created) before it is in the warehouse. `state show` lists them; `state reset` " +
-			"forgets one, so the next scan of those filters starts over (30 days back, or --since). Rows " +
-			"already loaded stay; re-fetched ones are skipped.",
+		Description: "Each incremental scan keeps a watermark per tenant, URL and filters: every activity stored " +
+			"by the service (created) before it is in the tenant's rows. `state show` lists them by tenant; " +
+			"`state reset` forgets one, so the next scan of those filters starts over (30 days back, or " +
+			"--since). Rows already loaded stay; re-fetched ones are skipped. --tenant-label limits either to " +
+			"those tenants.",
 		Subcommands: []*cli.Command{
 			{
 				Name:  "show",
 				Usage: "list the watermarks",
 				Flags: []cli.Flag{
 					warehouseFlag(),
+					tenantSelectionFlag(),
 					&cli.StringSliceFlag{Name: "key", Usage: "show only this watermark `KEY` (as listed); repeat for several"},
 					&cli.StringFlag{Name: "format", Value: "table", Usage: "output: table or json"},
 				},
@@ -43,7 +46,8 @@ func (e *env) stateCommand() *cli.Command {
 				Usage: "forget watermarks so the next scan of their filters starts over",
 				Flags: []cli.Flag{
 					warehouseFlag(),
-					&cli.StringSliceFlag{Name: "key", Usage: "forget this watermark `KEY` (as `state show` lists it); repeat for several"},
+					tenantSelectionFlag(),
+					&cli.StringSliceFlag{Name: "key", Usage: "forget this watermark `KEY` (as `state show` lists it) in each selected tenant holding it; repeat for several"},
 					&cli.BoolFlag{Name: "all", Usage: "forget every watermark"},
 				},
 				Action: e.runStateReset,
@@ -54,6 +58,7 @@ func (e *env) stateCommand() *cli.Command {
 
 // watermarkEntry is one stored watermark as `state show` reports it.
 type watermarkEntry struct {
+	Tenant  string          `json:"tenant"`
 	Key     string          `json:"key"`
 	URL     string          `json:"url"`
 	Filters json.RawMessage `json:"filters"`
@@ -85,10 +90,17 @@ func (e *env) readWatermarks(c *cli.Context) ([]watermarkEntry, warehouse.Sinks,
 	if err != nil {
 		return nil, "", err
 	}
-	r, err := warehouse.OpenReader(c.Context, warehouse.ReaderOptions{Dir: c.String("warehouse"), Logger: log})
+	sel, err := tenantSelection(c)
 	if err != nil {
-		if errors.Is(err, warehouse.ErrNoWarehouse) {
+		return nil, "", err
+	}
+	r, err := warehouse.OpenReader(c.Context, warehouse.ReaderOptions{Dir: c.String("warehouse"), Logger: log, Tenants: sel})
+	if err != nil {
+		switch {
+		case errors.Is(err, warehouse.ErrNoWarehouse):
 			return nil, "", withCode(exitFailure, err, "pass --warehouse DIR, or run mcasload scan first")
+		case errors.Is(err, warehouse.ErrUnknownTenant):
+			return nil, "", withCode(exitUsage, err, "mcasload state show without --tenant-label lists every tenant's watermarks")
 		}
 		return nil, "", err
 	}
@@ -101,20 +113,22 @@ func (e *env) readWatermarks(c *cli.Context) ([]watermarkEntry, warehouse.Sinks,
 	if err := r.Conn().QueryRowContext(c.Context, `SELECT value FROM wh.meta WHERE key = 'sinks'`).Scan(&sinks); err != nil {
 		return nil, "", fmt.Errorf("read warehouse sinks: %w", err)
 	}
-	rows, err := r.Conn().QueryContext(c.Context, `SELECT key, value, updated FROM wh.state WHERE starts_with(key, ?) ORDER BY key`, loader.WatermarkPrefix)
+	// Only the selected tenants' watermarks.
+	rows, err := r.Conn().QueryContext(c.Context, `SELECT tenant, key, value, updated FROM wh.state
+		WHERE starts_with(key, ?) AND list_contains(?::VARCHAR[], tenant) ORDER BY tenant, key`, loader.WatermarkPrefix, sqlList(r.Tenants))
 	if err != nil {
-		return nil, "", fmt.Errorf("read watermarks: %w", err)
+		return nil, "", withCode(exitFailure, fmt.Errorf("read watermarks: %w", err), "a warehouse made by an earlier mcasload is upgraded by any writer: run mcasload migrate first")
 	}
 	defer rows.Close()
 	var out []watermarkEntry
 	for rows.Next() {
-		var key, value string
+		var label, key, value string
 		var updated time.Time
-		if err := rows.Scan(&key, &value, &updated); err != nil {
+		if err := rows.Scan(&label, &key, &value, &updated); err != nil {
 			return nil, "", fmt.Errorf("read watermarks: %w", err)
 		}
 		u, f, _ := loader.ParseWatermarkKey(key)
-		ent := watermarkEntry{Key: key, URL: u, Filters: json.RawMessage(f), Updated: updated.UTC()}
+		ent := watermarkEntry{Tenant: label, Key: key, URL: u, Filters: json.RawMessage(f), Updated: updated.UTC()}
 		if value == loader.ResetWatermark {
 			ent.Reset = true
 		} else {
@@ -147,11 +161,15 @@ func (e *env) runStateShow(c *cli.Context) error {
 	if keys := c.StringSlice("key"); len(keys) > 0 {
 		list = nil
 		for _, k := range keys {
-			i := slices.IndexFunc(all, func(w watermarkEntry) bool { return w.Key == k })
-			if i < 0 {
+			n := len(list)
+			for _, w := range all {
+				if w.Key == k {
+					list = append(list, w)
+				}
+			}
+			if len(list) == n {
 				return unknownKey(k, all)
 			}
-			list = append(list, all[i])
 		}
 	}
 	if err := damagedWatermark(list); err != nil {
@@ -167,14 +185,14 @@ func (e *env) runStateShow(c *cli.Context) error {
 	return nil
 }
 
-// writeWatermarks prints one watermark per line, newest scope first by update.
+// writeWatermarks prints one watermark per line, grouped by tenant.
 func writeWatermarks(w io.Writer, list []watermarkEntry) {
 	if len(list) == 0 {
 		fmt.Fprintln(w, "no scan watermarks yet: the next mcasload scan is a first run (30 days back, or --since)")
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "WATERMARK (created)\tSERVICE TIME (from)\tUPDATED (local)\tURL\tFILTERS")
+	fmt.Fprintln(tw, "TENANT\tWATERMARK (created)\tSERVICE TIME (from)\tUPDATED (local)\tURL\tFILTERS")
 	for _, m := range list {
 		wm := "(reset: next scan starts over)"
 		if m.Created != nil {
@@ -184,12 +202,12 @@ func writeWatermarks(w io.Writer, list []watermarkEntry) {
 		if m.ServiceTime != nil {
 			svc = m.ServiceTime.Format(time.RFC3339) + " (" + m.ServiceFrom + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", wm, svc, m.Updated.Format(time.RFC3339), m.URL, string(m.Filters))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Tenant, wm, svc, m.Updated.Format(time.RFC3339), m.URL, string(m.Filters))
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "keys (for --key):")
+	fmt.Fprintln(w, "keys (for --key, with --tenant-label TENANT):")
 	for _, m := range list {
-		fmt.Fprintf(w, "  %s\n", m.Key)
+		fmt.Fprintf(w, "  %s: %s\n", m.Tenant, m.Key)
 	}
 }
 
@@ -216,21 +234,21 @@ func (e *env) runStateReset(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.Bool("all") {
-		for _, w := range all {
-			if !w.Reset {
-				keys = append(keys, w.Key)
-			}
-		}
-		if len(keys) == 0 {
-			fmt.Fprintln(e.stdout, "no watermarks to reset")
-			return nil
+	// tenant → keys to forget: every selected tenant's watermark of each key.
+	reset := map[string][]string{}
+	for _, w := range all {
+		if (c.Bool("all") && !w.Reset) || slices.Contains(keys, w.Key) {
+			reset[w.Tenant] = append(reset[w.Tenant], w.Key)
 		}
 	}
 	for _, k := range keys {
 		if !slices.ContainsFunc(all, func(w watermarkEntry) bool { return w.Key == k }) {
 			return unknownKey(k, all)
 		}
+	}
+	if len(reset) == 0 {
+		fmt.Fprintln(e.stdout, "no watermarks to reset")
+		return nil
 	}
 	log, err := e.logger(c)
 	if err != nil {
@@ -240,17 +258,35 @@ func (e *env) runStateReset(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	state := map[string]string{}
-	for _, k := range keys {
-		state[k] = loader.ResetWatermark
+	// Each tenant's reset is a commit of its own: it lands whole or not at all, like any
+	// watermark move.
+	var cerr error
+	labels := slices.Sorted(maps.Keys(reset))
+	for _, label := range labels {
+		state := map[string]string{}
+		for _, k := range reset[label] {
+			state[k] = loader.ResetWatermark
+		}
+		if _, cerr = w.Commit(c.Context, warehouse.Commit{Tenant: label, State: state}); cerr != nil {
+			break
+		}
 	}
-	// The reset is a commit of its own: it lands whole or not at all, like any watermark move.
-	_, cerr := w.Commit(c.Context, warehouse.Commit{State: state})
 	if err := errors.Join(cerr, w.Close(context.WithoutCancel(c.Context))); err != nil {
 		return fmt.Errorf("reset watermarks: %w", err)
 	}
-	for _, k := range keys {
-		fmt.Fprintf(e.stdout, "reset %s\n", k)
+	for _, label := range labels {
+		for _, k := range reset[label] {
+			fmt.Fprintf(e.stdout, "reset %s: %s\n", label, k)
+		}
 	}
 	return nil
+}
+
+// sqlList renders labels as a DuckDB list literal (they are checked tenant labels).
+func sqlList(labels []string) string {
+	q := make([]string, len(labels))
+	for i, l := range labels {
+		q[i] = "'" + l + "'"
+	}
+	return "[" + strings.Join(q, ", ") + "]"
 }

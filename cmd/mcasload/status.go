@@ -22,11 +22,12 @@ import (
 func (e *env) statusCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "status",
-		Usage: "show rows and bytes per day, the last runs, pending work and rejects",
+		Usage: "show each tenant's rows and bytes per day, the last runs, pending work and rejects",
 		Description: "Reads the warehouse without taking the writer lock, so it works while a load or " +
-			"scan runs (it then shows what is committed).",
+			"scan runs (it then shows what is committed). --tenant-label shows only those tenants.",
 		Flags: []cli.Flag{
 			warehouseFlag(),
+			tenantSelectionFlag(),
 			&cli.StringFlag{Name: "format", Value: "table", Usage: "output: table or json"},
 		},
 		Action: e.runStatus,
@@ -38,19 +39,26 @@ func (e *env) runStatus(c *cli.Context) error {
 	if format != "table" && format != "json" {
 		return usageErrorf("unknown --format %q: use table or json", format)
 	}
+	sel, err := tenantSelection(c)
+	if err != nil {
+		return err
+	}
 	log, err := e.logger(c)
 	if err != nil {
 		return err
 	}
-	st, err := warehouse.ReadStatus(c.Context, warehouse.ReaderOptions{Dir: c.String("warehouse"), Logger: log})
+	st, err := warehouse.ReadStatus(c.Context, warehouse.ReaderOptions{Dir: c.String("warehouse"), Logger: log, Tenants: sel})
 	if err != nil {
 		if errors.Is(err, warehouse.ErrNoWarehouse) && format == "table" {
 			if ok, cerr := e.copyStatus(c.String("warehouse")); ok || cerr != nil {
 				return cerr
 			}
 		}
-		if errors.Is(err, warehouse.ErrNoWarehouse) {
+		switch {
+		case errors.Is(err, warehouse.ErrNoWarehouse):
 			return withCode(exitFailure, err, "create one with mcasload load FILE or mcasload scan, or pass --warehouse DIR")
+		case errors.Is(err, warehouse.ErrUnknownTenant):
+			return withCode(exitUsage, err, "mcasload status without --tenant-label lists every tenant")
 		}
 		return err
 	}
@@ -65,16 +73,25 @@ func (e *env) runStatus(c *cli.Context) error {
 // "status" of the one JSON shape, whose rows are the days (dayJSON).
 type statusJSON struct {
 	Dir         string           `json:"dir"`
-	Source      string           `json:"source"`
 	Sinks       string           `json:"sinks"`
 	DuckDBBytes int64            `json:"duckdb_bytes"`
 	Rows        int64            `json:"rows"`
+	Tenants     []tenantJSON     `json:"tenants"`
 	Runs        []runJSON        `json:"runs"`
-	PendingDays []string         `json:"pending_days"`
+	PendingDays []string         `json:"pending_days"` // "<tenant>/<day>"
 	Rejects     map[string]int64 `json:"rejects"`
 }
 
+type tenantJSON struct {
+	Tenant   string `json:"tenant"`
+	Source   string `json:"source"`
+	Rows     int64  `json:"rows"`
+	Days     int    `json:"days"`
+	Rejected int64  `json:"rejected"`
+}
+
 type dayJSON struct {
+	Tenant       string `json:"tenant"`
 	Day          string `json:"day"`
 	DuckDBRows   int64  `json:"duckdb_rows"`
 	ParquetRows  int64  `json:"parquet_rows"`
@@ -85,6 +102,7 @@ type dayJSON struct {
 
 type runJSON struct {
 	ID         string          `json:"id"`
+	Tenant     string          `json:"tenant"`
 	Command    string          `json:"command"`
 	Source     string          `json:"source"`
 	Started    time.Time       `json:"started"`
@@ -99,18 +117,21 @@ type runJSON struct {
 
 func writeStatusJSON(w io.Writer, st *warehouse.Status) error {
 	out := statusJSON{
-		Dir: st.Dir, Source: st.Source, Sinks: string(st.Sinks), DuckDBBytes: st.DuckDBBytes, Rows: st.Rows,
-		Runs: []runJSON{}, PendingDays: st.PendingDays, Rejects: st.Rejects,
+		Dir: st.Dir, Sinks: string(st.Sinks), DuckDBBytes: st.DuckDBBytes, Rows: st.Rows,
+		Tenants: []tenantJSON{}, Runs: []runJSON{}, PendingDays: st.PendingDays, Rejects: st.Rejects,
 	}
 	if out.PendingDays == nil {
 		out.PendingDays = []string{}
+	}
+	for _, t := range st.Tenants {
+		out.Tenants = append(out.Tenants, tenantJSON(t))
 	}
 	days := []dayJSON{}
 	for _, d := range st.Days {
 		days = append(days, dayJSON(d))
 	}
 	for _, r := range st.Runs {
-		rj := runJSON{ID: r.ID, Command: r.Command, Source: r.Source, Started: r.Started, Commits: r.Commits,
+		rj := runJSON{ID: r.ID, Tenant: r.Tenant, Command: r.Command, Source: r.Source, Started: r.Started, Commits: r.Commits,
 			Inserted: r.Inserted, Duplicates: r.Duplicates, Conflicts: r.Conflicts, Rejected: r.Rejected}
 		if !r.Finished.IsZero() {
 			f := r.Finished
@@ -124,21 +145,31 @@ func writeStatusJSON(w io.Writer, st *warehouse.Status) error {
 	return output.WriteJSON(w, &output.Meta{Command: "status", Status: out}, days)
 }
 
+// writeStatusTable prints the warehouse's totals, then each tenant with its days, the last runs,
+// pending work and rejects.
 func writeStatusTable(w io.Writer, st *warehouse.Status) {
 	var pqBytes int64
 	for _, d := range st.Days {
 		pqBytes += d.ParquetBytes
 	}
-	src := st.Source
-	if src == "" {
-		src = "(none recorded)"
-	}
-	fmt.Fprintf(w, "warehouse %s\n  source %s, sinks %s\n", st.Dir, src, st.Sinks)
-	fmt.Fprintf(w, "  %s rows over %d days; DuckDB file %s, Parquet %s\n\n", humanize.Count(st.Rows), len(st.Days), humanize.Bytes(st.DuckDBBytes), humanize.Bytes(pqBytes))
-	if len(st.Days) > 0 {
+	fmt.Fprintf(w, "warehouse %s\n  sinks %s, %s\n", st.Dir, st.Sinks, plural(len(st.Tenants), "tenant"))
+	fmt.Fprintf(w, "  %s rows over %d tenant-days; DuckDB file %s, Parquet %s\n", humanize.Count(st.Rows), len(st.Days), humanize.Bytes(st.DuckDBBytes), humanize.Bytes(pqBytes))
+	for _, t := range st.Tenants {
+		src := t.Source
+		if src == "" {
+			src = "(none recorded)"
+		}
+		fmt.Fprintf(w, "\ntenant %s: %s rows over %s, %s rejected; source %s\n", t.Tenant, humanize.Count(t.Rows), plural(t.Days, "day"), humanize.Count(t.Rejected), src)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "day\tduckdb rows\tparquet rows\tfiles\tparquet size\tpending\t")
+		header := false
 		for _, d := range st.Days {
+			if d.Tenant != t.Tenant {
+				continue
+			}
+			if !header {
+				fmt.Fprintln(tw, "day\tduckdb rows\tparquet rows\tfiles\tparquet size\tpending\t")
+				header = true
+			}
 			pending := ""
 			if d.Pending {
 				pending = "yes"
@@ -146,30 +177,30 @@ func writeStatusTable(w io.Writer, st *warehouse.Status) {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t\n", d.Day, humanize.Count(d.DuckDBRows), humanize.Count(d.ParquetRows), d.ParquetFiles, humanize.Bytes(d.ParquetBytes), pending)
 		}
 		tw.Flush()
-		fmt.Fprintln(w)
 	}
+	fmt.Fprintln(w)
 	if len(st.Runs) > 0 {
 		fmt.Fprintln(w, "last runs (newest first):")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  started\tfinished\tnew\tduplicate\trejected\tcommand")
+		fmt.Fprintln(tw, "  started\tfinished\ttenant\tnew\tduplicate\trejected\tcommand")
 		for _, r := range st.Runs {
 			fin := "not finished (interrupted or running)"
 			if !r.Finished.IsZero() {
 				fin = r.Finished.Format("2006-01-02 15:04:05Z")
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", r.Started.Format("2006-01-02 15:04:05Z"), fin,
+			label := r.Tenant
+			if label == "" {
+				label = "-"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Started.Format("2006-01-02 15:04:05Z"), fin, label,
 				humanize.Count(r.Inserted), humanize.Count(r.Duplicates), humanize.Count(r.Rejected), statusClip(r.Command, 60))
 		}
 		tw.Flush()
 		fmt.Fprintln(w)
 	}
 	if len(st.PendingDays) > 0 {
-		days := "days"
-		if len(st.PendingDays) == 1 {
-			days = "day"
-		}
-		fmt.Fprintf(w, "pending: %d %s committed to DuckDB but not yet in Parquet (%s); the next load or scan publishes them\n",
-			len(st.PendingDays), days, strings.Join(st.PendingDays, ", "))
+		fmt.Fprintf(w, "pending: %s committed to DuckDB but not yet in Parquet (%s); the next load or scan publishes them\n",
+			plural(len(st.PendingDays), "tenant-day"), strings.Join(st.PendingDays, ", "))
 	} else {
 		fmt.Fprintln(w, "pending: nothing; Parquet holds every committed row")
 	}
@@ -187,6 +218,14 @@ func writeStatusTable(w io.Writer, st *warehouse.Status) {
 	}
 	fmt.Fprintf(w, "rejects: %s (%s); see table rejected_activities and %s\n", humanize.Count(total), strings.Join(parts, ", "),
 		filepath.Join(st.Dir, warehouse.RejectedDir))
+}
+
+// plural renders "1 tenant" or "2 tenants".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return humanize.Count(int64(n)) + " " + noun + "s"
 }
 
 func statusClip(s string, n int) string {

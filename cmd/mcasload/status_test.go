@@ -16,20 +16,24 @@ import (
 func statusFixture() *warehouse.Status {
 	t0 := time.Date(2026, 3, 10, 2, 0, 0, 0, time.UTC)
 	return &warehouse.Status{
-		Dir: "/data/wh", Source: "https://contoso.eu2.portal.cloudappsecurity.com", Sinks: warehouse.SinkBoth,
+		Dir: "/data/wh", Sinks: warehouse.SinkBoth,
 		DuckDBBytes: 48_300_000, Rows: 1_234_567,
+		Tenants: []warehouse.TenantStatus{
+			{Tenant: "contoso", Source: "https://contoso.eu2.portal.cloudappsecurity.com", Rows: 1_234_000, Days: 2, Rejected: 3},
+			{Tenant: "fabrikam", Source: "https://fabrikam.us3.portal.cloudappsecurity.com", Rows: 567, Days: 1},
+		},
 		Days: []warehouse.DayStatus{
-			{Day: "2026-03-08", DuckDBRows: 600_000, ParquetRows: 600_000, ParquetFiles: 2, ParquetBytes: 31_000_000},
-			{Day: "2026-03-09", DuckDBRows: 634_000, ParquetRows: 630_000, ParquetFiles: 5, ParquetBytes: 32_500_000, Pending: true},
-			{Day: "2026-03-10", DuckDBRows: 567, ParquetRows: 567, ParquetFiles: 1, ParquetBytes: 41_000},
+			{Tenant: "contoso", Day: "2026-03-08", DuckDBRows: 600_000, ParquetRows: 600_000, ParquetFiles: 2, ParquetBytes: 31_000_000},
+			{Tenant: "contoso", Day: "2026-03-09", DuckDBRows: 634_000, ParquetRows: 630_000, ParquetFiles: 5, ParquetBytes: 32_500_000, Pending: true},
+			{Tenant: "fabrikam", Day: "2026-03-10", DuckDBRows: 567, ParquetRows: 567, ParquetFiles: 1, ParquetBytes: 41_000},
 		},
 		Runs: []warehouse.RunStatus{
-			{ID: "r2", Command: "mcasload scan --url https://contoso.eu2.portal.cloudappsecurity.com --parallel 4 --since 7d", Started: t0.Add(24 * time.Hour),
+			{ID: "r2", Tenant: "contoso", Command: "mcasload scan --url https://contoso.eu2.portal.cloudappsecurity.com --parallel 4 --since 7d", Started: t0.Add(24 * time.Hour),
 				Inserted: 4567, Duplicates: 12, Summary: `{"command":"scan","new":4567}`},
-			{ID: "r1", Command: "mcasload load export.ndjson.gz", Started: t0, Finished: t0.Add(90 * time.Second),
+			{ID: "r1", Tenant: "contoso", Command: "mcasload load export.ndjson.gz", Started: t0, Finished: t0.Add(90 * time.Second),
 				Commits: 13, Inserted: 1_230_000, Duplicates: 0, Rejected: 3, Summary: `{"command":"load","new":1230000}`},
 		},
-		PendingDays: []string{"2026-03-09"},
+		PendingDays: []string{"contoso/2026-03-09"},
 		Rejects:     map[string]int64{"missing_id": 2, "bad_timestamp": 1},
 	}
 }

@@ -20,12 +20,14 @@ func (e *env) verifyCommand() *cli.Command {
 		Usage: "compare DuckDB and Parquet day by day (counts, ids, duplicates, rows outside their day)",
 		Description: "Takes the writer lock (so no load or scan runs meanwhile; like every writer it first " +
 			"finishes publishing what an interrupted run committed) and changes no row. Exits 1 when a " +
-			"problem is found, naming the days; mcasload repair fixes them.\n\n" +
+			"problem is found, naming the tenants and days; mcasload repair fixes them. --tenant-label " +
+			"compares only those tenants' rows.\n\n" +
 			"With --remote URL it compares instead the Parquet dataset (of a warehouse, or of a copy made by " +
 			"mcasload sync) with the newest manifest pushed there and the files stored there: paths, sizes " +
 			"and sha256 (--deep downloads every remote file to hash it).",
 		Flags: append([]cli.Flag{
 			warehouseFlag(),
+			tenantSelectionFlag(),
 			&cli.StringFlag{Name: "remote", Usage: "compare with the dataset pushed to storage `URL` (docs/publish.md)"},
 			&cli.BoolFlag{Name: "deep", Usage: "with --remote: download and hash every remote file instead of trusting its stored sha256"},
 		}, storageFlags()...),
@@ -50,7 +52,7 @@ func (e *env) repairCommand() *cli.Command {
 
 // openExisting opens an existing warehouse for a maintenance command, with the sinks it keeps
 // (read from its status) so the writer does not refuse it, and maps failures to exit codes.
-func (e *env) openExisting(c *cli.Context, command string) (*warehouse.Writer, error) {
+func (e *env) openExisting(c *cli.Context, command, upgradeTenant string) (*warehouse.Writer, error) {
 	if err := refuseCopy(c.String("warehouse")); err != nil {
 		return nil, err
 	}
@@ -66,7 +68,7 @@ func (e *env) openExisting(c *cli.Context, command string) (*warehouse.Writer, e
 		}
 		return nil, withCode(exitFailure, err, "pass --warehouse with the folder of an existing warehouse")
 	}
-	return openWriter(c.Context, warehouse.Options{Dir: dir, Sinks: st.Sinks, Command: command, Logger: log})
+	return openWriter(c.Context, warehouse.Options{Dir: dir, Sinks: st.Sinks, Command: command, Logger: log, UpgradeTenant: upgradeTenant})
 }
 
 // errDatabaseDamaged marks a warehouse whose Parquet dataset is there but whose DuckDB file is
@@ -92,11 +94,19 @@ func (e *env) runVerify(c *cli.Context) error {
 	if c.String("remote") != "" {
 		return e.runVerifyRemote(c)
 	}
-	w, err := e.openExisting(c, "mcasload verify")
+	sel, err := tenantSelection(c)
 	if err != nil {
 		return err
 	}
-	rep, verr := w.Verify(c.Context)
+	w, err := e.openExisting(c, "mcasload verify", "")
+	if err != nil {
+		return err
+	}
+	rep, verr := w.Verify(c.Context, sel...)
+	if errors.Is(verr, warehouse.ErrUnknownTenant) {
+		w.Close(context.WithoutCancel(c.Context))
+		return withCode(exitUsage, verr, "mcasload status lists the tenants of the warehouse")
+	}
 	if err := w.Close(context.WithoutCancel(c.Context)); err != nil && verr == nil {
 		verr = err
 	}
@@ -111,7 +121,8 @@ func (e *env) runVerify(c *cli.Context) error {
 		fmt.Fprintf(e.stdout, "note: %d (day, commit) pairs were still unpublished and are not compared\n", rep.Pending)
 	}
 	if rep.OK() {
-		fmt.Fprintf(e.stdout, "verify: ok: %d days, %s rows; DuckDB and Parquet agree (ids, counts, days, no duplicates)\n", len(rep.Days), humanize.Count(rows))
+		fmt.Fprintf(e.stdout, "verify: ok: %s, %d tenant-days, %s rows; DuckDB and Parquet agree (ids, counts, days, no duplicates)\n",
+			plural(countTenants(rep), "tenant"), len(rep.Days), humanize.Count(rows))
 		return nil
 	}
 	problems := rep.Problems()
@@ -129,7 +140,7 @@ func (e *env) runRepair(c *cli.Context) error {
 	if err != nil || from == warehouse.SinkBoth {
 		return usageErrorf("--from must be duckdb or parquet, not %q", c.String("from"))
 	}
-	w, err := e.openExisting(c, "mcasload repair --from "+string(from))
+	w, err := e.openExisting(c, "mcasload repair --from "+string(from), "")
 	if errors.Is(err, errDatabaseDamaged) && from == warehouse.SinkParquet {
 		log, lerr := e.logger(c)
 		if lerr != nil {
@@ -160,5 +171,62 @@ func (e *env) runRepair(c *cli.Context) error {
 			"try repairing from the other sink, or reload the source files into a new warehouse")
 	}
 	fmt.Fprintf(e.stdout, "repair: rebuilt from %s; verify ok over %d days\n", from, len(rep.Days))
+	return nil
+}
+
+// countTenants counts the tenants a verify report compared.
+func countTenants(rep *warehouse.VerifyReport) int {
+	seen := map[string]bool{}
+	for _, d := range rep.Days {
+		seen[d.Tenant] = true
+	}
+	return len(seen)
+}
+
+func (e *env) migrateCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "migrate",
+		Usage: "upgrade a warehouse made by an earlier mcasload now, naming the tenant of its rows",
+		Description: "Every writer (load, scan, verify, repair, …) upgrades an older warehouse in place when it " +
+			"opens it; migrate does only that, so you choose when it runs and, with --tenant-label, which tenant " +
+			"the rows stored before tenants belong to. Without it they get the tenant of the scan URL the " +
+			"warehouse was loaded from (contoso for https://contoso.eu2.portal.cloudappsecurity.com), " +
+			"\"simulator\" for the simulator, and \"default\" for rows loaded from files. Killed half way, rerun " +
+			"it: it finishes the upgrade. On a current warehouse it changes nothing. docs/tenants.md has the details.",
+		Flags: []cli.Flag{
+			warehouseFlag(),
+			tenantLabelFlag("the tenant `LABEL` of the rows stored before tenants (letters, digits, '-', '_', '.')"),
+		},
+		Action: e.runMigrate,
+	}
+}
+
+func (e *env) runMigrate(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usageErrorf("migrate takes no arguments, got %q", c.Args().First())
+	}
+	label, err := tenantLabel(c)
+	if err != nil {
+		return err
+	}
+	w, err := e.openExisting(c, "mcasload migrate", label)
+	if err != nil {
+		return err
+	}
+	tenants, terr := w.Tenants(c.Context)
+	got := w.UpgradeTenant()
+	if err := errors.Join(terr, w.Close(context.WithoutCancel(c.Context))); err != nil {
+		return withStorageHint(err)
+	}
+	switch {
+	case got == "":
+		fmt.Fprintf(e.stdout, "migrate: %s is current; it holds no rows from before tenants\n", w.Dir())
+	case label != "" && got != label:
+		return withCode(exitFailure, fmt.Errorf("migrate: %s was upgraded earlier and its rows from before tenants are tenant %s, not %s", w.Dir(), got, label),
+			"a label is given once, at the upgrade; to keep the new rows apart, load or scan them with --tenant-label "+label)
+	default:
+		fmt.Fprintf(e.stdout, "migrate: %s is current; its rows from before tenants are tenant %s\n", w.Dir(), got)
+	}
+	fmt.Fprintf(e.stdout, "tenants: %s\n", strings.Join(tenants, ", "))
 	return nil
 }

@@ -89,4 +89,6 @@ var Names = []string{
 var UpgradeNames = []string{
 	"migrate-before-rename", // warehouse: upgraded copy of a version 1 Parquet file synced, not renamed
 	"migrate-after-rename",  // warehouse: upgraded file renamed over the version 1 file
+	"layout-before-rename",  // warehouse: a file of the layout before tenants about to move into its tenant's folder
+	"layout-after-rename",   // warehouse: the file moved, before the next
 }

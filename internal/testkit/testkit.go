@@ -8,7 +8,10 @@
 package testkit
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -220,4 +224,52 @@ func FilesHolding(t testing.TB, dir string, needles ...string) []string {
 		t.Fatalf("walk %s: %v", dir, err)
 	}
 	return hits
+}
+
+// Untar extracts the gzipped tar archive at path (a testdata fixture) into dst, keeping the
+// modes it records, and returns dst. Only plain files and folders are accepted, and no entry may
+// leave dst.
+func Untar(t testing.TB, path, dst string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("untar %s: %v", path, err)
+	}
+	tr := tar.NewReader(gz)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return dst
+		}
+		if err != nil {
+			t.Fatalf("untar %s: %v", path, err)
+		}
+		to := filepath.Join(dst, filepath.FromSlash(h.Name))
+		if rel, err := filepath.Rel(dst, to); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			t.Fatalf("untar %s: entry %q leaves the folder", path, h.Name)
+		}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			err = os.MkdirAll(to, fs.FileMode(h.Mode).Perm()|0o700)
+		case tar.TypeReg:
+			var out *os.File
+			if err = os.MkdirAll(filepath.Dir(to), 0o700); err == nil {
+				out, err = os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, fs.FileMode(h.Mode).Perm())
+			}
+			if err == nil {
+				_, err = io.Copy(out, tr)
+				err = errors.Join(err, out.Close())
+			}
+		default:
+			err = fmt.Errorf("entry %q is neither a file nor a folder", h.Name)
+		}
+		if err != nil {
+			t.Fatalf("untar %s: %v", path, err)
+		}
+	}
 }

@@ -30,6 +30,7 @@ const (
 	// in the baseline, below the activity-spike min_count (20) and far below the volume thresholds.
 	dailyCap = 15
 
+	// internalDomain is the tenant's mail domain unless Config.Domain names another.
 	internalDomain = "contoso.com"
 )
 
@@ -142,6 +143,10 @@ type Tenant struct {
 	serial  uint32
 	ipIndex map[string]int32
 	taken   map[string]bool // local parts in use
+	// org is the organisation's name, the first label of Config.Domain (contoso), and orgName
+	// the same capitalised (Contoso): the SharePoint host, the Exchange organisation, the ISP
+	// of the offices.
+	org, orgName string
 
 	fixedSpecials int    // specials made before the baseline (incidents), kept when it is regenerated
 	claimed       []bool // ordinary users a look-alike took (while the look-alikes are set up)
@@ -151,6 +156,8 @@ type Tenant struct {
 func New(cfg Config) *Tenant {
 	cfg = withDefaults(cfg)
 	t := &Tenant{cfg: cfg, seed: uint64(cfg.Seed), ipIndex: map[string]int32{}}
+	t.org, _, _ = strings.Cut(cfg.Domain, ".")
+	t.orgName = strings.ToUpper(t.org[:1]) + t.org[1:]
 	t.end = cfg.End.UnixMilli()
 	t.start = t.end - int64(cfg.Days)*dayMS
 	r := t.rng(0xA11CE)
@@ -181,6 +188,16 @@ func New(cfg Config) *Tenant {
 func withDefaults(cfg Config) Config {
 	if cfg.Users <= 0 {
 		cfg.Users = 500
+	}
+	if cfg.Domain = strings.ToLower(strings.TrimSpace(cfg.Domain)); cfg.Domain == "" || strings.HasPrefix(cfg.Domain, ".") {
+		cfg.Domain = internalDomain
+	}
+	if cfg.SecondDomain == "" {
+		cfg.SecondDomain = secondDomain
+		if cfg.Domain != internalDomain {
+			org, _, _ := strings.Cut(cfg.Domain, ".")
+			cfg.SecondDomain = org + "-acquired.com"
+		}
 	}
 	if cfg.Days <= 0 {
 		cfg.Days = 37
@@ -299,13 +316,13 @@ var cloudByCountry = map[string]struct {
 }
 
 func (t *Tenant) corpIP(office int) int32 {
-	return t.addIP(ipInfo{addr: fmt.Sprintf("198.51.100.%d", 10+office), place: offices[office], isp: "Contoso Ltd",
-		carrier: "contoso ltd", category: catCorporate})
+	return t.addIP(ipInfo{addr: fmt.Sprintf("198.51.100.%d", 10+office), place: offices[office], isp: t.orgName + " Ltd",
+		carrier: t.org + " ltd", category: catCorporate})
 }
 
 func (t *Tenant) vpnIP(office int) int32 {
-	return t.addIP(ipInfo{addr: fmt.Sprintf("198.51.100.%d", 130+office), place: offices[office], isp: "Contoso VPN",
-		carrier: "contoso ltd", category: catVPN})
+	return t.addIP(ipInfo{addr: fmt.Sprintf("198.51.100.%d", 130+office), place: offices[office], isp: t.orgName + " VPN",
+		carrier: t.org + " ltd", category: catVPN})
 }
 
 // newUser creates a user at an office (index into offices) with fresh personal IPs.
@@ -328,7 +345,7 @@ func (t *Tenant) newUser(r *rand.Rand, office int, taken map[string]bool) user {
 	homeISP := isps[r.IntN(len(isps)-1)]
 	mob := isps[len(isps)-1]
 	u := user{
-		upn: local + "@" + internalDomain, display: first + " " + last, objID: guid(r),
+		upn: local + "@" + t.cfg.Domain, display: first + " " + last, objID: guid(r),
 		tag:    fmt.Sprintf("5f01dbbc68df27c17aa6c%03x", r.IntN(4096)),
 		office: office, corp: t.corpIP(office), vpn: t.vpnIP(office), cloud: -1, extraUA: -1,
 		quietFrom: math.MaxInt64,
@@ -649,7 +666,7 @@ func (t *Tenant) leaverObjects(r *rand.Rand) []string {
 		local := asciiLocal(first) + "." + asciiLocal(last) + fmt.Sprint(900+r.IntN(99))
 		if !t.taken[local] {
 			t.taken[local] = true
-			return []string{local + "@" + internalDomain, first + " " + last}
+			return []string{local + "@" + t.cfg.Domain, first + " " + last}
 		}
 	}
 }
@@ -793,7 +810,7 @@ func (t *Tenant) session(ui int, r *rand.Rand, ts int64, ip int32, ua uint8, n i
 		}
 		spec := int32(-1)
 		if op == opNewInboxRule || op == opSetInboxRule {
-			spec = t.addSpecial(benignInboxRule(r))
+			spec = t.addSpecial(benignInboxRule(r, t.cfg.Domain))
 		}
 		if r.IntN(60) == 0 && (op == opFileAccessed || op == opMailItemsAccessed) {
 			// A sync or client burst: many reads stamped with the same second.
@@ -810,11 +827,11 @@ func (t *Tenant) session(ui int, r *rand.Rand, ts int64, ip int32, ua uint8, n i
 
 // benignInboxRule is an ordinary filing rule: it scores below the inbox-manipulation threshold
 // (one hiding action, no keyword, a real name) and forwards nowhere.
-func benignInboxRule(r *rand.Rand) special {
+func benignInboxRule(r *rand.Rand, domain string) special {
 	names := []string{"Project updates", "Newsletters", "Team Calendar", "Jira notifications", "Büro", "Vendors"}
 	folders := []string{"Projects", "Newsletters", "Calendar", "Tickets", "Vendors"}
 	n := names[r.IntN(len(names))]
-	return special{params: [][2]string{{"Name", n}, {"From", "notifications@" + internalDomain},
+	return special{params: [][2]string{{"Name", n}, {"From", "notifications@" + domain},
 		{"MoveToFolder", folders[r.IntN(len(folders))]}, {"StopProcessingRules", "False"}}}
 }
 

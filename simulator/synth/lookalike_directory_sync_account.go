@@ -11,7 +11,7 @@ import (
 // of its own, added after the ordinary and dedicated users.
 func planDirectorySyncAccount(t *Tenant, r *rand.Rand, l *plan) bool {
 	u := t.newUser(r, offNewYork, t.taken)
-	u.upn = fmt.Sprintf("Sync_ADC01_%012x@contoso.onmicrosoft.com", r.Uint64()>>16)
+	u.upn = fmt.Sprintf("Sync_ADC01_%012x@%s.onmicrosoft.com", r.Uint64()>>16, t.org)
 	u.display = "On-Premises Directory Synchronization Service Account"
 	ip := t.addIP(ipInfo{addr: "10.20.0.15", place: offices[offNewYork], category: catNone})
 	u.corp, u.vpn, u.home, u.mobile, u.cloud = ip, ip, ip, ip, -1

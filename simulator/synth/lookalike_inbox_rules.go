@@ -72,7 +72,7 @@ func planInboxRuleExplicitFalse(t *Tenant, r *rand.Rand, l *plan) bool {
 	from, to := t.recentDays()
 	return t.planRuleChanges(r, l, "New-InboxRule \"Team updates\" moving mail to a folder, with MarkAsRead False and DeleteMessage False",
 		[][2]int{{from, to}}, func(*user, int) (uint16, special) {
-			return opNewInboxRule, special{params: [][2]string{{"Name", "Team updates"}, {"From", "updates@" + internalDomain},
+			return opNewInboxRule, special{params: [][2]string{{"Name", "Team updates"}, {"From", "updates@" + t.cfg.Domain},
 				{"MoveToFolder", "Team"}, {"MarkAsRead", "False"}, {"DeleteMessage", "False"}, {"StopProcessingRules", "False"}}}
 		})
 }

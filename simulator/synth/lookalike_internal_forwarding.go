@@ -33,7 +33,7 @@ func planInternalForwarding(t *Tenant, r *rand.Rand, l *plan) bool {
 		c := change{ui: ui, at: day.at(10 + r.Float64()*6), op: opNewInboxRule}
 		switch k {
 		case 0:
-			c.params = [][2]string{{"Name", "Copy to EU team"}, {"ForwardTo", local + "@eu." + internalDomain}, {"StopProcessingRules", "False"}}
+			c.params = [][2]string{{"Name", "Copy to EU team"}, {"ForwardTo", local + "@eu." + t.cfg.Domain}, {"StopProcessingRules", "False"}}
 		case 1:
 			c.op = opSetMailbox
 			c.params = [][2]string{{"Identity", u.upn}, {"ForwardingAddress", "Shared Finance"}, {"DeliverToMailboxAndForward", "True"}}
@@ -47,7 +47,7 @@ func planInternalForwarding(t *Tenant, r *rand.Rand, l *plan) bool {
 	if len(cs) == 0 {
 		return false
 	}
-	l.detail["note"] = "forwarding inside the company: to eu." + internalDomain + ", to the shared mailbox \"Shared Finance\" by name, and to \"Last, First\" <address>"
+	l.detail["note"] = "forwarding inside the company: to eu." + t.cfg.Domain + ", to the shared mailbox \"Shared Finance\" by name, and to \"Last, First\" <address>"
 	l.emit = func(l *plan) {
 		for _, c := range cs {
 			u := &t.users[c.ui]

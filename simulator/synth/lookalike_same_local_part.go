@@ -5,8 +5,9 @@ import (
 	"strings"
 )
 
-// secondDomain is the tenant's second mail domain (an acquired company's): every 16th ordinary
-// user signs in as …@fabrikam.com once the look-alikes are on.
+// secondDomain is the default tenant's second mail domain (an acquired company's): every 16th
+// ordinary user signs in as …@fabrikam.com once the look-alikes are on. A tenant of another
+// Config.Domain has its own (Config.SecondDomain).
 const secondDomain = "fabrikam.com"
 
 // planSameLocalPart plants same-local-part: the offboarding admin deletes a leaver,
@@ -19,16 +20,16 @@ func planSameLocalPart(t *Tenant, r *rand.Rand, l *plan) bool {
 	}
 	for i := 9; i < t.cfg.Users; i += 16 {
 		local, _, _ := strings.Cut(t.users[i].upn, "@")
-		t.users[i].upn = local + "@" + secondDomain
+		t.users[i].upn = local + "@" + t.cfg.SecondDomain
 	}
-	f := t.pick(r, func(u *user) bool { return homebody(u) && strings.HasSuffix(u.upn, "@"+secondDomain) })
+	f := t.pick(r, func(u *user) bool { return homebody(u) && strings.HasSuffix(u.upn, "@"+t.cfg.SecondDomain) })
 	day, ok := t.recentWorkday(r, adm)
 	if f < 0 || !ok {
 		return false
 	}
 	at := day.at(10 + r.Float64()*3)
 	local, _, _ := strings.Cut(t.users[f].upn, "@")
-	leaver := local + "@" + internalDomain
+	leaver := local + "@" + t.cfg.Domain
 	l.users = []int{f, adm}
 	l.detail["note"] = "\"Delete user.\" of the leaver " + leaver + "; " + t.users[f].upn +
 		", another person with the same name in the second domain, keeps working"

@@ -97,6 +97,7 @@ func appendISO(b []byte, ms int64, frac bool) []byte {
 
 // recordCtx holds what several parts of one record share.
 type recordCtx struct {
+	t    *Tenant
 	a    *Activity
 	u    *user
 	ip   *ipInfo
@@ -126,7 +127,7 @@ func (c *recordCtx) fileName() string {
 // AppendJSON appends the full raw record i, exactly as the API would return it, to dst.
 func (t *Tenant) AppendJSON(dst []byte, i int) []byte {
 	a := &t.acts[i]
-	c := recordCtx{a: a, u: &t.users[a.user], ip: &t.ips[a.ip], op: &ops[a.op], ua: &userAgents[a.ua], p: prng(a.h)}
+	c := recordCtx{t: t, a: a, u: &t.users[a.user], ip: &t.ips[a.ip], op: &ops[a.op], ua: &userAgents[a.ua], p: prng(a.h)}
 	c.pl = &places[c.ip.place]
 	if a.special >= 0 {
 		c.sp = &t.specials[a.special]
@@ -394,8 +395,8 @@ func (c *recordCtx) appendMainInfo(b []byte) []byte {
 		b = appendObject(b, c.u.objID, c.u.upn, 2, 2, true)
 	case stFile, stSaaS:
 		name := c.fileName()
-		b = appendObject(b, "https://contoso.sharepoint.com/sites/"+c.site+"/Shared Documents/"+name, name, 1, 4, false)
-		b = appendObject(b, "https://contoso.sharepoint.com/sites/"+c.site, c.site, 1, 3, true)
+		b = appendObject(b, "https://"+c.t.org+".sharepoint.com/sites/"+c.site+"/Shared Documents/"+name, name, 1, 4, false)
+		b = appendObject(b, "https://"+c.t.org+".sharepoint.com/sites/"+c.site, c.site, 1, 3, true)
 		if c.sp != nil {
 			for _, o := range c.sp.objects {
 				b = appendObject(b, o, o, 21, 4, true)
@@ -420,7 +421,7 @@ func (c *recordCtx) appendMainInfo(b []byte) []byte {
 				b = appendObject(b, o, o, 21, 4, k > 0)
 			}
 		} else {
-			b = appendObject(b, "newhire"+strconv.Itoa(c.p.intn(900)+100)+"@"+internalDomain, "New Hire", 21, 4, false)
+			b = appendObject(b, "newhire"+strconv.Itoa(c.p.intn(900)+100)+"@"+c.t.cfg.Domain, "New Hire", 21, 4, false)
 		}
 	case stTeams:
 		b = appendObject(b, "19:"+strconv.FormatUint(c.p.next()%1e15, 16)+"@thread.tacv2", c.site+" Team", 1, 4, false)
@@ -570,7 +571,7 @@ func (t *Tenant) appendAudit(b []byte, c *recordCtx) []byte {
 	switch c.op.st {
 	case stFile:
 		name := c.fileName()
-		url := "https://contoso.sharepoint.com/sites/" + c.site + "/Shared Documents/" + name
+		url := "https://" + c.t.org + ".sharepoint.com/sites/" + c.site + "/Shared Documents/" + name
 		b = appendKS(b, "ObjectId", url)
 		b = append(b, `,"EventSource":"SharePoint","ItemType":"File"`...)
 		b = appendKS(b, "SourceFileExtension", extOf(name))
@@ -601,13 +602,17 @@ func (t *Tenant) appendAudit(b []byte, c *recordCtx) []byte {
 		} else {
 			b = append(b, `,"OperationProperties":[{"Name":"MailAccessType","Value":"Bind"},{"Name":"IsThrottled","Value":"False"}]`...)
 		}
-		b = append(b, `,"OrganizationName":"contoso.onmicrosoft.com","OriginatingServer":"AM6PR04MB`...)
+		b = append(b, `,"OrganizationName":"`...)
+		b = append(b, c.t.org...)
+		b = append(b, `.onmicrosoft.com","OriginatingServer":"AM6PR04MB`...)
 		b = strconv.AppendInt(b, int64(c.p.intn(9000)+1000), 10)
 		b = append(b, ` (15.20.8182.000)"`...)
 	case stMailbox:
 		b = append(b, `,"AppId":"","ClientAppId":"","ExternalAccess":false,"ObjectId":`...)
 		b = appendStr(b, c.u.upn)
-		b = append(b, `,"OrganizationName":"contoso.onmicrosoft.com","OriginatingServer":"AM6PR04MB`...)
+		b = append(b, `,"OrganizationName":"`...)
+		b = append(b, c.t.org...)
+		b = append(b, `.onmicrosoft.com","OriginatingServer":"AM6PR04MB`...)
 		b = strconv.AppendInt(b, int64(c.p.intn(9000)+1000), 10)
 		b = append(b, ` (15.20.8182.000)","Parameters":`...)
 		params := c.defaultParams()
@@ -617,7 +622,7 @@ func (t *Tenant) appendAudit(b []byte, c *recordCtx) []byte {
 		b = appendNameValues(b, params, c.sp != nil && c.sp.valueFirst)
 		b = appendKGUID(b, "SessionId", &c.p)
 	case stDir:
-		target := "newhire@" + internalDomain
+		target := "newhire@" + c.t.cfg.Domain
 		if c.sp != nil && len(c.sp.objects) > 0 {
 			target = c.sp.objects[0]
 		}
@@ -669,7 +674,7 @@ func (c *recordCtx) defaultParams() [][2]string {
 	case opSetAdminAuditLogConfig:
 		return [][2]string{{"AdminAuditLogAgeLimit", "180.00:00:00"}}
 	case opAddMailboxPermission:
-		return [][2]string{{"Identity", "shared-" + lowerASCII(c.site) + "@" + internalDomain}, {"User", c.u.upn}, {"AccessRights", "ReadPermission"}}
+		return [][2]string{{"Identity", "shared-" + lowerASCII(c.site) + "@" + c.t.cfg.Domain}, {"User", c.u.upn}, {"AccessRights", "ReadPermission"}}
 	}
 	return [][2]string{{"Identity", c.u.upn}, {"ProhibitSendQuota", "49.5 GB (53,150,220,288 bytes)"}, {"IssueWarningQuota", "49 GB (52,613,349,376 bytes)"}}
 }

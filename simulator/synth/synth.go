@@ -10,6 +10,7 @@
 package synth
 
 import (
+	"hash/fnv"
 	"time"
 )
 
@@ -46,6 +47,13 @@ type Config struct {
 	// ExtraFields is the share of records carrying undocumented extra fields (default 0.05;
 	// negative for none).
 	ExtraFields float64
+	// Domain is the organisation's mail domain (default contoso.com): users' UPNs, its SharePoint
+	// host (<first label>.sharepoint.com) and Exchange organisation. Two tenants of one
+	// simulator get different domains, so their users never share a name.
+	Domain string
+	// SecondDomain is the mail domain of an acquired company some users sign in with (default
+	// fabrikam.com for the default Domain, else <first label of Domain>-acquired.com).
+	SecondDomain string
 }
 
 // LookalikeMode switches the benign look-alikes on or off.
@@ -108,4 +116,17 @@ type Activity struct {
 	ip      int32  // index into Tenant.ips
 	special int32  // index into Tenant.specials, -1 none
 	h       uint64 // per-record render seed (second word of the id hash)
+}
+
+// ForTenant is cfg for the simulated tenant called label, one of several a simulator serves: its
+// own seed, derived from cfg.Seed and the label (so each tenant has its own users, activities and
+// planted incidents, the same on every run), and its own domains, <label>.com and
+// <label>-acquired.com.
+func ForTenant(cfg Config, label string) Config {
+	h := fnv.New64a()
+	h.Write([]byte(label))
+	cfg.Seed ^= int64(h.Sum64() & (1<<63 - 1))
+	cfg.Domain = label + ".com"
+	cfg.SecondDomain = label + "-acquired.com" // never another simulated tenant's domain
+	return cfg
 }
