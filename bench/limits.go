@@ -201,8 +201,19 @@ func measureStages(ctx context.Context, file, dir string, batch int64) ([]stageR
 		return nil, err
 	}
 	build := stageRun{name: "build Arrow columns (convert − scan)", records: n, bytes: sample, wall: conv.wall - scan.wall, cpu: conv.cpu - scan.cpu}
+	md5s, xxh := measureHashes(chunks, n, sample)
+	duck, pq, err := measureDuckDB(ctx, dir, batches, n, sample, batch)
+	if err != nil {
+		return nil, err
+	}
+	return append(stages, scan, build, conv, md5s, xxh, duck, pq), nil
+}
+
+// measureHashes times md5 (what the dedupe index stores) and xxh3 (a hash that would do) of
+// every raw record of chunks.
+func measureHashes(chunks []*schema.Chunk, n, sample int64) (md5s, xxh stageRun) {
 	var sink uint64
-	md5s, _ := timed("md5 of raw (the dedupe index's stored rawsum)", n, sample, true, func() error {
+	md5s, _ = timed("md5 of raw (the dedupe index's stored rawsum)", n, sample, true, func() error {
 		for _, ch := range chunks {
 			for _, r := range ch.Records {
 				d := md5.Sum(r)
@@ -211,7 +222,7 @@ func measureStages(ctx context.Context, file, dir string, batch int64) ([]stageR
 		}
 		return nil
 	})
-	xxh, _ := timed("xxh3 of raw (a hash that would do)", n, sample, false, func() error {
+	xxh, _ = timed("xxh3 of raw (a hash that would do)", n, sample, false, func() error {
 		for _, ch := range chunks {
 			for _, r := range ch.Records {
 				sink += xxh3.Hash(r)
@@ -220,11 +231,7 @@ func measureStages(ctx context.Context, file, dir string, batch int64) ([]stageR
 		return nil
 	})
 	_ = sink
-	duck, pq, err := measureDuckDB(ctx, dir, batches, n, sample, batch)
-	if err != nil {
-		return nil, err
-	}
-	return append(stages, scan, build, conv, md5s, xxh, duck, pq), nil
+	return md5s, xxh
 }
 
 // measureDuckDB inserts the batches into a DuckDB file table shaped like the warehouse's

@@ -485,6 +485,10 @@ func (p *Pipeline) commit(ctx context.Context, pd *pending) error {
 	p.sum.Commits++
 	p.sum.New += int64(res.Inserted)
 	p.sum.Duplicates += int64(res.Duplicates)
+	p.sum.BehindHorizon += int64(res.Old)
+	if res.Old > 0 {
+		p.sum.Horizon = res.Horizon
+	}
 	p.sum.Conflicts += int64(res.Conflicts)
 	p.sum.Rejected += int64(len(pd.rejected))
 	for _, r := range pd.rejected {

@@ -37,12 +37,14 @@ type Commit struct {
 	Run      RunInfo
 }
 
-// CommitResult counts what a Commit did. Every input row is either Inserted or a Duplicate.
+// CommitResult counts what a Commit did. Every input row is Inserted, a Duplicate or Old.
 type CommitResult struct {
 	Seq        int64    // the commit's sequence number (0 when nothing was written)
 	Inserted   int      // new ids stored
 	Duplicates int      // rows whose id was already stored, or seen earlier in this commit
 	Conflicts  int      // duplicates whose raw differs from the stored (first) one
+	Old        int      // rows dated before the tenant's retention horizon (Prune): not stored
+	Horizon    string   // that horizon (YYYY-MM-DD) when Old > 0
 	Rejected   int      // rejects stored
 	Days       []string // UTC days (YYYY-MM-DD) that received new rows
 
@@ -179,12 +181,20 @@ func (w *Writer) commit(ctx context.Context, s *session, c Commit, run RunInfo) 
 		w.ids[c.Tenant], ids = x, x
 		w.log.Debug("opened the id index", "tenant", c.Tenant, "ids", x.Count(), "runs", x.Runs(), "took", time.Since(t0))
 	}
-	pl, err := planCommit(ctx, s, memory.DefaultAllocator, c.Tenant, c.Records, ids)
+	horizon, err := horizonDay(ctx, s.conn, c.Tenant)
+	if err != nil {
+		return res, nil, fmt.Errorf("dedupe batch: %w", err)
+	}
+	pl, err := planCommit(ctx, s, memory.DefaultAllocator, c.Tenant, c.Records, ids, horizon)
 	if err != nil {
 		return res, nil, fmt.Errorf("dedupe batch: %w", err)
 	}
 	tDedupe := time.Since(t0)
-	res.Inserted, res.Duplicates, res.Conflicts = pl.inserted, pl.duplicates, pl.conflicts
+	res.Inserted, res.Duplicates, res.Conflicts, res.Old = pl.inserted, pl.duplicates, pl.conflicts, pl.old
+	if res.Old > 0 {
+		res.Horizon = horizon.ToTime().Format(time.DateOnly)
+		w.log.Debug("records dated before the tenant's retention horizon were not stored", "tenant", c.Tenant, "horizon", res.Horizon, "records", res.Old)
+	}
 	res.Rejected = len(c.Rejected)
 	res.Days = pl.days
 	if err := s.conn.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) + 1 FROM wh.commits`).Scan(&res.Seq); err != nil {

@@ -57,6 +57,7 @@ type rowRef struct{ rec, row int32 }
 // day for publishing.
 type plan struct {
 	total, inserted, duplicates, conflicts int
+	old                                    int                                  // rows before the horizon, not stored
 	keep                                   []arrow.RecordBatch                  // new rows, in input order
 	byDay                                  map[arrow.Date32][]arrow.RecordBatch // new rows per UTC day
 	days                                   []string                             // YYYY-MM-DD, sorted
@@ -93,7 +94,7 @@ func (p *plan) release() {
 // the batch touches, and DuckDB reads only those days' row groups); ids are compared exactly in
 // Go, and raw is hashed in Go only for re-delivered rows and for the index entries of new rows.
 // Its phases are timed separately (hash, probe, plan) for the commit's debug log.
-func planCommit(ctx context.Context, s *session, mem memory.Allocator, label string, records []arrow.RecordBatch, ids *idindex.Index) (*plan, error) {
+func planCommit(ctx context.Context, s *session, mem memory.Allocator, label string, records []arrow.RecordBatch, ids *idindex.Index, horizon arrow.Date32) (*plan, error) {
 	p := &plan{byDay: map[arrow.Date32][]arrow.RecordBatch{}}
 	t0 := time.Now()
 	n := 0
@@ -104,7 +105,7 @@ func planCommit(ctx context.Context, s *session, mem memory.Allocator, label str
 	if n == 0 {
 		return p, nil
 	}
-	b := hashIDs(records, n)
+	b := hashIDs(records, n, horizon)
 	p.tHash = time.Since(t0)
 	t1 := time.Now()
 	stored, err := probeStored(ctx, s, label, ids, b)
@@ -113,7 +114,7 @@ func planCommit(ctx context.Context, s *session, mem memory.Allocator, label str
 	}
 	p.tProbe = time.Since(t1)
 	t2 := time.Now()
-	runs, kept := p.decide(records, b, stored)
+	runs, kept := p.decide(records, b, stored, horizon)
 	p.inserted = len(kept)
 	if p.inserted == 0 {
 		return p, nil
@@ -136,8 +137,9 @@ type batchIDs struct {
 	firsts []uint64          // hashes of the first occurrences
 }
 
-// hashIDs hashes every id of the n rows of records and finds the in-commit re-deliveries.
-func hashIDs(records []arrow.RecordBatch, n int) batchIDs {
+// hashIDs hashes every id of the n rows of records and finds the in-commit re-deliveries. Rows
+// dated before horizon are left out: they are not stored, so they are not the first of an id.
+func hashIDs(records []arrow.RecordBatch, n int, horizon arrow.Date32) batchIDs {
 	b := batchIDs{
 		first:  make(map[string]rowRef, n),
 		hashes: make([][]uint64, len(records)),
@@ -145,8 +147,12 @@ func hashIDs(records []arrow.RecordBatch, n int) batchIDs {
 	}
 	for ri, r := range records {
 		ids := r.Column(colID).(*array.String)
+		days := r.Column(colDay).(*array.Date32)
 		hs := make([]uint64, r.NumRows())
 		for i := range hs {
+			if days.Value(i) < horizon {
+				continue
+			}
 			id := ids.Value(i)
 			hs[i] = md5Lower(id)
 			ref := rowRef{int32(ri), int32(i)}
@@ -203,7 +209,7 @@ type keptRun struct {
 
 // decide goes row by row: it counts duplicates and conflicts into p and returns the kept rows,
 // cut into runs per record and per day, and one reference per kept row.
-func (p *plan) decide(records []arrow.RecordBatch, b batchIDs, stored map[string]uint64) ([]keptRun, []rowRef) {
+func (p *plan) decide(records []arrow.RecordBatch, b batchIDs, stored map[string]uint64, horizon arrow.Date32) ([]keptRun, []rowRef) {
 	rawOf := func(ref rowRef) string {
 		return records[ref.rec].Column(colRaw).(*array.String).Value(int(ref.row))
 	}
@@ -214,6 +220,10 @@ func (p *plan) decide(records []arrow.RecordBatch, b batchIDs, stored map[string
 		ids := r.Column(colID).(*array.String)
 		days := r.Column(colDay).(*array.Date32)
 		for i := range int(r.NumRows()) {
+			if days.Value(i) < horizon {
+				p.old++
+				continue
+			}
 			ref := rowRef{int32(ri), int32(i)}
 			id := ids.Value(i)
 			var want uint64

@@ -49,7 +49,17 @@ func (w *Writer) openIDs(ctx context.Context, s *session, label string) (*idinde
 		(SELECT coalesce(max(seq), 0) FROM wh.commits WHERE tenant = $1 AND inserted > 0)`, label).Scan(&stored, &last); err != nil {
 		return nil, fmt.Errorf("count stored ids: %w", err)
 	}
+	horizon, err := horizonDay(ctx, s.conn, label)
+	if err != nil {
+		return nil, err
+	}
 	if x.Count() >= stored && x.Through() >= last {
+		// A prune that died before dropping the pairs behind its horizon left them.
+		if int32(horizon) > x.OldestDay() {
+			if _, err := x.Drop(int32(horizon)); err != nil {
+				return nil, err
+			}
+		}
 		return x, nil
 	}
 	t0 := time.Now()

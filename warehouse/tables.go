@@ -111,6 +111,7 @@ var warehouseTables = []whTable{
 	{name: "runs", kind: kindBookkeeping, perTenant: true},
 	{name: "commits", kind: kindBookkeeping, perTenant: true},
 	{name: "tenants", kind: kindBookkeeping, perTenant: true},
+	{name: "horizons", kind: kindBookkeeping, perTenant: true},
 	{name: "schema_migrations", kind: kindBookkeeping},
 }
 
@@ -145,6 +146,8 @@ var migrations = []string{
 	// 4: the tenant columns of rows are NOT NULL (DuckDB cannot add the constraint in the
 	// transaction that filled them).
 	migrationTenantsNotNull,
+	// 5: each tenant's retention horizon (see prune.go).
+	migrationAddHorizons,
 }
 
 // migrate brings the attached warehouse to the latest schema version. upgradeTenant is the label

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -209,8 +210,17 @@ func (e *env) runScan(c *cli.Context) error {
 	}
 	set.opts.Logger = log
 	set.opts.Pipeline = popts
+	horizon, err := w.Horizon(c.Context, w.Tenant())
+	if err != nil {
+		w.Close(context.WithoutCancel(c.Context))
+		return err
+	}
 	var prog *progress.Display
 	set.opts.OnStart = func(plan loader.ScanPlan, snap func() progress.Snapshot) {
+		if !horizon.IsZero() && plan.From.Before(horizon) {
+			fmt.Fprintf(e.stderr, "mcasload: the scan window starts %s, before tenant %s's retention horizon %s (mcasload prune): records dated before the horizon are not stored\n",
+				plan.From.Format(time.RFC3339), w.Tenant(), horizon.Format(time.DateOnly))
+		}
 		if !c.Bool("progress") {
 			return
 		}

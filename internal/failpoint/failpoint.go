@@ -83,6 +83,14 @@ var Names = []string{
 	"compact-after-rename",  // warehouse: merged file renamed, old parts not yet deleted
 }
 
+// PruneNames lists the failpoints of mcasload prune, kept out of Names because the load and
+// scan crash tests iterate over Names; warehouse.TestPruneKilledAtRandom picks among these.
+var PruneNames = []string{
+	"prune-before-commit", // warehouse: rows deleted and horizon recorded, before COMMIT
+	"prune-after-commit",  // warehouse: after COMMIT, no Parquet file removed yet
+	"prune-parquet",       // warehouse: one Parquet file of a day behind the horizon removed
+}
+
 // UpgradeNames lists the failpoints of the one-time upgrade of an older warehouse. They are
 // kept out of Names because the load and scan crash tests iterate over Names on a new
 // warehouse, where an upgrade never runs; warehouse.TestMigrateCrash exercises these.

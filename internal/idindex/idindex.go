@@ -534,13 +534,7 @@ func (x *Index) write(limit, through int64, entries func(emit func(Entry) error)
 	if err := w.Flush(); err != nil {
 		return run{}, err
 	}
-	var h [headerSize]byte
-	copy(h[:], magic)
-	binary.LittleEndian.PutUint64(h[8:], uint64(r.count))
-	binary.LittleEndian.PutUint64(h[16:], uint64(r.through))
-	binary.LittleEndian.PutUint32(h[24:], uint32(r.bits))
-	binary.LittleEndian.PutUint32(h[28:], uint32(r.minDay))
-	if _, err := f.WriteAt(h[:], 0); err != nil {
+	if _, err := f.WriteAt(r.header(), 0); err != nil {
 		return run{}, err
 	}
 	if err := f.Sync(); err != nil {
@@ -554,6 +548,17 @@ func (x *Index) write(limit, through int64, entries func(emit func(Entry) error)
 	}
 	ok = true
 	return r, syncDir(x.dir)
+}
+
+// header is the run's first headerSize bytes, written last (the count is known only then).
+func (r run) header() []byte {
+	h := make([]byte, headerSize)
+	copy(h, magic)
+	binary.LittleEndian.PutUint64(h[8:], uint64(r.count))
+	binary.LittleEndian.PutUint64(h[16:], uint64(r.through))
+	binary.LittleEndian.PutUint32(h[24:], uint32(r.bits))
+	binary.LittleEndian.PutUint32(h[28:], uint32(r.minDay))
+	return h
 }
 
 func compareEntries(a, b Entry) int {

@@ -65,21 +65,9 @@ func run(ctx context.Context, args []string) int {
 	}
 	cfg.Log = os.Stderr
 
-	binDir := filepath.Join(cfg.Out, "bin")
-	cfg.Bin, cfg.DuckRef = *bin, filepath.Join(binDir, "duckref")
-	targets := [][2]string{{cfg.DuckRef, "./bench/cmd/duckref"}}
-	if cfg.Bin == "" {
-		cfg.Bin = filepath.Join(binDir, "mcasload")
-		targets = append(targets, [2]string{cfg.Bin, "./cmd/mcasload"})
-	}
-	for _, t := range targets {
-		fmt.Fprintf(os.Stderr, "benchtable: building %s\n", t[1])
-		cmd := exec.CommandContext(ctx, "go", "build", "-tags", "duckdb_arrow", "-o", t[0], t[1])
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "benchtable: build %s: %v\n", t[1], err)
-			return 1
-		}
+	if err := buildBinaries(ctx, &cfg, *bin); err != nil {
+		fmt.Fprintf(os.Stderr, "benchtable: %v\n", err)
+		return 1
 	}
 
 	h, err := bench.New(cfg)
@@ -93,16 +81,8 @@ func run(ctx context.Context, args []string) int {
 		fmt.Fprintf(os.Stderr, "benchtable: %v\n", err)
 		return 1
 	}
-	command := "go run ./bench/cmd/benchtable " + strings.Join(args, " ")
 	report := filepath.Join(cfg.Out, "results.md")
-	f, err := os.Create(report)
-	if err == nil {
-		err = h.WriteReport(f, strings.TrimSpace(command))
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
+	if err := writeReport(h, report, "go run ./bench/cmd/benchtable "+strings.Join(args, " ")); err != nil {
 		fmt.Fprintf(os.Stderr, "benchtable: write %s: %v\n", report, err)
 		return 1
 	}
@@ -112,4 +92,38 @@ func run(ctx context.Context, args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// buildBinaries builds DuckDB's reference loader, and mcasload unless bin names one, into
+// --out/bin, and records their paths in cfg.
+func buildBinaries(ctx context.Context, cfg *bench.Config, bin string) error {
+	binDir := filepath.Join(cfg.Out, "bin")
+	cfg.Bin, cfg.DuckRef = bin, filepath.Join(binDir, "duckref")
+	targets := [][2]string{{cfg.DuckRef, "./bench/cmd/duckref"}}
+	if cfg.Bin == "" {
+		cfg.Bin = filepath.Join(binDir, "mcasload")
+		targets = append(targets, [2]string{cfg.Bin, "./cmd/mcasload"})
+	}
+	for _, t := range targets {
+		fmt.Fprintf(os.Stderr, "benchtable: building %s\n", t[1])
+		cmd := exec.CommandContext(ctx, "go", "build", "-tags", "duckdb_arrow", "-o", t[0], t[1])
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("build %s: %w", t[1], err)
+		}
+	}
+	return nil
+}
+
+// writeReport writes the harness's results as markdown to path, naming the command.
+func writeReport(h *bench.Harness, path, command string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	err = h.WriteReport(f, strings.TrimSpace(command))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
