@@ -214,7 +214,10 @@ func (w *Writer) commit(ctx context.Context, s *session, c Commit, run RunInfo) 
 		// The id set learns the new ids before DuckDB stores them: a crash in between leaves
 		// it holding ids that are not stored (harmless: a hit is confirmed in DuckDB), never
 		// the reverse.
-		if err := ids.Add(indexEntries(pl.index), res.Seq); err != nil {
+		tIDs := time.Now()
+		err := ids.Add(indexEntries(pl.index), res.Seq)
+		pl.tIDs = time.Since(tIDs)
+		if err != nil {
 			pl.parquet.abort()
 			pl.release()
 			return res, nil, fmt.Errorf("dedupe batch: %w", err)
@@ -241,7 +244,7 @@ func (w *Writer) commit(ctx context.Context, s *session, c Commit, run RunInfo) 
 	if res.Inserted > 0 || len(c.Rejected) > 0 {
 		w.log.Debug("committed", "seq", res.Seq, "inserted", res.Inserted, "duplicates", res.Duplicates, "conflicts", res.Conflicts,
 			"rejected", res.Rejected, "days", len(res.Days), "hash", pl.tHash, "probe", pl.tProbe, "plan", pl.tSum,
-			"transaction", time.Since(t0)-tDedupe)
+			"ids", pl.tIDs, "transaction", time.Since(t0)-tDedupe-pl.tIDs)
 	}
 	return res, pl, nil
 }

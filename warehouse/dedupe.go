@@ -67,6 +67,7 @@ type plan struct {
 	buildIndex          func()
 	parquet             *parquetWrite // this commit's Parquet files while they are written; nil when none
 	tHash, tProbe, tSum time.Duration
+	tIDs                time.Duration // adding the kept ids to the id set
 }
 
 func (p *plan) release() {
