@@ -48,8 +48,11 @@ const (
 	maxBits    = 16  // a directory of at most 65537 offsets (512 KiB)
 	perBucket  = 128 // entries a bucket aims at (1.5 KiB, one read)
 	bufSize    = 256 << 10
-	runPrefix  = "run-"
-	runSuffix  = ".ids"
+	// preadEntries is how many entries a sequential pass reads in the time of one bucket read
+	// (a syscall and a copy, ~10–20 µs against ~6 ns an entry from the page cache).
+	preadEntries = 2048
+	runPrefix    = "run-"
+	runSuffix    = ".ids"
 )
 
 // run is one sorted file of entries: header, entries, then the directory of bucket starts.
@@ -313,8 +316,9 @@ func (x *Index) lookupRun(r run, hs []uint64, found func(int, int32)) error {
 			touched, last = touched+1, b
 		}
 	}
-	// Many buckets touched: one sequential pass over the run costs less than a read each.
-	if int64(touched)*2*perBucket*entrySize >= r.count*entrySize {
+	// Many buckets touched: one sequential pass over the run costs less than a read each (a
+	// pread of a bucket measured about as long as reading preadEntries entries in sequence).
+	if int64(touched)*preadEntries >= r.count {
 		i := 0
 		return eachEntry(r, func(e Entry) error {
 			for i < len(hs) && hs[i] < e.H {
