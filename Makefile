@@ -58,7 +58,7 @@ bench-smoke:
 	go test -count=1 -v -run 'TestSmoke' ./bench/
 
 reliability:
-	MCASLOAD_RELIABILITY=long go test -count=1 -timeout 30m -run Reliability ./reliability/...
+	MCASLOAD_RELIABILITY=long go test -count=1 -timeout 60m -run Reliability ./reliability/...
 
 vet:
 	go vet $(PKGS)

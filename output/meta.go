@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -37,6 +39,13 @@ type Meta struct {
 	Notes []string `json:"notes,omitempty"`
 	// Suppressed counts the rows the allow-list took out of the answer.
 	Suppressed *Suppressed `json:"suppressed,omitempty"`
+	// Severities counts a detection's rows per severity (informational, low, medium, high).
+	Severities map[string]int `json:"severities,omitempty"`
+	// EvidenceCap is how many evidence ids a detection row keeps at most (the first by time);
+	// first_seen and last_seen span them all.
+	EvidenceCap int `json:"evidence_cap,omitempty"`
+	// Portal says where a detection's portal_url links lead, or why its rows carry none.
+	Portal *Portal `json:"portal,omitempty"`
 	// Status is `status`'s summary of the warehouse (its rows are the days).
 	Status any `json:"status,omitempty"`
 }
@@ -58,6 +67,16 @@ type History struct {
 	// FirstActivity is the warehouse's first activity, given when it holds less history than
 	// declared (the reason the result is provisional).
 	FirstActivity *time.Time `json:"first_activity,omitempty"`
+}
+
+// Portal is how portal_url links are made: Links is the link of one activity with {id} standing
+// for its id; when the rows carry no links, Links is empty and Note says why.
+type Portal struct {
+	Links string `json:"links,omitempty"`
+	Note  string `json:"note,omitempty"`
+	// Tenants holds each tenant's own portal when a run over several tenants links them to
+	// different ones (Links and Note are then empty).
+	Tenants map[string]Portal `json:"tenants,omitempty"`
 }
 
 // Suppressed counts the rows an allow-list took out, per entry that matched.
@@ -114,6 +133,16 @@ func (m *Meta) Summary() []string {
 			verb = "marked suppressed (shown with suppressed_by)"
 		}
 		out = append(out, fmt.Sprintf("%s %d %s by the allow-list %s (%s)", verb, s.Rows, plural(s.Rows, "row", "rows"), s.AllowList, strings.Join(parts, ", ")))
+	}
+	if p := m.Portal; p != nil && p.Links == "" && p.Note != "" {
+		out = append(out, "no portal links: "+p.Note)
+	}
+	if p := m.Portal; p != nil {
+		for _, label := range slices.Sorted(maps.Keys(p.Tenants)) {
+			if t := p.Tenants[label]; t.Links == "" && t.Note != "" {
+				out = append(out, "no portal links for tenant "+label+": "+t.Note)
+			}
+		}
 	}
 	return out
 }

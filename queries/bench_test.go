@@ -80,17 +80,19 @@ func BenchmarkInvestigations(b *testing.B) {
 	}
 }
 
-// writePlan runs inv once more under EXPLAIN ANALYZE and writes the profiled plan to path, so
-// the next optimisation starts from where the time went.
+// writePlan runs inv once more under EXPLAIN ANALYZE, as Investigate runs it (events narrowed, the
+// triage columns added), and writes the profiled plan to path, so the next optimisation starts
+// from where the time went.
 func writePlan(b *testing.B, s *Session, inv *Investigation, values map[string]string, now time.Time, path string) {
 	b.Helper()
-	args, err := inv.Bind(values, now)
-	if err != nil {
-		b.Fatal(err)
-	}
-	rdr, err := s.arrow.QueryContext(b.Context(), "EXPLAIN (ANALYZE, FORMAT json) "+inv.SQL, args...)
+	res, err := s.Investigate(b.Context(), inv, Request{Values: values, Now: now, explain: true})
 	if err != nil {
 		b.Fatalf("explain %s: %v", inv.Name, err)
+	}
+	defer res.Release()
+	rdr, err := res.Reader()
+	if err != nil {
+		b.Fatal(err)
 	}
 	defer rdr.Release()
 	var plan strings.Builder

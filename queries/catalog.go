@@ -71,13 +71,28 @@ type Investigation struct {
 	// Entities maps an entity kind (user, ip, domain, app, rule, object) to the result columns
 	// that hold it, single values or lists.
 	Entities map[string][]string
+	// Triage (detections only; see triage.go): the base Severity of a row and the Rises that lift
+	// it, the ATT&CK Tactics and Techniques, and the Bucket of the finding key (issue 20).
+	Severity   string
+	Rises      []Rise
+	Tactics    []string
+	Techniques []string
+	Bucket     time.Duration
+	// Counterpart names the closest real-world detections (Sentinel, Sigma, Panther, Defender for
+	// Cloud Apps policies); Sources the tables it reads (activities, stream).
+	Counterpart string
+	Sources     []string
 	// SQL is the query text without the header; parameters appear as $name.
 	SQL string
 }
 
-// uses reports whether the SQL names parameter $name.
+// uses reports whether the SQL or a clause of severity-rises names parameter $name.
 func (inv *Investigation) uses(name string) bool {
-	return regexp.MustCompile(`\$` + regexp.QuoteMeta(name) + `\b`).MatchString(inv.SQL)
+	re := regexp.MustCompile(`\$` + regexp.QuoteMeta(name) + `\b`)
+	if re.MatchString(inv.SQL) {
+		return true
+	}
+	return slices.ContainsFunc(inv.Rises, func(r Rise) bool { return re.MatchString(r.When) })
 }
 
 // HistoryFor is the history this run reads before since: the declared duration, or the value
@@ -165,7 +180,8 @@ func loadFS(fsys fs.FS, dir string) ([]*Investigation, error) {
 }
 
 // headerKeys are the "-- key:" lines a header may hold.
-var headerKeys = []string{"name", "question", "description", "kind", "chart", "history", "entities", "param"}
+var headerKeys = []string{"name", "question", "description", "kind", "chart", "history", "entities", "param",
+	"severity", "severity-rises", "tactics", "techniques", "counterpart", "sources", "bucket"}
 
 // Parse reads an investigation file: a header of "-- key: value" lines, then the SQL.
 //
@@ -178,11 +194,18 @@ var headerKeys = []string{"name", "question", "description", "kind", "chart", "h
 //	-- entities: user=user_name ip=ips app=app_name
 //	-- param: since timestamp 7d start of the window
 //	-- param: per_min int 50 downloads in one minute above which a burst is reported
+//	-- severity: medium                   (a detection's; see triage.go for the rest)
+//	-- severity-rises: high when downloads >= 1000
+//	-- tactics: TA0009
+//	-- techniques: T1530
+//	-- counterpart: Defender for Cloud Apps "Unusual file download (by user)" (may repeat)
+//	-- sources: activities
+//	-- bucket: 1d
 //
 // A param line is "NAME TYPE DEFAULT DOC…"; TYPE is one of timestamp, int, float, string, list,
 // cidrs or choice(a|b|c); DEFAULT "" means empty, and a list default is comma-separated.
-// Every investigation declares since and until, and its kind; a detection names its entity
-// columns (what the allow-list suppresses rows by).
+// Every investigation declares since and until, its kind and its sources; a detection names its
+// entity columns (what the allow-list suppresses rows by) and its triage (checkTriage).
 func Parse(text string) (*Investigation, error) {
 	inv := &Investigation{Entities: map[string][]string{}}
 	var history string
@@ -233,6 +256,10 @@ func Parse(text string) (*Investigation, error) {
 						return nil, fmt.Errorf("param %q declared twice", p.Name)
 					}
 					inv.Params = append(inv.Params, p)
+				default:
+					if err := inv.parseTriageKey(key, value); err != nil {
+						return nil, err
+					}
 				}
 				continue
 			}
@@ -268,6 +295,9 @@ func Parse(text string) (*Investigation, error) {
 		}
 	}
 	if err := inv.parseHistory(history); err != nil {
+		return nil, err
+	}
+	if err := inv.checkTriage(); err != nil {
 		return nil, err
 	}
 	for _, p := range inv.Params {

@@ -51,6 +51,14 @@ func TestParseHeader(t *testing.T) {
 -- chart: timeline, bar
 -- history: 30d
 -- entities: user=who ip=ips,ip2
+-- severity: low
+-- severity-rises: high when n >= 100; medium when anon
+-- tactics: TA0006, TA0001
+-- techniques: T1110.001, T1078.004
+-- counterpart: Sentinel X.yaml;
+-- counterpart: Sigma y.yml
+-- sources: activities
+-- bucket: 1d
 -- param: since timestamp 7d start
 -- param: until timestamp now end
 -- param: words list "a b,c" the words
@@ -67,6 +75,14 @@ SELECT $since, $until, $words, $who, $size`
 	if inv.Kind != Detection || inv.History != 30*24*time.Hour || !slices.Equal(inv.Entities["ip"], []string{"ips", "ip2"}) {
 		t.Fatalf("kind, history, entities: %+v", inv)
 	}
+	if inv.Severity != "low" || !slices.Equal(inv.Rises, []Rise{{"high", "n >= 100"}, {"medium", "anon"}}) ||
+		!slices.Equal(inv.Tactics, []string{"TA0006", "TA0001"}) || !slices.Equal(inv.Techniques, []string{"T1110.001", "T1078.004"}) ||
+		inv.Counterpart != "Sentinel X.yaml; Sigma y.yml" || !slices.Equal(inv.Sources, []string{"activities"}) || inv.Bucket != 24*time.Hour {
+		t.Fatalf("triage: %+v", inv)
+	}
+	if got := inv.severityExpr(); got != "CASE WHEN coalesce((n >= 100), false) THEN 'high' WHEN coalesce((anon), false) THEN 'medium' ELSE 'low' END" {
+		t.Errorf("severity expression %s", got)
+	}
 	if p, _ := inv.Param("words"); p.Default != "a b,c" || p.Doc != "the words" {
 		t.Fatalf("quoted default: %+v", p)
 	}
@@ -77,25 +93,40 @@ SELECT $since, $until, $words, $who, $size`
 		t.Fatalf("choice: %+v", p)
 	}
 	bad := map[string]string{
-		"no name":         strings.Replace(good, "-- name: x\n", "", 1),
-		"no question":     strings.Replace(good, "-- question: what?\n", "", 1),
-		"no chart":        strings.Replace(good, "-- chart: timeline, bar\n", "", 1),
-		"bad chart":       strings.Replace(good, "timeline, bar", "pie", 1),
-		"no since":        strings.Replace(good, "-- param: since timestamp 7d start\n", "", 1),
-		"unused param":    strings.Replace(good, "$size", "1", 1),
-		"bad type":        strings.Replace(good, "who string", "who text", 1),
-		"bad default":     strings.Replace(good, "choice(s|m|l) m", "choice(s|m|l) xl", 1),
-		"duplicate param": strings.Replace(good, "-- param: who string", "-- param: words string", 1),
-		"bad name":        strings.Replace(good, "param: who", "param: Who", 1),
-		"no sql":          good[:strings.Index(good, "SELECT")],
-		"unterminated":    strings.Replace(good, `"a b,c"`, `"a b,c`, 1),
-		"no kind":         strings.Replace(good, "-- kind: detection\n", "", 1),
-		"bad kind":        strings.Replace(good, "kind: detection", "kind: alert", 1),
-		"bad history":     strings.Replace(good, "history: 30d", "history: 30 days", 1),
-		"history of text": strings.Replace(good, "history: 30d", "history: who", 1),
-		"no entities":     strings.Replace(good, "-- entities: user=who ip=ips,ip2\n", "", 1),
-		"bad entity kind": strings.Replace(good, "user=who", "person=who", 1),
-		"bad entity":      strings.Replace(good, "user=who", "user", 1),
+		"no name":             strings.Replace(good, "-- name: x\n", "", 1),
+		"no question":         strings.Replace(good, "-- question: what?\n", "", 1),
+		"no chart":            strings.Replace(good, "-- chart: timeline, bar\n", "", 1),
+		"bad chart":           strings.Replace(good, "timeline, bar", "pie", 1),
+		"no since":            strings.Replace(good, "-- param: since timestamp 7d start\n", "", 1),
+		"unused param":        strings.Replace(good, "$size", "1", 1),
+		"bad type":            strings.Replace(good, "who string", "who text", 1),
+		"bad default":         strings.Replace(good, "choice(s|m|l) m", "choice(s|m|l) xl", 1),
+		"duplicate param":     strings.Replace(good, "-- param: who string", "-- param: words string", 1),
+		"bad name":            strings.Replace(good, "param: who", "param: Who", 1),
+		"no sql":              good[:strings.Index(good, "SELECT")],
+		"unterminated":        strings.Replace(good, `"a b,c"`, `"a b,c`, 1),
+		"no kind":             strings.Replace(good, "-- kind: detection\n", "", 1),
+		"bad kind":            strings.Replace(good, "kind: detection", "kind: alert", 1),
+		"bad history":         strings.Replace(good, "history: 30d", "history: 30 days", 1),
+		"history of text":     strings.Replace(good, "history: 30d", "history: who", 1),
+		"no entities":         strings.Replace(good, "-- entities: user=who ip=ips,ip2\n", "", 1),
+		"bad entity kind":     strings.Replace(good, "user=who", "person=who", 1),
+		"bad entity":          strings.Replace(good, "user=who", "user", 1),
+		"no severity":         strings.Replace(good, "-- severity: low\n", "", 1),
+		"bad severity":        strings.Replace(good, "severity: low", "severity: critical", 1),
+		"rise not above":      strings.Replace(good, "medium when anon", "low when anon", 1),
+		"rise without when":   strings.Replace(good, "medium when anon", "medium if anon", 1),
+		"rise to nowhere":     strings.Replace(good, "medium when anon", "urgent when anon", 1),
+		"no tactics":          strings.Replace(good, "-- tactics: TA0006, TA0001\n", "", 1),
+		"bad tactic":          strings.Replace(good, "TA0006, TA0001", "TA0006, Credential Access", 1),
+		"no techniques":       strings.Replace(good, "-- techniques: T1110.001, T1078.004\n", "", 1),
+		"bad technique":       strings.Replace(good, "T1110.001, T1078.004", "T1110.1", 1),
+		"no counterpart":      strings.Replace(strings.Replace(good, "-- counterpart: Sentinel X.yaml;\n", "", 1), "-- counterpart: Sigma y.yml\n", "", 1),
+		"no sources":          strings.Replace(good, "-- sources: activities\n", "", 1),
+		"bad source":          strings.Replace(good, "sources: activities", "sources: activities, syslog", 1),
+		"no bucket":           strings.Replace(good, "-- bucket: 1d\n", "", 1),
+		"bad bucket":          strings.Replace(good, "bucket: 1d", "bucket: daily", 1),
+		"pivot with severity": strings.Replace(strings.Replace(good, "kind: detection", "kind: pivot", 1), "-- entities: user=who ip=ips,ip2\n", "", 1),
 	}
 	for name, text := range bad {
 		t.Run(name, func(t *testing.T) {

@@ -58,6 +58,11 @@ func TestGoldenEveryFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	portal, err := NewPortal(ClassicPortal, "https://contoso.eu2.portal.cloudappsecurity.com/api/v1/activities/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.UsePortal(portal)
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	res, err := s.Investigate(t.Context(), inv, Request{Values: map[string]string{"since": "2026-03-08", "until": "2026-03-09"}, Now: testNow})

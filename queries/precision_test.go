@@ -201,6 +201,7 @@ func TestPrecisionOnTwoSeeds(t *testing.T) {
 	for _, seed := range []int64{1, 2} {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			s, truth := warehouseSession(t, synth.Config{Seed: seed, Users: 100, Days: 37, End: synthEnd, Incidents: true})
+			s.UsePortal(simPortal(t))
 			if len(truth.Lookalikes) != len(synth.LookalikeKinds) {
 				t.Fatalf("the tenant has %d look-alikes, want %d", len(truth.Lookalikes), len(synth.LookalikeKinds))
 			}
@@ -251,6 +252,7 @@ func precisionRun(t *testing.T, s *Session, inv *Investigation, truth synth.Grou
 		if e.PlantsFound < e.PlantsTotal {
 			t.Errorf("the planted %s incident (%s, %s) is not reported:\n%s", inv.Name, plant.User, plant.Detail["note"], res.table)
 		}
+		checkEvidence(t, s, inv, res, plant)
 		if e.Pivot {
 			return // it shows whatever it is pointed at
 		}

@@ -23,6 +23,11 @@ type Request struct {
 	Now time.Time
 	// ShowSuppressed keeps the rows the allow-list matches, each with its suppressed_by.
 	ShowSuppressed bool
+	// Evidence is how many evidence ids a detection row keeps, the first by time (0:
+	// DefaultEvidence).
+	Evidence int
+	// explain makes the answer the run's profiled plan (EXPLAIN ANALYZE, JSON), for the benchmark.
+	explain bool
 }
 
 // Result is an investigation's answer: its rows, held in memory (an investigation's answer is a
@@ -139,7 +144,18 @@ func (s *Session) investigate(ctx context.Context, inv *Investigation, req Reque
 	}
 	// The answer is read whole before events is widened again for the session's next query.
 	defer s.narrowEvents(context.WithoutCancel(ctx), time.Time{}, time.Time{})
-	rdr, err := s.arrow.QueryContext(ctx, inv.SQL, args...)
+	query := inv.SQL
+	if inv.Kind == Detection {
+		query, args = s.triage(inv, req, &res.Meta, args)
+	}
+	if req.explain {
+		rdr, err := s.arrow.QueryContext(ctx, "EXPLAIN (ANALYZE, FORMAT json) "+query, args...)
+		if err != nil {
+			return nil, fmt.Errorf("explain %s: %w", inv.Name, err)
+		}
+		return res, res.collect(rdr)
+	}
+	rdr, err := s.arrow.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", inv.Name, err)
 	}
@@ -151,6 +167,9 @@ func (s *Session) investigate(ctx context.Context, inv *Investigation, req Reque
 			res.Release()
 			return nil, err
 		}
+	}
+	if inv.Kind == Detection {
+		res.Meta.Severities = res.countSeverities()
 	}
 	return res, nil
 }

@@ -12,6 +12,7 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/mcasload/mcasload/allowlist"
+	"github.com/mcasload/mcasload/output"
 )
 
 // ErrNotReadOnly is returned (wrapped) by Session.SQL for a statement other than a query, or
@@ -41,6 +42,13 @@ type Session struct {
 	arrow *duckdb.Arrow
 	// allow suppresses detection rows (an empty list unless UseAllowList was called).
 	allow *allowlist.List
+	// portal is how detection rows link to their evidence (UsePortal; no links by default).
+	portal output.Portal
+	// evidence is how many evidence ids a detection row keeps unless a request says (UseEvidence).
+	evidence int
+	// portals are the tenants' own portals (UseTenantPortals); current is the tenant being run.
+	portals map[string]output.Portal
+	current string
 	// base and tenants: investigations run once per tenant over base narrowed to it (UseTenants).
 	base    string
 	tenants []string
@@ -52,7 +60,7 @@ type Session struct {
 // extension install or autoload, no configuration change afterwards. The lock lasts as long as
 // conn; the caller closes conn.
 func Open(ctx context.Context, conn *sql.Conn, lock Lockdown) (*Session, error) {
-	s := &Session{conn: conn, allow: allowlist.Empty()}
+	s := &Session{conn: conn, allow: allowlist.Empty(), portal: output.Portal{Note: "no portal was named for these activities"}}
 	if err := s.setup(ctx, lock); err != nil {
 		return nil, err
 	}

@@ -206,6 +206,7 @@ func TestInvestigationsFindPlantedIncidentsNotDecoys(t *testing.T) {
 	for _, seed := range []int64{1, 2} {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			s, truth := tenantSession(t, synth.Config{Seed: seed, Users: users, Days: 37, End: synthEnd, Incidents: true})
+			s.UsePortal(simPortal(t))
 			byKind := map[string][2]*synth.Incident{}
 			for i := range truth.Incidents {
 				inc := &truth.Incidents[i]
@@ -275,6 +276,7 @@ func checkIncident(t *testing.T, s *Session, inv *Investigation, inc, decoy synt
 		t.Errorf("%s: no row for user %s, IPs %v, between %s and %s:\n%s", inv.Name, inc.User, inc.IPs,
 			inc.Start.Format(time.RFC3339), inc.End.Format(time.RFC3339), res.table)
 	}
+	checkEvidence(t, s, inv, res, &inc)
 	decoyKeys := []string{decoy.User}
 	switch inc.Kind {
 	case "password-spray", "ip-pivot":

@@ -43,6 +43,7 @@ func (s *Session) perTenant(ctx context.Context, run func(context.Context) (*Res
 	// The temporary view shadows the reader's activities for every view the session created
 	// over it, which name it unqualified; dropping it uncovers the reader's again.
 	defer s.conn.ExecContext(context.WithoutCancel(ctx), `DROP VIEW IF EXISTS temp.main.activities`)
+	defer func() { s.current = "" }()
 	out := &Result{}
 	var metas []output.Meta
 	for _, t := range s.tenants {
@@ -51,6 +52,7 @@ func (s *Session) perTenant(ctx context.Context, run func(context.Context) (*Res
 			out.Release()
 			return nil, fmt.Errorf("narrow activities to tenant %s: %w", t, err)
 		}
+		s.current = t
 		res, err := run(ctx)
 		if err != nil {
 			out.Release()
@@ -121,6 +123,30 @@ func mergeMeta(metas []output.Meta, labels []string) output.Meta {
 			m.History = t.History
 		}
 		m.Suppressed = addSuppressed(m.Suppressed, t.Suppressed)
+	}
+	m.Severities, m.Portal = nil, nil
+	for _, t := range metas {
+		for level, n := range t.Severities {
+			if m.Severities == nil {
+				m.Severities = map[string]int{}
+			}
+			m.Severities[level] += n
+		}
+	}
+	// One portal for all tenants is said as it is; different ones per tenant, each under its label.
+	if metas[0].Portal != nil {
+		p := &output.Portal{Tenants: map[string]output.Portal{}}
+		same := true
+		for i, t := range metas {
+			if t.Portal != nil {
+				p.Tenants[labels[i]] = *t.Portal
+				same = same && t.Portal.Links == metas[0].Portal.Links && t.Portal.Note == metas[0].Portal.Note
+			}
+		}
+		if same {
+			p = &output.Portal{Links: metas[0].Portal.Links, Note: metas[0].Portal.Note}
+		}
+		m.Portal = p
 	}
 	return m
 }

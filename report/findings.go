@@ -39,9 +39,30 @@ func (b *builder) findings(ctx context.Context) ([]Finding, error) {
 	for _, inv := range b.opts.Investigations {
 		out = append(out, byName[inv.Name])
 	}
-	// Findings with rows first, so the reader meets what needs attention before the all-clear.
-	slices.SortStableFunc(out, func(x, y Finding) int { return boolInt(x.Rows == 0) - boolInt(y.Rows == 0) })
+	// The most severe findings first, so the reader meets what needs attention before the
+	// all-clear: detections with rows by their highest severity (then by how many rows have
+	// it), then pivots with rows, failures, and last what found nothing or did not run.
+	slices.SortStableFunc(out, func(x, y Finding) int {
+		if c := findingOrder(x) - findingOrder(y); c != 0 {
+			return c
+		}
+		return y.BySeverity[y.Severity] - x.BySeverity[x.Severity]
+	})
 	return out, nil
+}
+
+// findingOrder is a finding's place: high 0 … informational 3, a pivot with rows 4, a failure
+// 5, nothing found 6.
+func findingOrder(f Finding) int {
+	switch {
+	case f.Error != "":
+		return 5
+	case f.Rows == 0:
+		return 6
+	case f.Severity != "":
+		return len(queries.Severities) - severityRank(f.Severity)
+	}
+	return 4
 }
 
 func boolInt(b bool) int {
@@ -95,7 +116,10 @@ func mostNamed(m map[string]int) string {
 
 // finding runs one investigation; an error becomes part of the finding, not of the report.
 func (b *builder) finding(ctx context.Context, inv *queries.Investigation, users, ips map[string]int) (Finding, *table) {
-	f := Finding{Name: inv.Name, Question: inv.Question, About: inv.Description}
+	f := Finding{Name: inv.Name, Title: title(inv.Name), Kind: inv.Kind, Question: inv.Question, About: inv.Description}
+	for _, id := range inv.Techniques {
+		f.Techniques = append(f.Techniques, Technique{ID: id, Name: queries.AttackName(id)})
+	}
 	values := map[string]string{
 		"since": b.opts.Since.UTC().Format(time.RFC3339Nano),
 		"until": b.opts.Until.UTC().Format(time.RFC3339Nano),
@@ -132,37 +156,54 @@ func (b *builder) finding(ctx context.Context, inv *queries.Investigation, users
 		f.Error = b.show(err.Error())
 		return f, nil
 	}
-	f.Rows = len(t.rows)
-	f.Columns = t.cols
-	for _, row := range t.rows[:min(len(t.rows), b.opts.Top)] {
-		out := make([]string, len(row))
-		for c, v := range row {
-			out[c] = b.cellText(v)
-		}
-		f.Top = append(f.Top, out)
-	}
+	b.fillRows(inv, t, &f)
 	if f.Rows > 0 {
 		f.Chart, f.Note = b.findingChart(inv, t)
 	}
 	return f, t
 }
 
-// cellText is a cell as the findings tables show it: redacted, shortened.
-func (b *builder) cellText(v cell) string {
-	if v.isNull {
-		return ""
-	}
-	s := v.text
-	if v.kind == kindList {
-		parts := make([]string, len(v.list))
-		for i, e := range v.list {
-			parts[i] = b.show(e)
+// fillRows puts t's rows in f: the severities, the finding keys (and which rows are new), the
+// first Top rows and the folded rest, up to maxRows.
+func (b *builder) fillRows(inv *queries.Investigation, t *table, f *Finding) {
+	f.Rows = len(t.rows)
+	var shown []int
+	for i, c := range t.cols {
+		if !slices.Contains(hiddenColumns, c) {
+			shown = append(shown, i)
+			f.Columns = append(f.Columns, c)
 		}
-		s = strings.Join(parts, ", ")
-	} else if v.kind == kindText {
-		s = b.show(s)
 	}
-	return shorten(s, cellWidth)
+	sev := t.col(queries.ColSeverity)
+	f.BySeverity = map[string]int{}
+	for i, row := range t.rows {
+		r := Row{}
+		if sev >= 0 {
+			r.Severity = row[sev].text
+			f.BySeverity[r.Severity]++
+			if severityRank(r.Severity) > severityRank(f.Severity) {
+				f.Severity = r.Severity
+			}
+		}
+		if inv.Kind == queries.Detection {
+			key := findingKey(inv, t, row)
+			b.keys = append(b.keys, key)
+			if b.opts.Previous != nil && b.opts.Previous.Keys != nil && !b.opts.Previous.Keys[key] {
+				r.New = true
+				f.New++
+			}
+		}
+		if i >= maxRows {
+			continue
+		}
+		r.Cells = b.rowCells(inv, t, row, shown)
+		if i < b.opts.Top {
+			f.Top = append(f.Top, r)
+		} else {
+			f.Rest = append(f.Rest, r)
+		}
+	}
+	f.Hidden = max(0, f.Rows-maxRows)
 }
 
 // findingChart draws the first chart kind of the header that the result's columns allow.
@@ -254,11 +295,11 @@ func (b *builder) timelineChart(inv *queries.Investigation, t *table) *Chart {
 	if len(pts) == 0 {
 		return nil
 	}
-	title := fmt.Sprintf("%s: %s over time", inv.Name, t.cols[tc])
+	name := fmt.Sprintf("%s: each row at its %s", title(inv.Name), words(t.cols[tc]))
 	if lc >= 0 {
-		title += " by " + t.cols[lc]
+		name += ", one line per " + words(t.cols[lc])
 	}
-	c := timeline("f-"+inv.Name, title, from, to, shown, pts)
+	c := timeline("f-"+inv.Name, name, from, to, shown, pts)
 	if len(t.rows) > maxPoints {
 		c.Note = fmt.Sprintf("the first %d of %d rows", maxPoints, len(t.rows))
 	}
@@ -323,7 +364,10 @@ func (b *builder) countryChart(inv *queries.Investigation, t *table) *Chart {
 	for i, k := range keys {
 		labels[i], s.values[i] = countryLabel(k), counts[k]
 	}
-	c := hbars("f-"+inv.Name, fmt.Sprintf("%s: countries in %s", inv.Name, strings.Join(names, ", ")), labels, []series{s})
+	for i, n := range names {
+		names[i] = words(n)
+	}
+	c := hbars("f-"+inv.Name, fmt.Sprintf("%s: rows per country of the %s", title(inv.Name), strings.Join(names, " and ")), labels, []series{s})
 	return &c
 }
 
@@ -359,6 +403,6 @@ func (b *builder) barChart(inv *queries.Investigation, t *table) *Chart {
 	for i, k := range keys {
 		labels[i], s.values[i] = b.show(k), sums[k]
 	}
-	c := hbars("f-"+inv.Name, fmt.Sprintf("%s: %s by %s (top %d)", inv.Name, measure, t.cols[lc], b.opts.Top), labels, []series{s})
+	c := hbars("f-"+inv.Name, fmt.Sprintf("%s: %s per %s (top %d)", title(inv.Name), words(measure), words(t.cols[lc]), b.opts.Top), labels, []series{s})
 	return &c
 }

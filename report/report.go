@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -40,6 +41,10 @@ type Options struct {
 	Investigations []*queries.Investigation
 	// Progress, when set, is called before each step.
 	Progress func(Step)
+	// Previous is the report to say what is new since (nil: none); LastScan is when the
+	// warehouse was last scanned (zero: never, loaded from files), for the freshness line.
+	Previous *Previous
+	LastScan time.Time
 }
 
 // Step is one unit of work of Build, for a progress line.
@@ -61,28 +66,42 @@ type Report struct {
 	Generated string
 	Covers    string
 	Redacted  bool
-	Stats     []Stat
-	Overview  []Chart
-	Findings  []Finding
-	Elapsed   string
+	// GeneratedAt is Generated in RFC 3339, for the next report's "new since".
+	GeneratedAt string
+	Summary     Summary
+	Freshness   string
+	// Keys name the detection rows (findingKey) for the next report; none when redacted.
+	Keys     string
+	Stats    []Stat
+	Overview []Chart
+	Findings []Finding
+	Elapsed  string
 }
 
 // Finding is the result of one investigation.
 type Finding struct {
-	Name     string
-	Question string
-	About    string
-	Params   string // the parameters chosen by the report, if any
-	Rows     int
-	Columns  []string
-	Top      [][]string // the first rows, redacted and shortened
-	Chart    *Chart
-	Note     string // why no chart, or what was skipped
-	Error    string
+	Name       string
+	Title      string // the name in words
+	Kind       string // detection or pivot
+	Question   string
+	About      string
+	Params     string // the parameters chosen by the report, if any
+	Severity   string // the highest severity of its rows (detections with rows)
+	BySeverity map[string]int
+	Techniques []Technique
+	Rows       int
+	New        int // rows not in the previous report
+	Columns    []string
+	Top        []Row // the first rows
+	Rest       []Row // the rows after Top, folded, up to maxRows in all
+	Hidden     int   // rows beyond maxRows, left to mcasload query
+	Chart      *Chart
+	Note       string // why no chart, or what was skipped
+	Error      string
 }
 
-// Severity is a CSS class for the finding's headline: rows found or not.
-func (f Finding) Severity() string {
+// Status is a CSS class for the finding's headline: rows found or not.
+func (f Finding) Status() string {
 	switch {
 	case f.Error != "":
 		return "err"
@@ -116,12 +135,13 @@ func Build(ctx context.Context, src Source, opts Options) (*Report, error) {
 		}
 	}
 	r := &Report{
-		Title:     "Defender for Cloud Apps activity report",
-		Since:     opts.Since.UTC().Format("2006-01-02 15:04 MST"),
-		Until:     opts.Until.UTC().Format("2006-01-02 15:04 MST"),
-		Generated: opts.Generated.UTC().Format("2006-01-02 15:04:05 MST"),
-		Covers:    opts.Covers,
-		Redacted:  b.red != nil,
+		Title:       "Defender for Cloud Apps activity report",
+		Since:       opts.Since.UTC().Format("2006-01-02 15:04 MST"),
+		Until:       opts.Until.UTC().Format("2006-01-02 15:04 MST"),
+		Generated:   opts.Generated.UTC().Format("2006-01-02 15:04:05 MST"),
+		GeneratedAt: opts.Generated.UTC().Format(time.RFC3339),
+		Covers:      opts.Covers,
+		Redacted:    b.red != nil,
 	}
 	for _, st := range overviewSteps {
 		b.step(st.name)
@@ -134,6 +154,12 @@ func Build(ctx context.Context, src Source, opts Options) (*Report, error) {
 		return nil, err
 	}
 	r.Findings = findings
+	r.Summary = summarize(findings, opts.Previous)
+	r.Freshness = freshness(b.newest, opts.LastScan, opts.Generated)
+	if b.red == nil {
+		slices.Sort(b.keys)
+		r.Keys = strings.Join(slices.Compact(b.keys), " ")
+	}
 	r.Elapsed = time.Since(start).Round(time.Millisecond).String()
 	return r, nil
 }
@@ -144,6 +170,9 @@ type builder struct {
 	red   *Redactor
 	done  int
 	total int
+	// newest is the newest activity of the warehouse; keys the detection rows' finding keys.
+	newest time.Time
+	keys   []string
 }
 
 func (b *builder) step(name string) {
@@ -247,6 +276,13 @@ func (b *builder) stats(ctx context.Context, r *Report) error {
 	labels := []string{"activities", "users", "apps", "IP addresses", "countries", "sign-ins", "failed sign-ins"}
 	for i, l := range labels {
 		r.Stats = append(r.Stats, Stat{Label: l, Value: num(t.rows[0][i].num)})
+	}
+	newest, err := b.query(ctx, `SELECT max(ts) AS newest FROM activities`)
+	if err != nil {
+		return err
+	}
+	if len(newest.rows) == 1 && !newest.rows[0][0].isNull {
+		b.newest = newest.rows[0][0].t
 	}
 	return nil
 }

@@ -189,6 +189,8 @@ func (f *fakeSource) SQL(_ context.Context, q string) (array.RecordReader, error
 		return f.table([]arrow.Field{fStr("user_name"), fInt("n")}, []any{"alice@contoso.com", 60}, []any{"svc-backup", 40}), nil
 	case strings.Contains(q, "SELECT app_name"):
 		return f.table([]arrow.Field{fStr("app_name"), fInt("n")}, []any{"Box", 50}), nil
+	case strings.Contains(q, "max(ts)"):
+		return f.table([]arrow.Field{fTime("newest")}, []any{testSince.Add(47 * time.Hour)}), nil
 	case strings.Contains(q, "AS country"):
 		return f.table([]arrow.Field{fStr("country"), fInt("ok"), fInt("failed")}, []any{"US", 30, 2}, []any{"FR", 10, 0}), nil
 	}
@@ -199,9 +201,18 @@ func (f *fakeSource) Run(_ context.Context, inv *queries.Investigation, values m
 	f.runs = append(f.runs, inv.Name+" "+values["user"]+values["ip"])
 	switch inv.Name {
 	case "mass-download":
-		return f.table([]arrow.Field{fStr("user_name"), fTime("win"), fInt("downloads"), fStr("note"), {Name: "ips", Type: arrow.ListOf(arrow.BinaryTypes.String)}},
-			[]any{"alice@contoso.com", testSince.Add(time.Hour), 61, "see https://evil.example/x", []string{"192.0.2.9"}},
-			[]any{"svc-backup", testSince.Add(30 * time.Hour), 70, "", []string{"198.51.100.1"}}), nil
+		list := arrow.ListOf(arrow.BinaryTypes.String)
+		return f.table([]arrow.Field{fStr("severity"), fStr("user_name"), fTime("win"), fInt("downloads"), fStr("note"), {Name: "ips", Type: list},
+			fTime("first_seen"), fTime("last_seen"), {Name: "techniques", Type: list}, {Name: "evidence_ids", Type: list}, {Name: "portal_url", Type: list}},
+			[]any{"medium", "alice@contoso.com", testSince.Add(time.Hour), 61, "see https://evil.example/x", []string{"192.0.2.9"},
+				testSince.Add(time.Hour), testSince.Add(time.Hour + time.Minute), []string{"T1530"}, []string{"id-a1", "id-a2", "id-a3", "id-a4"},
+				[]string{"https://contoso.portal.cloudappsecurity.com/#/audits?activity.id=eq(id-a1,)", "https://contoso.portal.cloudappsecurity.com/#/audits?activity.id=eq(id-a2,)",
+					"https://contoso.portal.cloudappsecurity.com/#/audits?activity.id=eq(id-a3,)", "https://contoso.portal.cloudappsecurity.com/#/audits?activity.id=eq(id-a4,)"}},
+			[]any{"high", "svc-backup", testSince.Add(30 * time.Hour), 70, "", []string{"198.51.100.1"},
+				testSince.Add(30 * time.Hour), testSince.Add(31 * time.Hour), []string{"T1530"}, []string{"id-b1"}, []string{}}), nil
+	case "new-country":
+		return f.table([]arrow.Field{fStr("severity"), fStr("user_name"), fTime("first_seen")},
+			[]any{"low", "alice@contoso.com", testSince.Add(2 * time.Hour)}), nil
 	case "impossible-travel":
 		return nil, errors.New("boom")
 	}
@@ -221,7 +232,7 @@ func TestBuildAndRender(t *testing.T) {
 		invs = append(invs, inv)
 	}
 	var steps []Step
-	rep, err := Build(t.Context(), src, Options{Since: testSince, Until: testSince.Add(48 * time.Hour), Covers: "tenant x",
+	rep, err := Build(t.Context(), src, Options{Since: testSince, Until: testSince.Add(48 * time.Hour), Covers: "tenant x", Generated: testSince.Add(50 * time.Hour),
 		Investigations: invs, Redactor: NewRedactor([]byte("k")), Progress: func(s Step) { steps = append(steps, s) }})
 	if err != nil {
 		t.Fatal(err)
@@ -238,19 +249,93 @@ func TestBuildAndRender(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := buf.String()
-	for _, gone := range []string{"alice@contoso.com", "svc-backup", "192.0.2.9", "198.51.100.1", "https://"} {
+	for _, gone := range []string{"alice@contoso.com", "svc-backup", "192.0.2.9", "198.51.100.1", "https://evil", keysMeta} {
 		if strings.Contains(page, gone) {
 			t.Errorf("the page contains %q", gone)
 		}
 	}
-	for _, want := range []string{"hxxps://evil.example/x", "tenant x", `class="finding err"`, "Failed: boom",
-		`data-chart="f-mass-download" data-count="2"`, `data-chart="top-users" data-count="2"`, `data-chart="countries" data-count="3"`} {
+	for _, want := range []string{"hxxps:/<wbr>/<wbr>evil.example/<wbr>x", "tenant x", `class="finding err"`, "Failed: boom",
+		`data-chart="f-mass-download" data-count="2"`, `data-chart="top-users" data-count="2"`, `data-chart="countries" data-count="3"`,
+		// the evidence ids link into the portal, live; three are shown whole, then how many more
+		`<span class="tok"><a class="portal" href="https://contoso.portal.cloudappsecurity.com/#/audits?activity.id=eq(id-a1,)">id-a1</a></span>`,
+		`id-a3</a></span> <span class="more">&#43;1 more</span>`, `<span class="tok">id-b1</span>`,
+		// severity, techniques and a chart title in words
+		`<span class="sev sev-high">high</span>`, `ATT&amp;CK: <span class="tok">T1530</span> Data from Cloud Storage`,
+		"Mass download: each row at its window start, one line per user",
+		// the summary and the freshness line
+		`<span class="v">1</span> <span class="l">high, in 1 investigation</span>`, `<span class="v">1</span> <span class="l">medium, in 1 investigation`,
+		"3 detection rows; new ones not known: no previous report",
+		"newest activity 2026-03-02 23:00 UTC (3 hours before this report); never scanned"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page lacks %q", want)
 		}
 	}
-	// Findings with rows come first.
-	if i, j := strings.Index(page, `id="inv-mass-download"`), strings.Index(page, `id="inv-new-country"`); i < 0 || j < 0 || i > j {
-		t.Error("the finding with rows is not first")
+	if strings.Contains(page, "id-a4") {
+		t.Error("the page shows a fourth evidence id")
+	}
+	// Ordered by severity: mass-download (high) before new-country (low), both before the
+	// failure and the finding that ran empty.
+	order := []string{"mass-download", "new-country", "impossible-travel", "user-timeline"}
+	last := -1
+	for _, name := range order {
+		i := strings.Index(page, `<article id="inv-`+name+`"`)
+		if i < last {
+			t.Errorf("findings out of order: want %v", order)
+		}
+		last = i
+	}
+}
+
+// TestNewSinceThePreviousReport: a report compares its detection rows with the keys an earlier
+// report holds, and counts and marks the rows that are new.
+func TestNewSinceThePreviousReport(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	inv, _ := queries.Lookup("mass-download")
+	build := func(prev *Previous) (*Report, string) {
+		rep, err := Build(t.Context(), &fakeSource{mem: mem}, Options{Since: testSince, Until: testSince.Add(48 * time.Hour),
+			Investigations: []*queries.Investigation{inv}, Previous: prev})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := rep.Render(&buf); err != nil {
+			t.Fatal(err)
+		}
+		return rep, buf.String()
+	}
+	_, first := build(nil)
+	prev, ok := KeysOf([]byte(first))
+	if !ok || len(prev.Keys) != 2 || prev.Generated == "" {
+		t.Fatalf("keys of the first report: %+v, %v", prev, ok)
+	}
+	prev.Name = "first.html"
+	rep, _ := build(&prev)
+	if !rep.Summary.NewKnown || rep.Summary.New != 0 {
+		t.Errorf("the same findings again: %+v", rep.Summary)
+	}
+	for k := range prev.Keys {
+		delete(prev.Keys, k)
+		break
+	}
+	rep, page := build(&prev)
+	if rep.Summary.New != 1 || rep.Findings[0].New != 1 || strings.Count(page, `<tr class="new">`) != 1 ||
+		!strings.Contains(page, "<strong>1 new</strong> of 2 detection rows since first.html") {
+		t.Errorf("one finding dropped from the previous report: summary %+v, %d rows marked", rep.Summary, strings.Count(page, `<tr class="new">`))
+	}
+	if _, ok := KeysOf([]byte("<html>not a report</html>")); ok {
+		t.Error("keys read from a page that has none")
+	}
+}
+
+func TestCutAtSpaceKeepsWordsWhole(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"short text", "short text"},
+		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36", "Mozilla/5.0 (Windows NT …"},
+		{strings.Repeat("x", 30), strings.Repeat("x", 25) + " …"},
+	} {
+		if got := cutAtSpace(c.in, 25); got != c.want {
+			t.Errorf("cutAtSpace(%q) = %q, want %q", c.in, got, c.want)
+		}
 	}
 }

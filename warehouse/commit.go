@@ -30,8 +30,11 @@ type RunInfo struct {
 type Commit struct {
 	// Tenant is the label the commit's rows, rejects, state and run belong to; default the
 	// writer's (Options.Tenant). Every row's tenant column must hold it.
-	Tenant   string
-	Records  []arrow.RecordBatch // rows in schema.Activities; the caller keeps ownership
+	Tenant string
+	// Table is the dataset the rows and rejects go to: TableActivities (also "") or
+	// TableCloudAppEvents.
+	Table    string
+	Records  []arrow.RecordBatch // rows in the table's schema (schema.Activities, schema.CloudAppEvents); the caller keeps ownership
 	Rejected []schema.Rejected   // records that could not become rows, with their raw text
 	State    map[string]string   // the tenant's state to store with the rows (watermarks, positions)
 	Run      RunInfo
@@ -68,19 +71,9 @@ func (w *Writer) Commit(ctx context.Context, c Commit) (_ CommitResult, err erro
 	if c.Tenant == "" {
 		c.Tenant = w.tenant
 	}
-	if c.Tenant == "" {
-		return CommitResult{}, fmt.Errorf("commit: the warehouse holds several tenants and neither the writer nor the commit names one")
-	}
-	if !tenant.Valid(c.Tenant) {
-		return CommitResult{}, fmt.Errorf("commit: tenant %q: %w", c.Tenant, tenant.ErrBadLabel)
-	}
-	for _, r := range c.Records {
-		if err := checkSchema(r.Schema()); err != nil {
-			return CommitResult{}, fmt.Errorf("commit: %w", err)
-		}
-		if err := checkTenantColumn(r, c.Tenant); err != nil {
-			return CommitResult{}, fmt.Errorf("commit: %w", err)
-		}
+	t, err := checkCommit(c)
+	if err != nil {
+		return CommitResult{}, fmt.Errorf("commit: %w", err)
 	}
 	run := w.run
 	if c.Run.ID != "" {
@@ -110,7 +103,7 @@ func (w *Writer) Commit(ctx context.Context, c Commit) (_ CommitResult, err erro
 			w.log.Warn("close the duckdb file after a commit", "err", err)
 		}
 	}()
-	res, pl, err := w.commit(ctx, s, c, run)
+	res, pl, err := w.commit(ctx, s, t, c, run)
 	if err != nil {
 		return res, fmt.Errorf("commit: %w", err)
 	}
@@ -128,8 +121,8 @@ func (w *Writer) Commit(ctx context.Context, c Commit) (_ CommitResult, err erro
 	if len(c.Rejected) > 0 {
 		// Appending keeps a commit's cost independent of the run's earlier rejects; Close and
 		// the next Open rewrite the file from DuckDB in case a crash cut an append short.
-		w.rejectRuns[run.ID] = true
-		derived = append(derived, appendRejects(rejectedPath(w.dir, run.ID), c.Rejected, c.Tenant, run.ID, res.committedAt))
+		w.rejectRuns[rejectRun{t, run.ID}] = true
+		derived = append(derived, w.appendRejects(t, run.ID, c.Rejected, c.Tenant, res.committedAt))
 	}
 	if pl.parquet != nil {
 		derived = append(derived, w.finishParquet(pl.parquet))
@@ -140,10 +133,34 @@ func (w *Writer) Commit(ctx context.Context, c Commit) (_ CommitResult, err erro
 	return res, nil
 }
 
-func checkSchema(got *arrow.Schema) error {
-	want := schema.Activities
+// checkCommit checks the commit's tenant and that its records are rows of its dataset, of its
+// tenant, and returns the dataset.
+func checkCommit(c Commit) (*whTable, error) {
+	if c.Tenant == "" {
+		return nil, fmt.Errorf("the warehouse holds several tenants and neither the writer nor the commit names one")
+	}
+	if !tenant.Valid(c.Tenant) {
+		return nil, fmt.Errorf("tenant %q: %w", c.Tenant, tenant.ErrBadLabel)
+	}
+	t, err := datasetNamed(c.Table)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range c.Records {
+		if err := checkSchema(t, r.Schema()); err != nil {
+			return nil, err
+		}
+		if err := checkTenantColumn(t, r, c.Tenant); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+func checkSchema(t *whTable, got *arrow.Schema) error {
+	want := t.rows
 	if got.NumFields() != want.NumFields() {
-		return fmt.Errorf("check batch schema: %d columns, want %d (schema.Activities)", got.NumFields(), want.NumFields())
+		return fmt.Errorf("check batch schema: %d columns, want %d (the %s schema)", got.NumFields(), want.NumFields(), t.name)
 	}
 	for i := range want.NumFields() {
 		g, w := got.Field(i), want.Field(i)
@@ -156,8 +173,8 @@ func checkSchema(got *arrow.Schema) error {
 
 // checkTenantColumn checks that every row of r carries label in its tenant column: a commit
 // stores one tenant's rows, and an id is deduplicated within its tenant only.
-func checkTenantColumn(r arrow.RecordBatch, label string) error {
-	col := r.Column(colTenant).(*array.String)
+func checkTenantColumn(t *whTable, r arrow.RecordBatch, label string) error {
+	col := r.Column(t.col("tenant")).(*array.String)
 	for i := range col.Len() {
 		if col.IsNull(i) || col.Value(i) != label {
 			return fmt.Errorf("check batch tenant: row %d carries tenant %q, the commit is tenant %s's", i, col.Value(i), label)
@@ -166,26 +183,27 @@ func checkTenantColumn(r arrow.RecordBatch, label string) error {
 	return nil
 }
 
-func (w *Writer) commit(ctx context.Context, s *session, c Commit, run RunInfo) (CommitResult, *plan, error) {
+func (w *Writer) commit(ctx context.Context, s *session, t *whTable, c Commit, run RunInfo) (CommitResult, *plan, error) {
 	var res CommitResult
 	t0 := time.Now()
-	ids := w.ids[c.Tenant]
+	kk := knownKey{t, c.Tenant}
+	ids := w.ids[kk]
 	if ids == nil {
-		x, err := w.openIDs(ctx, s, c.Tenant)
+		x, err := w.openIDs(ctx, s, t, c.Tenant)
 		if err != nil {
 			return res, nil, fmt.Errorf("dedupe batch: %w", err)
 		}
 		if w.ids == nil {
-			w.ids = map[string]*idindex.Index{}
+			w.ids = map[knownKey]*idindex.Index{}
 		}
-		w.ids[c.Tenant], ids = x, x
-		w.log.Debug("opened the id index", "tenant", c.Tenant, "ids", x.Count(), "runs", x.Runs(), "took", time.Since(t0))
+		w.ids[kk], ids = x, x
+		w.log.Debug("opened the id index", "table", t.name, "tenant", c.Tenant, "ids", x.Count(), "runs", x.Runs(), "took", time.Since(t0))
 	}
 	horizon, err := horizonDay(ctx, s.conn, c.Tenant)
 	if err != nil {
 		return res, nil, fmt.Errorf("dedupe batch: %w", err)
 	}
-	pl, err := planCommit(ctx, s, memory.DefaultAllocator, c.Tenant, c.Records, ids, horizon)
+	pl, err := planCommit(ctx, s, memory.DefaultAllocator, t, c.Tenant, c.Records, ids, horizon)
 	if err != nil {
 		return res, nil, fmt.Errorf("dedupe batch: %w", err)
 	}
@@ -207,7 +225,7 @@ func (w *Writer) commit(ctx context.Context, s *session, c Commit, run RunInfo) 
 	// transaction runs, on a second connection: the two take about as long, and each keeps
 	// one core busy. They are renamed in only after the transaction commits (finish).
 	if w.opts.Sinks.parquet() && pl.inserted > 0 {
-		pl.parquet = w.startParquet(ctx, res.Seq, c.Tenant, pl)
+		pl.parquet = w.startParquet(ctx, t, res.Seq, c.Tenant, pl)
 	}
 	if pl.buildIndex != nil {
 		pl.buildIndex()
@@ -226,9 +244,9 @@ func (w *Writer) commit(ctx context.Context, s *session, c Commit, run RunInfo) 
 	}
 	// The views are registered outside the transaction: creating one writes the in-memory
 	// catalog, and a DuckDB transaction may write only one database.
-	err = withViews(ctx, s, pl, func(indexView, rowsView string) error {
+	err = withViews(ctx, s, t, pl, func(indexView, rowsView string) error {
 		return inTx(ctx, s, func() error {
-			return w.store(ctx, s, c, run, res, now, indexView, rowsView)
+			return w.store(ctx, s, t, c, run, res, now, indexView, rowsView)
 		})
 	})
 	if err != nil {
@@ -251,12 +269,12 @@ func (w *Writer) commit(ctx context.Context, s *session, c Commit, run RunInfo) 
 
 // withViews registers the plan's index entries and new rows as views (when there are any)
 // for the duration of f.
-func withViews(ctx context.Context, s *session, pl *plan, f func(indexView, rowsView string) error) error {
+func withViews(ctx context.Context, s *session, t *whTable, pl *plan, f func(indexView, rowsView string) error) error {
 	if pl.index == nil {
 		return f("", "")
 	}
 	return withView(ctx, s, "batch_index", indexSchema, []arrow.RecordBatch{pl.index}, func(indexView string) error {
-		return withView(ctx, s, "batch_rows", schema.Activities, pl.keep, func(rowsView string) error {
+		return withView(ctx, s, "batch_rows", t.rows, pl.keep, func(rowsView string) error {
 			return f(indexView, rowsView)
 		})
 	})
@@ -265,21 +283,21 @@ func withViews(ctx context.Context, s *session, pl *plan, f func(indexView, rows
 // store writes one commit inside its transaction: the new rows straight from the caller's
 // Arrow buffers (no staging copy, one pass each for the index entries and the rows), the
 // bookkeeping, the rejects and the state.
-func (w *Writer) store(ctx context.Context, s *session, c Commit, run RunInfo, res CommitResult, now time.Time, indexView, rowsView string) error {
+func (w *Writer) store(ctx context.Context, s *session, t *whTable, c Commit, run RunInfo, res CommitResult, now time.Time, indexView, rowsView string) error {
 	sinks := w.opts.Sinks
 	if err := w.deleteDeferred(ctx, s); err != nil {
 		return err
 	}
 	if indexView != "" {
-		if err := s.exec(ctx, `INSERT INTO wh.activity_ids (h, id, day, rawsum, seq, tenant) SELECT h, id, day, rawsum, ?, ? FROM `+indexView, res.Seq, c.Tenant); err != nil {
+		if err := s.exec(ctx, `INSERT INTO wh.`+t.index+` (h, id, day, rawsum, seq, tenant) SELECT h, id, day, rawsum, ?, ? FROM `+indexView, res.Seq, c.Tenant); err != nil {
 			return fmt.Errorf("store index: %w", err)
 		}
-		cols := columnList("", false)
+		cols := t.columnList("", false)
 		var err error
 		if sinks.duckdb() {
-			err = s.exec(ctx, `INSERT INTO wh.activities (`+cols+`) SELECT `+cols+` FROM `+rowsView)
+			err = s.exec(ctx, `INSERT INTO wh.`+t.name+` (`+cols+`) SELECT `+cols+` FROM `+rowsView)
 		} else {
-			err = s.exec(ctx, `INSERT INTO wh.staging (seq, `+cols+`) SELECT ?, `+cols+` FROM `+rowsView, res.Seq)
+			err = s.exec(ctx, `INSERT INTO wh.`+t.staging+` (seq, `+cols+`) SELECT ?, `+cols+` FROM `+rowsView, res.Seq)
 		}
 		if err != nil {
 			return fmt.Errorf("store rows: %w", err)
@@ -299,7 +317,7 @@ func (w *Writer) store(ctx context.Context, s *session, c Commit, run RunInfo, r
 		stmts = append(stmts, struct {
 			q    string
 			args []any
-		}{`INSERT INTO wh.pending (day, seq, tenant) SELECT unnest(?::VARCHAR[])::DATE, ?, ?`, []any{days(res.Days), res.Seq, c.Tenant}})
+		}{`INSERT INTO wh.` + t.pending + ` (day, seq, tenant) SELECT unnest(?::VARCHAR[])::DATE, ?, ?`, []any{days(res.Days), res.Seq, c.Tenant}})
 	}
 	for _, st := range stmts {
 		if err := s.exec(ctx, st.q, st.args...); err != nil {
@@ -311,7 +329,7 @@ func (w *Writer) store(ctx context.Context, s *session, c Commit, run RunInfo, r
 	}
 	for _, r := range c.Rejected {
 		text := strings.ToValidUTF8(string(r.Raw), "\uFFFD")
-		if err := s.exec(ctx, `INSERT INTO wh.rejected_activities (id, raw, reason, run_id, "at", raw_bytes, tenant) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		if err := s.exec(ctx, `INSERT INTO wh.`+t.rejects+` (id, raw, reason, run_id, "at", raw_bytes, tenant) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			nullIfEmpty(r.ID), text, r.Reason, run.ID, now, r.Raw, c.Tenant); err != nil {
 			return fmt.Errorf("store reject: %w", err)
 		}

@@ -57,29 +57,32 @@ func (w *Writer) Compact(ctx context.Context, opts CompactOptions) (_ CompactRes
 	if len(opts.Days) > 0 {
 		least = 1
 	}
-	parts, err := w.partitionsWithFiles(func(p partition, n int) bool {
-		return n >= least && tenant.Selected(opts.Tenants, p.tenant) && (len(opts.Days) == 0 || slices.Contains(opts.Days, p.day))
-	})
-	if err != nil {
-		return res, fmt.Errorf("compact: %w", err)
-	}
-	for _, d := range parts {
-		r, err := w.compactDay(ctx, s, d, opts)
+	for _, t := range datasets {
+		parts, err := w.partitionsWithFiles(t, func(p partition, n int) bool {
+			return n >= least && tenant.Selected(opts.Tenants, p.tenant) && (len(opts.Days) == 0 || slices.Contains(opts.Days, p.day))
+		})
 		if err != nil {
 			return res, fmt.Errorf("compact: %w", err)
 		}
-		if r.FilesBefore != r.FilesAfter {
-			res.Days++
+		for _, d := range parts {
+			r, err := w.compactDay(ctx, s, t, d, opts)
+			if err != nil {
+				return res, fmt.Errorf("compact: %w", err)
+			}
+			if r.FilesBefore != r.FilesAfter {
+				res.Days++
+			}
+			res.FilesBefore += r.FilesBefore
+			res.FilesAfter += r.FilesAfter
 		}
-		res.FilesBefore += r.FilesBefore
-		res.FilesAfter += r.FilesAfter
 	}
 	return res, nil
 }
 
-// partitionsWithFiles lists the partitions (a tenant's days) whose file count keep accepts.
-func (w *Writer) partitionsWithFiles(keep func(p partition, n int) bool) ([]partition, error) {
-	parts, _, _, err := listParts(filepath.Join(w.dir, ParquetDir), w.legacyTenant)
+// partitionsWithFiles lists the partitions (a tenant's days) of dataset t whose file count keep
+// accepts.
+func (w *Writer) partitionsWithFiles(t *whTable, keep func(p partition, n int) bool) ([]partition, error) {
+	parts, _, _, err := listParts(filepath.Join(w.dir, t.parquetDir), w.legacyTenant)
 	if err != nil {
 		return nil, err
 	}
@@ -97,14 +100,14 @@ func (w *Writer) partitionsWithFiles(keep func(p partition, n int) bool) ([]part
 	return out, nil
 }
 
-// compactDay merges the files of one partition (in either layout; the merged file goes to the
-// tenant layout).
-func (w *Writer) compactDay(ctx context.Context, s *session, day partition, opts CompactOptions) (CompactResult, error) {
+// compactDay merges the files of one partition of dataset t (in either layout; the merged file
+// goes to the tenant layout).
+func (w *Writer) compactDay(ctx context.Context, s *session, t *whTable, day partition, opts CompactOptions) (CompactResult, error) {
 	start := time.Now()
 	if opts.TargetBytes <= 0 {
 		opts.TargetBytes = 512 << 20
 	}
-	all, _, _, err := listParts(filepath.Join(w.dir, ParquetDir), w.legacyTenant)
+	all, _, _, err := listParts(filepath.Join(w.dir, t.parquetDir), w.legacyTenant)
 	if err != nil {
 		return CompactResult{}, err
 	}
@@ -141,10 +144,10 @@ func (w *Writer) compactDay(ctx context.Context, s *session, day partition, opts
 		// Parts may predate schema version 2 (no parameters): see anyVersionScan.
 		// No ORDER BY: sorting a day (160k rows, 550 MB of raw at 5M) took most of a 1 GB
 		// memory limit; streaming the parts keeps a compaction to a row group at a time.
-		q := anyVersionScan("["+strings.Join(paths, ", ")+"]", "", "")
+		q := t.fileScan("[" + strings.Join(paths, ", ") + "]")
 		name := partName(g[0].from, g[len(g)-1].to)
-		dir := w.partDir(day)
-		if err := w.writeParquet(ctx, s, dir, name, q, "compact"); err != nil {
+		dir := w.partDir(t, day)
+		if err := w.writeParquet(ctx, s, t, dir, name, q, "compact"); err != nil {
 			return res, err
 		}
 		for _, p := range g {
@@ -159,6 +162,6 @@ func (w *Writer) compactDay(ctx context.Context, s *session, day partition, opts
 			}
 		}
 	}
-	w.log.Info("compacted parquet day", "tenant", day.tenant, "day", day.day, "files_before", res.FilesBefore, "files_after", res.FilesAfter, "took", time.Since(start))
+	w.log.Info("compacted parquet day", "table", t.name, "tenant", day.tenant, "day", day.day, "files_before", res.FilesBefore, "files_after", res.FilesAfter, "took", time.Since(start))
 	return res, nil
 }

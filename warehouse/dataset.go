@@ -55,10 +55,10 @@ func datasetSources(l datasetLayout, legacyTenant string, selection []string) []
 	return out
 }
 
-// datasetScan is the SELECT of the schema's columns over sources; with v1 (some file predates
-// schema version 2) parameters is computed from raw for the files that lack it. ok is false when
-// there is nothing to read.
-func datasetScan(sources []datasetSource, v1 bool) (q string, ok bool) {
+// datasetScan is the SELECT of dataset t's columns over sources; with v1 (some activities file
+// predates schema version 2) parameters is computed from raw for the files that lack it. ok is
+// false when there is nothing to read.
+func datasetScan(t *whTable, sources []datasetSource, v1 bool) (q string, ok bool) {
 	var parts []string
 	for _, src := range sources {
 		if v1 {
@@ -66,7 +66,7 @@ func datasetScan(sources []datasetSource, v1 bool) (q string, ok bool) {
 			continue
 		}
 		parts = append(parts, fmt.Sprintf(`SELECT %s FROM read_parquet(%s, %s)`,
-			selectColumns(false, map[string]string{"tenant": src.tenantExpr}), src.arg(), src.hive))
+			t.selectColumns(false, map[string]string{"tenant": src.tenantExpr}), src.arg(), src.hive))
 	}
 	return strings.Join(parts, "\nUNION ALL "), len(parts) > 0
 }
@@ -87,14 +87,17 @@ func hasV1Files(ctx context.Context, conn *sql.Conn, sources []datasetSource) (b
 	return false, nil
 }
 
-// readDataset is the SELECT of the schema's columns over the dataset of layout l, for the
+// readDataset is the SELECT of dataset t's columns over its Parquet files of layout l, for the
 // tenants of selection, as datasetScan; ok is false when it holds no file.
-func readDataset(ctx context.Context, conn *sql.Conn, l datasetLayout, legacyTenant string, selection []string) (string, bool, error) {
+func readDataset(ctx context.Context, conn *sql.Conn, t *whTable, l datasetLayout, legacyTenant string, selection []string) (string, bool, error) {
 	sources := datasetSources(l, legacyTenant, selection)
-	v1, err := hasV1Files(ctx, conn, sources)
-	if err != nil {
-		return "", false, err
+	v1 := false
+	if t == &activitiesTable {
+		var err error
+		if v1, err = hasV1Files(ctx, conn, sources); err != nil {
+			return "", false, err
+		}
 	}
-	q, ok := datasetScan(sources, v1)
+	q, ok := datasetScan(t, sources, v1)
 	return q, ok, nil
 }

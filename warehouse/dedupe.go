@@ -12,32 +12,30 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/mcasload/mcasload/internal/idindex"
-	"github.com/mcasload/mcasload/schema"
 )
 
-// Positions of the columns the dedupe reads, found once from the schema contract.
-var (
-	colID  = schema.Activities.FieldIndices("id")[0]
-	colDay = schema.Activities.FieldIndices("day")[0]
-	colRaw = schema.Activities.FieldIndices("raw")[0]
-	// colTenant: an id is stored once per tenant (see checkTenantColumn).
-	colTenant = schema.Activities.FieldIndices("tenant")[0]
-)
+// rowColumns are the positions of the columns the dedupe reads in a dataset's rows, and its
+// rows' keys (an id is stored once per tenant, see checkTenantColumn).
+type rowColumns struct {
+	day, raw int
+	keys     func(r arrow.RecordBatch) func(i int) string
+}
+
+func (t *whTable) rowColumns() rowColumns {
+	return rowColumns{day: t.col("day"), raw: t.col("raw"), keys: t.keys}
+}
 
 // md5Lower is DuckDB's md5_number_lower(s): the last 8 bytes of the MD5 digest (the low half
 // of the digest read as a little-endian 128-bit number) as an unsigned integer. The dedupe index stores it for ids (h) and raw (rawsum); it is
 // stable across processes and versions, and verify and repair recompute it in SQL.
 func md5Lower(s string) uint64 {
-	// Hashed in place: a []byte(s) copy of every raw cost as much as the hash itself (an
-	// allocation, zeroing and page faults for 3 KB a row); md5.Sum keeps nothing.
-	d := md5.Sum(unsafe.Slice(unsafe.StringData(s), len(s)))
+	d := md5.Sum([]byte(s))
 	return binary.LittleEndian.Uint64(d[8:])
 }
 
@@ -87,16 +85,18 @@ func (p *plan) release() {
 }
 
 // planCommit decides which rows of records (all of tenant label) are new. An id already in
-// activity_ids for the tenant, or seen earlier in the same commit, is a duplicate (first wins),
-// whatever its timestamp; a duplicate whose raw hash differs from the kept row's is a conflict.
-// The batch's id hashes are looked up in ids (the tenant's on-disk set of stored (hash, day)
-// pairs); only hits go to DuckDB, which returns (id, rawsum) of the stored rows with those
-// hashes on the days the set names (a re-delivery usually keeps its time, so that is the days
-// the batch touches, and DuckDB reads only those days' row groups); ids are compared exactly in
-// Go, and raw is hashed in Go only for re-delivered rows and for the index entries of new rows.
-// Its phases are timed separately (hash, probe, plan) for the commit's debug log.
-func planCommit(ctx context.Context, s *session, mem memory.Allocator, label string, records []arrow.RecordBatch, ids *idindex.Index, horizon arrow.Date32) (*plan, error) {
+// t's index for the tenant, or seen earlier in the same commit, is a duplicate (first wins),
+// whatever its timestamp; a duplicate whose raw hash differs from the kept row's is a conflict;
+// a row dated before horizon is Old and not stored. The batch's id hashes are looked up in ids
+// (the on-disk set of the tenant's stored (hash, day) pairs); only hits go to DuckDB, which
+// returns (id, rawsum) of the stored rows with those hashes on the days the set names (a
+// re-delivery usually keeps its time, so that is the days the batch touches, and DuckDB reads
+// only those days' row groups); ids are compared exactly in Go, and raw is hashed in Go only
+// for re-delivered rows and for the index entries of new rows. Its phases are timed
+// separately (hash, probe, plan) for the commit's debug log.
+func planCommit(ctx context.Context, s *session, mem memory.Allocator, t *whTable, label string, records []arrow.RecordBatch, ids *idindex.Index, horizon arrow.Date32) (*plan, error) {
 	p := &plan{byDay: map[arrow.Date32][]arrow.RecordBatch{}}
+	cols := t.rowColumns()
 	t0 := time.Now()
 	n := 0
 	for _, r := range records {
@@ -106,16 +106,16 @@ func planCommit(ctx context.Context, s *session, mem memory.Allocator, label str
 	if n == 0 {
 		return p, nil
 	}
-	b := hashIDs(records, n, horizon)
+	b := hashIDs(records, cols, n, horizon)
 	p.tHash = time.Since(t0)
 	t1 := time.Now()
-	stored, err := probeStored(ctx, s, label, ids, b)
+	stored, err := probeStored(ctx, s, t, label, ids, b)
 	if err != nil {
 		return nil, err
 	}
 	p.tProbe = time.Since(t1)
 	t2 := time.Now()
-	runs, kept := p.decide(records, b, stored, horizon)
+	runs, kept := p.decide(records, cols, b, stored, horizon)
 	p.inserted = len(kept)
 	if p.inserted == 0 {
 		return p, nil
@@ -124,7 +124,7 @@ func planCommit(ctx context.Context, s *session, mem memory.Allocator, label str
 	p.tSum = time.Since(t2)
 	p.buildIndex = func() {
 		t := time.Now()
-		p.index = buildIndex(mem, records, b.hashes, kept)
+		p.index = buildIndex(mem, records, cols, b.hashes, kept)
 		p.tSum += time.Since(t)
 	}
 	return p, nil
@@ -140,21 +140,21 @@ type batchIDs struct {
 
 // hashIDs hashes every id of the n rows of records and finds the in-commit re-deliveries. Rows
 // dated before horizon are left out: they are not stored, so they are not the first of an id.
-func hashIDs(records []arrow.RecordBatch, n int, horizon arrow.Date32) batchIDs {
+func hashIDs(records []arrow.RecordBatch, cols rowColumns, n int, horizon arrow.Date32) batchIDs {
 	b := batchIDs{
 		first:  make(map[string]rowRef, n),
 		hashes: make([][]uint64, len(records)),
 		dupOf:  map[rowRef]rowRef{},
 	}
 	for ri, r := range records {
-		ids := r.Column(colID).(*array.String)
-		days := r.Column(colDay).(*array.Date32)
+		key := cols.keys(r)
+		days := r.Column(cols.day).(*array.Date32)
 		hs := make([]uint64, r.NumRows())
 		for i := range hs {
 			if days.Value(i) < horizon {
 				continue
 			}
-			id := ids.Value(i)
+			id := key(i)
 			hs[i] = md5Lower(id)
 			ref := rowRef{int32(ri), int32(i)}
 			if f, ok := b.first[id]; ok {
@@ -170,9 +170,9 @@ func hashIDs(records []arrow.RecordBatch, n int, horizon arrow.Date32) batchIDs 
 }
 
 // probeStored returns the stored ids of tenant label this commit re-delivers, with the rawsum
-// of the stored row: the candidates by hash, with their days, from the tenant's id set, then an
-// exact id match read from DuckDB for just those hashes on just those days.
-func probeStored(ctx context.Context, s *session, label string, ids *idindex.Index, b batchIDs) (map[string]uint64, error) {
+// of the stored row: the candidates by hash, with their days, from the id set, then an exact id
+// match read from t's index in DuckDB for just those hashes on just those days.
+func probeStored(ctx context.Context, s *session, t *whTable, label string, ids *idindex.Index, b batchIDs) (map[string]uint64, error) {
 	stored := map[string]uint64{}
 	hs := b.firsts // sorted in place: the rows keep their own copy in b.hashes
 	slices.Sort(hs)
@@ -191,7 +191,7 @@ func probeStored(ctx context.Context, s *session, label string, ids *idindex.Ind
 	if len(matched) == 0 {
 		return stored, nil
 	}
-	err = storedSums(ctx, s, label, matched, slices.Sorted(maps.Keys(days)), func(id string, sum uint64) {
+	err = storedSums(ctx, s, t, label, matched, slices.Sorted(maps.Keys(days)), func(id string, sum uint64) {
 		if _, ok := b.first[id]; ok {
 			stored[id] = sum
 		}
@@ -210,23 +210,23 @@ type keptRun struct {
 
 // decide goes row by row: it counts duplicates and conflicts into p and returns the kept rows,
 // cut into runs per record and per day, and one reference per kept row.
-func (p *plan) decide(records []arrow.RecordBatch, b batchIDs, stored map[string]uint64, horizon arrow.Date32) ([]keptRun, []rowRef) {
+func (p *plan) decide(records []arrow.RecordBatch, cols rowColumns, b batchIDs, stored map[string]uint64, horizon arrow.Date32) ([]keptRun, []rowRef) {
 	rawOf := func(ref rowRef) string {
-		return records[ref.rec].Column(colRaw).(*array.String).Value(int(ref.row))
+		return records[ref.rec].Column(cols.raw).(*array.String).Value(int(ref.row))
 	}
 	var runs []keptRun
 	var keptRefs []rowRef
 	firstSum := map[rowRef]uint64{}
 	for ri, r := range records {
-		ids := r.Column(colID).(*array.String)
-		days := r.Column(colDay).(*array.Date32)
+		key := cols.keys(r)
+		days := r.Column(cols.day).(*array.Date32)
 		for i := range int(r.NumRows()) {
 			if days.Value(i) < horizon {
 				p.old++
 				continue
 			}
 			ref := rowRef{int32(ri), int32(i)}
-			id := ids.Value(i)
+			id := key(i)
 			var want uint64
 			isDup := false
 			if sum, ok := stored[id]; ok {
@@ -286,10 +286,10 @@ func (p *plan) cut(records []arrow.RecordBatch, runs []keptRun) {
 	slices.Sort(p.days)
 }
 
-// storedSums calls f with (id, rawsum) of every stored row of tenant label whose h is in hashes
-// and whose day is in days (days since 1970-01-01, ascending): the range lets DuckDB skip other
-// days' row groups by their min/max.
-func storedSums(ctx context.Context, s *session, label string, hashes []uint64, days []int32, f func(id string, sum uint64)) error {
+// storedSums calls f with (id, rawsum) of every row of t's index of tenant label whose h is in
+// hashes and whose day is in days (days since 1970-01-01, ascending): the range lets DuckDB skip
+// other days' row groups by their min/max.
+func storedSums(ctx context.Context, s *session, t *whTable, label string, hashes []uint64, days []int32, f func(id string, sum uint64)) error {
 	var onDays strings.Builder
 	dayLit := func(d int32) string { return "DATE '" + arrow.Date32(d).ToTime().Format(time.DateOnly) + "'" }
 	fmt.Fprintf(&onDays, `tenant = %s AND day BETWEEN %s AND %s AND day IN (`, quoteString(label), dayLit(days[0]), dayLit(days[len(days)-1]))
@@ -303,7 +303,7 @@ func storedSums(ctx context.Context, s *session, label string, hashes []uint64, 
 	for len(hashes) > 0 {
 		n := min(len(hashes), 2000)
 		var q strings.Builder
-		q.WriteString(`SELECT id, rawsum FROM wh.activity_ids WHERE `)
+		q.WriteString(`SELECT id, rawsum FROM wh.` + t.index + ` WHERE `)
 		q.WriteString(onDays.String())
 		q.WriteString(`h IN (`)
 		for i, h := range hashes[:n] {
@@ -339,7 +339,7 @@ func storedSums(ctx context.Context, s *session, label string, hashes []uint64, 
 
 // buildIndex builds the (h, id, day, rawsum) entries of the kept rows; the raw hashes, the one
 // pass over every byte of raw, are computed on all CPUs.
-func buildIndex(mem memory.Allocator, records []arrow.RecordBatch, hashes [][]uint64, kept []rowRef) arrow.RecordBatch {
+func buildIndex(mem memory.Allocator, records []arrow.RecordBatch, cols rowColumns, hashes [][]uint64, kept []rowRef) arrow.RecordBatch {
 	sums := make([]uint64, len(kept))
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(kept)/1000))
 	var wg sync.WaitGroup
@@ -349,7 +349,7 @@ func buildIndex(mem memory.Allocator, records []arrow.RecordBatch, hashes [][]ui
 			defer wg.Done()
 			for i := w; i < len(kept); i += workers {
 				ref := kept[i]
-				sums[i] = md5Lower(records[ref.rec].Column(colRaw).(*array.String).Value(int(ref.row)))
+				sums[i] = md5Lower(records[ref.rec].Column(cols.raw).(*array.String).Value(int(ref.row)))
 			}
 		}()
 	}
@@ -361,11 +361,15 @@ func buildIndex(mem memory.Allocator, records []arrow.RecordBatch, hashes [][]ui
 	dayB := b.Field(2).(*array.Date32Builder)
 	sumB := b.Field(3).(*array.Uint64Builder)
 	b.Reserve(len(kept))
+	keys := make([]func(int) string, len(records))
+	for i, r := range records {
+		keys[i] = cols.keys(r)
+	}
 	for i, ref := range kept {
 		r := records[ref.rec]
 		hB.Append(hashes[ref.rec][ref.row])
-		idB.Append(r.Column(colID).(*array.String).Value(int(ref.row)))
-		dayB.Append(r.Column(colDay).(*array.Date32).Value(int(ref.row)))
+		idB.Append(keys[ref.rec](int(ref.row)))
+		dayB.Append(r.Column(cols.day).(*array.Date32).Value(int(ref.row)))
 		sumB.Append(sums[i])
 	}
 	return b.NewRecordBatch()

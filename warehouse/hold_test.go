@@ -106,7 +106,7 @@ func TestIDSetSurvivesRuns(t *testing.T) {
 	if res.Inserted != 10 || res.Duplicates != 30 {
 		t.Fatalf("second run: inserted %d duplicates %d, want 10 and 30", res.Inserted, res.Duplicates)
 	}
-	if x := w.ids[testTenant]; x == nil || x.Count() != 40 {
+	if x := w.ids[knownKey{&activitiesTable, testTenant}]; x == nil || x.Count() != 40 {
 		t.Fatalf("id set after the second run's commit: %v, want 40 ids", x)
 	}
 }

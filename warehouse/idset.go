@@ -15,25 +15,30 @@ import (
 )
 
 // IDIndexDir holds the dedupe's on-disk sets of (id hash, day) pairs (package idindex), one
-// folder per tenant (tenant=<label>): finding the stored ids a commit re-delivers costs memory
-// that does not grow with the warehouse. They are derived from activity_ids and rebuilt from it
-// whenever they do not cover what DuckDB stores.
+// folder per dataset and tenant (activities: tenant=<label>; another dataset:
+// <dataset>/tenant=<label>): finding the stored ids a commit re-delivers costs memory that does
+// not grow with the warehouse. They are derived from the datasets' indexes (activity_ids, …)
+// and rebuilt from them whenever they do not cover what DuckDB stores.
 const IDIndexDir = "ids"
 
-// idsDir is the folder of tenant label's id set.
-func (w *Writer) idsDir(label string) string {
-	return filepath.Join(w.dir, IDIndexDir, tenantPrefix+label)
+// idsDir is the folder of dataset t's id set of tenant label.
+func (w *Writer) idsDir(t *whTable, label string) string {
+	if t == &activitiesTable {
+		return filepath.Join(w.dir, IDIndexDir, tenantPrefix+label)
+	}
+	return filepath.Join(w.dir, IDIndexDir, t.name, tenantPrefix+label)
 }
 
 // rebuildChunk is how many pairs a rebuild sorts in memory at a time (16 bytes each).
 const rebuildChunk = 1 << 19
 
-// openIDs opens the id set and checks that it covers DuckDB: at least as many pairs as stored
-// ids, and written through the last commit that stored any. A commit writes its pairs before
+// openIDs opens dataset t's id set of tenant label and checks that it covers DuckDB: at least
+// as many pairs as t's index holds for the tenant, and written through the last commit that
+// stored any. A commit writes its pairs before
 // its DuckDB transaction, so only a set that was removed (Repair removes it), damaged, or
 // restored from an older copy fails the check; it is then rebuilt from activity_ids.
-func (w *Writer) openIDs(ctx context.Context, s *session, label string) (*idindex.Index, error) {
-	dir := w.idsDir(label)
+func (w *Writer) openIDs(ctx context.Context, s *session, t *whTable, label string) (*idindex.Index, error) {
+	dir := w.idsDir(t, label)
 	x, err := idindex.Open(dir)
 	if err != nil {
 		w.log.Warn("the dedupe's id index is damaged; rebuilding it from duckdb", "err", err)
@@ -45,8 +50,7 @@ func (w *Writer) openIDs(ctx context.Context, s *session, label string) (*idinde
 		}
 	}
 	var stored, last int64
-	if err := s.conn.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM wh.activity_ids WHERE tenant = $1),
-		(SELECT coalesce(max(seq), 0) FROM wh.commits WHERE tenant = $1 AND inserted > 0)`, label).Scan(&stored, &last); err != nil {
+	if err := s.conn.QueryRowContext(ctx, `SELECT count(*), coalesce(max(seq), 0) FROM wh.`+t.index+` WHERE tenant = ?`, label).Scan(&stored, &last); err != nil {
 		return nil, fmt.Errorf("count stored ids: %w", err)
 	}
 	horizon, err := horizonDay(ctx, s.conn, label)
@@ -63,23 +67,23 @@ func (w *Writer) openIDs(ctx context.Context, s *session, label string) (*idinde
 		return x, nil
 	}
 	t0 := time.Now()
-	if err := x.Rebuild(last, func(add func([]idindex.Entry) error) error { return storedPairs(ctx, s, label, add) }); err != nil {
+	if err := x.Rebuild(last, func(add func([]idindex.Entry) error) error { return storedPairs(ctx, s, t, label, add) }); err != nil {
 		return nil, err
 	}
-	w.log.Info("rebuilt the dedupe's id index from duckdb", "tenant", label, "ids", stored, "took", time.Since(t0).Round(time.Millisecond))
+	w.log.Info("rebuilt the dedupe's id index from duckdb", "table", t.name, "tenant", label, "ids", stored, "took", time.Since(t0).Round(time.Millisecond))
 	return x, nil
 }
 
-// storedPairs reads (h, day) of tenant label's rows of activity_ids through Arrow, in chunks.
+// storedPairs reads (h, day) of tenant label's rows of t's index through Arrow, in chunks.
 // (label is a checked tenant label, safe to quote into the query.)
-func storedPairs(ctx context.Context, s *session, label string, add func([]idindex.Entry) error) error {
+func storedPairs(ctx context.Context, s *session, t *whTable, label string, add func([]idindex.Entry) error) error {
 	chunk := make([]idindex.Entry, 0, rebuildChunk)
 	err := s.conn.Raw(func(dc any) error {
 		ar, err := duckdb.NewArrowFromConn(dc.(driver.Conn))
 		if err != nil {
 			return err
 		}
-		rdr, err := ar.QueryContext(ctx, `SELECT h, day FROM wh.activity_ids WHERE tenant = `+quoteString(label))
+		rdr, err := ar.QueryContext(ctx, `SELECT h, day FROM wh.`+t.index+` WHERE tenant = `+quoteString(label))
 		if err != nil {
 			return err
 		}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/mcasload/mcasload/internal/failpoint"
-	"github.com/mcasload/mcasload/schema"
 )
 
 // parametersFromRaw is the SQL expression that computes the parameters column (schema version
@@ -39,8 +38,14 @@ const migrationAddParameters = `
 // selectColumns is the schema's columns (without the partition columns when skipPartition), with
 // expressions in place of the ones expr names (column → SQL expression).
 func selectColumns(skipPartition bool, expr map[string]string) string {
-	names := make([]string, 0, len(schema.Columns))
-	for _, c := range schema.Columns {
+	return activitiesTable.selectColumns(skipPartition, expr)
+}
+
+// selectColumns is dataset t's columns for a SELECT list, each from the expression expr gives
+// it or as itself; with skipPartition, without the partition columns.
+func (t *whTable) selectColumns(skipPartition bool, expr map[string]string) string {
+	names := make([]string, 0, len(t.columns))
+	for _, c := range t.columns {
 		switch e, ok := expr[c.Name]; {
 		case skipPartition && isPartitionColumn(c.Name):
 		case ok:
@@ -136,7 +141,7 @@ func (w *Writer) migrateParquet(ctx context.Context, s *session) error {
 			}
 			q := fmt.Sprintf(`SELECT %s FROM read_parquet(%s, hive_partitioning = false)`,
 				selectColumns(true, map[string]string{"parameters": parametersFromRaw}), quoteString(path))
-			if err := w.writeParquet(ctx, s, filepath.Dir(path), filepath.Base(path), q, "migrate"); err != nil {
+			if err := w.writeParquet(ctx, s, &activitiesTable, filepath.Dir(path), filepath.Base(path), q, "migrate"); err != nil {
 				return fmt.Errorf("migrate parquet: %w", err)
 			}
 		}
@@ -190,7 +195,7 @@ func (w *Writer) migrateLayout(ctx context.Context, parts []partFile) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			dst := w.partDir(p.partition)
+			dst := w.partDir(&activitiesTable, p.partition)
 			if err := mkdirAll(dst); err != nil {
 				return fmt.Errorf("create %s: %w", dst, err)
 			}

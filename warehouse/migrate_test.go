@@ -142,6 +142,11 @@ func downgradeParquet(t testing.TB, files []string) {
 func downgradeToV2(t testing.TB, dir string) {
 	t.Helper()
 	s := sqlSession(t, dir, true)
+	// Version 5's dataset first (the tables of cloud_app_events).
+	for _, tb := range []string{"cloud_app_events", "cloud_app_event_keys", "cloud_app_events_staging", "cloud_app_events_pending", "rejected_cloud_app_events"} {
+		mustExec(t, s, `DROP TABLE wh.`+tb)
+	}
+	mustExec(t, s, `DELETE FROM wh.meta WHERE key = '`+cloudAppEventsTable.versionKey+`'`)
 	for _, tb := range []string{"activities", "staging", "activity_ids", "pending", "rejected_activities", "runs", "commits"} {
 		mustExec(t, s, `ALTER TABLE wh.`+tb+` DROP COLUMN tenant`)
 	}
@@ -419,7 +424,7 @@ func checkMigrated(t testing.TB, dir string) {
 	for v := range migrations {
 		all = append(all, strconv.Itoa(v+1))
 	}
-	if versions != strings.Join(all, ",") || meta != "parquet_schema_version=3,schema_version=3" || last != "activities:tenant,staging:tenant" {
+	if versions != strings.Join(all, ",") || meta != "cloud_app_events_schema_version=1,parquet_schema_version=3,schema_version=3" || last != "activities:tenant,staging:tenant" {
 		t.Errorf("migrations %s, meta %s, last columns %s", versions, meta, last)
 	}
 }

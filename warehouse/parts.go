@@ -42,9 +42,9 @@ const (
 	dayPrefix    = "day="
 )
 
-// partDir is the folder of one partition of the activities dataset.
-func (w *Writer) partDir(p partition) string {
-	return filepath.Join(w.dir, ParquetDir, tenantPrefix+p.tenant, dayPrefix+p.day)
+// partDir is the folder of one partition of dataset t.
+func (w *Writer) partDir(t *whTable, p partition) string {
+	return filepath.Join(w.dir, t.parquetDir, tenantPrefix+p.tenant, dayPrefix+p.day)
 }
 
 func (p partFile) covers(seq int64) bool { return p.from <= seq && seq <= p.to }

@@ -80,7 +80,8 @@ func (w *Writer) Prune(ctx context.Context, horizon time.Time, tenants []string)
 }
 
 // pruneDuckDB deletes tenant label's rows before day (or before its recorded horizon, if that
-// is later) from every table with days, and records the horizon, in one transaction.
+// is later) from every table with days (each dataset, its index, staging and pending), and
+// records the horizon, in one transaction.
 func (w *Writer) pruneDuckDB(ctx context.Context, s *session, label, day string) (PruneResult, error) {
 	res := PruneResult{Tenant: label, Horizon: day}
 	old, err := readHorizon(ctx, s.conn, label)
@@ -91,17 +92,21 @@ func (w *Writer) pruneDuckDB(ctx context.Context, s *session, label, day string)
 		res.Horizon = old // a horizon never moves back: older rows may be gone already
 	}
 	err = inTx(ctx, s, func() error {
-		days, err := queryStrings(ctx, s.conn, `SELECT DISTINCT strftime(day, '%Y-%m-%d') FROM wh.activity_ids WHERE tenant = ? AND day < ?::DATE`, label, res.Horizon)
-		if err != nil {
-			return err
-		}
-		res.Days = days
-		if err := s.conn.QueryRowContext(ctx, `SELECT count(*) FROM wh.activity_ids WHERE tenant = ? AND day < ?::DATE`, label, res.Horizon).Scan(&res.Rows); err != nil {
-			return err
-		}
-		for _, t := range []string{"activities", "activity_ids", "staging", "pending"} {
-			if err := s.exec(ctx, `DELETE FROM wh.`+t+` WHERE tenant = ? AND day < ?::DATE`, label, res.Horizon); err != nil {
-				return fmt.Errorf("delete from %s: %w", t, err)
+		for _, t := range datasets {
+			days, err := queryStrings(ctx, s.conn, `SELECT DISTINCT strftime(day, '%Y-%m-%d') FROM wh.`+t.index+` WHERE tenant = ? AND day < ?::DATE`, label, res.Horizon)
+			if err != nil {
+				return err
+			}
+			res.Days = append(res.Days, days...)
+			var n int64
+			if err := s.conn.QueryRowContext(ctx, `SELECT count(*) FROM wh.`+t.index+` WHERE tenant = ? AND day < ?::DATE`, label, res.Horizon).Scan(&n); err != nil {
+				return err
+			}
+			res.Rows += n
+			for _, tb := range []string{t.name, t.index, t.staging, t.pending} {
+				if err := s.exec(ctx, `DELETE FROM wh.`+tb+` WHERE tenant = ? AND day < ?::DATE`, label, res.Horizon); err != nil {
+					return fmt.Errorf("delete from %s: %w", tb, err)
+				}
 			}
 		}
 		if err := s.exec(ctx, `INSERT OR REPLACE INTO wh.horizons VALUES (?, ?::DATE, ?)`, label, res.Horizon, w.opts.Clock.Now().UTC()); err != nil {
@@ -123,10 +128,20 @@ func (w *Writer) pruneDuckDB(ctx context.Context, s *session, label, day string)
 	return res, nil
 }
 
-// pruneParquet removes tenant label's Parquet day folders before horizon, files first. res,
-// when not nil, counts them.
+// pruneParquet removes tenant label's Parquet day folders before horizon in every dataset.
+// res, when not nil, counts them.
 func (w *Writer) pruneParquet(label, horizon string, res *PruneResult) error {
-	root := filepath.Join(w.dir, ParquetDir, tenantPrefix+label)
+	for _, t := range datasets {
+		if err := w.pruneDataset(filepath.Join(w.dir, t.parquetDir, tenantPrefix+label), horizon, res); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pruneDataset removes the day folders before horizon of one tenant's folder root of a
+// dataset, files first.
+func (w *Writer) pruneDataset(root, horizon string, res *PruneResult) error {
 	entries, err := os.ReadDir(root)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -170,22 +185,35 @@ func (w *Writer) pruneParquet(label, horizon string, res *PruneResult) error {
 	return syncDir(root)
 }
 
-// pruneIDs drops tenant label's id pairs before horizon from its id set.
+// pruneIDs drops tenant label's id pairs before horizon from its id set of every dataset.
 func (w *Writer) pruneIDs(label, horizon string) (int64, error) {
-	x := w.ids[label]
-	if x == nil {
-		var err error
-		if x, err = idindex.Open(w.idsDir(label)); err != nil {
-			// Damaged: the next commit rebuilds it from DuckDB, which no longer holds the days.
-			w.log.Warn("the dedupe's id index is damaged; the next load rebuilds it", "err", err)
-			return 0, idindex.Remove(w.idsDir(label))
-		}
-	}
 	d, err := dayNumber(horizon)
 	if err != nil {
 		return 0, err
 	}
-	return x.Drop(d)
+	var removed int64
+	for _, t := range datasets {
+		x := w.ids[knownKey{t, label}]
+		if x == nil {
+			if _, err := os.Stat(w.idsDir(t, label)); errors.Is(err, os.ErrNotExist) {
+				continue // never written: nothing to drop
+			}
+			if x, err = idindex.Open(w.idsDir(t, label)); err != nil {
+				// Damaged: the next commit rebuilds it from DuckDB, which no longer holds the days.
+				w.log.Warn("the dedupe's id index is damaged; the next load rebuilds it", "err", err)
+				if err := idindex.Remove(w.idsDir(t, label)); err != nil {
+					return removed, err
+				}
+				continue
+			}
+		}
+		n, err := x.Drop(d)
+		removed += n
+		if err != nil {
+			return removed, err
+		}
+	}
+	return removed, nil
 }
 
 // pruneBehindHorizons removes the Parquet files of every tenant's days before its horizon: what

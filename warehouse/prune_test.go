@@ -130,7 +130,7 @@ func TestPruneKilledAtRandom(t *testing.T) {
 		if res.Inserted != 0 || res.Old == 0 {
 			t.Errorf("round %d (%s): reloading after the prune: %+v, want nothing stored", round, fp, res)
 		}
-		if x := w.ids[testTenant]; x == nil || x.OldestDay() < int32(arrow.Date32FromTime(pruneHorizon)) {
+		if x := w.ids[knownKey{&activitiesTable, testTenant}]; x == nil || x.OldestDay() < int32(arrow.Date32FromTime(pruneHorizon)) {
 			t.Errorf("round %d (%s): the id set still holds days before the horizon", round, fp)
 		}
 		w.Close(context.Background())

@@ -12,13 +12,13 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/mcasload/mcasload/internal/failpoint"
-	"github.com/mcasload/mcasload/schema"
 )
 
 // writeParquet runs COPY (query) to a temporary file in dir, syncs it and renames it to name,
-// then syncs the folder: readers see the whole file or nothing. fp prefixes the failpoints.
-func (w *Writer) writeParquet(ctx context.Context, s *session, dir, name, query, fp string) error {
-	tmp, err := w.writeParquetTemp(ctx, s, dir, name, query, fp)
+// then syncs the folder: readers see the whole file or nothing. fp prefixes the failpoints; the
+// file records dataset t's schema version.
+func (w *Writer) writeParquet(ctx context.Context, s *session, t *whTable, dir, name, query, fp string) error {
+	tmp, err := w.writeParquetTemp(ctx, s, t, dir, name, query, fp)
 	if err != nil {
 		return err
 	}
@@ -26,7 +26,7 @@ func (w *Writer) writeParquet(ctx context.Context, s *session, dir, name, query,
 }
 
 // writeParquetTemp runs COPY (query) to dir/.name.tmp and syncs it; publishTemp renames it in.
-func (w *Writer) writeParquetTemp(ctx context.Context, s *session, dir, name, query, fp string) (string, error) {
+func (w *Writer) writeParquetTemp(ctx context.Context, s *session, t *whTable, dir, name, query, fp string) (string, error) {
 	if err := mkdirAll(dir); err != nil {
 		return "", fmt.Errorf("create %s: %w", dir, err)
 	}
@@ -38,7 +38,7 @@ func (w *Writer) writeParquetTemp(ctx context.Context, s *session, dir, name, qu
 	if err := os.Chmod(tmp, 0o600); err != nil {
 		return "", fmt.Errorf("write parquet %s: %w", tmp, err)
 	}
-	md := fmt.Sprintf("{'mcasload.schema_version': '%d'}", schema.Version)
+	md := fmt.Sprintf("{'mcasload.schema_version': '%d'}", t.version)
 	// ROW_GROUP_SIZE_BYTES caps what the Parquet writer buffers: 122,880 rows of ~3.4 KB
 	// records would be 400 MB of raw before the first row group is flushed.
 	copyQ := fmt.Sprintf(`COPY (%s) TO %s (FORMAT PARQUET, COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE %d, ROW_GROUP_SIZE_BYTES '32MB', KV_METADATA %s, USE_TMP_FILE false)`,
@@ -72,21 +72,24 @@ func publishTemp(tmp, name, fp string) error {
 	return nil
 }
 
-// publish writes the rows of commit seq of partition p from the table or subquery src (which
-// must have the schema's columns) and marks the partition published.
-func (w *Writer) publish(ctx context.Context, s *session, seq int64, p partition, src string) error {
+// publish writes the rows of commit seq of partition p of dataset t from the table or subquery
+// src (which must have the dataset's columns) and marks the partition published.
+func (w *Writer) publish(ctx context.Context, s *session, t *whTable, seq int64, p partition, src string) error {
 	start := time.Now()
-	defer func() { w.log.Debug("published", "seq", seq, "partition", p, "took", time.Since(start)) }()
-	q := fmt.Sprintf(`SELECT %s FROM %s WHERE tenant = %s AND day = DATE '%s'`, columnList("", true), src, quoteString(p.tenant), p.day)
-	if err := w.writeParquet(ctx, s, w.partDir(p), partName(seq, seq), q, "parquet"); err != nil {
+	defer func() {
+		w.log.Debug("published", "table", t.name, "seq", seq, "partition", p, "took", time.Since(start))
+	}()
+	q := fmt.Sprintf(`SELECT %s FROM %s WHERE tenant = %s AND day = DATE '%s'`, t.columnList("", true), src, quoteString(p.tenant), p.day)
+	if err := w.writeParquet(ctx, s, t, w.partDir(t, p), partName(seq, seq), q, "parquet"); err != nil {
 		return err
 	}
-	return w.markPublished(ctx, s, seq, []pendingDay{{partition: p, seq: seq}})
+	return w.markPublished(ctx, s, seq, []pendingDay{{table: t, partition: p, seq: seq}})
 }
 
 // parquetWrite is one commit's Parquet files being written under temporary names by
 // startParquet, on the writer's publishing connection, while the commit's transaction runs.
 type parquetWrite struct {
+	table  *whTable
 	seq    int64
 	tenant string
 	days   []string
@@ -100,8 +103,8 @@ type parquetWrite struct {
 // Arrow slices the commit inserts (no read back from DuckDB). The files become visible only in
 // finishParquet, after the DuckDB commit: a crash before that leaves only *.tmp files, which
 // reconciliation deletes, exactly as when the files were written after the commit.
-func (w *Writer) startParquet(ctx context.Context, seq int64, label string, pl *plan) *parquetWrite {
-	pw := &parquetWrite{seq: seq, tenant: label, days: pl.days, done: make(chan struct{}), start: time.Now()}
+func (w *Writer) startParquet(ctx context.Context, t *whTable, seq int64, label string, pl *plan) *parquetWrite {
+	pw := &parquetWrite{table: t, seq: seq, tenant: label, days: pl.days, done: make(chan struct{}), start: time.Now()}
 	s, err := w.publishSession(ctx)
 	if err != nil {
 		pw.err = err
@@ -111,22 +114,22 @@ func (w *Writer) startParquet(ctx context.Context, seq int64, label string, pl *
 	go func() {
 		defer close(pw.done)
 		for _, day := range pl.days {
-			t, err := time.Parse(time.DateOnly, day)
+			d, err := time.Parse(time.DateOnly, day)
 			if err != nil {
 				pw.err = fmt.Errorf("publish day %q: %w", day, err)
 				return
 			}
-			recs := slices.Clone(pl.byDay[arrow.Date32FromTime(t)])
+			recs := slices.Clone(pl.byDay[arrow.Date32FromTime(d)])
 			// The view holds exactly the published columns: DuckDB's Arrow scan crashes when a
 			// projection skips a column of the stream, so day and tenant are dropped here, not
 			// in SQL.
 			for i, r := range recs {
-				recs[i] = withoutPartition(r)
+				recs[i] = withoutPartition(t, r)
 			}
 			var tmp string
-			err = withView(ctx, s, "publish_rows", publishSchema, recs, func(view string) error {
-				q := fmt.Sprintf(`SELECT %s FROM %s`, columnList("", true), view)
-				tmp, err = w.writeParquetTemp(ctx, s, w.partDir(partition{label, day}), partName(seq, seq), q, "parquet")
+			err = withView(ctx, s, "publish_rows", t.fileRows, recs, func(view string) error {
+				q := fmt.Sprintf(`SELECT %s FROM %s`, t.columnList("", true), view)
+				tmp, err = w.writeParquetTemp(ctx, s, t, w.partDir(t, partition{label, day}), partName(seq, seq), q, "parquet")
 				return err
 			})
 			for _, r := range recs {
@@ -180,49 +183,37 @@ func (w *Writer) finishParquet(pw *parquetWrite) error {
 		// The file is in; its pending row goes in the next commit's transaction (or at
 		// Close), which saves a transaction and its checkpoint per commit. Until then a crash
 		// leaves a pending day whose file exists, which reconciliation marks at the next start.
-		w.published = append(w.published, pendingDay{partition: partition{pw.tenant, pw.days[i]}, seq: pw.seq})
+		w.published = append(w.published, pendingDay{table: pw.table, partition: partition{pw.tenant, pw.days[i]}, seq: pw.seq})
 	}
 	pw.temps = nil
 	return nil
 }
 
-// publishSchema is schema.Activities without its partition columns (day, tenant), which the
-// Parquet files take from their folder names.
-var publishSchema = func() *arrow.Schema {
-	var fields []arrow.Field
-	for _, f := range schema.Activities.Fields() {
-		if !isPartitionColumn(f.Name) {
-			fields = append(fields, f)
-		}
-	}
-	md := schema.Activities.Metadata()
-	return arrow.NewSchema(fields, &md)
-}()
-
-// withoutPartition returns r's columns without the partition columns, sharing its buffers.
-func withoutPartition(r arrow.RecordBatch) arrow.RecordBatch {
-	cols := make([]arrow.Array, 0, publishSchema.NumFields())
+// withoutPartition returns r's columns without the partition columns (day, tenant), which the
+// Parquet files take from their folder names, sharing its buffers: a row of t.fileRows.
+func withoutPartition(t *whTable, r arrow.RecordBatch) arrow.RecordBatch {
+	cols := make([]arrow.Array, 0, t.fileRows.NumFields())
 	for i, c := range r.Columns() {
 		if !isPartitionColumn(r.Schema().Field(i).Name) {
 			cols = append(cols, c)
 		}
 	}
-	return array.NewRecordBatch(publishSchema, cols, r.NumRows())
+	return array.NewRecordBatch(t.fileRows, cols, r.NumRows())
 }
 
 func (w *Writer) markPublished(ctx context.Context, s *session, seq int64, parts []pendingDay) error {
 	return inTx(ctx, s, func() error { return w.deletePending(ctx, s, parts) })
 }
 
-// deletePending removes the (tenant, day, commit) triples from pending (and, with --sink parquet,
-// their staging rows), inside the caller's transaction.
+// deletePending removes the (tenant, day, commit) triples from their dataset's pending table
+// (and, with --sink parquet, their staging rows), inside the caller's transaction.
 func (w *Writer) deletePending(ctx context.Context, s *session, parts []pendingDay) error {
 	for _, p := range parts {
-		if err := s.exec(ctx, `DELETE FROM wh.pending WHERE seq = ? AND tenant = ? AND day = ?::DATE`, p.seq, p.tenant, p.day); err != nil {
+		if err := s.exec(ctx, `DELETE FROM wh.`+p.table.pending+` WHERE seq = ? AND tenant = ? AND day = ?::DATE`, p.seq, p.tenant, p.day); err != nil {
 			return fmt.Errorf("mark published: %w", err)
 		}
 		if !w.opts.Sinks.duckdb() {
-			if err := s.exec(ctx, `DELETE FROM wh.staging WHERE seq = ? AND tenant = ? AND day = ?::DATE`, p.seq, p.tenant, p.day); err != nil {
+			if err := s.exec(ctx, `DELETE FROM wh.`+p.table.staging+` WHERE seq = ? AND tenant = ? AND day = ?::DATE`, p.seq, p.tenant, p.day); err != nil {
 				return fmt.Errorf("drop published staging rows: %w", err)
 			}
 		}
@@ -246,30 +237,32 @@ func (w *Writer) deleteDeferred(ctx context.Context, s *session) error {
 	return w.deletePending(ctx, s, w.published)
 }
 
-// committedSource is the subquery that yields the rows of commit seq from DuckDB, for
-// republishing after a crash.
-func (w *Writer) committedSource(seq int64) string {
+// committedSource is the subquery that yields the rows of commit seq of dataset t from DuckDB,
+// for republishing after a crash.
+func (w *Writer) committedSource(t *whTable, seq int64) string {
 	if w.opts.Sinks.duckdb() {
-		return fmt.Sprintf(`(SELECT a.* FROM wh.activities a SEMI JOIN (SELECT tenant, id FROM wh.activity_ids WHERE seq = %d) i ON a.tenant = i.tenant AND a.id = i.id)`, seq)
+		return fmt.Sprintf(`(SELECT a.* FROM wh.%s a SEMI JOIN (SELECT tenant, id FROM wh.%s WHERE seq = %d) i ON a.tenant = i.tenant AND (%s) = i.id)`,
+			t.name, t.index, seq, t.keySQL("a."))
 	}
-	return fmt.Sprintf(`(SELECT * FROM wh.staging WHERE seq = %d)`, seq)
+	return fmt.Sprintf(`(SELECT * FROM wh.%s WHERE seq = %d)`, t.staging, seq)
 }
 
-// pendingDay is one partition of a commit committed but not yet published.
+// pendingDay is one partition of a dataset's commit committed but not yet published.
 type pendingDay struct {
+	table *whTable
 	partition
 	seq int64
 }
 
-func pendingDays(ctx context.Context, s *session) ([]pendingDay, error) {
-	rows, err := s.conn.QueryContext(ctx, `SELECT tenant, strftime(day, '%Y-%m-%d'), seq FROM wh.pending ORDER BY seq, tenant, day`)
+func pendingDays(ctx context.Context, s *session, t *whTable) ([]pendingDay, error) {
+	rows, err := s.conn.QueryContext(ctx, `SELECT tenant, strftime(day, '%Y-%m-%d'), seq FROM wh.`+t.pending+` ORDER BY seq, tenant, day`)
 	if err != nil {
 		return nil, fmt.Errorf("list pending days: %w", err)
 	}
 	defer rows.Close()
 	var out []pendingDay
 	for rows.Next() {
-		var p pendingDay
+		p := pendingDay{table: t}
 		if err := rows.Scan(&p.tenant, &p.day, &p.seq); err != nil {
 			return nil, fmt.Errorf("list pending days: %w", err)
 		}
@@ -278,28 +271,38 @@ func pendingDays(ctx context.Context, s *session) ([]pendingDay, error) {
 	return out, rows.Err()
 }
 
-// publishPending publishes every (day, commit) still pending. A day whose file already exists
-// (the process died after the rename, before the mark) is only marked.
+// publishPending publishes every (day, commit) still pending, of every dataset.
 func (w *Writer) publishPending(ctx context.Context, s *session) error {
-	pending, err := pendingDays(ctx, s)
+	for _, t := range datasets {
+		if err := w.publishPendingOf(ctx, s, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// publishPendingOf publishes every (day, commit) of dataset t still pending. A day whose file
+// already exists (the process died after the rename, before the mark) is only marked.
+func (w *Writer) publishPendingOf(ctx context.Context, s *session, t *whTable) error {
+	pending, err := pendingDays(ctx, s, t)
 	if err != nil || len(pending) == 0 {
 		return err
 	}
-	parts, _, _, err := listParts(filepath.Join(w.dir, ParquetDir), w.legacyTenant)
+	parts, _, _, err := listParts(filepath.Join(w.dir, t.parquetDir), w.legacyTenant)
 	if err != nil {
 		return err
 	}
 	for _, p := range pending {
 		covered := slices.ContainsFunc(parts, func(f partFile) bool { return f.partition == p.partition && f.covers(p.seq) })
 		if covered {
-			w.log.Info("parquet file already published; marking it", "tenant", p.tenant, "day", p.day, "seq", p.seq)
+			w.log.Info("parquet file already published; marking it", "table", t.name, "tenant", p.tenant, "day", p.day, "seq", p.seq)
 			if err := w.markPublished(ctx, s, p.seq, []pendingDay{p}); err != nil {
 				return err
 			}
 			continue
 		}
-		w.log.Info("publishing committed rows to parquet", "tenant", p.tenant, "day", p.day, "seq", p.seq)
-		if err := w.publish(ctx, s, p.seq, p.partition, w.committedSource(p.seq)); err != nil {
+		w.log.Info("publishing committed rows to parquet", "table", t.name, "tenant", p.tenant, "day", p.day, "seq", p.seq)
+		if err := w.publish(ctx, s, t, p.seq, p.partition, w.committedSource(t, p.seq)); err != nil {
 			return err
 		}
 	}

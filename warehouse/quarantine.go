@@ -100,9 +100,10 @@ func quarantine(dir string, now time.Time, paths []string) (string, error) {
 	return q, nil
 }
 
-// quarantineParquet moves the damaged Parquet files, and the ones mcasload did not write, aside.
-func (w *Writer) quarantineParquet() error {
-	root := filepath.Join(w.dir, ParquetDir)
+// quarantineParquet moves the damaged Parquet files of dataset t, and the ones mcasload did not
+// write, aside.
+func (w *Writer) quarantineParquet(t *whTable) error {
+	root := filepath.Join(w.dir, t.parquetDir)
 	_, damaged, err := splitParquetFiles(root)
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/mcasload/mcasload/internal/clock"
+	"github.com/mcasload/mcasload/tenant"
 )
 
 // Where a Reader's rows come from.
@@ -150,7 +151,8 @@ func OpenParquet(ctx context.Context, opts ReaderOptions) (*Reader, error) {
 }
 
 func hasParquet(dir string) bool {
-	for _, g := range []string{filepath.Join(dir, ParquetDir, tenantPrefix+"*", dayPrefix+"*", "*.parquet"), filepath.Join(dir, ParquetDir, dayPrefix+"*", "*.parquet")} {
+	for _, g := range []string{filepath.Join(dir, ParquetDir, tenantPrefix+"*", dayPrefix+"*", "*.parquet"), filepath.Join(dir, ParquetDir, dayPrefix+"*", "*.parquet"),
+		filepath.Join(dir, CloudAppEventsParquetDir, tenantPrefix+"*", dayPrefix+"*", "*.parquet")} {
 		if m, _ := filepath.Glob(g); len(m) > 0 {
 			return true
 		}
@@ -248,13 +250,44 @@ func (r *Reader) duckdbViews(ctx context.Context, dir string) ([]string, error) 
 	} else {
 		// The warehouse keeps rows only in Parquet; DuckDB holds state and rejects.
 		r.From = FromParquet
-		q, err := r.parquetActivities(ctx, parquetRoot(dir), legacy)
+		q, err := r.parquetDataset(ctx, &activitiesTable, parquetRoot(dir), legacy)
 		if err != nil {
 			return nil, err
 		}
 		stmts = append(stmts, q)
 	}
-	return append(stmts, `CREATE VIEW memory.main.rejected_activities AS SELECT * FROM (SELECT id, raw, reason, run_id, "at", `+tenantExpr+` AS tenant FROM wh.rejected_activities)`+where), nil
+	stmts = append(stmts, `CREATE VIEW memory.main.rejected_activities AS SELECT * FROM (SELECT id, raw, reason, run_id, "at", `+tenantExpr+` AS tenant FROM wh.rejected_activities)`+where)
+	cae, err := r.duckdbCloudAppEvents(ctx, dir, meta, where)
+	if err != nil {
+		return nil, err
+	}
+	return append(stmts, cae...), nil
+}
+
+// duckdbCloudAppEvents are the statements that create the views cloud_app_events and
+// rejected_cloud_app_events over the attached file (over Parquet for a warehouse that keeps
+// rows only there); empty tables in a warehouse no writer has given them yet.
+func (r *Reader) duckdbCloudAppEvents(ctx context.Context, dir string, meta map[string]string, where string) ([]string, error) {
+	t := &cloudAppEventsTable
+	has, err := hasColumn(ctx, r.conn, "wh", t.name, "tenant")
+	if err != nil {
+		return nil, fmt.Errorf("read warehouse columns: %w", err)
+	}
+	if !has {
+		return []string{`CREATE TABLE memory.main.` + t.name + ` (` + t.columnDDL(false) + `)`,
+			`CREATE TABLE memory.main.` + t.rejects + ` (` + rejectedColumns + `)`}, nil
+	}
+	var stmts []string
+	if sinks := Sinks(meta["sinks"]); sinks == "" || sinks.duckdb() {
+		stmts = append(stmts, `CREATE VIEW memory.main.`+t.name+` AS SELECT * FROM wh.`+t.name+where)
+	} else {
+		q, err := r.parquetDataset(ctx, t, filepath.Join(dir, t.parquetDir), tenant.Default)
+		if err != nil {
+			return nil, err
+		}
+		stmts = append(stmts, q)
+	}
+	return append(stmts, `CREATE VIEW memory.main.`+t.rejects+` AS SELECT id, raw, reason, run_id, "at", tenant FROM wh.`+t.rejects+where), nil
 }
 
 // parquetViews are the statements that create the views over the Parquet dataset and the
@@ -269,36 +302,51 @@ func (r *Reader) parquetViews(ctx context.Context, dir string) ([]string, error)
 	if r.Tenants, err = selectTenants(r.selection, r.AllTenants); err != nil {
 		return nil, err
 	}
-	q, err := r.parquetActivities(ctx, layout.root, legacy)
-	if err != nil {
-		return nil, err
+	stmts := []string{}
+	for _, t := range datasets {
+		root := layout.root
+		if t != &activitiesTable {
+			// Only a warehouse folder holds the other datasets; a bare activities dataset has none.
+			root = filepath.Join(dir, t.parquetDir)
+		}
+		q, err := r.parquetDataset(ctx, t, root, legacy)
+		if err != nil {
+			return nil, err
+		}
+		stmts = append(stmts, q, r.rejectedFromFiles(t, dir, legacy))
 	}
-	stmts := []string{q}
-	if files, _ := filepath.Glob(filepath.Join(dir, RejectedDir, "*.ndjson")); len(files) == 0 {
-		return append(stmts, `CREATE TABLE memory.main.rejected_activities (`+rejectedColumns+`)`), nil
-	}
-	return append(stmts, fmt.Sprintf(`CREATE VIEW memory.main.rejected_activities AS SELECT * FROM (SELECT id, coalesce(raw, 'base64:' || raw_base64) AS raw, reason, run_id, "at", coalesce(tenant, %s) AS tenant
-		FROM read_json(%s, format = 'newline_delimited', columns = {id: 'VARCHAR', raw: 'VARCHAR', raw_base64: 'VARCHAR', reason: 'VARCHAR', run_id: 'VARCHAR', "at": 'TIMESTAMPTZ', tenant: 'VARCHAR'})) WHERE %s`,
-		quoteString(legacy), quoteString(filepath.Join(dir, RejectedDir, "*.ndjson")), tenantFilter(r.selection))), nil
+	return stmts, nil
 }
 
-// parquetActivities creates the activities view over the dataset under root for the selected
+// rejectedFromFiles is the statement that creates dataset t's rejects view over its
+// rejected/ NDJSON files, or an empty table when there are none.
+func (r *Reader) rejectedFromFiles(t *whTable, dir, legacy string) string {
+	glob := filepath.Join(dir, t.rejectsDir, "*.ndjson")
+	if files, _ := filepath.Glob(glob); len(files) == 0 {
+		return `CREATE TABLE memory.main.` + t.rejects + ` (` + rejectedColumns + `)`
+	}
+	return fmt.Sprintf(`CREATE VIEW memory.main.%s AS SELECT * FROM (SELECT id, coalesce(raw, 'base64:' || raw_base64) AS raw, reason, run_id, "at", coalesce(tenant, %s) AS tenant
+		FROM read_json(%s, format = 'newline_delimited', columns = {id: 'VARCHAR', raw: 'VARCHAR', raw_base64: 'VARCHAR', reason: 'VARCHAR', run_id: 'VARCHAR', "at": 'TIMESTAMPTZ', tenant: 'VARCHAR'})) WHERE %s`,
+		t.rejects, quoteString(legacy), quoteString(glob), tenantFilter(r.selection))
+}
+
+// parquetDataset creates dataset t's view over its Parquet files under root for the selected
 // tenants (only their folders are read), or an empty table of the same columns when nothing is
-// published yet (read_parquet fails on an empty glob). Files from before schema version 2 get
-// parameters computed from raw; day folders from before tenants are legacy's.
-func (r *Reader) parquetActivities(ctx context.Context, root, legacy string) (string, error) {
+// published yet (read_parquet fails on an empty glob). Activities files from before schema
+// version 2 get parameters computed from raw; day folders from before tenants are legacy's.
+func (r *Reader) parquetDataset(ctx context.Context, t *whTable, root, legacy string) (string, error) {
 	layout, err := readLayout(root)
 	if err != nil {
 		return "", err
 	}
-	q, ok, err := readDataset(ctx, r.conn, layout, legacy, r.selection)
+	q, ok, err := readDataset(ctx, r.conn, t, layout, legacy, r.selection)
 	if err != nil {
 		return "", err
 	}
 	if !ok {
-		return `CREATE TABLE memory.main.activities (` + columnDefs() + `)`, nil
+		return `CREATE TABLE memory.main.` + t.name + ` (` + t.columnDDL(false) + `)`, nil
 	}
-	return `CREATE VIEW memory.main.activities AS ` + q, nil
+	return `CREATE VIEW memory.main.` + t.name + ` AS ` + q, nil
 }
 
 // Conn is the reader's one connection; queries see the views activities and
@@ -337,7 +385,8 @@ func (r *Reader) Close() error {
 // own data (the attached file, the Parquet dataset and the rejected files), and freezes the
 // configuration, so that user-supplied SQL can only read the warehouse.
 func (r *Reader) LockDown(ctx context.Context) error {
-	dirs := []string{quoteString(parquetRoot(r.Dir) + string(filepath.Separator)), quoteString(filepath.Join(r.Dir, RejectedDir) + string(filepath.Separator))}
+	dirs := []string{quoteString(parquetRoot(r.Dir) + string(filepath.Separator)), quoteString(filepath.Join(r.Dir, RejectedDir) + string(filepath.Separator)),
+		quoteString(filepath.Join(r.Dir, CloudAppEventsParquetDir) + string(filepath.Separator))}
 	stmts := []string{
 		"SET allowed_directories = [" + strings.Join(dirs, ", ") + "]",
 		"SET enable_external_access = false",

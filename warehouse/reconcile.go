@@ -16,8 +16,10 @@ import (
 // that died before deleting them), publishes pending days and rewrites the last run's rejects.
 func (w *Writer) reconcile(ctx context.Context, s *session) error {
 	if w.opts.Sinks.parquet() {
-		if err := w.removeOrphans(ctx, s); err != nil {
-			return fmt.Errorf("reconcile parquet: %w", err)
+		for _, t := range datasets {
+			if err := w.removeOrphans(ctx, s, t); err != nil {
+				return fmt.Errorf("reconcile parquet: %w", err)
+			}
 		}
 		failpoint.Hit("reconcile")
 		if err := w.pruneBehindHorizons(ctx, s); err != nil {
@@ -27,24 +29,27 @@ func (w *Writer) reconcile(ctx context.Context, s *session) error {
 			return fmt.Errorf("reconcile parquet: %w", err)
 		}
 	}
-	runs, err := queryStrings(ctx, s.conn, `SELECT run_id FROM wh.rejected_activities GROUP BY run_id ORDER BY max("at") DESC LIMIT 1`)
-	if err != nil {
-		return fmt.Errorf("reconcile rejects: %w", err)
-	}
-	for _, r := range runs {
-		if err := w.writeRejectedFile(ctx, s, r); err != nil {
+	for _, t := range datasets {
+		runs, err := queryStrings(ctx, s.conn, `SELECT run_id FROM wh.`+t.rejects+` GROUP BY run_id ORDER BY max("at") DESC LIMIT 1`)
+		if err != nil {
 			return fmt.Errorf("reconcile rejects: %w", err)
+		}
+		for _, r := range runs {
+			if err := w.writeRejectedFile(ctx, s, t, r); err != nil {
+				return fmt.Errorf("reconcile rejects: %w", err)
+			}
 		}
 	}
 	return nil
 }
 
-func (w *Writer) removeOrphans(ctx context.Context, s *session) error {
+// removeOrphans removes the files of dataset t no commit backs (see reconcile).
+func (w *Writer) removeOrphans(ctx context.Context, s *session, t *whTable) error {
 	var maxSeq int64
 	if err := s.conn.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM wh.commits`).Scan(&maxSeq); err != nil {
 		return fmt.Errorf("read last commit: %w", err)
 	}
-	parts, temps, unknown, err := listParts(filepath.Join(w.dir, ParquetDir), w.legacyTenant)
+	parts, temps, unknown, err := listParts(filepath.Join(w.dir, t.parquetDir), w.legacyTenant)
 	if err != nil {
 		return err
 	}

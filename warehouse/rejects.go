@@ -15,8 +15,18 @@ import (
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]`)
 
-func rejectedPath(dir, runID string) string {
-	return filepath.Join(dir, RejectedDir, unsafeName.ReplaceAllString(runID, "_")+".ndjson")
+// rejectedPath is the NDJSON file of an activities run's rejects.
+func rejectedPath(dir, runID string) string { return tableRejectedPath(dir, &activitiesTable, runID) }
+
+// tableRejectedPath is the NDJSON file of a run's rejects of dataset t: rejected/<run>.ndjson
+// for activities, rejected/<table>/<run>.ndjson for the others (so readers of rejected/*.ndjson
+// see activities' only).
+func tableRejectedPath(dir string, t *whTable, runID string) string {
+	return filepath.Join(dir, t.rejectsDir, unsafeName.ReplaceAllString(runID, "_")+".ndjson")
+}
+
+func (w *Writer) rejectedPath(t *whTable, runID string) string {
+	return tableRejectedPath(w.dir, t, runID)
 }
 
 // rejectLine is one line of rejected/<run>.ndjson, with the tenant of its run. Raw is the record text; when it is not valid
@@ -39,6 +49,14 @@ func newRejectLine(label, id, reason, runID string, at time.Time, raw []byte) re
 		l.RawBase64 = raw
 	}
 	return l
+}
+
+// appendRejects appends rejects of dataset t to the run's file and syncs it.
+func (w *Writer) appendRejects(t *whTable, runID string, rejects []schema.Rejected, label string, at time.Time) error {
+	if err := mkdirAll(filepath.Join(w.dir, t.rejectsDir)); err != nil {
+		return fmt.Errorf("write rejects: %w", err)
+	}
+	return appendRejects(w.rejectedPath(t, runID), rejects, label, runID, at)
 }
 
 // appendRejects appends rejects to the run's file and syncs it.
@@ -70,8 +88,8 @@ func appendRejects(path string, rejects []schema.Rejected, label, runID string, 
 
 // writeRejectedFile rewrites rejected/<run>.ndjson from DuckDB (the source of truth), under a
 // temporary name, so the file is complete or absent, never half written.
-func (w *Writer) writeRejectedFile(ctx context.Context, s *session, runID string) error {
-	rows, err := s.conn.QueryContext(ctx, `SELECT coalesce(tenant, ''), coalesce(id, ''), reason, run_id, "at", raw_bytes FROM wh.rejected_activities WHERE run_id = ? ORDER BY "at", rowid`, runID)
+func (w *Writer) writeRejectedFile(ctx context.Context, s *session, t *whTable, runID string) error {
+	rows, err := s.conn.QueryContext(ctx, `SELECT coalesce(tenant, ''), coalesce(id, ''), reason, run_id, "at", raw_bytes FROM wh.`+t.rejects+` WHERE run_id = ? ORDER BY "at", rowid`, runID)
 	if err != nil {
 		return fmt.Errorf("read rejects: %w", err)
 	}
@@ -93,5 +111,8 @@ func (w *Writer) writeRejectedFile(ctx context.Context, s *session, runID string
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read rejects: %w", err)
 	}
-	return writeFileAtomic(rejectedPath(w.dir, runID), buf)
+	if err := mkdirAll(filepath.Join(w.dir, t.rejectsDir)); err != nil {
+		return fmt.Errorf("write rejects: %w", err)
+	}
+	return writeFileAtomic(w.rejectedPath(t, runID), buf)
 }

@@ -42,7 +42,11 @@ func (w *Writer) Repair(ctx context.Context, from Sinks) (err error) {
 		return fmt.Errorf("repair: %w", err)
 	}
 	if from == SinkDuckDB {
-		err = w.repairParquet(ctx, s)
+		for _, t := range datasets {
+			if err = w.repairParquet(ctx, s, t); err != nil {
+				break
+			}
+		}
 	} else {
 		err = w.repairDuckDB(ctx, s)
 	}
@@ -53,13 +57,14 @@ func (w *Writer) Repair(ctx context.Context, from Sinks) (err error) {
 	return nil
 }
 
-func (w *Writer) repairParquet(ctx context.Context, s *session) error {
+// repairParquet rewrites every Parquet day of dataset t from its DuckDB table.
+func (w *Writer) repairParquet(ctx context.Context, s *session, t *whTable) error {
 	// Files the warehouse did not write and damaged files would keep the sinks apart; they are
 	// moved aside, never deleted, and their days rewritten below like every other.
-	if err := w.quarantineParquet(); err != nil {
+	if err := w.quarantineParquet(t); err != nil {
 		return err
 	}
-	if err := rebuildIndex(ctx, s, `SELECT tenant, id, day, raw FROM wh.activities`); err != nil {
+	if err := rebuildIndex(ctx, s, t, `SELECT tenant, `+t.keySQL("")+` AS id, day, raw FROM wh.`+t.name); err != nil {
 		return err
 	}
 	var maxSeq int64
@@ -67,7 +72,7 @@ func (w *Writer) repairParquet(ctx context.Context, s *session) error {
 		return err
 	}
 	var parts []partition
-	err := scanRows(ctx, s.conn, `SELECT DISTINCT tenant, strftime(day, '%Y-%m-%d') AS d FROM wh.activities ORDER BY tenant, d`, func(r *sql.Rows) error {
+	err := scanRows(ctx, s.conn, `SELECT DISTINCT tenant, strftime(day, '%Y-%m-%d') AS d FROM wh.`+t.name+` ORDER BY tenant, d`, func(r *sql.Rows) error {
 		var p partition
 		err := r.Scan(&p.tenant, &p.day)
 		parts = append(parts, p)
@@ -79,12 +84,12 @@ func (w *Writer) repairParquet(ctx context.Context, s *session) error {
 	for _, p := range parts {
 		// part-0-<last> covers every commit so far: reconciliation deletes the older parts
 		// even if this process dies before it does.
-		q := fmt.Sprintf(`SELECT %s FROM wh.activities WHERE tenant = %s AND day = DATE '%s' ORDER BY ts, id`, columnList("", true), quoteString(p.tenant), p.day)
-		if err := w.writeParquet(ctx, s, w.partDir(p), partName(0, maxSeq), q, "repair"); err != nil {
+		q := fmt.Sprintf(`SELECT %s FROM wh.%s WHERE tenant = %s AND day = DATE '%s' ORDER BY ts, %s`, t.columnList("", true), t.name, quoteString(p.tenant), p.day, t.keySQL(""))
+		if err := w.writeParquet(ctx, s, t, w.partDir(t, p), partName(0, maxSeq), q, "repair"); err != nil {
 			return err
 		}
 	}
-	files, _, _, err := listParts(filepath.Join(w.dir, ParquetDir), w.legacyTenant)
+	files, _, _, err := listParts(filepath.Join(w.dir, t.parquetDir), w.legacyTenant)
 	if err != nil {
 		return err
 	}
@@ -99,68 +104,98 @@ func (w *Writer) repairParquet(ctx context.Context, s *session) error {
 	return nil
 }
 
+// repairDuckDB replaces every dataset's DuckDB rows (and index) with its Parquet rows.
 func (w *Writer) repairDuckDB(ctx context.Context, s *session) error {
-	if err := w.quarantineParquet(); err != nil {
-		return err
+	repaired := 0
+	for _, t := range datasets {
+		ok, err := w.repairDuckDBOf(ctx, s, t)
+		if err != nil {
+			return err
+		}
+		if ok {
+			repaired++
+		}
 	}
-	root := filepath.Join(w.dir, ParquetDir)
+	if repaired == 0 {
+		return fmt.Errorf("read parquet: no parquet files in %s", filepath.Join(w.dir, ParquetDir))
+	}
+	return nil
+}
+
+// repairDuckDBOf replaces dataset t's DuckDB rows (each key once) and index with its Parquet
+// rows. A dataset without files is left alone when DuckDB holds none of its rows either (ok
+// false), and refused when it does: an empty dataset is not a copy of them.
+func (w *Writer) repairDuckDBOf(ctx context.Context, s *session, t *whTable) (ok bool, err error) {
+	if err := w.quarantineParquet(t); err != nil {
+		return false, err
+	}
+	root := filepath.Join(w.dir, t.parquetDir)
 	layout, err := readLayout(root)
 	if err != nil {
-		return err
+		return false, err
 	}
-	scan, ok, err := readDataset(ctx, s.conn, layout, w.legacyTenant, nil)
+	scan, ok, err := readDataset(ctx, s.conn, t, layout, w.legacyTenant, nil)
 	if err != nil {
-		return fmt.Errorf("read parquet: %w", err)
+		return false, fmt.Errorf("read parquet: %w", err)
 	}
 	if !ok {
-		return fmt.Errorf("read parquet: no parquet files in %s", root)
+		var stored int64
+		if err := s.conn.QueryRowContext(ctx, `SELECT count(*) FROM wh.`+t.index).Scan(&stored); err != nil {
+			return false, fmt.Errorf("count stored rows: %w", err)
+		}
+		if stored > 0 {
+			return false, fmt.Errorf("read parquet: no parquet files in %s, and DuckDB holds %d %s rows", root, stored, t.name)
+		}
+		return false, nil
 	}
-	if err := s.exec(ctx, `CREATE OR REPLACE TEMP TABLE repair_rows AS SELECT * FROM (`+scan+`) QUALIFY row_number() OVER (PARTITION BY tenant, id ORDER BY ts, raw) = 1`); err != nil {
-		return fmt.Errorf("read parquet: %w", err)
+	key := t.keySQL("")
+	if err := s.exec(ctx, `CREATE OR REPLACE TEMP TABLE repair_rows AS SELECT * FROM (`+scan+`) QUALIFY row_number() OVER (PARTITION BY tenant, `+key+` ORDER BY ts, raw) = 1`); err != nil {
+		return false, fmt.Errorf("read parquet: %w", err)
 	}
 	// One transaction replaces the rows and the index, so a crash leaves the old pair or the new.
-	if err := s.exec(ctx, `CREATE OR REPLACE TEMP TABLE repair_src AS SELECT tenant, id, day, raw FROM temp.repair_rows`); err != nil {
-		return fmt.Errorf("read parquet: %w", err)
+	if err := s.exec(ctx, `CREATE OR REPLACE TEMP TABLE repair_src AS SELECT tenant, `+key+` AS id, day, raw FROM temp.repair_rows`); err != nil {
+		return false, fmt.Errorf("read parquet: %w", err)
 	}
-	cols := columnList("", false)
+	cols := t.columnList("", false)
 	err = inTx(ctx, s, func() error {
 		if w.opts.Sinks.duckdb() {
-			if err := s.exec(ctx, `DELETE FROM wh.activities`); err != nil {
+			if err := s.exec(ctx, `DELETE FROM wh.`+t.name); err != nil {
 				return err
 			}
-			if err := s.exec(ctx, `INSERT INTO wh.activities (`+cols+`) SELECT `+cols+` FROM temp.repair_rows ORDER BY tenant, ts, id`); err != nil {
+			if err := s.exec(ctx, `INSERT INTO wh.`+t.name+` (`+cols+`) SELECT `+cols+` FROM temp.repair_rows ORDER BY tenant, ts, `+key); err != nil {
 				return err
 			}
 		}
-		return syncIndex(ctx, s)
+		return syncIndex(ctx, s, t)
 	})
 	if err != nil {
-		return fmt.Errorf("replace activities: %w", err)
+		return false, fmt.Errorf("replace %s: %w", t.name, err)
 	}
-	return nil
+	return true, nil
 }
 
-// rebuildIndex makes the dedupe index hold exactly the ids of src (columns tenant, id, day, raw):
-// ids not in src are dropped, so they load again; ids missing from the index get commit 0.
-func rebuildIndex(ctx context.Context, s *session, src string) error {
+// rebuildIndex makes dataset t's dedupe index hold exactly the ids of src (columns tenant, id,
+// day, raw): ids not in src are dropped, so they load again; ids missing from the index get
+// commit 0.
+func rebuildIndex(ctx context.Context, s *session, t *whTable, src string) error {
 	if err := s.exec(ctx, `CREATE OR REPLACE TEMP TABLE repair_src AS `+src); err != nil {
 		return fmt.Errorf("rebuild index: %w", err)
 	}
-	if err := inTx(ctx, s, func() error { return syncIndex(ctx, s) }); err != nil {
+	if err := inTx(ctx, s, func() error { return syncIndex(ctx, s, t) }); err != nil {
 		return fmt.Errorf("rebuild index: %w", err)
 	}
 	return nil
 }
 
-// syncIndex makes wh.activity_ids match temp.repair_src, inside the caller's transaction, and
+// syncIndex makes dataset t's index match temp.repair_src, inside the caller's transaction, and
 // records every tenant of the rows (a rebuilt file starts with an empty tenants table).
-func syncIndex(ctx context.Context, s *session) error {
-	if err := s.exec(ctx, `DELETE FROM wh.activity_ids i WHERE NOT EXISTS
+func syncIndex(ctx context.Context, s *session, t *whTable) error {
+	if err := s.exec(ctx, `DELETE FROM wh.`+t.index+` i WHERE NOT EXISTS
 		(SELECT 1 FROM temp.repair_src r WHERE r.tenant = i.tenant AND r.id = i.id AND r.day = i.day)`); err != nil {
 		return err
 	}
-	if err := s.exec(ctx, `INSERT INTO wh.activity_ids (h, id, day, rawsum, seq, tenant) SELECT md5_number_lower(id), id, day, md5_number_lower(raw), 0, tenant
-		FROM temp.repair_src r WHERE NOT EXISTS (SELECT 1 FROM wh.activity_ids i WHERE i.tenant = r.tenant AND i.id = r.id)`); err != nil {
+	if err := s.exec(ctx, `INSERT INTO wh.`+t.index+` (h, id, day, rawsum, seq, tenant) SELECT md5_number_lower(id), id, day, md5_number_lower(raw), 0, tenant
+		FROM temp.repair_src r WHERE NOT EXISTS (SELECT 1 FROM wh.`+t.index+` i WHERE i.tenant = r.tenant AND i.id = r.id)`); err != nil {
 		return err
 	}
 	return s.exec(ctx, `INSERT INTO wh.tenants SELECT DISTINCT tenant, NULL, now() FROM temp.repair_src ON CONFLICT (tenant) DO NOTHING`)
@@ -181,12 +216,18 @@ func RebuildDatabase(ctx context.Context, opts Options) (err error) {
 		return fmt.Errorf("rebuild duckdb: %w", err)
 	}
 	root := filepath.Join(dir, ParquetDir)
-	hold := filepath.Join(dir, ParquetDir+".rebuild")
-	// A rebuild that died while holding the dataset aside: put it back before anything else.
-	if err := restoreHeld(root, hold); err != nil {
+	// A rebuild that died while holding the datasets aside: put them back before anything else.
+	restore := func() error {
+		var errs []error
+		for _, t := range datasets {
+			errs = append(errs, restoreHeld(filepath.Join(dir, t.parquetDir), filepath.Join(dir, t.parquetDir+".rebuild")))
+		}
+		return errors.Join(errs...)
+	}
+	if err := restore(); err != nil {
 		return err
 	}
-	maxSeq, err := lastPublishedCommit(root)
+	maxSeq, err := lastPublishedCommit(dir)
 	if err != nil {
 		return err
 	}
@@ -194,13 +235,18 @@ func RebuildDatabase(ctx context.Context, opts Options) (err error) {
 		return err
 	}
 	// Opening a writer on a new file reconciles Parquet against it, and with no commit recorded
-	// it would remove every part. The dataset is held aside while the file is created and told
-	// the last commit; a crash in between leaves it in parquet.rebuild, which the next rebuild
-	// moves back first.
-	if err := os.Rename(root, hold); err != nil {
-		return fmt.Errorf("rebuild duckdb: hold the parquet dataset aside: %w", err)
+	// it would remove every part. The datasets are held aside while the file is created and told
+	// the last commit; a crash in between leaves them in <dataset>.rebuild, which the next
+	// rebuild moves back first.
+	for _, t := range datasets {
+		root := filepath.Join(dir, t.parquetDir)
+		if _, err := os.Stat(root); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err := os.Rename(root, filepath.Join(dir, t.parquetDir+".rebuild")); err != nil {
+			return errors.Join(fmt.Errorf("rebuild duckdb: hold the parquet dataset aside: %w", err), restore())
+		}
 	}
-	restore := func() error { return restoreHeld(root, hold) }
 	opts.Sinks = SinkBoth
 	w, err := Open(ctx, opts)
 	if err != nil {
@@ -245,18 +291,23 @@ func restoreHeld(root, hold string) error {
 	return nil
 }
 
-// lastPublishedCommit is the last commit the Parquet part names under root cover.
-func lastPublishedCommit(root string) (int64, error) {
-	parts, _, _, err := listParts(root, tenant.Default)
-	if err != nil {
-		return 0, fmt.Errorf("rebuild duckdb: %w", err)
-	}
-	if len(parts) == 0 {
-		return 0, fmt.Errorf("rebuild duckdb: no parquet files in %s to rebuild from", root)
-	}
+// lastPublishedCommit is the last commit the Parquet part names of the datasets of the
+// warehouse in dir cover.
+func lastPublishedCommit(dir string) (int64, error) {
 	var maxSeq int64
-	for _, p := range parts {
-		maxSeq = max(maxSeq, p.to)
+	n := 0
+	for _, t := range datasets {
+		parts, _, _, err := listParts(filepath.Join(dir, t.parquetDir), tenant.Default)
+		if err != nil {
+			return 0, fmt.Errorf("rebuild duckdb: %w", err)
+		}
+		n += len(parts)
+		for _, p := range parts {
+			maxSeq = max(maxSeq, p.to)
+		}
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("rebuild duckdb: no parquet files in %s to rebuild from", filepath.Join(dir, ParquetDir))
 	}
 	return maxSeq, nil
 }

@@ -5,25 +5,32 @@ import (
 	"database/sql"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/mcasload/mcasload/schema"
 	"github.com/mcasload/mcasload/tenant"
 )
 
 // columnDefs is the DDL column list of the activities table, in schema order.
-func columnDefs() string { return columnDDL(false) }
+func columnDefs() string { return activitiesTable.columnDDL(false) }
 
 // storedColumnDefs is columnDefs for tables in the warehouse file: raw, most of a row's bytes,
 // is compressed with zstd (about 6× smaller than DuckDB's default for JSON text, and faster to
 // write), which needs the file's storage version to be at least v1.2 (see storageVersion).
-func storedColumnDefs() string { return columnDDL(true) }
+func storedColumnDefs() string { return activitiesTable.columnDDL(true) }
 
-func columnDDL(stored bool) string {
+// columnDDL is the DDL column list of dataset t's rows, in schema order (stored: raw compressed
+// with zstd, see storedColumnDefs).
+func (t *whTable) columnDDL(stored bool) string {
 	var b strings.Builder
-	for i, c := range schema.Columns {
+	for i, c := range t.columns {
 		if i > 0 {
 			b.WriteString(", ")
 		}
@@ -44,11 +51,16 @@ var partitionColumns = []string{"tenant", "day"}
 
 func isPartitionColumn(name string) bool { return slices.Contains(partitionColumns, name) }
 
-// columnList is the schema's columns, comma separated, optionally qualified with prefix; with
-// skipPartition, without the partition columns (what a Parquet file holds).
+// columnList is the activities schema's columns: see whTable.columnList.
 func columnList(prefix string, skipPartition bool) string {
-	names := make([]string, 0, len(schema.Columns))
-	for _, c := range schema.Columns {
+	return activitiesTable.columnList(prefix, skipPartition)
+}
+
+// columnList is dataset t's columns, comma separated, optionally qualified with prefix; with
+// skipPartition, without the partition columns (what a Parquet file holds).
+func (t *whTable) columnList(prefix string, skipPartition bool) string {
+	names := make([]string, 0, len(t.columns))
+	for _, c := range t.columns {
 		if skipPartition && isPartitionColumn(c.Name) {
 			continue
 		}
@@ -91,11 +103,111 @@ type whTable struct {
 	version                       int
 	versionKey, parquetVersionKey string
 	parquetDir                    string
+	// For datasets: the row schema and its columns, the schema without the partition columns
+	// (what a Parquet file holds), and the companion tables of the same kinds as activities':
+	// the dedupe index (index), the rows of --sink parquet not yet published (staging), the
+	// (day, commit) pairs still to publish (pending) and the records that could not become rows
+	// (rejects, with their per-run NDJSON files under rejectsDir).
+	rows                             *arrow.Schema
+	columns                          []schema.Column
+	fileRows                         *arrow.Schema
+	index, staging, pending, rejects string
+	rejectsDir                       string
+	// keySQL is the SQL of a row's dedupe key over its columns, qualified by prefix ("a." or ""):
+	// the text the index's id column holds; keyColumns are the row columns it is made of (keys
+	// renders it in Go).
+	keySQL     func(prefix string) string
+	keyColumns []string
 }
 
-// activitiesTable is the activities dataset: schema.Columns, versioned by schema.Version.
-var activitiesTable = whTable{name: "activities", kind: kindDataset, perTenant: true, version: schema.Version,
-	versionKey: "schema_version", parquetVersionKey: "parquet_schema_version", parquetDir: ParquetDir}
+// newDataset completes a dataset's entry: its columns in Parquet files.
+func newDataset(t whTable) whTable {
+	var fields []arrow.Field
+	for _, f := range t.rows.Fields() {
+		if !isPartitionColumn(f.Name) {
+			fields = append(fields, f)
+		}
+	}
+	md := t.rows.Metadata()
+	t.fileRows = arrow.NewSchema(fields, &md)
+	return t
+}
+
+// activitiesTable is the activities dataset: schema.Columns, versioned by schema.Version, keyed
+// by id.
+var activitiesTable = newDataset(whTable{name: "activities", kind: kindDataset, perTenant: true, version: schema.Version,
+	versionKey: "schema_version", parquetVersionKey: "parquet_schema_version", parquetDir: ParquetDir,
+	rows: schema.Activities, columns: schema.Columns,
+	index: "activity_ids", staging: "staging", pending: "pending", rejects: "rejected_activities", rejectsDir: RejectedDir,
+	keySQL: func(p string) string { return p + "id" }, keyColumns: []string{"id"}})
+
+// cloudAppEventsTable is the dataset of the Streaming API's CloudAppEvents lines
+// (schema.CloudAppEvents), keyed by (report_id, ts) within a tenant (schema.CloudAppEventsKey, why
+// in docs/streaming.md "The key"): the index's id is report_id, '|' and ts in epoch
+// microseconds.
+var cloudAppEventsTable = newDataset(whTable{name: "cloud_app_events", kind: kindDataset, perTenant: true,
+	version: schema.CloudAppEventsVersion, versionKey: "cloud_app_events_schema_version",
+	parquetVersionKey: "cloud_app_events_parquet_schema_version", parquetDir: CloudAppEventsParquetDir,
+	rows: schema.CloudAppEvents, columns: schema.CloudAppEventsColumns,
+	index: "cloud_app_event_keys", staging: "cloud_app_events_staging", pending: "cloud_app_events_pending",
+	rejects: "rejected_cloud_app_events", rejectsDir: filepath.Join(RejectedDir, "cloud_app_events"),
+	keySQL:     func(p string) string { return p + "report_id || '|' || CAST(epoch_us(" + p + "ts) AS VARCHAR)" },
+	keyColumns: schema.CloudAppEventsKey})
+
+// datasets are the warehouse's datasets, activities first; every dataset mechanism (commit,
+// publish, reconcile, compaction, verify, repair, readers) covers each.
+var datasets = []*whTable{&activitiesTable, &cloudAppEventsTable}
+
+// datasetNamed is the dataset a Commit names ("" is activities).
+func datasetNamed(name string) (*whTable, error) {
+	if name == "" {
+		return &activitiesTable, nil
+	}
+	for _, t := range datasets {
+		if t.name == name {
+			return t, nil
+		}
+	}
+	return nil, fmt.Errorf("no dataset %q: use %s", name, strings.Join(datasetNames(), " or "))
+}
+
+func datasetNames() []string {
+	out := make([]string, len(datasets))
+	for i, t := range datasets {
+		out[i] = t.name
+	}
+	return out
+}
+
+// fileScan is a SELECT of dataset t's file columns (no partition columns) over the Parquet files
+// src (a read_parquet file argument), for rewriting them; activities' files may mix schema
+// versions (see anyVersionScan).
+func (t *whTable) fileScan(src string) string {
+	if t == &activitiesTable {
+		return anyVersionScan(src, "", "")
+	}
+	return fmt.Sprintf(`SELECT %s FROM read_parquet(%s, hive_partitioning = false)`, t.columnList("", true), src)
+}
+
+// col is the position of a column of dataset t's rows.
+func (t *whTable) col(name string) int { return t.rows.FieldIndices(name)[0] }
+
+// keys returns the dedupe key of each row of r (rows of dataset t), as keySQL renders it.
+func (t *whTable) keys(r arrow.RecordBatch) func(i int) string {
+	if len(t.keyColumns) == 1 {
+		ids := r.Column(t.col(t.keyColumns[0])).(*array.String)
+		return ids.Value
+	}
+	ids := r.Column(t.col(t.keyColumns[0])).(*array.String)
+	ts := r.Column(t.col(t.keyColumns[1])).(*array.Timestamp)
+	return func(i int) string { return ids.Value(i) + "|" + strconv.FormatInt(int64(ts.Value(i)), 10) }
+}
+
+// Table names of the dataset a Commit names (Commit.Table).
+const (
+	TableActivities     = "activities"
+	TableCloudAppEvents = "cloud_app_events"
+)
 
 // warehouseTables lists every table the migrations create: a new table joins the warehouse by
 // a migration that creates it and an entry here (TestEveryTableIsRegistered holds the two
@@ -113,6 +225,11 @@ var warehouseTables = []whTable{
 	{name: "tenants", kind: kindBookkeeping, perTenant: true},
 	{name: "horizons", kind: kindBookkeeping, perTenant: true},
 	{name: "schema_migrations", kind: kindBookkeeping},
+	cloudAppEventsTable,
+	{name: "cloud_app_event_keys", kind: kindIndex, perTenant: true},
+	{name: "cloud_app_events_staging", kind: kindIndex, perTenant: true},
+	{name: "cloud_app_events_pending", kind: kindIndex, perTenant: true},
+	{name: "rejected_cloud_app_events", kind: kindRejects, perTenant: true},
 }
 
 // migrations are applied in order, each in its own transaction; schema_migrations records
@@ -146,7 +263,17 @@ var migrations = []string{
 	// 4: the tenant columns of rows are NOT NULL (DuckDB cannot add the constraint in the
 	// transaction that filled them).
 	migrationTenantsNotNull,
-	// 5: each tenant's retention horizon (see prune.go).
+	// 5: the cloud_app_events dataset (the Streaming API's CloudAppEvents) and its companions,
+	// shaped like activities' (the index's id is the (report_id, ts) key's text).
+	`CREATE TABLE wh.cloud_app_events (` + cloudAppEventsTable.columnDDL(true) + `);
+	 CREATE TABLE wh.cloud_app_event_keys (h UBIGINT NOT NULL, id VARCHAR NOT NULL, day DATE NOT NULL, rawsum UBIGINT NOT NULL, seq BIGINT NOT NULL, tenant VARCHAR NOT NULL);
+	 CREATE TABLE wh.cloud_app_events_staging (seq BIGINT NOT NULL, ` + cloudAppEventsTable.columnDDL(true) + `);
+	 CREATE TABLE wh.cloud_app_events_pending (day DATE NOT NULL, seq BIGINT NOT NULL, tenant VARCHAR NOT NULL);
+	 CREATE TABLE wh.rejected_cloud_app_events (id VARCHAR, raw VARCHAR USING COMPRESSION zstd, reason VARCHAR NOT NULL,
+	   run_id VARCHAR NOT NULL, "at" TIMESTAMPTZ NOT NULL, raw_bytes BLOB, tenant VARCHAR NOT NULL);
+	 ALTER TABLE wh.cloud_app_events ALTER COLUMN tenant SET NOT NULL;
+	 ALTER TABLE wh.cloud_app_events_staging ALTER COLUMN tenant SET NOT NULL;`,
+	// 6: each tenant's retention horizon (see prune.go).
 	migrationAddHorizons,
 }
 

@@ -12,8 +12,9 @@ import (
 	"github.com/mcasload/mcasload/tenant"
 )
 
-// DayCheck compares one tenant's UTC day across the sinks.
+// DayCheck compares one tenant's UTC day of one dataset across the sinks.
 type DayCheck struct {
+	Table             string // the dataset: activities or cloud_app_events
 	Tenant            string
 	Day               string
 	DuckDB            int64 // rows in DuckDB (activities, or the dedupe index with --sink parquet)
@@ -61,8 +62,12 @@ func (r *VerifyReport) Problems() []string {
 		if d.OK() {
 			continue
 		}
-		out = append(out, fmt.Sprintf("tenant %s, %s: duckdb %d rows, parquet %d rows; missing in parquet %d, missing in duckdb %d, duplicates duckdb %d parquet %d, outside their day %d, index mismatch %d, raw mismatch %d",
-			d.Tenant, d.Day, d.DuckDB, d.Parquet, d.MissingInParquet, d.MissingInDuckDB, d.DuplicatesDuckDB, d.DuplicatesParquet, d.OutsideDay, d.IndexMismatch, d.RawMismatch))
+		where := ""
+		if d.Table != activitiesTable.name {
+			where = d.Table + ", "
+		}
+		out = append(out, fmt.Sprintf("%stenant %s, %s: duckdb %d rows, parquet %d rows; missing in parquet %d, missing in duckdb %d, duplicates duckdb %d parquet %d, outside their day %d, index mismatch %d, raw mismatch %d",
+			where, d.Tenant, d.Day, d.DuckDB, d.Parquet, d.MissingInParquet, d.MissingInDuckDB, d.DuplicatesDuckDB, d.DuplicatesParquet, d.OutsideDay, d.IndexMismatch, d.RawMismatch))
 	}
 	for _, p := range r.TableProblems {
 		out = append(out, "duckdb file: "+p)
@@ -114,50 +119,55 @@ func (w *Writer) verify(ctx context.Context, s *session, selection []string) (*V
 	if missing {
 		return rep, nil // the sinks cannot be compared without their tables
 	}
-	pending, err := pendingDays(ctx, s)
-	if err != nil {
-		return nil, err
-	}
-	rep.Pending = len(pending)
-	_, _, unknown, err := listParts(filepath.Join(w.dir, ParquetDir), w.legacyTenant)
-	if err != nil {
-		return nil, err
-	}
-	rep.UnknownFiles = unknown
-	good, damaged, err := splitParquetFiles(filepath.Join(w.dir, ParquetDir))
-	if err != nil {
-		return nil, err
-	}
-	rep.DamagedFiles = damaged
-	if rep.Days, err = w.compareSinks(ctx, s, good, selection); err != nil {
-		return nil, err
+	for _, t := range datasets {
+		pending, err := pendingDays(ctx, s, t)
+		if err != nil {
+			return nil, err
+		}
+		rep.Pending += len(pending)
+		root := filepath.Join(w.dir, t.parquetDir)
+		_, _, unknown, err := listParts(root, w.legacyTenant)
+		if err != nil {
+			return nil, err
+		}
+		rep.UnknownFiles = append(rep.UnknownFiles, unknown...)
+		good, damaged, err := splitParquetFiles(root)
+		if err != nil {
+			return nil, err
+		}
+		rep.DamagedFiles = append(rep.DamagedFiles, damaged...)
+		days, err := w.compareSinks(ctx, s, t, good, selection)
+		if err != nil {
+			return nil, err
+		}
+		rep.Days = append(rep.Days, days...)
 	}
 	return rep, nil
 }
 
-// compareSinks compares the activities in DuckDB with the readable Parquet files good, per
-// tenant and day, for the tenants of selection (all when nil), in temporary tables it drops
-// afterwards.
-func (w *Writer) compareSinks(ctx context.Context, s *session, good []string, selection []string) ([]DayCheck, error) {
+// compareSinks compares the rows of dataset t in DuckDB with its readable Parquet files good,
+// per tenant and day, for the tenants of selection (all when nil), in temporary tables it drops
+// afterwards. A row's id is its dedupe key (t.keySQL).
+func (w *Writer) compareSinks(ctx context.Context, s *session, t *whTable, good []string, selection []string) ([]DayCheck, error) {
 	sinks := w.opts.Sinks
 	filter := " WHERE " + tenantFilter(selection)
 	// d: what DuckDB says is stored (and published, when comparing with Parquet).
-	dSrc := `SELECT tenant, id, day, rawsum FROM wh.activity_ids` + filter
+	dSrc := `SELECT tenant, id, day, rawsum FROM wh.` + t.index + filter
 	if sinks.duckdb() {
-		dSrc = `SELECT tenant, id, day, md5_number_lower(raw) AS rawsum FROM wh.activities` + filter
+		dSrc = `SELECT tenant, ` + t.keySQL("") + ` AS id, day, md5_number_lower(raw) AS rawsum FROM wh.` + t.name + filter
 	}
 	if sinks.parquet() {
-		dSrc = `SELECT tenant, id, day, rawsum FROM (` + dSrc + `) x WHERE NOT EXISTS (SELECT 1 FROM wh.activity_ids i JOIN wh.pending p
+		dSrc = `SELECT tenant, id, day, rawsum FROM (` + dSrc + `) x WHERE NOT EXISTS (SELECT 1 FROM wh.` + t.index + ` i JOIN wh.` + t.pending + ` p
 			ON p.seq = i.seq AND p.day = i.day AND p.tenant = i.tenant WHERE i.tenant = x.tenant AND i.id = x.id)`
 	}
 	pSrc := `SELECT NULL::VARCHAR AS tenant, NULL::VARCHAR AS id, NULL::DATE AS day, NULL::TIMESTAMPTZ AS ts, NULL::UBIGINT AS rawsum WHERE false`
 	if sinks.parquet() {
 		// Damaged files are reported above and left out, so the rest is still compared.
-		for _, src := range w.fileSources(good, selection) {
-			pSrc += fmt.Sprintf("\nUNION ALL SELECT %s AS tenant, id, day, ts, md5_number_lower(raw) AS rawsum FROM read_parquet(%s, %s)", src.tenantExpr, src.arg(), src.hive)
+		for _, src := range w.fileSources(t, good, selection) {
+			pSrc += fmt.Sprintf("\nUNION ALL SELECT %s AS tenant, %s AS id, day, ts, md5_number_lower(raw) AS rawsum FROM read_parquet(%s, %s)", src.tenantExpr, t.keySQL(""), src.arg(), src.hive)
 		}
 	}
-	iSrc := `SELECT tenant, id, day, rawsum FROM wh.activity_ids` + filter
+	iSrc := `SELECT tenant, id, day, rawsum FROM wh.` + t.index + filter
 	if !sinks.duckdb() {
 		iSrc = dSrc // the index is the DuckDB side; nothing to compare it with
 	}
@@ -194,7 +204,7 @@ func (w *Writer) compareSinks(ctx context.Context, s *session, good []string, se
 	ORDER BY days.tenant, days.day`
 	var days []DayCheck
 	err := scanRows(ctx, s.conn, q, func(r *sql.Rows) error {
-		var d DayCheck
+		d := DayCheck{Table: t.name}
 		if err := r.Scan(&d.Tenant, &d.Day, &d.DuckDB, &d.Parquet, &d.MissingInParquet, &d.MissingInDuckDB,
 			&d.DuplicatesDuckDB, &d.DuplicatesParquet, &d.OutsideDay, &d.IndexMismatch, &d.RawMismatch); err != nil {
 			return err
@@ -214,10 +224,10 @@ func (w *Writer) compareSinks(ctx context.Context, s *session, good []string, se
 	return days, nil
 }
 
-// fileSources groups the Parquet files paths of the dataset by layout (a tenant folder, or a day
+// fileSources groups the Parquet files paths of dataset t by layout (a tenant folder, or a day
 // folder from before tenants) into read_parquet sources, for the tenants of selection.
-func (w *Writer) fileSources(paths, selection []string) []datasetSource {
-	root := filepath.Join(w.dir, ParquetDir)
+func (w *Writer) fileSources(t *whTable, paths, selection []string) []datasetSource {
+	root := filepath.Join(w.dir, t.parquetDir)
 	byTenant := map[string][]string{}
 	var legacy []string
 	for _, p := range paths {

@@ -23,8 +23,10 @@ const (
 	DatabaseFile = "mcasload.duckdb"
 	LockFile     = "mcasload.lock"
 	ParquetDir   = "parquet/activities" // Hive layout: tenant=<label>/day=YYYY-MM-DD/part-<from>-<to>.parquet
-	RejectedDir  = "rejected"           // one NDJSON file per run
-	tempDir      = "tmp"                // DuckDB spill files
+	// CloudAppEventsParquetDir is the cloud_app_events dataset, in the same layout.
+	CloudAppEventsParquetDir = "parquet/cloud_app_events"
+	RejectedDir              = "rejected" // one NDJSON file per run
+	tempDir                  = "tmp"      // DuckDB spill files
 )
 
 // Sinks says where activity rows are stored.
@@ -153,6 +155,18 @@ func (o *Options) defaults() error {
 	return nil
 }
 
+// rejectRun is a run that stored rejects of a dataset.
+type rejectRun struct {
+	table *whTable
+	run   string
+}
+
+// knownKey is whose id set an idindex.Index holds: a dataset's, of one tenant.
+type knownKey struct {
+	table  *whTable
+	tenant string
+}
+
 // Writer is the one writer of a warehouse. It holds the lock file from Open to Close and the
 // DuckDB file only while commits follow each other (see holdState), so readers can open it
 // between bursts of commits. A Writer is not safe for concurrent use.
@@ -171,8 +185,8 @@ type Writer struct {
 	// state is the committed state per tenant, per key.
 	state map[string]map[string]string
 	run   RunInfo
-	// rejectRuns are the runs whose rejected/<run>.ndjson must be rewritten before Close.
-	rejectRuns map[string]bool
+	// rejectRuns are the runs (of a dataset) whose rejected/<run>.ndjson must be rewritten before Close.
+	rejectRuns map[rejectRun]bool
 	// published are (day, commit) pairs whose Parquet file is renamed in but whose pending row
 	// is still to delete: the next commit's transaction (or publishPending) deletes them.
 	published []pendingDay
@@ -182,9 +196,9 @@ type Writer struct {
 	pub *session
 	// hold keeps the file attached to base between commits that follow each other closely.
 	hold holdState
-	// ids is each tenant's on-disk id set (see openIDs), opened and checked at the tenant's
-	// first commit; empty after anything but a commit may have changed activity_ids.
-	ids map[string]*idindex.Index
+	// ids is each dataset's and tenant's on-disk id set (see openIDs), opened and checked at
+	// its first commit; empty after anything but a commit may have changed an index.
+	ids map[knownKey]*idindex.Index
 }
 
 // Open creates the warehouse folder if needed, takes the writer lock, checks and records the
@@ -199,7 +213,7 @@ func Open(ctx context.Context, opts Options) (_ *Writer, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open warehouse %s: %w", opts.Dir, err)
 	}
-	for _, d := range []string{dir, filepath.Join(dir, ParquetDir), filepath.Join(dir, RejectedDir), filepath.Join(dir, tempDir)} {
+	for _, d := range []string{dir, filepath.Join(dir, ParquetDir), filepath.Join(dir, CloudAppEventsParquetDir), filepath.Join(dir, RejectedDir), filepath.Join(dir, tempDir)} {
 		if err := mkdirAll(d); err != nil {
 			return nil, fmt.Errorf("create warehouse folder: %w", err)
 		}
@@ -220,7 +234,7 @@ func Open(ctx context.Context, opts Options) (_ *Writer, err error) {
 		lock:       lock,
 		log:        opts.Logger,
 		state:      map[string]map[string]string{},
-		rejectRuns: map[string]bool{},
+		rejectRuns: map[rejectRun]bool{},
 		run: RunInfo{
 			ID:      now.Format("20060102T150405.000Z") + fmt.Sprintf("-%d", os.Getpid()),
 			Command: opts.Command,
@@ -356,7 +370,11 @@ func (w *Writer) checkMeta(ctx context.Context, s *session) error {
 	}
 	return inTx(ctx, s, func() error {
 		for k, v := range set {
-			if err := s.exec(ctx, `INSERT OR REPLACE INTO wh.meta VALUES (?, ?)`, k, v); err != nil {
+			// Not INSERT OR REPLACE: warehouses made by early builds have meta without its primary key.
+			if err := s.exec(ctx, `DELETE FROM wh.meta WHERE key = ?`, k); err != nil {
+				return fmt.Errorf("record warehouse meta: %w", err)
+			}
+			if err := s.exec(ctx, `INSERT INTO wh.meta VALUES (?, ?)`, k, v); err != nil {
 				return fmt.Errorf("record warehouse meta: %w", err)
 			}
 		}
@@ -408,27 +426,39 @@ func (w *Writer) finish(ctx context.Context) error {
 			return fmt.Errorf("close warehouse: %w", err)
 		}
 		if w.opts.CompactOver > 0 {
-			days, err := w.partitionsWithFiles(func(_ partition, n int) bool { return n > w.opts.CompactOver })
-			if err != nil {
+			if err := w.compactCrowded(ctx, s); err != nil {
 				return fmt.Errorf("close warehouse: %w", err)
-			}
-			// One thread: two read and buffer a row group each, which at the end of a 5M
-			// load took the process from ~400 MB to ~780 MB; one costs ~1.6× the time.
-			if len(days) > 0 {
-				if err := s.exec(ctx, "SET threads = 1"); err != nil {
-					return fmt.Errorf("close warehouse: %w", err)
-				}
-			}
-			for _, d := range days {
-				if _, err := w.compactDay(ctx, s, d, CompactOptions{}); err != nil {
-					return fmt.Errorf("close warehouse: %w", err)
-				}
 			}
 		}
 	}
-	for run := range w.rejectRuns {
-		if err := w.writeRejectedFile(ctx, s, run); err != nil {
+	for r := range w.rejectRuns {
+		if err := w.writeRejectedFile(ctx, s, r.table, r.run); err != nil {
 			return fmt.Errorf("close warehouse: %w", err)
+		}
+	}
+	return nil
+}
+
+// compactCrowded compacts the days of every dataset holding more than Options.CompactOver files.
+func (w *Writer) compactCrowded(ctx context.Context, s *session) error {
+	single := false
+	for _, t := range datasets {
+		days, err := w.partitionsWithFiles(t, func(_ partition, n int) bool { return n > w.opts.CompactOver })
+		if err != nil {
+			return err
+		}
+		// One thread: two read and buffer a row group each, which at the end of a 5M
+		// load took the process from ~400 MB to ~780 MB; one costs ~1.6× the time.
+		if len(days) > 0 && !single {
+			if err := s.exec(ctx, "SET threads = 1"); err != nil {
+				return err
+			}
+			single = true
+		}
+		for _, d := range days {
+			if _, err := w.compactDay(ctx, s, t, d, CompactOptions{}); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

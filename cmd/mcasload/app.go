@@ -198,7 +198,7 @@ func (e *env) commands() []*cli.Command {
 		e.migrateCommand(),
 		e.demoCommand(),
 		e.checkCommand(),
-		e.scanCommand(), e.stateCommand(), e.auditCommand(),
+		e.scanCommand(), e.stateCommand(), e.auditCommand(), e.streamCommand(),
 		e.schemaCommand(), e.configCommand(),
 		e.simCommand(),
 		e.exportCommand(), e.reportCommand(),

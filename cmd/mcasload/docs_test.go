@@ -72,7 +72,7 @@ func investigationsPage(precision []precisionEntry) string {
 	b.WriteString("bound, never spliced into SQL. Times accept a duration ago (`7d`, `2w`, `1d12h`), `now`, RFC 3339,\n")
 	b.WriteString("a date, or epoch seconds (10 digits) or milliseconds (13 digits), as every command does; all\n")
 	b.WriteString("times are UTC.\n\n")
-	b.WriteString("```sh\nmcasload query --list [--format json]\nmcasload query NAME -w WAREHOUSE [--since 7d] [--until now] [--param key=value]… [--allow-list FILE] [--show-suppressed] [--format table|csv|json|ndjson|markdown|parquet] [--out FILE] [--max-width N|--wide]\nmcasload query NAME --parquet DIR …      # a Parquet dataset alone, e.g. a copied <warehouse>/parquet/activities\nmcasload sql -w WAREHOUSE \"SELECT …\"      # read-only ad-hoc SQL over activities, events, impersonations, own_domains, rejected_activities\nmcasload domains -w WAREHOUSE             # the tenant's own domains, and why\n```\n\n")
+	b.WriteString("```sh\nmcasload query --list [--format json]\nmcasload query NAME -w WAREHOUSE [--since 7d] [--until now] [--param key=value]… [--allow-list FILE] [--show-suppressed] [--evidence N] [--portal classic|defender|none|TEMPLATE] [--format table|csv|json|ndjson|markdown|parquet] [--out FILE] [--max-width N|--wide]\nmcasload query NAME --parquet DIR …      # a Parquet dataset alone, e.g. a copied <warehouse>/parquet/activities\nmcasload sql -w WAREHOUSE \"SELECT …\"      # read-only ad-hoc SQL over activities, events, impersonations, own_domains, rejected_activities\nmcasload domains -w WAREHOUSE             # the tenant's own domains, and why\n```\n\n")
 	b.WriteString("- **Kinds.** A *detection* reports what looks like an attack; an empty answer means nothing was\n")
 	b.WriteString("  found, and the allow-list ([allow-list.md](allow-list.md)) suppresses the rows it names, counted\n")
 	b.WriteString("  in the output's meta. A *pivot* (`user-timeline`, `ip-pivot`, `impersonation-list`) answers a\n")
@@ -88,6 +88,21 @@ func investigationsPage(precision []precisionEntry) string {
 	b.WriteString("  only, with the meta as one JSON line on stderr. The meta names the investigation and its kind,\n")
 	b.WriteString("  the window asked and the window read, the history declared and available, `provisional` and\n")
 	b.WriteString("  its reasons, and the rows the allow-list suppressed, per entry.\n")
+	b.WriteString("- **Triage.** Every detection's header declares a base severity (informational, low, medium,\n")
+	b.WriteString("  high) and how a row's severity rises (`LEVEL when EXPR` over the output columns; the highest\n")
+	b.WriteString("  clause that holds wins), its MITRE ATT&CK tactics and techniques, its entity columns, its\n")
+	b.WriteString("  real-world counterpart, the sources it reads and the time bucket of its finding; a detection\n")
+	b.WriteString("  missing one is refused when the catalogue loads. Every detection row starts with `severity`\n")
+	b.WriteString("  and ends with `first_seen`, `last_seen` (the span of its evidence), `techniques`,\n")
+	fmt.Fprintf(&b, "  `evidence_ids` (the ids of the first activities by time, at most %d unless `--evidence N` says)\n", queries.DefaultEvidence)
+	b.WriteString("  and `portal_url`: one link per evidence id. `--portal classic` (the default) links the classic\n")
+	b.WriteString("  portal's activity page `https://HOST/#/audits?activity.id=eq(ID,)`, HOST being the tenant the\n")
+	b.WriteString("  warehouse was scanned from; `--portal defender` links the Microsoft Defender portal's activity\n")
+	b.WriteString("  log; a template such as `https://HOST/#/audits?activity.id=eq({id},)` links anywhere (`{id}` is\n")
+	b.WriteString("  the activity id, `{portal}` the scanned host). Activities loaded from files, a bare Parquet\n")
+	b.WriteString("  dataset or a warehouse of several tenants have no known host: their rows carry no link and the\n")
+	b.WriteString("  meta's `portal.note` says why. The meta counts the rows per severity (`severities`). Pivots\n")
+	b.WriteString("  declare their kind instead and carry none of these columns.\n")
 	b.WriteString("- **Precision.** Each investigation has literal-row cases (`queries/testdata/cases/NAME/`):\n")
 	b.WriteString("  *found* cases it must report exactly, *quiet* cases (benign look-alikes real tenants are full\n")
 	b.WriteString("  of) it must not report. The two-seed table is the precision test's run of the simulator with\n")
@@ -97,13 +112,17 @@ func investigationsPage(precision []precisionEntry) string {
 	b.WriteString("  tenant's history, own domains and baselines are its own; the answer starts with a `tenant`\n")
 	b.WriteString("  column and the meta lists the tenants. Over one tenant there is no such column. `sql` sees every\n")
 	b.WriteString("  selected tenant's rows, each with its `tenant`. See [tenants.md](tenants.md).\n\n")
-	b.WriteString("| investigation | kind | question | chart |\n|---|---|---|---|\n")
+	b.WriteString("| investigation | kind | severity | techniques | question |\n|---|---|---|---|---|\n")
 	for _, inv := range queries.All() {
-		fmt.Fprintf(&b, "| [%s](#%s) | %s | %s | %s |\n", inv.Name, inv.Name, inv.Kind, inv.Question, strings.Join(inv.Charts, ", "))
+		sev, tech := "—", "—"
+		if inv.Kind == queries.Detection {
+			sev, tech = inv.Severity, strings.Join(inv.Techniques, ", ")
+		}
+		fmt.Fprintf(&b, "| [%s](#%s) | %s | %s | %s | %s |\n", inv.Name, inv.Name, inv.Kind, sev, tech, inv.Question)
 	}
 	for _, inv := range queries.All() {
 		fmt.Fprintf(&b, "\n## %s\n\n%s\n\n%s\n\n", inv.Name, inv.Question, inv.Description)
-		fmt.Fprintf(&b, "Kind: %s.", inv.Kind)
+		fmt.Fprintf(&b, "Kind: %s. Chart: %s. Sources: %s.", inv.Kind, strings.Join(inv.Charts, ", "), strings.Join(inv.Sources, ", "))
 		if h := historyText(inv); h != "" {
 			fmt.Fprintf(&b, " History read before the window: %s.", h)
 		}
@@ -115,6 +134,9 @@ func investigationsPage(precision []precisionEntry) string {
 				}
 			}
 			fmt.Fprintf(&b, " Entities (what the allow-list matches): %s.", strings.Join(parts, "; "))
+		}
+		if inv.Kind == queries.Detection {
+			writeTriage(&b, inv)
 		}
 		b.WriteString("\n\n| parameter | type | default | meaning |\n|---|---|---|---|\n")
 		for _, p := range inv.Params {
@@ -131,6 +153,29 @@ func investigationsPage(precision []precisionEntry) string {
 		writePrecision(&b, inv.Name, precision)
 	}
 	return b.String()
+}
+
+// writeTriage writes a detection's severity, ATT&CK mapping, finding bucket and counterpart.
+func writeTriage(b *strings.Builder, inv *queries.Investigation) {
+	b.WriteString("\n\n")
+	fmt.Fprintf(b, "- Severity: %s", inv.Severity)
+	for _, r := range inv.Rises {
+		fmt.Fprintf(b, "; %s when `%s`", r.Level, r.When)
+	}
+	b.WriteString(".\n")
+	for _, l := range []struct {
+		what string
+		ids  []string
+	}{{"Tactics", inv.Tactics}, {"Techniques", inv.Techniques}} {
+		var named []string
+		for _, id := range l.ids {
+			named = append(named, id+" "+queries.AttackName(id))
+		}
+		fmt.Fprintf(b, "- %s: %s.\n", l.what, strings.Join(named, "; "))
+	}
+	fmt.Fprintf(b, "- Finding bucket: %s.\n", queries.FormatDuration(inv.Bucket))
+	fmt.Fprintf(b, "- Counterpart: %s", strings.TrimSuffix(inv.Counterpart, "."))
+	b.WriteString(".")
 }
 
 // writePrecision writes an investigation's two-seed table, or says why there is none.

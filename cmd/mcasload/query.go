@@ -48,7 +48,7 @@ func queryFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "param", Aliases: []string{"p"}, Usage: "set a parameter, `KEY=VALUE` (repeatable; lists are comma-separated)"},
 		allowListFlag(),
 		&cli.BoolFlag{Name: "show-suppressed", Usage: "keep the rows the allow-list suppresses, each with suppressed_by naming its entry"},
-	}, readerFlags()...)
+	}, append(triageFlags(), readerFlags()...)...)
 }
 
 // queryCommand is "query", with one subcommand per investigation so that flags may follow the
@@ -115,6 +115,9 @@ func (e *env) runInvestigation(c *cli.Context, inv *queries.Investigation) error
 	now := time.Now()
 	if _, err := inv.Bind(values, now); err != nil {
 		return bindFailure(err)
+	}
+	if _, err := evidenceCap(c); err != nil {
+		return err
 	}
 	return e.withSession(c, func(ctx context.Context, s *queries.Session) (array.RecordReader, *output.Meta, error) {
 		res, err := s.Investigate(ctx, inv, queries.Request{Values: values, Now: now, ShowSuppressed: c.Bool("show-suppressed")})
@@ -186,9 +189,20 @@ func (e *env) listInvestigations(c *cli.Context) error {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		fmt.Fprintf(&b, "%s\n  %s\n  kind: %s; chart: %s", inv.Name, inv.Question, inv.Kind, strings.Join(inv.Charts, ", "))
+		fmt.Fprintf(&b, "%s\n  %s\n  kind: %s", inv.Name, inv.Question, inv.Kind)
+		if inv.Kind == queries.Detection {
+			fmt.Fprintf(&b, "; severity: %s", severityText(inv))
+		}
+		fmt.Fprintf(&b, "; chart: %s", strings.Join(inv.Charts, ", "))
 		if h := historyText(inv); h != "" {
 			fmt.Fprintf(&b, "; history: %s", h)
+		}
+		if inv.Kind == queries.Detection {
+			var named []string
+			for _, id := range inv.Techniques {
+				named = append(named, id+" "+queries.AttackName(id))
+			}
+			fmt.Fprintf(&b, "\n  techniques: %s", strings.Join(named, "; "))
 		}
 		fmt.Fprintf(&b, "\n%s", paramHelp(inv))
 	}
@@ -208,17 +222,50 @@ func historyText(inv *queries.Investigation) string {
 	return ""
 }
 
+// severityText is a detection's base severity and what raises it: "medium (high when …)".
+func severityText(inv *queries.Investigation) string {
+	if len(inv.Rises) == 0 {
+		return inv.Severity
+	}
+	var rises []string
+	for _, r := range inv.Rises {
+		rises = append(rises, r.Level+" when "+r.When)
+	}
+	return inv.Severity + " (" + strings.Join(rises, "; ") + ")"
+}
+
 // catalogEntry is one investigation in `query --list --format json`: what tooling needs to run
-// it and read its answer.
+// it, read its answer and weigh its rows (the triage keys are a detection's alone).
 type catalogEntry struct {
-	Name        string              `json:"name"`
-	Kind        string              `json:"kind"`
-	Question    string              `json:"question"`
-	Description string              `json:"description"`
-	Charts      []string            `json:"charts"`
-	History     string              `json:"history,omitempty"`
-	Entities    map[string][]string `json:"entities,omitempty"`
-	Params      []catalogParam      `json:"params"`
+	Name          string              `json:"name"`
+	Kind          string              `json:"kind"`
+	Question      string              `json:"question"`
+	Description   string              `json:"description"`
+	Charts        []string            `json:"charts"`
+	History       string              `json:"history,omitempty"`
+	Entities      map[string][]string `json:"entities,omitempty"`
+	Severity      string              `json:"severity,omitempty"`
+	SeverityRises []queries.Rise      `json:"severity_rises,omitempty"`
+	Tactics       []catalogAttack     `json:"tactics,omitempty"`
+	Techniques    []catalogAttack     `json:"techniques,omitempty"`
+	Bucket        string              `json:"bucket,omitempty"`
+	Counterpart   string              `json:"counterpart,omitempty"`
+	Sources       []string            `json:"sources"`
+	Params        []catalogParam      `json:"params"`
+}
+
+// catalogAttack is an ATT&CK id with its name.
+type catalogAttack struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+func attackList(ids []string) []catalogAttack {
+	var out []catalogAttack
+	for _, id := range ids {
+		out = append(out, catalogAttack{ID: id, Name: queries.AttackName(id)})
+	}
+	return out
 }
 
 type catalogParam struct {
@@ -233,7 +280,12 @@ func catalogRows() []catalogEntry {
 	var out []catalogEntry
 	for _, inv := range queries.All() {
 		e := catalogEntry{Name: inv.Name, Kind: inv.Kind, Question: inv.Question, Description: inv.Description,
-			Charts: inv.Charts, History: historyText(inv), Entities: inv.Entities, Params: []catalogParam{}}
+			Charts: inv.Charts, History: historyText(inv), Entities: inv.Entities, Severity: inv.Severity, SeverityRises: inv.Rises,
+			Tactics: attackList(inv.Tactics), Techniques: attackList(inv.Techniques), Counterpart: inv.Counterpart,
+			Sources: inv.Sources, Params: []catalogParam{}}
+		if inv.Bucket > 0 {
+			e.Bucket = queries.FormatDuration(inv.Bucket)
+		}
 		for _, p := range inv.Params {
 			e.Params = append(e.Params, catalogParam{Name: p.Name, Type: p.TypeName(), Default: p.Default, Required: p.Required, Doc: p.Doc})
 		}
@@ -297,6 +349,11 @@ func (e *env) withSession(c *cli.Context, query func(context.Context, *queries.S
 	}
 	if allow != nil {
 		if err := s.UseAllowList(ctx, allow); err != nil {
+			return err
+		}
+	}
+	if hasFlag(c, "portal") {
+		if err := useTriage(ctx, c, r, s); err != nil {
 			return err
 		}
 	}

@@ -54,6 +54,66 @@ func TestQueryCommand(t *testing.T) {
 		if !strings.Contains(out, "--param per_min=int") || !strings.Contains(out, "--param ip=list  (required)") {
 			t.Errorf("--list lacks parameters:\n%s", out)
 		}
+		// Each entry says its kind; a detection its severity and techniques, with their names.
+		for _, inv := range queries.All() {
+			entry := out[strings.Index(out, inv.Name+"\n"):]
+			entry = entry[:strings.Index(entry+"\n\n", "\n\n")]
+			want := []string{"kind: " + inv.Kind}
+			if inv.Kind == queries.Detection {
+				want = append(want, "severity: "+inv.Severity)
+				for _, id := range inv.Techniques {
+					want = append(want, id+" "+queries.AttackName(id))
+				}
+			} else if strings.Contains(entry, "severity") || strings.Contains(entry, "techniques") {
+				t.Errorf("the pivot %s shows a severity or techniques:\n%s", inv.Name, entry)
+			}
+			for _, w := range want {
+				if !strings.Contains(entry, w) {
+					t.Errorf("--list entry of %s lacks %q:\n%s", inv.Name, w, entry)
+				}
+			}
+		}
+	})
+
+	t.Run("list json", func(t *testing.T) {
+		code, out, _ := runMcasload(t, nil, "query", "--list", "--format", "json")
+		if code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+		var cat struct {
+			Meta struct {
+				Command string `json:"command"`
+			} `json:"meta"`
+			Rows []struct {
+				Name       string   `json:"name"`
+				Kind       string   `json:"kind"`
+				Severity   string   `json:"severity"`
+				Sources    []string `json:"sources"`
+				Techniques []struct {
+					ID   string `json:"id"`
+					Name string `json:"name"`
+				} `json:"techniques"`
+				Tactics     []struct{ ID, Name string } `json:"tactics"`
+				Counterpart string                      `json:"counterpart"`
+				Params      []struct{ Name string }     `json:"params"`
+			} `json:"rows"`
+		}
+		if err := json.Unmarshal([]byte(out), &cat); err != nil || cat.Meta.Command != "query --list" || len(cat.Rows) != len(queries.All()) {
+			t.Fatalf("catalogue: %v, %d entries:\n%s", err, len(cat.Rows), out)
+		}
+		for i, inv := range queries.All() {
+			e := cat.Rows[i]
+			if e.Name != inv.Name || e.Kind != inv.Kind || e.Severity != inv.Severity || e.Counterpart != inv.Counterpart ||
+				len(e.Techniques) != len(inv.Techniques) || len(e.Tactics) != len(inv.Tactics) || len(e.Sources) == 0 || len(e.Params) != len(inv.Params) {
+				t.Errorf("catalogue entry %+v does not match the header of %s", e, inv.Name)
+				continue
+			}
+			for j, tech := range e.Techniques {
+				if tech.ID != inv.Techniques[j] || tech.Name == "" {
+					t.Errorf("%s: technique %+v", inv.Name, tech)
+				}
+			}
+		}
 	})
 
 	for _, src := range []struct{ name, flag, dir string }{

@@ -5,12 +5,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/mcasload/mcasload/internal/timearg"
+	"github.com/mcasload/mcasload/loader"
 	"github.com/mcasload/mcasload/report"
 	"github.com/mcasload/mcasload/warehouse"
 )
@@ -23,7 +26,7 @@ func (e *env) reportCommand() *cli.Command {
 			"covers, activity over time per app, top users and apps, sign-ins by country, failed sign-ins over\n" +
 			"time, and the findings of every canned investigation (row count, top rows, a chart). --redact\n" +
 			"replaces user names and IP addresses with stable pseudonyms, for a report sent outside.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			warehouseFlag(),
 			parquetFlag(),
 			tenantSelectionFlag(),
@@ -33,8 +36,9 @@ func (e *env) reportCommand() *cli.Command {
 			&cli.BoolFlag{Name: "redact", Usage: "replace user names and IP addresses with pseudonyms (keyed hash, stable within the report)"},
 			&cli.IntFlag{Name: "top", Value: 10, Usage: "users, apps and rows per finding to show"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing --out"},
+			&cli.StringFlag{Name: "previous", Usage: "an earlier report `FILE` to count the findings new since (default: the --out report --force replaces)"},
 			&cli.BoolFlag{Name: "progress", Value: true, Usage: "show progress on stderr"},
-		},
+		}, triageFlags()...),
 		Action: e.runReport,
 	}
 }
@@ -72,8 +76,16 @@ func (e *env) runReport(c *cli.Context) error {
 		return err
 	}
 	defer r.Close()
+	if err := useTriage(ctx, c, r, s); err != nil {
+		return err
+	}
 
-	opts := report.Options{Since: since, Until: until, Generated: now, Covers: e.covers(ctx, r), Top: c.Int("top")}
+	prev, err := previousReport(c)
+	if err != nil {
+		return err
+	}
+	opts := report.Options{Since: since, Until: until, Generated: now, Covers: e.covers(ctx, r), Top: c.Int("top"),
+		Previous: prev, LastScan: lastScan(ctx, r)}
 	if c.Bool("redact") {
 		opts.Redactor = report.NewRedactor(nil)
 	}
@@ -136,4 +148,53 @@ func describeTenant(label, source string) string {
 		source = strings.TrimPrefix(source, p)
 	}
 	return "tenant " + label + " (" + strings.TrimSuffix(source, "/") + ")"
+}
+
+// previousReport reads --previous, or the report --out holds when --force replaces it; nil when
+// there is none to compare with.
+func previousReport(c *cli.Context) (*report.Previous, error) {
+	path := c.String("previous")
+	if path == "" {
+		if !c.Bool("force") {
+			return nil, nil
+		}
+		path = c.String("out")
+		if _, err := os.Stat(path); err != nil {
+			return nil, nil
+		}
+	}
+	page, err := os.ReadFile(path)
+	if err != nil {
+		return nil, withCode(exitUsage, fmt.Errorf("read previous report: %w", err), "pass --previous FILE of a report mcasload wrote")
+	}
+	p, ok := report.KeysOf(page)
+	if !ok {
+		p.Keys = nil
+	}
+	p.Name = filepath.Base(path)
+	return &p, nil
+}
+
+// lastScan is when a scan last moved a watermark of the warehouse; zero when none did (loaded
+// from files) or the watermarks cannot be read (the Parquet dataset keeps none).
+func lastScan(ctx context.Context, r *warehouse.Reader) time.Time {
+	var last time.Time
+	if r.From != warehouse.FromDuckDB {
+		return last
+	}
+	rows, err := r.Conn().QueryContext(ctx, `SELECT value FROM wh.state WHERE starts_with(key, ?)`, loader.WatermarkPrefix)
+	if err != nil {
+		return last
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v string
+		if rows.Scan(&v) != nil {
+			continue
+		}
+		if w, err := loader.DecodeWatermark(v); err == nil && w.Updated.After(last) {
+			last = w.Updated
+		}
+	}
+	return last
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"html"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -74,10 +76,14 @@ func reportScalars(t *testing.T, wh, q string) []string {
 	return out
 }
 
+// portalLinkRE matches the evidence links into the tenant's portal, the one kind of live link
+// the page may hold (a navigation the reader chooses, never a fetch).
+var portalLinkRE = regexp.MustCompile(`<a class="portal" href="https://contoso\.portal\.cloudappsecurity\.com/#/audits\?activity\.id=eq\(([^",()]+),\)">([^<]+)</a>`)
+
 // noReferences fails if the page could make the browser fetch anything.
 func noReferences(t *testing.T, page string) {
 	t.Helper()
-	lower := strings.ToLower(page)
+	lower := strings.ToLower(portalLinkRE.ReplaceAllString(page, ""))
 	for _, bad := range []string{"http://", "https://", "//cdn", " src=", "@import", "url(", "<link", "<iframe", "<img"} {
 		if i := strings.Index(lower, bad); i >= 0 {
 			t.Errorf("the page references %q: …%s…", bad, page[max(0, i-60):min(len(page), i+60)])
@@ -189,6 +195,55 @@ func testReportCommand(t *testing.T, wh string) {
 			t.Errorf("the report is %d bytes", len(page))
 		}
 	})
+	t.Run("triage: severity order, links, summary, new since the previous report", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "r.html")
+		args := []string{"report", "-w", wh, "--since", reportSince, "--until", reportUntil, "--out", out, "--progress=false",
+			"--portal", "https://contoso.portal.cloudappsecurity.com/#/audits?activity.id=eq({id},)"}
+		if code, _, stderr := runMcasload(t, nil, args...); code != 0 {
+			t.Fatalf("report: exit %d: %s", code, stderr)
+		}
+		first, _ := os.ReadFile(out)
+		page := string(first)
+		noReferences(t, page)
+		links := portalLinkRE.FindAllStringSubmatch(page, -1)
+		if len(links) == 0 {
+			t.Fatal("no evidence link in the report")
+		}
+		var ids []string
+		for _, l := range links {
+			if l[1] != l[2] {
+				t.Errorf("link to %s shows %s", l[1], l[2])
+			}
+			ids = append(ids, "'"+l[1]+"'")
+		}
+		held := reportScalars(t, wh, "SELECT count(DISTINCT id)::VARCHAR FROM activities WHERE id IN ("+strings.Join(ids, ",")+")")
+		slices.Sort(ids)
+		if held[0] != strconv.Itoa(len(slices.Compact(ids))) {
+			t.Errorf("the warehouse holds %s of the %d linked evidence ids", held[0], len(ids))
+		}
+		// Findings by severity: the rank of each article's severity never rises down the page.
+		rank := map[string]int{"high": 4, "medium": 3, "low": 2, "informational": 1}
+		prev := 5
+		for _, m := range regexp.MustCompile(`<article id="inv-[^"]+" class="finding (hit|none|err)">\s*<header><h3>[^<]*<span class="count">[^<]*</span>(?: <span class="sev sev-([a-z]+)">)?`).FindAllStringSubmatch(page, -1) {
+			r := rank[m[2]]
+			if r > prev {
+				t.Errorf("a %s finding comes after a less severe one", m[2])
+			}
+			prev = r
+		}
+		if !strings.Contains(page, "new ones not known: no previous report") || !strings.Contains(page, "<dt>Freshness</dt><dd class=\"fresh\">newest activity 2026-03-") ||
+			!strings.Contains(page, "never scanned (activities loaded from files)") {
+			t.Error("the page lacks the summary's new count or the freshness line")
+		}
+		// Replacing it with --force compares with it: nothing is new.
+		if code, _, stderr := runMcasload(t, nil, append(args, "--force")...); code != 0 {
+			t.Fatalf("report --force: exit %d: %s", code, stderr)
+		}
+		second, _ := os.ReadFile(out)
+		if !regexp.MustCompile(`<strong>0 new</strong> of \d+ detection rows since r\.html, generated `).Match(second) || strings.Contains(string(second), `<tr class="new">`) {
+			t.Errorf("the second report does not say nothing is new since the first")
+		}
+	})
 	t.Run("existing output needs --force", func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "r.html")
 		os.WriteFile(out, []byte("keep"), 0o600)
@@ -291,7 +346,7 @@ func testReportInBrowser(t *testing.T, wh string) {
 			t.Fatalf("a page that throws produced no console error in the log:\n%s", log)
 		}
 	})
-	page, _ := writeReport(t, wh)
+	page, _ := writeReport(t, wh, "--portal", "https://contoso.portal.cloudappsecurity.com/#/audits?activity.id=eq({id},)")
 	noReferences(t, page)
 	file := filepath.Join(t.TempDir(), "report.html")
 	if err := os.WriteFile(file, []byte(page), 0o600); err != nil {
@@ -317,6 +372,35 @@ func testReportInBrowser(t *testing.T, wh string) {
 		if m[2] != m[3] || m[2] != strconv.Itoa(want[m[1]][1]) {
 			t.Errorf("chart %s: %s marks declared, %s drawn by the browser, %d in the page", m[1], m[2], m[3], want[m[1]][1])
 		}
+	}
+	// Users, IPs and ids stay whole at the screen's width (the tables scroll) and laid out for
+	// print at A4's printable width (182 mm, about 690 CSS px: the rows become blocks that wrap
+	// between values), where none may run past the page's edge either.
+	for _, layout := range []struct{ name, size, hash string }{
+		{"screen", "1100,2400", ""}, {"narrow screen", "700,2400", ""}, {"print", "690,2400", "#print"},
+	} {
+		dom, _ := runChromium(t, "--window-size="+layout.size, "--dump-dom", "file://"+file+layout.hash)
+		body := regexp.MustCompile(`<body([^>]*)>`).FindStringSubmatch(dom)
+		attr := func(name string) string {
+			m := regexp.MustCompile(name + `="([^"]*)"`).FindStringSubmatch(body[1])
+			if m == nil {
+				return ""
+			}
+			return html.UnescapeString(m[1])
+		}
+		if body == nil || attr("data-tokens") == "" || attr("data-tokens") == "0" {
+			t.Fatalf("%s: the page's value check did not run: %v", layout.name, body)
+		}
+		if layout.hash != "" && attr("data-layout") != "print" {
+			t.Errorf("%s: the page did not lay itself out for print", layout.name)
+		}
+		if w := attr("data-wrapped"); !strings.HasSuffix(w, "#0") {
+			t.Errorf("%s: values wrapped inside themselves: %s", layout.name, w)
+		}
+		if c := attr("data-clipped"); layout.hash != "" && !strings.HasSuffix(c, "#0") {
+			t.Errorf("%s: values run past the page's edge: %s", layout.name, c)
+		}
+		t.Logf("%s: %s values checked", layout.name, attr("data-tokens"))
 	}
 	dir := os.Getenv("MCASLOAD_ARTIFACTS")
 	if dir == "" {

@@ -17,6 +17,7 @@ func TestSchemaCommand(t *testing.T) {
 		{"table", []string{"schema"}, "schema-table.golden"},
 		{"markdown", []string{"schema", "--format", "markdown"}, "schema-markdown.golden"},
 		{"json", []string{"schema", "--format=json"}, "schema-json.golden"},
+		{"cloud_app_events", []string{"schema", "--table", "cloud_app_events", "--format", "markdown"}, "schema-cloud-app-events.golden"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,7 +51,7 @@ func TestSchemaCommandTable(t *testing.T) {
 }
 
 func TestSchemaCommandUsage(t *testing.T) {
-	for _, args := range [][]string{{"schema", "--format", "yaml"}, {"schema", "extra"}} {
+	for _, args := range [][]string{{"schema", "--format", "yaml"}, {"schema", "extra"}, {"schema", "--table", "events"}} {
 		code, _, stderr := runMcasload(t, nil, args...)
 		if code != exitUsage || !strings.Contains(stderr, "mcasload: ") {
 			t.Errorf("%v: exit %d, stderr %q; want usage error", args, code, stderr)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"net/url"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mcasload/mcasload/internal/clock"
-	"github.com/mcasload/mcasload/mcas"
 	"github.com/mcasload/mcasload/simulator/synth"
 	"github.com/mcasload/mcasload/simulator/xdrstream"
 	"github.com/mcasload/mcasload/streaming"
@@ -97,9 +95,8 @@ func (e *env) simStreamConfig(c *cli.Context, target string) (streaming.Config, 
 		return cfg, withCode(exitAuth, err, "")
 	case found:
 		cfg.Credential = cred
-	case u.Scheme == "http" && isLoopbackHost(u.Hostname()) && strings.Trim(u.Path, "/") == azuriteAccount:
-		cfg.Credential.ConnectionString = mcas.NewSecret(fmt.Sprintf("DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;BlobEndpoint=%s;",
-			azuriteAccount, azuriteKey, strings.TrimSuffix(target, "/")))
+	case isAzurite(u):
+		cfg.Credential.ConnectionString = azuriteConnectionString(target)
 	default:
 		return cfg, usageErrorf("--stream-to %s: no storage secret: set %s or %s, or pass --stream-connection-string-file or --stream-sas-file",
 			target, streaming.EnvConnectionString, streaming.EnvSAS)

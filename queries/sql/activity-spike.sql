@@ -9,6 +9,13 @@
 -- chart: timeline, bar
 -- history: baseline_days
 -- entities: user=user_name
+-- severity: low
+-- severity-rises: medium when z >= 6; high when z >= 10 AND n >= 500
+-- tactics: TA0009, TA0010, TA0040
+-- techniques: T1530, T1485, T1537
+-- counterpart: Defender for Cloud Apps "Unusual activities (by user)" (anomaly detection policy)
+-- sources: activities
+-- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window
 -- param: baseline_days int 30 days before each day that define the user's normal
@@ -23,9 +30,10 @@
 -- baseline), so a window of any width is judged day by day against what came before.
 -- Two passes keep the history cheap: the window's days find the users with a day of at least
 -- min_count (few), and only their history is then counted (their names reach the scans as a
--- filter; the history of everyone else is never read).
-WITH imp AS NOT MATERIALIZED (
-  SELECT user_name, day, CASE WHEN admin THEN 'admin' ELSE action_class_of(event_type, event_type_value, action, success) END AS by_class,
+-- filter; the history of everyone else is never read). The impersonations are few: they are found
+-- once (materialized), for the counts and for the evidence.
+WITH imp AS MATERIALIZED (
+  SELECT id, ts, user_name, day, CASE WHEN admin THEN 'admin' ELSE action_class_of(event_type, event_type_value, action, success) END AS by_class,
          (admin OR is_file_op(event_type, event_type_value, action))
          AND (admin OR list_contains(['download', 'share', 'delete', 'upload'], action_class_of(event_type, event_type_value, action, success)))
            AS counted_by_class
@@ -69,9 +77,28 @@ scored AS (
   FROM candidates c JOIN first_seen f ON f.user_name = c.user_name),
 stats AS (
   SELECT *, s1 / base_days AS mu, sqrt(greatest(s2 / base_days - (s1 / base_days) ^ 2, 0)) AS sd
-  FROM scored WHERE base_days >= $learning_days)
-SELECT user_name, metric, day, n, round(mu, 1) AS baseline_mean, round(sd, 1) AS baseline_sd,
-       base_days AS baseline_days, round((n - mu) / greatest(sd, 1), 1) AS z
-FROM stats
-WHERE (n - mu) / greatest(sd, 1) >= $z
-ORDER BY z DESC, user_name, metric, day;
+  FROM scored WHERE base_days >= $learning_days),
+hits AS (
+  SELECT user_name, metric, day, n, round(mu, 1) AS baseline_mean, round(sd, 1) AS baseline_sd,
+         base_days AS baseline_days, round((n - mu) / greatest(sd, 1), 1) AS z
+  FROM stats
+  WHERE (n - mu) / greatest(sd, 1) >= $z),
+-- the evidence: the activities counted on each reported day, read again with their ids for the
+-- reported users and days alone; an impersonation counts as impersonated, not under its class
+hit_days AS (SELECT DISTINCT user_name, day FROM hits),
+hit_imp AS (SELECT i.id, i.ts, i.user_name, i.day FROM imp i JOIN hit_days h ON h.user_name = i.user_name AND h.day = i.day),
+ev AS (
+  SELECT e.user_name, e.day, CASE WHEN e.admin THEN 'admin' ELSE e.action_class END AS metric, e.id, e.ts
+  FROM events e JOIN hit_days h ON h.user_name = e.user_name AND h.day = e.day
+  WHERE e.user_name IN (SELECT user_name FROM hits) AND e.day >= CAST($since AS DATE) AND e.day <= CAST($until AS DATE)
+    AND (e.admin OR is_file_op(e.event_type, e.event_type_value, e.action))
+    AND (e.admin OR list_contains(['download', 'share', 'delete', 'upload'], e.action_class))
+    AND e.id NOT IN (SELECT id FROM hit_imp)
+  UNION ALL
+  SELECT user_name, day, 'impersonated', id, ts FROM hit_imp),
+evidence AS (
+  SELECT user_name, metric, day, min(ts) AS first_seen, max(ts) AS last_seen, list(id ORDER BY ts, id) AS evidence_ids
+  FROM ev GROUP BY ALL)
+SELECT h.*, v.first_seen, v.last_seen, v.evidence_ids
+FROM hits h JOIN evidence v ON v.user_name = h.user_name AND v.metric = h.metric AND v.day = h.day
+ORDER BY h.z DESC, h.user_name, h.metric, h.day;

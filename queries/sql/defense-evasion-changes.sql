@@ -9,12 +9,21 @@
 -- kind: detection
 -- chart: timeline
 -- entities: user=user_name ip=ip app=app_name
+-- severity: high
+-- tactics: TA0005, TA0006
+-- techniques: T1562.008, T1562.001, T1556.006
+-- counterpart: Sentinel office_policytampering.yaml and exchange_auditlogdisabled.yaml; Sigma microsoft365_email_protection_policy_disabled.yml and microsoft365_disabling_mfa.yml
+-- sources: activities
+-- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window
 -- (Parameters come from the narrow parameters column, the cmdlet's Parameters array, never from
 -- raw: these cmdlets are few but spread over every block of rows.)
-WITH c AS (
-  SELECT ts, user_name, app_name, ip, country, ip_category, action, description, parameters
+-- The changes are found on the narrow action column first; their wide columns (description,
+-- parameters, id) are then fetched by a join on their times, which reaches the second scan as a
+-- filter, rather than read for every row of the window.
+WITH k AS (
+  SELECT DISTINCT ts, action
   FROM events
   WHERE ts BETWEEN $since AND $until AND (
        action IN ('Set-AdminAuditLogConfig', 'Set-Mailbox', 'Set-MailboxAuditBypassAssociation',
@@ -22,6 +31,9 @@ WITH c AS (
     OR regexp_matches(action, '^(Remove|Disable|Set)-\w*(AntiPhish|SafeAttachment|SafeLinks|Dlp|Audit|MalwareFilter|HostedContentFilter|HostedOutboundSpamFilter|AtpPolicy|ProtectionAlert)')
     OR action ILIKE '%Conditional Access policy%'
     OR ends_with(lower(action), 'diagnosticsettings/delete'))),
+c AS (
+  SELECT e.id, e.ts, e.user_name, e.app_name, e.ip, e.country, e.ip_category, e.action, e.description, e.parameters
+  FROM events e JOIN k ON e.ts = k.ts AND e.action = k.action),
 p AS (
   SELECT *, from_json(coalesce(parameters, '[]'), '[{"Name":"VARCHAR","Value":"VARCHAR"}]') AS ps FROM c),
 -- the names of the switches each event sets off, and on
@@ -30,7 +42,8 @@ s AS (
          list_transform(list_filter(ps, lambda x: lower(trim(x.Value, '"$ ')) IN ('false', '0')), lambda x: x.Name) AS off,
          list_transform(list_filter(ps, lambda x: lower(trim(x.Value, '"$ ')) IN ('true', '1')), lambda x: x.Name) AS on_
   FROM p)
-SELECT ts, user_name, app_name, ip, country, ip_category, action, description, parameters
+SELECT ts, user_name, app_name, ip, country, ip_category, action, description, parameters,
+       ts AS first_seen, ts AS last_seen, [id] AS evidence_ids
 FROM s
 WHERE CASE
   WHEN action = 'Set-AdminAuditLogConfig' THEN list_has_any(off, ['AdminAuditLogEnabled', 'UnifiedAuditLogIngestionEnabled'])

@@ -7,6 +7,8 @@
 -- description: benign delegation too; impersonation-review reports the new pairs alone.
 -- kind: pivot
 -- chart: bar
+-- counterpart: the Defender for Cloud Apps activity log filtered on impersonated activity
+-- sources: activities
 -- history: baseline_days
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window

@@ -9,12 +9,19 @@
 -- chart: bar
 -- history: baseline_days
 -- entities: user=actor ip=ips
+-- severity: medium
+-- severity-rises: high when events >= 50
+-- tactics: TA0009, TA0003
+-- techniques: T1114.002, T1098.002
+-- counterpart: Sentinel hunting AnomolousUserAccessingOtherUsersMailbox.yaml and nonowner_MailboxLogin.yaml; Defender for Cloud Apps "Unusual impersonated activities (by user)"
+-- sources: activities
+-- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window
 -- param: baseline_days int 30 days of history before the window that define the known pairs
 -- param: learning_days int 7 actors seen for fewer days than this before the pair are not judged
 WITH i AS (
-  SELECT ts, user_name AS actor, ip, action AS op, coalesce(mailbox_owner, lower(objects[1])) AS target
+  SELECT id, ts, user_name AS actor, ip, action AS op, coalesce(mailbox_owner, lower(objects[1])) AS target
   FROM impersonations
   WHERE user_name IS NOT NULL),
 pairs AS (
@@ -31,7 +38,8 @@ new_pairs AS (
   SELECT p.actor, p.target FROM in_window p JOIN first_seen k ON k.user_name = p.actor
   WHERE p.first_ts >= k.first_ts + to_days($learning_days))
 SELECT i.actor, i.target, count(*) AS events, list(DISTINCT i.op ORDER BY i.op) AS operations,
-       list(DISTINCT i.ip ORDER BY i.ip) AS ips, min(i.ts) AS first_ts, max(i.ts) AS last_ts
+       list(DISTINCT i.ip ORDER BY i.ip) AS ips, min(i.ts) AS first_seen, max(i.ts) AS last_seen,
+       list(i.id ORDER BY i.ts, i.id) AS evidence_ids
 FROM i JOIN new_pairs n ON n.actor = i.actor AND n.target = i.target
 WHERE i.ts BETWEEN $since AND $until
 GROUP BY ALL

@@ -12,6 +12,13 @@
 -- chart: map, timeline
 -- history: baseline_days
 -- entities: user=user_name ip=from_ip,to_ip
+-- severity: medium
+-- severity-rises: high when to_anonymous
+-- tactics: TA0001
+-- techniques: T1078.004
+-- counterpart: Defender for Cloud Apps "Impossible travel"; Sigma microsoft365_impossible_travel_activity.yml
+-- sources: activities
+-- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window
 -- param: max_kmh float 900 speed in km/h above which the travel is impossible
@@ -27,7 +34,7 @@ WITH s AS NOT MATERIALIZED (
     AND longitude IS NOT NULL AND user_name IS NOT NULL),
 now AS (
   SELECT * FROM (
-    SELECT *, lag({'ts': ts, 'ip': ip, 'country': country, 'city': city, 'lat': latitude, 'lon': longitude, 'cat': ip_category})
+    SELECT *, lag({'ts': ts, 'ip': ip, 'country': country, 'city': city, 'lat': latitude, 'lon': longitude, 'cat': ip_category, 'id': id})
                 OVER (PARTITION BY user_name ORDER BY ts, id) AS p
     FROM s WHERE ts >= $since - INTERVAL 1 DAY)
   WHERE ts BETWEEN $since AND $until AND p.ts IS NOT NULL AND country IS DISTINCT FROM p.country),
@@ -49,7 +56,8 @@ before AS (
 SELECT f.user_name, f.p.ts AS from_ts, concat_ws('/', f.p.country, f.p.city) AS from_loc, f.p.ip AS from_ip,
        f.ts AS to_ts, concat_ws('/', f.country, f.city) AS to_loc, f.ip AS to_ip,
        round(f.km)::BIGINT AS km, round(f.hours, 2) AS hours, round(f.km / f.hours)::BIGINT AS kmh,
-       coalesce(f.anonymous_proxy, false) AS to_anonymous
+       coalesce(f.anonymous_proxy, false) AS to_anonymous,
+       f.p.ts AS first_seen, f.ts AS last_seen, [f.p.id, f.id] AS evidence_ids
 FROM fast f
 WHERE NOT EXISTS (
   SELECT 1 FROM before b

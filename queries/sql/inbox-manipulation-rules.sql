@@ -10,6 +10,13 @@
 -- kind: detection
 -- chart: table
 -- entities: user=user_name ip=ip rule=rule_name
+-- severity: medium
+-- severity-rises: high when score >= 4
+-- tactics: TA0005
+-- techniques: T1564.008
+-- counterpart: Sentinel Malicious_Inbox_Rule.yaml; Sigma m365_exchange_bec_behavioral_indicators.yaml; Defender for Cloud Apps "Suspicious inbox manipulation rules"
+-- sources: activities
+-- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window
 -- param: min_score int 2 smallest score reported
@@ -17,7 +24,7 @@
 -- (Read from the narrow parameters column, never from raw: inbox rules are few but spread over
 -- every block of rows, so reading raw for them decompresses the whole window's raw.)
 WITH r AS (
-  SELECT ts, user_name, ip, country, isp, action,
+  SELECT id, ts, user_name, ip, country, isp, action,
          from_json(coalesce(parameters, '[]'), '[{"Name":"VARCHAR","Value":"VARCHAR"}]') AS ps
   FROM events WHERE is_inbox_rule(action) AND ts BETWEEN $since AND $until),
 n AS (
@@ -42,7 +49,8 @@ s AS (
          rule_name IS NOT NULL AND length(regexp_replace(rule_name, '[^A-Za-z0-9]', '', 'g')) < 2 AS obscure_name
   FROM n)
 SELECT ts, user_name, ip, country, isp, action, rule_name, actions_hit, keywords_hit, obscure_name,
-       len(actions_hit) + 2 * (len(keywords_hit) > 0)::INT + 2 * obscure_name::INT AS score
+       len(actions_hit) + 2 * (len(keywords_hit) > 0)::INT + 2 * obscure_name::INT AS score,
+       ts AS first_seen, ts AS last_seen, [id] AS evidence_ids
 FROM s
 WHERE len(actions_hit) + 2 * (len(keywords_hit) > 0)::INT + 2 * obscure_name::INT >= $min_score
 ORDER BY score DESC, ts, user_name;

@@ -10,7 +10,14 @@
 -- description: recipient.
 -- kind: detection
 -- chart: bar
--- entities: user=users domain=dest_domain ip=ips
+-- entities: user=users domain=dest_domain ip=ips object=dest
+-- severity: medium
+-- severity-rises: high when external AND mailboxes >= 2
+-- tactics: TA0009
+-- techniques: T1114.003
+-- counterpart: Sentinel Office_MailForwarding.yaml and Mail_redirect_via_ExO_transport_rule.yaml; Panther microsoft_exchange_external_forwarding.py; Sigma m365_audit_inbox_rule_external_forward.yml
+-- sources: activities
+-- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window
 -- param: internal_domains list "" more of the organisation's own mail domains, beside those found (comma-separated)
@@ -19,7 +26,7 @@
 -- parsed as JSON, never from raw: mail rules are few but spread over every block of rows, so
 -- reading raw for them decompresses the whole window's raw.)
 WITH r AS (
-  SELECT ts, user_name, ip, action, from_json(coalesce(parameters, '[]'), '[{"Name":"VARCHAR","Value":"VARCHAR"}]') AS ps
+  SELECT id, ts, user_name, ip, action, from_json(coalesce(parameters, '[]'), '[{"Name":"VARCHAR","Value":"VARCHAR"}]') AS ps
   FROM events WHERE is_mail_rule(action) AND ts BETWEEN $since AND $until),
 v AS (
   SELECT r.* EXCLUDE (ps),
@@ -27,9 +34,10 @@ v AS (
            'ForwardingSmtpAddress', 'ForwardingAddress', 'RedirectMessageTo', 'BlindCopyTo')), lambda x: x.Value)) AS value
   FROM r),
 -- every address in a value (one, a list, "smtp:…", quoted, with a display name), or else the value
--- itself: a recipient named, not addressed
+-- itself: a recipient named, not addressed (each event once per destination, however often its
+-- parameters name it)
 y AS (
-  SELECT v.* EXCLUDE (value),
+  SELECT DISTINCT v.* EXCLUDE (value),
          lower(unnest(coalesce(nullif(regexp_extract_all(value, '[A-Za-z0-9._%+''-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+'), []),
                                [trim(regexp_replace(value, '^(smtp|SMTP):', ''), ' "[]')]))) AS dest
   FROM v WHERE value IS NOT NULL),
@@ -38,10 +46,10 @@ g AS (
   SELECT dest, nullif(split_part(dest, '@', 2), '') AS dest_domain,
          count(DISTINCT user_name) AS mailboxes, list(DISTINCT user_name ORDER BY user_name) AS users,
          list(DISTINCT action ORDER BY action) AS operations, list(DISTINCT ip ORDER BY ip) AS ips,
-         min(ts) AS first_ts, max(ts) AS last_ts
+         min(ts) AS first_seen, max(ts) AS last_seen, list(id ORDER BY ts, id) AS evidence_ids
   FROM y WHERE dest NOT IN ('', '$null', 'null') GROUP BY dest)
 SELECT g.dest, g.dest_domain, g.dest_domain IS NOT NULL AND NOT in_domains(g.dest_domain, own.domains) AS external,
-       g.mailboxes, g.users, g.operations, g.ips, g.first_ts, g.last_ts
+       g.mailboxes, g.users, g.operations, g.ips, g.first_seen, g.last_seen, g.evidence_ids
 FROM g, own
 WHERE (g.dest_domain IS NOT NULL AND NOT in_domains(g.dest_domain, own.domains)) OR g.mailboxes >= $min_mailboxes
-ORDER BY g.mailboxes DESC, external DESC, g.first_ts, g.dest;
+ORDER BY g.mailboxes DESC, external DESC, g.first_seen, g.dest;

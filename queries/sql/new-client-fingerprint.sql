@@ -11,6 +11,13 @@
 -- chart: bar
 -- history: baseline_days
 -- entities: user=user_name ip=ips
+-- severity: low
+-- severity-rises: medium when tool_ua OR sensitive_ops >= 20
+-- tactics: TA0001, TA0009
+-- techniques: T1078.004, T1530
+-- counterpart: Sentinel SharePoint_Downloads_byNewUserAgent.yaml and SharePoint_Downloads_byNewIP.yaml; Sentinel hunting powershell_or_nonbrowser_MailboxLogin.yaml
+-- sources: activities
+-- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window
 -- param: baseline_days int 30 days of history before the window that define the user's usual clients
@@ -38,7 +45,7 @@ new_isps AS (
   WHERE o.isp IS NOT NULL GROUP BY o.user_name, o.isp, u.user_first
   HAVING min(o.first_ts) BETWEEN $since AND $until AND min(o.first_ts) >= u.user_first + to_days($learning_days)),
 cur AS (
-  SELECT e.user_name, c.client, e.user_agent, e.device_type, e.isp, e.ts, e.ip, e.event_type, e.event_type_value, e.action, e.success,
+  SELECT e.id, e.user_name, c.client, e.user_agent, e.device_type, e.isp, e.ts, e.ip, e.event_type, e.event_type_value, e.action, e.success,
          nc.user_name IS NOT NULL AS new_client, ni.user_name IS NOT NULL AS new_isp
   FROM events e
   LEFT JOIN cl c ON c.user_agent = e.user_agent
@@ -50,12 +57,12 @@ g AS (
   SELECT user_name, client, list(DISTINCT user_agent ORDER BY user_agent) AS user_agents,
          any_value(device_type) AS device_type, bool_or(new_client) AS new_client,
          coalesce(list(DISTINCT isp ORDER BY isp) FILTER (WHERE new_isp), []) AS new_isps,
-         min(ts) AS first_seen, count(*) AS events,
+         min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS events,
          count(*) FILTER (WHERE list_contains(['download', 'upload', 'share', 'delete', 'mail_rule'],
                                              action_class_of(event_type, event_type_value, action, success))) AS sensitive_ops,
          count(*) FILTER (WHERE is_not_login_fail(event_type, event_type_value, action, success)) AS successful,
          coalesce(regexp_matches(lower(any_value(user_agent)), $tool_ua_regex), false) AS tool_ua,
-         list(DISTINCT ip ORDER BY ip) AS ips
+         list(DISTINCT ip ORDER BY ip) AS ips, list(id ORDER BY ts, id) AS evidence_ids
   FROM cur WHERE new_client OR new_isp
   GROUP BY user_name, client)
 SELECT * EXCLUDE (successful) FROM g

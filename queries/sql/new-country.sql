@@ -10,6 +10,13 @@
 -- chart: map, bar
 -- history: baseline_days
 -- entities: user=user_name ip=ips
+-- severity: low
+-- severity-rises: medium when org_users_seen = 0
+-- tactics: TA0001
+-- techniques: T1078.004
+-- counterpart: Defender for Cloud Apps "Activity from infrequent country"; Sigma microsoft365_activity_from_infrequent_country.yml
+-- sources: activities
+-- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window
 -- param: baseline_days int 30 days of history before the window that define the known countries
@@ -27,7 +34,7 @@ candidates AS (
   SELECT p.user_name, p.country, p.first_ts FROM per p JOIN users u ON u.user_name = p.user_name
   WHERE p.first_ts BETWEEN $since AND $until AND p.first_ts >= u.user_first + to_days($learning_days)),
 r AS (
-  SELECT e.user_name, e.country, e.ts, e.ip, e.ip_category, e.action_class FROM events e
+  SELECT e.id, e.user_name, e.country, e.ts, e.ip, e.ip_category, e.action_class FROM events e
   JOIN candidates c ON c.user_name = e.user_name AND c.country = e.country
   WHERE e.ts BETWEEN $since AND $until AND is_not_login_fail(e.event_type, e.event_type_value, e.action, e.success)),
 new_pairs AS (
@@ -42,7 +49,7 @@ org AS (
 SELECT r.user_name, r.country, min(r.ts) AS first_seen, max(r.ts) AS last_seen, count(*) AS events,
        list(DISTINCT r.ip ORDER BY r.ip) AS ips,
        list(DISTINCT r.action_class ORDER BY r.action_class) AS classes,
-       coalesce(any_value(o.org_users), 0) AS org_users_seen
+       coalesce(any_value(o.org_users), 0) AS org_users_seen, list(r.id ORDER BY r.ts, r.id) AS evidence_ids
 FROM r
 JOIN new_pairs n ON n.user_name = r.user_name AND n.country = r.country
 LEFT JOIN org o ON o.user_name = r.user_name AND o.country = r.country

@@ -8,6 +8,13 @@
 -- chart: bar, timeline
 -- history: 1h
 -- entities: ip=ip
+-- severity: medium
+-- severity-rises: high when success_users > 0
+-- tactics: TA0006
+-- techniques: T1110.003
+-- counterpart: Sentinel SigninPasswordSpray.yaml; Defender for Cloud Apps "Multiple failed login attempts"
+-- sources: activities
+-- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window
 -- param: min_users int 5 distinct users failing from one IP in one bucket
@@ -25,7 +32,10 @@ SELECT h.ip, any_value(x.country) AS country, any_value(x.isp) AS isp, h.breach_
        count(DISTINCT x.user_name) FILTER (WHERE x.action_class = 'login') AS success_users,
        coalesce(list(DISTINCT x.user_name ORDER BY x.user_name) FILTER (WHERE x.action_class = 'login'), []) AS succeeded,
        coalesce(list(DISTINCT x.user_name ORDER BY x.user_name) FILTER (WHERE x.action_class = 'login_fail'), []) AS targeted,
-       min(x.ts) AS first_ts, max(x.ts) AS last_ts
+       -- the evidence: the address's failed and successful sign-ins
+       min(x.ts) FILTER (WHERE list_contains(['login_fail', 'login'], x.action_class)) AS first_seen,
+       max(x.ts) FILTER (WHERE list_contains(['login_fail', 'login'], x.action_class)) AS last_seen,
+       list(x.id ORDER BY x.ts, x.id) FILTER (WHERE list_contains(['login_fail', 'login'], x.action_class)) AS evidence_ids
 FROM hit h JOIN events x ON x.ip = h.ip
 GROUP BY h.ip, h.breach_windows, h.peak_users
 HAVING count(DISTINCT x.user_name) FILTER (WHERE x.action_class = 'login_fail')

@@ -9,6 +9,12 @@
 -- kind: detection
 -- chart: timeline
 -- entities: user=user_name app=app_name
+-- severity: high
+-- tactics: TA0040
+-- techniques: T1486
+-- counterpart: Defender for Cloud Apps "Ransomware activity"; Sigma microsoft365_potential_ransomware_activity.yml
+-- sources: activities
+-- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window
 -- param: min_ops int 20 uploads and deletes (or rewritten files) in 10 minutes that are reported
@@ -47,8 +53,17 @@ s AS (
          coalesce(any_value(rw.rewritten), 0) AS rewritten, coalesce(any_value(rw.conversions), 0) AS conversions,
          list(DISTINCT ext ORDER BY ext) FILTER (WHERE action_class = 'upload' AND ext <> '') AS upload_exts
   FROM g LEFT JOIN rw ON rw.user_name = g.user_name AND rw.win = g.win
+  GROUP BY ALL),
+r AS (
+  SELECT * FROM s
+  WHERE known_ext_uploads >= $min_ext_uploads OR rewritten >= $min_ops
+     OR (uploads - conversions >= $min_ops AND deletes - conversions >= $min_ops)),
+-- the evidence: the uploads and deletes of the ten minutes (g holds each once per object)
+ev AS (
+  SELECT r.user_name, r.app_name, r.win, min(g.ts) AS first_seen, max(g.ts) AS last_seen,
+         list_transform(list_sort(list(DISTINCT struct_pack(ts := g.ts, id := g.id))), lambda x: x.id) AS evidence_ids
+  FROM r JOIN g ON g.user_name IS NOT DISTINCT FROM r.user_name AND g.app_name IS NOT DISTINCT FROM r.app_name AND g.win = r.win
   GROUP BY ALL)
-SELECT * FROM s
-WHERE known_ext_uploads >= $min_ext_uploads OR rewritten >= $min_ops
-   OR (uploads - conversions >= $min_ops AND deletes - conversions >= $min_ops)
-ORDER BY known_ext_uploads DESC, rewritten DESC, user_name, win;
+SELECT r.*, ev.first_seen, ev.last_seen, ev.evidence_ids
+FROM r LEFT JOIN ev ON ev.user_name IS NOT DISTINCT FROM r.user_name AND ev.app_name IS NOT DISTINCT FROM r.app_name AND ev.win = r.win
+ORDER BY r.known_ext_uploads DESC, r.rewritten DESC, r.user_name, r.win;

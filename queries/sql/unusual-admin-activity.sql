@@ -8,6 +8,13 @@
 -- chart: bar
 -- history: baseline_days
 -- entities: user=user_name ip=ips app=app_name
+-- severity: medium
+-- severity-rises: high when high_risk AND first_time_admin
+-- tactics: TA0003, TA0004
+-- techniques: T1098, T1098.003
+-- counterpart: Sentinel RareOfficeOperations.yaml; Defender for Cloud Apps "Unusual administrative activities (by user)"
+-- sources: activities
+-- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window
 -- param: baseline_days int 30 days of history before the window that define the user's usual operations
@@ -29,12 +36,23 @@ new_ops AS (
   SELECT p.user_name, p.op, a.first_admin FROM in_window p
   JOIN admins a ON a.user_name = p.user_name
   JOIN first_seen k ON k.user_name = p.user_name
-  WHERE p.first_ts >= k.first_ts + to_days($learning_days))
-SELECT c.user_name, c.op AS operation, c.app_name, count(*) AS n, min(c.ts) AS first_ts,
-       list(DISTINCT c.ip ORDER BY c.ip) AS ips, list(DISTINCT c.country ORDER BY c.country) AS countries,
-       n.first_admin >= $since AS first_time_admin,
-       list_contains($high_risk_ops::VARCHAR[], c.op) AS high_risk
-FROM adm c JOIN new_ops n ON n.user_name = c.user_name AND n.op = c.op
-WHERE c.ts BETWEEN $since AND $until
-GROUP BY ALL
-ORDER BY high_risk DESC, first_time_admin DESC, first_ts, c.user_name;
+  WHERE p.first_ts >= k.first_ts + to_days($learning_days)),
+r AS (
+  SELECT c.user_name, c.op AS operation, c.app_name, count(*) AS n, min(c.ts) AS first_seen, max(c.ts) AS last_seen,
+         list(DISTINCT c.ip ORDER BY c.ip) AS ips, list(DISTINCT c.country ORDER BY c.country) AS countries,
+         n.first_admin >= $since AS first_time_admin,
+         list_contains($high_risk_ops::VARCHAR[], c.op) AS high_risk
+  FROM adm c JOIN new_ops n ON n.user_name = c.user_name AND n.op = c.op
+  WHERE c.ts BETWEEN $since AND $until
+  GROUP BY ALL),
+-- the evidence: the new operations, read again with their ids for the reported users alone
+-- (reading the id of every admin activity of the history would cost more than the rest)
+ev AS (
+  SELECT r.user_name, r.operation, r.app_name, list(e.id ORDER BY e.ts, e.id) AS evidence_ids
+  FROM r JOIN events e ON e.user_name = r.user_name AND coalesce(e.action, e.event_type) = r.operation
+    AND e.app_name IS NOT DISTINCT FROM r.app_name
+  WHERE e.admin AND e.ts BETWEEN $since AND $until
+  GROUP BY ALL)
+SELECT r.*, ev.evidence_ids
+FROM r JOIN ev ON ev.user_name = r.user_name AND ev.operation = r.operation AND ev.app_name IS NOT DISTINCT FROM r.app_name
+ORDER BY r.high_risk DESC, r.first_time_admin DESC, r.first_seen, r.user_name;

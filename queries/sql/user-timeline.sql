@@ -4,6 +4,8 @@
 -- description: and flags for anonymous IPs, admin and impersonated activity.
 -- kind: pivot
 -- chart: timeline, map
+-- counterpart: the Defender for Cloud Apps user page; the Sentinel user entity page
+-- sources: activities
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window
 -- param: user string required the user name (UPN) to follow

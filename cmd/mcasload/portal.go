@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mcasload/mcasload/loader"
+	"github.com/mcasload/mcasload/output"
+	"github.com/mcasload/mcasload/queries"
+	"github.com/mcasload/mcasload/warehouse"
+)
+
+// The names --portal accepts besides a link template.
+const (
+	portalClassic  = "classic"
+	portalDefender = "defender"
+	portalNone     = "none"
+)
+
+// triageFlags set how many evidence ids a detection row keeps and where its links lead.
+func triageFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.IntFlag{Name: "evidence", Value: queries.DefaultEvidence, Usage: "evidence activity ids a detection row keeps, the first by time (`N`; first_seen and last_seen span them all)"},
+		&cli.StringFlag{Name: "portal", Value: portalClassic, Usage: "where portal_url links lead: classic (the tenant's portal, host from the scan's URL), defender (security.microsoft.com), none, or a `TEMPLATE` URL with {id} (and {portal} for the scanned host)"},
+	}
+}
+
+// evidenceCap reads --evidence.
+func evidenceCap(c *cli.Context) (int, error) {
+	n := c.Int("evidence")
+	if n < 1 || n > 1000 {
+		return 0, usageErrorf("--evidence %d: give 1 to 1000 evidence ids per row", n)
+	}
+	return n, nil
+}
+
+// portalFor makes the links of the --portal choice for the warehouse r reads, per tenant: the
+// classic portal's host is the one its scans name. Data without a known host (loaded from files,
+// read from bare Parquet, or scanned from several URLs) gets no links and a note saying why;
+// only a template the user wrote with {portal} in it is refused then, since they asked for it.
+// The tenant "" stands for every tenant of a warehouse read as one.
+func portalFor(ctx context.Context, c *cli.Context, r *warehouse.Reader) (map[string]output.Portal, error) {
+	choice := strings.TrimSpace(c.String("portal"))
+	template := choice
+	switch choice {
+	case portalNone:
+		return map[string]output.Portal{"": {Note: "--portal none"}}, nil
+	case portalDefender:
+		template = queries.DefenderPortal
+	case portalClassic, "":
+		template = queries.ClassicPortal
+	}
+	hosts := scannedTenants(ctx, r)
+	out := map[string]output.Portal{}
+	for label, h := range hosts {
+		p, err := queries.NewPortal(template, h.url)
+		switch {
+		case err == nil:
+			out[label] = p
+		case errors.Is(err, queries.ErrNoPortalHost) && template == queries.ClassicPortal:
+			out[label] = output.Portal{Note: h.why + "; pass --portal with a link template (e.g. https://HOST/#/audits?activity.id=eq({id},)) or --portal defender"}
+		case errors.Is(err, queries.ErrNoPortalHost):
+			return nil, usageErrorf("--portal %s: %s; write the host into the template", choice, h.why)
+		default:
+			return nil, usageErrorf("--portal: %v (or classic, defender, none)", err)
+		}
+	}
+	return out, nil
+}
+
+// tenantHost is the URL a tenant was scanned from, or "" and why none is known.
+type tenantHost struct{ url, why string }
+
+// scannedTenants is the URL each selected tenant of r was scanned from (its scan watermarks
+// name exactly one), under "" as well when r reads one tenant or a warehouse without labels.
+func scannedTenants(ctx context.Context, r *warehouse.Reader) map[string]tenantHost {
+	labels := append([]string{""}, r.Tenants...)
+	unknown := func(why string) map[string]tenantHost {
+		out := map[string]tenantHost{}
+		for _, l := range labels {
+			out[l] = tenantHost{why: why}
+		}
+		return out
+	}
+	if r.From != warehouse.FromDuckDB {
+		return unknown("the Parquet dataset does not say which tenant it was scanned from")
+	}
+	rows, err := r.Conn().QueryContext(ctx, `SELECT DISTINCT tenant, key FROM wh.state WHERE starts_with(key, ?) ORDER BY ALL`, loader.WatermarkPrefix)
+	if err != nil {
+		return unknown(fmt.Sprintf("the warehouse's scans cannot be read (%v)", err))
+	}
+	defer rows.Close()
+	urls := map[string][]string{}
+	for rows.Next() {
+		var label, key string
+		if err := rows.Scan(&label, &key); err != nil {
+			return unknown(fmt.Sprintf("the warehouse's scans cannot be read (%v)", err))
+		}
+		if u, _, ok := loader.ParseWatermarkKey(key); ok {
+			for _, l := range []string{label, ""} {
+				if !slices.Contains(urls[l], u) {
+					urls[l] = append(urls[l], u)
+				}
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return unknown(fmt.Sprintf("the warehouse's scans cannot be read (%v)", err))
+	}
+	if len(r.Tenants) == 1 {
+		urls[""] = urls[r.Tenants[0]]
+	}
+	out := map[string]tenantHost{}
+	for _, l := range labels {
+		switch u := urls[l]; len(u) {
+		case 1:
+			out[l] = tenantHost{url: u[0]}
+		case 0:
+			out[l] = tenantHost{why: "these activities were loaded from files (mcasload load), not scanned, so no portal host is known"}
+		default:
+			out[l] = tenantHost{why: "these activities were scanned from several URLs (" + strings.Join(u, ", ") + "), so no one portal host is known"}
+		}
+	}
+	return out
+}
+
+// useTriage applies --evidence and --portal to the session.
+func useTriage(ctx context.Context, c *cli.Context, r *warehouse.Reader, s *queries.Session) error {
+	n, err := evidenceCap(c)
+	if err != nil {
+		return err
+	}
+	portals, err := portalFor(ctx, c, r)
+	if err != nil {
+		return err
+	}
+	s.UseEvidence(n)
+	s.UsePortal(portals[""])
+	delete(portals, "")
+	s.UseTenantPortals(portals)
+	return nil
+}
