@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,21 +26,6 @@ const (
 	wideSkew       = 4                 // size = min·(max/min)^(u^skew): median ≈ 4.8 KB, mean ≈ 9 KB
 	wideSpanMillis = 30 * 86_400 * 1e3 // the records cover 30 days
 )
-
-// wideRand is splitmix64: tiny, allocation-free and the same on every platform.
-type wideRand uint64
-
-func (r *wideRand) next() uint64 {
-	*r += 0x9E3779B97F4A7C15
-	z := uint64(*r)
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EB
-	return z ^ (z >> 31)
-}
-
-func (r *wideRand) intn(n int) int { return int(r.next() % uint64(n)) }
-
-func (r *wideRand) float() float64 { return float64(r.next()>>11) / (1 << 53) }
 
 // wideWords is the vocabulary of property names and values: real records repeat a small
 // vocabulary, which is what makes them compress about 4 to 6 times.
@@ -66,10 +52,14 @@ func writeWide(w io.Writer, seed uint64, n int, end time.Time) (int64, error) {
 	start := end.UnixMilli() - wideSpanMillis
 	var total int64
 	buf := make([]byte, 0, 64<<10)
+	// Each record has its own stream (seed, i), so any record can be generated alone; the
+	// same on every platform.
+	var src rand.PCG
+	r := rand.New(&src)
 	for i := range n {
-		r := wideRand(seed*0x632BE59BD9B4E019 ^ uint64(i)*0xD1B54A32D192ED03)
-		ts := start + int64(float64(i)/float64(n)*wideSpanMillis) + int64(r.intn(1000))
-		buf = wideRecord(buf[:0], &r, ts)
+		src.Seed(seed, uint64(i))
+		ts := start + int64(float64(i)/float64(n)*wideSpanMillis) + int64(r.IntN(1000))
+		buf = wideRecord(buf[:0], r, ts)
 		buf = append(buf, '\n')
 		if _, err := bw.Write(buf); err != nil {
 			return total, fmt.Errorf("write wide records: %w", err)
@@ -84,17 +74,17 @@ func writeWide(w io.Writer, seed uint64, n int, end time.Time) (int64, error) {
 
 // wideRecord appends one record. Strings are generated from ASCII letters, digits and the
 // vocabulary, so they need no JSON escaping.
-func wideRecord(b []byte, r *wideRand, ts int64) []byte {
+func wideRecord(b []byte, r *rand.Rand, ts int64) []byte {
 	id := make([]byte, 0, 64)
 	for range 4 {
-		id = fmt.Appendf(id, "%016x", r.next())
+		id = fmt.Appendf(id, "%016x", r.Uint64())
 	}
-	app := int(float64(wideApps) * math.Pow(r.float(), 2)) // a few apps busy, hundreds occasional
-	user := fmt.Sprintf("user%05d@fabrikam.com", r.intn(wideUsers))
-	ip := fmt.Sprintf("%d.%d.%d.%d", 20+r.intn(180), r.intn(256), r.intn(256), 1+r.intn(254))
-	country := wideCountries[r.intn(len(wideCountries))]
-	op := wideWords[14+r.intn(18)]
-	created := ts + int64(r.intn(600_000))
+	app := int(float64(wideApps) * math.Pow(r.Float64(), 2)) // a few apps busy, hundreds occasional
+	user := fmt.Sprintf("user%05d@fabrikam.com", r.IntN(wideUsers))
+	ip := fmt.Sprintf("%d.%d.%d.%d", 20+r.IntN(180), r.IntN(256), r.IntN(256), 1+r.IntN(254))
+	country := wideCountries[r.IntN(len(wideCountries))]
+	op := wideWords[14+r.IntN(18)]
+	created := ts + int64(r.IntN(600_000))
 	b = append(b, `{"_id":"`...)
 	b = append(b, id...)
 	b = append(b, `","uid":"`...)
@@ -106,20 +96,20 @@ func wideRecord(b []byte, r *wideRand, ts int64) []byte {
 	b = appendKV(b, "timestamp", strconv.FormatInt(ts, 10))
 	b = appendKV(b, "timestampRaw", strconv.FormatInt(ts, 10))
 	b = appendKV(b, "created", strconv.FormatInt(created, 10))
-	b = appendKQ(b, "eventTypeName", fmt.Sprintf("EVENT_CATEGORY_%s", []string{"LOGIN", "DOWNLOAD_FILE", "UPLOAD_FILE", "SHARE_FILE", "EDIT_FILE", "UNSPECIFIED", "CHANGE_SETTINGS", "FAILED_LOGIN"}[r.intn(8)]))
+	b = appendKQ(b, "eventTypeName", fmt.Sprintf("EVENT_CATEGORY_%s", []string{"LOGIN", "DOWNLOAD_FILE", "UPLOAD_FILE", "SHARE_FILE", "EDIT_FILE", "UNSPECIFIED", "CHANGE_SETTINGS", "FAILED_LOGIN"}[r.IntN(8)]))
 	b = appendKQ(b, "eventTypeValue", fmt.Sprintf("EVENT_APP%03d_%s", app, op))
-	b = appendKQ(b, "description", op+" on "+wideWords[r.intn(len(wideWords))])
+	b = appendKQ(b, "description", op+" on "+wideWords[r.IntN(len(wideWords))])
 	b = append(b, `,"device":{"clientIP":"`...)
 	b = append(b, ip...)
 	b = append(b, `","countryCode":"`...)
 	b = append(b, country...)
 	b = append(b, `","userAgent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0"}`...)
 	b = fmt.Appendf(b, `,"location":{"countryCode":"%s","city":"city %d","latitude":%d.%04d,"longitude":%d.%04d,"organizationSearchable":"ISP %d","anonymousProxy":%t,"category":%d}`,
-		country, r.intn(500), r.intn(60), r.intn(10000), r.intn(120), r.intn(10000), r.intn(300), r.intn(50) == 0, 1+r.intn(6))
+		country, r.IntN(500), r.IntN(60), r.IntN(10000), r.IntN(120), r.IntN(10000), r.IntN(300), r.IntN(50) == 0, 1+r.IntN(6))
 	b = fmt.Appendf(b, `,"mainInfo":{"rawOperationName":"%s","activityResult":{"isSuccess":%t},"eventObjects":[{"name":"%s","id":"%s","objType":%d}]}`,
-		op, r.intn(10) != 0, user, user, r.intn(30))
+		op, r.IntN(10) != 0, user, user, r.IntN(30))
 	b = fmt.Appendf(b, `,"user":{"userName":"%s"},"userAgent":{"deviceType":"%s"},"eventRouting":{"adminEvent":%t}`,
-		user, []string{"DESKTOP", "MOBILE", "TABLET", "OTHER"}[r.intn(4)], r.intn(20) == 0)
+		user, []string{"DESKTOP", "MOBILE", "TABLET", "OTHER"}[r.IntN(4)], r.IntN(20) == 0)
 	b = append(b, `,"rawDataJson":`...)
 	b = wideRawData(b, r, ts, user, ip, op)
 	return append(b, '}')
@@ -127,28 +117,28 @@ func wideRecord(b []byte, r *wideRand, ts int64) []byte {
 
 // wideRawData appends an Office 365 audit record of 4 to 50 KB whose keys repeat in another
 // case (ClientIP and clientIP, UserId and userId, Name and name), with long property lists.
-func wideRawData(b []byte, r *wideRand, ts int64, user, ip, op string) []byte {
-	size := int(float64(wideMinRawData) * math.Pow(float64(wideMaxRawData)/wideMinRawData, math.Pow(r.float(), wideSkew)))
+func wideRawData(b []byte, r *rand.Rand, ts int64, user, ip, op string) []byte {
+	size := int(float64(wideMinRawData) * math.Pow(float64(wideMaxRawData)/wideMinRawData, math.Pow(r.Float64(), wideSkew)))
 	start := len(b)
 	b = fmt.Appendf(b, `{"CreationTime":"%s","Id":"%016x-%016x","Operation":"%s","RecordType":%d,"UserType":0,"Version":1,"Workload":"%s"`,
-		time.UnixMilli(ts).UTC().Format("2006-01-02T15:04:05"), r.next(), r.next(), op, r.intn(200), wideWords[r.intn(14)])
-	b = fmt.Appendf(b, `,"ClientIP":"%s","clientIP":"%s","UserId":"%s","userId":"%s","ObjectId":"%016x","objectId":"%016x"`, ip, ip, user, user, r.next(), r.next())
-	if r.intn(8) == 0 {
-		b = fmt.Appendf(b, `,"Parameters":[{"Name":"Identity","Value":"%s"},{"Name":"ForwardingSmtpAddress","Value":"smtp:ext%d@example.net"}]`, user, r.intn(1000))
+		time.UnixMilli(ts).UTC().Format("2006-01-02T15:04:05"), r.Uint64(), r.Uint64(), op, r.IntN(200), wideWords[r.IntN(14)])
+	b = fmt.Appendf(b, `,"ClientIP":"%s","clientIP":"%s","UserId":"%s","userId":"%s","ObjectId":"%016x","objectId":"%016x"`, ip, ip, user, user, r.Uint64(), r.Uint64())
+	if r.IntN(8) == 0 {
+		b = fmt.Appendf(b, `,"Parameters":[{"Name":"Identity","Value":"%s"},{"Name":"ForwardingSmtpAddress","Value":"smtp:ext%d@example.net"}]`, user, r.IntN(1000))
 	}
 	b = append(b, `,"ExtendedProperties":[`...)
 	for k := 0; len(b)-start < size-200; k++ {
 		if k > 0 {
 			b = append(b, ',')
 		}
-		name := wideWords[r.intn(len(wideWords))]
-		switch r.intn(4) {
+		name := wideWords[r.IntN(len(wideWords))]
+		switch r.IntN(4) {
 		case 0: // a value that differs per record: an id
-			b = fmt.Appendf(b, `{"Name":"%s","name":"%s","Value":"%016x%016x"}`, name, name, r.next(), r.next())
+			b = fmt.Appendf(b, `{"Name":"%s","name":"%s","Value":"%016x%016x"}`, name, name, r.Uint64(), r.Uint64())
 		case 1:
-			b = fmt.Appendf(b, `{"Name":"%s","Value":"%d","Type":%d}`, name, r.intn(100000), r.intn(9))
+			b = fmt.Appendf(b, `{"Name":"%s","Value":"%d","Type":%d}`, name, r.IntN(100000), r.IntN(9))
 		default:
-			b = fmt.Appendf(b, `{"Name":"%s","Value":"%s %s"}`, name, wideWords[r.intn(len(wideWords))], wideWords[r.intn(len(wideWords))])
+			b = fmt.Appendf(b, `{"Name":"%s","Value":"%s %s"}`, name, wideWords[r.IntN(len(wideWords))], wideWords[r.IntN(len(wideWords))])
 		}
 	}
 	return append(b, "]}"...)

@@ -195,14 +195,7 @@ func (x *Index) Add(entries []Entry, through int64) error {
 		return nil
 	}
 	slices.SortFunc(entries, compareEntries)
-	r, err := x.write(int64(len(entries)), through, func(emit func(Entry) error) error {
-		for _, e := range entries {
-			if err := emit(e); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	r, err := x.write(int64(len(entries)), through, sorted(entries))
 	if err != nil {
 		return fmt.Errorf("add to id index: %w", err)
 	}
@@ -221,14 +214,7 @@ func (x *Index) Rebuild(through int64, fill func(add func([]Entry) error) error)
 			return nil
 		}
 		slices.SortFunc(chunk, compareEntries)
-		r, err := x.write(int64(len(chunk)), through, func(emit func(Entry) error) error {
-			for _, e := range chunk {
-				if err := emit(e); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		r, err := x.write(int64(len(chunk)), through, sorted(chunk))
 		if err != nil {
 			return err
 		}
@@ -563,6 +549,18 @@ func (r run) header() []byte {
 	binary.LittleEndian.PutUint32(h[24:], uint32(r.bits))
 	binary.LittleEndian.PutUint32(h[28:], uint32(r.minDay))
 	return h
+}
+
+// sorted emits the entries of a sorted slice, for write.
+func sorted(entries []Entry) func(emit func(Entry) error) error {
+	return func(emit func(Entry) error) error {
+		for _, e := range entries {
+			if err := emit(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 func compareEntries(a, b Entry) int {
