@@ -186,20 +186,7 @@ func checkTenantColumn(t *whTable, r arrow.RecordBatch, label string) error {
 func (w *Writer) commit(ctx context.Context, s *session, t *whTable, c Commit, run RunInfo) (CommitResult, *plan, error) {
 	var res CommitResult
 	t0 := time.Now()
-	kk := knownKey{t, c.Tenant}
-	ids := w.ids[kk]
-	if ids == nil {
-		x, err := w.openIDs(ctx, s, t, c.Tenant)
-		if err != nil {
-			return res, nil, fmt.Errorf("dedupe batch: %w", err)
-		}
-		if w.ids == nil {
-			w.ids = map[knownKey]*idindex.Index{}
-		}
-		w.ids[kk], ids = x, x
-		w.log.Debug("opened the id index", "table", t.name, "tenant", c.Tenant, "ids", x.Count(), "runs", x.Runs(), "took", time.Since(t0))
-	}
-	horizon, err := horizonDay(ctx, s.conn, c.Tenant)
+	ids, horizon, err := w.dedupeState(ctx, s, t, c.Tenant)
 	if err != nil {
 		return res, nil, fmt.Errorf("dedupe batch: %w", err)
 	}
@@ -265,6 +252,26 @@ func (w *Writer) commit(ctx context.Context, s *session, t *whTable, c Commit, r
 			"ids", pl.tIDs, "transaction", time.Since(t0)-tDedupe-pl.tIDs)
 	}
 	return res, pl, nil
+}
+
+// dedupeState is what a commit of dataset t for tenant label dedupes against: its id set
+// (opened and checked at its first commit) and the tenant's retention horizon.
+func (w *Writer) dedupeState(ctx context.Context, s *session, t *whTable, label string) (*idindex.Index, arrow.Date32, error) {
+	kk := knownKey{t, label}
+	if w.ids[kk] == nil {
+		t0 := time.Now()
+		x, err := w.openIDs(ctx, s, t, label)
+		if err != nil {
+			return nil, 0, err
+		}
+		if w.ids == nil {
+			w.ids = map[knownKey]*idindex.Index{}
+		}
+		w.ids[kk] = x
+		w.log.Debug("opened the id index", "table", t.name, "tenant", label, "ids", x.Count(), "runs", x.Runs(), "took", time.Since(t0))
+	}
+	horizon, err := horizonDay(ctx, s.conn, label)
+	return w.ids[kk], horizon, err
 }
 
 // withViews registers the plan's index entries and new rows as views (when there are any)
