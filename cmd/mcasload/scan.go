@@ -201,7 +201,7 @@ func (e *env) runScan(c *cli.Context) error {
 	if err != nil {
 		return clientSetupError(err, exitUsage)
 	}
-	wopts, err := writerOptions(c, scanSource(set.cfg.URL), "mcasload scan "+scanCommandLine(c))
+	wopts, popts, err := e.writerSetup(c, scanSource(set.cfg.URL), "mcasload scan "+scanCommandLine(c))
 	if err != nil {
 		return err
 	}
@@ -226,12 +226,18 @@ func (e *env) runScan(c *cli.Context) error {
 		defer plan.disp.Close()
 	}
 	set.opts.Logger = log
-	set.opts.Pipeline = loader.Options{
-		Workers: c.Int("threads"), BatchRows: c.Int("batch-rows"), BatchBytes: c.Int64("batch-bytes"),
-		Source: wopts.Source,
+	set.opts.Pipeline = popts
+	horizon, err := w.Horizon(c.Context, w.Tenant())
+	if err != nil {
+		w.Close(context.WithoutCancel(c.Context))
+		return err
 	}
 	var prog *progress.Display
 	set.opts.OnStart = func(plan loader.ScanPlan, snap func() progress.Snapshot) {
+		if !horizon.IsZero() && plan.From.Before(horizon) {
+			fmt.Fprintf(e.stderr, "mcasload: the scan window starts %s, before tenant %s's retention horizon %s (mcasload prune): records dated before the horizon are not stored\n",
+				plan.From.Format(time.RFC3339), w.Tenant(), horizon.Format(time.DateOnly))
+		}
 		if !c.Bool("progress") {
 			return
 		}

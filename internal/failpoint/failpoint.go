@@ -71,6 +71,8 @@ func Hit(name string) {
 var Names = []string{
 	"fetch",                 // loader: after fetching a page, before converting it
 	"convert",               // loader: after converting a page, before committing it
+	"ids-before-commit",     // warehouse: a commit's ids added to the id set, transaction not begun
+	"ids-merge",             // idindex: merged run renamed in, the runs it merged not yet removed
 	"duckdb-before-commit",  // warehouse: inside the transaction, before COMMIT
 	"duckdb-after-commit",   // warehouse: after COMMIT, before any Parquet is written
 	"parquet-write",         // warehouse: temporary Parquet file written, not yet synced
@@ -85,6 +87,14 @@ var Names = []string{
 var DetectNames = []string{
 	"findings-committed", // warehouse: findings and the detect watermark committed, snapshot not yet written
 	"detect-after-send",  // detect: every sink answered, delivery not yet recorded
+}
+
+// PruneNames lists the failpoints of mcasload prune, kept out of Names because the load and
+// scan crash tests iterate over Names; warehouse.TestPruneKilledAtRandom picks among these.
+var PruneNames = []string{
+	"prune-before-commit", // warehouse: rows deleted and horizon recorded, before COMMIT
+	"prune-after-commit",  // warehouse: after COMMIT, no Parquet file removed yet
+	"prune-parquet",       // warehouse: one Parquet file of a day behind the horizon removed
 }
 
 // UpgradeNames lists the failpoints of the one-time upgrade of an older warehouse. They are
