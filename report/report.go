@@ -83,7 +83,11 @@ type Report struct {
 	Stats    []Stat
 	Overview []Chart
 	Findings []Finding
-	Elapsed  string
+	// Detected are the findings mcasload detect stored with evidence in the window (the triage
+	// section); DetectedNote says what the section holds.
+	Detected     []Detected
+	DetectedNote string
+	Elapsed      string
 }
 
 // Finding is the result of one investigation.
@@ -164,6 +168,9 @@ func Build(ctx context.Context, src Source, opts Options) (*Report, error) {
 		return nil, err
 	}
 	r.Findings = findings
+	if err := b.detected(ctx, r); err != nil {
+		return nil, err
+	}
 	r.Summary = summarize(findings, opts.Previous)
 	r.Freshness = freshness(b.newest, opts.LastScan, opts.Generated)
 	if b.red == nil {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/mcasload/mcasload/internal/idindex"
 	"github.com/mcasload/mcasload/tenant"
 )
 
@@ -35,6 +36,11 @@ func (w *Writer) Repair(ctx context.Context, from Sinks) (err error) {
 			return fmt.Errorf("repair: %w", err)
 		}
 	}
+	// The repair rewrites activity_ids outside a commit: the id set is rebuilt from it at the
+	// next commit (removed first, so a crash during the repair cannot leave a stale one).
+	if err := idindex.Remove(filepath.Join(w.dir, IDIndexDir)); err != nil {
+		return fmt.Errorf("repair: %w", err)
+	}
 	if from == SinkDuckDB {
 		for _, t := range datasets {
 			if err = w.repairParquet(ctx, s, t); err != nil {
@@ -43,6 +49,10 @@ func (w *Writer) Repair(ctx context.Context, from Sinks) (err error) {
 		}
 	} else {
 		err = w.repairDuckDB(ctx, s)
+	}
+	if err == nil && w.opts.Sinks.parquet() {
+		// The findings follow the newer of the table and its snapshot, whichever side is rebuilt.
+		err = w.restoreFindings(ctx, s)
 	}
 	if err != nil {
 		return fmt.Errorf("repair from %s: %w", from, err)

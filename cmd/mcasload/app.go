@@ -161,6 +161,7 @@ func (e *env) commands() []*cli.Command {
 		e.statusCommand(),
 		e.verifyCommand(),
 		e.repairCommand(),
+		e.pruneCommand(),
 		e.migrateCommand(),
 		e.demoCommand(),
 		e.checkCommand(),
@@ -168,6 +169,7 @@ func (e *env) commands() []*cli.Command {
 		e.schemaCommand(), e.configCommand(),
 		e.simCommand(),
 		e.exportCommand(), e.reportCommand(),
+		e.detectCommand(), e.findingsCommand(),
 		e.pushCommand(), e.syncCommand(),
 	}
 }

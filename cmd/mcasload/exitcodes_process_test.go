@@ -51,7 +51,7 @@ func (r exitRow) check(t *testing.T, res testkit.Result) {
 // TestExitCodeTable runs the real binary, for every command, through the exit codes of the
 // README's table that can be reached today: help and usage errors for each command, then data
 // errors, an empty window, rejected records, a lock held, a refused credential, signals and
-// success. (8 is audit_process_test's; 9 and 10 belong to features still to come, and their
+// success. (8 is audit_process_test's, 9 and 10 detect_test's and detect_process_test's; the
 // precedence is TestCombineExitPrecedence's.)
 func TestExitCodeTable(t *testing.T) {
 	if testing.Short() {
@@ -87,7 +87,7 @@ func TestExitCodeTable(t *testing.T) {
 	wh := filepath.Join(dir, "wh")
 	records := filepath.Join(dir, "records.ndjson")
 	for _, row := range []exitRow{
-		{name: "sim --ndjson", args: []string{"sim", "--records", "300", "--days", "3", "--users", "10", "--ndjson", records}, code: exitOK},
+		{name: "sim --ndjson", args: []string{"sim", "--records", "300", "--days", "3", "--users", "10", "--late-arrivals", "-1", "--ndjson", records}, code: exitOK},
 		{name: "load", args: []string{"load", "-w", wh, "--progress=false", records}, code: exitOK, wantStdout: true},
 	} {
 		if res := run(row); res.Code != row.code {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,6 +50,7 @@ func (e *env) pushCommand() *cli.Command {
 			warehouseFlag(),
 			&cli.DurationFlag{Name: "grace", Value: remote.DefaultGrace, Usage: "keep superseded remote files this long for readers still on an older manifest (0: delete at once)"},
 			&cli.BoolFlag{Name: "adopt", Usage: "take over the dataset at URL although this warehouse has no record of publishing there (its " + remote.StateFile + " was lost)"},
+			keepCompactionLocalFlag(),
 		}, storageFlags()...),
 		Action: e.runPush,
 	}
@@ -72,14 +74,26 @@ func (e *env) syncCommand() *cli.Command {
 // stops reading flags at the first argument, so flagsFirst moves the URL behind them.
 var urlCommands = map[string]bool{"push": true, "sync": true}
 
-// flagsFirst moves the arguments of a urlCommands command that are not flags or flag values
-// to the end of args (keeping their order), stopping at "--".
+// flagsFirst moves the arguments of a urlCommands command (and of a findings subcommand: its
+// ID) that are not flags or flag values to the end of args (keeping their order), stopping at
+// "--".
 func flagsFirst(app *cli.App, args []string) []string {
+	if len(args) >= 4 && args[1] == "findings" {
+		if sub := app.Command("findings").Command(args[2]); sub != nil {
+			return reorderFlags(append(sub.Flags, app.Flags...), args, 3)
+		}
+	}
 	if len(args) < 3 || !urlCommands[args[1]] {
 		return args
 	}
+	return reorderFlags(append(app.Command(args[1]).Flags, app.Flags...), args, 2)
+}
+
+// reorderFlags moves the flags among args[from:] (with the values of those of flags that take
+// one) before the positional arguments.
+func reorderFlags(known []cli.Flag, args []string, from int) []string {
 	takesValue := map[string]bool{}
-	for _, f := range append(app.Command(args[1]).Flags, app.Flags...) {
+	for _, f := range known {
 		if _, isBool := f.(*cli.BoolFlag); isBool {
 			continue
 		}
@@ -89,7 +103,7 @@ func flagsFirst(app *cli.App, args []string) []string {
 	}
 	flags, positional := []string{}, []string{}
 	dashes := false
-	for i := 2; i < len(args); i++ {
+	for i := from; i < len(args); i++ {
 		a := args[i]
 		switch {
 		case a == "--":
@@ -105,7 +119,7 @@ func flagsFirst(app *cli.App, args []string) []string {
 			positional = append(positional, a)
 		}
 	}
-	out := append([]string{args[0], args[1]}, flags...)
+	out := append(slices.Clone(args[:from]), flags...)
 	if dashes {
 		out = append(out, "--")
 	}
@@ -236,13 +250,10 @@ func (e *env) runPush(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	grace := c.Duration("grace")
-	if grace == 0 {
-		grace = -1 // Options: negative deletes at once, 0 is the default
-	}
 	start := time.Now()
 	res, perr := remote.Publish(c.Context, st, filepath.Join(dir, remote.DatasetDir), remote.FileLedger{Path: filepath.Join(dir, remote.StateFile)},
-		remote.Options{Grace: grace, Parallel: c.Int("transfers"), Adopt: c.Bool("adopt"), Logger: log})
+		remote.Options{Grace: graceOption(c.Duration("grace")), Parallel: c.Int("transfers"), Adopt: c.Bool("adopt"),
+			KeepCompactionLocal: c.Bool("keep-compaction-local"), Logger: log})
 	if cerr := w.Close(context.WithoutCancel(c.Context)); perr == nil && cerr != nil {
 		perr = cerr
 	}
