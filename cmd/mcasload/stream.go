@@ -30,7 +30,7 @@ func (e *env) streamCommand() *cli.Command {
 		&cli.StringFlag{Name: "account-url", Usage: "the storage account's Blob service `URL` the Streaming API exports to, e.g. https://ACCOUNT.blob.core.windows.net " +
 			"(a local Azurite: http://127.0.0.1:10000/devstoreaccount1); may be left out with a connection string"},
 		&cli.StringFlag{Name: "folder", Usage: "read a local copy of the export instead of a storage account: `DIR` holds the container's folder, as " +
-			"azcopy copy https://ACCOUNT.blob.core.windows.net/" + streaming.DefaultContainer + " DIR --recursive leaves it (a path or a file:// URL; no credential needed)"},
+			"azcopy copy ACCOUNT-URL/CONTAINER DIR --recursive leaves it (a path or a file:// URL; no credential needed)"},
 		&cli.StringFlag{Name: "container", Value: streaming.DefaultContainer, Usage: "the container of the CloudAppEvents export (with --folder: the folder's name inside DIR)"},
 		&cli.StringFlag{Name: "connection-string-file", Usage: "read the storage connection string from `FILE` (default: " + streaming.EnvConnectionString + ", else " + streaming.EnvAzureConnectionString + ")"},
 		&cli.StringFlag{Name: "sas-file", Usage: "read a SAS token (read and list permissions) from `FILE` (default: " + streaming.EnvSAS + ")"},
