@@ -41,6 +41,9 @@ type RunStatus struct {
 type TenantStatus struct {
 	Tenant   string
 	Source   string // the source it was first written from ("" when unknown: a rebuilt file)
+	// CloudAppEvents counts the tenant's rows of the stream (mcasload stream); Rows, Days and
+	// Rejected above are its activities.
+	CloudAppEvents DatasetStatus
 	Rows     int64
 	Days     int
 	Rejected int64
@@ -118,6 +121,9 @@ func readStatus(ctx context.Context, conn *sql.Conn, dir string, selection []str
 	slices.SortFunc(b.st.Days, func(x, y DayStatus) int {
 		return compareStrings(x.Tenant+"/"+x.Day, y.Tenant+"/"+y.Day)
 	})
+	if err := b.readCloudAppEvents(ctx); err != nil {
+		return nil, fmt.Errorf("read status: %w", err)
+	}
 	for _, t := range b.tenants {
 		b.st.Tenants = append(b.st.Tenants, *t)
 	}

@@ -83,8 +83,11 @@ type statusJSON struct {
 }
 
 type tenantJSON struct {
-	Tenant   string `json:"tenant"`
-	Source   string `json:"source"`
+	Tenant string `json:"tenant"`
+	Source string `json:"source"`
+	// CloudAppEvents counts the stream's rows (mcasload stream); rows, days and rejected below
+	// are the activities'.
+	CloudAppEvents warehouse.DatasetStatus `json:"cloud_app_events"`
 	Rows     int64  `json:"rows"`
 	Days     int    `json:"days"`
 	Rejected int64  `json:"rejected"`
@@ -154,12 +157,20 @@ func writeStatusTable(w io.Writer, st *warehouse.Status) {
 	}
 	fmt.Fprintf(w, "warehouse %s\n  sinks %s, %s\n", st.Dir, st.Sinks, plural(len(st.Tenants), "tenant"))
 	fmt.Fprintf(w, "  %s rows over %d tenant-days; DuckDB file %s, Parquet %s\n", humanize.Count(st.Rows), len(st.Days), humanize.Bytes(st.DuckDBBytes), humanize.Bytes(pqBytes))
+	var streamRows int64
+	for _, t := range st.Tenants {
+		streamRows += t.CloudAppEvents.Rows
+	}
+	if streamRows > 0 {
+		fmt.Fprintf(w, "  and %s cloud_app_events rows (the Streaming API's, mcasload stream)\n", humanize.Count(streamRows))
+	}
 	for _, t := range st.Tenants {
 		src := t.Source
 		if src == "" {
 			src = "(none recorded)"
 		}
 		fmt.Fprintf(w, "\ntenant %s: %s rows over %s, %s rejected; source %s\n", t.Tenant, humanize.Count(t.Rows), plural(t.Days, "day"), humanize.Count(t.Rejected), src)
+		writeStreamStatus(w, t.CloudAppEvents)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		header := false
 		for _, d := range st.Days {
@@ -218,6 +229,19 @@ func writeStatusTable(w io.Writer, st *warehouse.Status) {
 	}
 	fmt.Fprintf(w, "rejects: %s (%s); see table rejected_activities and %s\n", humanize.Count(total), strings.Join(parts, ", "),
 		filepath.Join(st.Dir, warehouse.RejectedDir))
+}
+
+// writeStreamStatus prints a tenant's cloud_app_events line, when it has any.
+func writeStreamStatus(w io.Writer, ds warehouse.DatasetStatus) {
+	if ds.Rows == 0 && ds.Rejected == 0 {
+		return
+	}
+	newest := "none"
+	if !ds.Newest.IsZero() {
+		newest = ds.Newest.Format("2006-01-02 15:04:05Z")
+	}
+	fmt.Fprintf(w, "  cloud_app_events: %s rows over %s, newest %s; Parquet %s rows; %s rejected\n",
+		humanize.Count(ds.Rows), plural(ds.Days, "day"), newest, humanize.Count(ds.ParquetRows), humanize.Count(ds.Rejected))
 }
 
 // plural renders "1 tenant" or "2 tenants".
