@@ -88,9 +88,9 @@ type tenantJSON struct {
 	// CloudAppEvents counts the stream's rows (mcasload stream); rows, days and rejected below
 	// are the activities'.
 	CloudAppEvents warehouse.DatasetStatus `json:"cloud_app_events"`
-	Rows     int64  `json:"rows"`
-	Days     int    `json:"days"`
-	Rejected int64  `json:"rejected"`
+	Rows           int64                   `json:"rows"`
+	Days           int                     `json:"days"`
+	Rejected       int64                   `json:"rejected"`
 }
 
 type dayJSON struct {
