@@ -11,7 +11,7 @@ func allCases() []fixtureCase {
 		failedLoginBurstCases(), newCountryCases(), activitySpikeCases(), newClientFingerprintCases(),
 		unusualAdminActivityCases(), mailForwardingCases(), inboxRuleCases(), defenseEvasionCases(),
 		adminUntrustedIPCases(), impossibleTravelCases(), ipPivotCases(), classificationCases(),
-		terminatedUserCases(), impersonationCases(), precisionCases(),
+		terminatedUserCases(), impersonationCases(), precisionCases(), familiesCases(),
 	)
 }
 

@@ -13,10 +13,13 @@ import (
 )
 
 func TestCatalogHoldsTheInvestigations(t *testing.T) {
-	want := []string{"activity-spike", "admin-untrusted-ip", "defense-evasion-changes", "failed-login-burst",
-		"impersonation-list", "impersonation-review", "impossible-travel", "inbox-manipulation-rules", "ip-pivot", "mail-forwarding",
-		"mass-delete", "mass-download", "mass-share", "new-client-fingerprint", "new-country", "password-spray",
-		"ransomware-pattern", "risky-ip-activity", "terminated-user-activity", "unusual-admin-activity", "user-timeline"}
+	want := []string{"account-created-deleted", "activity-spike", "admin-untrusted-ip", "cloud-resource-abuse",
+		"defense-evasion-changes", "ediscovery-export", "executable-uploads", "failed-login-burst", "federation-changes",
+		"hosting-provider-sign-in", "impersonation-list", "impersonation-review", "impossible-travel", "inbox-manipulation-rules",
+		"ip-pivot", "mail-forwarding", "mailbox-activity-spike", "mailbox-permission-grants", "mass-delete", "mass-download",
+		"mass-share", "mfa-change-after-risky-sign-in", "new-client-fingerprint", "new-country", "oauth-consent",
+		"off-hours-sensitive-access", "password-spray", "privileged-role-assignment", "ransomware-pattern", "risky-ip-activity",
+		"terminated-user-activity", "unusual-admin-activity", "user-timeline"}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Fatalf("investigations %v, want %v", got, want)
 	}
@@ -171,7 +174,7 @@ func TestBindChecksNamesAndTypes(t *testing.T) {
 			t.Errorf("Bind(%v) = %v, want ErrBadParam mentioning %q", c.values, err, c.want)
 		}
 	}
-	if _, err := Lookup("no-such"); !errors.Is(err, ErrUnknownInvestigation) || !strings.Contains(err.Error(), "accepted: activity-spike") {
+	if _, err := Lookup("no-such"); !errors.Is(err, ErrUnknownInvestigation) || !strings.Contains(err.Error(), "accepted: account-created-deleted, activity-spike") {
 		t.Fatalf("Lookup: %v", err)
 	}
 }

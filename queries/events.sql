@@ -235,3 +235,25 @@ SELECT id, ts, day, source, app_id, app_name, user_name, action, ip, country, ob
        event_type, event_type_value, success, admin
 FROM fetched
 WHERE is_impersonating_logon(raw);
+
+-- Entra ID audit records say what changed in rawDataJson.ModifiedProperties, a list of
+-- {"Name", "NewValue", "OldValue"}; Exchange and Security & Compliance cmdlets give their arguments
+-- in Parameters, [{"Name", "Value"}] (the narrow parameters column). These read them by name, in
+-- any key order. raw is wide (a few KB a row): an investigation calls modified_* on the few rows
+-- its operation filter keeps.
+CREATE OR REPLACE TEMP MACRO modified_properties(raw) AS
+  from_json(coalesce(json_extract(raw, '$.rawDataJson.ModifiedProperties'), '[]'),
+            '[{"Name":"VARCHAR","NewValue":"VARCHAR","OldValue":"VARCHAR"}]');
+-- the new value of the first modified property called name (NULL when there is none)
+CREATE OR REPLACE TEMP MACRO modified_value(raw, name) AS
+  list_filter(modified_properties(raw), lambda p: p.Name = name)[1].NewValue;
+CREATE OR REPLACE TEMP MACRO cmdlet_params(parameters) AS
+  from_json(coalesce(parameters, '[]'), '[{"Name":"VARCHAR","Value":"VARCHAR"}]');
+-- the value of a cmdlet's parameter (any letter case of its name), without the quotes and the $
+-- PowerShell literals carry ("$false" → false, '"x"' → x); NULL when the cmdlet did not get it
+CREATE OR REPLACE TEMP MACRO cmdlet_param(parameters, name) AS
+  trim(list_filter(cmdlet_params(parameters), lambda p: lower(p.Name) = lower(name))[1].Value, '"''$ ');
+-- a switch parameter that is set: given without a value, or with True
+CREATE OR REPLACE TEMP MACRO cmdlet_switch(parameters, name) AS
+  coalesce(lower(coalesce(nullif(cmdlet_param(parameters, name), ''), 'true')) IN ('true', '1')
+           AND list_contains(list_transform(cmdlet_params(parameters), lambda p: lower(p.Name)), lower(name)), false);

@@ -26,6 +26,13 @@ import (
 // in their rows is no false alarm. (impersonation-list is the full list of impersonations.)
 var pivots = []string{"user-timeline", "ip-pivot", "impersonation-list"}
 
+// decoysFoundElsewhere names, for a kind, the other investigations that rightly report its decoy:
+// a decoy is built to fall just short of its own investigation's defaults, not to be benign in
+// every respect. The ip-pivot decoy is an account signing in alone from a rented server at a
+// hosting provider (Choopa, LLC: Vultr): no shared address for ip-pivot, but a sign-in from a
+// hosting provider's server that hosting-provider-sign-in exists to report.
+var decoysFoundElsewhere = map[string][]string{"ip-pivot": {"hosting-provider-sign-in"}}
+
 // precisionEntry is one line of testdata/precision.json: what one investigation reported on the
 // tenant of one seed, with its planted incident, near-miss decoys and benign look-alikes.
 type precisionEntry struct {
@@ -41,7 +48,10 @@ type precisionEntry struct {
 	Lookalikes        []string `json:"lookalikes,omitempty"`
 	// OtherRows are rows that name no plant, decoy or look-alike: false alarms on the plain baseline.
 	OtherRows int `json:"other_rows"`
-	Rows      int `json:"rows"`
+	// DecoysOfOthers names the other kinds' decoys it rightly reports (decoysFoundElsewhere),
+	// counted in no other figure.
+	DecoysOfOthers []string `json:"decoys_of_others_reported,omitempty"`
+	Rows           int      `json:"rows"`
 }
 
 // commitTenant converts every record of ten with the real converter and commits them to a new
@@ -268,6 +278,12 @@ func precisionRun(t *testing.T, s *Session, inv *Investigation, truth synth.Grou
 			for _, it := range its {
 				switch it.what {
 				case "decoy":
+					if slices.Contains(decoysFoundElsewhere[it.kind], inv.Name) {
+						if !slices.Contains(e.DecoysOfOthers, it.kind) {
+							e.DecoysOfOthers = append(e.DecoysOfOthers, it.kind)
+						}
+						continue
+					}
 					decoys[it.kind] = append(decoys[it.kind], string(line))
 				case "look-alike":
 					looks[it.kind] = append(looks[it.kind], string(line))

@@ -54,17 +54,21 @@ func FuzzBindParam(f *testing.F) {
 			}
 			return
 		}
-		if len(args) != len(inv.Params) {
-			t.Fatalf("%s: %d args for %d params", inv.Name, len(args), len(inv.Params))
-		}
+		// args are the parameters in declared order, less those the SQL does not name (since,
+		// until and the history parameter bound the events read, so the SQL may leave them out)
+		j := 0
 		for i, a := range args {
 			na, ok := a.(sql.NamedArg)
-			if !ok || na.Name != inv.Params[i].Name {
-				t.Fatalf("%s: arg %d is %#v, want the named parameter %s", inv.Name, i, a, inv.Params[i].Name)
+			for ok && j < len(inv.Params) && inv.Params[j].Name != na.Name {
+				j++
 			}
-			if na.Name == k && inv.Params[i].Type == "string" && na.Value != v {
+			if !ok || j == len(inv.Params) {
+				t.Fatalf("%s: arg %d is %#v, want a named parameter in declared order", inv.Name, i, a)
+			}
+			if na.Name == k && inv.Params[j].Type == "string" && na.Value != v {
 				t.Fatalf("%s: %s bound as %q, want the text as given %q", inv.Name, k, na.Value, v)
 			}
+			j++
 		}
 	})
 }

@@ -188,7 +188,7 @@ func TestQueryCommand(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"unknown investigation", []string{"query", "mass-downlod", "--warehouse", dir}, "accepted: activity-spike, admin-untrusted-ip"},
+		{"unknown investigation", []string{"query", "mass-downlod", "--warehouse", dir}, "accepted: account-created-deleted, activity-spike, admin-untrusted-ip"},
 		{"unknown param", []string{"query", "mass-download", "--warehouse", dir, "--param", "per_minute=3"}, "accepted: since (timestamp), until (timestamp), per_min (int)"},
 		{"wrong type", []string{"query", "mass-download", "--warehouse", dir, "--param", "per_min=many"}, `per_min: int: "many" is not an integer`},
 		{"bad time", []string{"query", "mass-download", "--warehouse", dir, "--since", "last tuesday"}, "not a time; use a duration before now"},

@@ -214,14 +214,15 @@ func TestSimFlagParsers(t *testing.T) {
 }
 
 // TestSimLookalikesFlag: the look-alikes come with --incidents unless --lookalikes=false, and
-// --lookalikes adds them without incidents.
+// --lookalikes adds them without incidents. (64 incidents: a plant and a decoy for each of the 32
+// investigations with a planted kind.)
 func TestSimLookalikesFlag(t *testing.T) {
 	for _, c := range []struct {
 		flags             []string
 		incidents, lookas int
 	}{
-		{[]string{"--incidents"}, 40, len(synth.LookalikeKinds)},
-		{[]string{"--incidents", "--lookalikes=false"}, 40, 0},
+		{[]string{"--incidents"}, 64, len(synth.LookalikeKinds)},
+		{[]string{"--incidents", "--lookalikes=false"}, 64, 0},
 		{[]string{"--lookalikes"}, 0, len(synth.LookalikeKinds)},
 		{nil, 0, 0},
 	} {

@@ -286,6 +286,27 @@ const (
 	opGoogleShare
 	opBoxDelete
 	opBoxShare
+	// Used by the kinds planted after the look-alikes (incidents.go: laterIncidentKinds) and their
+	// look-alikes only.
+	opConsentToApp
+	opAddDelegatedGrant
+	opPIMActivation
+	opUserRegisteredSecurityInfo
+	opUserDeletedSecurityInfo
+	opAdminDeletedSecurityInfo
+	opAddDomain
+	opVerifyDomain
+	opSetDomainAuthentication
+	opSetFederationSettings
+	opNewComplianceSearch
+	opStartComplianceSearch
+	opNewComplianceSearchAction
+	opAddRecipientPermission
+	opMailHardDelete
+	opMailSoftDelete
+	opMailMoveToDeletedItems
+	opAzureVMDelete
+	opAWSTerminateInstances
 )
 
 var ops = []opDef{
@@ -346,6 +367,30 @@ var ops = []opDef{
 	opGoogleShare:      {"change_user_access", appGoogle, catShare, 524292, "EVENT_GOOGLE_DRIVE_SHARE", stSaaS, false, 0, ""},
 	opBoxDelete:        {"DELETE", appBox, catDelObj, 589827, "EVENT_BOX_DELETE", stSaaS, false, 0, ""},
 	opBoxShare:         {"COLLABORATION_INVITE", appBox, catShare, 589828, "EVENT_BOX_SHARE", stSaaS, false, 0, ""},
+	// Entra ID audit records (Core Directory, Application Management, Authentication Methods,
+	// Directory Management) as the Office 365 connector delivers them: the operation name with
+	// its trailing period where Entra writes one.
+	opConsentToApp:               {"Consent to application.", appOffice365, catUnspec, 1114115, "EVENT_O365_AAD_GENERIC", stDir, false, 8, "AzureActiveDirectory"},
+	opAddDelegatedGrant:          {"Add delegated permission grant.", appOffice365, catUnspec, 1114115, "EVENT_O365_AAD_GENERIC", stDir, false, 8, "AzureActiveDirectory"},
+	opPIMActivation:              {"Add member to role completed (PIM activation)", appOffice365, catAdminOp, 1114112, "EVENT_O365_AAD_ADMIN", stDir, true, 8, "AzureActiveDirectory"},
+	opUserRegisteredSecurityInfo: {"User registered security info", appOffice365, catUnspec, 1114115, "EVENT_O365_AAD_GENERIC", stDir, false, 8, "AzureActiveDirectory"},
+	opUserDeletedSecurityInfo:    {"User deleted security info", appOffice365, catUnspec, 1114115, "EVENT_O365_AAD_GENERIC", stDir, false, 8, "AzureActiveDirectory"},
+	opAdminDeletedSecurityInfo:   {"Admin deleted security info", appOffice365, catAdminOp, 1114112, "EVENT_O365_AAD_ADMIN", stDir, true, 8, "AzureActiveDirectory"},
+	opAddDomain:                  {"Add domain to company.", appOffice365, catAdminOp, 1114112, "EVENT_O365_AAD_ADMIN", stDir, true, 8, "AzureActiveDirectory"},
+	opVerifyDomain:               {"Verify domain.", appOffice365, catAdminOp, 1114112, "EVENT_O365_AAD_ADMIN", stDir, true, 8, "AzureActiveDirectory"},
+	opSetDomainAuthentication:    {"Set domain authentication.", appOffice365, catAdminOp, 1114112, "EVENT_O365_AAD_ADMIN", stDir, true, 8, "AzureActiveDirectory"},
+	opSetFederationSettings:      {"Set federation settings on domain.", appOffice365, catAdminOp, 1114112, "EVENT_O365_AAD_ADMIN", stDir, true, 8, "AzureActiveDirectory"},
+	// Security & Compliance PowerShell (RecordType 18), with the cmdlet's Parameters.
+	opNewComplianceSearch:       {"New-ComplianceSearch", appOffice365, catAdminOp, 1114116, "EVENT_O365_SCC_ADMIN", stMailbox, true, 18, "SecurityComplianceCenter"},
+	opStartComplianceSearch:     {"Start-ComplianceSearch", appOffice365, catAdminOp, 1114116, "EVENT_O365_SCC_ADMIN", stMailbox, true, 18, "SecurityComplianceCenter"},
+	opNewComplianceSearchAction: {"New-ComplianceSearchAction", appOffice365, catAdminOp, 1114116, "EVENT_O365_SCC_ADMIN", stMailbox, true, 18, "SecurityComplianceCenter"},
+	opAddRecipientPermission:    {"Add-RecipientPermission", appExchange, catAdminOp, 1310731, "EVENT_O365_EXCHANGE_ADMIN", stMailbox, true, 1, "Exchange"},
+	// Exchange mailbox audit: the owner's deletions (RecordType 3, ExchangeItemGroup).
+	opMailHardDelete:         {"HardDelete", appExchange, catUnspec, 1310720, "EVENT_O365_EXCHANGE_GENERIC", stMail, false, 3, "Exchange"},
+	opMailSoftDelete:         {"SoftDelete", appExchange, catUnspec, 1310720, "EVENT_O365_EXCHANGE_GENERIC", stMail, false, 3, "Exchange"},
+	opMailMoveToDeletedItems: {"MoveToDeletedItems", appExchange, catUnspec, 1310720, "EVENT_O365_EXCHANGE_GENERIC", stMail, false, 3, "Exchange"},
+	opAzureVMDelete:          {"Microsoft.Compute/virtualMachines/delete", appAzure, catAdminOp, 786432, "EVENT_AZURE_ADMIN", stAzure, true, 0, ""},
+	opAWSTerminateInstances:  {"TerminateInstances", appAWS, catAdminOp, 720897, "EVENT_AWS_ADMIN", stSaaS, true, 0, ""},
 }
 
 // userAgentDef is a raw user agent with its parsed form.

@@ -110,6 +110,8 @@ type special struct {
 	note       string
 	opProps    [][2]string // rawDataJson.OperationProperties of a mailbox audit record (default: a Bind)
 	valueFirst bool        // Parameters entries written {"Value":…,"Name":…}: key order is not fixed
+	modProps   [][3]string // rawDataJson.ModifiedProperties of a directory record: {Name, OldValue, NewValue}
+	region     string      // the cloud region an AWS record names (awsRegion)
 }
 
 // rawEvent is a record before sorting; serial fixes its id.
@@ -148,8 +150,10 @@ type Tenant struct {
 	// of the offices.
 	org, orgName string
 
-	fixedSpecials int    // specials made before the baseline (incidents), kept when it is regenerated
-	claimed       []bool // ordinary users a look-alike took (while the look-alikes are set up)
+	fixedSpecials int     // specials made before the baseline (incidents), kept when it is regenerated
+	claimed       []bool  // ordinary users a look-alike took (while the look-alikes are set up)
+	laterFrom     int     // the first user of the kinds planted after the look-alikes (laterIncidentKinds)
+	totalRate     float64 // with Total: the activities per user-day the baseline was generated at
 }
 
 // New generates the tenant described by cfg.
@@ -164,13 +168,25 @@ func New(cfg Config) *Tenant {
 	t.aadTenant = guid(r)
 	t.tenantID = 97000000 + int64(r.IntN(999999))
 	t.buildUsers()
-	var plans, looks []*plan
+	var plans, looks, later, laterLooks []*plan
+	withLooks := cfg.Lookalikes == LookalikesOn || cfg.Lookalikes == LookalikesWithIncidents && cfg.Incidents
 	if cfg.Incidents {
 		plans = t.setupIncidents()
 	}
-	if cfg.Lookalikes == LookalikesOn || cfg.Lookalikes == LookalikesWithIncidents && cfg.Incidents {
+	if withLooks {
 		looks = t.setupLookalikes()
 	}
+	// The kinds added after the look-alikes come after everything else: their users are added
+	// last, and their baseline and records are generated last, so the records of every kind
+	// before them keep their serials, hence their ids and their bytes.
+	t.laterFrom = len(t.users)
+	if cfg.Incidents {
+		later = t.setupLaterIncidents()
+	}
+	if withLooks {
+		laterLooks = t.setupLaterLookalikes()
+	}
+	t.claimed = nil
 	t.fixedSpecials = len(t.specials)
 	t.generateBaseline()
 	for _, p := range plans {
@@ -180,8 +196,15 @@ func New(cfg Config) *Tenant {
 		l.emit(l)
 	}
 	bursts := t.plantTieBursts()
+	t.generateLaterBaseline()
+	for _, p := range later {
+		p.emit(p)
+	}
+	for _, l := range laterLooks {
+		l.emit(l)
+	}
 	t.fitTotal()
-	t.finish(plans, looks, bursts)
+	t.finish(append(plans, later...), append(looks, laterLooks...), bursts)
 	return t
 }
 
@@ -561,29 +584,43 @@ var workWeights = func() []int {
 
 // generateBaseline writes the normal life of every user: sessions in office hours with a weekly
 // rhythm, sign-ins first, occasional failed sign-ins, bursts, trips, admin work, offboarding.
+// It writes the users before laterFrom; generateLaterBaseline writes the others once the earlier
+// kinds' records are out.
 func (t *Tenant) generateBaseline() {
 	if t.cfg.Total <= 0 {
-		t.generateBaselineRate(t.cfg.PerUserDay)
+		t.generateBaselineRate(t.cfg.PerUserDay, 0, t.laterFrom)
 		return
 	}
-	// Generate somewhat more than needed and trim in fitTotal; retry richer when short.
-	need := t.cfg.Total
+	// Generate somewhat more than needed and trim in fitTotal; retry richer when short. The
+	// earlier users' share of the records is generated here, the later users' at the same rate
+	// in generateLaterBaseline.
+	need := (t.cfg.Total + t.cfg.Total/50 + 64) * t.laterFrom / len(t.users)
 	for mult := 1.0; ; mult *= 1.3 {
 		t.events, t.serial, t.specials = t.events[:0], 0, t.specials[:t.fixedSpecials]
-		per := float64(need) / float64(len(t.users)*t.cfg.Days) * 1.08 * mult
-		t.generateBaselineRate(per)
-		if len(t.events) >= need+need/50+64 || per > 1e6 {
+		t.totalRate = float64(t.cfg.Total) / float64(len(t.users)*t.cfg.Days) * 1.08 * mult
+		t.generateBaselineRate(t.totalRate, 0, t.laterFrom)
+		if len(t.events) >= need || t.totalRate > 1e6 {
 			return
 		}
 	}
 }
 
-func (t *Tenant) generateBaselineRate(perUserDay float64) {
+// generateLaterBaseline writes the normal life of the users added after the look-alikes.
+func (t *Tenant) generateLaterBaseline() {
+	rate := t.cfg.PerUserDay
+	if t.cfg.Total > 0 {
+		rate = t.totalRate
+	}
+	t.generateBaselineRate(rate, t.laterFrom, len(t.users))
+}
+
+// generateBaselineRate writes the baseline of users [from, to).
+func (t *Tenant) generateBaselineRate(perUserDay float64, from, to int) {
 	// ≈ 2.2 sessions per user-day; each has a sign-in, some third-party and admin work, and its
 	// operations, a quarter more of them through same-second bursts.
 	perSession := max((perUserDay/2.2-1.5)/1.25, 0.3)
 	firstDay := t.start - t.start%dayMS
-	for ui := range t.users {
+	for ui := from; ui < to; ui++ {
 		t.userBaseline(ui, firstDay, perSession)
 	}
 }

@@ -14,13 +14,16 @@ import (
 // planner draws from it, and in which order, is part of the data of every seed.
 type planner func(t *Tenant, r *rand.Rand, p, d *plan)
 
+// kindPlan registers one investigation's planner under its name.
+type kindPlan struct {
+	kind string
+	plan planner
+}
+
 // incidentKinds registers one planner per investigation (incident_<kind>.go), in planting order:
 // the k-th kind's incident sits on slot 2k and its decoy on 2k+1. A new kind goes at the end, so
 // the plans before it keep their slots; docs/simulator-data.md says how to add one.
-var incidentKinds = []struct {
-	kind string
-	plan planner
-}{
+var incidentKinds = []kindPlan{
 	{"impossible-travel", planImpossibleTravel},
 	{"new-country", planNewCountry},
 	{"risky-ip-activity", planRiskyIPActivity},
@@ -43,13 +46,37 @@ var incidentKinds = []struct {
 	{"user-timeline", planUserTimeline},
 }
 
+// laterIncidentKinds are the kinds added after the look-alikes existed (one planner each in
+// incident_<kind>.go too). They are planted after the look-alikes, on dedicated users added after
+// every other user, their records numbered after all others (New): adding them changed no record
+// of the kinds above, of the look-alikes or of the baseline (TestEarlierKindsUnchanged). The k-th
+// kind's incident sits half a slot after slot 2k, its decoy half a slot after slot 2k+1. A new
+// kind goes at the end of this list.
+var laterIncidentKinds = []kindPlan{
+	{"oauth-consent", planOAuthConsent},
+	{"privileged-role-assignment", planPrivilegedRoleAssignment},
+	{"mfa-change-after-risky-sign-in", planMFAChangeAfterRiskySignIn},
+	{"federation-changes", planFederationChanges},
+	{"ediscovery-export", planEDiscoveryExport},
+	{"mailbox-permission-grants", planMailboxPermissionGrants},
+	{"account-created-deleted", planAccountCreatedDeleted},
+	{"executable-uploads", planExecutableUploads},
+	{"cloud-resource-abuse", planCloudResourceAbuse},
+	{"mailbox-activity-spike", planMailboxActivitySpike},
+	{"hosting-provider-sign-in", planHostingProviderSignIn},
+	{"off-hours-sensitive-access", planOffHoursSensitiveAccess},
+}
+
 // Kinds lists the investigations that get an incident and a decoy, in the order they are planted.
 var Kinds = kindNames()
 
 func kindNames() []string {
-	names := make([]string, len(incidentKinds))
-	for i, k := range incidentKinds {
-		names[i] = k.kind
+	var names []string
+	for _, k := range incidentKinds {
+		names = append(names, k.kind)
+	}
+	for _, k := range laterIncidentKinds {
+		names = append(names, k.kind)
 	}
 	return names
 }
@@ -175,20 +202,42 @@ func (t *Tenant) fixedIP(addr string, pl int, name, carrier string, cat int8, an
 // a whole hour and step at most 3.5 h, so every plan lies in the last 7 days and ends hours before
 // End. Each plan draws its records from its own stream, seeded by its slot.
 func (t *Tenant) setupIncidents() []*plan {
-	r := t.rng(0x1AC1DE)
-	slots := 2 * len(incidentKinds)
-	// With fewer days than the window (small test tenants) the slots shrink to fit the span, on
-	// 20-minute boundaries so the bucketed plans stay inside their buckets.
-	base := max(t.end-6*dayMS, t.start+2*hourMS)
-	base -= base % hourMS
-	step := min(7*hourMS/2, (t.end-3*hourMS-base)/int64(slots+1))
-	step = max(step-step%(20*minMS), 20*minMS)
+	base, step := t.slots()
 	newPlan := func(kind string, slot int) *plan {
 		return &plan{t: t, kind: kind, decoy: slot%2 == 1, at: base + int64(slot)*step, detail: map[string]any{},
 			r: t.rng(0x5EED00 + uint64(slot))}
 	}
-	plans := make([]*plan, 0, slots)
-	for k, ik := range incidentKinds {
+	return t.runPlanners(t.rng(0x1AC1DE), incidentKinds, newPlan)
+}
+
+// setupLaterIncidents runs the planners of laterIncidentKinds: the k-th kind's incident starts
+// half a slot after slot 2k, its decoy half a slot after slot 2k+1 (between the plans of the kinds
+// before), each with a stream of its own after theirs.
+func (t *Tenant) setupLaterIncidents() []*plan {
+	base, step := t.slots()
+	first := 2 * len(incidentKinds)
+	newPlan := func(kind string, slot int) *plan {
+		return &plan{t: t, kind: kind, decoy: slot%2 == 1, at: base + int64(slot)*step + step/2, detail: map[string]any{},
+			r: t.rng(0x5EED00 + uint64(first+slot))}
+	}
+	return t.runPlanners(t.rng(0x1A7E2), laterIncidentKinds, newPlan)
+}
+
+// slots gives the first slot's time and the step between slots. With fewer days than the window
+// (small test tenants) the slots shrink to fit the span, on 20-minute boundaries so the bucketed
+// plans stay inside their buckets.
+func (t *Tenant) slots() (base, step int64) {
+	slots := 2 * len(incidentKinds)
+	base = max(t.end-6*dayMS, t.start+2*hourMS)
+	base -= base % hourMS
+	step = min(7*hourMS/2, (t.end-3*hourMS-base)/int64(slots+1))
+	return base, max(step-step%(20*minMS), 20*minMS)
+}
+
+// runPlanners runs each kind's planner on its incident (slot 2k) and decoy (slot 2k+1).
+func (t *Tenant) runPlanners(r *rand.Rand, kinds []kindPlan, newPlan func(kind string, slot int) *plan) []*plan {
+	plans := make([]*plan, 0, 2*len(kinds))
+	for k, ik := range kinds {
 		p, d := newPlan(ik.kind, 2*k), newPlan(ik.kind, 2*k+1)
 		ik.plan(t, r, p, d)
 		if p.emit == nil || d.emit == nil {

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Benign look-alikes: behaviour real tenants are full of that resembles an incident, added to the
@@ -24,11 +25,7 @@ type lookalikePlanner func(t *Tenant, r *rand.Rand, l *plan) bool
 
 // lookalikeKinds registers the planners, in planting order. The tenant-wide changes (a browser
 // rollout) come last: they reach every user the others left.
-var lookalikeKinds = []struct {
-	kind  string
-	fools []string
-	plan  lookalikePlanner
-}{
+var lookalikeKinds = []lookalikeKind{
 	{"same-local-part", []string{"terminated-user-activity"}, planSameLocalPart},
 	{"restored-user", []string{"terminated-user-activity", "unusual-admin-activity"}, planRestoredUser},
 	{"corporate-vpn-egress", []string{"impossible-travel", "new-country"}, planCorporateVPNEgress},
@@ -49,22 +46,60 @@ var lookalikeKinds = []struct {
 	{"browser-rollout", []string{"new-client-fingerprint"}, planBrowserRollout},
 }
 
+// laterLookalikeKinds are the look-alikes of the kinds planted after the look-alikes
+// (laterIncidentKinds), planted after them in the same way: their accounts are users of their own,
+// added last, or ordinary users they claim and give records of their own (l.rec) without changing
+// what the baseline writes for them (no routine, no field the baseline reads, no markRecent), so
+// the records of everything before stay as they were. A new one goes at the end.
+var laterLookalikeKinds = []lookalikeKind{
+	{"sanctioned-app-consents", []string{"oauth-consent"}, planSanctionedAppConsents},
+	{"routine-role-grants", []string{"privileged-role-assignment", "unusual-admin-activity", "activity-spike"}, planRoutineRoleGrants},
+	{"helpdesk-mfa-reset", []string{"mfa-change-after-risky-sign-in", "unusual-admin-activity"}, planHelpdeskMFAReset},
+	{"new-hire-mfa-setup", []string{"mfa-change-after-risky-sign-in", "new-client-fingerprint", "new-country", "hosting-provider-sign-in", "off-hours-sensitive-access"}, planNewHireMFASetup},
+	{"federation-cert-rollover", []string{"federation-changes"}, planFederationCertRollover},
+	{"legal-hold-exports", []string{"ediscovery-export", "unusual-admin-activity"}, planLegalHoldExports},
+	{"shared-mailbox-grants", []string{"mailbox-permission-grants", "unusual-admin-activity"}, planSharedMailboxGrants},
+	{"assistant-delegation", []string{"mailbox-permission-grants", "impersonation-review"}, planAssistantDelegation},
+	{"typo-account-fixed", []string{"account-created-deleted", "terminated-user-activity"}, planTypoAccountFixed},
+	{"it-software-share", []string{"executable-uploads", "ransomware-pattern"}, planITSoftwareShare},
+	{"ci-build-agents", []string{"cloud-resource-abuse", "activity-spike", "unusual-admin-activity", "admin-untrusted-ip"}, planCIBuildAgents},
+	{"friday-mailbox-cleanup", []string{"mailbox-activity-spike"}, planFridayMailboxCleanup},
+	{"developer-jump-host", []string{"hosting-provider-sign-in", "new-client-fingerprint"}, planDeveloperJumpHost},
+	{"night-shift-payroll", []string{"off-hours-sensitive-access", "activity-spike"}, planNightShiftPayroll},
+}
+
+// lookalikeKind registers one look-alike's planner with the investigations it resembles.
+type lookalikeKind struct {
+	kind  string
+	fools []string
+	plan  lookalikePlanner
+}
+
 // LookalikeKinds lists the look-alikes a tenant with them gets, in the order they are planted.
 var LookalikeKinds = func() []string {
-	names := make([]string, len(lookalikeKinds))
-	for i, k := range lookalikeKinds {
-		names[i] = k.kind
+	var names []string
+	for _, k := range append(slices.Clone(lookalikeKinds), laterLookalikeKinds...) {
+		names = append(names, k.kind)
 	}
 	return names
 }()
 
-// setupLookalikes runs every look-alike planner; their records are emitted after the baseline.
+// setupLookalikes runs every look-alike planner of lookalikeKinds; their records are emitted
+// after the baseline. The ordinary users they claim stay claimed for setupLaterLookalikes.
 func (t *Tenant) setupLookalikes() []*plan {
-	r := t.rng(0x100CA11E)
 	t.claimed = make([]bool, t.cfg.Users)
+	return t.runLookalikes(t.rng(0x100CA11E), lookalikeKinds, 0x100CA11E00)
+}
+
+// setupLaterLookalikes runs the planners of laterLookalikeKinds, each with a stream of its own.
+func (t *Tenant) setupLaterLookalikes() []*plan {
+	return t.runLookalikes(t.rng(0x1A7E100CA), laterLookalikeKinds, 0x1A7E100CA00)
+}
+
+func (t *Tenant) runLookalikes(r *rand.Rand, kinds []lookalikeKind, streams uint64) []*plan {
 	var out []*plan
-	for k, lk := range lookalikeKinds {
-		l := &plan{t: t, kind: lk.kind, fools: lk.fools, detail: map[string]any{}, r: t.rng(0x100CA11E00 + uint64(k))}
+	for k, lk := range kinds {
+		l := &plan{t: t, kind: lk.kind, fools: lk.fools, detail: map[string]any{}, r: t.rng(streams + uint64(k))}
 		if !lk.plan(t, r, l) {
 			continue
 		}
@@ -73,7 +108,6 @@ func (t *Tenant) setupLookalikes() []*plan {
 		}
 		out = append(out, l)
 	}
-	t.claimed = nil
 	return out
 }
 
@@ -149,6 +183,12 @@ func (t *Tenant) workday(r *rand.Rand, ui, from, to int) (dayInfo, bool) {
 	return dayInfo{}, false
 }
 
+// recentFrom is the first day index wholly inside the last 7 days.
+func (t *Tenant) recentFrom() int {
+	from, _ := t.recentDays()
+	return from
+}
+
 // recentWorkday is a random working day of user ui at home in the last 7 days.
 func (t *Tenant) recentWorkday(r *rand.Rand, ui int) (dayInfo, bool) {
 	from, to := t.recentDays()
@@ -213,4 +253,51 @@ func displayLastFirst(display string) string {
 		return display
 	}
 	return last + ", " + first
+}
+
+// laterUser adds an ordinary user of the look-alikes of laterLookalikeKinds (after every other
+// user, so nothing before changes): an ordinary baseline life at office, and whatever the planner
+// gives them.
+func (t *Tenant) laterUser(r *rand.Rand, office int) int {
+	t.users = append(t.users, t.newUser(r, office, t.taken))
+	return len(t.users) - 1
+}
+
+// laterAdmin is laterUser made an administrator with the given routine operations (round robin
+// from the office or the VPN on working days, PowerShell for the mailbox ones).
+func (t *Tenant) laterAdmin(r *rand.Rand, office int, adminOps ...uint16) int {
+	ui := t.laterUser(r, office)
+	u := &t.users[ui]
+	u.admin, u.adminOps, u.extraUA = true, adminOps, uaPowerShell
+	return ui
+}
+
+// desktopUAAt is the desktop browser user ui has at ts (the rollout's version once it reached them).
+func (t *Tenant) desktopUAAt(ui int, ts int64) uint8 {
+	u := &t.users[ui]
+	if u.rollAt != 0 && ts >= u.rollAt {
+		return rolledOut(u.desktopUA)
+	}
+	return u.desktopUA
+}
+
+// workdaysBefore returns n working days of user ui at home, one in each of n equal parts of the
+// days from warmupDays to the day before the window, or fewer when there are none.
+func (t *Tenant) workdaysBefore(r *rand.Rand, ui, n int) []dayInfo {
+	from, _ := t.recentDays()
+	var out []dayInfo
+	span := from - 1 - warmupDays
+	for k := 0; k < n; k++ {
+		lo := warmupDays + k*span/n
+		hi := warmupDays + (k+1)*span/n - 1
+		if day, ok := t.workday(r, ui, lo, max(lo, hi)); ok && hi >= lo {
+			out = append(out, day)
+		}
+	}
+	return out
+}
+
+// weekday is the local weekday of day.
+func (d dayInfo) weekday() time.Weekday {
+	return time.UnixMilli(d.midnight + 12*hourMS).UTC().Weekday()
 }

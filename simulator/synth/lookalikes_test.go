@@ -119,6 +119,20 @@ var todaysFindings = map[string][]string{
 	"encrypted-backup":            {"ransomware-pattern"},
 	"saas-deletes-shares":         nil,
 	"browser-rollout":             {"new-client-fingerprint"},
+	"sanctioned-app-consents":     nil,
+	"routine-role-grants":         nil,
+	"helpdesk-mfa-reset":          nil,
+	"new-hire-mfa-setup":          {"new-client-fingerprint"}, // the transcription has no learning period
+	"federation-cert-rollover":    nil,
+	"legal-hold-exports":          nil,
+	"shared-mailbox-grants":       nil,
+	"assistant-delegation":        nil,
+	"typo-account-fixed":          nil,
+	"it-software-share":           nil,
+	"ci-build-agents":             nil,
+	"friday-mailbox-cleanup":      nil,
+	"developer-jump-host":         nil,
+	"night-shift-payroll":         nil,
 }
 
 // charged reports whether investigation kind reporting user u counts against look-alike l: u is

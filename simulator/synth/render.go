@@ -428,6 +428,11 @@ func (c *recordCtx) appendMainInfo(b []byte) []byte {
 	case stAzure:
 		b = appendObject(b, "/subscriptions/8d2f3a1e-6c5b-4b1a-9e0f-2c7d1b3a4f5e/resourceGroups/rg-"+lowerASCII(c.site),
 			"rg-"+lowerASCII(c.site), 1, 4, false)
+		if c.sp != nil {
+			for _, o := range c.sp.objects {
+				b = appendObject(b, "/subscriptions/8d2f3a1e-6c5b-4b1a-9e0f-2c7d1b3a4f5e/resourceGroups/rg-"+lowerASCII(c.site)+"/providers/"+o, o, 1, 4, true)
+			}
+		}
 	}
 	if c.op.st == stLogin || c.op.st == stFailed {
 		// The actor, as an account object (objType 21), as sign-in records carry it.
@@ -525,6 +530,9 @@ func (t *Tenant) appendRaw(b []byte, c *recordCtx) []byte {
 		b = appendStr(b, c.op.name)
 		b = append(b, `},"resourceGroupName":`...)
 		b = appendStr(b, "rg-"+lowerASCII(c.site))
+		if c.sp != nil && len(c.sp.objects) > 0 {
+			b = appendKS(b, "resourceId", "/subscriptions/8d2f3a1e-6c5b-4b1a-9e0f-2c7d1b3a4f5e/resourceGroups/rg-"+lowerASCII(c.site)+"/providers/"+c.sp.objects[0])
+		}
 		b = append(b, `,"status":{"value":"Succeeded"},"subscriptionId":"8d2f3a1e-6c5b-4b1a-9e0f-2c7d1b3a4f5e"`...)
 	case stSaaS:
 		b = append(b, `{"actor":{"email":`...)
@@ -533,6 +541,9 @@ func (t *Tenant) appendRaw(b []byte, c *recordCtx) []byte {
 		b = appendStr(b, c.op.name)
 		b = appendKey(b, "eventTime")
 		b = appendISO(b, a.Timestamp, true)
+		if c.sp != nil && c.sp.region != "" {
+			b = appendKS(b, "awsRegion", c.sp.region)
+		}
 		b = appendKS(b, "ipAddress", c.ip.addr)
 		b = appendKS(b, "itemName", c.fileName())
 		b = appendKS(b, "userAgent", c.ua.raw)
@@ -626,7 +637,13 @@ func (t *Tenant) appendAudit(b []byte, c *recordCtx) []byte {
 		if c.sp != nil && len(c.sp.objects) > 0 {
 			target = c.sp.objects[0]
 		}
-		b = append(b, `,"AzureActiveDirectoryEventType":1,"ExtendedProperties":[{"Name":"additionalDetails","Value":"{}"},{"Name":"extendedAuditEventCategory","Value":"User"}],"ModifiedProperties":[],"Actor":[{"ID":`...)
+		b = append(b, `,"AzureActiveDirectoryEventType":1,"ExtendedProperties":[{"Name":"additionalDetails","Value":"{}"},{"Name":"extendedAuditEventCategory","Value":"User"}],"ModifiedProperties":`...)
+		if c.sp != nil && len(c.sp.modProps) > 0 {
+			b = appendModified(b, c.sp.modProps)
+		} else {
+			b = append(b, `[]`...)
+		}
+		b = append(b, `,"Actor":[{"ID":`...)
 		b = appendStr(b, c.u.upn)
 		b = append(b, `,"Type":5}],"ActorContextId":`...)
 		b = appendStr(b, t.aadTenant)
@@ -642,6 +659,22 @@ func (t *Tenant) appendAudit(b []byte, c *recordCtx) []byte {
 		b = appendKGUID(b, "TeamGuid", &c.p)
 	}
 	return b
+}
+
+// appendModified appends a directory record's ModifiedProperties: [{"Name":…,"NewValue":…,"OldValue":…},…].
+func appendModified(b []byte, props [][3]string) []byte {
+	b = append(b, '[')
+	for k, p := range props {
+		if k > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"Name":`...)
+		b = appendStr(b, p[0])
+		b = appendKS(b, "NewValue", p[2])
+		b = appendKS(b, "OldValue", p[1])
+		b = append(b, '}')
+	}
+	return append(b, ']')
 }
 
 // appendNameValues appends [{"Name":…,"Value":…},…], the shape of Parameters and
@@ -675,6 +708,15 @@ func (c *recordCtx) defaultParams() [][2]string {
 		return [][2]string{{"AdminAuditLogAgeLimit", "180.00:00:00"}}
 	case opAddMailboxPermission:
 		return [][2]string{{"Identity", "shared-" + lowerASCII(c.site) + "@" + c.t.cfg.Domain}, {"User", c.u.upn}, {"AccessRights", "ReadPermission"}}
+	case opAddRecipientPermission:
+		return [][2]string{{"Identity", "shared-" + lowerASCII(c.site) + "@" + c.t.cfg.Domain}, {"Trustee", c.u.upn}, {"AccessRights", "SendAs"}, {"Confirm", "False"}}
+	case opNewComplianceSearch:
+		// a security analyst's search for a phishing campaign's messages, purged after
+		return [][2]string{{"Name", "phish-" + lowerASCII(c.site)}, {"ExchangeLocation", "All"}, {"ContentMatchQuery", `subject:"Action required: verify your account"`}}
+	case opStartComplianceSearch:
+		return [][2]string{{"Identity", "phish-" + lowerASCII(c.site)}}
+	case opNewComplianceSearchAction:
+		return [][2]string{{"SearchName", "phish-" + lowerASCII(c.site)}, {"Purge", "True"}, {"PurgeType", "SoftDelete"}, {"Confirm", "False"}}
 	}
 	return [][2]string{{"Identity", c.u.upn}, {"ProhibitSendQuota", "49.5 GB (53,150,220,288 bytes)"}, {"IssueWarningQuota", "49 GB (52,613,349,376 bytes)"}}
 }

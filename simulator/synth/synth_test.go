@@ -367,7 +367,7 @@ func TestTotalExact(t *testing.T) {
 		if tn.Len() != total {
 			t.Fatalf("Total %d gave %d records", total, tn.Len())
 		}
-		if len(tn.GroundTruth().Incidents) != 40 {
+		if len(tn.GroundTruth().Incidents) != 2*len(Kinds) {
 			t.Fatalf("trimming dropped planted incidents")
 		}
 		ids := map[string]bool{}
@@ -518,7 +518,7 @@ func TestGroundTruthIncidents(t *testing.T) {
 		t.Fatal(err)
 	}
 	back, err := ReadGroundTruth(&js)
-	if err != nil || len(back.Incidents) != 40 || back.Activities != tn.Len() || !back.End.Equal(tn.End()) {
+	if err != nil || len(back.Incidents) != 2*len(Kinds) || back.Activities != tn.Len() || !back.End.Equal(tn.End()) {
 		t.Fatalf("ground truth round trip: %v", err)
 	}
 }
@@ -639,6 +639,11 @@ func TestIncidentsDetectedDecoysNot(t *testing.T) {
 		case "user-timeline":
 			continue // a per-user view: nothing to report or not
 		}
+		if found[inc.Kind] == nil {
+			// The kinds planted after the look-alikes have no Go transcription: the queries'
+			// tests run their SQL over these tenants (TestPrecisionOnTwoSeeds).
+			continue
+		}
 		key := inc.User
 		if inc.Kind == "password-spray" {
 			key = inc.IPs[0]
@@ -663,10 +668,17 @@ func TestIncidentsDetectedDecoysNot(t *testing.T) {
 		if inc.Decoy && len(also) > 0 {
 			t.Errorf("%s decoy is reported by %v", inc.Kind, also)
 		}
-		if !inc.Decoy && len(also) > 0 && !slices.Equal(also, []string{"activity-spike"}) {
+		// (A later kind's incident is an attack other investigations may rightly see too: an
+		// administrator's first grant of a mailbox is also an unusual admin operation.)
+		if !inc.Decoy && len(also) > 0 && !slices.Equal(also, []string{"activity-spike"}) && !isLaterKind(inc.Kind) {
 			t.Errorf("%s incident also reported by %v (only activity-spike is documented)", inc.Kind, also)
 		}
 	}
+}
+
+// isLaterKind reports whether kind is one of laterIncidentKinds.
+func isLaterKind(kind string) bool {
+	return slices.ContainsFunc(laterIncidentKinds, func(k kindPlan) bool { return k.kind == kind })
 }
 
 func keys(m map[string]bool) []string {
