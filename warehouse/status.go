@@ -39,14 +39,15 @@ type RunStatus struct {
 
 // TenantStatus is one tenant of the warehouse.
 type TenantStatus struct {
-	Tenant string
-	Source string // the source it was first written from ("" when unknown: a rebuilt file)
+	Tenant   string
+	Source   string // the source it was first written from ("" when unknown: a rebuilt file)
+	Rows     int64
+	Days     int
+	Rejected int64
+
 	// CloudAppEvents counts the tenant's rows of the stream (mcasload stream); Rows, Days and
-	// Rejected above are its activities.
+	// Rejected above are its activities'.
 	CloudAppEvents DatasetStatus
-	Rows           int64
-	Days           int
-	Rejected       int64
 }
 
 // Status describes a warehouse (the selected tenants of it) for mcasload status.

@@ -83,14 +83,15 @@ type statusJSON struct {
 }
 
 type tenantJSON struct {
-	Tenant string `json:"tenant"`
-	Source string `json:"source"`
-	// CloudAppEvents counts the stream's rows (mcasload stream); rows, days and rejected below
+	Tenant   string `json:"tenant"`
+	Source   string `json:"source"`
+	Rows     int64  `json:"rows"`
+	Days     int    `json:"days"`
+	Rejected int64  `json:"rejected"`
+
+	// CloudAppEvents counts the stream's rows (mcasload stream); rows, days and rejected above
 	// are the activities'.
 	CloudAppEvents warehouse.DatasetStatus `json:"cloud_app_events"`
-	Rows           int64                   `json:"rows"`
-	Days           int                     `json:"days"`
-	Rejected       int64                   `json:"rejected"`
 }
 
 type dayJSON struct {
