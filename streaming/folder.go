@@ -91,9 +91,8 @@ func (s *Store) walkFolder(ctx context.Context, prefix string, pt pathTime, w Wi
 	entries, err := os.ReadDir(filepath.Join(root, filepath.FromSlash(prefix)))
 	switch {
 	case prefix == "" && errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("list %s: the folder does not exist: copy the export's container there "+
-			"(azcopy copy https://ACCOUNT.blob.core.windows.net/%s %s --recursive), or name the container the copy has: %w",
-			root, s.container, s.dir, err)
+		return fmt.Errorf("list %s: the folder does not exist: %s must hold the export's container as a folder, "+
+			"as a recursive azcopy copy of the container leaves it: %w", root, s.dir, err)
 	case err != nil:
 		return fmt.Errorf("list %s: %w", root, err)
 	}

@@ -212,7 +212,7 @@ func TestFolderList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := other.List(t.Context(), streaming.Window{}); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "azcopy copy") {
+	if _, err := other.List(t.Context(), streaming.Window{}); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "azcopy copy of the container") {
 		t.Errorf("missing container folder: %v", err)
 	}
 }

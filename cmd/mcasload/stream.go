@@ -125,7 +125,8 @@ func streamFailure(err error) error {
 		return withCode(exitAuth, err, "give the identity the Storage Blob Data Reader role on the container, or use a SAS token with read and list permissions ("+
 			streaming.EnvSAS+" or --sas-file) or a connection string ("+streaming.EnvConnectionString+" or --connection-string-file)")
 	case errors.Is(err, fs.ErrNotExist):
-		return withCode(exitFailure, err, "--folder DIR holds the container's folder (DIR/"+streaming.DefaultContainer+"/…); if the copy's folder has another name, pass it as --container")
+		return withCode(exitFailure, err, "--folder DIR holds the container's folder, DIR/"+streaming.DefaultContainer+"/…, as "+
+			"azcopy copy https://ACCOUNT.blob.core.windows.net/"+streaming.DefaultContainer+" DIR --recursive leaves it; if the copy's folder has another name, pass it as --container")
 	case errors.Is(err, mcas.ErrAuth), errors.Is(err, mcas.ErrNoCredentials):
 		return withCode(exitAuth, err, "sign in with --auth (client-secret, client-certificate, managed-identity, workload-identity, azure-cli), or give "+
 			streaming.EnvSAS+" or "+streaming.EnvConnectionString)
