@@ -59,6 +59,7 @@ bench-smoke:
 
 reliability:
 	MCASLOAD_RELIABILITY=long go test -count=1 -timeout 60m -run Reliability ./reliability/...
+	MCASLOAD_RELIABILITY=long go test -count=1 -timeout 10m -run 'TestDetectWeek' ./cmd/mcasload/
 
 vet:
 	go vet $(PKGS)

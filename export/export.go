@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -41,6 +42,9 @@ var ErrNoOutput = errors.New("no output given")
 
 // ErrIsFolder is returned (wrapped) by Write when a single-file export names a folder.
 var ErrIsFolder = errors.New("the output is a folder")
+
+// ErrPartitionStream is returned by WriteTo for a partitioned export: it needs a folder.
+var ErrPartitionStream = errors.New("a partitioned export is a folder of files; it cannot go to standard output")
 
 // ErrNoDay is returned (wrapped) by Write when a partitioned export has no column to take the
 // day from.
@@ -137,29 +141,7 @@ func writeSingle(ctx context.Context, out string, rdr array.RecordReader, opts O
 		os.Remove(tmp)
 		return Result{}, err
 	}
-	s, err := newSink(f, output.NormalizeSchema(rdr.Schema()), opts)
-	if err != nil {
-		return fail(err)
-	}
-	for rdr.Next() {
-		if err := ctx.Err(); err != nil {
-			s.abort()
-			return fail(err)
-		}
-		rec := output.Normalize(rdr.RecordBatch())
-		err := s.write(rec)
-		rec.Release()
-		if err != nil {
-			s.abort()
-			return fail(err)
-		}
-		opts.Rows.Add(rec.NumRows())
-	}
-	if err := rdr.Err(); err != nil {
-		s.abort()
-		return fail(err)
-	}
-	if err := s.close(); err != nil {
+	if err := stream(ctx, f, rdr, opts); err != nil {
 		return fail(err)
 	}
 	if err := f.Sync(); err != nil {
@@ -180,6 +162,52 @@ func writeSingle(ctx context.Context, out string, rdr array.RecordReader, opts O
 		return Result{}, err
 	}
 	return Result{Rows: opts.Rows.Load(), Files: []string{out}}, nil
+}
+
+// WriteTo writes every row of rdr to w as one file of opts.Format (standard output, for
+// --out -). Unlike Write it cannot take back what it wrote when it fails; partitioning needs
+// a folder and is refused. WriteTo does not release rdr.
+func WriteTo(ctx context.Context, w io.Writer, rdr array.RecordReader, opts Options) (Result, error) {
+	if _, err := ParseFormat(string(opts.Format)); err != nil {
+		return Result{}, err
+	}
+	if opts.PartitionByDay {
+		return Result{}, ErrPartitionStream
+	}
+	if opts.Rows == nil {
+		opts.Rows = new(atomic.Int64)
+	}
+	if err := stream(ctx, w, rdr, opts); err != nil {
+		return Result{}, fmt.Errorf("export to stdout: %w", err)
+	}
+	return Result{Rows: opts.Rows.Load()}, nil
+}
+
+// stream writes every row of rdr to w through the format's sink.
+func stream(ctx context.Context, w io.Writer, rdr array.RecordReader, opts Options) error {
+	s, err := newSink(w, output.NormalizeSchema(rdr.Schema()), opts)
+	if err != nil {
+		return err
+	}
+	for rdr.Next() {
+		if err := ctx.Err(); err != nil {
+			s.abort()
+			return err
+		}
+		rec := output.Normalize(rdr.RecordBatch())
+		err := s.write(rec)
+		rec.Release()
+		if err != nil {
+			s.abort()
+			return err
+		}
+		opts.Rows.Add(rec.NumRows())
+	}
+	if err := rdr.Err(); err != nil {
+		s.abort()
+		return err
+	}
+	return s.close()
 }
 
 func syncDir(dir string) error {

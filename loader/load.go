@@ -42,7 +42,7 @@ type Format string
 // The input formats Load recognises.
 const (
 	FormatNDJSON Format = "ndjson"    // one record per line
-	FormatPages  Format = "api-pages" // saved API responses {"data":[…]} (one or more), or a bare array
+	FormatPages  Format = "api-pages" // saved API responses {"data":[…]} (one or more)
 )
 
 // Load reads inputs in order through a pipeline into c and returns the run's Summary. When ctx is
@@ -151,7 +151,13 @@ func loadInput(ctx context.Context, p *Pipeline, in Input, opts LoadOptions) err
 		defer zr.Close()
 		br = bufio.NewReaderSize(zr, 1<<20)
 	}
-	format := DetectFormat(br)
+	format, looks, err := sniffReader(br)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", name, err)
+	}
+	if looks != "" {
+		return &NotJSONError{Name: name, Looks: looks}
+	}
 	// A byte order mark (editors on Windows add one) is not part of the first record.
 	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
 		br.Discard(3)
@@ -159,11 +165,10 @@ func loadInput(ctx context.Context, p *Pipeline, in Input, opts LoadOptions) err
 	if opts.OnFile != nil {
 		opts.OnFile(name, format)
 	}
-	var err error
-	if format == FormatPages {
-		err = readPages(ctx, p, br, opts)
-	} else {
+	if format == FormatNDJSON {
 		err = readNDJSON(ctx, p, br, opts)
+	} else {
+		err = readJSONStream(ctx, p, br, opts)
 	}
 	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("read %s: %w", name, err)
@@ -171,23 +176,17 @@ func loadInput(ctx context.Context, p *Pipeline, in Input, opts LoadOptions) err
 	return err
 }
 
-// DetectFormat looks at the first JSON value in br without consuming it: a bare array, or an
-// object with a top-level "data" key holding an array before any "_id" key, is a saved API page;
-// anything else is NDJSON. It peeks only as far as it must (a page's "data" key comes first in
-// every response the API sends, and within the first keys when a tool re-serialised it), so a
-// slow pipe is not waited on for more than the first record, and at most 64 KiB (or br's buffer
-// size, if smaller) are examined.
+// DetectFormat looks at the first bytes of br without consuming them (gzip undone on a copy)
+// and returns the input's format: FormatNDJSON, FormatPages, FormatArray or FormatJSON; an
+// input that is not JSON (Sniff) counts as NDJSON here, whose reader rejects it line by line.
+// It peeks only as far as it must, so a slow pipe is not waited on for more than the first
+// record, and at most 64 KiB (or br's buffer size, if smaller) are examined.
 func DetectFormat(br *bufio.Reader) Format {
-	const most = 64 << 10
-	for n := 1024; ; n *= 2 {
-		head, err := br.Peek(min(n, most))
-		if f, decided := detectHead(head); decided {
-			return f
-		}
-		if err != nil || n >= most {
-			return FormatNDJSON // the input (or the window) ended before anything said "page"
-		}
+	f, looks, err := sniffReader(br)
+	if err != nil || looks != "" {
+		return FormatNDJSON
 	}
+	return f
 }
 
 // detectHead decides the format from the first bytes of an input, or reports that it cannot
@@ -280,36 +279,6 @@ func readNDJSON(ctx context.Context, p *Pipeline, br *bufio.Reader, opts LoadOpt
 		}
 		if err != nil {
 			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-	}
-}
-
-// readPages reads one or more saved API responses (concatenated or one per line) or bare arrays,
-// each split into records by schema.SplitPage.
-func readPages(ctx context.Context, p *Pipeline, br *bufio.Reader, opts LoadOptions) error {
-	dec := json.NewDecoder(br)
-	for {
-		var page json.RawMessage
-		err := dec.Decode(&page)
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("decode page at byte %d: %w", dec.InputOffset(), err)
-		}
-		recs, err := schema.SplitPage(page)
-		if err != nil {
-			return fmt.Errorf("split page at byte %d: %w", dec.InputOffset(), err)
-		}
-		for len(recs) > 0 {
-			n := min(len(recs), opts.ChunkRows)
-			if err := p.Add(ctx, Chunk{Records: recs[:n:n]}); err != nil {
-				return err
-			}
-			recs = recs[n:]
 		}
 		if err := ctx.Err(); err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -300,6 +301,12 @@ func TestLoadFormats(t *testing.T) {
 		{"pretty pages on stdin, gzip", func(t *testing.T) Input {
 			return Input{Name: "-", Reader: bytes.NewReader(gz(pretty))}
 		}},
+		{"pretty-printed objects (jq .)", func(t *testing.T) Input { return fileInput(t, "jq.json", joinRecords(t, tn, "", "\n", "", "  ")) }},
+		{"objects on one line", func(t *testing.T) Input { return fileInput(t, "cat.json", joinRecords(t, tn, "", "", "", "")) }},
+		{"a JSON array", func(t *testing.T) Input { return fileInput(t, "array.json", joinRecords(t, tn, "[", ",", "]", "")) }},
+		{"a pretty JSON array on stdin, gzip", func(t *testing.T) Input {
+			return Input{Name: "-", Reader: bytes.NewReader(gz(joinRecords(t, tn, "[\n  ", ",\n  ", "\n]\n", "  ")))}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -311,6 +318,34 @@ func TestLoadFormats(t *testing.T) {
 			checkSinks(t, dir, tn, want)
 		})
 	}
+}
+
+// joinRecords writes tn's visible records between open and close, separated by sep, each
+// indented by indent (none: compact).
+func joinRecords(t *testing.T, tn *synth.Tenant, open, sep, close, indent string) []byte {
+	t.Helper()
+	out := bytes.NewBufferString(open)
+	n := 0
+	for i := range tn.Len() {
+		if tn.Activity(i).Created > testEnd.UnixMilli() {
+			continue
+		}
+		if n > 0 {
+			out.WriteString(sep)
+		}
+		n++
+		rec := tn.AppendJSON(nil, i)
+		if indent != "" {
+			var b bytes.Buffer
+			if err := json.Indent(&b, rec, "", indent); err != nil {
+				t.Fatal(err)
+			}
+			rec = b.Bytes()
+		}
+		out.Write(rec)
+	}
+	out.WriteString(close)
+	return out.Bytes()
 }
 
 func fileInput(t *testing.T, name string, data []byte) Input {
@@ -450,7 +485,11 @@ func TestDetectFormat(t *testing.T) {
 		{`{"data":[{"_id":"a"}],"hasNext":false}`, FormatPages},
 		{"  \n{\n  \"data\": [\n", FormatPages},
 		{`{"hasNext":true,"total":{"x":[1,{"y":2}]},"data":[]}`, FormatPages},
-		{`[{"_id":"a"}]`, FormatPages},
+		{`[{"_id":"a"}]`, FormatArray},
+		{"{\n  \"_id\": \"a\"\n}\n{\n", FormatJSON},
+		{`{"_id":"a","timestamp":1}{"_id":"b"}`, FormatJSON},
+		{`{"_id":"a"}  ` + "\n", FormatNDJSON},
+		{"not json\n{\"_id\":\"a\"}\n", FormatNDJSON},
 		{`{"_id":"a","data":[1]}`, FormatNDJSON},
 		{`{"data":"not an array"}`, FormatNDJSON},
 		{"\ufeff" + `{"data":[]}`, FormatPages},

@@ -39,6 +39,11 @@ type Meta struct {
 	Notes []string `json:"notes,omitempty"`
 	// Suppressed counts the rows the allow-list took out of the answer.
 	Suppressed *Suppressed `json:"suppressed,omitempty"`
+	// Coverage is what the warehouse holds for the window asked about (query, sql, export).
+	Coverage *Coverage `json:"coverage,omitempty"`
+	// Unseen lists the user and IP parameters no activity of the warehouse holds (the answer
+	// about them is empty because the warehouse never saw them, not because they were quiet).
+	Unseen []Unseen `json:"unseen,omitempty"`
 	// Severities counts a detection's rows per severity (informational, low, medium, high).
 	Severities map[string]int `json:"severities,omitempty"`
 	// EvidenceCap is how many evidence ids a detection row keeps at most (the first by time);
@@ -109,13 +114,16 @@ func WriteMetaLine(w io.Writer, meta *Meta) error {
 	return err
 }
 
-// Summary is what a person reading a table needs to know of meta: whether the result is
-// provisional and why, and what the allow-list suppressed. Empty when there is nothing to say.
+// Summary is what a person reading a table needs to know of meta: the data it saw (coverage),
+// whether the result is provisional and why, and what the allow-list suppressed. Empty when there is nothing to say.
 func (m *Meta) Summary() []string {
 	if m == nil {
 		return nil
 	}
 	var out []string
+	if m.Coverage != nil {
+		out = append(out, m.Coverage.Line())
+	}
 	if m.Provisional {
 		out = append(out, "provisional: "+strings.Join(m.Notes, "; "))
 	} else {

@@ -177,6 +177,19 @@ func (inv *Investigation) Bind(values map[string]string, now time.Time) ([]any, 
 	return args, err
 }
 
+// Window is the window [since, until] a run with values asks about (the parameters since and
+// until, their defaults anchored at now), so a caller can say what the warehouse holds there
+// before the run; ok is false for an investigation without them.
+func (inv *Investigation) Window(values map[string]string, now time.Time) (since, until time.Time, ok bool, err error) {
+	_, bound, err := inv.bind(values, now)
+	if err != nil {
+		return time.Time{}, time.Time{}, false, err
+	}
+	since, ok1 := bound["since"].(time.Time)
+	until, ok2 := bound["until"].(time.Time)
+	return since, until, ok1 && ok2, nil
+}
+
 // bind is Bind that also returns the bound values by name.
 func (inv *Investigation) bind(values map[string]string, now time.Time) ([]any, map[string]any, error) {
 	for name := range values {

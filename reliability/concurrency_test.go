@@ -125,6 +125,11 @@ func TestReliabilityQueriesDuringLoad(t *testing.T) {
 			}
 			r := run(t, nil, "sql", "-w", dir, "--format", "csv", "SELECT id, md5(raw) AS h FROM activities")
 			queries++
+			if r.Code == 7 && strings.Contains(r.Stderr, "holds no activity at all") {
+				// Before the first commit: an empty answer that says the warehouse holds nothing yet.
+				seen = append(seen, checkAnswer(t, r.Stdout, sums))
+				continue
+			}
 			if r.Code != 0 {
 				// A reader may find the database between creation and its first commit; it must say
 				// so clearly, never answer with partial data.

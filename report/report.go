@@ -33,6 +33,11 @@ type Options struct {
 	Generated    time.Time // when the report is made (default time.Now)
 	// Covers names the tenant or source the warehouse was loaded from, for the header.
 	Covers string
+	// Coverage says what the warehouse holds for the window (first and last activity, days
+	// with data, last run, rejects), for the header; CoverageWarning shows it as a banner, for
+	// a window the warehouse covers only in part or not at all.
+	Coverage        string
+	CoverageWarning bool
 	// Top is how many users, apps and rows of each finding to show (default 10).
 	Top int
 	// Redactor, when set, replaces user names and IPs with pseudonyms everywhere.
@@ -65,7 +70,10 @@ type Report struct {
 	Until     string
 	Generated string
 	Covers    string
-	Redacted  bool
+	Coverage  string
+	// CoverageWarning: the window is covered in part or not at all (a banner above the figures).
+	CoverageWarning bool
+	Redacted        bool
 	// GeneratedAt is Generated in RFC 3339, for the next report's "new since".
 	GeneratedAt string
 	Summary     Summary
@@ -75,7 +83,11 @@ type Report struct {
 	Stats    []Stat
 	Overview []Chart
 	Findings []Finding
-	Elapsed  string
+	// Detected are the findings mcasload detect stored with evidence in the window (the triage
+	// section); DetectedNote says what the section holds.
+	Detected     []Detected
+	DetectedNote string
+	Elapsed      string
 }
 
 // Finding is the result of one investigation.
@@ -135,13 +147,15 @@ func Build(ctx context.Context, src Source, opts Options) (*Report, error) {
 		}
 	}
 	r := &Report{
-		Title:       "Defender for Cloud Apps activity report",
-		Since:       opts.Since.UTC().Format("2006-01-02 15:04 MST"),
-		Until:       opts.Until.UTC().Format("2006-01-02 15:04 MST"),
-		Generated:   opts.Generated.UTC().Format("2006-01-02 15:04:05 MST"),
-		GeneratedAt: opts.Generated.UTC().Format(time.RFC3339),
-		Covers:      opts.Covers,
-		Redacted:    b.red != nil,
+		Title:           "Defender for Cloud Apps activity report",
+		Since:           opts.Since.UTC().Format("2006-01-02 15:04 MST"),
+		Until:           opts.Until.UTC().Format("2006-01-02 15:04 MST"),
+		Generated:       opts.Generated.UTC().Format("2006-01-02 15:04:05 MST"),
+		GeneratedAt:     opts.Generated.UTC().Format(time.RFC3339),
+		Covers:          opts.Covers,
+		Coverage:        opts.Coverage,
+		CoverageWarning: opts.CoverageWarning,
+		Redacted:        b.red != nil,
 	}
 	for _, st := range overviewSteps {
 		b.step(st.name)
@@ -154,6 +168,9 @@ func Build(ctx context.Context, src Source, opts Options) (*Report, error) {
 		return nil, err
 	}
 	r.Findings = findings
+	if err := b.detected(ctx, r); err != nil {
+		return nil, err
+	}
 	r.Summary = summarize(findings, opts.Previous)
 	r.Freshness = freshness(b.newest, opts.LastScan, opts.Generated)
 	if b.red == nil {

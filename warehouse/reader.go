@@ -198,6 +198,7 @@ func (r *Reader) createViews(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
+	stmts = append(stmts, findingsView(ctx, r.conn, r.From, dir))
 	for _, q := range stmts {
 		if _, err := r.conn.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("create reader views: %w", err)

@@ -44,6 +44,10 @@ func (w *Writer) Repair(ctx context.Context, from Sinks) (err error) {
 	} else {
 		err = w.repairDuckDB(ctx, s)
 	}
+	if err == nil && w.opts.Sinks.parquet() {
+		// The findings follow the newer of the table and its snapshot, whichever side is rebuilt.
+		err = w.restoreFindings(ctx, s)
+	}
 	if err != nil {
 		return fmt.Errorf("repair from %s: %w", from, err)
 	}

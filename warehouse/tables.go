@@ -229,6 +229,7 @@ var warehouseTables = []whTable{
 	{name: "cloud_app_events_staging", kind: kindIndex, perTenant: true},
 	{name: "cloud_app_events_pending", kind: kindIndex, perTenant: true},
 	{name: "rejected_cloud_app_events", kind: kindRejects, perTenant: true},
+	{name: "findings", kind: kindFindings, perTenant: true},
 }
 
 // migrations are applied in order, each in its own transaction; schema_migrations records
@@ -272,6 +273,8 @@ var migrations = []string{
 	   run_id VARCHAR NOT NULL, "at" TIMESTAMPTZ NOT NULL, raw_bytes BLOB, tenant VARCHAR NOT NULL);
 	 ALTER TABLE wh.cloud_app_events ALTER COLUMN tenant SET NOT NULL;
 	 ALTER TABLE wh.cloud_app_events_staging ALTER COLUMN tenant SET NOT NULL;`,
+	// 6: the findings of mcasload detect (findings.go).
+	migrationFindings,
 }
 
 // migrate brings the attached warehouse to the latest schema version. upgradeTenant is the label

@@ -42,7 +42,9 @@ type VerifyReport struct {
 	// TableProblems lists where the file's tables differ from what the migrations create
 	// (every table of warehouseTables is checked, not only the datasets).
 	TableProblems []string
-	Pending       int // (day, commit) pairs not yet published; excluded from the check
+	// FindingsProblems lists where the findings differ from their Parquet snapshot.
+	FindingsProblems []string
+	Pending          int // (day, commit) pairs not yet published; excluded from the check
 }
 
 // OK reports whether every day is consistent and nothing unknown lies in the dataset.
@@ -52,7 +54,7 @@ func (r *VerifyReport) OK() bool {
 			return false
 		}
 	}
-	return len(r.UnknownFiles) == 0 && len(r.DamagedFiles) == 0 && len(r.TableProblems) == 0
+	return len(r.UnknownFiles) == 0 && len(r.DamagedFiles) == 0 && len(r.TableProblems) == 0 && len(r.FindingsProblems) == 0
 }
 
 // Problems lists the inconsistencies, one line each, for people.
@@ -72,6 +74,7 @@ func (r *VerifyReport) Problems() []string {
 	for _, p := range r.TableProblems {
 		out = append(out, "duckdb file: "+p)
 	}
+	out = append(out, r.FindingsProblems...)
 	for _, f := range r.DamagedFiles {
 		out = append(out, "damaged file in the parquet dataset (not valid parquet): "+f)
 	}
@@ -118,6 +121,9 @@ func (w *Writer) verify(ctx context.Context, s *session, selection []string) (*V
 	rep.TableProblems = problems
 	if missing {
 		return rep, nil // the sinks cannot be compared without their tables
+	}
+	if rep.FindingsProblems, err = w.verifyFindings(ctx, s); err != nil {
+		return nil, err
 	}
 	for _, t := range datasets {
 		pending, err := pendingDays(ctx, s, t)

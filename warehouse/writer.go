@@ -321,6 +321,9 @@ func (w *Writer) init(ctx context.Context) error {
 	if err := w.reconcile(ctx, s); err != nil {
 		return err
 	}
+	if err := w.reconcileFindings(ctx, s); err != nil {
+		return err
+	}
 	// After reconcile, which removes the temporary file of an upgrade a crash interrupted and
 	// the files no commit backs, so only committed files are upgraded.
 	return w.migrateParquet(ctx, s)

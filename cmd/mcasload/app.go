@@ -15,42 +15,6 @@ import (
 	"github.com/mcasload/mcasload/internal/progress"
 )
 
-// Exit codes; docs/design.md and the README list them for operators.
-const (
-	exitOK       = 0
-	exitFailure  = 1
-	exitUsage    = 2
-	exitRejected = 3
-	exitLocked   = 4
-	exitAuth     = 5
-	exitStopped  = 6
-	// exitIncomplete: audit found windows that lack records (and did not repair them).
-	exitIncomplete = 8
-)
-
-// exitError carries an exit code and an optional hint saying what to do.
-type exitError struct {
-	code int
-	err  error
-	hint string
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-// withCode wraps err so that Run exits with code and prints hint after the error.
-func withCode(code int, err error, hint string) error {
-	if err == nil {
-		return nil
-	}
-	return &exitError{code: code, err: err, hint: hint}
-}
-
-// usageErrorf is a usage error (exit 2).
-func usageErrorf(format string, args ...any) error {
-	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
-}
-
 // env is what a command needs from the process, injected so the CLI runs in-process in tests.
 type env struct {
 	stdin  io.Reader
@@ -93,17 +57,15 @@ func (e *env) runApp(ctx context.Context, args []string, app *cli.App) int {
 	if err == nil {
 		return exitOK
 	}
-	code := exitFailure
-	var ee *exitError
-	var ce cli.ExitCoder
-	switch {
-	case errors.As(err, &ee):
-		code = ee.code
-	case errors.As(err, &ce):
-		code = ce.ExitCode()
-	case isUsageError(err):
-		code = exitUsage
+	code := exitCodeOf(err)
+	if code == exitFailure && ctx.Err() != nil {
+		// A failure after SIGINT/SIGTERM is the signal's doing (a query interrupted, a read of
+		// stdin given up): a stop, not a fault. Writers say what they committed themselves.
+		err = withCode(exitStopped, fmt.Errorf("stopped by a signal: %w", err), "")
+		code = exitStopped
 	}
+	var ee *exitError
+	errors.As(err, &ee)
 	hint := ""
 	if ee != nil {
 		hint = ee.hint
@@ -165,7 +127,9 @@ func (e *env) newApp(cmds []*cli.Command) *cli.App {
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return &exitError{code: exitUsage, err: err}
 		},
-		Flags:    append(commonFlags(), &cli.BoolFlag{Name: "version", Usage: "print the version, commit, build date and schema version"}),
+		// The help flag by hand: urfave/cli adds it only when the app has no "help" command of its
+		// own, and without it `mcasload --help` was a flag error.
+		Flags:    append(commonFlags(), &cli.BoolFlag{Name: "version", Usage: "print the version, commit, build date and schema version"}, cli.HelpFlag),
 		Commands: cmds,
 		Action: func(c *cli.Context) error {
 			if c.Bool("version") {
@@ -175,11 +139,14 @@ func (e *env) newApp(cmds []*cli.Command) *cli.App {
 			if c.NArg() > 0 {
 				return &exitError{code: exitUsage, err: fmt.Errorf("unknown command %q", c.Args().First()), hint: "run `mcasload --help` for the list of commands"}
 			}
-			return cli.ShowAppHelp(c)
+			// Help goes to stdout only when asked for (--help, mcasload help).
+			return &exitError{code: exitUsage, err: errors.New("give a command"), hint: "run `mcasload --help` for the list of commands"}
 		},
 	}
 	addCommonFlags(app.Commands)
 	markUsageErrors(app.Commands)
+	requireFlags(app.Commands)
+	requireSubcommands(app.Commands)
 	wireEnv(app.Flags)
 	e.wireCommands(app.Commands)
 	return app
@@ -201,6 +168,7 @@ func (e *env) commands() []*cli.Command {
 		e.schemaCommand(), e.configCommand(),
 		e.simCommand(),
 		e.exportCommand(), e.reportCommand(),
+		e.detectCommand(), e.findingsCommand(),
 		e.pushCommand(), e.syncCommand(),
 	}
 }
@@ -225,6 +193,56 @@ func markUsageErrors(cmds []*cli.Command) {
 			}
 		}
 		markUsageErrors(c.Subcommands)
+	}
+}
+
+// requireFlags checks the flags a command marks Required itself, after the config file and the
+// environment gave theirs: urfave/cli checks them before either, and answers a missing one with
+// the help on stdout and exit 1; here it is a usage error (exit 2) on stderr naming the flag.
+func requireFlags(cmds []*cli.Command) {
+	for _, c := range cmds {
+		var names []string
+		for _, f := range c.Flags {
+			if sf, ok := f.(*cli.StringFlag); ok && sf.Required {
+				sf.Required = false
+				names = append(names, sf.Name)
+			}
+		}
+		if action := c.Action; len(names) > 0 && action != nil {
+			name := c.Name
+			c.Action = func(ctx *cli.Context) error {
+				for _, f := range names {
+					if ctx.String(f) == "" {
+						return &exitError{code: exitUsage, err: fmt.Errorf("%s: --%s is required", name, f), hint: "see `mcasload " + name + " --help`"}
+					}
+				}
+				return action(ctx)
+			}
+		}
+		requireFlags(c.Subcommands)
+	}
+}
+
+// requireSubcommands makes a command that only groups others (state, config) a usage error
+// when run without one, instead of urfave/cli's help on stdout with exit 0.
+func requireSubcommands(cmds []*cli.Command) {
+	for _, c := range cmds {
+		if len(c.Subcommands) > 0 && c.Action == nil {
+			var names []string
+			for _, sub := range c.Subcommands {
+				if !sub.Hidden {
+					names = append(names, sub.Name)
+				}
+			}
+			name := c.Name
+			c.Action = func(ctx *cli.Context) error {
+				if ctx.NArg() > 0 {
+					return &exitError{code: exitUsage, err: fmt.Errorf("%s: unknown subcommand %q; accepted: %s", name, ctx.Args().First(), strings.Join(names, ", ")), hint: "see `mcasload " + name + " --help`"}
+				}
+				return &exitError{code: exitUsage, err: fmt.Errorf("%s: give a subcommand: %s", name, strings.Join(names, ", ")), hint: "see `mcasload " + name + " --help`"}
+			}
+		}
+		requireSubcommands(c.Subcommands)
 	}
 }
 

@@ -109,18 +109,11 @@ func (e *env) runDemo(c *cli.Context) error {
 			return withCode(code, fmt.Errorf("demo: investigation %s failed", inv), "see the error above")
 		}
 	}
+	if err := e.demoDetect(ctx, dir); err != nil {
+		return err
+	}
 	fmt.Fprintf(e.stdout, "\ndemo done in %s. The warehouse is %s, with %d tenants. Try next:\n", time.Since(start).Round(100*time.Millisecond), dir, len(labels))
-	for _, s := range []string{
-		"mcasload query --list",
-		"mcasload query password-spray --config " + filepath.Join(dir, demoConfig) + " --since 30d   # the warehouse comes from the config file",
-		"mcasload query mass-download -w " + dir + " --since 30d --tenant-label " + labels[0] + "   # one tenant only",
-		"mcasload query user-timeline -w " + dir + " --since 30d --param user=<a user from above>",
-		`mcasload sql -w ` + dir + ` "SELECT tenant, app_name, count(*) AS n FROM activities GROUP BY ALL ORDER BY n DESC"`,
-		`mcasload sql -w ` + dir + ` "SELECT tenant, application, action_type, count(*) AS n FROM cloud_app_events GROUP BY ALL ORDER BY n DESC LIMIT 10"   # the stream's rows`,
-		"mcasload verify -w " + dir,
-		"open " + filepath.Join(dir, warehouse.ParquetDir) + " in pandas, polars or DuckDB (Hive layout, tenant=<label>/day=YYYY-MM-DD; hand one tenant its own tenant= folder)",
-		"mcasload sim --tenants " + strings.Join(labels, ",") + "   # the simulator alone; then MCAS_TOKEN=<its token> mcasload scan --url <a url> --tenant-label <its tenant> -w " + dir,
-	} {
+	for _, s := range demoTips(dir, labels) {
 		fmt.Fprintf(e.stdout, "  %s\n", s)
 	}
 	return nil
@@ -267,4 +260,35 @@ func prepareDemoDir(dir string) error {
 		return fmt.Errorf("demo: remove the earlier demo warehouse: %w", err)
 	}
 	return nil
+}
+
+// demoDetect runs detect, whose first run treats every activity as new so the planted incidents
+// become findings, and lists them.
+func (e *env) demoDetect(ctx context.Context, dir string) error {
+	sink := "file://" + filepath.Join(dir, "findings.ndjson")
+	fmt.Fprintf(e.stdout, "\n==> mcasload detect -w %s --deliver %s\n", dir, sink)
+	if code := e.run(ctx, []string{"mcasload", "detect", "-w", dir, "--deliver", sink}); code != exitOK && code != exitNewFindings {
+		return withCode(code, errors.New("demo: detect failed"), "see the error above")
+	}
+	fmt.Fprintf(e.stdout, "\n==> mcasload findings list -w %s --status new,notified\n", dir)
+	if code := e.run(ctx, []string{"mcasload", "findings", "list", "-w", dir, "--status", "new,notified"}); code != exitOK {
+		return withCode(code, errors.New("demo: findings list failed"), "see the error above")
+	}
+	return nil
+}
+
+// demoTips are the commands the demo suggests trying next on its warehouse.
+func demoTips(dir string, labels []string) []string {
+	return []string{
+		"mcasload query --list",
+		"mcasload query password-spray --config " + filepath.Join(dir, demoConfig) + " --since 30d   # the warehouse comes from the config file",
+		"mcasload query mass-download -w " + dir + " --since 30d --tenant-label " + labels[0] + "   # one tenant only",
+		"mcasload query user-timeline -w " + dir + " --since 30d --param user=<a user from above>",
+		`mcasload sql -w ` + dir + ` "SELECT tenant, app_name, count(*) AS n FROM activities GROUP BY ALL ORDER BY n DESC"`,
+		`mcasload sql -w ` + dir + ` "SELECT tenant, application, action_type, count(*) AS n FROM cloud_app_events GROUP BY ALL ORDER BY n DESC LIMIT 10"   # the stream's rows`,
+		"mcasload verify -w " + dir,
+		"mcasload detect -w " + dir + "   # again: nothing new, exit 0; mcasload findings ack <id> -w " + dir + " --reason …",
+		"open " + filepath.Join(dir, warehouse.ParquetDir) + " in pandas, polars or DuckDB (Hive layout, tenant=<label>/day=YYYY-MM-DD; hand one tenant its own tenant= folder)",
+		"mcasload sim --tenants " + strings.Join(labels, ",") + "   # the simulator alone; then MCAS_TOKEN=<its token> mcasload scan --url <a url> --tenant-label <its tenant> -w " + dir,
+	}
 }

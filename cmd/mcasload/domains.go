@@ -30,7 +30,7 @@ func (e *env) domainsCommand() *cli.Command {
 			if err != nil {
 				return usageErrorf("--format: %v", err)
 			}
-			return e.withSession(c, func(ctx context.Context, s *queries.Session) (array.RecordReader, *output.Meta, error) {
+			return e.withSession(c, readScope{}, func(ctx context.Context, s *queries.Session) (array.RecordReader, *output.Meta, error) {
 				return s.Domains(ctx)
 			}, format)
 		},

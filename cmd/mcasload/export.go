@@ -15,6 +15,7 @@ import (
 	"github.com/mcasload/mcasload/export"
 	"github.com/mcasload/mcasload/internal/progress"
 	"github.com/mcasload/mcasload/internal/timearg"
+	"github.com/mcasload/mcasload/output"
 	"github.com/mcasload/mcasload/queries"
 	"github.com/mcasload/mcasload/schema"
 	"github.com/mcasload/mcasload/warehouse"
@@ -40,7 +41,7 @@ func (e *env) exportCommand() *cli.Command {
 			&cli.StringFlag{Name: "sql", Usage: "export the result of one read-only `SELECT` over activities (restricted to the window)"},
 			&cli.StringFlag{Name: "columns", Aliases: []string{"c"}, Usage: "export only these columns, comma-separated `a,b,c`, in this order"},
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "parquet", Usage: "parquet, csv or ndjson"},
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Required: true, Usage: "`FILE` to write, or the folder with --partition-by day"},
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Required: true, Usage: "`FILE` to write (- for stdout), or the folder with --partition-by day"},
 			&cli.StringFlag{Name: "partition-by", Usage: "`day`: write day=YYYY-MM-DD/ folders (Hive style)"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing --out"},
 			&cli.BoolFlag{Name: "progress", Value: true, Usage: "show progress on stderr"},
@@ -80,19 +81,29 @@ func (e *env) runExport(c *cli.Context) error {
 		return err
 	}
 	out := c.String("out")
-	if err := checkOut(out, c.Bool("force")); err != nil {
-		return err
+	switch {
+	case out == stdoutName && partition:
+		return usageErrorf("--out - writes one stream to stdout, and --partition-by day a folder of files: give --out DIR, or drop --partition-by")
+	case out == stdoutName && format == export.Parquet:
+		if err := e.refuseBinaryOnTerminal(string(format), out); err != nil {
+			return err
+		}
+	case out != stdoutName:
+		if err := checkOut(out, c.Bool("force")); err != nil {
+			return err
+		}
 	}
 	log, err := e.logger(c)
 	if err != nil {
 		return err
 	}
 	restrict := src.sql != ""
-	r, s, err := e.openReadSession(c, log, restrict, src.since, src.until)
+	r, s, cov, err := e.openReadSession(c, log, restrict, src.since, src.until)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
+	fmt.Fprintln(e.stderr, cov.Line())
 
 	ctx := c.Context
 	rdr, total, err := exportResult(ctx, r, s, src, now)
@@ -108,22 +119,41 @@ func (e *env) runExport(c *cli.Context) error {
 		defer p.Stop()
 	}
 	start := time.Now()
-	res, err := export.Write(ctx, out, rdr, export.Options{Format: format, PartitionByDay: partition, Force: c.Bool("force"), Rows: &rows})
+	opts := export.Options{Format: format, PartitionByDay: partition, Force: c.Bool("force"), Rows: &rows}
+	res, err := e.writeExport(ctx, out, rdr, opts)
 	if err != nil {
-		switch {
-		case errors.Is(err, export.ErrNoDay):
-			return withCode(exitUsage, err, "add a day or ts column to the query, or drop --partition-by")
-		case errors.Is(err, export.ErrIsFolder):
-			return withCode(exitFailure, err, "give --out a file name, or add --partition-by day")
-		}
 		return err
+	}
+	if out == stdoutName {
+		out = "stdout"
 	}
 	if partition {
 		fmt.Fprintf(e.stderr, "exported %d rows to %s (%d files in %d day folders) in %s\n", res.Rows, out, len(res.Files), len(res.Days), time.Since(start).Round(time.Millisecond))
 	} else {
 		fmt.Fprintf(e.stderr, "exported %d rows to %s in %s\n", res.Rows, out, time.Since(start).Round(time.Millisecond))
 	}
-	return nil
+	return noData(cov)
+}
+
+// writeExport writes rdr to the file or folder out, or to stdout for --out -, mapping the
+// export's refusals to exit codes with hints.
+func (e *env) writeExport(ctx context.Context, out string, rdr array.RecordReader, opts export.Options) (export.Result, error) {
+	var (
+		res export.Result
+		err error
+	)
+	if out == stdoutName {
+		res, err = export.WriteTo(ctx, e.stdout, rdr, opts)
+	} else {
+		res, err = export.Write(ctx, out, rdr, opts)
+	}
+	switch {
+	case errors.Is(err, export.ErrNoDay):
+		return res, withCode(exitUsage, err, "add a day or ts column to the query, or drop --partition-by")
+	case errors.Is(err, export.ErrIsFolder):
+		return res, withCode(exitFailure, err, "give --out a file name, or add --partition-by day")
+	}
+	return res, err
 }
 
 // exportResult runs the export's source and returns its rows (with --columns applied) and, for
@@ -179,10 +209,14 @@ func (e *env) exportSource(c *cli.Context, now time.Time) (*exportSource, error)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := inv.Bind(values, now); err != nil {
+		since, until, windowed, err := inv.Window(values, now)
+		if err != nil {
 			return nil, bindFailure(err)
 		}
-		src.inv, src.values = inv, values
+		if !windowed { // every investigation has a window; a coverage of all time otherwise
+			since, until = time.Time{}, now
+		}
+		src.inv, src.values, src.since, src.until = inv, values, since, until
 		return src, nil
 	}
 	since, until := "7d", "now"
@@ -275,26 +309,31 @@ func activitiesByDay(ctx context.Context, r *warehouse.Reader, s *queries.Sessio
 	return export.Concat(schema, open), total, nil
 }
 
-// openReadSession opens the warehouse (or --parquet dataset) read-only and locks the
-// connection down for queries. With restrict, the activities view that queries see holds only
-// [since, until), so --sql needs no WHERE of its own for the window.
-func (e *env) openReadSession(c *cli.Context, log *slog.Logger, restrict bool, since, until time.Time) (*warehouse.Reader, *queries.Session, error) {
+// openReadSession opens the warehouse (or --parquet dataset) read-only, reads its coverage of
+// [since, until] and locks the connection down for queries. With restrict, the activities view
+// that queries see holds only [since, until), so --sql needs no WHERE of its own for the window.
+func (e *env) openReadSession(c *cli.Context, log *slog.Logger, restrict bool, since, until time.Time) (*warehouse.Reader, *queries.Session, *output.Coverage, error) {
 	r, err := e.openReader(c, log)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	cov, err := coverageOf(c.Context, r, &output.Window{Since: since, Until: until})
+	if err != nil {
+		r.Close()
+		return nil, nil, nil, err
 	}
 	if restrict {
 		if err := restrictActivities(c.Context, r, since, until); err != nil {
 			r.Close()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	s, err := openInvestigations(c, r)
 	if err != nil {
 		r.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return r, s, nil
+	return r, s, cov, nil
 }
 
 // restrictActivities renames the reader's activities view (or empty table) and puts in its

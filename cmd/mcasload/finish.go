@@ -55,28 +55,38 @@ func (e *env) finishRun(c *cli.Context, w *warehouse.Writer, sum *loader.Summary
 	}
 	maxDuration := errors.Is(runErr, loader.ErrMaxDuration)
 	stopped := runErr != nil && (maxDuration || (c.Context.Err() != nil && errors.Is(runErr, c.Context.Err())))
+	// Every way the run ended is an outcome; the exit code is the most severe (combineExit's
+	// order), and the message names the others too.
+	var outcomes []error
 	switch {
 	case runErr != nil && !stopped:
 		if hinted, ok := storageHint(runErr); ok {
-			return hinted
+			outcomes = append(outcomes, hinted)
+		} else if k.failure != nil {
+			outcomes = append(outcomes, k.failure(runErr))
+		} else {
+			outcomes = append(outcomes, runErr)
 		}
-		if k.failure != nil {
-			return k.failure(runErr)
-		}
-		return runErr
-	case closeErr != nil:
-		return withStorageHint(fmt.Errorf("finish %s: %w", k.name, closeErr))
-	case logErr != nil:
-		return withStorageHint(logErr)
 	case maxDuration:
-		return withCode(exitStopped, fmt.Errorf("stopped after --max-duration %s; what was %s is committed", c.Duration("max-duration"), k.got), k.resume)
+		outcomes = append(outcomes, withCode(exitStopped, fmt.Errorf("stopped after --max-duration %s; what was %s is committed", c.Duration("max-duration"), k.got), k.resume))
 	case stopped:
-		return withCode(exitStopped, fmt.Errorf("stopped by a signal; what was %s is committed", k.got), k.resume)
-	case sum != nil && sum.Rejected > 0:
-		return withCode(exitRejected, fmt.Errorf("finished, but %d of %d records were rejected", sum.Rejected, sum.Records),
-			fmt.Sprintf("see table rejected_activities or %s", sum.RejectedDir))
+		outcomes = append(outcomes, withCode(exitStopped, fmt.Errorf("stopped by a signal; what was %s is committed", k.got), k.resume))
 	}
-	return nil
+	if closeErr != nil {
+		outcomes = append(outcomes, withStorageHint(fmt.Errorf("finish %s: %w", k.name, closeErr)))
+	}
+	if logErr != nil {
+		outcomes = append(outcomes, withStorageHint(logErr))
+	}
+	if sum != nil && sum.Rejected > 0 {
+		msg := "finished, but %d of %d records were rejected"
+		if len(outcomes) > 0 {
+			msg = "%d of %d records were rejected"
+		}
+		outcomes = append(outcomes, withCode(exitRejected, fmt.Errorf(msg, sum.Rejected, sum.Records),
+			fmt.Sprintf("see table rejected_activities or %s", sum.RejectedDir)))
+	}
+	return worstOf(outcomes...)
 }
 
 // withStorageHint adds a hint to a failure caused by the file system under the warehouse: a

@@ -36,13 +36,16 @@ func writerFlags() []cli.Flag {
 func (e *env) loadCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "load",
-		Usage:     "load NDJSON files or saved API pages into the warehouse",
-		ArgsUsage: "FILE… (- for standard input; .gz is read transparently)",
-		Description: "Each FILE holds either one activity per line (NDJSON) or saved API responses " +
-			"({\"data\":[…]}, one or more); the format is detected per file. Re-loading a record adds " +
+		Usage:     "load activities from JSON files (NDJSON, arrays, pretty-printed, saved API pages) into the warehouse",
+		ArgsUsage: "FILE… (- for standard input; gzip is read transparently)",
+		Description: "Each FILE holds activities as JSON: one per line (NDJSON), a JSON array, JSON objects one after " +
+			"another (pretty-printed, as jq . writes them, or several on a line) or saved API responses " +
+			"({\"data\":[…]}, one or more), gzip-compressed or not; the format is detected per file from its content, " +
+			"and every file is read as a stream. Every FILE is checked before anything is loaded: a missing one, or one " +
+			"that is not JSON (CSV, HTML, Parquet, binary), is refused (exit 2) naming what it looks like. Re-loading a record adds " +
 			"nothing (the first copy stored wins within its tenant). A load never moves a scan watermark. " +
 			"The rows are stored under --tenant-label, which a warehouse holding several tenants requires.\n\n" +
-			"Exit codes: 0 done, 3 done but some records were rejected, 4 another writer holds the " +
+			"Exit codes: 0 done, 2 a bad flag or input, 3 done but some records were rejected, 4 another writer holds the " +
 			"warehouse, 6 stopped by a signal after committing what was read.",
 		Flags: append(writerFlags(),
 			&cli.StringFlag{Name: "source", Value: "file", Usage: "name of the data's origin recorded in the warehouse (tenant URL, \"simulator\", \"file\")"},
@@ -148,13 +151,18 @@ func (e *env) runLoad(c *cli.Context) error {
 		}
 	}
 	opts.TenantFromWarehouse = true
-	w, err := openWriter(ctx, opts)
-	if err != nil {
-		return err
-	}
 	inputs := make([]loader.Input, len(files))
 	for i, f := range files {
 		inputs[i] = loader.Input{Name: f, Reader: e.stdin}
+	}
+	// Every input is checked before the warehouse is opened (or created): a missing second
+	// file or a CSV is refused before the first is committed.
+	if inputs, err = loader.CheckInputs(ctx, inputs); err != nil {
+		return inputFailure(ctx, err)
+	}
+	w, err := openWriter(ctx, opts)
+	if err != nil {
+		return err
 	}
 	lopts := loader.LoadOptions{
 		Pipeline: loader.Options{
@@ -167,6 +175,23 @@ func (e *env) runLoad(c *cli.Context) error {
 		return loader.Load(ctx, w, inputs, lopts, progress)
 	})
 	return e.finishRun(c, w, sum, loadErr, loadRun)
+}
+
+// inputFailure maps an input CheckInputs refused to its exit code: 2 for a path that is not a
+// readable file or holds no JSON (the command line names the wrong thing), 6 for a signal that
+// came while standard input was still silent (nothing was opened, nothing is lost).
+func inputFailure(ctx context.Context, err error) error {
+	var ie *loader.InputError
+	var nj *loader.NotJSONError
+	switch {
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		return withCode(exitStopped, errors.New("stopped by a signal before standard input sent anything; nothing was loaded"), "rerun the same command")
+	case errors.As(err, &nj):
+		return withCode(exitUsage, err, "load reads activities as JSON: NDJSON, a JSON array, JSON objects one after another (pretty-printed too) or saved API pages, optionally gzip-compressed; nothing was loaded")
+	case errors.As(err, &ie):
+		return withCode(exitUsage, err, "check the path; nothing was loaded")
+	}
+	return withCode(exitFailure, err, "nothing was loaded")
 }
 
 // runPipeline runs fn with progress reporting when --progress asks for it.

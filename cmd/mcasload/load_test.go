@@ -184,7 +184,7 @@ func TestLoadUsageErrors(t *testing.T) {
 		})
 	}
 	code, _, errs := runMcasload(t, nil, "load", "-w", dir, "--progress=false", filepath.Join(dir, "missing.ndjson"))
-	if code != exitFailure || !strings.Contains(errs, "missing.ndjson") {
+	if code != exitUsage || !strings.Contains(errs, "missing.ndjson") {
 		t.Errorf("missing file: exit %d, %q", code, errs)
 	}
 	code, _, errs = runMcasload(t, nil, "status", "-w", filepath.Join(dir, "nowhere"))

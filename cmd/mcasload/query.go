@@ -29,7 +29,7 @@ func readerFlags() []cli.Flag {
 		parquetFlag(),
 		tenantSelectionFlag(),
 		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "output format: table, csv, json, ndjson, markdown or parquet"},
-		&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write the result to `FILE` (written whole, then renamed into place) instead of stdout"},
+		&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write the result to `FILE` (written whole, then renamed into place); - is stdout, the default"},
 		&cli.IntFlag{Name: "max-width", Usage: "fit tables to `N` columns (0: no limit; default the terminal's width, no limit when stdout is not a terminal); users and IPs are never cut"},
 		&cli.BoolFlag{Name: "wide", Usage: "the same as --max-width 0: every table cell in full"},
 	}
@@ -113,13 +113,18 @@ func (e *env) runInvestigation(c *cli.Context, inv *queries.Investigation) error
 	}
 	// Bind once before opening the warehouse, so a bad parameter is a usage error at once.
 	now := time.Now()
-	if _, err := inv.Bind(values, now); err != nil {
+	since, until, windowed, err := inv.Window(values, now)
+	if err != nil {
 		return bindFailure(err)
 	}
 	if _, err := evidenceCap(c); err != nil {
 		return err
 	}
-	return e.withSession(c, func(ctx context.Context, s *queries.Session) (array.RecordReader, *output.Meta, error) {
+	scope := readScope{cover: true, inv: inv, values: values}
+	if windowed {
+		scope.window = &output.Window{Since: since, Until: until}
+	}
+	return e.withSession(c, scope, func(ctx context.Context, s *queries.Session) (array.RecordReader, *output.Meta, error) {
 		res, err := s.Investigate(ctx, inv, queries.Request{Values: values, Now: now, ShowSuppressed: c.Bool("show-suppressed")})
 		if err != nil {
 			return nil, nil, err
@@ -318,15 +323,29 @@ func loadAllowList(c *cli.Context) (*allowlist.List, error) {
 	return l, nil
 }
 
-// withSession opens the warehouse (or --parquet dataset) read-only, locks the connection down,
-// applies the allow-list (when the command has one), runs query and writes its result: JSON with
-// its meta beside the rows, the other formats with the meta on stderr (one JSON line beside
-// CSV, NDJSON and Parquet; a few words beside a table, when there is something to say).
-func (e *env) withSession(c *cli.Context, query func(context.Context, *queries.Session) (array.RecordReader, *output.Meta, error), format output.Format) error {
+// readScope is what a reading command asks about, for the coverage its answer states.
+type readScope struct {
+	// cover asks for the coverage (meta.coverage) and exit 7 when there is nothing to answer.
+	cover bool
+	// window is the window asked about; nil for the whole warehouse (sql).
+	window *output.Window
+	// inv and values: an investigation's user and IP parameters are looked up (meta.unseen).
+	inv    *queries.Investigation
+	values map[string]string
+}
+
+// withSession opens the warehouse (or --parquet dataset) read-only, reads the coverage of
+// scope, locks the connection down, applies the allow-list (when the command has one), runs
+// query and writes its result: JSON with its meta beside the rows, the other formats with the
+// meta on stderr (one JSON line beside CSV, NDJSON and Parquet; a few words beside a table).
+// An answer over a window without any activity is written too, then exits 7 (noData).
+func (e *env) withSession(c *cli.Context, scope readScope, query func(context.Context, *queries.Session) (array.RecordReader, *output.Meta, error), format output.Format) error {
 	ctx := c.Context
 	out := c.String("out")
-	if format == output.Parquet && out == "" && isTerminal(e.stdout) {
-		return usageErrorf("parquet is binary: pass --out FILE or redirect stdout")
+	if format == output.Parquet {
+		if err := e.refuseBinaryOnTerminal(string(format), out); err != nil {
+			return err
+		}
 	}
 	log, err := e.logger(c)
 	if err != nil {
@@ -343,6 +362,20 @@ func (e *env) withSession(c *cli.Context, query func(context.Context, *queries.S
 		return err
 	}
 	defer r.Close()
+	var (
+		cov    *output.Coverage
+		unseen []output.Unseen
+	)
+	if scope.cover {
+		if cov, err = coverageOf(ctx, r, scope.window); err != nil {
+			return err
+		}
+		if scope.inv != nil {
+			if unseen, err = unseenParams(ctx, r, scope.inv, scope.values); err != nil {
+				return err
+			}
+		}
+	}
 	s, err := openInvestigations(c, r)
 	if err != nil {
 		return err
@@ -362,31 +395,53 @@ func (e *env) withSession(c *cli.Context, query func(context.Context, *queries.S
 		return queryFailure(err)
 	}
 	defer rdr.Release()
+	if meta == nil {
+		meta = &output.Meta{}
+	}
+	meta.Coverage, meta.Unseen = cov, unseen
+	for _, u := range unseen {
+		meta.Notes = append(meta.Notes, unseenNote(u, r.Tenants))
+	}
 	opts := output.Options{Format: format, Meta: meta, Entities: entityColumns(meta)}
 	e.sayMeta(meta, format)
-	if out == "" {
+	n, err := e.writeAnswer(c, rdr, opts, out)
+	if err != nil {
+		return err
+	}
+	if scope.window == nil && n > 0 {
+		return nil // sql: rows answer, whatever the warehouse holds
+	}
+	return noData(cov)
+}
+
+// writeAnswer writes a reading command's rows to stdout or to the --out file, saying on stderr
+// how many went to a file or that there were none.
+func (e *env) writeAnswer(c *cli.Context, rdr array.RecordReader, opts output.Options, out string) (int, error) {
+	format := opts.Format
+	var err error
+	if toStdout(out) {
 		if opts.Width, err = e.tableWidth(c); err != nil {
-			return err
+			return 0, err
 		}
 		n, err := output.Write(e.stdout, rdr, opts)
 		if err != nil {
-			return err
+			return n, err
 		}
 		if n == 0 && format != output.Table && format != output.Markdown && format != output.JSON {
 			fmt.Fprintln(e.stderr, output.NoRows)
 		}
-		return nil
+		return n, nil
 	}
 	n, err := writeFileAtomic(out, func(w io.Writer) (int, error) { return output.Write(w, rdr, opts) })
 	if err != nil {
-		return err
+		return n, err
 	}
 	if n == 0 {
 		fmt.Fprintf(e.stderr, "%s: wrote %s\n", output.NoRows, out)
 	} else {
 		fmt.Fprintf(e.stderr, "wrote %d rows to %s\n", n, out)
 	}
-	return nil
+	return n, nil
 }
 
 // sayMeta puts the meta where the format leaves room for it: nowhere for JSON (it is beside the

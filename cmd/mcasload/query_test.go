@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"github.com/mcasload/mcasload/output"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -218,12 +219,22 @@ func TestSQLCommand(t *testing.T) {
 	if want := "action_class,n\ndownload,60\nlogin,400\n"; out != want {
 		t.Fatalf("got %q, want %q", out, want)
 	}
-	if want := `{"command":"sql","provisional":false}` + "\n"; stderr != want {
-		t.Errorf("csv stderr %q, want the meta line %q", stderr, want)
+	// The meta line on stderr states what the warehouse holds (sql asks about all of it).
+	var meta output.Meta
+	if err := json.Unmarshal([]byte(stderr), &meta); err != nil || strings.Count(stderr, "\n") != 1 {
+		t.Fatalf("csv stderr %q: want one meta line (%v)", stderr, err)
+	}
+	if cov := meta.Coverage; meta.Command != "sql" || cov == nil || cov.Window != nil || cov.State != output.CoverFull || cov.Activities != 460 ||
+		cov.Warehouse.Activities != 460 || cov.Days != 4 || len(cov.Tenants) != 1 || cov.LastRun == nil || cov.LastRun.Command != "load" {
+		t.Errorf("csv meta %+v (coverage %+v): want sql over the 460 activities of 4 days, last load", meta, meta.Coverage)
 	}
 	code, out, stderr = runMcasload(t, strings.NewReader("SELECT count(*) AS n FROM activities"), "sql", "--warehouse", dir, "--format", "json", "-")
-	if want := `{"meta":{"command":"sql","provisional":false},"rows":[` + "\n" + `  {"n":460}` + "\n]}\n"; code != 0 || out != want {
-		t.Fatalf("stdin query: exit %d, %q, %s; want %q", code, out, stderr, want)
+	var doc struct {
+		Meta output.Meta
+		Rows []map[string]int
+	}
+	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil || len(doc.Rows) != 1 || doc.Rows[0]["n"] != 460 || doc.Meta.Coverage == nil || doc.Meta.Coverage.Activities != 460 {
+		t.Fatalf("stdin query: exit %d, %q, %s; want n 460 with meta.coverage", code, out, stderr)
 	}
 	for _, q := range []string{"SELECT * FROM read_csv('/etc/passwd')", "ATTACH '/tmp/other.duckdb'", "INSTALL httpfs", "SET enable_external_access = true"} {
 		code, _, stderr := runMcasload(t, nil, "sql", "--warehouse", dir, q)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -72,14 +73,26 @@ func (e *env) syncCommand() *cli.Command {
 // stops reading flags at the first argument, so flagsFirst moves the URL behind them.
 var urlCommands = map[string]bool{"push": true, "sync": true}
 
-// flagsFirst moves the arguments of a urlCommands command that are not flags or flag values
-// to the end of args (keeping their order), stopping at "--".
+// flagsFirst moves the arguments of a urlCommands command (and of a findings subcommand: its
+// ID) that are not flags or flag values to the end of args (keeping their order), stopping at
+// "--".
 func flagsFirst(app *cli.App, args []string) []string {
+	if len(args) >= 4 && args[1] == "findings" {
+		if sub := app.Command("findings").Command(args[2]); sub != nil {
+			return reorderFlags(append(sub.Flags, app.Flags...), args, 3)
+		}
+	}
 	if len(args) < 3 || !urlCommands[args[1]] {
 		return args
 	}
+	return reorderFlags(append(app.Command(args[1]).Flags, app.Flags...), args, 2)
+}
+
+// reorderFlags moves the flags among args[from:] (with the values of those of flags that take
+// one) before the positional arguments.
+func reorderFlags(known []cli.Flag, args []string, from int) []string {
 	takesValue := map[string]bool{}
-	for _, f := range append(app.Command(args[1]).Flags, app.Flags...) {
+	for _, f := range known {
 		if _, isBool := f.(*cli.BoolFlag); isBool {
 			continue
 		}
@@ -89,7 +102,7 @@ func flagsFirst(app *cli.App, args []string) []string {
 	}
 	flags, positional := []string{}, []string{}
 	dashes := false
-	for i := 2; i < len(args); i++ {
+	for i := from; i < len(args); i++ {
 		a := args[i]
 		switch {
 		case a == "--":
@@ -105,7 +118,7 @@ func flagsFirst(app *cli.App, args []string) []string {
 			positional = append(positional, a)
 		}
 	}
-	out := append([]string{args[0], args[1]}, flags...)
+	out := append(slices.Clone(args[:from]), flags...)
 	if dashes {
 		out = append(out, "--")
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mcasload/mcasload/internal/timearg"
 	"github.com/mcasload/mcasload/loader"
+	"github.com/mcasload/mcasload/output"
 	"github.com/mcasload/mcasload/report"
 	"github.com/mcasload/mcasload/warehouse"
 )
@@ -32,7 +33,7 @@ func (e *env) reportCommand() *cli.Command {
 			tenantSelectionFlag(),
 			&cli.StringFlag{Name: "since", Value: "7d", Usage: "start of the window: a duration ago (7d, 2w, 1d12h), RFC 3339, a date, or epoch s (10 digits) or ms (13)"},
 			&cli.StringFlag{Name: "until", Value: "now", Usage: "end of the window"},
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Required: true, Usage: "HTML `FILE` to write"},
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Required: true, Usage: "HTML `FILE` to write (- for stdout)"},
 			&cli.BoolFlag{Name: "redact", Usage: "replace user names and IP addresses with pseudonyms (keyed hash, stable within the report)"},
 			&cli.IntFlag{Name: "top", Value: 10, Usage: "users, apps and rows per finding to show"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing --out"},
@@ -63,19 +64,22 @@ func (e *env) runReport(c *cli.Context) error {
 		return usageErrorf("--top %d: give 1 to 1000", c.Int("top"))
 	}
 	out := c.String("out")
-	if err := checkOut(out, c.Bool("force")); err != nil {
-		return err
+	if out != stdoutName {
+		if err := checkOut(out, c.Bool("force")); err != nil {
+			return err
+		}
 	}
 	log, err := e.logger(c)
 	if err != nil {
 		return err
 	}
 	ctx := c.Context
-	r, s, err := e.openReadSession(c, log, false, since, until)
+	r, s, cov, err := e.openReadSession(c, log, false, since, until)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
+	fmt.Fprintln(e.stderr, cov.Line())
 	if err := useTriage(ctx, c, r, s); err != nil {
 		return err
 	}
@@ -85,7 +89,7 @@ func (e *env) runReport(c *cli.Context) error {
 		return err
 	}
 	opts := report.Options{Since: since, Until: until, Generated: now, Covers: e.covers(ctx, r), Top: c.Int("top"),
-		Previous: prev, LastScan: lastScan(ctx, r)}
+		Previous: prev, LastScan: lastScan(ctx, r), Coverage: coverageBanner(cov), CoverageWarning: cov.State != output.CoverFull}
 	if c.Bool("redact") {
 		opts.Redactor = report.NewRedactor(nil)
 	}
@@ -104,12 +108,29 @@ func (e *env) runReport(c *cli.Context) error {
 	if err := rep.Render(&page); err != nil {
 		return err
 	}
-	if _, err := writeFileAtomic(out, func(w io.Writer) (int, error) { n, err := w.Write(page.Bytes()); return n, err }); err != nil {
+	if out == stdoutName {
+		if _, err := e.stdout.Write(page.Bytes()); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+		out = "stdout"
+	} else if _, err := writeFileAtomic(out, func(w io.Writer) (int, error) { n, err := w.Write(page.Bytes()); return n, err }); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "wrote %s (%d KB, %d charts, %d investigations) in %s\n", out, (page.Len()+1023)/1024,
 		strings.Count(page.String(), "data-chart="), len(rep.Findings), time.Since(now).Round(time.Millisecond))
-	return nil
+	return noData(cov)
+}
+
+// coverageBanner is the report's sentence about the data it saw: what the window holds, and
+// for a window the warehouse does not cover (or covers in part), what is missing.
+func coverageBanner(cov *output.Coverage) string {
+	switch cov.State {
+	case output.CoverNone:
+		return "No activity in this window, so every figure below is zero: " + cov.Warehouse.Text() + "."
+	case output.CoverPartial:
+		return "Only part of this window holds activity: " + strings.TrimPrefix(cov.Line(), "coverage ") + "."
+	}
+	return strings.TrimPrefix(cov.Line(), "coverage ") + "."
 }
 
 // covers names what the report covers for its header: the tenants (with the source each was

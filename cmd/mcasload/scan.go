@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -41,6 +43,8 @@ func scanFlags() []cli.Flag {
 func (e *env) scanCommand() *cli.Command {
 	flags := append(connectionFlags(), scanFlags()...)
 	flags = append(flags, writerFlags()...)
+	flags = append(flags, &cli.BoolFlag{Name: "detect", Usage: "after a scan that committed, run mcasload detect (its flags below) and deliver new findings"})
+	flags = append(flags, detectFlags()...)
 	return &cli.Command{
 		Name:  "scan",
 		Usage: "fetch activities from the Defender for Cloud Apps API into the warehouse, incrementally",
@@ -57,7 +61,8 @@ func (e *env) scanCommand() *cli.Command {
 			"docs/connection.md.\n\n" +
 			"Exit codes: 0 done, 1 failed, 2 usage error, 3 done but some records were rejected, 4 another " +
 			"writer holds the warehouse, 5 authentication or permission failure, 6 stopped by a signal or " +
-			"--max-duration after committing what was fetched (rerun to continue).",
+			"--max-duration after committing what was fetched (rerun to continue); with --detect also 10 new " +
+			"findings delivered and 9 findings kept for the next run, the most severe code of the two steps winning.",
 		Flags:  flags,
 		Action: e.runScan,
 	}
@@ -207,6 +212,14 @@ func (e *env) runScan(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	var plan *detectPlan
+	if c.Bool("detect") {
+		if plan, err = e.planDetect(c, log); err != nil {
+			w.Close(context.WithoutCancel(c.Context))
+			return err
+		}
+		defer plan.disp.Close()
+	}
 	set.opts.Logger = log
 	set.opts.Pipeline = loader.Options{
 		Workers: c.Int("threads"), BatchRows: c.Int("batch-rows"), BatchBytes: c.Int64("batch-bytes"),
@@ -222,7 +235,33 @@ func (e *env) runScan(c *cli.Context) error {
 	}
 	sum, scanErr := loader.Scan(c.Context, client, w, set.opts)
 	endProgress(prog, sum)
-	return e.finishRun(c, w, sum, scanErr, scanRun)
+	err = e.finishRun(c, w, sum, scanErr, scanRun)
+	if plan == nil {
+		return err
+	}
+	return e.detectAfterScan(c, plan, log, err)
+}
+
+// detectAfterScan runs detect after a scan whose run committed (it finished, maybe with rejected
+// records, or stopped at --max-duration), and returns the outcome of the two steps whose code is
+// the most severe; the other's message is logged.
+func (e *env) detectAfterScan(c *cli.Context, plan *detectPlan, log *slog.Logger, scanErr error) error {
+	code := exitCodeOf(scanErr)
+	if code != exitOK && code != exitRejected && (code != exitStopped || c.Context.Err() != nil) {
+		log.Warn("detect skipped: the scan did not finish", "exit_code", code)
+		return scanErr
+	}
+	detectErr := e.detect(c, plan, log)
+	if combineExit(code, exitCodeOf(detectErr)) == code {
+		if detectErr != nil {
+			log.Info("detect", "outcome", detectErr.Error())
+		}
+		return scanErr
+	}
+	if scanErr != nil {
+		log.Warn("scan", "outcome", scanErr.Error())
+	}
+	return detectErr
 }
 
 // scanCommandLine is the command recorded in the lock and runs table: the flags as given, which

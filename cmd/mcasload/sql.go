@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"strings"
 
@@ -39,9 +40,9 @@ func (e *env) runSQL(c *cli.Context) error {
 	}
 	text := strings.Join(c.Args().Slice(), " ")
 	if text == "-" {
-		b, err := io.ReadAll(e.stdin)
+		b, err := readAllWithin(c.Context, e.stdin)
 		if err != nil {
-			return err
+			return fmt.Errorf("read the query from stdin: %w", err)
 		}
 		text = string(b)
 	}
@@ -52,8 +53,28 @@ func (e *env) runSQL(c *cli.Context) error {
 	if err != nil {
 		return usageErrorf("--format: %v", err)
 	}
-	return e.withSession(c, func(ctx context.Context, s *queries.Session) (array.RecordReader, *output.Meta, error) {
+	return e.withSession(c, readScope{cover: true}, func(ctx context.Context, s *queries.Session) (array.RecordReader, *output.Meta, error) {
 		rdr, err := s.SQL(ctx, text)
 		return rdr, &output.Meta{Command: "sql"}, err
 	}, format)
+}
+
+// readAllWithin reads r to its end, giving up when ctx is done first (a signal while stdin is
+// quiet); the read left behind ends with the process.
+func readAllWithin(ctx context.Context, r io.Reader) ([]byte, error) {
+	type result struct {
+		b   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := io.ReadAll(r)
+		done <- result{b, err}
+	}()
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case res := <-done:
+		return res.b, res.err
+	}
 }

@@ -3,7 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -73,6 +76,9 @@ func (e *env) openReader(c *cli.Context, log *slog.Logger) (*warehouse.Reader, e
 	opts := warehouse.ReaderOptions{Dir: c.String("warehouse"), Logger: log, Tenants: sel}
 	var r *warehouse.Reader
 	if dir := c.String("parquet"); dir != "" {
+		if err := checkParquetDir(dir); err != nil {
+			return nil, err
+		}
 		opts.Dir = dir
 		r, err = warehouse.OpenParquet(c.Context, opts)
 	} else {
@@ -85,6 +91,44 @@ func (e *env) openReader(c *cli.Context, log *slog.Logger) (*warehouse.Reader, e
 		return nil, withCode(exitFailure, err, "pass --warehouse DIR (or MCAS_WAREHOUSE) of a loaded warehouse, or --parquet DIR")
 	}
 	return r, nil
+}
+
+// parquetSearchDepth is how deep checkParquetDir looks for a Parquet file: a warehouse folder
+// holds them at parquet/activities/tenant=…/day=…/ (four levels down).
+const parquetSearchDepth = 5
+
+// checkParquetDir refuses a --parquet path that is missing, is not a folder or holds no
+// Parquet file within a few levels, as a usage error naming it: reading it would answer "no
+// rows" about a dataset that is not there.
+func checkParquetDir(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return withCode(exitUsage, fmt.Errorf("--parquet %s: no such folder", dir), "give the folder of a Parquet dataset (day=YYYY-MM-DD/ or tenant=…/day=…/ folders), or a warehouse with --warehouse")
+	case err != nil:
+		return withCode(exitUsage, fmt.Errorf("--parquet %s: %w", dir, err), "")
+	case !fi.IsDir():
+		return withCode(exitUsage, fmt.Errorf("--parquet %s: not a folder", dir), "give the folder that holds the dataset's day=YYYY-MM-DD/ folders, not one file")
+	}
+	found := false
+	root := filepath.Clean(dir)
+	_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || found {
+			return filepath.SkipDir
+		}
+		if d.IsDir() && path != root && strings.Count(strings.TrimPrefix(path, root), string(filepath.Separator)) > parquetSearchDepth {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(d.Name(), ".parquet") {
+			found = true
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	if !found {
+		return withCode(exitUsage, fmt.Errorf("--parquet %s: no Parquet files in this folder", dir), "give the folder of a Parquet dataset (day=YYYY-MM-DD/ or tenant=…/day=…/ folders); mcasload export --partition-by day and mcasload sync write one")
+	}
+	return nil
 }
 
 // openInvestigations locks the reader's connection down for queries and makes investigations

@@ -81,6 +81,12 @@ var Names = []string{
 	"compact-after-rename",  // warehouse: merged file renamed, old parts not yet deleted
 }
 
+// DetectNames lists the failpoints of mcasload detect, which the detect crash tests exercise.
+var DetectNames = []string{
+	"findings-committed", // warehouse: findings and the detect watermark committed, snapshot not yet written
+	"detect-after-send",  // detect: every sink answered, delivery not yet recorded
+}
+
 // UpgradeNames lists the failpoints of the one-time upgrade of an older warehouse. They are
 // kept out of Names because the load and scan crash tests iterate over Names on a new
 // warehouse, where an upgrade never runs; warehouse.TestMigrateCrash exercises these.

@@ -1,0 +1,437 @@
+// Package detect turns what the detections find in new activities into findings: which
+// activities are new (their created time is past the tenant's detect watermark), the span each
+// detection runs over, the candidates whose evidence holds a new activity, their finding key
+// (investigation, entities, time bucket), the merge with the stored findings (a finding seen
+// again extends last_seen and is delivered again only when its severity rose or it was resolved
+// and came back) and the outbox that marks a finding delivered only once every receiver accepted
+// it (docs/detect.md).
+package detect
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mcasload/mcasload/delivery"
+	"github.com/mcasload/mcasload/output"
+	"github.com/mcasload/mcasload/queries"
+)
+
+// Span is what is new since the watermark: how many activities, the activity times they cover
+// and the newest created time among them.
+type Span struct {
+	Count      int64
+	From, To   time.Time // activity time (ts) of the first and last new activity
+	MaxCreated time.Time
+}
+
+// NewActivities reads the span of the activities whose created time is past watermark, from
+// conn's activities view.
+func NewActivities(ctx context.Context, conn *sql.Conn, watermark time.Time) (Span, error) {
+	var sp Span
+	var from, to, created sql.NullTime
+	where, args := newSince(watermark)
+	err := conn.QueryRowContext(ctx, `SELECT count(*), min(ts), max(ts), max(created) FROM activities WHERE `+where,
+		args...).Scan(&sp.Count, &from, &to, &created)
+	if err != nil {
+		return sp, fmt.Errorf("read new activities: %w", err)
+	}
+	sp.From, sp.To, sp.MaxCreated = from.Time.UTC(), to.Time.UTC(), created.Time.UTC()
+	return sp, nil
+}
+
+// Candidate is one detection row whose evidence holds a new activity, with its finding key.
+type Candidate struct {
+	Key         delivery.Key
+	Title       string
+	Severity    delivery.Severity
+	Techniques  []string
+	FirstSeen   time.Time
+	LastSeen    time.Time
+	EvidenceIDs []string
+	PortalURLs  []string
+	PortalNote  string
+	Row         json.RawMessage
+}
+
+// Options say what Find runs and how.
+type Options struct {
+	Tenant string
+	// Investigations are the detections to run (pivots are refused).
+	Investigations []*queries.Investigation
+	// MinSeverity drops rows below it ("" keeps every row).
+	MinSeverity delivery.Severity
+	// Watermark is the created time past which an activity is new.
+	Watermark time.Time
+	// Now anchors the investigations' relative defaults.
+	Now time.Time
+}
+
+// wholeEvidence is the evidence cap Find asks for: every evidence id, so that a new activity
+// late in a long finding still makes it a candidate; the stored finding keeps the first
+// queries.DefaultEvidence.
+const wholeEvidence = 1 << 20
+
+// Window is the activity-time window a detection runs over for sp: from the start of the time
+// bucket before the one holding the first new activity to the end of the bucket holding the
+// last, so a finding is judged on its whole bucket (its key's) and on the bucket before, where
+// what a new activity completes may have begun (a new client first seen yesterday and used
+// again today); the investigation itself reads its declared history before that.
+func Window(inv *queries.Investigation, sp Span) (since, until time.Time) {
+	b := inv.Bucket
+	if b <= 0 {
+		b = 24 * time.Hour
+	}
+	since = sp.From.Truncate(b).Add(-b)
+	until = sp.To.Truncate(b).Add(b - time.Millisecond)
+	return since, until
+}
+
+// Find runs each investigation over the window of sp and returns its candidates: rows whose
+// evidence includes an activity created after the watermark, one per finding key (rows sharing
+// a key are merged). notes say what each run could not see (provisional history).
+func Find(ctx context.Context, s *queries.Session, conn *sql.Conn, sp Span, opts Options) (cands []Candidate, notes []string, err error) {
+	if sp.Count == 0 {
+		return nil, nil, nil
+	}
+	for _, inv := range opts.Investigations {
+		if inv.Kind != queries.Detection {
+			return nil, nil, fmt.Errorf("%s is a pivot: detect runs detections only", inv.Name)
+		}
+		since, until := Window(inv, sp)
+		res, err := s.Investigate(ctx, inv, queries.Request{Now: opts.Now, Evidence: wholeEvidence,
+			Values: map[string]string{"since": since.Format(time.RFC3339Nano), "until": until.Format(time.RFC3339Nano)}})
+		if err != nil {
+			return nil, nil, err
+		}
+		rows, err := resultRows(res)
+		note := ""
+		if res.Meta.Portal != nil {
+			note = res.Meta.Portal.Note
+		}
+		for _, n := range res.Meta.Notes {
+			notes = append(notes, inv.Name+": "+n)
+		}
+		res.Release()
+		if err != nil {
+			return nil, nil, fmt.Errorf("read %s: %w", inv.Name, err)
+		}
+		found, err := candidates(ctx, conn, inv, rows, opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i := range found {
+			if len(found[i].PortalURLs) == 0 {
+				found[i].PortalNote = note
+			}
+		}
+		cands = append(cands, found...)
+	}
+	return cands, notes, nil
+}
+
+// resultRows renders the result's rows as JSON objects, the form a finding keeps its row in.
+func resultRows(res *queries.Result) ([]map[string]json.RawMessage, error) {
+	rdr, err := res.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer rdr.Release()
+	var buf bytes.Buffer
+	if _, err := output.Write(&buf, rdr, output.Options{Format: output.NDJSON}); err != nil {
+		return nil, err
+	}
+	var out []map[string]json.RawMessage
+	for line := range bytes.Lines(buf.Bytes()) {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(line, &m); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// candidates keeps the rows whose evidence holds a new activity and builds their keys.
+func candidates(ctx context.Context, conn *sql.Conn, inv *queries.Investigation, rows []map[string]json.RawMessage, opts Options) ([]Candidate, error) {
+	var all []string
+	evidence := make([][]string, len(rows))
+	for i, r := range rows {
+		if err := json.Unmarshal(r[queries.ColEvidenceIDs], &evidence[i]); err != nil {
+			return nil, fmt.Errorf("read %s evidence_ids: %w", inv.Name, err)
+		}
+		all = append(all, evidence[i]...)
+	}
+	fresh, err := newIDs(ctx, conn, all, opts.Watermark)
+	if err != nil {
+		return nil, err
+	}
+	var out []Candidate
+	byKey := map[string]int{}
+	for i, r := range rows {
+		if !slices.ContainsFunc(evidence[i], func(id string) bool { return fresh[id] }) {
+			continue
+		}
+		c, err := candidate(inv, r, evidence[i], opts.Tenant)
+		if err != nil {
+			return nil, err
+		}
+		if opts.MinSeverity != "" && c.Severity.Rank() < opts.MinSeverity.Rank() {
+			continue
+		}
+		if j, ok := byKey[c.Key.ID()]; ok {
+			out[j].absorb(c)
+			continue
+		}
+		byKey[c.Key.ID()] = len(out)
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// newSince is the condition of an activity created after watermark: every activity when the
+// watermark is zero (the first run), including those the service gave no created time.
+func newSince(watermark time.Time) (string, []any) {
+	if watermark.IsZero() {
+		return "true", nil
+	}
+	return "created > ?", []any{watermark.UTC()}
+}
+
+// newIDs returns which of ids were created after watermark (which are held, for a zero one).
+func newIDs(ctx context.Context, conn *sql.Conn, ids []string, watermark time.Time) (map[string]bool, error) {
+	out := map[string]bool{}
+	for chunk := range slices.Chunk(ids, 5000) {
+		list := make([]string, len(chunk))
+		for i, id := range chunk {
+			list[i] = "'" + strings.ReplaceAll(id, "'", "''") + "'"
+		}
+		where, args := newSince(watermark)
+		rows, err := conn.QueryContext(ctx, `SELECT id FROM activities WHERE `+where+` AND id IN (`+strings.Join(list, ", ")+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read new evidence: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read new evidence: %w", err)
+			}
+			out[id] = true
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read new evidence: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// candidate builds one row's candidate.
+func candidate(inv *queries.Investigation, r map[string]json.RawMessage, evidence []string, tenant string) (Candidate, error) {
+	c := Candidate{Title: Title(inv.Name), Techniques: slices.Clone(inv.Techniques), EvidenceIDs: evidence}
+	var sev, first, last string
+	for _, f := range []struct {
+		col string
+		dst *string
+	}{{queries.ColSeverity, &sev}, {queries.ColFirstSeen, &first}, {queries.ColLastSeen, &last}} {
+		if err := json.Unmarshal(r[f.col], f.dst); err != nil {
+			return c, fmt.Errorf("read %s %s: %w", inv.Name, f.col, err)
+		}
+	}
+	var err error
+	if c.Severity, err = delivery.ParseSeverity(sev); err != nil {
+		return c, fmt.Errorf("read %s: %w", inv.Name, err)
+	}
+	if c.FirstSeen, err = time.Parse(time.RFC3339Nano, first); err != nil {
+		return c, fmt.Errorf("read %s first_seen: %w", inv.Name, err)
+	}
+	if c.LastSeen, err = time.Parse(time.RFC3339Nano, last); err != nil {
+		return c, fmt.Errorf("read %s last_seen: %w", inv.Name, err)
+	}
+	_ = json.Unmarshal(r[queries.ColPortalURL], &c.PortalURLs)
+	c.Key = delivery.Key{Tenant: tenant, Investigation: inv.Name, Entities: entities(inv, r), Bucket: Bucket(c.FirstSeen, inv.Bucket)}
+	// The stored row keeps the capped evidence; the whole list would make a long finding's row
+	// as long as its activities.
+	row := map[string]json.RawMessage{}
+	for k, v := range r {
+		row[k] = v
+	}
+	n := min(len(evidence), queries.DefaultEvidence)
+	row[queries.ColEvidenceIDs], _ = json.Marshal(evidence[:n])
+	row[queries.ColPortalURL], _ = json.Marshal(c.PortalURLs[:min(n, len(c.PortalURLs))])
+	c.Row, err = json.Marshal(row)
+	return c, err
+}
+
+// absorb merges another row of the same key: the wider span, the higher severity, the union of
+// the evidence.
+func (c *Candidate) absorb(o Candidate) {
+	if o.Severity.Rank() > c.Severity.Rank() {
+		c.Severity, c.Row = o.Severity, o.Row
+	}
+	if o.FirstSeen.Before(c.FirstSeen) {
+		c.FirstSeen = o.FirstSeen
+	}
+	if o.LastSeen.After(c.LastSeen) {
+		c.LastSeen = o.LastSeen
+	}
+	c.EvidenceIDs, c.PortalURLs = unionEvidence(c.EvidenceIDs, c.PortalURLs, o.EvidenceIDs, o.PortalURLs, wholeEvidence)
+}
+
+// unionEvidence appends to a's ids (and their links) those of b it lacks, up to n ids.
+func unionEvidence(aIDs, aURLs, bIDs, bURLs []string, n int) ([]string, []string) {
+	ids, urls := slices.Clone(aIDs), slices.Clone(aURLs)
+	for i, id := range bIDs {
+		if len(ids) >= n {
+			break
+		}
+		if slices.Contains(ids, id) {
+			continue
+		}
+		ids = append(ids, id)
+		if i < len(bURLs) && len(urls) == len(ids)-1 {
+			urls = append(urls, bURLs[i])
+		}
+	}
+	return ids[:min(len(ids), n)], urls[:min(len(urls), n)]
+}
+
+// entities reads the key's entities from the row: for each entity kind the header declares, the
+// values of its columns that hold one value (a column holding a list, such as every IP address of
+// a burst, grows as evidence arrives and would split one finding into many), normalized and
+// joined with ','. Domains and rules count as the object. The app is part of the key only when
+// the row names no user: one user doing one thing in two apps on a day is one finding, not two.
+func entities(inv *queries.Investigation, r map[string]json.RawMessage) delivery.Entities {
+	var e delivery.Entities
+	for _, kind := range []string{"user", "ip", "app", "object", "domain", "rule"} {
+		var vals []string
+		for _, col := range inv.Entities[kind] {
+			var v any
+			if err := json.Unmarshal(r[col], &v); err != nil {
+				continue
+			}
+			if s := normalize(kind, v); s != "" {
+				vals = append(vals, s)
+			}
+		}
+		joined := strings.Join(vals, ",")
+		switch kind {
+		case "user":
+			e.User = joined
+		case "ip":
+			e.IP = joined
+		case "app":
+			e.App = joined
+		default:
+			e.Object = strings.Trim(e.Object+","+joined, ",")
+		}
+	}
+	if e.User != "" {
+		e.App = ""
+	}
+	return e
+}
+
+// normalize is an entity value in the form its key uses: user names and domains lowercase, IP
+// addresses in their canonical form; "" for a list or an empty value.
+func normalize(kind string, v any) string {
+	var s string
+	switch x := v.(type) {
+	case string:
+		s = strings.TrimSpace(x)
+	case float64, bool:
+		s = fmt.Sprint(x)
+	default:
+		return ""
+	}
+	switch kind {
+	case "user", "domain":
+		return strings.ToLower(s)
+	case "ip":
+		if a, err := netip.ParseAddr(s); err == nil {
+			return a.Unmap().String()
+		}
+	}
+	return s
+}
+
+// Bucket names the time bucket of size b holding t: a day (2026-12-05) for buckets of whole
+// days (the bucket's first day), an ISO week (2026-W49) for 7d, an hour (2026-12-05T08Z)
+// otherwise. Buckets count from the Unix epoch, in UTC.
+func Bucket(t time.Time, b time.Duration) string {
+	t = t.UTC()
+	switch {
+	case b == 7*24*time.Hour:
+		y, w := t.ISOWeek()
+		return fmt.Sprintf("%d-W%02d", y, w)
+	case b > 0 && b%(24*time.Hour) == 0:
+		return t.Truncate(b).Format(time.DateOnly)
+	case b > 0:
+		return t.Truncate(b).Format("2006-01-02T15Z")
+	}
+	return t.Format(time.DateOnly)
+}
+
+// ErrPivot is returned (wrapped) by Select for a pivot named to run.
+var ErrPivot = errors.New("pivots never run in detect")
+
+// Select is the detections to run: those named (every detection when none is), less those
+// excluded; an unknown name is an error listing the detections.
+func Select(include, exclude []string) ([]*queries.Investigation, error) {
+	check := func(names []string) error {
+		for _, n := range names {
+			inv, err := queries.Lookup(n)
+			if err != nil {
+				return fmt.Errorf("unknown investigation %q; the detections are: %s", n, strings.Join(detectionNames(), ", "))
+			}
+			if inv.Kind != queries.Detection {
+				return fmt.Errorf("%s: %w (they answer a question about one user or address); the detections are: %s", n, ErrPivot, strings.Join(detectionNames(), ", "))
+			}
+		}
+		return nil
+	}
+	if err := check(include); err != nil {
+		return nil, err
+	}
+	if err := check(exclude); err != nil {
+		return nil, err
+	}
+	var out []*queries.Investigation
+	for _, inv := range queries.All() {
+		if inv.Kind != queries.Detection || slices.Contains(exclude, inv.Name) {
+			continue
+		}
+		if len(include) == 0 || slices.Contains(include, inv.Name) {
+			out = append(out, inv)
+		}
+	}
+	return out, nil
+}
+
+func detectionNames() []string {
+	var out []string
+	for _, inv := range queries.All() {
+		if inv.Kind == queries.Detection {
+			out = append(out, inv.Name)
+		}
+	}
+	return out
+}
+
+// Title is an investigation's name for people: "impossible-travel" is "Impossible travel".
+func Title(name string) string {
+	t := strings.ReplaceAll(name, "-", " ")
+	if t == "" {
+		return t
+	}
+	return strings.ToUpper(t[:1]) + t[1:]
+}
