@@ -22,16 +22,31 @@ import (
 
 // Steps of the benchmark, in the order Run takes them.
 const (
-	StepOffline        = "offline"        // 1: mcasload load vs DuckDB's own reader
+	StepOffline        = "offline"        // 1: mcasload load vs DuckDB's own reader, both record shapes
 	StepMemory         = "memory"         // 2: peak RSS of load 1M vs 5M, scan 100k vs 1M
 	StepOnline         = "online"         // 3: share of the API ceiling for --parallel 1, 2, 4
 	StepIncremental    = "incremental"    // 4: 100k into 5M vs into empty
 	StepInvestigations = "investigations" // 5: every canned investigation on 5M
 	StepProfile        = "profile"        // 6: CPU profile of the offline load
+	StepLimits         = "limits"         // 7: each stage of a load alone: the distance to the limit
+	// StepYear is the scale step: a warehouse of YearRows (20M, about 20 days of a large
+	// tenant) filled by nightly loads, then what it costs to use. Long: not in DefaultSteps.
+	StepYear = "year"
 )
 
 // AllSteps lists every step in order.
-var AllSteps = []string{StepOffline, StepMemory, StepOnline, StepIncremental, StepInvestigations, StepProfile}
+var AllSteps = []string{StepOffline, StepMemory, StepOnline, StepIncremental, StepInvestigations, StepProfile, StepLimits, StepYear}
+
+// DefaultSteps are the steps of `make bench`: all but the scale step, which takes an hour at
+// its full size (make bench BENCHFLAGS='--steps year').
+var DefaultSteps = []string{StepOffline, StepMemory, StepOnline, StepIncremental, StepInvestigations, StepProfile, StepLimits}
+
+// Record shapes of the offline step: the simulator's tenant, and the wide shape of other
+// tenants (wide.go).
+const (
+	ShapeSim  = "sim"
+	ShapeWide = "wide"
+)
 
 // Config sizes a benchmark run. Zero fields take the defaults of the full run (Default).
 type Config struct {
@@ -44,11 +59,12 @@ type Config struct {
 	Days    int // days of generated tenants (30)
 	Threads int // DuckDB threads and conversion workers of every process (2)
 
-	Offline        []int // offline conversion sizes (100k, 1M)
-	Scale          int   // the large load for memory, incremental and investigations (5M)
-	ScanSizes      []int // scans with throttling off for memory (100k, 1M)
-	Incremental    int   // new records loaded into the scale warehouse (100k)
-	OnlineParallel []int // --parallel settings of the online scan (1, 2, 4)
+	Offline        []int    // offline conversion sizes (100k, 1M)
+	Shapes         []string // record shapes of the offline step (sim, wide)
+	Scale          int      // the large load for memory, incremental and investigations (5M)
+	ScanSizes      []int    // scans with throttling off for memory (100k, 1M)
+	Incremental    int      // new records loaded into the scale warehouse (100k)
+	OnlineParallel []int    // --parallel settings of the online scan (1, 2, 4)
 	// OnlineWindow is the measured span of each online scan, from its first request. A multiple
 	// of the rate window (60 s) makes the ceiling exact whatever the burst at the start.
 	OnlineWindow  time.Duration
@@ -56,9 +72,12 @@ type Config struct {
 	OnlineLatency string // simulator page latency per 5000 records ("2s")
 	OnlineLimit   int    // scan page size (5000)
 	RateLimit     int    // requests per minute (30)
-	// LowMemoryLimit, when set, adds a load of the smallest offline size with this
-	// --memory-limit, to show how the peak follows DuckDB's limit.
-	LowMemoryLimit string
+	// ExtraBudget, when set, adds a load of the smallest offline size (simulator records) with
+	// this --memory-budget, to show what a larger budget buys in time.
+	ExtraBudget string
+	// YearRows, YearDays and YearUsers size the scale step's warehouse (20M rows, 20 days,
+	// 20,000 users: a large tenant's million activities a day).
+	YearRows, YearDays, YearUsers int
 	// ProfileRecords is the size of the profiled load (default: the smallest offline size).
 	ProfileRecords int
 	// ReadOptions are extra read_json_auto options of the DuckDB reference. DuckDB refuses
@@ -73,11 +92,12 @@ type Config struct {
 func Default() Config {
 	return Config{
 		Out:            "bench/out",
-		Steps:          AllSteps,
+		Steps:          DefaultSteps,
 		Users:          2000,
 		Days:           30,
 		Threads:        2,
 		Offline:        []int{100_000, 1_000_000},
+		Shapes:         []string{ShapeSim, ShapeWide},
 		Scale:          5_000_000,
 		ScanSizes:      []int{100_000, 1_000_000},
 		Incremental:    100_000,
@@ -88,7 +108,10 @@ func Default() Config {
 		OnlineLimit:    5000,
 		RateLimit:      30,
 		ReadOptions:    "ignore_errors=true",
-		LowMemoryLimit: "256MB",
+		ExtraBudget:    "512MB",
+		YearRows:       20_000_000,
+		YearDays:       20,
+		YearUsers:      20_000,
 	}
 }
 
@@ -99,14 +122,16 @@ const (
 	seedScale   = 2
 	seedScan    = 3
 	seedOnline  = 4
+	seedYear    = 100 // and up: one seed per nightly load of the scale step
 )
 
 // Harness runs the measurements of one Config and gathers the table.
 type Harness struct {
 	cfg   Config
 	Table Table
-	// offlineLoads remembers the offline load of each size, so the memory step reuses it.
-	offlineLoads map[int]Usage
+	// offlineLoads remembers the offline load of each shape and size, so the memory step
+	// reuses it.
+	offlineLoads map[offlineKey]Usage
 	// base is the scale warehouse once loaded (investigations and incremental use it).
 	base    string
 	baseErr error // the scale load failed: later steps say so instead of loading again
@@ -138,8 +163,19 @@ func New(cfg Config) (*Harness, error) {
 	setDefault(&cfg.OnlineRecords, d.OnlineRecords)
 	setDefault(&cfg.OnlineLimit, d.OnlineLimit)
 	setDefault(&cfg.RateLimit, d.RateLimit)
+	setDefault(&cfg.YearRows, d.YearRows)
+	setDefault(&cfg.YearDays, d.YearDays)
+	setDefault(&cfg.YearUsers, d.YearUsers)
 	if cfg.Offline == nil {
 		cfg.Offline = d.Offline
+	}
+	if cfg.Shapes == nil {
+		cfg.Shapes = d.Shapes
+	}
+	for _, s := range cfg.Shapes {
+		if s != ShapeSim && s != ShapeWide {
+			return nil, fmt.Errorf("unknown record shape %q: use %s or %s", s, ShapeSim, ShapeWide)
+		}
 	}
 	if cfg.ScanSizes == nil {
 		cfg.ScanSizes = d.ScanSizes
@@ -168,7 +204,7 @@ func New(cfg Config) (*Harness, error) {
 	if _, err := rand.Read(tok); err != nil {
 		return nil, fmt.Errorf("make simulator token: %w", err)
 	}
-	return &Harness{cfg: cfg, offlineLoads: map[int]Usage{}, token: hex.EncodeToString(tok)}, nil
+	return &Harness{cfg: cfg, offlineLoads: map[offlineKey]Usage{}, token: hex.EncodeToString(tok)}, nil
 }
 
 func setDefault(v *int, d int) {
@@ -223,6 +259,8 @@ func (h *Harness) Run(ctx context.Context) error {
 	run(StepInvestigations, h.investigations)
 	run(StepIncremental, h.incremental)
 	run(StepProfile, h.profile)
+	run(StepLimits, h.limits)
+	run(StepYear, h.year)
 	run(StepOnline, h.online)
 	if !h.cfg.Keep {
 		_ = os.RemoveAll(h.cfg.workDir())
@@ -264,10 +302,21 @@ func (h *Harness) simArgs(seed int64, n int, extra ...string) []string {
 		"--days", strconv.Itoa(h.cfg.Days), "--records", strconv.Itoa(n)}, extra...)
 }
 
-// offlineInput returns the cached offline file of n records (seed 1, generated when missing),
-// read once so every process measured on it finds it in the page cache, and its size.
+// offlineInput returns the cached offline file of n simulator records (seed 1, generated when
+// missing), read once so every process measured on it finds it in the page cache, and its size.
 func (h *Harness) offlineInput(ctx context.Context, n int) (string, int64, error) {
-	file, err := h.ndjson(ctx, seedOffline, n)
+	return h.shapeInput(ctx, ShapeSim, n)
+}
+
+// shapeInput is offlineInput for records of either shape.
+func (h *Harness) shapeInput(ctx context.Context, shape string, n int) (string, int64, error) {
+	var file string
+	var err error
+	if shape == ShapeWide {
+		file, err = h.wideNDJSON(seedOffline, n)
+	} else {
+		file, err = h.ndjson(ctx, seedOffline, n)
+	}
 	if err != nil {
 		return "", 0, err
 	}

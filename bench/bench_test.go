@@ -5,6 +5,7 @@ import (
 	"github.com/mcasload/mcasload/queries"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,10 +28,11 @@ func toyConfig(t *testing.T, steps ...string) Config {
 	return Config{
 		Bin: mcas, DuckRef: duckref, Out: t.TempDir(), Steps: steps,
 		Users: 50, Days: 10, Threads: 2,
-		Offline: []int{2000}, Scale: 6000, ScanSizes: []int{1500, 3000}, Incremental: 2000,
+		Offline: []int{2000}, Shapes: []string{ShapeSim, ShapeWide}, Scale: 6000, ScanSizes: []int{1500, 3000}, Incremental: 2000,
 		OnlineParallel: []int{2}, OnlineWindow: 3 * time.Second, OnlineRecords: 20000,
 		OnlineLatency: "200ms", OnlineLimit: 500, RateLimit: 30,
-		ReadOptions: Default().ReadOptions, LowMemoryLimit: "256MB",
+		ReadOptions: Default().ReadOptions, ExtraBudget: "512MB",
+		YearRows: 6000, YearDays: 3, YearUsers: 50,
 	}
 }
 
@@ -51,8 +53,8 @@ func rowsOf(tb *Table, step string) []Row {
 func TestSmoke(t *testing.T) {
 	steps := AllSteps
 	if testing.Short() {
-		// The online scans and the 20 query processes take the longest; short mode keeps the rest.
-		steps = []string{StepOffline, StepMemory, StepIncremental, StepProfile}
+		// The online scans and the query processes take the longest; short mode keeps the rest.
+		steps = []string{StepOffline, StepMemory, StepIncremental, StepProfile, StepLimits}
 	}
 	cfg := toyConfig(t, steps...)
 	var log bytes.Buffer
@@ -73,22 +75,34 @@ func TestSmoke(t *testing.T) {
 	t.Logf("toy benchmark table (figures meaningless at this size):\n%s", out.String())
 
 	off := rowsOf(&h.Table, "1 offline")
-	if len(off) != 4 {
-		t.Fatalf("offline rows = %d, want load, duckdb, ratio, low-memory load", len(off))
+	if len(off) != 7 {
+		t.Fatalf("offline rows = %d, want load, duckdb, ratio for each shape and the larger-budget load:\n%s", len(off), out.String())
 	}
-	if !strings.Contains(off[3].What, "--memory-limit 256MB") || off[3].Records != off[0].Records || off[3].PeakRSS == 0 {
-		t.Errorf("low-memory load row: %+v", off[3])
+	if !strings.Contains(off[3].What, "--memory-budget 512MB") || off[3].Records != off[0].Records || off[3].PeakRSS == 0 {
+		t.Errorf("larger-budget load row: %+v", off[3])
 	}
-	for _, r := range off[:2] {
-		if r.Records < 1900 || r.Records > 2000 || r.Wall <= 0 || r.PeakRSS < 10<<20 || r.MBPerSec <= 0 {
-			t.Errorf("offline row %q: records %d, wall %s, rss %d, MB/s %.1f: want about 2000 records and real figures", r.What, r.Records, r.Wall, r.PeakRSS, r.MBPerSec)
+	for i, shape := range []string{ShapeSim, ShapeWide} {
+		rows := off[3*i+min(i, 1):]
+		for _, r := range rows[:2] {
+			if !strings.Contains(r.What, "2k "+shape) || r.Records < 1900 || r.Records > 2000 || r.Wall <= 0 || r.PeakRSS < 10<<20 || r.MBPerSec <= 0 {
+				t.Errorf("offline row %q: records %d, wall %s, rss %d, MB/s %.1f: want about 2000 %s records and real figures", r.What, r.Records, r.Wall, r.PeakRSS, r.MBPerSec, shape)
+			}
+		}
+		if rows[0].Records != rows[1].Records {
+			t.Errorf("%s: mcasload read %d records, DuckDB %d: both should read the whole file", shape, rows[0].Records, rows[1].Records)
+		}
+		if rows[2].Met == "" || !strings.HasPrefix(rows[2].Target, "≥ 2.0") || !strings.Contains(rows[2].Figure, "cpu") {
+			t.Errorf("ratio row without figure, target or verdict: %+v", rows[2])
 		}
 	}
-	if off[0].Records != off[1].Records {
-		t.Errorf("mcasload read %d records, DuckDB %d: both should read the whole file", off[0].Records, off[1].Records)
+	lim := rowsOf(&h.Table, "7 limits")
+	if len(lim) != 2*10 {
+		t.Errorf("limits rows = %d, want 8 stages, the limit and the load for each shape:\n%s", len(lim), out.String())
 	}
-	if off[2].Met == "" || off[2].Figure == "" {
-		t.Errorf("ratio row without figure or verdict: %+v", off[2])
+	for _, r := range lim {
+		if (r.MBPerSec <= 0 && r.Figure != noiseFigure) || r.Figure == "" {
+			t.Errorf("limits row %q without a rate: %+v", r.What, r)
+		}
 	}
 
 	mem := rowsOf(&h.Table, "2 memory")
@@ -144,9 +158,75 @@ func TestSmoke(t *testing.T) {
 		if len(inv) != len(queries.All()) {
 			t.Errorf("investigation rows = %d, want one per investigation (%d)", len(inv), len(queries.All()))
 		}
+		checkYear(t, rowsOf(&h.Table, "8 year"), out.String())
 	}
 	if _, err := os.Stat(filepath.Join(cfg.Out, "work")); !os.IsNotExist(err) {
 		t.Errorf("work folder left behind (err %v); warehouses must be removed unless Keep", err)
+	}
+}
+
+// checkYear checks the scale step's rows: every nightly load stored something, the
+// investigations, status, verify and export ran, sizes were taken, and the incremental
+// comparison has its verdict.
+func checkYear(t *testing.T, rows []Row, table string) {
+	t.Helper()
+	var loads, invs, commands, sizes, ratios int
+	var stored int64
+	for _, r := range rows {
+		switch {
+		case strings.Contains(r.What, "load ") && strings.Contains(r.What, "into ") && !strings.HasPrefix(r.What, "load 2k"):
+			loads++
+			stored += r.Records
+			if r.Records == 0 || r.PeakRSS == 0 {
+				t.Errorf("year load row %q: %d records, rss %d", r.What, r.Records, r.PeakRSS)
+			}
+		case strings.HasPrefix(r.What, "query "):
+			invs++
+		case strings.HasPrefix(r.What, "mcasload "):
+			commands++
+		case strings.HasPrefix(r.What, "size on disk"):
+			sizes++
+			if !strings.Contains(r.Figure, "per million rows") {
+				t.Errorf("size row %q: %q", r.What, r.Figure)
+			}
+		case strings.HasPrefix(r.What, "ratio"):
+			ratios++
+		}
+	}
+	if loads != 2 || stored < 6000 || invs != len(queries.All()) || commands != 3 || sizes != 2 || ratios != 1 {
+		t.Errorf("year rows: %d loads storing %d, %d queries, %d commands, %d sizes, %d ratios; want 2 loads storing 6000+, %d, 3, 2, 1:\n%s",
+			loads, stored, invs, commands, sizes, ratios, len(queries.All()), table)
+	}
+}
+
+func TestYearLoads(t *testing.T) {
+	end := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		rows, days int
+		want       []int // rows of each nightly load (the incidents' load is last and not listed)
+	}{
+		{20_000_000, 20, []int{2_000_000, 2_000_000, 2_000_000, 2_000_000, 2_000_000, 2_000_000, 2_000_000, 2_000_000, 2_000_000, 2_000_000}},
+		{2_000_000, 20, []int{2_000_000}},
+		{6000, 3, []int{6000}},
+		{10_000_001, 2, []int{5_000_000, 5_000_001}},
+	}
+	for _, tt := range tests {
+		loads := yearLoads(tt.rows, tt.days, 1000, end)
+		var got []int
+		days := 0
+		for i, l := range loads[:len(loads)-1] {
+			got = append(got, l.rows)
+			days += l.days
+			if want := end.AddDate(0, 0, -(tt.days - days)); !l.end.Equal(want) || l.incidents || l.seed != seedYear+int64(i) {
+				t.Errorf("%d rows over %d days: load %d %+v, want end %s, its own seed, no incidents", tt.rows, tt.days, i, l, want)
+			}
+		}
+		if !slices.Equal(got, tt.want) || days != tt.days {
+			t.Errorf("%d rows over %d days: loads %v over %d days, want %v over %d", tt.rows, tt.days, got, days, tt.want, tt.days)
+		}
+		if last := loads[len(loads)-1]; !last.incidents || !last.end.Equal(end) || last.seed >= seedYear {
+			t.Errorf("last load %+v, want the incidents up to the end", last)
+		}
 	}
 }
 

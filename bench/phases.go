@@ -29,7 +29,8 @@ var phaseKeys = []struct{ msg, field, phase string }{
 	{"committed", "transaction", "insert-tx"},
 	{"published", "took", "parquet"},
 	{"closed the duckdb file", "took", "close+checkpoint"},
-	{"read the stored id hashes", "took", "read-hashes"},
+	{"committed", "ids", "id-set-add"},
+	{"opened the id index", "took", "open-id-set"},
 	{"compacted parquet day", "took", "compact"},
 }
 

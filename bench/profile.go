@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcasload/mcasload/internal/budget"
 	"github.com/mcasload/mcasload/loader"
 	"github.com/mcasload/mcasload/warehouse"
 )
@@ -81,14 +83,22 @@ func (h *Harness) profile(ctx context.Context) error {
 	return nil
 }
 
-// loadInProcess is `mcasload load --threads T FILE` without the CLI around it.
+// loadInProcess is `mcasload load --threads T FILE` without the CLI around it, with the
+// default memory budget's plan. The Go memory limit it sets is this process's only while it
+// runs.
 func loadInProcess(ctx context.Context, dir, file string, threads int) (*loader.Summary, error) {
-	w, err := warehouse.Open(ctx, warehouse.Options{Dir: dir, Threads: threads, Source: "file", Command: "bench profile"})
+	plan, err := budget.For(budget.Default)
+	if err != nil {
+		return nil, err
+	}
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	w, err := warehouse.Open(ctx, warehouse.Options{Dir: dir, Threads: threads, Source: "file", Command: "bench profile",
+		MemoryLimit: budget.Format(plan.DuckDB), HoldCache: plan.DuckDBCache, AllocatorFlush: plan.DuckDBFlush})
 	if err != nil {
 		return nil, fmt.Errorf("open warehouse: %w", err)
 	}
-	sum, err := loader.Load(ctx, w, []loader.Input{{Name: file}},
-		loader.LoadOptions{Pipeline: loader.Options{Workers: threads, Source: "file"}}, nil)
+	sum, err := loader.Load(ctx, w, []loader.Input{{Name: file}}, loader.LoadOptions{Pipeline: loader.Options{
+		Workers: threads, Source: "file", BatchBytes: plan.BatchBytes, GoMemoryLimit: plan.GoLimit}}, nil)
 	if err == nil && sum != nil {
 		err = w.FinishRun(ctx, warehouse.RunInfo{}, sum)
 	}

@@ -270,7 +270,7 @@ func readNDJSON(ctx context.Context, p *Pipeline, br *bufio.Reader, opts LoadOpt
 	for {
 		ch, err := nr.Next()
 		if ch != nil {
-			if aerr := p.Add(ctx, Chunk{Records: ch.Records, Lines: ch.Lines, Rejected: ch.Rejected}); aerr != nil {
+			if aerr := p.Add(ctx, Chunk{Records: ch.Records, Data: ch.Data, Lines: ch.Lines, Rejected: ch.Rejected}); aerr != nil {
 				return aerr
 			}
 		}

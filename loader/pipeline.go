@@ -37,13 +37,6 @@ type tenantCommitter interface {
 	Tenant() string
 }
 
-// heapHolder is a Committer that keeps Go memory between commits (the warehouse writer's set
-// of stored id hashes); the pipeline's soft memory limit grows by it, or the garbage collector
-// would run without pause once that memory passes the limit.
-type heapHolder interface {
-	HeldBytes() int64
-}
-
 // Default sizes. A commit is cut at 100k rows or 16 MiB of raw JSON, whichever comes first
 // (about 5,000 real records of ~3.4 KB): the commit's Arrow rows and DuckDB's work on them
 // (insert, checkpoint, Parquet) then fit a 300 MB process, while a commit's fixed cost (opening
@@ -66,6 +59,10 @@ type Options struct {
 	// Queue is how many chunks may wait for conversion or commit; default 2×Workers. With
 	// BatchRows/BatchBytes it bounds the memory a run holds, whatever the input size.
 	Queue int
+	// GoMemoryLimit is the Go garbage collector's soft limit (a memory budget's Go share);
+	// default 2×BatchBytes + 64 MiB. The pipeline sets it only when the process has none yet
+	// (GOMEMLIMIT).
+	GoMemoryLimit int64
 	// Schema configures each worker's converter; its Tenant defaults to the committer's
 	// (warehouse.Writer.Tenant), so every row carries the tenant it is committed under.
 	Schema schema.Options
@@ -81,6 +78,9 @@ type Options struct {
 // Chunk is a run of raw records in input order, with what comes with them.
 type Chunk struct {
 	Records []json.RawMessage
+	// Data, when set, holds Records back to back (an NDJSON reader's buffer): the converted
+	// rows then share it as their raw column instead of a copy (schema.Chunk.Data).
+	Data []byte
 	// Bytes of input the chunk stands for (for rates and progress); default the records' size.
 	Bytes int64
 	// Lines[i], when set, is the input line of Records[i], so rejects can say where they were.
@@ -107,8 +107,6 @@ type Pipeline struct {
 	order  chan *job  // to the committer, in Add order
 	wg     sync.WaitGroup
 	done   chan struct{} // closed when the committer has finished
-
-	ownLimit bool // the pipeline set the Go memory limit and keeps it sized
 
 	mu      sync.Mutex
 	sum     Summary
@@ -153,16 +151,15 @@ func Start(c Committer, opts Options) *Pipeline {
 	if tc, ok := c.(tenantCommitter); ok && opts.Schema.Tenant == "" {
 		opts.Schema.Tenant = tc.Tenant()
 	}
-	ownLimit := setGoMemoryLimit(opts, 0)
+	setGoMemoryLimit(opts)
 	p := &Pipeline{
-		ownLimit: ownLimit,
-		c:        c,
-		opts:     opts,
-		jobs:     make(chan *job, opts.Queue),
-		order:    make(chan *job, opts.Queue),
-		done:     make(chan struct{}),
-		days:     map[string]bool{},
-		failed:   make(chan struct{}),
+		c:      c,
+		opts:   opts,
+		jobs:   make(chan *job, opts.Queue),
+		order:  make(chan *job, opts.Queue),
+		done:   make(chan struct{}),
+		days:   map[string]bool{},
+		failed: make(chan struct{}),
 	}
 	p.sum = Summary{Command: opts.Command, Source: opts.Source, Tenant: opts.Schema.Tenant, Started: opts.Clock.Now()}
 	for range opts.Workers {
@@ -177,16 +174,20 @@ func Start(c Committer, opts Options) *Pipeline {
 // (the commit being stored, the next one gathering, the queue), unless the process already has
 // one (GOMEMLIMIT or an earlier pipeline). Without it the heap grows to twice its live size
 // before a collection, which alone can pass a small machine's budget.
-// It reports whether it set the limit; held is what the committer keeps between commits.
-func setGoMemoryLimit(opts Options, held int64) bool {
-	if debug.SetMemoryLimit(-1) != math.MaxInt64 {
-		return false
+// The committer keeps nothing between commits that grows with the warehouse (its dedupe index
+// is on disk), so the limit is the pipeline's alone.
+func setGoMemoryLimit(opts Options) {
+	if debug.SetMemoryLimit(-1) == math.MaxInt64 {
+		debug.SetMemoryLimit(goMemoryLimit(opts))
 	}
-	debug.SetMemoryLimit(goMemoryLimit(opts, held))
-	return true
 }
 
-func goMemoryLimit(opts Options, held int64) int64 { return 2*opts.BatchBytes + 64<<20 + held }
+func goMemoryLimit(opts Options) int64 {
+	if opts.GoMemoryLimit > 0 {
+		return opts.GoMemoryLimit
+	}
+	return 2*opts.BatchBytes + 64<<20
+}
 
 // convertLoop is one worker: its own converter (converters are not safe for concurrent use).
 func (p *Pipeline) convertLoop() {
@@ -198,8 +199,9 @@ func (p *Pipeline) convertLoop() {
 			continue
 		}
 		b, err := convertChunk(conv, j.chunk)
-		// The rows now live in Arrow (raw included); let the JSON go while the job waits its turn.
-		j.chunk.Records, j.chunk.Lines, j.chunk.Rejected = nil, nil, nil
+		// The rows now live in Arrow (raw included, sharing Data when it could); let the rest of
+		// the JSON go while the job waits its turn.
+		j.chunk.Records, j.chunk.Data, j.chunk.Lines, j.chunk.Rejected = nil, nil, nil, nil
 		if err == nil {
 			// A crash here leaves converted rows that were never committed: the rerun must
 			// read them again and end with the same warehouse.
@@ -212,7 +214,7 @@ func (p *Pipeline) convertLoop() {
 // convertChunk converts ch; the batch's rejects include the chunk's own, in input order.
 func convertChunk(conv *schema.Converter, ch Chunk) (*schema.Batch, error) {
 	if ch.Lines != nil {
-		return conv.ConvertChunk(&schema.Chunk{Records: ch.Records, Lines: ch.Lines, Rejected: ch.Rejected})
+		return conv.ConvertChunk(&schema.Chunk{Records: ch.Records, Data: ch.Data, Lines: ch.Lines, Rejected: ch.Rejected})
 	}
 	b, err := conv.Convert(ch.Records)
 	if err != nil {
@@ -473,9 +475,6 @@ func (p *Pipeline) commit(ctx context.Context, pd *pending) error {
 	}
 	defer pd.release()
 	res, err := p.c.Commit(ctx, warehouse.Commit{Records: pd.records, Rejected: pd.rejected, State: pd.state})
-	if h, ok := p.c.(heapHolder); ok && p.ownLimit {
-		debug.SetMemoryLimit(goMemoryLimit(p.opts, h.HeldBytes()))
-	}
 	if err != nil {
 		err = fmt.Errorf("commit %d rows: %w", pd.rows, err)
 		p.fail(err)
@@ -486,6 +485,10 @@ func (p *Pipeline) commit(ctx context.Context, pd *pending) error {
 	p.sum.Commits++
 	p.sum.New += int64(res.Inserted)
 	p.sum.Duplicates += int64(res.Duplicates)
+	p.sum.BehindHorizon += int64(res.Old)
+	if res.Old > 0 {
+		p.sum.Horizon = res.Horizon
+	}
 	p.sum.Conflicts += int64(res.Conflicts)
 	p.sum.Rejected += int64(len(pd.rejected))
 	for _, r := range pd.rejected {

@@ -28,7 +28,11 @@ type Summary struct {
 	New        int64 `json:"new"`             // rows added to the warehouse
 	Duplicates int64 `json:"duplicates"`      // records whose id was already stored (first wins)
 	Conflicts  int64 `json:"conflicts"`       // duplicates whose content differed from the stored row
-	Rejected   int64 `json:"rejected"`        // records sent to rejected_activities
+	// BehindHorizon counts records dated before the tenant's retention horizon (mcasload
+	// prune): not stored. Horizon is that day (YYYY-MM-DD) when there were any.
+	BehindHorizon int64  `json:"behind_horizon,omitempty"`
+	Horizon       string `json:"horizon,omitempty"`
+	Rejected      int64  `json:"rejected"` // records sent to rejected_activities
 	// RejectedByReason counts rejects per reason (e.g. "missing _id").
 	RejectedByReason map[string]int64 `json:"rejected_by_reason,omitempty"`
 	TypeErrors       int64            `json:"type_errors"` // typed fields with a wrong type, stored as NULL
@@ -83,6 +87,9 @@ func (s *Summary) WriteText(w io.Writer) {
 		humanize.Count(s.Rejected), humanize.Count(int64(s.Commits)), humanize.Count(int64(s.RecordsPerSec)), s.MBPerSec)
 	if s.Tenant != "" {
 		fmt.Fprintf(w, "  tenant %s\n", s.Tenant)
+	}
+	if s.BehindHorizon > 0 {
+		fmt.Fprintf(w, "  %s dated before the retention horizon %s (mcasload prune) not stored\n", plural(s.BehindHorizon, "record"), s.Horizon)
 	}
 	if s.TypeErrors > 0 {
 		fmt.Fprintf(w, "  %s with an unexpected type stored as NULL (raw keeps the value)\n", plural(s.TypeErrors, "field"))

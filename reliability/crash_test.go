@@ -137,17 +137,7 @@ func TestReliabilityCrashTenants(t *testing.T) {
 func TestReliabilityCrashLoad(t *testing.T) {
 	binary(t)
 	tn := crashTenant()
-	file := filepath.Join(t.TempDir(), "activities.ndjson")
-	f, err := os.Create(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tn.WriteNDJSON(f, time.Now().Add(24*time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	file := splitNDJSON(t, tn, 1)[0] // every record, in one file
 	crashTest(t, crashRun{
 		category: "crash: load",
 		args: func(dir string) []string {
@@ -279,24 +269,8 @@ func crashTest(t *testing.T, cr crashRun) {
 		}
 		return nil
 	}
-	// A failed round is reported and the series goes on, so the figures count every kill; a
-	// broken build stops it after a few.
-	for n := 0; kills < target && len(failedRounds) < 5; n++ {
-		rounds++
-		if err := round(n); err != nil {
-			failedRounds = append(failedRounds, n)
-			t.Errorf("round %d: %v", n, err)
-			continue
-		}
-		exact++
-	}
-	if long {
-		for _, kp := range cr.points {
-			if reached[kp.name] == 0 {
-				t.Errorf("failpoint %s was never reached", kp.name)
-			}
-		}
-	}
+	rounds, exact, failedRounds = killRounds(t, func() bool { return kills < target }, 5, round)
+	checkReached(t, cr.points, reached)
 	t.Logf("%d kills (%d at random instants) over %d rounds (%d exact, failed %v), %d armed failpoints not reached after earlier kills; reached: %v",
 		kills, randomKills, rounds, exact, failedRounds, unreached, reached)
 	ids := len(cr.want)
@@ -326,4 +300,34 @@ func formatCounts(m map[string]int) string {
 		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// killRounds runs rounds while more() says kills are still wanted. A failed round is reported
+// and the series goes on, so the figures count every kill; a broken build stops it after
+// maxFailed.
+func killRounds(t *testing.T, more func() bool, maxFailed int, round func(n int) error) (rounds, exact int, failed []int) {
+	t.Helper()
+	for n := 0; more() && len(failed) < maxFailed; n++ {
+		rounds++
+		if err := round(n); err != nil {
+			failed = append(failed, n)
+			t.Errorf("round %d: %v", n, err)
+			continue
+		}
+		exact++
+	}
+	return rounds, exact, failed
+}
+
+// checkReached fails the long run when a failpoint of points was never reached.
+func checkReached(t *testing.T, points []killPoint, reached map[string]int) {
+	t.Helper()
+	if !long {
+		return
+	}
+	for _, kp := range points {
+		if reached[kp.name] == 0 {
+			t.Errorf("failpoint %s was never reached", kp.name)
+		}
+	}
 }

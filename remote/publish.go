@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/mcasload/mcasload/internal/clock"
+	"github.com/mcasload/mcasload/internal/failpoint"
 	"github.com/mcasload/mcasload/objstore"
 )
 
@@ -39,9 +40,14 @@ type Options struct {
 	// dataset found there (its publish state was lost, or the warehouse was rebuilt): remote
 	// files it does not have locally are superseded, files it has with other bytes still
 	// conflict.
-	Adopt  bool
-	Clock  clock.Clock
-	Logger *slog.Logger
+	Adopt bool
+	// KeepCompactionLocal publishes a compaction's merged file only when the remote side does not
+	// already hold all its rows as the smaller files it replaced: those stay the published
+	// files, so an engine that lists the prefix never sees a day's rows twice. Local and remote
+	// then differ in file names by design; Verify compares the commits each side covers.
+	KeepCompactionLocal bool
+	Clock               clock.Clock
+	Logger              *slog.Logger
 }
 
 func (o *Options) defaults() {
@@ -137,6 +143,9 @@ func (p *publisher) run(ctx context.Context) (Result, error) {
 	if err := p.checkDataset(ctx); err != nil {
 		return p.res, err
 	}
+	if p.opts.KeepCompactionLocal && p.prev != nil {
+		p.local = publishedView(p.local, p.prev, p.remote.objects)
+	}
 	uploads, err := p.plan(ctx)
 	if err != nil {
 		return p.res, err
@@ -151,10 +160,12 @@ func (p *publisher) run(ctx context.Context) (Result, error) {
 			return p.res, err
 		}
 	}
+	failpoint.Hit("publish-before-manifest")
 	m, err := p.writeManifest(ctx, stale)
 	if err != nil {
 		return p.res, err
 	}
+	failpoint.Hit("publish-after-manifest")
 	p.target.Version, p.target.Uploading, p.target.Published = m.Version, nil, p.opts.Clock.Now().UTC()
 	if err := p.ledger.Save(ctx, p.state); err != nil {
 		return p.res, err
@@ -162,6 +173,7 @@ func (p *publisher) run(ctx context.Context) (Result, error) {
 	if err := p.updatePointer(ctx, m); err != nil {
 		return p.res, err
 	}
+	failpoint.Hit("publish-before-delete")
 	return p.res, p.collect(ctx, m)
 }
 
@@ -300,6 +312,7 @@ func (p *publisher) upload(ctx context.Context, files []File) error {
 			}
 			uploaded.Add(1)
 			sent.Add(f.Size)
+			failpoint.Hit("publish-upload")
 			p.opts.Logger.Debug("uploaded", "path", f.Path, "bytes", f.Size, "took", time.Since(start))
 			return nil
 		})

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -149,6 +151,8 @@ type Converter struct {
 	opts Options
 	s    scanner
 	f    fields
+	// kept is scratch space: the positions of the records that became rows.
+	kept []int32
 	// perRow is the string bytes per row each string column (and, at colObjects, the object
 	// names) took in the last batch, so the next batch reserves its buffers once instead of
 	// growing them by doubling (copying and zeroing each time).
@@ -211,7 +215,6 @@ func newBuilders(mem memory.Allocator, n, rawBytes int, perRow *[numCols]float64
 	if perRow[colObjects] > 0 {
 		b.names.ReserveData(guess(colObjects))
 	}
-	b.str[colRaw].ReserveData(rawBytes)
 	return b
 }
 
@@ -231,7 +234,14 @@ func (b *builders) learnSizes(perRow *[numCols]float64, rows int) {
 // Convert converts records into one batch. Every record ends either as a row of Batch.Record or
 // in Batch.Rejected; a bad record never fails the others. The error is reserved for failures of
 // the converter itself.
-func (c *Converter) Convert(records []json.RawMessage) (batch *Batch, err error) {
+func (c *Converter) Convert(records []json.RawMessage) (*Batch, error) {
+	return c.convert(records, nil)
+}
+
+// convert is Convert for records that may be sub-slices of data, back to back (an NDJSON
+// chunk's arena): then, when every record becomes a row, the raw column is data itself instead
+// of a copy, and the batch shares data's memory (see Chunk.Data).
+func (c *Converter) convert(records []json.RawMessage, data []byte) (batch *Batch, err error) {
 	rawBytes := 0
 	for _, r := range records {
 		if len(r) <= c.opts.MaxRecordBytes {
@@ -250,6 +260,7 @@ func (c *Converter) Convert(records []json.RawMessage) (batch *Batch, err error)
 	}()
 	out := &Batch{}
 	var colErrs [numCols]int
+	kept := c.kept[:0]
 	for i, raw := range records {
 		cur = i
 		reason := c.parse(raw)
@@ -262,11 +273,13 @@ func (c *Converter) Convert(records []json.RawMessage) (batch *Batch, err error)
 			})
 			continue
 		}
-		c.appendRow(b, raw)
+		c.appendRow(b)
+		kept = append(kept, int32(i))
 		for col, n := range c.f.typeErrsByField {
 			colErrs[col] += n
 		}
 	}
+	c.kept = kept
 	for col, n := range colErrs {
 		if n == 0 {
 			continue
@@ -277,9 +290,74 @@ func (c *Converter) Convert(records []json.RawMessage) (batch *Batch, err error)
 		out.ColumnTypeErrors[Columns[col].Name] += n
 		out.TypeErrors += n
 	}
-	b.learnSizes(&c.perRow, len(records)-len(out.Rejected))
-	out.Record = b.rb.NewRecordBatch()
+	b.learnSizes(&c.perRow, len(kept))
+	rec := b.rb.NewRecordBatch()
+	defer rec.Release()
+	raw := c.rawColumn(records, kept, data)
+	defer raw.Release()
+	cols := slices.Clone(rec.Columns())
+	cols[colRaw] = raw
+	out.Record = array.NewRecordBatch(Activities, cols, rec.NumRows())
 	return out, nil
+}
+
+// rawColumn builds the raw column of the kept records. When they are all the records and lie
+// back to back inside data, the column's value buffer is that part of data (no copy: raw is
+// most of a record's bytes, and copying it cost a third of the conversion's memory traffic);
+// otherwise the kept records are copied into a buffer of their exact size.
+func (c *Converter) rawColumn(records []json.RawMessage, kept []int32, data []byte) arrow.Array {
+	if len(kept) == len(records) && len(records) > 0 {
+		if first, end, ok := backToBack(records, data); ok {
+			offsets := memory.NewResizableBuffer(c.mem)
+			offsets.Resize(arrow.Int32Traits.BytesRequired(len(records) + 1))
+			offs := arrow.Int32Traits.CastFromBytes(offsets.Bytes())
+			pos := int32(0)
+			for i, r := range records {
+				offs[i] = pos
+				pos += int32(len(r))
+			}
+			offs[len(records)] = pos
+			values := memory.NewBufferBytes(data[first:end:end])
+			d := array.NewData(arrow.BinaryTypes.String, len(records), []*memory.Buffer{nil, offsets, values}, nil, 0, 0)
+			offsets.Release()
+			defer d.Release()
+			return array.NewStringData(d)
+		}
+	}
+	sb := array.NewStringBuilder(c.mem)
+	defer sb.Release()
+	total := 0
+	for _, i := range kept {
+		total += len(records[i])
+	}
+	sb.Reserve(len(kept))
+	sb.ReserveData(total)
+	for _, i := range kept {
+		sb.BinaryBuilder.Append(records[i])
+	}
+	return sb.NewArray()
+}
+
+// backToBack reports whether records follow each other without a gap inside data, and where
+// they start and end in it. Only addresses are compared, so data may be any slice.
+func backToBack(records []json.RawMessage, data []byte) (first, end int, ok bool) {
+	if len(data) == 0 || len(records[0]) == 0 {
+		return 0, 0, false
+	}
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(data)))
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(records[0])))
+	if start < base || start-base >= uintptr(len(data)) {
+		return 0, 0, false
+	}
+	first = int(start - base)
+	end = first
+	for _, r := range records {
+		if len(r) == 0 || uintptr(unsafe.Pointer(unsafe.SliceData(r))) != base+uintptr(end) || end+len(r) > len(data) {
+			return 0, 0, false
+		}
+		end += len(r)
+	}
+	return first, end, true
 }
 
 func (c *Converter) rejectID() string {
@@ -745,9 +823,10 @@ func orElse(a, b strField) strField {
 	return b
 }
 
-// appendRow appends the parsed record c.f as one row. Fixed-width builders were reserved for the
-// whole batch, so their unsafe appends stay in bounds.
-func (c *Converter) appendRow(b *builders, raw []byte) {
+// appendRow appends the parsed record c.f as one row, raw excepted (rawColumn builds it for
+// the whole batch). Fixed-width builders were reserved for the whole batch, so their unsafe
+// appends stay in bounds.
+func (c *Converter) appendRow(b *builders) {
 	f := &c.f
 	b.str[colID].BinaryBuilder.Append(f.id.v)
 	b.ts.UnsafeAppend(arrow.Timestamp(f.ts.v))
@@ -791,7 +870,7 @@ func (c *Converter) appendRow(b *builders, raw []byte) {
 	} else {
 		b.objects.AppendNull()
 	}
-	b.str[colRaw].BinaryBuilder.Append(raw)
+	b.str[colRaw].AppendEmptyValue() // replaced by rawColumn
 	appendStr(b.str[colParameters], f.parameters)
 	b.str[colTenant].Append(c.opts.Tenant)
 }

@@ -498,3 +498,18 @@ func integral(txt []byte, integer bool, lo, hi int64) (int64, bool) {
 	}
 	return int64(f), true
 }
+
+// Validate reports whether raw is exactly one valid JSON value, read by the converter's own
+// scanner without extracting anything. It is what converting a record costs before any Arrow
+// column is built, which the benchmarks measure apart ("distance to the limit").
+func Validate(raw []byte) error {
+	var s scanner
+	s.reset(raw)
+	if err := s.skip(); err != nil {
+		return err
+	}
+	if !s.atEnd() {
+		return s.fail("trailing text")
+	}
+	return nil
+}

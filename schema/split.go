@@ -143,7 +143,11 @@ type NDJSONOptions struct {
 // Chunk is a run of NDJSON records and where they came from.
 type Chunk struct {
 	Records []json.RawMessage // one per non-blank line, without the line ending
-	Lines   []int             // Lines[i] is the 1-based line number of Records[i]
+	// Data, when set, holds the records back to back (they are sub-slices of it): ConvertChunk
+	// then makes it the raw column's buffer instead of copying the records, so the batch
+	// shares Data's memory and Data must not change while the batch is in use.
+	Data  []byte
+	Lines []int // Lines[i] is the 1-based line number of Records[i]
 	// Rejected are lines the reader itself refused (too long to hold); Convert judges the rest.
 	Rejected []Rejected
 }
@@ -214,6 +218,7 @@ func (n *NDJSONReader) Next() (*Chunk, error) {
 	if len(ch.Records) == 0 && len(ch.Rejected) == 0 {
 		return nil, n.err
 	}
+	ch.Data = arena
 	return ch, nil
 }
 
@@ -254,7 +259,9 @@ func (n *NDJSONReader) readLine(dst []byte) ([]byte, int, error) {
 
 // ConvertChunk converts an NDJSON chunk: the batch's rejects carry line numbers and include the
 // lines the reader refused, in line order.
-func (c *Converter) ConvertChunk(ch *Chunk) (*Batch, error) { return convertChunk(c.Convert, ch) }
+func (c *Converter) ConvertChunk(ch *Chunk) (*Batch, error) {
+	return convertChunk(func(records []json.RawMessage) (*Batch, error) { return c.convert(records, ch.Data) }, ch)
+}
 
 // convertChunk converts a chunk's records with convert and completes the rejects.
 func convertChunk(convert func([]json.RawMessage) (*Batch, error), ch *Chunk) (*Batch, error) {

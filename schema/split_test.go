@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
 )
 
 func TestSplitPage(t *testing.T) {
@@ -224,5 +226,88 @@ func TestNDJSONReadError(t *testing.T) {
 	}
 	if _, err := r.Next(); !errors.Is(err, boom) || !strings.Contains(err.Error(), "read ndjson line 2") {
 		t.Errorf("err = %v, want the read error naming line 2", err)
+	}
+}
+
+// TestConvertChunkSharesRaw: when every record of an NDJSON chunk becomes a row, the raw column
+// is the reader's buffer itself (no copy); when one is rejected, or the records are not back to
+// back (a page's records have commas between them), raw is copied. Either way each row's raw is
+// its record, byte for byte, and nothing stays allocated.
+func TestConvertChunkSharesRaw(t *testing.T) {
+	good := []string{rec("a", `"appName":"x"`), rec("b", ""), rec("c", `"description":"é\n"`)}
+	tests := []struct {
+		name   string
+		lines  []string
+		rows   []string // raw of each row, in order
+		shared bool
+	}{
+		{"all rows", good, good, true},
+		{"blank lines between", []string{good[0], "", good[1], "  ", good[2]}, good, true},
+		{"one rejected", []string{good[0], `{"_id":"x"}`, good[2]}, []string{good[0], good[2]}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mem := checkedMem(t)
+			conv := NewConverter(mem, Options{})
+			chunks := readAll(t, NewNDJSONReader(strings.NewReader(strings.Join(tt.lines, "\n")+"\n"), NDJSONOptions{}))
+			if len(chunks) != 1 {
+				t.Fatalf("%d chunks", len(chunks))
+			}
+			b, err := conv.ConvertChunk(chunks[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Record.Release()
+			raw := b.Record.Column(colRaw).(*array.String)
+			if raw.Len() != len(tt.rows) {
+				t.Fatalf("%d rows, want %d", raw.Len(), len(tt.rows))
+			}
+			for i, want := range tt.rows {
+				if raw.Value(i) != want {
+					t.Errorf("row %d raw %q, want %q", i, raw.Value(i), want)
+				}
+			}
+			values := raw.Data().Buffers()[2].Bytes()
+			shared := &values[0] == &chunks[0].Data[0]
+			if shared != tt.shared {
+				t.Errorf("raw shares the reader's buffer: %v, want %v", shared, tt.shared)
+			}
+		})
+	}
+	t.Run("page records", func(t *testing.T) {
+		mem := checkedMem(t)
+		recs, err := SplitPage([]byte(`{"data":[` + strings.Join(good, ",") + `]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := NewConverter(mem, Options{}).ConvertChunk(&Chunk{Records: recs, Lines: []int{1, 2, 3}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Record.Release()
+		for i, want := range good {
+			if got := row(t, b.Record, i)["raw"]; got != want {
+				t.Errorf("row %d raw %q, want %q", i, got, want)
+			}
+		}
+	})
+}
+
+func TestValidate(t *testing.T) {
+	for _, tt := range []struct {
+		in string
+		ok bool
+	}{
+		{rec("a", `"x":[1,{"y":"\u00e9"}]`), true},
+		{` {"a":1} `, true},
+		{`[1,2]`, true},
+		{`{"a":1`, false},
+		{`{"a":1} {}`, false},
+		{`{"a":tru}`, false},
+		{``, false},
+	} {
+		if err := Validate([]byte(tt.in)); (err == nil) != tt.ok {
+			t.Errorf("Validate(%q) = %v, want ok %v", tt.in, err, tt.ok)
+		}
 	}
 }

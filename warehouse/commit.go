@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/mcasload/mcasload/internal/failpoint"
+	"github.com/mcasload/mcasload/internal/idindex"
 	"github.com/mcasload/mcasload/schema"
 	"github.com/mcasload/mcasload/tenant"
 )
@@ -39,12 +40,14 @@ type Commit struct {
 	Run      RunInfo
 }
 
-// CommitResult counts what a Commit did. Every input row is either Inserted or a Duplicate.
+// CommitResult counts what a Commit did. Every input row is Inserted, a Duplicate or Old.
 type CommitResult struct {
 	Seq        int64    // the commit's sequence number (0 when nothing was written)
 	Inserted   int      // new ids stored
 	Duplicates int      // rows whose id was already stored, or seen earlier in this commit
 	Conflicts  int      // duplicates whose raw differs from the stored (first) one
+	Old        int      // rows dated before the tenant's retention horizon (Prune): not stored
+	Horizon    string   // that horizon (YYYY-MM-DD) when Old > 0
 	Rejected   int      // rejects stored
 	Days       []string // UTC days (YYYY-MM-DD) that received new rows
 
@@ -114,6 +117,12 @@ func (w *Writer) Commit(ctx context.Context, c Commit) (_ CommitResult, err erro
 		}
 		w.state[c.Tenant][k] = v
 	}
+	return res, w.derive(ctx, t, c, run, res, pl)
+}
+
+// derive writes what a durable commit derives: its rejected/ lines and its Parquet files; then,
+// the dataset having changed, it runs DatasetChanged.
+func (w *Writer) derive(ctx context.Context, t *whTable, c Commit, run RunInfo, res CommitResult, pl *plan) error {
 	var derived []error
 	if len(c.Rejected) > 0 {
 		// Appending keeps a commit's cost independent of the run's earlier rejects; Close and
@@ -125,9 +134,14 @@ func (w *Writer) Commit(ctx context.Context, c Commit) (_ CommitResult, err erro
 		derived = append(derived, w.finishParquet(pl.parquet))
 	}
 	if err := errors.Join(derived...); err != nil {
-		return res, fmt.Errorf("commit: %w (the next start writes them; free space or fix permissions and rerun): %w", ErrNotPublished, err)
+		return fmt.Errorf("commit: %w (the next start writes them; free space or fix permissions and rerun): %w", ErrNotPublished, err)
 	}
-	return res, nil
+	if pl.parquet != nil {
+		if err := w.DatasetChanged(ctx); err != nil {
+			return fmt.Errorf("commit %d is durable, then: %w", res.Seq, err)
+		}
+	}
+	return nil
 }
 
 // checkCommit checks the commit's tenant and that its records are rows of its dataset, of its
@@ -183,25 +197,20 @@ func checkTenantColumn(t *whTable, r arrow.RecordBatch, label string) error {
 func (w *Writer) commit(ctx context.Context, s *session, t *whTable, c Commit, run RunInfo) (CommitResult, *plan, error) {
 	var res CommitResult
 	t0 := time.Now()
-	if w.known == nil {
-		w.known = map[knownKey]*storedHashes{}
+	ids, horizon, err := w.dedupeState(ctx, s, t, c.Tenant)
+	if err != nil {
+		return res, nil, fmt.Errorf("dedupe batch: %w", err)
 	}
-	kk := knownKey{t, c.Tenant}
-	known := w.known[kk]
-	if known == nil {
-		k, err := loadStoredHashes(ctx, s, t, c.Tenant)
-		if err != nil {
-			return res, nil, fmt.Errorf("dedupe batch: %w", err)
-		}
-		w.known[kk], known = k, k
-		w.log.Debug("read the stored id hashes", "table", t.name, "tenant", c.Tenant, "ids", k.len(), "took", time.Since(t0))
-	}
-	pl, err := planCommit(ctx, s, memory.DefaultAllocator, t, c.Tenant, c.Records, known)
+	pl, err := planCommit(ctx, s, memory.DefaultAllocator, t, c.Tenant, c.Records, ids, horizon)
 	if err != nil {
 		return res, nil, fmt.Errorf("dedupe batch: %w", err)
 	}
 	tDedupe := time.Since(t0)
-	res.Inserted, res.Duplicates, res.Conflicts = pl.inserted, pl.duplicates, pl.conflicts
+	res.Inserted, res.Duplicates, res.Conflicts, res.Old = pl.inserted, pl.duplicates, pl.conflicts, pl.old
+	if res.Old > 0 {
+		res.Horizon = horizon.ToTime().Format(time.DateOnly)
+		w.log.Debug("records dated before the tenant's retention horizon were not stored", "tenant", c.Tenant, "horizon", res.Horizon, "records", res.Old)
+	}
 	res.Rejected = len(c.Rejected)
 	res.Days = pl.days
 	if err := s.conn.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) + 1 FROM wh.commits`).Scan(&res.Seq); err != nil {
@@ -218,6 +227,18 @@ func (w *Writer) commit(ctx context.Context, s *session, t *whTable, c Commit, r
 	}
 	if pl.buildIndex != nil {
 		pl.buildIndex()
+		// The id set learns the new ids before DuckDB stores them: a crash in between leaves
+		// it holding ids that are not stored (harmless: a hit is confirmed in DuckDB), never
+		// the reverse.
+		tIDs := time.Now()
+		err := ids.Add(indexEntries(pl.index), res.Seq)
+		pl.tIDs = time.Since(tIDs)
+		if err != nil {
+			pl.parquet.abort()
+			pl.release()
+			return res, nil, fmt.Errorf("dedupe batch: %w", err)
+		}
+		failpoint.Hit("ids-before-commit")
 	}
 	// The views are registered outside the transaction: creating one writes the in-memory
 	// catalog, and a DuckDB transaction may write only one database.
@@ -232,9 +253,6 @@ func (w *Writer) commit(ctx context.Context, s *session, t *whTable, c Commit, r
 		return res, nil, err
 	}
 	w.published = nil // deleted from pending by this transaction
-	if pl.index != nil {
-		known.add(pl.index.Column(0).(*array.Uint64).Uint64Values())
-	}
 	if err := privateFiles(filepath.Join(w.dir, DatabaseFile)); err != nil {
 		w.log.Warn("make the warehouse files private", "err", err)
 	}
@@ -242,9 +260,29 @@ func (w *Writer) commit(ctx context.Context, s *session, t *whTable, c Commit, r
 	if res.Inserted > 0 || len(c.Rejected) > 0 {
 		w.log.Debug("committed", "seq", res.Seq, "inserted", res.Inserted, "duplicates", res.Duplicates, "conflicts", res.Conflicts,
 			"rejected", res.Rejected, "days", len(res.Days), "hash", pl.tHash, "probe", pl.tProbe, "plan", pl.tSum,
-			"transaction", time.Since(t0)-tDedupe)
+			"ids", pl.tIDs, "transaction", time.Since(t0)-tDedupe-pl.tIDs)
 	}
 	return res, pl, nil
+}
+
+// dedupeState is what a commit of dataset t for tenant label dedupes against: its id set
+// (opened and checked at its first commit) and the tenant's retention horizon.
+func (w *Writer) dedupeState(ctx context.Context, s *session, t *whTable, label string) (*idindex.Index, arrow.Date32, error) {
+	kk := knownKey{t, label}
+	if w.ids[kk] == nil {
+		t0 := time.Now()
+		x, err := w.openIDs(ctx, s, t, label)
+		if err != nil {
+			return nil, 0, err
+		}
+		if w.ids == nil {
+			w.ids = map[knownKey]*idindex.Index{}
+		}
+		w.ids[kk] = x
+		w.log.Debug("opened the id index", "table", t.name, "tenant", label, "ids", x.Count(), "runs", x.Runs(), "took", time.Since(t0))
+	}
+	horizon, err := horizonDay(ctx, s.conn, label)
+	return w.ids[kk], horizon, err
 }
 
 // withViews registers the plan's index entries and new rows as views (when there are any)

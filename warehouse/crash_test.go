@@ -64,6 +64,8 @@ func TestCrashAtEveryFailpoint(t *testing.T) {
 		{SinkParquet, []string{"duckdb-after-commit@3"}},
 		{SinkParquet, []string{"parquet-after-rename@4", "reconcile"}},
 		{SinkParquet, []string{"compact-after-rename"}},
+		{SinkBoth, []string{"ids-before-commit@2"}},
+		{SinkBoth, []string{"ids-merge", "ids-before-commit"}},
 	}
 	if testing.Short() {
 		cases = []struct {

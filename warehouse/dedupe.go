@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 	"strconv"
@@ -15,6 +16,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/mcasload/mcasload/internal/idindex"
 )
 
 // rowColumns are the positions of the columns the dedupe reads in a dataset's rows, and its
@@ -52,6 +55,7 @@ type rowRef struct{ rec, row int32 }
 // day for publishing.
 type plan struct {
 	total, inserted, duplicates, conflicts int
+	old                                    int                                  // rows before the horizon, not stored
 	keep                                   []arrow.RecordBatch                  // new rows, in input order
 	byDay                                  map[arrow.Date32][]arrow.RecordBatch // new rows per UTC day
 	days                                   []string                             // YYYY-MM-DD, sorted
@@ -61,6 +65,7 @@ type plan struct {
 	buildIndex          func()
 	parquet             *parquetWrite // this commit's Parquet files while they are written; nil when none
 	tHash, tProbe, tSum time.Duration
+	tIDs                time.Duration // adding the kept ids to the id set
 }
 
 func (p *plan) release() {
@@ -80,12 +85,16 @@ func (p *plan) release() {
 }
 
 // planCommit decides which rows of records (all of tenant label) are new. An id already in
-// activity_ids for the tenant, or seen earlier in the same commit, is a duplicate (first wins); a duplicate whose raw hash differs
-// from the kept row's is a conflict. The batch's id hashes are looked up in known (the stored
-// hashes); only hits go to DuckDB, which returns their stored (id, rawsum); ids are compared
-// exactly in Go, and raw is hashed in Go only for re-delivered rows and for the index entries
-// of new rows. Its phases are timed separately (hash, probe, plan) for the commit's debug log.
-func planCommit(ctx context.Context, s *session, mem memory.Allocator, t *whTable, label string, records []arrow.RecordBatch, known *storedHashes) (*plan, error) {
+// t's index for the tenant, or seen earlier in the same commit, is a duplicate (first wins),
+// whatever its timestamp; a duplicate whose raw hash differs from the kept row's is a conflict;
+// a row dated before horizon is Old and not stored. The batch's id hashes are looked up in ids
+// (the on-disk set of the tenant's stored (hash, day) pairs); only hits go to DuckDB, which
+// returns (id, rawsum) of the stored rows with those hashes on the days the set names (a
+// re-delivery usually keeps its time, so that is the days the batch touches, and DuckDB reads
+// only those days' row groups); ids are compared exactly in Go, and raw is hashed in Go only
+// for re-delivered rows and for the index entries of new rows. Its phases are timed
+// separately (hash, probe, plan) for the commit's debug log.
+func planCommit(ctx context.Context, s *session, mem memory.Allocator, t *whTable, label string, records []arrow.RecordBatch, ids *idindex.Index, horizon arrow.Date32) (*plan, error) {
 	p := &plan{byDay: map[arrow.Date32][]arrow.RecordBatch{}}
 	cols := t.rowColumns()
 	t0 := time.Now()
@@ -97,16 +106,16 @@ func planCommit(ctx context.Context, s *session, mem memory.Allocator, t *whTabl
 	if n == 0 {
 		return p, nil
 	}
-	ids := hashIDs(records, cols, n, known)
+	b := hashIDs(records, cols, n, horizon)
 	p.tHash = time.Since(t0)
 	t1 := time.Now()
-	stored, err := probeStored(ctx, s, t, label, ids)
+	stored, err := probeStored(ctx, s, t, label, ids, b)
 	if err != nil {
 		return nil, err
 	}
 	p.tProbe = time.Since(t1)
 	t2 := time.Now()
-	runs, kept := p.decide(records, cols, ids, stored)
+	runs, kept := p.decide(records, cols, b, stored, horizon)
 	p.inserted = len(kept)
 	if p.inserted == 0 {
 		return p, nil
@@ -115,7 +124,7 @@ func planCommit(ctx context.Context, s *session, mem memory.Allocator, t *whTabl
 	p.tSum = time.Since(t2)
 	p.buildIndex = func() {
 		t := time.Now()
-		p.index = buildIndex(mem, records, cols, ids.hashes, kept)
+		p.index = buildIndex(mem, records, cols, b.hashes, kept)
 		p.tSum += time.Since(t)
 	}
 	return p, nil
@@ -123,15 +132,15 @@ func planCommit(ctx context.Context, s *session, mem memory.Allocator, t *whTabl
 
 // batchIDs is what the first phase of planCommit learns from the ids alone.
 type batchIDs struct {
-	first   map[string]rowRef // first occurrence of each id in the commit
-	hashes  [][]uint64        // each row's id hash, per record
-	dupOf   map[rowRef]rowRef // in-commit re-deliveries → the first row with that id
-	matched []uint64          // hashes of first occurrences that may be stored already
+	first  map[string]rowRef // first occurrence of each id in the commit
+	hashes [][]uint64        // each row's id hash, per record
+	dupOf  map[rowRef]rowRef // in-commit re-deliveries → the first row with that id
+	firsts []uint64          // hashes of the first occurrences
 }
 
-// hashIDs hashes every id of the n rows of records, finds the in-commit re-deliveries and the
-// first occurrences whose hash is in known.
-func hashIDs(records []arrow.RecordBatch, cols rowColumns, n int, known *storedHashes) batchIDs {
+// hashIDs hashes every id of the n rows of records and finds the in-commit re-deliveries. Rows
+// dated before horizon are left out: they are not stored, so they are not the first of an id.
+func hashIDs(records []arrow.RecordBatch, cols rowColumns, n int, horizon arrow.Date32) batchIDs {
 	b := batchIDs{
 		first:  make(map[string]rowRef, n),
 		hashes: make([][]uint64, len(records)),
@@ -139,8 +148,12 @@ func hashIDs(records []arrow.RecordBatch, cols rowColumns, n int, known *storedH
 	}
 	for ri, r := range records {
 		key := cols.keys(r)
+		days := r.Column(cols.day).(*array.Date32)
 		hs := make([]uint64, r.NumRows())
 		for i := range hs {
+			if days.Value(i) < horizon {
+				continue
+			}
 			id := key(i)
 			hs[i] = md5Lower(id)
 			ref := rowRef{int32(ri), int32(i)}
@@ -149,24 +162,36 @@ func hashIDs(records []arrow.RecordBatch, cols rowColumns, n int, known *storedH
 				continue
 			}
 			b.first[id] = ref
-			if known.has(hs[i]) {
-				b.matched = append(b.matched, hs[i])
-			}
+			b.firsts = append(b.firsts, hs[i])
 		}
 		b.hashes[ri] = hs
 	}
 	return b
 }
 
-// probeStored returns the stored ids of tenant label this commit re-delivers, with the rawsum of
-// the stored row: the candidates by hash (from the writer's set of the tenant's stored hashes),
-// then an exact id match read from DuckDB for just those.
-func probeStored(ctx context.Context, s *session, t *whTable, label string, b batchIDs) (map[string]uint64, error) {
+// probeStored returns the stored ids of tenant label this commit re-delivers, with the rawsum
+// of the stored row: the candidates by hash, with their days, from the id set, then an exact id
+// match read from t's index in DuckDB for just those hashes on just those days.
+func probeStored(ctx context.Context, s *session, t *whTable, label string, ids *idindex.Index, b batchIDs) (map[string]uint64, error) {
 	stored := map[string]uint64{}
-	if len(b.matched) == 0 {
+	hs := b.firsts // sorted in place: the rows keep their own copy in b.hashes
+	slices.Sort(hs)
+	hs = slices.Compact(hs)
+	var matched []uint64
+	days := map[int32]bool{}
+	err := ids.Lookup(hs, func(i int, day int32) {
+		if len(matched) == 0 || matched[len(matched)-1] != hs[i] {
+			matched = append(matched, hs[i])
+		}
+		days[day] = true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find stored ids: %w", err)
+	}
+	if len(matched) == 0 {
 		return stored, nil
 	}
-	err := storedSums(ctx, s, t, label, b.matched, func(id string, sum uint64) {
+	err = storedSums(ctx, s, t, label, matched, slices.Sorted(maps.Keys(days)), func(id string, sum uint64) {
 		if _, ok := b.first[id]; ok {
 			stored[id] = sum
 		}
@@ -185,7 +210,7 @@ type keptRun struct {
 
 // decide goes row by row: it counts duplicates and conflicts into p and returns the kept rows,
 // cut into runs per record and per day, and one reference per kept row.
-func (p *plan) decide(records []arrow.RecordBatch, cols rowColumns, b batchIDs, stored map[string]uint64) ([]keptRun, []rowRef) {
+func (p *plan) decide(records []arrow.RecordBatch, cols rowColumns, b batchIDs, stored map[string]uint64, horizon arrow.Date32) ([]keptRun, []rowRef) {
 	rawOf := func(ref rowRef) string {
 		return records[ref.rec].Column(cols.raw).(*array.String).Value(int(ref.row))
 	}
@@ -196,6 +221,10 @@ func (p *plan) decide(records []arrow.RecordBatch, cols rowColumns, b batchIDs, 
 		key := cols.keys(r)
 		days := r.Column(cols.day).(*array.Date32)
 		for i := range int(r.NumRows()) {
+			if days.Value(i) < horizon {
+				p.old++
+				continue
+			}
 			ref := rowRef{int32(ri), int32(i)}
 			id := key(i)
 			var want uint64
@@ -257,12 +286,26 @@ func (p *plan) cut(records []arrow.RecordBatch, runs []keptRun) {
 	slices.Sort(p.days)
 }
 
-// storedSums calls f with (id, rawsum) of every stored row of tenant label whose h is in hashes.
-func storedSums(ctx context.Context, s *session, t *whTable, label string, hashes []uint64, f func(id string, sum uint64)) error {
+// storedSums calls f with (id, rawsum) of every row of t's index of tenant label whose h is in
+// hashes and whose day is in days (days since 1970-01-01, ascending): the range lets DuckDB skip
+// other days' row groups by their min/max.
+func storedSums(ctx context.Context, s *session, t *whTable, label string, hashes []uint64, days []int32, f func(id string, sum uint64)) error {
+	var onDays strings.Builder
+	dayLit := func(d int32) string { return "DATE '" + arrow.Date32(d).ToTime().Format(time.DateOnly) + "'" }
+	fmt.Fprintf(&onDays, `tenant = %s AND day BETWEEN %s AND %s AND day IN (`, quoteString(label), dayLit(days[0]), dayLit(days[len(days)-1]))
+	for i, d := range days {
+		if i > 0 {
+			onDays.WriteByte(',')
+		}
+		onDays.WriteString(dayLit(d))
+	}
+	onDays.WriteString(`) AND `)
 	for len(hashes) > 0 {
 		n := min(len(hashes), 2000)
 		var q strings.Builder
-		q.WriteString(`SELECT id, rawsum FROM wh.` + t.index + ` WHERE tenant = ` + quoteString(label) + ` AND h IN (`)
+		q.WriteString(`SELECT id, rawsum FROM wh.` + t.index + ` WHERE `)
+		q.WriteString(onDays.String())
+		q.WriteString(`h IN (`)
 		for i, h := range hashes[:n] {
 			if i > 0 {
 				q.WriteByte(',')

@@ -17,8 +17,9 @@ import (
 // writer keeps the file attached between commits and lets go of it after Options.HoldIdle
 // without one, before any other use of the file, and at Close. The cache stays warm too: the
 // dedupe probe reads the index from memory instead of from the file at every commit.
-// holdCache is how much DuckDB may keep cached while the commits hold the file.
-const holdCache = 64 << 20
+// DefaultHoldCache is how much DuckDB may keep cached while the commits hold the file, unless
+// Options.HoldCache says otherwise (a memory budget does).
+const DefaultHoldCache = 64 << 20
 
 type holdState struct {
 	mu       sync.Mutex // taken by Commit for its whole run and by the idle timer
@@ -63,15 +64,15 @@ func (w *Writer) commitSession(ctx context.Context) (*session, error) {
 // The caller holds w.hold.mu.
 func (w *Writer) endCommit(ctx context.Context, failed bool) error {
 	if failed {
-		w.known = nil // read again from what DuckDB holds
+		w.ids = nil // checked again against what DuckDB holds
 	}
 	if failed || w.opts.HoldIdle < 0 {
 		return w.detachBase(ctx, failed)
 	}
 	// DuckDB caches the blocks each commit wrote (about 230 bytes a row) until its memory
-	// limit: let go of them, and start afresh, once they pass holdCache.
+	// limit: let go of them, and start afresh, once they pass Options.HoldCache.
 	var cached int64
-	if err := w.base.conn.QueryRowContext(ctx, `SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT FROM duckdb_memory()`).Scan(&cached); err != nil || cached > holdCache {
+	if err := w.base.conn.QueryRowContext(ctx, `SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT FROM duckdb_memory()`).Scan(&cached); err != nil || cached > w.opts.HoldCache {
 		t := time.Now()
 		err = errors.Join(err, w.detachBase(ctx, false))
 		var ms runtime.MemStats

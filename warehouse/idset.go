@@ -4,104 +4,122 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
-	"slices"
+	"path/filepath"
+	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/mcasload/mcasload/internal/idindex"
 )
 
-// storedHashes is the set of one tenant's id hashes in activity_ids (the h column), kept in the writer's
-// memory between commits so that finding re-delivered ids does not scan the index in DuckDB at
-// every commit: that scan grew with the warehouse (0.1 s per commit at 1M rows, 0.8 s at 5M
-// from a cold cache) while the set answers in microseconds. It costs 8 bytes per stored
-// activity (40 MB at 5M), about what DuckDB's cache of the column would hold anyway. A hit is
-// only a candidate: planCommit then reads (id, rawsum) of the hits from DuckDB and compares
-// ids exactly, so a hash collision can never drop a row.
-type storedHashes struct {
-	sorted []uint64            // ascending; may repeat a value (two ids with one hash)
-	recent map[uint64]struct{} // added since the last merge into sorted
+// IDIndexDir holds the dedupe's on-disk sets of (id hash, day) pairs (package idindex), one
+// folder per dataset and tenant (activities: tenant=<label>; another dataset:
+// <dataset>/tenant=<label>): finding the stored ids a commit re-delivers costs memory that does
+// not grow with the warehouse. They are derived from the datasets' indexes (activity_ids, …)
+// and rebuilt from them whenever they do not cover what DuckDB stores.
+const IDIndexDir = "ids"
+
+// idsDir is the folder of dataset t's id set of tenant label.
+func (w *Writer) idsDir(t *whTable, label string) string {
+	if t == &activitiesTable {
+		return filepath.Join(w.dir, IDIndexDir, tenantPrefix+label)
+	}
+	return filepath.Join(w.dir, IDIndexDir, t.name, tenantPrefix+label)
 }
 
-// mergeEvery bounds recent: a map costs ~40 bytes an entry against the slice's 8.
-const mergeEvery = 1 << 16
+// rebuildChunk is how many pairs a rebuild sorts in memory at a time (16 bytes each).
+const rebuildChunk = 1 << 19
 
-// loadStoredHashes reads every h of tenant label in the attached warehouse's activity_ids through
-// Arrow. (label is a checked tenant label, safe to quote into the query.)
-func loadStoredHashes(ctx context.Context, s *session, t *whTable, label string) (*storedHashes, error) {
-	where := ` WHERE tenant = ` + quoteString(label)
-	var n int64
-	if err := s.conn.QueryRowContext(ctx, `SELECT count(*) FROM wh.`+t.index+where).Scan(&n); err != nil {
+// openIDs opens dataset t's id set of tenant label and checks that it covers DuckDB: at least
+// as many pairs as t's index holds for the tenant, and written through the last commit that
+// stored any. A commit writes its pairs before
+// its DuckDB transaction, so only a set that was removed (Repair removes it), damaged, or
+// restored from an older copy fails the check; it is then rebuilt from activity_ids.
+func (w *Writer) openIDs(ctx context.Context, s *session, t *whTable, label string) (*idindex.Index, error) {
+	dir := w.idsDir(t, label)
+	x, err := idindex.Open(dir)
+	if err != nil {
+		w.log.Warn("the dedupe's id index is damaged; rebuilding it from duckdb", "err", err)
+		if err := idindex.Remove(dir); err != nil {
+			return nil, err
+		}
+		if x, err = idindex.Open(dir); err != nil {
+			return nil, err
+		}
+	}
+	var stored, last int64
+	if err := s.conn.QueryRowContext(ctx, `SELECT count(*), coalesce(max(seq), 0) FROM wh.`+t.index+` WHERE tenant = ?`, label).Scan(&stored, &last); err != nil {
 		return nil, fmt.Errorf("count stored ids: %w", err)
 	}
-	set := &storedHashes{sorted: make([]uint64, 0, n+n/8), recent: map[uint64]struct{}{}}
-	if n == 0 {
-		return set, nil
+	horizon, err := horizonDay(ctx, s.conn, label)
+	if err != nil {
+		return nil, err
 	}
+	if x.Count() >= stored && x.Through() >= last {
+		// A prune that died before dropping the pairs behind its horizon left them.
+		if int32(horizon) > x.OldestDay() {
+			if _, err := x.Drop(int32(horizon)); err != nil {
+				return nil, err
+			}
+		}
+		return x, nil
+	}
+	t0 := time.Now()
+	if err := x.Rebuild(last, func(add func([]idindex.Entry) error) error { return storedPairs(ctx, s, t, label, add) }); err != nil {
+		return nil, err
+	}
+	w.log.Info("rebuilt the dedupe's id index from duckdb", "table", t.name, "tenant", label, "ids", stored, "took", time.Since(t0).Round(time.Millisecond))
+	return x, nil
+}
+
+// storedPairs reads (h, day) of tenant label's rows of t's index through Arrow, in chunks.
+// (label is a checked tenant label, safe to quote into the query.)
+func storedPairs(ctx context.Context, s *session, t *whTable, label string, add func([]idindex.Entry) error) error {
+	chunk := make([]idindex.Entry, 0, rebuildChunk)
 	err := s.conn.Raw(func(dc any) error {
 		ar, err := duckdb.NewArrowFromConn(dc.(driver.Conn))
 		if err != nil {
 			return err
 		}
-		rdr, err := ar.QueryContext(ctx, `SELECT h FROM wh.`+t.index+where)
+		rdr, err := ar.QueryContext(ctx, `SELECT h, day FROM wh.`+t.index+` WHERE tenant = `+quoteString(label))
 		if err != nil {
 			return err
 		}
 		defer rdr.Release()
 		for rdr.Next() {
-			set.sorted = append(set.sorted, rdr.RecordBatch().Column(0).(*array.Uint64).Uint64Values()...)
+			rec := rdr.RecordBatch()
+			hs := rec.Column(0).(*array.Uint64).Uint64Values()
+			days := rec.Column(1).(*array.Date32).Date32Values()
+			for i, h := range hs {
+				chunk = append(chunk, idindex.Entry{H: h, Day: int32(days[i])})
+				if len(chunk) == cap(chunk) {
+					if err := add(chunk); err != nil {
+						return err
+					}
+					chunk = chunk[:0]
+				}
+			}
 		}
 		return rdr.Err()
 	})
+	if err == nil {
+		err = add(chunk)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("read stored ids: %w", err)
+		return fmt.Errorf("read stored ids: %w", err)
 	}
-	slices.Sort(set.sorted)
-	return set, nil
+	return nil
 }
 
-// has reports whether h may be stored.
-func (k *storedHashes) has(h uint64) bool {
-	if _, ok := k.recent[h]; ok {
-		return true
+// indexEntries are the (h, day) pairs of a plan's index record.
+func indexEntries(index arrow.RecordBatch) []idindex.Entry {
+	hs := index.Column(0).(*array.Uint64).Uint64Values()
+	days := index.Column(2).(*array.Date32).Date32Values()
+	out := make([]idindex.Entry, len(hs))
+	for i, h := range hs {
+		out[i] = idindex.Entry{H: h, Day: int32(days[i])}
 	}
-	_, ok := slices.BinarySearch(k.sorted, h)
-	return ok
+	return out
 }
-
-// add records the hashes of a committed batch.
-func (k *storedHashes) add(hs []uint64) {
-	for _, h := range hs {
-		k.recent[h] = struct{}{}
-	}
-	if len(k.recent) >= mergeEvery {
-		k.merge()
-	}
-}
-
-// merge moves recent into sorted, in place from the back, so only sorted's growth allocates.
-func (k *storedHashes) merge() {
-	add := make([]uint64, 0, len(k.recent))
-	for h := range k.recent {
-		add = append(add, h)
-	}
-	slices.Sort(add)
-	old := len(k.sorted)
-	k.sorted = slices.Grow(k.sorted, len(add))[:old+len(add)]
-	i, j := old-1, len(add)-1
-	for o := len(k.sorted) - 1; j >= 0; o-- {
-		if i >= 0 && k.sorted[i] > add[j] {
-			k.sorted[o] = k.sorted[i]
-			i--
-		} else {
-			k.sorted[o] = add[j]
-			j--
-		}
-	}
-	clear(k.recent)
-}
-
-// bytes is about what the set takes in memory.
-func (k *storedHashes) bytes() int64 { return int64(8*cap(k.sorted) + 48*len(k.recent)) }
-
-// len is the number of hashes held.
-func (k *storedHashes) len() int { return len(k.sorted) + len(k.recent) }

@@ -83,6 +83,15 @@ func runChild(role, dir string) error {
 			}
 		}
 		return w.Close(ctx)
+	case "prune": // everything before pruneHorizon
+		w, err := Open(ctx, opts)
+		if err != nil {
+			return err
+		}
+		if _, err := w.Prune(ctx, pruneHorizon, nil); err != nil {
+			return err
+		}
+		return w.Close(ctx)
 	case "open-close": // what any writer does first: migrate and reconcile
 		w, err := Open(ctx, opts)
 		if err != nil {

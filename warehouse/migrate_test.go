@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -155,6 +156,7 @@ func downgradeToV2(t testing.TB, dir string) {
 		`DROP TABLE wh.state`,
 		`ALTER TABLE wh.state_v2 RENAME TO state`,
 		`DROP TABLE wh.tenants`,
+		`DROP TABLE wh.horizons`,
 		`DELETE FROM wh.schema_migrations WHERE version >= 3`,
 		`UPDATE wh.meta SET value = '2' WHERE key IN ('schema_version', 'parquet_schema_version')`,
 		`DELETE FROM wh.meta WHERE key IN ('upgrade_tenant', 'source')`,
@@ -420,7 +422,7 @@ func checkMigrated(t testing.TB, dir string) {
 	}
 	var all []string
 	for v := range migrations {
-		all = append(all, fmt.Sprint(v+1))
+		all = append(all, strconv.Itoa(v+1))
 	}
 	if versions != strings.Join(all, ",") || meta != "cloud_app_events_schema_version=1,parquet_schema_version=3,schema_version=3" || last != "activities:tenant,staging:tenant" {
 		t.Errorf("migrations %s, meta %s, last columns %s", versions, meta, last)

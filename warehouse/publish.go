@@ -41,7 +41,7 @@ func (w *Writer) writeParquetTemp(ctx context.Context, s *session, t *whTable, d
 	md := fmt.Sprintf("{'mcasload.schema_version': '%d'}", t.version)
 	// ROW_GROUP_SIZE_BYTES caps what the Parquet writer buffers: 122,880 rows of ~3.4 KB
 	// records would be 400 MB of raw before the first row group is flushed.
-	copyQ := fmt.Sprintf(`COPY (%s) TO %s (FORMAT PARQUET, COMPRESSION zstd, ROW_GROUP_SIZE %d, ROW_GROUP_SIZE_BYTES '32MB', KV_METADATA %s, USE_TMP_FILE false)`,
+	copyQ := fmt.Sprintf(`COPY (%s) TO %s (FORMAT PARQUET, COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE %d, ROW_GROUP_SIZE_BYTES '32MB', KV_METADATA %s, USE_TMP_FILE false)`,
 		query, quoteString(tmp), w.opts.RowGroupSize, md)
 	if err := s.exec(ctx, copyQ); err != nil {
 		os.Remove(tmp)

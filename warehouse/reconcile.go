@@ -22,6 +22,9 @@ func (w *Writer) reconcile(ctx context.Context, s *session) error {
 			}
 		}
 		failpoint.Hit("reconcile")
+		if err := w.pruneBehindHorizons(ctx, s); err != nil {
+			return fmt.Errorf("reconcile parquet: %w", err)
+		}
 		if err := w.publishPending(ctx, s); err != nil {
 			return fmt.Errorf("reconcile parquet: %w", err)
 		}

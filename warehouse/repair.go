@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/mcasload/mcasload/internal/idindex"
 	"github.com/mcasload/mcasload/tenant"
 )
 
@@ -34,6 +35,11 @@ func (w *Writer) Repair(ctx context.Context, from Sinks) (err error) {
 		if err := w.publishPending(ctx, s); err != nil {
 			return fmt.Errorf("repair: %w", err)
 		}
+	}
+	// The repair rewrites activity_ids outside a commit: the id set is rebuilt from it at the
+	// next commit (removed first, so a crash during the repair cannot leave a stale one).
+	if err := idindex.Remove(filepath.Join(w.dir, IDIndexDir)); err != nil {
+		return fmt.Errorf("repair: %w", err)
 	}
 	if from == SinkDuckDB {
 		for _, t := range datasets {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,11 +27,14 @@ var memoryLimitRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|
 var writerSettings = []string{
 	"SET max_vacuum_tasks = 0",
 	"SET auto_checkpoint_skip_wal_threshold = 1000",
+	"SET checkpoint_threshold = '1MB'",
 	"SET preserve_insertion_order = false",
 	// JSON raw does not shrink with FSST; analysing it at every checkpoint cost ~10 %.
 	"SET disabled_compression_methods = 'fsst'",
 	// The writer keeps its DuckDB instance between commits; hand freed memory back to the
-	// system after each task instead of caching up to 128 MB / 512 MB of it.
+	// system after each task instead of caching up to 128 MB / 512 MB of it. A larger memory
+	// budget raises both (Options.AllocatorFlush): memory handed back is faulted in again by
+	// the next commit, which cost about a sixth of a load's CPU.
 	"SET allocator_flush_threshold = '8MB'",
 	"SET allocator_bulk_deallocation_flush_threshold = '8MB'",
 	// Compaction reads every part of a day once: caching the files' bytes only filled the
@@ -38,13 +42,18 @@ var writerSettings = []string{
 	"SET enable_external_file_cache = false",
 }
 
+// WriterSettings returns the settings a commit's DuckDB session runs with, for the benchmarks
+// that measure DuckDB's part of a commit alone.
+func WriterSettings() []string { return slices.Clone(writerSettings) }
+
 // sessionConfig is what every DuckDB session of this package sets explicitly.
 type sessionConfig struct {
-	memoryLimit string
-	threads     int
-	tempDir     string
-	lockWait    time.Duration
-	clock       clock.Clock
+	memoryLimit    string
+	allocatorFlush int64 // bytes; 0 keeps writerSettings' thresholds
+	threads        int
+	tempDir        string
+	lockWait       time.Duration
+	clock          clock.Clock
 }
 
 // session is one short-lived in-memory DuckDB database with the warehouse file attached as
@@ -140,7 +149,13 @@ func (s *session) attach(ctx context.Context, cfg sessionConfig, file string, re
 		// A commit's rows go to the file once: straight into a checkpoint, not first into
 		// the WAL (a commit already ends in a checkpoint, as the file is closed after it),
 		// and without vacuum rewriting the earlier commits' row groups to merge them.
-		for _, q := range writerSettings {
+		settings := writerSettings
+		if f := cfg.allocatorFlush; f > 0 {
+			settings = append(slices.Clone(settings),
+				fmt.Sprintf("SET allocator_flush_threshold = '%dB'", f),
+				fmt.Sprintf("SET allocator_bulk_deallocation_flush_threshold = '%dB'", f))
+		}
+		for _, q := range settings {
 			if _, err := conn.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("configure duckdb (%s): %w", q, err)
 			}

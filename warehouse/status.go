@@ -44,9 +44,12 @@ type TenantStatus struct {
 	Rows     int64
 	Days     int
 	Rejected int64
+	// OldestDay is the tenant's earliest day with rows in either sink (YYYY-MM-DD, "" when
+	// none), and Horizon its retention horizon (mcasload prune; "" when never pruned).
+	OldestDay, Horizon string
 
-	// CloudAppEvents counts the tenant's rows of the stream (mcasload stream); Rows, Days and
-	// Rejected above are its activities'.
+	// CloudAppEvents counts the tenant's rows of the stream (mcasload stream); Rows, Days,
+	// Rejected and OldestDay above are its activities'.
 	CloudAppEvents DatasetStatus
 }
 
@@ -109,6 +112,7 @@ func readStatus(ctx context.Context, conn *sql.Conn, dir string, selection []str
 	}
 	questions := []func(context.Context) error{
 		b.readMeta, b.readTenants, b.readStoredRows, b.readPending, b.readParquetFiles, b.readParquetRows, b.readRuns, b.readRejects,
+		b.readHorizons,
 	}
 	for _, q := range questions {
 		if err := q(ctx); err != nil {
@@ -117,7 +121,11 @@ func readStatus(ctx context.Context, conn *sql.Conn, dir string, selection []str
 	}
 	for _, d := range b.days {
 		b.st.Days = append(b.st.Days, *d)
-		b.tenant(d.Tenant).Days++
+		t := b.tenant(d.Tenant)
+		t.Days++
+		if t.OldestDay == "" || d.Day < t.OldestDay {
+			t.OldestDay = d.Day
+		}
 	}
 	slices.SortFunc(b.st.Days, func(x, y DayStatus) int {
 		return compareStrings(x.Tenant+"/"+x.Day, y.Tenant+"/"+y.Day)
@@ -227,6 +235,19 @@ func (b *statusReader) readStoredRows(ctx context.Context) error {
 		b.day(p).DuckDBRows = n
 		b.tenant(p.tenant).Rows += n
 		b.st.Rows += n
+		return err
+	})
+}
+
+// readHorizons: each tenant's retention horizon (a warehouse from before prune has none).
+func (b *statusReader) readHorizons(ctx context.Context) error {
+	if ok, err := hasColumn(ctx, b.conn, "wh", "horizons", "day"); err != nil || !ok {
+		return err
+	}
+	return scanRows(ctx, b.conn, `SELECT tenant, strftime(day, '%Y-%m-%d') FROM wh.horizons`+b.filter, func(r *sql.Rows) error {
+		var t, d string
+		err := r.Scan(&t, &d)
+		b.tenant(t).Horizon = d
 		return err
 	})
 }

@@ -32,7 +32,7 @@ func TestStatusAndRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Close(t.Context())
-	if len(st.Tenants) != 1 || st.Tenants[0] != (TenantStatus{Tenant: testTenant, Source: "simulator", Rows: 40, Days: 2}) ||
+	if len(st.Tenants) != 1 || st.Tenants[0] != (TenantStatus{Tenant: testTenant, Source: "simulator", Rows: 40, Days: 2, OldestDay: "2026-03-01"}) ||
 		st.Sinks != SinkBoth || st.Rows != 40 || len(st.PendingDays) != 0 {
 		t.Errorf("status = %+v", st)
 	}

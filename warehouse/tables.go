@@ -223,6 +223,7 @@ var warehouseTables = []whTable{
 	{name: "runs", kind: kindBookkeeping, perTenant: true},
 	{name: "commits", kind: kindBookkeeping, perTenant: true},
 	{name: "tenants", kind: kindBookkeeping, perTenant: true},
+	{name: "horizons", kind: kindBookkeeping, perTenant: true},
 	{name: "schema_migrations", kind: kindBookkeeping},
 	cloudAppEventsTable,
 	{name: "cloud_app_event_keys", kind: kindIndex, perTenant: true},
@@ -275,6 +276,8 @@ var migrations = []string{
 	 ALTER TABLE wh.cloud_app_events_staging ALTER COLUMN tenant SET NOT NULL;`,
 	// 6: the findings of mcasload detect (findings.go).
 	migrationFindings,
+	// 7: each tenant's retention horizon (see prune.go).
+	migrationAddHorizons,
 }
 
 // migrate brings the attached warehouse to the latest schema version. upgradeTenant is the label

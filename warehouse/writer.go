@@ -14,6 +14,7 @@ import (
 
 	"github.com/mcasload/mcasload/internal/clock"
 	"github.com/mcasload/mcasload/internal/filelock"
+	"github.com/mcasload/mcasload/internal/idindex"
 	"github.com/mcasload/mcasload/tenant"
 )
 
@@ -93,6 +94,19 @@ type Options struct {
 	// (default 1s; negative releases it after every commit). Back-to-back commits then skip
 	// the attach, the detach checkpoint and the cold cache; readers wait or read Parquet.
 	HoldIdle time.Duration
+	// DatasetChanged, when set, is called with the writer lock held each time the Parquet
+	// dataset has changed and is whole again: at the end of Open (after reconciliation, so an
+	// interrupted run's files are included), after each Commit that renamed files in, and in
+	// Close after compaction, before the lock is released. `--publish URL` uploads the dataset
+	// from it (package remote); a command that deletes Parquet files (prune) must call
+	// Writer.DatasetChanged after it. Its error fails the call; a commit stays durable.
+	DatasetChanged func(ctx context.Context) error
+	// HoldCache is how much DuckDB may keep cached (bytes) while commits hold the file; past
+	// it the file is let go of after the commit (default DefaultHoldCache).
+	HoldCache int64
+	// AllocatorFlush is how much memory DuckDB's allocator may keep after a task before it
+	// hands it back to the system (bytes; default 8 MB). More is faster and holds more.
+	AllocatorFlush int64
 }
 
 func (o *Options) defaults() error {
@@ -135,6 +149,9 @@ func (o *Options) defaults() error {
 	if o.HoldIdle == 0 {
 		o.HoldIdle = time.Second
 	}
+	if o.HoldCache <= 0 {
+		o.HoldCache = DefaultHoldCache
+	}
 	if o.UpgradeTenant != "" {
 		l, err := tenant.Parse(o.UpgradeTenant)
 		if err != nil {
@@ -151,7 +168,7 @@ type rejectRun struct {
 	run   string
 }
 
-// knownKey is whose stored id hashes a storedHashes holds: a dataset's, of one tenant.
+// knownKey is whose id set an idindex.Index holds: a dataset's, of one tenant.
 type knownKey struct {
 	table  *whTable
 	tenant string
@@ -186,9 +203,9 @@ type Writer struct {
 	pub *session
 	// hold keeps the file attached to base between commits that follow each other closely.
 	hold holdState
-	// known is the set of stored id hashes of each tenant (see storedHashes), read at a
-	// tenant's first commit; empty after anything but a commit may have changed activity_ids.
-	known map[knownKey]*storedHashes
+	// ids is each dataset's and tenant's on-disk id set (see openIDs), opened and checked at
+	// its first commit; empty after anything but a commit may have changed an index.
+	ids map[knownKey]*idindex.Index
 }
 
 // Open creates the warehouse folder if needed, takes the writer lock, checks and records the
@@ -235,7 +252,21 @@ func Open(ctx context.Context, opts Options) (_ *Writer, err error) {
 		lock.Release()
 		return nil, err
 	}
+	if err := w.DatasetChanged(ctx); err != nil {
+		w.stopHold()
+		lock.Release()
+		return nil, err
+	}
 	return w, nil
+}
+
+// DatasetChanged runs Options.DatasetChanged, if set: call it after changing the Parquet
+// dataset outside Commit, Open and Close (a prune deleting files), so a publisher follows.
+func (w *Writer) DatasetChanged(ctx context.Context) error {
+	if w.opts.DatasetChanged == nil || w.lock == nil {
+		return nil
+	}
+	return w.opts.DatasetChanged(ctx)
 }
 
 func mkdirAll(d string) error {
@@ -247,11 +278,12 @@ func mkdirAll(d string) error {
 
 func (w *Writer) sessionConfig() sessionConfig {
 	return sessionConfig{
-		memoryLimit: w.opts.MemoryLimit,
-		threads:     w.opts.Threads,
-		tempDir:     filepath.Join(w.dir, tempDir),
-		lockWait:    w.opts.LockWait,
-		clock:       w.opts.Clock,
+		memoryLimit:    w.opts.MemoryLimit,
+		allocatorFlush: w.opts.AllocatorFlush,
+		threads:        w.opts.Threads,
+		tempDir:        filepath.Join(w.dir, tempDir),
+		lockWait:       w.opts.LockWait,
+		clock:          w.opts.Clock,
 	}
 }
 
@@ -263,8 +295,8 @@ func (w *Writer) session(ctx context.Context) (*session, error) {
 	if err := w.releaseHold(ctx); err != nil {
 		w.log.Warn("close the duckdb file after commits", "err", err)
 	}
-	// Repair and friends may rewrite activity_ids: the next commit reads the hashes again.
-	w.known = nil
+	// Repair and friends may rewrite activity_ids: the next commit checks the id set again.
+	w.ids = nil
 	file := filepath.Join(w.dir, DatabaseFile)
 	s, err := openSession(ctx, w.sessionConfig(), file, false)
 	if err != nil {
@@ -381,18 +413,6 @@ func (w *Writer) UpgradeTenant() string { return w.upgraded }
 // Dir is the absolute path of the warehouse folder.
 func (w *Writer) Dir() string { return w.dir }
 
-// HeldBytes is about how much Go memory the writer keeps between commits (its set of stored id
-// hashes, 8 bytes per stored activity), for sizing a soft memory limit.
-func (w *Writer) HeldBytes() int64 {
-	w.hold.mu.Lock()
-	defer w.hold.mu.Unlock()
-	var n int64
-	for _, k := range w.known {
-		n += k.bytes()
-	}
-	return n
-}
-
 // RunID is the id of this writer's run, used when a Commit does not name one.
 func (w *Writer) RunID() string { return w.run.ID }
 
@@ -415,7 +435,11 @@ func (w *Writer) Close(ctx context.Context) (err error) {
 	if w.lock == nil {
 		return nil
 	}
-	err = errors.Join(w.finish(ctx), w.stopHold())
+	err = w.finish(ctx)
+	if err == nil && w.opts.Sinks.parquet() {
+		err = w.DatasetChanged(ctx)
+	}
+	err = errors.Join(err, w.stopHold())
 	return errors.Join(err, w.lock.Release())
 }
 

@@ -161,6 +161,7 @@ func (e *env) commands() []*cli.Command {
 		e.statusCommand(),
 		e.verifyCommand(),
 		e.repairCommand(),
+		e.pruneCommand(),
 		e.migrateCommand(),
 		e.demoCommand(),
 		e.checkCommand(),

@@ -15,7 +15,6 @@ import (
 
 	"github.com/mcasload/mcasload/audit"
 	"github.com/mcasload/mcasload/internal/timearg"
-	"github.com/mcasload/mcasload/loader"
 	"github.com/mcasload/mcasload/mcas"
 )
 
@@ -84,15 +83,14 @@ func (e *env) runAudit(c *cli.Context) error {
 	if opts.Tolerance, err = audit.ParseTolerance(c.String("tolerance")); err != nil {
 		return usageErrorf("--tolerance: %v", err)
 	}
-	if opts.Writer, err = writerOptions(c, scanSource(cfg.URL), "mcasload audit --repair"); err != nil {
+	if opts.Writer, opts.Pipeline, err = e.writerSetup(c, scanSource(cfg.URL), "mcasload audit --repair"); err != nil {
 		return err
 	}
 	if opts.Writer.Tenant, opts.Writer.TenantDerived, err = scanTenantLabel(c, cfg.URL); err != nil {
 		return err
 	}
 	opts.Writer.Logger = log
-	opts.Pipeline = loader.Options{Command: "audit", Workers: c.Int("threads"), BatchRows: c.Int("batch-rows"),
-		BatchBytes: c.Int64("batch-bytes"), Source: opts.Writer.Source}
+	opts.Pipeline.Command = "audit"
 	client, err := mcas.NewClient(cfg)
 	if err != nil {
 		return clientSetupError(err, exitUsage)

@@ -87,7 +87,7 @@ func TestExitCodeTable(t *testing.T) {
 	wh := filepath.Join(dir, "wh")
 	records := filepath.Join(dir, "records.ndjson")
 	for _, row := range []exitRow{
-		{name: "sim --ndjson", args: []string{"sim", "--records", "300", "--days", "3", "--users", "10", "--ndjson", records}, code: exitOK},
+		{name: "sim --ndjson", args: []string{"sim", "--records", "300", "--days", "3", "--users", "10", "--late-arrivals", "-1", "--ndjson", records}, code: exitOK},
 		{name: "load", args: []string{"load", "-w", wh, "--progress=false", records}, code: exitOK, wantStdout: true},
 	} {
 		if res := run(row); res.Code != row.code {

@@ -60,7 +60,11 @@ func (e *env) finishRun(c *cli.Context, w *warehouse.Writer, sum *loader.Summary
 	var outcomes []error
 	switch {
 	case runErr != nil && !stopped:
-		if hinted, ok := storageHint(runErr); ok {
+		// A failed publish comes first: its hint says the rows are committed and how to
+		// publish them.
+		if hinted, ok := publishFailed(runErr); ok {
+			outcomes = append(outcomes, hinted)
+		} else if hinted, ok := storageHint(runErr); ok {
 			outcomes = append(outcomes, hinted)
 		} else if k.failure != nil {
 			outcomes = append(outcomes, k.failure(runErr))
@@ -72,7 +76,9 @@ func (e *env) finishRun(c *cli.Context, w *warehouse.Writer, sum *loader.Summary
 	case stopped:
 		outcomes = append(outcomes, withCode(exitStopped, fmt.Errorf("stopped by a signal; what was %s is committed", k.got), k.resume))
 	}
-	if closeErr != nil {
+	if hinted, ok := publishFailed(closeErr); ok {
+		outcomes = append(outcomes, hinted)
+	} else if closeErr != nil {
 		outcomes = append(outcomes, withStorageHint(fmt.Errorf("finish %s: %w", k.name, closeErr)))
 	}
 	if logErr != nil {

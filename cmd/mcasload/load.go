@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/mcasload/mcasload/internal/budget"
 	"github.com/mcasload/mcasload/internal/progress"
 	"github.com/mcasload/mcasload/loader"
 	"github.com/mcasload/mcasload/tenant"
@@ -20,10 +22,11 @@ func writerFlags() []cli.Flag {
 	return []cli.Flag{
 		warehouseFlag(),
 		&cli.StringFlag{Name: "sink", Value: "both", Usage: "where rows go: duckdb, parquet or both"},
-		&cli.StringFlag{Name: "memory-limit", Value: "1GB", Usage: "DuckDB memory_limit, e.g. 300MB or 2GB"},
-		&cli.IntFlag{Name: "threads", Usage: "DuckDB threads and conversion workers (default: the number of CPUs)"},
+		&cli.StringFlag{Name: "memory-budget", Value: "256MB", Usage: "memory the whole process may use, e.g. 256MB or 1GB: the Go heap, DuckDB and every buffer (about 70 MB of it is the program itself); commit size, workers and DuckDB's limit follow from it"},
+		&cli.StringFlag{Name: "memory-limit", Usage: "deprecated: use --memory-budget, which this is now an alias of (it used to bound only DuckDB's memory)"},
+		&cli.IntFlag{Name: "threads", Usage: "DuckDB threads and conversion workers (default: the number of CPUs, fewer when --memory-budget is small)"},
 		&cli.IntFlag{Name: "batch-rows", Value: loader.DefaultBatchRows, Usage: "rows per commit"},
-		&cli.Int64Flag{Name: "batch-bytes", Value: loader.DefaultBatchBytes, Usage: "raw JSON bytes per commit (whichever of rows or bytes comes first)"},
+		&cli.Int64Flag{Name: "batch-bytes", Usage: "raw JSON bytes per commit, whichever of rows or bytes comes first (default: from --memory-budget, about 11 MiB for 256MB)"},
 		&cli.BoolFlag{Name: "progress", Value: true, Usage: "show progress on stderr (one updating line on a terminal, periodic lines otherwise)"},
 		&cli.IntFlag{Name: "compact-over", Value: 32, Usage: "at the end of the run, compact days holding more than this many Parquet files (0: never)"},
 		&cli.BoolFlag{Name: "allow-mixed-sources", Usage: "store rows of a tenant that was first written from another source"},
@@ -47,40 +50,82 @@ func (e *env) loadCommand() *cli.Command {
 			"The rows are stored under --tenant-label, which a warehouse holding several tenants requires.\n\n" +
 			"Exit codes: 0 done, 2 a bad flag or input, 3 done but some records were rejected, 4 another writer holds the " +
 			"warehouse, 6 stopped by a signal after committing what was read.",
-		Flags: append(writerFlags(),
+		Flags: append(append(writerFlags(),
 			&cli.StringFlag{Name: "source", Value: "file", Usage: "name of the data's origin recorded in the warehouse (tenant URL, \"simulator\", \"file\")"},
-		),
+		), publishFlags()...),
 		Action: e.runLoad,
 	}
 }
 
-// writerOptions turns the writer flags into warehouse options.
-func writerOptions(c *cli.Context, source, command string) (warehouse.Options, error) {
+// writerSetup turns the writer flags into warehouse and pipeline options: the memory budget
+// decides the commit size, the Go heap's limit, DuckDB's memory limit and cache, and how many
+// workers convert (unless --batch-bytes or --threads say otherwise).
+func (e *env) writerSetup(c *cli.Context, source, command string) (warehouse.Options, loader.Options, error) {
 	sinks, err := warehouse.ParseSinks(c.String("sink"))
 	if err != nil {
-		return warehouse.Options{}, usageErrorf("%v", err)
+		return warehouse.Options{}, loader.Options{}, usageErrorf("%v", err)
 	}
 	if c.Int("threads") < 0 {
-		return warehouse.Options{}, usageErrorf("--threads must be 0 (all CPUs) or more, not %d", c.Int("threads"))
+		return warehouse.Options{}, loader.Options{}, usageErrorf("--threads must be 0 (all CPUs) or more, not %d", c.Int("threads"))
 	}
-	if c.Int("batch-rows") <= 0 || c.Int64("batch-bytes") <= 0 {
-		return warehouse.Options{}, usageErrorf("--batch-rows and --batch-bytes must be positive")
+	if c.Int("batch-rows") <= 0 || c.Int64("batch-bytes") < 0 {
+		return warehouse.Options{}, loader.Options{}, usageErrorf("--batch-rows and --batch-bytes must be positive")
 	}
 	label, err := tenantLabel(c)
 	if err != nil {
-		return warehouse.Options{}, err
+		return warehouse.Options{}, loader.Options{}, err
 	}
-	return warehouse.Options{
+	plan, err := e.memoryPlan(c)
+	if err != nil {
+		return warehouse.Options{}, loader.Options{}, err
+	}
+	threads := c.Int("threads")
+	if threads == 0 {
+		threads = min(runtime.GOMAXPROCS(0), plan.MaxWorkers)
+	}
+	wopts := warehouse.Options{
 		Dir:               c.String("warehouse"),
 		Sinks:             sinks,
-		MemoryLimit:       c.String("memory-limit"),
-		Threads:           c.Int("threads"),
+		MemoryLimit:       budget.Format(plan.DuckDB),
+		HoldCache:         plan.DuckDBCache,
+		AllocatorFlush:    plan.DuckDBFlush,
+		Threads:           threads,
 		Source:            source,
 		AllowMixedSources: c.Bool("allow-mixed-sources"),
 		Tenant:            label,
 		Command:           command,
 		CompactOver:       compactOver(c.Int("compact-over")),
-	}, nil
+	}
+	popts := loader.Options{
+		Workers: threads, BatchRows: c.Int("batch-rows"), BatchBytes: plan.BatchBytes,
+		GoMemoryLimit: plan.GoLimit, Source: source,
+	}
+	return wopts, popts, nil
+}
+
+// memoryPlan reads --memory-budget (or the deprecated --memory-limit, with a warning) and
+// --batch-bytes into a budget plan.
+func (e *env) memoryPlan(c *cli.Context) (budget.Plan, error) {
+	flag, value := "memory-budget", c.String("memory-budget")
+	if c.IsSet("memory-limit") {
+		if c.IsSet("memory-budget") {
+			return budget.Plan{}, usageErrorf("--memory-limit is a deprecated alias of --memory-budget: pass only --memory-budget")
+		}
+		fmt.Fprintln(e.stderr, "mcasload: --memory-limit is deprecated; use --memory-budget, which bounds the whole process (--memory-limit bounded only DuckDB's memory)")
+		flag, value = "memory-limit", c.String("memory-limit")
+	}
+	size, err := budget.Parse(value)
+	if err != nil {
+		return budget.Plan{}, usageErrorf("--%s: %v", flag, err)
+	}
+	plan, err := budget.For(size)
+	if err != nil {
+		return budget.Plan{}, usageErrorf("--%s: %v", flag, err)
+	}
+	if b := c.Int64("batch-bytes"); b > 0 {
+		plan = plan.WithBatch(b)
+	}
+	return plan, nil
 }
 
 // compactOver maps the flag (0 disables) to warehouse.Options.CompactOver (negative disables).
@@ -97,6 +142,9 @@ func openWriter(ctx context.Context, opts warehouse.Options) (*warehouse.Writer,
 		return nil, err
 	}
 	w, err := warehouse.Open(ctx, opts)
+	if hinted, ok := publishFailed(err); ok {
+		return nil, hinted
+	}
 	switch {
 	case err == nil:
 		return w, nil
@@ -137,7 +185,7 @@ func (e *env) runLoad(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	opts, err := writerOptions(c, c.String("source"), "mcasload load "+strings.Join(files, " "))
+	opts, popts, err := e.writerSetup(c, c.String("source"), "mcasload load "+strings.Join(files, " "))
 	if err != nil {
 		return err
 	}
@@ -151,6 +199,10 @@ func (e *env) runLoad(c *cli.Context) error {
 		}
 	}
 	opts.TenantFromWarehouse = true
+	pub, err := e.publishOption(c, &opts, log)
+	if err != nil {
+		return err
+	}
 	inputs := make([]loader.Input, len(files))
 	for i, f := range files {
 		inputs[i] = loader.Input{Name: f, Reader: e.stdin}
@@ -165,16 +217,15 @@ func (e *env) runLoad(c *cli.Context) error {
 		return err
 	}
 	lopts := loader.LoadOptions{
-		Pipeline: loader.Options{
-			Workers: c.Int("threads"), BatchRows: c.Int("batch-rows"), BatchBytes: c.Int64("batch-bytes"),
-			Source: c.String("source"),
-		},
-		OnFile: func(name string, f loader.Format) { log.Debug("reading input", "file", name, "format", string(f)) },
+		Pipeline: popts,
+		OnFile:   func(name string, f loader.Format) { log.Debug("reading input", "file", name, "format", string(f)) },
 	}
 	sum, loadErr := e.runPipeline(c, w, "load", func(progress func(*loader.Pipeline)) (*loader.Summary, error) {
 		return loader.Load(ctx, w, inputs, lopts, progress)
 	})
-	return e.finishRun(c, w, sum, loadErr, loadRun)
+	err = e.finishRun(c, w, sum, loadErr, loadRun)
+	pub.report(e)
+	return err
 }
 
 // inputFailure maps an input CheckInputs refused to its exit code: 2 for a path that is not a

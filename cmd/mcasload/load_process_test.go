@@ -49,6 +49,8 @@ func TestLoadProcess(t *testing.T) {
 		prior []string
 	}{
 		{point: "convert@3"},
+		{point: "ids-before-commit@2"},
+		{point: "ids-merge@1"},
 		{point: "duckdb-before-commit@2"},
 		{point: "duckdb-after-commit@2"},
 		{point: "parquet-write@2"},

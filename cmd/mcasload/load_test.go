@@ -173,6 +173,10 @@ func TestLoadUsageErrors(t *testing.T) {
 		{[]string{"load", "-w", dir, "-", "-"}, "only once"},
 		{[]string{"load", "-w", dir, "--sink", "s3", "x"}, "use duckdb, parquet or both"},
 		{[]string{"load", "-w", dir, "--batch-rows", "0", "x"}, "must be positive"},
+		{[]string{"load", "-w", dir, "--memory-budget", "lots", "x"}, "--memory-budget: parse size \"lots\": use a number and a unit, such as 256MB"},
+		{[]string{"load", "-w", dir, "--memory-budget", "100MB", "x"}, "--memory-budget: plan memory budget: 95MiB is below the minimum of 183MiB"},
+		{[]string{"load", "-w", dir, "--memory-budget", "1GB", "--memory-limit", "1GB", "x"}, "--memory-limit is a deprecated alias of --memory-budget: pass only --memory-budget"},
+		{[]string{"load", "-w", dir, "--memory-limit", "2", "x"}, "--memory-limit: parse size"},
 		{[]string{"status", "-w", dir, "--format", "xml"}, "use table or json"},
 		{[]string{"repair", "-w", dir, "--from", "both"}, "duckdb or parquet"},
 	} {
@@ -190,6 +194,25 @@ func TestLoadUsageErrors(t *testing.T) {
 	code, _, errs = runMcasload(t, nil, "status", "-w", filepath.Join(dir, "nowhere"))
 	if code != exitFailure || !strings.Contains(errs, "no warehouse") {
 		t.Errorf("status of no warehouse: exit %d, %q", code, errs)
+	}
+}
+
+// TestLoadMemoryLimitIsDeprecated: the old flag still works, as the budget of the whole
+// process, and says that it is deprecated and what to use.
+func TestLoadMemoryLimitIsDeprecated(t *testing.T) {
+	lines := testRecords(7, 50)
+	dir := filepath.Join(t.TempDir(), "wh")
+	code, out, errs := runMcasload(t, nil, "load", "-w", dir, "--memory-limit", "300MB", "--progress=false", writeLines(t, lines))
+	if code != exitOK || !strings.Contains(out, "50 new") {
+		t.Fatalf("load exit %d: %s%s", code, out, errs)
+	}
+	if !strings.Contains(errs, "--memory-limit is deprecated; use --memory-budget, which bounds the whole process") {
+		t.Errorf("no deprecation notice on stderr: %q", errs)
+	}
+	sinks.ExactlyOnce(t, dir, sinks.WantLines(t, lines))
+	code, _, errs = runMcasload(t, nil, "load", "-w", dir, "--memory-budget", "300MB", "--progress=false", writeLines(t, lines))
+	if code != exitOK || strings.Contains(errs, "deprecated") {
+		t.Errorf("--memory-budget: exit %d, stderr %q", code, errs)
 	}
 }
 

@@ -50,6 +50,7 @@ func (e *env) pushCommand() *cli.Command {
 			warehouseFlag(),
 			&cli.DurationFlag{Name: "grace", Value: remote.DefaultGrace, Usage: "keep superseded remote files this long for readers still on an older manifest (0: delete at once)"},
 			&cli.BoolFlag{Name: "adopt", Usage: "take over the dataset at URL although this warehouse has no record of publishing there (its " + remote.StateFile + " was lost)"},
+			keepCompactionLocalFlag(),
 		}, storageFlags()...),
 		Action: e.runPush,
 	}
@@ -249,13 +250,10 @@ func (e *env) runPush(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	grace := c.Duration("grace")
-	if grace == 0 {
-		grace = -1 // Options: negative deletes at once, 0 is the default
-	}
 	start := time.Now()
 	res, perr := remote.Publish(c.Context, st, filepath.Join(dir, remote.DatasetDir), remote.FileLedger{Path: filepath.Join(dir, remote.StateFile)},
-		remote.Options{Grace: grace, Parallel: c.Int("transfers"), Adopt: c.Bool("adopt"), Logger: log})
+		remote.Options{Grace: graceOption(c.Duration("grace")), Parallel: c.Int("transfers"), Adopt: c.Bool("adopt"),
+			KeepCompactionLocal: c.Bool("keep-compaction-local"), Logger: log})
 	if cerr := w.Close(context.WithoutCancel(c.Context)); perr == nil && cerr != nil {
 		perr = cerr
 	}

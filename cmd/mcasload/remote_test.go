@@ -68,9 +68,27 @@ func TestPushSyncQuery(t *testing.T) {
 	})
 }
 
-// sameAnswers runs every investigation on the warehouse and on the copy, as CSV.
+// sameAnswers runs every investigation on the warehouse and on the copy, as CSV, and compares
+// export and report too.
 func sameAnswers(t *testing.T, wh, copyDir string) {
 	t.Helper()
+	nonEmpty := sameInvestigations(t, wh, copyDir, "", "--since", "2026-02-01", "--until", "2026-03-12")
+	sameExportAndReport(t, wh, copyDir)
+	if nonEmpty < len(queries.All())/2 {
+		t.Errorf("only %d of %d investigations found anything; the comparison proves little", nonEmpty, len(queries.All()))
+	}
+	t.Logf("%d investigations answered alike, %d with rows", len(queries.All()), nonEmpty)
+}
+
+// sameInvestigations runs every investigation with `query NAME --format csv` and window on the
+// warehouse and on the copy (only tenant label's rows, when given) and fails on any byte of
+// difference; it returns how many answered with rows.
+func sameInvestigations(t *testing.T, wh, copyDir, label string, window ...string) (nonEmpty int) {
+	t.Helper()
+	where := ""
+	if label != "" {
+		where = "tenant = '" + label + "' AND "
+	}
 	pick := func(q string) string {
 		code, out, errs := runMcasload(t, nil, "sql", "-w", wh, "--format", "csv", q)
 		lines := strings.Split(strings.TrimSpace(out), "\n")
@@ -79,11 +97,13 @@ func sameAnswers(t *testing.T, wh, copyDir string) {
 		}
 		return lines[1]
 	}
-	user := pick(`SELECT user_name FROM activities WHERE user_name IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1`)
-	ip := pick(`SELECT ip FROM activities WHERE ip IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1`)
-	nonEmpty := 0
+	user := pick(`SELECT user_name FROM activities WHERE ` + where + `user_name IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1`)
+	ip := pick(`SELECT ip FROM activities WHERE ` + where + `ip IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1`)
 	for _, inv := range queries.All() {
-		args := []string{"--format", "csv", "--since", "2026-02-01", "--until", "2026-03-12"}
+		args := append([]string{"--format", "csv"}, window...)
+		if label != "" {
+			args = append(args, "--tenant-label", label)
+		}
 		for _, p := range inv.Params {
 			switch {
 			case p.Required && p.Name == "user":
@@ -109,7 +129,12 @@ func sameAnswers(t *testing.T, wh, copyDir string) {
 			nonEmpty++
 		}
 	}
-	// export and report read the copy alike.
+	return nonEmpty
+}
+
+// sameExportAndReport: export and report read the copy as they read the warehouse.
+func sameExportAndReport(t *testing.T, wh, copyDir string) {
+	t.Helper()
 	var exports [2][]byte
 	for i, dir := range []string{wh, copyDir} {
 		out := filepath.Join(t.TempDir(), "activities.csv")
@@ -127,10 +152,6 @@ func sameAnswers(t *testing.T, wh, copyDir string) {
 	if w, c := charts(t, whPage), charts(t, copyPage); len(w) == 0 || !maps.Equal(w, c) {
 		t.Errorf("report charts: warehouse %v, copy %v", w, c)
 	}
-	if nonEmpty < len(queries.All())/2 {
-		t.Errorf("only %d of %d investigations found anything; the comparison proves little", nonEmpty, len(queries.All()))
-	}
-	t.Logf("%d investigations answered alike, %d with rows", len(queries.All()), nonEmpty)
 }
 
 // TestRemoteDatasetDir: the dataset push publishes is the warehouse's Parquet folder.

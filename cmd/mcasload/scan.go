@@ -43,6 +43,7 @@ func scanFlags() []cli.Flag {
 func (e *env) scanCommand() *cli.Command {
 	flags := append(connectionFlags(), scanFlags()...)
 	flags = append(flags, writerFlags()...)
+	flags = append(flags, publishFlags()...)
 	flags = append(flags, &cli.BoolFlag{Name: "detect", Usage: "after a scan that committed, run mcasload detect (its flags below) and deliver new findings"})
 	flags = append(flags, detectFlags()...)
 	return &cli.Command{
@@ -200,7 +201,7 @@ func (e *env) runScan(c *cli.Context) error {
 	if err != nil {
 		return clientSetupError(err, exitUsage)
 	}
-	wopts, err := writerOptions(c, scanSource(set.cfg.URL), "mcasload scan "+scanCommandLine(c))
+	wopts, popts, err := e.writerSetup(c, scanSource(set.cfg.URL), "mcasload scan "+scanCommandLine(c))
 	if err != nil {
 		return err
 	}
@@ -208,6 +209,10 @@ func (e *env) runScan(c *cli.Context) error {
 		return err
 	}
 	wopts.Logger = log
+	pub, err := e.publishOption(c, &wopts, log)
+	if err != nil {
+		return err
+	}
 	w, err := openWriter(c.Context, wopts)
 	if err != nil {
 		return err
@@ -221,12 +226,18 @@ func (e *env) runScan(c *cli.Context) error {
 		defer plan.disp.Close()
 	}
 	set.opts.Logger = log
-	set.opts.Pipeline = loader.Options{
-		Workers: c.Int("threads"), BatchRows: c.Int("batch-rows"), BatchBytes: c.Int64("batch-bytes"),
-		Source: wopts.Source,
+	set.opts.Pipeline = popts
+	horizon, err := w.Horizon(c.Context, w.Tenant())
+	if err != nil {
+		w.Close(context.WithoutCancel(c.Context))
+		return err
 	}
 	var prog *progress.Display
 	set.opts.OnStart = func(plan loader.ScanPlan, snap func() progress.Snapshot) {
+		if !horizon.IsZero() && plan.From.Before(horizon) {
+			fmt.Fprintf(e.stderr, "mcasload: the scan window starts %s, before tenant %s's retention horizon %s (mcasload prune): records dated before the horizon are not stored\n",
+				plan.From.Format(time.RFC3339), w.Tenant(), horizon.Format(time.DateOnly))
+		}
 		if !c.Bool("progress") {
 			return
 		}
@@ -236,6 +247,7 @@ func (e *env) runScan(c *cli.Context) error {
 	sum, scanErr := loader.Scan(c.Context, client, w, set.opts)
 	endProgress(prog, sum)
 	err = e.finishRun(c, w, sum, scanErr, scanRun)
+	pub.report(e)
 	if plan == nil {
 		return err
 	}

@@ -57,6 +57,8 @@ func TestScanProcess(t *testing.T) {
 	}{
 		{point: "fetch@3"},
 		{point: "convert@4"},
+		{point: "ids-before-commit@2"},
+		{point: "ids-merge@1"},
 		{point: "duckdb-before-commit@2"},
 		{point: "duckdb-after-commit@2"},
 		{point: "parquet-write@3"},

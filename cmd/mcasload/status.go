@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -88,9 +89,13 @@ type tenantJSON struct {
 	Rows     int64  `json:"rows"`
 	Days     int    `json:"days"`
 	Rejected int64  `json:"rejected"`
+	// OldestDay is the earliest day with rows; Horizon the retention horizon (mcasload
+	// prune), "" when never pruned.
+	OldestDay string `json:"oldest_day"`
+	Horizon   string `json:"horizon,omitempty"`
 
-	// CloudAppEvents counts the stream's rows (mcasload stream); rows, days and rejected above
-	// are the activities'.
+	// CloudAppEvents counts the stream's rows (mcasload stream); rows, days, rejected and
+	// oldest_day above are the activities'.
 	CloudAppEvents warehouse.DatasetStatus `json:"cloud_app_events"`
 }
 
@@ -171,6 +176,13 @@ func writeStatusTable(w io.Writer, st *warehouse.Status) {
 			src = "(none recorded)"
 		}
 		fmt.Fprintf(w, "\ntenant %s: %s rows over %s, %s rejected; source %s\n", t.Tenant, humanize.Count(t.Rows), plural(t.Days, "day"), humanize.Count(t.Rejected), src)
+		if t.OldestDay != "" || t.Horizon != "" {
+			fmt.Fprintf(w, "  oldest day %s", cmp.Or(t.OldestDay, "(none)"))
+			if t.Horizon != "" {
+				fmt.Fprintf(w, "; retention horizon %s (mcasload prune: nothing older is stored)", t.Horizon)
+			}
+			fmt.Fprintln(w)
+		}
 		writeStreamStatus(w, t.CloudAppEvents)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		header := false

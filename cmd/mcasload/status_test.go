@@ -20,8 +20,9 @@ func statusFixture() *warehouse.Status {
 		DuckDBBytes: 48_300_000, Rows: 1_234_567,
 		Tenants: []warehouse.TenantStatus{
 			{Tenant: "contoso", Source: "https://contoso.eu2.portal.cloudappsecurity.com", Rows: 1_234_000, Days: 2, Rejected: 3,
+				OldestDay: "2026-03-08", Horizon: "2025-02-01",
 				CloudAppEvents: warehouse.DatasetStatus{Rows: 98_765, Days: 2, Newest: t0.Add(25 * time.Hour), ParquetRows: 98_700, Rejected: 1}},
-			{Tenant: "fabrikam", Source: "https://fabrikam.us3.portal.cloudappsecurity.com", Rows: 567, Days: 1},
+			{Tenant: "fabrikam", Source: "https://fabrikam.us3.portal.cloudappsecurity.com", Rows: 567, Days: 1, OldestDay: "2026-03-10"},
 		},
 		Days: []warehouse.DayStatus{
 			{Tenant: "contoso", Day: "2026-03-08", DuckDBRows: 600_000, ParquetRows: 600_000, ParquetFiles: 2, ParquetBytes: 31_000_000},

@@ -81,10 +81,12 @@ func (e *env) runStream(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	wopts, err := writerOptions(c, "", "mcasload stream "+store.Endpoint()+"/"+store.Container())
+	wopts, popts, err := e.writerSetup(c, "", "mcasload stream "+store.Endpoint()+"/"+store.Container())
 	if err != nil {
 		return err
 	}
+	// The memory budget sizes the stream's commits as it does a load's.
+	opts.BatchBytes = popts.BatchBytes
 	// No source check: a tenant's API scan and its stream are two sources of the same tenant.
 	wopts.Logger, wopts.TenantFromWarehouse = log, true
 	w, err := openWriter(c.Context, wopts)

@@ -71,6 +71,8 @@ func Hit(name string) {
 var Names = []string{
 	"fetch",                 // loader: after fetching a page, before converting it
 	"convert",               // loader: after converting a page, before committing it
+	"ids-before-commit",     // warehouse: a commit's ids added to the id set, transaction not begun
+	"ids-merge",             // idindex: merged run renamed in, the runs it merged not yet removed
 	"duckdb-before-commit",  // warehouse: inside the transaction, before COMMIT
 	"duckdb-after-commit",   // warehouse: after COMMIT, before any Parquet is written
 	"parquet-write",         // warehouse: temporary Parquet file written, not yet synced
@@ -87,6 +89,14 @@ var DetectNames = []string{
 	"detect-after-send",  // detect: every sink answered, delivery not yet recorded
 }
 
+// PruneNames lists the failpoints of mcasload prune, kept out of Names because the load and
+// scan crash tests iterate over Names; warehouse.TestPruneKilledAtRandom picks among these.
+var PruneNames = []string{
+	"prune-before-commit", // warehouse: rows deleted and horizon recorded, before COMMIT
+	"prune-after-commit",  // warehouse: after COMMIT, no Parquet file removed yet
+	"prune-parquet",       // warehouse: one Parquet file of a day behind the horizon removed
+}
+
 // UpgradeNames lists the failpoints of the one-time upgrade of an older warehouse. They are
 // kept out of Names because the load and scan crash tests iterate over Names on a new
 // warehouse, where an upgrade never runs; warehouse.TestMigrateCrash exercises these.
@@ -95,4 +105,14 @@ var UpgradeNames = []string{
 	"migrate-after-rename",  // warehouse: upgraded file renamed over the version 1 file
 	"layout-before-rename",  // warehouse: a file of the layout before tenants about to move into its tenant's folder
 	"layout-after-rename",   // warehouse: the file moved, before the next
+}
+
+// PublishNames lists the failpoints of publishing to object storage (--publish, push). They are
+// kept out of Names because the load and scan crash tests iterate over Names without
+// publishing; reliability's publish kill loop exercises these.
+var PublishNames = []string{
+	"publish-upload",          // remote: one file uploaded, others of the same publish possibly in flight
+	"publish-before-manifest", // remote: every file uploaded, the manifest not yet written
+	"publish-after-manifest",  // remote: manifest written, the ledger and the pointer not yet
+	"publish-before-delete",   // remote: pointer rewritten, superseded objects not yet deleted
 }

@@ -105,3 +105,35 @@ func NeedTool(t testing.TB, name, pkg string) string {
 	t.Skip(msg)
 	return ""
 }
+
+// Hyparquet returns the node_modules folder holding hyparquet and hyparquet-compressors, the
+// publish tests' second Parquet reader, with the node binary that runs it; like a missing
+// server, a missing install fails the test in CI (or with MCASLOAD_REQUIRE_SERVERS=1) and skips
+// it elsewhere.
+func Hyparquet(t testing.TB) (node, nodeModules string) {
+	t.Helper()
+	dir, err := serversDir()
+	if err != nil {
+		t.Fatalf("locate hyparquet: %v", err)
+	}
+	nodeModules = filepath.Join(dir, "hyparquet-"+HyparquetVersion, "node_modules")
+	missing := func(err error) {
+		msg := fmt.Sprintf("hyparquet %s (the second Parquet reader) not installed: %v: %s", HyparquetVersion, err, installHint)
+		if serversRequired() {
+			t.Fatal(msg)
+		}
+		t.Skip(msg + "; skipped because neither CI nor MCASLOAD_REQUIRE_SERVERS=1 is set")
+	}
+	for _, pkg := range []string{"hyparquet", "hyparquet-compressors"} {
+		if _, err := os.Stat(filepath.Join(nodeModules, pkg, "package.json")); err != nil {
+			missing(err)
+			return "", ""
+		}
+	}
+	node, err = exec.LookPath("node")
+	if err != nil {
+		missing(err)
+		return "", ""
+	}
+	return node, nodeModules
+}

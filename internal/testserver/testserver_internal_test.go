@@ -21,35 +21,44 @@ func TestInstallScriptPins(t *testing.T) {
 		"AZURITE_VERSION":   AzuriteVersion,
 		"VERSITYGW_VERSION": VersityGWVersion,
 		"RSYSLOG_VERSION":   RsyslogVersion,
+		"HYPARQUET_VERSION": HyparquetVersion,
 	} {
 		m := regexp.MustCompile(`(?m)^` + name + `=(\S+)$`).FindSubmatch(script)
 		if m == nil || string(m[1]) != want {
 			t.Errorf("install script sets %s to %q, package expects %q", name, m, want)
 		}
 	}
-	var pkg struct{ Dependencies map[string]string }
-	b, err := os.ReadFile(filepath.Join("..", "..", ".ci", "azurite", "package.json"))
+	checkNpmPin(t, "azurite", "azurite", AzuriteVersion)
+	checkNpmPin(t, "hyparquet", "hyparquet", HyparquetVersion)
+}
+
+// checkNpmPin checks that .ci/<folder>'s package.json pins pkg exactly at want and its lock
+// locks that version.
+func checkNpmPin(t *testing.T, folder, pkg, want string) {
+	t.Helper()
+	var manifest struct{ Dependencies map[string]string }
+	b, err := os.ReadFile(filepath.Join("..", "..", ".ci", folder, "package.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(b, &pkg); err != nil {
+	if err := json.Unmarshal(b, &manifest); err != nil {
 		t.Fatal(err)
 	}
-	if got := pkg.Dependencies["azurite"]; got != AzuriteVersion {
-		t.Errorf(".ci/azurite/package.json pins azurite %q, want exactly %q", got, AzuriteVersion)
+	if got := manifest.Dependencies[pkg]; got != want {
+		t.Errorf(".ci/%s/package.json pins %s %q, want exactly %q", folder, pkg, got, want)
 	}
 	var lock struct {
 		Packages map[string]struct{ Version string } `json:"packages"`
 	}
-	b, err = os.ReadFile(filepath.Join("..", "..", ".ci", "azurite", "package-lock.json"))
+	b, err = os.ReadFile(filepath.Join("..", "..", ".ci", folder, "package-lock.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := json.Unmarshal(b, &lock); err != nil {
 		t.Fatal(err)
 	}
-	if got := lock.Packages["node_modules/azurite"].Version; got != AzuriteVersion {
-		t.Errorf(".ci/azurite/package-lock.json locks azurite %q, want %q", got, AzuriteVersion)
+	if got := lock.Packages["node_modules/"+pkg].Version; got != want {
+		t.Errorf(".ci/%s/package-lock.json locks %s %q, want %q", folder, pkg, got, want)
 	}
 }
 

@@ -11,4 +11,8 @@ const (
 	// RsyslogVersion is the upstream rsyslog release of Debian bookworm; Debian's security
 	// revisions of it (8.2302.0-1+deb12uN) are accepted.
 	RsyslogVersion = "8.2302.0"
+	// HyparquetVersion is the npm release of hyparquet, the publish tests' second Parquet
+	// reader (pure JavaScript), installed with hyparquet-compressors (zstd) from
+	// .ci/hyparquet/package-lock.json.
+	HyparquetVersion = "1.31.5"
 )

@@ -1,0 +1,641 @@
+// Package idindex is the dedupe's bounded structure: an on-disk set of (id hash, day) pairs,
+// kept as a few sorted run files, that answers "may this id be stored, and on which day?" with
+// memory that does not depend on how many ids are stored.
+//
+// The warehouse used to keep every stored id hash in memory (8 bytes an activity: 800 MB at
+// 100M rows, read at every start). Here a commit's new pairs become one small sorted run;
+// runs are merged like a binary counter (a run is merged into the one before it once it is
+// as large), so a warehouse of N ids has about log2(N / commit) runs and every pair is
+// rewritten as often. A lookup sorts the batch's hashes and reads, in each run, only the
+// buckets (a directory by the hash's top bits, ≤ 65537 entries) those hashes fall into, with
+// pread: nothing is mapped, and the page cache that serves the reads is not the process's
+// memory. A hit is only a candidate with its day: the caller confirms it exactly (the ids
+// themselves) on that day.
+//
+// The set may hold more than is stored (pairs of a commit that never landed, of a prune that
+// stopped half way); the caller writes a commit's pairs before the commit, so it never holds
+// less. Through is the last commit a set covers; a caller that finds a newer commit, or more
+// stored ids than pairs, rebuilds the set.
+package idindex
+
+import (
+	"bufio"
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/mcasload/mcasload/internal/failpoint"
+)
+
+// Entry is one stored id: the hash of its id and its UTC day (days since 1970-01-01).
+type Entry struct {
+	H   uint64
+	Day int32
+}
+
+const (
+	magic      = "MCIDX01\n"
+	headerSize = 32 // magic, count, through, bits, min day
+	entrySize  = 12
+	maxBits    = 16  // a directory of at most 65537 offsets (512 KiB)
+	perBucket  = 128 // entries a bucket aims at (1.5 KiB, one read)
+	bufSize    = 256 << 10
+	// preadEntries is how many entries a sequential pass reads in the time of one bucket read
+	// (a syscall and a copy, ~10–20 µs against ~6 ns an entry from the page cache).
+	preadEntries = 2048
+	runPrefix    = "run-"
+	runSuffix    = ".ids"
+)
+
+// run is one sorted file of entries: header, entries, then the directory of bucket starts.
+type run struct {
+	path    string
+	seq     uint64
+	count   int64
+	through int64
+	bits    uint
+	minDay  int32
+}
+
+func (r run) dirOffset() int64 { return headerSize + r.count*entrySize }
+
+func (r run) bucket(h uint64) int {
+	if r.bits == 0 {
+		return 0
+	}
+	return int(h >> (64 - r.bits))
+}
+
+// Index is the set in one folder. It is not safe for concurrent use; the warehouse's writer
+// lock serializes its users.
+type Index struct {
+	dir  string
+	runs []run // by seq, oldest first
+	next uint64
+	buf  []byte
+}
+
+// Open reads the run headers in dir (created if missing) and removes the temporary files an
+// interrupted write left.
+func Open(dir string) (*Index, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open id index: %w", err)
+	}
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open id index: %w", err)
+	}
+	x := &Index{dir: dir, next: 1}
+	for _, de := range des {
+		name := de.Name()
+		if strings.HasSuffix(name, ".tmp") {
+			if err := os.Remove(filepath.Join(dir, name)); err != nil {
+				return nil, fmt.Errorf("open id index: %w", err)
+			}
+			continue
+		}
+		seq, ok := runSeq(name)
+		if !ok {
+			continue
+		}
+		r, err := readHeader(filepath.Join(dir, name), seq)
+		if err != nil {
+			return nil, fmt.Errorf("open id index: %w (remove the folder %s: the next load rebuilds it)", err, dir)
+		}
+		x.runs = append(x.runs, r)
+		x.next = max(x.next, seq+1)
+	}
+	slices.SortFunc(x.runs, func(a, b run) int { return cmp.Compare(a.seq, b.seq) })
+	return x, nil
+}
+
+// Remove deletes the set in dir, so that the next Open starts empty (and its user rebuilds it).
+func Remove(dir string) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove id index: %w", err)
+	}
+	return syncDir(filepath.Dir(dir))
+}
+
+func runSeq(name string) (uint64, bool) {
+	if !strings.HasPrefix(name, runPrefix) || !strings.HasSuffix(name, runSuffix) {
+		return 0, false
+	}
+	seq, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(name, runPrefix), runSuffix), 16, 64)
+	return seq, err == nil
+}
+
+func readHeader(path string, seq uint64) (run, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return run{}, err
+	}
+	defer f.Close()
+	var h [headerSize]byte
+	if _, err := io.ReadFull(f, h[:]); err != nil || string(h[:8]) != magic {
+		return run{}, fmt.Errorf("%s is not an id index run", path)
+	}
+	r := run{path: path, seq: seq,
+		count:   int64(binary.LittleEndian.Uint64(h[8:])),
+		through: int64(binary.LittleEndian.Uint64(h[16:])),
+		bits:    uint(binary.LittleEndian.Uint32(h[24:])),
+		minDay:  int32(binary.LittleEndian.Uint32(h[28:]))}
+	fi, err := f.Stat()
+	if err != nil {
+		return run{}, err
+	}
+	if r.bits > maxBits || fi.Size() != r.dirOffset()+8*(int64(1)<<r.bits+1) {
+		return run{}, fmt.Errorf("%s is cut short or damaged", path)
+	}
+	return r, nil
+}
+
+// Count is the number of pairs held (a pair may be held twice after an interrupted merge).
+func (x *Index) Count() int64 {
+	var n int64
+	for _, r := range x.runs {
+		n += r.count
+	}
+	return n
+}
+
+// Through is the last commit the set covers (0 when empty).
+func (x *Index) Through() int64 {
+	var t int64
+	for _, r := range x.runs {
+		t = max(t, r.through)
+	}
+	return t
+}
+
+// Runs is the number of run files (for the debug log and the tests).
+func (x *Index) Runs() int { return len(x.runs) }
+
+// OldestDay is the earliest day held (math.MaxInt32 when empty).
+func (x *Index) OldestDay() int32 {
+	d := int32(math.MaxInt32)
+	for _, r := range x.runs {
+		d = min(d, r.minDay)
+	}
+	return d
+}
+
+// Add writes entries (in any order) as a new run covering commit through, then merges runs
+// as the binary-counter rule says. The pairs are durable when Add returns.
+func (x *Index) Add(entries []Entry, through int64) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	slices.SortFunc(entries, compareEntries)
+	r, err := x.write(int64(len(entries)), through, sorted(entries))
+	if err != nil {
+		return fmt.Errorf("add to id index: %w", err)
+	}
+	x.runs = append(x.runs, r)
+	return x.compact()
+}
+
+// Rebuild replaces the set with the pairs that fill calls add with (in chunks of any order and
+// size; each chunk becomes a run, so memory is what the caller's chunks take), then merges them
+// into one run.
+func (x *Index) Rebuild(through int64, fill func(add func([]Entry) error) error) error {
+	old := x.runs
+	x.runs = nil
+	err := fill(func(chunk []Entry) error {
+		if len(chunk) == 0 {
+			return nil
+		}
+		slices.SortFunc(chunk, compareEntries)
+		r, err := x.write(int64(len(chunk)), through, sorted(chunk))
+		if err != nil {
+			return err
+		}
+		x.runs = append(x.runs, r)
+		return nil
+	})
+	if err == nil && len(x.runs) > 1 {
+		err = x.merge(0)
+	}
+	if err != nil {
+		x.runs = append(old, x.runs...) // a superset, as before
+		return fmt.Errorf("rebuild id index: %w", err)
+	}
+	if err := removeRuns(x.dir, old); err != nil {
+		return fmt.Errorf("rebuild id index: %w", err)
+	}
+	if len(x.runs) == 0 { // nothing stored: an empty run still records through
+		r, err := x.write(0, through, func(func(Entry) error) error { return nil })
+		if err != nil {
+			return fmt.Errorf("rebuild id index: %w", err)
+		}
+		x.runs = []run{r}
+	}
+	return nil
+}
+
+// Drop removes every pair of a day before day and returns how many it removed; runs that hold
+// none are left as they are.
+func (x *Index) Drop(day int32) (int64, error) {
+	var removed int64
+	for i, r := range x.runs {
+		if r.minDay >= day {
+			continue
+		}
+		var kept int64
+		nr, err := x.write(r.count, r.through, func(emit func(Entry) error) error {
+			return eachEntry(r, func(e Entry) error {
+				if e.Day < day {
+					return nil
+				}
+				kept++
+				return emit(e)
+			})
+		})
+		if err != nil {
+			return removed, fmt.Errorf("drop days from id index: %w", err)
+		}
+		if err := removeRuns(x.dir, []run{r}); err != nil {
+			return removed, fmt.Errorf("drop days from id index: %w", err)
+		}
+		removed += r.count - kept
+		x.runs[i] = nr
+	}
+	slices.SortFunc(x.runs, func(a, b run) int { return cmp.Compare(a.seq, b.seq) })
+	return removed, nil
+}
+
+// Lookup calls found with the position in hs of every hash the set holds, and the day of each
+// pair with it. hs must be sorted ascending.
+func (x *Index) Lookup(hs []uint64, found func(i int, day int32)) error {
+	if len(hs) == 0 {
+		return nil
+	}
+	for _, r := range x.runs {
+		if err := x.lookupRun(r, hs, found); err != nil {
+			return fmt.Errorf("look up id index: %w", err)
+		}
+	}
+	return nil
+}
+
+func (x *Index) lookupRun(r run, hs []uint64, found func(int, int32)) error {
+	if r.count == 0 {
+		return nil
+	}
+	f, err := os.Open(r.path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	buckets := 1 << r.bits
+	touched := 0
+	for i, last := 0, -1; i < len(hs); i++ {
+		if b := r.bucket(hs[i]); b != last {
+			touched, last = touched+1, b
+		}
+	}
+	// Many buckets touched: one sequential pass over the run costs less than a read each (a
+	// pread of a bucket measured about as long as reading preadEntries entries in sequence).
+	if int64(touched)*preadEntries >= r.count {
+		i := 0
+		return eachEntry(r, func(e Entry) error {
+			for i < len(hs) && hs[i] < e.H {
+				i++
+			}
+			for j := i; j < len(hs) && hs[j] == e.H; j++ {
+				found(j, e.Day)
+			}
+			return nil
+		})
+	}
+	var dir []uint64 // the whole directory, when reading it once costs less than a read a bucket
+	if touched > buckets/64 {
+		b := x.buffer(8 * (buckets + 1))
+		if _, err := f.ReadAt(b, r.dirOffset()); err != nil {
+			return err
+		}
+		dir = make([]uint64, buckets+1)
+		for i := range dir {
+			dir[i] = binary.LittleEndian.Uint64(b[8*i:])
+		}
+	}
+	var pair [16]byte
+	for i := 0; i < len(hs); {
+		b := r.bucket(hs[i])
+		j := i + 1
+		for j < len(hs) && r.bucket(hs[j]) == b {
+			j++
+		}
+		var from, to uint64
+		if dir != nil {
+			from, to = dir[b], dir[b+1]
+		} else {
+			if _, err := f.ReadAt(pair[:], r.dirOffset()+8*int64(b)); err != nil {
+				return err
+			}
+			from, to = binary.LittleEndian.Uint64(pair[:]), binary.LittleEndian.Uint64(pair[8:])
+		}
+		if to > from {
+			buf := x.buffer(int(to-from) * entrySize)
+			if _, err := f.ReadAt(buf, headerSize+int64(from)*entrySize); err != nil {
+				return err
+			}
+			k := i
+			for o := 0; o < len(buf) && k < j; o += entrySize {
+				e := decode(buf[o:])
+				for k < j && hs[k] < e.H {
+					k++
+				}
+				for m := k; m < j && hs[m] == e.H; m++ {
+					found(m, e.Day)
+				}
+			}
+		}
+		i = j
+	}
+	return nil
+}
+
+func (x *Index) buffer(n int) []byte {
+	if cap(x.buf) < n {
+		x.buf = make([]byte, n)
+	}
+	return x.buf[:n]
+}
+
+// compact merges the newest runs while the newest is at least as large as the one before it
+// (all of them at once: a rebuild's equal chunks are merged in one pass).
+func (x *Index) compact() error {
+	k := len(x.runs) - 1
+	tail := int64(0)
+	for k > 0 {
+		tail += x.runs[k].count
+		if tail < x.runs[k-1].count {
+			break
+		}
+		k--
+	}
+	if k >= len(x.runs)-1 {
+		return nil
+	}
+	return x.merge(k)
+}
+
+// merge replaces runs[k:] with one run; the old files go only after the new one is durable.
+func (x *Index) merge(k int) error {
+	in := x.runs[k:]
+	var total, through int64
+	for _, r := range in {
+		total += r.count
+		through = max(through, r.through)
+	}
+	out, err := x.write(total, through, func(emit func(Entry) error) error { return mergeRuns(in, emit) })
+	if err != nil {
+		return fmt.Errorf("merge id index runs: %w", err)
+	}
+	failpoint.Hit("ids-merge")
+	if err := removeRuns(x.dir, in); err != nil {
+		return fmt.Errorf("merge id index runs: %w", err)
+	}
+	x.runs = append(x.runs[:k], out)
+	return nil
+}
+
+// mergeRuns emits the entries of runs in order, each distinct pair once.
+func mergeRuns(runs []run, emit func(Entry) error) error {
+	readers := make([]*runReader, 0, len(runs))
+	defer func() {
+		for _, rd := range readers {
+			rd.close()
+		}
+	}()
+	heads := make([]Entry, 0, len(runs))
+	for _, r := range runs {
+		rd, err := openRun(r)
+		if err != nil {
+			return err
+		}
+		readers = append(readers, rd)
+		heads = append(heads, Entry{})
+	}
+	live := make([]bool, len(readers))
+	for i, rd := range readers {
+		e, ok, err := rd.next()
+		if err != nil {
+			return err
+		}
+		heads[i], live[i] = e, ok
+	}
+	var last Entry
+	first := true
+	for {
+		m := -1
+		for i := range heads {
+			if live[i] && (m < 0 || compareEntries(heads[i], heads[m]) < 0) {
+				m = i
+			}
+		}
+		if m < 0 {
+			return nil
+		}
+		if first || heads[m] != last {
+			if err := emit(heads[m]); err != nil {
+				return err
+			}
+			last, first = heads[m], false
+		}
+		e, ok, err := readers[m].next()
+		if err != nil {
+			return err
+		}
+		heads[m], live[m] = e, ok
+	}
+}
+
+// write creates a run from the entries emitted in ascending order (at most limit of them),
+// through a synced temporary file and a rename.
+func (x *Index) write(limit, through int64, entries func(emit func(Entry) error) error) (run, error) {
+	seq := x.next
+	x.next++
+	r := run{path: filepath.Join(x.dir, fmt.Sprintf("%s%016x%s", runPrefix, seq, runSuffix)), seq: seq, through: through, minDay: math.MaxInt32}
+	for limit>>r.bits > perBucket && r.bits < maxBits {
+		r.bits++
+	}
+	tmp := r.path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return run{}, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	w := bufio.NewWriterSize(f, bufSize)
+	if _, err := w.Write(make([]byte, headerSize)); err != nil {
+		return run{}, err
+	}
+	// The directory follows the entries; at most 512 KiB (maxBits), whatever the count.
+	buckets := 1 << r.bits
+	dir := make([]byte, 0, 8*(buckets+1))
+	nextBucket := 0 // dir holds the starts of buckets < nextBucket
+	putStarts := func(upto int, at int64) {
+		for ; nextBucket <= upto; nextBucket++ {
+			dir = binary.LittleEndian.AppendUint64(dir, uint64(at))
+		}
+	}
+	var prev Entry
+	var rec [entrySize]byte
+	err = entries(func(e Entry) error {
+		if r.count > 0 && compareEntries(e, prev) < 0 {
+			return errors.New("entries out of order")
+		}
+		if r.count >= limit {
+			return errors.New("more entries than announced")
+		}
+		putStarts(r.bucket(e.H), r.count)
+		binary.LittleEndian.PutUint64(rec[:], e.H)
+		binary.LittleEndian.PutUint32(rec[8:], uint32(e.Day))
+		if _, err := w.Write(rec[:]); err != nil {
+			return err
+		}
+		r.count++
+		r.minDay = min(r.minDay, e.Day)
+		prev = e
+		return nil
+	})
+	if err != nil {
+		return run{}, err
+	}
+	putStarts(buckets, r.count)
+	if _, err := w.Write(dir); err != nil {
+		return run{}, err
+	}
+	if err := w.Flush(); err != nil {
+		return run{}, err
+	}
+	if _, err := f.WriteAt(r.header(), 0); err != nil {
+		return run{}, err
+	}
+	if err := f.Sync(); err != nil {
+		return run{}, err
+	}
+	if err := f.Close(); err != nil {
+		return run{}, err
+	}
+	if err := os.Rename(tmp, r.path); err != nil {
+		return run{}, err
+	}
+	ok = true
+	return r, syncDir(x.dir)
+}
+
+// header is the run's first headerSize bytes, written last (the count is known only then).
+func (r run) header() []byte {
+	h := make([]byte, headerSize)
+	copy(h, magic)
+	binary.LittleEndian.PutUint64(h[8:], uint64(r.count))
+	binary.LittleEndian.PutUint64(h[16:], uint64(r.through))
+	binary.LittleEndian.PutUint32(h[24:], uint32(r.bits))
+	binary.LittleEndian.PutUint32(h[28:], uint32(r.minDay))
+	return h
+}
+
+// sorted emits the entries of a sorted slice, for write.
+func sorted(entries []Entry) func(emit func(Entry) error) error {
+	return func(emit func(Entry) error) error {
+		for _, e := range entries {
+			if err := emit(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func compareEntries(a, b Entry) int {
+	if c := cmp.Compare(a.H, b.H); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Day, b.Day)
+}
+
+func decode(b []byte) Entry {
+	return Entry{H: binary.LittleEndian.Uint64(b), Day: int32(binary.LittleEndian.Uint32(b[8:]))}
+}
+
+// runReader reads a run's entries in order through a fixed buffer.
+type runReader struct {
+	f    *os.File
+	r    *bufio.Reader
+	left int64
+	rec  [entrySize]byte
+}
+
+func openRun(r run) (*runReader, error) {
+	f, err := os.Open(r.path)
+	if err != nil {
+		return nil, err
+	}
+	sec := io.NewSectionReader(f, headerSize, r.count*entrySize)
+	return &runReader{f: f, r: bufio.NewReaderSize(sec, bufSize), left: r.count}, nil
+}
+
+func (rd *runReader) next() (Entry, bool, error) {
+	if rd.left == 0 {
+		return Entry{}, false, nil
+	}
+	if _, err := io.ReadFull(rd.r, rd.rec[:]); err != nil {
+		return Entry{}, false, fmt.Errorf("read id index run %s: %w", rd.f.Name(), err)
+	}
+	rd.left--
+	return decode(rd.rec[:]), true, nil
+}
+
+func (rd *runReader) close() { rd.f.Close() }
+
+// eachEntry calls f with every entry of r, in order.
+func eachEntry(r run, f func(Entry) error) error {
+	rd, err := openRun(r)
+	if err != nil {
+		return err
+	}
+	defer rd.close()
+	for {
+		e, ok, err := rd.next()
+		if err != nil || !ok {
+			return err
+		}
+		if err := f(e); err != nil {
+			return err
+		}
+	}
+}
+
+func removeRuns(dir string, runs []run) error {
+	for _, r := range runs {
+		if err := os.Remove(r.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
