@@ -93,6 +93,10 @@ type tenantJSON struct {
 	// prune), "" when never pruned.
 	OldestDay string `json:"oldest_day"`
 	Horizon   string `json:"horizon,omitempty"`
+
+	// CloudAppEvents counts the stream's rows (mcasload stream); rows, days, rejected and
+	// oldest_day above are the activities'.
+	CloudAppEvents warehouse.DatasetStatus `json:"cloud_app_events"`
 }
 
 type dayJSON struct {
@@ -159,6 +163,13 @@ func writeStatusTable(w io.Writer, st *warehouse.Status) {
 	}
 	fmt.Fprintf(w, "warehouse %s\n  sinks %s, %s\n", st.Dir, st.Sinks, plural(len(st.Tenants), "tenant"))
 	fmt.Fprintf(w, "  %s rows over %d tenant-days; DuckDB file %s, Parquet %s\n", humanize.Count(st.Rows), len(st.Days), humanize.Bytes(st.DuckDBBytes), humanize.Bytes(pqBytes))
+	var streamRows int64
+	for _, t := range st.Tenants {
+		streamRows += t.CloudAppEvents.Rows
+	}
+	if streamRows > 0 {
+		fmt.Fprintf(w, "  and %s cloud_app_events rows (the Streaming API's, mcasload stream)\n", humanize.Count(streamRows))
+	}
 	for _, t := range st.Tenants {
 		src := t.Source
 		if src == "" {
@@ -172,6 +183,7 @@ func writeStatusTable(w io.Writer, st *warehouse.Status) {
 			}
 			fmt.Fprintln(w)
 		}
+		writeStreamStatus(w, t.CloudAppEvents)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		header := false
 		for _, d := range st.Days {
@@ -230,6 +242,19 @@ func writeStatusTable(w io.Writer, st *warehouse.Status) {
 	}
 	fmt.Fprintf(w, "rejects: %s (%s); see table rejected_activities and %s\n", humanize.Count(total), strings.Join(parts, ", "),
 		filepath.Join(st.Dir, warehouse.RejectedDir))
+}
+
+// writeStreamStatus prints a tenant's cloud_app_events line, when it has any.
+func writeStreamStatus(w io.Writer, ds warehouse.DatasetStatus) {
+	if ds.Rows == 0 && ds.Rejected == 0 {
+		return
+	}
+	newest := "none"
+	if !ds.Newest.IsZero() {
+		newest = ds.Newest.Format("2006-01-02 15:04:05Z")
+	}
+	fmt.Fprintf(w, "  cloud_app_events: %s rows over %s, newest %s; Parquet %s rows; %s rejected\n",
+		humanize.Count(ds.Rows), plural(ds.Days, "day"), newest, humanize.Count(ds.ParquetRows), humanize.Count(ds.Rejected))
 }
 
 // plural renders "1 tenant" or "2 tenants".
