@@ -24,12 +24,16 @@ import (
 	"github.com/mcasload/mcasload/queries"
 )
 
-// Span is what is new since the watermark: how many activities, the activity times they cover
-// and the newest created time among them.
+// Span is what is new since the watermark: how many activities, the activity times they cover,
+// the days they fall on and the newest created time among them.
 type Span struct {
 	Count      int64
 	From, To   time.Time // activity time (ts) of the first and last new activity
 	MaxCreated time.Time
+	// Days are the UTC days (their midnights, in order) holding a new activity: detect runs each
+	// detection once per unit of time holding one (Units), never over a span that starts where
+	// the new activities happen to start.
+	Days []time.Time
 }
 
 // NewActivities reads the span of the activities whose created time is past watermark, from
@@ -44,6 +48,25 @@ func NewActivities(ctx context.Context, conn *sql.Conn, watermark time.Time) (Sp
 		return sp, fmt.Errorf("read new activities: %w", err)
 	}
 	sp.From, sp.To, sp.MaxCreated = from.Time.UTC(), to.Time.UTC(), created.Time.UTC()
+	if sp.Count == 0 {
+		return sp, nil
+	}
+	day := (24 * time.Hour).Milliseconds()
+	rows, err := conn.QueryContext(ctx, fmt.Sprintf(`SELECT DISTINCT epoch_ms(ts) // %d AS d FROM activities WHERE %s ORDER BY d`, day, where), args...)
+	if err != nil {
+		return sp, fmt.Errorf("read the days of new activities: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d int64
+		if err := rows.Scan(&d); err != nil {
+			return sp, fmt.Errorf("read the days of new activities: %w", err)
+		}
+		sp.Days = append(sp.Days, time.UnixMilli(d*day).UTC())
+	}
+	if err := rows.Err(); err != nil {
+		return sp, fmt.Errorf("read the days of new activities: %w", err)
+	}
 	return sp, nil
 }
 
@@ -79,24 +102,47 @@ type Options struct {
 // queries.DefaultEvidence.
 const wholeEvidence = 1 << 20
 
-// Window is the activity-time window a detection runs over for sp: from the start of the time
-// bucket before the one holding the first new activity to the end of the bucket holding the
-// last, so a finding is judged on its whole bucket (its key's) and on the bucket before, where
-// what a new activity completes may have begun (a new client first seen yesterday and used
-// again today); the investigation itself reads its declared history before that.
-func Window(inv *queries.Investigation, sp Span) (since, until time.Time) {
-	b := inv.Bucket
-	if b <= 0 {
-		b = 24 * time.Hour
+// Unit is the stretch of activity time one run of inv covers: its bucket when that is whole
+// days (a week for 7d), else a day (an hourly detection runs over a day and reports per hour).
+func Unit(inv *queries.Investigation) time.Duration {
+	if b := inv.Bucket; b > 0 && b%(24*time.Hour) == 0 {
+		return b
 	}
-	since = sp.From.Truncate(b).Add(-b)
-	until = sp.To.Truncate(b).Add(b - time.Millisecond)
-	return since, until
+	return 24 * time.Hour
 }
 
-// Find runs each investigation over the window of sp and returns its candidates: rows whose
-// evidence includes an activity created after the watermark, one per finding key (rows sharing
-// a key are merged). notes say what each run could not see (provisional history).
+// Windows are the activity-time windows inv runs over for sp: each unit (Unit) holding a new
+// activity, whole, from its start to its end. The windows depend only on which units hold new
+// activities, never on where in them the new activities start, so a detection judges an
+// activity against the same history (its declared history before the unit) and in the same
+// company (the whole unit) whichever night first sees it, and one detect over everything finds
+// what detect night by night found. A unit holding no new activity yields no candidate and is
+// not run.
+func Windows(inv *queries.Investigation, sp Span) [][2]time.Time {
+	u := Unit(inv)
+	var out [][2]time.Time
+	for _, d := range sp.Days {
+		since := d.Truncate(u)
+		if u == 7*24*time.Hour {
+			since = isoWeekStart(d)
+		}
+		if n := len(out); n > 0 && out[n-1][0].Equal(since) {
+			continue
+		}
+		out = append(out, [2]time.Time{since, since.Add(u - time.Millisecond)})
+	}
+	return out
+}
+
+// isoWeekStart is the Monday 00:00 UTC of the ISO week holding t (the 7d bucket's week).
+func isoWeekStart(t time.Time) time.Time {
+	d := t.UTC().Truncate(24 * time.Hour)
+	return d.AddDate(0, 0, -((int(d.Weekday()) + 6) % 7))
+}
+
+// Find runs each investigation over its windows of sp (Windows) and returns its candidates:
+// rows whose evidence includes an activity created after the watermark, one per finding key
+// (rows sharing a key are merged). notes say what each run could not see (provisional history).
 func Find(ctx context.Context, s *queries.Session, conn *sql.Conn, sp Span, opts Options) (cands []Candidate, notes []string, err error) {
 	if sp.Count == 0 {
 		return nil, nil, nil
@@ -105,36 +151,65 @@ func Find(ctx context.Context, s *queries.Session, conn *sql.Conn, sp Span, opts
 		if inv.Kind != queries.Detection {
 			return nil, nil, fmt.Errorf("%s is a pivot: detect runs detections only", inv.Name)
 		}
-		since, until := Window(inv, sp)
-		res, err := s.Investigate(ctx, inv, queries.Request{Now: opts.Now, Evidence: wholeEvidence,
-			Values: map[string]string{"since": since.Format(time.RFC3339Nano), "until": until.Format(time.RFC3339Nano)}})
-		if err != nil {
-			return nil, nil, err
-		}
-		rows, err := resultRows(res)
-		note := ""
-		if res.Meta.Portal != nil {
-			note = res.Meta.Portal.Note
-		}
-		for _, n := range res.Meta.Notes {
-			notes = append(notes, inv.Name+": "+n)
-		}
-		res.Release()
-		if err != nil {
-			return nil, nil, fmt.Errorf("read %s: %w", inv.Name, err)
-		}
-		found, err := candidates(ctx, conn, inv, rows, opts)
-		if err != nil {
-			return nil, nil, err
-		}
-		for i := range found {
-			if len(found[i].PortalURLs) == 0 {
-				found[i].PortalNote = note
+		var found []Candidate
+		seen := map[string]bool{}
+		for _, w := range Windows(inv, sp) {
+			fw, n, err := findIn(ctx, s, conn, inv, w[0], w[1], opts)
+			if err != nil {
+				return nil, nil, err
 			}
+			for _, x := range n {
+				if !seen[x] {
+					seen[x] = true
+					notes = append(notes, inv.Name+": "+x)
+				}
+			}
+			found = mergeByKey(found, fw)
 		}
 		cands = append(cands, found...)
 	}
 	return cands, notes, nil
+}
+
+// findIn runs inv over [since, until] and returns its candidates and the run's notes.
+func findIn(ctx context.Context, s *queries.Session, conn *sql.Conn, inv *queries.Investigation, since, until time.Time, opts Options) ([]Candidate, []string, error) {
+	res, err := s.Investigate(ctx, inv, queries.Request{Now: opts.Now, Evidence: wholeEvidence,
+		Values: map[string]string{"since": since.Format(time.RFC3339Nano), "until": until.Format(time.RFC3339Nano)}})
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := resultRows(res)
+	note := ""
+	if res.Meta.Portal != nil {
+		note = res.Meta.Portal.Note
+	}
+	notes := res.Meta.Notes
+	res.Release()
+	if err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", inv.Name, err)
+	}
+	found, err := candidates(ctx, conn, inv, rows, since, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range found {
+		if len(found[i].PortalURLs) == 0 {
+			found[i].PortalNote = note
+		}
+	}
+	return found, notes, nil
+}
+
+// mergeByKey appends to a the candidates of b, merging those whose key a already holds.
+func mergeByKey(a, b []Candidate) []Candidate {
+	for _, c := range b {
+		if j := slices.IndexFunc(a, func(x Candidate) bool { return x.Key.ID() == c.Key.ID() }); j >= 0 {
+			a[j].absorb(c)
+			continue
+		}
+		a = append(a, c)
+	}
+	return a
 }
 
 // resultRows renders the result's rows as JSON objects, the form a finding keeps its row in.
@@ -160,7 +235,7 @@ func resultRows(res *queries.Result) ([]map[string]json.RawMessage, error) {
 }
 
 // candidates keeps the rows whose evidence holds a new activity and builds their keys.
-func candidates(ctx context.Context, conn *sql.Conn, inv *queries.Investigation, rows []map[string]json.RawMessage, opts Options) ([]Candidate, error) {
+func candidates(ctx context.Context, conn *sql.Conn, inv *queries.Investigation, rows []map[string]json.RawMessage, since time.Time, opts Options) ([]Candidate, error) {
 	var all []string
 	evidence := make([][]string, len(rows))
 	for i, r := range rows {
@@ -179,7 +254,7 @@ func candidates(ctx context.Context, conn *sql.Conn, inv *queries.Investigation,
 		if !slices.ContainsFunc(evidence[i], func(id string) bool { return fresh[id] }) {
 			continue
 		}
-		c, err := candidate(inv, r, evidence[i], opts.Tenant)
+		c, err := candidate(inv, r, evidence[i], since, opts.Tenant)
 		if err != nil {
 			return nil, err
 		}
@@ -235,8 +310,11 @@ func newIDs(ctx context.Context, conn *sql.Conn, ids []string, watermark time.Ti
 	return out, nil
 }
 
-// candidate builds one row's candidate.
-func candidate(inv *queries.Investigation, r map[string]json.RawMessage, evidence []string, tenant string) (Candidate, error) {
+// candidate builds one row's candidate from a run whose window starts at since. The key's bucket
+// holds the row's first_seen, or since when the row's evidence begins in the history before
+// the window (a burst that began before midnight): the bucket of the window the row was found in,
+// the same whichever night finds it.
+func candidate(inv *queries.Investigation, r map[string]json.RawMessage, evidence []string, since time.Time, tenant string) (Candidate, error) {
 	c := Candidate{Title: Title(inv.Name), Techniques: slices.Clone(inv.Techniques), EvidenceIDs: evidence}
 	var sev, first, last string
 	for _, f := range []struct {
@@ -258,7 +336,7 @@ func candidate(inv *queries.Investigation, r map[string]json.RawMessage, evidenc
 		return c, fmt.Errorf("read %s last_seen: %w", inv.Name, err)
 	}
 	_ = json.Unmarshal(r[queries.ColPortalURL], &c.PortalURLs)
-	c.Key = delivery.Key{Tenant: tenant, Investigation: inv.Name, Entities: entities(inv, r), Bucket: Bucket(c.FirstSeen, inv.Bucket)}
+	c.Key = delivery.Key{Tenant: tenant, Investigation: inv.Name, Entities: entities(inv, r), Bucket: Bucket(latest(c.FirstSeen, since), inv.Bucket)}
 	// The stored row keeps the capped evidence; the whole list would make a long finding's row
 	// as long as its activities.
 	row := map[string]json.RawMessage{}
@@ -270,6 +348,13 @@ func candidate(inv *queries.Investigation, r map[string]json.RawMessage, evidenc
 	row[queries.ColPortalURL], _ = json.Marshal(c.PortalURLs[:min(n, len(c.PortalURLs))])
 	c.Row, err = json.Marshal(row)
 	return c, err
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // absorb merges another row of the same key: the wider span, the higher severity, the union of

@@ -39,23 +39,32 @@ hist AS (
   SELECT user_name, isp, min(ts) AS first_ts FROM events
   WHERE ts < $since AND isp IN (SELECT isp FROM pairs) AND is_not_login_fail(event_type, event_type_value, action, success)
   GROUP BY ALL),
-seen AS (
-  SELECT e.user_name, min(e.ts) AS user_first FROM events e
-  WHERE e.user_name IN (SELECT user_name FROM pairs) AND is_not_login_fail(e.event_type, e.event_type_value, e.action, e.success)
-  GROUP BY ALL),
 judged AS (
   SELECT p.*, NOT EXISTS (SELECT 1 FROM hist h WHERE h.user_name = p.user_name AND h.isp = p.isp) AS new_for_user,
          NOT EXISTS (SELECT 1 FROM hist h WHERE h.isp = p.isp) AS new_for_tenant
-  FROM pairs p JOIN seen u ON u.user_name = p.user_name
-  WHERE u.user_first <= p.first_ts - to_days($learning_days)),
-hits AS (
+  FROM pairs p),
+found AS (
   SELECT * FROM judged
   WHERE (hosting AND new_for_user)
      OR (new_for_tenant AND NOT list_contains($cloud_categories::VARCHAR[], coalesce(ip_category, '')))),
--- everything those accounts did from those ISPs in the window
+-- (when the accounts were first seen is read for the few accounts found, not for every account:
+-- the failed sign-in test is an aggregate's filter, so it runs on their rows alone)
+seen AS (
+  SELECT e.user_name, min(e.ts) FILTER (WHERE is_not_login_fail(e.event_type, e.event_type_value, e.action, e.success)) AS user_first
+  FROM events e JOIN (SELECT DISTINCT user_name FROM found) f ON f.user_name = e.user_name
+  GROUP BY ALL),
+hits AS (
+  SELECT f.* FROM found f JOIN seen u ON u.user_name = f.user_name
+  WHERE u.user_first <= f.first_ts - to_days($learning_days)),
+-- everything those accounts did from those ISPs in the window: found on narrow columns, then
+-- fetched again by a join on (ts, user_name), whose values reach the second scan as a filter
+keys AS (
+  SELECT DISTINCT e.ts, e.user_name, e.isp FROM events e JOIN hits h ON h.user_name = e.user_name AND h.isp = e.isp
+  WHERE e.ts BETWEEN $since AND $until),
 r AS (
-  SELECT e.id, e.ts, e.user_name, e.isp, e.ip, e.country, e.app_name, e.action_class FROM events e
-  JOIN hits h ON h.user_name = e.user_name AND h.isp = e.isp
+  SELECT e.id, e.ts, e.user_name, e.isp, e.ip, e.country, e.app_name,
+         action_class_of(e.event_type, e.event_type_value, e.action, e.success) AS action_class
+  FROM events e JOIN keys k ON k.ts = e.ts AND k.user_name = e.user_name AND k.isp = e.isp
   WHERE e.ts BETWEEN $since AND $until)
 SELECT r.user_name, r.isp, any_value(h.hosting) AS hosting, any_value(h.new_for_user) AS new_for_user,
        any_value(h.new_for_tenant) AS new_for_tenant, list(DISTINCT r.country ORDER BY r.country) FILTER (WHERE r.country IS NOT NULL) AS countries,
