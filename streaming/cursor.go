@@ -94,9 +94,9 @@ var (
 type ResumeError struct {
 	Container string // where the blobs are: ACCOUNT-URL/CONTAINER, or the container's folder
 	Blob      string
-	Cursor          Cursor
-	Err             error  // ErrBlobRecreated, ErrBlobShrunk or ErrBlobRewritten
-	Detail          string // what was seen, e.g. "created 2026-12-06T12:00:00Z, cursor says 2026-12-06T11:00:00Z"
+	Cursor    Cursor
+	Err       error  // ErrBlobRecreated, ErrBlobShrunk or ErrBlobRewritten
+	Detail    string // what was seen, e.g. "created 2026-12-06T12:00:00Z, cursor says 2026-12-06T11:00:00Z"
 }
 
 func (e *ResumeError) Error() string {

@@ -203,25 +203,7 @@ func writeStatusTable(w io.Writer, st *warehouse.Status) {
 		tw.Flush()
 	}
 	fmt.Fprintln(w)
-	if len(st.Runs) > 0 {
-		fmt.Fprintln(w, "last runs (newest first):")
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  started\tfinished\ttenant\tnew\tduplicate\trejected\tcommand")
-		for _, r := range st.Runs {
-			fin := "not finished (interrupted or running)"
-			if !r.Finished.IsZero() {
-				fin = r.Finished.Format("2006-01-02 15:04:05Z")
-			}
-			label := r.Tenant
-			if label == "" {
-				label = "-"
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Started.Format("2006-01-02 15:04:05Z"), fin, label,
-				humanize.Count(r.Inserted), humanize.Count(r.Duplicates), humanize.Count(r.Rejected), statusClip(r.Command, 60))
-		}
-		tw.Flush()
-		fmt.Fprintln(w)
-	}
+	writeRunsTable(w, st.Runs)
 	if len(st.PendingDays) > 0 {
 		fmt.Fprintf(w, "pending: %s committed to DuckDB but not yet in Parquet (%s); the next load or scan publishes them\n",
 			plural(len(st.PendingDays), "tenant-day"), strings.Join(st.PendingDays, ", "))
@@ -242,6 +224,30 @@ func writeStatusTable(w io.Writer, st *warehouse.Status) {
 	}
 	fmt.Fprintf(w, "rejects: %s (%s); see table rejected_activities and %s\n", humanize.Count(total), strings.Join(parts, ", "),
 		filepath.Join(st.Dir, warehouse.RejectedDir))
+}
+
+// writeRunsTable prints the last runs, newest first.
+func writeRunsTable(w io.Writer, runs []warehouse.RunStatus) {
+	if len(runs) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "last runs (newest first):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  started\tfinished\ttenant\tnew\tduplicate\trejected\tcommand")
+	for _, r := range runs {
+		fin := "not finished (interrupted or running)"
+		if !r.Finished.IsZero() {
+			fin = r.Finished.Format("2006-01-02 15:04:05Z")
+		}
+		label := r.Tenant
+		if label == "" {
+			label = "-"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Started.Format("2006-01-02 15:04:05Z"), fin, label,
+			humanize.Count(r.Inserted), humanize.Count(r.Duplicates), humanize.Count(r.Rejected), statusClip(r.Command, 60))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
 }
 
 // writeStreamStatus prints a tenant's cloud_app_events line, when it has any.
