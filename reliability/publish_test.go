@@ -210,6 +210,9 @@ func remoteEqualsLocal(t *testing.T, srv *objstoretest.Server, prefix, dir strin
 		rows += f.Rows
 	}
 	wantManifests := []string{remote.PointerKey, remote.ManifestKey(m.Version)}
+	if m.Portals != nil { // the tenants' portal hosts, named by the manifest
+		wantManifests = append(wantManifests, m.Portals.Path)
+	}
 	slices.Sort(manifests)
 	slices.Sort(wantManifests)
 	if !maps.Equal(named, local) || rows != int64(len(want)) || !slices.Equal(manifests, wantManifests) {

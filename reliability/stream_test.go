@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -27,29 +28,105 @@ import (
 	"github.com/mcasload/mcasload/streaming"
 )
 
-// TestStreamKillReliability: `mcasload stream` against a real Azurite whose append blobs keep
-// growing (the simulator's stream writer appends hour after hour while the binary reads), killed
-// with SIGKILL at random instants and rerun: in the end DuckDB and Parquet hold every line of
-// every blob exactly once, and no run ever stored a line twice (no duplicates: the cursors, not
-// the key, kept it exact). Then a blob replaced by a shorter one and a blob rewritten are
-// reported (exit 1, the blob named, nothing of them read) until --reread says to read them again.
+// streamLocation is where the stream under test lives: append blobs in a real Azurite, or files
+// in a local folder (what azcopy leaves, read with --folder), written by the simulator's writer.
+type streamLocation struct {
+	name   string
+	args   []string                                  // the stream command's location flags
+	writer xdrstream.Config                          // Container or Folder set
+	lines  func(t *testing.T) []string               // every line of every blob, sorted
+	bytes  func(t *testing.T, name string) []byte    // one blob's content
+	put    func(t *testing.T, name string, b []byte) // a blob replaced by a new one holding b
+}
+
+func azuriteLocation(t *testing.T) streamLocation {
+	az := testserver.StartAzurite(t)
+	cc, err := streaming.ContainerClient(streaming.Config{Credential: streaming.Credential{ConnectionString: mcas.NewSecret(az.ConnectionString())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return streamLocation{name: "azurite", args: []string{"--account-url", az.BlobEndpoint}, writer: xdrstream.Config{Container: cc},
+		lines: func(t *testing.T) []string { return blobLines(t, cc) },
+		bytes: func(t *testing.T, name string) []byte { return blobBytes(t, cc, name) },
+		put: func(t *testing.T, name string, content []byte) {
+			if _, err := cc.NewBlobClient(name).Delete(t.Context(), nil); err != nil {
+				t.Fatal(err)
+			}
+			ab := cc.NewAppendBlobClient(name)
+			if _, err := ab.Create(t.Context(), nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ab.AppendBlock(t.Context(), azstreaming.NopCloser(bytes.NewReader(content)), &appendblob.AppendBlockOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}}
+}
+
+func folderLocation(t *testing.T) streamLocation {
+	dir := t.TempDir()
+	root := filepath.Join(dir, streaming.DefaultContainer)
+	read := func(t *testing.T, name string) []byte {
+		b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	return streamLocation{name: "folder", args: []string{"--folder", dir}, writer: xdrstream.Config{Folder: root},
+		lines: func(t *testing.T) []string {
+			var out []string
+			err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					rel, _ := filepath.Rel(root, path)
+					out = append(out, splitLines(read(t, filepath.ToSlash(rel)))...)
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(out)
+			return out
+		},
+		bytes: read,
+		put: func(t *testing.T, name string, content []byte) { // as azcopy refreshes a copy: a new file renamed over it
+			path := filepath.Join(root, filepath.FromSlash(name))
+			tmp := filepath.Join(filepath.Dir(path), ".azDownload-reliability-"+filepath.Base(path))
+			if err := os.WriteFile(tmp, content, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(tmp, path); err != nil {
+				t.Fatal(err)
+			}
+		}}
+}
+
+// TestStreamKillReliability: `mcasload stream` over append blobs that keep growing (the
+// simulator's stream writer appends hour after hour while the binary reads), in a real Azurite
+// and in a local folder, killed with SIGKILL at random instants and rerun: in the end DuckDB and
+// Parquet hold every line of every blob exactly once, and no run ever stored a line twice (no
+// duplicates: the cursors, not the key, kept it exact). Then a blob replaced by a shorter one and
+// a blob rewritten are reported (exit 1, the blob named, nothing of them read) until --reread says
+// to read them again.
 func TestStreamKillReliability(t *testing.T) {
 	binary(t)
+	for name, loc := range map[string]func(*testing.T) streamLocation{"azurite": azuriteLocation, "folder": folderLocation} {
+		t.Run(name, func(t *testing.T) { testStreamKills(t, loc(t)) })
+	}
+}
+
+func testStreamKills(t *testing.T, loc streamLocation) {
 	kills := pick(5, 40)
 	if n, err := strconv.Atoi(os.Getenv("MCASLOAD_RELIABILITY_KILLS")); err == nil && n > 0 {
 		kills = n
 	}
-	row := record(t, "stream", "SIGKILL of `mcasload stream` at random instants while the Azurite blobs it reads keep growing; every line once in DuckDB and Parquet; replaced and rewritten blobs reported")
-	az := testserver.StartAzurite(t)
-	cs := az.ConnectionString()
-	cc, err := streaming.ContainerClient(streaming.Config{Credential: streaming.Credential{ConnectionString: mcas.NewSecret(cs)}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	row := record(t, "stream "+loc.name, "SIGKILL of `mcasload stream` at random instants while the "+loc.name+" blobs it reads keep growing; every line once in DuckDB and Parquet; replaced and rewritten blobs reported")
 	end := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 	days := pick(3, 6)
 	tn := synth.New(synth.Config{Seed: 23, Users: 40, Days: days, End: end, Total: pick(4000, 15000), Incidents: true})
-	sw, err := xdrstream.New(xdrstream.Config{Tenant: tn, Container: cc})
+	wcfg := loc.writer
+	wcfg.Tenant = tn
+	sw, err := xdrstream.New(wcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +155,7 @@ func TestStreamKillReliability(t *testing.T) {
 	defer func() { stop(); wg.Wait() }()
 
 	dir := filepath.Join(t.TempDir(), "wh")
-	args := []string{"stream", "--warehouse", dir, "--account-url", az.BlobEndpoint, "--batch-rows", "300", "--progress=false"}
+	args := append([]string{"stream", "--warehouse", dir, "--batch-rows", "300", "--progress=false"}, loc.args...)
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("MCASLOAD_RELIABILITY_SEED"); s != "" {
 		seed, _ = strconv.ParseUint(s, 10, 64)
@@ -106,7 +183,7 @@ func TestStreamKillReliability(t *testing.T) {
 	if res := run(t, nil, args...); res.Code != 0 {
 		t.Fatalf("the final run: %s", res)
 	}
-	want := blobLines(t, cc)
+	want := loc.lines(t)
 	if len(want) != sw.Truth().Events || len(want) < 1000 {
 		t.Fatalf("%d lines in the blobs, the writer wrote %d", len(want), sw.Truth().Events)
 	}
@@ -117,21 +194,12 @@ func TestStreamKillReliability(t *testing.T) {
 	// last line) are reported and left alone.
 	blobs := sw.Truth().Blobs
 	replaced, rewritten := blobs[0].Name, blobs[1].Name
-	body := blobBytes(t, cc, rewritten)
+	body := loc.bytes(t, rewritten)
 	for name, content := range map[string][]byte{
 		replaced:  []byte("{\"category\":\"AdvancedHunting-CloudAppEvents\",\"properties\":{}}\n"),
 		rewritten: append(bytes.Clone(body[:len(body)-2]), 'X', '\n'),
 	} {
-		if _, err := cc.NewBlobClient(name).Delete(t.Context(), nil); err != nil {
-			t.Fatal(err)
-		}
-		ab := cc.NewAppendBlobClient(name)
-		if _, err := ab.Create(t.Context(), nil); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := ab.AppendBlock(t.Context(), azstreaming.NopCloser(bytes.NewReader(content)), &appendblob.AppendBlockOptions{}); err != nil {
-			t.Fatal(err)
-		}
+		loc.put(t, name, content)
 	}
 	res := run(t, nil, append(args, "--since", from.Format(time.RFC3339))...)
 	if res.Code != 1 || !strings.Contains(res.Stderr, replaced) || !strings.Contains(res.Stderr, rewritten) || !strings.Contains(res.Stderr, "--reread") {
@@ -155,14 +223,21 @@ func blobLines(t *testing.T, cc *container.Client) []string {
 			t.Fatal(err)
 		}
 		for _, b := range page.Segment.BlobItems {
-			for l := range strings.SplitSeq(string(blobBytes(t, cc, *b.Name)), "\n") {
-				if l = strings.TrimSuffix(l, "\r"); l != "" {
-					out = append(out, l)
-				}
-			}
+			out = append(out, splitLines(blobBytes(t, cc, *b.Name))...)
 		}
 	}
 	slices.Sort(out)
+	return out
+}
+
+// splitLines is a blob's lines without their endings, blank ones left out.
+func splitLines(b []byte) []string {
+	var out []string
+	for l := range strings.SplitSeq(string(b), "\n") {
+		if l = strings.TrimSuffix(l, "\r"); l != "" {
+			out = append(out, l)
+		}
+	}
 	return out
 }
 

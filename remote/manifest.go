@@ -45,6 +45,9 @@ type Manifest struct {
 	// GraceSeconds is how long a file stays after a manifest without it was written: a reader
 	// that began with an older manifest has this long to finish reading its files.
 	GraceSeconds int64 `json:"grace_seconds"`
+	// Portals names the object holding the portal hosts of the tenants (portals.go); absent
+	// in manifests written before portals were published, or by a publisher that knows none.
+	Portals *PortalsRef `json:"portals,omitempty"`
 	// Files are the dataset, sorted by path.
 	Files []File `json:"files"`
 	// Superseded are objects still stored that no longer belong to the dataset (compacted or
@@ -169,6 +172,13 @@ func (m *Manifest) Encode() ([]byte, error) {
 		}
 		fmt.Fprintf(&b, " %q: %s,\n", f.name, v)
 	}
+	if m.Portals != nil {
+		v, err := json.Marshal(m.Portals)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(&b, " \"portals\": %s,\n", v)
+	}
 	if err := encodeList(&b, "files", m.Files); err != nil {
 		return nil, err
 	}
@@ -230,6 +240,11 @@ func (m *Manifest) validate() error {
 		return fmt.Errorf("manifest: version %d, dataset %q, grace %ds: want a version from 1, a dataset and a grace of 0 or more",
 			m.Version, m.Dataset, m.GraceSeconds)
 	}
+	if m.Portals != nil {
+		if err := m.Portals.validate(); err != nil {
+			return fmt.Errorf("manifest v%d: %w", m.Version, err)
+		}
+	}
 	for i, f := range m.Files {
 		want, err := ParsePath(f.Path)
 		if err != nil {
@@ -252,7 +267,10 @@ func (m *Manifest) validate() error {
 		return fmt.Errorf("manifest v%d: totals %+v, the files add up to %+v", m.Version, m.Totals, t)
 	}
 	for _, s := range m.Superseded {
-		if _, ok := parseManifestKey(s.Path); !ok {
+		if m.Portals != nil && s.Path == m.Portals.Path {
+			return fmt.Errorf("manifest v%d: %s is both its portals and superseded", m.Version, s.Path)
+		}
+		if _, ok := parseManifestKey(s.Path); !ok && !isPortalsKey(s.Path) {
 			if _, err := ParsePath(s.Path); err != nil {
 				return fmt.Errorf("manifest v%d: superseded: %w", m.Version, err)
 			}

@@ -51,6 +51,7 @@ func goldenManifest() *remote.Manifest {
 	return &remote.Manifest{
 		Format: "mcasload-manifest", FormatVersion: 1, Dataset: "9f1c2e3d4b5a69788796a5b4c3d2e1f0", Version: 7,
 		Created: since, GraceSeconds: 86400, Files: files,
+		Portals: &remote.PortalsRef{Path: "_manifests/portals-" + strings.Repeat("5e", 32) + ".json", Size: 97, SHA256: strings.Repeat("5e", 32)},
 		Superseded: []remote.Superseded{
 			{Path: "_manifests/v000000006.json", Since: since},
 			{Path: "activities/day=2026-12-06/part-000000000001-000000000001.parquet", Since: since},
@@ -70,7 +71,7 @@ func TestManifestFormat(t *testing.T) {
 	if doc, err := os.ReadFile(filepath.Join("..", "docs", "publish.md")); err != nil || !strings.Contains(string(doc), "```json\n"+string(data)+"```") {
 		t.Errorf("docs/publish.md does not show the manifest as pushed (%v): copy testdata/manifest-v1.json into it", err)
 	}
-	if strings.Count(string(data), "\n") != 17 {
+	if strings.Count(string(data), "\n") != 18 {
 		t.Errorf("want one line per field, file and superseded object:\n%s", data)
 	}
 	m, err := remote.DecodeManifest(data)
@@ -103,6 +104,10 @@ func TestDecodeManifestRefuses(t *testing.T) {
 		{"day disagrees", func(m *remote.Manifest) { m.Files[0].Day = "2026-12-05" }, "disagree with its path"},
 		{"bad path", func(m *remote.Manifest) { m.Files[0].Path = "../etc/passwd.parquet" }, "not a dataset file path"},
 		{"both file and superseded", func(m *remote.Manifest) { m.Superseded[1].Path = m.Files[0].Path }, "both a file and superseded"},
+		{"portals named by another digest", func(m *remote.Manifest) { m.Portals.SHA256 = strings.Repeat("5f", 32) }, "want _manifests/portals-"},
+		{"portals outside _manifests", func(m *remote.Manifest) { m.Portals.Path = "portals-" + m.Portals.SHA256 + ".json" }, "want _manifests/portals-"},
+		{"empty portals", func(m *remote.Manifest) { m.Portals.Size = 0 }, "want 1 to"},
+		{"portals superseded", func(m *remote.Manifest) { m.Superseded[0].Path = m.Portals.Path }, "both its portals and superseded"},
 		{"negative size", func(m *remote.Manifest) { m.Files[0].Size = -1; m.Totals.Bytes = 8191 }, "negative"},
 	} {
 		m := goldenManifest()

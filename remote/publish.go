@@ -46,8 +46,12 @@ type Options struct {
 	// files, so an engine that lists the prefix never sees a day's rows twice. Local and remote
 	// then differ in file names by design; Verify compares the commits each side covers.
 	KeepCompactionLocal bool
-	Clock               clock.Clock
-	Logger              *slog.Logger
+	// Portals are the URLs each tenant label was scanned from (its portal hosts), published
+	// with the dataset so that a synced copy links investigations as the warehouse does. Nil
+	// keeps the portals of the newest manifest; empty publishes that no tenant was scanned.
+	Portals map[string][]string
+	Clock   clock.Clock
+	Logger  *slog.Logger
 }
 
 func (o *Options) defaults() {
@@ -121,6 +125,10 @@ type publisher struct {
 	prev   *Manifest // the newest manifest before this publish; nil if none
 	local  []File
 	res    Result
+	// portals is the reference the next manifest carries (nil: none), portalsData its bytes
+	// when they must be uploaded.
+	portals     *PortalsRef
+	portalsData []byte
 }
 
 func (p *publisher) run(ctx context.Context) (Result, error) {
@@ -150,13 +158,22 @@ func (p *publisher) run(ctx context.Context) (Result, error) {
 	if err != nil {
 		return p.res, err
 	}
+	if err := p.planPortals(ctx); err != nil {
+		return p.res, err
+	}
 	stale := p.target.Uploading
-	if len(uploads) > 0 {
+	if len(uploads) > 0 || p.portalsData != nil {
 		p.target.Uploading = union(stale, paths(uploads))
+		if p.portalsData != nil {
+			p.target.Uploading = union(p.target.Uploading, []string{p.portals.Path})
+		}
 		if err := p.ledger.Save(ctx, p.state); err != nil {
 			return p.res, err
 		}
 		if err := p.upload(ctx, uploads); err != nil {
+			return p.res, err
+		}
+		if err := p.uploadPortals(ctx); err != nil {
 			return p.res, err
 		}
 	}
@@ -356,14 +373,17 @@ func (p *publisher) writeManifest(ctx context.Context, stale []string) (*Manifes
 	for _, f := range p.local {
 		files[f.Path] = true
 	}
+	if p.portals != nil {
+		files[p.portals.Path] = true
+	}
 	superseded, leftovers := p.superseded(files, stale, now)
-	if p.prev != nil && leftovers == 0 && slices.Equal(p.prev.Files, p.local) {
+	if p.prev != nil && leftovers == 0 && slices.Equal(p.prev.Files, p.local) && sameRef(p.prev.Portals, p.portals) {
 		p.tally(p.prev)
 		return p.prev, nil
 	}
 	m := &Manifest{
 		Format: manifestFormat, FormatVersion: manifestFormatVersion, Dataset: p.target.Dataset,
-		Version: p.remote.newest() + 1, Created: now, GraceSeconds: int64(p.opts.Grace / time.Second),
+		Version: p.remote.newest() + 1, Created: now, GraceSeconds: int64(p.opts.Grace / time.Second), Portals: p.portals,
 		Files: p.local, Superseded: superseded, Totals: totals(p.local),
 	}
 	if m.Files == nil {
@@ -417,6 +437,9 @@ func (p *publisher) superseded(files map[string]bool, stale []string, now time.T
 			add(f.Path, now)
 		}
 		add(ManifestKey(p.prev.Version), now)
+		if p.prev.Portals != nil {
+			add(p.prev.Portals.Path, now)
+		}
 	}
 	leftovers := 0
 	for _, path := range stale {
@@ -451,6 +474,9 @@ func (p *publisher) updatePointer(ctx context.Context, m *Manifest) error {
 func (p *publisher) collect(ctx context.Context, m *Manifest) error {
 	now := p.opts.Clock.Now()
 	named := map[string]bool{ManifestKey(m.Version): true}
+	if m.Portals != nil {
+		named[m.Portals.Path] = true
+	}
 	for _, f := range m.Files {
 		named[f.Path] = true
 	}
@@ -472,4 +498,64 @@ func (p *publisher) collect(ctx context.Context, m *Manifest) error {
 	}
 	p.res.Superseded = len(m.Superseded)
 	return nil
+}
+
+// planPortals decides the portals the next manifest names: Options.Portals encoded, or the
+// newest manifest's when the caller knows none. Their bytes are kept for upload when the object
+// is not stored yet; a stored one must hold them (its key is their digest).
+func (p *publisher) planPortals(ctx context.Context) error {
+	if p.opts.Portals == nil {
+		if p.prev != nil {
+			p.portals = p.prev.Portals
+		}
+		return nil
+	}
+	data, ref, err := encodePortals(p.opts.Portals)
+	if err != nil {
+		return err
+	}
+	p.portals = &ref
+	o, stored := p.remote.objects[ref.Path]
+	if !stored {
+		p.portalsData = data
+		return nil
+	}
+	if o, err = remoteDigest(ctx, p.st, o); err != nil {
+		return err
+	}
+	if o.Size != ref.Size || o.SHA256 != ref.SHA256 {
+		return fmt.Errorf("%s/%s is %d bytes with sha256 %s, its name says sha256 %s: %w; delete it, the next push writes it again",
+			p.url, ref.Path, o.Size, o.SHA256, ref.SHA256, ErrDamagedRemote)
+	}
+	return nil
+}
+
+// uploadPortals creates the portals object, when planPortals found it missing.
+func (p *publisher) uploadPortals(ctx context.Context) error {
+	if p.portalsData == nil {
+		return nil
+	}
+	err := p.st.Create(ctx, p.portals.Path, bytes.NewReader(p.portalsData), p.portals.Size, p.portals.SHA256)
+	if errors.Is(err, objstore.ErrExists) {
+		o, derr := remoteDigest(ctx, p.st, objstore.Object{Key: p.portals.Path})
+		if derr != nil {
+			return derr
+		}
+		if o.SHA256 != p.portals.SHA256 {
+			return fmt.Errorf("%s/%s: stored with sha256 %s: %w", p.url, p.portals.Path, o.SHA256, ErrDamagedRemote)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("upload portals: %w", err)
+	}
+	return nil
+}
+
+// sameRef reports whether two manifests name the same portals (or both none).
+func sameRef(a, b *PortalsRef) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }

@@ -159,7 +159,7 @@ func (s *syncer) apply(ctx context.Context, m *Manifest) error {
 	cur := filepath.Join(s.dir, DatasetDir)
 	if s.state.Version == m.Version && s.state.Dataset == m.Dataset {
 		have, err := localFiles(ctx, cur, s.state.Hashes)
-		if err == nil && sameFiles(have, m.Files) {
+		if err == nil && sameFiles(have, m.Files) && s.hasPortals(cur, m) {
 			s.res.UpToDate, s.res.Kept = true, len(have)
 			return nil
 		}
@@ -179,6 +179,17 @@ func (s *syncer) apply(ctx context.Context, m *Manifest) error {
 	}
 	s.state.URL, s.state.Dataset, s.state.Version, s.state.Synced = s.url, m.Dataset, m.Version, s.opts.Clock.Now().UTC()
 	return SaveCopyState(s.dir, s.state)
+}
+
+// hasPortals reports whether the copy's folder dir holds m's portals (or m names none).
+func (s *syncer) hasPortals(dir string, m *Manifest) bool {
+	path := filepath.Join(dir, CopyPortalsFile)
+	if m.Portals == nil {
+		_, err := os.Stat(path)
+		return errors.Is(err, os.ErrNotExist)
+	}
+	sum, err := hashFile(path)
+	return err == nil && sum == m.Portals.SHA256
 }
 
 // sameFiles reports whether local files have the manifest's paths, sizes and digests.
@@ -240,6 +251,13 @@ func (s *syncer) assemble(ctx context.Context, m *Manifest, cur, next string) er
 	}
 	if err := pruneTree(next, s.state.Hashes); err != nil {
 		return err
+	}
+	if m.Portals != nil {
+		// After pruneTree, which removes every file that is not one of m's.
+		f := File{Path: m.Portals.Path, Size: m.Portals.Size, SHA256: m.Portals.SHA256}
+		if _, err := s.download(ctx, f, filepath.Join(next, CopyPortalsFile)); err != nil {
+			return err
+		}
 	}
 	old, err := datasetPaths(ctx, cur)
 	if err != nil {

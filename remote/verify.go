@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -18,7 +19,9 @@ import (
 type VerifyOptions struct {
 	// Deep downloads every remote file and hashes its bytes, instead of trusting the digest
 	// stored with it.
-	Deep  bool
+	Deep bool
+	// Copy: dir is a synced copy's, which must also hold the manifest's portals.
+	Copy  bool
 	Clock clock.Clock
 }
 
@@ -60,6 +63,9 @@ func Verify(ctx context.Context, st objstore.Store, dir string, opts VerifyOptio
 	if err := rep.checkRemoteFiles(ctx, st, m, remote, opts.Deep); err != nil {
 		return nil, err
 	}
+	if err := rep.checkRemotePortals(ctx, st, m, remote, opts.Deep); err != nil {
+		return nil, err
+	}
 	local, err := localFiles(ctx, dir, nil)
 	if err != nil {
 		return nil, err
@@ -72,6 +78,9 @@ func Verify(ctx context.Context, st objstore.Store, dir string, opts VerifyOptio
 		rep.note("%d local compacted files are published as the smaller files they merged (compaction kept local; compared by commits and rows)", merged)
 	}
 	rep.compareLocal(m, view, dir)
+	if opts.Copy {
+		rep.comparePortals(m, dir)
+	}
 	rep.noteLeftovers(m, remote, opts.Clock.Now())
 	return rep, nil
 }
@@ -120,6 +129,29 @@ func (r *Report) checkRemoteFiles(ctx context.Context, st objstore.Store, m *Man
 	return nil
 }
 
+// checkRemotePortals checks that m's portals object is stored with its size and digest.
+func (r *Report) checkRemotePortals(ctx context.Context, st objstore.Store, m *Manifest, remote *listing, deep bool) error {
+	if m.Portals == nil {
+		return nil
+	}
+	return r.checkRemoteFiles(ctx, st, &Manifest{Version: m.Version, Files: []File{{Path: m.Portals.Path, Size: m.Portals.Size, SHA256: m.Portals.SHA256}}}, remote, deep)
+}
+
+// comparePortals compares a copy's portals with m's.
+func (r *Report) comparePortals(m *Manifest, dir string) {
+	path := filepath.Join(dir, CopyPortalsFile)
+	sum, err := hashFile(path)
+	switch {
+	case m.Portals == nil && err == nil:
+		r.problem("local: %s is not in manifest v%d", path, m.Version)
+	case m.Portals == nil:
+	case err != nil:
+		r.problem("local: the portals of manifest v%d are missing (%s): rerun mcasload sync", m.Version, path)
+	case sum != m.Portals.SHA256:
+		r.problem("local: %s has sha256 %s, manifest v%d names %s: rerun mcasload sync", path, sum, m.Version, m.Portals.Path)
+	}
+}
+
 // hashObject downloads an object and hashes its bytes.
 func hashObject(ctx context.Context, st objstore.Store, o objstore.Object) (objstore.Object, error) {
 	rd, err := st.Get(ctx, o.Key)
@@ -163,6 +195,9 @@ func (r *Report) compareLocal(m *Manifest, local []File, dir string) {
 // noteLeftovers notes superseded objects still stored and objects mcasload did not write.
 func (r *Report) noteLeftovers(m *Manifest, remote *listing, now time.Time) {
 	known := map[string]bool{PointerKey: true}
+	if m.Portals != nil {
+		known[m.Portals.Path] = true
+	}
 	for _, f := range m.Files {
 		known[f.Path] = true
 	}

@@ -92,10 +92,11 @@ var (
 // ResumeError says that a blob no longer continues what was loaded from it. Nothing was read
 // from the blob: its new lines are neither skipped nor loaded twice until someone decides.
 type ResumeError struct {
-	Container, Blob string
-	Cursor          Cursor
-	Err             error  // ErrBlobRecreated, ErrBlobShrunk or ErrBlobRewritten
-	Detail          string // what was seen, e.g. "created 2026-12-06T12:00:00Z, cursor says 2026-12-06T11:00:00Z"
+	Container string // where the blobs are: ACCOUNT-URL/CONTAINER, or the container's folder
+	Blob      string
+	Cursor    Cursor
+	Err       error  // ErrBlobRecreated, ErrBlobShrunk or ErrBlobRewritten
+	Detail    string // what was seen, e.g. "created 2026-12-06T12:00:00Z, cursor says 2026-12-06T11:00:00Z"
 }
 
 func (e *ResumeError) Error() string {

@@ -7,5 +7,7 @@
 // complete lines from a Cursor that the caller commits with the rows, in its own transaction
 // (Resume, Tail, Batch). A blob that no longer continues what was committed — recreated, shrunk,
 // rewritten — is a *ResumeError, never a silent skip or a second read. Lines become rows through
-// schema.CloudAppEventsConverter. docs/streaming.md describes the export and the layout.
+// schema.CloudAppEventsConverter. OpenFolder reads a local copy of the container (azcopy's) the
+// same way, files pinned by their content (folder.go says why). docs/streaming.md describes the
+// export and the layout.
 package streaming

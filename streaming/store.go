@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -68,11 +69,13 @@ type Config struct {
 	Retries int
 }
 
-// Store reads the blobs of one container. It is safe for concurrent use.
+// Store reads the blobs of one container: in a storage account (Open), or copied to a local
+// folder (OpenFolder). It is safe for concurrent use.
 type Store struct {
-	cc        *container.Client
+	cc        *container.Client // nil for a folder
+	dir       string            // the folder's absolute path, "" for a storage account
 	container string
-	endpoint  string // the account URL without credentials, for messages
+	endpoint  string // the account URL without credentials (a folder's file:// URL), for messages and cursor keys
 	redact    *redactor
 }
 
@@ -181,8 +184,17 @@ func isLoopback(host string) bool {
 // Container is the container's name.
 func (s *Store) Container() string { return s.container }
 
-// Endpoint is the account's Blob endpoint, without credentials.
+// Endpoint is the account's Blob endpoint, without credentials; for a folder its file:// URL.
 func (s *Store) Endpoint() string { return s.endpoint }
+
+// Location is where the container's blobs are, for messages: ACCOUNT-URL/CONTAINER, or the
+// container's folder.
+func (s *Store) Location() string {
+	if s.dir != "" {
+		return filepath.Join(s.dir, s.container)
+	}
+	return s.endpoint + "/" + s.container
+}
 
 // Blob is one blob of the container as a listing saw it.
 type Blob struct {
@@ -201,7 +213,11 @@ type Blob struct {
 // container's whole history.
 func (s *Store) List(ctx context.Context, w Window) ([]Blob, error) {
 	var out []Blob
-	if err := s.walk(ctx, "", pathTime{}, w, &out); err != nil {
+	walk := s.walk
+	if s.dir != "" {
+		walk = s.walkFolder
+	}
+	if err := walk(ctx, "", pathTime{}, w, &out); err != nil {
 		return nil, err
 	}
 	slices.SortFunc(out, func(a, b Blob) int {

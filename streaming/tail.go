@@ -69,7 +69,7 @@ func (s *Store) Resume(ctx context.Context, b Blob, cur Cursor, opts ReadOptions
 	opts = opts.withDefaults()
 	t := &Tail{blob: b.Name, cur: cur, line: sha256.New(), opts: opts}
 	fail := func(why error, detail string, args ...any) error {
-		return &ResumeError{Container: s.container, Blob: b.Name, Cursor: cur, Err: why, Detail: fmt.Sprintf(detail, args...)}
+		return &ResumeError{Container: s.Location(), Blob: b.Name, Cursor: cur, Err: why, Detail: fmt.Sprintf(detail, args...)}
 	}
 	if !cur.IsZero() {
 		switch {
@@ -82,30 +82,21 @@ func (s *Store) Resume(ctx context.Context, b Blob, cur Cursor, opts ReadOptions
 			return t, nil
 		}
 	}
-	var rng blob.HTTPRange // zero: the whole blob, which also reads an empty one without a 416
+	var from int64 // a new blob is read whole, which also reads an empty one without a 416
 	if !cur.IsZero() {
-		rng = blob.HTTPRange{Offset: cur.LineStart}
+		from = cur.LineStart
 	}
-	resp, err := s.cc.NewBlobClient(b.Name).DownloadStream(ctx, &blob.DownloadStreamOptions{Range: rng})
-	switch {
-	case bloberror.HasCode(err, bloberror.BlobNotFound):
-		return nil, fmt.Errorf("resume blob %s/%s: %w", s.container, b.Name, ErrBlobGone)
-	case bloberror.HasCode(err, bloberror.InvalidRange):
-		return nil, fail(ErrBlobShrunk, "it ends before byte %d, where the last loaded line starts", cur.LineStart)
-	case err != nil:
-		return nil, s.fail("read blob "+b.Name, err)
+	open := s.download
+	if s.dir != "" {
+		open = s.openFile
 	}
-	t.body = resp.Body
-	t.r = bufio.NewReaderSize(resp.Body, 1<<20)
-	size := cur.LineStart + derefInt(resp.ContentLength)
-	if total, ok := rangeTotal(resp.ContentRange); ok {
-		size = total
+	o, err := open(ctx, b.Name, from, fail)
+	if err != nil {
+		return nil, err
 	}
-	t.cur.Created, t.cur.Size = derefTime(resp.CreationTime), size
-	t.cur.ETag = ""
-	if resp.ETag != nil {
-		t.etag = bareETag(string(*resp.ETag))
-	}
+	t.body = o.body
+	t.r = bufio.NewReaderSize(o.body, 1<<20)
+	t.cur.Created, t.cur.Size, t.cur.ETag, t.etag = o.created, o.size, "", o.etag
 	if cur.IsZero() {
 		return t, nil
 	}
@@ -116,9 +107,46 @@ func (s *Store) Resume(ctx context.Context, b Blob, cur Cursor, opts ReadOptions
 	return t, nil
 }
 
+// opened is a blob opened for reading from a byte: its body from there, its whole length, its
+// creation time and the version the body belongs to ("" when there is none).
+type opened struct {
+	body    io.ReadCloser
+	size    int64
+	created time.Time
+	etag    string
+}
+
+// download opens a blob of the container from byte from (0: the whole blob).
+func (s *Store) download(ctx context.Context, name string, from int64, fail failFunc) (opened, error) {
+	var rng blob.HTTPRange // zero: the whole blob
+	if from > 0 {
+		rng = blob.HTTPRange{Offset: from}
+	}
+	resp, err := s.cc.NewBlobClient(name).DownloadStream(ctx, &blob.DownloadStreamOptions{Range: rng})
+	switch {
+	case bloberror.HasCode(err, bloberror.BlobNotFound):
+		return opened{}, fmt.Errorf("resume blob %s/%s: %w", s.container, name, ErrBlobGone)
+	case bloberror.HasCode(err, bloberror.InvalidRange):
+		return opened{}, fail(ErrBlobShrunk, "it ends before byte %d, where the last loaded line starts", from)
+	case err != nil:
+		return opened{}, s.fail("read blob "+name, err)
+	}
+	o := opened{body: resp.Body, size: from + derefInt(resp.ContentLength), created: derefTime(resp.CreationTime)}
+	if total, ok := rangeTotal(resp.ContentRange); ok {
+		o.size = total
+	}
+	if resp.ETag != nil {
+		o.etag = bareETag(string(*resp.ETag))
+	}
+	return o, nil
+}
+
+// failFunc builds the *ResumeError of the blob being resumed.
+type failFunc func(why error, detail string, args ...any) error
+
 // verify checks the downloaded blob against the cursor: same creation time, long enough, and the
 // committed last line's bytes unchanged.
-func (t *Tail) verify(cur Cursor, fail func(error, string, ...any) error) error {
+func (t *Tail) verify(cur Cursor, fail failFunc) error {
 	switch {
 	case !sameSecond(t.cur.Created, cur.Created):
 		return fail(ErrBlobRecreated, "created %s, the cursor's blob %s", stamp(t.cur.Created), stamp(cur.Created))

@@ -109,6 +109,24 @@ func TestCloudAppEventsDataset(t *testing.T) {
 					t.Errorf("reader (parquet %v): %v, want %v", parquet, got, want)
 				}
 			}
+			// Status counts each tenant's stream rows (keys, days, newest ts, Parquet rows, rejects)
+			// apart from its activities, in either kind of warehouse.
+			st, err := ReadStatus(t.Context(), ReaderOptions{Dir: dir, Logger: testLogger(nil)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantStatus := map[string]DatasetStatus{
+				"acme":   {Rows: 3, Days: 2, Newest: t0.Add(time.Hour), ParquetRows: 3, Rejected: 1},
+				"globex": {Rows: 1, Days: 1, Newest: t0, ParquetRows: 1},
+			}
+			for _, ts := range st.Tenants {
+				if got := ts.CloudAppEvents; got != wantStatus[ts.Tenant] || ts.Rows != 0 {
+					t.Errorf("status of tenant %s: %+v, %d activities; want %+v and none", ts.Tenant, got, ts.Rows, wantStatus[ts.Tenant])
+				}
+			}
+			if len(st.Tenants) != 2 {
+				t.Errorf("status tenants %+v", st.Tenants)
+			}
 			rejects, _ := filepath.Glob(filepath.Join(dir, RejectedDir, "cloud_app_events", "*.ndjson"))
 			if len(rejects) != 1 {
 				t.Fatalf("reject files %v", rejects)

@@ -47,6 +47,10 @@ type TenantStatus struct {
 	// OldestDay is the tenant's earliest day with rows in either sink (YYYY-MM-DD, "" when
 	// none), and Horizon its retention horizon (mcasload prune; "" when never pruned).
 	OldestDay, Horizon string
+
+	// CloudAppEvents counts the tenant's rows of the stream (mcasload stream); Rows, Days,
+	// Rejected and OldestDay above are its activities'.
+	CloudAppEvents DatasetStatus
 }
 
 // Status describes a warehouse (the selected tenants of it) for mcasload status.
@@ -126,6 +130,9 @@ func readStatus(ctx context.Context, conn *sql.Conn, dir string, selection []str
 	slices.SortFunc(b.st.Days, func(x, y DayStatus) int {
 		return compareStrings(x.Tenant+"/"+x.Day, y.Tenant+"/"+y.Day)
 	})
+	if err := b.readCloudAppEvents(ctx); err != nil {
+		return nil, fmt.Errorf("read status: %w", err)
+	}
 	for _, t := range b.tenants {
 		b.st.Tenants = append(b.st.Tenants, *t)
 	}

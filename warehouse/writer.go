@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -99,8 +100,9 @@ type Options struct {
 	// interrupted run's files are included), after each Commit that renamed files in, and in
 	// Close after compaction, before the lock is released. `--publish URL` uploads the dataset
 	// from it (package remote); a command that deletes Parquet files (prune) must call
-	// Writer.DatasetChanged after it. Its error fails the call; a commit stays durable.
-	DatasetChanged func(ctx context.Context) error
+	// Writer.DatasetChanged after it. Its error fails the call; a commit stays durable. w is the
+	// writer (its committed state, StateKeys, names the tenants' scanned URLs).
+	DatasetChanged func(ctx context.Context, w *Writer) error
 	// HoldCache is how much DuckDB may keep cached (bytes) while commits hold the file; past
 	// it the file is let go of after the commit (default DefaultHoldCache).
 	HoldCache int64
@@ -266,7 +268,7 @@ func (w *Writer) DatasetChanged(ctx context.Context) error {
 	if w.opts.DatasetChanged == nil || w.lock == nil {
 		return nil
 	}
-	return w.opts.DatasetChanged(ctx)
+	return w.opts.DatasetChanged(ctx, w)
 }
 
 func mkdirAll(d string) error {
@@ -426,6 +428,21 @@ func (w *Writer) State(ctx context.Context, key string) (string, bool, error) {
 func (w *Writer) TenantState(ctx context.Context, label, key string) (string, bool, error) {
 	v, ok := w.state[label][key]
 	return v, ok, ctx.Err()
+}
+
+// StateKeys returns, per tenant label, the committed state keys starting with prefix, sorted
+// (the scan watermarks, whose keys name the URL each tenant was scanned from).
+func (w *Writer) StateKeys(prefix string) map[string][]string {
+	out := map[string][]string{}
+	for label, kv := range w.state {
+		for k := range kv {
+			if strings.HasPrefix(k, prefix) {
+				out[label] = append(out[label], k)
+			}
+		}
+		slices.Sort(out[label])
+	}
+	return out
 }
 
 // Close publishes what is still pending, compacts days with many files (Options.CompactOver),

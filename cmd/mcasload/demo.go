@@ -16,6 +16,8 @@ import (
 	"github.com/mcasload/mcasload/queries"
 	"github.com/mcasload/mcasload/simulator"
 	"github.com/mcasload/mcasload/simulator/synth"
+	"github.com/mcasload/mcasload/simulator/xdrstream"
+	"github.com/mcasload/mcasload/streaming"
 	"github.com/mcasload/mcasload/tenant"
 	"github.com/mcasload/mcasload/warehouse"
 )
@@ -29,12 +31,14 @@ var demoInvestigations = []string{"impossible-travel", "mass-download", "mail-fo
 func (e *env) demoCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "demo",
-		Usage: "scan two simulated tenants into a fresh warehouse and run a few investigations",
+		Usage: "scan two simulated tenants into a fresh warehouse, load their CloudAppEvents stream, and run a few investigations",
 		Description: "Starts the Defender for Cloud Apps simulator on loopback with synthetic tenants, one " +
 			"listener each (each with its own users, domain, planted incidents and benign look-alikes), scans each " +
-			"into one new warehouse with mcasload scan --tenant-label, shows its status and runs a few investigations, " +
-			"which answer per tenant. Needs no network and no credentials. A folder from an earlier demo is replaced; " +
-			"any other existing folder is refused.",
+			"into one new warehouse with mcasload scan --tenant-label, writes each tenant's activities as the Defender XDR " +
+			"Streaming API's CloudAppEvents export to a local folder (the files azcopy would copy from the storage account) " +
+			"and loads them with mcasload stream --folder, shows the status and runs a few investigations, which answer " +
+			"per tenant. Needs no network and no credentials. A folder from an earlier demo is replaced; any other " +
+			"existing folder is refused.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "warehouse", Aliases: []string{"w"}, Value: "demo-warehouse", Usage: "warehouse `DIR` to create"},
 			&cli.StringSliceFlag{Name: "tenants", Value: cli.NewStringSlice("contoso", "fabrikam"), Usage: "the simulated tenants' `LABEL`s (comma-separated or repeated)"},
@@ -68,7 +72,7 @@ func (e *env) runDemo(c *cli.Context) error {
 		return usageErrorf("--tenants: give at least one label (%v)", err)
 	}
 	start := time.Now()
-	servers := e.demoTenants(c, labels)
+	servers, tenants := e.demoTenants(c, labels)
 	for _, srv := range servers {
 		defer srv.Close()
 	}
@@ -79,22 +83,15 @@ func (e *env) runDemo(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := e.writeDemoExports(ctx, dir, labels, tenants); err != nil {
+		return err
+	}
 	fmt.Fprintf(e.stdout, "==> %s (the demo's settings; docs/configuration.md)\n%s", cfgPath, cfgText)
-	for i, label := range labels {
-		scanArgs := []string{"mcasload", "scan", "--config", cfgPath, "--profile", label, fmt.Sprintf("--progress=%v", c.Bool("progress"))}
-		fmt.Fprintf(e.stdout, "==> mcasload scan --config %s --profile %s\n", cfgPath, label)
-		// The token reaches the scan the way a user's does, through MCAS_TOKEN, never a command line.
-		scanEnv := *e
-		token := servers[i].Token
-		scanEnv.getenv = func(k string) string {
-			if k == "MCAS_TOKEN" {
-				return token
-			}
-			return e.getenv(k)
-		}
-		if code := scanEnv.run(ctx, scanArgs); code != exitOK {
-			return withCode(code, fmt.Errorf("demo: scan of tenant %s failed", label), "see the error above")
-		}
+	if err := e.demoScans(ctx, cfgPath, c.Bool("progress"), labels, servers); err != nil {
+		return err
+	}
+	if err := e.demoStreams(ctx, cfgPath, c.Bool("progress"), labels); err != nil {
+		return err
 	}
 
 	fmt.Fprintf(e.stdout, "\n==> mcasload status -w %s\n", dir)
@@ -122,11 +119,67 @@ func (e *env) runDemo(c *cli.Context) error {
 	return nil
 }
 
+// demoScans scans each tenant's simulator with its profile of the demo's config file.
+func (e *env) demoScans(ctx context.Context, cfgPath string, progress bool, labels []string, servers []*simulator.Server) error {
+	for i, label := range labels {
+		scanArgs := []string{"mcasload", "scan", "--config", cfgPath, "--profile", label, fmt.Sprintf("--progress=%v", progress)}
+		fmt.Fprintf(e.stdout, "==> mcasload scan --config %s --profile %s\n", cfgPath, label)
+		// The token reaches the scan the way a user's does, through MCAS_TOKEN, never a command line.
+		scanEnv := *e
+		token := servers[i].Token
+		scanEnv.getenv = func(k string) string {
+			if k == "MCAS_TOKEN" {
+				return token
+			}
+			return e.getenv(k)
+		}
+		if code := scanEnv.run(ctx, scanArgs); code != exitOK {
+			return withCode(code, fmt.Errorf("demo: scan of tenant %s failed", label), "see the error above")
+		}
+	}
+	return nil
+}
+
+// demoExportDir is the folder, inside the demo's warehouse folder, of each tenant's simulated
+// Streaming API export: <demoExportDir>/<label>/<container>/tenantId=…/y=…/…/PT1H.json.
+const demoExportDir = "cloudappevents-export"
+
+// writeDemoExports writes each tenant's activities as the Streaming API's CloudAppEvents export:
+// the files a copy of the storage container holds, hour by hour up to now.
+func (e *env) writeDemoExports(ctx context.Context, dir string, labels []string, tenants []*synth.Tenant) error {
+	for i, label := range labels {
+		folder := filepath.Join(dir, demoExportDir, label)
+		w, err := xdrstream.New(xdrstream.Config{Tenant: tenants[i], Folder: filepath.Join(folder, streaming.DefaultContainer)})
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		n, err := w.WriteThrough(ctx, time.Now())
+		if err != nil {
+			return fmt.Errorf("demo: write the stream of tenant %s: %w", label, err)
+		}
+		fmt.Fprintf(e.stdout, "==> stream export of tenant %s: %s CloudAppEvents lines in %d hourly files under %s "+
+			"(as azcopy copies the Streaming API's storage container; docs/streaming.md)\n", label, humanize.Count(int64(n)), len(w.Truth().Blobs), folder)
+	}
+	return nil
+}
+
+// demoStreams loads each tenant's export folder with mcasload stream --folder, through its profile.
+func (e *env) demoStreams(ctx context.Context, cfgPath string, progress bool, labels []string) error {
+	for _, label := range labels {
+		fmt.Fprintf(e.stdout, "==> mcasload stream --config %s --profile %s   # the same tenant's CloudAppEvents, into cloud_app_events\n", cfgPath, label)
+		if code := e.run(ctx, []string{"mcasload", "stream", "--config", cfgPath, "--profile", label, fmt.Sprintf("--progress=%v", progress)}); code != exitOK {
+			return withCode(code, fmt.Errorf("demo: stream of tenant %s failed", label), "see the error above")
+		}
+	}
+	return nil
+}
+
 // demoTenants generates each simulated tenant (its own seed, domain and incidents) and serves it
 // on its own loopback listener; the caller closes the servers.
-func (e *env) demoTenants(c *cli.Context, labels []string) []*simulator.Server {
+func (e *env) demoTenants(c *cli.Context, labels []string) ([]*simulator.Server, []*synth.Tenant) {
 	base := synth.Config{Seed: c.Int64("seed"), Users: c.Int("users"), Days: c.Int("days"), Incidents: true}
 	var servers []*simulator.Server
+	var tenants []*synth.Tenant
 	for _, label := range labels {
 		cfg := synth.ForTenant(base, label)
 		fmt.Fprintf(e.stdout, "==> generating tenant %s (domain %s, %d users, %d days, planted incidents, benign look-alikes)\n", label, cfg.Domain, cfg.Users, cfg.Days)
@@ -136,9 +189,10 @@ func (e *env) demoTenants(c *cli.Context, labels []string) []*simulator.Server {
 		// service does.
 		srv := simulator.NewServer(simulator.Config{Tenant: tn, RateLimit: simulator.NoRateLimit})
 		servers = append(servers, srv)
+		tenants = append(tenants, tn)
 		fmt.Fprintf(e.stdout, "==> simulator serving tenant %s: %s activities at %s/api/v1/activities/ (loopback only)\n", label, humanize.Count(int64(tn.Len())), srv.URL)
 	}
-	return servers
+	return servers, tenants
 }
 
 // demoConfig is the demo's config file, inside its warehouse folder.
@@ -156,7 +210,8 @@ func writeDemoConfig(dir, since string, labels []string, servers []*simulator.Se
 	var b strings.Builder
 	fmt.Fprintf(&b, `# Written by mcasload demo. Keys are flag names: at the top for every command that has
 # the flag, in [scan] for mcasload scan only, in [profile.NAME] with --profile NAME: one profile
-# per simulated tenant, scanned with mcasload scan --profile NAME.
+# per simulated tenant, scanned with mcasload scan --profile NAME, its stream loaded with
+# mcasload stream --profile NAME.
 warehouse = %q
 
 [scan]
@@ -167,6 +222,8 @@ parallel = 2
 `, dir, since)
 	for i, label := range labels {
 		fmt.Fprintf(&b, "\n[profile.%s]\nurl = %q  # the simulator's port changes from run to run\ntenant-label = %q\n", label, servers[i].URL, label)
+		fmt.Fprintf(&b, "[profile.%s.stream]  # mcasload stream --profile %s: the tenant's Streaming API export, copied to a folder\nfolder = %q\n",
+			label, label, filepath.Join(dir, demoExportDir, label))
 	}
 	path = filepath.Join(dir, demoConfig)
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
@@ -228,6 +285,7 @@ func demoTips(dir string, labels []string) []string {
 		"mcasload query mass-download -w " + dir + " --since 30d --tenant-label " + labels[0] + "   # one tenant only",
 		"mcasload query user-timeline -w " + dir + " --since 30d --param user=<a user from above>",
 		`mcasload sql -w ` + dir + ` "SELECT tenant, app_name, count(*) AS n FROM activities GROUP BY ALL ORDER BY n DESC"`,
+		`mcasload sql -w ` + dir + ` "SELECT tenant, application, action_type, count(*) AS n FROM cloud_app_events GROUP BY ALL ORDER BY n DESC LIMIT 10"   # the stream's rows`,
 		"mcasload verify -w " + dir,
 		"mcasload detect -w " + dir + "   # again: nothing new, exit 0; mcasload findings ack <id> -w " + dir + " --reason …",
 		"open " + filepath.Join(dir, warehouse.ParquetDir) + " in pandas, polars or DuckDB (Hive layout, tenant=<label>/day=YYYY-MM-DD; hand one tenant its own tenant= folder)",

@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -22,7 +24,9 @@ func TestDemo(t *testing.T) {
 	for _, want := range []string{"simulator serving tenant contoso", "simulator serving tenant fabrikam", "http://127.0.0.1:",
 		"mcasload scan --config " + filepath.Join(dir, "mcasload.toml") + " --profile contoso", "mcasload scan --config " + filepath.Join(dir, "mcasload.toml") + " --profile fabrikam",
 		"[profile.contoso]\nurl = \"http://127.0.0.1:", "tenant-label = \"fabrikam\"", "scan done:", "0 rejected", "mcasload status -w " + dir,
-		"tenant contoso:", "tenant fabrikam:", "mcasload query impossible-travel", "demo done", "with 2 tenants", "Try next:"} {
+		"tenant contoso:", "tenant fabrikam:", "mcasload query impossible-travel", "demo done", "with 2 tenants", "Try next:",
+		"[profile.contoso.stream]", "folder = \"" + filepath.Join(dir, demoExportDir, "contoso") + "\"",
+		"mcasload stream --config " + filepath.Join(dir, "mcasload.toml") + " --profile fabrikam", "stream done:", "FROM cloud_app_events"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
@@ -37,6 +41,21 @@ func TestDemo(t *testing.T) {
 		rows := len(sinks.TenantRows(t, dir, "duckdb", label))
 		if rows == 0 || len(sinks.TenantRows(t, dir, "parquet", label)) != rows {
 			t.Fatalf("demo warehouse: tenant %s has %d rows in duckdb, parquet differs or empty", label, rows)
+		}
+	}
+	// Each tenant's stream export was loaded into cloud_app_events, and status counts as many
+	// keys as lines were written (all distinct) in both sinks: every line once, beside the
+	// activities.
+	exports := regexp.MustCompile(`stream export of tenant (\w+): ([\d,]+) CloudAppEvents lines in \d+ hourly files under (\S+) `).FindAllStringSubmatch(out, -1)
+	if len(exports) != 2 {
+		t.Fatalf("demo output names %d stream exports:\n%s", len(exports), out)
+	}
+	for _, m := range exports {
+		if n, _ := strconv.Atoi(strings.ReplaceAll(m[2], ",", "")); n < 100 || m[3] != filepath.Join(dir, demoExportDir, m[1]) {
+			t.Errorf("tenant %s: %s lines under %s", m[1], m[2], m[3])
+		}
+		if !regexp.MustCompile(`(?m)^tenant ` + m[1] + `: .*\n(?:  .*\n)*?  cloud_app_events: ` + m[2] + ` rows over \d+ days, newest 20\S+ \S+; Parquet ` + m[2] + ` rows; 0 rejected`).MatchString(out) {
+			t.Errorf("status does not count tenant %s's %s stream rows:\n%s", m[1], m[2], out)
 		}
 	}
 	// The investigations answer per tenant: each tenant's planted incident shows under its name.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/mcasload/mcasload/loader"
 	"github.com/mcasload/mcasload/output"
 	"github.com/mcasload/mcasload/queries"
+	"github.com/mcasload/mcasload/remote"
 	"github.com/mcasload/mcasload/warehouse"
 )
 
@@ -78,6 +80,7 @@ type tenantHost struct{ url, why string }
 
 // scannedTenants is the URL each selected tenant of r was scanned from (its scan watermarks
 // name exactly one), under "" as well when r reads one tenant or a warehouse without labels.
+// A copy made by sync has no scan records: it reads the portals the warehouse published.
 func scannedTenants(ctx context.Context, r *warehouse.Reader) map[string]tenantHost {
 	labels := append([]string{""}, r.Tenants...)
 	unknown := func(why string) map[string]tenantHost {
@@ -87,37 +90,52 @@ func scannedTenants(ctx context.Context, r *warehouse.Reader) map[string]tenantH
 		}
 		return out
 	}
+	var urls map[string][]string
 	if r.From != warehouse.FromDuckDB {
-		return unknown("the Parquet dataset does not say which tenant it was scanned from")
-	}
-	rows, err := r.Conn().QueryContext(ctx, `SELECT DISTINCT tenant, key FROM wh.state WHERE starts_with(key, ?) ORDER BY ALL`, loader.WatermarkPrefix)
-	if err != nil {
-		return unknown(fmt.Sprintf("the warehouse's scans cannot be read (%v)", err))
-	}
-	defer rows.Close()
-	urls := map[string][]string{}
-	for rows.Next() {
-		var label, key string
-		if err := rows.Scan(&label, &key); err != nil {
+		p, ok, err := remote.LoadCopyPortals(r.Dir)
+		switch {
+		case err != nil:
+			return unknown(fmt.Sprintf("the copy's portal hosts cannot be read (%v)", err))
+		case !ok:
+			return unknown("the Parquet dataset does not say which tenant it was scanned from")
+		}
+		urls = p.Tenants
+	} else {
+		keys := map[string][]string{}
+		rows, err := r.Conn().QueryContext(ctx, `SELECT DISTINCT tenant, key FROM wh.state WHERE starts_with(key, ?) ORDER BY ALL`, loader.WatermarkPrefix)
+		if err != nil {
 			return unknown(fmt.Sprintf("the warehouse's scans cannot be read (%v)", err))
 		}
-		if u, _, ok := loader.ParseWatermarkKey(key); ok {
-			for _, l := range []string{label, ""} {
-				if !slices.Contains(urls[l], u) {
-					urls[l] = append(urls[l], u)
-				}
+		defer rows.Close()
+		for rows.Next() {
+			var label, key string
+			if err := rows.Scan(&label, &key); err != nil {
+				return unknown(fmt.Sprintf("the warehouse's scans cannot be read (%v)", err))
+			}
+			keys[label] = append(keys[label], key)
+		}
+		if err := rows.Err(); err != nil {
+			return unknown(fmt.Sprintf("the warehouse's scans cannot be read (%v)", err))
+		}
+		urls = scannedURLs(keys)
+	}
+	// "" is every tenant of the warehouse, or the one tenant read.
+	all := []string{}
+	for _, l := range slices.Sorted(maps.Keys(urls)) {
+		for _, u := range urls[l] {
+			if !slices.Contains(all, u) {
+				all = append(all, u)
 			}
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return unknown(fmt.Sprintf("the warehouse's scans cannot be read (%v)", err))
-	}
+	byLabel := maps.Clone(urls)
+	byLabel[""] = all
 	if len(r.Tenants) == 1 {
-		urls[""] = urls[r.Tenants[0]]
+		byLabel[""] = urls[r.Tenants[0]]
 	}
 	out := map[string]tenantHost{}
 	for _, l := range labels {
-		switch u := urls[l]; len(u) {
+		switch u := byLabel[l]; len(u) {
 		case 1:
 			out[l] = tenantHost{url: u[0]}
 		case 0:
@@ -125,6 +143,22 @@ func scannedTenants(ctx context.Context, r *warehouse.Reader) map[string]tenantH
 		default:
 			out[l] = tenantHost{why: "these activities were scanned from several URLs (" + strings.Join(u, ", ") + "), so no one portal host is known"}
 		}
+	}
+	return out
+}
+
+// scannedURLs turns scan watermark keys per tenant label (Writer.StateKeys, or the state
+// table) into the URLs each tenant was scanned from, sorted and without repeats: what the
+// portal links need, and what a publish sends along for synced copies.
+func scannedURLs(keys map[string][]string) map[string][]string {
+	out := map[string][]string{}
+	for label, ks := range keys {
+		for _, k := range ks {
+			if u, _, ok := loader.ParseWatermarkKey(k); ok && !slices.Contains(out[label], u) {
+				out[label] = append(out[label], u)
+			}
+		}
+		slices.Sort(out[label])
 	}
 	return out
 }

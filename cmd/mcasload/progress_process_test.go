@@ -146,11 +146,14 @@ func TestScanProgressOnATerminal(t *testing.T) {
 	// its limiter goes to sleep and stops when it wakes, the server's from sending the 429 to
 	// receiving the next request, so the server sees a few milliseconds more per wait (the 429
 	// crossing loopback and being read, the next request being built and sent); the summary
-	// prints tenths of a second, so it may differ by 0.05 s more.
+	// prints tenths of a second, so it may differ by 0.05 s more. On a busy machine the woken
+	// client may wait for a CPU before it sends, which the server counts and the client rightly
+	// does not: the summary may say less than the server measured by up to a quarter second per
+	// wait, but never more (that would be the overstatement this test exists for).
 	measured, waits := sim.waited()
 	stated, _ := strconv.ParseFloat(cntFigs[2], 64)
 	diff := measured.Seconds() - stated
-	tolerance := 0.05 + 0.025*float64(waits)
+	tolerance := 0.05 + 0.25*float64(waits)
 	t.Logf("summary: %.1fs waiting; server measured %s over %d waits (difference %.3fs, tolerance %.3fs)", stated, measured.Round(time.Millisecond), waits, diff, tolerance)
 	if waits < 2 || measured < 4*time.Second {
 		t.Fatalf("the server saw %d waits lasting %s; the budget should have made the scan wait seconds", waits, measured)

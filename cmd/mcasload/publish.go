@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mcasload/mcasload/internal/humanize"
+	"github.com/mcasload/mcasload/loader"
 	"github.com/mcasload/mcasload/objstore"
 	"github.com/mcasload/mcasload/remote"
 	"github.com/mcasload/mcasload/warehouse"
@@ -81,8 +82,10 @@ func graceOption(d time.Duration) time.Duration {
 	return d
 }
 
-func (p *autoPublisher) publish(ctx context.Context) error {
-	res, err := remote.Publish(ctx, p.st, filepath.Join(p.dir, remote.DatasetDir), remote.FileLedger{Path: filepath.Join(p.dir, remote.StateFile)}, p.opts)
+func (p *autoPublisher) publish(ctx context.Context, w *warehouse.Writer) error {
+	opts := p.opts
+	opts.Portals = publishedPortals(w)
+	res, err := remote.Publish(ctx, p.st, filepath.Join(p.dir, remote.DatasetDir), remote.FileLedger{Path: filepath.Join(p.dir, remote.StateFile)}, opts)
 	p.publishes++
 	p.uploaded += res.Uploaded
 	p.uploadedBytes += res.UploadedBytes
@@ -91,6 +94,12 @@ func (p *autoPublisher) publish(ctx context.Context) error {
 	}
 	p.last = res
 	return nil
+}
+
+// publishedPortals are the URLs each tenant of w was scanned from, published with the dataset
+// so that a synced copy's investigations link to the same portals as the warehouse's.
+func publishedPortals(w *warehouse.Writer) map[string][]string {
+	return scannedURLs(w.StateKeys(loader.WatermarkPrefix))
 }
 
 // report prints the run's publishing under its summary.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,8 +44,14 @@ func TestPublishTwoTenantsSync(t *testing.T) {
 		vars[k] = v
 	}
 	wh := filepath.Join(t.TempDir(), "wh")
+	portals := map[string]string{} // tenant → the classic portal's link prefix, from the URL it was scanned from
 	for _, label := range twoTenants {
 		sim := startScanSim(t, synth.New(synth.ForTenant(base, label)), simulator.Config{})
+		u, err := neturl.Parse(sim.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		portals[label] = u.Scheme + "://" + u.Host + "/#/audits?activity.id=eq("
 		code, out, errs := runScanCLI(t, vars, "scan", "--url", sim.URL, "--tenant-label", label, "-w", wh, "--since", "6d",
 			"--limit", "500", "--batch-rows", "400", "--progress=false", "--rate-limit", "60000", "--compact-over", "1",
 			"--publish", url, "--publish-grace", "0")
@@ -62,15 +69,29 @@ func TestPublishTwoTenantsSync(t *testing.T) {
 			t.Errorf("verify --remote -w %s: exit %d\n%s%s", dir, code, out, errs)
 		}
 	}
-	// --portal defender: a copy has no DuckDB file, so it does not know the host each tenant was
-	// scanned from, and the default (classic) links are left empty there (docs/publish.md, Limits).
-	window := []string{"--since", end.AddDate(0, 0, -base.Days-1).Format(time.RFC3339), "--until", end.Add(time.Hour).Format(time.RFC3339), "--portal", "defender"}
+	// The default --portal (classic): the copy links each activity to the portal of the tenant
+	// it was scanned from, which it knows from the portals published with the dataset.
+	window := []string{"--since", end.AddDate(0, 0, -base.Days-1).Format(time.RFC3339), "--until", end.Add(time.Hour).Format(time.RFC3339)}
 	for _, label := range twoTenants {
-		nonEmpty := sameInvestigations(t, wh, copyDir, label, window...)
+		nonEmpty, answers := sameInvestigations(t, wh, copyDir, label, window...)
 		if nonEmpty < len(queries.All())/2 {
 			t.Errorf("%s: only %d of %d investigations found anything; the comparison proves little", label, nonEmpty, len(queries.All()))
 		}
-		t.Logf("%s: %d investigations answered alike, %d with rows", label, len(queries.All()), nonEmpty)
+		linked := 0
+		for name, csv := range answers {
+			if strings.Contains(csv, portals[label]) {
+				linked++
+			}
+			for other, link := range portals {
+				if other != label && strings.Contains(csv, link) {
+					t.Errorf("%s: %s links to %s's portal (%s)", label, name, other, link)
+				}
+			}
+		}
+		if linked == 0 {
+			t.Errorf("%s: no investigation's portal_url links to %s… on the copy: links are empty on both sides", label, portals[label])
+		}
+		t.Logf("%s: %d investigations answered alike, %d with rows, %d with classic portal links", label, len(queries.All()), nonEmpty, linked)
 	}
 	checkWithHyparquet(t, wh, copyDir)
 }

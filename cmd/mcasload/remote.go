@@ -253,7 +253,7 @@ func (e *env) runPush(c *cli.Context) error {
 	start := time.Now()
 	res, perr := remote.Publish(c.Context, st, filepath.Join(dir, remote.DatasetDir), remote.FileLedger{Path: filepath.Join(dir, remote.StateFile)},
 		remote.Options{Grace: graceOption(c.Duration("grace")), Parallel: c.Int("transfers"), Adopt: c.Bool("adopt"),
-			KeepCompactionLocal: c.Bool("keep-compaction-local"), Logger: log})
+			KeepCompactionLocal: c.Bool("keep-compaction-local"), Portals: publishedPortals(w), Logger: log})
 	if cerr := w.Close(context.WithoutCancel(c.Context)); perr == nil && cerr != nil {
 		perr = cerr
 	}
@@ -309,14 +309,15 @@ func (e *env) runVerifyRemote(c *cli.Context) error {
 		return err
 	}
 	dir := c.String("warehouse")
-	if _, isCopy := remote.IsCopy(dir); !isCopy {
+	_, isCopy := remote.IsCopy(dir)
+	if !isCopy {
 		w, err := e.openPublisher(c, "mcasload verify --remote "+st.Location().String())
 		if err != nil {
 			return err
 		}
 		defer w.Close(context.WithoutCancel(c.Context))
 	}
-	rep, err := remote.Verify(c.Context, st, filepath.Join(dir, remote.DatasetDir), remote.VerifyOptions{Deep: c.Bool("deep")})
+	rep, err := remote.Verify(c.Context, st, filepath.Join(dir, remote.DatasetDir), remote.VerifyOptions{Deep: c.Bool("deep"), Copy: isCopy})
 	if err != nil {
 		return remoteFailure(err, st.Location().Kind)
 	}
@@ -335,7 +336,8 @@ func (e *env) runVerifyRemote(c *cli.Context) error {
 
 // copyStatus prints what a synced copy holds; ok is false when dir is not a copy.
 func (e *env) copyStatus(dir string) (ok bool, err error) {
-	if _, isCopy := remote.IsCopy(dir); !isCopy {
+	_, isCopy := remote.IsCopy(dir)
+	if !isCopy {
 		return false, nil
 	}
 	cs, err := remote.LoadCopyState(dir)

@@ -72,7 +72,7 @@ func TestPushSyncQuery(t *testing.T) {
 // export and report too.
 func sameAnswers(t *testing.T, wh, copyDir string) {
 	t.Helper()
-	nonEmpty := sameInvestigations(t, wh, copyDir, "", "--since", "2026-02-01", "--until", "2026-03-12")
+	nonEmpty, _ := sameInvestigations(t, wh, copyDir, "", "--since", "2026-02-01", "--until", "2026-03-12")
 	sameExportAndReport(t, wh, copyDir)
 	if nonEmpty < len(queries.All())/2 {
 		t.Errorf("only %d of %d investigations found anything; the comparison proves little", nonEmpty, len(queries.All()))
@@ -82,9 +82,10 @@ func sameAnswers(t *testing.T, wh, copyDir string) {
 
 // sameInvestigations runs every investigation with `query NAME --format csv` and window on the
 // warehouse and on the copy (only tenant label's rows, when given) and fails on any byte of
-// difference; it returns how many answered with rows.
-func sameInvestigations(t *testing.T, wh, copyDir, label string, window ...string) (nonEmpty int) {
+// difference; it returns how many answered with rows, and the copy's answers by investigation.
+func sameInvestigations(t *testing.T, wh, copyDir, label string, window ...string) (nonEmpty int, answers map[string]string) {
 	t.Helper()
+	answers = map[string]string{}
 	where := ""
 	if label != "" {
 		where = "tenant = '" + label + "' AND "
@@ -114,22 +115,23 @@ func sameInvestigations(t *testing.T, wh, copyDir, label string, window ...strin
 				t.Fatalf("%s: no value for required parameter %s", inv.Name, p.Name)
 			}
 		}
-		var answers [2]string
+		var got [2]string
 		for i, dir := range []string{wh, copyDir} {
 			code, out, errs := runMcasload(t, nil, append([]string{"query", inv.Name, "-w", dir}, args...)...)
 			if code != 0 {
 				t.Fatalf("query %s -w %s: exit %d: %s", inv.Name, dir, code, errs)
 			}
-			answers[i] = out
+			got[i] = out
 		}
-		if answers[0] != answers[1] {
-			t.Errorf("%s: the copy answers differently:\nwarehouse:\n%s\ncopy:\n%s", inv.Name, answers[0], answers[1])
+		if got[0] != got[1] {
+			t.Errorf("%s: the copy answers differently:\nwarehouse:\n%s\ncopy:\n%s", inv.Name, got[0], got[1])
 		}
-		if strings.Count(answers[0], "\n") > 1 {
+		if strings.Count(got[0], "\n") > 1 {
 			nonEmpty++
 		}
+		answers[inv.Name] = got[1]
 	}
-	return nonEmpty
+	return nonEmpty, answers
 }
 
 // sameExportAndReport: export and report read the copy as they read the warehouse.

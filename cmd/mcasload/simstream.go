@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -28,7 +29,8 @@ const (
 // simStreamFlags are sim's flags for the second feed: the Defender XDR Streaming API's export.
 func simStreamFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "stream-to", Usage: "also write the tenant as the Streaming API's CloudAppEvents export to the Blob service at `URL` (Azurite: http://127.0.0.1:10000/devstoreaccount1); the secret comes from " +
+		&cli.StringFlag{Name: "stream-to", Usage: "also write the tenant as the Streaming API's CloudAppEvents export to the Blob service at `URL` (Azurite: http://127.0.0.1:10000/devstoreaccount1), " +
+			"or as files that grow the same way into a folder DIR/<container> (a path or file:// URL: what mcasload stream --folder DIR reads); the secret comes from " +
 			streaming.EnvConnectionString + ", " + streaming.EnvSAS + " or the files below, and for a local Azurite its public development key"},
 		&cli.StringFlag{Name: "stream-container", Value: streaming.DefaultContainer, Usage: "container of the stream"},
 		&cli.DurationFlag{Name: "stream-interval", Value: 10 * time.Second, Usage: "while serving, append the events received since the last write this often"},
@@ -66,24 +68,54 @@ func (e *env) newSimStream(c *cli.Context, tn *synth.Tenant, clk clock.Clock, lo
 	if c.Duration("stream-interval") < time.Second {
 		return nil, usageErrorf("--stream-interval must be at least 1s: an append blob takes at most 50,000 appends")
 	}
-	cfg, err := e.simStreamConfig(c, target)
-	if err != nil {
-		return nil, err
-	}
-	cc, err := streaming.ContainerClient(cfg)
-	if err != nil {
-		return nil, usageErrorf("--stream-to: %v", err)
-	}
 	d := xdrstream.Differences{Exact: c.Bool("stream-exact"), Drop: c.Int("stream-drop"), ReID: c.Int("stream-reid"), Extra: c.Int("stream-extra")}
 	if d.Drop < 0 || d.ReID < 0 || d.Extra < 0 {
 		return nil, usageErrorf("--stream-drop, --stream-reid and --stream-extra count events: 0 or more")
 	}
-	w, err := xdrstream.New(xdrstream.Config{Tenant: tn, Container: cc, Differences: d})
+	wcfg := xdrstream.Config{Tenant: tn, Differences: d}
+	dir, isFolder, err := folderLocation("stream-to", target)
+	switch {
+	case err != nil:
+		return nil, err
+	case isFolder:
+		wcfg.Folder = filepath.Join(dir, c.String("stream-container"))
+		target = wcfg.Folder
+	default:
+		cfg, err := e.simStreamConfig(c, target)
+		if err != nil {
+			return nil, err
+		}
+		if wcfg.Container, err = streaming.ContainerClient(cfg); err != nil {
+			return nil, usageErrorf("--stream-to: %v", err)
+		}
+		target = strings.TrimSuffix(target, "/") + "/" + cfg.Container
+	}
+	w, err := xdrstream.New(wcfg)
 	if err != nil {
 		return nil, err
 	}
-	return &simStream{w: w, clk: clk, truth: c.String("truth"), tenant: tn, log: log, interval: c.Duration("stream-interval"),
-		target: strings.TrimSuffix(target, "/") + "/" + cfg.Container}, nil
+	return &simStream{w: w, clk: clk, truth: c.String("truth"), tenant: tn, log: log, interval: c.Duration("stream-interval"), target: target}, nil
+}
+
+// folderLocation tells a folder (a path or a file:// URL, returned absolute) from a Blob service
+// URL (http or https) in flag's value; any other scheme, or a host:port without one, is refused.
+func folderLocation(flag, v string) (string, bool, error) {
+	if !streaming.IsFolderLocation(v) {
+		return "", false, nil
+	}
+	scheme, _, hasScheme := strings.Cut(v, "://")
+	first, _, _ := strings.Cut(filepath.ToSlash(v), "/")
+	switch {
+	case hasScheme && !strings.EqualFold(scheme, "file"):
+		return "", false, usageErrorf("--%s %q: want an http(s) URL of a Blob service, or a folder (a path or a file:// URL)", flag, v)
+	case !hasScheme && strings.Contains(first, ":") && filepath.VolumeName(v) == "":
+		return "", false, usageErrorf("--%s %q: a URL needs its scheme (http://%s); a folder must not start with HOST:PORT", flag, v, v)
+	}
+	dir, err := streaming.FolderPath(v)
+	if err != nil {
+		return "", false, usageErrorf("--%s: %v", flag, err)
+	}
+	return dir, true, nil
 }
 
 // simStreamConfig finds the storage secret; a local Azurite needs none.

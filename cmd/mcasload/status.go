@@ -93,6 +93,10 @@ type tenantJSON struct {
 	// prune), "" when never pruned.
 	OldestDay string `json:"oldest_day"`
 	Horizon   string `json:"horizon,omitempty"`
+
+	// CloudAppEvents counts the stream's rows (mcasload stream); rows, days, rejected and
+	// oldest_day above are the activities'.
+	CloudAppEvents warehouse.DatasetStatus `json:"cloud_app_events"`
 }
 
 type dayJSON struct {
@@ -159,6 +163,13 @@ func writeStatusTable(w io.Writer, st *warehouse.Status) {
 	}
 	fmt.Fprintf(w, "warehouse %s\n  sinks %s, %s\n", st.Dir, st.Sinks, plural(len(st.Tenants), "tenant"))
 	fmt.Fprintf(w, "  %s rows over %d tenant-days; DuckDB file %s, Parquet %s\n", humanize.Count(st.Rows), len(st.Days), humanize.Bytes(st.DuckDBBytes), humanize.Bytes(pqBytes))
+	var streamRows int64
+	for _, t := range st.Tenants {
+		streamRows += t.CloudAppEvents.Rows
+	}
+	if streamRows > 0 {
+		fmt.Fprintf(w, "  and %s cloud_app_events rows (the Streaming API's, mcasload stream)\n", humanize.Count(streamRows))
+	}
 	for _, t := range st.Tenants {
 		src := t.Source
 		if src == "" {
@@ -172,6 +183,7 @@ func writeStatusTable(w io.Writer, st *warehouse.Status) {
 			}
 			fmt.Fprintln(w)
 		}
+		writeStreamStatus(w, t.CloudAppEvents)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		header := false
 		for _, d := range st.Days {
@@ -191,25 +203,7 @@ func writeStatusTable(w io.Writer, st *warehouse.Status) {
 		tw.Flush()
 	}
 	fmt.Fprintln(w)
-	if len(st.Runs) > 0 {
-		fmt.Fprintln(w, "last runs (newest first):")
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  started\tfinished\ttenant\tnew\tduplicate\trejected\tcommand")
-		for _, r := range st.Runs {
-			fin := "not finished (interrupted or running)"
-			if !r.Finished.IsZero() {
-				fin = r.Finished.Format("2006-01-02 15:04:05Z")
-			}
-			label := r.Tenant
-			if label == "" {
-				label = "-"
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Started.Format("2006-01-02 15:04:05Z"), fin, label,
-				humanize.Count(r.Inserted), humanize.Count(r.Duplicates), humanize.Count(r.Rejected), statusClip(r.Command, 60))
-		}
-		tw.Flush()
-		fmt.Fprintln(w)
-	}
+	writeRunsTable(w, st.Runs)
 	if len(st.PendingDays) > 0 {
 		fmt.Fprintf(w, "pending: %s committed to DuckDB but not yet in Parquet (%s); the next load or scan publishes them\n",
 			plural(len(st.PendingDays), "tenant-day"), strings.Join(st.PendingDays, ", "))
@@ -230,6 +224,43 @@ func writeStatusTable(w io.Writer, st *warehouse.Status) {
 	}
 	fmt.Fprintf(w, "rejects: %s (%s); see table rejected_activities and %s\n", humanize.Count(total), strings.Join(parts, ", "),
 		filepath.Join(st.Dir, warehouse.RejectedDir))
+}
+
+// writeRunsTable prints the last runs, newest first.
+func writeRunsTable(w io.Writer, runs []warehouse.RunStatus) {
+	if len(runs) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "last runs (newest first):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  started\tfinished\ttenant\tnew\tduplicate\trejected\tcommand")
+	for _, r := range runs {
+		fin := "not finished (interrupted or running)"
+		if !r.Finished.IsZero() {
+			fin = r.Finished.Format("2006-01-02 15:04:05Z")
+		}
+		label := r.Tenant
+		if label == "" {
+			label = "-"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Started.Format("2006-01-02 15:04:05Z"), fin, label,
+			humanize.Count(r.Inserted), humanize.Count(r.Duplicates), humanize.Count(r.Rejected), statusClip(r.Command, 60))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+}
+
+// writeStreamStatus prints a tenant's cloud_app_events line, when it has any.
+func writeStreamStatus(w io.Writer, ds warehouse.DatasetStatus) {
+	if ds.Rows == 0 && ds.Rejected == 0 {
+		return
+	}
+	newest := "none"
+	if !ds.Newest.IsZero() {
+		newest = ds.Newest.Format("2006-01-02 15:04:05Z")
+	}
+	fmt.Fprintf(w, "  cloud_app_events: %s rows over %s, newest %s; Parquet %s rows; %s rejected\n",
+		humanize.Count(ds.Rows), plural(ds.Days, "day"), newest, humanize.Count(ds.ParquetRows), humanize.Count(ds.Rejected))
 }
 
 // plural renders "1 tenant" or "2 tenants".

@@ -12,7 +12,7 @@ import (
 )
 
 // statusFixture is a warehouse status with a bit of everything: a pending day, an interrupted
-// run, rejects.
+// run, rejects, a tenant with stream rows and one without.
 func statusFixture() *warehouse.Status {
 	t0 := time.Date(2026, 3, 10, 2, 0, 0, 0, time.UTC)
 	return &warehouse.Status{
@@ -20,7 +20,8 @@ func statusFixture() *warehouse.Status {
 		DuckDBBytes: 48_300_000, Rows: 1_234_567,
 		Tenants: []warehouse.TenantStatus{
 			{Tenant: "contoso", Source: "https://contoso.eu2.portal.cloudappsecurity.com", Rows: 1_234_000, Days: 2, Rejected: 3,
-				OldestDay: "2026-03-08", Horizon: "2025-02-01"},
+				OldestDay: "2026-03-08", Horizon: "2025-02-01",
+				CloudAppEvents: warehouse.DatasetStatus{Rows: 98_765, Days: 2, Newest: t0.Add(25 * time.Hour), ParquetRows: 98_700, Rejected: 1}},
 			{Tenant: "fabrikam", Source: "https://fabrikam.us3.portal.cloudappsecurity.com", Rows: 567, Days: 1, OldestDay: "2026-03-10"},
 		},
 		Days: []warehouse.DayStatus{

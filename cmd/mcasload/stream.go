@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"slices"
 	"strings"
@@ -28,7 +29,9 @@ func (e *env) streamCommand() *cli.Command {
 	flags := append(writerFlags(),
 		&cli.StringFlag{Name: "account-url", Usage: "the storage account's Blob service `URL` the Streaming API exports to, e.g. https://ACCOUNT.blob.core.windows.net " +
 			"(a local Azurite: http://127.0.0.1:10000/devstoreaccount1); may be left out with a connection string"},
-		&cli.StringFlag{Name: "container", Value: streaming.DefaultContainer, Usage: "the container of the CloudAppEvents export"},
+		&cli.StringFlag{Name: "folder", Usage: "read a local copy of the export instead of a storage account: `DIR` holds the container's folder, as " +
+			"azcopy copy ACCOUNT-URL/CONTAINER DIR --recursive leaves it (a path or a file:// URL; no credential needed)"},
+		&cli.StringFlag{Name: "container", Value: streaming.DefaultContainer, Usage: "the container of the CloudAppEvents export (with --folder: the folder's name inside DIR)"},
 		&cli.StringFlag{Name: "connection-string-file", Usage: "read the storage connection string from `FILE` (default: " + streaming.EnvConnectionString + ", else " + streaming.EnvAzureConnectionString + ")"},
 		&cli.StringFlag{Name: "sas-file", Usage: "read a SAS token (read and list permissions) from `FILE` (default: " + streaming.EnvSAS + ")"},
 		&cli.StringFlag{Name: "since", Usage: "backfill: blobs whose path names an hour from `TIME` on (RFC 3339, a date, or a duration ago such as 30d)"},
@@ -52,7 +55,8 @@ func (e *env) streamCommand() *cli.Command {
 			"names it and fails (the other blobs load). Credentials: a connection string or SAS token from the " +
 			"environment or a file, else Microsoft Entra ID sign-in (--auth, default auto: managed identity, workload " +
 			"identity, Azure CLI …) with the Storage Blob Data Reader role; never on the command line. docs/streaming.md " +
-			"has the portal setup.\n\n" +
+			"has the portal setup. --folder DIR reads a local copy instead (azcopy's, or mcasload sim --stream-to DIR's), with the same " +
+			"cursors and checks.\n\n" +
 			"Exit codes: 0 done, 1 failed (or some blobs were refused), 3 done but some lines were rejected, 4 another " +
 			"writer holds the warehouse, 5 the storage refused the credential, 6 stopped by a signal after committing " +
 			"what was read.",
@@ -69,13 +73,9 @@ func (e *env) runStream(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := e.streamStoreConfig(c)
+	store, err := e.openStreamStore(c)
 	if err != nil {
 		return err
-	}
-	store, err := streaming.Open(cfg)
-	if err != nil {
-		return usageErrorf("%v", err)
 	}
 	log, err := e.logger(c)
 	if err != nil {
@@ -126,6 +126,9 @@ func streamFailure(err error) error {
 	case errors.As(err, &re) && (re.StatusCode == 401 || re.StatusCode == 403):
 		return withCode(exitAuth, err, "give the identity the Storage Blob Data Reader role on the container, or use a SAS token with read and list permissions ("+
 			streaming.EnvSAS+" or --sas-file) or a connection string ("+streaming.EnvConnectionString+" or --connection-string-file)")
+	case errors.Is(err, fs.ErrNotExist):
+		return withCode(exitFailure, err, "--folder DIR holds the container's folder, DIR/"+streaming.DefaultContainer+"/…, as "+
+			"azcopy copy https://ACCOUNT.blob.core.windows.net/"+streaming.DefaultContainer+" DIR --recursive leaves it; if the copy's folder has another name, pass it as --container")
 	case errors.Is(err, mcas.ErrAuth), errors.Is(err, mcas.ErrNoCredentials):
 		return withCode(exitAuth, err, "sign in with --auth (client-secret, client-certificate, managed-identity, workload-identity, azure-cli), or give "+
 			streaming.EnvSAS+" or "+streaming.EnvConnectionString)
@@ -159,6 +162,31 @@ func (e *env) streamOptions(c *cli.Context) (loader.StreamOptions, error) {
 	return o, nil
 }
 
+// openStreamStore opens the folder of --folder, or the storage account with its credential.
+func (e *env) openStreamStore(c *cli.Context) (*streaming.Store, error) {
+	if dir := c.String("folder"); dir != "" {
+		for _, f := range []string{"account-url", "connection-string-file", "sas-file"} {
+			if c.IsSet(f) {
+				return nil, usageErrorf("--folder reads a local copy: drop --%s", f)
+			}
+		}
+		store, err := streaming.OpenFolder(dir, c.String("container"))
+		if err != nil {
+			return nil, usageErrorf("--folder: %v", err)
+		}
+		return store, nil
+	}
+	cfg, err := e.streamStoreConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	store, err := streaming.Open(cfg)
+	if err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	return store, nil
+}
+
 // streamStoreConfig finds the account and the credential: a connection string or SAS from a
 // file or the environment, the public development key of a local Azurite, else Entra ID.
 func (e *env) streamStoreConfig(c *cli.Context) (streaming.Config, error) {
@@ -167,8 +195,8 @@ func (e *env) streamStoreConfig(c *cli.Context) (streaming.Config, error) {
 	var u *url.URL
 	if target != "" {
 		var err error
-		if u, err = url.Parse(target); err != nil || u.Host == "" {
-			return cfg, usageErrorf("--account-url %q: want the Blob service URL, e.g. https://ACCOUNT.blob.core.windows.net", target)
+		if u, err = url.Parse(target); err != nil || u.Host == "" || streaming.IsFolderLocation(target) {
+			return cfg, usageErrorf("--account-url %q: want the Blob service URL, e.g. https://ACCOUNT.blob.core.windows.net (a local copy of the export is --folder DIR)", target)
 		}
 		if u.RawQuery != "" {
 			return cfg, usageErrorf("--account-url carries a query: keep a SAS token off the command line, put it in %s or --sas-file", streaming.EnvSAS)
@@ -183,7 +211,7 @@ func (e *env) streamStoreConfig(c *cli.Context) (streaming.Config, error) {
 		cfg.Credential = cred
 		return cfg, nil
 	case u == nil:
-		return cfg, usageErrorf("no storage account: pass --account-url (or set %s), or give a connection string in %s", envName("account-url"), streaming.EnvConnectionString)
+		return cfg, usageErrorf("no storage account: pass --account-url (or set %s), or give a connection string in %s; a local copy of the export is --folder DIR", envName("account-url"), streaming.EnvConnectionString)
 	case isAzurite(u):
 		cfg.Credential.ConnectionString = azuriteConnectionString(target)
 		return cfg, nil

@@ -68,3 +68,50 @@ func TestStreamCommand(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamFolder: sim writes the stream to a local folder as files, stream --folder loads it
+// (every line a row, the same whether the folder is a path or a file:// URL), and the mistakes of
+// a folder location are refused with what to do.
+func TestStreamFolder(t *testing.T) {
+	export := t.TempDir()
+	code, out, errs := runMcasload(t, nil, "sim", "--users", "15", "--days", "2", "--records", "600", "--seed", "9",
+		"--stream-to", export, "--stream-only")
+	m := regexp.MustCompile(`stream: (\S+) \((\d+) lines received`).FindStringSubmatch(out)
+	if code != exitOK || m == nil || m[1] != filepath.Join(export, streaming.DefaultContainer) {
+		t.Fatalf("sim: exit %d %q %s", code, out, errs)
+	}
+	dir := filepath.Join(t.TempDir(), "wh")
+	code, out, errs = runMcasload(t, nil, "stream", "-w", dir, "--folder", export, "--progress=false")
+	if code != exitOK || !strings.Contains(out, "stream done: "+m[2]+" records read") || !strings.Contains(out, m[2]+" new, 0 duplicate") {
+		t.Fatalf("stream --folder: exit %d\n%s\n%s", code, out, errs)
+	}
+	code, out, errs = runMcasload(t, nil, "stream", "-w", dir, "--folder", streaming.FolderURL(export), "--progress=false")
+	if code != exitOK || !strings.Contains(out, "stream done: 0 records read") {
+		t.Fatalf("stream --folder file://: exit %d\n%s\n%s", code, out, errs)
+	}
+	code, out, _ = runMcasload(t, nil, "sql", "-w", dir, "--format", "csv", "SELECT count(DISTINCT report_id) AS ids FROM cloud_app_events")
+	if code != exitOK || !strings.Contains(out, "\n"+m[2]+"\n") {
+		t.Errorf("sql over cloud_app_events: exit %d %q, want %s rows", code, out, m[2])
+	}
+
+	for _, tt := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"folder and account", []string{"stream", "-w", dir, "--folder", export, "--account-url", "https://acct.blob.core.windows.net"}, exitUsage, "drop --account-url"},
+		{"no such folder", []string{"stream", "-w", dir, "--folder", filepath.Join(export, "none")}, exitUsage, "--folder"},
+		{"no container folder", []string{"stream", "-w", dir, "--folder", t.TempDir()}, exitFailure, "--container"},
+		{"a path as account url", []string{"stream", "-w", dir, "--account-url", export}, exitUsage, "--folder DIR"},
+		{"sim: host:port without a scheme", []string{"sim", "--records", "10", "--stream-to", "127.0.0.1:10000/devstoreaccount1", "--stream-only"}, exitUsage, "http://127.0.0.1:10000"},
+		{"sim: another scheme", []string{"sim", "--records", "10", "--stream-to", "s3://bucket", "--stream-only"}, exitUsage, "file:// URL"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errs := runMcasload(t, nil, tt.args...)
+			if code != tt.code || !strings.Contains(errs, tt.want) {
+				t.Errorf("exit %d, want %d; stderr %q should name %q", code, tt.code, errs, tt.want)
+			}
+		})
+	}
+}

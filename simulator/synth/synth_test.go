@@ -89,7 +89,8 @@ func TestDefaults(t *testing.T) {
 	if d := time.Since(tn.End()); d < 0 || d > time.Minute || tn.End().Nanosecond()%1e6 != 0 {
 		t.Fatalf("end %v is not now truncated to ms", tn.End())
 	}
-	if n := tn.Len(); n < 170_000 || n > 230_000 {
+	// The count varies with the weekdays and hours the 37 days ending now cover.
+	if n := tn.Len(); n < 150_000 || n > 250_000 {
 		t.Fatalf("default tenant has %d activities, want about 200k", n)
 	}
 	if got := tn.End().Sub(tn.Start()); got != 37*24*time.Hour {

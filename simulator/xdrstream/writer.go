@@ -11,10 +11,6 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	azstreaming "github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/appendblob"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 
 	"github.com/mcasload/mcasload/simulator/synth"
@@ -30,6 +26,9 @@ type Config struct {
 	Tenant *synth.Tenant
 	// Container is where the blobs go; it is created when missing.
 	Container *container.Client
+	// Folder, instead of Container, is a folder the blobs go to as files that grow the same way
+	// (the container's folder of a local copy: DIR/<container>); it is created when missing.
+	Folder string
 	// Differences say how the stream differs from the activities API (by default as real feeds
 	// do); Hook, when set, then sees every event.
 	Differences Differences
@@ -48,6 +47,7 @@ const maxAppends = 50_000
 // deterministic). Not safe for concurrent use.
 type Writer struct {
 	cfg     Config
+	sink    sink
 	order   []int32 // activity indexes by received time, then index
 	next    int     // position in order of the first event not yet written
 	blobs   map[string]*blobState
@@ -68,13 +68,18 @@ type blobState struct {
 
 // New prepares a writer; it sends no request.
 func New(cfg Config) (*Writer, error) {
-	if cfg.Tenant == nil || cfg.Container == nil {
-		return nil, errors.New("new stream writer: a tenant and a container are needed")
+	if cfg.Tenant == nil || (cfg.Container == nil) == (cfg.Folder == "") {
+		return nil, errors.New("new stream writer: a tenant and either a container or a folder are needed")
 	}
-	return newWriter(cfg), nil
+	var sk sink = containerSink{cfg.Container}
+	if cfg.Folder != "" {
+		sk = &folderSink{dir: cfg.Folder}
+	}
+	return newWriter(cfg, sk), nil
 }
 
-func newWriter(cfg Config) *Writer {
+// newWriter prepares a writer to sk (nil: one that only renders lines).
+func newWriter(cfg Config, sk sink) *Writer {
 	if cfg.MaxAppendBytes <= 0 {
 		cfg.MaxAppendBytes = 4 << 20
 	}
@@ -86,10 +91,10 @@ func newWriter(cfg Config) *Writer {
 		recv[i] = Received(t.Activity(i)).UnixMilli()
 	}
 	slices.SortStableFunc(order, func(a, b int32) int { return cmp.Compare(recv[a], recv[b]) })
-	w := &Writer{cfg: cfg, order: order, blobs: map[string]*blobState{}, chosen: cfg.Differences.chosen(t.Len()),
+	w := &Writer{cfg: cfg, sink: sk, order: order, blobs: map[string]*blobState{}, chosen: cfg.Differences.chosen(t.Len()),
 		truth: Truth{Rule: truthRule, Differences: cfg.Differences}}
-	if cfg.Container != nil {
-		w.truth.Container = withoutQuery(cfg.Container.URL())
+	if sk != nil {
+		w.truth.Container = sk.location()
 	}
 	return w
 }
@@ -101,7 +106,7 @@ func Lines(cfg Config, through time.Time) ([][]byte, Truth, error) {
 	if cfg.Tenant == nil {
 		return nil, Truth{}, errors.New("render stream lines: a tenant is needed")
 	}
-	w := newWriter(cfg)
+	w := newWriter(cfg, nil)
 	var lines [][]byte
 	end := w.receivedThrough(through)
 	for _, idx := range w.order[:end] {
@@ -265,24 +270,12 @@ func (w *Writer) ensureContainer(ctx context.Context) error {
 	if w.ready {
 		return nil
 	}
-	_, err := w.cfg.Container.Create(ctx, nil)
-	if err != nil && !bloberror.HasCode(err, bloberror.ContainerAlreadyExists) {
-		return storageErr("create container "+withoutQuery(w.cfg.Container.URL()), err)
-	}
 	// One listing tells a restarted writer where every blob stands.
-	w.existed = map[string]int64{}
-	pager := w.cfg.Container.NewListBlobsFlatPager(nil)
-	for pager.More() {
-		page, err := pager.NextPage(ctx)
-		if err != nil {
-			return storageErr("list container "+withoutQuery(w.cfg.Container.URL()), err)
-		}
-		for _, b := range page.Segment.BlobItems {
-			if b.Name != nil && b.Properties != nil && b.Properties.ContentLength != nil {
-				w.existed[*b.Name] = *b.Properties.ContentLength
-			}
-		}
+	existed, err := w.sink.prepare(ctx)
+	if err != nil {
+		return err
 	}
+	w.existed = existed
 	w.ready = true
 	return nil
 }
@@ -290,9 +283,8 @@ func (w *Writer) ensureContainer(ctx context.Context) error {
 // appendLines appends lines to a blob in batches, after the lines an earlier writer already put
 // there (they are the first of these lines: the rendering is deterministic).
 func (w *Writer) appendLines(ctx context.Context, name string, st *blobState, lines [][]byte) (int, error) {
-	ab := w.cfg.Container.NewAppendBlobClient(name)
 	if !st.known {
-		skip, err := w.open(ctx, ab, st, name, lines)
+		skip, err := w.open(ctx, st, name, lines)
 		if err != nil {
 			return 0, err
 		}
@@ -310,15 +302,12 @@ func (w *Writer) appendLines(ctx context.Context, name string, st *blobState, li
 			return written, fmt.Errorf("append to %s: the blob has %d appends, Azure's limit per append blob: write less often", name, st.appends)
 		}
 		pos := st.length
-		resp, err := ab.AppendBlock(ctx, azstreaming.NopCloser(bytes.NewReader(batch.Bytes())), &appendblob.AppendBlockOptions{
-			AppendPositionAccessConditions: &appendblob.AppendPositionAccessConditions{AppendPosition: &pos}})
+		appends, err := w.sink.append(ctx, name, pos, batch.Bytes())
 		if err != nil {
-			return written, storageErr(fmt.Sprintf("append %d lines to %s at byte %d", n, name, pos), err)
+			return written, err
 		}
 		st.length += int64(batch.Len())
-		if resp.BlobCommittedBlockCount != nil {
-			st.appends = *resp.BlobCommittedBlockCount
-		}
+		st.appends = max(st.appends+1, appends)
 		st.lines += n
 		written += n
 		lines = lines[n:]
@@ -328,13 +317,11 @@ func (w *Writer) appendLines(ctx context.Context, name string, st *blobState, li
 
 // open creates the blob when the container did not hold it, or says how many of lines an
 // earlier writer already appended to it.
-func (w *Writer) open(ctx context.Context, ab *appendblob.Client, st *blobState, name string, lines [][]byte) (int, error) {
+func (w *Writer) open(ctx context.Context, st *blobState, name string, lines [][]byte) (int, error) {
 	have, existed := w.existed[name]
 	if !existed {
-		_, err := ab.Create(ctx, &appendblob.CreateOptions{AccessConditions: &blob.AccessConditions{
-			ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfNoneMatch: ptr(azcore.ETagAny)}}})
-		if err != nil {
-			return 0, storageErr("create append blob "+name, err)
+		if err := w.sink.create(ctx, name); err != nil {
+			return 0, err
 		}
 		st.known = true
 		return 0, nil

@@ -3,6 +3,7 @@ package xdrstream_test
 import (
 	"encoding/json"
 	"io"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -171,69 +172,26 @@ func TestStreamAgainstAzurite(t *testing.T) {
 		}
 		return cc, s
 	}
-	t.Run("read back", func(t *testing.T) {
-		cc, s := open("readback")
-		w, err := xdrstream.New(xdrstream.Config{Tenant: tn, Container: cc, MaxAppendBytes: 256 << 10})
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The clock passes hour by hour over the last day, after a first write of everything older.
-		through := end.Add(-24 * time.Hour)
-		for ; !through.After(end.Add(2 * time.Hour)); through = through.Add(time.Hour) {
-			if _, err := w.WriteThrough(t.Context(), through); err != nil {
-				t.Fatal(err)
-			}
-		}
-		through = through.Add(-time.Hour)
-		rows, lines := readBack(t, s)
-		truth := w.Truth()
-		// What was appended is what Lines renders without storage, line for line.
-		rendered, _, err := xdrstream.Lines(xdrstream.Config{Tenant: tn}, through)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := len(rendered)
-		for _, line := range rendered {
-			var l struct{ Properties struct{ ReportId string } }
-			if err := json.Unmarshal(line, &l); err != nil {
-				t.Fatal(err)
-			}
-			if row := rows[l.Properties.ReportId]; row == nil || row["raw"] != strings.TrimSuffix(string(line), "\n") {
-				t.Fatalf("%s: row %v", l.Properties.ReportId, row)
-			}
-		}
-		if lines != want || truth.Events != want || !truth.Through.Equal(through) {
-			t.Errorf("read %d lines, truth %d through %v; want %d through %v", lines, truth.Events, truth.Through, want, through)
-		}
-		for _, inc := range tn.GroundTruth().Incidents {
-			for _, id := range inc.IDs {
-				found := false
-				for rid := range rows {
-					found = found || strings.HasPrefix(rid, id+"_")
+	// Both kinds of location: append blobs in Azurite, and files in a local folder that grow the
+	// same way (what `mcasload sim --stream-to DIR` writes and `mcasload stream --folder` reads).
+	for _, kind := range []string{"azurite", "folder"} {
+		t.Run("read back "+kind, func(t *testing.T) {
+			cc, s := open("readback")
+			target := func(cfg xdrstream.Config) xdrstream.Config { cfg.Container = cc; return cfg }
+			if kind == "folder" {
+				dir := t.TempDir()
+				target = func(cfg xdrstream.Config) xdrstream.Config {
+					cfg.Folder = filepath.Join(dir, streaming.DefaultContainer)
+					return cfg
 				}
-				if !found {
-					t.Errorf("planted %s record %s is not in the stream", inc.Kind, id)
+				var err error
+				if s, err = streaming.OpenFolder(dir, ""); err != nil {
+					t.Fatal(err)
 				}
 			}
-		}
-		// A new writer (a restarted simulator) continues the same blobs without doubling a line.
-		w2, _ := xdrstream.New(xdrstream.Config{Tenant: tn, Container: cc})
-		if n, err := w2.WriteThrough(t.Context(), through); err != nil || n != 0 {
-			t.Errorf("restarted writer appended %d lines (%v), want 0", n, err)
-		}
-		if w2.Truth().Events != want {
-			t.Errorf("restarted writer's truth counts %d events, want %d", w2.Truth().Events, want)
-		}
-		// Lines rendered otherwise (another hook, another version) do not fit these blobs:
-		// refused, not appended.
-		w3, _ := xdrstream.New(xdrstream.Config{Tenant: tn, Container: cc, Hook: func(e *xdrstream.Event) (bool, string) {
-			e.Props.ActionType += "!"
-			return true, ""
-		}})
-		if _, err := w3.WriteThrough(t.Context(), through); err == nil || !strings.Contains(err.Error(), "not a whole number") {
-			t.Errorf("a writer with other lines: %v, want a refusal", err)
-		}
-	})
+			testReadBack(t, tn, target, s)
+		})
+	}
 	t.Run("hook", func(t *testing.T) {
 		cc, s := open("hooked")
 		n := 0
@@ -270,4 +228,70 @@ func TestStreamAgainstAzurite(t *testing.T) {
 			}
 		}
 	})
+}
+
+// testReadBack: a writer passing hour by hour writes every event received by then once, planted
+// incidents included; a restarted writer continues without doubling a line, and one that renders
+// other lines is refused.
+func testReadBack(t *testing.T, tn *synth.Tenant, target func(xdrstream.Config) xdrstream.Config, s *streaming.Store) {
+	w, err := xdrstream.New(target(xdrstream.Config{Tenant: tn, MaxAppendBytes: 256 << 10}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The clock passes hour by hour over the last day, after a first write of everything older.
+	through := end.Add(-24 * time.Hour)
+	for ; !through.After(end.Add(2 * time.Hour)); through = through.Add(time.Hour) {
+		if _, err := w.WriteThrough(t.Context(), through); err != nil {
+			t.Fatal(err)
+		}
+	}
+	through = through.Add(-time.Hour)
+	rows, lines := readBack(t, s)
+	truth := w.Truth()
+	// What was appended is what Lines renders without storage, line for line.
+	rendered, _, err := xdrstream.Lines(xdrstream.Config{Tenant: tn}, through)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := len(rendered)
+	for _, line := range rendered {
+		var l struct{ Properties struct{ ReportId string } }
+		if err := json.Unmarshal(line, &l); err != nil {
+			t.Fatal(err)
+		}
+		if row := rows[l.Properties.ReportId]; row == nil || row["raw"] != strings.TrimSuffix(string(line), "\n") {
+			t.Fatalf("%s: row %v", l.Properties.ReportId, row)
+		}
+	}
+	if lines != want || truth.Events != want || !truth.Through.Equal(through) {
+		t.Errorf("read %d lines, truth %d through %v; want %d through %v", lines, truth.Events, truth.Through, want, through)
+	}
+	for _, inc := range tn.GroundTruth().Incidents {
+		for _, id := range inc.IDs {
+			found := false
+			for rid := range rows {
+				found = found || strings.HasPrefix(rid, id+"_")
+			}
+			if !found {
+				t.Errorf("planted %s record %s is not in the stream", inc.Kind, id)
+			}
+		}
+	}
+	// A new writer (a restarted simulator) continues the same blobs without doubling a line.
+	w2, _ := xdrstream.New(target(xdrstream.Config{Tenant: tn}))
+	if n, err := w2.WriteThrough(t.Context(), through); err != nil || n != 0 {
+		t.Errorf("restarted writer appended %d lines (%v), want 0", n, err)
+	}
+	if w2.Truth().Events != want {
+		t.Errorf("restarted writer's truth counts %d events, want %d", w2.Truth().Events, want)
+	}
+	// Lines rendered otherwise (another hook, another version) do not fit these blobs:
+	// refused, not appended.
+	w3, _ := xdrstream.New(target(xdrstream.Config{Tenant: tn, Hook: func(e *xdrstream.Event) (bool, string) {
+		e.Props.ActionType += "!"
+		return true, ""
+	}}))
+	if _, err := w3.WriteThrough(t.Context(), through); err == nil || !strings.Contains(err.Error(), "not a whole number") {
+		t.Errorf("a writer with other lines: %v, want a refusal", err)
+	}
 }
