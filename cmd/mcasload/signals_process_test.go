@@ -312,7 +312,8 @@ func testSignals(t *testing.T, bin, wh, records string, tn *synth.Tenant) {
 			b := newBlocker(t, nil, true)
 			secret := filepath.Join(t.TempDir(), "hook.key")
 			writeFile(t, secret, "0123456789abcdef0123456789abcdef")
-			return signalCase{args: []string{"detect", "-w", dir, "--deliver", b.URL + "/hook#secret=" + secret + "&ca=" + b.CA}, sig: syscall.SIGINT,
+			return signalCase{args: []string{"detect", "-w", dir, "--investigations", "cloud-resource-abuse,admin-untrusted-ip", // the planted incidents' findings
+				"--deliver", b.URL + "/hook#secret=" + secret + "&ca=" + b.CA}, sig: syscall.SIGINT,
 				block: b, stderr: []string{"kept for the next run"}, after: verifies(dir)}
 		}},
 		"sql": {func(t *testing.T) signalCase { // an answer far larger than the pipe, not read
