@@ -191,7 +191,8 @@ func Deliver(ctx context.Context, store Store, d *delivery.Dispatcher, tenant st
 		f.UpdatedAt = now
 		record = append(record, *f)
 	}
-	if err := store.SaveFindings(ctx, tenant, record, nil); err != nil {
+	// Recorded even after a signal: what the sinks accepted must not be sent again.
+	if err := store.SaveFindings(context.WithoutCancel(ctx), tenant, record, nil); err != nil {
 		return out, fmt.Errorf("record delivery: %w", err)
 	}
 	return out, nil

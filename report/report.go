@@ -16,6 +16,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"github.com/mcasload/mcasload/internal/failpoint"
 	"github.com/mcasload/mcasload/queries"
 )
 
@@ -158,6 +159,7 @@ func Build(ctx context.Context, src Source, opts Options) (*Report, error) {
 		Redacted:        b.red != nil,
 	}
 	for _, st := range overviewSteps {
+		failpoint.Pause("report-step")
 		b.step(st.name)
 		if err := st.run(b, ctx, r); err != nil {
 			return nil, fmt.Errorf("build report: %s: %w", st.name, err)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mcasload/mcasload/internal/failpoint"
 	"github.com/mcasload/mcasload/tenant"
 )
 
@@ -125,6 +126,7 @@ func (w *Writer) verify(ctx context.Context, s *session, selection []string) (*V
 	if rep.FindingsProblems, err = w.verifyFindings(ctx, s); err != nil {
 		return nil, err
 	}
+	failpoint.Pause("verify")
 	for _, t := range datasets {
 		pending, err := pendingDays(ctx, s, t)
 		if err != nil {

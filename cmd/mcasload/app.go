@@ -61,7 +61,12 @@ func (e *env) runApp(ctx context.Context, args []string, app *cli.App) int {
 	if code == exitFailure && ctx.Err() != nil {
 		// A failure after SIGINT/SIGTERM is the signal's doing (a query interrupted, a read of
 		// stdin given up): a stop, not a fault. Writers say what they committed themselves.
-		err = withCode(exitStopped, fmt.Errorf("stopped by a signal: %w", err), "")
+		hint := "rerun the same command"
+		var ee *exitError
+		if errors.As(err, &ee) && ee.hint != "" {
+			hint = ee.hint
+		}
+		err = withCode(exitStopped, fmt.Errorf("stopped by a signal: %w", err), hint)
 		code = exitStopped
 	}
 	var ee *exitError

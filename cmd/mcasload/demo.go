@@ -96,7 +96,7 @@ func (e *env) runDemo(c *cli.Context) error {
 
 	fmt.Fprintf(e.stdout, "\n==> mcasload status -w %s\n", dir)
 	if code := e.run(ctx, []string{"mcasload", "status", "-w", dir}); code != exitOK {
-		return withCode(code, errors.New("demo: status failed"), "see the error above")
+		return demoStep(ctx, code, "status")
 	}
 	names := queries.Names()
 	for _, inv := range demoInvestigations {
@@ -106,7 +106,7 @@ func (e *env) runDemo(c *cli.Context) error {
 		args := []string{"mcasload", "query", inv, "-w", dir, "--since", since}
 		fmt.Fprintf(e.stdout, "\n==> mcasload query %s -w %s --since %s\n", inv, dir, since)
 		if code := e.run(ctx, args); code != exitOK {
-			return withCode(code, fmt.Errorf("demo: investigation %s failed", inv), "see the error above")
+			return demoStep(ctx, code, "investigation "+inv)
 		}
 	}
 	if err := e.demoDetect(ctx, dir); err != nil {
@@ -134,7 +134,7 @@ func (e *env) demoScans(ctx context.Context, cfgPath string, progress bool, labe
 			return e.getenv(k)
 		}
 		if code := scanEnv.run(ctx, scanArgs); code != exitOK {
-			return withCode(code, fmt.Errorf("demo: scan of tenant %s failed", label), "see the error above")
+			return demoStep(ctx, code, "scan of tenant "+label)
 		}
 	}
 	return nil
@@ -168,7 +168,7 @@ func (e *env) demoStreams(ctx context.Context, cfgPath string, progress bool, la
 	for _, label := range labels {
 		fmt.Fprintf(e.stdout, "==> mcasload stream --config %s --profile %s   # the same tenant's CloudAppEvents, into cloud_app_events\n", cfgPath, label)
 		if code := e.run(ctx, []string{"mcasload", "stream", "--config", cfgPath, "--profile", label, fmt.Sprintf("--progress=%v", progress)}); code != exitOK {
-			return withCode(code, fmt.Errorf("demo: stream of tenant %s failed", label), "see the error above")
+			return demoStep(ctx, code, "stream of tenant "+label)
 		}
 	}
 	return nil
@@ -268,13 +268,22 @@ func (e *env) demoDetect(ctx context.Context, dir string) error {
 	sink := "file://" + filepath.Join(dir, "findings.ndjson")
 	fmt.Fprintf(e.stdout, "\n==> mcasload detect -w %s --deliver %s\n", dir, sink)
 	if code := e.run(ctx, []string{"mcasload", "detect", "-w", dir, "--deliver", sink}); code != exitOK && code != exitNewFindings {
-		return withCode(code, errors.New("demo: detect failed"), "see the error above")
+		return demoStep(ctx, code, "detect")
 	}
 	fmt.Fprintf(e.stdout, "\n==> mcasload findings list -w %s --status new,notified\n", dir)
 	if code := e.run(ctx, []string{"mcasload", "findings", "list", "-w", dir, "--status", "new,notified"}); code != exitOK {
-		return withCode(code, errors.New("demo: findings list failed"), "see the error above")
+		return demoStep(ctx, code, "findings list")
 	}
 	return nil
+}
+
+// demoStep is the error of a demo step that ended with code: stopped by a signal (exit 6), or
+// failed with the step's own code, its message above.
+func demoStep(ctx context.Context, code int, step string) error {
+	if ctx.Err() != nil {
+		return withCode(exitStopped, fmt.Errorf("demo: stopped by a signal during the %s", step), "rerun mcasload demo: it starts again from a fresh warehouse")
+	}
+	return withCode(code, fmt.Errorf("demo: %s failed", step), "see the error above")
 }
 
 // demoTips are the commands the demo suggests trying next on its warehouse.

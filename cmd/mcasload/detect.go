@@ -144,6 +144,9 @@ func (e *env) detectWith(c *cli.Context, w *warehouse.Writer, p *detectPlan, log
 	}
 	var out detect.Outcome
 	for _, t := range tenants {
+		if c.Context.Err() != nil {
+			break // stopped by a signal: the tenants left wait for the next run
+		}
 		o, err := e.detectTenant(c, w, p, log, t)
 		if err != nil {
 			return fmt.Errorf("tenant %s: %w", t, err)
@@ -155,14 +158,20 @@ func (e *env) detectWith(c *cli.Context, w *warehouse.Writer, p *detectPlan, log
 	for _, err := range out.Errors {
 		log.Warn("finding not delivered", "err", err)
 	}
+	var outcome error
 	switch {
 	case out.Failed > 0:
-		return withCode(exitUndelivered, fmt.Errorf("%d findings could not be delivered (%d delivered): %w", out.Failed, out.Delivered, errors.Join(out.Errors...)),
+		outcome = withCode(exitUndelivered, fmt.Errorf("%d findings could not be delivered (%d delivered): %w", out.Failed, out.Delivered, errors.Join(out.Errors...)),
 			"they are kept and offered again, with the same ids, on the next run; fix the receiver or the sink (docs/detect.md, When delivery fails)")
 	case out.Delivered > 0:
-		return withCode(exitNewFindings, fmt.Errorf("%d findings delivered", out.Delivered), "mcasload findings list shows them; ack, suppress or resolve them there")
+		outcome = withCode(exitNewFindings, fmt.Errorf("%d findings delivered", out.Delivered), "mcasload findings list shows them; ack, suppress or resolve them there")
 	}
-	return nil
+	if c.Context.Err() != nil {
+		// A delivery cut short by the signal is a stop (6), not a receiver's failure (9).
+		return worstOf(withCode(exitStopped, errors.New("stopped by a signal; the findings are saved, the ones not delivered are kept for the next run"),
+			"rerun mcasload detect: it offers them again, with the same ids"), outcome)
+	}
+	return outcome
 }
 
 // detectTenant is one tenant's detect: what is new past its watermark, the candidates, the merge

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -52,8 +54,9 @@ func (r exitRow) check(t *testing.T, res testkit.Result) {
 // TestExitCodeTable runs the real binary, for every command, through the exit codes of the
 // README's table that can be reached today: help and usage errors for each command, then data
 // errors, an empty window, rejected records, two sources that agree (0) and differ (11), a lock
-// held, a refused credential, signals and success. (8 is audit_process_test's, 9 and 10 detect_test's and detect_process_test's; the
-// precedence is TestCombineExitPrecedence's.)
+// held, a refused credential, signals and success; signals_process_test.go stops every command
+// that works for a while with a signal (testSignals). (8 is audit_process_test's, 9 and 10
+// detect_test's and detect_process_test's; the precedence is TestCombineExitPrecedence's.)
 func TestExitCodeTable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real binary; skipped in -short")
@@ -183,6 +186,7 @@ func TestExitCodeTable(t *testing.T) {
 	})
 
 	t.Run("signals", func(t *testing.T) {
+		testSignals(t, bin, wh, records, tn)
 		for _, args := range [][]string{
 			{"load", "-w", filepath.Join(dir, "wh-signal"), "--progress=false", "-"}, // stdin quiet: nothing opened yet
 			{"sql", "-w", wh, "-"}, // the query never comes
@@ -276,8 +280,15 @@ func TestMistakesProcess(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.Stdout), &doc); err != nil || len(doc.Meta.Unseen) != 1 || doc.Meta.Unseen[0].Value != "nobody@example.com" {
 			t.Errorf("meta.unseen: %v %+v", err, doc.Meta.Unseen)
 		}
+		r = run("query", "-w", wh, "user-timeline", "-p", "user=nobody@example.com", "--since", "2026-03-07", "--until", "2026-03-10")
+		exitRow{name: "unseen user, table", code: exitOK, wantStdout: true, stderr: []string{"nobody@example.com (--param user) appears in no activity"}}.check(t, r)
 		r = run("query", "-w", wh, "ip-pivot", "-p", "ip=192.0.2.77", "--since", "2026-03-07", "--until", "2026-03-10")
 		exitRow{name: "unseen ip", code: exitOK, wantStdout: true, stderr: []string{"the IP address 192.0.2.77 (--param ip) appears in no activity"}}.check(t, r)
+		r = run("query", "-w", wh, "ip-pivot", "-p", "ip=192.0.2.77", "--since", "2026-03-07", "--until", "2026-03-10", "-f", "json")
+		doc.Meta = output.Meta{}
+		if err := json.Unmarshal([]byte(r.Stdout), &doc); err != nil || len(doc.Meta.Unseen) != 1 || doc.Meta.Unseen[0].Value != "192.0.2.77" {
+			t.Errorf("meta.unseen of an IP: %v %+v", err, doc.Meta.Unseen)
+		}
 	})
 
 	t.Run("--out", func(t *testing.T) {
@@ -340,16 +351,39 @@ func TestMistakesProcess(t *testing.T) {
 		if r := run("sql", "-w", fresh, "-f", "csv", "SELECT count(*) AS n FROM activities"); !strings.Contains(r.Stdout, "n\n300\n") {
 			t.Errorf("pretty-printed JSON loaded %q, want 300 rows", r.Stdout)
 		}
+		// A JSON array, objects one after another on a line, gzip and saved API pages: a quarter
+		// of the records each, all loaded by one command.
+		lines := strings.Split(strings.TrimSpace(readFile(t, records)), "\n")
+		q := len(lines) / 4
+		array, concat, gz, pages := filepath.Join(dir, "array.json"), filepath.Join(dir, "concat.json"), filepath.Join(dir, "part.ndjson.gz"), filepath.Join(dir, "pages.json")
+		writeFile(t, array, "[\n"+strings.Join(lines[:q], ",\n")+"\n]\n")
+		writeFile(t, concat, strings.Join(lines[q:2*q], ""))
+		var zb bytes.Buffer
+		zw := gzip.NewWriter(&zb)
+		zw.Write([]byte(strings.Join(lines[2*q:3*q], "\n") + "\n"))
+		zw.Close()
+		writeFile(t, gz, zb.String())
+		half := 3*q + (len(lines)-3*q)/2
+		writeFile(t, pages, `{"data":[`+strings.Join(lines[3*q:half], ",")+`],"hasNext":true,"max":100,"total":`+fmt.Sprint(len(lines)-3*q)+"}\n"+
+			`{"data":[`+strings.Join(lines[half:], ",")+`],"hasNext":false,"max":100,"total":`+fmt.Sprint(len(lines)-3*q)+"}\n")
+		formats := filepath.Join(dir, "formats")
+		exitRow{name: "array, concatenated, gzip, pages", code: exitOK, wantStdout: true}.check(t, run("load", "-w", formats, "--progress=false", array, concat, gz, pages))
+		if r := run("sql", "-w", formats, "-f", "csv", "SELECT count(*) AS n FROM activities"); !strings.Contains(r.Stdout, fmt.Sprintf("n\n%d\n", len(lines))) {
+			t.Errorf("array, concatenated, gzip and pages loaded %q, want %d rows", r.Stdout, len(lines))
+		}
 		csv := filepath.Join(dir, "activities.csv")
 		html := filepath.Join(dir, "page.html")
+		binary := filepath.Join(dir, "data.bin")
 		writeFile(t, csv, "_id,timestamp,user\na,1,alice\nb,2,bob\n")
 		writeFile(t, html, "<!DOCTYPE html>\n<html><body>Sign in</body></html>\n")
+		writeFile(t, binary, "\x00\x01\x02\x03\xff\xfe\x80 binary")
 		for _, c := range []struct {
 			files []string
 			says  string
 		}{
 			{[]string{csv}, "activities.csv is not JSON: it looks like CSV"},
 			{[]string{records, html}, "page.html is not JSON: it looks like HTML"},
+			{[]string{binary}, "data.bin is not JSON: it looks like binary data"},
 			{[]string{records, filepath.Join(dir, "missing.ndjson")}, "input " + filepath.Join(dir, "missing.ndjson") + ": no such file"},
 		} {
 			target := filepath.Join(t.TempDir(), "wh")

@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mcasload/mcasload/export"
+	"github.com/mcasload/mcasload/internal/failpoint"
 	"github.com/mcasload/mcasload/internal/progress"
 	"github.com/mcasload/mcasload/internal/timearg"
 	"github.com/mcasload/mcasload/output"
@@ -120,6 +121,7 @@ func (e *env) runExport(c *cli.Context) error {
 	}
 	start := time.Now()
 	opts := export.Options{Format: format, PartitionByDay: partition, Force: c.Bool("force"), Rows: &rows}
+	failpoint.Pause("answer")
 	res, err := e.writeExport(ctx, out, rdr, opts)
 	if err != nil {
 		return err
@@ -143,7 +145,7 @@ func (e *env) writeExport(ctx context.Context, out string, rdr array.RecordReade
 		err error
 	)
 	if out == stdoutName {
-		res, err = export.WriteTo(ctx, e.stdout, rdr, opts)
+		res, err = export.WriteTo(ctx, stopWriter{ctx, e.stdout}, rdr, opts)
 	} else {
 		res, err = export.Write(ctx, out, rdr, opts)
 	}

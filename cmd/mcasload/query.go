@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mcasload/mcasload/allowlist"
+	"github.com/mcasload/mcasload/internal/failpoint"
 	"github.com/mcasload/mcasload/output"
 	"github.com/mcasload/mcasload/queries"
 )
@@ -404,6 +405,7 @@ func (e *env) withSession(c *cli.Context, scope readScope, query func(context.Co
 	}
 	opts := output.Options{Format: format, Meta: meta, Entities: entityColumns(meta)}
 	e.sayMeta(meta, format)
+	failpoint.Pause("answer")
 	n, err := e.writeAnswer(c, rdr, opts, out)
 	if err != nil {
 		return err
@@ -423,7 +425,7 @@ func (e *env) writeAnswer(c *cli.Context, rdr array.RecordReader, opts output.Op
 		if opts.Width, err = e.tableWidth(c); err != nil {
 			return 0, err
 		}
-		n, err := output.Write(e.stdout, rdr, opts)
+		n, err := output.Write(stopWriter{c.Context, e.stdout}, rdr, opts)
 		if err != nil {
 			return n, err
 		}
@@ -432,7 +434,7 @@ func (e *env) writeAnswer(c *cli.Context, rdr array.RecordReader, opts output.Op
 		}
 		return n, nil
 	}
-	n, err := writeFileAtomic(out, func(w io.Writer) (int, error) { return output.Write(w, rdr, opts) })
+	n, err := writeFileAtomic(out, func(w io.Writer) (int, error) { return output.Write(stopWriter{c.Context, w}, rdr, opts) })
 	if err != nil {
 		return n, err
 	}

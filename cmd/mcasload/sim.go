@@ -127,7 +127,7 @@ func (e *env) runSim(c *cli.Context) error {
 		defer func() { stop(); <-done }()
 	}
 	if path := c.String("ndjson"); path != "" {
-		return e.simNDJSON(tn, path, cfg.Clock.Now().Add(-cfg.VisibilityLag))
+		return e.simNDJSON(ctx, tn, path, cfg.Clock.Now().Add(-cfg.VisibilityLag))
 	}
 
 	addr := c.String("addr")
@@ -260,10 +260,11 @@ func (e *env) simConfig(c *cli.Context) (simulator.Config, error) {
 	return cfg, nil
 }
 
-// simNDJSON writes the records visible now and reports how many.
-func (e *env) simNDJSON(tn *synth.Tenant, path string, now time.Time) error {
+// simNDJSON writes the records visible now and reports how many; a signal stops it (the file is
+// then not written at all).
+func (e *env) simNDJSON(ctx context.Context, tn *synth.Tenant, path string, now time.Time) error {
 	if path == "-" {
-		n, err := tn.WriteNDJSON(e.stdout, now)
+		n, err := tn.WriteNDJSON(stopWriter{ctx, e.stdout}, now)
 		if err != nil {
 			return fmt.Errorf("write records: %w", err)
 		}
@@ -273,7 +274,7 @@ func (e *env) simNDJSON(tn *synth.Tenant, path string, now time.Time) error {
 	var n int
 	err := writeSimFile(path, func(f *os.File) error {
 		var err error
-		n, err = tn.WriteNDJSON(f, now)
+		n, err = tn.WriteNDJSON(stopWriter{ctx, f}, now)
 		return err
 	})
 	if err != nil {
@@ -521,7 +522,7 @@ func (e *env) simFiles(c *cli.Context, tn *synth.Tenant, label string, visible t
 		if path == "-" {
 			return usageErrorf("--ndjson - serves one tenant; give a FILE, written once per tenant")
 		}
-		return e.simNDJSON(tn, tenantPath(path, label), visible)
+		return e.simNDJSON(c.Context, tn, tenantPath(path, label), visible)
 	}
 	return nil
 }

@@ -6,6 +6,11 @@
 // Hit writes a marker file (path from MCASLOAD_FAILPOINT_MARKER, so the test can prove the
 // point was reached) and kills the process with SIGKILL: no deferred function, no buffered
 // write, no Close runs, exactly like a power cut or an OOM kill.
+//
+// MCASLOAD_PAUSE arms a point to pause instead: the process writes the marker and waits there
+// until it is told to stop (SIGINT or SIGTERM, which main hands over with StopOn), then goes on
+// with its context cancelled. Signal tests use it to interrupt a command at a known moment of
+// its work, without sleeping; Pause places a point that only pauses.
 package failpoint
 
 import (
@@ -22,16 +27,55 @@ const EnvName = "MCASLOAD_FAILPOINT"
 // EnvMarker is the path of the file written just before the process kills itself.
 const EnvMarker = "MCASLOAD_FAILPOINT_MARKER"
 
+// EnvPause names the point to pause at (see Pause), optionally with "@N" for the Nth pass.
+const EnvPause = "MCASLOAD_PAUSE"
+
 // armed is read once: the environment of a running process does not change, and Hit must
 // cost nothing when no failpoint is set.
 var armed = sync.OnceValues(func() (string, int) {
 	return parse(os.Getenv(EnvName))
 })
 
+var pauseArmed = sync.OnceValues(func() (string, int) {
+	return parse(os.Getenv(EnvPause))
+})
+
 var (
-	mu   sync.Mutex
-	hits = map[string]int{}
+	mu     sync.Mutex
+	hits   = map[string]int{}
+	passes = map[string]int{}
+	stop   <-chan struct{}
 )
+
+// StopOn gives Pause what "told to stop" means: main passes its signal context's Done channel,
+// closed once SIGINT or SIGTERM has cancelled that context.
+func StopOn(done <-chan struct{}) {
+	mu.Lock()
+	stop = done
+	mu.Unlock()
+}
+
+// Pause waits at name until the process is told to stop, when MCASLOAD_PAUSE arms name and this
+// is the armed pass; the marker file is written first, so the test knows the process is there.
+// When it returns the command's context is cancelled, as if the signal had come during the
+// step that follows. Unarmed, or with no StopOn, it returns at once.
+func Pause(name string) {
+	want, nth := pauseArmed()
+	if want == "" || want != name {
+		return
+	}
+	mu.Lock()
+	passes[name]++
+	n, done := passes[name], stop
+	mu.Unlock()
+	if n != nth || done == nil {
+		return
+	}
+	if marker := os.Getenv(EnvMarker); marker != "" {
+		_ = os.WriteFile(marker, []byte(name+"\n"), 0o600)
+	}
+	<-done
+}
 
 // parse splits "name@N" into name and N (1 when absent or invalid).
 func parse(v string) (string, int) {
@@ -46,8 +90,10 @@ func parse(v string) (string, int) {
 	return name, count
 }
 
-// Hit kills the process when name is the armed failpoint and this is the armed hit.
+// Hit kills the process when name is the armed failpoint and this is the armed hit; a point
+// armed with MCASLOAD_PAUSE pauses there instead (Pause).
 func Hit(name string) {
+	Pause(name)
 	want, nth := armed()
 	if want == "" || want != name {
 		return
@@ -81,6 +127,14 @@ var Names = []string{
 	"reconcile",             // warehouse: in the middle of reconciliation at Open
 	"compact-before-rename", // warehouse: merged file written, not renamed
 	"compact-after-rename",  // warehouse: merged file renamed, old parts not yet deleted
+}
+
+// PauseNames lists the points that only pause (Pause), placed where a command works for a
+// while and has no failpoint of its own; the signal tests stop a command at each.
+var PauseNames = []string{
+	"answer",      // query, sql, domains, export: the answer computed, not yet written
+	"report-step", // report: an investigation of the report about to run
+	"verify",      // warehouse: verify compared the tables, about to compare the days
 }
 
 // DetectNames lists the failpoints of mcasload detect, which the detect crash tests exercise.
