@@ -22,37 +22,54 @@ import (
 	"github.com/mcasload/mcasload/delivery"
 	"github.com/mcasload/mcasload/output"
 	"github.com/mcasload/mcasload/queries"
+	"github.com/mcasload/mcasload/warehouse"
 )
 
-// Span is what is new since the watermark: how many activities, the activity times they cover,
-// the days they fall on and the newest created time among them.
+// Span is what is new since the watermark: how many activities and stream rows, the times they
+// cover, the days they fall on, the newest created time among the activities and the newest
+// commit among the stream rows.
 type Span struct {
-	Count      int64
-	From, To   time.Time // activity time (ts) of the first and last new activity
+	Count      int64     // new activities and stream rows
+	Streamed   int64     // of which stream rows
+	From, To   time.Time // time (ts) of the first and last new row
 	MaxCreated time.Time
-	// Days are the UTC days (their midnights, in order) holding a new activity: detect runs each
+	MaxCommit  int64
+	// Days are the UTC days (their midnights, in order) holding a new row: detect runs each
 	// detection once per unit of time holding one (Units), never over a span that starts where
-	// the new activities happen to start.
+	// the new rows happen to start.
 	Days []time.Time
 }
 
-// NewActivities reads the span of the activities whose created time is past watermark, from
-// conn's activities view.
-func NewActivities(ctx context.Context, conn *sql.Conn, watermark time.Time) (Span, error) {
+// NewActivities reads the span of what is new past mark in conn's views: the activities whose
+// created time is past mark.Created, and the stream rows (cloud_app_events) whose loading commit
+// is past mark.Stream (the stream has no created time; the reader's cloud_app_event_loads view
+// says which commit loaded each row).
+func NewActivities(ctx context.Context, conn *sql.Conn, mark warehouse.DetectMark) (Span, error) {
 	var sp Span
+	where, args := newSince(mark.Created)
+	swhere, sargs, err := newStreamSince(ctx, conn, mark.Stream)
+	if err != nil {
+		return sp, err
+	}
+	// a: the new activities; s: the new stream rows.
+	with := `WITH a AS (SELECT ts, created FROM activities WHERE ` + where + `),
+		s AS (SELECT ts, commit_seq FROM ` + warehouse.CloudAppEventLoadsView + ` WHERE ` + swhere + `) `
+	args = slices.Concat(args, sargs)
 	var from, to, created sql.NullTime
-	where, args := newSince(watermark)
-	err := conn.QueryRowContext(ctx, `SELECT count(*), min(ts), max(ts), max(created) FROM activities WHERE `+where,
-		args...).Scan(&sp.Count, &from, &to, &created)
+	var commit sql.NullInt64
+	err = conn.QueryRowContext(ctx, with+`SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM s),
+		least((SELECT min(ts) FROM a), (SELECT min(ts) FROM s)), greatest((SELECT max(ts) FROM a), (SELECT max(ts) FROM s)),
+		(SELECT max(created) FROM a), (SELECT max(commit_seq) FROM s)`, args...).Scan(&sp.Count, &sp.Streamed, &from, &to, &created, &commit)
 	if err != nil {
 		return sp, fmt.Errorf("read new activities: %w", err)
 	}
-	sp.From, sp.To, sp.MaxCreated = from.Time.UTC(), to.Time.UTC(), created.Time.UTC()
+	sp.Count += sp.Streamed
+	sp.From, sp.To, sp.MaxCreated, sp.MaxCommit = from.Time.UTC(), to.Time.UTC(), created.Time.UTC(), commit.Int64
 	if sp.Count == 0 {
 		return sp, nil
 	}
 	day := (24 * time.Hour).Milliseconds()
-	rows, err := conn.QueryContext(ctx, fmt.Sprintf(`SELECT DISTINCT epoch_ms(ts) // %d AS d FROM activities WHERE %s ORDER BY d`, day, where), args...)
+	rows, err := conn.QueryContext(ctx, fmt.Sprintf(`%sSELECT DISTINCT epoch_ms(ts) // %d AS d FROM (SELECT ts FROM a UNION ALL SELECT ts FROM s) ORDER BY d`, with, day), args...)
 	if err != nil {
 		return sp, fmt.Errorf("read the days of new activities: %w", err)
 	}
@@ -91,8 +108,9 @@ type Options struct {
 	Investigations []*queries.Investigation
 	// MinSeverity drops rows below it ("" keeps every row).
 	MinSeverity delivery.Severity
-	// Watermark is the created time past which an activity is new.
-	Watermark time.Time
+	// Watermark says what is new: activities created past its Created, stream rows loaded by a
+	// commit past its Stream.
+	Watermark warehouse.DetectMark
 	// Now anchors the investigations' relative defaults.
 	Now time.Time
 }
@@ -280,34 +298,77 @@ func newSince(watermark time.Time) (string, []any) {
 	return "created > ?", []any{watermark.UTC()}
 }
 
-// newIDs returns which of ids were created after watermark (which are held, for a zero one).
-func newIDs(ctx context.Context, conn *sql.Conn, ids []string, watermark time.Time) (map[string]bool, error) {
+// newStreamSince is the condition, over the cloud_app_event_loads view, of a stream row loaded
+// by a commit after commit: every row when commit is 0 (detect never looked at the stream). A
+// reader without the view (one of Parquet alone) cannot tell which stream rows are new: an error
+// when the stream holds rows, none otherwise.
+func newStreamSince(ctx context.Context, conn *sql.Conn, commit int64) (string, []any, error) {
+	var views int
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT table_name FROM duckdb_tables() UNION ALL SELECT view_name FROM duckdb_views())
+		WHERE table_name = ?`, warehouse.CloudAppEventLoadsView).Scan(&views); err != nil {
+		return "", nil, fmt.Errorf("look for the stream's commits: %w", err)
+	}
+	if views == 0 {
+		var rows bool
+		err := conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM cloud_app_events)`).Scan(&rows)
+		if err == nil && rows {
+			return "", nil, errors.New("read new stream rows: which commit loaded each row is in the DuckDB file, and this reader reads Parquet alone: run detect on the warehouse itself")
+		}
+		if _, err := conn.ExecContext(ctx, `CREATE OR REPLACE TEMP VIEW `+warehouse.CloudAppEventLoadsView+
+			` AS SELECT NULL::VARCHAR AS tenant, NULL::VARCHAR AS report_id, NULL::TIMESTAMPTZ AS ts, NULL::DATE AS day, NULL::BIGINT AS commit_seq WHERE false`); err != nil {
+			return "", nil, fmt.Errorf("look for the stream's commits: %w", err)
+		}
+	}
+	if commit <= 0 {
+		return "true", nil, nil
+	}
+	return "commit_seq > ?", []any{commit}, nil
+}
+
+// newIDs returns which of ids are new past mark: activities created after mark.Created (all that
+// are held, for a zero one), and stream rows loaded after mark.Stream whose ReportId is not an
+// activity's id (such a row is that activity in the events view, and the activity decides).
+func newIDs(ctx context.Context, conn *sql.Conn, ids []string, mark warehouse.DetectMark) (map[string]bool, error) {
 	out := map[string]bool{}
+	where, args := newSince(mark.Created)
+	swhere, sargs, err := newStreamSince(ctx, conn, mark.Stream)
+	if err != nil {
+		return nil, err
+	}
 	for chunk := range slices.Chunk(ids, 5000) {
 		list := make([]string, len(chunk))
 		for i, id := range chunk {
 			list[i] = "'" + strings.ReplaceAll(id, "'", "''") + "'"
 		}
-		where, args := newSince(watermark)
-		rows, err := conn.QueryContext(ctx, `SELECT id FROM activities WHERE `+where+` AND id IN (`+strings.Join(list, ", ")+`)`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("read new evidence: %w", err)
-		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("read new evidence: %w", err)
-			}
-			out[id] = true
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, fmt.Errorf("read new evidence: %w", err)
+		in := strings.Join(list, ", ")
+		q := `SELECT id FROM activities WHERE ` + where + ` AND id IN (` + in + `)
+			UNION SELECT report_id FROM ` + warehouse.CloudAppEventLoadsView + ` l WHERE ` + swhere + ` AND report_id IN (` + in + `)
+			  AND NOT EXISTS (SELECT 1 FROM activities a WHERE a.id = regexp_replace(l.report_id, '_[0-9]+$', ''))`
+		if err := readIDs(ctx, conn, q, slices.Concat(args, sargs), out); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// readIDs adds the ids query q returns to out.
+func readIDs(ctx context.Context, conn *sql.Conn, q string, args []any, out map[string]bool) error {
+	rows, err := conn.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("read new evidence: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return fmt.Errorf("read new evidence: %w", err)
+		}
+		out[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read new evidence: %w", err)
+	}
+	return nil
 }
 
 // candidate builds one row's candidate from a run whose window starts at since. The key's bucket

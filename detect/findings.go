@@ -127,7 +127,7 @@ type Outcome struct {
 
 // Store is where Deliver records delivery state: the warehouse writer.
 type Store interface {
-	SaveFindings(ctx context.Context, tenant string, rows []warehouse.FindingRow, watermark *time.Time) error
+	SaveFindings(ctx context.Context, tenant string, rows []warehouse.FindingRow, watermark *warehouse.DetectMark) error
 }
 
 // Deliver offers every finding that is owed a notification to each sink that has not accepted
@@ -198,8 +198,8 @@ func Deliver(ctx context.Context, store Store, d *delivery.Dispatcher, tenant st
 	return out, nil
 }
 
-// MarkPruned flags the findings whose evidence activities are all gone from the warehouse (a
-// prune removed their days) with evidence_pruned, and returns those that changed. Only findings
+// MarkPruned flags the findings whose evidence activities (and stream rows) are all gone from
+// the warehouse (a prune removed their days) with evidence_pruned, and returns those that changed. Only findings
 // that began before the warehouse's first activity are looked up.
 func MarkPruned(ctx context.Context, conn *sql.Conn, stored []warehouse.FindingRow, now time.Time) ([]warehouse.FindingRow, error) {
 	var first sql.NullTime
@@ -211,7 +211,7 @@ func MarkPruned(ctx context.Context, conn *sql.Conn, stored []warehouse.FindingR
 		if f.EvidencePruned || len(f.EvidenceIDs) == 0 || (first.Valid && !f.FirstSeen.Before(first.Time)) {
 			continue
 		}
-		held, err := newIDs(ctx, conn, f.EvidenceIDs, time.Time{})
+		held, err := newIDs(ctx, conn, f.EvidenceIDs, warehouse.DetectMark{})
 		if err != nil {
 			return nil, err
 		}

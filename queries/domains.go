@@ -34,10 +34,10 @@ func (s *Session) domains(ctx context.Context) (*Result, error) {
 	}
 	if last != nil {
 		from := last.Add(-domainDays * 24 * time.Hour)
-		if err := s.narrowEvents(ctx, from, *last); err != nil {
+		if err := s.narrowEvents(ctx, from, *last, ""); err != nil {
 			return nil, err
 		}
-		defer s.narrowEvents(context.WithoutCancel(ctx), time.Time{}, time.Time{})
+		defer s.narrowEvents(context.WithoutCancel(ctx), time.Time{}, time.Time{}, "")
 		meta.Read = &output.Window{Since: from, Until: *last}
 	}
 	note := fmt.Sprintf("own domains: those of at least %d users' successful sign-ins in the 30 days up to the last activity", s.allow.MinUsers)

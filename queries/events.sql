@@ -1,10 +1,12 @@
 -- The normalized events every investigation reads, and the one classification of raw operations.
 --
--- all_events is every activity in one source-neutral shape: the activities API's table today; a
--- second source (the Streaming API's CloudAppEvents) joins it here as a UNION, each event
--- once, without rewriting an investigation. Per-tenant runs filter it here too. events is what
--- an investigation reads: the runner narrows it to the days the investigation asked for plus the
--- history it declares, [since - history, until]; outside a run it is all_events.
+-- all_events is every activity in one source-neutral shape: the activities API's table
+-- (activity_events) and the Streaming API's CloudAppEvents (stream_events), each event once: a
+-- stream row joins only when no activity is the same event (source_pair_keys below, the rules of
+-- docs/sources.md). Per-tenant runs filter both tables. events is what an investigation reads:
+-- the runner narrows it to the days the investigation asked for plus the history it declares,
+-- [since - history, until], and to the sources its header names; outside a run it is
+-- all_events.
 --
 -- Investigations name operation sets only through the is_* macros below and action_class, so
 -- changing what counts as a download changes every investigation at once. Each macro reads
@@ -23,10 +25,11 @@
 -- constant lists, which costs a row a few look-ups; an IN list of several values becomes a join
 -- per list, which costs more.
 CREATE OR REPLACE TEMP MACRO login_fail_types() AS ['EVENT_CATEGORY_FAILED_LOGIN'];
-CREATE OR REPLACE TEMP MACRO login_fail_actions() AS ['UserLoginFailed'];
+-- (LogonFailed and LogonSuccess: the ActionType of sign-ins in Defender XDR's hunting tables)
+CREATE OR REPLACE TEMP MACRO login_fail_actions() AS ['UserLoginFailed', 'LogonFailed'];
 CREATE OR REPLACE TEMP MACRO login_fail_type_value(v) AS ends_with(v, '_LOGIN_FAILED') OR ends_with(v, '_LOGIN_FAIL');
 CREATE OR REPLACE TEMP MACRO login_types() AS ['EVENT_CATEGORY_LOGIN', 'EVENT_CATEGORY_SSO_LOGIN'];
-CREATE OR REPLACE TEMP MACRO login_actions() AS ['UserLoggedIn'];
+CREATE OR REPLACE TEMP MACRO login_actions() AS ['UserLoggedIn', 'LogonSuccess'];
 CREATE OR REPLACE TEMP MACRO login_type_value(v) AS ends_with(v, '_LOGIN');
 CREATE OR REPLACE TEMP MACRO user_delete_types() AS ['EVENT_CATEGORY_DELETE_USER'];
 CREATE OR REPLACE TEMP MACRO user_delete_actions() AS ['Delete user.', 'Delete user', 'Hard Delete user.', 'Hard delete user.'];
@@ -147,12 +150,104 @@ CREATE OR REPLACE TEMP MACRO travel_hours(t1, t2) AS greatest(epoch(t2 - t1) / 3
 -- an address of the organisation's own egress (tagged Corporate or VPN in the portal)
 CREATE OR REPLACE TEMP MACRO is_org_egress(ip_category) AS coalesce(ip_category, '') IN ('Corporate', 'VPN');
 
+-- pair_action_key is what the two sources must agree on of an event's action to be the same
+-- event by fingerprint: its class, or for an unclassified event its operation in lower case (the
+-- stream words some actions differently from the API: docs/sources.md).
+CREATE OR REPLACE TEMP MACRO pair_action_key(action_class, action) AS
+  CASE WHEN action_class <> 'other' THEN action_class ELSE lower(action) END;
+-- pair_window_seconds: how far apart the two sources' times of one event may be (fingerprint).
+CREATE OR REPLACE TEMP MACRO pair_window_seconds() AS 120;
+
+-- activity_rows: the activities API's rows, normalized, with the tenant and the keys a pair is
+-- found by (user_key: the sign-in name in lower case; action_key).
+CREATE OR REPLACE TEMP VIEW activity_rows AS
+SELECT *, lower(user_name) AS user_key, pair_action_key(action_class, action) AS action_key FROM (
+  SELECT tenant, id, ts, day, 'activities' AS source, app_id, app_name, user_name, event_type, event_type_value, action,
+         action_class_of(event_type, event_type_value, action, success) AS action_class, success, description,
+         ip, country, city, latitude, longitude, isp, anonymous_proxy, ip_category, user_agent, device_type, admin,
+         objects, parameters, raw
+  FROM activities);
+
+-- The stream's rows in the same shape (docs/sources.md, "The stream in the events view"):
+-- the sign-in name is the first name with an @ among the source's raw event's UserId (Office
+-- 365), Upn (Entra sign-ins), UserPrincipalName, caller (Azure) and actor.email (Google
+-- Workspace), else AccountId when it is one; event_type is the category of ActivityType for
+-- the classes the classification knows (Login, Failed login, Download, Upload, Share, Delete);
+-- success is the raw event's LoginStatus, ResultStatus or status.value; there is no
+-- event_type_value, description, latitude or longitude; objects are ActivityObjects' names;
+-- parameters the raw event's Parameters; raw the raw event (RawEventData), which carries what
+-- the API's rawDataJson does.
+CREATE OR REPLACE TEMP MACRO stream_sign_in_name(account_id, raw_event_data) AS
+  coalesce(list_filter(CASE WHEN json_valid(raw_event_data) THEN
+                         json_extract_string(raw_event_data, ['$.UserId', '$.Upn', '$.UserPrincipalName', '$.caller', '$.actor.email']) END,
+                       lambda u: contains(u, '@'))[1],
+           CASE WHEN contains(account_id, '@') THEN account_id END);
+CREATE OR REPLACE TEMP MACRO stream_event_type(activity_type, action_type) AS
+  CASE activity_type
+    WHEN 'Login' THEN 'EVENT_CATEGORY_LOGIN'
+    WHEN 'Failed login' THEN 'EVENT_CATEGORY_FAILED_LOGIN'
+    WHEN 'Download' THEN 'EVENT_CATEGORY_DOWNLOAD_FILE'
+    WHEN 'Upload' THEN 'EVENT_CATEGORY_UPLOAD_FILE'
+    WHEN 'Share' THEN 'EVENT_CATEGORY_SHARE_FILE'
+    WHEN 'Delete' THEN CASE WHEN list_contains(user_delete_actions(), action_type) THEN 'EVENT_CATEGORY_DELETE_USER'
+                            ELSE 'EVENT_CATEGORY_DELETE_OBJECT' END
+  END;
+CREATE OR REPLACE TEMP MACRO stream_success(activity_type, raw_event_data) AS
+  CASE
+    WHEN activity_type = 'Failed login' THEN false
+    WHEN json_valid(raw_event_data) THEN
+      CASE lower(coalesce(json_extract_string(raw_event_data, '$.LoginStatus'), json_extract_string(raw_event_data, '$.ResultStatus'),
+                          json_extract_string(raw_event_data, '$.status.value')))
+        WHEN 'success' THEN true WHEN 'succeeded' THEN true WHEN 'failure' THEN false WHEN 'failed' THEN false
+      END
+  END;
+-- stream_rows: the stream's rows, normalized, with the tenant, the account identifiers and the
+-- keys a pair is found by; id_base is ReportId without an _<ApplicationId> suffix.
+CREATE OR REPLACE TEMP VIEW stream_rows AS
+SELECT *, action_class_of(event_type, event_type_value, action, success) AS action_class,
+       lower(user_name) AS user_key,
+       pair_action_key(action_class_of(event_type, event_type_value, action, success), action) AS action_key
+FROM (
+  SELECT tenant, report_id AS id, regexp_replace(report_id, '_[0-9]+$', '') AS id_base, account_object_id, account_id,
+         ts, day, 'stream' AS source, application_id AS app_id, application AS app_name,
+         coalesce(stream_sign_in_name(account_id, raw_event_data), account_id, account_object_id) AS user_name,
+         stream_event_type(activity_type, action_type) AS event_type, NULL::VARCHAR AS event_type_value, action_type AS action,
+         stream_success(activity_type, raw_event_data) AS success, NULL::VARCHAR AS description,
+         ip_address AS ip, country_code AS country, city, NULL::DOUBLE AS latitude, NULL::DOUBLE AS longitude, isp,
+         is_anonymous_proxy AS anonymous_proxy, ip_category, user_agent, upper(device_type) AS device_type,
+         is_admin_operation AS admin,
+         CASE WHEN json_valid(activity_objects) THEN json_extract_string(activity_objects, '$[*].Name') END AS objects,
+         CASE WHEN json_valid(raw_event_data) THEN json_extract(raw_event_data, '$.Parameters')::VARCHAR END AS parameters,
+         raw_event_data AS raw
+  FROM cloud_app_events);
+
+-- The columns every source gives all_events, in order.
+CREATE OR REPLACE TEMP VIEW activity_events AS
+SELECT id, ts, day, source, app_id, app_name, user_name, event_type, event_type_value, action, action_class, success,
+       description, ip, country, city, latitude, longitude, isp, anonymous_proxy, ip_category, user_agent, device_type,
+       admin, objects, parameters, raw
+FROM activity_rows;
+-- stream_events: the stream's rows that are not also an activity of the same tenant: neither by
+-- id (ReportId is the activity's _id, bare or with its _<ApplicationId>) nor by fingerprint (same
+-- app, sign-in name and action_key, times at most pair_window_seconds apart, the same IP or
+-- one of them missing). Activities win because they carry more (created, the specific type,
+-- coordinates).
+CREATE OR REPLACE TEMP VIEW stream_events AS
+SELECT id, ts, day, source, app_id, app_name, user_name, event_type, event_type_value, action, action_class, success,
+       description, ip, country, city, latitude, longitude, isp, anonymous_proxy, ip_category, user_agent, device_type,
+       admin, objects, parameters, raw
+FROM stream_rows s
+WHERE NOT EXISTS (SELECT 1 FROM activities a WHERE a.tenant = s.tenant AND a.id = s.id_base)
+  AND NOT EXISTS (SELECT 1 FROM activity_rows a
+                  WHERE a.tenant = s.tenant AND a.app_id = s.app_id AND a.user_key = s.user_key AND a.action_key = s.action_key
+                    AND a.ts BETWEEN s.ts - to_seconds(pair_window_seconds()) AND s.ts + to_seconds(pair_window_seconds())
+                    AND (a.ip = s.ip OR a.ip IS NULL OR s.ip IS NULL));
+-- all_events: both sources, each event once. (The session points it at activity_events alone
+-- when the warehouse holds no stream rows, so the activities API's users pay nothing for it.)
 CREATE OR REPLACE TEMP VIEW all_events AS
-SELECT id, ts, day, 'activities' AS source, app_id, app_name, user_name, event_type, event_type_value, action,
-       action_class_of(event_type, event_type_value, action, success) AS action_class, success, description,
-       ip, country, city, latitude, longitude, isp, anonymous_proxy, ip_category, user_agent, device_type, admin,
-       objects, parameters, raw
-FROM activities;
+SELECT * FROM activity_events
+UNION ALL
+SELECT * FROM stream_events;
 
 CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM all_events;
 -- domain_events is what the tenant's domains are read from: during a run, the 30 days up to the
@@ -241,8 +336,9 @@ WHERE is_impersonating_logon(raw);
 -- in Parameters, [{"Name", "Value"}] (the narrow parameters column). These read them by name, in
 -- any key order. raw is wide (a few KB a row): an investigation calls modified_* on the few rows
 -- its operation filter keeps.
+-- (raw is the API's whole record, or the stream's RawEventData: the rawDataJson itself)
 CREATE OR REPLACE TEMP MACRO modified_properties(raw) AS
-  from_json(coalesce(json_extract(raw, '$.rawDataJson.ModifiedProperties'), '[]'),
+  from_json(coalesce(json_extract(raw, '$.rawDataJson.ModifiedProperties'), json_extract(raw, '$.ModifiedProperties'), '[]'),
             '[{"Name":"VARCHAR","NewValue":"VARCHAR","OldValue":"VARCHAR"}]');
 -- the new value of the first modified property called name (NULL when there is none)
 CREATE OR REPLACE TEMP MACRO modified_value(raw, name) AS

@@ -139,11 +139,14 @@ func (s *Session) investigate(ctx context.Context, inv *Investigation, req Reque
 	if err := s.checkHistory(ctx, &res.Meta, history, since, readFrom); err != nil {
 		return nil, err
 	}
-	if err := s.narrowEvents(ctx, readFrom, until); err != nil {
+	if err := s.narrowEvents(ctx, readFrom, until, sourcesFilter(inv)); err != nil {
 		return nil, err
 	}
+	if note := s.sourcesNote(inv); note != "" {
+		res.Meta.Notes = append(res.Meta.Notes, note)
+	}
 	// The answer is read whole before events is widened again for the session's next query.
-	defer s.narrowEvents(context.WithoutCancel(ctx), time.Time{}, time.Time{})
+	defer s.narrowEvents(context.WithoutCancel(ctx), time.Time{}, time.Time{}, "")
 	query := inv.SQL
 	if inv.Kind == Detection {
 		query, args = s.triage(inv, req, &res.Meta, args)
@@ -177,15 +180,19 @@ func (s *Session) investigate(ctx context.Context, inv *Investigation, req Reque
 // domainDays is how far before a window's end the tenant's own domains are read from.
 const domainDays = 30
 
-// narrowEvents points the events view at [from, until] and domain_events at the 30 days up to
-// until, or both back at all_events when from is zero. The bounds are literals, so the time
-// filter reaches the scan (zonemaps, Parquet statistics) as the investigations' own filters do.
-func (s *Session) narrowEvents(ctx context.Context, from, until time.Time) error {
+// narrowEvents points the events view at [from, until] of the sources the filter keeps (a
+// condition on source, "" for all) and domain_events at the 30 days up to until, or both back at
+// all_events when from is zero. The bounds are literals, so the time filter reaches the scan
+// (zonemaps, Parquet statistics) as the investigations' own filters do.
+func (s *Session) narrowEvents(ctx context.Context, from, until time.Time, sources string) error {
 	stmts := []string{"CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM all_events",
 		"CREATE OR REPLACE TEMP VIEW domain_events AS SELECT * FROM all_events"}
 	if !from.IsZero() {
 		stmts[0] += between(from, until)
 		stmts[1] += between(until.Add(-domainDays*24*time.Hour), until)
+		if sources != "" {
+			stmts[0] += " AND " + sources
+		}
 	}
 	for _, stmt := range stmts {
 		if _, err := s.conn.ExecContext(ctx, stmt); err != nil {

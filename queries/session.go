@@ -52,6 +52,9 @@ type Session struct {
 	// base and tenants: investigations run once per tenant over base narrowed to it (UseTenants).
 	base    string
 	tenants []string
+	// stream is whether the connection holds stream rows (cloud_app_events); without them
+	// all_events is the activities alone and no stream view is narrowed per tenant.
+	stream bool
 }
 
 // Open prepares conn, whose "activities" table or view is already set up (warehouse.Reader's
@@ -80,8 +83,8 @@ func (s *Session) setup(ctx context.Context, lock Lockdown) error {
 	if err := registerFunctions(ctx, s.conn); err != nil {
 		return err
 	}
-	if _, err := s.conn.ExecContext(ctx, eventsSQL); err != nil {
-		return fmt.Errorf("create events views: %w", err)
+	if err := s.setupEvents(ctx); err != nil {
+		return err
 	}
 	if !locked {
 		// allowed_* must be set while external access is still on; lock_configuration last.

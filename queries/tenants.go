@@ -43,14 +43,16 @@ func (s *Session) perTenant(ctx context.Context, run func(context.Context) (*Res
 	// The temporary view shadows the reader's activities for every view the session created
 	// over it, which name it unqualified; dropping it uncovers the reader's again.
 	defer s.conn.ExecContext(context.WithoutCancel(ctx), `DROP VIEW IF EXISTS temp.main.activities`)
+	if s.stream {
+		defer s.conn.ExecContext(context.WithoutCancel(ctx), `DROP VIEW IF EXISTS temp.main.cloud_app_events`)
+	}
 	defer func() { s.current = "" }()
 	out := &Result{}
 	var metas []output.Meta
 	for _, t := range s.tenants {
-		q := fmt.Sprintf(`CREATE OR REPLACE TEMP VIEW activities AS SELECT * FROM %s WHERE tenant = '%s'`, s.base, t)
-		if _, err := s.conn.ExecContext(ctx, q); err != nil {
+		if err := s.narrowTenant(ctx, t); err != nil {
 			out.Release()
-			return nil, fmt.Errorf("narrow activities to tenant %s: %w", t, err)
+			return nil, err
 		}
 		s.current = t
 		res, err := run(ctx)
@@ -68,6 +70,25 @@ func (s *Session) perTenant(ctx context.Context, run func(context.Context) (*Res
 	}
 	out.Meta = mergeMeta(metas, s.tenants)
 	return out, nil
+}
+
+// narrowTenant shadows the reader's activities (and its stream, when it holds one) with views
+// of tenant t's rows.
+func (s *Session) narrowTenant(ctx context.Context, t string) error {
+	q := fmt.Sprintf(`CREATE OR REPLACE TEMP VIEW activities AS SELECT * FROM %s WHERE tenant = '%s'`, s.base, t)
+	if _, err := s.conn.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("narrow activities to tenant %s: %w", t, err)
+	}
+	if !s.stream {
+		return nil
+	}
+	// The stream's view sits beside the activities' (warehouse.ActivitiesView's schema).
+	base := strings.TrimSuffix(s.base, "activities") + "cloud_app_events"
+	q = fmt.Sprintf(`CREATE OR REPLACE TEMP VIEW cloud_app_events AS SELECT * FROM %s WHERE tenant = '%s'`, base, t)
+	if _, err := s.conn.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("narrow the stream to tenant %s: %w", t, err)
+	}
+	return nil
 }
 
 // gather appends res's records to r, each with label as its first column.

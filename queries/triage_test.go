@@ -295,13 +295,14 @@ func checkEvidence(t *testing.T, s *Session, inv *Investigation, res result, pla
 	}
 }
 
-// activityTimes returns the time of each id that is an activity of the session's warehouse.
+// activityTimes returns the time of each id that is an event of the session's warehouse (an
+// activity, or a row of the stream that is no activity too).
 func activityTimes(t *testing.T, s *Session, ids []string) map[string]time.Time {
 	t.Helper()
 	out := map[string]time.Time{}
 	for len(ids) > 0 {
 		n := min(len(ids), 500)
-		q := "SELECT id, ts FROM activities WHERE id IN (" + strings.TrimSuffix(strings.TrimPrefix(sqlList(ids[:n]), "["), "]::VARCHAR[]") + ")"
+		q := "SELECT id, ts FROM all_events WHERE id IN (" + strings.TrimSuffix(strings.TrimPrefix(sqlList(ids[:n]), "["), "]::VARCHAR[]") + ")"
 		ids = ids[n:]
 		rows, err := s.conn.QueryContext(t.Context(), q)
 		if err != nil {

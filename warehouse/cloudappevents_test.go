@@ -190,3 +190,70 @@ func TestCommitRefusesOtherSchema(t *testing.T) {
 		t.Errorf("unknown table: %v", err)
 	}
 }
+
+// TestCloudAppEventLoads: a reader of the DuckDB file shows which commit loaded each stream row
+// (cloud_app_event_loads, detect's "new" for the stream): a line read again keeps the commit that
+// first loaded it, another tenant's rows stay out of a tenant's reader, and a reader of Parquet
+// alone has no such view. After the DuckDB file is lost and rebuilt from Parquet, every row counts
+// as loaded by the last commit the Parquet files name: as new as anything can be, so detect never
+// skips one it may not have seen.
+func TestCloudAppEventLoads(t *testing.T) {
+	ctx := t.Context()
+	dir := filepath.Join(t.TempDir(), "wh")
+	mem := newMem(t)
+	w := openTest(t, dir, SinkBoth)
+	t0 := time.Date(2026, 12, 6, 23, 59, 0, 0, time.UTC).Add(123456 * time.Microsecond)
+	first := commitCAE(t, w, mem, testTenant, caeLine("r1_11161", t0, "FileDownloaded"), caeLine("r2_11161", t0.Add(2*time.Minute), "New-InboxRule"))
+	second := commitCAE(t, w, mem, testTenant, caeLine("r1_11161", t0, "FileDownloaded"), caeLine("r3", t0.Add(time.Hour), "FileDeleted"))
+	commitCAE(t, w, mem, "globex", caeLine("r4", t0, "FileDownloaded"))
+	if err := w.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	loads := func(parquet bool) []string {
+		opts := ReaderOptions{Dir: dir, PreferParquet: parquet, Tenants: []string{testTenant}, Logger: testLogger(nil)}
+		if parquet {
+			opts.Tenants = nil // (a Parquet reader knows the tenants of the activities' files)
+		}
+		r, err := OpenReader(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		// Each row's key joins its stream row exactly (the time to the microsecond).
+		got, err := queryStrings(ctx, r.Conn(), `SELECT l.tenant || '/' || l.report_id || '@' || strftime(l.ts, '%Y-%m-%dT%H:%M:%S.%f') || ' ' || l.day || ' ' || l.commit_seq
+			FROM `+CloudAppEventLoadsView+` l JOIN cloud_app_events c ON c.tenant = l.tenant AND c.report_id = l.report_id AND c.ts = l.ts ORDER BY 1`)
+		if err != nil {
+			return []string{err.Error()}
+		}
+		return got
+	}
+	want := func(c1, c2 int64) []string {
+		return []string{
+			fmt.Sprintf("acme/r1_11161@2026-12-06T23:59:00.123456 2026-12-06 %d", c1),
+			fmt.Sprintf("acme/r2_11161@2026-12-07T00:01:00.123456 2026-12-07 %d", c1),
+			fmt.Sprintf("acme/r3@2026-12-07T00:59:00.123456 2026-12-07 %d", c2),
+		}
+	}
+	if got := loads(false); !slices.Equal(got, want(first.Seq, second.Seq)) {
+		t.Errorf("loads: %q, want %q", got, want(first.Seq, second.Seq))
+	}
+	if got := loads(true); len(got) != 1 || !strings.Contains(got[0], CloudAppEventLoadsView) {
+		t.Errorf("a reader of Parquet alone shows loads: %q", got)
+	}
+
+	for _, f := range []string{DatabaseFile, DatabaseFile + ".wal"} {
+		os.Remove(filepath.Join(dir, f))
+	}
+	if err := RebuildDatabase(ctx, Options{Dir: dir, Logger: testLogger(nil), MemoryLimit: "300MB"}); err != nil {
+		t.Fatal(err)
+	}
+	w = openTest(t, dir, SinkBoth)
+	last, err := w.LastCommit(ctx)
+	w.Close(ctx)
+	if err != nil || last < second.Seq {
+		t.Fatalf("last commit after the rebuild: %d (%v), want at least %d", last, err, second.Seq)
+	}
+	if got := loads(false); !slices.Equal(got, want(last, last)) {
+		t.Errorf("loads after the rebuild: %q, want %q", got, want(last, last))
+	}
+}

@@ -250,36 +250,72 @@ func (w *Writer) Findings(ctx context.Context, tenant string) (_ []FindingRow, e
 	return readFindings(ctx, s.conn, "wh.findings", "WHERE tenant = ?", tenant)
 }
 
-// detectWatermarkKey is the meta key of a tenant's detect watermark.
+// detectWatermarkKey is the meta key of a tenant's detect watermark over its activities (a
+// created time, in epoch ms); detectStreamKey the key of its watermark over the stream (a
+// commit).
 func detectWatermarkKey(tenant string) string { return "detect_watermark/" + tenant }
+func detectStreamKey(tenant string) string    { return "detect_stream_watermark/" + tenant }
 
-// DetectWatermark is the created time up to which detect has looked at tenant's activities
-// (zero when it never ran).
-func (w *Writer) DetectWatermark(ctx context.Context, tenant string) (_ time.Time, err error) {
+// DetectMark is how far detect has looked at a tenant's rows. Activities are new when their
+// created time is past Created; the stream has no created time, so a stream row is new when the
+// commit that loaded it (its dedupe index's seq) is past Stream. Zero values: detect never looked.
+type DetectMark struct {
+	Created time.Time
+	Stream  int64
+}
+
+// DetectWatermark is how far detect has looked at tenant's activities and stream rows (zero when
+// it never ran).
+func (w *Writer) DetectWatermark(ctx context.Context, tenant string) (_ DetectMark, err error) {
 	defer markStorage(&err)
 	s, err := w.session(ctx)
 	if err != nil {
-		return time.Time{}, err
+		return DetectMark{}, err
 	}
 	defer s.detachClose(context.WithoutCancel(ctx))
-	var v sql.NullString
-	if err := s.conn.QueryRowContext(ctx, `SELECT value FROM wh.meta WHERE key = ?`, detectWatermarkKey(tenant)).Scan(&v); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return time.Time{}, fmt.Errorf("read detect watermark: %w", err)
+	var m DetectMark
+	for _, k := range []string{detectWatermarkKey(tenant), detectStreamKey(tenant)} {
+		var v sql.NullString
+		if err := s.conn.QueryRowContext(ctx, `SELECT value FROM wh.meta WHERE key = ?`, k).Scan(&v); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return DetectMark{}, fmt.Errorf("read detect watermark: %w", err)
+		}
+		if !v.Valid {
+			continue
+		}
+		n, err := strconv.ParseInt(v.String, 10, 64)
+		if err != nil {
+			return DetectMark{}, fmt.Errorf("read detect watermark %s %q: %w", k, v.String, err)
+		}
+		if k == detectStreamKey(tenant) {
+			m.Stream = n
+		} else {
+			m.Created = time.UnixMilli(n).UTC()
+		}
 	}
-	if !v.Valid {
-		return time.Time{}, nil
-	}
-	ms, err := strconv.ParseInt(v.String, 10, 64)
+	return m, nil
+}
+
+// LastCommit is the warehouse's last commit (0 when nothing was committed): every row stored so
+// far was loaded by it or an earlier one.
+func (w *Writer) LastCommit(ctx context.Context) (_ int64, err error) {
+	defer markStorage(&err)
+	s, err := w.session(ctx)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("read detect watermark %q: %w", v.String, err)
+		return 0, err
 	}
-	return time.UnixMilli(ms).UTC(), nil
+	defer s.detachClose(context.WithoutCancel(ctx))
+	var seq int64
+	if err := s.conn.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM wh.commits`).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("read the last commit: %w", err)
+	}
+	return seq, nil
 }
 
 // SaveFindings stores rows (each replaces the row of its tenant and id) and, when watermark is
-// not nil, tenant's detect watermark, in one transaction, then publishes the snapshot. A crash
-// before the commit leaves everything as it was; after it, the next Open publishes the snapshot.
-func (w *Writer) SaveFindings(ctx context.Context, tenant string, rows []FindingRow, watermark *time.Time) (err error) {
+// not nil, tenant's detect watermarks (each part that is not zero), in one transaction, then
+// publishes the snapshot. A crash before the commit leaves everything as it was; after it, the
+// next Open publishes the snapshot.
+func (w *Writer) SaveFindings(ctx context.Context, tenant string, rows []FindingRow, watermark *DetectMark) (err error) {
 	defer markStorage(&err)
 	if len(rows) == 0 && watermark == nil {
 		return nil
@@ -302,10 +338,8 @@ func (w *Writer) SaveFindings(ctx context.Context, tenant string, rows []Finding
 				return err
 			}
 		}
-		if watermark != nil {
-			if err := s.exec(ctx, `INSERT OR REPLACE INTO wh.meta VALUES (?, ?)`, detectWatermarkKey(tenant), strconv.FormatInt(watermark.UnixMilli(), 10)); err != nil {
-				return err
-			}
+		if err := saveDetectMark(ctx, s, tenant, watermark); err != nil {
+			return err
 		}
 		return s.exec(ctx, `INSERT OR REPLACE INTO wh.meta VALUES ('findings_generation',
 			(SELECT (coalesce(max(value::BIGINT), 0) + 1)::VARCHAR FROM wh.meta WHERE key = 'findings_generation'))`)
@@ -316,6 +350,24 @@ func (w *Writer) SaveFindings(ctx context.Context, tenant string, rows []Finding
 	failpoint.Hit("findings-committed")
 	if err := w.publishFindings(ctx, s); err != nil {
 		return fmt.Errorf("save findings: %w", err)
+	}
+	return nil
+}
+
+// saveDetectMark stores the parts of tenant's detect watermarks m gives (nil or zero: kept).
+func saveDetectMark(ctx context.Context, s *session, tenant string, m *DetectMark) error {
+	if m == nil {
+		return nil
+	}
+	if !m.Created.IsZero() {
+		if err := s.exec(ctx, `INSERT OR REPLACE INTO wh.meta VALUES (?, ?)`, detectWatermarkKey(tenant), strconv.FormatInt(m.Created.UnixMilli(), 10)); err != nil {
+			return err
+		}
+	}
+	if m.Stream > 0 {
+		if err := s.exec(ctx, `INSERT OR REPLACE INTO wh.meta VALUES (?, ?)`, detectStreamKey(tenant), strconv.FormatInt(m.Stream, 10)); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -355,19 +407,21 @@ func findingSnapshots(dir string) ([]int64, error) {
 
 func snapshotName(gen int64) string { return fmt.Sprintf("findings-%d.parquet", gen) }
 
-// detectWatermarks reads every tenant's detect watermark from meta, as JSON {"tenant": ms}.
-func detectWatermarks(ctx context.Context, s *session) (string, error) {
+// detectWatermarks reads every tenant's detect watermarks of one kind from meta (prefix
+// "detect_watermark/": created times in ms; "detect_stream_watermark/": commits), as JSON
+// {"tenant": n}.
+func detectWatermarks(ctx context.Context, s *session, prefix string) (string, error) {
 	marks := map[string]int64{}
-	err := scanRows(ctx, s.conn, `SELECT key, value FROM wh.meta WHERE starts_with(key, 'detect_watermark/')`, func(r *sql.Rows) error {
+	err := scanRows(ctx, s.conn, `SELECT key, value FROM wh.meta WHERE starts_with(key, `+quoteString(prefix)+`)`, func(r *sql.Rows) error {
 		var k, v string
 		if err := r.Scan(&k, &v); err != nil {
 			return err
 		}
-		ms, err := strconv.ParseInt(v, 10, 64)
+		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			return fmt.Errorf("meta %s: %w", k, err)
 		}
-		marks[strings.TrimPrefix(k, "detect_watermark/")] = ms
+		marks[strings.TrimPrefix(k, prefix)] = n
 		return nil
 	})
 	if err != nil {
@@ -393,7 +447,11 @@ func (w *Writer) publishFindings(ctx context.Context, s *session) error {
 	}
 	name := snapshotName(gen)
 	if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
-		marks, err := detectWatermarks(ctx, s)
+		marks, err := detectWatermarks(ctx, s, detectWatermarkKey(""))
+		if err != nil {
+			return err
+		}
+		streamMarks, err := detectWatermarks(ctx, s, detectStreamKey(""))
 		if err != nil {
 			return err
 		}
@@ -401,8 +459,8 @@ func (w *Writer) publishFindings(ctx context.Context, s *session) error {
 		if err := os.WriteFile(tmp, nil, 0o600); err != nil {
 			return fmt.Errorf("write findings snapshot: %w", err)
 		}
-		md := fmt.Sprintf("{'mcasload.findings_version': '%d', 'mcasload.findings_generation': '%d', 'mcasload.detect_watermarks': %s}",
-			findingsVersion, gen, quoteString(marks))
+		md := fmt.Sprintf("{'mcasload.findings_version': '%d', 'mcasload.findings_generation': '%d', 'mcasload.detect_watermarks': %s, 'mcasload.detect_stream_watermarks': %s}",
+			findingsVersion, gen, quoteString(marks), quoteString(streamMarks))
 		q := fmt.Sprintf(`COPY (SELECT %s FROM wh.findings ORDER BY tenant, id) TO %s (FORMAT PARQUET, COMPRESSION zstd, KV_METADATA %s, USE_TMP_FILE false)`,
 			findingsColumnNames(), quoteString(tmp), md)
 		if err := s.exec(ctx, q); err != nil {
@@ -499,15 +557,20 @@ func (w *Writer) restoreFindings(ctx context.Context, s *session) error {
 		return w.publishFindings(ctx, s)
 	}
 	file := quoteString(filepath.Join(w.dir, FindingsDir, snapshotName(gens[0])))
-	var marks sql.NullString
-	if err := s.conn.QueryRowContext(ctx, `SELECT decode(value) FROM parquet_kv_metadata(`+file+`) WHERE decode(key) = 'mcasload.detect_watermarks'`).Scan(&marks); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("read findings snapshot: %w", err)
+	wm, err := snapshotMarks(ctx, s, file, "mcasload.detect_watermarks")
+	if err != nil {
+		return err
 	}
-	wm := map[string]int64{}
-	if marks.Valid {
-		if err := json.Unmarshal([]byte(marks.String), &wm); err != nil {
-			return fmt.Errorf("read findings snapshot's detect watermarks: %w", err)
-		}
+	sm, err := snapshotMarks(ctx, s, file, "mcasload.detect_stream_watermarks")
+	if err != nil {
+		return err
+	}
+	// A stream watermark names a commit. Commits the lost DuckDB file had recorded past the last
+	// one Parquet names are gone, and new commits take their numbers again: a watermark past the
+	// last commit would hide them, so it comes back no further than the last commit.
+	var last int64
+	if err := s.conn.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM wh.commits`).Scan(&last); err != nil {
+		return fmt.Errorf("read the last commit: %w", err)
 	}
 	err = inTx(ctx, s, func() error {
 		if err := s.exec(ctx, `DELETE FROM wh.findings`); err != nil {
@@ -521,6 +584,11 @@ func (w *Writer) restoreFindings(ctx context.Context, s *session) error {
 				return err
 			}
 		}
+		for t, seq := range sm {
+			if err := s.exec(ctx, `INSERT OR REPLACE INTO wh.meta VALUES (?, ?)`, detectStreamKey(t), strconv.FormatInt(min(seq, last), 10)); err != nil {
+				return err
+			}
+		}
 		return s.exec(ctx, `INSERT OR REPLACE INTO wh.meta VALUES ('findings_generation', ?)`, strconv.FormatInt(gens[0], 10))
 	})
 	if err != nil {
@@ -528,6 +596,22 @@ func (w *Writer) restoreFindings(ctx context.Context, s *session) error {
 	}
 	w.log.Info("restored the findings from their parquet snapshot", "snapshot", snapshotName(gens[0]))
 	return removeOldSnapshots(filepath.Join(w.dir, FindingsDir), gens[0])
+}
+
+// snapshotMarks reads the watermarks a findings snapshot (file, quoted) keeps under key in its
+// metadata ({"tenant": n}; none when the key is missing: a snapshot from before it).
+func snapshotMarks(ctx context.Context, s *session, file, key string) (map[string]int64, error) {
+	var marks sql.NullString
+	if err := s.conn.QueryRowContext(ctx, `SELECT decode(value) FROM parquet_kv_metadata(`+file+`) WHERE decode(key) = ?`, key).Scan(&marks); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("read findings snapshot: %w", err)
+	}
+	out := map[string]int64{}
+	if marks.Valid {
+		if err := json.Unmarshal([]byte(marks.String), &out); err != nil {
+			return nil, fmt.Errorf("read findings snapshot's %s: %w", key, err)
+		}
+	}
+	return out, nil
 }
 
 // findingsView is the reader's findings view: the DuckDB table, else the newest snapshot, else

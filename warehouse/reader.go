@@ -276,7 +276,8 @@ func (r *Reader) duckdbCloudAppEvents(ctx context.Context, dir string, meta map[
 	}
 	if !has {
 		return []string{`CREATE TABLE memory.main.` + t.name + ` (` + t.columnDDL(false) + `)`,
-			`CREATE TABLE memory.main.` + t.rejects + ` (` + rejectedColumns + `)`}, nil
+			`CREATE TABLE memory.main.` + t.rejects + ` (` + rejectedColumns + `)`,
+			`CREATE TABLE memory.main.` + CloudAppEventLoadsView + ` (` + loadsColumns + `)`}, nil
 	}
 	var stmts []string
 	if sinks := Sinks(meta["sinks"]); sinks == "" || sinks.duckdb() {
@@ -288,8 +289,19 @@ func (r *Reader) duckdbCloudAppEvents(ctx context.Context, dir string, meta map[
 		}
 		stmts = append(stmts, q)
 	}
-	return append(stmts, `CREATE VIEW memory.main.`+t.rejects+` AS SELECT id, raw, reason, run_id, "at", tenant FROM wh.`+t.rejects+where), nil
+	return append(stmts, `CREATE VIEW memory.main.`+t.rejects+` AS SELECT id, raw, reason, run_id, "at", tenant FROM wh.`+t.rejects+where,
+		`CREATE VIEW memory.main.`+CloudAppEventLoadsView+` AS SELECT * FROM (SELECT tenant, regexp_extract(id, '^(.*)\|', 1) AS report_id,
+			to_timestamp(us // 1000000) + to_microseconds(us % 1000000) AS ts, day, seq AS commit_seq
+			FROM (SELECT *, CAST(regexp_extract(id, '\|(-?[0-9]+)$', 1) AS BIGINT) AS us FROM wh.`+t.index+`))`+where), nil
 }
+
+// CloudAppEventLoadsView is the reader's view of which commit loaded each stream row (its dedupe
+// index: tenant, report_id, ts, day, commit_seq), for detect, which takes a stream row of a
+// commit past its watermark for new (the stream has no created time). Only a reader of the
+// DuckDB file has it: a reader of Parquet alone cannot tell.
+const CloudAppEventLoadsView = "cloud_app_event_loads"
+
+const loadsColumns = `tenant VARCHAR, report_id VARCHAR, ts TIMESTAMPTZ, day DATE, commit_seq BIGINT`
 
 // parquetViews are the statements that create the views over the Parquet dataset and the
 // rejected/ files, for the selected tenants.

@@ -179,8 +179,9 @@ func (w *Writer) repairDuckDBOf(ctx context.Context, s *session, t *whTable) (ok
 }
 
 // rebuildIndex makes dataset t's dedupe index hold exactly the ids of src (columns tenant, id,
-// day, raw): ids not in src are dropped, so they load again; ids missing from the index get
-// commit 0.
+// day, raw): ids not in src are dropped, so they load again; ids missing from the index get the
+// last commit, the newest any row can be (detect takes a stream row of a later commit than its
+// watermark for new: one it may not have seen is looked at again, never skipped).
 func rebuildIndex(ctx context.Context, s *session, t *whTable, src string) error {
 	if err := s.exec(ctx, `CREATE OR REPLACE TEMP TABLE repair_src AS `+src); err != nil {
 		return fmt.Errorf("rebuild index: %w", err)
@@ -198,7 +199,8 @@ func syncIndex(ctx context.Context, s *session, t *whTable) error {
 		(SELECT 1 FROM temp.repair_src r WHERE r.tenant = i.tenant AND r.id = i.id AND r.day = i.day)`); err != nil {
 		return err
 	}
-	if err := s.exec(ctx, `INSERT INTO wh.`+t.index+` (h, id, day, rawsum, seq, tenant) SELECT md5_number_lower(id), id, day, md5_number_lower(raw), 0, tenant
+	if err := s.exec(ctx, `INSERT INTO wh.`+t.index+` (h, id, day, rawsum, seq, tenant)
+		SELECT md5_number_lower(id), id, day, md5_number_lower(raw), (SELECT coalesce(max(seq), 0) FROM wh.commits), tenant
 		FROM temp.repair_src r WHERE NOT EXISTS (SELECT 1 FROM wh.`+t.index+` i WHERE i.tenant = r.tenant AND i.id = r.id)`); err != nil {
 		return err
 	}

@@ -170,7 +170,7 @@ func (e *env) commands() []*cli.Command {
 		e.migrateCommand(),
 		e.demoCommand(),
 		e.checkCommand(),
-		e.scanCommand(), e.stateCommand(), e.auditCommand(), e.streamCommand(),
+		e.scanCommand(), e.stateCommand(), e.auditCommand(), e.streamCommand(), e.compareSourcesCommand(),
 		e.schemaCommand(), e.configCommand(),
 		e.simCommand(),
 		e.exportCommand(), e.reportCommand(),

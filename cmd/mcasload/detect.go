@@ -202,14 +202,9 @@ func (e *env) detectTenant(c *cli.Context, w *warehouse.Writer, p *detectPlan, l
 	}
 	changed, added := detect.Merge(stored, cands, now, p.keep)
 	changed = append(keepNotIn(pruned, changed), changed...)
-	var next *time.Time
-	if span.Count > 0 && !span.MaxCreated.IsZero() {
-		// The scan's overlap may store, later, an activity created just before its watermark:
-		// detect looks at the same overlap again, and the key keeps a finding from repeating.
-		n := span.MaxCreated.Add(-loader.DefaultOverlap)
-		if n.After(mark) {
-			next = &n
-		}
+	next, err := nextMark(ctx, w, span, mark)
+	if err != nil {
+		return detect.Outcome{}, err
 	}
 	if err := w.SaveFindings(ctx, tenant, changed, next); err != nil {
 		return detect.Outcome{}, withStorageHint(err)
@@ -226,8 +221,36 @@ func (e *env) detectTenant(c *cli.Context, w *warehouse.Writer, p *detectPlan, l
 	return out, nil
 }
 
+// nextMark is the watermark after a run that looked at span (nil: unchanged). The activities'
+// part moves to the newest created time less the scan's overlap: a scan re-reads that overlap
+// and may store, later, an activity created just before its watermark; detect looks at the same
+// overlap again, and the key keeps a finding from repeating. The stream's part moves to the last
+// commit when the run saw new stream rows: the run holds the warehouse, so every row committed
+// so far was among them.
+func nextMark(ctx context.Context, w *warehouse.Writer, span detect.Span, mark warehouse.DetectMark) (*warehouse.DetectMark, error) {
+	next, moved := mark, false
+	if span.Count > span.Streamed && !span.MaxCreated.IsZero() {
+		if n := span.MaxCreated.Add(-loader.DefaultOverlap); n.After(mark.Created) {
+			next.Created, moved = n, true
+		}
+	}
+	if span.Streamed > 0 {
+		last, err := w.LastCommit(ctx)
+		if err != nil {
+			return nil, withStorageHint(err)
+		}
+		if last > mark.Stream {
+			next.Stream, moved = last, true
+		}
+	}
+	if !moved {
+		return nil, nil
+	}
+	return &next, nil
+}
+
 // findCandidates opens the warehouse read-only and runs the detections over what is new.
-func (e *env) findCandidates(c *cli.Context, dir string, p *detectPlan, tenant string, mark time.Time, stored []warehouse.FindingRow, now time.Time, log *slog.Logger) (detect.Span, []detect.Candidate, []warehouse.FindingRow, error) {
+func (e *env) findCandidates(c *cli.Context, dir string, p *detectPlan, tenant string, mark warehouse.DetectMark, stored []warehouse.FindingRow, now time.Time, log *slog.Logger) (detect.Span, []detect.Candidate, []warehouse.FindingRow, error) {
 	ctx := c.Context
 	var span detect.Span
 	r, err := warehouse.OpenReader(ctx, warehouse.ReaderOptions{Dir: dir, Logger: log, Tenants: []string{tenant}})
@@ -279,16 +302,24 @@ func keepNotIn(a, b []warehouse.FindingRow) []warehouse.FindingRow {
 
 // sayDetect writes the run's one summary line on stderr: what was new, what was found, what
 // was delivered.
-func (e *env) sayDetect(tenant string, span detect.Span, mark time.Time, p *detectPlan, cands, added int, out detect.Outcome) {
+func (e *env) sayDetect(tenant string, span detect.Span, mark warehouse.DetectMark, p *detectPlan, cands, added int, out detect.Outcome) {
 	since := "ever"
-	if !mark.IsZero() {
-		since = mark.Format("2006-01-02 15:04:05 UTC")
+	if !mark.Created.IsZero() {
+		since = mark.Created.Format("2006-01-02 15:04:05 UTC")
+	}
+	stream := ""
+	if span.Streamed > 0 {
+		after := "ever"
+		if mark.Stream > 0 {
+			after = fmt.Sprintf("commit %d", mark.Stream)
+		}
+		stream = fmt.Sprintf(" and %d stream rows loaded since %s", span.Streamed, after)
 	}
 	if span.Count == 0 {
-		fmt.Fprintf(e.errOut(), "detect %s: no activity created since %s; ", tenant, since)
+		fmt.Fprintf(e.errOut(), "detect %s: nothing new (no activity created since %s, no stream row loaded since the last detect); ", tenant, since)
 	} else {
-		fmt.Fprintf(e.errOut(), "detect %s: %d activities created since %s (activity time %s to %s); %d detections: %d candidates, %d new findings; ",
-			tenant, span.Count, since, span.From.Format("2006-01-02 15:04"), span.To.Format("2006-01-02 15:04"), len(p.invs), cands, added)
+		fmt.Fprintf(e.errOut(), "detect %s: %d activities created since %s%s (activity time %s to %s); %d detections: %d candidates, %d new findings; ",
+			tenant, span.Count-span.Streamed, since, stream, span.From.Format("2006-01-02 15:04"), span.To.Format("2006-01-02 15:04"), len(p.invs), cands, added)
 	}
 	fmt.Fprintf(e.errOut(), "delivered %d, kept for the next run %d\n", out.Delivered, out.Failed)
 }

@@ -301,7 +301,7 @@ func oneShotKeys(t *testing.T, dir string) map[string]string {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	sp, err := detect.NewActivities(ctx, r.Conn(), time.Time{})
+	sp, err := detect.NewActivities(ctx, r.Conn(), warehouse.DetectMark{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -52,10 +53,10 @@ func (r exitRow) check(t *testing.T, res testkit.Result) {
 
 // TestExitCodeTable runs the real binary, for every command, through the exit codes of the
 // README's table that can be reached today: help and usage errors for each command, then data
-// errors, an empty window, rejected records, a lock held, a refused credential, signals and
-// success; signals_process_test.go stops every command that works for a while with a signal
-// (testSignals). (8 is audit_process_test's, 9 and 10 detect_test's and detect_process_test's; 11 belongs to
-// the source comparison; the precedence is TestCombineExitPrecedence's.)
+// errors, an empty window, rejected records, two sources that agree (0) and differ (11), a lock
+// held, a refused credential, signals and success; signals_process_test.go stops every command
+// that works for a while with a signal (testSignals). (8 is audit_process_test's, 9 and 10
+// detect_test's and detect_process_test's; the precedence is TestCombineExitPrecedence's.)
 func TestExitCodeTable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real binary; skipped in -short")
@@ -121,6 +122,8 @@ func TestExitCodeTable(t *testing.T) {
 			{name: "version", args: []string{"version"}, code: exitOK, wantStdout: true},
 			{name: "query", args: []string{"query", "-w", wh, "failed-login-burst", "--since", "30d"}, code: exitOK, wantStdout: true, stderr: []string{"coverage of", "300 activities"}},
 			{name: "sql", args: []string{"sql", "-w", wh, "SELECT count(*) FROM activities"}, code: exitOK, wantStdout: true, stderr: []string{"coverage (full)"}},
+			{name: "compare-sources, the stream not loaded", args: []string{"compare-sources", "-w", wh}, code: exitDisagree, wantStdout: true, stderr: []string{"the sources differ: 300 records only in the activities API"}},
+			{name: "compare-sources, an empty window", args: append([]string{"compare-sources", "-w", wh}, old...), code: exitNoData, wantStdout: true, stderr: []string{"neither source holds a record"}},
 			{name: "domains", args: []string{"domains", "-w", wh}, code: exitOK, wantStdout: true},
 			{name: "export to stdout", args: []string{"export", "-w", wh, "--since", "30d", "-f", "csv", "-o", "-", "--progress=false"}, code: exitOK, wantStdout: true, stderr: []string{"exported 300 rows to stdout"}},
 			{name: "report", args: []string{"report", "-w", wh, "--since", "30d", "-o", out, "--progress=false"}, code: exitOK, stderr: []string{"wrote " + out}},
@@ -132,6 +135,32 @@ func TestExitCodeTable(t *testing.T) {
 			{name: "scan, wrong token", args: []string{"scan", "--url", srv.URL, "-w", filepath.Join(dir, "wh-scan"), "--progress=false"}, env: bad, code: exitAuth},
 			{name: "check, wrong token", args: []string{"check", "--url", srv.URL}, env: bad, code: exitAuth, wantStdout: true},
 			{name: "check", args: []string{"check", "--url", srv.URL}, env: good, code: exitOK, wantStdout: true},
+		} {
+			row.check(t, run(row))
+		}
+	})
+
+	t.Run("compare-sources", func(t *testing.T) {
+		// The same simulated tenant from both sources (the stream as a local copy of its
+		// export): they agree (0). The warehouse without the stream differs (11, above), and a
+		// bad flag is a usage error (2).
+		both, export := filepath.Join(dir, "wh-both"), filepath.Join(dir, "export")
+		apiRecords := filepath.Join(dir, "both.ndjson")
+		sim := []string{"sim", "--records", "300", "--days", "3", "--users", "10", "--end", "2026-03-01T12:00:00Z"}
+		for _, row := range []exitRow{
+			{name: "sim --ndjson", args: append(slices.Clone(sim), "--ndjson", apiRecords), code: exitOK},
+			{name: "sim --stream-to", args: append(slices.Clone(sim), "--stream-to", export, "--stream-only"), code: exitOK, wantStdout: true},
+			{name: "load", args: []string{"load", "-w", both, "--progress=false", apiRecords}, code: exitOK, wantStdout: true},
+			{name: "stream --folder", args: []string{"stream", "-w", both, "--folder", export, "--progress=false"}, code: exitOK, wantStdout: true},
+		} {
+			if res := run(row); res.Code != row.code {
+				t.Fatalf("%s: %s", row.name, res)
+			}
+		}
+		for _, row := range []exitRow{
+			{name: "compare-sources, the sources agree", args: []string{"compare-sources", "-w", both}, code: exitOK, wantStdout: true},
+			{name: "compare-sources, a bad --rows", args: []string{"compare-sources", "-w", both, "--rows", "some"}, code: exitUsage, stderr: []string{"--rows"}},
+			{name: "compare-sources, --until before --since", args: []string{"compare-sources", "-w", both, "--since", "2026-02-10", "--until", "2026-02-01"}, code: exitUsage, stderr: []string{"--until must be after --since"}},
 		} {
 			row.check(t, run(row))
 		}

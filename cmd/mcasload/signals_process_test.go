@@ -327,6 +327,9 @@ func testSignals(t *testing.T, bin, wh, records string, tn *synth.Tenant) {
 			return signalCase{args: []string{"query", "-w", wh, "failed-login-burst", "--since", "30d", "-f", "json", "-o", out}, sig: syscall.SIGINT,
 				pause: "answer", after: absent(out)}
 		}},
+		"compare-sources": {func(t *testing.T) signalCase { // the sources differ (11) unless stopped
+			return signalCase{args: []string{"compare-sources", "-w", wh}, sig: syscall.SIGINT, pause: "answer"}
+		}},
 		"domains": {func(t *testing.T) signalCase {
 			return signalCase{args: []string{"domains", "-w", wh}, sig: syscall.SIGINT, pause: "answer"}
 		}},

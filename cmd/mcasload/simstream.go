@@ -37,6 +37,10 @@ func simStreamFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "stream-only", Usage: "write the stream up to now and exit, without serving the API"},
 		&cli.StringFlag{Name: "stream-connection-string-file", Usage: "read the storage connection string from `FILE`"},
 		&cli.StringFlag{Name: "stream-sas-file", Usage: "read the storage SAS token from `FILE`"},
+		&cli.BoolFlag{Name: "stream-exact", Usage: "write the stream as the documented mapping exactly, without the differences real feeds show (docs/sources.md)"},
+		&cli.IntFlag{Name: "stream-drop", Usage: "leave `N` events out of the stream (only in the activities API; listed in --truth)"},
+		&cli.IntFlag{Name: "stream-reid", Usage: "give `N` events a ReportId unrelated to their _id (paired by fingerprint only; listed in --truth)"},
+		&cli.IntFlag{Name: "stream-extra", Usage: "write `N` events to the stream only (listed in --truth)"},
 	}
 }
 
@@ -64,7 +68,11 @@ func (e *env) newSimStream(c *cli.Context, tn *synth.Tenant, clk clock.Clock, lo
 	if c.Duration("stream-interval") < time.Second {
 		return nil, usageErrorf("--stream-interval must be at least 1s: an append blob takes at most 50,000 appends")
 	}
-	wcfg := xdrstream.Config{Tenant: tn}
+	d := xdrstream.Differences{Exact: c.Bool("stream-exact"), Drop: c.Int("stream-drop"), ReID: c.Int("stream-reid"), Extra: c.Int("stream-extra")}
+	if d.Drop < 0 || d.ReID < 0 || d.Extra < 0 {
+		return nil, usageErrorf("--stream-drop, --stream-reid and --stream-extra count events: 0 or more")
+	}
+	wcfg := xdrstream.Config{Tenant: tn, Differences: d}
 	dir, isFolder, err := folderLocation("stream-to", target)
 	switch {
 	case err != nil:

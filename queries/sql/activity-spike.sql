@@ -14,7 +14,7 @@
 -- tactics: TA0009, TA0010, TA0040
 -- techniques: T1530, T1485, T1537
 -- counterpart: Defender for Cloud Apps "Unusual activities (by user)" (anomaly detection policy)
--- sources: activities
+-- sources: activities, stream
 -- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window

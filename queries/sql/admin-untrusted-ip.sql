@@ -11,7 +11,7 @@
 -- tactics: TA0001, TA0004
 -- techniques: T1078.004
 -- counterpart: Defender for Cloud Apps risk factors "Administrative activity" and "Risky IP address" (anomaly detection policies)
--- sources: activities
+-- sources: activities, stream
 -- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window

@@ -18,7 +18,7 @@
 -- tactics: TA0005, TA0040, TA0006
 -- techniques: T1578.002, T1578.003, T1496, T1555.006
 -- counterpart: Defender for Cloud Apps "Multiple VM creation activities", "Multiple delete VM activities" and "Unusual region for cloud resource" anomaly policies
--- sources: activities
+-- sources: activities, stream
 -- bucket: 1h
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window

@@ -17,7 +17,7 @@
 -- tactics: TA0005, TA0006
 -- techniques: T1562.008, T1562.001, T1556.006
 -- counterpart: Sentinel office_policytampering.yaml and exchange_auditlogdisabled.yaml; Sigma microsoft365_email_protection_policy_disabled.yml and microsoft365_disabling_mfa.yml
--- sources: activities
+-- sources: activities, stream
 -- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window

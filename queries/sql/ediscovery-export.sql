@@ -15,7 +15,7 @@
 -- tactics: TA0009, TA0010
 -- techniques: T1114.002, T1530
 -- counterpart: Sigma microsoft365_pst_export_alert_using_new_compliancesearchaction.yml and microsoft365_pst_export_alert.yml; Splunk o365_pst_export_alert
--- sources: activities
+-- sources: activities, stream
 -- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window

@@ -16,7 +16,7 @@
 -- tactics: TA0005, TA0002, TA0011
 -- techniques: T1036.007, T1204.002, T1105
 -- counterpart: Sentinel Office_Uploaded_Executables.yaml and hunting double_file_ext_exes.yaml (Microsoft 365); Defender for Cloud Apps malware detection file policy
--- sources: activities
+-- sources: activities, stream
 -- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window

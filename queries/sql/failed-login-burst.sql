@@ -14,7 +14,7 @@
 -- tactics: TA0006
 -- techniques: T1110.001
 -- counterpart: Sentinel SigninBruteForce-AzurePortal.yaml; Panther microsoft365_brute_force_login_by_user.yml; Defender for Cloud Apps "Multiple failed login attempts"
--- sources: activities
+-- sources: activities, stream
 -- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window

@@ -17,7 +17,7 @@
 -- tactics: TA0004, TA0005, TA0006
 -- techniques: T1484.002, T1606.002
 -- counterpart: Sentinel ADFSDomainTrustMods.yaml (Microsoft Entra ID); Sigma microsoft365_new_federated_domain_added_audit.yml and azure_federation_modified.yml
--- sources: activities
+-- sources: activities, stream
 -- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window

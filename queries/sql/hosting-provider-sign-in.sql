@@ -16,7 +16,7 @@
 -- tactics: TA0001, TA0042
 -- techniques: T1078.004, T1583.003
 -- counterpart: Sentinel "Sign-ins from VPS providers" and Okta/Entra hosting-ASN hunts; Defender for Cloud Apps "Activity from suspicious IP addresses" and its ISP risk factor
--- sources: activities
+-- sources: activities, stream
 -- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window

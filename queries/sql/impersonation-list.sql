@@ -8,7 +8,7 @@
 -- kind: pivot
 -- chart: bar
 -- counterpart: the Defender for Cloud Apps activity log filtered on impersonated activity
--- sources: activities
+-- sources: activities, stream
 -- history: baseline_days
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window

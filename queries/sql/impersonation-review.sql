@@ -14,7 +14,7 @@
 -- tactics: TA0009, TA0003
 -- techniques: T1114.002, T1098.002
 -- counterpart: Sentinel hunting AnomolousUserAccessingOtherUsersMailbox.yaml and nonowner_MailboxLogin.yaml; Defender for Cloud Apps "Unusual impersonated activities (by user)"
--- sources: activities
+-- sources: activities, stream
 -- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window

@@ -15,7 +15,7 @@
 -- tactics: TA0005
 -- techniques: T1564.008
 -- counterpart: Sentinel Malicious_Inbox_Rule.yaml; Sigma m365_exchange_bec_behavioral_indicators.yaml; Defender for Cloud Apps "Suspicious inbox manipulation rules"
--- sources: activities
+-- sources: activities, stream
 -- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window

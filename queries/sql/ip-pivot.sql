@@ -7,7 +7,7 @@
 -- kind: pivot
 -- chart: bar, map
 -- counterpart: the Sentinel IP entity page; the Defender for Cloud Apps activity log filtered on IP address
--- sources: activities
+-- sources: activities, stream
 -- history: 7d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window

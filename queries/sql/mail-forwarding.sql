@@ -16,7 +16,7 @@
 -- tactics: TA0009
 -- techniques: T1114.003
 -- counterpart: Sentinel Office_MailForwarding.yaml and Mail_redirect_via_ExO_transport_rule.yaml; Panther microsoft_exchange_external_forwarding.py; Sigma m365_audit_inbox_rule_external_forward.yml
--- sources: activities
+-- sources: activities, stream
 -- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window

@@ -16,7 +16,7 @@
 -- tactics: TA0009, TA0005
 -- techniques: T1114.002, T1070.008
 -- counterpart: Sentinel MailItemsAccessedTimeSeries.yaml (Microsoft 365); Defender for Cloud Apps "Suspicious email deletion activity"
--- sources: activities
+-- sources: activities, stream
 -- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window

@@ -19,7 +19,7 @@
 -- tactics: TA0003, TA0009
 -- techniques: T1098.002, T1114.002
 -- counterpart: Sigma m365_exchange_bec_behavioral_indicators.yaml (selection_mailbox_delegate); Sentinel ExchangeFullAccessGrantedToApp.yaml (Microsoft Entra ID) and the Exchange "Mail delegation" hunting queries
--- sources: activities
+-- sources: activities, stream
 -- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window

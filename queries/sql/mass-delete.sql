@@ -11,7 +11,7 @@
 -- tactics: TA0040
 -- techniques: T1485
 -- counterpart: Defender for Cloud Apps "Unusual file deletion activities (by user)"; Sigma microsoft365_unusual_volume_of_file_deletion.yml
--- sources: activities
+-- sources: activities, stream
 -- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window

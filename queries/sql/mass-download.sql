@@ -11,7 +11,7 @@
 -- tactics: TA0009
 -- techniques: T1530, T1213.002
 -- counterpart: Sentinel sharepoint_file_transfer_above_threshold.yaml; Defender for Cloud Apps "Unusual file download (by user)"
--- sources: activities
+-- sources: activities, stream
 -- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window

@@ -11,7 +11,7 @@
 -- tactics: TA0010
 -- techniques: T1537, T1567
 -- counterpart: Panther microsoft365_external_sharing.py; Defender for Cloud Apps "Unusual file share activities (by user)"
--- sources: activities
+-- sources: activities, stream
 -- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window

@@ -17,7 +17,7 @@
 -- tactics: TA0003, TA0006
 -- techniques: T1556.006, T1098.005, T1078.004
 -- counterpart: Sentinel SuspiciousSignInFollowedByMFAModification.yaml (Microsoft Entra ID) and hunting riskSignInWithNewMFAMethod.yaml (Business Email Compromise)
--- sources: activities
+-- sources: activities, stream
 -- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window

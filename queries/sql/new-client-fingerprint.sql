@@ -16,7 +16,7 @@
 -- tactics: TA0001, TA0009
 -- techniques: T1078.004, T1530
 -- counterpart: Sentinel SharePoint_Downloads_byNewUserAgent.yaml and SharePoint_Downloads_byNewIP.yaml; Sentinel hunting powershell_or_nonbrowser_MailboxLogin.yaml
--- sources: activities
+-- sources: activities, stream
 -- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window

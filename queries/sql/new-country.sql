@@ -15,7 +15,7 @@
 -- tactics: TA0001
 -- techniques: T1078.004
 -- counterpart: Defender for Cloud Apps "Activity from infrequent country"; Sigma microsoft365_activity_from_infrequent_country.yml
--- sources: activities
+-- sources: activities, stream
 -- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window

@@ -20,7 +20,7 @@
 -- tactics: TA0006, TA0005
 -- techniques: T1528, T1550.001
 -- counterpart: Sentinel RareApplicationConsent.yaml and MailPermissionsAddedToApplication.yaml (Microsoft Entra ID); Defender for Cloud Apps OAuth app policies (app governance)
--- sources: activities
+-- sources: activities, stream
 -- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window

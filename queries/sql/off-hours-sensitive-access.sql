@@ -16,7 +16,7 @@
 -- tactics: TA0009
 -- techniques: T1530, T1213.002
 -- counterpart: Defender for Cloud Apps "Unusual file access (by user)" and its time-of-activity risk factor; Microsoft Purview Insider Risk Management indicators of activity outside a user's usual hours
--- sources: activities
+-- sources: activities, stream
 -- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window

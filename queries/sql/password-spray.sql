@@ -13,7 +13,7 @@
 -- tactics: TA0006
 -- techniques: T1110.003
 -- counterpart: Sentinel SigninPasswordSpray.yaml; Defender for Cloud Apps "Multiple failed login attempts"
--- sources: activities
+-- sources: activities, stream
 -- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window

@@ -18,7 +18,7 @@
 -- tactics: TA0003, TA0004
 -- techniques: T1098.003, T1078.004
 -- counterpart: Sentinel UserAssignedPrivilegedRole.yaml and PrivlegedRoleAssignedOutsidePIM.yaml (Microsoft Entra ID); Defender for Cloud Apps "Unusual administrative activity (by user)"
--- sources: activities
+-- sources: activities, stream
 -- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window

@@ -13,7 +13,7 @@
 -- tactics: TA0040
 -- techniques: T1486
 -- counterpart: Defender for Cloud Apps "Ransomware activity"; Sigma microsoft365_potential_ransomware_activity.yml
--- sources: activities
+-- sources: activities, stream
 -- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window

@@ -12,7 +12,7 @@
 -- tactics: TA0011, TA0001
 -- techniques: T1090.003, T1078.004
 -- counterpart: Defender for Cloud Apps "Activity from anonymous IP addresses"; Sigma microsoft365_activity_from_anonymous_ip_addresses.yml and microsoft365_logon_from_risky_ip_address.yml
--- sources: activities
+-- sources: activities, stream
 -- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window

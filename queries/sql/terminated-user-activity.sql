@@ -13,7 +13,7 @@
 -- tactics: TA0001, TA0003
 -- techniques: T1078.004
 -- counterpart: Defender for Cloud Apps "Activity performed by terminated user"; Sigma microsoft365_activity_by_terminated_user.yml
--- sources: activities
+-- sources: activities, stream
 -- bucket: 1d
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window

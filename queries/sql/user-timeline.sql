@@ -5,7 +5,7 @@
 -- kind: pivot
 -- chart: timeline, map
 -- counterpart: the Defender for Cloud Apps user page; the Sentinel user entity page
--- sources: activities
+-- sources: activities, stream
 -- param: since timestamp 7d start of the window (a duration ago, RFC 3339, a date or epoch ms)
 -- param: until timestamp now end of the window
 -- param: user string required the user name (UPN) to follow

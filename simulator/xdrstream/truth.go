@@ -22,13 +22,21 @@ type Truth struct {
 	Rule string `json:"rule"`
 	// Blobs are the blobs written, by name.
 	Blobs []BlobTruth `json:"blobs"`
-	// Dropped are the activities a Hook left out of the stream; Altered those it changed.
+	// Differences are the settings the stream was written with (docs/sources.md).
+	Differences Differences `json:"differences"`
+	// Dropped are the activities left out of the stream (by the drop setting or a Hook): only in
+	// the activities API. ReIDs are the events whose ReportId is not derived from the activity's
+	// _id (the reid setting): in both sources, paired by fingerprint alone. Extra are the events
+	// only the stream has (the extra setting). Altered are the events a Hook changed.
 	Dropped []Change `json:"dropped"`
+	ReIDs   []Change `json:"reIds"`
+	Extra   []Change `json:"extra"`
 	Altered []Change `json:"altered"`
 }
 
 const truthRule = "every activity whose received time (Event.Time: created + 30 s to 3 min) is at or before through, " +
-	"one line each in the blob of its received hour, except those dropped"
+	"one line each in the blob of its received hour, except those dropped, and the extra events in the blob of their template's received hour; " +
+	"every other event is in both sources with ReportId = <_id>_<ApplicationId>"
 
 // BlobTruth is one blob of the stream.
 type BlobTruth struct {
@@ -37,7 +45,7 @@ type BlobTruth struct {
 	Bytes int64  `json:"bytes"`
 }
 
-// Change is one event a Hook dropped or changed.
+// Change is one event a setting or a Hook dropped, added or changed.
 type Change struct {
 	ActivityID string `json:"activityId"`
 	ReportID   string `json:"reportId"` // as written (for a dropped event: as it would have been)
@@ -69,6 +77,8 @@ func (t *Truth) setBlob(name string, st *blobState) {
 func (t Truth) clone() Truth {
 	t.Blobs = slices.Clone(t.Blobs)
 	t.Dropped = slices.Clone(t.Dropped)
+	t.ReIDs = slices.Clone(t.ReIDs)
+	t.Extra = slices.Clone(t.Extra)
 	t.Altered = slices.Clone(t.Altered)
 	return t
 }

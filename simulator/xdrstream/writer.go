@@ -29,8 +29,10 @@ type Config struct {
 	// Folder, instead of Container, is a folder the blobs go to as files that grow the same way
 	// (the container's folder of a local copy: DIR/<container>); it is created when missing.
 	Folder string
-	// Hook, when set, sees every event first.
-	Hook Hook
+	// Differences say how the stream differs from the activities API (by default as real feeds
+	// do); Hook, when set, then sees every event.
+	Differences Differences
+	Hook        Hook
 	// MaxAppendBytes bounds one append (0: 4 MiB, the limit of older service versions).
 	MaxAppendBytes int
 }
@@ -54,6 +56,7 @@ type Writer struct {
 	buf     []byte
 	ready   bool             // the container exists and existing holds its blobs' lengths
 	existed map[string]int64 // blobs in the container when the writer started, by name
+	chosen  map[int]change   // the activities the Differences' settings pick
 }
 
 type blobState struct {
@@ -72,6 +75,11 @@ func New(cfg Config) (*Writer, error) {
 	if cfg.Folder != "" {
 		sk = &folderSink{dir: cfg.Folder}
 	}
+	return newWriter(cfg, sk), nil
+}
+
+// newWriter prepares a writer to sk (nil: one that only renders lines).
+func newWriter(cfg Config, sk sink) *Writer {
 	if cfg.MaxAppendBytes <= 0 {
 		cfg.MaxAppendBytes = 4 << 20
 	}
@@ -83,8 +91,81 @@ func New(cfg Config) (*Writer, error) {
 		recv[i] = Received(t.Activity(i)).UnixMilli()
 	}
 	slices.SortStableFunc(order, func(a, b int32) int { return cmp.Compare(recv[a], recv[b]) })
-	return &Writer{cfg: cfg, sink: sk, order: order, blobs: map[string]*blobState{},
-		truth: Truth{Container: sk.location(), Rule: truthRule}}, nil
+	w := &Writer{cfg: cfg, sink: sk, order: order, blobs: map[string]*blobState{}, chosen: cfg.Differences.chosen(t.Len()),
+		truth: Truth{Rule: truthRule, Differences: cfg.Differences}}
+	if sk != nil {
+		w.truth.Container = sk.location()
+	}
+	return w
+}
+
+// Lines renders the lines a Writer appends for the events received at or before through, in
+// the order it appends them, without storage, and the truth of what they hold (tests of readers
+// of the stream that need no storage emulator).
+func Lines(cfg Config, through time.Time) ([][]byte, Truth, error) {
+	if cfg.Tenant == nil {
+		return nil, Truth{}, errors.New("render stream lines: a tenant is needed")
+	}
+	w := newWriter(cfg, nil)
+	var lines [][]byte
+	end := w.receivedThrough(through)
+	for _, idx := range w.order[:end] {
+		evs, err := w.events(int(idx))
+		if err != nil {
+			return nil, Truth{}, err
+		}
+		for i := range evs {
+			line, err := evs[i].AppendLine(nil)
+			if err != nil {
+				return nil, Truth{}, err
+			}
+			lines = append(lines, line)
+		}
+	}
+	w.truth.Through, w.truth.Events = through, len(lines)
+	return lines, w.truth, nil
+}
+
+// receivedThrough is the position in order after the last event received at or before now.
+func (w *Writer) receivedThrough(now time.Time) int {
+	end := w.next
+	for end < len(w.order) && !Received(w.cfg.Tenant.Activity(int(w.order[end]))).After(now) {
+		end++
+	}
+	return end
+}
+
+// events are the lines activity i becomes in the stream: none when dropped, its event (with the
+// default differences, a setting's change and the hook's), and an only-in-stream copy when the
+// settings pick it for one. The truth records every setting's change.
+func (w *Writer) events(i int) ([]Event, error) {
+	e, buf, err := Map(w.cfg.Tenant, i, w.buf)
+	w.buf = buf
+	if err != nil {
+		return nil, err
+	}
+	w.cfg.Differences.apply(&e)
+	var out []Event
+	switch w.chosen[i] {
+	case changeDrop:
+		w.truth.Dropped = append(w.truth.Dropped, Change{ActivityID: e.ActivityID, ReportID: e.Props.ReportID, Note: "left out of the stream (setting drop)"})
+		return nil, nil
+	case changeReID:
+		e.Props.ReportID = newReportID(e.ActivityID, "reid", e.Props.ApplicationID)
+		w.truth.ReIDs = append(w.truth.ReIDs, Change{ActivityID: e.ActivityID, ReportID: e.Props.ReportID, Note: "ReportId not derived from the _id (setting reid)"})
+	case changeExtra:
+		x := e
+		x.ActivityID = ""
+		x.Props.ReportID = newReportID(e.ActivityID, "extra", e.Props.ApplicationID)
+		x.Props.Timestamp = x.Props.Timestamp.Add(-extraShift)
+		w.truth.Extra = append(w.truth.Extra, Change{ReportID: x.Props.ReportID,
+			Note: "only in the stream: activity " + e.ActivityID + " again, " + extraShift.String() + " earlier (setting extra)"})
+		out = append(out, x)
+	}
+	if !w.hook(&e) {
+		return out, nil
+	}
+	return append([]Event{e}, out...), nil
 }
 
 // BlobName is the blob an event received at t goes to, in the layout third-party collectors
@@ -101,28 +182,23 @@ func (w *Writer) WriteThrough(ctx context.Context, now time.Time) (int, error) {
 	}
 	pending := map[string][][]byte{} // blob → lines, in order
 	var names []string
-	end := w.next
-	for end < len(w.order) && !Received(w.cfg.Tenant.Activity(int(w.order[end]))).After(now) {
-		end++
-	}
+	end := w.receivedThrough(now)
 	for _, idx := range w.order[w.next:end] {
-		e, buf, err := Map(w.cfg.Tenant, int(idx), w.buf)
-		w.buf = buf
+		evs, err := w.events(int(idx))
 		if err != nil {
 			return 0, err
 		}
-		if !w.hook(&e) {
-			continue
+		for i := range evs {
+			line, err := evs[i].AppendLine(nil)
+			if err != nil {
+				return 0, err
+			}
+			name := BlobName(evs[i].TenantID, evs[i].Time)
+			if _, ok := pending[name]; !ok {
+				names = append(names, name)
+			}
+			pending[name] = append(pending[name], line)
 		}
-		line, err := e.AppendLine(nil)
-		if err != nil {
-			return 0, err
-		}
-		name := BlobName(e.TenantID, e.Time)
-		if _, ok := pending[name]; !ok {
-			names = append(names, name)
-		}
-		pending[name] = append(pending[name], line)
 	}
 	written, err := w.appendAll(ctx, names, pending)
 	if err != nil {
