@@ -52,6 +52,21 @@ type Session struct {
 	// base and tenants: investigations run once per tenant over base narrowed to it (UseTenants).
 	base    string
 	tenants []string
+	// narrowed is the stretch the events view reads (zero: all_events); unknown after a
+	// narrowing that failed half-way.
+	narrowed [2]time.Time
+	unknown  bool
+	// batch is set while Batch runs: events stays narrowed between investigations, and the
+	// history look-ups are remembered in held (per tenant and day) and first (per tenant).
+	batch bool
+	held  map[string]bool
+	first map[string]firstSeen
+}
+
+// firstSeen is a remembered answer of firstActivity.
+type firstSeen struct {
+	at time.Time
+	ok bool
 }
 
 // Open prepares conn, whose "activities" table or view is already set up (warehouse.Reader's
