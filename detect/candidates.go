@@ -9,6 +9,7 @@ package detect
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -161,30 +162,56 @@ func isoWeekStart(t time.Time) time.Time {
 // Find runs each investigation over its windows of sp (Windows) and returns its candidates:
 // rows whose evidence includes an activity created after the watermark, one per finding key
 // (rows sharing a key are merged). notes say what each run could not see (provisional history).
+//
+// The runs go window by window, and within a window by the history they read, in one batch of
+// the session (queries.Session.Batch): the runs that read the same stretch of events share one
+// narrowing of the events view and one history check. Each investigation still sees its windows
+// in order, so the candidates and notes are those of running it window by window on its own.
 func Find(ctx context.Context, s *queries.Session, conn *sql.Conn, sp Span, opts Options) (cands []Candidate, notes []string, err error) {
 	if sp.Count == 0 {
 		return nil, nil, nil
 	}
-	for _, inv := range opts.Investigations {
+	type run struct {
+		inv int
+		w   [2]time.Time
+	}
+	var runs []run
+	invs := opts.Investigations
+	for i, inv := range invs {
 		if inv.Kind != queries.Detection {
 			return nil, nil, fmt.Errorf("%s is a pivot: detect runs detections only", inv.Name)
 		}
-		var found []Candidate
-		seen := map[string]bool{}
 		for _, w := range Windows(inv, sp) {
-			fw, n, err := findIn(ctx, s, conn, inv, w[0], w[1], opts)
+			runs = append(runs, run{i, w})
+		}
+	}
+	slices.SortStableFunc(runs, func(a, b run) int {
+		x, y := invs[a.inv], invs[b.inv]
+		return cmp.Or(a.w[0].Compare(b.w[0]), a.w[1].Compare(b.w[1]), cmp.Compare(x.HistoryParam, y.HistoryParam), cmp.Compare(x.History, y.History))
+	})
+	found := make([][]Candidate, len(invs))
+	runNotes := make([][]string, len(invs))
+	err = s.Batch(ctx, func() error {
+		for _, r := range runs {
+			fw, n, err := findIn(ctx, s, conn, invs[r.inv], r.w[0], r.w[1], opts)
 			if err != nil {
-				return nil, nil, err
+				return err
 			}
 			for _, x := range n {
-				if !seen[x] {
-					seen[x] = true
-					notes = append(notes, inv.Name+": "+x)
+				if x = invs[r.inv].Name + ": " + x; !slices.Contains(runNotes[r.inv], x) {
+					runNotes[r.inv] = append(runNotes[r.inv], x)
 				}
 			}
-			found = mergeByKey(found, fw)
+			found[r.inv] = mergeByKey(found[r.inv], fw)
 		}
-		cands = append(cands, found...)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range invs {
+		cands = append(cands, found[i]...)
+		notes = append(notes, runNotes[i]...)
 	}
 	return cands, notes, nil
 }

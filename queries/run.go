@@ -145,8 +145,10 @@ func (s *Session) investigate(ctx context.Context, inv *Investigation, req Reque
 	if note := s.sourcesNote(inv); note != "" {
 		res.Meta.Notes = append(res.Meta.Notes, note)
 	}
-	// The answer is read whole before events is widened again for the session's next query.
-	defer s.narrowEvents(context.WithoutCancel(ctx), time.Time{}, time.Time{}, "")
+	if !s.batch {
+		// The answer is read whole before events is widened again for the session's next query.
+		defer s.narrowEvents(context.WithoutCancel(ctx), time.Time{}, time.Time{}, "")
+	}
 	query := inv.SQL
 	if inv.Kind == Detection {
 		query, args = s.triage(inv, req, &res.Meta, args)
@@ -183,8 +185,13 @@ const domainDays = 30
 // narrowEvents points the events view at [from, until] of the sources the filter keeps (a
 // condition on source, "" for all) and domain_events at the 30 days up to until, or both back at
 // all_events when from is zero. The bounds are literals, so the time filter reaches the scan
-// (zonemaps, Parquet statistics) as the investigations' own filters do.
+// (zonemaps, Parquet statistics) as the investigations' own filters do. A view already pointed
+// at the same stretch and sources is left as it is.
 func (s *Session) narrowEvents(ctx context.Context, from, until time.Time, sources string) error {
+	if !s.unknown && s.narrowed.from.Equal(from) && s.narrowed.until.Equal(until) && s.narrowed.sources == sources {
+		return nil
+	}
+	s.unknown = true
 	stmts := []string{"CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM all_events",
 		"CREATE OR REPLACE TEMP VIEW domain_events AS SELECT * FROM all_events"}
 	if !from.IsZero() {
@@ -199,7 +206,28 @@ func (s *Session) narrowEvents(ctx context.Context, from, until time.Time, sourc
 			return fmt.Errorf("set the events read: %w", err)
 		}
 	}
+	s.narrowed, s.unknown = narrowing{from, until, sources}, false
 	return nil
+}
+
+// Batch runs fn, which runs many investigations in a row on the session (detect runs every
+// detection over every day holding new activity), with two savings: the events view stays
+// narrowed from one run to the next, so a run that reads the same stretch as the one before
+// does not narrow it again, and what the history check learns of the warehouse (its first
+// activity, whether it holds a given day) is looked up once. The answers are the same as
+// without Batch. When fn returns the view is widened and the look-ups forgotten. Inside fn the
+// session's connection may read anything but the events views, which are left narrowed.
+func (s *Session) Batch(ctx context.Context, fn func() error) error {
+	if s.batch {
+		return fn()
+	}
+	s.batch, s.held, s.first = true, map[string]bool{}, map[string]firstSeen{}
+	defer func() { s.batch, s.held, s.first = false, nil, nil }()
+	err := fn()
+	if werr := s.narrowEvents(context.WithoutCancel(ctx), time.Time{}, time.Time{}, ""); err == nil {
+		err = werr
+	}
+	return err
 }
 
 func between(from, until time.Time) string {
@@ -209,9 +237,15 @@ func between(from, until time.Time) string {
 
 // firstActivity is the time of the warehouse's first activity (ok false when it holds none).
 func (s *Session) firstActivity(ctx context.Context) (first time.Time, ok bool, err error) {
+	if f, known := s.first[s.current]; known {
+		return f.at, f.ok, nil
+	}
 	var t sql.NullTime
 	if err := s.conn.QueryRowContext(ctx, "SELECT min(ts) FROM all_events").Scan(&t); err != nil {
 		return time.Time{}, false, fmt.Errorf("read the first activity: %w", err)
+	}
+	if s.batch {
+		s.first[s.current] = firstSeen{t.Time.UTC(), t.Valid}
 	}
 	return t.Time.UTC(), t.Valid, nil
 }
@@ -219,10 +253,17 @@ func (s *Session) firstActivity(ctx context.Context) (first time.Time, ok bool, 
 // holdsDay reports whether the warehouse holds an activity on or before day: the first row
 // found answers, so a warehouse with the history reads one row group, not every one.
 func (s *Session) holdsDay(ctx context.Context, day time.Time) (bool, error) {
+	date := day.UTC().Format(time.DateOnly)
+	if held, known := s.held[s.current+"/"+date]; known {
+		return held, nil
+	}
 	var n int
-	q := fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM all_events WHERE day <= DATE '%s' LIMIT 1)", day.UTC().Format(time.DateOnly))
+	q := fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM all_events WHERE day <= DATE '%s' LIMIT 1)", date)
 	if err := s.conn.QueryRowContext(ctx, q).Scan(&n); err != nil {
 		return false, fmt.Errorf("read the first activity: %w", err)
+	}
+	if s.batch {
+		s.held[s.current+"/"+date] = n > 0
 	}
 	return n > 0, nil
 }

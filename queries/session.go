@@ -55,6 +55,27 @@ type Session struct {
 	// stream is whether the connection holds stream rows (cloud_app_events); without them
 	// all_events is the activities alone and no stream view is narrowed per tenant.
 	stream bool
+	// narrowed is the stretch and sources the events view reads (zero: all_events); unknown
+	// after a narrowing that failed half-way.
+	narrowed narrowing
+	unknown  bool
+	// batch is set while Batch runs: events stays narrowed between investigations, and the
+	// history look-ups are remembered in held (per tenant and day) and first (per tenant).
+	batch bool
+	held  map[string]bool
+	first map[string]firstSeen
+}
+
+// narrowing is what narrowEvents last pointed the events view at.
+type narrowing struct {
+	from, until time.Time
+	sources     string
+}
+
+// firstSeen is a remembered answer of firstActivity.
+type firstSeen struct {
+	at time.Time
+	ok bool
 }
 
 // Open prepares conn, whose "activities" table or view is already set up (warehouse.Reader's

@@ -4,12 +4,18 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/mcasload/mcasload/output"
+	"github.com/mcasload/mcasload/simulator/synth"
 )
 
 var testNow = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
@@ -239,5 +245,66 @@ func TestOpenTwiceOnOneConnection(t *testing.T) {
 	var external bool
 	if err := conn.QueryRowContext(t.Context(), "SELECT current_setting('enable_external_access')").Scan(&external); err != nil || external {
 		t.Fatalf("external access %v, %v after two opens", external, err)
+	}
+}
+
+// TestBatchAnswersAsAlone runs detections of every kind of history (a baseline parameter, a
+// fixed 30 days, an hour, none) day by day inside Batch, in the order detect runs them (day by
+// day, the detections of a day one after another), and each again on its own: the rows and the
+// meta (history, notes, provisional) are the same, so Batch's shared narrowing and remembered
+// history look-ups change no answer. The first days lack the declared history, so the
+// provisional notes are compared too. After Batch the events view reads everything again.
+func TestBatchAnswersAsAlone(t *testing.T) {
+	s, _ := tenantSession(t, synth.Config{Seed: 11, Users: 20, Days: 8, End: synthEnd, Incidents: true})
+	names := []string{"new-country", "terminated-user-activity", "failed-login-burst", "mass-download"}
+	type answer struct {
+		table string
+		meta  output.Meta
+	}
+	var days []time.Time
+	for d := synthEnd.Truncate(24*time.Hour).AddDate(0, 0, -7); !d.After(synthEnd); d = d.AddDate(0, 0, 1) {
+		days = append(days, d)
+	}
+	req := func(d time.Time) Request {
+		return Request{Now: synthEnd, Values: map[string]string{"since": d.Format(time.RFC3339Nano),
+			"until": d.Add(24*time.Hour - time.Millisecond).Format(time.RFC3339Nano)}}
+	}
+	alone := map[string]answer{}
+	for _, d := range days {
+		for _, n := range names {
+			res, meta := investigate(t, s, n, req(d))
+			alone[n+d.String()] = answer{res.table, meta}
+		}
+	}
+	calls := 0
+	err := s.Batch(t.Context(), func() error {
+		for _, d := range days {
+			for _, n := range names {
+				res, meta := investigate(t, s, n, req(d))
+				calls++
+				want := alone[n+d.String()]
+				if res.table != want.table {
+					t.Errorf("%s on %s in a batch:\n%s\nalone:\n%s", n, d.Format(time.DateOnly), res.table, want.table)
+				}
+				if !reflect.DeepEqual(meta.History, want.meta.History) || !slices.Equal(meta.Notes, want.meta.Notes) || meta.Provisional != want.meta.Provisional {
+					t.Errorf("%s on %s in a batch: history %+v, provisional %v, notes %q; alone %+v, %v, %q", n, d.Format(time.DateOnly),
+						meta.History, meta.Provisional, meta.Notes, want.meta.History, want.meta.Provisional, want.meta.Notes)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil || calls != len(days)*len(names) {
+		t.Fatalf("Batch: %v after %d runs", err, calls)
+	}
+	if !slices.ContainsFunc(slices.Collect(maps.Values(alone)), func(a answer) bool { return a.meta.Provisional }) {
+		t.Error("no run lacked history: the test does not compare the provisional notes")
+	}
+	var narrowed, all int
+	if err := s.conn.QueryRowContext(t.Context(), "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM all_events)").Scan(&narrowed, &all); err != nil {
+		t.Fatal(err)
+	}
+	if narrowed != all || all == 0 {
+		t.Errorf("after Batch events holds %d rows, all_events %d", narrowed, all)
 	}
 }

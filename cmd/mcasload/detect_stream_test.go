@@ -48,7 +48,7 @@ func TestDetectStream(t *testing.T) {
 			t.Fatalf("detect: exit %d, want %d\n%s%s", code, wantCode, out, errs)
 		}
 		t.Logf("detect: %s", strings.TrimSpace(errs))
-		return wireLines(t, file)
+		return wireLines(t, file, nil)
 	}
 	// planted counts the findings of each planted incident (and decoy) of kinds: a finding of
 	// its kind whose evidence holds one of its records, by the activity's id or the stream's

@@ -40,6 +40,8 @@ type Rsyslog struct {
 	caPEM    []byte
 	received string
 	proc     *process
+	bin      string
+	conf     string // the configuration, its listeners' ports still to fill in
 }
 
 // SyslogMessage is one message as rsyslog received it.
@@ -62,7 +64,7 @@ type SyslogMessage struct {
 }
 
 // rsyslogConf is the whole configuration: two imtcp inputs on port 0 (rsyslog writes the port it
-// got to a file), both bound to one ruleset that writes each message as one JSON line; rsyslog's
+// got to a file; a restart asks for the same ports again), both bound to one ruleset that writes each message as one JSON line; rsyslog's
 // own messages go to a separate log. The per-input streamDriver settings let one imtcp serve plain
 // TCP and TLS side by side (rsyslog 8.2106 and later). inputs.timeout.shutdown cuts the second
 // rsyslog otherwise waits, on every stop, for imtcp's listener thread to notice it should end.
@@ -76,8 +78,8 @@ ruleset(name="received") {
 	action(type="omfile" file="{{received}}" template="received")
 }
 
-input(type="imtcp" name="tcp" address="127.0.0.1" port="0" listenPortFileName="{{tcpport}}" ruleset="received")
-input(type="imtcp" name="tls" address="127.0.0.1" port="0" listenPortFileName="{{tlsport}}" ruleset="received"
+input(type="imtcp" name="tcp" address="127.0.0.1" port="{{tcpportnum}}" listenPortFileName="{{tcpport}}" ruleset="received")
+input(type="imtcp" name="tls" address="127.0.0.1" port="{{tlsportnum}}" listenPortFileName="{{tlsport}}" ruleset="received"
 	streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon"
 	streamDriver.caFile="{{ca}}" streamDriver.certFile="{{cert}}" streamDriver.keyFile="{{key}}")
 
@@ -105,30 +107,49 @@ func StartRsyslog(t testing.TB) *Rsyslog {
 	if err := os.Mkdir(work, 0o700); err != nil {
 		t.Fatalf("start rsyslog: %v", err)
 	}
-	r := &Rsyslog{CAFile: pki.CAFile, Dir: dir, caPEM: pki.CAPEM, received: filepath.Join(dir, "received.jsonl")}
-	tcpPort, tlsPort := filepath.Join(dir, "tcp.port"), filepath.Join(dir, "tls.port")
-	conf := strings.NewReplacer(
+	r := &Rsyslog{CAFile: pki.CAFile, Dir: dir, caPEM: pki.CAPEM, received: filepath.Join(dir, "received.jsonl"), bin: bin}
+	r.conf = strings.NewReplacer(
 		"{{work}}", work,
 		"{{received}}", r.received,
-		"{{tcpport}}", tcpPort,
-		"{{tlsport}}", tlsPort,
+		"{{tcpport}}", filepath.Join(dir, "tcp.port"),
+		"{{tlsport}}", filepath.Join(dir, "tls.port"),
 		"{{ca}}", pki.CAFile,
 		"{{cert}}", pki.CertFile,
 		"{{key}}", pki.KeyFile,
 		"{{internal}}", filepath.Join(dir, "rsyslogd-internal.log"),
 	).Replace(rsyslogConf)
-	confPath := filepath.Join(dir, "rsyslog.conf")
+	r.start(t, "0", "0")
+	return r
+}
+
+// start writes the configuration with the listeners on these ports ("0": any free one, then
+// TCPAddr and TLSAddr are set from the port files rsyslog writes) and starts rsyslogd, waiting
+// until both listeners accept connections.
+func (r *Rsyslog) start(t testing.TB, tcpPort, tlsPort string) {
+	t.Helper()
+	conf := strings.NewReplacer("{{tcpportnum}}", tcpPort, "{{tlsportnum}}", tlsPort).Replace(r.conf)
+	confPath := filepath.Join(r.Dir, "rsyslog.conf")
+	tcpFile, tlsFile := filepath.Join(r.Dir, "tcp.port"), filepath.Join(r.Dir, "tls.port")
+	for _, f := range []string{tcpFile, tlsFile} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("start rsyslog: %v", err)
+		}
+	}
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		t.Fatalf("start rsyslog: %v", err)
 	}
-	r.proc = startProcess(t, "rsyslogd", dir, childEnv(), bin,
-		"-n", "-f", confPath, "-i", filepath.Join(dir, "rsyslogd.pid"))
-	err = r.proc.waitReady(func() (bool, error) {
-		tcp, ok1, err := readPortFile(tcpPort)
+	r.proc = startProcess(t, "rsyslogd", r.Dir, childEnv(), r.bin,
+		"-n", "-f", confPath, "-i", filepath.Join(r.Dir, "rsyslogd.pid"))
+	err := r.proc.waitReady(func() (bool, error) {
+		if tcpPort != "0" {
+			// rsyslog writes the port file only for a port it chose
+			return dialable(r.TCPAddr) && dialable(r.TLSAddr), nil
+		}
+		tcp, ok1, err := readPortFile(tcpFile)
 		if err != nil {
 			return false, err
 		}
-		tls, ok2, err := readPortFile(tlsPort)
+		tls, ok2, err := readPortFile(tlsFile)
 		if err != nil || !ok1 || !ok2 {
 			return false, err
 		}
@@ -139,7 +160,6 @@ func StartRsyslog(t testing.TB) *Rsyslog {
 		t.Fatal(err)
 	}
 	r.proc.logReady(t, RsyslogVersion, "tcp "+r.TCPAddr+", tls "+r.TLSAddr)
-	return r
 }
 
 // ClientTLSConfig trusts the test CA and nothing else, for clients of TLSAddr.
@@ -217,8 +237,20 @@ func (r *Rsyslog) internalLog() string {
 	return "rsyslog internal log:\n" + string(b)
 }
 
-// Stop stops rsyslogd before the test ends, to test a sink whose receiver went away.
+// Stop stops rsyslogd before the test ends, to test a sink whose receiver went away: a
+// connection to its addresses is then refused.
 func (r *Rsyslog) Stop(t testing.TB) {
 	t.Helper()
 	r.proc.stop(t)
+}
+
+// Restart starts rsyslogd again after Stop, on the same ports with the same certificate, writing
+// to the same file after what it received before: the receiver is back where senders left it.
+// (Another process could take a port in between; the start then fails saying so.)
+func (r *Rsyslog) Restart(t testing.TB) {
+	t.Helper()
+	r.proc.stop(t)
+	_, tcpPort, _ := strings.Cut(r.TCPAddr, "127.0.0.1:")
+	_, tlsPort, _ := strings.Cut(r.TLSAddr, "127.0.0.1:")
+	r.start(t, tcpPort, tlsPort)
 }

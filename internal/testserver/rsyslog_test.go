@@ -118,3 +118,47 @@ func TestRsyslogTCPAndTLS(t *testing.T) {
 		t.Errorf("dial with system roots: %v, want an unknown-authority error", err)
 	}
 }
+
+// TestRsyslogRestart: a stopped rsyslog refuses connections; restarted, it listens on the same
+// addresses and appends to the same file, so a test can take the receiver down for a night and
+// bring it back where its senders expect it.
+func TestRsyslogRestart(t *testing.T) {
+	rs := testserver.StartRsyslog(t)
+	send := func(addr, msgID string) {
+		t.Helper()
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatalf("dial %s: %v", addr, err)
+		}
+		if _, err := io.WriteString(c, octetCounted(`<134>1 2026-12-06T12:00:00Z host1 mcasload - `+msgID+` - {}`)); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+		if err := c.Close(); err != nil {
+			t.Fatalf("close: %v", err)
+		}
+	}
+	send(rs.TCPAddr, "before")
+	rs.WaitReceived(t, 1)
+	tcp, tlsAddr := rs.TCPAddr, rs.TLSAddr
+	rs.Stop(t)
+	for _, addr := range []string{tcp, tlsAddr} {
+		if c, err := net.DialTimeout("tcp", addr, 5*time.Second); err == nil {
+			c.Close()
+			t.Fatalf("%s accepted a connection after Stop", addr)
+		}
+	}
+	rs.Restart(t)
+	if rs.TCPAddr != tcp || rs.TLSAddr != tlsAddr {
+		t.Fatalf("restarted on %s and %s, was %s and %s", rs.TCPAddr, rs.TLSAddr, tcp, tlsAddr)
+	}
+	send(rs.TCPAddr, "after")
+	got := rs.WaitReceived(t, 2)
+	if len(got) != 2 || got[0].MsgID != "before" || got[1].MsgID != "after" {
+		t.Errorf("received %+v, want the message before the stop and the one after the restart", got)
+	}
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", rs.TLSAddr, rs.ClientTLSConfig())
+	if err != nil {
+		t.Fatalf("dial tls after the restart: %v", err)
+	}
+	conn.Close()
+}
