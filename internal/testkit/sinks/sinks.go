@@ -210,23 +210,24 @@ func rows(t testing.TB, dir, sink, label string) map[string]string {
 }
 
 // ExactlyOnce checks that both sinks of dir hold exactly want (id → Row): the same ids, each once,
-// in its day, with raw byte for byte. It reports whether they do and the test has not failed.
+// in its day, with raw byte for byte. It reports whether they do and nothing failed on the way (a
+// failure the test recorded before the call, such as an earlier round's, does not count).
 func ExactlyOnce(t testing.TB, dir string, want map[string]string) bool {
 	t.Helper()
-	ok := true
+	failed, ok := t.Failed(), true
 	for _, sink := range Names {
 		ok = same(t, dir, sink, "", Rows(t, dir, sink), want) && ok
 	}
-	return ok && !t.Failed()
+	return ok && (failed || !t.Failed())
 }
 
 // ExactlyOncePerTenant checks that both sinks of dir hold exactly the tenants of want, and each
 // tenant exactly its rows (label → id → Row): each id once per tenant, in its day and its tenant's
-// folder, raw byte for byte. It reports whether they do and the test has not failed.
+// folder, raw byte for byte. It reports whether they do and nothing failed on the way.
 func ExactlyOncePerTenant(t testing.TB, dir string, want map[string]map[string]string) bool {
 	t.Helper()
 	labels := slices.Sorted(maps.Keys(want))
-	ok := true
+	failed, ok := t.Failed(), true
 	for _, sink := range Names {
 		if got := Tenants(t, dir, sink); !slices.Equal(got, labels) {
 			ok = false
@@ -236,7 +237,7 @@ func ExactlyOncePerTenant(t testing.TB, dir string, want map[string]map[string]s
 			ok = same(t, dir, sink, l, TenantRows(t, dir, sink, l), want[l]) && ok
 		}
 	}
-	return ok && !t.Failed()
+	return ok && (failed || !t.Failed())
 }
 
 // same compares what a sink holds (of tenant label, or any) with want and reports the difference.
