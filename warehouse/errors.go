@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"syscall"
+
+	"github.com/duckdb/duckdb-go/v2"
 )
 
 // Storage faults: a failure caused by the file system under the warehouse, not by the data.
@@ -77,4 +79,10 @@ func isLockConflict(err error) bool {
 // isNotAttached reports DuckDB's refusal to detach a database that is not attached (text only).
 func isNotAttached(err error) bool {
 	return strings.Contains(err.Error(), "not found")
+}
+
+// isOutOfMemory reports whether err is DuckDB running out of its memory_limit.
+func isOutOfMemory(err error) bool {
+	var de *duckdb.Error
+	return errors.As(err, &de) && de.Type == duckdb.ErrorTypeOutOfMemory
 }

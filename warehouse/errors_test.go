@@ -1,6 +1,7 @@
 package warehouse
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -42,5 +43,30 @@ func TestMarkStorage(t *testing.T) {
 	markStorage(&none)
 	if none != nil {
 		t.Errorf("markStorage(nil) = %v", none)
+	}
+}
+
+// TestIsOutOfMemory: DuckDB's own out-of-memory error is recognised through the driver's typed
+// error (the close-time compaction leaves such a day in parts instead of failing the load); other
+// DuckDB errors are not.
+func TestIsOutOfMemory(t *testing.T) {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("SET memory_limit='2MB'"); err != nil {
+		t.Fatal(err)
+	}
+	_, oom := db.Exec("CREATE TABLE big AS SELECT list(i) AS l FROM range(5000000) t(i)")
+	if oom == nil || !isOutOfMemory(fmt.Errorf("compact: %w", oom)) {
+		t.Errorf("a query over the memory limit: %v, not recognised as out of memory", oom)
+	}
+	_, syntax := db.Exec("SELEC 1")
+	if syntax == nil || isOutOfMemory(syntax) {
+		t.Errorf("a syntax error %v taken for out of memory", syntax)
+	}
+	if isOutOfMemory(errors.New("Out of Memory Error: in a message only")) {
+		t.Error("an error that only says out of memory in its text taken for DuckDB's")
 	}
 }
