@@ -165,7 +165,7 @@ SELECT *, lower(user_name) AS user_key, pair_action_key(action_class, action) AS
   SELECT tenant, id, ts, day, 'activities' AS source, app_id, app_name, user_name, event_type, event_type_value, action,
          action_class_of(event_type, event_type_value, action, success) AS action_class, success, description,
          ip, country, city, latitude, longitude, isp, anonymous_proxy, ip_category, user_agent, device_type, admin,
-         objects, parameters, raw
+         objects, parameters, modified_properties, aws_region, logon_type, mailbox_owner, raw
   FROM activities);
 
 -- The stream's rows in the same shape (docs/sources.md, "The stream in the events view"):
@@ -218,6 +218,16 @@ FROM (
          is_admin_operation AS admin,
          CASE WHEN json_valid(activity_objects) THEN json_extract_string(activity_objects, '$[*].Name') END AS objects,
          CASE WHEN json_valid(raw_event_data) THEN json_extract(raw_event_data, '$.Parameters')::VARCHAR END AS parameters,
+         CASE WHEN json_valid(raw_event_data) AND json_type(raw_event_data, '$.ModifiedProperties') = 'ARRAY'
+              THEN json_extract(raw_event_data, '$.ModifiedProperties')::VARCHAR END AS modified_properties,
+         CASE WHEN json_valid(raw_event_data) AND json_type(raw_event_data, '$.awsRegion') = 'VARCHAR'
+              THEN json_extract_string(raw_event_data, '$.awsRegion') END AS aws_region,
+         CASE WHEN json_valid(raw_event_data) AND json_type(raw_event_data, '$.LogonType') IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'VARCHAR')
+              THEN list_transform([TRY_CAST(json_extract_string(raw_event_data, '$.LogonType') AS DOUBLE)],
+                                  lambda d: CASE WHEN d = trunc(d) AND d BETWEEN -2147483648 AND 2147483647 THEN d::INTEGER END)[1]
+              END AS logon_type,
+         CASE WHEN json_valid(raw_event_data) AND json_type(raw_event_data, '$.MailboxOwnerUPN') = 'VARCHAR'
+              THEN json_extract_string(raw_event_data, '$.MailboxOwnerUPN') END AS mailbox_owner,
          raw_event_data AS raw
   FROM cloud_app_events);
 
@@ -225,7 +235,7 @@ FROM (
 CREATE OR REPLACE TEMP VIEW activity_events AS
 SELECT id, ts, day, source, app_id, app_name, user_name, event_type, event_type_value, action, action_class, success,
        description, ip, country, city, latitude, longitude, isp, anonymous_proxy, ip_category, user_agent, device_type,
-       admin, objects, parameters, raw
+       admin, objects, parameters, modified_properties, aws_region, logon_type, mailbox_owner, raw
 FROM activity_rows;
 -- stream_events: the stream's rows that are not also an activity of the same tenant: neither by
 -- id (ReportId is the activity's _id, bare or with its _<ApplicationId>) nor by fingerprint (same
@@ -235,7 +245,7 @@ FROM activity_rows;
 CREATE OR REPLACE TEMP VIEW stream_events AS
 SELECT id, ts, day, source, app_id, app_name, user_name, event_type, event_type_value, action, action_class, success,
        description, ip, country, city, latitude, longitude, isp, anonymous_proxy, ip_category, user_agent, device_type,
-       admin, objects, parameters, raw
+       admin, objects, parameters, modified_properties, aws_region, logon_type, mailbox_owner, raw
 FROM stream_rows s
 WHERE NOT EXISTS (SELECT 1 FROM activities a WHERE a.tenant = s.tenant AND a.id = s.id_base)
   AND NOT EXISTS (SELECT 1 FROM activity_rows a
@@ -283,9 +293,9 @@ CREATE OR REPLACE TEMP MACRO in_domains(d, domains) AS
   len(list_filter(domains, lambda o: lower(d) = lower(o) OR ends_with(lower(d), '.' || lower(o)))) > 0;
 
 -- Impersonation: Exchange mailbox-audit records where someone other than the owner acted
--- (rawDataJson.LogonType 1 = admin, 2 = delegate). A candidate is mailbox access whose actor is
--- not among the objects acted on (the owner's mailbox is the first object); only candidates can
--- be impersonations, and only their raw text is ever read.
+-- (rawDataJson.LogonType 1 = admin, 2 = delegate: the narrow logon_type column). A candidate is
+-- mailbox access whose actor is not among the objects acted on (the owner's mailbox is the first
+-- object).
 -- (NULL when app_id or action is; a WHERE drops those rows. Its conjuncts stay at the top so that
 -- the app_id and action filters reach the scan.)
 -- (The first object is usually the actor, spelt the same: that cheap test spares most rows the
@@ -294,55 +304,26 @@ CREATE OR REPLACE TEMP MACRO is_impersonation_candidate(app_id, action, objects,
   is_mailbox_access(app_id, action)
     AND NOT coalesce(objects[1] = user_name, false)
     AND NOT coalesce(list_contains(list_transform(objects, lambda o: lower(o)), lower(user_name)), false);
-CREATE OR REPLACE TEMP MACRO is_impersonating_logon(raw) AS
-  regexp_extract(raw, '"LogonType"\s*:\s*"?([0-9]+)', 1) IN ('1', '2');
-CREATE OR REPLACE TEMP MACRO mailbox_owner_of(raw) AS
-  nullif(lower(regexp_extract(raw, '"MailboxOwnerUPN"\s*:\s*"([^"]*)"', 1)), '');
 
 -- Impersonated activity, with mailbox_owner (MailboxOwnerUPN, lower case), and event_type,
--- event_type_value, success and admin for investigations that also classify it.
---
--- Why the two steps: raw is ~3.5 KB a row, and mailbox access is a sixth of all activity. The
--- candidates are found on narrow columns; the rows are then fetched again by a join on their
--- (ts, user_name, objects), whose few user names DuckDB pushes into the second scan as a filter
--- (and the ts range into its zonemaps), so raw is read for the candidates alone. The CASE names
--- a column of both join sides, which keeps the raw filter above the join: pushed into the scan,
--- it would read raw for every mailbox access. (The join, not id: reading the random
--- 64-character id of every mailbox access costs more than the rest of the scan.) A candidate
--- without a user name cannot be joined on it; the scan filters those on user_name IS NULL, and
--- the CASE again keeps the raw filter out of that scan (there it read raw for every row).
+-- event_type_value, success and admin for investigations that also classify it. The logon type
+-- is a filter on one narrow column, which the scan applies first: the other columns are read
+-- for the few impersonating rows alone.
 CREATE OR REPLACE TEMP VIEW impersonations AS
-WITH candidates AS (
-  SELECT DISTINCT ts, user_name, objects FROM events
-  WHERE is_impersonation_candidate(app_id, action, objects, user_name) AND user_name IS NOT NULL),
-fetched AS (
-  SELECT a.id, a.ts, a.day, a.source, a.app_id, a.app_name, a.user_name, a.action, a.ip, a.country, a.objects,
-         a.event_type, a.event_type_value, a.success, a.admin, CASE WHEN c.ts IS NOT NULL THEN a.raw END AS raw
-  FROM events a
-  JOIN candidates c ON a.ts = c.ts AND a.user_name = c.user_name AND a.objects IS NOT DISTINCT FROM c.objects
-  WHERE is_mailbox_access(a.app_id, a.action)
-  UNION ALL
-  SELECT id, ts, day, source, app_id, app_name, user_name, action, ip, country, objects,
-         event_type, event_type_value, success, admin, CASE WHEN user_name IS NULL THEN raw END AS raw
-  FROM events
-  WHERE user_name IS NULL AND is_impersonation_candidate(app_id, action, objects, user_name))
-SELECT id, ts, day, source, app_id, app_name, user_name, action, ip, country, objects, mailbox_owner_of(raw) AS mailbox_owner,
-       event_type, event_type_value, success, admin
-FROM fetched
-WHERE is_impersonating_logon(raw);
+SELECT id, ts, day, source, app_id, app_name, user_name, action, ip, country, objects,
+       nullif(lower(mailbox_owner), '') AS mailbox_owner, event_type, event_type_value, success, admin
+FROM events
+WHERE logon_type IN (1, 2) AND is_impersonation_candidate(app_id, action, objects, user_name);
 
 -- Entra ID audit records say what changed in rawDataJson.ModifiedProperties, a list of
--- {"Name", "NewValue", "OldValue"}; Exchange and Security & Compliance cmdlets give their arguments
--- in Parameters, [{"Name", "Value"}] (the narrow parameters column). These read them by name, in
--- any key order. raw is wide (a few KB a row): an investigation calls modified_* on the few rows
--- its operation filter keeps.
--- (raw is the API's whole record, or the stream's RawEventData: the rawDataJson itself)
-CREATE OR REPLACE TEMP MACRO modified_properties(raw) AS
-  from_json(coalesce(json_extract(raw, '$.rawDataJson.ModifiedProperties'), json_extract(raw, '$.ModifiedProperties'), '[]'),
-            '[{"Name":"VARCHAR","NewValue":"VARCHAR","OldValue":"VARCHAR"}]');
+-- {"Name", "NewValue", "OldValue"} (the narrow modified_properties column); Exchange and
+-- Security & Compliance cmdlets give their arguments in Parameters, [{"Name", "Value"}] (the
+-- narrow parameters column). These read them by name, in any key order.
+CREATE OR REPLACE TEMP MACRO modified_props(modified_properties) AS
+  from_json(coalesce(modified_properties, '[]'), '[{"Name":"VARCHAR","NewValue":"VARCHAR","OldValue":"VARCHAR"}]');
 -- the new value of the first modified property called name (NULL when there is none)
-CREATE OR REPLACE TEMP MACRO modified_value(raw, name) AS
-  list_filter(modified_properties(raw), lambda p: p.Name = name)[1].NewValue;
+CREATE OR REPLACE TEMP MACRO modified_value(modified_properties, name) AS
+  list_filter(modified_props(modified_properties), lambda p: p.Name = name)[1].NewValue;
 CREATE OR REPLACE TEMP MACRO cmdlet_params(parameters) AS
   from_json(coalesce(parameters, '[]'), '[{"Name":"VARCHAR","Value":"VARCHAR"}]');
 -- the value of a cmdlet's parameter (any letter case of its name), without the quotes and the $

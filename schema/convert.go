@@ -78,6 +78,10 @@ const (
 	colRaw
 	colParameters
 	colTenant
+	colModifiedProperties
+	colAWSRegion
+	colLogonType
+	colMailboxOwner
 	numCols
 )
 
@@ -141,6 +145,10 @@ type fields struct {
 	names           [][]byte
 	badObjectNames  int
 	parameters      strField // the JSON text of rawDataJson.Parameters, when it is an array
+	modified        strField // the JSON text of rawDataJson.ModifiedProperties, when it is an array
+	awsRegion       strField
+	logonType       intField
+	mailboxOwner    strField
 	typeErrsByField [numCols]int
 }
 
@@ -182,6 +190,7 @@ type builders struct {
 	admin   *array.BooleanBuilder
 	objects *array.ListBuilder
 	names   *array.StringBuilder
+	logon   *array.Int32Builder
 }
 
 func newBuilders(mem memory.Allocator, n, rawBytes int, perRow *[numCols]float64) *builders {
@@ -204,6 +213,7 @@ func newBuilders(mem memory.Allocator, n, rawBytes int, perRow *[numCols]float64
 	b.admin = rb.Field(colAdmin).(*array.BooleanBuilder)
 	b.objects = rb.Field(colObjects).(*array.ListBuilder)
 	b.names = b.objects.ValueBuilder().(*array.StringBuilder)
+	b.logon = rb.Field(colLogonType).(*array.Int32Builder)
 	// A column never holds more bytes than the records it comes from (unescaping only shrinks
 	// text), so one batch with a few huge fields cannot make the next one over-reserve.
 	guess := func(col int) int { return min(int(perRow[col]*1.1*float64(n))+64, rawBytes) }
@@ -551,8 +561,9 @@ func (c *Converter) record() error {
 		case "eventRouting":
 			err = c.object(c.eventRouting, colAdmin)
 		case "rawDataJson":
-			f.parameters = strField{} // a repeated rawDataJson replaces the earlier one whole
-			err = c.object(c.rawDataJSON, colParameters)
+			// a repeated rawDataJson replaces the earlier one whole
+			f.parameters, f.modified, f.awsRegion, f.logonType, f.mailboxOwner = strField{}, strField{}, strField{}, intField{}, strField{}
+			err = c.object(c.rawDataJSON, colParameters, colModifiedProperties, colAWSRegion, colLogonType, colMailboxOwner)
 		default:
 			err = s.skip()
 		}
@@ -708,28 +719,44 @@ func (c *Converter) mainInfo(key []byte) error {
 	return c.s.skip()
 }
 
-// rawDataJSON reads rawDataJson.Parameters: the array's JSON text byte for byte (the scanner
-// validates it while skipping it, so it costs no more than before), NULL when absent or null,
-// and NULL with a type error when it is not an array.
-func (c *Converter) rawDataJSON(key []byte) error {
-	if string(key) != "Parameters" {
-		return c.s.skip()
+// rawDataJSON reads the parts of rawDataJson that have a column: Parameters and
+// ModifiedProperties (see jsonArray), awsRegion, LogonType and MailboxOwnerUPN.
+func (c *Converter) rawDataJSON(key []byte) (err error) {
+	f := &c.f
+	switch string(key) {
+	case "Parameters":
+		f.parameters, err = c.jsonArray(colParameters)
+	case "ModifiedProperties":
+		f.modified, err = c.jsonArray(colModifiedProperties)
+	case "awsRegion":
+		err = c.str(colAWSRegion, &f.awsRegion)
+	case "MailboxOwnerUPN":
+		err = c.str(colMailboxOwner, &f.mailboxOwner)
+	case "LogonType":
+		f.logonType, err = c.intVal(math.MinInt32, math.MaxInt32)
+		f.mark(colLogonType, f.logonType.k)
+	default:
+		err = c.s.skip()
 	}
+	return err
+}
+
+// jsonArray reads a value kept as JSON text: the array's text byte for byte (the scanner
+// validates it while skipping it, so it costs no more than skipping), NULL when null, and NULL
+// with a type error against col when it is not an array.
+func (c *Converter) jsonArray(col int) (strField, error) {
 	s, f := &c.s, &c.f
 	switch s.peek() {
 	case '[':
 		start := s.i
 		if err := s.skip(); err != nil {
-			return err
+			return strField{}, err
 		}
-		f.parameters = strField{v: s.b[start:s.i], k: valid}
-		return nil
+		return strField{v: s.b[start:s.i], k: valid}, nil
 	case 'n':
-		f.parameters = strField{k: null}
-		return s.lit("null")
+		return strField{k: null}, s.lit("null")
 	default:
-		f.parameters = strField{k: f.mark(colParameters, wrong)}
-		return s.skip()
+		return strField{k: f.mark(col, wrong)}, s.skip()
 	}
 }
 
@@ -873,6 +900,14 @@ func (c *Converter) appendRow(b *builders) {
 	b.str[colRaw].AppendEmptyValue() // replaced by rawColumn
 	appendStr(b.str[colParameters], f.parameters)
 	b.str[colTenant].Append(c.opts.Tenant)
+	appendStr(b.str[colModifiedProperties], f.modified)
+	appendStr(b.str[colAWSRegion], f.awsRegion)
+	if f.logonType.k == valid {
+		b.logon.UnsafeAppend(int32(f.logonType.v))
+	} else {
+		b.logon.UnsafeAppendBoolToBitmap(false)
+	}
+	appendStr(b.str[colMailboxOwner], f.mailboxOwner)
 }
 
 // categoryText holds the stored names indexed by location.category.

@@ -98,7 +98,8 @@ func TestColumnIndexes(t *testing.T) {
 		colAction: "action", colSuccess: "success", colDescription: "description", colIP: "ip", colCountry: "country",
 		colCity: "city", colLatitude: "latitude", colLongitude: "longitude", colISP: "isp", colAnonymousProxy: "anonymous_proxy",
 		colIPCategory: "ip_category", colUserAgent: "user_agent", colDeviceType: "device_type", colAdmin: "admin",
-		colObjects: "objects", colRaw: "raw", colParameters: "parameters", colTenant: "tenant"}
+		colObjects: "objects", colRaw: "raw", colParameters: "parameters", colTenant: "tenant",
+		colModifiedProperties: "modified_properties", colAWSRegion: "aws_region", colLogonType: "logon_type", colMailboxOwner: "mailbox_owner"}
 	if len(Columns) != numCols || len(want) != numCols {
 		t.Fatalf("len(Columns) = %d, numCols = %d, want %d", len(Columns), numCols, len(want))
 	}
@@ -115,7 +116,8 @@ func TestSchemaContract(t *testing.T) {
 		"app_name:utf8, user_name:utf8, event_type:utf8, event_type_value:utf8, action:utf8, success:bool, " +
 		"description:utf8, ip:utf8, country:utf8, city:utf8, latitude:float64, longitude:float64, isp:utf8, " +
 		"anonymous_proxy:bool, ip_category:utf8, user_agent:utf8, device_type:utf8, admin:bool, " +
-		"objects:list<item: utf8, nullable>, raw:utf8!, parameters:utf8, tenant:utf8!"
+		"objects:list<item: utf8, nullable>, raw:utf8!, parameters:utf8, tenant:utf8!, modified_properties:utf8, " +
+		"aws_region:utf8, logon_type:int32, mailbox_owner:utf8"
 	var got []string
 	for _, f := range Activities.Fields() {
 		s := f.Name + ":" + f.Type.String()
@@ -127,7 +129,7 @@ func TestSchemaContract(t *testing.T) {
 	if g := strings.Join(got, ", "); g != want {
 		t.Errorf("schema\n got %s\nwant %s", g, want)
 	}
-	if v, ok := Activities.Metadata().GetValue("mcasload.schema_version"); !ok || v != "3" || Version != 3 {
+	if v, ok := Activities.Metadata().GetValue("mcasload.schema_version"); !ok || v != "4" || Version != 4 {
 		t.Errorf("schema version metadata = %q, Version = %d", v, Version)
 	}
 }
@@ -173,6 +175,7 @@ func TestConvertFixtures(t *testing.T) {
 			"anonymous_proxy": true, "ip_category": "VPN", "user_agent": nil, "device_type": nil, "admin": true,
 			"objects":    []string{"bob@example.com", "ForwardingSmtpAddress"},
 			"parameters": `[{"Name":"Identity","Value":"bob"},{"Name":"ForwardingSmtpAddress","Value":"smtp:evil@example.net"}]`,
+			"logon_type": int32(1),
 		}},
 	}
 	for _, tt := range tests {
@@ -273,6 +276,21 @@ func TestConvertColumns(t *testing.T) {
 		{"parameters elsewhere not read", `"Parameters":[1],"mainInfo":{"Parameters":[2]},"rawDataJson":{"parameters":[3],"x":{"Parameters":[4]}}`,
 			map[string]any{"parameters": nil}},
 		{"parameters last wins", `"rawDataJson":{"Parameters":[1],"Parameters":[2]}`, map[string]any{"parameters": `[2]`}},
+		// the other narrow copies of rawDataJson (schema version 4)
+		{"modified properties", `"rawDataJson":{"Operation":"Update user.","ModifiedProperties":[{"Name":"StrongAuthenticationMethod","NewValue":"[{\"MethodType\":6}]","OldValue":"[]"}]}`,
+			map[string]any{"modified_properties": `[{"Name":"StrongAuthenticationMethod","NewValue":"[{\"MethodType\":6}]","OldValue":"[]"}]`, "parameters": nil}},
+		{"modified properties empty", `"rawDataJson":{"ModifiedProperties":[]}`, map[string]any{"modified_properties": `[]`}},
+		{"modified properties null", `"rawDataJson":{"ModifiedProperties":null}`, map[string]any{"modified_properties": nil}},
+		{"aws region", `"rawDataJson":{"eventName":"RunInstances","awsRegion":"ap-southeast-3"}`, map[string]any{"aws_region": "ap-southeast-3"}},
+		{"aws region escaped", `"rawDataJson":{"awsRegion":"us-east-1"}`, map[string]any{"aws_region": "us-east-1"}},
+		{"mailbox audit", `"rawDataJson":{"LogonType":2,"InternalLogonType":0,"MailboxOwnerUPN":"Bob@Contoso.com"}`,
+			map[string]any{"logon_type": int32(2), "mailbox_owner": "Bob@Contoso.com"}},
+		{"logon type as string", `"rawDataJson":{"LogonType":"1"}`, map[string]any{"logon_type": int32(1), "mailbox_owner": nil}},
+		{"logon type owner", `"rawDataJson":{"LogonType":0}`, map[string]any{"logon_type": int32(0)}},
+		{"narrow copies elsewhere not read", `"awsRegion":"x","LogonType":1,"mainInfo":{"MailboxOwnerUPN":"a@b"},"rawDataJson":{"x":{"ModifiedProperties":[1],"LogonType":2}}`,
+			map[string]any{"aws_region": nil, "logon_type": nil, "mailbox_owner": nil, "modified_properties": nil}},
+		{"repeated rawDataJson replaces the first", `"rawDataJson":{"LogonType":2,"awsRegion":"eu-west-1"},"rawDataJson":{"Parameters":[]}`,
+			map[string]any{"logon_type": nil, "aws_region": nil, "parameters": `[]`}},
 		{"before epoch", `"timestamp":-1`, map[string]any{"ts": int64(-1), "day": "1969-12-31"}},
 	}
 	for _, tt := range tests {
@@ -367,6 +385,13 @@ func TestTypeErrors(t *testing.T) {
 		{"parameters object", `"rawDataJson":{"Parameters":{"Name":"ForwardTo","Value":"x@y"}}`, "parameters", 1, map[string]any{"parameters": nil}},
 		{"parameters string", `"rawDataJson":{"Parameters":"[{\"Name\":\"a\"}]"}`, "parameters", 1, map[string]any{"parameters": nil}},
 		{"rawDataJson array", `"rawDataJson":[{"Parameters":[]}]`, "parameters", 1, map[string]any{"parameters": nil}},
+		{"modified properties object", `"rawDataJson":{"ModifiedProperties":{"Name":"x"}}`, "modified_properties", 1, map[string]any{"modified_properties": nil}},
+		{"aws region number", `"rawDataJson":{"awsRegion":1}`, "aws_region", 1, map[string]any{"aws_region": nil}},
+		{"logon type word", `"rawDataJson":{"LogonType":"Delegate"}`, "logon_type", 1, map[string]any{"logon_type": nil}},
+		{"logon type fractional", `"rawDataJson":{"LogonType":1.5}`, "logon_type", 1, map[string]any{"logon_type": nil}},
+		{"logon type too big", `"rawDataJson":{"LogonType":4294967296}`, "logon_type", 1, map[string]any{"logon_type": nil}},
+		{"mailbox owner object", `"rawDataJson":{"MailboxOwnerUPN":{"upn":"a@b"}}`, "mailbox_owner", 1, map[string]any{"mailbox_owner": nil}},
+		{"rawDataJson string", `"rawDataJson":"{}"`, "logon_type", 1, map[string]any{"logon_type": nil, "aws_region": nil}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

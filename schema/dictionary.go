@@ -201,6 +201,14 @@ order. `+"`mcasload schema`"+` prints the same table (`+"`--format markdown|json
   Added in schema version 2: warehouses of version 1 are upgraded when a writer opens them (the
   column is filled from ` + "`raw`" + `), and readers of an unmigrated version 1 Parquet folder compute it
   from ` + "`raw`" + `.
+- ` + "`modified_properties`" + ` is the text of ` + "`rawDataJson.ModifiedProperties`" + ` byte for byte when it is
+  an array (what an Entra ID audit record changed: ` + "`[{\"Name\":…,\"NewValue\":…,\"OldValue\":…}]`" + `), with
+  the same rules as ` + "`parameters`" + `. ` + "`aws_region`" + ` is ` + "`rawDataJson.awsRegion`" + ` (AWS CloudTrail),
+  ` + "`mailbox_owner`" + ` is ` + "`rawDataJson.MailboxOwnerUPN`" + ` as received and ` + "`logon_type`" + ` is
+  ` + "`rawDataJson.LogonType`" + ` (0 the owner, 1 an administrator, 2 a delegate; a number or a numeric
+  string) of Exchange mailbox audit records. They are narrow copies of what investigations read from
+  ` + "`raw`" + `: a filter on them never decompresses ` + "`raw`" + `. Added in schema version 4, filled from ` + "`raw`" + `
+  the same way when a writer opens an older warehouse; readers of older data compute them from ` + "`raw`" + `.
 
 ## Times are UTC
 

@@ -21,6 +21,7 @@ func addSeeds(f *testing.F) {
 		`{"_id":"m","timestamp":1,"mainInfo":{"eventObjects":[null,{"name":"a"},3,{"name":{}}]}}`,
 		`{"_id":"p","timestamp":1,"rawDataJson":{"Parameters":[{"Name":"ForwardTo","Value":"a\"b"}],"Parameters":[ ]}}`,
 		`{"_id":"q","timestamp":1,"rawDataJson":{"Param\u0065ters":[1]},"rawDataJson":{"Parameters":{}}}`,
+		`{"_id":"r","timestamp":1,"rawDataJson":{"ModifiedProperties":[{"Name":"a"}],"awsRegion":"us-\u0065ast-1","LogonType":"2","MailboxOwnerUPN":"\ud800"}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -56,6 +57,8 @@ func FuzzConvert(f *testing.F) {
 		raws := b.Record.Column(colRaw).(*array.String)
 		days := b.Record.Column(colDay).(*array.Date32)
 		params := b.Record.Column(colParameters).(*array.String)
+		modified := b.Record.Column(colModifiedProperties).(*array.String)
+		region := b.Record.Column(colAWSRegion).(*array.String)
 		ts := b.Record.Column(colTS).(*array.Timestamp)
 		row := 0
 		for i, r := range records {
@@ -101,6 +104,18 @@ func FuzzConvert(f *testing.F) {
 			}
 			if got := params.Value(row); params.IsNull(row) != (wantParams == nil) || got != string(wantParams) {
 				t.Fatalf("row %d parameters %q (null %v), encoding/json reads %q", row, got, params.IsNull(row), wantParams)
+			}
+			wantModified := rawData["ModifiedProperties"]
+			if len(wantModified) == 0 || wantModified[0] != '[' {
+				wantModified = nil
+			}
+			if got := modified.Value(row); modified.IsNull(row) != (wantModified == nil) || got != string(wantModified) {
+				t.Fatalf("row %d modified_properties %q (null %v), encoding/json reads %q", row, got, modified.IsNull(row), wantModified)
+			}
+			var wantRegion *string
+			_ = json.Unmarshal(rawData["awsRegion"], &wantRegion)
+			if region.IsNull(row) != (wantRegion == nil) || (wantRegion != nil && region.Value(row) != *wantRegion) {
+				t.Fatalf("row %d aws_region %q (null %v), encoding/json reads %v", row, region.Value(row), region.IsNull(row), wantRegion)
 			}
 			if int64(days.Value(row)) != floorDiv(int64(ts.Value(row)), msPerDay) {
 				t.Fatalf("row %d day %d for ts %d", row, days.Value(row), ts.Value(row))

@@ -11,8 +11,10 @@ import (
 // Version is the version of the Activities schema. It is stored in the warehouse and in the
 // Parquet key-value metadata; a change of column names or types bumps it. Version 2 added
 // parameters (after raw, so a version 1 table gets it with ALTER TABLE … ADD COLUMN); version 3
-// added tenant, last for the same reason.
-const Version = 3
+// added tenant, last for the same reason; version 4 added modified_properties, aws_region,
+// logon_type and mailbox_owner, last again: narrow copies of the parts of raw that
+// investigations read, so they never decompress raw for rows spread over the whole warehouse.
+const Version = 4
 
 // TimestampType is the Arrow type of every time column: epoch milliseconds in UTC, exactly the
 // precision the API returns.
@@ -57,6 +59,10 @@ var Columns = []Column{
 	{"raw", arrow.BinaryTypes.String, false, "(whole record)", "", "the record exactly as received, JSON text"},
 	{"parameters", arrow.BinaryTypes.String, true, "rawDataJson.Parameters", "", `Exchange cmdlet parameters (inbox rules, mailbox forwarding, transport rules): the JSON array [{"Name":…,"Value":…},…] exactly as received; a narrow copy of that part of raw (since schema version 2)`},
 	{"tenant", arrow.BinaryTypes.String, false, "(the run's tenant)", "", "tenant label (see docs/tenants.md): the portal tenant of the scan URL, or --tenant-label; a Parquet partition like day (since schema version 3)"},
+	{"modified_properties", arrow.BinaryTypes.String, true, "rawDataJson.ModifiedProperties", "", `Entra ID audit changes (users, roles, apps, domains): the JSON array [{"Name":…,"NewValue":…,"OldValue":…},…] exactly as received; a narrow copy of that part of raw (since schema version 4)`},
+	{"aws_region", arrow.BinaryTypes.String, true, "rawDataJson.awsRegion", "", "AWS region of a CloudTrail record, e.g. us-east-1; a narrow copy of that part of raw (since schema version 4)"},
+	{"logon_type", arrow.PrimitiveTypes.Int32, true, "rawDataJson.LogonType", "", "Exchange mailbox audit logon type: 0 the mailbox owner, 1 an administrator, 2 a delegate; a narrow copy of that part of raw (since schema version 4)"},
+	{"mailbox_owner", arrow.BinaryTypes.String, true, "rawDataJson.MailboxOwnerUPN", "", "Exchange mailbox audit: the UPN of the mailbox acted on, as received; a narrow copy of that part of raw (since schema version 4)"},
 }
 
 // Activities is the Arrow schema of an activity row.

@@ -141,7 +141,7 @@ func (w *Writer) compactDay(ctx context.Context, s *session, t *whTable, day par
 		for i, p := range g {
 			paths[i] = quoteString(p.path)
 		}
-		// Parts may predate schema version 2 (no parameters): see anyVersionScan.
+		// Parts may predate schema version 4 (copies of raw missing): see anyVersionScan.
 		// No ORDER BY: sorting a day (160k rows, 550 MB of raw at 5M) took most of a 1 GB
 		// memory limit; streaming the parts keeps a compaction to a row group at a time.
 		q := t.fileScan("[" + strings.Join(paths, ", ") + "]")

@@ -55,13 +55,13 @@ func datasetSources(l datasetLayout, legacyTenant string, selection []string) []
 	return out
 }
 
-// datasetScan is the SELECT of dataset t's columns over sources; with v1 (some activities file
-// predates schema version 2) parameters is computed from raw for the files that lack it. ok is
-// false when there is nothing to read.
-func datasetScan(t *whTable, sources []datasetSource, v1 bool) (q string, ok bool) {
+// datasetScan is the SELECT of dataset t's columns over sources; with old (some activities file
+// predates schema version 4) the copies of raw are computed from raw for the files that lack
+// them. ok is false when there is nothing to read.
+func datasetScan(t *whTable, sources []datasetSource, old bool) (q string, ok bool) {
 	var parts []string
 	for _, src := range sources {
-		if v1 {
+		if old {
 			parts = append(parts, anyVersionScan(src.arg(), src.hive, src.tenantExpr))
 			continue
 		}
@@ -71,12 +71,17 @@ func datasetScan(t *whTable, sources []datasetSource, v1 bool) (q string, ok boo
 	return strings.Join(parts, "\nUNION ALL "), len(parts) > 0
 }
 
-// hasV1Files reports whether a file of sources lacks the parameters column (schema version 1).
-func hasV1Files(ctx context.Context, conn *sql.Conn, sources []datasetSource) (bool, error) {
+// hasOldFiles reports whether a file of sources lacks a copy of raw (rawCopies: schema version
+// 1, 2 or 3).
+func hasOldFiles(ctx context.Context, conn *sql.Conn, sources []datasetSource) (bool, error) {
+	names := make([]string, len(rawCopies))
+	for i, c := range rawCopies {
+		names[i] = quoteString(c.name)
+	}
 	for _, src := range sources {
 		var old int
-		err := conn.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT file_name FROM parquet_schema(`+src.arg()+`)
-			GROUP BY file_name HAVING count(*) FILTER (WHERE name = 'parameters') = 0)`).Scan(&old)
+		err := conn.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM (SELECT file_name FROM parquet_schema(%s)
+			GROUP BY file_name HAVING count(DISTINCT name) FILTER (WHERE name IN (%s)) < %d)`, src.arg(), strings.Join(names, ", "), len(rawCopies))).Scan(&old)
 		if err != nil {
 			return false, fmt.Errorf("read parquet schemas: %w", err)
 		}
@@ -91,13 +96,13 @@ func hasV1Files(ctx context.Context, conn *sql.Conn, sources []datasetSource) (b
 // tenants of selection, as datasetScan; ok is false when it holds no file.
 func readDataset(ctx context.Context, conn *sql.Conn, t *whTable, l datasetLayout, legacyTenant string, selection []string) (string, bool, error) {
 	sources := datasetSources(l, legacyTenant, selection)
-	v1 := false
+	old := false
 	if t == &activitiesTable {
 		var err error
-		if v1, err = hasV1Files(ctx, conn, sources); err != nil {
+		if old, err = hasOldFiles(ctx, conn, sources); err != nil {
 			return "", false, err
 		}
 	}
-	q, ok := datasetScan(t, sources, v1)
+	q, ok := datasetScan(t, sources, old)
 	return q, ok, nil
 }

@@ -35,6 +35,57 @@ const migrationAddParameters = `
 	UPDATE wh.staging SET parameters = ` + parametersFromRaw + ` WHERE parameters IS NULL AND contains(raw, '"Parameters"');
 	UPDATE wh.meta SET value = '2' WHERE key = 'schema_version';`
 
+// The copies of raw schema version 4 added (modified_properties, aws_region, logon_type,
+// mailbox_owner), computed from raw as the converter fills them, for migration 8, the rewrite of
+// older Parquet files and readers of unmigrated data: part of a released migration, never change
+// them. Each tests raw with contains first, which spares the JSON parse for the records without
+// the key (most of them). Like parametersFromRaw, modified_properties is DuckDB's compact
+// re-serialisation of the array; logon_type takes an integral number or numeric string in the
+// INTEGER range, as the converter does.
+const (
+	modifiedPropertiesFromRaw = `CASE WHEN contains(raw, '"ModifiedProperties"') AND json_type(raw, '$.rawDataJson.ModifiedProperties') = 'ARRAY'
+  THEN json_extract(raw, '$.rawDataJson.ModifiedProperties')::VARCHAR END`
+	awsRegionFromRaw = `CASE WHEN contains(raw, '"awsRegion"') AND json_type(raw, '$.rawDataJson.awsRegion') = 'VARCHAR'
+  THEN json_extract_string(raw, '$.rawDataJson.awsRegion') END`
+	logonTypeFromRaw = `CASE WHEN contains(raw, '"LogonType"') AND json_type(raw, '$.rawDataJson.LogonType') IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'VARCHAR')
+  THEN list_transform([TRY_CAST(json_extract_string(raw, '$.rawDataJson.LogonType') AS DOUBLE)],
+                      lambda d: CASE WHEN d = trunc(d) AND d BETWEEN -2147483648 AND 2147483647 THEN d::INTEGER END)[1] END`
+	mailboxOwnerFromRaw = `CASE WHEN contains(raw, '"MailboxOwnerUPN"') AND json_type(raw, '$.rawDataJson.MailboxOwnerUPN') = 'VARCHAR'
+  THEN json_extract_string(raw, '$.rawDataJson.MailboxOwnerUPN') END`
+)
+
+// rawCopy is a column that copies a part of raw: its type, the key of rawDataJson it copies,
+// and the SQL expression computing it from raw for the rows and files written before it existed.
+type rawCopy struct{ name, sqlType, key, fromRaw string }
+
+// rawCopies are the activities columns copied out of raw: schema version 2's parameters and
+// version 4's four.
+var rawCopies = []rawCopy{
+	{"parameters", "VARCHAR", "Parameters", parametersFromRaw},
+	{"modified_properties", "VARCHAR", "ModifiedProperties", modifiedPropertiesFromRaw},
+	{"aws_region", "VARCHAR", "awsRegion", awsRegionFromRaw},
+	{"logon_type", "INTEGER", "LogonType", logonTypeFromRaw},
+	{"mailbox_owner", "VARCHAR", "MailboxOwnerUPN", mailboxOwnerFromRaw},
+}
+
+// migrationAddRawCopies is migration 8: schema version 4's copies of raw, filled from raw.
+// Migration 1 builds the tables from schema.Columns, so a new warehouse has the columns already:
+// hence IF NOT EXISTS, and the UPDATEs touch no row there.
+var migrationAddRawCopies = func() string {
+	var b strings.Builder
+	for _, t := range []string{"activities", "staging"} {
+		var set, keys []string
+		for _, c := range rawCopies[1:] {
+			fmt.Fprintf(&b, "ALTER TABLE wh.%s ADD COLUMN IF NOT EXISTS %s %s;\n", t, c.name, c.sqlType)
+			set = append(set, c.name+" = "+c.fromRaw)
+			keys = append(keys, fmt.Sprintf(`contains(raw, '"%s"')`, c.key))
+		}
+		fmt.Fprintf(&b, "UPDATE wh.%s SET %s WHERE %s;\n", t, strings.Join(set, ", "), strings.Join(keys, " OR "))
+	}
+	b.WriteString("UPDATE wh.meta SET value = '4' WHERE key = 'schema_version';")
+	return b.String()
+}()
+
 // selectColumns is the schema's columns (without the partition columns when skipPartition), with
 // expressions in place of the ones expr names (column → SQL expression).
 func selectColumns(skipPartition bool, expr map[string]string) string {
@@ -58,23 +109,28 @@ func (t *whTable) selectColumns(skipPartition bool, expr map[string]string) stri
 }
 
 // anyVersionScan is a SELECT of the schema's columns over the Parquet files src (a read_parquet
-// file argument: a quoted glob or a list) that may mix schema versions: parameters is read from
-// the files that have it and computed from raw for version 1 files, which therefore read raw
-// (slower, but only until a writer migrates them). The empty typed relation gives the union a
-// parameters column when no file has one. With hive (a read_parquet hive option list) the
-// partition columns come from the folder names and tenant is tenantExpr; without, the result has
-// no partition columns (what a Parquet file holds).
+// file argument: a quoted glob or a list) that may mix schema versions: each copy of raw
+// (rawCopies) is read from the files that have it and computed from raw for older files, which
+// therefore read raw (slower, but only until a writer migrates them). The empty typed relation
+// gives the union every copy's column when no file has it. With hive (a read_parquet hive option
+// list) the partition columns come from the folder names and tenant is tenantExpr; without, the
+// result has no partition columns (what a Parquet file holds).
 func anyVersionScan(src, hive, tenantExpr string) string {
-	expr := map[string]string{"parameters": fmt.Sprintf(`CASE WHEN filename IN (SELECT file_name FROM parquet_schema(%s) WHERE name = 'parameters') THEN parameters ELSE %s END`,
-		src, parametersFromRaw)}
+	expr := map[string]string{}
+	empty := make([]string, len(rawCopies))
+	for i, c := range rawCopies {
+		expr[c.name] = fmt.Sprintf(`CASE WHEN filename IN (SELECT file_name FROM parquet_schema(%s) WHERE name = '%s') THEN %s ELSE %s END`,
+			src, c.name, c.name, c.fromRaw)
+		empty[i] = "NULL::" + c.sqlType + " AS " + c.name
+	}
 	opts := "hive_partitioning = false"
 	if hive != "" {
 		opts = hive
 		expr["tenant"] = tenantExpr
 	}
 	return fmt.Sprintf(`SELECT %s FROM (SELECT * FROM read_parquet(%s, %s, union_by_name = true, filename = true)
-		UNION ALL BY NAME SELECT NULL::VARCHAR AS parameters WHERE false)`,
-		selectColumns(hive == "", expr), src, opts)
+		UNION ALL BY NAME SELECT %s WHERE false)`,
+		selectColumns(hive == "", expr), src, opts, strings.Join(empty, ", "))
 }
 
 // hasColumn reports whether a table has a column.
@@ -85,27 +141,63 @@ func hasColumn(ctx context.Context, conn *sql.Conn, database, table, column stri
 	return n > 0, err
 }
 
-// partsWithoutParameters returns the part files that lack the parameters column (written by
-// schema version 1), and the ones whose schema could not be read.
-func partsWithoutParameters(ctx context.Context, conn *sql.Conn, parts []partFile) (old, unreadable []string, err error) {
+// missingCopies returns, for the columns of rawCopies a table lacks (a warehouse no writer has
+// opened since they were added), the expressions computing them from raw.
+func missingCopies(ctx context.Context, conn *sql.Conn, database, table string) (map[string]string, error) {
+	expr := map[string]string{}
+	for _, c := range rawCopies {
+		has, err := hasColumn(ctx, conn, database, table, c.name)
+		if err != nil {
+			return nil, err
+		}
+		if !has {
+			expr[c.name] = c.fromRaw
+		}
+	}
+	return expr, nil
+}
+
+// oldPart is a part file written before some copies of raw existed, with the expressions that
+// compute the ones it lacks.
+type oldPart struct {
+	path    string
+	missing map[string]string
+}
+
+// partsWithoutCopies returns the part files that lack a column of rawCopies (written by schema
+// version 1, 2 or 3), and the ones whose schema could not be read.
+func partsWithoutCopies(ctx context.Context, conn *sql.Conn, parts []partFile) (old []oldPart, unreadable []string, err error) {
 	for _, p := range parts {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
-		var has bool
-		qerr := conn.QueryRowContext(ctx, `SELECT count(*) FILTER (WHERE name = 'parameters') > 0 FROM parquet_schema(?)`, p.path).Scan(&has)
-		switch {
-		case qerr != nil:
+		var names []any
+		qerr := conn.QueryRowContext(ctx, `SELECT list(name) FROM parquet_schema(?)`, p.path).Scan(&names)
+		if qerr != nil {
 			unreadable = append(unreadable, p.path)
-		case !has:
-			old = append(old, p.path)
+			continue
+		}
+		have := map[string]bool{}
+		for _, n := range names {
+			if s, ok := n.(string); ok {
+				have[s] = true
+			}
+		}
+		missing := map[string]string{}
+		for _, c := range rawCopies {
+			if !have[c.name] {
+				missing[c.name] = c.fromRaw
+			}
+		}
+		if len(missing) > 0 {
+			old = append(old, oldPart{p.path, missing})
 		}
 	}
 	return old, unreadable, nil
 }
 
 // migrateParquet upgrades the Parquet files of an older warehouse: it rewrites the files written
-// before schema version 2 with the parameters column computed from their raw, then moves the
+// before schema version 4 with the copies of raw they lack computed from their raw, then moves the
 // files written before version 3 into their tenant's folder (migrateLayout). Each file is replaced atomically under its own
 // name (a synced temporary file renamed over it), so a crash leaves every file either old or
 // new; files are recognised by their columns, so a rerun skips the done ones and finishes the
@@ -125,23 +217,23 @@ func (w *Writer) migrateParquet(ctx context.Context, s *session) error {
 	if err != nil {
 		return fmt.Errorf("migrate parquet: %w", err)
 	}
-	old, unreadable, err := partsWithoutParameters(ctx, s.conn, parts)
+	old, unreadable, err := partsWithoutCopies(ctx, s.conn, parts)
 	if err != nil {
 		return fmt.Errorf("migrate parquet: %w", err)
 	}
 	if len(old) > 0 {
 		start := time.Now()
-		w.log.Info("upgrading parquet files to schema version 2 (adding parameters); this runs once", "files", len(old))
+		w.log.Info(fmt.Sprintf("upgrading parquet files to schema version %d (adding the columns copied from raw); this runs once", activitiesTable.version), "files", len(old))
 		// No ORDER BY: sorting a compacted file would spill most of it. The parallel scan hands
 		// each thread whole row groups, so a file sorted by ts keeps row groups of narrow ts
 		// ranges. (preserve_insertion_order cannot be used: writeParquet caps row groups by bytes.)
-		for i, path := range old {
+		for i, p := range old {
 			if i > 0 && i%50 == 0 {
 				w.log.Info("upgrading parquet files", "done", i, "of", len(old), "took", time.Since(start).Round(time.Second))
 			}
 			q := fmt.Sprintf(`SELECT %s FROM read_parquet(%s, hive_partitioning = false)`,
-				selectColumns(true, map[string]string{"parameters": parametersFromRaw}), quoteString(path))
-			if err := w.writeParquet(ctx, s, &activitiesTable, filepath.Dir(path), filepath.Base(path), q, "migrate"); err != nil {
+				selectColumns(true, p.missing), quoteString(p.path))
+			if err := w.writeParquet(ctx, s, &activitiesTable, filepath.Dir(p.path), filepath.Base(p.path), q, "migrate"); err != nil {
 				return fmt.Errorf("migrate parquet: %w", err)
 			}
 		}

@@ -31,10 +31,10 @@ func mailRecord(i int, ts time.Time) string {
 		return head + fmt.Sprintf(`,"rawDataJson":{"Operation":"New-InboxRule","Parameters":[{"Name":"Name","Value":"r\"%d é"},{"Name":"ForwardTo","Value":"x%d@evil.example"}],"LogonType":0}}`, i, i)
 	case 1: // no rawDataJson
 		return head + `,"description":"Parameters mentioned in prose"}`
-	case 2: // rawDataJson without Parameters
-		return head + `,"rawDataJson":{"Operation":"FileAccessed","Nested":{"Parameters":[1]}}}`
-	case 3: // Parameters that is not an array: NULL
-		return head + `,"rawDataJson":{"Parameters":{"Name":"ForwardTo"}}}`
+	case 2: // rawDataJson without Parameters, with the other copies of raw (schema version 4)
+		return head + fmt.Sprintf(`,"rawDataJson":{"Operation":"MailItemsAccessed","Nested":{"Parameters":[1]},"LogonType":%d,"MailboxOwnerUPN":"Boss%d@contoso.com","awsRegion":"eu-west-%d","ModifiedProperties":[{"Name":"StrongAuthenticationMethod","NewValue":"[{\"MethodType\":%d}]","OldValue":"[]"}]}}`, i%3, i, i%3, i)
+	case 3: // Parameters and ModifiedProperties that are not arrays, a LogonType that is a numeric string: NULL, NULL, 2
+		return head + `,"rawDataJson":{"Parameters":{"Name":"ForwardTo"},"ModifiedProperties":"x","LogonType":"2","awsRegion":7}}`
 	case 4: // Parameters null
 		return head + `,"rawDataJson":{"Parameters":null}}`
 	default: // an empty array
@@ -75,11 +75,10 @@ func loadMail(t *testing.T, dir string, sinks Sinks) map[string]string {
 			raws = append(raws, mailRecord(i, day0.Add(time.Duration(i%60)*71*time.Minute)))
 		}
 		rec := convertRecords(t, mem, raws)
-		params := rec.Column(schema.Activities.FieldIndices("parameters")[0])
 		ids := rec.Column(0)
 		for i := range int(rec.NumRows()) {
-			if !params.IsNull(i) {
-				want[ids.ValueStr(i)] = params.ValueStr(i)
+			if v := copiesOf(rec, i); v != "" {
+				want[ids.ValueStr(i)] = v
 			}
 		}
 		if _, err := w.Commit(t.Context(), Commit{Records: recs(rec)}); err != nil {
@@ -90,10 +89,41 @@ func loadMail(t *testing.T, dir string, sinks Sinks) map[string]string {
 	if err := w.Close(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if len(want) != 40 {
-		t.Fatalf("the converter found parameters in %d records, want 40", len(want))
+	// parameters in kinds 0 and 5, the other copies in 2, a logon type in 3: 20 records each
+	if len(want) != 80 {
+		t.Fatalf("the converter found copies of raw in %d records, want 80", len(want))
 	}
 	return want
+}
+
+// copiesOf renders row i's copies of raw (rawCopies) as one comparable text, "" when they are
+// all NULL. A JSON array is compared by what it holds (the converter keeps the bytes, DuckDB's
+// re-serialisation may differ in spacing).
+func copiesOf(rec arrow.RecordBatch, i int) string {
+	var parts []string
+	some := false
+	for _, c := range rawCopies {
+		col := rec.Column(schema.Activities.FieldIndices(c.name)[0])
+		v := "NULL"
+		if !col.IsNull(i) {
+			v, some = canonicalJSON(col.ValueStr(i)), true
+		}
+		parts = append(parts, c.name+"="+v)
+	}
+	if !some {
+		return ""
+	}
+	return strings.Join(parts, " ")
+}
+
+// canonicalJSON re-encodes a JSON array or object compactly; any other text is itself.
+func canonicalJSON(v string) string {
+	var x any
+	if (strings.HasPrefix(v, "[") || strings.HasPrefix(v, "{")) && json.Unmarshal([]byte(v), &x) == nil {
+		b, _ := json.Marshal(x)
+		return string(b)
+	}
+	return v
 }
 
 // sqlSession opens an in-memory DuckDB with the warehouse file (if any) attached as wh.
@@ -117,16 +147,33 @@ func mustExec(t testing.TB, s *session, q string, args ...any) {
 	}
 }
 
-// downgradeParquet rewrites each file as schema version 1 wrote it: no parameters column,
+// downgradeParquet rewrites each file as schema version 1 wrote it: no copies of raw,
 // version 1 in the key-value metadata.
 func downgradeParquet(t testing.TB, files []string) {
+	t.Helper()
+	rewriteParquet(t, files, 1)
+}
+
+// rewriteParquet rewrites each file as schema version (1 or 3) wrote it: without the copies of
+// raw added since, version in the key-value metadata.
+func rewriteParquet(t testing.TB, files []string, version int) {
 	t.Helper()
 	s := sqlSession(t, "", false)
 	defer s.close()
 	for _, f := range files {
-		tmp := f + ".v1"
-		mustExec(t, s, fmt.Sprintf(`COPY (SELECT * EXCLUDE (parameters) FROM read_parquet(%s, hive_partitioning = false)) TO %s
-			(FORMAT PARQUET, COMPRESSION zstd, KV_METADATA {'mcasload.schema_version': '1'})`, quoteString(f), quoteString(tmp)))
+		var drop []string
+		for _, c := range copiesSince(version) {
+			var n int
+			if err := s.conn.QueryRowContext(context.Background(), fmt.Sprintf(`SELECT count(*) FROM (DESCRIBE SELECT * FROM read_parquet(%s, hive_partitioning = false)) WHERE column_name = ?`, quoteString(f)), c).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n > 0 {
+				drop = append(drop, c)
+			}
+		}
+		tmp := f + ".old"
+		mustExec(t, s, fmt.Sprintf(`COPY (SELECT * EXCLUDE (%s) FROM read_parquet(%s, hive_partitioning = false)) TO %s
+			(FORMAT PARQUET, COMPRESSION zstd, KV_METADATA {'mcasload.schema_version': '%d'})`, strings.Join(drop, ", "), quoteString(f), quoteString(tmp), version))
 		if err := os.Chmod(tmp, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -136,11 +183,44 @@ func downgradeParquet(t testing.TB, files []string) {
 	}
 }
 
+// wantCopies is what parquetVersions says of a file this mcasload writes.
+var wantCopies = fmt.Sprintf("copies=%d version=%d", len(rawCopies), schema.Version)
+
+// copiesSince are the copies of raw a warehouse of schema version lacks.
+func copiesSince(version int) []string {
+	var out []string
+	for _, c := range rawCopies {
+		if version < 2 || c.name != "parameters" {
+			out = append(out, c.name)
+		}
+	}
+	return out
+}
+
+// downgradeToV3 turns a warehouse into what schema version 3 left: no copies of raw but
+// parameters in its tables and files, migration 8 not recorded, version 3 in meta.
+func downgradeToV3(t testing.TB, dir string) {
+	t.Helper()
+	s := sqlSession(t, dir, true)
+	for _, tb := range []string{"activities", "staging"} {
+		for _, c := range copiesSince(3) {
+			mustExec(t, s, `ALTER TABLE wh.`+tb+` DROP COLUMN `+c)
+		}
+	}
+	mustExec(t, s, `DELETE FROM wh.schema_migrations WHERE version >= 8`)
+	mustExec(t, s, `UPDATE wh.meta SET value = '3' WHERE key IN ('schema_version', 'parquet_schema_version')`)
+	if err := s.detachClose(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rewriteParquet(t, absParts(t, dir), 3)
+}
+
 // downgradeToV2 turns a warehouse of one tenant into what schema version 2 left (before
 // tenants): no tenant columns, state keyed by key alone, no tenants table, migrations 3 and 4
 // not recorded, the source in meta, and the Parquet files in <root>/day=…/.
 func downgradeToV2(t testing.TB, dir string) {
 	t.Helper()
+	downgradeToV3(t, dir)
 	s := sqlSession(t, dir, true)
 	// Version 5's dataset first (the tables of cloud_app_events).
 	for _, tb := range []string{"cloud_app_events", "cloud_app_event_keys", "cloud_app_events_staging", "cloud_app_events_pending", "rejected_cloud_app_events"} {
@@ -217,43 +297,65 @@ func absParts(t testing.TB, dir string) []string {
 	return out
 }
 
-// parquetColumns returns, per file, whether it has the parameters column and its schema version.
+// parquetVersions returns, per file, how many of the copies of raw (rawCopies) it has and its
+// schema version.
 func parquetVersions(t testing.TB, files []string) map[string]string {
 	t.Helper()
 	s := sqlSession(t, "", false)
 	defer s.close()
+	names := make([]string, len(rawCopies))
+	for i, c := range rawCopies {
+		names[i] = quoteString(c.name)
+	}
 	out := map[string]string{}
 	for _, f := range files {
-		var has bool
+		var has int
 		var version string
 		err := s.conn.QueryRowContext(context.Background(), `SELECT
-			(SELECT count(*) FILTER (WHERE name = 'parameters') > 0 FROM parquet_schema(?)),
+			(SELECT count(*) FILTER (WHERE name IN (`+strings.Join(names, ", ")+`)) FROM parquet_schema(?)),
 			(SELECT coalesce(max(decode(value)) FILTER (WHERE decode(key) = 'mcasload.schema_version'), '') FROM parquet_kv_metadata(?))`, f, f).Scan(&has, &version)
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[filepath.Base(filepath.Dir(f))+"/"+filepath.Base(f)] = fmt.Sprintf("parameters=%v version=%s", has, version)
+		out[filepath.Base(filepath.Dir(f))+"/"+filepath.Base(f)] = fmt.Sprintf("copies=%d version=%s", has, version)
 	}
 	return out
 }
 
-// readParameters returns the non-NULL parameters per id as a reader sees them.
+// readParameters returns the copies of raw per id as a reader sees them (see copiesOf), for the
+// rows that have one.
 func readParameters(t testing.TB, r *Reader) map[string]string {
 	t.Helper()
-	rows, err := r.Conn().QueryContext(context.Background(), `SELECT id, parameters FROM activities WHERE parameters IS NOT NULL`)
+	cols := make([]string, len(rawCopies))
+	for i, c := range rawCopies {
+		cols[i] = c.name
+	}
+	rdr, err := r.QueryArrow(context.Background(), `SELECT id, `+strings.Join(cols, ", ")+` FROM activities`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
+	defer rdr.Release()
 	out := map[string]string{}
-	for rows.Next() {
-		var id, p string
-		if err := rows.Scan(&id, &p); err != nil {
-			t.Fatal(err)
+	for rdr.Next() {
+		rec := rdr.RecordBatch()
+		ids := rec.Column(0)
+		for i := range int(rec.NumRows()) {
+			var parts []string
+			some := false
+			for j, c := range rawCopies {
+				col := rec.Column(j + 1)
+				v := "NULL"
+				if !col.IsNull(i) {
+					v, some = canonicalJSON(col.ValueStr(i)), true
+				}
+				parts = append(parts, c.name+"="+v)
+			}
+			if some { // (copies: the strings alias the batch's buffers, which the next batch reuses)
+				out[strings.Clone(ids.ValueStr(i))] = strings.Clone(strings.Join(parts, " "))
+			}
 		}
-		out[id] = p
 	}
-	if err := rows.Err(); err != nil {
+	if err := rdr.Err(); err != nil {
 		t.Fatal(err)
 	}
 	return out
@@ -262,11 +364,11 @@ func readParameters(t testing.TB, r *Reader) map[string]string {
 func diffParameters(t testing.TB, what string, got, want map[string]string) {
 	t.Helper()
 	if len(got) != len(want) {
-		t.Errorf("%s: %d rows with parameters, want %d", what, len(got), len(want))
+		t.Errorf("%s: %d rows with copies of raw, want %d", what, len(got), len(want))
 	}
 	for id, w := range want {
 		if got[id] != w {
-			t.Errorf("%s: %s parameters = %q, want %q", what, id, got[id], w)
+			t.Errorf("%s: %s copies of raw = %q, want %q", what, id, got[id], w)
 		}
 	}
 }
@@ -331,12 +433,12 @@ func TestMigrateV1Warehouse(t *testing.T) {
 				t.Fatalf("%d parquet files, want 2 for each of 3 days", len(files))
 			}
 			for f, v := range parquetVersions(t, files) {
-				if v != "parameters=false version=1" {
+				if v != "copies=0 version=1" {
 					t.Fatalf("downgraded %s: %s", f, v)
 				}
 			}
 
-			// Readers of the unmigrated warehouse compute parameters from raw.
+			// Readers of the unmigrated warehouse compute the copies of raw from raw.
 			diffParameters(t, "v1 parquet reader", readerParameters(t, dir, true), want)
 			if sinks.duckdb() {
 				diffParameters(t, "v1 duckdb reader", readerParameters(t, dir, false), want)
@@ -359,7 +461,7 @@ func TestMigrateV1Warehouse(t *testing.T) {
 				t.Errorf("files after the upgrade:\n%v\nbefore:\n%v", after, files)
 			}
 			for f, v := range parquetVersions(t, after) {
-				if v != "parameters=true version=3" {
+				if v != wantCopies {
 					t.Errorf("upgraded %s: %s", f, v)
 				}
 			}
@@ -403,8 +505,61 @@ func TestMigrateV1Warehouse(t *testing.T) {
 	}
 }
 
-// checkMigrated checks the DuckDB side of the upgrade: migrations 2 to 4 recorded once, the
-// schema version and the Parquet marker in meta, and the tenant column last in both tables.
+// TestMigrateV3Warehouse: a warehouse left by schema version 3 (parameters, tenants, none of
+// version 4's copies of raw) reads right before anyone upgrades it, its readers computing the
+// copies from raw as the converter fills them; the first writer adds them to DuckDB (migration
+// 8) and to every Parquet file in place.
+func TestMigrateV3Warehouse(t *testing.T) {
+	for _, sinks := range []Sinks{SinkBoth, SinkParquet} {
+		t.Run(string(sinks), func(t *testing.T) {
+			dir := t.TempDir()
+			want := loadMail(t, dir, sinks)
+			before := readSink(t, dir, FromParquet)
+			downgradeToV3(t, dir)
+			files := absParts(t, dir)
+			for f, v := range parquetVersions(t, files) {
+				if v != "copies=1 version=3" {
+					t.Fatalf("downgraded %s: %s", f, v)
+				}
+			}
+			diffParameters(t, "v3 parquet reader", readerParameters(t, dir, true), want)
+			if sinks.duckdb() {
+				diffParameters(t, "v3 duckdb reader", readerParameters(t, dir, false), want)
+			}
+			var log bytes.Buffer
+			w, err := Open(t.Context(), Options{Dir: dir, Sinks: sinks, MemoryLimit: "300MB", Threads: 2, Logger: testLogger(&log), Source: "simulator"})
+			if err != nil {
+				t.Fatalf("open v3 warehouse: %v", err)
+			}
+			mustVerify(t, w)
+			if err := w.Close(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(log.String(), "upgraded parquet files") {
+				t.Errorf("no upgrade logged:\n%s", log.String())
+			}
+			if after := absParts(t, dir); strings.Join(after, "\n") != strings.Join(files, "\n") {
+				t.Errorf("files after the upgrade:\n%v\nbefore:\n%v", after, files)
+			}
+			for f, v := range parquetVersions(t, files) {
+				if v != wantCopies {
+					t.Errorf("upgraded %s: %s", f, v)
+				}
+			}
+			if got := readSink(t, dir, FromParquet); !equalContents(got, before) {
+				t.Errorf("parquet after the upgrade holds %v, before %v", got, before)
+			}
+			diffParameters(t, "upgraded parquet", readerParameters(t, dir, true), want)
+			if sinks.duckdb() {
+				diffParameters(t, "upgraded duckdb", readerParameters(t, dir, false), want)
+			}
+			checkMigrated(t, dir)
+		})
+	}
+}
+
+// checkMigrated checks the DuckDB side of the upgrade: every migration recorded once, the
+// schema version and the Parquet marker in meta, and the last copy of raw last in both tables.
 func checkMigrated(t testing.TB, dir string) {
 	t.Helper()
 	s := sqlSession(t, dir, true)
@@ -424,7 +579,7 @@ func checkMigrated(t testing.TB, dir string) {
 	for v := range migrations {
 		all = append(all, strconv.Itoa(v+1))
 	}
-	if versions != strings.Join(all, ",") || meta != "cloud_app_events_schema_version=1,parquet_schema_version=3,schema_version=3" || last != "activities:tenant,staging:tenant" {
+	if versions != strings.Join(all, ",") || meta != "cloud_app_events_schema_version=1,parquet_schema_version=4,schema_version=4" || last != "activities:mailbox_owner,staging:mailbox_owner" {
 		t.Errorf("migrations %s, meta %s, last columns %s", versions, meta, last)
 	}
 }
@@ -452,7 +607,7 @@ func TestCompactMixedVersions(t *testing.T) {
 		t.Fatalf("compact %+v, want 6 files to 3", res)
 	}
 	for f, v := range parquetVersions(t, absParts(t, dir)) {
-		if v != "parameters=true version=3" {
+		if v != wantCopies {
 			t.Errorf("compacted %s: %s", f, v)
 		}
 	}
@@ -517,7 +672,7 @@ func TestMigrateCrash(t *testing.T) {
 				}
 			}
 			for f, v := range parquetVersions(t, moved) {
-				if v != "parameters=true version=3" {
+				if v != wantCopies {
 					t.Errorf("upgraded %s: %s", f, v)
 				}
 			}

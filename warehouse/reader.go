@@ -238,15 +238,13 @@ func (r *Reader) duckdbViews(ctx context.Context, dir string) ([]string, error) 
 	where := " WHERE " + tenantFilter(r.selection)
 	var stmts []string
 	if sinks := Sinks(meta["sinks"]); sinks == "" || sinks.duckdb() {
-		// A warehouse no writer has opened since schema version 2 lacks parameters.
-		has, err := hasColumn(ctx, r.conn, "wh", "activities", "parameters")
+		// A warehouse no writer has opened since schema version 2 (or 4) lacks the copies of raw
+		// added since: they are computed from raw.
+		expr, err := missingCopies(ctx, r.conn, "wh", "activities")
 		if err != nil {
 			return nil, fmt.Errorf("read warehouse columns: %w", err)
 		}
-		expr := map[string]string{"tenant": tenantExpr}
-		if !has {
-			expr["parameters"] = parametersFromRaw
-		}
+		expr["tenant"] = tenantExpr
 		stmts = append(stmts, `CREATE VIEW memory.main.activities AS SELECT * FROM (SELECT `+selectColumns(false, expr)+` FROM wh.activities)`+where)
 	} else {
 		// The warehouse keeps rows only in Parquet; DuckDB holds state and rejects.
@@ -346,7 +344,8 @@ func (r *Reader) rejectedFromFiles(t *whTable, dir, legacy string) string {
 // parquetDataset creates dataset t's view over its Parquet files under root for the selected
 // tenants (only their folders are read), or an empty table of the same columns when nothing is
 // published yet (read_parquet fails on an empty glob). Activities files from before schema
-// version 2 get parameters computed from raw; day folders from before tenants are legacy's.
+// version 4 get the copies of raw they lack computed from raw; day folders from before tenants
+// are legacy's.
 func (r *Reader) parquetDataset(ctx context.Context, t *whTable, root, legacy string) (string, error) {
 	layout, err := readLayout(root)
 	if err != nil {

@@ -278,6 +278,9 @@ var migrations = []string{
 	migrationFindings,
 	// 7: each tenant's retention horizon (see prune.go).
 	migrationAddHorizons,
+	// 8: schema version 4, the columns copied from raw that investigations read (see migrate.go;
+	// the Parquet files follow in Writer.migrateParquet).
+	migrationAddRawCopies,
 }
 
 // migrate brings the attached warehouse to the latest schema version. upgradeTenant is the label

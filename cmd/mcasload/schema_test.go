@@ -33,8 +33,8 @@ func TestSchemaCommand(t *testing.T) {
 func TestSchemaCommandTable(t *testing.T) {
 	_, stdout, _ := runMcasload(t, nil, "schema")
 	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
-	if len(lines) != 28 {
-		t.Fatalf("%d lines, want a header and 27 columns", len(lines))
+	if len(lines) != 32 {
+		t.Fatalf("%d lines, want a header and 31 columns", len(lines))
 	}
 	// Aligned: every row's SOURCE column starts where the header's does.
 	at := strings.Index(lines[0], "SOURCE")

@@ -39,13 +39,14 @@ WITH imp AS MATERIALIZED (
            AS counted_by_class
   FROM impersonations
   WHERE user_name IS NOT NULL),
--- the is_* filters first: action_class is then computed only for the rows they keep
+-- the is_* filters first: action_class is then computed only for the rows they keep. (is_file_op
+-- holds exactly when action_class is download, upload, delete or share: the file classes come
+-- first in it, so no test of action_class is needed.)
 m AS NOT MATERIALIZED (
   SELECT user_name, day, CASE WHEN admin THEN 'admin' ELSE action_class END AS metric, 1 AS w
   FROM events
   WHERE user_name IS NOT NULL
     AND (admin OR is_file_op(event_type, event_type_value, action))
-    AND (admin OR list_contains(['download', 'share', 'delete', 'upload'], action_class))
   UNION ALL SELECT user_name, day, by_class, -1 FROM imp WHERE counted_by_class
   UNION ALL SELECT user_name, day, 'impersonated', 1 FROM imp),
 -- every branch yields only download, share, delete, upload, admin or impersonated (a filter on
@@ -92,7 +93,6 @@ ev AS (
   FROM events e JOIN hit_days h ON h.user_name = e.user_name AND h.day = e.day
   WHERE e.user_name IN (SELECT user_name FROM hits) AND e.day >= CAST($since AS DATE) AND e.day <= CAST($until AS DATE)
     AND (e.admin OR is_file_op(e.event_type, e.event_type_value, e.action))
-    AND (e.admin OR list_contains(['download', 'share', 'delete', 'upload'], e.action_class))
     AND e.id NOT IN (SELECT id FROM hit_imp)
   UNION ALL
   SELECT user_name, day, 'impersonated', id, ts FROM hit_imp),

@@ -30,14 +30,14 @@
 -- param: create_ops list "RunInstances,Microsoft.Compute/virtualMachines/write,Microsoft.Compute/virtualMachineScaleSets/write,compute.instances.insert" operations that create a VM
 -- param: delete_ops list "TerminateInstances,Microsoft.Compute/virtualMachines/delete,Microsoft.Compute/virtualMachineScaleSets/delete,compute.instances.delete" operations that delete a VM
 -- param: key_ops list "Microsoft.Storage/storageAccounts/listKeys/action,Microsoft.Storage/storageAccounts/regenerateKey/action,CreateAccessKey,GetSecretValue" operations that list or make access keys
--- The operations are few: all of them in the history are read; raw only for the region of an AWS
--- creation.
+-- The operations are few: all of them in the history are read, with the region of an AWS creation
+-- (the narrow aws_region column: the region must be a name such as us-east-1).
 WITH c AS (
   SELECT id, ts, user_name, app_name, ip,
          CASE WHEN list_contains($create_ops::VARCHAR[], action) THEN 'create'
               WHEN list_contains($delete_ops::VARCHAR[], action) THEN 'delete'
               ELSE 'keys' END AS kind,
-         CASE WHEN list_contains($create_ops::VARCHAR[], action) THEN nullif(regexp_extract(raw, '"awsRegion"\s*:\s*"([A-Za-z0-9-]+)"', 1), '') END AS region
+         CASE WHEN list_contains($create_ops::VARCHAR[], action) AND regexp_full_match(aws_region, '[A-Za-z0-9-]+') THEN aws_region END AS region
   FROM events
   WHERE list_contains($create_ops::VARCHAR[] || $delete_ops::VARCHAR[] || $key_ops::VARCHAR[], action) AND user_name IS NOT NULL),
 h AS (

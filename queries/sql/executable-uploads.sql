@@ -49,8 +49,10 @@ hist AS (
   WHERE e.ts < $since AND is_upload(e.event_type, e.event_type_value, e.action)),
 routine AS (
   SELECT DISTINCT e.user_name FROM events e JOIN hist h ON h.ts = e.ts AND h.user_name = e.user_name
-  WHERE e.ts < $since AND is_upload(e.event_type, e.event_type_value, e.action) AND contains(e.objects[1], '.')
-    AND list_contains($executable_exts::VARCHAR[], lower(trim(string_split(e.objects[1], '.')[-1]))))
+  WHERE e.ts < $since
+    AND CASE WHEN is_upload(e.event_type, e.event_type_value, e.action)
+             THEN contains(e.objects[1], '.') AND list_contains($executable_exts::VARCHAR[], lower(trim(string_split(e.objects[1], '.')[-1])))
+        END)
 SELECT w.user_name, list(DISTINCT w.file ORDER BY w.file) AS files, list(DISTINCT w.ext ORDER BY w.ext) AS extensions,
        bool_or(w.masked) AS masquerading, count(*) AS uploads, r.user_name IS NOT NULL AS uploads_programs_routinely,
        list(DISTINCT w.app_name ORDER BY w.app_name) AS apps, min(w.ts) AS first_seen, max(w.ts) AS last_seen,

@@ -23,9 +23,9 @@
 -- param: until timestamp now end of the window
 -- param: baseline_days int 30 days of history before the window in which an account's certificate rollovers make the next one routine
 -- param: certificate_properties list SigningCertificate,NextSigningCertificate,SigningCertificateUpdateStatus the properties a certificate rollover changes
--- These operations are rare: all of them in the history are read, raw included.
+-- These operations are rare: all of them in the history are read, with what they changed (modified_properties).
 WITH f AS (
-  SELECT id, ts, user_name, app_name, ip, action, lower(objects[1]) AS domain, modified_properties(raw) AS mp FROM events
+  SELECT id, ts, user_name, app_name, ip, action, lower(objects[1]) AS domain, modified_props(modified_properties) AS mp FROM events
   WHERE list_contains(['Set domain authentication.', 'Set federation settings on domain.', 'Add domain to company.', 'Verify domain.',
                    'Add unverified domain to company.', 'Verify email verified domain.', 'Set-MsolDomainAuthentication',
                    'Set-MsolDomainFederationSettings', 'New-MsolFederatedDomain'], action)),

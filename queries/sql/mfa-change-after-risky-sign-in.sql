@@ -31,25 +31,34 @@
 WITH ch0 AS (
   SELECT id, ts, user_name, app_name, ip, action, objects,
          lower(coalesce(list_filter(objects, lambda o: contains(o, '@'))[1], user_name)) AS subject,
-         CASE WHEN action = 'Update user.' THEN raw END AS raw
+         CASE WHEN action = 'Update user.' THEN modified_properties END AS modified
   FROM events
   WHERE ts BETWEEN $since AND $until AND (list_contains($security_info_ops::VARCHAR[], action) OR action = 'Update user.')),
 ch AS (
-  SELECT * EXCLUDE (raw) FROM ch0
+  SELECT * EXCLUDE (modified) FROM ch0
   WHERE action <> 'Update user.'
-     OR list_has_any(list_transform(modified_properties(raw), lambda p: p.Name),
+     OR list_has_any(list_transform(modified_props(modified), lambda p: p.Name),
                      ['StrongAuthenticationMethod', 'StrongAuthenticationPhoneAppDetail', 'StrongAuthenticationUserDetails'])),
+-- the subjects' user names as the rows spell them: the scans below join on the name itself, a
+-- hash look-up a row, instead of lowering every row's name
+names AS (
+  SELECT user_name, lower(user_name) AS subject FROM (SELECT DISTINCT user_name FROM events)
+  WHERE lower(user_name) IN (SELECT subject FROM ch)),
 si AS (
-  SELECT id, ts, user_name, lower(user_name) AS subject, ip, country, isp, ip_category, anonymous_proxy FROM events
-  WHERE ts BETWEEN $since - to_hours($within_hours) AND $until AND is_login(event_type, event_type_value, action)
-    AND action_class = 'login' AND lower(user_name) IN (SELECT subject FROM ch)),
+  SELECT e.id, e.ts, e.user_name, n.subject, e.ip, e.country, e.isp, e.ip_category, e.anonymous_proxy
+  FROM events e JOIN names n ON n.user_name = e.user_name
+  WHERE e.ts BETWEEN $since - to_hours($within_hours) AND $until
+    AND CASE WHEN n.subject IS NOT NULL THEN is_login(e.event_type, e.event_type_value, e.action) AND e.action_class = 'login' END),
 pairs AS (
   SELECT s.*, c.id AS change_id, c.ts AS change_ts, c.action AS change, c.ip AS change_ip
   FROM si s JOIN ch c ON c.subject = s.subject AND c.ts BETWEEN s.ts AND s.ts + to_hours($within_hours)),
--- the history of those users: when each country and ISP was first used, and when they were first seen
+-- the history of those users: when each country and ISP was first used, and when they were first
+-- seen (the CASE keeps the classification above the join, for their rows alone)
 hist AS (
-  SELECT lower(user_name) AS subject, country, isp, min(ts) AS first_ts FROM events
-  WHERE lower(user_name) IN (SELECT subject FROM pairs) AND is_not_login_fail(event_type, event_type_value, action, success)
+  SELECT n.subject, e.country, e.isp, min(e.ts) AS first_ts
+  FROM events e JOIN names n ON n.user_name = e.user_name
+  WHERE n.subject IN (SELECT subject FROM pairs)
+    AND CASE WHEN n.subject IS NOT NULL THEN is_not_login_fail(e.event_type, e.event_type_value, e.action, e.success) END
   GROUP BY ALL),
 judged AS (
   SELECT p.*,

@@ -26,9 +26,9 @@
 -- param: until timestamp now end of the window
 -- param: baseline_days int 30 days of history before the window in which an app consented to is known
 -- param: high_scopes list "Mail.Read,Mail.ReadBasic,Mail.ReadWrite,Mail.Send,Mail.Read.Shared,Mail.ReadWrite.Shared,Mail.Send.Shared,MailboxSettings.ReadWrite,Files.Read.All,Files.ReadWrite.All,Sites.Read.All,Sites.ReadWrite.All,Sites.Manage.All,Sites.FullControl.All,Notes.Read.All,EWS.AccessAsUser.All,full_access_as_user,full_access_as_app,Directory.ReadWrite.All,Directory.AccessAsUser.All,Application.ReadWrite.All,AppRoleAssignment.ReadWrite.All,RoleManagement.ReadWrite.Directory,User.ReadWrite.All" permissions that let an app read mail or files or take over the tenant (comma-separated)
--- Consents are rare: every one in the history is read, raw included.
+-- Consents are rare: every one in the history is read, with what it changed (modified_properties).
 WITH c AS (
-  SELECT id, ts, user_name, app_name, ip, action, objects, modified_properties(raw) AS mp FROM events
+  SELECT id, ts, user_name, app_name, ip, action, objects, modified_props(modified_properties) AS mp FROM events
   WHERE list_contains(['Consent to application.', 'Add delegated permission grant.', 'Add app role assignment to service principal.'], action)),
 s AS (
   SELECT id, ts, user_name, app_name, ip,

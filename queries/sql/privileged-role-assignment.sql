@@ -26,11 +26,10 @@
 -- param: critical_roles list "Global Administrator,Company Administrator,Privileged Role Administrator,Privileged Authentication Administrator" roles reported whoever assigns them (comma-separated)
 -- param: privileged_roles list "Security Administrator,Exchange Administrator,SharePoint Administrator,Application Administrator,Cloud Application Administrator,User Administrator,Authentication Administrator,Authentication Policy Administrator,Helpdesk Administrator,Password Administrator,Conditional Access Administrator,Hybrid Identity Administrator,Intune Administrator,Compliance Administrator,Teams Administrator,Exchange Recipient Administrator,Groups Administrator,Billing Administrator,Domain Name Administrator,External Identity Provider Administrator,Directory Writers,Security Operator,Partner Tier2 Support" roles reported when assigned outside the usual administrators (comma-separated)
 -- param: pim_actors list MS-PIM accounts that assign roles on Privileged Identity Management's behalf
--- The role is read from the objects (where the service names it) on narrow columns. raw is ZSTD
--- compressed in blocks, so reading it for rows spread over the history decompresses all of it:
--- ModifiedProperties (Role.DisplayName) is read only for the window's assignments whose objects
--- name an account but none of the roles, fetched again by a join on (ts, user_name, action)
--- whose few values reach the second scan as a filter.
+-- The role is read from the objects (where the service names it); ModifiedProperties
+-- (Role.DisplayName, the narrow modified_properties column) only for the window's assignments
+-- whose objects name an account but none of the roles, fetched again by a join on
+-- (ts, user_name, action) whose few values reach the second scan as a filter.
 WITH roles AS (
   SELECT list_transform($critical_roles::VARCHAR[], lambda r: lower(r)) AS critical,
          list_transform($critical_roles::VARCHAR[] || $privileged_roles::VARCHAR[], lambda r: lower(r)) AS privileged),
@@ -44,7 +43,7 @@ a AS (
     AND NOT list_contains($pim_actors::VARCHAR[], coalesce(a.user_name, ''))),
 unnamed AS (SELECT DISTINCT ts, user_name, action FROM a WHERE object_role IS NULL AND target IS NOT NULL AND ts BETWEEN $since AND $until),
 named AS (
-  SELECT e.ts, e.user_name, e.action, e.objects, modified_value(e.raw, 'Role.DisplayName') AS role_property
+  SELECT e.ts, e.user_name, e.action, e.objects, modified_value(e.modified_properties, 'Role.DisplayName') AS role_property
   FROM events e JOIN unnamed u ON e.ts = u.ts AND e.user_name = u.user_name AND e.action = u.action
   WHERE e.ts BETWEEN $since AND $until),
 r AS (
