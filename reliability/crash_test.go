@@ -55,7 +55,8 @@ func crashPoints(scan bool) []killPoint {
 		switch n {
 		case "reconcile":
 			kp.maxN, kp.prior = 1, []string{"parquet-before-rename@2"}
-		case "compact-before-rename", "compact-after-rename":
+		case "compact-before-rename", "compact-after-rename", "merge-before-commit":
+			// once per run, at Close (the row groups' merge: once per table)
 			kp.maxN = 1
 		case "ids-merge":
 			// The id index merges its runs when the newest is as large as the one before: a

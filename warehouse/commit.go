@@ -307,12 +307,19 @@ func (w *Writer) store(ctx context.Context, s *session, t *whTable, c Commit, ru
 		return err
 	}
 	if indexView != "" {
+		if err := w.noteAppend(ctx, s, t.index, int64(res.Inserted), int64(res.Inserted)*indexRowBytes); err != nil {
+			return err
+		}
 		if err := s.exec(ctx, `INSERT INTO wh.`+t.index+` (h, id, day, rawsum, seq, tenant) SELECT h, id, day, rawsum, ?, ? FROM `+indexView, res.Seq, c.Tenant); err != nil {
 			return fmt.Errorf("store index: %w", err)
 		}
 		cols := t.columnList("", false)
 		var err error
 		if sinks.duckdb() {
+			rows, bytes := recordsSize(c.Records)
+			if err := w.noteAppend(ctx, s, t.name, rows, bytes); err != nil {
+				return err
+			}
 			err = s.exec(ctx, `INSERT INTO wh.`+t.name+` (`+cols+`) SELECT `+cols+` FROM `+rowsView)
 		} else {
 			err = s.exec(ctx, `INSERT INTO wh.`+t.staging+` (seq, `+cols+`) SELECT ?, `+cols+` FROM `+rowsView, res.Seq)

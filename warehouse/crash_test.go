@@ -66,6 +66,7 @@ func TestCrashAtEveryFailpoint(t *testing.T) {
 		{SinkParquet, []string{"compact-after-rename"}},
 		{SinkBoth, []string{"ids-before-commit@2"}},
 		{SinkBoth, []string{"ids-merge", "ids-before-commit"}},
+		{SinkBoth, []string{"merge-before-commit"}},
 	}
 	if testing.Short() {
 		cases = []struct {

@@ -54,6 +54,9 @@ type sessionConfig struct {
 	tempDir        string
 	lockWait       time.Duration
 	clock          clock.Clock
+	// rowGroupRows, when set, is the row group size a read-write attach writes new row
+	// groups in (see rowgroups.go); DuckDB's default otherwise.
+	rowGroupRows int
 }
 
 // session is one short-lived in-memory DuckDB database with the warehouse file attached as
@@ -121,7 +124,11 @@ func (s *session) attach(ctx context.Context, cfg sessionConfig, file string, re
 	if readOnly {
 		attach += " (READ_ONLY)"
 	} else {
-		attach += " (STORAGE_VERSION " + quoteString(storageVersion) + ")"
+		attach += " (STORAGE_VERSION " + quoteString(storageVersion)
+		if cfg.rowGroupRows > 0 {
+			attach += fmt.Sprintf(", ROW_GROUP_SIZE %d", cfg.rowGroupRows)
+		}
+		attach += ")"
 	}
 	c := cfg.clock
 	if c == nil {

@@ -208,6 +208,11 @@ type Writer struct {
 	// ids is each dataset's and tenant's on-disk id set (see openIDs), opened and checked at
 	// its first commit; empty after anything but a commit may have changed an index.
 	ids map[knownKey]*idindex.Index
+	// tails is what this writer appended to each DuckDB table, which Close merges into larger
+	// row groups (rowgroups.go).
+	tails map[string]*appendTail
+	// mergeRows, when set (by tests), replaces the row group size mergeTails computes.
+	mergeRows int
 }
 
 // Open creates the warehouse folder if needed, takes the writer lock, checks and records the
@@ -293,6 +298,11 @@ func (w *Writer) sessionConfig() sessionConfig {
 // Days the last Commit published but left pending are marked first, so Status, Verify,
 // FinishRun, Compact and Close see exactly what a reader after the run sees.
 func (w *Writer) session(ctx context.Context) (*session, error) {
+	return w.sessionWith(ctx, w.sessionConfig())
+}
+
+// sessionWith is session with the given configuration.
+func (w *Writer) sessionWith(ctx context.Context, cfg sessionConfig) (*session, error) {
 	// One process can attach the file read-write only once: let go of the commits' hold.
 	if err := w.releaseHold(ctx); err != nil {
 		w.log.Warn("close the duckdb file after commits", "err", err)
@@ -300,7 +310,7 @@ func (w *Writer) session(ctx context.Context) (*session, error) {
 	// Repair and friends may rewrite activity_ids: the next commit checks the id set again.
 	w.ids = nil
 	file := filepath.Join(w.dir, DatabaseFile)
-	s, err := openSession(ctx, w.sessionConfig(), file, false)
+	s, err := openSession(ctx, cfg, file, false)
 	if err != nil {
 		return nil, err
 	}
@@ -461,6 +471,9 @@ func (w *Writer) Close(ctx context.Context) (err error) {
 }
 
 func (w *Writer) finish(ctx context.Context) error {
+	if err := w.mergeTails(ctx); err != nil {
+		return fmt.Errorf("close warehouse: %w", err)
+	}
 	s, err := w.session(ctx)
 	if err != nil {
 		return fmt.Errorf("close warehouse: %w", err)

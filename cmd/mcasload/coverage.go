@@ -41,7 +41,10 @@ func coverageOf(ctx context.Context, r *warehouse.Reader, window *output.Window)
 		where = fmt.Sprintf(" WHERE ts >= %s AND ts <= %s AND day >= DATE '%s' AND day <= DATE '%s'", sqlTime(window.Since), sqlTime(window.Until),
 			window.Since.UTC().Format(time.DateOnly), window.Until.UTC().Format(time.DateOnly))
 	}
-	rows, err := conn.QueryContext(ctx, `SELECT tenant, strftime(day, '%Y-%m-%d'), count(*), min(ts), max(ts) FROM memory.main.activities`+where+` GROUP BY ALL`)
+	// Grouped by the DATE, formatted after: formatting every row cost a tenth of a second a
+	// million rows.
+	rows, err := conn.QueryContext(ctx, `SELECT tenant, strftime(day, '%Y-%m-%d'), n, first, last FROM (
+		SELECT tenant, day, count(*) AS n, min(ts) AS first, max(ts) AS last FROM memory.main.activities`+where+` GROUP BY tenant, day)`)
 	if err != nil {
 		return nil, fmt.Errorf("read coverage: %w", err)
 	}

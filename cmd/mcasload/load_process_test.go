@@ -59,6 +59,7 @@ func TestLoadProcess(t *testing.T) {
 		{point: "reconcile@1", prior: []string{"parquet-before-rename@2"}},
 		{point: "compact-before-rename@1"},
 		{point: "compact-after-rename@2"},
+		{point: "merge-before-commit@1"},
 	}
 	covered := map[string]bool{"fetch": true} // fetch belongs to the scan loop
 	for _, tc := range cases {

@@ -67,6 +67,7 @@ func TestScanProcess(t *testing.T) {
 		{point: "reconcile@1", prior: []string{"parquet-before-rename@2"}},
 		{point: "compact-before-rename@1"},
 		{point: "compact-after-rename@1"},
+		{point: "merge-before-commit@1"},
 	}
 	covered := map[string]bool{}
 	for _, tc := range cases {

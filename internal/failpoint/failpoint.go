@@ -127,6 +127,7 @@ var Names = []string{
 	"reconcile",             // warehouse: in the middle of reconciliation at Open
 	"compact-before-rename", // warehouse: merged file written, not renamed
 	"compact-after-rename",  // warehouse: merged file renamed, old parts not yet deleted
+	"merge-before-commit",   // warehouse: Close's merge of row groups, before its COMMIT
 }
 
 // PauseNames lists the points that only pause (Pause), placed where a command works for a
