@@ -137,13 +137,13 @@ func TestRowGroupRows(t *testing.T) {
 		rows, bytes int64
 		want        int
 	}{
-		{"107MiB", 1000, 3_500_000, 14336},        // the simulator's records at the default budget
-		{"1GB", 1000, 3_500_000, maxRowGroupRows}, // capped at DuckDB's default
+		{"107MiB", 1000, 3_400_000, 12288},        // the simulator's records at the default budget
+		{"2GB", 1000, 3_400_000, maxRowGroupRows}, // capped at DuckDB's default
 		{"107MiB", 10, 1_000_000, 0},              // 100 KB rows: not even a vector fits
 		{"not a size", 1000, 1000, 0},
 		{"107MiB", 0, 0, 0},
 	} {
-		if got := rowGroupRows(tc.limit, &appendTail{rows: tc.rows, bytes: tc.bytes}); got != tc.want {
+		if got := rowGroupRows(mergeMemory(tc.limit), &appendTail{rows: tc.rows, bytes: tc.bytes}); got != tc.want {
 			t.Errorf("rowGroupRows(%s, %d rows of %d bytes) = %d, want %d", tc.limit, tc.rows, tc.bytes, got, tc.want)
 		}
 	}
