@@ -32,7 +32,7 @@ func TestMergeProbe(t *testing.T) {
 	}
 	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 	start := time.Now()
-	if err := w.mergeTail(t.Context(), cmp.Or(os.Getenv("MCASLOAD_MERGE_TABLE"), "activities"), &appendTail{}, size); err != nil {
+	if _, err := w.mergeTail(t.Context(), cmp.Or(os.Getenv("MCASLOAD_MERGE_TABLE"), "activities"), &appendTail{}, size); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile("/proc/self/status")

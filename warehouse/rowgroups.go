@@ -136,12 +136,16 @@ func (w *Writer) mergeTails(ctx context.Context) error {
 			continue
 		}
 		start := time.Now()
-		if err := w.mergeTail(ctx, table, tail, size); err != nil {
+		merged, err := w.mergeTail(ctx, table, tail, size)
+		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			w.log.Warn("left the row groups of this run's commits unmerged; every row is stored, later queries are only slower",
 				"table", table, "error", err)
+			continue
+		}
+		if !merged {
 			continue
 		}
 		w.log.Debug("merged row groups", "table", table, "rows", tail.rows, "commits", tail.commits, "row_group_rows", size, "took", time.Since(start), "rss", residentBytes())
@@ -163,7 +167,7 @@ const mergeSliceRows = 131072
 // (which drops the emptied row groups and renumbers the rowids after them). Every slice leaves
 // the table holding each row once. Copied rows are dense at the end and the rows still to move
 // are dense just before them, so each slice finds its rows from max(rowid) alone.
-func (w *Writer) mergeTail(ctx context.Context, table string, tail *appendTail, size int) (err error) {
+func (w *Writer) mergeTail(ctx context.Context, table string, tail *appendTail, size int) (merged bool, err error) {
 	cfg := w.sessionConfig()
 	if mem := mergeMemory(w.opts.MemoryLimit); mem > 0 {
 		cfg.memoryLimit = fmt.Sprintf("%dB", mem)
@@ -172,24 +176,34 @@ func (w *Writer) mergeTail(ctx context.Context, table string, tail *appendTail, 
 	cfg.threads = 1 // each thread builds a row group of its own
 	s, err := w.sessionWith(ctx, cfg)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer func() { err = errors.Join(err, s.detachClose(context.WithoutCancel(ctx))) }()
 	var until int64
 	if err := s.conn.QueryRowContext(ctx, `SELECT coalesce(max(rowid), -1) FROM wh.`+table).Scan(&until); err != nil {
-		return fmt.Errorf("read row ids of %s: %w", table, err)
+		return false, fmt.Errorf("read row ids of %s: %w", table, err)
 	}
 	remaining := until - tail.from + 1
+	groups, err := tailGroups(ctx, s, table, tail.from)
+	if err != nil {
+		return false, err
+	}
+	// Commits small enough to stay in the WAL share row groups already (DuckDB appends to the
+	// last one until a checkpoint): nothing to gain when the merge would not build fewer.
+	if want := (remaining + int64(size) - 1) / int64(size); int64(groups) <= want {
+		w.log.Debug("row groups already merged", "table", table, "rows", remaining, "row_groups", groups)
+		return false, nil
+	}
 	slice := int64(min(size*mergeSliceGroups, max(size, mergeSliceRows)))
 	for moved := int64(0); remaining > 0; {
 		k := min(slice, remaining)
 		if err := w.mergeSlice(ctx, s, table, moved, remaining, k); err != nil {
-			return err
+			return false, err
 		}
 		moved += k
 		remaining -= k
 	}
-	return nil
+	return true, nil
 }
 
 // mergeSlice moves the first k of the remaining rows still to move, which sit just before the
@@ -231,4 +245,32 @@ func (w *Writer) mergeSlice(ctx context.Context, s *session, table string, moved
 		return fmt.Errorf("merge row groups of %s: %w", table, err)
 	}
 	return nil
+}
+
+// tailGroups counts the row groups of table that hold rows at or after rowid from. A row group's
+// rowids follow the previous one's (deleted rows keep their slots); pragma_storage_info gives
+// each segment's rows relative to its row group, once per column and its validity.
+func tailGroups(ctx context.Context, s *session, table string, from int64) (int, error) {
+	rows, err := s.conn.QueryContext(ctx, `SELECT row_group_id, sum(count) FROM pragma_storage_info('wh.`+table+`')
+		WHERE column_id = 0 AND segment_type <> 'VALIDITY' GROUP BY row_group_id ORDER BY row_group_id`)
+	if err != nil {
+		return 0, fmt.Errorf("read row groups of %s: %w", table, err)
+	}
+	defer rows.Close()
+	n := 0
+	var start int64
+	for rows.Next() {
+		var id, count int64
+		if err := rows.Scan(&id, &count); err != nil {
+			return 0, fmt.Errorf("read row groups of %s: %w", table, err)
+		}
+		if start+count > from {
+			n++
+		}
+		start += count
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("read row groups of %s: %w", table, err)
+	}
+	return n, nil
 }

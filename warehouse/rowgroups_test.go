@@ -131,6 +131,37 @@ func TestMergeSlices(t *testing.T) {
 	}
 }
 
+// TestHeldCommitsNotMerged: commits that keep the file attached and stay in the WAL append to
+// one row group; Close leaves it (nothing to gain from a rewrite).
+func TestHeldCommitsNotMerged(t *testing.T) {
+	mem := newMem(t)
+	dir := t.TempDir()
+	var log bytes.Buffer
+	w, err := Open(context.Background(), Options{Dir: dir, Sinks: SinkBoth, MemoryLimit: "300MB", Threads: 2, Logger: testLogger(&log),
+		Source: "simulator", LockWait: 5 * time.Second, Tenant: testTenant, HoldIdle: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []row
+	for i := range 4 {
+		rs := rows(fmt.Sprintf("h%d-", i), 100, day0.Add(time.Duration(i)*time.Hour), time.Minute)
+		all = append(all, rs...)
+		commitRows(t, w, mem, rs)
+	}
+	if err := w.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(log.String(), "merged row groups") || !strings.Contains(log.String(), "row groups already merged") {
+		t.Errorf("held commits were merged again, or not looked at:\n%s", log.String())
+	}
+	if n := rowGroups(t, dir, "activities"); n != 1 {
+		t.Errorf("%d row groups, want 1", n)
+	}
+	if got, want := readSink(t, dir, FromDuckDB), expected(all); !equalContents(got, want) {
+		t.Errorf("duckdb holds %v, want %v", got, want)
+	}
+}
+
 func TestRowGroupRows(t *testing.T) {
 	for _, tc := range []struct {
 		limit       string
