@@ -100,6 +100,11 @@ func (w *Writer) partitionsWithFiles(t *whTable, keep func(p partition, n int) b
 	return out, nil
 }
 
+// compactGroupFiles is the most parts one merged file is made of: reading the parts takes
+// DuckDB memory for each (the schema union across files), and 83 parts of one day ran the
+// default budget's 107 MiB out of memory.
+var compactGroupFiles = 16
+
 // compactDay merges the files of one partition of dataset t (in either layout; the merged file
 // goes to the tenant layout).
 func (w *Writer) compactDay(ctx context.Context, s *session, t *whTable, day partition, opts CompactOptions) (CompactResult, error) {
@@ -122,7 +127,7 @@ func (w *Writer) compactDay(ctx context.Context, s *session, t *whTable, day par
 	var cur []partFile
 	var size int64
 	for _, p := range parts {
-		if len(cur) > 0 && size+p.size > opts.TargetBytes {
+		if len(cur) > 0 && (size+p.size > opts.TargetBytes || len(cur) == compactGroupFiles) {
 			groups = append(groups, cur)
 			cur, size = nil, 0
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"github.com/mcasload/mcasload/internal/budget"
 	"github.com/mcasload/mcasload/internal/failpoint"
 )
 
@@ -40,9 +41,12 @@ func (w *Writer) writeParquetTemp(ctx context.Context, s *session, t *whTable, d
 	}
 	md := fmt.Sprintf("{'mcasload.schema_version': '%d'}", t.version)
 	// ROW_GROUP_SIZE_BYTES caps what the Parquet writer buffers: 122,880 rows of ~3.4 KB
-	// records would be 400 MB of raw before the first row group is flushed.
-	copyQ := fmt.Sprintf(`COPY (%s) TO %s (FORMAT PARQUET, COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE %d, ROW_GROUP_SIZE_BYTES '32MB', KV_METADATA %s, USE_TMP_FILE false)`,
-		query, quoteString(tmp), w.opts.RowGroupSize, md)
+	// records would be 400 MB of raw before the first row group is flushed. The writer holds a
+	// row group's bytes and then a buffer of their compressed column as large again, so the cap
+	// follows DuckDB's memory limit: 32 MB row groups ran a 107 MiB limit out of memory when
+	// Close compacted a crowded day.
+	copyQ := fmt.Sprintf(`COPY (%s) TO %s (FORMAT PARQUET, COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE %d, ROW_GROUP_SIZE_BYTES '%dB', KV_METADATA %s, USE_TMP_FILE false)`,
+		query, quoteString(tmp), w.opts.RowGroupSize, parquetRowGroupBytes(w.opts.MemoryLimit), md)
 	if err := s.exec(ctx, copyQ); err != nil {
 		os.Remove(tmp)
 		return "", fmt.Errorf("write parquet %s: %w", tmp, err)
@@ -307,4 +311,14 @@ func (w *Writer) publishPendingOf(ctx context.Context, s *session, t *whTable) e
 		}
 	}
 	return nil
+}
+
+// parquetRowGroupBytes is the most a Parquet row group written within DuckDB's memory limit
+// holds: an eighth of the limit, between 4 MB and 32 MB.
+func parquetRowGroupBytes(limit string) int64 {
+	mem, err := budget.Parse(limit)
+	if err != nil {
+		return 32 << 20
+	}
+	return min(max(mem/8, 4<<20), 32<<20)
 }

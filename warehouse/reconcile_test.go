@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -276,5 +277,36 @@ func TestPublishFailureIsRepaired(t *testing.T) {
 	w.Close(t.Context())
 	if got := readSink(t, dir, FromParquet); !equalContents(got, expected(rs)) {
 		t.Errorf("parquet holds %v, want %v", got, expected(rs))
+	}
+}
+
+// TestCompactGroupsOfParts: a day of many parts becomes one file per compactGroupFiles parts
+// (reading every part of a crowded day at once ran the default budget out of memory).
+func TestCompactGroupsOfParts(t *testing.T) {
+	defer func(n int) { compactGroupFiles = n }(compactGroupFiles)
+	compactGroupFiles = 4
+	mem := newMem(t)
+	dir := t.TempDir()
+	w := openTest(t, dir, SinkBoth)
+	var all []row
+	for i := range 10 {
+		rs := rows(fmt.Sprintf("g%d-", i), 20, day0.Add(time.Duration(i)*time.Minute), time.Minute)
+		all = append(all, rs...)
+		commitRows(t, w, mem, rs)
+	}
+	res, err := w.Compact(t.Context(), CompactOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := testkit.Files(t, filepath.Join(dir, ParquetDir))
+	if res.FilesBefore != 10 || res.FilesAfter != 3 || len(files) != 3 {
+		t.Errorf("compact = %+v, files %v; want 10 parts in 3 files (4, 4, 2)", res, files)
+	}
+	mustVerify(t, w)
+	if err := w.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := readSink(t, dir, FromParquet); !equalContents(got, expected(all)) {
+		t.Errorf("parquet holds %v, want %v", got, expected(all))
 	}
 }
