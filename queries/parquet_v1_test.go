@@ -30,29 +30,8 @@ func parquetWarehouse(t *testing.T, cfg synth.Config) (string, synth.GroundTruth
 func copyAsV1(t *testing.T, from string) string {
 	t.Helper()
 	to := filepath.Join(t.TempDir(), "v1")
-	from = filepath.Join(from, "tenant="+tenant.Default)
-	files, _ := filepath.Glob(filepath.Join(from, "day=*", "*.parquet"))
-	if len(files) == 0 {
-		t.Fatal("no parquet files to copy")
-	}
-	connector, err := duckdb.NewConnector("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := sql.OpenDB(connector)
+	db := copyAsVersion(t, from, to, 1, "parameters")
 	defer db.Close()
-	for _, f := range files {
-		rel, _ := filepath.Rel(from, f)
-		dst := filepath.Join(to, rel)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		q := fmt.Sprintf(`COPY (SELECT * EXCLUDE (parameters) FROM read_parquet('%s', hive_partitioning = false)) TO '%s'
-			(FORMAT PARQUET, KV_METADATA {'mcasload.schema_version': '1'})`, f, dst)
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
 	var n int
 	if err := db.QueryRow(fmt.Sprintf(`SELECT count(*) FROM parquet_schema('%s') WHERE name = 'parameters'`,
 		filepath.Join(to, "day=*", "*.parquet"))).Scan(&n); err != nil || n != 0 {
@@ -114,6 +93,15 @@ func TestV1ParquetFolderGivesTheSameResults(t *testing.T) {
 func copyWithoutRawCopies(t *testing.T, from string) string {
 	t.Helper()
 	to := filepath.Join(t.TempDir(), "v3", "tenant="+tenant.Default)
+	copyAsVersion(t, from, to, 3, "modified_properties, aws_region, logon_type, mailbox_owner").Close()
+	return filepath.Dir(to)
+}
+
+// copyAsVersion copies every Parquet file of tenant default under from to the same day folders
+// under to, without the columns drop and marked as schema version; it returns the DuckDB it
+// copied with, for checks (the caller closes it).
+func copyAsVersion(t *testing.T, from, to string, version int, drop string) *sql.DB {
+	t.Helper()
 	from = filepath.Join(from, "tenant="+tenant.Default)
 	files, _ := filepath.Glob(filepath.Join(from, "day=*", "*.parquet"))
 	if len(files) == 0 {
@@ -124,20 +112,20 @@ func copyWithoutRawCopies(t *testing.T, from string) string {
 		t.Fatal(err)
 	}
 	db := sql.OpenDB(connector)
-	defer db.Close()
 	for _, f := range files {
 		rel, _ := filepath.Rel(from, f)
 		dst := filepath.Join(to, rel)
 		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 			t.Fatal(err)
 		}
-		q := fmt.Sprintf(`COPY (SELECT * EXCLUDE (modified_properties, aws_region, logon_type, mailbox_owner) FROM read_parquet('%s', hive_partitioning = false)) TO '%s'
-			(FORMAT PARQUET, KV_METADATA {'mcasload.schema_version': '3'})`, f, dst)
+		q := fmt.Sprintf(`COPY (SELECT * EXCLUDE (%s) FROM read_parquet('%s', hive_partitioning = false)) TO '%s'
+			(FORMAT PARQUET, KV_METADATA {'mcasload.schema_version': '%d'})`, drop, f, dst, version)
 		if _, err := db.Exec(q); err != nil {
+			db.Close()
 			t.Fatal(err)
 		}
 	}
-	return filepath.Dir(to)
+	return db
 }
 
 // TestV3ParquetFolderGivesTheSameResults: a Parquet folder written before schema version 4 (no

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 // rowGroups counts the row groups of a table in the warehouse's DuckDB file.
@@ -26,15 +28,51 @@ func rowGroups(t *testing.T, dir, table string) int {
 	return n
 }
 
-func TestCloseMergesRowGroups(t *testing.T) {
-	mem := newMem(t)
-	dir := t.TempDir()
+// openHolding opens a writer like openTest, logging to log, that keeps the file attached hold
+// after a commit (-1: lets go of it after every commit, as large commits do).
+func openHolding(t *testing.T, dir string, hold time.Duration, log *bytes.Buffer) *Writer {
+	t.Helper()
+	w, err := Open(context.Background(), Options{Dir: dir, Sinks: SinkBoth, MemoryLimit: "300MB", Threads: 2, Logger: testLogger(log),
+		Source: "simulator", LockWait: 5 * time.Second, Tenant: testTenant, HoldIdle: hold})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// holdsExactly checks that both sinks hold exactly rs (the first of each id) and that verify
+// agrees.
+func holdsExactly(t *testing.T, dir string, rs []row) {
+	t.Helper()
+	want := expected(rs)
+	for _, from := range []string{FromDuckDB, FromParquet} {
+		if got := readSink(t, dir, from); !equalContents(got, want) {
+			t.Errorf("%s holds %v, want %v", from, got, want)
+		}
+	}
+	w := openTest(t, dir, SinkBoth)
+	mustVerify(t, w)
+	if err := w.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// firstRun stores 100 rows in one commit of a run of their own, and returns them.
+func firstRun(t *testing.T, dir string, mem memory.Allocator) []row {
+	t.Helper()
 	first := rows("a", 100, day0, time.Minute)
 	w := openTest(t, dir, SinkBoth)
 	commitRows(t, w, mem, first)
 	if err := w.Close(t.Context()); err != nil {
 		t.Fatal(err)
 	}
+	return first
+}
+
+func TestCloseMergesRowGroups(t *testing.T) {
+	mem := newMem(t)
+	dir := t.TempDir()
+	first := firstRun(t, dir, mem)
 	if n := rowGroups(t, dir, "activities"); n != 1 {
 		t.Fatalf("one commit: %d row groups, want 1", n)
 	}
@@ -43,11 +81,7 @@ func TestCloseMergesRowGroups(t *testing.T) {
 	// HoldCache), leaves five row groups until Close merges them into one; the first run's
 	// row group stays as it was.
 	var log bytes.Buffer
-	w, err := Open(context.Background(), Options{Dir: dir, Sinks: SinkBoth, MemoryLimit: "300MB", Threads: 2, Logger: testLogger(&log),
-		Source: "simulator", LockWait: 5 * time.Second, Tenant: testTenant, HoldIdle: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := openHolding(t, dir, -1, &log)
 	all := append([]row{}, first...)
 	for i := range 5 {
 		rs := rows(string(rune('b'+i)), 100, day0.Add(time.Duration(i)*time.Hour), time.Minute)
@@ -69,17 +103,7 @@ func TestCloseMergesRowGroups(t *testing.T) {
 	if !strings.Contains(log.String(), "merged row groups") {
 		t.Errorf("no merge logged:\n%s", log.String())
 	}
-	want := expected(all)
-	for _, from := range []string{FromDuckDB, FromParquet} {
-		if got := readSink(t, dir, from); !equalContents(got, want) {
-			t.Errorf("%s holds %v, want %v", from, got, want)
-		}
-	}
-	w = openTest(t, dir, SinkBoth)
-	mustVerify(t, w)
-	if err := w.Close(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	holdsExactly(t, dir, all)
 }
 
 // TestMergeSlices merges a run's rows a slice at a time: each slice finds its rows again after
@@ -89,18 +113,9 @@ func TestMergeSlices(t *testing.T) {
 	mergeSliceGroups = 1
 	mem := newMem(t)
 	dir := t.TempDir()
-	first := rows("a", 100, day0, time.Minute)
-	w := openTest(t, dir, SinkBoth)
-	commitRows(t, w, mem, first)
-	if err := w.Close(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	first := firstRun(t, dir, mem)
 	var log bytes.Buffer
-	w, err := Open(context.Background(), Options{Dir: dir, Sinks: SinkBoth, MemoryLimit: "300MB", Threads: 2, Logger: testLogger(&log),
-		Source: "simulator", LockWait: 5 * time.Second, Tenant: testTenant, HoldIdle: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := openHolding(t, dir, -1, &log)
 	w.mergeRows = vectorRows // slices of 2048 rows: 6000 rows move in three
 	all := append([]row{}, first...)
 	for i := range 20 {
@@ -118,17 +133,7 @@ func TestMergeSlices(t *testing.T) {
 	if n := rowGroups(t, dir, "activities"); n > 6 {
 		t.Errorf("after Close: %d row groups, want at most 6 (21 before)", n)
 	}
-	want := expected(all)
-	for _, from := range []string{FromDuckDB, FromParquet} {
-		if got := readSink(t, dir, from); !equalContents(got, want) {
-			t.Errorf("%s holds %v, want %v", from, got, want)
-		}
-	}
-	w = openTest(t, dir, SinkBoth)
-	mustVerify(t, w)
-	if err := w.Close(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	holdsExactly(t, dir, all)
 }
 
 // TestHeldCommitsNotMerged: commits that keep the file attached and stay in the WAL append to
@@ -137,11 +142,7 @@ func TestHeldCommitsNotMerged(t *testing.T) {
 	mem := newMem(t)
 	dir := t.TempDir()
 	var log bytes.Buffer
-	w, err := Open(context.Background(), Options{Dir: dir, Sinks: SinkBoth, MemoryLimit: "300MB", Threads: 2, Logger: testLogger(&log),
-		Source: "simulator", LockWait: 5 * time.Second, Tenant: testTenant, HoldIdle: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := openHolding(t, dir, time.Hour, &log)
 	var all []row
 	for i := range 4 {
 		rs := rows(fmt.Sprintf("h%d-", i), 100, day0.Add(time.Duration(i)*time.Hour), time.Minute)
