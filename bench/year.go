@@ -64,7 +64,8 @@ func (h *Harness) year(ctx context.Context) error {
 	}
 	defer h.drop(wh)
 	const step = "8 year"
-	loads := yearLoads(h.cfg.YearRows, h.cfg.YearDays, h.cfg.YearUsers, time.Now().UTC().Truncate(24*time.Hour))
+	end := time.Now().UTC().Truncate(24 * time.Hour)
+	loads := yearLoads(h.cfg.YearRows, h.cfg.YearDays, h.cfg.YearUsers, end)
 	var stored int64
 	for i, l := range loads {
 		args := []string{"sim", "--seed", strconv.FormatInt(l.seed, 10), "--users", strconv.Itoa(l.users), "--days", strconv.Itoa(l.days),
@@ -103,7 +104,7 @@ func (h *Harness) year(ctx context.Context) error {
 	if err := h.investigate(ctx, step, wh, investigationYearTarget); err != nil {
 		return err
 	}
-	if err := h.yearCommands(ctx, step, wh); err != nil {
+	if err := h.yearCommands(ctx, step, wh, end); err != nil {
 		return err
 	}
 	if err := h.yearSizes(step, wh, stored); err != nil {
@@ -112,8 +113,9 @@ func (h *Harness) year(ctx context.Context) error {
 	return h.incrementalInto(ctx, step, wh, label, incrementalYearTarget)
 }
 
-// yearCommands times status, verify and the export of the last day on the warehouse wh.
-func (h *Harness) yearCommands(ctx context.Context, step, wh string) error {
+// yearCommands times status, verify and the export of the last day on the warehouse wh, whose
+// loads end at end (midnight UTC: "--since 1d" would find nothing late in the day).
+func (h *Harness) yearCommands(ctx context.Context, step, wh string, end time.Time) error {
 	out, err := h.workPath("year-export.parquet")
 	if err != nil {
 		return err
@@ -125,7 +127,8 @@ func (h *Harness) yearCommands(ctx context.Context, step, wh string) error {
 	}{
 		{"mcasload status", []string{"status", "-w", wh}},
 		{"mcasload verify", []string{"verify", "-w", wh}},
-		{"mcasload export --since 1d (Parquet)", []string{"export", "-w", wh, "--since", "1d", "--out", out, "--progress=false"}},
+		{"mcasload export of the last day (Parquet)", []string{"export", "-w", wh, "--since", end.Add(-24 * time.Hour).Format(time.RFC3339),
+			"--until", end.Format(time.RFC3339), "--out", out, "--progress=false"}},
 	} {
 		cmd := Cmd{Path: h.cfg.Bin, Args: c.args}
 		h.logf("year: %s", cmd)
