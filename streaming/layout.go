@@ -36,8 +36,10 @@ func (p pathTime) next(seg string) (pathTime, bool) {
 	default:
 		return p, false
 	}
+	// Digits only: Atoi also takes a sign ("h=+0", found by FuzzPathTime), which no folder of
+	// the export's layout has.
 	n, err := strconv.Atoi(val)
-	if key != want || len(val) != width || err != nil || n < lo || n > hi {
+	if key != want || len(val) != width || strings.ContainsAny(val, "+-") || err != nil || n < lo || n > hi {
 		return p, false
 	}
 	switch p.depth {
