@@ -47,7 +47,9 @@ func scalar(s string) string {
 	if s == "true" || s == "false" {
 		return s
 	}
-	if _, err := strconv.ParseInt(s, 10, 64); err == nil && (s == "0" || !strings.HasPrefix(strings.TrimPrefix(s, "-"), "0")) {
+	// Bare only when TOML reads the integer back as the same text: not "+0", "-0" or "007"
+	// ("+0" found by FuzzParse in the long reliability run).
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && strconv.FormatInt(n, 10) == s {
 		return s
 	}
 	return quote(s)
