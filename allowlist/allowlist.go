@@ -233,9 +233,10 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 	return p.Masked(), nil
 }
 
-// domain checks a domain name and returns it in lower case without a leading dot.
+// domain checks a domain name and returns it in lower case without a leading dot, nor the
+// trailing dot of its fully qualified form ("0." kept it and matched nothing: FuzzParse).
 func domain(s string) (string, error) {
-	d := strings.TrimPrefix(strings.ToLower(strings.TrimSpace(s)), ".")
+	d := strings.TrimSuffix(strings.TrimPrefix(strings.ToLower(strings.TrimSpace(s)), "."), ".")
 	if d == "" || strings.ContainsAny(d, "@/ :") || !strings.Contains(d, ".") {
 		return "", fmt.Errorf("%q is not a domain name (contoso.com)", s)
 	}
@@ -310,6 +311,6 @@ func InDomain(name, d string) bool {
 		name = after
 	}
 	name = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(name)), ".")
-	d = strings.TrimPrefix(strings.ToLower(strings.TrimSpace(d)), ".")
+	d = strings.TrimSuffix(strings.TrimPrefix(strings.ToLower(strings.TrimSpace(d)), "."), ".")
 	return d != "" && (name == d || strings.HasSuffix(name, "."+d))
 }
