@@ -32,11 +32,13 @@ func crashTenant() *synth.Tenant {
 }
 
 // killPoint is a failpoint kill: the armed point, the kills that must precede it (reconcile needs
-// a half-published commit to reconcile), and N for "@N", drawn from 1..maxN.
+// a half-published commit to reconcile), N for "@N", drawn from 1..maxN, and flags the killed
+// run needs to reach the point.
 type killPoint struct {
 	name  string
 	maxN  int
 	prior []string
+	flags []string
 }
 
 // crashPoints lists every failpoint of a path; reconcile is preceded by a kill that leaves a
@@ -55,9 +57,13 @@ func crashPoints(scan bool) []killPoint {
 		switch n {
 		case "reconcile":
 			kp.maxN, kp.prior = 1, []string{"parquet-before-rename@2"}
-		case "compact-before-rename", "compact-after-rename", "merge-before-commit":
-			// once per run, at Close (the row groups' merge: once per table)
+		case "compact-before-rename", "compact-after-rename":
+			// once per run, at Close
 			kp.maxN = 1
+		case "merge-before-commit":
+			// once per table at Close, when commits left row groups to merge: commits that
+			// close the file after each (as a scan slower than the hold does) leave them
+			kp.maxN, kp.flags = 1, []string{"--hold-file", "0"}
 		case "ids-merge":
 			// The id index merges its runs when the newest is as large as the one before: a
 			// short scan (a few commits per tenant) merges once or twice, so only the first
@@ -214,10 +220,11 @@ func crashTest(t *testing.T, cr crashRun) {
 	reached := map[string]int{}
 	// killAt runs a job (a random one of several) with fp armed; a wrong outcome is an error
 	// that ends the round.
-	killAt := func(dir, fp string, mustReach bool) error {
+	killAt := func(dir, fp string, mustReach bool, flags ...string) error {
 		marker := filepath.Join(t.TempDir(), "marker")
-		job := jobs[rng.IntN(len(jobs))]
-		res := run(t, append([]string{failpoint.EnvName + "=" + fp, failpoint.EnvMarker + "=" + marker}, cr.env...), job(dir)...)
+		args := jobs[rng.IntN(len(jobs))](dir)
+		args = slices.Insert(args, 1, flags...) // after the command, before a load's files
+		res := run(t, append([]string{failpoint.EnvName + "=" + fp, failpoint.EnvMarker + "=" + marker}, cr.env...), args...)
 		name, _, _ := strings.Cut(fp, "@")
 		got, err := os.ReadFile(marker)
 		switch {
@@ -245,7 +252,7 @@ func crashTest(t *testing.T, cr crashRun) {
 				return err
 			}
 		}
-		if err := killAt(dir, fmt.Sprintf("%s@%d", kp.name, 1+rng.IntN(kp.maxN)), true); err != nil {
+		if err := killAt(dir, fmt.Sprintf("%s@%d", kp.name, 1+rng.IntN(kp.maxN)), true, kp.flags...); err != nil {
 			return err
 		}
 		for range 1 + rng.IntN(2) {
@@ -262,7 +269,7 @@ func crashTest(t *testing.T, cr crashRun) {
 		}
 		if long && rng.IntN(2) == 0 {
 			if other := cr.points[rng.IntN(len(cr.points))]; len(other.prior) == 0 {
-				if err := killAt(dir, fmt.Sprintf("%s@%d", other.name, 1+rng.IntN(other.maxN)), false); err != nil {
+				if err := killAt(dir, fmt.Sprintf("%s@%d", other.name, 1+rng.IntN(other.maxN)), false, other.flags...); err != nil {
 					return err
 				}
 			}

@@ -240,6 +240,15 @@ func (w *Writer) commit(ctx context.Context, s *session, t *whTable, c Commit, r
 		}
 		failpoint.Hit("ids-before-commit")
 	}
+	var keptRows, keptBytes int64
+	if w.opts.Sinks.duckdb() {
+		keptRows, keptBytes = recordsSize(pl.keep)
+	}
+	if err := w.planWALGroup(ctx, s, keptRows, keptBytes); err != nil {
+		pl.parquet.abort()
+		pl.release()
+		return res, nil, err
+	}
 	// The views are registered outside the transaction: creating one writes the in-memory
 	// catalog, and a DuckDB transaction may write only one database.
 	err = withViews(ctx, s, t, pl, func(indexView, rowsView string) error {
@@ -253,6 +262,7 @@ func (w *Writer) commit(ctx context.Context, s *session, t *whTable, c Commit, r
 		return res, nil, err
 	}
 	w.published = nil // deleted from pending by this transaction
+	w.noteWALGroup(keptRows, keptBytes)
 	if err := privateFiles(filepath.Join(w.dir, DatabaseFile)); err != nil {
 		w.log.Warn("make the warehouse files private", "err", err)
 	}

@@ -70,14 +70,17 @@ func (w *Writer) endCommit(ctx context.Context, failed bool) error {
 		return w.detachBase(ctx, failed)
 	}
 	// DuckDB caches the blocks each commit wrote (about 230 bytes a row) until its memory
-	// limit: let go of them, and start afresh, once they pass Options.HoldCache.
+	// limit: let go of them, and start afresh, once they pass Options.HoldCache. The rows
+	// of the commits held in the WAL (walgroups.go; tagged IN_MEMORY_TABLE, and
+	// OVERFLOW_STRINGS for long strings) are not cache: they are the row group the next
+	// checkpoint writes.
 	var cached int64
-	if err := w.base.conn.QueryRowContext(ctx, `SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT FROM duckdb_memory()`).Scan(&cached); err != nil || cached > w.opts.HoldCache {
-		t := time.Now()
+	if err := w.base.conn.QueryRowContext(ctx, `SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT FROM duckdb_memory() WHERE tag NOT IN ('IN_MEMORY_TABLE', 'OVERFLOW_STRINGS') OR ?`, w.wal.bytes == 0).Scan(&cached); err != nil || cached > w.opts.HoldCache {
+		t, inWAL := time.Now(), w.wal.bytes
 		err = errors.Join(err, w.detachBase(ctx, false))
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		w.log.Debug("closed the duckdb file", "took", time.Since(t), "cached", cached,
+		w.log.Debug("closed the duckdb file", "took", time.Since(t), "cached", cached, "in_wal", inWAL,
 			"go_heap", ms.HeapInuse, "go_sys", ms.Sys-ms.HeapReleased, "rss", residentBytes())
 		return err
 	}
@@ -137,6 +140,7 @@ func (w *Writer) detachBase(ctx context.Context, closeToo bool) error {
 		err = nil
 	}
 	w.hold.attached = false
+	w.resetWALGroup()
 	if err != nil || closeToo {
 		return errors.Join(err, w.closeBase())
 	}

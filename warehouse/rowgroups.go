@@ -188,10 +188,11 @@ func (w *Writer) mergeTail(ctx context.Context, table string, tail *appendTail, 
 	if err != nil {
 		return false, err
 	}
-	// Commits small enough to stay in the WAL share row groups already (DuckDB appends to the
-	// last one until a checkpoint): nothing to gain when the merge would not build fewer.
-	if want := (remaining + int64(size) - 1) / int64(size); int64(groups) <= want {
-		w.log.Debug("row groups already merged", "table", table, "rows", remaining, "row_groups", groups)
+	// Commits held in the WAL share row groups already (DuckDB appends to the last one until
+	// a checkpoint; walgroups.go): nothing to gain when they are on average at least half as
+	// large as the merge would build.
+	if want := (remaining + int64(size) - 1) / int64(size); int64(groups) <= 2*want {
+		w.log.Debug("row groups already merged", "table", table, "rows", remaining, "row_groups", groups, "merge_row_groups", want)
 		return false, nil
 	}
 	slice := int64(min(size*mergeSliceGroups, max(size, mergeSliceRows)))

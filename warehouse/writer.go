@@ -211,6 +211,10 @@ type Writer struct {
 	// tails is what this writer appended to each DuckDB table, which Close merges into larger
 	// row groups (rowgroups.go).
 	tails map[string]*appendTail
+	// wal is what the commits held in the WAL hold (walgroups.go).
+	wal walGroup
+	// groupBytes, when set (by tests), replaces the Arrow size walGroupBytes computes.
+	groupBytes int64
 	// mergeRows, when set (by tests), replaces the row group size mergeTails computes.
 	mergeRows int
 }

@@ -30,6 +30,9 @@ func writerFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "progress", Value: true, Usage: "show progress on stderr (one updating line on a terminal, periodic lines otherwise)"},
 		&cli.IntFlag{Name: "compact-over", Value: 32, Usage: "at the end of the run, compact days holding more than this many Parquet files (0: never)"},
 		&cli.BoolFlag{Name: "allow-mixed-sources", Usage: "store rows of a tenant that was first written from another source"},
+		&cli.DurationFlag{Name: "hold-file", Value: time.Second, Hidden: true, Usage: "how long the DuckDB file stays open after a commit, " +
+			"waiting for the next (0: closed after every commit, which writes each commit's rows as row groups of their own, " +
+			"merged at the end of the run; see docs/loading.md)"},
 		tenantLabelFlag("the tenant `LABEL` the rows are stored under (scan, audit: default the tenant of --url, e.g. contoso for " +
 			"https://contoso.eu2.portal.cloudappsecurity.com, \"simulator\" for the simulator; load: the warehouse's only tenant, " +
 			"\"default\" in an empty one); letters, digits, '-', '_', '.'"),
@@ -95,6 +98,7 @@ func (e *env) writerSetup(c *cli.Context, source, command string) (warehouse.Opt
 		Tenant:            label,
 		Command:           command,
 		CompactOver:       compactOver(c.Int("compact-over")),
+		HoldIdle:          holdIdle(c.Duration("hold-file")),
 	}
 	popts := loader.Options{
 		Workers: threads, BatchRows: c.Int("batch-rows"), BatchBytes: plan.BatchBytes,
@@ -281,4 +285,13 @@ func endProgress(prog *progress.Display, sum *loader.Summary) {
 		Records: sum.Records, Bytes: sum.Bytes, New: sum.New, Duplicates: sum.Duplicates, Rejected: sum.Rejected,
 		Pages: k["pages"], Throttled: k["throttled_429"], Waited: time.Duration(k["throttle_wait_ms"]) * time.Millisecond,
 	}, time.Duration(sum.ElapsedSecs*float64(time.Second)))
+}
+
+// holdIdle is warehouse.Options.HoldIdle for --hold-file: 0 lets go of the file after every
+// commit.
+func holdIdle(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }
