@@ -146,10 +146,13 @@ func (w *Writer) compactDay(ctx context.Context, s *session, t *whTable, day par
 		for i, p := range g {
 			paths[i] = quoteString(p.path)
 		}
-		// Parts may predate schema version 4 (copies of raw missing): see anyVersionScan.
+		// Parts may predate schema version 4 (copies of raw missing): see fileScan.
 		// No ORDER BY: sorting a day (160k rows, 550 MB of raw at 5M) took most of a 1 GB
 		// memory limit; streaming the parts keeps a compaction to a row group at a time.
-		q := t.fileScan("[" + strings.Join(paths, ", ") + "]")
+		q, err := t.fileScan(ctx, s.conn, "["+strings.Join(paths, ", ")+"]")
+		if err != nil {
+			return res, fmt.Errorf("compact %s: %w", day.day, err)
+		}
 		name := partName(g[0].from, g[len(g)-1].to)
 		dir := w.partDir(t, day)
 		if err := w.writeParquet(ctx, s, t, dir, name, q, "compact"); err != nil {

@@ -615,6 +615,35 @@ func TestCompactMixedVersions(t *testing.T) {
 	mustVerify(t, w)
 }
 
+// TestFileScanChoosesByVersion: compaction reads parts that all hold every copy of raw
+// directly, and computes the copies only when a part lacks them.
+func TestFileScanChoosesByVersion(t *testing.T) {
+	dir := t.TempDir()
+	loadMail(t, dir, SinkBoth)
+	files := absParts(t, dir)
+	s := sqlSession(t, dir, true)
+	defer s.detachClose(context.Background())
+	scan := func() string {
+		t.Helper()
+		var quoted []string
+		for _, f := range files {
+			quoted = append(quoted, quoteString(f))
+		}
+		q, err := activitiesTable.fileScan(t.Context(), s.conn, "["+strings.Join(quoted, ", ")+"]")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	if q := scan(); strings.Contains(q, "parquet_schema") {
+		t.Errorf("current parts are read through the per-file version test:\n%s", q)
+	}
+	downgradeParquet(t, files[:1])
+	if q := scan(); !strings.Contains(q, "parquet_schema") {
+		t.Errorf("a version 1 part is read directly (its copies of raw would be NULL):\n%s", q)
+	}
+}
+
 // TestMixedParquetReader: a Parquet folder holding both versions reads right.
 func TestMixedParquetReader(t *testing.T) {
 	dir := t.TempDir()
