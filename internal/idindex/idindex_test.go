@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -234,5 +235,45 @@ func TestOpenRefusesDamagedRun(t *testing.T) {
 	}
 	if y, err := Open(dir); err != nil || y.Count() != 0 {
 		t.Fatalf("after Remove: %v, err %v", y, err)
+	}
+}
+
+// BenchmarkLookup looks up a commit's worth of new ids (3,600 absent hashes) in one run of
+// MCASLOAD_IDS_RUN entries (default 4M), by the sequential pass and by bucket reads.
+func BenchmarkLookup(b *testing.B) {
+	n := int64(4 << 20)
+	if v, err := strconv.ParseInt(os.Getenv("MCASLOAD_IDS_RUN"), 10, 64); err == nil && v > 0 {
+		n = v
+	}
+	x, err := Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	entries := make([]Entry, n)
+	for i := range entries {
+		entries[i] = Entry{H: rng.Uint64(), Day: 20000}
+	}
+	if err := x.Add(entries, 1); err != nil {
+		b.Fatal(err)
+	}
+	hs := make([]uint64, 3600)
+	for i := range hs {
+		hs[i] = rng.Uint64()
+	}
+	slices.Sort(hs)
+	for _, tc := range []struct {
+		name  string
+		pread int64
+	}{{"sequential", 1 << 40}, {"buckets", 1}} {
+		b.Run(tc.name, func(b *testing.B) {
+			defer func(p int64) { seqEntriesPerRead = p }(seqEntriesPerRead)
+			seqEntriesPerRead = tc.pread
+			for b.Loop() {
+				if err := x.Lookup(hs, func(int, int32) {}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
