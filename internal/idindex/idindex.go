@@ -48,8 +48,8 @@ const (
 	maxBits    = 16  // a directory of at most 65537 offsets (512 KiB)
 	perBucket  = 128 // entries a bucket aims at (1.5 KiB, one read)
 	bufSize    = 256 << 10
-	runPrefix    = "run-"
-	runSuffix    = ".ids"
+	runPrefix  = "run-"
+	runSuffix  = ".ids"
 )
 
 // seqEntriesPerRead is how many entries a sequential pass reads in the time of one bucket read:
