@@ -165,7 +165,19 @@ func TestCompact(t *testing.T) {
 	}
 }
 
+// TestVerifyRepair damages each sink in turn; verify finds each damage whether it compares the
+// sinks whole or a day at a time (verifyChunkRows), and repair mends it.
 func TestVerifyRepair(t *testing.T) {
+	for _, chunk := range []int64{verifyChunkRows, 1} {
+		t.Run(fmt.Sprintf("chunk %d rows", chunk), func(t *testing.T) {
+			defer func(n int64) { verifyChunkRows = n }(verifyChunkRows)
+			verifyChunkRows = chunk
+			verifyRepair(t)
+		})
+	}
+}
+
+func verifyRepair(t *testing.T) {
 	mem := newMem(t)
 	dir := t.TempDir()
 	w := openTest(t, dir, SinkBoth)

@@ -1,6 +1,7 @@
 package warehouse
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -153,12 +154,87 @@ func (w *Writer) verify(ctx context.Context, s *session, selection []string) (*V
 	return rep, nil
 }
 
+// verifyChunkRows bounds the rows one comparison of the sinks holds (verify compares a range of
+// days at a time): compared whole, a 20M-row warehouse's temporary tables and joins spilled past
+// 26 GB of disk. A day holding more is compared alone. A variable for the tests.
+var verifyChunkRows int64 = 2 << 20
+
+// dayRange is an inclusive range of UTC days (YYYY-MM-DD).
+type dayRange struct{ from, to string }
+
 // compareSinks compares the rows of dataset t in DuckDB with its readable Parquet files good,
-// per tenant and day, for the tenants of selection (all when nil), in temporary tables it drops
-// afterwards. A row's id is its dedupe key (t.keySQL).
+// per tenant and day, for the tenants of selection (all when nil), a range of days at a time
+// (verifyChunkRows). A row's id is its dedupe key (t.keySQL); a row stored under another day
+// than its id's index entry shows as missing on both days.
 func (w *Writer) compareSinks(ctx context.Context, s *session, t *whTable, good []string, selection []string) ([]DayCheck, error) {
-	sinks := w.opts.Sinks
+	ranges, err := w.verifyRanges(ctx, s, t, good, selection)
+	if err != nil {
+		return nil, fmt.Errorf("read sinks: %w", err)
+	}
+	var out []DayCheck
+	for i, r := range ranges {
+		var files []string
+		for _, f := range good {
+			// A file outside a day folder (none is written there) goes with the first range.
+			if d, ok := strings.CutPrefix(filepath.Base(filepath.Dir(f)), dayPrefix); ok && d >= r.from && d <= r.to || !ok && i == 0 {
+				files = append(files, f)
+			}
+		}
+		days, err := w.compareRange(ctx, s, t, files, selection, r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, days...)
+	}
+	slices.SortStableFunc(out, func(a, b DayCheck) int {
+		return cmp.Or(strings.Compare(a.Tenant, b.Tenant), strings.Compare(a.Day, b.Day))
+	})
+	return out, nil
+}
+
+// verifyRanges divides the days that dataset t's index, DuckDB table and Parquet files good hold
+// (for the tenants of selection) into consecutive ranges of at most verifyChunkRows rows.
+func (w *Writer) verifyRanges(ctx context.Context, s *session, t *whTable, good []string, selection []string) ([]dayRange, error) {
 	filter := " WHERE " + tenantFilter(selection)
+	q := `SELECT strftime(day, '%Y-%m-%d'), count(*) FROM wh.` + t.index + filter + ` GROUP BY day`
+	if w.opts.Sinks.duckdb() {
+		q += ` UNION ALL SELECT DISTINCT strftime(day, '%Y-%m-%d'), 0 FROM wh.` + t.name + filter
+	}
+	rows := map[string]int64{}
+	err := scanRows(ctx, s.conn, q, func(r *sql.Rows) error {
+		var day string
+		var n int64
+		if err := r.Scan(&day, &n); err != nil {
+			return err
+		}
+		rows[day] += n
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range good {
+		if d, ok := strings.CutPrefix(filepath.Base(filepath.Dir(f)), dayPrefix); ok {
+			rows[d] += 0
+		}
+	}
+	var out []dayRange
+	var n int64
+	for _, d := range slices.Sorted(maps.Keys(rows)) {
+		if len(out) == 0 || n+rows[d] > verifyChunkRows && n > 0 {
+			out = append(out, dayRange{d, d})
+			n = 0
+		}
+		out[len(out)-1].to = d
+		n += rows[d]
+	}
+	return out, nil
+}
+
+// compareRange compares the days of r, in temporary tables it drops afterwards.
+func (w *Writer) compareRange(ctx context.Context, s *session, t *whTable, good []string, selection []string, r dayRange) ([]DayCheck, error) {
+	sinks := w.opts.Sinks
+	filter := " WHERE " + tenantFilter(selection) + " AND day BETWEEN DATE " + quoteString(r.from) + " AND DATE " + quoteString(r.to)
 	// d: what DuckDB says is stored (and published, when comparing with Parquet).
 	dSrc := `SELECT tenant, id, day, rawsum FROM wh.` + t.index + filter
 	if sinks.duckdb() {
