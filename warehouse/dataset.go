@@ -74,22 +74,27 @@ func datasetScan(t *whTable, sources []datasetSource, old bool) (q string, ok bo
 // hasOldFiles reports whether a file of sources lacks a copy of raw (rawCopies: schema version
 // 1, 2 or 3).
 func hasOldFiles(ctx context.Context, conn *sql.Conn, sources []datasetSource) (bool, error) {
+	for _, src := range sources {
+		if old, err := oldFilesIn(ctx, conn, src.arg()); err != nil || old {
+			return old, err
+		}
+	}
+	return false, nil
+}
+
+// oldFilesIn reports whether a file of files (a read_parquet file argument) lacks a copy of raw.
+func oldFilesIn(ctx context.Context, conn *sql.Conn, files string) (bool, error) {
 	names := make([]string, len(rawCopies))
 	for i, c := range rawCopies {
 		names[i] = quoteString(c.name)
 	}
-	for _, src := range sources {
-		var old int
-		err := conn.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM (SELECT file_name FROM parquet_schema(%s)
-			GROUP BY file_name HAVING count(DISTINCT name) FILTER (WHERE name IN (%s)) < %d)`, src.arg(), strings.Join(names, ", "), len(rawCopies))).Scan(&old)
-		if err != nil {
-			return false, fmt.Errorf("read parquet schemas: %w", err)
-		}
-		if old > 0 {
-			return true, nil
-		}
+	var old int
+	err := conn.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM (SELECT file_name FROM parquet_schema(%s)
+		GROUP BY file_name HAVING count(DISTINCT name) FILTER (WHERE name IN (%s)) < %d)`, files, strings.Join(names, ", "), len(rawCopies))).Scan(&old)
+	if err != nil {
+		return false, fmt.Errorf("read parquet schemas: %w", err)
 	}
-	return false, nil
+	return old > 0, nil
 }
 
 // readDataset is the SELECT of dataset t's columns over its Parquet files of layout l, for the

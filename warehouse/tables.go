@@ -187,17 +187,11 @@ func datasetNames() []string {
 // column (all files written since version 4) are read directly.
 func (t *whTable) fileScan(ctx context.Context, conn *sql.Conn, src string) (string, error) {
 	if t == &activitiesTable {
-		names := make([]string, len(rawCopies))
-		for i, c := range rawCopies {
-			names[i] = quoteString(c.name)
-		}
-		var old int
-		err := conn.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM (SELECT file_name FROM parquet_schema(%s)
-			GROUP BY file_name HAVING count(*) FILTER (WHERE name IN (%s)) < %d)`, src, strings.Join(names, ", "), len(rawCopies))).Scan(&old)
+		old, err := oldFilesIn(ctx, conn, src)
 		if err != nil {
-			return "", fmt.Errorf("read parquet schemas: %w", err)
+			return "", err
 		}
-		if old > 0 {
+		if old {
 			return anyVersionScan(src, "", ""), nil
 		}
 	}

@@ -172,11 +172,10 @@ func (w *Writer) compareSinks(ctx context.Context, s *session, t *whTable, good 
 		return nil, fmt.Errorf("read sinks: %w", err)
 	}
 	var out []DayCheck
-	for i, r := range ranges {
+	for _, r := range ranges {
 		var files []string
 		for _, f := range good {
-			// A file outside a day folder (none is written there) goes with the first range.
-			if d, ok := strings.CutPrefix(filepath.Base(filepath.Dir(f)), dayPrefix); ok && d >= r.from && d <= r.to || !ok && i == 0 {
+			if d := fileDay(f); d >= r.from && d <= r.to {
 				files = append(files, f)
 			}
 		}
@@ -214,9 +213,7 @@ func (w *Writer) verifyRanges(ctx context.Context, s *session, t *whTable, good 
 		return nil, err
 	}
 	for _, f := range good {
-		if d, ok := strings.CutPrefix(filepath.Base(filepath.Dir(f)), dayPrefix); ok {
-			rows[d] += 0
-		}
+		rows[fileDay(f)] += 0
 	}
 	var out []dayRange
 	var n int64
@@ -229,6 +226,12 @@ func (w *Writer) verifyRanges(ctx context.Context, s *session, t *whTable, good 
 		n += rows[d]
 	}
 	return out, nil
+}
+
+// fileDay is the day of a Parquet file of the dataset, from its day=<day> folder (every file
+// splitParquetFiles lists lies in one).
+func fileDay(path string) string {
+	return strings.TrimPrefix(filepath.Base(filepath.Dir(path)), dayPrefix)
 }
 
 // compareRange compares the days of r, in temporary tables it drops afterwards.
