@@ -12,6 +12,13 @@ VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo d
 COMMIT     ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS    := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.buildDate=$(BUILD_DATE)
+# cgo links with -rdynamic, which exports every symbol of DuckDB's static library: a 6 MB dynamic
+# symbol table the loader reads at every start. Keeping the archives' symbols local cuts it to
+# ~60 KB and the resident binary by ~5 MiB (docs/benchmarks.md, "The mapped binary"). GNU ld
+# only, so Linux builds only.
+ifeq ($(shell go env GOOS),linux)
+LDFLAGS    += -extldflags=-Wl,--exclude-libs,ALL
+endif
 
 .PHONY: all build man test test-short servers demo bench reliability lint vet fmt clean release
 

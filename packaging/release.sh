@@ -40,7 +40,7 @@ for arch in $ARCHES; do
   mkdir -p "$dir/docs" "$dir/contrib/systemd" "$dir/contrib/cron"
   echo "release: building $name with $cc"
   GOOS=linux GOARCH=$arch CC=$cc go build -trimpath \
-    -ldflags "-s -w -X main.version=$VERSION -X main.commit=$COMMIT -X main.buildDate=$BUILD_DATE" \
+    -ldflags "-s -w -extldflags=-Wl,--exclude-libs,ALL -X main.version=$VERSION -X main.commit=$COMMIT -X main.buildDate=$BUILD_DATE" \
     -o "$dir/mcasload" ./cmd/mcasload
   go run ./tools/notices -goos linux -goarch "$arch" -o "$dir/THIRD_PARTY_NOTICES"
   cp LICENSE README.md "$dir/"

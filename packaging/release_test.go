@@ -120,6 +120,11 @@ func TestReleaseArchives(t *testing.T) {
 		if bin.Machine != machines[arch] || bin.Class != elf.ELFCLASS64 {
 			t.Errorf("%s: binary for %v %v, want %v 64-bit", name, bin.Machine, bin.Class, machines[arch])
 		}
+		// DuckDB's static library keeps its symbols local (--exclude-libs): exported, they are
+		// ~60,000 dynamic symbols (6 MB) the loader reads at every start.
+		if syms, err := bin.DynamicSymbols(); err != nil || len(syms) > 5000 {
+			t.Errorf("%s: %d dynamic symbols (%v), want at most 5,000: build with -extldflags=-Wl,--exclude-libs,ALL", name, len(syms), err)
+		}
 		if !bytes.Contains(files[root+"mcasload"], []byte(version)) {
 			t.Errorf("%s: the binary does not carry its version %s", name, version)
 		}

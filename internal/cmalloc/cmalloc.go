@@ -1,0 +1,96 @@
+//go:build linux && cgo
+
+// Package cmalloc bounds what the C library's allocator keeps. DuckDB allocates its buffers
+// from its own jemalloc pool, which its memory limit governs, but the rest of its C++ objects
+// (plans, vectors, strings, the Parquet writer's state) come from glibc's malloc, which gives
+// each new thread an arena of its own, up to eight per CPU, and keeps each arena's freed memory
+// for reuse by that arena. A writing process is sized by one memory budget; arenas multiply
+// what freed memory stays resident.
+package cmalloc
+
+/*
+#include <malloc.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int mc_limit_arenas(int n) {
+#if defined(__GLIBC__) && defined(M_ARENA_MAX)
+	return mallopt(M_ARENA_MAX, n);
+#else
+	return -1;
+#endif
+}
+
+static int mc_arenas(void) {
+#if defined(__GLIBC__)
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (f == NULL) return -1;
+	malloc_info(0, f);
+	fclose(f);
+	int n = 0;
+	for (char *p = buf; (p = strstr(p, "<heap nr=")) != NULL; p++) n++;
+	free(buf);
+	return n;
+#else
+	return -1;
+#endif
+}
+
+static pthread_barrier_t mc_barrier;
+static void *volatile mc_held[64]; // kept where the compiler cannot see it unused (it elides a malloc and free pair)
+
+static void *mc_churn_thread(void *arg) {
+	void *p = malloc(4096);
+	memset(p, 1, 64);
+	mc_held[(long)arg] = p;
+	pthread_barrier_wait(&mc_barrier); // every thread holds its allocation at once
+	free(p);
+	return NULL;
+}
+
+// mc_churn runs threads that each allocate while all are alive, so that each wants an arena of
+// its own (a thread's first allocation takes a new arena while the limit allows).
+static int mc_churn(int threads) {
+	pthread_t t[64];
+	if (threads > 64) threads = 64;
+	if (pthread_barrier_init(&mc_barrier, NULL, threads) != 0) return 0;
+	int started = 0;
+	for (int i = 0; i < threads; i++) {
+		if (pthread_create(&t[i], NULL, mc_churn_thread, (void *)(long)i) != 0) break;
+		started++;
+	}
+	if (started < threads) return started; // the started ones wait for ever: the test fails
+	for (int i = 0; i < started; i++) pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&mc_barrier);
+	return started;
+}
+*/
+import "C"
+
+import "fmt"
+
+// LimitArenas caps the C allocator's arenas at n (glibc's M_ARENA_MAX): threads beyond the
+// n-th share the existing arenas instead of each keeping freed memory in its own. Call it before
+// the threads start (DuckDB starts its own when it opens). It does nothing where the C library
+// is not glibc.
+func LimitArenas(n int) error {
+	switch C.mc_limit_arenas(C.int(n)) {
+	case 1:
+		return nil
+	case -1:
+		return nil // not glibc: nothing to limit
+	default:
+		return fmt.Errorf("limit malloc arenas to %d: mallopt refused", n)
+	}
+}
+
+// arenas is how many arenas glibc's malloc has made (-1 where it cannot tell).
+func arenas() int { return int(C.mc_arenas()) }
+
+// churn starts threads C threads that allocate at once and waits for them; it returns how many
+// started.
+func churn(threads int) int { return int(C.mc_churn(C.int(threads))) }

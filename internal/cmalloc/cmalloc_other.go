@@ -1,0 +1,11 @@
+//go:build !linux || !cgo
+
+// Package cmalloc bounds what the C library's allocator keeps (glibc only; elsewhere nothing).
+package cmalloc
+
+// LimitArenas does nothing: the arena limit is glibc's.
+func LimitArenas(n int) error { return nil }
+
+func arenas() int { return -1 }
+
+func churn(threads int) int { return 0 }
