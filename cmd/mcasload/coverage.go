@@ -29,49 +29,64 @@ func coverageOf(ctx context.Context, r *warehouse.Reader, window *output.Window)
 	if cov.Tenants == nil {
 		cov.Tenants = []string{}
 	}
-	var first, last sql.NullTime
-	if err := conn.QueryRowContext(ctx, `SELECT count(*), min(ts), max(ts), count(DISTINCT day) FROM memory.main.activities`).
-		Scan(&cov.Warehouse.Activities, &first, &last, &cov.Warehouse.Days); err != nil {
+	// Counts and days read the day column alone; the first and last times are read on the
+	// first and last day only (a row's day is its time's UTC date), whose row groups DuckDB
+	// finds by their statistics. Reading min(ts) and max(ts) over every row cost 0.14 s at 5M
+	// rows and grew with the warehouse.
+	var firstDay, lastDay sql.NullTime
+	if err := conn.QueryRowContext(ctx, `SELECT count(*), count(DISTINCT day), min(day), max(day) FROM memory.main.activities`).
+		Scan(&cov.Warehouse.Activities, &cov.Warehouse.Days, &firstDay, &lastDay); err != nil {
 		return nil, fmt.Errorf("read coverage: %w", err)
 	}
-	cov.Warehouse.FirstActivity, cov.Warehouse.LastActivity = timePtr(first), timePtr(last)
+	if firstDay.Valid {
+		first, last, err := timesOn(ctx, conn, "", firstDay.Time, lastDay.Time)
+		if err != nil {
+			return nil, err
+		}
+		cov.Warehouse.FirstActivity, cov.Warehouse.LastActivity = &first, &last
+	}
 
 	where := ""
 	if window != nil {
-		where = fmt.Sprintf(" WHERE ts >= %s AND ts <= %s AND day >= DATE '%s' AND day <= DATE '%s'", sqlTime(window.Since), sqlTime(window.Until),
+		where = fmt.Sprintf(" AND ts >= %s AND ts <= %s AND day >= DATE '%s' AND day <= DATE '%s'", sqlTime(window.Since), sqlTime(window.Until),
 			window.Since.UTC().Format(time.DateOnly), window.Until.UTC().Format(time.DateOnly))
 	}
-	// Grouped by the DATE, formatted after: formatting every row cost a tenth of a second a
-	// million rows.
-	rows, err := conn.QueryContext(ctx, `SELECT tenant, strftime(day, '%Y-%m-%d'), n, first, last FROM (
-		SELECT tenant, day, count(*) AS n, min(ts) AS first, max(ts) AS last FROM memory.main.activities`+where+` GROUP BY tenant, day)`)
+	rows, err := conn.QueryContext(ctx, `SELECT tenant, day, count(*) FROM memory.main.activities WHERE true`+where+` GROUP BY tenant, day`)
 	if err != nil {
 		return nil, fmt.Errorf("read coverage: %w", err)
 	}
 	days := map[string]bool{}
 	tenants := map[string]bool{}
+	var inFirst, inLast time.Time
 	for rows.Next() {
 		var (
-			t, day      string
-			n           int64
-			first, last time.Time
+			t   string
+			day time.Time
+			n   int64
 		)
-		if err := rows.Scan(&t, &day, &n, &first, &last); err != nil {
+		if err := rows.Scan(&t, &day, &n); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("read coverage: %w", err)
 		}
-		days[day], tenants[t] = true, true
+		days[day.UTC().Format(time.DateOnly)], tenants[t] = true, true
 		cov.Activities += n
-		if cov.FirstActivity == nil || first.Before(*cov.FirstActivity) {
-			cov.FirstActivity = &first
+		if inFirst.IsZero() || day.Before(inFirst) {
+			inFirst = day
 		}
-		if cov.LastActivity == nil || last.After(*cov.LastActivity) {
-			cov.LastActivity = &last
+		if day.After(inLast) {
+			inLast = day
 		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read coverage: %w", err)
+	}
+	if cov.Activities > 0 {
+		first, last, err := timesOn(ctx, conn, where, inFirst, inLast)
+		if err != nil {
+			return nil, err
+		}
+		cov.FirstActivity, cov.LastActivity = &first, &last
 	}
 	for _, t := range cov.Tenants {
 		if !tenants[t] {
@@ -98,6 +113,22 @@ func coverageOf(ctx context.Context, r *warehouse.Reader, window *output.Window)
 		return nil, err
 	}
 	return cov, nil
+}
+
+// timesOn reads the first activity time on firstDay and the last on lastDay, of the rows the
+// condition where keeps ("" or " AND …").
+func timesOn(ctx context.Context, conn *sql.Conn, where string, firstDay, lastDay time.Time) (first, last time.Time, err error) {
+	var f, l sql.NullTime
+	q := fmt.Sprintf(`SELECT (SELECT min(ts) FROM memory.main.activities WHERE day = DATE '%s'%s),
+		(SELECT max(ts) FROM memory.main.activities WHERE day = DATE '%s'%s)`,
+		firstDay.UTC().Format(time.DateOnly), where, lastDay.UTC().Format(time.DateOnly), where)
+	if err := conn.QueryRowContext(ctx, q).Scan(&f, &l); err != nil {
+		return first, last, fmt.Errorf("read coverage: %w", err)
+	}
+	if !f.Valid || !l.Valid {
+		return first, last, fmt.Errorf("read coverage: no activity time on %s or %s, the days that hold the first and last", firstDay.UTC().Format(time.DateOnly), lastDay.UTC().Format(time.DateOnly))
+	}
+	return f.Time.UTC(), l.Time.UTC(), nil
 }
 
 // dayGaps counts the UTC days [since, until] touches and lists the runs of them that hold no
