@@ -120,6 +120,7 @@ func TestExport(t *testing.T) {
 	t.Run("parquet", func(t *testing.T) { testExportParquet(t, wh) })
 	t.Run("partitioned by day", func(t *testing.T) { testExportPartitionedByDay(t, wh) })
 	t.Run("csv and ndjson", func(t *testing.T) { testExportCSVAndNDJSON(t, wh) })
+	t.Run("crowded days in time ranges", func(t *testing.T) { testExportDayPages(t, wh) })
 	t.Run("sources and errors", func(t *testing.T) { testExportSourcesAndErrors(t, wh) })
 }
 
@@ -482,4 +483,90 @@ func testExportSourcesAndErrors(t *testing.T, wh string) {
 			}
 		}
 	})
+}
+
+// testExportDayPages exports the window with days cut into time ranges of a few rows (a day of
+// a large tenant does not fit one query) and expects the same rows, in time order, as the
+// warehouse holds and as whole days give.
+func testExportDayPages(t *testing.T, wh string) {
+	want := warehouseRows(t, wh, exportSince, exportUntil)
+	export := func(pageRows int64) string {
+		t.Helper()
+		defer func(old int64) { exportPageRows = old }(exportPageRows)
+		exportPageRows = pageRows
+		out := filepath.Join(t.TempDir(), "acts.csv")
+		if code, _, stderr := runMcasload(t, nil, "export", "-w", wh, "--since", "2026-03-07T05:30:00Z", "--until", "2026-03-10",
+			"--columns", "id,ts", "--format", "csv", "--out", out); code != 0 {
+			t.Fatalf("export with %d rows a range: exit %d: %s", pageRows, code, stderr)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	// The ranges of one day: about a 37th of its rows each, every row in exactly one.
+	r, err := warehouse.OpenReader(t.Context(), warehouse.ReaderOptions{Dir: wh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	day, dayEnd := exportSince.Add(24*time.Hour), exportSince.Add(48*time.Hour)
+	var n int64
+	if err := r.Conn().QueryRowContext(t.Context(), "SELECT count(*) FROM activities WHERE day = DATE '2026-03-08'").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		defer func(old int64) { exportPageRows = old }(exportPageRows)
+		exportPageRows = 37
+		pages, err := dayPages(t.Context(), r.Conn(), "2026-03-08", n, day, dayEnd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := int(n/37) + 1; n < 150 || len(pages) < want-2 || len(pages) > want {
+			t.Errorf("%d rows cut into %d ranges, want about %d", n, len(pages), want)
+		}
+		var sum int64
+		for _, cond := range pages {
+			var k int64
+			if err := r.Conn().QueryRowContext(t.Context(), "SELECT count(*) FROM activities WHERE day = DATE '2026-03-08' AND "+cond).Scan(&k); err != nil {
+				t.Fatal(err)
+			}
+			sum += k
+		}
+		if sum != n {
+			t.Errorf("the ranges hold %d rows, the day %d", sum, n)
+		}
+	}()
+	r.Close()
+
+	whole, paged := export(1<<40), export(37)
+	if paged != whole {
+		t.Errorf("in ranges of 37 rows the export differs from whole days (%d and %d bytes)", len(paged), len(whole))
+	}
+	recs, err := csv.NewReader(strings.NewReader(paged)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := exportSince.Add(5*time.Hour + 30*time.Minute)
+	for id, w := range want {
+		if w.TsMs < from.UnixMilli() {
+			delete(want, id)
+		}
+	}
+	if len(recs)-1 != len(want) {
+		t.Fatalf("%d rows in ranges of 37, want %d", len(recs)-1, len(want))
+	}
+	seen := map[string]bool{}
+	prev := ""
+	for _, r := range recs[1:] {
+		if _, ok := want[r[0]]; !ok || seen[r[0]] {
+			t.Fatalf("id %s unknown or twice", r[0])
+		}
+		seen[r[0]] = true
+		if key := r[1] + "\x00" + r[0]; key < prev {
+			t.Fatalf("row %s at %s comes after %q: not in time order", r[0], r[1], prev)
+		} else {
+			prev = key
+		}
+	}
 }
