@@ -19,6 +19,9 @@ type CompactOptions struct {
 	Tenants     []string // only these tenants' days; empty means every tenant
 	TargetBytes int64    // merge files until the output would pass this size (default 512 MB)
 	MinFiles    int      // compact a day only if it has at least this many files (default 2)
+	// KeepBytes leaves files of at least this size as they are (0: merge every file): only
+	// the runs of smaller ones between them are merged.
+	KeepBytes int64
 }
 
 // CompactResult counts what Compact did.
@@ -127,9 +130,14 @@ func (w *Writer) compactDay(ctx context.Context, s *session, t *whTable, day par
 	var cur []partFile
 	var size int64
 	for _, p := range parts {
-		if len(cur) > 0 && (size+p.size > opts.TargetBytes || len(cur) == compactGroupFiles) {
+		kept := opts.KeepBytes > 0 && p.size >= opts.KeepBytes
+		if len(cur) > 0 && (kept || size+p.size > opts.TargetBytes || len(cur) == compactGroupFiles) {
 			groups = append(groups, cur)
 			cur, size = nil, 0
+		}
+		if kept { // a group of its own, which is not rewritten
+			groups = append(groups, []partFile{p})
+			continue
 		}
 		cur = append(cur, p)
 		size += p.size

@@ -43,7 +43,7 @@ func (w *Writer) commitSession(ctx context.Context) (*session, error) {
 		return w.base, nil
 	}
 	cfg := w.sessionConfig()
-	cfg.threads = max(1, cfg.threads/2)
+	cfg.threads = w.commitThreads()
 	if w.base == nil {
 		s, err := openSession(ctx, cfg, "", false)
 		if err != nil {
@@ -58,6 +58,9 @@ func (w *Writer) commitSession(ctx context.Context) (*session, error) {
 	w.hold.attached = true
 	return w.base, nil
 }
+
+// commitThreads is how many DuckDB threads the commits' session runs on.
+func (w *Writer) commitThreads() int { return max(1, w.sessionConfig().threads/2) }
 
 // endCommit keeps the file attached for the next commit, or lets go of it at once when the
 // commit failed (the instance goes too, so the next commit starts clean) or holding is off.

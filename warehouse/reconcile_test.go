@@ -322,3 +322,52 @@ func TestCompactGroupsOfParts(t *testing.T) {
 		t.Errorf("parquet holds %v, want %v", got, expected(all))
 	}
 }
+
+// TestCompactKeepsLargeFiles: with KeepBytes (Close's compaction) a merged file at least that
+// large stays as it is, inode and all, and only the small parts after it are merged.
+func TestCompactKeepsLargeFiles(t *testing.T) {
+	mem := newMem(t)
+	dir := t.TempDir()
+	w := openTest(t, dir, SinkBoth)
+	var all []row
+	commit := func(from, n int) {
+		for i := from; i < from+n; i++ {
+			rs := rows(fmt.Sprintf("k%d-", i), 20, day0.Add(time.Duration(i)*time.Minute), time.Second)
+			all = append(all, rs...)
+			commitRows(t, w, mem, rs)
+		}
+	}
+	commit(0, 4)
+	if _, err := w.Compact(t.Context(), CompactOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(dir, ParquetDir)
+	files := testkit.Files(t, root)
+	if len(files) != 1 {
+		t.Fatalf("first compaction left %v, want one file", files)
+	}
+	big, err := os.Stat(filepath.Join(root, files[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit(4, 3)
+	res, err := w.Compact(t.Context(), CompactOptions{KeepBytes: big.Size()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := testkit.Files(t, root)
+	if res.FilesBefore != 4 || res.FilesAfter != 2 || len(after) != 2 {
+		t.Errorf("compact = %+v, files %v; want 4 files in 2 (the large one kept, three parts merged)", res, after)
+	}
+	still, err := os.Stat(filepath.Join(root, files[0]))
+	if err != nil || !os.SameFile(big, still) || !still.ModTime().Equal(big.ModTime()) {
+		t.Errorf("the large file %s was rewritten or removed (%v)", files[0], err)
+	}
+	mustVerify(t, w)
+	if err := w.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := readSink(t, dir, FromParquet); !equalContents(got, expected(all)) {
+		t.Errorf("parquet holds %v, want %v", got, expected(all))
+	}
+}

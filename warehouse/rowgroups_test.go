@@ -32,7 +32,13 @@ func rowGroups(t *testing.T, dir, table string) int {
 // after a commit (-1: lets go of it after every commit, as large commits do).
 func openHolding(t *testing.T, dir string, hold time.Duration, log *bytes.Buffer) *Writer {
 	t.Helper()
-	w, err := Open(context.Background(), Options{Dir: dir, Sinks: SinkBoth, MemoryLimit: "300MB", Threads: 2, Logger: testLogger(log),
+	return openHoldingThreads(t, dir, hold, log, 2)
+}
+
+// openHoldingThreads is openHolding with DuckDB's threads (the commits run on half of them).
+func openHoldingThreads(t *testing.T, dir string, hold time.Duration, log *bytes.Buffer, threads int) *Writer {
+	t.Helper()
+	w, err := Open(context.Background(), Options{Dir: dir, Sinks: SinkBoth, MemoryLimit: "300MB", Threads: threads, Logger: testLogger(log),
 		Source: "simulator", LockWait: 5 * time.Second, Tenant: testTenant, HoldIdle: hold})
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +75,15 @@ func firstRun(t *testing.T, dir string, mem memory.Allocator) []row {
 	return first
 }
 
+// TestCloseMergesRowGroups: with the commits on one DuckDB thread Close counts the run's row
+// groups from its checkpoints; on several it reads them from the table's storage.
 func TestCloseMergesRowGroups(t *testing.T) {
+	for _, threads := range []int{2, 4} {
+		t.Run(fmt.Sprintf("%d threads", threads), func(t *testing.T) { testCloseMergesRowGroups(t, threads) })
+	}
+}
+
+func testCloseMergesRowGroups(t *testing.T, threads int) {
 	mem := newMem(t)
 	dir := t.TempDir()
 	first := firstRun(t, dir, mem)
@@ -81,7 +95,7 @@ func TestCloseMergesRowGroups(t *testing.T) {
 	// HoldCache), leaves five row groups until Close merges them into one; the first run's
 	// row group stays as it was.
 	var log bytes.Buffer
-	w := openHolding(t, dir, -1, &log)
+	w := openHoldingThreads(t, dir, -1, &log, threads)
 	all := append([]row{}, first...)
 	for i := range 5 {
 		rs := rows(string(rune('b'+i)), 100, day0.Add(time.Duration(i)*time.Hour), time.Minute)

@@ -82,6 +82,7 @@ func (w *Writer) noteWALGroup(rows, bytes int64) {
 	st, err := os.Stat(filepath.Join(w.dir, DatabaseFile) + ".wal")
 	if errors.Is(err, os.ErrNotExist) || err == nil && st.Size() == 0 {
 		w.wal.rows, w.wal.bytes = 0, 0
+		w.tailsCheckpointed()
 		return
 	}
 	w.wal.rows += rows
@@ -92,4 +93,5 @@ func (w *Writer) noteWALGroup(rows, bytes int64) {
 // with DuckDB's settings.
 func (w *Writer) resetWALGroup() {
 	w.wal = walGroup{}
+	w.tailsCheckpointed()
 }

@@ -57,6 +57,9 @@ func TestCommitsGroupedInWAL(t *testing.T) {
 	if n := rowGroups(t, dir, "activities"); n != 3 {
 		t.Errorf("before Close: %d row groups, want 3 (two commits each)", n)
 	}
+	if n := w.tails["activities"].groups(); n != 3 {
+		t.Errorf("the checkpoints counted %d row groups, the table holds 3", n)
+	}
 	if err := w.Close(t.Context()); err != nil {
 		t.Fatal(err)
 	}
