@@ -29,21 +29,8 @@ func coverageOf(ctx context.Context, r *warehouse.Reader, window *output.Window)
 	if cov.Tenants == nil {
 		cov.Tenants = []string{}
 	}
-	// Counts and days read the day column alone; the first and last times are read on the
-	// first and last day only (a row's day is its time's UTC date), whose row groups DuckDB
-	// finds by their statistics. Reading min(ts) and max(ts) over every row cost 0.14 s at 5M
-	// rows and grew with the warehouse.
-	var firstDay, lastDay sql.NullTime
-	if err := conn.QueryRowContext(ctx, `SELECT count(*), count(DISTINCT day), min(day), max(day) FROM memory.main.activities`).
-		Scan(&cov.Warehouse.Activities, &cov.Warehouse.Days, &firstDay, &lastDay); err != nil {
-		return nil, fmt.Errorf("read coverage: %w", err)
-	}
-	if firstDay.Valid {
-		first, last, err := timesOn(ctx, conn, "", firstDay.Time, lastDay.Time)
-		if err != nil {
-			return nil, err
-		}
-		cov.Warehouse.FirstActivity, cov.Warehouse.LastActivity = &first, &last
+	if err := warehouseCoverage(ctx, conn, cov); err != nil {
+		return nil, err
 	}
 
 	where := ""
@@ -51,42 +38,9 @@ func coverageOf(ctx context.Context, r *warehouse.Reader, window *output.Window)
 		where = fmt.Sprintf(" AND ts >= %s AND ts <= %s AND day >= DATE '%s' AND day <= DATE '%s'", sqlTime(window.Since), sqlTime(window.Until),
 			window.Since.UTC().Format(time.DateOnly), window.Until.UTC().Format(time.DateOnly))
 	}
-	rows, err := conn.QueryContext(ctx, `SELECT tenant, day, count(*) FROM memory.main.activities WHERE true`+where+` GROUP BY tenant, day`)
+	days, tenants, err := windowCoverage(ctx, conn, where, cov)
 	if err != nil {
-		return nil, fmt.Errorf("read coverage: %w", err)
-	}
-	days := map[string]bool{}
-	tenants := map[string]bool{}
-	var inFirst, inLast time.Time
-	for rows.Next() {
-		var (
-			t   string
-			day time.Time
-			n   int64
-		)
-		if err := rows.Scan(&t, &day, &n); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("read coverage: %w", err)
-		}
-		days[day.UTC().Format(time.DateOnly)], tenants[t] = true, true
-		cov.Activities += n
-		if inFirst.IsZero() || day.Before(inFirst) {
-			inFirst = day
-		}
-		if day.After(inLast) {
-			inLast = day
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read coverage: %w", err)
-	}
-	if cov.Activities > 0 {
-		first, last, err := timesOn(ctx, conn, where, inFirst, inLast)
-		if err != nil {
-			return nil, err
-		}
-		cov.FirstActivity, cov.LastActivity = &first, &last
+		return nil, err
 	}
 	for _, t := range cov.Tenants {
 		if !tenants[t] {
@@ -113,6 +67,69 @@ func coverageOf(ctx context.Context, r *warehouse.Reader, window *output.Window)
 		return nil, err
 	}
 	return cov, nil
+}
+
+// windowCoverage counts the activities the condition where keeps (" AND …", or "" for all) into
+// cov, with their first and last times, and returns the days and tenants that hold them.
+func windowCoverage(ctx context.Context, conn *sql.Conn, where string, cov *output.Coverage) (days, tenants map[string]bool, err error) {
+	rows, err := conn.QueryContext(ctx, `SELECT tenant, day, count(*) FROM memory.main.activities WHERE true`+where+` GROUP BY tenant, day`)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read coverage: %w", err)
+	}
+	days, tenants = map[string]bool{}, map[string]bool{}
+	var inFirst, inLast time.Time
+	for rows.Next() {
+		var (
+			t   string
+			day time.Time
+			n   int64
+		)
+		if err := rows.Scan(&t, &day, &n); err != nil {
+			rows.Close()
+			return nil, nil, fmt.Errorf("read coverage: %w", err)
+		}
+		days[day.UTC().Format(time.DateOnly)], tenants[t] = true, true
+		cov.Activities += n
+		if inFirst.IsZero() || day.Before(inFirst) {
+			inFirst = day
+		}
+		if day.After(inLast) {
+			inLast = day
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("read coverage: %w", err)
+	}
+	if cov.Activities > 0 {
+		first, last, err := timesOn(ctx, conn, where, inFirst, inLast)
+		if err != nil {
+			return nil, nil, err
+		}
+		cov.FirstActivity, cov.LastActivity = &first, &last
+	}
+	return days, tenants, nil
+}
+
+// warehouseCoverage fills what the warehouse holds in all. Counts and days read the day column
+// alone; the first and last times are read on the first and last day only (a row's day is its
+// time's UTC date), whose row groups DuckDB finds by their statistics. Reading min(ts) and
+// max(ts) over every row cost 0.14 s at 5M rows and grew with the warehouse.
+func warehouseCoverage(ctx context.Context, conn *sql.Conn, cov *output.Coverage) error {
+	var firstDay, lastDay sql.NullTime
+	if err := conn.QueryRowContext(ctx, `SELECT count(*), count(DISTINCT day), min(day), max(day) FROM memory.main.activities`).
+		Scan(&cov.Warehouse.Activities, &cov.Warehouse.Days, &firstDay, &lastDay); err != nil {
+		return fmt.Errorf("read coverage: %w", err)
+	}
+	if !firstDay.Valid {
+		return nil
+	}
+	first, last, err := timesOn(ctx, conn, "", firstDay.Time, lastDay.Time)
+	if err != nil {
+		return err
+	}
+	cov.Warehouse.FirstActivity, cov.Warehouse.LastActivity = &first, &last
+	return nil
 }
 
 // timesOn reads the first activity time on firstDay and the last on lastDay, of the rows the
