@@ -24,6 +24,9 @@ type CompactOptions struct {
 	KeepBytes int64
 }
 
+// compactTargetBytes is the size a merged file grows to by default (CompactOptions.TargetBytes).
+const compactTargetBytes = 512 << 20
+
 // CompactResult counts what Compact did.
 type CompactResult struct {
 	Days        int // partitions (a tenant's days) compacted
@@ -113,7 +116,7 @@ var compactGroupFiles = 16
 func (w *Writer) compactDay(ctx context.Context, s *session, t *whTable, day partition, opts CompactOptions) (CompactResult, error) {
 	start := time.Now()
 	if opts.TargetBytes <= 0 {
-		opts.TargetBytes = 512 << 20
+		opts.TargetBytes = compactTargetBytes
 	}
 	all, _, _, err := listParts(filepath.Join(w.dir, t.parquetDir), w.legacyTenant)
 	if err != nil {

@@ -49,8 +49,7 @@ type appendTail struct {
 // maxRowGroupRows; DuckDB may also fill the table's last row group, so this is at most what
 // it made).
 func (t *appendTail) checkpointed() {
-	t.written += int((t.pending + maxRowGroupRows - 1) / maxRowGroupRows)
-	t.pending = 0
+	t.written, t.pending = t.groups(), 0
 }
 
 // groups is how many row groups the tail's rows sit in, at most: those written, and those the

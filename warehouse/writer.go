@@ -503,7 +503,7 @@ func (w *Writer) finish(ctx context.Context) error {
 
 // closeKeepBytes is the size from which Close's compaction leaves a Parquet file as it is: an
 // eighth of the merged file's target, so a day is at most a few dozen files of 64–512 MB.
-const closeKeepBytes = 64 << 20
+const closeKeepBytes = compactTargetBytes / 8
 
 // compactCrowded compacts the days of every dataset holding more than Options.CompactOver files.
 func (w *Writer) compactCrowded(ctx context.Context, s *session) error {

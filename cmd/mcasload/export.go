@@ -256,6 +256,11 @@ func sqlTime(t time.Time) string {
 	return "TIMESTAMPTZ '" + t.UTC().Format("2006-01-02 15:04:05.000000") + "+00'"
 }
 
+// windowCond keeps the activities of [since, until).
+func windowCond(since, until time.Time) string {
+	return "ts >= " + sqlTime(since) + " AND ts < " + sqlTime(until)
+}
+
 // activitiesQuery selects the activities of one day that cond keeps (all columns, or the
 // checked columns) in time order.
 func activitiesQuery(columns []string, day, cond string) string {
@@ -275,7 +280,7 @@ var exportPageRows int64 = 16384
 // dayPages cuts the window's part of one day of n activities into time ranges of about
 // exportPageRows rows each, in order, as conditions on ts. Rows of one time stay in one range.
 func dayPages(ctx context.Context, conn *sql.Conn, day string, n int64, since, until time.Time) ([]string, error) {
-	window := fmt.Sprintf("ts >= %s AND ts < %s", sqlTime(since), sqlTime(until))
+	window := windowCond(since, until)
 	if n <= exportPageRows {
 		return []string{window}, nil
 	}
@@ -307,8 +312,8 @@ func dayPages(ctx context.Context, conn *sql.Conn, day string, n int64, since, u
 // query's rows bound the memory (all at once took 2 GB for the 200,000 rows of the demo). It
 // also returns the row count, for the progress line's ETA.
 func activitiesByDay(ctx context.Context, r *warehouse.Reader, s *queries.Session, src *exportSource) (array.RecordReader, int64, error) {
-	rows, err := r.Conn().QueryContext(ctx, fmt.Sprintf(`SELECT strftime(day, '%%Y-%%m-%%d'), count(*) FROM activities
-		WHERE ts >= %s AND ts < %s GROUP BY day ORDER BY day`, sqlTime(src.since), sqlTime(src.until)))
+	rows, err := r.Conn().QueryContext(ctx, `SELECT strftime(day, '%Y-%m-%d'), count(*) FROM activities
+		WHERE `+windowCond(src.since, src.until)+` GROUP BY day ORDER BY day`)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list days to export: %w", err)
 	}
