@@ -67,12 +67,13 @@ func TestCrashAtEveryFailpoint(t *testing.T) {
 		{SinkBoth, []string{"ids-before-commit@2"}},
 		{SinkBoth, []string{"ids-merge", "ids-before-commit"}},
 		{SinkBoth, []string{"merge-before-commit"}},
+		{SinkBoth, []string{"create-database"}},
 	}
 	if testing.Short() {
 		cases = []struct {
 			sinks Sinks
 			crash []string
-		}{cases[1], cases[5], cases[7], cases[9]}
+		}{cases[1], cases[5], cases[7], cases[9], cases[14]}
 	}
 	reference := map[Sinks]map[string]contents{}
 	for _, tc := range cases {

@@ -211,7 +211,8 @@ func syncIndex(ctx context.Context, s *session, t *whTable) error {
 // dataset, for a DuckDB file that is missing or damaged: the old file (and its WAL) is moved to
 // the quarantine folder first. The new file records the last commit the Parquet part names
 // cover, so opening it keeps every part; then the rows and the dedupe index are rebuilt as
-// Repair(SinkParquet) does.
+// Repair(SinkParquet) does, and the scan watermarks and stream cursors come back from the state
+// snapshot of the last Close (statesnapshot.go).
 func RebuildDatabase(ctx context.Context, opts Options) (err error) {
 	defer markStorage(&err)
 	if err := opts.defaults(); err != nil {
@@ -272,6 +273,9 @@ func RebuildDatabase(ctx context.Context, opts Options) (err error) {
 	}
 	if err == nil {
 		err = w.Repair(ctx, SinkParquet)
+	}
+	if err == nil {
+		err = w.restoreStateSnapshot(ctx, maxSeq)
 	}
 	if cerr := w.Close(context.WithoutCancel(ctx)); err == nil {
 		err = cerr

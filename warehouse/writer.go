@@ -330,6 +330,9 @@ func (w *Writer) sessionWith(ctx context.Context, cfg sessionConfig) (*session, 
 }
 
 func (w *Writer) init(ctx context.Context) error {
+	if err := w.createDatabase(ctx); err != nil {
+		return err
+	}
 	s, err := w.session(ctx)
 	if err != nil {
 		return err
@@ -489,6 +492,11 @@ func (w *Writer) finish(ctx context.Context) error {
 		}
 		if w.opts.CompactOver > 0 {
 			if err := w.compactCrowded(ctx, s); err != nil {
+				return fmt.Errorf("close warehouse: %w", err)
+			}
+		}
+		if w.opts.Sinks.duckdb() {
+			if err := w.writeStateSnapshot(ctx, s); err != nil {
 				return fmt.Errorf("close warehouse: %w", err)
 			}
 		}

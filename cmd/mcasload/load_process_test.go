@@ -64,6 +64,8 @@ func TestLoadProcess(t *testing.T) {
 		// Commits that close the file each leave a row group to merge (as a scan slower than
 		// the hold does); held ones share row groups and leave nothing to merge.
 		{point: "merge-before-commit@1", args: []string{"--hold-file", "0"}},
+		// A fresh warehouse: the new DuckDB file made under its temporary name, not renamed.
+		{point: "create-database@1"},
 	}
 	covered := map[string]bool{"fetch": true} // fetch belongs to the scan loop
 	for _, tc := range cases {

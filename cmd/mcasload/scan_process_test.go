@@ -71,6 +71,8 @@ func TestScanProcess(t *testing.T) {
 		// Commits that close the file each leave a row group to merge (as a scan slower than
 		// the hold does); held ones share row groups and leave nothing to merge.
 		{point: "merge-before-commit@1", args: []string{"--hold-file", "0"}},
+		// A fresh warehouse: the new DuckDB file made under its temporary name, not renamed.
+		{point: "create-database@1"},
 	}
 	covered := map[string]bool{}
 	for _, tc := range cases {

@@ -115,6 +115,7 @@ func Hit(name string) {
 
 // Names lists the failpoints the project places, for crash tests that iterate over them.
 var Names = []string{
+	"create-database",       // warehouse: a new DuckDB file made under its temporary name, not renamed
 	"fetch",                 // loader: after fetching a page, before converting it
 	"convert",               // loader: after converting a page, before committing it
 	"ids-before-commit",     // warehouse: a commit's ids added to the id set, transaction not begun
