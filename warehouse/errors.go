@@ -17,6 +17,9 @@ var (
 	ErrDiskFull = errors.New("warehouse: the disk is full")
 	ErrReadOnly = errors.New("warehouse: the file system is read-only")
 	ErrNoAccess = errors.New("warehouse: permission denied")
+	// ErrDamaged: DuckDB refuses the warehouse file as corrupt (a block's checksum, a header,
+	// a file shorter than its header says). The Parquet dataset, when kept, rebuilds it.
+	ErrDamaged = errors.New("warehouse: the duckdb file is damaged")
 )
 
 // ErrNoWarehouse is wrapped by OpenReader and ReadStatus when the folder holds no warehouse
@@ -66,8 +69,18 @@ func storageFault(err error) error {
 		return ErrReadOnly
 	case errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) || strings.Contains(msg, "permission denied"):
 		return ErrNoAccess
+	case isDamaged(err):
+		return ErrDamaged
 	}
 	return nil
+}
+
+// isDamaged reports DuckDB refusing a database file as corrupt (text only): a block whose
+// checksum does not match, a header that is not DuckDB's, a file cut shorter than it says.
+func isDamaged(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Corrupt database file") || strings.Contains(msg, "not a valid DuckDB database file") ||
+		(strings.Contains(msg, "Could not read enough bytes from file") && strings.Contains(msg, DatabaseFile))
 }
 
 // isLockConflict reports DuckDB's refusal to attach a file another process holds (text only).

@@ -10,7 +10,7 @@ import (
 )
 
 // TestMarkStorage pins which failures count as storage faults: Go's errno and DuckDB's text
-// for the same faults, and nothing else.
+// for the same faults, DuckDB refusing its file as corrupt, and nothing else.
 func TestMarkStorage(t *testing.T) {
 	cases := []struct {
 		name string
@@ -23,13 +23,17 @@ func TestMarkStorage(t *testing.T) {
 		{"duckdb read-only", errors.New(`IO Error: Cannot open file "/wh/mcasload.duckdb": Read-only file system`), ErrReadOnly},
 		{"errno EACCES", &fs.PathError{Op: "open", Path: "/wh", Err: syscall.EACCES}, ErrNoAccess},
 		{"duckdb permission", errors.New(`IO Error: Cannot open file "/wh/x": Permission denied`), ErrNoAccess},
+		{"duckdb checksum", errors.New(`IO Error: Corrupt database file: computed checksum 1027 does not match stored checksum 7294 in block at location 12288`), ErrDamaged},
+		{"duckdb header", errors.New(`IO Error: The file "/wh/mcasload.duckdb" exists, but it is not a valid DuckDB database file!`), ErrDamaged},
+		{"duckdb truncated", errors.New(`IO Error: Could not read enough bytes from file "/wh/mcasload.duckdb": attempted to read 4096 bytes from location 4096`), ErrDamaged},
+		{"parquet truncated", errors.New(`IO Error: Could not read enough bytes from file "/wh/parquet/x.parquet": attempted to read 8 bytes`), nil},
 		{"not storage", errors.New("Constraint Error: duplicate key"), nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			err := fmt.Errorf("commit: %w", c.err)
 			markStorage(&err)
-			for _, kind := range []error{ErrDiskFull, ErrReadOnly, ErrNoAccess} {
+			for _, kind := range []error{ErrDiskFull, ErrReadOnly, ErrNoAccess, ErrDamaged} {
 				if got := errors.Is(err, kind); got != (kind == c.want) {
 					t.Errorf("errors.Is(%v, %v) = %v", err, kind, got)
 				}

@@ -145,7 +145,9 @@ func (s *session) attach(ctx context.Context, cfg sessionConfig, file string, re
 			if isLockConflict(err) {
 				return fmt.Errorf("open %s: another process holds the file (%v); close the other reader or DuckDB shell and retry: %w", file, err, ErrBusy)
 			}
-			return fmt.Errorf("open %s: %w", file, err)
+			err = fmt.Errorf("open %s: %w", file, err)
+			markStorage(&err)
+			return err
 		}
 		if err := c.Sleep(ctx, wait); err != nil {
 			return fmt.Errorf("open %s: %w", file, err)

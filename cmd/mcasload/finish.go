@@ -95,6 +95,9 @@ func (e *env) finishRun(c *cli.Context, w *warehouse.Writer, sum *loader.Summary
 	return worstOf(outcomes...)
 }
 
+// damagedHint is what to do when DuckDB refuses the warehouse file as corrupt.
+const damagedHint = "the duckdb file is damaged: mcasload verify says what is intact, and mcasload repair --from parquet rebuilds the file from the Parquet dataset (the damaged one goes to the quarantine folder); meanwhile query reads the Parquet dataset with --parquet DIR"
+
 // withStorageHint adds a hint to a failure caused by the file system under the warehouse: a
 // full disk, a read-only mount, or a folder the user may not write. The warehouse marks such
 // failures (warehouse.ErrDiskFull, …); other errors are returned as they are.
@@ -116,6 +119,8 @@ func storageHint(err error) (error, bool) {
 		return withCode(exitFailure, err, "the warehouse folder is on a read-only file system: remount it read-write or choose another --warehouse, then rerun"), true
 	case errors.Is(err, warehouse.ErrNoAccess):
 		return withCode(exitFailure, err, "you may not write the warehouse folder: fix its permissions or choose another --warehouse, then rerun"), true
+	case errors.Is(err, warehouse.ErrDamaged):
+		return withCode(exitFailure, err, damagedHint), true
 	}
 	return err, false
 }

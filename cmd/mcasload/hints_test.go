@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"database/sql"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -182,5 +184,54 @@ func TestSignInHintNamesMissingFlags(t *testing.T) {
 				t.Errorf("%v: hint %q names %q, which is given", tt.auth, ee.hint, w)
 			}
 		}
+	}
+}
+
+// TestDamagedDatabaseHint: a DuckDB file with a block whose checksum no longer matches (what a
+// failing disk, or a copy taken mid-write, leaves) makes every command that opens it fail with
+// exit 1 and the same way out: verify, then repair --from parquet, which rebuilds it; after the
+// repair the warehouse answers again with the rows it held.
+func TestDamagedDatabaseHint(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "wh")
+	records := writeLines(t, testRecords(7, 300))
+	if code, _, errs := runMcasload(t, nil, "load", "-w", dir, "--progress=false", records); code != exitOK {
+		t.Fatalf("load: exit %d\n%s", code, errs)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, warehouse.DatabaseFile), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first block after DuckDB's three 4 KiB headers; bytes inside it, past its checksum.
+	if _, err := f.WriteAt(bytes.Repeat([]byte{0xde, 0xad}, 16), 3*4096+200); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"status", "-w", dir},
+		{"query", "user-timeline", "-w", dir, "--param", "user=user1@contoso.com"},
+		{"load", "-w", dir, "--progress=false", records},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			code, _, errs := runMcasload(t, nil, args...)
+			if code != exitFailure {
+				t.Fatalf("exit %d, want %d\n%s", code, exitFailure, errs)
+			}
+			msg, hint := errorAndHint(t, errs)
+			if !strings.Contains(msg, "Corrupt database file") || !strings.Contains(hint, "repair --from parquet") {
+				t.Errorf("error %q, hint %q; want DuckDB's reason and the repair", msg, hint)
+			}
+		})
+	}
+	if code, _, errs := runMcasload(t, nil, "verify", "-w", dir); code != exitFailure || !strings.Contains(errs, "repair --from parquet") {
+		t.Fatalf("verify: exit %d, want %d with the repair hint\n%s", code, exitFailure, errs)
+	}
+	if code, _, errs := runMcasload(t, nil, "repair", "--from", "parquet", "-w", dir); code != exitOK {
+		t.Fatalf("repair: exit %d\n%s", code, errs)
+	}
+	code, out, errs := runMcasload(t, nil, "status", "-w", dir, "--format", "json")
+	if code != exitOK || !strings.Contains(out, `"rows": 300`) {
+		t.Fatalf("status after the repair: exit %d, want the 300 rows\n%s%s", code, out, errs)
 	}
 }

@@ -61,7 +61,7 @@ func (e *env) runStatus(c *cli.Context) error {
 		case errors.Is(err, warehouse.ErrUnknownTenant):
 			return withCode(exitUsage, err, "mcasload status without --tenant-label lists every tenant")
 		}
-		return err
+		return withStorageHint(err)
 	}
 	if format == "json" {
 		return writeStatusJSON(e.stdout, st)

@@ -87,6 +87,8 @@ func (e *env) openReader(c *cli.Context, log *slog.Logger) (*warehouse.Reader, e
 	switch {
 	case errors.Is(err, warehouse.ErrUnknownTenant):
 		return nil, withCode(exitUsage, err, "mcasload status lists the tenants of the warehouse")
+	case errors.Is(err, warehouse.ErrDamaged):
+		return nil, withCode(exitFailure, err, damagedHint)
 	case err != nil:
 		return nil, withCode(exitFailure, err, "pass --warehouse DIR (or MCAS_WAREHOUSE) of a loaded warehouse, or --parquet DIR")
 	}
