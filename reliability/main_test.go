@@ -123,6 +123,52 @@ func start(t *testing.T, env []string, args ...string) *testkit.Proc {
 	return testkit.Start(t, binary(t), env, args...)
 }
 
+// keepOnFailure copies dir, if t fails, to a folder that outlives the test and logs where: the
+// warehouse a failing kill round left is the evidence to find which write the kill interrupted.
+// The folder is under $MCASLOAD_RELIABILITY_KEEP, else the system's temp folder. Call it after
+// the t.TempDir that holds dir, so the copy runs before the temp folder goes.
+func keepOnFailure(t *testing.T, dir string) {
+	t.Helper()
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		root := os.Getenv("MCASLOAD_RELIABILITY_KEEP")
+		if root == "" {
+			root = os.TempDir()
+		}
+		dst, err := os.MkdirTemp(root, "mcasload-kept-"+strings.NewReplacer("/", "-", " ", "_").Replace(t.Name())+"-")
+		if err == nil {
+			err = os.CopyFS(dst, os.DirFS(dir))
+		}
+		if err != nil {
+			t.Logf("keep the warehouse of this failure: %v", err)
+			return
+		}
+		t.Logf("kept the warehouse of this failure in %s", dst)
+	})
+}
+
+// repairTorn handles a run that found the DuckDB file damaged: a kill that tore one of DuckDB's
+// in-place metadata block writes (docs/reliability.md, defect 8; TestReliabilityTornWrite makes
+// one on purpose). Such a run must say so with the repair hint; repairTorn then rebuilds the file
+// with repair --from parquet, as the hint says, and reports true for the caller to count and go
+// on. Any other result is left to the caller (false).
+func repairTorn(t *testing.T, res testkit.Result, dir string) bool {
+	t.Helper()
+	if res.Code != 1 || !strings.Contains(res.Stderr, "Corrupt database file") {
+		return false
+	}
+	if !strings.Contains(res.Stderr, "repair --from parquet") {
+		t.Errorf("a damaged duckdb file without the repair hint: %s", res)
+	}
+	t.Logf("a kill tore a DuckDB block; rebuilding the file from Parquet as the hint says: %s", res)
+	if r := run(t, nil, "repair", "--from", "parquet", "--warehouse", dir); r.Code != 0 {
+		t.Fatalf("repair --from parquet after a torn DuckDB block: %s", r)
+	}
+	return true
+}
+
 // openDuck opens an in-memory DuckDB to read warehouse files with; the caller closes it at once
 // after reading, since an attached warehouse file stays locked while it is open.
 func openDuck(t *testing.T) *sql.DB {
