@@ -14,7 +14,7 @@ package main
 // commits and the Parquet writer took turns in two, each keeping its own freed pages (one arena
 // measured 0.5 s less CPU and 13 MB less peak memory per 100k records); freed pages are kept
 // for 10 s for reuse, since DuckDB's own flush after each task returns them earlier anyway.
-// glibc's malloc, which DuckDB's other C++ objects use, is capped in main (limitMallocArenas).
+// glibc's malloc, which DuckDB's other C++ objects use, is tuned in main (tuneMalloc).
 __attribute__((constructor(101))) static void mcasload_tune_duckdb_allocator(int argc, char **argv, char **envp) {
 	static const char *writers[] = {"load", "scan", "audit", "demo", NULL};
 	if (getenv("DUCKDB_JE_MALLOC_CONF") != NULL) {

@@ -61,3 +61,53 @@ func TestArenasChild(t *testing.T) {
 	}
 	fmt.Printf("arenas %d %d\n", before, arenas())
 }
+
+// TestFixMmapThreshold: after a large block is freed, glibc's moving threshold serves the next
+// large-ish block from an arena (nothing mapped on its own); with the threshold fixed it stays a
+// mapping of its own, returned when freed. Each case runs in a child process, since the
+// threshold moves once per process.
+func TestFixMmapThreshold(t *testing.T) {
+	if mappedAfterLargeFree(0, 0) < 0 {
+		t.Skip("not glibc")
+	}
+	mapped := func(fix int) int {
+		t.Helper()
+		cmd := exec.Command(os.Args[0], "-test.run=^TestMmapChild$")
+		cmd.Env = append(os.Environ(), "CMALLOC_CHILD_MMAP="+strconv.Itoa(fix))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("child: %v\n%s", err, out)
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			var n int
+			if _, err := fmt.Sscanf(line, "mapped %d", &n); err == nil {
+				return n
+			}
+		}
+		t.Fatalf("child did not report:\n%s", out)
+		return 0
+	}
+	const small = 512 << 10
+	moving, fixed := mapped(-1), mapped(128<<10)
+	t.Logf("a %d-byte block after a 4 MiB one was freed: %d bytes mapped with glibc's moving threshold, %d with FixMmapThreshold(128 KiB)", small, moving, fixed)
+	if moving >= small {
+		t.Fatalf("glibc's default mapped the block on its own (%d bytes): the test cannot tell a fixed threshold from none", moving)
+	}
+	if fixed < small {
+		t.Errorf("with the threshold fixed at 128 KiB the block came from an arena (%d bytes mapped)", fixed)
+	}
+}
+
+// TestMmapChild is TestFixMmapThreshold's child process.
+func TestMmapChild(t *testing.T) {
+	v := os.Getenv("CMALLOC_CHILD_MMAP")
+	if v == "" {
+		t.Skip("only as TestFixMmapThreshold's child")
+	}
+	if n, _ := strconv.Atoi(v); n > 0 {
+		if err := FixMmapThreshold(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fmt.Printf("mapped %d\n", mappedAfterLargeFree(4<<20, 512<<10))
+}
