@@ -14,9 +14,11 @@ package main
 // commits and the Parquet writer took turns in two, each keeping its own freed pages (one arena
 // measured 0.5 s less CPU and 13 MB less peak memory per 100k records); freed pages are kept
 // for 10 s for reuse, since DuckDB's own flush after each task returns them earlier anyway.
+// For `stream` (200k lines of a folder, twice each): 379 / 391 MB peak without it, 336 / 322 MB
+// with it, no slower.
 // glibc's malloc, which DuckDB's other C++ objects use, is tuned in main (tuneMalloc).
 __attribute__((constructor(101))) static void mcasload_tune_duckdb_allocator(int argc, char **argv, char **envp) {
-	static const char *writers[] = {"load", "scan", "audit", "demo", NULL};
+	static const char *writers[] = {"load", "scan", "stream", "audit", "demo", NULL};
 	if (getenv("DUCKDB_JE_MALLOC_CONF") != NULL) {
 		return;
 	}
