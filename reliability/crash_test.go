@@ -297,6 +297,7 @@ func crashTest(t *testing.T, cr crashRun) {
 	}
 	rounds, exact, failedRounds = killRounds(t, func() bool { return kills < target }, 5, round)
 	checkReached(t, cr.points, reached)
+	checkTorn(t, torn)
 	t.Logf("%d kills (%d at random instants) over %d rounds (%d exact, failed %v), %d armed failpoints not reached after earlier kills; reached: %v",
 		kills, randomKills, rounds, exact, failedRounds, unreached, reached)
 	ids := len(cr.want)

@@ -169,6 +169,19 @@ func repairTorn(t *testing.T, res testkit.Result, dir string) bool {
 	return true
 }
 
+// maxTorn is how many DuckDB files one kill test may find damaged and rebuild: a torn block
+// write needs a kill within the microseconds DuckDB rewrites a metadata block in place (once in
+// about a thousand kills, as seen), so more than one in a test is another fault.
+const maxTorn = 1
+
+// checkTorn fails t if the kills damaged more DuckDB files than torn block writes explain.
+func checkTorn(t *testing.T, torn int) {
+	t.Helper()
+	if torn > maxTorn {
+		t.Errorf("%d DuckDB files were damaged by kills and rebuilt from Parquet: more than a torn block write explains (at most %d)", torn, maxTorn)
+	}
+}
+
 // openDuck opens an in-memory DuckDB to read warehouse files with; the caller closes it at once
 // after reading, since an attached warehouse file stays locked while it is open.
 func openDuck(t *testing.T) *sql.DB {

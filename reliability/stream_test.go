@@ -216,6 +216,7 @@ func testStreamKills(t *testing.T, loc streamLocation) {
 		reread = int64(len(want))
 	}
 	checkStreamSinks(t, dir, want, reread)
+	checkTorn(t, torn)
 	row.set(killed, "%d kills; %d lines, each once in both sinks, no duplicate ever committed; %d torn DuckDB blocks rebuilt from Parquet", killed, len(want), torn)
 
 	// A replaced blob (deleted, created again shorter) and a rewritten one (same length, another
