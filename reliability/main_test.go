@@ -170,8 +170,8 @@ func repairTorn(t *testing.T, res testkit.Result, dir string) bool {
 }
 
 // maxTorn is how many DuckDB files one kill test may find damaged and rebuild: a torn block
-// write needs a kill within the microseconds DuckDB rewrites a metadata block in place (seen
-// once in every `make test` run so far), so more than one in a test is another fault.
+// write needs a kill within the microseconds DuckDB rewrites a metadata block in place (one
+// `make test` run of all so far met one), so more than one in a test is another fault.
 const maxTorn = 1
 
 // checkTorn fails t if the kills damaged more DuckDB files than torn block writes explain.
