@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
@@ -24,6 +25,17 @@ func TestSameIDAnotherTimestamp(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
+		{"a day earlier, the id set's oldest run lost", -24 * time.Hour, func(t *testing.T, dir string) {
+			// The set still covers the last commit; only its count shows the lost pairs.
+			runs, _ := filepath.Glob(filepath.Join(dir, IDIndexDir, "*", "run-*.ids"))
+			if len(runs) != 2 {
+				t.Fatalf("%d id set runs, want the two commits' runs", len(runs))
+			}
+			slices.Sort(runs)
+			if err := os.Remove(runs[0]); err != nil {
+				t.Fatal(err)
+			}
+		}},
 		{"an hour later, id set damaged", time.Hour, func(t *testing.T, dir string) {
 			runs, _ := filepath.Glob(filepath.Join(dir, IDIndexDir, "*", "run-*.ids"))
 			if len(runs) == 0 {
@@ -40,7 +52,9 @@ func TestSameIDAnotherTimestamp(t *testing.T) {
 			mem := newMem(t)
 			w := openTest(t, dir, SinkBoth)
 			first := rows("a", 30, day0, time.Hour)
-			commitRows(t, w, mem, first)
+			// two commits: two runs in the id set (the second is smaller, so they stay apart)
+			commitRows(t, w, mem, first[:20])
+			commitRows(t, w, mem, first[20:])
 			if tt.before != nil {
 				if err := w.Close(context.Background()); err != nil {
 					t.Fatal(err)

@@ -28,9 +28,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/mcasload/mcasload/internal/failpoint"
 )
@@ -82,10 +85,10 @@ func (r run) bucket(h uint64) int {
 // Index is the set in one folder. It is not safe for concurrent use; the warehouse's writer
 // lock serializes its users.
 type Index struct {
-	dir  string
-	runs []run // by seq, oldest first
-	next uint64
-	buf  []byte
+	dir     string
+	runs    []run // by seq, oldest first
+	next    uint64
+	readers []*lookupBuffers // one a lookup goroutine
 }
 
 // Open reads the run headers in dir (created if missing) and removes the temporary files an
@@ -278,20 +281,61 @@ func (x *Index) Drop(day int32) (int64, error) {
 }
 
 // Lookup calls found with the position in hs of every hash the set holds, and the day of each
-// pair with it. hs must be sorted ascending.
+// pair with it, run by run (oldest first), positions ascending within a run. hs must be sorted
+// ascending. The runs are read on up to GOMAXPROCS goroutines: a lookup is mostly pread
+// system calls, one a touched bucket a run, and a commit waits for it.
 func (x *Index) Lookup(hs []uint64, found func(i int, day int32)) error {
-	if len(hs) == 0 {
+	if len(hs) == 0 || len(x.runs) == 0 {
 		return nil
 	}
-	for _, r := range x.runs {
-		if err := x.lookupRun(r, hs, found); err != nil {
-			return fmt.Errorf("look up id index: %w", err)
+	workers := min(len(x.runs), runtime.GOMAXPROCS(0))
+	for len(x.readers) < workers {
+		x.readers = append(x.readers, &lookupBuffers{})
+	}
+	type hit struct {
+		i   int
+		day int32
+	}
+	hits := make([][]hit, len(x.runs))
+	errs := make([]error, len(x.runs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func(lb *lookupBuffers) {
+			defer wg.Done()
+			for {
+				k := int(next.Add(1) - 1)
+				if k >= len(x.runs) {
+					return
+				}
+				errs[k] = lb.lookupRun(x.runs[k], hs, func(i int, day int32) { hits[k] = append(hits[k], hit{i, day}) })
+			}
+		}(x.readers[w])
+	}
+	wg.Wait()
+	for k := range x.runs {
+		if errs[k] != nil {
+			return fmt.Errorf("look up id index: %w", errs[k])
+		}
+		for _, h := range hits[k] {
+			found(h.i, h.day)
 		}
 	}
 	return nil
 }
 
-func (x *Index) lookupRun(r run, hs []uint64, found func(int, int32)) error {
+// lookupBuffers are one lookup goroutine's read buffers, kept between lookups.
+type lookupBuffers struct{ buf []byte }
+
+func (lb *lookupBuffers) buffer(n int) []byte {
+	if cap(lb.buf) < n {
+		lb.buf = make([]byte, n)
+	}
+	return lb.buf[:n]
+}
+
+func (lb *lookupBuffers) lookupRun(r run, hs []uint64, found func(int, int32)) error {
 	if r.count == 0 {
 		return nil
 	}
@@ -323,7 +367,7 @@ func (x *Index) lookupRun(r run, hs []uint64, found func(int, int32)) error {
 	}
 	var dir []uint64 // the whole directory, when reading it once costs less than a read a bucket
 	if touched > buckets/64 {
-		b := x.buffer(8 * (buckets + 1))
+		b := lb.buffer(8 * (buckets + 1))
 		if _, err := f.ReadAt(b, r.dirOffset()); err != nil {
 			return err
 		}
@@ -349,31 +393,39 @@ func (x *Index) lookupRun(r run, hs []uint64, found func(int, int32)) error {
 			from, to = binary.LittleEndian.Uint64(pair[:]), binary.LittleEndian.Uint64(pair[8:])
 		}
 		if to > from {
-			buf := x.buffer(int(to-from) * entrySize)
+			buf := lb.buffer(int(to-from) * entrySize)
 			if _, err := f.ReadAt(buf, headerSize+int64(from)*entrySize); err != nil {
 				return err
 			}
-			k := i
-			for o := 0; o < len(buf) && k < j; o += entrySize {
-				e := decode(buf[o:])
-				for k < j && hs[k] < e.H {
-					k++
-				}
-				for m := k; m < j && hs[m] == e.H; m++ {
-					found(m, e.Day)
-				}
-			}
+			findInBucket(buf, hs[i:j], func(k int, day int32) { found(i+k, day) })
 		}
 		i = j
 	}
 	return nil
 }
 
-func (x *Index) buffer(n int) []byte {
-	if cap(x.buf) < n {
-		x.buf = make([]byte, n)
+// findInBucket calls found for every pair of the sorted entries in buf whose hash is one of hs
+// (sorted), by binary search: a bucket holds ~128 entries and a lookup usually one hash of it.
+func findInBucket(buf []byte, hs []uint64, found func(k int, day int32)) {
+	n := len(buf) / entrySize
+	hashAt := func(e int) uint64 { return binary.LittleEndian.Uint64(buf[e*entrySize:]) }
+	lo := 0
+	for k, h := range hs {
+		// the first entry at or after lo whose hash is ≥ h
+		a, b := lo, n
+		for a < b {
+			m := int(uint(a+b) >> 1)
+			if hashAt(m) < h {
+				a = m + 1
+			} else {
+				b = m
+			}
+		}
+		lo = a
+		for e := a; e < n && hashAt(e) == h; e++ {
+			found(k, decode(buf[e*entrySize:]).Day)
+		}
 	}
-	return x.buf[:n]
 }
 
 // compact merges the newest runs while the newest is at least as large as the one before it
