@@ -38,7 +38,11 @@ func coverageOf(ctx context.Context, r *warehouse.Reader, window *output.Window)
 		where = fmt.Sprintf(" AND ts >= %s AND ts <= %s AND day >= DATE '%s' AND day <= DATE '%s'", sqlTime(window.Since), sqlTime(window.Until),
 			window.Since.UTC().Format(time.DateOnly), window.Until.UTC().Format(time.DateOnly))
 	}
-	days, tenants, err := windowCoverage(ctx, conn, where, cov)
+	only := ""
+	if len(r.Tenants) == 1 {
+		only = r.Tenants[0]
+	}
+	days, tenants, err := windowCoverage(ctx, conn, window, where, only, cov)
 	if err != nil {
 		return nil, err
 	}
@@ -71,8 +75,24 @@ func coverageOf(ctx context.Context, r *warehouse.Reader, window *output.Window)
 
 // windowCoverage counts the activities the condition where keeps (" AND …", or "" for all) into
 // cov, with their first and last times, and returns the days and tenants that hold them.
-func windowCoverage(ctx context.Context, conn *sql.Conn, where string, cov *output.Coverage) (days, tenants map[string]bool, err error) {
-	rows, err := conn.QueryContext(ctx, `SELECT tenant, day, count(*) FROM memory.main.activities WHERE true`+where+` GROUP BY tenant, day`)
+//
+// The counts are read by day. With one tenant in view (only) its rows are counted by day alone,
+// and the time bounds are tested only on the window's first and last days: the days between are
+// whole. The tenant and ts columns are then read for those two days only, not for the whole
+// window (at 20M rows in row groups of ~12k, the window's tenant and ts columns cost 0.6–0.9 s
+// to read from disk at every query, the days alone 0.08 s).
+func windowCoverage(ctx context.Context, conn *sql.Conn, window *output.Window, where, only string, cov *output.Coverage) (days, tenants map[string]bool, err error) {
+	q := `SELECT tenant, day, count(*) FROM memory.main.activities WHERE true` + where + ` GROUP BY tenant, day`
+	if only != "" {
+		q = `SELECT ` + quoteSQL(only) + `, day, count(*) FROM memory.main.activities GROUP BY day`
+		if window != nil {
+			first, last := window.Since.UTC().Format(time.DateOnly), window.Until.UTC().Format(time.DateOnly)
+			q = fmt.Sprintf(`SELECT %[1]s, day, count(*) FROM memory.main.activities WHERE day > DATE '%[2]s' AND day < DATE '%[3]s' GROUP BY day
+				UNION ALL SELECT %[1]s, day, count(*) FROM memory.main.activities WHERE day IN (DATE '%[2]s', DATE '%[3]s')%[4]s GROUP BY day`,
+				quoteSQL(only), first, last, where)
+		}
+	}
+	rows, err := conn.QueryContext(ctx, q)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read coverage: %w", err)
 	}
@@ -284,4 +304,9 @@ func unseenNote(u output.Unseen, tenants []string) string {
 	}
 	return fmt.Sprintf("the %s %s (--param %s) appears in no activity of the warehouse (tenants: %s), at any time: check the spelling, the tenant or what was loaded",
 		what, u.Value, u.Param, strings.Join(tenants, ", "))
+}
+
+// quoteSQL is s as a SQL string literal.
+func quoteSQL(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
