@@ -73,7 +73,7 @@ func (w *Writer) openIDs(ctx context.Context, s *session, t *whTable, label stri
 	if err := x.Rebuild(last, func(add func([]idindex.Entry) error) error { return storedPairs(ctx, s, t, label, add) }); err != nil {
 		return nil, err
 	}
-	w.log.Info("rebuilt the dedupe's id index from duckdb", "table", t.name, "tenant", label, "ids", stored, "took", time.Since(t0).Round(time.Millisecond))
+	w.log.Info("rebuilt the dedupe's id index from duckdb", "table", t.name, "tenant", label, "ids", x.Count(), "took", time.Since(t0).Round(time.Millisecond))
 	return x, nil
 }
 
