@@ -33,16 +33,11 @@ func coverageOf(ctx context.Context, r *warehouse.Reader, window *output.Window)
 		return nil, err
 	}
 
-	where := ""
-	if window != nil {
-		where = fmt.Sprintf(" AND ts >= %s AND ts <= %s AND day >= DATE '%s' AND day <= DATE '%s'", sqlTime(window.Since), sqlTime(window.Until),
-			window.Since.UTC().Format(time.DateOnly), window.Until.UTC().Format(time.DateOnly))
-	}
 	only := ""
 	if len(r.Tenants) == 1 {
 		only = r.Tenants[0]
 	}
-	days, tenants, err := windowCoverage(ctx, conn, window, where, only, cov)
+	days, tenants, err := windowCoverage(ctx, conn, window, only, cov)
 	if err != nil {
 		return nil, err
 	}
@@ -73,15 +68,20 @@ func coverageOf(ctx context.Context, r *warehouse.Reader, window *output.Window)
 	return cov, nil
 }
 
-// windowCoverage counts the activities the condition where keeps (" AND …", or "" for all) into
-// cov, with their first and last times, and returns the days and tenants that hold them.
+// windowCoverage counts the activities of window (every activity when it is nil) into cov, with
+// their first and last times, and returns the days and tenants that hold them.
 //
 // The counts are read by day. With one tenant in view (only) its rows are counted by day alone,
 // and the time bounds are tested only on the window's first and last days: the days between are
 // whole. The tenant and ts columns are then read for those two days only, not for the whole
 // window (at 20M rows in row groups of ~12k, the window's tenant and ts columns cost 0.6–0.9 s
 // to read from disk at every query, the days alone 0.08 s).
-func windowCoverage(ctx context.Context, conn *sql.Conn, window *output.Window, where, only string, cov *output.Coverage) (days, tenants map[string]bool, err error) {
+func windowCoverage(ctx context.Context, conn *sql.Conn, window *output.Window, only string, cov *output.Coverage) (days, tenants map[string]bool, err error) {
+	where := ""
+	if window != nil {
+		where = fmt.Sprintf(" AND ts >= %s AND ts <= %s AND day >= DATE '%s' AND day <= DATE '%s'", sqlTime(window.Since), sqlTime(window.Until),
+			window.Since.UTC().Format(time.DateOnly), window.Until.UTC().Format(time.DateOnly))
+	}
 	q := `SELECT tenant, day, count(*) FROM memory.main.activities WHERE true` + where + ` GROUP BY tenant, day`
 	if only != "" {
 		q = `SELECT ` + quoteSQL(only) + `, day, count(*) FROM memory.main.activities GROUP BY day`

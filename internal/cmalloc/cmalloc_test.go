@@ -18,19 +18,8 @@ func TestLimitArenas(t *testing.T) {
 	}
 	count := func(limit int) (before, after int) {
 		t.Helper()
-		cmd := exec.Command(os.Args[0], "-test.run=^TestArenasChild$")
-		cmd.Env = append(os.Environ(), "CMALLOC_CHILD_LIMIT="+strconv.Itoa(limit))
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("child: %v\n%s", err, out)
-		}
-		for _, line := range strings.Split(string(out), "\n") {
-			if _, err := fmt.Sscanf(line, "arenas %d %d", &before, &after); err == nil {
-				return before, after
-			}
-		}
-		t.Fatalf("child did not count its arenas:\n%s", out)
-		return 0, 0
+		childReport(t, "TestArenasChild", "CMALLOC_CHILD_LIMIT="+strconv.Itoa(limit), "arenas %d %d", &before, &after)
+		return before, after
 	}
 	b0, a0 := count(0)
 	b2, a2 := count(2)
@@ -70,22 +59,10 @@ func TestFixMmapThreshold(t *testing.T) {
 	if mappedAfterLargeFree(0, 0) < 0 {
 		t.Skip("not glibc")
 	}
-	mapped := func(fix int) int {
+	mapped := func(fix int) (n int) {
 		t.Helper()
-		cmd := exec.Command(os.Args[0], "-test.run=^TestMmapChild$")
-		cmd.Env = append(os.Environ(), "CMALLOC_CHILD_MMAP="+strconv.Itoa(fix))
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("child: %v\n%s", err, out)
-		}
-		for _, line := range strings.Split(string(out), "\n") {
-			var n int
-			if _, err := fmt.Sscanf(line, "mapped %d", &n); err == nil {
-				return n
-			}
-		}
-		t.Fatalf("child did not report:\n%s", out)
-		return 0
+		childReport(t, "TestMmapChild", "CMALLOC_CHILD_MMAP="+strconv.Itoa(fix), "mapped %d", &n)
+		return n
 	}
 	const small = 512 << 10
 	moving, fixed := mapped(-1), mapped(128<<10)
@@ -110,4 +87,23 @@ func TestMmapChild(t *testing.T) {
 		}
 	}
 	fmt.Printf("mapped %d\n", mappedAfterLargeFree(4<<20, 512<<10))
+}
+
+// childReport runs the test named child in a child process with env added (an allocator setting
+// holds for the whole process) and scans the first line of its output that matches format into
+// args.
+func childReport(t *testing.T, child, env, format string, args ...any) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+child+"$")
+	cmd.Env = append(os.Environ(), env)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if _, err := fmt.Sscanf(line, format, args...); err == nil {
+			return
+		}
+	}
+	t.Fatalf("%s did not report %q:\n%s", child, format, out)
 }
