@@ -30,6 +30,11 @@ func (h *Harness) investigations(ctx context.Context) error {
 
 // investigate runs every canned investigation over the warehouse wh and adds a row each.
 func (h *Harness) investigate(ctx context.Context, step, wh string, target time.Duration) error {
+	return h.investigateAs(ctx, step, "", wh, target)
+}
+
+// investigateAs is investigate with prefix before each row's "query NAME".
+func (h *Harness) investigateAs(ctx context.Context, step, prefix, wh string, target time.Duration) error {
 	user, ip, err := h.sample(ctx, wh)
 	if err != nil {
 		return err
@@ -66,10 +71,10 @@ func (h *Harness) investigate(ctx context.Context, step, wh string, target time.
 		if u.Wall > slowest {
 			slowest, slowName = u.Wall, inv.Name
 		}
-		h.Table.Add(Row{Step: step, What: "query " + inv.Name, Wall: u.Wall, PeakRSS: u.MaxRSS,
+		h.Table.Add(Row{Step: step, What: prefix + "query " + inv.Name, Wall: u.Wall, PeakRSS: u.MaxRSS,
 			Figure: fmt.Sprintf("%d rows", rows), Target: fmt.Sprintf("≤ %g s", target.Seconds()), Met: verdict(u.Wall <= target)})
 	}
-	h.logf("investigations: slowest %s in %s", slowName, slowest.Round(time.Millisecond))
+	h.logf("investigations%s: slowest %s in %s", strings.TrimSuffix(" "+prefix, ": "), slowName, slowest.Round(time.Millisecond))
 	return nil
 }
 

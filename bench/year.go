@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mcasload/mcasload/warehouse"
@@ -54,7 +55,8 @@ func yearLoads(rows, days, users int, end time.Time) []yearLoad {
 
 // year is the scale step (--steps year): a warehouse of YearRows rows over YearDays days,
 // filled the way a large tenant's nightly loads fill it, then what it costs to use: 100k new
-// records into it against into an empty warehouse, every investigation, status, verify and
+// records into it against into an empty warehouse, every investigation (as the loads left the
+// row groups, then after `mcasload optimize` packed them), status, verify and
 // export of the last day, and its size on disk per million rows.
 func (h *Harness) year(ctx context.Context) error {
 	label := short(h.cfg.YearRows)
@@ -104,6 +106,13 @@ func (h *Harness) year(ctx context.Context) error {
 	if err := h.investigate(ctx, step, wh, investigationYearTarget); err != nil {
 		return err
 	}
+	// The same after `mcasload optimize` has packed the loads' row groups.
+	if err := h.yearOptimize(ctx, step, wh); err != nil {
+		return err
+	}
+	if err := h.investigateAs(ctx, step, "optimized: ", wh, investigationYearTarget); err != nil {
+		return err
+	}
 	if err := h.yearCommands(ctx, step, wh, end); err != nil {
 		return err
 	}
@@ -111,6 +120,23 @@ func (h *Harness) year(ctx context.Context) error {
 		return err
 	}
 	return h.incrementalInto(ctx, step, wh, label, incrementalYearTarget)
+}
+
+// yearOptimize runs `mcasload optimize` on wh and adds its time, memory and what it packed.
+func (h *Harness) yearOptimize(ctx context.Context, step, wh string) error {
+	cmd := Cmd{Path: h.cfg.Bin, Args: []string{"optimize", "-w", wh}}
+	h.logf("year: %s", cmd)
+	u, err := Run(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	if err := checkRun(cmd, u); err != nil {
+		return err
+	}
+	packed, _, _ := strings.Cut(u.Stdout, "\n") // the activities line
+	h.Table.Add(Row{Step: step, What: "mcasload optimize", Wall: u.Wall, PeakRSS: u.MaxRSS,
+		Figure: fmt.Sprintf("cpu %s; %s", fmtDuration(u.CPU()), strings.TrimPrefix(packed, "activities: ")), Target: "RSS ≤ 256 MB", Met: verdict(u.MaxRSS <= rssTarget)})
+	return nil
 }
 
 // yearCommands times status, verify and the export of the last day on the warehouse wh, whose

@@ -280,30 +280,19 @@ func (w *Writer) mergeSlice(ctx context.Context, s *session, table string, moved
 	return nil
 }
 
-// tailGroups counts the row groups of table that hold rows at or after rowid from. A row group's
-// rowids follow the previous one's (deleted rows keep their slots); pragma_storage_info gives
-// each segment's rows relative to its row group, once per column and its validity.
+// tailGroups counts the row groups of table that hold rows at or after rowid from.
 func tailGroups(ctx context.Context, s *session, table string, from int64) (int, error) {
-	rows, err := s.conn.QueryContext(ctx, `SELECT row_group_id, sum(count) FROM pragma_storage_info('wh.`+table+`')
-		WHERE column_id = 0 AND segment_type <> 'VALIDITY' GROUP BY row_group_id ORDER BY row_group_id`)
+	sizes, err := rowGroupSizes(ctx, s, table)
 	if err != nil {
-		return 0, fmt.Errorf("read row groups of %s: %w", table, err)
+		return 0, err
 	}
-	defer rows.Close()
 	n := 0
 	var start int64
-	for rows.Next() {
-		var id, count int64
-		if err := rows.Scan(&id, &count); err != nil {
-			return 0, fmt.Errorf("read row groups of %s: %w", table, err)
-		}
+	for _, count := range sizes {
 		if start+count > from {
 			n++
 		}
 		start += count
-	}
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("read row groups of %s: %w", table, err)
 	}
 	return n, nil
 }

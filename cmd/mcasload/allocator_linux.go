@@ -22,7 +22,7 @@ package main
 // with it, no slower.
 // glibc's malloc, which DuckDB's other C++ objects use, is tuned in main (tuneMalloc).
 __attribute__((constructor(101))) static void mcasload_tune_duckdb_allocator(int argc, char **argv, char **envp) {
-	static const char *writers[] = {"load", "scan", "stream", "audit", "demo", NULL};
+	static const char *writers[] = {"load", "scan", "stream", "audit", "demo", "optimize", NULL};
 	if (getenv("DUCKDB_JE_MALLOC_CONF") != NULL) {
 		return;
 	}

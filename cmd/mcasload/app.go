@@ -167,6 +167,7 @@ func (e *env) commands() []*cli.Command {
 		e.verifyCommand(),
 		e.repairCommand(),
 		e.pruneCommand(),
+		e.optimizeCommand(),
 		e.migrateCommand(),
 		e.demoCommand(),
 		e.checkCommand(),

@@ -178,6 +178,7 @@ func TestExitCodeTable(t *testing.T) {
 			{name: "verify", args: []string{"verify", "-w", wh}, code: exitLocked},
 			{name: "repair", args: []string{"repair", "-w", wh, "--from", "duckdb"}, code: exitLocked},
 			{name: "migrate", args: []string{"migrate", "-w", wh}, code: exitLocked},
+			{name: "optimize", args: []string{"optimize", "-w", wh}, code: exitLocked},
 			{name: "status alongside", args: []string{"status", "-w", wh}, code: exitOK, wantStdout: true},
 			{name: "sql alongside", args: []string{"sql", "-w", wh, "SELECT 1"}, code: exitOK, wantStdout: true},
 		} {

@@ -355,6 +355,21 @@ func testSignals(t *testing.T, bin, wh, records string, tn *synth.Tenant) {
 			dir := copyOf(t, wh)
 			return signalCase{args: []string{"prune", "-w", dir, "--older-than", "1d"}, sig: syscall.SIGINT, pause: "prune-before-commit", after: verifies(dir)}
 		}},
+		"optimize": {func(t *testing.T) signalCase { // two loads' row groups copied into one, not yet committed
+			dir := filepath.Join(t.TempDir(), "wh")
+			for _, seed := range []string{"1", "2"} {
+				f := filepath.Join(t.TempDir(), "records.ndjson")
+				for _, args := range [][]string{
+					{"sim", "--seed", seed, "--records", "400", "--days", "2", "--users", "5", "--ndjson", f},
+					{"load", "-w", dir, "--progress=false", f},
+				} {
+					if r := run(t, args...); r.Code != exitOK {
+						t.Fatalf("%s: %s", args[0], r)
+					}
+				}
+			}
+			return signalCase{args: []string{"optimize", "-w", dir}, sig: syscall.SIGINT, pause: "optimize-before-commit", after: verifies(dir)}
+		}},
 		"migrate": {func(t *testing.T) signalCase { // a warehouse from before tenants, half moved
 			dir := filepath.Join(testkit.Untar(t, filepath.Join("..", "..", "warehouse", "testdata", "v2-warehouses.tar.gz"), t.TempDir()), "loaded-url")
 			return signalCase{args: []string{"migrate", "-w", dir}, sig: syscall.SIGINT, pause: "layout-before-rename@2", after: verifies(dir)}

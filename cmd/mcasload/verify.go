@@ -53,22 +53,35 @@ func (e *env) repairCommand() *cli.Command {
 // openExisting opens an existing warehouse for a maintenance command, with the sinks it keeps
 // (read from its status) so the writer does not refuse it, and maps failures to exit codes.
 func (e *env) openExisting(c *cli.Context, command, upgradeTenant string) (*warehouse.Writer, error) {
-	if err := refuseCopy(c.String("warehouse")); err != nil {
+	opts, err := e.existingOptions(c, command, upgradeTenant)
+	if err != nil {
 		return nil, err
+	}
+	return openWriter(c.Context, opts)
+}
+
+// existingOptions are the writer options of a command that works on the existing warehouse
+// --warehouse names (its sinks as recorded), for callers that change some before opening it.
+func (e *env) existingOptions(c *cli.Context, command, upgradeTenant string) (warehouse.Options, error) {
+	if err := refuseCopy(c.String("warehouse")); err != nil {
+		return warehouse.Options{}, err
 	}
 	log, err := e.logger(c)
 	if err != nil {
-		return nil, err
+		return warehouse.Options{}, err
 	}
 	dir := c.String("warehouse")
 	st, err := warehouse.ReadStatus(c.Context, warehouse.ReaderOptions{Dir: dir, Logger: log})
 	if err != nil {
 		if dbErr := databaseProblem(dir, err); dbErr != nil {
-			return nil, dbErr
+			return warehouse.Options{}, dbErr
 		}
-		return nil, withCode(exitFailure, err, "pass --warehouse with the folder of an existing warehouse")
+		if errors.Is(err, warehouse.ErrBusy) || errors.Is(err, warehouse.ErrLocked) {
+			return warehouse.Options{}, withCode(exitLocked, err, "another process has the warehouse open; retry when it has finished")
+		}
+		return warehouse.Options{}, withCode(exitFailure, err, "pass --warehouse with the folder of an existing warehouse")
 	}
-	return openWriter(c.Context, warehouse.Options{Dir: dir, Sinks: st.Sinks, Command: command, Logger: log, UpgradeTenant: upgradeTenant})
+	return warehouse.Options{Dir: dir, Sinks: st.Sinks, Command: command, Logger: log, UpgradeTenant: upgradeTenant}, nil
 }
 
 // errDatabaseDamaged marks a warehouse whose Parquet dataset is there but whose DuckDB file is
