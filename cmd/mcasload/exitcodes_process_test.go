@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"database/sql"
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
@@ -182,6 +183,27 @@ func TestExitCodeTable(t *testing.T) {
 			{name: "status alongside", args: []string{"status", "-w", wh}, code: exitOK, wantStdout: true},
 			{name: "sql alongside", args: []string{"sql", "-w", wh, "SELECT 1"}, code: exitOK, wantStdout: true},
 		} {
+			row.check(t, run(row))
+		}
+	})
+
+	// The DuckDB file open read-write in another process (a DuckDB shell, a writer between
+	// commits): the maintenance commands say so (4), not that the warehouse is missing.
+	t.Run("file held", func(t *testing.T) {
+		db, err := sql.Open("duckdb", filepath.Join(wh, warehouse.DatabaseFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Exec("SELECT count(*) FROM activities"); err != nil {
+			t.Fatal(err)
+		}
+		for _, cmd := range []string{"verify", "optimize", "prune"} {
+			args := []string{cmd, "-w", wh}
+			if cmd == "prune" {
+				args = append(args, "--older-than", "400d")
+			}
+			row := exitRow{name: cmd, args: args, code: exitLocked, stderr: []string{"another process has the warehouse open"}}
 			row.check(t, run(row))
 		}
 	})
