@@ -74,7 +74,11 @@ func (h *Harness) investigateAs(ctx context.Context, step, prefix, wh string, ta
 		h.Table.Add(Row{Step: step, What: prefix + "query " + inv.Name, Wall: u.Wall, PeakRSS: u.MaxRSS,
 			Figure: fmt.Sprintf("%d rows", rows), Target: fmt.Sprintf("≤ %g s", target.Seconds()), Met: verdict(u.Wall <= target)})
 	}
-	h.logf("investigations%s: slowest %s in %s", strings.TrimSuffix(" "+prefix, ": "), slowName, slowest.Round(time.Millisecond))
+	label := "investigations"
+	if prefix != "" {
+		label += " (" + strings.TrimSuffix(prefix, ": ") + ")"
+	}
+	h.logf("%s: slowest %s in %s", label, slowName, slowest.Round(time.Millisecond))
 	return nil
 }
 

@@ -14,7 +14,7 @@ import (
 func (e *env) optimizeCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "optimize",
-		Usage: "rewrite the DuckDB file's days into full row groups, so that queries over a large warehouse read less",
+		Usage: "pack the DuckDB file's small row groups into full ones, so that queries over a large warehouse read less",
 		Description: "A load builds row groups within its memory budget: with the raw records in the rows, " +
 			"about 10,000 rows each, and a query reads a 256 KB block per row group for any column it " +
 			"needs and keeps every row group's metadata in memory. At tens of millions of rows that is " +
