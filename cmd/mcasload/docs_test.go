@@ -231,6 +231,23 @@ func TestInvestigationsPage(t *testing.T) {
 	}
 }
 
+// TestReadmeInvestigationCount: the README's command table counts the investigations the
+// catalog holds.
+func TestReadmeInvestigationCount(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, inv := range queries.All() {
+		kinds[inv.Kind]++
+	}
+	want := fmt.Sprintf("the %d canned investigations: %d detections, %d pivots", len(queries.All()), kinds[queries.Detection], kinds[queries.Pivot])
+	if !strings.Contains(string(b), want) {
+		t.Errorf("README.md does not say %q", want)
+	}
+}
+
 // TestInvestigationsPagePrecision: the page shows the precision figures from the file, or says
 // they are missing.
 func TestInvestigationsPagePrecision(t *testing.T) {
