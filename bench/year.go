@@ -124,19 +124,25 @@ func (h *Harness) year(ctx context.Context) error {
 
 // yearOptimize runs `mcasload optimize` on wh and adds its time, memory and what it packed.
 func (h *Harness) yearOptimize(ctx context.Context, step, wh string) error {
-	cmd := Cmd{Path: h.cfg.Bin, Args: []string{"optimize", "-w", wh}}
-	h.logf("year: %s", cmd)
-	u, err := Run(ctx, cmd)
+	u, err := h.yearRun(ctx, "optimize", "-w", wh)
 	if err != nil {
-		return err
-	}
-	if err := checkRun(cmd, u); err != nil {
 		return err
 	}
 	packed, _, _ := strings.Cut(u.Stdout, "\n") // the activities line
 	h.Table.Add(Row{Step: step, What: "mcasload optimize", Wall: u.Wall, PeakRSS: u.MaxRSS,
 		Figure: fmt.Sprintf("cpu %s; %s", fmtDuration(u.CPU()), strings.TrimPrefix(packed, "activities: ")), Target: "RSS ≤ 256 MB", Met: verdict(u.MaxRSS <= rssTarget)})
 	return nil
+}
+
+// yearRun runs mcasload with args, logged, and checks that it succeeded.
+func (h *Harness) yearRun(ctx context.Context, args ...string) (Usage, error) {
+	cmd := Cmd{Path: h.cfg.Bin, Args: args}
+	h.logf("year: %s", cmd)
+	u, err := Run(ctx, cmd)
+	if err != nil {
+		return u, err
+	}
+	return u, checkRun(cmd, u)
 }
 
 // yearCommands times status, verify and the export of the last day on the warehouse wh, whose
@@ -156,13 +162,8 @@ func (h *Harness) yearCommands(ctx context.Context, step, wh string, end time.Ti
 		{"mcasload export of the last day (Parquet)", []string{"export", "-w", wh, "--since", end.Add(-24 * time.Hour).Format(time.RFC3339),
 			"--until", end.Format(time.RFC3339), "--out", out, "--progress=false"}},
 	} {
-		cmd := Cmd{Path: h.cfg.Bin, Args: c.args}
-		h.logf("year: %s", cmd)
-		u, err := Run(ctx, cmd)
+		u, err := h.yearRun(ctx, c.args...)
 		if err != nil {
-			return err
-		}
-		if err := checkRun(cmd, u); err != nil {
 			return err
 		}
 		h.Table.Add(Row{Step: step, What: c.what, Wall: u.Wall, PeakRSS: u.MaxRSS, Figure: fmt.Sprintf("cpu %s", fmtDuration(u.CPU()))})

@@ -187,44 +187,38 @@ func (w *Writer) moveRows(ctx context.Context, s *session, table string, slice [
 		conds[i] = fmt.Sprintf("rowid BETWEEN %d AND %d", r.lo, r.hi)
 	}
 	cond := "(" + strings.Join(conds, " OR ") + ")"
-	if err := s.exec(ctx, "BEGIN TRANSACTION"); err != nil {
+	err = inTx(ctx, s, func() error {
+		var last int64
+		if err := s.conn.QueryRowContext(ctx, `SELECT coalesce(max(rowid), -1) FROM wh.`+table).Scan(&last); err != nil {
+			return fmt.Errorf("read row ids of %s: %w", table, err)
+		}
+		copied, err := s.conn.ExecContext(ctx, `INSERT INTO wh.`+table+` SELECT * FROM wh.`+table+` WHERE `+cond)
+		if err != nil {
+			return fmt.Errorf("copy rows of %s: %w", table, err)
+		}
+		deleted, err := s.conn.ExecContext(ctx, `DELETE FROM wh.`+table+` WHERE `+cond+` AND rowid <= ?`, last)
+		if err != nil {
+			return fmt.Errorf("delete copied rows of %s: %w", table, err)
+		}
+		nc, err1 := copied.RowsAffected()
+		nd, err2 := deleted.RowsAffected()
+		if err := errors.Join(err1, err2); err != nil {
+			return fmt.Errorf("count moved rows of %s: %w", table, err)
+		}
+		if nc != nd {
+			return fmt.Errorf("move rows of %s: copied %d rows, deleted %d (rolled back)", table, nc, nd)
+		}
+		moved = nc
+		failpoint.Hit("optimize-before-commit")
+		return nil
+	})
+	if err != nil {
 		return 0, err
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			err = errors.Join(err, s.exec(context.WithoutCancel(ctx), "ROLLBACK"))
-		}
-	}()
-	var last int64
-	if err := s.conn.QueryRowContext(ctx, `SELECT coalesce(max(rowid), -1) FROM wh.`+table).Scan(&last); err != nil {
-		return 0, fmt.Errorf("read row ids of %s: %w", table, err)
-	}
-	copied, err := s.conn.ExecContext(ctx, `INSERT INTO wh.`+table+` SELECT * FROM wh.`+table+` WHERE `+cond)
-	if err != nil {
-		return 0, fmt.Errorf("copy rows of %s: %w", table, err)
-	}
-	deleted, err := s.conn.ExecContext(ctx, `DELETE FROM wh.`+table+` WHERE `+cond+` AND rowid <= ?`, last)
-	if err != nil {
-		return 0, fmt.Errorf("delete copied rows of %s: %w", table, err)
-	}
-	nc, err1 := copied.RowsAffected()
-	nd, err2 := deleted.RowsAffected()
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("count moved rows of %s: %w", table, err)
-	}
-	if nc != nd {
-		return 0, fmt.Errorf("move rows of %s: copied %d rows, deleted %d (rolled back)", table, nc, nd)
-	}
-	failpoint.Hit("optimize-before-commit")
-	if err := s.exec(ctx, "COMMIT"); err != nil {
-		return 0, fmt.Errorf("move rows of %s: %w", table, err)
-	}
-	committed = true
 	if err := s.exec(ctx, "CHECKPOINT wh"); err != nil {
-		return nc, fmt.Errorf("move rows of %s: %w", table, err)
+		return moved, fmt.Errorf("checkpoint after moving rows of %s: %w", table, err)
 	}
-	return nc, nil
+	return moved, nil
 }
 
 // rowGroupSizes lists the rows of each row group of table (deleted rows included: a row group's

@@ -34,13 +34,9 @@ func (e *env) optimizeCommand() *cli.Command {
 }
 
 func (e *env) runOptimize(c *cli.Context) error {
-	size, err := budget.Parse(c.String("memory-budget"))
+	plan, err := e.memoryPlan(c)
 	if err != nil {
-		return usageErrorf("--memory-budget: %v", err)
-	}
-	plan, err := budget.For(size)
-	if err != nil {
-		return usageErrorf("--memory-budget: %v", err)
+		return err
 	}
 	// Opened as the other maintenance commands open it (a warehouse of an earlier version is
 	// migrated first, which can need more than the budget's share at millions of rows); the
