@@ -188,7 +188,8 @@ const domainDays = 30
 // (zonemaps, Parquet statistics) as the investigations' own filters do. A view already pointed
 // at the same stretch and sources is left as it is.
 func (s *Session) narrowEvents(ctx context.Context, from, until time.Time, sources string) error {
-	if !s.unknown && s.narrowed.from.Equal(from) && s.narrowed.until.Equal(until) && s.narrowed.sources == sources {
+	label := s.firstsTenant()
+	if !s.unknown && s.narrowed.from.Equal(from) && s.narrowed.until.Equal(until) && s.narrowed.sources == sources && s.narrowed.tenant == label {
 		return nil
 	}
 	s.unknown = true
@@ -201,12 +202,18 @@ func (s *Session) narrowEvents(ctx context.Context, from, until time.Time, sourc
 			stmts[0] += " AND " + sources
 		}
 	}
+	// event_firsts reads the warehouse's first times when the events read the activities.
+	firsts, err := s.firstsView(ctx, from, until, label, sources == "" || strings.Contains(sources, "'activities'"))
+	if err != nil {
+		return err
+	}
+	stmts = append(stmts, firsts)
 	for _, stmt := range stmts {
 		if _, err := s.conn.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("set the events read: %w", err)
 		}
 	}
-	s.narrowed, s.unknown = narrowing{from, until, sources}, false
+	s.narrowed, s.unknown = narrowing{from, until, sources, label}, false
 	return nil
 }
 

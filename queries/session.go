@@ -55,6 +55,9 @@ type Session struct {
 	// stream is whether the connection holds stream rows (cloud_app_events); without them
 	// all_events is the activities alone and no stream view is narrowed per tenant.
 	stream bool
+	// firsts is whether the connection holds the warehouse's first times (activity_firsts and
+	// activity_firsts_days): event_firsts reads them during a run (firsts.go).
+	firsts bool
 	// narrowed is the stretch and sources the events view reads (zero: all_events); unknown
 	// after a narrowing that failed half-way.
 	narrowed narrowing
@@ -70,6 +73,7 @@ type Session struct {
 type narrowing struct {
 	from, until time.Time
 	sources     string
+	tenant      string // the tenant event_firsts reads the first times of
 }
 
 // firstSeen is a remembered answer of firstActivity.

@@ -29,6 +29,16 @@ func (s *Session) setupEvents(ctx context.Context) error {
 	if _, err := s.conn.ExecContext(ctx, eventsSQL); err != nil {
 		return fmt.Errorf("create events views: %w", err)
 	}
+	if _, err := s.conn.ExecContext(ctx, `CREATE OR REPLACE TEMP VIEW event_firsts AS `+liveFirsts); err != nil {
+		return fmt.Errorf("create events views: %w", err)
+	}
+	var f int
+	if err := s.conn.QueryRowContext(ctx, `SELECT count(DISTINCT table_name) FROM (SELECT database_name, table_name FROM duckdb_tables()
+		UNION ALL SELECT database_name, view_name FROM duckdb_views())
+		WHERE table_name IN ('activity_firsts', 'activity_firsts_days') AND database_name IN (current_database(), 'temp')`).Scan(&f); err != nil {
+		return fmt.Errorf("look for the first times: %w", err)
+	}
+	s.firsts = f == 2
 	if n > 0 {
 		if err := s.conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM cloud_app_events)`).Scan(&s.stream); err != nil {
 			return fmt.Errorf("look for stream rows: %w", err)

@@ -252,8 +252,10 @@ func (w *Writer) commit(ctx context.Context, s *session, t *whTable, c Commit, r
 	// The views are registered outside the transaction: creating one writes the in-memory
 	// catalog, and a DuckDB transaction may write only one database.
 	err = withViews(ctx, s, t, pl, func(indexView, rowsView string) error {
-		return inTx(ctx, s, func() error {
-			return w.store(ctx, s, t, c, run, res, now, indexView, rowsView)
+		return w.withFirstsRows(ctx, s, t, c.Tenant, pl, func(firsts *commitFirsts) error {
+			return inTx(ctx, s, func() error {
+				return w.store(ctx, s, t, c, run, res, now, indexView, rowsView, firsts)
+			})
 		})
 	})
 	if err != nil {
@@ -311,7 +313,7 @@ func withViews(ctx context.Context, s *session, t *whTable, pl *plan, f func(ind
 // store writes one commit inside its transaction: the new rows straight from the caller's
 // Arrow buffers (no staging copy, one pass each for the index entries and the rows), the
 // bookkeeping, the rejects and the state.
-func (w *Writer) store(ctx context.Context, s *session, t *whTable, c Commit, run RunInfo, res CommitResult, now time.Time, indexView, rowsView string) error {
+func (w *Writer) store(ctx context.Context, s *session, t *whTable, c Commit, run RunInfo, res CommitResult, now time.Time, indexView, rowsView string, firsts *commitFirsts) error {
 	sinks := w.opts.Sinks
 	if err := w.deleteDeferred(ctx, s); err != nil {
 		return err
@@ -331,6 +333,9 @@ func (w *Writer) store(ctx context.Context, s *session, t *whTable, c Commit, ru
 				return err
 			}
 			err = s.exec(ctx, `INSERT INTO wh.`+t.name+` (`+cols+`) SELECT `+cols+` FROM `+rowsView)
+			if err == nil && t.name == activitiesTable.name {
+				err = w.storeFirsts(ctx, s, c.Tenant, res.Days, firsts)
+			}
 		} else {
 			err = s.exec(ctx, `INSERT INTO wh.`+t.staging+` (seq, `+cols+`) SELECT ?, `+cols+` FROM `+rowsView, res.Seq)
 		}

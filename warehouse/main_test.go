@@ -102,6 +102,8 @@ func runChild(role, dir string) error {
 		return w.Close(ctx)
 	case "optimize":
 		return runOptimizeChild(ctx, opts)
+	case "firsts":
+		return runFirstsChild(ctx, opts)
 	case "open-close": // what any writer does first: migrate and reconcile
 		w, err := Open(ctx, opts)
 		if err != nil {

@@ -198,7 +198,8 @@ func copiesSince(version int) []string {
 }
 
 // downgradeToV3 turns a warehouse into what schema version 3 left: no copies of raw but
-// parameters in its tables and files, migration 8 not recorded, version 3 in meta.
+// parameters in its tables and files, no first times, migrations 8 and 9 not recorded,
+// version 3 in meta.
 func downgradeToV3(t testing.TB, dir string) {
 	t.Helper()
 	s := sqlSession(t, dir, true)
@@ -207,6 +208,8 @@ func downgradeToV3(t testing.TB, dir string) {
 			mustExec(t, s, `ALTER TABLE wh.`+tb+` DROP COLUMN `+c)
 		}
 	}
+	mustExec(t, s, `DROP TABLE wh.activity_firsts`)
+	mustExec(t, s, `DROP TABLE wh.activity_firsts_days`)
 	mustExec(t, s, `DELETE FROM wh.schema_migrations WHERE version >= 8`)
 	mustExec(t, s, `UPDATE wh.meta SET value = '3' WHERE key IN ('schema_version', 'parquet_schema_version')`)
 	if err := s.detachClose(context.Background()); err != nil {

@@ -114,6 +114,11 @@ func (w *Writer) pruneDuckDB(ctx context.Context, s *session, label, day string)
 				}
 			}
 		}
+		for _, tb := range []string{"activity_firsts", "activity_firsts_days"} {
+			if err := s.exec(ctx, `DELETE FROM wh.`+tb+` WHERE tenant = ? AND day < ?::DATE`, label, res.Horizon); err != nil {
+				return fmt.Errorf("delete from %s: %w", tb, err)
+			}
+		}
 		if err := s.exec(ctx, `INSERT OR REPLACE INTO wh.horizons VALUES (?, ?::DATE, ?)`, label, res.Horizon, w.opts.Clock.Now().UTC()); err != nil {
 			return err
 		}

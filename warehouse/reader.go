@@ -246,6 +246,15 @@ func (r *Reader) duckdbViews(ctx context.Context, dir string) ([]string, error) 
 		}
 		expr["tenant"] = tenantExpr
 		stmts = append(stmts, `CREATE VIEW memory.main.activities AS SELECT * FROM (SELECT `+selectColumns(false, expr)+` FROM wh.activities)`+where)
+		// The first times (firsts.go), in a warehouse a writer has opened since they were added.
+		has, err := hasColumn(ctx, r.conn, "wh", "activity_firsts_days", "rule")
+		if err != nil {
+			return nil, fmt.Errorf("read warehouse columns: %w", err)
+		}
+		if has {
+			stmts = append(stmts, `CREATE VIEW memory.main.activity_firsts AS SELECT * FROM wh.activity_firsts`+where,
+				`CREATE VIEW memory.main.activity_firsts_days AS SELECT * FROM wh.activity_firsts_days`+where)
+		}
 	} else {
 		// The warehouse keeps rows only in Parquet; DuckDB holds state and rejects.
 		r.From = FromParquet

@@ -166,6 +166,12 @@ func (w *Writer) repairDuckDBOf(ctx context.Context, s *session, t *whTable) (ok
 			if err := s.exec(ctx, `DELETE FROM wh.`+t.name); err != nil {
 				return err
 			}
+			if t.name == activitiesTable.name {
+				// every day's rows are replaced: the first times are built again
+				if err := s.exec(ctx, `DELETE FROM wh.activity_firsts_days`); err != nil {
+					return err
+				}
+			}
 			if err := s.exec(ctx, `INSERT INTO wh.`+t.name+` (`+cols+`) SELECT `+cols+` FROM temp.repair_rows ORDER BY tenant, ts, `+key); err != nil {
 				return err
 			}

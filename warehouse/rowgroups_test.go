@@ -15,15 +15,20 @@ import (
 // rowGroups counts the row groups of a table in the warehouse's DuckDB file.
 func rowGroups(t *testing.T, dir, table string) int {
 	t.Helper()
+	return countWhere(t, dir, `SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('wh.`+table+`')`)
+}
+
+// countWhere runs a query of one integer on the warehouse file in dir, read-only.
+func countWhere(t *testing.T, dir, q string) int {
+	t.Helper()
 	s, err := openSession(context.Background(), sessionConfig{}, filepath.Join(dir, DatabaseFile), true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.detachClose(context.Background())
 	var n int
-	if err := s.conn.QueryRowContext(context.Background(),
-		`SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('wh.`+table+`')`).Scan(&n); err != nil {
-		t.Fatal(err)
+	if err := s.conn.QueryRowContext(context.Background(), q).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", q, err)
 	}
 	return n
 }

@@ -65,6 +65,8 @@ type sessionConfig struct {
 type session struct {
 	db   *sql.DB
 	conn *sql.Conn
+	// firstsRule is the first times' rule whose setup ran on conn (firsts.go).
+	firstsRule string
 }
 
 func quoteString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

@@ -90,6 +90,11 @@ const (
 	// rebuilt DuckDB file (RebuildDatabase) starts them over: the next scan of a filter starts
 	// again from --since and skips what is stored (tenants is refilled from the rows).
 	kindBookkeeping tableKind = "bookkeeping"
+	// kindSummary: derived from a dataset's DuckDB rows per tenant and day, for the readers
+	// alone (activity_firsts, see firsts.go). Every change to a day's rows unlists the day in
+	// its own transaction, the next refresh rebuilds it, and readers take listed days only; a
+	// rebuilt DuckDB file starts it empty, which readers take as nothing summarized.
+	kindSummary tableKind = "summary"
 )
 
 // whTable is one table of the warehouse file (wh.<name>). Every table that holds per-tenant data
@@ -240,6 +245,8 @@ var warehouseTables = []whTable{
 	{name: "cloud_app_events_pending", kind: kindIndex, perTenant: true},
 	{name: "rejected_cloud_app_events", kind: kindRejects, perTenant: true},
 	{name: "findings", kind: kindFindings, perTenant: true},
+	{name: "activity_firsts", kind: kindSummary, perTenant: true},
+	{name: "activity_firsts_days", kind: kindSummary, perTenant: true},
 }
 
 // migrations are applied in order, each in its own transaction; schema_migrations records
@@ -290,6 +297,9 @@ var migrations = []string{
 	// 8: schema version 4, the columns copied from raw that investigations read (see migrate.go;
 	// the Parquet files follow in Writer.migrateParquet).
 	migrationAddRawCopies,
+	// 9: the first times of (user, country, user agent, ISP) per tenant and day, and the days
+	// they hold (see firsts.go).
+	migrationAddFirsts,
 }
 
 // migrate brings the attached warehouse to the latest schema version. upgradeTenant is the label

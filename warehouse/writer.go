@@ -109,6 +109,10 @@ type Options struct {
 	// AllocatorFlush is how much memory DuckDB's allocator may keep after a task before it
 	// hands it back to the system (bytes; default 8 MB). More is faster and holds more.
 	AllocatorFlush int64
+	// Firsts, when set, makes Close rebuild the first times of the days whose activities
+	// changed (RefreshFirsts, firsts.go; queries.Firsts gives it). A failure is a warning: the
+	// days it leaves are read from the activities.
+	Firsts *FirstsSpec
 }
 
 func (o *Options) defaults() error {
@@ -184,6 +188,9 @@ type Writer struct {
 	dir  string
 	lock *filelock.Lock
 	log  *slog.Logger
+	// firstsTouched are the (tenant, day) pairs commits added first times to; Close builds or
+	// folds them (firsts.go).
+	firstsTouched map[[2]string]bool
 	// tenant is the writer's tenant (Options.Tenant, resolved at Open); "" when the warehouse
 	// holds several and none was named.
 	tenant string
@@ -504,6 +511,16 @@ func (w *Writer) finish(ctx context.Context) error {
 	for r := range w.rejectRuns {
 		if err := w.writeRejectedFile(ctx, s, r.table, r.run); err != nil {
 			return fmt.Errorf("close warehouse: %w", err)
+		}
+	}
+	if w.opts.Firsts != nil && ctx.Err() == nil {
+		start := time.Now()
+		res, err := w.closeFirsts(ctx, s)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			w.log.Warn("build the first times (investigations read those days from the activities until they are built)", "err", err)
+		case res.Days+res.Folded > 0:
+			w.log.Debug("built first times", "days", res.Days, "folded", res.Folded, "rows", res.Rows, "took", time.Since(start).Round(time.Millisecond))
 		}
 	}
 	return nil

@@ -99,6 +99,7 @@ func (e *env) writerSetup(c *cli.Context, source, command string) (warehouse.Opt
 		Command:           command,
 		CompactOver:       compactOver(c.Int("compact-over")),
 		HoldIdle:          holdIdle(c.Duration("hold-file")),
+		Firsts:            firsts(),
 	}
 	popts := loader.Options{
 		Workers: threads, BatchRows: c.Int("batch-rows"), BatchBytes: plan.BatchBytes,

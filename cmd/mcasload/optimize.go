@@ -8,6 +8,7 @@ import (
 
 	"github.com/mcasload/mcasload/internal/budget"
 	"github.com/mcasload/mcasload/internal/humanize"
+	"github.com/mcasload/mcasload/queries"
 	"github.com/mcasload/mcasload/warehouse"
 )
 
@@ -41,16 +42,27 @@ func (e *env) runOptimize(c *cli.Context) error {
 	// Opened as the other maintenance commands open it (a warehouse of an earlier version is
 	// migrated first, which can need more than the budget's share at millions of rows); the
 	// rewrite itself runs within the budget's share for DuckDB.
-	w, err := e.openExisting(c, "mcasload optimize", "")
+	w, err := e.openRewriting(c, "mcasload optimize", "")
 	if err != nil {
 		return err
 	}
 	res, oerr := w.Optimize(c.Context, warehouse.OptimizeOptions{MemoryLimit: budget.Format(plan.DuckDB)})
+	var fres warehouse.FirstsResult
+	if oerr == nil {
+		fres, oerr = w.RefreshFirsts(c.Context, queries.Firsts())
+	}
 	if err := w.Close(context.WithoutCancel(c.Context)); err != nil && oerr == nil {
 		oerr = err
 	}
 	for _, r := range res {
 		printOptimized(e, r)
+	}
+	switch {
+	case fres.Days+fres.Folded > 0:
+		fmt.Fprintf(e.stdout, "activity_firsts: built the first times of %s, folded %d, in %s\n",
+			plural(fres.Days, "day"), fres.Folded, humanize.Seconds(fres.Took))
+	case oerr == nil:
+		fmt.Fprintln(e.stdout, "activity_firsts: every day's first times are current")
 	}
 	if oerr != nil {
 		return withCode(exitFailure, oerr, "rerun mcasload optimize: the days it rewrote stay rewritten, and it goes on with the rest")

@@ -42,7 +42,7 @@ func (e *env) runPrune(c *cli.Context) error {
 		return usageErrorf("--older-than: %v", err)
 	}
 	horizon := at.UTC().Truncate(24 * time.Hour)
-	w, err := e.openExisting(c, "mcasload prune", "")
+	w, err := e.openRewriting(c, "mcasload prune", "")
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mcasload/mcasload/internal/humanize"
+	"github.com/mcasload/mcasload/queries"
 	"github.com/mcasload/mcasload/warehouse"
 )
 
@@ -58,6 +59,23 @@ func (e *env) openExisting(c *cli.Context, command, upgradeTenant string) (*ware
 		return nil, err
 	}
 	return openWriter(c.Context, opts)
+}
+
+// openRewriting is openExisting for a command that changes the activities (prune, repair) or
+// the file (migrate, optimize): its Close rebuilds the first times of the days that changed.
+func (e *env) openRewriting(c *cli.Context, command, upgradeTenant string) (*warehouse.Writer, error) {
+	opts, err := e.existingOptions(c, command, upgradeTenant)
+	if err != nil {
+		return nil, err
+	}
+	opts.Firsts = firsts()
+	return openWriter(c.Context, opts)
+}
+
+// firsts is how the warehouse builds the first times the investigations read.
+func firsts() *warehouse.FirstsSpec {
+	f := queries.Firsts()
+	return &f
 }
 
 // existingOptions are the writer options of a command that works on the existing warehouse
@@ -153,7 +171,7 @@ func (e *env) runRepair(c *cli.Context) error {
 	if err != nil || from == warehouse.SinkBoth {
 		return usageErrorf("--from must be duckdb or parquet, not %q", c.String("from"))
 	}
-	w, err := e.openExisting(c, "mcasload repair --from "+string(from), "")
+	w, err := e.openRewriting(c, "mcasload repair --from "+string(from), "")
 	if errors.Is(err, errDatabaseDamaged) && from == warehouse.SinkParquet {
 		log, lerr := e.logger(c)
 		if lerr != nil {
@@ -222,7 +240,7 @@ func (e *env) runMigrate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	w, err := e.openExisting(c, "mcasload migrate", label)
+	w, err := e.openRewriting(c, "mcasload migrate", label)
 	if err != nil {
 		return err
 	}

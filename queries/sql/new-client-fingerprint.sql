@@ -25,25 +25,28 @@
 -- param: rollout_users int 5 users taking up one client that make it a tenant-wide rollout rather than new
 -- param: min_file_ops int 5 sensitive operations from a new fingerprint that are reported
 -- param: tool_ua_regex string python|curl|wget|azurehound|powershell|go-http-client|okhttp|postman|rclone|headless user agents of scripting tools (regular expression, lower case)
--- One pass over the successful activity groups it by (user, user agent, ISP) with its first time;
--- the client of each distinct user agent is named once, not once a row.
+-- The first time of each (user, user agent, ISP) in the successful activity comes from
+-- event_firsts (the warehouse's first times per day where it has them); the client of each
+-- distinct user agent is named once, not once a row.
 WITH ok AS (
-  SELECT user_name, user_agent, isp, min(ts) AS first_ts FROM events
-  WHERE user_name IS NOT NULL AND is_not_login_fail(event_type, event_type_value, action, success)
+  SELECT user_name, user_agent, isp, min(first_ts) AS first_ts FROM event_firsts
   GROUP BY ALL),
 cl AS (SELECT user_agent, client_of(user_agent) AS client FROM (SELECT DISTINCT user_agent FROM ok WHERE user_agent IS NOT NULL)),
-users AS (SELECT user_name, min(first_ts) AS user_first FROM ok GROUP BY ALL),
+-- (each user's first time as a window over ok, not a join of ok with its own group-by, which
+-- DuckDB would estimate far above the window's events and build its hash tables on those)
+okw AS (SELECT *, min(first_ts) OVER (PARTITION BY user_name) AS user_first FROM ok),
 per_client AS (
-  SELECT o.user_name, c.client, min(o.first_ts) AS first_ts FROM ok o JOIN cl c ON c.user_agent = o.user_agent GROUP BY ALL),
+  SELECT o.user_name, c.client, min(o.first_ts) AS first_ts, any_value(o.user_first) AS user_first
+  FROM okw o JOIN cl c ON c.user_agent = o.user_agent GROUP BY o.user_name, c.client),
 rollouts AS (SELECT client FROM per_client GROUP BY client HAVING count(DISTINCT user_name) >= $rollout_users),
 new_clients AS (
-  SELECT p.user_name, p.client FROM per_client p JOIN users u ON u.user_name = p.user_name
-  WHERE p.first_ts BETWEEN $since AND $until AND p.first_ts >= u.user_first + to_days($learning_days)
-    AND p.client NOT IN (SELECT client FROM rollouts)),
+  SELECT user_name, client FROM per_client
+  WHERE first_ts BETWEEN $since AND $until AND first_ts >= user_first + to_days($learning_days)
+    AND client NOT IN (SELECT client FROM rollouts)),
 new_isps AS (
-  SELECT o.user_name, o.isp FROM ok o JOIN users u ON u.user_name = o.user_name
-  WHERE o.isp IS NOT NULL GROUP BY o.user_name, o.isp, u.user_first
-  HAVING min(o.first_ts) BETWEEN $since AND $until AND min(o.first_ts) >= u.user_first + to_days($learning_days)),
+  SELECT user_name, isp FROM okw
+  WHERE isp IS NOT NULL GROUP BY user_name, isp, user_first
+  HAVING min(first_ts) BETWEEN $since AND $until AND min(first_ts) >= user_first + to_days($learning_days)),
 cur AS (
   SELECT e.id, e.user_name, c.client, e.user_agent, e.device_type, e.isp, e.ts, e.ip, e.event_type, e.event_type_value, e.action, e.success,
          nc.user_name IS NOT NULL AS new_client, ni.user_name IS NOT NULL AS new_isp

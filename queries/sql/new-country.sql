@@ -22,19 +22,22 @@
 -- param: baseline_days int 30 days of history before the window that define the known countries
 -- param: learning_days int 7 users seen for fewer days than this before the pair are not judged
 -- param: trusted_categories list Corporate,VPN IP categories of the organisation's own egress
--- One pass over the history groups it by (user, country) with its first time; only the pairs first
--- seen in the window have their rows in the window read again: how the first one came (from a
--- trusted address or not) and their details.
+-- The history's first time of each (user, country) comes from event_firsts (the warehouse's first
+-- times per day where it has them); only the pairs first seen in the window have their rows in
+-- the window read again: how the first one came (from a trusted address or not) and their details.
 WITH per AS (
-  SELECT user_name, country, min(ts) AS first_ts FROM events
-  WHERE user_name IS NOT NULL AND country IS NOT NULL AND is_not_login_fail(event_type, event_type_value, action, success)
+  SELECT user_name, country, min(first_ts) AS first_ts FROM event_firsts
+  WHERE country IS NOT NULL
   GROUP BY ALL),
-users AS (SELECT user_name, min(first_ts) AS user_first FROM per GROUP BY ALL),
+-- (the user's first time as a window over per, not a join of per with its own group-by, which
+-- DuckDB would estimate far above the window's events and build its hash table on those)
 candidates AS (
-  SELECT p.user_name, p.country, p.first_ts FROM per p JOIN users u ON u.user_name = p.user_name
-  WHERE p.first_ts BETWEEN $since AND $until AND p.first_ts >= u.user_first + to_days($learning_days)),
+  SELECT user_name, country, first_ts FROM (SELECT *, min(first_ts) OVER (PARTITION BY user_name) AS user_first FROM per)
+  WHERE first_ts BETWEEN $since AND $until AND first_ts >= user_first + to_days($learning_days)),
+-- (the rows' class is named after the join, for the rows kept: events' action_class would be
+-- computed for every row of the window first)
 r AS (
-  SELECT e.id, e.user_name, e.country, e.ts, e.ip, e.ip_category, e.action_class FROM events e
+  SELECT e.id, e.user_name, e.country, e.ts, e.ip, e.ip_category, e.event_type, e.event_type_value, e.action, e.success FROM events e
   JOIN candidates c ON c.user_name = e.user_name AND c.country = e.country
   WHERE e.ts BETWEEN $since AND $until AND is_not_login_fail(e.event_type, e.event_type_value, e.action, e.success)),
 new_pairs AS (
@@ -50,8 +53,8 @@ SELECT r.user_name, r.country, min(r.ts) AS first_seen, max(r.ts) AS last_seen, 
        list(DISTINCT r.ip ORDER BY r.ip) AS ips,
        list(DISTINCT r.action_class ORDER BY r.action_class) AS classes,
        coalesce(any_value(o.org_users), 0) AS org_users_seen, list(r.id ORDER BY r.ts, r.id) AS evidence_ids
-FROM r
-JOIN new_pairs n ON n.user_name = r.user_name AND n.country = r.country
+FROM (SELECT r.*, action_class_of(r.event_type, r.event_type_value, r.action, r.success) AS action_class FROM r
+      JOIN new_pairs n ON n.user_name = r.user_name AND n.country = r.country) r
 LEFT JOIN org o ON o.user_name = r.user_name AND o.country = r.country
 GROUP BY r.user_name, r.country
 ORDER BY org_users_seen, first_seen, r.user_name;

@@ -27,10 +27,10 @@ per AS (SELECT user_name, op, min(ts) AS first_ts FROM adm GROUP BY ALL),
 admins AS (SELECT user_name, min(first_ts) AS first_admin FROM per GROUP BY ALL),
 in_window AS (SELECT * FROM per WHERE first_ts BETWEEN $since AND $until),
 -- when each of their users was first seen (any successful activity): the start of the learning
--- period. Only those users' rows are read (their few names reach the scan as a filter).
+-- period, from event_firsts (the warehouse's first times per day where it has them).
 first_seen AS (
-  SELECT user_name, min(ts) AS first_ts FROM events
-  WHERE user_name IN (SELECT user_name FROM in_window) AND is_not_login_fail(event_type, event_type_value, action, success)
+  SELECT user_name, min(first_ts) AS first_ts FROM event_firsts
+  WHERE user_name IN (SELECT user_name FROM in_window)
   GROUP BY ALL),
 new_ops AS (
   SELECT p.user_name, p.op, a.first_admin FROM in_window p
