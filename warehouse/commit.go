@@ -249,16 +249,7 @@ func (w *Writer) commit(ctx context.Context, s *session, t *whTable, c Commit, r
 		pl.release()
 		return res, nil, err
 	}
-	// The views are registered outside the transaction: creating one writes the in-memory
-	// catalog, and a DuckDB transaction may write only one database.
-	err = withViews(ctx, s, t, pl, func(indexView, rowsView string) error {
-		return w.withFirstsRows(ctx, s, t, c.Tenant, pl, func(firsts *commitFirsts) error {
-			return inTx(ctx, s, func() error {
-				return w.store(ctx, s, t, c, run, res, now, indexView, rowsView, firsts)
-			})
-		})
-	})
-	if err != nil {
+	if err := w.storeInTx(ctx, s, t, c, run, res, now, pl); err != nil {
 		pl.parquet.abort()
 		pl.release()
 		return res, nil, err
@@ -299,6 +290,19 @@ func (w *Writer) dedupeState(ctx context.Context, s *session, t *whTable, label 
 
 // withViews registers the plan's index entries and new rows as views (when there are any)
 // for the duration of f.
+// storeInTx registers the commit's views and stores it in one transaction. The views are
+// registered outside the transaction: creating one writes the in-memory catalog, and a DuckDB
+// transaction may write only one database.
+func (w *Writer) storeInTx(ctx context.Context, s *session, t *whTable, c Commit, run RunInfo, res CommitResult, now time.Time, pl *plan) error {
+	return withViews(ctx, s, t, pl, func(indexView, rowsView string) error {
+		return w.withFirstsRows(ctx, s, t, c.Tenant, pl, func(firsts *commitFirsts) error {
+			return inTx(ctx, s, func() error {
+				return w.store(ctx, s, t, c, run, res, now, indexView, rowsView, firsts)
+			})
+		})
+	})
+}
+
 func withViews(ctx context.Context, s *session, t *whTable, pl *plan, f func(indexView, rowsView string) error) error {
 	if pl.index == nil {
 		return f("", "")

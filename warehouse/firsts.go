@@ -31,7 +31,8 @@ import (
 // days the writer committed to from their activities and folds a listed day's added rows
 // together once they double it (every day, once, when none is listed: after an upgrade, a
 // repair or a change of rule); RefreshFirsts does both for every day. A tenant's days are built
-// in one transaction (a folded day in its own): a kill between two leaves the rest unlisted.
+// a few per transaction (firstsBuildDays; a folded day in its own): a kill between two leaves
+// the rest unlisted.
 
 // migrationAddFirsts creates the first times and the list of days they hold.
 const migrationAddFirsts = `CREATE TABLE wh.activity_firsts (tenant VARCHAR NOT NULL, day DATE NOT NULL, user_name VARCHAR NOT NULL,
@@ -278,6 +279,10 @@ func (w *Writer) closeFirsts(ctx context.Context, s *session) (FirstsResult, err
 	return res, err
 }
 
+// firstsBuildDays is how many of a tenant's days one transaction builds: a few, so that a build
+// of every day (after an upgrade) groups a few days' activities at a time within the budget.
+const firstsBuildDays = 4
+
 // firstsFoldSlack is how many first-time rows commits may add to a listed day, beyond doubling
 // it, before Close folds them together (a variable for tests).
 var firstsFoldSlack int64 = 1000
@@ -317,7 +322,7 @@ func (w *Writer) refreshDays(ctx context.Context, s *session, spec *FirstsSpec, 
 	if err := rows.Err(); err != nil {
 		return res, fmt.Errorf("list stale first times: %w", err)
 	}
-	// The days to build, a transaction per tenant; the listed ones to fold, one each.
+	// The days to build, a few of a tenant's per transaction; the listed ones to fold, one each.
 	build := map[string][]string{}
 	var tenants []string
 	for _, t := range work {
@@ -331,15 +336,17 @@ func (w *Writer) refreshDays(ctx context.Context, s *session, spec *FirstsSpec, 
 		res.Stale++
 	}
 	for _, label := range tenants {
-		if err := ctx.Err(); err != nil {
-			return res, err
+		for chunk := range slices.Chunk(build[label], firstsBuildDays) {
+			if err := ctx.Err(); err != nil {
+				return res, err
+			}
+			n, err := w.buildFirstsDays(ctx, s, spec, label, chunk, true)
+			if err != nil {
+				return res, fmt.Errorf("build first times of tenant %s: %w", label, err)
+			}
+			res.Days += len(chunk)
+			res.Rows += n
 		}
-		n, err := w.buildFirstsDays(ctx, s, spec, label, build[label], true)
-		if err != nil {
-			return res, fmt.Errorf("build first times of tenant %s: %w", label, err)
-		}
-		res.Days += len(build[label])
-		res.Rows += n
 	}
 	for _, t := range work {
 		if t.build {
