@@ -17,6 +17,7 @@ import (
 
 	"github.com/mcasload/mcasload/schema"
 	"github.com/mcasload/mcasload/simulator/synth"
+	"github.com/mcasload/mcasload/simulator/xdrstream"
 	"github.com/mcasload/mcasload/warehouse"
 )
 
@@ -280,4 +281,80 @@ func firstsCount(t *testing.T, dir, q string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestFirstsWithStream holds the answers the same with first times when the stream holds rows
+// no activity has (events only in the stream: earlier first times that event_firsts must still
+// read from the events, one of which makes a reported pair known) and lacks some activities.
+func TestFirstsWithStream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a tenant over both sources, every investigation run three times; skipped with -short")
+	}
+	ss := newSourceSessions(t, synth.Config{Seed: 2, Users: 40, Days: 37, End: synthEnd, Incidents: true},
+		xdrstream.Differences{Extra: 400, Drop: 50})
+	s := ss.both
+	if !s.stream {
+		t.Fatal("the session holds no stream rows")
+	}
+	// One tenant, named (the test tables leave it empty), in both sources alike.
+	const label = "default"
+	for _, q := range []string{`UPDATE activities SET tenant = '` + label + `'`, `UPDATE cloud_app_events SET tenant = '` + label + `'`} {
+		if _, err := s.conn.ExecContext(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	answers := func(what string) map[string]string {
+		out := map[string]string{}
+		for _, inv := range All() {
+			if len(requiredValues(inv)) > 0 {
+				continue
+			}
+			res, _ := investigate(t, s, inv.Name, Request{Now: synthEnd})
+			out[inv.Name] = res.table
+		}
+		t.Logf("%s: %d answers", what, len(out))
+		return out
+	}
+	// A stream-only event that makes a pair new-country reports known: the pair's user in the
+	// pair's country ten days before the data's end (inside the history), copied from one of
+	// the user's stream rows under a report id no activity has.
+	before, _ := investigate(t, s, "new-country", Request{Now: synthEnd})
+	if len(before.rows) == 0 {
+		t.Fatal("new-country reports nothing to make known")
+	}
+	user, country := before.rows[0]["user_name"].(string), before.rows[0]["country"].(string)
+	if _, err := s.conn.ExecContext(t.Context(), `INSERT INTO cloud_app_events
+		SELECT * REPLACE ('firsts-stream-only' AS report_id, $1::TIMESTAMPTZ - INTERVAL 10 DAY AS ts,
+		                  ($1::TIMESTAMPTZ - INTERVAL 10 DAY)::DATE AS day, $2 AS country_code)
+		FROM cloud_app_events WHERE report_id = (SELECT min(id) FROM stream_rows WHERE user_name = $3)`, synthEnd, country, user); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := investigate(t, s, "new-country", Request{Now: synthEnd})
+	for _, row := range after.rows {
+		if row["user_name"] == user && row["country"] == country {
+			t.Fatalf("new-country still reports %s in %s after a stream-only event there in the history:\n%s", user, country, after.table)
+		}
+	}
+	live := answers("from the events")
+	// The first times as the warehouse builds them, every day listed.
+	for _, q := range []string{
+		`CREATE TABLE activity_firsts AS SELECT tenant, day, user_name, country, user_agent, isp, min(ts) AS first_ts FROM activities
+		 WHERE user_name IS NOT NULL AND ` + firstsWhere + ` GROUP BY ALL`,
+		`CREATE TABLE activity_firsts_days AS SELECT DISTINCT tenant, day, '` + firstsSpec.Rule + `' AS rule FROM activities`,
+	} {
+		if _, err := s.conn.ExecContext(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.firsts = true
+	if err := s.UseTenants("activities", []string{label}); err != nil {
+		t.Fatal(err)
+	}
+	sameAnswers(t, live, answers("with the first times"))
+	if _, err := s.conn.ExecContext(t.Context(), `UPDATE activity_firsts SET first_ts = first_ts - INTERVAL 365 DAY`); err != nil {
+		t.Fatal(err)
+	}
+	if broken := answers("with wrong first times"); broken["new-country"] == live["new-country"] {
+		t.Errorf("new-country: the same answer with the first times a year early: event_firsts does not read them")
+	}
 }
