@@ -141,7 +141,7 @@ type commitFirsts struct {
 }
 
 // withFirstsRows prepares a commit's first times outside its transaction (the rule's setup and
-// the copy write the in-memory catalog): it finds which of the commit's days (pl.days) are listed
+// the view write the in-memory catalog): it finds which of the commit's days (pl.days) are listed
 // under the rule and, when some are, registers the commit's rows (pl.keep, the columns the
 // rule reads) as the view storeFirsts reads. Without Options.Firsts f gets nil.
 func (w *Writer) withFirstsRows(ctx context.Context, s *session, t *whTable, label string, pl *plan, f func(cf *commitFirsts) error) error {

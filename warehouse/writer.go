@@ -109,9 +109,11 @@ type Options struct {
 	// AllocatorFlush is how much memory DuckDB's allocator may keep after a task before it
 	// hands it back to the system (bytes; default 8 MB). More is faster and holds more.
 	AllocatorFlush int64
-	// Firsts, when set, makes Close rebuild the first times of the days whose activities
-	// changed (RefreshFirsts, firsts.go; queries.Firsts gives it). A failure is a warning: the
-	// days it leaves are read from the activities.
+	// Firsts, when set, is the rule of the first times (firsts.go; queries.Firsts gives it):
+	// commits keep the listed days' first times exact with it, and Close builds the days the
+	// writer committed to (every day when none is listed). A failure at Close is a warning:
+	// the days it leaves unlisted are read from the activities. Without it commits unlist the
+	// days they change.
 	Firsts *FirstsSpec
 }
 
