@@ -67,10 +67,9 @@ func (s *Session) firstsTenant() string {
 // the warehouse's first times for the whole days inside the stretch that have them, the events
 // for the rest. With no tenant, no first times, or from zero it reads the events alone.
 func (s *Session) firstsView(ctx context.Context, from, until time.Time, label string, activities bool) (string, error) {
-	const live = liveFirsts
 	stmt := `CREATE OR REPLACE TEMP VIEW event_firsts AS `
 	if !s.firsts || label == "" || from.IsZero() || !activities {
-		return stmt + live, nil
+		return stmt + liveFirsts, nil
 	}
 	// Whole days only: the first day when the stretch starts at its midnight, never the last.
 	lo := from.UTC().Truncate(24 * time.Hour)
@@ -79,14 +78,14 @@ func (s *Session) firstsView(ctx context.Context, from, until time.Time, label s
 	}
 	hi := until.UTC().Truncate(24 * time.Hour).Add(-24 * time.Hour)
 	if hi.Before(lo) {
-		return stmt + live, nil
+		return stmt + liveFirsts, nil
 	}
 	held, err := s.firstsDays(ctx, label, lo, hi)
 	if err != nil {
 		return "", err
 	}
 	if len(held) == 0 {
-		return stmt + live, nil
+		return stmt + liveFirsts, nil
 	}
 	in := dayRanges(held)
 	out := dayRanges(complement(held, from.UTC().Truncate(24*time.Hour), until.UTC().Truncate(24*time.Hour)))
@@ -95,10 +94,10 @@ func (s *Session) firstsView(ctx context.Context, from, until time.Time, label s
 	fmt.Fprintf(&b, "SELECT user_name, country, user_agent, isp, first_ts FROM activity_firsts WHERE tenant = %s AND (%s)",
 		sqlString(label), in)
 	if out != "" {
-		fmt.Fprintf(&b, "\nUNION ALL\n%s AND source = 'activities' AND (%s)", live, out)
+		fmt.Fprintf(&b, "\nUNION ALL\n%s AND source = 'activities' AND (%s)", liveFirsts, out)
 	}
 	if s.stream {
-		fmt.Fprintf(&b, "\nUNION ALL\n%s AND source <> 'activities'", live)
+		fmt.Fprintf(&b, "\nUNION ALL\n%s AND source <> 'activities'", liveFirsts)
 	}
 	return b.String(), nil
 }

@@ -85,15 +85,28 @@ type FirstsResult struct {
 }
 
 // invalidateFirsts removes days of tenant label from the first times' list, inside the
-// caller's transaction: their activities are changing.
-func invalidateFirsts(ctx context.Context, s *session, label string, dayList []string) error {
+// caller's transaction: their activities are changing. With rule, only the days listed under
+// another rule are removed (a commit with rule keeps its own days exact).
+func invalidateFirsts(ctx context.Context, s *session, label string, dayList []string, rule string) error {
 	if len(dayList) == 0 {
 		return nil
 	}
-	if err := s.exec(ctx, `DELETE FROM wh.activity_firsts_days WHERE tenant = ? AND day IN (SELECT unnest(?::VARCHAR[])::DATE)`, label, days(dayList)); err != nil {
+	if err := s.exec(ctx, `DELETE FROM wh.activity_firsts_days WHERE tenant = ? AND day IN (SELECT unnest(?::VARCHAR[])::DATE) AND rule <> ?`,
+		label, days(dayList), rule); err != nil {
 		return fmt.Errorf("mark first times stale: %w", err)
 	}
 	return nil
+}
+
+// summaryTables are the warehouse's tables of kind summary (the first times and their days).
+func summaryTables() []string {
+	var out []string
+	for _, t := range warehouseTables {
+		if t.kind == kindSummary {
+			out = append(out, t.name)
+		}
+	}
+	return out
 }
 
 // firstsRecords are recs' columns the rule reads (the arrays are shared, not copied). The
@@ -181,12 +194,11 @@ func (w *Writer) withFirstsRows(ctx context.Context, s *session, t *whTable, lab
 // noted for Close; without, the days are unlisted.
 func (w *Writer) storeFirsts(ctx context.Context, s *session, label string, dayList []string, cf *commitFirsts) error {
 	if cf == nil {
-		return invalidateFirsts(ctx, s, label, dayList)
+		return invalidateFirsts(ctx, s, label, dayList, "")
 	}
 	spec := w.opts.Firsts
-	if err := s.exec(ctx, `DELETE FROM wh.activity_firsts_days WHERE tenant = ? AND day IN (SELECT unnest(?::VARCHAR[])::DATE) AND rule <> ?`,
-		label, days(dayList), spec.Rule); err != nil {
-		return fmt.Errorf("mark first times stale: %w", err)
+	if err := invalidateFirsts(ctx, s, label, dayList, spec.Rule); err != nil {
+		return err
 	}
 	if len(cf.listed) > 0 {
 		// One row per activity that counts (a commit's rows rarely share a key): Close folds
@@ -233,7 +245,7 @@ func (w *Writer) RefreshFirsts(ctx context.Context, spec FirstsSpec) (_ FirstsRe
 func (w *Writer) refreshAll(ctx context.Context, s *session, spec *FirstsSpec) (FirstsResult, error) {
 	// Days gone from the activities (pruned, repaired away) lose their first times.
 	if err := inTx(ctx, s, func() error {
-		for _, tb := range []string{"activity_firsts_days", "activity_firsts"} {
+		for _, tb := range summaryTables() {
 			if err := s.exec(ctx, `DELETE FROM wh.`+tb+` f WHERE NOT EXISTS (SELECT 1 FROM wh.activity_ids i WHERE i.tenant = f.tenant AND i.day = f.day)`); err != nil {
 				return err
 			}

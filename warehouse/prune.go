@@ -114,7 +114,7 @@ func (w *Writer) pruneDuckDB(ctx context.Context, s *session, label, day string)
 				}
 			}
 		}
-		for _, tb := range []string{"activity_firsts", "activity_firsts_days"} {
+		for _, tb := range summaryTables() {
 			if err := s.exec(ctx, `DELETE FROM wh.`+tb+` WHERE tenant = ? AND day < ?::DATE`, label, res.Horizon); err != nil {
 				return fmt.Errorf("delete from %s: %w", tb, err)
 			}

@@ -54,21 +54,21 @@ func (e *env) repairCommand() *cli.Command {
 // openExisting opens an existing warehouse for a maintenance command, with the sinks it keeps
 // (read from its status) so the writer does not refuse it, and maps failures to exit codes.
 func (e *env) openExisting(c *cli.Context, command, upgradeTenant string) (*warehouse.Writer, error) {
-	opts, err := e.existingOptions(c, command, upgradeTenant)
-	if err != nil {
-		return nil, err
-	}
-	return openWriter(c.Context, opts)
+	return e.openExistingWith(c, command, upgradeTenant, nil)
 }
 
 // openRewriting is openExisting for a command that changes the activities (prune, repair) or
 // the file (migrate, optimize): its Close rebuilds the first times of the days that changed.
 func (e *env) openRewriting(c *cli.Context, command, upgradeTenant string) (*warehouse.Writer, error) {
+	return e.openExistingWith(c, command, upgradeTenant, firsts())
+}
+
+func (e *env) openExistingWith(c *cli.Context, command, upgradeTenant string, f *warehouse.FirstsSpec) (*warehouse.Writer, error) {
 	opts, err := e.existingOptions(c, command, upgradeTenant)
 	if err != nil {
 		return nil, err
 	}
-	opts.Firsts = firsts()
+	opts.Firsts = f
 	return openWriter(c.Context, opts)
 }
 
