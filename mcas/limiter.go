@@ -58,12 +58,12 @@ func (l *Limiter) Wait(ctx context.Context) error {
 		l.mu.Lock()
 		now := l.clock.Now()
 		l.pruneLocked(now)
-		var d time.Duration
+		var until time.Time
 		switch {
 		case now.Before(l.blockedUntil):
-			d = l.blockedUntil.Sub(now)
+			until = l.blockedUntil
 		case len(l.sent) >= l.n:
-			d = l.sent[0].Add(l.window).Sub(now)
+			until = l.sent[0].Add(l.window)
 		default:
 			l.sent = append(l.sent, now)
 			if l.onAcquire != nil {
@@ -72,9 +72,11 @@ func (l *Limiter) Wait(ctx context.Context) error {
 			l.mu.Unlock()
 			return nil
 		}
-		id := l.startWaitLocked(now, d)
+		id := l.startWaitLocked(now, until)
 		l.mu.Unlock()
-		err := l.clock.Sleep(ctx, d)
+		// Sleep until the instant, not for a duration: the callers that wait for the same free
+		// slot wake together (on a clock that moves by itself, they move it once).
+		err := clock.SleepUntil(ctx, l.clock, until)
 		l.endWait(id)
 		if err != nil {
 			return err
@@ -82,8 +84,8 @@ func (l *Limiter) Wait(ctx context.Context) error {
 	}
 }
 
-// startWaitLocked records a caller going to sleep for d from now.
-func (l *Limiter) startWaitLocked(now time.Time, d time.Duration) int {
+// startWaitLocked records a caller going to sleep from now until wake.
+func (l *Limiter) startWaitLocked(now, wake time.Time) int {
 	if len(l.wakeAt) == 0 {
 		l.waitingSince = now
 	}
@@ -91,7 +93,7 @@ func (l *Limiter) startWaitLocked(now time.Time, d time.Duration) int {
 		l.wakeAt = map[int]time.Time{}
 	}
 	l.nextWaiter++
-	l.wakeAt[l.nextWaiter] = now.Add(d)
+	l.wakeAt[l.nextWaiter] = wake
 	return l.nextWaiter
 }
 

@@ -15,6 +15,19 @@ type Clock interface {
 	Sleep(ctx context.Context, d time.Duration) error
 }
 
+// SleepUntil waits until c shows t or ctx is done. Callers that know when they want to wake
+// (a rate limiter's next free slot) should use it rather than Sleep(t - Now()): several callers
+// that wait for the same instant then wake together on a clock that moves by itself, instead of
+// each pushing it forward by its own wait.
+func SleepUntil(ctx context.Context, c Clock, t time.Time) error {
+	if u, ok := c.(interface {
+		SleepUntil(ctx context.Context, t time.Time) error
+	}); ok {
+		return u.SleepUntil(ctx, t)
+	}
+	return c.Sleep(ctx, t.Sub(c.Now()))
+}
+
 // Real is the wall clock.
 type Real struct{}
 
@@ -100,13 +113,32 @@ func (v *Virtual) Sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 	v.mu.Lock()
+	return v.sleepUntilLocked(ctx, v.now.Add(d))
+}
+
+// SleepUntil waits until the virtual time is t. With auto-advance the clock moves to t at once
+// unless it is already past it, so sleepers waiting for the same instant move it once.
+func (v *Virtual) SleepUntil(ctx context.Context, t time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	return v.sleepUntilLocked(ctx, t)
+}
+
+// sleepUntilLocked is called with v.mu held and releases it.
+func (v *Virtual) sleepUntilLocked(ctx context.Context, t time.Time) error {
+	if !v.now.Before(t) {
+		v.mu.Unlock()
+		return nil
+	}
 	if v.autoAdvance {
-		v.now = v.now.Add(d)
+		v.now = t
 		v.wakeLocked()
 		v.mu.Unlock()
 		return nil
 	}
-	w := waiter{until: v.now.Add(d), ch: make(chan struct{})}
+	w := waiter{until: t, ch: make(chan struct{})}
 	v.waiters = append(v.waiters, w)
 	v.mu.Unlock()
 	select {

@@ -96,3 +96,54 @@ func TestOffset(t *testing.T) {
 		t.Fatalf("after Advance Now = %v, want %v", got, want)
 	}
 }
+
+// Sleepers waiting for the same instant move an auto-advancing clock once; Sleep(d) from each
+// would have moved it by the sum of their waits.
+func TestSleepUntil(t *testing.T) {
+	tests := []struct {
+		name  string
+		clock func() (Clock, func() time.Time)
+		want  time.Time // what the base clock shows after three SleepUntil(start+1m)
+	}{
+		{"virtual", func() (Clock, func() time.Time) {
+			v := NewVirtual(start, true)
+			return v, v.Now
+		}, start.Add(time.Minute)},
+		{"offset", func() (Clock, func() time.Time) {
+			v := NewVirtual(start.Add(-time.Hour), true)
+			return NewOffset(v, time.Hour), v.Now
+		}, start.Add(-time.Hour + time.Minute)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, base := tt.clock()
+			for range 3 {
+				if err := SleepUntil(t.Context(), c, start.Add(time.Minute)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := base(); !got.Equal(tt.want) {
+				t.Fatalf("base clock at %v after three sleeps until the same instant, want %v", got, tt.want)
+			}
+			if err := SleepUntil(t.Context(), c, start); err != nil { // already past
+				t.Fatal(err)
+			}
+			if got := base(); !got.Equal(tt.want) {
+				t.Fatalf("a sleep until a past instant moved the clock to %v", got)
+			}
+		})
+	}
+	// A clock without SleepUntil waits for the difference.
+	v := NewVirtual(start, true)
+	if err := SleepUntil(t.Context(), sleepOnly{v}, start.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if !v.Now().Equal(start.Add(time.Second)) {
+		t.Fatalf("fallback slept to %v", v.Now())
+	}
+}
+
+type sleepOnly struct{ v *Virtual }
+
+func (s sleepOnly) Now() time.Time                                   { return s.v.Now() }
+func (s sleepOnly) Sleep(ctx context.Context, d time.Duration) error { return s.v.Sleep(ctx, d) }

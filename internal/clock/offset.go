@@ -31,6 +31,12 @@ func (o *Offset) Now() time.Time { return o.base.Now().Add(o.Offset()) }
 // Sleep waits on the base clock: an offset changes what time it is, not how long a wait takes.
 func (o *Offset) Sleep(ctx context.Context, d time.Duration) error { return o.base.Sleep(ctx, d) }
 
+// SleepUntil waits until the clock shows t: until the base shows t minus the offset as it is
+// when the wait starts.
+func (o *Offset) SleepUntil(ctx context.Context, t time.Time) error {
+	return SleepUntil(ctx, o.base, t.Add(-o.Offset()))
+}
+
 // Offset returns the current offset.
 func (o *Offset) Offset() time.Duration { return time.Duration(o.offset.Load()) }
 
