@@ -33,10 +33,14 @@ type Commit struct {
 	Tenant string
 	// Table is the dataset the rows and rejects go to: TableActivities (also "") or
 	// TableCloudAppEvents.
-	Table    string
-	Records  []arrow.RecordBatch // rows in the table's schema (schema.Activities, schema.CloudAppEvents); the caller keeps ownership
-	Rejected []schema.Rejected   // records that could not become rows, with their raw text
-	State    map[string]string   // the tenant's state to store with the rows (watermarks, positions)
+	Table   string
+	Records []arrow.RecordBatch // rows in the table's schema (schema.Activities, schema.CloudAppEvents); the caller keeps ownership
+	// RawSums, when set, holds RawSums(Records[i]) for every record: the hashes of raw the
+	// index stores, computed by the caller where its rows were converted (on several cores,
+	// before the commit) rather than on the commit's path. Nil: the commit computes them.
+	RawSums  [][]uint64
+	Rejected []schema.Rejected // records that could not become rows, with their raw text
+	State    map[string]string // the tenant's state to store with the rows (watermarks, positions)
 	Run      RunInfo
 }
 
@@ -157,9 +161,15 @@ func checkCommit(c Commit) (*whTable, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range c.Records {
+	if c.RawSums != nil && len(c.RawSums) != len(c.Records) {
+		return nil, fmt.Errorf("check raw sums: %d lists for %d records", len(c.RawSums), len(c.Records))
+	}
+	for i, r := range c.Records {
 		if err := checkSchema(t, r.Schema()); err != nil {
 			return nil, err
+		}
+		if c.RawSums != nil && int64(len(c.RawSums[i])) != r.NumRows() {
+			return nil, fmt.Errorf("check raw sums: record %d has %d rows and %d sums", i, r.NumRows(), len(c.RawSums[i]))
 		}
 		if err := checkTenantColumn(t, r, c.Tenant); err != nil {
 			return nil, err
@@ -201,7 +211,7 @@ func (w *Writer) commit(ctx context.Context, s *session, t *whTable, c Commit, r
 	if err != nil {
 		return res, nil, fmt.Errorf("dedupe batch: %w", err)
 	}
-	pl, err := planCommit(ctx, s, memory.DefaultAllocator, t, c.Tenant, c.Records, ids, horizon)
+	pl, err := planCommit(ctx, s, memory.DefaultAllocator, t, c.Tenant, c.Records, c.RawSums, ids, horizon)
 	if err != nil {
 		return res, nil, fmt.Errorf("dedupe batch: %w", err)
 	}

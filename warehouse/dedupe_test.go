@@ -5,8 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
 )
 
 // TestSameIDAnotherTimestamp re-delivers stored ids with other timestamps (another day, before
@@ -82,4 +85,84 @@ func TestSameIDAnotherTimestamp(t *testing.T) {
 			mustVerify(t, w)
 		})
 	}
+}
+
+// TestCommitRawSums commits the same rows with the raw hashes handed in (RawSums, as the
+// loader's workers compute them) and computed by the commit: the counts are the same, and
+// verify, which recomputes every stored row's hash in SQL (md5_number_lower), finds the index
+// right, also for a record that is a slice of a larger one. Sums that are not RawSums' are
+// caught by verify; a list that does not match its record is refused.
+func TestCommitRawSums(t *testing.T) {
+	tests := []struct {
+		name    string
+		sums    func(t *testing.T, recs []arrow.RecordBatch) [][]uint64
+		wantErr string
+		broken  bool // verify must find the index wrong
+	}{
+		{"computed by the commit", func(*testing.T, []arrow.RecordBatch) [][]uint64 { return nil }, "", false},
+		{"handed in", rawSumsOf, "", false},
+		{"handed in, off by one", func(t *testing.T, recs []arrow.RecordBatch) [][]uint64 {
+			s := rawSumsOf(t, recs)
+			s[1][0]++
+			return s
+		}, "", true},
+		{"a list too short", func(t *testing.T, recs []arrow.RecordBatch) [][]uint64 {
+			s := rawSumsOf(t, recs)
+			s[0] = s[0][1:]
+			return s
+		}, "record 0 has 20 rows and 19 sums", false},
+		{"a list missing", func(t *testing.T, recs []arrow.RecordBatch) [][]uint64 {
+			return rawSumsOf(t, recs)[:1]
+		}, "1 lists for 2 records", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mem := newMem(t)
+			w := openTest(t, t.TempDir(), SinkBoth)
+			defer w.Close(context.Background())
+			rs := rows("a", 40, day0, time.Hour)
+			// an id delivered twice in the commit, with another raw: a duplicate and a conflict
+			again := mkRow(rs[3].id, rs[3].ts.Add(time.Minute))
+			first := batch(mem, rs[:20])
+			defer first.Release()
+			whole := batch(mem, append(append([]row{}, rs[15:]...), again))
+			defer whole.Release()
+			second := whole.NewSlice(5, whole.NumRows()) // rs[20:] and again, at an offset
+			defer second.Release()
+			records := recs(first, second)
+			res, err := w.Commit(context.Background(), Commit{Records: records, RawSums: tt.sums(t, records)})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("commit: %v, want an error saying %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Inserted != 40 || res.Duplicates != 1 || res.Conflicts != 1 {
+				t.Fatalf("inserted %d duplicates %d conflicts %d, want 40, 1 and 1", res.Inserted, res.Duplicates, res.Conflicts)
+			}
+			rep, err := w.Verify(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.OK() == tt.broken {
+				t.Fatalf("verify OK = %v with %s sums: %v", rep.OK(), tt.name, rep.Problems())
+			}
+		})
+	}
+}
+
+func rawSumsOf(t *testing.T, recs []arrow.RecordBatch) [][]uint64 {
+	t.Helper()
+	var out [][]uint64
+	for _, r := range recs {
+		s, err := RawSums(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
 }
