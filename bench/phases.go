@@ -29,7 +29,7 @@ var phaseKeys = []struct{ msg, field, phase string }{
 	{"committed", "transaction", "insert-tx"},
 	{"published", "took", "parquet"},
 	{"closed the duckdb file", "took", "close+checkpoint"},
-	{"committed", "ids", "id-set-add"},
+	{"committed", "ids", "id-set-add"}, // beside insert-tx, which waits for it before COMMIT
 	{"opened the id index", "took", "open-id-set"},
 	{"compacted parquet day", "took", "compact"},
 }

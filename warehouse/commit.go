@@ -206,7 +206,6 @@ func checkTenantColumn(t *whTable, r arrow.RecordBatch, label string) error {
 
 func (w *Writer) commit(ctx context.Context, s *session, t *whTable, c Commit, run RunInfo) (CommitResult, *plan, error) {
 	var res CommitResult
-	t0 := time.Now()
 	ids, horizon, err := w.dedupeState(ctx, s, t, c.Tenant)
 	if err != nil {
 		return res, nil, fmt.Errorf("dedupe batch: %w", err)
@@ -215,7 +214,6 @@ func (w *Writer) commit(ctx context.Context, s *session, t *whTable, c Commit, r
 	if err != nil {
 		return res, nil, fmt.Errorf("dedupe batch: %w", err)
 	}
-	tDedupe := time.Since(t0)
 	res.Inserted, res.Duplicates, res.Conflicts, res.Old = pl.inserted, pl.duplicates, pl.conflicts, pl.old
 	if res.Old > 0 {
 		res.Horizon = horizon.ToTime().Format(time.DateOnly)
@@ -237,19 +235,13 @@ func (w *Writer) commit(ctx context.Context, s *session, t *whTable, c Commit, r
 	}
 	if pl.buildIndex != nil {
 		pl.buildIndex()
-		// The id set learns the new ids before DuckDB stores them: a crash in between leaves
-		// it holding ids that are not stored (harmless: a hit is confirmed in DuckDB), never
-		// the reverse.
-		tIDs := time.Now()
-		err := ids.Add(indexEntries(pl.index), res.Seq)
-		pl.tIDs = time.Since(tIDs)
-		if err != nil {
-			pl.parquet.abort()
-			pl.release()
-			return res, nil, fmt.Errorf("dedupe batch: %w", err)
-		}
-		failpoint.Hit("ids-before-commit")
+		// The id set learns the new ids before DuckDB stores them: it is written beside the
+		// transaction, which commits only once it is (storeInTx). A crash in between leaves it
+		// holding ids that are not stored (harmless: a hit is confirmed in DuckDB), never the
+		// reverse.
+		pl.addIDs(ids, res.Seq)
 	}
+	tStore := time.Now()
 	var keptRows, keptBytes int64
 	if w.opts.Sinks.duckdb() {
 		keptRows, keptBytes = recordsSize(pl.keep)
@@ -273,7 +265,7 @@ func (w *Writer) commit(ctx context.Context, s *session, t *whTable, c Commit, r
 	if res.Inserted > 0 || len(c.Rejected) > 0 {
 		w.log.Debug("committed", "seq", res.Seq, "inserted", res.Inserted, "duplicates", res.Duplicates, "conflicts", res.Conflicts,
 			"rejected", res.Rejected, "days", len(res.Days), "hash", pl.tHash, "probe", pl.tProbe, "plan", pl.tSum,
-			"ids", pl.tIDs, "transaction", time.Since(t0)-tDedupe-pl.tIDs)
+			"ids", pl.tIDs, "transaction", time.Since(tStore))
 	}
 	return res, pl, nil
 }
@@ -307,7 +299,14 @@ func (w *Writer) storeInTx(ctx context.Context, s *session, t *whTable, c Commit
 	return withViews(ctx, s, t, pl, func(indexView, rowsView string) error {
 		return w.withFirstsRows(ctx, s, t, c.Tenant, pl, func(firsts *commitFirsts) error {
 			return inTx(ctx, s, func() error {
-				return w.store(ctx, s, t, c, run, res, now, indexView, rowsView, firsts)
+				if err := w.store(ctx, s, t, c, run, res, now, indexView, rowsView, firsts); err != nil {
+					return err
+				}
+				if err := pl.waitIDs(); err != nil {
+					return fmt.Errorf("dedupe batch: %w", err)
+				}
+				failpoint.Hit("duckdb-before-commit")
+				return nil
 			})
 		})
 	})
@@ -393,7 +392,6 @@ func (w *Writer) store(ctx context.Context, s *session, t *whTable, c Commit, ru
 			return fmt.Errorf("store state %s: %w", k, err)
 		}
 	}
-	failpoint.Hit("duckdb-before-commit")
 	return nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/mcasload/mcasload/internal/failpoint"
 	"github.com/mcasload/mcasload/internal/idindex"
 )
 
@@ -89,9 +90,38 @@ type plan struct {
 	parquet             *parquetWrite // this commit's Parquet files while they are written; nil when none
 	tHash, tProbe, tSum time.Duration
 	tIDs                time.Duration // adding the kept ids to the id set
+	idsDone             chan struct{} // closed when the id set holds the kept ids (or failed to); nil when not started
+	idsErr              error
+}
+
+// addIDs adds the kept rows' (hash, day) pairs to the id set in the background, beside the
+// commit's transaction (the set's run file is written and synced while DuckDB inserts the rows);
+// waitIDs waits for it.
+func (p *plan) addIDs(ids *idindex.Index, seq int64) {
+	entries := indexEntries(p.index)
+	p.idsDone = make(chan struct{})
+	go func() {
+		defer close(p.idsDone)
+		t := time.Now()
+		p.idsErr = ids.Add(entries, seq)
+		p.tIDs = time.Since(t)
+		if p.idsErr == nil {
+			failpoint.Hit("ids-before-commit")
+		}
+	}()
+}
+
+// waitIDs waits until addIDs is done and returns its error (nil when it was not started).
+func (p *plan) waitIDs() error {
+	if p.idsDone == nil {
+		return nil
+	}
+	<-p.idsDone
+	return p.idsErr
 }
 
 func (p *plan) release() {
+	_ = p.waitIDs()  // the id set is the writer's: nothing else may touch it while it is written
 	p.parquet.wait() // it reads the slices released below
 	for _, r := range p.keep {
 		r.Release()

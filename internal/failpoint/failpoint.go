@@ -118,7 +118,7 @@ var Names = []string{
 	"create-database",       // warehouse: a new DuckDB file made under its temporary name, not renamed
 	"fetch",                 // loader: after fetching a page, before converting it
 	"convert",               // loader: after converting a page, before committing it
-	"ids-before-commit",     // warehouse: a commit's ids added to the id set, transaction not begun
+	"ids-before-commit",     // warehouse: a commit's ids added to the id set, its transaction not committed
 	"ids-merge",             // idindex: merged run renamed in, the runs it merged not yet removed
 	"duckdb-before-commit",  // warehouse: inside the transaction, before COMMIT
 	"duckdb-after-commit",   // warehouse: after COMMIT, before any Parquet is written
