@@ -30,13 +30,14 @@ import (
 func BenchmarkInvestigations(b *testing.B) {
 	threads := envInt("MCASLOAD_BENCH_THREADS", 2)
 	var conn *sql.Conn
+	var tenants []string
 	if dir := os.Getenv("MCASLOAD_BENCH_WAREHOUSE"); dir != "" {
 		r, err := warehouse.OpenReader(b.Context(), warehouse.ReaderOptions{Dir: dir, Threads: threads, MemoryLimit: "2GB"})
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { r.Close() })
-		conn = r.Conn()
+		conn, tenants = r.Conn(), r.Tenants
 	} else {
 		conn = benchTenant(b, envInt("MCASLOAD_BENCH_ROWS", 20000), threads)
 	}
@@ -51,6 +52,11 @@ func BenchmarkInvestigations(b *testing.B) {
 	}
 	s, err := Open(b.Context(), conn, Lockdown{})
 	if err != nil {
+		b.Fatal(err)
+	}
+	// As `mcasload query` opens it: with the warehouse's tenants, the session reads the
+	// warehouse's first times (event_firsts) where it holds them.
+	if err := s.UseTenants(warehouse.ActivitiesView, tenants); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("%d activities, window 7 days to %s, %d threads", rows, until.Format(time.RFC3339), threads)

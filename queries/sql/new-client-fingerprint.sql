@@ -56,18 +56,26 @@ cur AS (
   LEFT JOIN new_isps ni ON ni.user_name = e.user_name AND ni.isp = e.isp
   WHERE e.ts BETWEEN $since AND $until
     AND e.user_name IN (SELECT user_name FROM new_clients UNION SELECT user_name FROM new_isps)),
+-- The counts that decide which (user, client) pairs are reported come first; the lists
+-- (agents, ISPs, addresses, evidence), sorted per pair, are built for the reported pairs only.
 g AS (
-  SELECT user_name, client, list(DISTINCT user_agent ORDER BY user_agent) AS user_agents,
-         any_value(device_type) AS device_type, bool_or(new_client) AS new_client,
-         coalesce(list(DISTINCT isp ORDER BY isp) FILTER (WHERE new_isp), []) AS new_isps,
+  SELECT user_name, client, any_value(device_type) AS device_type, bool_or(new_client) AS new_client,
          min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS events,
          count(*) FILTER (WHERE list_contains(['download', 'upload', 'share', 'delete', 'mail_rule'],
                                              action_class_of(event_type, event_type_value, action, success))) AS sensitive_ops,
          count(*) FILTER (WHERE is_not_login_fail(event_type, event_type_value, action, success)) AS successful,
-         coalesce(regexp_matches(lower(any_value(user_agent)), $tool_ua_regex), false) AS tool_ua,
-         list(DISTINCT ip ORDER BY ip) AS ips, list(id ORDER BY ts, id) AS evidence_ids
+         coalesce(regexp_matches(lower(any_value(user_agent)), $tool_ua_regex), false) AS tool_ua
   FROM cur WHERE new_client OR new_isp
-  GROUP BY user_name, client)
-SELECT * EXCLUDE (successful) FROM g
-WHERE (tool_ua AND new_client AND successful > 0) OR sensitive_ops >= $min_file_ops
-ORDER BY tool_ua DESC, sensitive_ops DESC, user_name, client;
+  GROUP BY user_name, client),
+kept AS (SELECT * FROM g WHERE (tool_ua AND new_client AND successful > 0) OR sensitive_ops >= $min_file_ops),
+lists AS (
+  SELECT c.user_name, c.client, list(DISTINCT c.user_agent ORDER BY c.user_agent) AS user_agents,
+         coalesce(list(DISTINCT c.isp ORDER BY c.isp) FILTER (WHERE c.new_isp), []) AS new_isps,
+         list(DISTINCT c.ip ORDER BY c.ip) AS ips, list(c.id ORDER BY c.ts, c.id) AS evidence_ids
+  FROM cur c SEMI JOIN kept k ON k.user_name = c.user_name AND k.client IS NOT DISTINCT FROM c.client
+  WHERE c.new_client OR c.new_isp
+  GROUP BY c.user_name, c.client)
+SELECT k.user_name, k.client, l.user_agents, k.device_type, k.new_client, l.new_isps, k.first_seen, k.last_seen,
+       k.events, k.sensitive_ops, k.tool_ua, l.ips, l.evidence_ids
+FROM kept k JOIN lists l ON l.user_name = k.user_name AND l.client IS NOT DISTINCT FROM k.client
+ORDER BY k.tool_ua DESC, k.sensitive_ops DESC, k.user_name, k.client;
