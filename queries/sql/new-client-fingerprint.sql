@@ -56,15 +56,17 @@ cur AS (
   LEFT JOIN new_isps ni ON ni.user_name = e.user_name AND ni.isp = e.isp
   WHERE e.ts BETWEEN $since AND $until
     AND e.user_name IN (SELECT user_name FROM new_clients UNION SELECT user_name FROM new_isps)),
+-- A pair is a scripting tool's when any of its agents is one; its device type is the first by
+-- name (never an arbitrary pick, so the answer does not change with the plan).
 -- The counts that decide which (user, client) pairs are reported come first; the lists
 -- (agents, ISPs, addresses, evidence), sorted per pair, are built for the reported pairs only.
 g AS (
-  SELECT user_name, client, any_value(device_type) AS device_type, bool_or(new_client) AS new_client,
+  SELECT user_name, client, min(device_type) AS device_type, bool_or(new_client) AS new_client,
          min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS events,
          count(*) FILTER (WHERE list_contains(['download', 'upload', 'share', 'delete', 'mail_rule'],
                                              action_class_of(event_type, event_type_value, action, success))) AS sensitive_ops,
          count(*) FILTER (WHERE is_not_login_fail(event_type, event_type_value, action, success)) AS successful,
-         coalesce(regexp_matches(lower(any_value(user_agent)), $tool_ua_regex), false) AS tool_ua
+         coalesce(bool_or(regexp_matches(lower(user_agent), $tool_ua_regex)), false) AS tool_ua
   FROM cur WHERE new_client OR new_isp
   GROUP BY user_name, client),
 kept AS (SELECT * FROM g WHERE (tool_ua AND new_client AND successful > 0) OR sensitive_ops >= $min_file_ops),
