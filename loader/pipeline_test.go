@@ -312,3 +312,61 @@ func TestPipelineCloseAfterCancelCommitsWhatWasRead(t *testing.T) {
 		t.Errorf("after cancel, new %d stored %d; want the 2 records read to be committed", sum.New, len(m.raw))
 	}
 }
+
+// probingWriter is the warehouse's writer, counting the records its commits came with probes for.
+type probingWriter struct {
+	*warehouse.Writer
+	records, probed atomic.Int64
+}
+
+func (p *probingWriter) Commit(ctx context.Context, c warehouse.Commit) (warehouse.CommitResult, error) {
+	p.records.Add(int64(len(c.Records)))
+	for _, pr := range c.IDProbes {
+		if pr != nil {
+			p.probed.Add(1)
+		}
+	}
+	return p.Writer.Commit(ctx, c)
+}
+
+// TestPipelineProbesIDsInTheWorkers: into a real warehouse, the workers look each record's ids
+// up before its commit, and ids re-delivered across commits (some in the very next chunks,
+// converted while the commit that stores them first runs) are still stored once.
+func TestPipelineProbesIDsInTheWorkers(t *testing.T) {
+	ctx := t.Context()
+	w, err := warehouse.Open(ctx, warehouse.Options{Dir: t.TempDir(), Source: "file"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close(ctx)
+	pw := &probingWriter{Writer: w}
+	p := Start(pw, Options{Workers: 2, BatchRows: 90, Queue: 4})
+	rng := rand.New(rand.NewPCG(3, 4))
+	distinct := map[int]bool{}
+	total := 0
+	for c := range 40 {
+		recs := make([]json.RawMessage, 30)
+		for i := range recs {
+			id := c*30 + i
+			if c > 0 && rng.IntN(3) == 0 {
+				id = rng.IntN(c * 30) // re-delivered from an earlier chunk, another content
+			}
+			distinct[id] = true
+			recs[i] = record(id, c*100+i)
+		}
+		total += len(recs)
+		if err := p.Add(ctx, Chunk{Records: recs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum, err := p.Close(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.New != int64(len(distinct)) || sum.New+sum.Duplicates != int64(total) {
+		t.Errorf("new %d duplicates %d of %d; want %d new", sum.New, sum.Duplicates, total, len(distinct))
+	}
+	if got, all := pw.probed.Load(), pw.records.Load(); got < all/2 {
+		t.Errorf("%d of %d records came with a probe of the id set; want all but those converted before the first commit", got, all)
+	}
+}

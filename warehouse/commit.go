@@ -38,7 +38,12 @@ type Commit struct {
 	// RawSums, when set, holds RawSums(Records[i]) for every record: the hashes of raw the
 	// index stores, computed by the caller where its rows were converted (on several cores,
 	// before the commit) rather than on the commit's path. Nil: the commit computes them.
-	RawSums  [][]uint64
+	RawSums [][]uint64
+	// IDProbes, when set, holds a probe of the id set for every record (Writer.ProbeIDs, taken
+	// where the record was converted): the commit completes them with the ids stored since
+	// instead of looking all its ids up itself. A nil or stale probe is ignored (the commit
+	// looks up); nil: the commit looks up.
+	IDProbes []*IDProbe
 	Rejected []schema.Rejected // records that could not become rows, with their raw text
 	State    map[string]string // the tenant's state to store with the rows (watermarks, positions)
 	Run      RunInfo
@@ -164,6 +169,9 @@ func checkCommit(c Commit) (*whTable, error) {
 	if c.RawSums != nil && len(c.RawSums) != len(c.Records) {
 		return nil, fmt.Errorf("check raw sums: %d lists for %d records", len(c.RawSums), len(c.Records))
 	}
+	if c.IDProbes != nil && len(c.IDProbes) != len(c.Records) {
+		return nil, fmt.Errorf("check id probes: %d probes for %d records", len(c.IDProbes), len(c.Records))
+	}
 	for i, r := range c.Records {
 		if err := checkSchema(t, r.Schema()); err != nil {
 			return nil, err
@@ -210,7 +218,7 @@ func (w *Writer) commit(ctx context.Context, s *session, t *whTable, c Commit, r
 	if err != nil {
 		return res, nil, fmt.Errorf("dedupe batch: %w", err)
 	}
-	pl, err := planCommit(ctx, s, memory.DefaultAllocator, t, c.Tenant, c.Records, c.RawSums, ids, horizon)
+	pl, err := planCommit(ctx, s, memory.DefaultAllocator, t, c.Tenant, c.Records, c.RawSums, c.IDProbes, ids, horizon)
 	if err != nil {
 		return res, nil, fmt.Errorf("dedupe batch: %w", err)
 	}
@@ -281,9 +289,13 @@ func (w *Writer) dedupeState(ctx context.Context, s *session, t *whTable, label 
 			return nil, 0, err
 		}
 		if w.ids == nil {
+			w.idsMu.Lock()
 			w.ids = map[knownKey]*idindex.Index{}
+			w.idsMu.Unlock()
 		}
+		w.idsMu.Lock()
 		w.ids[kk] = x
+		w.idsMu.Unlock()
 		w.log.Debug("opened the id index", "table", t.name, "tenant", label, "ids", x.Count(), "runs", x.Runs(), "took", time.Since(t0))
 	}
 	horizon, err := horizonDay(ctx, s.conn, label)

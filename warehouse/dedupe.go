@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"maps"
+	"math"
 	"runtime"
 	"slices"
 	"strconv"
@@ -144,10 +145,11 @@ func (p *plan) release() {
 // (the on-disk set of the tenant's stored (hash, day) pairs); only hits go to DuckDB, which
 // returns (id, rawsum) of the stored rows with those hashes on the days the set names (a
 // re-delivery usually keeps its time, so that is the days the batch touches, and DuckDB reads
-// only those days' row groups); ids are compared exactly in Go, and raw is hashed in Go only
+// only those days' row groups; probes, when they cover the commit, have looked the hashes up
+// in the set already); ids are compared exactly in Go, and raw is hashed in Go only
 // for re-delivered rows and for the index entries of new rows. Its phases are timed
 // separately (hash, probe, plan) for the commit's debug log.
-func planCommit(ctx context.Context, s *session, mem memory.Allocator, t *whTable, label string, records []arrow.RecordBatch, rawSums [][]uint64, ids *idindex.Index, horizon arrow.Date32) (*plan, error) {
+func planCommit(ctx context.Context, s *session, mem memory.Allocator, t *whTable, label string, records []arrow.RecordBatch, rawSums [][]uint64, probes []*IDProbe, ids *idindex.Index, horizon arrow.Date32) (*plan, error) {
 	p := &plan{byDay: map[arrow.Date32][]arrow.RecordBatch{}}
 	cols := t.rowColumns()
 	t0 := time.Now()
@@ -162,7 +164,7 @@ func planCommit(ctx context.Context, s *session, mem memory.Allocator, t *whTabl
 	b := hashIDs(records, cols, n, horizon)
 	p.tHash = time.Since(t0)
 	t1 := time.Now()
-	stored, err := probeStored(ctx, s, t, label, ids, b)
+	stored, err := probeStored(ctx, s, t, label, ids, b, probes)
 	if err != nil {
 		return nil, err
 	}
@@ -223,28 +225,29 @@ func hashIDs(records []arrow.RecordBatch, cols rowColumns, n int, horizon arrow.
 }
 
 // probeStored returns the stored ids of tenant label this commit re-delivers, with the rawsum
-// of the stored row: the candidates by hash, with their days, from the id set, then an exact id
-// match read from t's index in DuckDB for just those hashes on just those days.
-func probeStored(ctx context.Context, s *session, t *whTable, label string, ids *idindex.Index, b batchIDs) (map[string]uint64, error) {
+// of the stored row: the candidates by hash, with their days, from the id set (from the
+// commit's probes when they cover it, see probed), then an exact id match read from t's index
+// in DuckDB for just those hashes on just those days.
+func probeStored(ctx context.Context, s *session, t *whTable, label string, ids *idindex.Index, b batchIDs, probes []*IDProbe) (map[string]uint64, error) {
 	stored := map[string]uint64{}
 	hs := b.firsts // sorted in place: the rows keep their own copy in b.hashes
 	slices.Sort(hs)
 	hs = slices.Compact(hs)
-	var matched []uint64
+	matched := map[uint64]bool{}
 	days := map[int32]bool{}
-	err := ids.Lookup(hs, func(i int, day int32) {
-		if len(matched) == 0 || matched[len(matched)-1] != hs[i] {
-			matched = append(matched, hs[i])
-		}
+	found := func(i int, day int32) {
+		matched[hs[i]] = true
 		days[day] = true
-	})
-	if err != nil {
-		return nil, fmt.Errorf("find stored ids: %w", err)
+	}
+	if !probed(ids, probes, hs, found) {
+		if _, err := ids.Lookup(hs, found); err != nil {
+			return nil, fmt.Errorf("find stored ids: %w", err)
+		}
 	}
 	if len(matched) == 0 {
 		return stored, nil
 	}
-	err = storedSums(ctx, s, t, label, matched, slices.Sorted(maps.Keys(days)), func(id string, sum uint64) {
+	err := storedSums(ctx, s, t, label, slices.Sorted(maps.Keys(matched)), slices.Sorted(maps.Keys(days)), func(id string, sum uint64) {
 		if _, ok := b.first[id]; ok {
 			stored[id] = sum
 		}
@@ -253,6 +256,33 @@ func probeStored(ctx context.Context, s *session, t *whTable, label string, ids 
 		return nil, fmt.Errorf("find stored ids: %w", err)
 	}
 	return stored, nil
+}
+
+// probed calls found for the hashes of hs the commit's probes hit, and for those the set ids
+// gained since the oldest probe, and reports whether that answers for all of hs: every record
+// probed, in this very set, which still remembers the adds since. Otherwise it calls nothing.
+func probed(ids *idindex.Index, probes []*IDProbe, hs []uint64, found func(i int, day int32)) bool {
+	if len(probes) == 0 {
+		return false
+	}
+	gen := uint64(math.MaxUint64)
+	for _, p := range probes {
+		if p == nil || p.set != ids {
+			return false
+		}
+		gen = min(gen, p.gen)
+	}
+	if !ids.LookupSince(gen, hs, found) {
+		return false
+	}
+	for _, p := range probes {
+		for _, e := range p.hits {
+			if i, ok := slices.BinarySearch(hs, e.H); ok {
+				found(i, e.Day)
+			}
+		}
+	}
+	return true
 }
 
 // keptRun is a run of consecutive kept rows of one record and one day.

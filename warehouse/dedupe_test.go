@@ -2,6 +2,7 @@ package warehouse
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 // TestSameIDAnotherTimestamp re-delivers stored ids with other timestamps (another day, before
@@ -55,9 +57,10 @@ func TestSameIDAnotherTimestamp(t *testing.T) {
 			mem := newMem(t)
 			w := openTest(t, dir, SinkBoth)
 			first := rows("a", 30, day0, time.Hour)
-			// two commits: two runs in the id set (the second is smaller, so they stay apart)
-			commitRows(t, w, mem, first[:20])
-			commitRows(t, w, mem, first[20:])
+			// two commits: two runs in the id set (the second under a quarter of the first, so
+			// they stay apart)
+			commitRows(t, w, mem, first[:25])
+			commitRows(t, w, mem, first[25:])
 			if tt.before != nil {
 				if err := w.Close(context.Background()); err != nil {
 					t.Fatal(err)
@@ -165,4 +168,87 @@ func rawSumsOf(t *testing.T, recs []arrow.RecordBatch) [][]uint64 {
 		out = append(out, s)
 	}
 	return out
+}
+
+// TestCommitIDProbes: a commit handed probes taken before earlier commits (as the loader's
+// workers take them) finds the same duplicates as one that looks up itself: ids stored
+// before the probe, ids stored after it (completed from the set's last adds), and, when the
+// probe can no longer be completed (too many commits since, or the set opened again), by its
+// own lookup.
+func TestCommitIDProbes(t *testing.T) {
+	tests := []struct {
+		name       string
+		between    func(t *testing.T, w *Writer, mem *memory.CheckedAllocator) // after the probe, before its commit
+		wantProbed bool                                                        // the probe answers for the commit
+	}{
+		{"completed with the ids stored since", func(*testing.T, *Writer, *memory.CheckedAllocator) {}, true},
+		{"more commits since than the set remembers", func(t *testing.T, w *Writer, mem *memory.CheckedAllocator) {
+			for i := range 9 {
+				commitRows(t, w, mem, rows(fmt.Sprintf("x%d-", i), 3, day0, time.Hour))
+			}
+		}, false},
+		{"the set opened again", func(t *testing.T, w *Writer, _ *memory.CheckedAllocator) {
+			if _, err := w.Status(context.Background()); err != nil { // a session of its own: the next commit checks the set again
+				t.Fatal(err)
+			}
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mem := newMem(t)
+			w := openTest(t, t.TempDir(), SinkBoth)
+			defer w.Close(context.Background())
+			a, c := rows("a", 20, day0, time.Hour), rows("c", 5, day0, time.Hour)
+			b := append(rows("b", 10, day0, time.Hour),
+				mkRow(a[5].id, a[5].ts.Add(48*time.Hour)), // stored before the probe, now on another day
+				mkRow(c[0].id, c[0].ts.Add(24*time.Hour))) // stored after the probe
+			rb := batch(mem, b)
+			defer rb.Release()
+			if p := w.ProbeIDs("", "", rb); p != nil {
+				t.Fatal("a probe before the writer's first commit: the set is not open yet")
+			}
+			commitRows(t, w, mem, a)
+			p := w.ProbeIDs("", "", rb)
+			if p == nil {
+				t.Fatal("no probe after the first commit")
+			}
+			commitRows(t, w, mem, c)
+			tt.between(t, w, mem)
+			if x := w.ids[knownKey{&activitiesTable, w.tenant}]; x != nil {
+				hs := make([]uint64, len(b))
+				for i, r := range b {
+					hs[i] = md5Lower(r.id)
+				}
+				slices.Sort(hs)
+				hits := map[uint64]bool{}
+				got := probed(x, []*IDProbe{p}, hs, func(i int, _ int32) { hits[hs[i]] = true })
+				if got != tt.wantProbed {
+					t.Fatalf("the probe answers: %v, want %v", got, tt.wantProbed)
+				}
+				if got && (!hits[md5Lower(a[5].id)] || !hits[md5Lower(c[0].id)] || len(hits) != 2) {
+					t.Fatalf("the probe completed found %d stored ids, want the 2 re-delivered", len(hits))
+				}
+			} else if tt.wantProbed {
+				t.Fatal("the set was closed")
+			}
+			res, err := w.Commit(context.Background(), Commit{Records: recs(rb), IDProbes: []*IDProbe{p}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Inserted != 10 || res.Duplicates != 2 || res.Conflicts != 2 {
+				t.Fatalf("inserted %d duplicates %d conflicts %d, want 10, 2 and 2", res.Inserted, res.Duplicates, res.Conflicts)
+			}
+		})
+	}
+	t.Run("a list too short", func(t *testing.T) {
+		mem := newMem(t)
+		w := openTest(t, t.TempDir(), SinkBoth)
+		defer w.Close(context.Background())
+		r := batch(mem, rows("a", 3, day0, time.Hour))
+		defer r.Release()
+		_, err := w.Commit(context.Background(), Commit{Records: recs(r, r), IDProbes: []*IDProbe{nil}})
+		if err == nil || !strings.Contains(err.Error(), "1 probes for 2 records") {
+			t.Fatalf("commit: %v, want an error saying 1 probes for 2 records", err)
+		}
+	})
 }

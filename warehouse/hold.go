@@ -67,7 +67,7 @@ func (w *Writer) commitThreads() int { return max(1, w.sessionConfig().threads/2
 // The caller holds w.hold.mu.
 func (w *Writer) endCommit(ctx context.Context, failed bool) error {
 	if failed {
-		w.ids = nil // checked again against what DuckDB holds
+		w.forgetIDs() // checked again against what DuckDB holds
 	}
 	if failed || w.opts.HoldIdle < 0 {
 		return w.detachBase(ctx, failed)

@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -27,6 +28,59 @@ func (w *Writer) idsDir(t *whTable, label string) string {
 		return filepath.Join(w.dir, IDIndexDir, tenantPrefix+label)
 	}
 	return filepath.Join(w.dir, IDIndexDir, t.name, tenantPrefix+label)
+}
+
+// forgetIDs drops the opened id sets: the next commit of each opens and checks its set again.
+func (w *Writer) forgetIDs() {
+	w.idsMu.Lock()
+	w.ids = nil
+	w.idsMu.Unlock()
+}
+
+// IDProbe is a look at a dataset's id set for the ids of one record, taken before the record's
+// commit (Writer.ProbeIDs) so that the commit does not wait for it: at 20M stored ids the
+// lookup took 15–40 ms of every commit of 3,600 rows. The commit completes it with the ids
+// stored since (the set's last adds, kept in memory) and confirms every hit in DuckDB, as it
+// does its own lookups.
+type IDProbe struct {
+	set  *idindex.Index
+	gen  uint64
+	hits []idindex.Entry // the stored pairs of the record's id hashes, as of gen
+}
+
+// ProbeIDs looks up the ids of r (rows of dataset table, "" for activities, of tenant label,
+// "" for the writer's) in the id set, for Commit.IDProbes. Unlike the writer's other methods it
+// may run beside them: a pipeline's conversion workers call it while a commit is stored. It
+// returns nil when the set is not open yet (before the writer's first commit of that dataset
+// and tenant), when r is not rows of the dataset, or when the lookup failed: the commit then
+// looks up itself, and reports what fails.
+func (w *Writer) ProbeIDs(table, label string, r arrow.RecordBatch) *IDProbe {
+	t, err := datasetNamed(table)
+	if err != nil || r == nil || r.NumRows() == 0 || checkSchema(t, r.Schema()) != nil {
+		return nil
+	}
+	if label == "" {
+		label = w.tenant
+	}
+	w.idsMu.Lock()
+	x := w.ids[knownKey{t, label}]
+	w.idsMu.Unlock()
+	if x == nil {
+		return nil
+	}
+	key := t.keys(r)
+	hs := make([]uint64, r.NumRows())
+	for i := range hs {
+		hs[i] = md5Lower(key(i))
+	}
+	slices.Sort(hs)
+	hs = slices.Compact(hs)
+	p := &IDProbe{set: x}
+	p.gen, err = x.Lookup(hs, func(i int, day int32) { p.hits = append(p.hits, idindex.Entry{H: hs[i], Day: day}) })
+	if err != nil {
+		return nil
+	}
+	return p
 }
 
 // rebuildChunk is how many pairs a rebuild sorts in memory at a time (16 bytes each).

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mcasload/mcasload/internal/clock"
@@ -184,7 +185,7 @@ type knownKey struct {
 
 // Writer is the one writer of a warehouse. It holds the lock file from Open to Close and the
 // DuckDB file only while commits follow each other (see holdState), so readers can open it
-// between bursts of commits. A Writer is not safe for concurrent use.
+// between bursts of commits. A Writer is not safe for concurrent use, but for ProbeIDs.
 type Writer struct {
 	opts Options
 	dir  string
@@ -215,8 +216,10 @@ type Writer struct {
 	// hold keeps the file attached to base between commits that follow each other closely.
 	hold holdState
 	// ids is each dataset's and tenant's on-disk id set (see openIDs), opened and checked at
-	// its first commit; empty after anything but a commit may have changed an index.
-	ids map[knownKey]*idindex.Index
+	// its first commit; empty after anything but a commit may have changed an index. idsMu
+	// guards its changes against ProbeIDs, the one method that runs beside the others.
+	ids   map[knownKey]*idindex.Index
+	idsMu sync.Mutex
 	// tails is what this writer appended to each DuckDB table, which Close merges into larger
 	// row groups (rowgroups.go).
 	tails map[string]*appendTail
@@ -321,7 +324,7 @@ func (w *Writer) sessionWith(ctx context.Context, cfg sessionConfig) (*session, 
 		w.log.Warn("close the duckdb file after commits", "err", err)
 	}
 	// Repair and friends may rewrite activity_ids: the next commit checks the id set again.
-	w.ids = nil
+	w.forgetIDs()
 	file := filepath.Join(w.dir, DatabaseFile)
 	s, err := openSession(ctx, cfg, file, false)
 	if err != nil {

@@ -4,9 +4,9 @@
 //
 // The warehouse used to keep every stored id hash in memory (8 bytes an activity: 800 MB at
 // 100M rows, read at every start). Here a commit's new pairs become one small sorted run;
-// runs are merged like a binary counter (a run is merged into the one before it once it is
-// as large), so a warehouse of N ids has about log2(N / commit) runs and every pair is
-// rewritten as often. A lookup sorts the batch's hashes and reads, in each run, only the
+// the newest runs are merged into the one before them once they hold a quarter of its pairs
+// (mergeRatio), so each run holds over four times the pairs of the next, a warehouse of N ids
+// has at most log4(N / commit)+1 runs, and every pair is rewritten about a dozen times. A lookup sorts the batch's hashes and reads, in each run, only the
 // buckets (a directory by the hash's top bits, ≤ 65537 entries) those hashes fall into, with
 // pread: nothing is mapped, and the page cache that serves the reads is not the process's
 // memory. A hit is only a candidate with its day: the caller confirms it exactly (the ids
@@ -16,6 +16,14 @@
 // stopped half way); the caller writes a commit's pairs before the commit, so it never holds
 // less. Through is the last commit a set covers; a caller that finds a newer commit, or more
 // stored ids than pairs, rebuilds the set.
+//
+// One writer (Add, Rebuild, Drop) and any number of lookups may run at once: the writer builds
+// its files unlocked and swaps the list of runs under a lock, and a lookup opens the runs it
+// reads under that lock, so a run a merge removes stays readable through the lookup's open
+// file. Every Add is a new generation: a lookup returns the generation it read, and
+// LookupSince answers for the pairs added after it from the last adds kept in memory, so a
+// caller can look up early (beside the writer) and complete the answer just before it relies
+// on it.
 package idindex
 
 import (
@@ -53,6 +61,16 @@ const (
 	bufSize    = 256 << 10
 	runPrefix  = "run-"
 	runSuffix  = ".ids"
+	// mergeRatio: the newest runs are merged into the one before them once they hold a
+	// quarter of its pairs, so every run holds over mergeRatio times the pairs of the next: a
+	// set of N pairs added c at a time has at most log4(N/c)+1 runs, every pair is rewritten
+	// about a dozen times over its life, and a lookup reads a bucket in ~3 large runs
+	// (at 20M pairs the binary-counter rule, 1, left 5 large runs and 10 small ones, and a
+	// lookup of 3,600 hashes took 15–40 ms; its cost is a pread a hash a large run).
+	mergeRatio = 4
+	// recentAdds is how many of the last adds LookupSince answers from (a commit's entries
+	// each: 16 bytes a pair, ~60 KB for a commit of 3,600 rows).
+	recentAdds = 8
 )
 
 // seqEntriesPerRead is how many entries a sequential pass reads in the time of one bucket read:
@@ -82,13 +100,26 @@ func (r run) bucket(h uint64) int {
 	return int(h >> (64 - r.bits))
 }
 
-// Index is the set in one folder. It is not safe for concurrent use; the warehouse's writer
-// lock serializes its users.
+// Index is the set in one folder. Add, Rebuild and Drop must not run concurrently with one
+// another (the warehouse's writer serializes them); Lookup, LookupSince and the counts may run
+// beside them and each other.
 type Index struct {
-	dir     string
-	runs    []run // by seq, oldest first
-	next    uint64
-	readers []*lookupBuffers // one a lookup goroutine
+	dir  string
+	next uint64 // the writer's
+	// mu guards runs, gen, floor and recent. The writer reads runs without it (it is the only
+	// one that changes them) and takes it to change them; readers take it.
+	mu      sync.Mutex
+	runs    []run   // by seq, oldest first; replaced, never changed in place once shared
+	gen     uint64  // adds so far
+	floor   uint64  // LookupSince knows nothing from before this generation (the last Rebuild)
+	recent  []added // the last recentAdds adds, oldest first
+	buffers sync.Pool
+}
+
+// added is one Add's pairs, sorted, for LookupSince.
+type added struct {
+	gen     uint64
+	entries []Entry
 }
 
 // Open reads the run headers in dir (created if missing) and removes the temporary files an
@@ -168,6 +199,8 @@ func readHeader(path string, seq uint64) (run, error) {
 
 // Count is the number of pairs held (a pair may be held twice after an interrupted merge).
 func (x *Index) Count() int64 {
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	var n int64
 	for _, r := range x.runs {
 		n += r.count
@@ -177,6 +210,8 @@ func (x *Index) Count() int64 {
 
 // Through is the last commit the set covers (0 when empty).
 func (x *Index) Through() int64 {
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	var t int64
 	for _, r := range x.runs {
 		t = max(t, r.through)
@@ -185,10 +220,16 @@ func (x *Index) Through() int64 {
 }
 
 // Runs is the number of run files (for the debug log and the tests).
-func (x *Index) Runs() int { return len(x.runs) }
+func (x *Index) Runs() int {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return len(x.runs)
+}
 
 // OldestDay is the earliest day held (math.MaxInt32 when empty).
 func (x *Index) OldestDay() int32 {
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	d := int32(math.MaxInt32)
 	for _, r := range x.runs {
 		d = min(d, r.minDay)
@@ -197,7 +238,8 @@ func (x *Index) OldestDay() int32 {
 }
 
 // Add writes entries (in any order) as a new run covering commit through, then merges runs
-// as the binary-counter rule says. The pairs are durable when Add returns.
+// as mergeRatio says. The pairs are durable when Add returns. Add keeps entries
+// (sorted in place) for LookupSince: the caller must not change them afterwards.
 func (x *Index) Add(entries []Entry, through int64) error {
 	if len(entries) == 0 {
 		return nil
@@ -207,16 +249,30 @@ func (x *Index) Add(entries []Entry, through int64) error {
 	if err != nil {
 		return fmt.Errorf("add to id index: %w", err)
 	}
-	x.runs = append(x.runs, r)
+	x.mu.Lock()
+	x.runs = append(slices.Clip(x.runs), r)
+	x.gen++
+	x.recent = append(x.recent, added{gen: x.gen, entries: entries})
+	if len(x.recent) > recentAdds {
+		x.recent = slices.Delete(x.recent, 0, len(x.recent)-recentAdds)
+	}
+	x.mu.Unlock()
 	return x.compact()
+}
+
+// setRuns makes runs the set's list (under the lock, for the readers).
+func (x *Index) setRuns(runs []run) {
+	x.mu.Lock()
+	x.runs = runs
+	x.mu.Unlock()
 }
 
 // Rebuild replaces the set with the pairs that fill calls add with (in chunks of any order and
 // size; each chunk becomes a run, so memory is what the caller's chunks take), then merges them
-// into one run.
+// into one run. LookupSince knows nothing from before a Rebuild.
 func (x *Index) Rebuild(through int64, fill func(add func([]Entry) error) error) error {
 	old := x.runs
-	x.runs = nil
+	var built []run
 	err := fill(func(chunk []Entry) error {
 		if len(chunk) == 0 {
 			return nil
@@ -226,25 +282,36 @@ func (x *Index) Rebuild(through int64, fill func(add func([]Entry) error) error)
 		if err != nil {
 			return err
 		}
-		x.runs = append(x.runs, r)
+		built = append(built, r)
 		return nil
 	})
-	if err == nil && len(x.runs) > 1 {
-		err = x.merge(0)
+	if err == nil && len(built) > 1 {
+		var out run
+		if out, err = x.mergeRuns(built); err == nil {
+			err = removeRuns(x.dir, built)
+			built = []run{out}
+		}
 	}
+	if err == nil && len(built) == 0 { // nothing stored: an empty run still records through
+		var r run
+		if r, err = x.write(0, through, func(func(Entry) error) error { return nil }); err == nil {
+			built = []run{r}
+		}
+	}
+	x.mu.Lock()
+	x.gen++
+	x.floor, x.recent = x.gen, nil
 	if err != nil {
-		x.runs = append(old, x.runs...) // a superset, as before
+		x.runs = append(slices.Clone(old), built...) // a superset, as before
+	} else {
+		x.runs = built
+	}
+	x.mu.Unlock()
+	if err != nil {
 		return fmt.Errorf("rebuild id index: %w", err)
 	}
 	if err := removeRuns(x.dir, old); err != nil {
 		return fmt.Errorf("rebuild id index: %w", err)
-	}
-	if len(x.runs) == 0 { // nothing stored: an empty run still records through
-		r, err := x.write(0, through, func(func(Entry) error) error { return nil })
-		if err != nil {
-			return fmt.Errorf("rebuild id index: %w", err)
-		}
-		x.runs = []run{r}
 	}
 	return nil
 }
@@ -259,7 +326,7 @@ func (x *Index) Drop(day int32) (int64, error) {
 		}
 		var kept int64
 		nr, err := x.write(r.count, r.through, func(emit func(Entry) error) error {
-			return eachEntry(r, func(e Entry) error {
+			return eachEntry(r, nil, func(e Entry) error {
 				if e.Day < day {
 					return nil
 				}
@@ -270,59 +337,122 @@ func (x *Index) Drop(day int32) (int64, error) {
 		if err != nil {
 			return removed, fmt.Errorf("drop days from id index: %w", err)
 		}
+		runs := slices.Clone(x.runs)
+		runs[i] = nr
+		slices.SortFunc(runs, func(a, b run) int { return cmp.Compare(a.seq, b.seq) })
+		x.setRuns(runs)
 		if err := removeRuns(x.dir, []run{r}); err != nil {
 			return removed, fmt.Errorf("drop days from id index: %w", err)
 		}
 		removed += r.count - kept
-		x.runs[i] = nr
 	}
-	slices.SortFunc(x.runs, func(a, b run) int { return cmp.Compare(a.seq, b.seq) })
 	return removed, nil
 }
 
 // Lookup calls found with the position in hs of every hash the set holds, and the day of each
-// pair with it, run by run (oldest first), positions ascending within a run. hs must be sorted
-// ascending. The runs are read on up to GOMAXPROCS goroutines: a lookup is mostly pread
-// system calls, one a touched bucket a run, and a commit waits for it.
-func (x *Index) Lookup(hs []uint64, found func(i int, day int32)) error {
+// pair with it, run by run (oldest first), positions ascending within a run, and returns the
+// generation it read (for LookupSince). hs must be sorted ascending. The runs are read on up
+// to GOMAXPROCS goroutines: a lookup is mostly pread system calls, one a touched bucket a run.
+func (x *Index) Lookup(hs []uint64, found func(i int, day int32)) (uint64, error) {
+	x.mu.Lock()
+	gen := x.gen
 	if len(hs) == 0 || len(x.runs) == 0 {
-		return nil
+		x.mu.Unlock()
+		return gen, nil
 	}
-	workers := min(len(x.runs), runtime.GOMAXPROCS(0))
-	for len(x.readers) < workers {
-		x.readers = append(x.readers, &lookupBuffers{})
+	runs := slices.Clone(x.runs)
+	// Opened under the lock: a merge swaps the list under it before it removes the files.
+	files := make([]*os.File, len(runs))
+	var err error
+	for k, r := range runs {
+		if r.count == 0 {
+			continue
+		}
+		if files[k], err = os.Open(r.path); err != nil {
+			break
+		}
+	}
+	x.mu.Unlock()
+	defer func() {
+		for _, f := range files {
+			if f != nil {
+				f.Close()
+			}
+		}
+	}()
+	if err != nil {
+		return gen, fmt.Errorf("look up id index: %w", err)
 	}
 	type hit struct {
 		i   int
 		day int32
 	}
-	hits := make([][]hit, len(x.runs))
-	errs := make([]error, len(x.runs))
+	hits := make([][]hit, len(runs))
+	errs := make([]error, len(runs))
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for w := range workers {
+	for range min(len(runs), runtime.GOMAXPROCS(0)) {
 		wg.Add(1)
-		go func(lb *lookupBuffers) {
+		go func() {
 			defer wg.Done()
+			lb, _ := x.buffers.Get().(*lookupBuffers)
+			if lb == nil {
+				lb = &lookupBuffers{}
+			}
+			defer x.buffers.Put(lb)
 			for {
 				k := int(next.Add(1) - 1)
-				if k >= len(x.runs) {
+				if k >= len(runs) {
 					return
 				}
-				errs[k] = lb.lookupRun(x.runs[k], hs, func(i int, day int32) { hits[k] = append(hits[k], hit{i, day}) })
+				if files[k] != nil {
+					errs[k] = lb.lookupRun(runs[k], files[k], hs, func(i int, day int32) { hits[k] = append(hits[k], hit{i, day}) })
+				}
 			}
-		}(x.readers[w])
+		}()
 	}
 	wg.Wait()
-	for k := range x.runs {
+	for k := range runs {
 		if errs[k] != nil {
-			return fmt.Errorf("look up id index: %w", errs[k])
+			return gen, fmt.Errorf("look up id index: %w", errs[k])
 		}
 		for _, h := range hits[k] {
 			found(h.i, h.day)
 		}
 	}
-	return nil
+	return gen, nil
+}
+
+// LookupSince calls found, like Lookup, for the pairs added after generation gen (a Lookup's),
+// from the adds kept in memory, and reports whether it could: false when the set has been
+// rebuilt since, or more adds came than it keeps (look up again). hs must be sorted ascending.
+func (x *Index) LookupSince(gen uint64, hs []uint64, found func(i int, day int32)) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if gen == x.gen {
+		return true
+	}
+	if gen > x.gen || gen < x.floor || len(x.recent) == 0 || x.recent[0].gen > gen+1 {
+		return false
+	}
+	for _, a := range x.recent {
+		if a.gen <= gen {
+			continue
+		}
+		i, e := 0, 0
+		for i < len(hs) && e < len(a.entries) {
+			switch h := a.entries[e].H; {
+			case hs[i] < h:
+				i++
+			case hs[i] > h:
+				e++
+			default:
+				found(i, a.entries[e].Day)
+				e++
+			}
+		}
+	}
+	return true
 }
 
 // lookupBuffers are one lookup goroutine's read buffers, kept between lookups.
@@ -335,15 +465,10 @@ func (lb *lookupBuffers) buffer(n int) []byte {
 	return lb.buf[:n]
 }
 
-func (lb *lookupBuffers) lookupRun(r run, hs []uint64, found func(int, int32)) error {
+func (lb *lookupBuffers) lookupRun(r run, f *os.File, hs []uint64, found func(int, int32)) error {
 	if r.count == 0 {
 		return nil
 	}
-	f, err := os.Open(r.path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
 	buckets := 1 << r.bits
 	touched := 0
 	for i, last := 0, -1; i < len(hs); i++ {
@@ -355,7 +480,7 @@ func (lb *lookupBuffers) lookupRun(r run, hs []uint64, found func(int, int32)) e
 	// seqEntriesPerRead).
 	if int64(touched)*seqEntriesPerRead >= r.count {
 		i := 0
-		return eachEntry(r, func(e Entry) error {
+		return eachEntry(r, f, func(e Entry) error {
 			for i < len(hs) && hs[i] < e.H {
 				i++
 			}
@@ -428,14 +553,14 @@ func findInBucket(buf []byte, hs []uint64, found func(k int, day int32)) {
 	}
 }
 
-// compact merges the newest runs while the newest is at least as large as the one before it
-// (all of them at once: a rebuild's equal chunks are merged in one pass).
+// compact merges the newest runs while mergeRatio times their sum is at least the size of
+// the run before them (all of them at once: a rebuild's equal chunks are merged in one pass).
 func (x *Index) compact() error {
 	k := len(x.runs) - 1
 	tail := int64(0)
 	for k > 0 {
 		tail += x.runs[k].count
-		if tail < x.runs[k-1].count {
+		if tail*mergeRatio < x.runs[k-1].count {
 			break
 		}
 		k--
@@ -446,28 +571,38 @@ func (x *Index) compact() error {
 	return x.merge(k)
 }
 
-// merge replaces runs[k:] with one run; the old files go only after the new one is durable.
+// merge replaces runs[k:] with one run; the old files go only after the new one is durable
+// and the list no longer names them (a lookup that opened them reads on).
 func (x *Index) merge(k int) error {
 	in := x.runs[k:]
+	out, err := x.mergeRuns(in)
+	if err != nil {
+		return err
+	}
+	x.setRuns(append(slices.Clone(x.runs[:k]), out))
+	if err := removeRuns(x.dir, in); err != nil {
+		return fmt.Errorf("merge id index runs: %w", err)
+	}
+	return nil
+}
+
+// mergeRuns writes the pairs of runs into one new run.
+func (x *Index) mergeRuns(in []run) (run, error) {
 	var total, through int64
 	for _, r := range in {
 		total += r.count
 		through = max(through, r.through)
 	}
-	out, err := x.write(total, through, func(emit func(Entry) error) error { return mergeRuns(in, emit) })
+	out, err := x.write(total, through, func(emit func(Entry) error) error { return mergeEntries(in, emit) })
 	if err != nil {
-		return fmt.Errorf("merge id index runs: %w", err)
+		return run{}, fmt.Errorf("merge id index runs: %w", err)
 	}
 	failpoint.Hit("ids-merge")
-	if err := removeRuns(x.dir, in); err != nil {
-		return fmt.Errorf("merge id index runs: %w", err)
-	}
-	x.runs = append(x.runs[:k], out)
-	return nil
+	return out, nil
 }
 
-// mergeRuns emits the entries of runs in order, each distinct pair once.
-func mergeRuns(runs []run, emit func(Entry) error) error {
+// mergeEntries emits the entries of runs in order, each distinct pair once.
+func mergeEntries(runs []run, emit func(Entry) error) error {
 	readers := make([]*runReader, 0, len(runs))
 	defer func() {
 		for _, rd := range readers {
@@ -476,7 +611,7 @@ func mergeRuns(runs []run, emit func(Entry) error) error {
 	}()
 	heads := make([]Entry, 0, len(runs))
 	for _, r := range runs {
-		rd, err := openRun(r)
+		rd, err := openRun(r, nil)
 		if err != nil {
 			return err
 		}
@@ -633,19 +768,25 @@ func decode(b []byte) Entry {
 
 // runReader reads a run's entries in order through a fixed buffer.
 type runReader struct {
-	f    *os.File
-	r    *bufio.Reader
-	left int64
-	rec  [entrySize]byte
+	f     *os.File
+	owned bool // opened by openRun, closed by close
+	r     *bufio.Reader
+	left  int64
+	rec   [entrySize]byte
 }
 
-func openRun(r run) (*runReader, error) {
-	f, err := os.Open(r.path)
-	if err != nil {
-		return nil, err
+// openRun reads r from f (read with ReadAt only, so others may share it), or from its file
+// when f is nil.
+func openRun(r run, f *os.File) (*runReader, error) {
+	owned := f == nil
+	if owned {
+		var err error
+		if f, err = os.Open(r.path); err != nil {
+			return nil, err
+		}
 	}
 	sec := io.NewSectionReader(f, headerSize, r.count*entrySize)
-	return &runReader{f: f, r: bufio.NewReaderSize(sec, bufSize), left: r.count}, nil
+	return &runReader{f: f, owned: owned, r: bufio.NewReaderSize(sec, bufSize), left: r.count}, nil
 }
 
 func (rd *runReader) next() (Entry, bool, error) {
@@ -659,11 +800,15 @@ func (rd *runReader) next() (Entry, bool, error) {
 	return decode(rd.rec[:]), true, nil
 }
 
-func (rd *runReader) close() { rd.f.Close() }
+func (rd *runReader) close() {
+	if rd.owned {
+		rd.f.Close()
+	}
+}
 
-// eachEntry calls f with every entry of r, in order.
-func eachEntry(r run, f func(Entry) error) error {
-	rd, err := openRun(r)
+// eachEntry calls fn with every entry of r, in order, read from f (from r's file when nil).
+func eachEntry(r run, f *os.File, fn func(Entry) error) error {
+	rd, err := openRun(r, f)
 	if err != nil {
 		return err
 	}
@@ -673,7 +818,7 @@ func eachEntry(r run, f func(Entry) error) error {
 		if err != nil || !ok {
 			return err
 		}
-		if err := f(e); err != nil {
+		if err := fn(e); err != nil {
 			return err
 		}
 	}

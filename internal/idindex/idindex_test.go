@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"testing"
 )
 
@@ -28,7 +29,7 @@ func lookup(t *testing.T, x *Index, hs []uint64) map[uint64][]int32 {
 	slices.Sort(hs)
 	hs = slices.Compact(hs)
 	out := map[uint64][]int32{}
-	if err := x.Lookup(hs, func(i int, day int32) { out[hs[i]] = append(out[hs[i]], day) }); err != nil {
+	if _, err := x.Lookup(hs, func(i int, day int32) { out[hs[i]] = append(out[hs[i]], day) }); err != nil {
 		t.Fatal(err)
 	}
 	for h := range out {
@@ -99,7 +100,12 @@ func TestAddLookupMergeReopen(t *testing.T) {
 				}
 			}
 			if x.Runs() > 2+bitsLen(tt.batches) {
-				t.Errorf("%d runs after %d adds; the binary-counter rule keeps about log2", x.Runs(), tt.batches)
+				t.Errorf("%d runs after %d adds; the merge rule keeps fewer than log2", x.Runs(), tt.batches)
+			}
+			for i := 1; i < len(x.runs); i++ {
+				if x.runs[i-1].count <= mergeRatio*x.runs[i].count {
+					t.Errorf("run %d holds %d pairs, the next %d: want over %d times as many", i-1, x.runs[i-1].count, x.runs[i].count, mergeRatio)
+				}
 			}
 			for _, n := range tt.probes {
 				hs := probe(rng, m, n)
@@ -270,10 +276,140 @@ func BenchmarkLookup(b *testing.B) {
 			defer func(p int64) { seqEntriesPerRead = p }(seqEntriesPerRead)
 			seqEntriesPerRead = tc.pread
 			for b.Loop() {
-				if err := x.Lookup(hs, func(int, int32) {}); err != nil {
+				if _, err := x.Lookup(hs, func(int, int32) {}); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
+	}
+}
+
+// TestLookupSince: a lookup's generation, completed by LookupSince, answers for every pair
+// added since; it refuses after a rebuild and after more adds than it keeps.
+func TestLookupSince(t *testing.T) {
+	x, err := Open(filepath.Join(t.TempDir(), "ids"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Add([]Entry{{H: 10, Day: 1}, {H: 30, Day: 1}}, 1); err != nil {
+		t.Fatal(err)
+	}
+	hs := []uint64{10, 20, 30, 40, 50}
+	since := func(gen uint64) (map[uint64][]int32, bool) {
+		out := map[uint64][]int32{}
+		ok := x.LookupSince(gen, hs, func(i int, day int32) { out[hs[i]] = append(out[hs[i]], day) })
+		return out, ok
+	}
+	gen, err := x.Lookup(hs, func(int, int32) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := since(gen); !ok || len(got) != 0 {
+		t.Errorf("nothing added: LookupSince = %v, %v; want nothing, true", got, ok)
+	}
+	if err := x.Add([]Entry{{H: 40, Day: 2}, {H: 20, Day: 3}, {H: 99, Day: 3}}, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Add([]Entry{{H: 40, Day: 4}, {H: 5, Day: 4}}, 3); err != nil {
+		t.Fatal(err)
+	}
+	want := map[uint64][]int32{20: {3}, 40: {2, 4}}
+	if got, ok := since(gen); !ok || !equal(got, want) {
+		t.Errorf("two adds since: LookupSince = %v, %v; want %v, true", got, ok, want)
+	}
+	if _, ok := since(gen + 3); ok {
+		t.Error("LookupSince answered for a generation the set has not reached")
+	}
+	for i := range recentAdds - 1 {
+		if err := x.Add([]Entry{{H: 1000 + uint64(i), Day: 5}}, int64(4+i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := since(gen); ok {
+		t.Errorf("LookupSince answered for %d adds, more than the %d it keeps", recentAdds+1, recentAdds)
+	}
+	if got, ok := since(gen + 1); !ok || !equal(got, map[uint64][]int32{40: {4}}) {
+		t.Errorf("the last %d adds: LookupSince = %v, %v; want 40 on day 4", recentAdds, got, ok)
+	}
+	gen, err = x.Lookup(hs, func(int, int32) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Rebuild(20, func(add func([]Entry) error) error { return add([]Entry{{H: 50, Day: 6}}) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := since(gen); ok {
+		t.Error("LookupSince answered across a Rebuild")
+	}
+}
+
+// TestLookupBesideWriter runs lookups while adds write and merge runs (run it with -race):
+// a lookup finds every pair added before it started, and with LookupSince every pair added
+// before that answer; no lookup fails on a run a merge removed.
+func TestLookupBesideWriter(t *testing.T) {
+	x, err := Open(filepath.Join(t.TempDir(), "ids"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	const batches, per = 120, 40
+	all := make([][]Entry, batches)
+	for i := range all {
+		for range per {
+			all[i] = append(all[i], Entry{H: rng.Uint64(), Day: int32(i)})
+		}
+	}
+	var added atomic.Int64
+	writerDone := make(chan error, 1)
+	go func() {
+		for i, b := range all {
+			if err := x.Add(slices.Clone(b), int64(i+1)); err != nil {
+				writerDone <- err
+				return
+			}
+			added.Store(int64(i + 1))
+		}
+		writerDone <- nil
+	}()
+	hashes := func(n int64) []uint64 {
+		var hs []uint64
+		for _, b := range all[:n] {
+			for _, e := range b {
+				hs = append(hs, e.H)
+			}
+		}
+		slices.Sort(hs)
+		return hs
+	}
+	everything := hashes(batches)
+	for lookups := 0; ; lookups++ {
+		before := added.Load()
+		seen := map[uint64]bool{}
+		gen, err := x.Lookup(everything, func(i int, _ int32) { seen[everything[i]] = true })
+		if err != nil {
+			t.Fatalf("lookup %d: %v", lookups, err)
+		}
+		for _, h := range hashes(before) {
+			if !seen[h] {
+				t.Fatalf("lookup %d (generation %d) missed a pair of the %d adds done before it", lookups, gen, before)
+			}
+		}
+		upto := added.Load()
+		if x.LookupSince(gen, everything, func(i int, _ int32) { seen[everything[i]] = true }) {
+			for _, h := range hashes(upto) {
+				if !seen[h] {
+					t.Fatalf("lookup %d completed by LookupSince missed a pair of the %d adds done before", lookups, upto)
+				}
+			}
+		}
+		if before == batches {
+			break
+		}
+	}
+	if err := <-writerDone; err != nil {
+		t.Fatal(err)
+	}
+	if got := x.Count(); got != batches*per {
+		t.Errorf("after the adds: %d pairs, want %d", got, batches*per)
 	}
 }
