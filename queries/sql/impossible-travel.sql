@@ -43,11 +43,14 @@ fast AS (
   WHERE travel_km(p.lat, p.lon, latitude, longitude) >= $min_km
     AND travel_km(p.lat, p.lon, latitude, longitude) / travel_hours(p.ts, ts) > $max_kmh
     AND NOT (is_org_egress(p.cat) OR is_org_egress(ip_category))),
--- the days on which those users switched as fast between two countries, whole history
+-- the days on which those users switched as fast between two countries, whole history (sign-ins
+-- at the same instant in the order of what this reads, not by id: sign-ins alike in all of it
+-- give the same answer in either order, and the ids are the widest column of the table, which
+-- this pass would otherwise read for every row of the history)
 before AS (
   SELECT user_name, day, least(country, p.country) || '-' || greatest(country, p.country) AS countries FROM (
     SELECT *, lag({'ts': ts, 'country': country, 'lat': latitude, 'lon': longitude, 'cat': ip_category})
-                OVER (PARTITION BY user_name ORDER BY ts, id) AS p
+                OVER (PARTITION BY user_name ORDER BY ts, country, latitude, longitude, ip_category) AS p
     FROM s WHERE user_name IN (SELECT user_name FROM fast))
   WHERE p.ts IS NOT NULL AND country IS DISTINCT FROM p.country
     AND travel_km(p.lat, p.lon, latitude, longitude) >= $min_km
