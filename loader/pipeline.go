@@ -32,9 +32,11 @@ type Committer interface {
 }
 
 // idProber is a Committer that can look a record's ids up in its id set ahead of the record's
-// commit (*warehouse.Writer): the workers do, so the commit does not wait for the lookup.
+// commit (*warehouse.Writer): the workers do, so the commit does not wait for the lookup. The
+// committer opens the set first (PrepareIDs), while the first chunks are converted.
 type idProber interface {
 	ProbeIDs(table, label string, r arrow.RecordBatch) *warehouse.IDProbe
+	PrepareIDs(ctx context.Context, table, label string) error
 }
 
 // tenantCommitter is a Committer with a tenant of its own (*warehouse.Writer): a pipeline whose
@@ -434,6 +436,10 @@ func (p *Pipeline) commitLoop() {
 	ctx := context.Background() // commits are never abandoned half-way: the warehouse is transactional anyway
 	var pd pending
 	defer pd.release()
+	if pr, ok := p.c.(idProber); ok {
+		// A failure here is the first commit's to report: it opens the set itself.
+		_ = pr.PrepareIDs(ctx, warehouse.TableActivities, p.opts.Schema.Tenant)
+	}
 	for j := range p.order {
 		if j.flush != nil {
 			if p.failedNow() {

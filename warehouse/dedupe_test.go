@@ -252,3 +252,45 @@ func TestCommitIDProbes(t *testing.T) {
 		}
 	})
 }
+
+// TestPrepareIDs: a writer that opens its id set before its first commit answers probes from
+// the start, with the ids stored by earlier runs, and its first commit uses them.
+func TestPrepareIDs(t *testing.T) {
+	ctx := context.Background()
+	mem := newMem(t)
+	dir := t.TempDir()
+	w := openTest(t, dir, SinkBoth)
+	a := rows("a", 20, day0, time.Hour)
+	commitRows(t, w, mem, a)
+	if err := w.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.PrepareIDs(ctx, "", ""); err == nil {
+		t.Error("PrepareIDs on a closed writer did not fail")
+	}
+	w = openTest(t, dir, SinkBoth)
+	defer w.Close(ctx)
+	rb := batch(mem, append(rows("b", 5, day0, time.Hour), mkRow(a[7].id, a[7].ts.Add(time.Minute))))
+	defer rb.Release()
+	if p := w.ProbeIDs("", "", rb); p != nil {
+		t.Fatal("a probe before the set is open")
+	}
+	if err := w.PrepareIDs(ctx, "", "../x"); err == nil {
+		t.Error("PrepareIDs accepted a tenant label that is a path")
+	}
+	if err := w.PrepareIDs(ctx, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	p := w.ProbeIDs("", "", rb)
+	if p == nil || len(p.hits) != 1 || p.hits[0].H != md5Lower(a[7].id) {
+		t.Fatalf("probe after PrepareIDs: %+v, want the one re-delivered id's pair", p)
+	}
+	res, err := w.Commit(ctx, Commit{Records: recs(rb), IDProbes: []*IDProbe{p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Inserted != 5 || res.Duplicates != 1 || res.Conflicts != 1 {
+		t.Fatalf("inserted %d duplicates %d conflicts %d, want 5, 1 and 1", res.Inserted, res.Duplicates, res.Conflicts)
+	}
+	mustVerify(t, w)
+}

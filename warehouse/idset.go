@@ -13,6 +13,7 @@ import (
 	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/mcasload/mcasload/internal/idindex"
+	"github.com/mcasload/mcasload/tenant"
 )
 
 // IDIndexDir holds the dedupe's on-disk sets of (id hash, day) pairs (package idindex), one
@@ -81,6 +82,48 @@ func (w *Writer) ProbeIDs(table, label string, r arrow.RecordBatch) *IDProbe {
 		return nil
 	}
 	return p
+}
+
+// PrepareIDs opens and checks the id set of dataset table ("" for activities) of tenant label
+// ("" for the writer's) ahead of the first commit, which otherwise does it: ProbeIDs then
+// answers from the start of a run, and the first commits' lookups (cold, from disk) are not
+// on their path. The file stays attached for the commits that follow, as after a commit. Like
+// Commit it must not run beside another Commit; a pipeline's committer calls it first.
+func (w *Writer) PrepareIDs(ctx context.Context, table, label string) (err error) {
+	defer markStorage(&err)
+	if w.lock == nil {
+		return fmt.Errorf("prepare the id set: the warehouse is closed")
+	}
+	if label == "" {
+		label = w.tenant
+	}
+	if label == "" {
+		return nil // several tenants and none named: each commit names its own
+	}
+	if !tenant.Valid(label) {
+		return fmt.Errorf("prepare the id set: tenant %q: %w", label, tenant.ErrBadLabel)
+	}
+	t, err := datasetNamed(table)
+	if err != nil {
+		return fmt.Errorf("prepare the id set: %w", err)
+	}
+	w.hold.mu.Lock()
+	defer w.hold.mu.Unlock()
+	s, err := w.commitSession(ctx)
+	if err != nil {
+		return fmt.Errorf("prepare the id set: %w", err)
+	}
+	failed := true
+	defer func() {
+		if err := w.endCommit(context.WithoutCancel(ctx), failed); err != nil {
+			w.log.Warn("close the duckdb file after preparing the id set", "err", err)
+		}
+	}()
+	if _, _, err := w.dedupeState(ctx, s, t, label); err != nil {
+		return fmt.Errorf("prepare the id set: %w", err)
+	}
+	failed = false
+	return nil
 }
 
 // rebuildChunk is how many pairs a rebuild sorts in memory at a time (16 bytes each).

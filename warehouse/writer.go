@@ -486,7 +486,9 @@ func (w *Writer) Close(ctx context.Context) (err error) {
 		err = w.DatasetChanged(ctx)
 	}
 	err = errors.Join(err, w.stopHold())
-	return errors.Join(err, w.lock.Release())
+	err = errors.Join(err, w.lock.Release())
+	w.lock = nil // Commit, PrepareIDs and a second Close see a closed writer
+	return err
 }
 
 func (w *Writer) finish(ctx context.Context) error {
