@@ -320,7 +320,7 @@ func (x *Index) Rebuild(through int64, fill func(add func([]Entry) error) error)
 // none are left as they are.
 func (x *Index) Drop(day int32) (int64, error) {
 	var removed int64
-	for i, r := range x.runs {
+	for _, r := range slices.Clone(x.runs) {
 		if r.minDay >= day {
 			continue
 		}
@@ -337,8 +337,9 @@ func (x *Index) Drop(day int32) (int64, error) {
 		if err != nil {
 			return removed, fmt.Errorf("drop days from id index: %w", err)
 		}
+		// In place of r (found by its seq: the list is re-sorted by seq as runs are replaced).
 		runs := slices.Clone(x.runs)
-		runs[i] = nr
+		runs[slices.IndexFunc(runs, func(o run) bool { return o.seq == r.seq })] = nr
 		slices.SortFunc(runs, func(a, b run) int { return cmp.Compare(a.seq, b.seq) })
 		x.setRuns(runs)
 		if err := removeRuns(x.dir, []run{r}); err != nil {

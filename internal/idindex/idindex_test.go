@@ -144,9 +144,11 @@ func TestDropAndRebuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := model{}
-	for b := range 5 {
+	// each add under a quarter of the one before: five runs, the first three holding days
+	// before 125, so Drop replaces several runs of the list in turn
+	for b, n := range []int{3000, 500, 100, 20, 4} {
 		var es []Entry
-		for range 3000 {
+		for range n {
 			e := Entry{H: rng.Uint64(), Day: int32(100 + b*10 + rng.IntN(10))}
 			es = append(es, e)
 			m[e.H] = append(m[e.H], e.Day)
@@ -154,6 +156,9 @@ func TestDropAndRebuild(t *testing.T) {
 		if err := x.Add(es, int64(b+1)); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if x.Runs() != 5 {
+		t.Fatalf("%d runs before Drop, want 5", x.Runs())
 	}
 	removed, err := x.Drop(125)
 	if err != nil {
