@@ -66,7 +66,7 @@ const (
 	// set of N pairs added c at a time has at most log4(N/c)+1 runs, every pair is rewritten
 	// about a dozen times over its life, and a lookup reads a bucket in ~3 large runs
 	// (at 20M pairs the binary-counter rule, 1, left 5 large runs and 10 small ones, and a
-	// lookup of 3,600 hashes took 15–40 ms; its cost is a pread a hash a large run).
+	// lookup of 3,600 hashes took 13–40 ms; its cost is a pread a hash a large run).
 	mergeRatio = 4
 	// recentAdds is how many of the last adds LookupSince answers from (a commit's entries
 	// each: 16 bytes a pair, ~60 KB for a commit of 3,600 rows).
