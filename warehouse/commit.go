@@ -96,14 +96,9 @@ func (w *Writer) Commit(ctx context.Context, c Commit) (_ CommitResult, err erro
 	}
 	w.hold.mu.Lock()
 	defer w.hold.mu.Unlock()
-	tOpen := time.Now()
-	held := w.hold.attached
 	s, err := w.commitSession(ctx)
 	if err != nil {
 		return CommitResult{}, fmt.Errorf("commit: %w", err)
-	}
-	if !held {
-		w.log.Debug("opened the duckdb file", "took", time.Since(tOpen))
 	}
 	failed := true
 	defer func() {
@@ -288,12 +283,10 @@ func (w *Writer) dedupeState(ctx context.Context, s *session, t *whTable, label 
 		if err != nil {
 			return nil, 0, err
 		}
-		if w.ids == nil {
-			w.idsMu.Lock()
-			w.ids = map[knownKey]*idindex.Index{}
-			w.idsMu.Unlock()
-		}
 		w.idsMu.Lock()
+		if w.ids == nil {
+			w.ids = map[knownKey]*idindex.Index{}
+		}
 		w.ids[kk] = x
 		w.idsMu.Unlock()
 		w.log.Debug("opened the id index", "table", t.name, "tenant", label, "ids", x.Count(), "runs", x.Runs(), "took", time.Since(t0))

@@ -52,8 +52,8 @@ type IDProbe struct {
 // ProbeIDs looks up the ids of r (rows of dataset table, "" for activities, of tenant label,
 // "" for the writer's) in the id set, for Commit.IDProbes. Unlike the writer's other methods it
 // may run beside them: a pipeline's conversion workers call it while a commit is stored. It
-// returns nil when the set is not open yet (before the writer's first commit of that dataset
-// and tenant), when r is not rows of the dataset, or when the lookup failed: the commit then
+// returns nil when the set is not open yet (before PrepareIDs or the writer's first commit of
+// that dataset and tenant), when r is not rows of the dataset, or when the lookup failed: the commit then
 // looks up itself, and reports what fails.
 func (w *Writer) ProbeIDs(table, label string, r arrow.RecordBatch) *IDProbe {
 	t, err := datasetNamed(table)

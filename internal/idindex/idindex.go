@@ -6,11 +6,11 @@
 // 100M rows, read at every start). Here a commit's new pairs become one small sorted run;
 // the newest runs are merged into the one before them once they hold a quarter of its pairs
 // (mergeRatio), so each run holds over four times the pairs of the next, a warehouse of N ids
-// has at most log4(N / commit)+1 runs, and every pair is rewritten about a dozen times. A lookup sorts the batch's hashes and reads, in each run, only the
-// buckets (a directory by the hash's top bits, ≤ 65537 entries) those hashes fall into, with
-// pread: nothing is mapped, and the page cache that serves the reads is not the process's
-// memory. A hit is only a candidate with its day: the caller confirms it exactly (the ids
-// themselves) on that day.
+// has at most log4(N / commit)+1 runs, and every pair is rewritten about a dozen times. A
+// lookup sorts the batch's hashes and reads, in each run, only the buckets (a directory by the
+// hash's top bits, ≤ 65537 entries) those hashes fall into, with pread: nothing is mapped,
+// and the page cache that serves the reads is not the process's memory. A hit is only a
+// candidate with its day: the caller confirms it exactly (the ids themselves) on that day.
 //
 // The set may hold more than is stored (pairs of a commit that never landed, of a prune that
 // stopped half way); the caller writes a commit's pairs before the commit, so it never holds
@@ -466,10 +466,8 @@ func (lb *lookupBuffers) buffer(n int) []byte {
 	return lb.buf[:n]
 }
 
+// lookupRun looks hs up in r (not empty: Lookup skips empty runs), read from f.
 func (lb *lookupBuffers) lookupRun(r run, f *os.File, hs []uint64, found func(int, int32)) error {
-	if r.count == 0 {
-		return nil
-	}
 	buckets := 1 << r.bits
 	touched := 0
 	for i, last := 0, -1; i < len(hs); i++ {
