@@ -51,10 +51,17 @@ func TestScanProcess(t *testing.T) {
 		sinks.ExactlyOnce(t, dir, want)
 	})
 
+	// A tenant without the tie burst: the burst is fetched in one 5,000-record page, so the
+	// scan of the first tenant commits two to five times depending on where its slices end, and
+	// two commits leave too few row groups to merge. This one's six 500-record pages are six
+	// commits whatever the timing.
+	even := evenScanTenant()
+	evenSrv := startScanSim(t, even, simulator.Config{})
 	cases := []struct {
 		point string
 		prior []string
 		args  []string // flags added to every run of the case
+		even  bool     // scan the tenant without the tie burst
 	}{
 		{point: "fetch@3"},
 		{point: "convert@4"},
@@ -69,10 +76,8 @@ func TestScanProcess(t *testing.T) {
 		{point: "compact-before-rename@1"},
 		{point: "compact-after-rename@1"},
 		// Commits that close the file each leave a row group to merge (as a scan slower than
-		// the hold does); held ones share row groups and leave nothing to merge. Small commits
-		// make sure there are many whatever the run's timing and the records' sizes: once,
-		// under make test, the run merged nothing and the point was never reached.
-		{point: "merge-before-commit@1", args: []string{"--hold-file", "0", "--batch-rows", "300"}},
+		// the hold does); held ones share row groups and leave nothing to merge.
+		{point: "merge-before-commit@1", args: []string{"--hold-file", "0"}, even: true},
 		// A fresh warehouse: the new DuckDB file made under its temporary name, not renamed.
 		{point: "create-database@1"},
 	}
@@ -83,9 +88,13 @@ func TestScanProcess(t *testing.T) {
 		t.Run("kill at "+tc.point, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
+			url, want := srv.URL, want
+			if tc.even {
+				url, want = evenSrv.URL, sinks.WantTenant(even, time.Time{})
+			}
 			for _, fp := range append(tc.prior, tc.point) {
 				marker := filepath.Join(t.TempDir(), "marker")
-				r := testkit.Run(t, bin, append([]string{failpoint.EnvName + "=" + fp, failpoint.EnvMarker + "=" + marker}, env...), scanArgs(srv.URL, dir, tc.args...)...)
+				r := testkit.Run(t, bin, append([]string{failpoint.EnvName + "=" + fp, failpoint.EnvMarker + "=" + marker}, env...), scanArgs(url, dir, tc.args...)...)
 				if !r.Killed {
 					t.Fatalf("failpoint %s: process was not killed (exit %d): %s", fp, r.Code, r.Stderr)
 				}
@@ -95,7 +104,7 @@ func TestScanProcess(t *testing.T) {
 					t.Fatalf("failpoint %s: marker %q (%v); the process died elsewhere", fp, got, err)
 				}
 			}
-			r := testkit.Run(t, bin, env, scanArgs(srv.URL, dir)...)
+			r := testkit.Run(t, bin, env, scanArgs(url, dir)...)
 			if r.Code != 0 {
 				t.Fatalf("rerun exit %d: %s", r.Code, r.Stderr)
 			}

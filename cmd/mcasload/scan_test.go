@@ -36,6 +36,12 @@ func scanTenant() *synth.Tenant {
 	})
 }
 
+// evenScanTenant is scanTenant without its tie burst: 3,000 activities over three days.
+func evenScanTenant() *synth.Tenant {
+	end := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
+	return synth.New(synth.Config{Seed: 5, Users: 20, Days: 3, End: end, Total: 3000, LateArrivals: -1})
+}
+
 // startScanSim serves tn on loopback on the real clock, without throttling unless cfg says.
 func startScanSim(t *testing.T, tn *synth.Tenant, cfg simulator.Config) *simulator.Server {
 	t.Helper()
