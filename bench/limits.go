@@ -20,6 +20,7 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 	"github.com/zeebo/xxh3"
 
+	"github.com/mcasload/mcasload/internal/arrowscan"
 	"github.com/mcasload/mcasload/internal/budget"
 	"github.com/mcasload/mcasload/schema"
 	"github.com/mcasload/mcasload/warehouse"
@@ -317,11 +318,8 @@ func withArrowView(ctx context.Context, conn *sql.Conn, records []arrow.RecordBa
 	defer rdr.Release()
 	var release func()
 	if err := conn.Raw(func(dc any) error {
-		ar, err := duckdb.NewArrowFromConn(dc.(driver.Conn))
-		if err != nil {
-			return err
-		}
-		release, err = ar.RegisterView(rdr, "limits_rows")
+		var err error
+		release, err = arrowscan.Register(dc.(driver.Conn), rdr, "limits_rows")
 		return err
 	}); err != nil {
 		return fmt.Errorf("register arrow view: %w", err)

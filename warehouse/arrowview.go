@@ -7,12 +7,15 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/mcasload/mcasload/internal/arrowscan"
 )
 
 // withView registers records as the view memory.main.<name> for the duration of f. DuckDB reads
 // the Arrow buffers in place (no staging copy); the view is a one-shot stream, so each statement
-// that reads the rows registers them again. The view lives in the in-memory catalog, never in
+// that reads the rows registers them again, and reads every column of the view in its order
+// (DuckDB's C API hands the stream's batches to its scan whole, so a projection that skips or
+// reorders columns reads the wrong ones). The view lives in the in-memory catalog, never in
 // the warehouse file, and is dropped before its stream is released.
 func withView(ctx context.Context, s *session, name string, sch *arrow.Schema, records []arrow.RecordBatch, f func(view string) error) error {
 	rdr, err := array.NewRecordReader(sch, records)
@@ -22,11 +25,7 @@ func withView(ctx context.Context, s *session, name string, sch *arrow.Schema, r
 	defer rdr.Release()
 	var release func()
 	err = s.conn.Raw(func(dc any) error {
-		ar, err := duckdb.NewArrowFromConn(dc.(driver.Conn))
-		if err != nil {
-			return err
-		}
-		release, err = ar.RegisterView(rdr, name)
+		release, err = arrowscan.Register(dc.(driver.Conn), rdr, name)
 		return err
 	})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/mcasload/mcasload/internal/cmalloc"
 	"github.com/mcasload/mcasload/internal/failpoint"
 	"github.com/mcasload/mcasload/internal/idindex"
 	"github.com/mcasload/mcasload/schema"
@@ -265,10 +267,10 @@ func (w *Writer) commit(ctx context.Context, s *session, t *whTable, c Commit, r
 		w.log.Warn("make the warehouse files private", "err", err)
 	}
 	failpoint.Hit("duckdb-after-commit")
-	if res.Inserted > 0 || len(c.Rejected) > 0 {
+	if (res.Inserted > 0 || len(c.Rejected) > 0) && w.log.Enabled(ctx, slog.LevelDebug) {
 		w.log.Debug("committed", "seq", res.Seq, "inserted", res.Inserted, "duplicates", res.Duplicates, "conflicts", res.Conflicts,
 			"rejected", res.Rejected, "days", len(res.Days), "hash", pl.tHash, "probe", pl.tProbe, "plan", pl.tSum,
-			"ids", pl.tIDs, "transaction", time.Since(tStore))
+			"ids", pl.tIDs, "transaction", time.Since(tStore), "c_heap", cmalloc.InUse())
 	}
 	return res, pl, nil
 }

@@ -51,6 +51,17 @@ static long mc_mapped_after_large_free(long big, long small) {
 #endif
 }
 
+// mc_in_use is the bytes glibc's malloc has handed out and not had back: in its arenas and
+// mapped on their own.
+static long mc_in_use(void) {
+#if defined(__GLIBC__)
+	struct mallinfo2 mi = mallinfo2();
+	return (long)(mi.uordblks + mi.hblkhd);
+#else
+	return -1;
+#endif
+}
+
 static int mc_arenas(void) {
 #if defined(__GLIBC__)
 	char *buf = NULL;
@@ -141,6 +152,10 @@ func mappedAfterLargeFree(big, small int) int {
 
 // arenas is how many arenas glibc's malloc has made (-1 where it cannot tell).
 func arenas() int { return int(C.mc_arenas()) }
+
+// InUse is the bytes the C library's malloc has handed out and not had back (-1 where it
+// cannot say): DuckDB's C++ objects and Arrow's C data, not DuckDB's buffers (its own pool).
+func InUse() int64 { return int64(C.mc_in_use()) }
 
 // churn starts threads C threads that allocate at once and waits for them; it returns how many
 // started.

@@ -13,4 +13,7 @@ func mappedAfterLargeFree(big, small int) int { return -1 }
 
 func arenas() int { return -1 }
 
+// InUse is -1: only glibc's malloc says what it has handed out.
+func InUse() int64 { return -1 }
+
 func churn(threads int) int { return 0 }
