@@ -13,9 +13,9 @@ import (
 
 // withView registers records as the view memory.main.<name> for the duration of f. DuckDB reads
 // the Arrow buffers in place (no staging copy); the view is a one-shot stream, so each statement
-// that reads the rows registers them again, and reads every column of the view in its order
-// (DuckDB's C API hands the stream's batches to its scan whole, so a projection that skips or
-// reorders columns reads the wrong ones). The view lives in the in-memory catalog, never in
+// that reads the rows registers them again, and reads every column of the view (DuckDB's C API
+// hands the stream's batches to its scan whole, so a statement that skips a column reads the
+// wrong ones: the view holds exactly the columns its statement reads). The view lives in the in-memory catalog, never in
 // the warehouse file, and is dropped before its stream is released.
 func withView(ctx context.Context, s *session, name string, sch *arrow.Schema, records []arrow.RecordBatch, f func(view string) error) error {
 	rdr, err := array.NewRecordReader(sch, records)

@@ -62,9 +62,9 @@ func readOnce(t testing.TB, conn *sql.Conn, register registerFunc, sch *arrow.Sc
 	}); err != nil {
 		t.Fatal(err)
 	}
-	// Every column, in the stream's order: DuckDB's C API hands the stream's batches to its
-	// scan as they come, so a projection that skips or reorders columns reads the wrong ones
-	// (the warehouse's views hold exactly the columns their statement reads).
+	// Every column: DuckDB's C API hands the stream's batches to its scan as they come, so a
+	// statement that skips a column reads the wrong ones (the warehouse's views hold exactly
+	// the columns their statement reads).
 	lengths := make([]string, 0, sch.NumFields()-1)
 	for _, f := range sch.Fields()[1:] {
 		lengths = append(lengths, "length("+f.Name+")")
