@@ -13,7 +13,6 @@ import (
 	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/mcasload/mcasload/internal/idindex"
-	"github.com/mcasload/mcasload/tenant"
 )
 
 // IDIndexDir holds the dedupe's on-disk sets of (id hash, day) pairs (package idindex), one
@@ -100,10 +99,7 @@ func (w *Writer) PrepareIDs(ctx context.Context, table, label string) (err error
 	if label == "" {
 		return nil // several tenants and none named: each commit names its own
 	}
-	if !tenant.Valid(label) {
-		return fmt.Errorf("prepare the id set: tenant %q: %w", label, tenant.ErrBadLabel)
-	}
-	t, err := datasetNamed(table)
+	t, err := checkCommit(Commit{Table: table, Tenant: label}) // the tenant's label and the dataset
 	if err != nil {
 		return fmt.Errorf("prepare the id set: %w", err)
 	}

@@ -29,17 +29,18 @@ const scanTestToken = "scanTestToken0f3b9e7c1d2a4b6c8e0f1a3b5c7d9e1f3a5b7c9d1e3f
 // scanTenant is a small tenant whose records are all visible (ended an hour ago, no late
 // arrivals), with a 600-record tie burst (more than a 500-record page).
 func scanTenant() *synth.Tenant {
-	end := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
-	return synth.New(synth.Config{
-		Seed: 5, Users: 20, Days: 3, End: end, Total: 600 + 2400, LateArrivals: -1,
-		TieBursts: []synth.TieBurst{{At: end.Add(-30 * time.Hour), Size: 600, Field: "both"}},
-	})
+	cfg := evenScanConfig()
+	cfg.TieBursts = []synth.TieBurst{{At: cfg.End.Add(-30 * time.Hour), Size: 600, Field: "both"}}
+	return synth.New(cfg)
 }
 
 // evenScanTenant is scanTenant without its tie burst: 3,000 activities over three days.
-func evenScanTenant() *synth.Tenant {
+func evenScanTenant() *synth.Tenant { return synth.New(evenScanConfig()) }
+
+// evenScanConfig generates 3,000 activities of 20 users over the three days up to an hour ago.
+func evenScanConfig() synth.Config {
 	end := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
-	return synth.New(synth.Config{Seed: 5, Users: 20, Days: 3, End: end, Total: 3000, LateArrivals: -1})
+	return synth.Config{Seed: 5, Users: 20, Days: 3, End: end, Total: 3000, LateArrivals: -1}
 }
 
 // startScanSim serves tn on loopback on the real clock, without throttling unless cfg says.
